@@ -1,0 +1,42 @@
+// What a packetlab listener serves: for a reliable SYN a bulk receiver (it reads at the asked
+// rate, hashes and answers with the digest); for a stream SYN a stream receiver (it counts and
+// reports). RPC servers plug in their own factory.
+
+import { Connection } from '../transport/connection.js';
+import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
+import { Service } from '../wire/handshake.js';
+import type { SessionFactory } from '../listener.js';
+import { BulkReceiver } from './bulk.js';
+import { StreamReceiver } from '../stream/receiver.js';
+
+/** Knobs of the listener's own side that a SYN does not carry (its RTO for the digest, idle timeout). */
+export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol' | 'sack' | 'verifyChecksum' | 'mssBytes' | 'ackEveryPackets' | 'ackDelayMs' | 'rcvBufferBytes'>>;
+
+/**
+ * A listener session idles out after this long without a datagram unless told otherwise: three
+ * times the default maximum RTO, so a sender in deep backoff is not mistaken for a dead one.
+ */
+export const LISTENER_IDLE_TIMEOUT_MS = 3 * DEFAULT_TRANSPORT_CONFIG.rtoMsMax;
+
+/** The factory of a plain packetlab listener: bulk receivers and stream receivers. */
+export function labSessionFactory(defaults: ListenerTransportDefaults = {}): SessionFactory {
+  return (ctx) => {
+    const o = ctx.options;
+    if (o.service === Service.STREAM) return new StreamReceiver(ctx.syn, o, ctx.now);
+    const config: TransportConfig = {
+      ...DEFAULT_TRANSPORT_CONFIG,
+      idleTimeoutMs: LISTENER_IDLE_TIMEOUT_MS,
+      ...defaults,
+      protocol: o.protocol,
+      sack: o.sack,
+      verifyChecksum: o.verifyChecksum,
+      mssBytes: o.mssBytes,
+      ackEveryPackets: o.ackEveryPackets,
+      ackDelayMs: o.ackDelayMs,
+      rcvBufferBytes: o.rcvBufferBytes,
+    };
+    const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
+    conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
+    return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)));
+  };
+}

@@ -1,0 +1,413 @@
+// One direction of an emulated link: the lab's own netem, sans-IO. Datagrams go in with send()
+// and come out of pollDeliver() when their arrival time has come. Both drivers use it: the
+// simulator between endpoints, the UDP driver between an engine and its socket.
+//
+// Stages, in order, for every datagram (docs/wire.md, "Impairment"):
+//   1. MTU: too long for the link's MTU -> dropped ('mtu').
+//   2. Loss: Bernoulli ('random'), then Gilbert-Elliott ('burst').
+//   3. Duplication: the datagram may be sent twice; each copy goes through the stages below.
+//   4. Bottleneck: a drop-tail queue in front of a link of rateBitsPerSecond ('queue' when full).
+//   5. Delay: delayMs plus jitter; jitter alone never reorders (arrivals keep their order), while a
+//      reordered datagram (reorderProbability) is held back by reorderDelayMs and overtaken.
+//   6. Corruption: corruptBits random bits of the copy are flipped.
+// Datagrams are copied into pooled buffers on send; the caller releases each delivered handle.
+
+import { IP_UDP_OVERHEAD_BYTES, type ImpairmentConfig } from './config.js';
+import { Rng } from '../util/rng.js';
+
+/** Why the link dropped a datagram. */
+export type DropReason = 'random' | 'burst' | 'queue' | 'mtu' | 'memory';
+
+/** Flags of a delivered datagram, for tracers. */
+export const DeliveryFlag = { DUPLICATE: 1, CORRUPTED: 2, REORDERED: 4, HELD_BACK: 8 } as const;
+
+/** Optional observer of every datagram's fate (packet ladder, pcap capture). */
+export interface LinkTracer {
+  dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason): void;
+  delivered(now: number, bytes: Uint8Array, from: number, to: number, sentAt: number, flags: number): void;
+}
+
+/** Cumulative counters of one link direction. */
+export class LinkCounters {
+  /** Datagrams offered to the link. */
+  offeredPackets = 0;
+  /** Bytes offered. */
+  offeredBytes = 0;
+  /** Datagrams delivered (duplicates included). */
+  deliveredPackets = 0;
+  /** Bytes delivered. */
+  deliveredBytes = 0;
+  /** Bernoulli losses. */
+  dropsRandom = 0;
+  /** Gilbert-Elliott losses. */
+  dropsBurst = 0;
+  /** Drops at the full bottleneck queue. */
+  dropsQueue = 0;
+  /** Datagrams too long for the MTU. */
+  dropsMtu = 0;
+  /** Datagrams dropped because the link already held its memory cap in flight. */
+  dropsMemory = 0;
+  /** Extra copies made. */
+  duplicated = 0;
+  /** Datagrams with flipped bits. */
+  corrupted = 0;
+  /** Of those, datagrams delivered (the others were still in flight). */
+  corruptedDelivered = 0;
+  /** Datagrams held back for reordering. */
+  heldBack = 0;
+  /** Datagrams delivered after one sent later (actual order inversions). */
+  reordered = 0;
+}
+
+const INITIAL_SLOTS = 64;
+/** Most bytes one link holds in flight (queue and delay line together). */
+export const LINK_MEMORY_CAP_BYTES = 256 * 1024 * 1024;
+
+/** One direction of an emulated link. */
+export class Link {
+  /** Counters since creation. */
+  readonly counters = new LinkCounters();
+  /** Optional observer of drops and deliveries. */
+  tracer: LinkTracer | null = null;
+
+  private cfg: ImpairmentConfig;
+  private readonly rng: Rng;
+  private burstBad = false;
+
+  // Bottleneck: departures of the datagrams still queued, FIFO.
+  private busyUntil = 0;
+  private qDepart = new Float64Array(INITIAL_SLOTS);
+  private qBytes = new Int32Array(INITIAL_SLOTS);
+  private qHead = 0;
+  private qCount = 0;
+  private qTotalBytes = 0;
+  private lastArrival = 0;
+
+  // In-flight datagrams: slot store plus a binary min-heap on (arrival, order).
+  private slotData: (Uint8Array | null)[] = new Array<Uint8Array | null>(INITIAL_SLOTS).fill(null);
+  private slotTo = new Int32Array(INITIAL_SLOTS);
+  private slotFrom = new Int32Array(INITIAL_SLOTS);
+  private slotIndex = new Float64Array(INITIAL_SLOTS);
+  private slotSentAt = new Float64Array(INITIAL_SLOTS);
+  private slotFlags = new Uint8Array(INITIAL_SLOTS);
+  private freeSlots = new Int32Array(INITIAL_SLOTS);
+  private freeCount = 0;
+  private slotsUsed = 0;
+  private heapSlot = new Int32Array(INITIAL_SLOTS);
+  private heapTime = new Float64Array(INITIAL_SLOTS);
+  private heapOrder = new Float64Array(INITIAL_SLOTS);
+  private heapSize = 0;
+  private orderCounter = 0;
+  private sendIndex = 0;
+  private maxDeliveredIndex = -1;
+  private bytesInFlight = 0;
+  private readonly pool = new Map<number, Uint8Array[]>();
+
+  constructor(config: ImpairmentConfig, seed: number) {
+    this.cfg = { ...config };
+    this.rng = new Rng(seed);
+  }
+
+  /** The current impairment (a copy). */
+  get config(): ImpairmentConfig {
+    return { ...this.cfg };
+  }
+
+  /** Changes impairments while traffic flows; datagrams already in flight keep their fate. */
+  reconfigure(changes: Partial<ImpairmentConfig>): void {
+    this.cfg = { ...this.cfg, ...changes };
+  }
+
+  /** Datagrams waiting in the bottleneck queue at `now`. */
+  queuedPackets(now: number): number {
+    this.expireQueue(now);
+    return this.qCount;
+  }
+
+  /** Bytes waiting in the bottleneck queue at `now`. */
+  queuedBytes(now: number): number {
+    this.expireQueue(now);
+    return this.qTotalBytes;
+  }
+
+  /** Datagrams in flight (queued or on the delay line). */
+  get inFlightPackets(): number {
+    return this.heapSize;
+  }
+
+  /** Offers a datagram from `from` to `to` at time `now`. The bytes are copied. */
+  send(now: number, bytes: Uint8Array, from: number, to: number): void {
+    const c = this.counters;
+    const cfg = this.cfg;
+    const len = bytes.length;
+    c.offeredPackets++;
+    c.offeredBytes += len;
+    const index = this.sendIndex++;
+    if (cfg.mtuBytes > 0 && len + IP_UDP_OVERHEAD_BYTES > cfg.mtuBytes) {
+      c.dropsMtu++;
+      this.tracer?.dropped(now, bytes, from, to, 'mtu');
+      return;
+    }
+    const rng = this.rng;
+    if (cfg.lossProbability > 0 && rng.uniform() < cfg.lossProbability) {
+      c.dropsRandom++;
+      this.tracer?.dropped(now, bytes, from, to, 'random');
+      return;
+    }
+    if (cfg.burstEnterProbability > 0 || this.burstBad) {
+      // Gilbert-Elliott as netem's gemodel: the state at arrival decides the loss, after the
+      // transition for the next datagram has been drawn.
+      const bad = this.burstBad;
+      if (bad) {
+        if (rng.uniform() < cfg.burstExitProbability) this.burstBad = false;
+      } else if (rng.uniform() < cfg.burstEnterProbability) {
+        this.burstBad = true;
+      }
+      const p = bad ? cfg.burstLossBad : cfg.burstLossGood;
+      if (p > 0 && rng.uniform() < p) {
+        c.dropsBurst++;
+        this.tracer?.dropped(now, bytes, from, to, 'burst');
+        return;
+      }
+    }
+    const copies = cfg.duplicateProbability > 0 && rng.uniform() < cfg.duplicateProbability ? 2 : 1;
+    for (let k = 0; k < copies; k++) {
+      if (k === 1) c.duplicated++;
+      this.enqueue(now, bytes, from, to, index, k === 1 ? DeliveryFlag.DUPLICATE : 0);
+    }
+  }
+
+  /** Earliest arrival time in flight, or null when the link is empty. */
+  pollTimeout(): number | null {
+    return this.heapSize > 0 ? this.heapTime[0]! : null;
+  }
+
+  /**
+   * The handle of the next datagram that has arrived by `now`, or -1. Read it with data(), to()
+   * and from(), then give it back with release().
+   */
+  pollDeliver(now: number): number {
+    if (this.heapSize === 0 || this.heapTime[0]! > now) return -1;
+    const slot = this.heapPop();
+    const data = this.slotData[slot]!;
+    const c = this.counters;
+    c.deliveredPackets++;
+    c.deliveredBytes += data.length;
+    if (this.slotFlags[slot]! & DeliveryFlag.CORRUPTED) c.corruptedDelivered++;
+    const index = this.slotIndex[slot]!;
+    if (index < this.maxDeliveredIndex) {
+      c.reordered++;
+      this.slotFlags[slot] = this.slotFlags[slot]! | DeliveryFlag.REORDERED;
+    } else {
+      this.maxDeliveredIndex = index;
+    }
+    this.tracer?.delivered(now, data, this.slotFrom[slot]!, this.slotTo[slot]!, this.slotSentAt[slot]!, this.slotFlags[slot]!);
+    return slot;
+  }
+
+  /** Bytes of a delivered datagram (exact length, pooled: valid until release). */
+  data(handle: number): Uint8Array {
+    return this.slotData[handle]!;
+  }
+
+  /** Destination of a delivered datagram. */
+  to(handle: number): number {
+    return this.slotTo[handle]!;
+  }
+
+  /** Source of a delivered datagram. */
+  from(handle: number): number {
+    return this.slotFrom[handle]!;
+  }
+
+  /** Returns a delivered datagram's buffer to the pool. */
+  release(handle: number): void {
+    const data = this.slotData[handle]!;
+    this.slotData[handle] = null;
+    this.bytesInFlight -= data.length;
+    let list = this.pool.get(data.length);
+    if (list === undefined) {
+      list = [];
+      this.pool.set(data.length, list);
+    }
+    if (list.length < 4096) list.push(data);
+    if (this.freeCount === this.freeSlots.length) this.freeSlots = growInt32(this.freeSlots);
+    this.freeSlots[this.freeCount++] = handle;
+  }
+
+  private enqueue(now: number, bytes: Uint8Array, from: number, to: number, index: number, flags: number): void {
+    const cfg = this.cfg;
+    const c = this.counters;
+    const len = bytes.length;
+    if (this.bytesInFlight + len > LINK_MEMORY_CAP_BYTES) {
+      c.dropsMemory++;
+      this.tracer?.dropped(now, bytes, from, to, 'memory');
+      return;
+    }
+    let depart = now;
+    if (cfg.rateBitsPerSecond > 0) {
+      this.expireQueue(now);
+      if (this.qCount >= cfg.queuePackets || (cfg.queueBytes > 0 && this.qTotalBytes + len > cfg.queueBytes)) {
+        c.dropsQueue++;
+        this.tracer?.dropped(now, bytes, from, to, 'queue');
+        return;
+      }
+      const start = this.busyUntil > now ? this.busyUntil : now;
+      depart = start + ((len + IP_UDP_OVERHEAD_BYTES) * 8 * 1000) / cfg.rateBitsPerSecond;
+      this.busyUntil = depart;
+      this.queuePush(depart, len);
+    }
+    let arrive = depart + cfg.delayMs;
+    if (cfg.jitterMs > 0) {
+      const j = cfg.jitterDistribution === 'normal' ? this.rng.normal() * cfg.jitterMs : (this.rng.uniform() * 2 - 1) * cfg.jitterMs;
+      arrive = Math.max(depart, arrive + j);
+    }
+    if (cfg.reorderProbability > 0 && this.rng.uniform() < cfg.reorderProbability) {
+      c.heldBack++;
+      arrive += cfg.reorderDelayMs;
+      flags |= DeliveryFlag.HELD_BACK;
+    } else {
+      // Jitter alone keeps the order, as on a real path: a datagram never arrives before the one
+      // sent ahead of it.
+      if (arrive < this.lastArrival) arrive = this.lastArrival;
+      this.lastArrival = arrive;
+    }
+    const copy = this.takeBuffer(len);
+    copy.set(bytes);
+    if (cfg.corruptProbability > 0 && this.rng.uniform() < cfg.corruptProbability) {
+      c.corrupted++;
+      flags |= DeliveryFlag.CORRUPTED;
+      const bits = len * 8;
+      for (let i = 0; i < cfg.corruptBits; i++) {
+        const bit = this.rng.below(bits);
+        copy[bit >>> 3] = copy[bit >>> 3]! ^ (1 << (bit & 7));
+      }
+    }
+    this.bytesInFlight += len;
+    const slot = this.allocSlot();
+    this.slotData[slot] = copy;
+    this.slotTo[slot] = to;
+    this.slotFrom[slot] = from;
+    this.slotIndex[slot] = index;
+    this.slotSentAt[slot] = now;
+    this.slotFlags[slot] = flags;
+    this.heapPush(slot, arrive);
+  }
+
+  private takeBuffer(len: number): Uint8Array {
+    const list = this.pool.get(len);
+    if (list !== undefined && list.length > 0) return list.pop()!;
+    return new Uint8Array(len);
+  }
+
+  private expireQueue(now: number): void {
+    while (this.qCount > 0 && this.qDepart[this.qHead]! <= now) {
+      this.qTotalBytes -= this.qBytes[this.qHead]!;
+      this.qHead = (this.qHead + 1) % this.qDepart.length;
+      this.qCount--;
+    }
+  }
+
+  private queuePush(depart: number, len: number): void {
+    if (this.qCount === this.qDepart.length) {
+      const n = this.qDepart.length * 2;
+      const d = new Float64Array(n);
+      const b = new Int32Array(n);
+      for (let i = 0; i < this.qCount; i++) {
+        const j = (this.qHead + i) % this.qDepart.length;
+        d[i] = this.qDepart[j]!;
+        b[i] = this.qBytes[j]!;
+      }
+      this.qDepart = d;
+      this.qBytes = b;
+      this.qHead = 0;
+    }
+    const tail = (this.qHead + this.qCount) % this.qDepart.length;
+    this.qDepart[tail] = depart;
+    this.qBytes[tail] = len;
+    this.qCount++;
+    this.qTotalBytes += len;
+  }
+
+  private allocSlot(): number {
+    if (this.freeCount > 0) return this.freeSlots[--this.freeCount]!;
+    if (this.slotsUsed === this.slotTo.length) {
+      const n = this.slotTo.length * 2;
+      this.slotData.length = n;
+      this.slotData.fill(null, this.slotsUsed);
+      this.slotTo = growInt32(this.slotTo, n);
+      this.slotFrom = growInt32(this.slotFrom, n);
+      this.slotIndex = growFloat64(this.slotIndex, n);
+      this.slotSentAt = growFloat64(this.slotSentAt, n);
+      const f = new Uint8Array(n);
+      f.set(this.slotFlags);
+      this.slotFlags = f;
+    }
+    return this.slotsUsed++;
+  }
+
+  private heapPush(slot: number, time: number): void {
+    if (this.heapSize === this.heapSlot.length) {
+      const n = this.heapSlot.length * 2;
+      this.heapSlot = growInt32(this.heapSlot, n);
+      this.heapTime = growFloat64(this.heapTime, n);
+      this.heapOrder = growFloat64(this.heapOrder, n);
+    }
+    const order = this.orderCounter++;
+    let i = this.heapSize++;
+    const hs = this.heapSlot;
+    const ht = this.heapTime;
+    const ho = this.heapOrder;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (ht[p]! < time || (ht[p] === time && ho[p]! < order)) break;
+      hs[i] = hs[p]!;
+      ht[i] = ht[p]!;
+      ho[i] = ho[p]!;
+      i = p;
+    }
+    hs[i] = slot;
+    ht[i] = time;
+    ho[i] = order;
+  }
+
+  private heapPop(): number {
+    const hs = this.heapSlot;
+    const ht = this.heapTime;
+    const ho = this.heapOrder;
+    const top = hs[0]!;
+    const n = --this.heapSize;
+    if (n === 0) return top;
+    const slot = hs[n]!;
+    const time = ht[n]!;
+    const order = ho[n]!;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      const r = child + 1;
+      if (r < n && (ht[r]! < ht[child]! || (ht[r] === ht[child] && ho[r]! < ho[child]!))) child = r;
+      if (time < ht[child]! || (time === ht[child] && order < ho[child]!)) break;
+      hs[i] = hs[child]!;
+      ht[i] = ht[child]!;
+      ho[i] = ho[child]!;
+      i = child;
+    }
+    hs[i] = slot;
+    ht[i] = time;
+    ho[i] = order;
+    return top;
+  }
+}
+
+function growInt32(a: Int32Array<ArrayBuffer>, n = a.length * 2): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
+
+function growFloat64(a: Float64Array<ArrayBuffer>, n = a.length * 2): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}

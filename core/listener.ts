@@ -1,0 +1,265 @@
+// The passive end: one endpoint that answers SYNs and demultiplexes sessions by (peer address,
+// connection id). A SYN is checked against the listener's caps before any state is kept, so a
+// listener only ever talks with peers it agreed to, at rates and for times it agreed to.
+
+import type { Endpoint } from './endpoint.js';
+import {
+  HEADER_BYTES,
+  PacketType,
+  newHeader,
+  parseInto,
+  verifyChecksum,
+  writeHeader,
+  sealChecksum,
+  type Header,
+} from './wire/packet.js';
+import { decodeSynOptions, type SynOptions } from './wire/handshake.js';
+import { Rng } from './util/rng.js';
+
+/** One conversation a listener keeps. */
+export interface Session {
+  handleDatagram(now: number, bytes: Uint8Array): void;
+  handleTimeout(now: number): void;
+  pollTransmit(now: number): Uint8Array | null;
+  pollTimeout(): number | null;
+  /** Ends the session at once, telling the peer why. */
+  abort(reason: string): void;
+  /** True when the session has nothing more to do. */
+  readonly finished: boolean;
+}
+
+/** What a listener accepts at most. */
+export interface ListenerCaps {
+  /** Sessions at the same time. */
+  maxSessions: number;
+  /** Receive buffer one reliable session may ask for. */
+  maxRcvBufferBytes: number;
+  /** Send rate one stream may ask for. */
+  maxStreamPacketsPerSecond: number;
+  /** Duration one stream may ask for. */
+  maxStreamDurationMs: number;
+  /** Lifetime of any session; it is aborted after that. */
+  maxSessionMs: number;
+}
+
+/** Caps of a listener nobody configured: generous for a lab machine, bounded for safety. */
+export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
+  maxSessions: 16,
+  maxRcvBufferBytes: 64 * 1024 * 1024,
+  maxStreamPacketsPerSecond: 2_000_000,
+  maxStreamDurationMs: 3_600_000,
+  maxSessionMs: 3_600_000,
+});
+
+/** What a session factory gets for a SYN that passed the caps. */
+export interface SynContext {
+  now: number;
+  options: SynOptions;
+  syn: Header;
+  peer: number;
+  rng: Rng;
+}
+
+/** Creates the session for an accepted SYN, or refuses it with a reason the peer will see. */
+export type SessionFactory = (ctx: SynContext) => Session | { refuse: string };
+
+/** What a listener reports. */
+export type ListenerEvent =
+  | { type: 'session-opened'; peer: number; connectionId: number; options: SynOptions; session: Session }
+  | { type: 'session-closed'; peer: number; connectionId: number; session: Session }
+  | { type: 'refused'; peer: number; reason: string };
+
+/** Counters of a listener (sessions count their own traffic). */
+export class ListenerCounters {
+  /** Datagrams for no known session. */
+  stray = 0;
+  /** Of those, datagrams whose checksum did not match. */
+  checksumFailures = 0;
+  /** Of those, datagrams that could not be parsed. */
+  malformed = 0;
+  /** SYNs refused (caps, bad options, factory refusal). */
+  refused = 0;
+  /** Sessions opened. */
+  sessionsOpened = 0;
+}
+
+interface Entry {
+  key: number;
+  peer: number;
+  connectionId: number;
+  openedAt: number;
+  session: Session;
+}
+
+// Anti-amplification (as QUIC's 3x rule): a refusal is at most three times the SYN it answers.
+const AMPLIFICATION_FACTOR = 3;
+const MAX_PENDING_CONTROL = 64;
+
+const encoder = new TextEncoder();
+
+/** A listener endpoint. */
+export class Listener implements Endpoint {
+  readonly counters = new ListenerCounters();
+  transmitTo = 0;
+
+  private readonly caps: ListenerCaps;
+  private readonly factory: SessionFactory;
+  private readonly rng: Rng;
+  private readonly byKey = new Map<number, Entry>();
+  private readonly list: Entry[] = [];
+  private rr = 0;
+  private readonly events: ListenerEvent[] = [];
+  private readonly pending: { bytes: Uint8Array; to: number }[] = [];
+  private readonly hdr: Header = newHeader();
+
+  constructor(caps: ListenerCaps, factory: SessionFactory, seed: number) {
+    this.caps = caps;
+    this.factory = factory;
+    this.rng = new Rng(seed);
+  }
+
+  /** Sessions open now. */
+  get sessionCount(): number {
+    return this.list.length;
+  }
+
+  /** Next listener event, or null. */
+  pollEvent(): ListenerEvent | null {
+    return this.events.length > 0 ? this.events.shift()! : null;
+  }
+
+  handleDatagram(now: number, bytes: Uint8Array, from: number): void {
+    if (bytes.length >= 12) {
+      const id = ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0;
+      const entry = this.byKey.get(from * 4294967296 + id);
+      if (entry !== undefined) {
+        entry.session.handleDatagram(now, bytes);
+        return;
+      }
+    }
+    const c = this.counters;
+    c.stray++;
+    if (!verifyChecksum(bytes, bytes.length)) {
+      if (bytes.length >= HEADER_BYTES) c.checksumFailures++;
+      else c.malformed++;
+      return;
+    }
+    const h = this.hdr;
+    if (parseInto(bytes, bytes.length, h) !== null) {
+      c.malformed++;
+      return;
+    }
+    if (h.type === PacketType.SYN) {
+      this.onSyn(now, h, bytes, from);
+    } else if (h.type !== PacketType.RST) {
+      this.queueRst(h.connectionId, from, '', bytes.length);
+    }
+  }
+
+  handleTimeout(now: number): void {
+    for (const e of this.list) {
+      if (now - e.openedAt >= this.caps.maxSessionMs && !e.session.finished) {
+        e.session.abort(`session exceeded the listener's limit of ${this.caps.maxSessionMs / 1000} s`);
+      }
+      const t = e.session.pollTimeout();
+      if (t !== null && t <= now) e.session.handleTimeout(now);
+    }
+  }
+
+  pollTransmit(now: number): Uint8Array | null {
+    const p = this.pending.shift();
+    if (p !== undefined) {
+      this.transmitTo = p.to;
+      return p.bytes;
+    }
+    const n = this.list.length;
+    for (let i = 0; i < n && this.list.length > 0; i++) {
+      if (this.rr >= this.list.length) this.rr = 0;
+      const e = this.list[this.rr]!;
+      const dg = e.session.pollTransmit(now);
+      if (dg !== null) {
+        this.transmitTo = e.peer;
+        // Stay on this session while it has datagrams; the next call moves on.
+        return dg;
+      }
+      if (e.session.finished) {
+        this.remove(e);
+      } else {
+        this.rr++;
+      }
+    }
+    return null;
+  }
+
+  pollTimeout(): number | null {
+    let min: number | null = null;
+    for (const e of this.list) {
+      const t = e.session.pollTimeout();
+      if (t !== null && (min === null || t < min)) min = t;
+      const cap = e.openedAt + this.caps.maxSessionMs;
+      if (!e.session.finished && (min === null || cap < min)) min = cap;
+    }
+    return min;
+  }
+
+  private onSyn(now: number, h: Header, bytes: Uint8Array, from: number): void {
+    const decoded = decodeSynOptions(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
+    let reason: string | null = null;
+    if (!decoded.ok) reason = decoded.error;
+    else if (this.list.length >= this.caps.maxSessions) reason = `listener is full (${this.caps.maxSessions} sessions)`;
+    else reason = this.checkCaps(decoded.options);
+    if (reason === null && decoded.ok) {
+      const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng: this.rng });
+      if ('refuse' in made) {
+        reason = made.refuse;
+      } else {
+        const entry: Entry = { key: from * 4294967296 + h.connectionId, peer: from, connectionId: h.connectionId, openedAt: now, session: made };
+        this.byKey.set(entry.key, entry);
+        this.list.push(entry);
+        this.counters.sessionsOpened++;
+        this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made });
+        made.handleDatagram(now, bytes);
+        return;
+      }
+    }
+    this.counters.refused++;
+    this.events.push({ type: 'refused', peer: from, reason: reason ?? 'refused' });
+    this.queueRst(h.connectionId, from, reason ?? 'refused', bytes.length);
+  }
+
+  private checkCaps(o: SynOptions): string | null {
+    const caps = this.caps;
+    if (o.service === 1) {
+      if (o.mssBytes < 16 || o.mssBytes > 65000) return `MSS ${o.mssBytes} is outside 16..65000`;
+      if (o.rcvBufferBytes < o.mssBytes) return `receive buffer ${o.rcvBufferBytes} is smaller than the MSS ${o.mssBytes}`;
+      if (o.rcvBufferBytes > caps.maxRcvBufferBytes) return `receive buffer ${o.rcvBufferBytes} exceeds the listener cap of ${caps.maxRcvBufferBytes} bytes`;
+      if (o.ackEveryPackets < 1 || o.ackEveryPackets > 64) return `ack-every ${o.ackEveryPackets} is outside 1..64`;
+      if (o.ackDelayMs > 1000) return `ack delay ${o.ackDelayMs} ms exceeds 1000 ms`;
+      return null;
+    }
+    if (o.datagramBytes < HEADER_BYTES || o.datagramBytes > 65507) return `datagram size ${o.datagramBytes} is outside ${HEADER_BYTES}..65507`;
+    if (o.ratePacketsPerSecond < 1 || o.ratePacketsPerSecond > caps.maxStreamPacketsPerSecond) return `rate ${o.ratePacketsPerSecond} packets/s is outside the listener cap of 1..${caps.maxStreamPacketsPerSecond}`;
+    if (o.durationMs < 1 || o.durationMs > caps.maxStreamDurationMs) return `duration ${o.durationMs} ms is outside the listener cap of 1..${caps.maxStreamDurationMs} ms`;
+    if (o.reportIntervalMs < 10 || o.reportIntervalMs > 10_000) return `report interval ${o.reportIntervalMs} ms is outside 10..10000 ms`;
+    return null;
+  }
+
+  private queueRst(connectionId: number, to: number, reason: string, answeringBytes: number): void {
+    if (this.pending.length >= MAX_PENDING_CONTROL) return;
+    let text = encoder.encode(reason);
+    const room = Math.max(0, answeringBytes * AMPLIFICATION_FACTOR - HEADER_BYTES);
+    if (text.length > room) text = text.subarray(0, room);
+    const out = new Uint8Array(HEADER_BYTES + text.length);
+    writeHeader(out, { type: PacketType.RST, flags: 0, connectionId, seq: 0, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] }, text.length);
+    out.set(text, HEADER_BYTES);
+    sealChecksum(out, out.length);
+    this.pending.push({ bytes: out, to });
+  }
+
+  private remove(e: Entry): void {
+    this.byKey.delete(e.key);
+    const i = this.list.indexOf(e);
+    if (i >= 0) this.list.splice(i, 1);
+    this.events.push({ type: 'session-closed', peer: e.peer, connectionId: e.connectionId, session: e.session });
+  }
+}

@@ -1,0 +1,180 @@
+// Per-interval samples of a reliable transfer: deltas of the counters of both connection ends and
+// both link directions, plus gauges read at the end of the interval. Column names carry their
+// units (docs/experiments.md lists them); a value that does not exist is NaN (empty in CSV).
+
+import type { Connection } from '../transport/connection.js';
+import type { Link } from '../impair/link.js';
+
+/** Column names of a transfer sample, in CSV order. */
+export const TRANSFER_COLUMNS = [
+  'time_s',
+  'wire_tx_packets',
+  'wire_tx_bytes',
+  'throughput_bps',
+  'data_packets_new',
+  'retransmits_timeout',
+  'retransmits_fast',
+  'retransmits_spurious',
+  'timeouts',
+  'delivered_bytes',
+  'delivered_messages',
+  'goodput_bps',
+  'duplicates_suppressed',
+  'out_of_order_buffered',
+  'out_of_order_discarded',
+  'window_drops',
+  'checksum_failures',
+  'corrupt_accepted',
+  'corrupt_delivered',
+  'rtt_samples',
+  'rtt_mean_ms',
+  'srtt_ms',
+  'rttvar_ms',
+  'rto_ms',
+  'cwnd_packets',
+  'ssthresh_packets',
+  'in_flight_packets',
+  'rcv_buffer_bytes',
+  'peer_window_bytes',
+  'fwd_drops_random',
+  'fwd_drops_burst',
+  'fwd_drops_queue',
+  'fwd_drops_mtu',
+  'fwd_duplicated',
+  'fwd_corrupted',
+  'fwd_reordered',
+  'fwd_queue_packets',
+  'rev_drops_random',
+  'rev_drops_burst',
+  'rev_drops_queue',
+  'rev_drops_mtu',
+  'rev_duplicated',
+  'rev_corrupted',
+  'rev_reordered',
+  'kernel_drops_sender',
+  'kernel_drops_receiver',
+] as const;
+
+/** One column name. */
+export type TransferColumn = (typeof TRANSFER_COLUMNS)[number];
+/** One sample: a number per column (NaN where the value does not exist). */
+export type TransferSample = Record<TransferColumn, number>;
+
+/** What a meter reads; the receiver and the links may be absent (a remote peer). */
+export interface TransferSources {
+  sender: Connection;
+  receiver: () => Connection | null;
+  forward: Link | null;
+  reverse: Link | null;
+  kernelDrops?: () => { sender: number; receiver: number };
+}
+
+type Snapshot = {
+  s: Record<string, number>;
+  r: Record<string, number> | null;
+  f: Record<string, number> | null;
+  v: Record<string, number> | null;
+  k: { sender: number; receiver: number } | null;
+};
+
+function copy(o: object): Record<string, number> {
+  return { ...(o as Record<string, number>) };
+}
+
+function finiteOrNaN(v: number): number {
+  return Number.isFinite(v) ? v : Number.NaN;
+}
+
+/** Turns counter snapshots into interval samples. */
+export class TransferMeter {
+  private prev: Snapshot;
+  private prevTime: number;
+
+  constructor(
+    private readonly src: TransferSources,
+    private readonly startMs: number,
+  ) {
+    this.prev = this.snapshot();
+    this.prevTime = startMs;
+  }
+
+  private snapshot(): Snapshot {
+    const r = this.src.receiver();
+    return {
+      s: copy(this.src.sender.counters),
+      r: r === null ? null : copy(r.counters),
+      f: this.src.forward === null ? null : copy(this.src.forward.counters),
+      v: this.src.reverse === null ? null : copy(this.src.reverse.counters),
+      k: this.src.kernelDrops?.() ?? null,
+    };
+  }
+
+  /** The sample of the interval that ends at `now`. */
+  sample(now: number): TransferSample {
+    const cur = this.snapshot();
+    const p = this.prev;
+    const dt = (now - this.prevTime) / 1000;
+    const sender = this.src.sender;
+    const receiver = this.src.receiver();
+    const d = (a: Record<string, number> | null, b: Record<string, number> | null, key: string) =>
+      a === null || b === null ? (a === null ? Number.NaN : a[key]!) : a[key]! - b[key]!;
+    const ds = (key: string) => d(cur.s, p.s, key);
+    const dr = (key: string) => d(cur.r, p.r, key);
+    const df = (key: string) => d(cur.f, p.f, key);
+    const dv = (key: string) => d(cur.v, p.v, key);
+    const rttSamples = ds('rttSamples');
+    const deliveredBytes = dr('deliveredBytes');
+    const wireBytes = ds('bytesSent');
+    const row: TransferSample = {
+      time_s: (now - this.startMs) / 1000,
+      wire_tx_packets: ds('packetsSent'),
+      wire_tx_bytes: wireBytes,
+      throughput_bps: dt > 0 ? (wireBytes * 8) / dt : Number.NaN,
+      data_packets_new: ds('dataPacketsSent'),
+      retransmits_timeout: ds('retransmitsTimeout'),
+      retransmits_fast: ds('retransmitsFast'),
+      retransmits_spurious: ds('retransmitsSpurious'),
+      timeouts: ds('timeouts'),
+      delivered_bytes: deliveredBytes,
+      delivered_messages: dr('deliveredMessages'),
+      goodput_bps: dt > 0 ? (deliveredBytes * 8) / dt : Number.NaN,
+      duplicates_suppressed: dr('duplicatesSuppressed'),
+      out_of_order_buffered: dr('outOfOrderBuffered'),
+      out_of_order_discarded: dr('outOfOrderDiscarded'),
+      window_drops: dr('windowDrops'),
+      checksum_failures: dr('checksumFailures') + ds('checksumFailures'),
+      corrupt_accepted: dr('corruptAccepted') + ds('corruptAccepted'),
+      corrupt_delivered: dr('corruptDeliveredPackets'),
+      rtt_samples: rttSamples,
+      rtt_mean_ms: rttSamples > 0 ? ds('rttSumMs') / rttSamples : Number.NaN,
+      srtt_ms: sender.srttMs,
+      rttvar_ms: sender.rttvarMs,
+      rto_ms: sender.rtoMs,
+      cwnd_packets: finiteOrNaN(sender.cwndPackets),
+      ssthresh_packets: finiteOrNaN(sender.ssthreshPackets),
+      in_flight_packets: sender.inFlightPackets,
+      rcv_buffer_bytes: receiver === null ? Number.NaN : receiver.rcvBufferedBytes,
+      peer_window_bytes: sender.peerWindowBytes,
+      fwd_drops_random: df('dropsRandom'),
+      fwd_drops_burst: df('dropsBurst'),
+      fwd_drops_queue: df('dropsQueue'),
+      fwd_drops_mtu: df('dropsMtu'),
+      fwd_duplicated: df('duplicated'),
+      fwd_corrupted: df('corrupted'),
+      fwd_reordered: df('reordered'),
+      fwd_queue_packets: this.src.forward === null ? Number.NaN : this.src.forward.queuedPackets(now),
+      rev_drops_random: dv('dropsRandom'),
+      rev_drops_burst: dv('dropsBurst'),
+      rev_drops_queue: dv('dropsQueue'),
+      rev_drops_mtu: dv('dropsMtu'),
+      rev_duplicated: dv('duplicated'),
+      rev_corrupted: dv('corrupted'),
+      rev_reordered: dv('reordered'),
+      kernel_drops_sender: cur.k === null || p.k === null ? Number.NaN : cur.k.sender - p.k.sender,
+      kernel_drops_receiver: cur.k === null || p.k === null ? Number.NaN : cur.k.receiver - p.k.receiver,
+    };
+    this.prev = cur;
+    this.prevTime = now;
+    return row;
+  }
+}

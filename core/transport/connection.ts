@@ -1,0 +1,1428 @@
+// A reliable connection over datagrams, sans-IO: it never reads a clock, starts a timer or touches
+// a socket. Drivers feed it `now` (milliseconds) and bytes, and take datagrams and deadlines out:
+//
+//   handleDatagram(now, bytes)   a datagram arrived from the peer
+//   handleTimeout(now)           the deadline from pollTimeout() has passed
+//   pollTransmit(now)            the next datagram to send, or null
+//   pollTimeout()                the next deadline, or null
+//   pollEvent()                  connected, peer-closed, closed, failed
+//
+// The application writes with write()/sendMessage() and reads with read(). Sequence numbers count
+// packets (not bytes), as in the textbook ARQ protocols; the SYN and the FIN consume one each.
+// Three ARQ modes share this code: stop-and-wait (go-back-N with a window of one), go-back-N
+// (receiver keeps only in-order packets, sender resends everything outstanding on a timeout) and
+// selective repeat (receiver buffers out-of-order packets, sender resends only what is missing).
+// The send and receive windows live in typed-array rings indexed by `seq & mask`.
+
+import { RtoEstimator } from './rto.js';
+import { ConnectionCounters } from './metrics.js';
+import type { TransportConfig } from './config.js';
+import {
+  Flag,
+  HEADER_BYTES,
+  MAX_SACK_BLOCKS,
+  PacketType,
+  SACK_BLOCK_BYTES,
+  newHeader,
+  parseInto,
+  sealChecksum,
+  verifyChecksum,
+  writeHeader,
+  type Header,
+  type HeaderFields,
+} from '../wire/packet.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLt } from '../wire/seq.js';
+
+/** Where a connection is in its life. */
+export type ConnectionState = 'idle' | 'syn-sent' | 'syn-received' | 'established' | 'lingering' | 'closed' | 'failed';
+
+/** What pollEvent reports. */
+export type ConnectionEvent =
+  | { type: 'connected' }
+  | { type: 'peer-closed' }
+  | { type: 'closed' }
+  | { type: 'failed'; reason: string };
+
+/** Receives in-order data from read(): bytes buf[start..end), and whether they end a message. */
+export interface ReadSink {
+  onData(buf: Uint8Array, start: number, end: number, messageEnd: boolean): void;
+}
+
+type TimerKind = 'handshake' | 'retransmit' | 'delayedAck' | 'persist' | 'idle' | 'linger';
+
+/** Creation parameters of a connection. */
+export interface ConnectionOptions {
+  config: TransportConfig;
+  role: 'client' | 'server';
+  connectionId: number;
+  /** Initial sequence number of this side (the SYN or SYN-ACK carries it). */
+  isn: number;
+}
+
+// Send-slot state bits.
+const S_MSG_END = 0x01;
+const S_FIN = 0x02;
+const S_ACKED = 0x04; // individually acknowledged or SACKed: the receiver has it
+const S_RTX_QUEUED = 0x08;
+const S_RTX_FAST = 0x10; // cause of the queued retransmission
+const S_RTX_IN_RECOVERY = 0x20;
+
+// Receive-slot state bits.
+const R_PRESENT = 0x01;
+const R_MSG_END = 0x02;
+const R_FIN = 0x04;
+const R_CORRUPT = 0x08;
+
+const MAX_RST_REASON_BYTES = 200;
+const ACK_QUEUE_SLOTS = 64;
+const LINGER_MS_MAX = 2000;
+const PERSIST_BACKOFF_MAX = 6;
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+function nextPow2(n: number): number {
+  let c = 2;
+  while (c < n) c *= 2;
+  return c;
+}
+
+/** Microsecond timestamp for the header, modulo 2^32. */
+function tsFromNow(now: number): number {
+  return Math.floor(now * 1000) >>> 0;
+}
+
+/** Throws (caller misuse) when a config value is out of the engine's range. */
+export function assertTransportConfig(c: TransportConfig): void {
+  const bad = (what: string) => {
+    throw new RangeError(`transport config: ${what}`);
+  };
+  if (c.protocol !== 'saw' && c.protocol !== 'gbn' && c.protocol !== 'sr') bad(`protocol ${String(c.protocol)}`);
+  if (!Number.isInteger(c.windowPackets) || c.windowPackets < 1 || c.windowPackets > 16384) bad(`windowPackets ${c.windowPackets}`);
+  if (!Number.isInteger(c.mssBytes) || c.mssBytes < 1 || c.mssBytes > 65000) bad(`mssBytes ${c.mssBytes}`);
+  if (!Number.isInteger(c.rcvBufferBytes) || c.rcvBufferBytes < c.mssBytes) bad(`rcvBufferBytes ${c.rcvBufferBytes} < mssBytes`);
+  if (!(c.rtoMsMin > 0 && c.rtoMsMax >= c.rtoMsMin && c.rtoMs > 0 && c.rtoMsInitial > 0)) bad('RTO bounds');
+  if (!(c.rtoBackoff >= 1)) bad(`rtoBackoff ${c.rtoBackoff}`);
+  if (!(c.ackEveryPackets >= 1)) bad(`ackEveryPackets ${c.ackEveryPackets}`);
+}
+
+/** One end of a reliable connection. */
+export class Connection {
+  /** Cumulative counters. */
+  readonly counters = new ConnectionCounters();
+  /** Connection id carried in every header. */
+  readonly connectionId: number;
+  /** Client (opens with SYN) or server (answers with SYN-ACK). */
+  readonly role: 'client' | 'server';
+  /** Current state. */
+  state: ConnectionState = 'idle';
+  /** Why the connection failed, once it has. */
+  failureReason: string | null = null;
+
+  private cfg: TransportConfig;
+  private readonly rto: RtoEstimator;
+  private readonly timers: Record<TimerKind, number | null> = {
+    handshake: null,
+    retransmit: null,
+    delayedAck: null,
+    persist: null,
+    idle: null,
+    linger: null,
+  };
+  private readonly events: ConnectionEvent[] = [];
+
+  // Handshake.
+  private readonly iss: number;
+  private synPayload: Uint8Array = new Uint8Array(0);
+  private synPending = false;
+  private synAckPending = false;
+  private handshakeAttempts = 0;
+  private handshakeSentAt = 0;
+  private rstPending = false;
+  private rstReason = '';
+
+  // Send side: slots for seq in [sndUna, sndEnd]; [sndUna, sndNxt) are in flight.
+  private sndCap = 0;
+  private sndMask = 0;
+  private sndData = new Uint8Array(0);
+  private sndLen = new Int32Array(0);
+  private sndState = new Uint8Array(0);
+  private sndTx = new Uint32Array(0);
+  private sndSentAt = new Float64Array(0);
+  private sndDeadline = new Float64Array(0);
+  private sndTsFirst = new Uint32Array(0);
+  private sndTsLast = new Uint32Array(0);
+  private rtxQueue = new Uint32Array(0);
+  private rtxHead = 0;
+  private rtxCount = 0;
+  private sndUna: number;
+  private sndNxt: number;
+  private sndEnd: number;
+  private openLen = 0; // bytes in the unsealed slot at sndEnd
+  private sndWndBytes = 0;
+  private sndReceivedCount = 0; // slots in [sndUna, sndNxt) with S_ACKED
+  private sndHighestReceived: number; // one past the highest seq known received
+  private dupAcks = 0;
+  private headRetransmits = 0;
+  private deliveredSentAt = Number.NEGATIVE_INFINITY; // latest send time of a packet known delivered
+  private inRecovery = false;
+  private recoverSeq = 0;
+  private recoverValid = false;
+  private recoveryScan = 0;
+  private gbnResend = false;
+  private gbnNext = 0;
+  private gbnFast = false;
+  private cwnd: number;
+  private ssthresh = Number.POSITIVE_INFINITY;
+  private closeRequested = false;
+  private finQueued = false;
+  private finSeq = 0;
+  private finAcked = false;
+  private probePending = false;
+  private persistBackoff = 0;
+  private readonly msgQueue: Uint8Array[] = [];
+  private msgQueueOffset = 0;
+  private msgQueueBytes = 0;
+
+  // Receive side: slots for seq in [rcvRead, rcvRead + rcvSlots).
+  private rcvSlots = 1;
+  private rcvCap = 0;
+  private rcvMask = 0;
+  private rcvData = new Uint8Array(0);
+  private rcvLen = new Int32Array(0);
+  private rcvState = new Uint8Array(0);
+  private rcvNxt = 0;
+  private rcvRead = 0;
+  private rcvReadOffset = 0;
+  private rcvHighest = 0; // one past the highest seq stored
+  private rcvBytesStored = 0;
+  private rcvUnacked = 0;
+  private ackPending = false; // a cumulative (possibly delayed) ACK is due
+  private ackTrigger = 0;
+  private tsEcho = 0;
+  private tsRecent = 0; // tsVal of the last packet that advanced rcvNxt (RFC 7323 (4.3))
+  // Immediate ACKs owed for out-of-order and duplicate arrivals, one per arrival (RFC 5681 (4.2)),
+  // each naming its own trigger so selective repeat gets individual acknowledgments.
+  private readonly ackQueueSeq = new Uint32Array(ACK_QUEUE_SLOTS);
+  private readonly ackQueueTs = new Uint32Array(ACK_QUEUE_SLOTS);
+  private ackQueueHead = 0;
+  private ackQueueCount = 0;
+  private lastOutOfOrderSeq = 0;
+  private lastAdvertisedSlots = 0;
+  private peerFinSeen = false;
+  private peerFinSeq = 0;
+  private peerClosed = false;
+
+  // Scratch.
+  private readonly hdr: Header = newHeader();
+  private readonly out: HeaderFields & { sack: Uint32Array } = {
+    type: PacketType.DATA,
+    flags: 0,
+    connectionId: 0,
+    seq: 0,
+    ack: 0,
+    windowBytes: 0,
+    tsVal: 0,
+    tsEcr: 0,
+    sackCount: 0,
+    sack: new Uint32Array(2 * MAX_SACK_BLOCKS),
+  };
+  private txBuf: Uint8Array;
+  private readonly txViews = new Map<number, Uint8Array>();
+
+  constructor(opts: ConnectionOptions) {
+    assertTransportConfig(opts.config);
+    this.cfg = { ...opts.config };
+    this.role = opts.role;
+    this.connectionId = opts.connectionId >>> 0;
+    this.iss = opts.isn >>> 0;
+    this.rto = new RtoEstimator(this.cfg);
+    this.sndUna = seqAdd(this.iss, 1);
+    this.sndNxt = this.sndUna;
+    this.sndEnd = this.sndUna;
+    this.sndHighestReceived = this.sndUna;
+    this.cwnd = this.cfg.congestionControl === 'aimd' ? this.cfg.initialCwndPackets : Number.POSITIVE_INFINITY;
+    this.growSendRing(this.sendRingSlotsFor(this.cfg.windowPackets));
+    this.rcvSlots = Math.max(1, Math.floor(this.cfg.rcvBufferBytes / this.cfg.mssBytes));
+    this.growReceiveRing(nextPow2(this.rcvSlots));
+    this.txBuf = new Uint8Array(HEADER_BYTES + MAX_SACK_BLOCKS * SACK_BLOCK_BYTES + Math.max(this.cfg.mssBytes, MAX_RST_REASON_BYTES, 64));
+    this.out.connectionId = this.connectionId;
+  }
+
+  // ---------------------------------------------------------------- application API
+
+  /** Client: starts the handshake; `synPayload` carries the SYN options (see wire/handshake.ts). */
+  connect(now: number, synPayload: Uint8Array): void {
+    if (this.role !== 'client' || this.state !== 'idle') throw new Error(`connect() on a ${this.role} connection in state ${this.state}`);
+    if (synPayload.length > this.cfg.mssBytes) throw new RangeError(`SYN payload of ${synPayload.length} bytes exceeds the MSS`);
+    this.synPayload = synPayload;
+    this.state = 'syn-sent';
+    this.synPending = true;
+    this.timers.handshake = now + this.rto.rtoMs;
+    this.armIdle(now);
+  }
+
+  /**
+   * Server: answers a SYN that a listener accepted. `synSeq` and `synWindowBytes` come from the
+   * SYN's header; the listener has already checked its options.
+   */
+  accept(now: number, synSeq: number, synWindowBytes: number): void {
+    if (this.role !== 'server' || this.state !== 'idle') throw new Error(`accept() on a ${this.role} connection in state ${this.state}`);
+    this.state = 'syn-received';
+    this.rcvNxt = seqAdd(synSeq, 1);
+    this.rcvRead = this.rcvNxt;
+    this.rcvHighest = this.rcvNxt;
+    this.sndWndBytes = synWindowBytes;
+    this.synAckPending = true;
+    this.timers.handshake = now + this.rto.rtoMs;
+    this.armIdle(now);
+  }
+
+  /**
+   * Copies bytes src[start..end) into the send buffer and returns how many it took (0 when the
+   * buffer is full). With messageEnd, the last byte taken ends a message if all bytes were taken.
+   */
+  write(src: Uint8Array, start: number, end: number, messageEnd = false): number {
+    if (this.closeRequested) throw new Error('write() after close()');
+    if (this.msgQueue.length > 0) this.drainMessageQueue();
+    if (this.msgQueue.length > 0) return 0;
+    return this.copyIn(src, start, end, messageEnd);
+  }
+
+  /**
+   * Queues a whole message; its boundary is kept end to end. Returns false (and queues nothing)
+   * when `maxQueuedBytes` would be exceeded, so a caller can bound memory.
+   */
+  sendMessage(message: Uint8Array, maxQueuedBytes = 64 * 1024 * 1024): boolean {
+    if (this.closeRequested) throw new Error('sendMessage() after close()');
+    if (message.length === 0) throw new RangeError('empty messages are not supported');
+    if (this.msgQueueBytes + message.length > maxQueuedBytes) return false;
+    this.msgQueue.push(message);
+    this.msgQueueBytes += message.length;
+    this.drainMessageQueue();
+    return true;
+  }
+
+  /** Slots the application can still fill before write() returns 0. */
+  get writableSlots(): number {
+    return this.sndCap - seqDiff(this.sndEnd, this.sndUna) - (this.openLen > 0 ? 1 : 0);
+  }
+
+  /** Bytes queued by sendMessage() and not yet copied into the send window. */
+  get queuedBytes(): number {
+    return this.msgQueueBytes;
+  }
+
+  /** No more data from this side: a FIN follows the data already written. */
+  close(): void {
+    this.closeRequested = true;
+  }
+
+  /**
+   * Hands in-order data to `sink`, at most `maxBytes`, and returns the bytes read. Reading the
+   * peer's FIN raises 'peer-closed'.
+   */
+  read(sink: ReadSink, maxBytes = Number.POSITIVE_INFINITY): number {
+    let total = 0;
+    const mss = this.cfg.mssBytes;
+    while (this.rcvRead !== this.rcvNxt && total < maxBytes) {
+      const idx = this.rcvRead & this.rcvMask;
+      const st = this.rcvState[idx]!;
+      if (st & R_FIN) {
+        this.rcvState[idx] = 0;
+        this.rcvRead = seqAdd(this.rcvRead, 1);
+        if (!this.peerClosed) {
+          this.peerClosed = true;
+          this.events.push({ type: 'peer-closed' });
+        }
+        break;
+      }
+      const len = this.rcvLen[idx]!;
+      const off = this.rcvReadOffset;
+      const n = Math.min(len - off, maxBytes - total);
+      const base = idx * mss;
+      const done = off + n === len;
+      sink.onData(this.rcvData, base + off, base + off + n, done && (st & R_MSG_END) !== 0);
+      total += n;
+      if (done) {
+        this.rcvState[idx] = 0;
+        this.rcvRead = seqAdd(this.rcvRead, 1);
+        this.rcvReadOffset = 0;
+        this.rcvBytesStored -= len;
+        this.counters.deliveredPackets++;
+        if (st & R_MSG_END) this.counters.deliveredMessages++;
+        if (st & R_CORRUPT) this.counters.corruptDeliveredPackets++;
+      } else {
+        this.rcvReadOffset = off + n;
+      }
+    }
+    this.counters.deliveredBytes += total;
+    if (total > 0) this.maybeWindowUpdate();
+    return total;
+  }
+
+  /** In-order bytes waiting for read(). */
+  get readableBytes(): number {
+    let n = 0;
+    for (let s = this.rcvRead; s !== this.rcvNxt; s = seqAdd(s, 1)) {
+      const idx = s & this.rcvMask;
+      if ((this.rcvState[idx]! & R_FIN) === 0) n += this.rcvLen[idx]!;
+    }
+    return n - this.rcvReadOffset;
+  }
+
+  /** True when read() has something to hand out (data or the peer's FIN). */
+  get hasReadable(): boolean {
+    return this.rcvRead !== this.rcvNxt;
+  }
+
+  /** True once the peer's FIN has been read: no more data will arrive. */
+  get isPeerClosed(): boolean {
+    return this.peerClosed;
+  }
+
+  /** True once everything this side wrote, FIN included, has been acknowledged. */
+  get isSendComplete(): boolean {
+    return this.finAcked;
+  }
+
+  /** Aborts the connection: sends RST with the reason and fails. */
+  abort(reason: string): void {
+    this.fail(reason, true);
+  }
+
+  /** Changes knobs on a live connection (see LIVE_TRANSPORT_KNOBS). Throws on out-of-range values. */
+  reconfigure(now: number, changes: Partial<TransportConfig>): void {
+    const next: TransportConfig = { ...this.cfg, ...changes };
+    if (next.protocol !== this.cfg.protocol) throw new Error('protocol cannot change on a live connection');
+    if (next.mssBytes !== this.cfg.mssBytes) throw new Error('mssBytes cannot change on a live connection');
+    assertTransportConfig(next);
+    const prev = this.cfg;
+    this.cfg = next;
+    this.rto.reconfigure(next);
+    if (next.windowPackets !== prev.windowPackets) this.growSendRing(this.sendRingSlotsFor(next.windowPackets));
+    if (next.rcvBufferBytes !== prev.rcvBufferBytes) {
+      this.rcvSlots = Math.max(1, Math.floor(next.rcvBufferBytes / next.mssBytes));
+      if (this.rcvSlots > this.rcvCap) this.growReceiveRing(nextPow2(this.rcvSlots));
+      this.maybeWindowUpdate();
+    }
+    if (next.congestionControl !== prev.congestionControl) {
+      if (next.congestionControl === 'off') {
+        this.cwnd = Number.POSITIVE_INFINITY;
+        this.ssthresh = Number.POSITIVE_INFINITY;
+      } else {
+        this.cwnd = Math.max(next.initialCwndPackets, this.outstanding);
+        this.ssthresh = Number.POSITIVE_INFINITY;
+      }
+    }
+    if (next.idleTimeoutMs !== prev.idleTimeoutMs) this.armIdle(now);
+  }
+
+  /** The current config (a copy). */
+  get config(): TransportConfig {
+    return { ...this.cfg };
+  }
+
+  // ---------------------------------------------------------------- gauges
+
+  /** Retransmission timeout now, backoff included. */
+  get rtoMs(): number {
+    return this.rto.rtoMs;
+  }
+  /** Smoothed RTT (NaN before a sample). */
+  get srttMs(): number {
+    return this.rto.srttMs;
+  }
+  /** RTT variation (NaN before a sample). */
+  get rttvarMs(): number {
+    return this.rto.rttvarMs;
+  }
+  /** Congestion window in packets (Infinity with congestion control off). */
+  get cwndPackets(): number {
+    return this.cwnd;
+  }
+  /** Slow-start threshold in packets (Infinity until the first loss). */
+  get ssthreshPackets(): number {
+    return this.ssthresh;
+  }
+  /** Packets sent and neither acknowledged nor known received. */
+  get inFlightPackets(): number {
+    return this.outstanding - this.sndReceivedCount;
+  }
+  /** Bytes held in the receive buffer (unread in-order data and out-of-order packets). */
+  get rcvBufferedBytes(): number {
+    return this.rcvBytesStored;
+  }
+  /** The window this side advertises, in bytes. */
+  get advertisedWindowBytes(): number {
+    return this.advertisedSlots() * this.cfg.mssBytes;
+  }
+  /** The peer's last advertised window, in bytes. */
+  get peerWindowBytes(): number {
+    return this.sndWndBytes;
+  }
+
+  // ---------------------------------------------------------------- sans-IO interface
+
+  /** Next event, or null. */
+  pollEvent(): ConnectionEvent | null {
+    return this.events.length > 0 ? this.events.shift()! : null;
+  }
+
+  /** Earliest deadline of the timer table, or null when no timer runs. */
+  pollTimeout(): number | null {
+    const t = this.timers;
+    let min: number | null = null;
+    if (t.handshake !== null) min = t.handshake;
+    if (t.retransmit !== null && (min === null || t.retransmit < min)) min = t.retransmit;
+    if (t.delayedAck !== null && (min === null || t.delayedAck < min)) min = t.delayedAck;
+    if (t.persist !== null && (min === null || t.persist < min)) min = t.persist;
+    if (t.idle !== null && (min === null || t.idle < min)) min = t.idle;
+    if (t.linger !== null && (min === null || t.linger < min)) min = t.linger;
+    return min;
+  }
+
+  /** Fires every timer whose deadline is at or before `now`. */
+  handleTimeout(now: number): void {
+    const t = this.timers;
+    if (t.idle !== null && t.idle <= now) {
+      t.idle = null;
+      this.fail(`no datagram from the peer for ${this.cfg.idleTimeoutMs} ms (idle timeout)`, true);
+      return;
+    }
+    if (t.handshake !== null && t.handshake <= now) {
+      t.handshake = null;
+      this.onHandshakeTimeout(now);
+      if (this.state === 'failed') return;
+    }
+    if (t.retransmit !== null && t.retransmit <= now) {
+      t.retransmit = null;
+      this.onRetransmitTimeout(now);
+      if (this.state === 'failed') return;
+    }
+    if (t.delayedAck !== null && t.delayedAck <= now) {
+      t.delayedAck = null;
+      if (this.rcvUnacked > 0) this.ackPending = true;
+    }
+    if (t.persist !== null && t.persist <= now) {
+      t.persist = null;
+      this.probePending = true;
+      this.persistBackoff = Math.min(this.persistBackoff + 1, PERSIST_BACKOFF_MAX);
+    }
+    if (t.linger !== null && t.linger <= now) {
+      t.linger = null;
+      this.state = 'closed';
+      this.clearTimers();
+      this.events.push({ type: 'closed' });
+    }
+  }
+
+  /** Processes one datagram from the peer. Never throws on its content. */
+  handleDatagram(now: number, bytes: Uint8Array): void {
+    const c = this.counters;
+    const len = bytes.length;
+    c.packetsReceived++;
+    c.bytesReceived += len;
+    // The checksum is always computed, so every corrupted datagram is counted: dropped when
+    // verification is on, accepted (and marked) when it is off.
+    let corrupt = false;
+    if (!verifyChecksum(bytes, len)) {
+      if (this.cfg.verifyChecksum || len < HEADER_BYTES) {
+        if (len < HEADER_BYTES) c.malformed++;
+        else c.checksumFailures++;
+        return;
+      }
+      c.corruptAccepted++;
+      corrupt = true;
+    }
+    if (this.state === 'closed' || this.state === 'failed' || this.state === 'idle') return;
+    const h = this.hdr;
+    if (parseInto(bytes, len, h) !== null || h.connectionId !== this.connectionId) {
+      c.malformed++;
+      return;
+    }
+    if (this.cfg.idleTimeoutMs > 0) this.armIdle(now);
+    switch (h.type) {
+      case PacketType.RST:
+        this.fail(`reset by peer: ${textDecoder.decode(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength)) || 'no reason given'}`, false);
+        return;
+      case PacketType.SYN:
+        // Our SYN-ACK was lost: answer the retransmitted SYN again.
+        if (this.role === 'server' && this.state === 'syn-received') this.synAckPending = true;
+        return;
+      case PacketType.SYN_ACK:
+        this.onSynAck(now, h);
+        return;
+      case PacketType.DATA:
+      case PacketType.FIN:
+      case PacketType.ACK:
+      case PacketType.PROBE:
+        break;
+      default:
+        c.malformed++;
+        return;
+    }
+    if (this.state === 'syn-sent') return;
+    if (this.state === 'syn-received') {
+      if ((h.flags & Flag.ACK) === 0 || h.ack !== this.sndUna) return;
+      this.onEstablished();
+    }
+    if (h.flags & Flag.ACK) this.onAck(now, h);
+    if ((this.state as ConnectionState) === 'failed') return;
+    if (h.type === PacketType.DATA || h.type === PacketType.FIN) this.onData(now, h, bytes, corrupt);
+    else if (h.type === PacketType.PROBE) {
+      this.ackPending = true;
+      this.ackTrigger = seqAdd(this.rcvNxt, -1);
+      this.tsEcho = h.tsVal;
+    }
+  }
+
+  /**
+   * The next datagram to send, or null. The returned view is valid until the next call; the
+   * driver must copy it (or send it) before calling again.
+   */
+  pollTransmit(now: number): Uint8Array | null {
+    const st = this.state;
+    if (this.rstPending) {
+      this.rstPending = false;
+      return this.emitRst(now);
+    }
+    if (st === 'failed' || st === 'idle' || st === 'closed') return null;
+    if (this.synPending) {
+      this.synPending = false;
+      return this.emitSyn(now);
+    }
+    if (this.synAckPending) {
+      this.synAckPending = false;
+      return this.emitSynAck(now);
+    }
+    if (st === 'syn-sent' || st === 'syn-received') return null;
+    // Retransmissions first: they are already inside the window.
+    if (this.gbnResend) {
+      if (seqLt(this.gbnNext, this.sndUna)) this.gbnNext = this.sndUna;
+      if (seqLt(this.gbnNext, this.sndNxt)) {
+        const s = this.gbnNext;
+        this.gbnNext = seqAdd(s, 1);
+        if (!seqLt(this.gbnNext, this.sndNxt)) this.gbnResend = false;
+        const dg = this.retransmit(now, s, this.gbnFast);
+        if (dg !== null || this.state === 'failed') return dg ?? this.pollTransmit(now);
+      } else {
+        this.gbnResend = false;
+      }
+    }
+    while (this.rtxCount > 0) {
+      const s = this.rtxQueue[this.rtxHead]!;
+      this.rtxHead = (this.rtxHead + 1) & this.sndMask;
+      this.rtxCount--;
+      const idx = s & this.sndMask;
+      const state = this.sndState[idx]!;
+      this.sndState[idx] = state & ~(S_RTX_QUEUED | S_RTX_FAST);
+      if (seqLt(s, this.sndUna) || !seqLt(s, this.sndNxt) || (state & S_ACKED) !== 0) continue;
+      const dg = this.retransmit(now, s, (state & S_RTX_FAST) !== 0);
+      if (this.state === 'failed') return this.pollTransmit(now);
+      if (dg !== null) return dg;
+    }
+    // New data, as the windows allow.
+    this.fillSendBuffer();
+    if (this.sndNxt === this.sndEnd && this.openLen > 0 && this.canSendNew()) this.sealOpenSlot();
+    if (this.sndNxt !== this.sndEnd && this.canSendNew()) {
+      const s = this.sndNxt;
+      this.sndNxt = seqAdd(s, 1);
+      return this.transmitSlot(now, s, false);
+    }
+    this.maybeArmPersist(now);
+    if (this.ackQueueCount > 0) {
+      const i = this.ackQueueHead;
+      this.ackQueueHead = (i + 1) & (ACK_QUEUE_SLOTS - 1);
+      this.ackQueueCount--;
+      return this.emitAck(now, this.ackQueueSeq[i]!, this.ackQueueTs[i]!);
+    }
+    if (this.ackPending) return this.emitAck(now, this.ackTrigger, this.tsEcho);
+    if (this.probePending) {
+      this.probePending = false;
+      return this.emitProbe(now);
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- handshake
+
+  private onHandshakeTimeout(now: number): void {
+    if (this.state !== 'syn-sent' && this.state !== 'syn-received') return;
+    if (this.handshakeAttempts > this.cfg.maxRetransmissions) {
+      const what = this.state === 'syn-sent' ? 'SYN' : 'SYN-ACK';
+      this.fail(`no answer to ${what} after ${this.handshakeAttempts} attempts (is a packetlab listener running there?)`, this.state === 'syn-received');
+      return;
+    }
+    this.rto.backoff();
+    if (this.state === 'syn-sent') this.synPending = true;
+    else this.synAckPending = true;
+    this.timers.handshake = now + this.rto.rtoMs;
+  }
+
+  private onSynAck(now: number, h: Header): void {
+    if (this.role !== 'client') return;
+    if ((h.flags & Flag.ACK) === 0 || h.ack !== this.sndUna) return;
+    if (this.state === 'syn-sent') {
+      // Karn's rule: only a SYN sent once gives an RTT sample.
+      if (this.handshakeAttempts === 1) this.takeRttSample(now - this.handshakeSentAt);
+      this.rcvNxt = seqAdd(h.seq, 1);
+      this.rcvRead = this.rcvNxt;
+      this.rcvHighest = this.rcvNxt;
+      this.sndWndBytes = h.windowBytes;
+      this.onEstablished();
+    }
+    // Acknowledge the SYN-ACK (again, if our first ACK was lost).
+    this.ackPending = true;
+    this.ackTrigger = h.seq;
+    this.tsEcho = h.tsVal;
+  }
+
+  private onEstablished(): void {
+    this.state = 'established';
+    this.timers.handshake = null;
+    this.rto.clearBackoff();
+    this.events.push({ type: 'connected' });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private get outstanding(): number {
+    return seqDiff(this.sndNxt, this.sndUna);
+  }
+
+  private sendRingSlotsFor(windowPackets: number): number {
+    return nextPow2(Math.max(windowPackets, 2));
+  }
+
+  private effectiveWindow(): number {
+    const w = this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets;
+    const rwnd = Math.floor(this.sndWndBytes / this.cfg.mssBytes);
+    return Math.min(w, rwnd, Math.floor(this.cwnd));
+  }
+
+  private canSendNew(): boolean {
+    if (this.cfg.congestionControl === 'aimd' && this.cwnd < 1) return false;
+    return this.outstanding < this.effectiveWindow();
+  }
+
+  private growSendRing(cap: number): void {
+    if (cap <= this.sndCap) return;
+    const mss = this.cfg.mssBytes;
+    const old = {
+      cap: this.sndCap,
+      mask: this.sndMask,
+      data: this.sndData,
+      len: this.sndLen,
+      state: this.sndState,
+      tx: this.sndTx,
+      sentAt: this.sndSentAt,
+      deadline: this.sndDeadline,
+      tsFirst: this.sndTsFirst,
+      tsLast: this.sndTsLast,
+    };
+    this.sndCap = cap;
+    this.sndMask = cap - 1;
+    this.sndData = new Uint8Array(cap * mss);
+    this.sndLen = new Int32Array(cap);
+    this.sndState = new Uint8Array(cap);
+    this.sndTx = new Uint32Array(cap);
+    this.sndSentAt = new Float64Array(cap);
+    this.sndDeadline = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
+    this.sndTsFirst = new Uint32Array(cap);
+    this.sndTsLast = new Uint32Array(cap);
+    const queued: number[] = [];
+    if (old.cap > 0) {
+      for (let s = this.sndUna; ; s = seqAdd(s, 1)) {
+        const o = s & old.mask;
+        const n = s & this.sndMask;
+        this.sndData.set(old.data.subarray(o * mss, o * mss + mss), n * mss);
+        this.sndLen[n] = old.len[o]!;
+        this.sndState[n] = old.state[o]!;
+        this.sndTx[n] = old.tx[o]!;
+        this.sndSentAt[n] = old.sentAt[o]!;
+        this.sndDeadline[n] = old.deadline[o]!;
+        this.sndTsFirst[n] = old.tsFirst[o]!;
+        this.sndTsLast[n] = old.tsLast[o]!;
+        if (old.state[o]! & S_RTX_QUEUED) queued.push(s);
+        if (s === this.sndEnd) break;
+      }
+    }
+    // The retransmission queue keeps its order by sequence number after a resize.
+    this.rtxQueue = new Uint32Array(cap);
+    this.rtxHead = 0;
+    this.rtxCount = 0;
+    for (const s of queued) this.rtxQueue[this.rtxCount++] = s;
+  }
+
+  private copyIn(src: Uint8Array, start: number, end: number, messageEnd: boolean): number {
+    const mss = this.cfg.mssBytes;
+    let pos = start;
+    while (pos < end || (messageEnd && pos === end && this.openLen > 0)) {
+      if (this.openLen === 0 && seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) break;
+      const idx = this.sndEnd & this.sndMask;
+      const n = Math.min(mss - this.openLen, end - pos);
+      if (n > 0) this.sndData.set(src.subarray(pos, pos + n), idx * mss + this.openLen);
+      this.openLen += n;
+      pos += n;
+      if (this.openLen === mss || (messageEnd && pos === end)) {
+        this.sndState[idx] = messageEnd && pos === end ? S_MSG_END : 0;
+        this.sealOpenSlot();
+      }
+      if (pos === end) break;
+    }
+    return pos - start;
+  }
+
+  private sealOpenSlot(): void {
+    const idx = this.sndEnd & this.sndMask;
+    this.sndLen[idx] = this.openLen;
+    this.sndTx[idx] = 0;
+    this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+    this.openLen = 0;
+    this.sndEnd = seqAdd(this.sndEnd, 1);
+  }
+
+  private drainMessageQueue(): void {
+    const q = this.msgQueue;
+    while (q.length > 0) {
+      const m = q[0]!;
+      const took = this.copyIn(m, this.msgQueueOffset, m.length, true);
+      this.msgQueueOffset += took;
+      this.msgQueueBytes -= took;
+      // A message is done once every byte is in and its last slot was sealed with S_MSG_END.
+      if (this.msgQueueOffset === m.length && this.openLen === 0) {
+        q.shift();
+        this.msgQueueOffset = 0;
+      } else {
+        break;
+      }
+    }
+  }
+
+  private fillSendBuffer(): void {
+    if (this.msgQueue.length > 0) this.drainMessageQueue();
+    if (this.closeRequested && !this.finQueued && this.msgQueue.length === 0) {
+      if (this.openLen > 0) {
+        if (seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) return;
+        this.sealOpenSlot();
+      }
+      if (seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) return;
+      const idx = this.sndEnd & this.sndMask;
+      this.sndState[idx] = S_FIN;
+      this.finSeq = this.sndEnd;
+      this.finQueued = true;
+      this.sealOpenSlot();
+    }
+  }
+
+  private retransmit(now: number, s: number, fast: boolean): Uint8Array | null {
+    const idx = s & this.sndMask;
+    // Selective repeat resends single packets: count each packet's retransmissions. Go-back-N
+    // resends the whole window each round, so count only retransmissions of the oldest packet
+    // (the hole) since it became the oldest, as TCP counts those of its oldest segment.
+    let count: number;
+    if (this.cfg.protocol === 'sr') {
+      count = this.sndTx[idx]!;
+    } else if (s === this.sndUna) {
+      count = ++this.headRetransmits;
+    } else {
+      count = 0;
+    }
+    if (count > this.cfg.maxRetransmissions) {
+      this.fail(`packet ${s} was retransmitted ${count - 1} times without an acknowledgment (max ${this.cfg.maxRetransmissions})`, true);
+      return null;
+    }
+    if (fast) this.counters.retransmitsFast++;
+    else this.counters.retransmitsTimeout++;
+    if (this.inRecovery) this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+    return this.transmitSlot(now, s, true);
+  }
+
+  private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
+    const idx = s & this.sndMask;
+    const len = this.sndLen[idx]!;
+    const state = this.sndState[idx]!;
+    const tsVal = tsFromNow(now);
+    const o = this.out;
+    o.type = state & S_FIN ? PacketType.FIN : PacketType.DATA;
+    o.flags = Flag.ACK | Flag.ECHO | (state & S_MSG_END ? Flag.MSG_END : 0);
+    o.seq = s;
+    o.ack = this.rcvNxt;
+    o.windowBytes = this.advertisedWindowBytesForAck();
+    o.tsVal = tsVal;
+    o.tsEcr = this.tsEcho;
+    o.sackCount = 0;
+    const buf = this.txBuf;
+    const off = writeHeader(buf, o, len);
+    const mss = this.cfg.mssBytes;
+    if (len > 0) buf.set(this.sndData.subarray(idx * mss, idx * mss + len), off);
+    const total = off + len;
+    sealChecksum(buf, total);
+    // The ACK rides along unless SACK blocks still need to be reported.
+    if (this.ackPending && this.rcvHighest === this.rcvNxt) this.clearAckPending();
+    const tx = this.sndTx[idx]! + 1;
+    this.sndTx[idx] = tx;
+    this.sndSentAt[idx] = now;
+    this.sndTsLast[idx] = tsVal;
+    const c = this.counters;
+    if (!isRetransmission) {
+      this.sndTsFirst[idx] = tsVal;
+      c.dataPacketsSent++;
+      c.dataBytesSent += len;
+    }
+    this.armRetransmitFor(now, idx);
+    return this.account(total);
+  }
+
+  private armRetransmitFor(now: number, idx: number): void {
+    const deadline = now + this.rto.rtoMs;
+    if (this.cfg.protocol === 'sr') {
+      this.sndDeadline[idx] = deadline;
+      if (this.timers.retransmit === null || deadline < this.timers.retransmit) this.timers.retransmit = deadline;
+    } else if (this.timers.retransmit === null) {
+      // Go-back-N and stop-and-wait: one timer, for the oldest packet in flight.
+      this.timers.retransmit = deadline;
+    }
+  }
+
+  private onRetransmitTimeout(now: number): void {
+    if (this.state !== 'established' && this.state !== 'lingering') return;
+    if (this.outstanding === 0) return;
+    if (this.cfg.protocol !== 'sr') {
+      this.counters.timeouts++;
+      this.rto.backoff();
+      this.onCongestionTimeout();
+      this.gbnResend = true;
+      this.gbnFast = false;
+      this.gbnNext = this.sndUna;
+      this.timers.retransmit = now + this.rto.rtoMs;
+      return;
+    }
+    // Selective repeat: every packet has its own deadline; resend those that passed.
+    let expired = 0;
+    let next = Number.POSITIVE_INFINITY;
+    for (let s = this.sndUna; s !== this.sndNxt; s = seqAdd(s, 1)) {
+      const idx = s & this.sndMask;
+      const st = this.sndState[idx]!;
+      if (st & S_ACKED) continue;
+      const d = this.sndDeadline[idx]!;
+      if (d <= now) {
+        if ((st & S_RTX_QUEUED) === 0) {
+          this.queueRetransmit(s, false);
+          expired++;
+        }
+        this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+      } else if (d < next) {
+        next = d;
+      }
+    }
+    if (expired > 0) {
+      this.counters.timeouts++;
+      this.rto.backoff();
+      this.onCongestionTimeout();
+    }
+    this.timers.retransmit = next === Number.POSITIVE_INFINITY ? null : next;
+  }
+
+  private queueRetransmit(s: number, fast: boolean): void {
+    const idx = s & this.sndMask;
+    this.sndState[idx] = this.sndState[idx]! | S_RTX_QUEUED | (fast ? S_RTX_FAST : 0);
+    this.rtxQueue[(this.rtxHead + this.rtxCount) & this.sndMask] = s;
+    this.rtxCount++;
+  }
+
+  private onCongestionTimeout(): void {
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.recoverValid = true;
+    this.recoverSeq = seqAdd(this.sndNxt, -1);
+    if (this.cfg.congestionControl !== 'aimd') return;
+    // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2), cwnd = 1 (loss window).
+    this.ssthresh = Math.max(this.outstanding / 2, 2);
+    this.cwnd = 1;
+  }
+
+  private maybeArmPersist(now: number): void {
+    const hasData = this.sndNxt !== this.sndEnd || this.openLen > 0 || this.msgQueue.length > 0;
+    if (hasData && this.outstanding === 0 && Math.floor(this.sndWndBytes / this.cfg.mssBytes) === 0) {
+      if (this.timers.persist === null && !this.probePending) {
+        const backoff = 2 ** this.persistBackoff;
+        this.timers.persist = now + Math.min(this.rto.rtoMs * backoff, this.cfg.rtoMsMax);
+      }
+    } else {
+      this.timers.persist = null;
+      this.persistBackoff = 0;
+    }
+  }
+
+  // ---------------------------------------------------------------- acknowledgments
+
+  private onAck(now: number, h: Header): void {
+    const ack = h.ack;
+    // An ACK for data never sent is not from our peer's view of this connection: ignore it.
+    if (seqGt(ack, this.sndNxt)) {
+      this.counters.malformed++;
+      return;
+    }
+    const isPureAck = h.type === PacketType.ACK;
+    const trigger = h.seq;
+    let triggerAcked = false;
+    if (isPureAck && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) {
+      const idx = trigger & this.sndMask;
+      // Only the first ACK of a packet may give a sample, and never one of a retransmitted packet.
+      if ((this.sndState[idx]! & S_ACKED) === 0 && (seqLt(trigger, ack) || this.cfg.protocol === 'sr')) {
+        triggerAcked = true;
+        if (this.sndTx[idx] === 1) this.takeRttSample(now - this.sndSentAt[idx]!);
+        else this.detectSpurious(idx, h);
+      }
+    }
+    if (seqGt(ack, this.sndUna)) {
+      this.onNewAck(now, ack);
+      this.sndWndBytes = h.windowBytes;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers.persist = null;
+    } else if (ack === this.sndUna) {
+      const windowChanged = h.windowBytes !== this.sndWndBytes;
+      this.sndWndBytes = h.windowBytes;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers.persist = null;
+      // RFC 5681 (2): a duplicate ACK carries no data, does not move the window, and arrives
+      // while data is outstanding.
+      if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
+    }
+    if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
+      if (triggerAcked && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) this.markReceived(trigger);
+      if (this.cfg.sack) {
+        for (let i = 0; i < h.sackCount; i++) {
+          let s = h.sack[2 * i]!;
+          const e = h.sack[2 * i + 1]!;
+          if (seqLt(s, this.sndUna)) s = this.sndUna;
+          for (let n = 0; seqLt(s, e) && seqLt(s, this.sndNxt) && n < this.sndCap; s = seqAdd(s, 1), n++) this.markReceived(s);
+        }
+      }
+      if (this.inRecovery) {
+        this.recoverHoles();
+        this.checkHeadLostAgain(now);
+      }
+    }
+  }
+
+  /**
+   * A retransmission can be lost too. As RACK (RFC 8985) reasons: if the oldest packet's last copy
+   * was sent before a packet that has since been delivered, and more than 1.25 SRTT ago, it is
+   * lost again; resend it now instead of waiting for the retransmission timeout.
+   */
+  private checkHeadLostAgain(now: number): void {
+    const idx = this.sndUna & this.sndMask;
+    const st = this.sndState[idx]!;
+    if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
+    const sentAt = this.sndSentAt[idx]!;
+    const srtt = this.rto.srttMs;
+    if (Number.isNaN(srtt) || this.deliveredSentAt <= sentAt || now - sentAt < 1.25 * srtt) return;
+    this.queueRetransmit(this.sndUna, true);
+  }
+
+  private detectSpurious(idx: number, h: Header): void {
+    if ((h.flags & Flag.ECHO) === 0) return;
+    // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
+    // latest retransmission, the retransmissions after the echoed copy were not needed.
+    const tx = this.sndTx[idx]!;
+    if (h.tsEcr === this.sndTsFirst[idx]) this.counters.retransmitsSpurious += tx - 1;
+    else if (seqLt(h.tsEcr, this.sndTsLast[idx]!)) this.counters.retransmitsSpurious += 1;
+  }
+
+  private markReceived(s: number): void {
+    const idx = s & this.sndMask;
+    const st = this.sndState[idx]!;
+    if (st & S_ACKED) return;
+    if (this.sndSentAt[idx]! > this.deliveredSentAt) this.deliveredSentAt = this.sndSentAt[idx]!;
+    this.sndState[idx] = st | S_ACKED;
+    this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+    this.sndReceivedCount++;
+    const after = seqAdd(s, 1);
+    if (seqGt(after, this.sndHighestReceived)) this.sndHighestReceived = after;
+  }
+
+  private onNewAck(now: number, ack: number): void {
+    const acked = seqDiff(ack, this.sndUna);
+    for (let s = this.sndUna; s !== ack; s = seqAdd(s, 1)) {
+      const idx = s & this.sndMask;
+      const st = this.sndState[idx]!;
+      if (st & S_ACKED) this.sndReceivedCount--;
+      else if (this.sndSentAt[idx]! > this.deliveredSentAt) this.deliveredSentAt = this.sndSentAt[idx]!;
+      if (st & S_FIN) this.onFinAcked(now);
+      this.sndState[idx] = 0;
+      this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+    }
+    this.sndUna = ack;
+    this.headRetransmits = 0;
+    if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
+    if (seqLt(this.gbnNext, ack)) this.gbnNext = ack;
+    this.dupAcks = 0;
+    if (this.cfg.rtoMode === 'fixed') this.rto.clearBackoff();
+    this.persistBackoff = 0;
+    // Congestion control (RFC 5681 (3.1), RFC 6582 for the recovery exit).
+    if (this.inRecovery) {
+      // Go-back-N resent everything after the hole already, so any new ACK ends its recovery and
+      // the next burst of duplicate ACKs may go back again.
+      if (seqGt(ack, this.recoverSeq) || this.cfg.protocol !== 'sr') {
+        this.inRecovery = false;
+        if (this.cfg.congestionControl === 'aimd') this.cwnd = this.ssthresh;
+      }
+      // Otherwise a partial ACK (RFC 6582 (3.2 step 5)): recoverHoles() resends the next hole.
+    } else if (this.cfg.congestionControl === 'aimd') {
+      if (this.cwnd < this.ssthresh) this.cwnd += acked;
+      else this.cwnd += acked / this.cwnd;
+    }
+    // Restart the go-back-N timer for the new oldest packet (RFC 6298 (5.3)).
+    if (this.cfg.protocol !== 'sr') this.timers.retransmit = this.outstanding > 0 ? now + this.rto.rtoMs : null;
+    else if (this.outstanding === 0) this.timers.retransmit = null;
+  }
+
+  private onDupAck(): void {
+    this.counters.dupAcksReceived++;
+    this.dupAcks++;
+    const threshold = this.cfg.dupAckThreshold;
+    if (threshold === 0 || this.dupAcks !== threshold || this.inRecovery) return;
+    // RFC 6582 (3.2 step 2): no new recovery before everything sent when the previous recovery
+    // (or timeout) began is acknowledged.
+    // Selective repeat only: go-back-N's duplicate ACKs after a go-back come from real holes.
+    if (this.cfg.protocol === 'sr' && this.recoverValid && !seqGt(this.sndUna, this.recoverSeq)) return;
+    this.counters.fastRecoveries++;
+    this.inRecovery = true;
+    this.recoverValid = true;
+    this.recoverSeq = seqAdd(this.sndNxt, -1);
+    for (let s = this.sndUna; s !== this.sndNxt; s = seqAdd(s, 1)) {
+      const i = s & this.sndMask;
+      this.sndState[i] = this.sndState[i]! & ~S_RTX_IN_RECOVERY;
+    }
+    if (this.cfg.congestionControl === 'aimd') {
+      // RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2); cwnd continues from there.
+      this.ssthresh = Math.max(this.outstanding / 2, 2);
+      this.cwnd = this.ssthresh;
+    }
+    if (this.cfg.protocol === 'sr') {
+      this.recoveryScan = this.sndUna;
+      const idx = this.sndUna & this.sndMask;
+      if ((this.sndState[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0) {
+        this.queueRetransmit(this.sndUna, true);
+        this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+      }
+      this.recoverHoles();
+    } else {
+      // Go-back-N: resend everything outstanding, starting at the oldest.
+      this.gbnResend = true;
+      this.gbnFast = true;
+      this.gbnNext = this.sndUna;
+    }
+  }
+
+  /** In recovery, resends once every packet below the highest one known received. */
+  private recoverHoles(): void {
+    if (seqLt(this.recoveryScan, this.sndUna)) this.recoveryScan = this.sndUna;
+    while (seqLt(this.recoveryScan, this.sndHighestReceived)) {
+      const s = this.recoveryScan;
+      const idx = s & this.sndMask;
+      const st = this.sndState[idx]!;
+      if ((st & (S_ACKED | S_RTX_QUEUED | S_RTX_IN_RECOVERY)) === 0) {
+        this.queueRetransmit(s, true);
+        this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+      }
+      this.recoveryScan = seqAdd(s, 1);
+    }
+  }
+
+  private onFinAcked(now: number): void {
+    this.finAcked = true;
+    this.maybeFinish(now);
+  }
+
+  private maybeFinish(now: number): void {
+    if (!this.finAcked || !this.peerFinSeen || this.state !== 'established') return;
+    // Both FINs are through. Linger to re-acknowledge a retransmitted FIN whose ACK was lost.
+    this.state = 'lingering';
+    this.timers.retransmit = null;
+    this.timers.persist = null;
+    this.timers.idle = null;
+    this.timers.linger = now + Math.min(2 * this.rto.rtoMs, LINGER_MS_MAX);
+  }
+
+  private takeRttSample(rttMs: number): void {
+    this.rto.sample(rttMs);
+    const c = this.counters;
+    c.rttSamples++;
+    c.rttSumMs += rttMs;
+    if (rttMs < c.rttMinMs) c.rttMinMs = rttMs;
+    if (rttMs > c.rttMaxMs) c.rttMaxMs = rttMs;
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private advertisedSlots(): number {
+    const used = seqDiff(this.rcvNxt, this.rcvRead);
+    return Math.max(0, this.rcvSlots - used);
+  }
+
+  private advertisedWindowBytesForAck(): number {
+    const slots = this.advertisedSlots();
+    this.lastAdvertisedSlots = slots;
+    return slots * this.cfg.mssBytes;
+  }
+
+  private growReceiveRing(cap: number): void {
+    if (cap <= this.rcvCap) return;
+    const mss = this.cfg.mssBytes;
+    const oldMask = this.rcvMask;
+    const oldCap = this.rcvCap;
+    const oldData = this.rcvData;
+    const oldLen = this.rcvLen;
+    const oldState = this.rcvState;
+    this.rcvCap = cap;
+    this.rcvMask = cap - 1;
+    this.rcvData = new Uint8Array(cap * mss);
+    this.rcvLen = new Int32Array(cap);
+    this.rcvState = new Uint8Array(cap);
+    for (let i = 0, s = this.rcvRead; i < oldCap; i++, s = seqAdd(s, 1)) {
+      const o = s & oldMask;
+      if (oldState[o] === 0) continue;
+      const n = s & this.rcvMask;
+      this.rcvData.set(oldData.subarray(o * mss, o * mss + mss), n * mss);
+      this.rcvLen[n] = oldLen[o]!;
+      this.rcvState[n] = oldState[o]!;
+    }
+  }
+
+  private onData(now: number, h: Header, bytes: Uint8Array, corrupt: boolean): void {
+    const c = this.counters;
+    const s = h.seq;
+    const isFin = h.type === PacketType.FIN;
+    const len = h.payloadLength;
+    if (len > this.cfg.mssBytes || (isFin && len !== 0)) {
+      c.malformed++;
+      return;
+    }
+    const d = seqDiff(s, this.rcvNxt);
+    if (d < 0) {
+      // Already received: suppress it by its sequence number and repeat the ACK. RFC 7323 (4.3):
+      // a duplicate does not update TS.Recent, so the ACK echoes the copy that got through first,
+      // which tells the sender its retransmission was spurious (RFC 3522).
+      c.duplicatesSuppressed++;
+      this.ackNow(s, this.tsRecent);
+      return;
+    }
+    // A packet that is dropped must not be named as the ACK's trigger: the sender would take it
+    // as received. Name the last in-order packet instead.
+    if (d > 0 && this.cfg.protocol !== 'sr') {
+      c.outOfOrderDiscarded++;
+      this.ackNow(seqAdd(this.rcvNxt, -1), h.tsVal);
+      return;
+    }
+    if (seqDiff(s, this.rcvRead) >= this.rcvSlots || (this.peerFinSeen && seqGeq(s, this.peerFinSeq))) {
+      c.windowDrops++;
+      this.ackNow(seqAdd(this.rcvNxt, -1), h.tsVal);
+      return;
+    }
+    const idx = s & this.rcvMask;
+    if (this.rcvState[idx]! & R_PRESENT) {
+      c.duplicatesSuppressed++;
+      this.ackNow(s, this.tsRecent);
+      return;
+    }
+    if (len > 0) this.rcvData.set(bytes.subarray(h.payloadOffset, h.payloadOffset + len), idx * this.cfg.mssBytes);
+    this.rcvLen[idx] = len;
+    this.rcvState[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
+    this.rcvBytesStored += len;
+    const after = seqAdd(s, 1);
+    if (seqGt(after, this.rcvHighest)) this.rcvHighest = after;
+    if (d > 0) {
+      c.outOfOrderBuffered++;
+      this.lastOutOfOrderSeq = s;
+      this.ackNow(s, h.tsVal);
+      return;
+    }
+    // In order: move rcvNxt over everything now contiguous.
+    const hadGap = this.rcvHighest !== after;
+    let advanced = 0;
+    let n = this.rcvNxt;
+    while (this.rcvState[n & this.rcvMask]! & R_PRESENT && seqDiff(n, this.rcvRead) < this.rcvCap) {
+      const st = this.rcvState[n & this.rcvMask]!;
+      n = seqAdd(n, 1);
+      advanced++;
+      if (st & R_FIN) {
+        this.peerFinSeen = true;
+        this.peerFinSeq = seqAdd(n, -1);
+        break;
+      }
+      if (n === this.rcvHighest) break;
+    }
+    this.rcvNxt = n;
+    if (seqLt(this.rcvHighest, n)) this.rcvHighest = n;
+    this.ackTrigger = s;
+    this.tsEcho = h.tsVal;
+    this.tsRecent = h.tsVal;
+    this.rcvUnacked += advanced;
+    // RFC 5681 (4.2): ACK at once when a gap is filled or a FIN arrives; otherwise every N packets
+    // or after the delayed-ACK time.
+    if (hadGap || isFin || this.peerFinSeen || this.rcvUnacked >= this.cfg.ackEveryPackets) {
+      this.ackPending = true;
+    } else if (this.timers.delayedAck === null) {
+      this.timers.delayedAck = now + this.cfg.ackDelayMs;
+    }
+    if (this.peerFinSeen) this.maybeFinish(now);
+  }
+
+  private ackNow(trigger: number, tsVal: number): void {
+    if (this.ackQueueCount === ACK_QUEUE_SLOTS) {
+      // Too many owed at once: the newest replaces the oldest (the cumulative state is the same).
+      this.ackQueueHead = (this.ackQueueHead + 1) & (ACK_QUEUE_SLOTS - 1);
+      this.ackQueueCount--;
+    }
+    const i = (this.ackQueueHead + this.ackQueueCount) & (ACK_QUEUE_SLOTS - 1);
+    this.ackQueueSeq[i] = trigger;
+    this.ackQueueTs[i] = tsVal;
+    this.ackQueueCount++;
+  }
+
+  private clearAckPending(): void {
+    this.ackPending = false;
+    this.rcvUnacked = 0;
+    this.timers.delayedAck = null;
+  }
+
+  private maybeWindowUpdate(): void {
+    if (this.state !== 'established' && this.state !== 'lingering') return;
+    const slots = this.advertisedSlots();
+    const last = this.lastAdvertisedSlots;
+    // Tell the sender the window opened: at once after a zero window, otherwise once it grew by
+    // half the buffer (receiver-side silly window syndrome avoidance, RFC 1122 4.2.3.3).
+    if ((last === 0 && slots > 0) || slots - last >= Math.max(1, this.rcvSlots >> 1)) {
+      this.ackPending = true;
+      this.ackTrigger = seqAdd(this.rcvNxt, -1);
+    }
+  }
+
+  /** Fills out.sack with up to MAX_SACK_BLOCKS blocks, the most recent arrival's block first (RFC 2018 (4)). */
+  private buildSackBlocks(): number {
+    if (!this.cfg.sack || this.cfg.protocol !== 'sr' || this.rcvHighest === this.rcvNxt) return 0;
+    const sack = this.out.sack;
+    let count = 0;
+    const present = (s: number) => (this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0;
+    let first = this.lastOutOfOrderSeq;
+    if (seqGt(first, this.rcvNxt) && seqLt(first, this.rcvHighest) && present(first)) {
+      let a = first;
+      while (seqGt(a, this.rcvNxt) && present(seqAdd(a, -1))) a = seqAdd(a, -1);
+      let b = seqAdd(first, 1);
+      while (seqLt(b, this.rcvHighest) && present(b)) b = seqAdd(b, 1);
+      sack[0] = a;
+      sack[1] = b;
+      count = 1;
+      first = a;
+    } else {
+      first = -1;
+    }
+    let s = seqAdd(this.rcvNxt, 1);
+    while (count < MAX_SACK_BLOCKS && seqLt(s, this.rcvHighest)) {
+      if (!present(s)) {
+        s = seqAdd(s, 1);
+        continue;
+      }
+      const a = s;
+      while (seqLt(s, this.rcvHighest) && present(s)) s = seqAdd(s, 1);
+      if (a !== first) {
+        sack[2 * count] = a;
+        sack[2 * count + 1] = s;
+        count++;
+      }
+    }
+    return count;
+  }
+
+  // ---------------------------------------------------------------- emitting control packets
+
+  private account(length: number): Uint8Array {
+    this.counters.packetsSent++;
+    this.counters.bytesSent += length;
+    let view = this.txViews.get(length);
+    if (view === undefined) {
+      view = this.txBuf.subarray(0, length);
+      this.txViews.set(length, view);
+    }
+    return view;
+  }
+
+  private emitControl(now: number, type: PacketType, seq: number, flags: number, payload: Uint8Array | null, sackCount: number): Uint8Array {
+    const o = this.out;
+    o.type = type;
+    o.flags = flags;
+    o.seq = seq;
+    o.ack = this.rcvNxt;
+    o.windowBytes = this.advertisedWindowBytesForAck();
+    o.tsVal = tsFromNow(now);
+    o.tsEcr = this.tsEcho;
+    o.sackCount = sackCount;
+    const plen = payload === null ? 0 : payload.length;
+    const off = writeHeader(this.txBuf, o, plen);
+    if (payload !== null) this.txBuf.set(payload, off);
+    sealChecksum(this.txBuf, off + plen);
+    return this.account(off + plen);
+  }
+
+  private emitSyn(now: number): Uint8Array {
+    this.handshakeAttempts++;
+    this.handshakeSentAt = now;
+    return this.emitControl(now, PacketType.SYN, this.iss, 0, this.synPayload, 0);
+  }
+
+  private emitSynAck(now: number): Uint8Array {
+    this.handshakeAttempts++;
+    this.handshakeSentAt = now;
+    return this.emitControl(now, PacketType.SYN_ACK, this.iss, Flag.ACK | Flag.ECHO, null, 0);
+  }
+
+  private emitAck(now: number, trigger: number, tsEcr: number): Uint8Array {
+    const sackCount = this.buildSackBlocks();
+    this.tsEcho = tsEcr;
+    const dg = this.emitControl(now, PacketType.ACK, trigger, Flag.ACK | Flag.ECHO, null, sackCount);
+    this.clearAckPending();
+    this.counters.acksSent++;
+    return dg;
+  }
+
+  private emitProbe(now: number): Uint8Array {
+    this.counters.probesSent++;
+    return this.emitControl(now, PacketType.PROBE, this.sndNxt, Flag.ACK, null, 0);
+  }
+
+  private emitRst(now: number): Uint8Array {
+    let reason = textEncoder.encode(this.rstReason);
+    if (reason.length > MAX_RST_REASON_BYTES) reason = reason.subarray(0, MAX_RST_REASON_BYTES);
+    return this.emitControl(now, PacketType.RST, this.sndNxt, 0, reason, 0);
+  }
+
+  // ---------------------------------------------------------------- timers and failure
+
+  private armIdle(now: number): void {
+    this.timers.idle = this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null;
+  }
+
+  private clearTimers(): void {
+    const t = this.timers;
+    t.handshake = null;
+    t.retransmit = null;
+    t.delayedAck = null;
+    t.persist = null;
+    t.idle = null;
+    t.linger = null;
+  }
+
+  private fail(reason: string, notifyPeer: boolean): void {
+    if (this.state === 'failed' || this.state === 'closed') return;
+    this.state = 'failed';
+    this.failureReason = reason;
+    this.clearTimers();
+    this.events.push({ type: 'failed', reason });
+    if (notifyPeer) {
+      this.rstPending = true;
+      this.rstReason = reason;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Parsing of values with units as users type them on a command line or in a spec:
+// sizes (1200, 64KiB, 10MB), rates (10M, 1.5Gbit/s, 800kbps), durations (250ms, 1.5s, 2m),
+// probabilities (0.05, 5%) and packet rates (5000pps). Each parser returns a number or throws a
+// UnitError whose message says what was expected.
+
+/** A value that does not parse; the message says what is accepted. */
+export class UnitError extends Error {}
+
+const NUMBER = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([a-z%/]*)$/i;
+
+function split(text: string): [number, string] | null {
+  const m = NUMBER.exec(text.trim());
+  if (m === null) return null;
+  return [Number(m[1]), m[2]!];
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+};
+
+/** Bytes: a plain number, or with B, kB/MB/GB (powers of 1000), KiB/MiB/GiB or K/M/G (powers of 1024). */
+export function parseBytes(text: string): number {
+  const p = split(text);
+  const mult = p === null ? undefined : SIZE_UNITS[p[1].toLowerCase()];
+  if (p === null || mult === undefined) throw new UnitError(`"${text}" is not a size (examples: 1200, 64KiB, 10MB)`);
+  return Math.round(p[0] * mult);
+}
+
+const RATE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  m: 1e6,
+  g: 1e9,
+};
+
+/** Bits per second: a plain number, or with k/M/G (powers of 1000), optionally followed by bit/s, bps or bit. */
+export function parseBitsPerSecond(text: string): number {
+  const p = split(text);
+  if (p !== null) {
+    const unit = p[1].toLowerCase().replace(/(bit\/s|bits\/s|bps|bit|bits|b\/s)$/, '');
+    const mult = RATE_UNITS[unit];
+    if (mult !== undefined) return p[0] * mult;
+  }
+  throw new UnitError(`"${text}" is not a rate in bits/s (examples: 800k, 10M, 1.5Gbit/s)`);
+}
+
+const TIME_UNITS: Record<string, number> = { '': 1, us: 0.001, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/** Milliseconds: a plain number is milliseconds; or with us, ms, s, m (minutes) or h. */
+export function parseMs(text: string): number {
+  const p = split(text);
+  const mult = p === null ? undefined : TIME_UNITS[p[1].toLowerCase()];
+  if (p === null || mult === undefined) throw new UnitError(`"${text}" is not a duration (examples: 250, 250ms, 1.5s, 2m)`);
+  return p[0] * mult;
+}
+
+/** Seconds: a plain number is seconds; or with a unit as parseMs accepts. */
+export function parseSeconds(text: string): number {
+  const p = split(text);
+  if (p !== null && p[1] === '') return p[0];
+  return parseMs(text) / 1000;
+}
+
+/** Probability: a number from 0 to 1, or a percentage such as 5%. */
+export function parseProbability(text: string): number {
+  const p = split(text);
+  if (p !== null && (p[1] === '' || p[1] === '%')) return p[1] === '%' ? p[0] / 100 : p[0];
+  throw new UnitError(`"${text}" is not a probability (examples: 0.05, 5%)`);
+}
+
+/** A plain number (integer or decimal). */
+export function parseNumber(text: string): number {
+  const p = split(text);
+  if (p !== null && p[1] === '') return p[0];
+  throw new UnitError(`"${text}" is not a number`);
+}
+
+/** A send rate: packets per second (5000pps) or bits per second (10M, 1.5Gbit/s). */
+export type SendRate = { packetsPerSecond: number } | { bitsPerSecond: number };
+
+/** Parses a send rate as `packetlab udp --rate` takes it. */
+export function parseSendRate(text: string): SendRate {
+  const p = split(text);
+  if (p !== null && /^(pps|pkt\/s|packets\/s)$/i.test(p[1])) return { packetsPerSecond: p[0] };
+  try {
+    return { bitsPerSecond: parseBitsPerSecond(text) };
+  } catch {
+    throw new UnitError(`"${text}" is not a rate (examples: 5000pps, 800k, 10M, 1.5Gbit/s)`);
+  }
+}
+
+/** Formats bits per second for people: 12.3 Mbit/s. */
+export function formatBitsPerSecond(bps: number): string {
+  if (!Number.isFinite(bps)) return '-';
+  const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s'];
+  let v = bps;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(v >= 100 || i === 0 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
+/** Formats bytes for people: 1.50 MB (powers of 1000). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v.toFixed(0) : v.toFixed(2)} ${units[i]}`;
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  Flag,
+  HEADER_BYTES,
+  MAX_SACK_BLOCKS,
+  PacketType,
+  emit,
+  parse,
+  verifyChecksum,
+  type HeaderFields,
+} from '../core/wire/packet.js';
+import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../core/wire/seq.js';
+import { decodeSynOptions, encodeSynOptions, Service } from '../core/wire/handshake.js';
+
+const u32 = fc.nat({ max: 0xffffffff });
+
+const headerArb: fc.Arbitrary<{ h: HeaderFields; payload: Uint8Array }> = fc
+  .record({
+    type: fc.constantFrom(...Object.values(PacketType)),
+    flags: fc.subarray([Flag.ACK, Flag.MSG_END, Flag.ECHO]).map((fs) => fs.reduce((a, b) => a | b, 0)),
+    connectionId: u32,
+    seq: u32,
+    ack: u32,
+    windowBytes: u32,
+    tsVal: u32,
+    tsEcr: u32,
+    sack: fc.array(u32, { maxLength: 2 * MAX_SACK_BLOCKS }).map((a) => (a.length % 2 === 0 ? a : a.slice(1))),
+    payload: fc.uint8Array({ maxLength: 1500 }),
+  })
+  .map(({ payload, sack, ...rest }) => ({ h: { ...rest, sackCount: sack.length / 2, sack }, payload }));
+
+describe('wire codec', () => {
+  it('parse(emit(x)) gives back x', () => {
+    fc.assert(
+      fc.property(headerArb, ({ h, payload }) => {
+        const bytes = emit(h, payload);
+        const r = parse(bytes);
+        expect(r.ok).toBe(true);
+        if (!r.ok) return;
+        const { header } = r;
+        expect(header.type).toBe(h.type);
+        expect(header.flags).toBe(h.flags);
+        expect(header.connectionId).toBe(h.connectionId);
+        expect(header.seq).toBe(h.seq);
+        expect(header.ack).toBe(h.ack);
+        expect(header.windowBytes).toBe(h.windowBytes);
+        expect(header.tsVal).toBe(h.tsVal);
+        expect(header.tsEcr).toBe(h.tsEcr);
+        expect(header.sackCount).toBe(h.sackCount);
+        expect(Array.from(header.sack.subarray(0, 2 * h.sackCount))).toEqual(Array.from(h.sack));
+        expect(Array.from(r.payload)).toEqual(Array.from(payload));
+        expect(verifyChecksum(bytes, bytes.length)).toBe(true);
+      }),
+    );
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }), (bytes) => {
+        const r = parse(bytes);
+        if (!r.ok) expect(typeof r.error).toBe('string');
+        verifyChecksum(bytes, bytes.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('rejects every truncation, byte by byte, and trailing data', () => {
+    fc.assert(
+      fc.property(headerArb, fc.uint8Array({ minLength: 1, maxLength: 8 }), ({ h, payload }, extra) => {
+        const bytes = emit(h, payload);
+        for (let n = 0; n < bytes.length; n++) {
+          const r = parse(bytes.subarray(0, n));
+          expect(r.ok).toBe(false);
+          if (!r.ok) expect(r.error).toBe('truncated');
+        }
+        const longer = new Uint8Array(bytes.length + extra.length);
+        longer.set(bytes);
+        longer.set(extra, bytes.length);
+        const r = parse(longer);
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(r.error).toBe('length-mismatch');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('names what is wrong with a malformed header', () => {
+    const good = emit({ type: PacketType.DATA, flags: 0, connectionId: 1, seq: 2, ack: 3, windowBytes: 4, tsVal: 5, tsEcr: 6, sackCount: 0, sack: [] });
+    const bad = (i: number, v: number) => {
+      const b = good.slice();
+      b[i] = v;
+      const r = parse(b);
+      return r.ok ? 'ok' : r.error;
+    };
+    expect(bad(0, 0)).toBe('bad-magic');
+    expect(bad(2, 9)).toBe('unsupported-version');
+    expect(bad(3, 0)).toBe('unknown-type');
+    expect(bad(3, 200)).toBe('unknown-type');
+    expect(bad(4, 0x80)).toBe('unknown-flags');
+    expect(bad(5, MAX_SACK_BLOCKS + 1)).toBe('too-many-sack-blocks');
+  });
+
+  it('detects every single-bit flip with the CRC32C', () => {
+    fc.assert(
+      fc.property(headerArb, fc.nat(), ({ h, payload }, bitSeed) => {
+        const bytes = emit(h, payload);
+        const bit = bitSeed % (bytes.length * 8);
+        bytes[bit >>> 3] = bytes[bit >>> 3]! ^ (1 << (bit & 7));
+        expect(verifyChecksum(bytes, bytes.length)).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('has a fixed 36-byte header', () => {
+    expect(emit({ type: PacketType.ACK, flags: 0, connectionId: 0, seq: 0, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] }).length).toBe(HEADER_BYTES);
+  });
+});
+
+describe('sequence numbers', () => {
+  it('compare by serial arithmetic across the wrap point', () => {
+    fc.assert(
+      fc.property(u32, fc.integer({ min: -(2 ** 31) + 1, max: 2 ** 31 - 1 }), (a, d) => {
+        const b = seqAdd(a, d);
+        expect(seqDiff(b, a)).toBe(d);
+        expect(seqLt(a, b)).toBe(d > 0);
+        expect(seqGt(a, b)).toBe(d < 0);
+        expect(seqLeq(a, b)).toBe(d >= 0);
+        expect(seqGeq(a, b)).toBe(d <= 0);
+      }),
+    );
+  });
+
+  it('wraps at 2^32', () => {
+    expect(seqAdd(0xffffffff, 1)).toBe(0);
+    expect(seqLt(0xfffffff0, 5)).toBe(true);
+    expect(seqGt(5, 0xfffffff0)).toBe(true);
+  });
+});
+
+describe('SYN options', () => {
+  it('round-trip both services', () => {
+    const reliable = { service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, mssBytes: 1000, ackEveryPackets: 2, ackDelayMs: 40, rcvBufferBytes: 65536, readRateBytesPerSecond: 1e6 } as const;
+    expect(decodeSynOptions(encodeSynOptions(reliable))).toEqual({ ok: true, options: reliable });
+    const stream = { service: Service.STREAM, datagramBytes: 1200, ratePacketsPerSecond: 5000, durationMs: 10_000, reportIntervalMs: 100 } as const;
+    expect(decodeSynOptions(encodeSynOptions(stream))).toEqual({ ok: true, options: stream });
+  });
+
+  it('names the bad field and never throws on random bytes', () => {
+    expect(decodeSynOptions(new Uint8Array(3))).toEqual({ ok: false, error: 'SYN options are 3 bytes, expected 24' });
+    const b = encodeSynOptions({ service: Service.RELIABLE, protocol: 'sr', sack: true, verifyChecksum: true, mssBytes: 1000, ackEveryPackets: 1, ackDelayMs: 0, rcvBufferBytes: 65536, readRateBytesPerSecond: 0 });
+    b[2] = 7;
+    const r = decodeSynOptions(b);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(/ARQ mode 7/);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => void decodeSynOptions(bytes)));
+  });
+});
