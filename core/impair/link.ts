@@ -102,6 +102,13 @@ export class Link {
   private maxDeliveredIndex = -1;
   private bytesInFlight = 0;
   private readonly pool = new Map<number, Uint8Array[]>();
+  private poolLen = -1;
+  private poolList: Uint8Array[] = [];
+  // Datagrams due at once while nothing else is in flight skip the heap (the common case of a
+  // link with no delay): a FIFO of slots.
+  private fifo = new Int32Array(INITIAL_SLOTS);
+  private fifoHead = 0;
+  private fifoCount = 0;
 
   constructor(config: ImpairmentConfig, seed: number) {
     this.cfg = { ...config };
@@ -132,7 +139,7 @@ export class Link {
 
   /** Datagrams in flight (queued or on the delay line). */
   get inFlightPackets(): number {
-    return this.heapSize;
+    return this.heapSize + this.fifoCount;
   }
 
   /** Offers a datagram from `from` to `to` at time `now`. The bytes are copied. */
@@ -179,16 +186,26 @@ export class Link {
 
   /** Earliest arrival time in flight, or null when the link is empty. */
   pollTimeout(): number | null {
+    if (this.fifoCount > 0) return this.fifoTime;
     return this.heapSize > 0 ? this.heapTime[0]! : null;
   }
+
+  private fifoTime = 0;
 
   /**
    * The handle of the next datagram that has arrived by `now`, or -1. Read it with data(), to()
    * and from(), then give it back with release().
    */
   pollDeliver(now: number): number {
-    if (this.heapSize === 0 || this.heapTime[0]! > now) return -1;
-    const slot = this.heapPop();
+    let slot: number;
+    if (this.fifoCount > 0) {
+      slot = this.fifo[this.fifoHead]!;
+      this.fifoHead = (this.fifoHead + 1) & (this.fifo.length - 1);
+      this.fifoCount--;
+    } else {
+      if (this.heapSize === 0 || this.heapTime[0]! > now) return -1;
+      slot = this.heapPop();
+    }
     const data = this.slotData[slot]!;
     const c = this.counters;
     c.deliveredPackets++;
@@ -225,12 +242,8 @@ export class Link {
     const data = this.slotData[handle]!;
     this.slotData[handle] = null;
     this.bytesInFlight -= data.length;
-    let list = this.pool.get(data.length);
-    if (list === undefined) {
-      list = [];
-      this.pool.set(data.length, list);
-    }
-    if (list.length < 4096) list.push(data);
+    const list = data.length === this.poolLen ? this.poolList : this.pool.get(data.length);
+    if (list !== undefined && list.length < 8192) list.push(data);
     if (this.freeCount === this.freeSlots.length) this.freeSlots = growInt32(this.freeSlots);
     this.freeSlots[this.freeCount++] = handle;
   }
@@ -291,13 +304,39 @@ export class Link {
     this.slotIndex[slot] = index;
     this.slotSentAt[slot] = now;
     this.slotFlags[slot] = flags;
-    this.heapPush(slot, arrive);
+    // Due now and nothing on the delay line: FIFO (anything later goes to the heap, which is only
+    // served once the FIFO is empty, and its items arrive no earlier than the FIFO's).
+    if (arrive <= now && this.heapSize === 0) this.fifoPush(slot, now);
+    else this.heapPush(slot, arrive);
+  }
+
+  private fifoPush(slot: number, now: number): void {
+    if (this.fifoCount === this.fifo.length) {
+      const bigger = new Int32Array(this.fifo.length * 2);
+      for (let i = 0; i < this.fifoCount; i++) bigger[i] = this.fifo[(this.fifoHead + i) & (this.fifo.length - 1)]!;
+      this.fifo = bigger;
+      this.fifoHead = 0;
+    }
+    this.fifo[(this.fifoHead + this.fifoCount) & (this.fifo.length - 1)] = slot;
+    if (this.fifoCount === 0) this.fifoTime = now;
+    this.fifoCount++;
   }
 
   private takeBuffer(len: number): Uint8Array {
-    const list = this.pool.get(len);
-    if (list !== undefined && list.length > 0) return list.pop()!;
-    return new Uint8Array(len);
+    let list: Uint8Array[] | undefined;
+    if (len === this.poolLen) list = this.poolList;
+    else {
+      list = this.pool.get(len);
+      if (list === undefined) {
+        list = [];
+        this.pool.set(len, list);
+      }
+      this.poolLen = len;
+      this.poolList = list;
+    }
+    if (list.length > 0) return list.pop()!;
+    // Buffer.allocUnsafeSlow: a Buffer of its own (node:dgram then sends it without conversion).
+    return Buffer.allocUnsafeSlow(len);
   }
 
   private expireQueue(now: number): void {

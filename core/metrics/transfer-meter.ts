@@ -60,10 +60,16 @@ export type TransferColumn = (typeof TRANSFER_COLUMNS)[number];
 /** One sample: a number per column (NaN where the value does not exist). */
 export type TransferSample = Record<TransferColumn, number>;
 
+/** What the meter needs of the receiving end (a Connection, or counters a worker posted). */
+export interface ReceiverView {
+  counters: object;
+  rcvBufferedBytes: number;
+}
+
 /** What a meter reads; the receiver and the links may be absent (a remote peer). */
 export interface TransferSources {
   sender: Connection;
-  receiver: () => Connection | null;
+  receiver: () => ReceiverView | null;
   forward: Link | null;
   reverse: Link | null;
   kernelDrops?: () => { sender: number; receiver: number };

@@ -81,6 +81,7 @@ export class StreamSender implements Endpoint {
   private finAttempts = 0;
   private lastHeardAt = 0;
   private rstPending: string | null = null;
+  private payloadDirty = false;
 
   constructor(o: StreamSenderOptions) {
     if (!(o.datagramBytes >= HEADER_BYTES && o.datagramBytes <= 65507)) throw new RangeError(`datagramBytes ${o.datagramBytes} is outside ${HEADER_BYTES}..65507`);
@@ -259,10 +260,16 @@ export class StreamSender implements Endpoint {
     o.flags = flags;
     o.seq = seq;
     const off = writeHeader(this.tx, o, payloadLength);
-    if (payload !== null) this.tx.set(payload, off);
-    else this.tx.fill(0, off, off + payloadLength);
-    sealChecksum(this.tx, off + payloadLength);
-    if (type === PacketType.UDATA) return this.udataView;
-    return this.tx.subarray(0, off + payloadLength);
+    if (payload !== null) {
+      this.tx.set(payload, off);
+      this.payloadDirty = true;
+    } else if (this.payloadDirty) {
+      // UDATA payloads are zeros; clean up after a SYN or FIN wrote its payload here.
+      this.tx.fill(0, HEADER_BYTES);
+      this.payloadDirty = false;
+    }
+    const view = type === PacketType.UDATA ? this.udataView : this.tx.subarray(0, off + payloadLength);
+    sealChecksum(view, view.length);
+    return view;
   }
 }

@@ -63,6 +63,8 @@ export interface TransferSummary {
   forward: LinkCounters | null;
   reverse: LinkCounters | null;
   corruption: CorruptionReconciliation;
+  /** Real UDP only: datagrams this host dropped because its socket send queue was full. */
+  sendQueueDrops?: number;
   /** Simulator only: packet events processed, and per second of wall time. */
   simEvents?: number;
   simEventsPerSecond?: number;

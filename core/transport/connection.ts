@@ -858,7 +858,8 @@ export class Connection {
     const mss = this.cfg.mssBytes;
     if (len > 0) buf.set(this.sndData.subarray(idx * mss, idx * mss + len), off);
     const total = off + len;
-    sealChecksum(buf, total);
+    const view = this.txView(total);
+    sealChecksum(view, total);
     // The ACK rides along unless SACK blocks still need to be reported.
     if (this.ackPending && this.rcvHighest === this.rcvNxt) this.clearAckPending();
     const tx = this.sndTx[idx]! + 1;
@@ -872,7 +873,7 @@ export class Connection {
       c.dataBytesSent += len;
     }
     this.armRetransmitFor(now, idx);
-    return this.account(total);
+    return this.account(view);
   }
 
   private armRetransmitFor(now: number, idx: number): void {
@@ -1338,14 +1339,19 @@ export class Connection {
 
   // ---------------------------------------------------------------- emitting control packets
 
-  private account(length: number): Uint8Array {
-    this.counters.packetsSent++;
-    this.counters.bytesSent += length;
+  /** A view of the first `length` bytes of the transmit buffer (cached per length: no allocation). */
+  private txView(length: number): Uint8Array {
     let view = this.txViews.get(length);
     if (view === undefined) {
       view = this.txBuf.subarray(0, length);
       this.txViews.set(length, view);
     }
+    return view;
+  }
+
+  private account(view: Uint8Array): Uint8Array {
+    this.counters.packetsSent++;
+    this.counters.bytesSent += view.length;
     return view;
   }
 
@@ -1362,8 +1368,9 @@ export class Connection {
     const plen = payload === null ? 0 : payload.length;
     const off = writeHeader(this.txBuf, o, plen);
     if (payload !== null) this.txBuf.set(payload, off);
-    sealChecksum(this.txBuf, off + plen);
-    return this.account(off + plen);
+    const view = this.txView(off + plen);
+    sealChecksum(view, off + plen);
+    return this.account(view);
   }
 
   private emitSyn(now: number): Uint8Array {

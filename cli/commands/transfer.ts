@@ -1,0 +1,193 @@
+// `packetlab transfer`: a reliable transfer over the lab's transport, in the simulator or over UDP.
+
+import { Option, type Command } from 'commander';
+import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
+import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
+import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
+import { CsvWriter } from '../../core/metrics/csv.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseMs, parseNumber } from '../../core/units.js';
+import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
+import { addListenOptions, runListener } from '../listen.js';
+import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { numberArg } from '../args.js';
+
+const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
+const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
+
+const SUMMED = [
+  'wire_tx_packets',
+  'retransmits_timeout',
+  'retransmits_fast',
+  'retransmits_spurious',
+  'duplicates_suppressed',
+  'out_of_order_buffered',
+  'out_of_order_discarded',
+  'checksum_failures',
+  'delivered_bytes',
+  'fwd_drops_random',
+  'fwd_drops_burst',
+  'fwd_drops_queue',
+] as const;
+
+/** Sums samples into one printed line per print interval (gauges come from the last sample). */
+class LinePrinter {
+  private sums: Record<(typeof SUMMED)[number], number> = LinePrinter.zero();
+  private lastPrint = 0;
+
+  constructor(private readonly everyS: number) {
+    console.log(row(HEADER, WIDTHS));
+  }
+
+  private static zero(): Record<(typeof SUMMED)[number], number> {
+    return Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
+  }
+
+  private last: TransferSample | null = null;
+
+  /** Prints the last partial interval. */
+  finish(): void {
+    if (this.last !== null && this.last.time_s > this.lastPrint) this.add(this.last, true, false);
+  }
+
+  add(s: TransferSample, force = false, accumulate = true): void {
+    this.last = s;
+    if (accumulate) for (const k of SUMMED) this.sums[k] += s[k];
+    const dt = s.time_s - this.lastPrint;
+    if (dt <= 0 || (dt < this.everyS - 1e-9 && !force)) return;
+    const a = this.sums;
+    console.log(
+      row(
+        [
+          `${s.time_s.toFixed(1)} s`,
+          formatBitsPerSecond((a.delivered_bytes * 8) / dt),
+          fmt(a.wire_tx_packets),
+          `${fmt(a.retransmits_timeout)}/${fmt(a.retransmits_fast)}`,
+          fmt(a.retransmits_spurious),
+          fmt(a.duplicates_suppressed),
+          fmt(a.out_of_order_buffered + a.out_of_order_discarded),
+          fmt(a.checksum_failures),
+          fmt(s.srtt_ms, 1),
+          fmt(s.rto_ms, 1),
+          fmt(s.cwnd_packets, 1),
+          fmt(s.in_flight_packets),
+          `${fmt(a.fwd_drops_random)}/${fmt(a.fwd_drops_burst)}/${fmt(a.fwd_drops_queue)}`,
+        ],
+        WIDTHS,
+      ),
+    );
+    this.sums = LinePrinter.zero();
+    this.lastPrint = s.time_s;
+  }
+}
+
+function printSummary(s: TransferSummary): void {
+  const head =
+    s.status === 'complete'
+      ? `transfer complete: ${formatBytes(s.bytes)} in ${s.durationS.toFixed(3)} s = ${formatBitsPerSecond(s.goodputBps)} goodput`
+      : `transfer ${s.status}: ${s.failure ?? ''}`;
+  console.log(`\n${head} (${s.net}, ${s.protocol}, seed ${s.seed})`);
+  if (s.dataMatched !== null) console.log(`data: ${s.dataMatched ? 'SHA-256 matches' : 'SHA-256 DIFFERS'} (sent ${s.sentSha256?.slice(0, 16)}..., received ${s.receivedSha256?.slice(0, 16)}...)`);
+  const c = s.sender;
+  console.log(`sent: ${c.dataPacketsSent} data packets, ${c.retransmitsTimeout} retransmitted on timeout, ${c.retransmitsFast} fast, ${c.retransmitsSpurious} spurious; ${c.timeouts} timeouts, ${c.fastRecoveries} fast recoveries`);
+  if (s.receiver !== null) {
+    const r = s.receiver;
+    console.log(`received: ${r.duplicatesSuppressed} duplicates suppressed, ${r.outOfOrderBuffered} out of order buffered, ${r.outOfOrderDiscarded} discarded, ${r.checksumFailures} checksum failures`);
+  }
+  if (s.forward !== null) {
+    const f = s.forward;
+    console.log(`link (data direction): ${f.dropsRandom} random, ${f.dropsBurst} burst, ${f.dropsQueue} queue, ${f.dropsMtu} MTU drops; ${f.duplicated} duplicated, ${f.corrupted} corrupted, ${f.reordered} reordered`);
+  }
+  const x = s.corruption;
+  if (x.injected > 0 || x.detected > 0 || x.accepted > 0) {
+    console.log(`corruption: ${x.injected} delivered corrupted, ${x.detected} caught by the checksum, ${x.accepted} accepted with checksums off (${x.reconciled === null ? 'receiver counters unknown' : x.reconciled ? 'reconciled' : 'NOT reconciled'})`);
+  }
+  if (s.simEventsPerSecond !== undefined) console.log(`simulator: ${s.simEvents} packet events, ${Math.round(s.simEventsPerSecond).toLocaleString('en')} per second`);
+}
+
+/** Registers `packetlab transfer`. */
+export function registerTransfer(program: Command): void {
+  const cmd = program
+    .command('transfer')
+    .summary('reliable transfer over the lab transport (simulator or UDP)')
+    .description(
+      'Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for `packetlab transfer --listen` on another machine). The receiver hashes what it got and the summary says whether it matches what was sent.',
+    );
+  const g = 'Run:';
+  cmd.addOption(new Option('--net <sim|udp>', 'simulator or real UDP sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
+  cmd.addOption(new Option('--peer <host:port>', 'a `packetlab transfer --listen` to send to').helpGroup(g));
+  cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
+  cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
+  cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
+  cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
+  cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (virtual time in the simulator; default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
+  cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
+  cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
+  addTransportOptions(cmd);
+  addImpairmentOptions(cmd, true);
+  addSocketOptions(cmd);
+  addListenOptions(cmd);
+  cmd.action(async (o: Record<string, unknown>) => {
+    const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
+    if (o.listen !== undefined) {
+      await runListener(o.listen as string | true, o, socket, o.json === true);
+      return;
+    }
+    const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
+    const problems = transportConfigProblems(transport);
+    if (problems.length > 0) throw new UsageError(problems[0]!);
+    const forward = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig;
+    const reverse = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig;
+    const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
+    const net = (o.net as string | undefined) ?? (peer !== null ? 'udp' : 'sim');
+    if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
+    const seed = (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0;
+    const setup: TransferSetup = {
+      transport,
+      forward,
+      reverse,
+      totalBytes: (o.bytes as number | undefined) ?? 10_000_000,
+      messageBytes: (o.messageSize as number | undefined) ?? 0,
+      readRateBytesPerSecond: (o.readRate as number | undefined) ?? 0,
+      seed,
+      intervalMs: (o.interval as number | undefined) ?? 100,
+      timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),
+    };
+    const json = o.json === true;
+    const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, TRANSFER_COLUMNS);
+
+    const progress = new Progress();
+    const onSample = (s: TransferSample) => {
+      csv?.write(s);
+      if (json) jsonLine({ type: 'sample', ...s });
+      else {
+        printer!.add(s);
+        progress.update(`t=${s.time_s.toFixed(1)} s  ${formatBitsPerSecond(s.goodput_bps)}  (Ctrl-C stops)`);
+      }
+    };
+    if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)}, ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
+    const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
+    let summary: TransferSummary;
+    if (net === 'sim') {
+      summary = runSimTransfer(setup, { onSample });
+    } else {
+      const { signal, dispose } = stopSignal();
+      try {
+        summary = await runUdpTransfer({ setup, peer, socket, onSample, signal });
+      } finally {
+        dispose();
+      }
+    }
+    progress.clear();
+    printer?.finish();
+    csv?.close();
+    if (json) jsonLine(summary);
+    else printSummary(summary);
+    if (summary.status !== 'complete' || summary.dataMatched === false) process.exitCode = 1;
+  });
+}

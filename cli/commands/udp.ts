@@ -1,0 +1,141 @@
+// `packetlab udp`: the unreliable layer, like iperf3 -u. A paced stream of numbered datagrams to a
+// listener that agreed to it; per-interval loss, reordering, duplication, jitter and kernel drops.
+
+import { Option, type Command } from 'commander';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, type SocketConfig } from '../../core/knobs.js';
+import { STREAM_COLUMNS, runSimStream, runUdpStream, type StreamSample, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
+import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
+import { HEADER_BYTES } from '../../core/wire/packet.js';
+import { CsvWriter } from '../../core/metrics/csv.js';
+import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
+import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
+import { addListenOptions, runListener } from '../listen.js';
+import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { numberArg } from '../args.js';
+import { InvalidArgumentError } from 'commander';
+
+const HEADER = ['time', 'sent', 'received', 'lost', 'reordered', 'duplicated', 'jitter ms', 'kernel drops', 'receive rate'];
+const WIDTHS = [8, 8, 9, 6, 9, 10, 9, 12, 14];
+const SUMMED = ['sent_packets', 'received_packets', 'lost_packets', 'reordered_packets', 'duplicate_packets', 'kernel_drops_receiver', 'received_bytes'] as const;
+
+function rateArg(text: string): SendRate {
+  try {
+    return parseSendRate(text);
+  } catch (e) {
+    throw new InvalidArgumentError((e as UnitError).message);
+  }
+}
+
+function printSummary(s: StreamSummary): void {
+  const r = s.receiver;
+  console.log(`\nstream ${s.status}${s.failure === null ? '' : `: ${s.failure}`} (${s.net}, seed ${s.seed})`);
+  console.log(`sent ${s.sent.packetsSent} datagrams of ${s.datagramBytes} B in ${fmt(s.durationS, 2)} s (${s.ratePacketsPerSecond} packets/s asked)`);
+  if (r === null) {
+    console.log('receiver: no report arrived');
+    return;
+  }
+  console.log(
+    `receiver${r.final ? '' : ' (last report, not final)'}: ${r.packetsReceived} received, ${s.sent.packetsSent - r.packetsReceived} lost (${(s.lossRatio * 100).toFixed(2)}%), ${r.reordered} reordered, ${r.duplicates} duplicated, jitter ${r.jitterMs.toFixed(3)} ms, kernel drops ${Number.isNaN(r.kernelDrops) ? '-' : r.kernelDrops}, checksum failures ${r.checksumFailures}`,
+  );
+  if (s.sendQueueDrops > 0) console.log(`this host dropped ${s.sendQueueDrops} datagrams: its socket send queue was full (the receiver drains it)`);
+  const l = s.link;
+  console.log(`impairment: ${l.dropsRandom} random, ${l.dropsBurst} burst, ${l.dropsQueue} queue, ${l.dropsMtu} MTU drops; ${l.duplicated} duplicated, ${l.corrupted} corrupted, ${l.heldBack} held back`);
+}
+
+/** Registers `packetlab udp`. */
+export function registerUdp(program: Command): void {
+  const cmd = program
+    .command('udp')
+    .summary('unreliable UDP stream: loss, reordering, duplication, jitter, kernel drops')
+    .description(
+      'Sends a paced stream of numbered datagrams (like iperf3 -u) to a listener that agreed to it: a local one in a worker thread, or `packetlab udp --listen` on another machine (--peer HOST:PORT). Nothing is retransmitted; the receiver counts what arrives and reports every interval. The sender stops when reports stop.',
+    );
+  const g = 'Run:';
+  cmd.addOption(new Option('--net <sim|udp>', 'real UDP sockets or the simulator (default udp)').choices(['sim', 'udp']).helpGroup(g));
+  cmd.addOption(new Option('--peer <host:port>', 'a `packetlab udp --listen` to send to').helpGroup(g));
+  cmd.addOption(new Option('--rate <rate>', 'packets/s (5000pps) or bits/s of datagrams (10M, 1.5Gbit/s) (default 1000pps)').argParser(rateArg).helpGroup(g));
+  cmd.addOption(new Option('--size <bytes>', `datagram size, header included (default 1200, at least ${HEADER_BYTES})`).argParser(numberArg(parseBytes, HEADER_BYTES, 65507, '--size', true)).helpGroup(g));
+  cmd.addOption(new Option('--duration <duration>', 'how long to send (default 10s)').argParser(numberArg(parseMs, 1, 3_600_000, '--duration')).helpGroup(g));
+  cmd.addOption(new Option('--interval <ms>', 'report and sampling interval (default 100ms)').argParser(numberArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--seed <n>', 'seed of the impairment (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
+  cmd.addOption(new Option('--json', 'print one JSON object per interval and a final summary object').helpGroup(g));
+  cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
+  addImpairmentOptions(cmd, false);
+  addSocketOptions(cmd);
+  addListenOptions(cmd);
+  cmd.action(async (o: Record<string, unknown>) => {
+    const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
+    if (o.listen !== undefined) {
+      await runListener(o.listen as string | true, o, socket, o.json === true);
+      return;
+    }
+    const size = (o.size as number | undefined) ?? 1200;
+    const rate = (o.rate as SendRate | undefined) ?? { packetsPerSecond: 1000 };
+    const pps = 'packetsPerSecond' in rate ? rate.packetsPerSecond : rate.bitsPerSecond / ((size + IP_UDP_OVERHEAD_BYTES) * 8);
+    if (!(pps >= 1 && pps <= 10_000_000)) throw new UsageError(`--rate: ${Math.round(pps)} packets/s is outside 1..10000000`);
+    const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
+    const net = (o.net as string | undefined) ?? 'udp';
+    if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
+    const seed = (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0;
+    const setup: StreamSetup = {
+      datagramBytes: size,
+      ratePacketsPerSecond: Math.round(pps),
+      durationMs: (o.duration as number | undefined) ?? 10_000,
+      intervalMs: (o.interval as number | undefined) ?? 100,
+      impairment: { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig,
+      seed,
+    };
+    const json = o.json === true;
+    const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, STREAM_COLUMNS);
+    const everyS = ((o.printInterval as number | undefined) ?? 1000) / 1000;
+    const progress = new Progress();
+    let sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
+    let lastPrint = 0;
+    let last: StreamSample | null = null;
+    const print = (s: StreamSample) => {
+      const dt = s.time_s - lastPrint;
+      console.log(
+        row(
+          [`${s.time_s.toFixed(1)} s`, fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
+          WIDTHS,
+        ),
+      );
+      sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as typeof sums;
+      lastPrint = s.time_s;
+    };
+    const onSample = (s: StreamSample) => {
+      csv?.write(s);
+      if (json) {
+        jsonLine({ type: 'sample', ...s });
+        return;
+      }
+      last = s;
+      for (const k of SUMMED) sums[k] += s[k];
+      if (s.time_s - lastPrint >= everyS - 1e-9) print(s);
+      progress.update(`t=${s.time_s.toFixed(1)} s  sent ${sums.sent_packets}  (Ctrl-C stops)`);
+    };
+    if (!json) {
+      console.log(`UDP stream of ${setup.datagramBytes} B datagrams at ${setup.ratePacketsPerSecond} packets/s (${formatBitsPerSecond(setup.ratePacketsPerSecond * (setup.datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8)}) for ${setup.durationMs / 1000} s, ${net === 'sim' ? 'simulated' : peer === null ? 'to a local listener' : `to ${o.peer as string}`}`);
+      console.log(row(HEADER, WIDTHS));
+    }
+    let summary: StreamSummary;
+    if (net === 'sim') summary = runSimStream(setup, onSample);
+    else {
+      const { signal, dispose } = stopSignal();
+      try {
+        summary = await runUdpStream({ setup, peer, socket, onSample, signal });
+      } finally {
+        dispose();
+      }
+    }
+    progress.clear();
+    const l = last as StreamSample | null;
+    if (!json && l !== null && l.time_s > lastPrint) print(l);
+    csv?.close();
+    if (json) jsonLine(summary);
+    else printSummary(summary);
+    if (summary.status === 'failed') process.exitCode = 1;
+  });
+}

@@ -1,0 +1,91 @@
+// `packetlab transfer --listen` and `packetlab udp --listen`: a listener that serves reliable
+// transfers and unreliable streams until Ctrl-C, printing one line per session.
+
+import { Option, type Command } from 'commander';
+import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
+import { startListenerServer } from '../core/udp/listener-server.js';
+import { BulkReceiver } from '../core/apps/bulk.js';
+import { StreamReceiver } from '../core/stream/receiver.js';
+import { parseBytes, parseMs, parseNumber, formatBytes, UnitError } from '../core/units.js';
+import type { SocketConfig } from '../core/knobs.js';
+import { jsonLine, stopSignal } from './output.js';
+import { parseListen } from './options.js';
+import { InvalidArgumentError } from 'commander';
+
+function unit(parse: (t: string) => number, min: number, max: number, what: string) {
+  return (text: string) => {
+    let v: number;
+    try {
+      v = parse(text);
+    } catch (e) {
+      throw new InvalidArgumentError((e as UnitError).message);
+    }
+    if (!(v >= min && v <= max)) throw new InvalidArgumentError(`${what} must be from ${min} to ${max}`);
+    return v;
+  };
+}
+
+/** Adds --listen and the listener caps. */
+export function addListenOptions(cmd: Command): void {
+  const g = 'Listener (with --listen):';
+  cmd.addOption(new Option('--listen [addr:port]', 'serve transfers and streams on this address (default 127.0.0.1:9000; loopback unless an address is given)').helpGroup(g));
+  cmd.addOption(new Option('--max-sessions <n>', `sessions at once (default ${DEFAULT_LISTENER_CAPS.maxSessions})`).argParser(unit(parseNumber, 1, 1024, 'max sessions')).helpGroup(g));
+  cmd.addOption(new Option('--max-rate <pps>', `highest stream rate a peer may ask for, packets/s (default ${DEFAULT_LISTENER_CAPS.maxStreamPacketsPerSecond})`).argParser(unit(parseNumber, 1, 10_000_000, 'max rate')).helpGroup(g));
+  cmd.addOption(new Option('--max-duration <duration>', `longest stream or session (default ${DEFAULT_LISTENER_CAPS.maxSessionMs / 1000}s)`).argParser(unit(parseMs, 1, 24 * 3_600_000, 'max duration')).helpGroup(g));
+  cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${DEFAULT_LISTENER_CAPS.maxRcvBufferBytes})`).argParser(unit(parseBytes, 1024, 1 << 30, 'max receive buffer')).helpGroup(g));
+}
+
+/** Caps from the flags. */
+export function capsFrom(o: Record<string, unknown>): ListenerCaps {
+  const d = DEFAULT_LISTENER_CAPS;
+  const dur = (o.maxDuration as number | undefined) ?? d.maxSessionMs;
+  return {
+    maxSessions: (o.maxSessions as number | undefined) ?? d.maxSessions,
+    maxStreamPacketsPerSecond: (o.maxRate as number | undefined) ?? d.maxStreamPacketsPerSecond,
+    maxStreamDurationMs: dur,
+    maxSessionMs: dur,
+    maxRcvBufferBytes: (o.maxRcvBuffer as number | undefined) ?? d.maxRcvBufferBytes,
+  };
+}
+
+/** Runs a listener until Ctrl-C. */
+export async function runListener(listen: string | true, o: Record<string, unknown>, socket: SocketConfig, json: boolean): Promise<void> {
+  const at = parseListen(listen);
+  const server = await startListenerServer({
+    host: at.host,
+    port: at.port,
+    caps: capsFrom(o),
+    socket,
+    onEvent: (e, peer) => {
+      const who = peer === undefined ? '?' : `${peer.address}:${peer.port}`;
+      if (json) {
+        const base = { type: e.type, peer: who };
+        if (e.type === 'refused') jsonLine({ ...base, reason: e.reason });
+        else if (e.type === 'session-opened') jsonLine({ ...base, connectionId: e.connectionId, options: e.options });
+        else if (e.session instanceof BulkReceiver) jsonLine({ ...base, connectionId: e.connectionId, state: e.session.conn.state, failure: e.session.conn.failureReason, counters: e.session.conn.counters });
+        else if (e.session instanceof StreamReceiver) jsonLine({ ...base, connectionId: e.connectionId, failure: e.session.failure, report: e.session.report(true) });
+        return;
+      }
+      if (e.type === 'refused') console.log(`refused ${who}: ${e.reason}`);
+      else if (e.type === 'session-opened') {
+        const what = e.options.service === 1 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s`;
+        console.log(`session from ${who}: ${what}`);
+      } else if (e.session instanceof BulkReceiver) {
+        const c = e.session.conn.counters;
+        const end = e.session.conn.failureReason === null ? 'done' : `failed: ${e.session.conn.failureReason}`;
+        console.log(`session from ${who} ${end}: received ${formatBytes(c.deliveredBytes)}, ${c.duplicatesSuppressed} duplicates suppressed, ${c.outOfOrderBuffered} out of order buffered, ${c.checksumFailures} checksum failures`);
+      } else if (e.session instanceof StreamReceiver) {
+        const r = e.session.report(true);
+        const end = e.session.failure === null ? 'done' : `ended: ${e.session.failure}`;
+        console.log(`stream from ${who} ${end}: ${r.packetsReceived}/${r.packetsExpected} received, ${r.lost} lost, ${r.reordered} reordered, ${r.duplicates} duplicated, jitter ${r.jitterMs.toFixed(3)} ms, kernel drops ${Number.isNaN(r.kernelDrops) ? '-' : r.kernelDrops}`);
+      }
+    },
+  });
+  const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${server.port}`;
+  if (json) jsonLine({ type: 'listening', address: where });
+  else console.log(`listening on ${where} (UDP); Ctrl-C to stop`);
+  const { signal, dispose } = stopSignal();
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  dispose();
+  await server.close();
+}

@@ -1,0 +1,134 @@
+// A reliable transfer over real UDP sockets: the bulk sender on this host, the listener either in a
+// local worker thread on 127.0.0.1 or a remote `packetlab transfer --listen`. Forward impairment
+// is applied on the way out; reverse impairment on the way in, so that a remote listener needs no
+// configuration beyond what the SYN asks for.
+
+import { isIPv6 } from 'node:net';
+import { BulkSender } from '../apps/bulk.js';
+import { Link } from '../impair/link.js';
+import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
+import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { bindUdp, connectUdp } from '../udp/listener-server.js';
+import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
+import { udpSocketDrops } from '../udp/procnet.js';
+import { Rng, deriveSeed } from '../util/rng.js';
+import type { SocketConfig } from '../knobs.js';
+import { summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
+
+/** Options of a UDP transfer. */
+export interface UdpTransferOptions {
+  setup: TransferSetup;
+  /** A remote listener, or null to start one on loopback in a worker thread. */
+  peer: { host: string; port: number } | null;
+  socket: SocketConfig;
+  onSample?: (sample: TransferSample) => void;
+  /** Aborting stops the transfer (its summary says 'stopped'). */
+  signal?: AbortSignal;
+}
+
+/** Runs a transfer over UDP and resolves with its summary. */
+export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSummary> {
+  const { setup } = o;
+  const t = setup.transport;
+  let local: LocalPeer | null = null;
+  let peer = o.peer;
+  if (peer === null) {
+    local = await startLocalPeer({
+      options: {
+        host: '127.0.0.1',
+        port: 0,
+        socket: o.socket,
+        seed: deriveSeed(setup.seed, 'listener'),
+        transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions },
+      },
+      statsIntervalMs: setup.intervalMs,
+    });
+    peer = { host: '127.0.0.1', port: local.port };
+  }
+  const socket = await bindUdp(isIPv6(peer.host) ? '::' : peer.host === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0', 0, o.socket);
+  await connectUdp(socket, peer.host, peer.port);
+  const ownPort = socket.address().port;
+  const ownDropsAtStart = udpSocketDrops(ownPort);
+  const peers = new PeerTable();
+  const peerId = peers.idOf(peer.host, peer.port);
+  const rng = new Rng(deriveSeed(setup.seed, 'client'));
+  const sender = new BulkSender({
+    config: setup.transport,
+    totalBytes: setup.totalBytes,
+    messageBytes: setup.messageBytes,
+    readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    connectionId: rng.uint32(),
+    isn: rng.uint32(),
+    peer: peerId,
+    patternSeed: deriveSeed(setup.seed, 'pattern'),
+  });
+  const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
+  const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
+  const receiverCounters = () => {
+    if (local === null) return null;
+    const s = local.latest().sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
+    return s === undefined ? null : { counters: s.counters, rcvBufferedBytes: s.rcvBufferedBytes };
+  };
+  const kernelDrops = () => ({
+    sender: udpSocketDrops(ownPort) - ownDropsAtStart,
+    receiver: local === null ? Number.NaN : local.latest().kernelDrops,
+  });
+  const start = performance.now();
+  const meter = new TransferMeter({ sender: sender.conn, receiver: receiverCounters, forward, reverse, kernelDrops }, start);
+
+  let finish: (status: TransferStatus) => void = () => {};
+  const finished = new Promise<TransferStatus>((resolve) => {
+    finish = resolve;
+  });
+  const driver = new UdpDriver({
+    socket,
+    endpoint: sender,
+    peers,
+    egress: forward,
+    ingress: reverse,
+    connectedPeer: peerId,
+    onSocketError: (err) => {
+      if (err.code === 'ECONNREFUSED' && sender.state === 'connecting') {
+        sender.conn.abort(`nothing listens on ${peer.host}:${peer.port} (ICMP port unreachable)`);
+        driver.kick();
+      }
+    },
+    onProgress: () => {
+      if (sender.state === 'done') finish('complete');
+      else if (sender.state === 'failed') finish('failed');
+    },
+  });
+  const sampler = o.onSample === undefined ? null : setInterval(() => o.onSample!(meter.sample(performance.now())), setup.intervalMs);
+  const limit = setTimeout(() => finish('timeout'), setup.timeLimitMs);
+  const onAbort = () => {
+    sender.conn.abort('stopped by the user');
+    driver.kick();
+    finish('stopped');
+  };
+  o.signal?.addEventListener('abort', onAbort);
+  driver.start();
+  sender.start(performance.now());
+  driver.kick();
+  const status = await finished;
+  o.signal?.removeEventListener('abort', onAbort);
+  clearTimeout(limit);
+  if (sampler !== null) clearInterval(sampler);
+  if (status !== 'complete' && sender.state !== 'failed') {
+    sender.conn.abort(status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms` : 'stopped by the user');
+    driver.kick();
+  }
+  const end = performance.now();
+  // Give the last datagrams (our final ACK, an RST) a moment to leave before the socket closes.
+  await new Promise((r) => setTimeout(r, 20));
+  let final = local === null ? null : await local.refresh();
+  if (o.onSample !== undefined) o.onSample(meter.sample(end));
+  driver.stop();
+  await new Promise<void>((r) => socket.close(() => r()));
+  if (local !== null) final = await local.stop();
+  const session = final?.sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
+  const summary = summarizeTransfer('udp', setup, sender, status, session === undefined ? null : session.counters, forward.counters, reverse.counters);
+  summary.sendQueueDrops = driver.counters.sendQueueDrops;
+  if (status === 'timeout' && summary.failure === null) summary.failure = `did not finish within ${setup.timeLimitMs} ms`;
+  if (status === 'stopped' && summary.failure === null) summary.failure = 'stopped by the user';
+  return summary;
+}

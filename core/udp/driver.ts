@@ -1,0 +1,263 @@
+// The real-network driver: runs an Endpoint on a node:dgram socket. Outgoing datagrams pass through
+// an egress Link and incoming ones through an optional ingress Link (the lab's own impairment; this
+// kernel has no netem). One timer serves the earliest deadline; deadlines closer than a
+// millisecond are served with setImmediate, so pacing and short delays work below timer
+// resolution without blocking the event loop.
+
+import type { Socket, RemoteInfo } from 'node:dgram';
+import type { Endpoint } from '../endpoint.js';
+import { Link } from '../impair/link.js';
+import { NO_IMPAIRMENT } from '../impair/config.js';
+
+/** Maps socket addresses to the small integer addresses endpoints use. */
+export class PeerTable {
+  private readonly ids = new Map<string, number>();
+  private readonly addrs: { address: string; port: number }[] = [];
+
+  constructor(private readonly maxPeers = 4096) {}
+
+  /** The id of an address, assigning one on first sight; -1 when the table is full. */
+  idOf(address: string, port: number): number {
+    const key = `${address}|${port}`;
+    const id = this.ids.get(key);
+    if (id !== undefined) return id;
+    if (this.addrs.length >= this.maxPeers) return -1;
+    this.addrs.push({ address, port });
+    this.ids.set(key, this.addrs.length - 1);
+    return this.addrs.length - 1;
+  }
+
+  /** The address of an id. */
+  address(id: number): { address: string; port: number } | undefined {
+    return this.addrs[id];
+  }
+}
+
+/** Counters of the driver itself. */
+export class DriverCounters {
+  /** Datagrams the socket accepted for sending. */
+  sent = 0;
+  /** Sends that failed (ENOBUFS, EHOSTUNREACH, ...). */
+  sendErrors = 0;
+  /** Last send error message. */
+  lastSendError = '';
+  /** Datagrams received from the socket. */
+  received = 0;
+  /** Datagrams from addresses beyond the peer table. */
+  unknownPeers = 0;
+  /** Datagrams dropped because the socket's send queue was full (it drains at the receiver's pace on loopback). */
+  sendQueueDrops = 0;
+  /** Errors the socket reported. */
+  socketErrors = 0;
+  /** Last socket error message. */
+  lastSocketError = '';
+}
+
+/** How a driver is set up. */
+export interface UdpDriverOptions {
+  socket: Socket;
+  endpoint: Endpoint;
+  peers: PeerTable;
+  /** Impairment on the way out; a pass-through link when absent. */
+  egress?: Link;
+  /** Impairment on the way in; none when absent. */
+  ingress?: Link | null;
+  /** Clock in ms (default performance.now). */
+  clock?: () => number;
+  /** Called after every batch of work (to read events off the endpoint). */
+  onProgress?: (now: number) => void;
+  /** The peer id the socket is connect()ed to: datagrams to it are sent without an address. */
+  connectedPeer?: number;
+  /** Socket errors (ECONNREFUSED after an ICMP port unreachable on a connected socket, ...). */
+  onSocketError?: (err: NodeJS.ErrnoException) => void;
+}
+
+const SELF = 0x7fffffff;
+const BATCH = 256;
+/** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
+export const MAX_QUEUED_SENDS = 4096;
+
+/** Drives one endpoint on one socket. */
+export class UdpDriver {
+  readonly counters = new DriverCounters();
+  readonly egress: Link;
+  readonly ingress: Link | null;
+  private readonly socket: Socket;
+  private readonly endpoint: Endpoint;
+  private readonly peers: PeerTable;
+  private readonly clock: () => number;
+  private readonly onProgress: ((now: number) => void) | undefined;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private immediate = false;
+  private moreNow = false;
+  private stopped = false;
+  // Link handles of datagrams handed to the socket, oldest first.
+  private held = new Int32Array(256);
+  private heldHead = 0;
+  private heldCount = 0;
+  private readonly connectedPeer: number;
+
+  constructor(o: UdpDriverOptions) {
+    this.socket = o.socket;
+    this.endpoint = o.endpoint;
+    this.peers = o.peers;
+    this.egress = o.egress ?? new Link(NO_IMPAIRMENT, 1);
+    this.ingress = o.ingress ?? null;
+    this.clock = o.clock ?? (() => performance.now());
+    this.onProgress = o.onProgress;
+    this.connectedPeer = o.connectedPeer ?? -1;
+    this.onMessage = this.onMessage.bind(this);
+    this.onTimer = this.onTimer.bind(this);
+    this.onImmediate = this.onImmediate.bind(this);
+    this.onSent = this.onSent.bind(this);
+    this.onError = (err: NodeJS.ErrnoException) => {
+      this.counters.socketErrors++;
+      this.counters.lastSocketError = err.message;
+      o.onSocketError?.(err);
+    };
+  }
+
+  private readonly onError: (err: NodeJS.ErrnoException) => void;
+
+  /** Starts listening to the socket and serving deadlines. */
+  start(): void {
+    this.socket.on('message', this.onMessage);
+    this.socket.on('error', this.onError);
+    this.kick();
+  }
+
+  /** Stops serving; the socket stays open (its owner closes it). */
+  stop(): void {
+    this.stopped = true;
+    this.socket.off('message', this.onMessage);
+    this.socket.off('error', this.onError);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Runs due work now (after the application changed something, such as starting a transfer). */
+  kick(): void {
+    if (this.stopped) return;
+    this.work(this.clock());
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.stopped) return;
+    const now = this.clock();
+    this.counters.received++;
+    const from = this.peers.idOf(rinfo.address, rinfo.port);
+    if (from < 0) {
+      this.counters.unknownPeers++;
+      return;
+    }
+    if (this.ingress !== null) this.ingress.send(now, msg, from, SELF);
+    else this.endpoint.handleDatagram(now, msg, from);
+    this.work(now);
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (!this.stopped) this.work(this.clock());
+  }
+
+  private onImmediate(): void {
+    this.immediate = false;
+    if (!this.stopped) this.work(this.clock());
+  }
+
+  private work(now: number): void {
+    const ep = this.endpoint;
+    const ingress = this.ingress;
+    if (ingress !== null) {
+      for (let h = ingress.pollDeliver(now); h >= 0; h = ingress.pollDeliver(now)) {
+        ep.handleDatagram(now, ingress.data(h), ingress.from(h));
+        ingress.release(h);
+      }
+    }
+    const t = ep.pollTimeout();
+    if (t !== null && t <= now) ep.handleTimeout(now);
+    const egress = this.egress;
+    // At most BATCH datagrams per turn of the event loop: send completions and incoming datagrams
+    // get their turn, and a sender that fell behind its schedule catches up in steps.
+    let n = 0;
+    for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) egress.send(now, dg, SELF, ep.transmitTo);
+    if (n >= BATCH) this.moreNow = true; // the endpoint may have more: come back at once
+    n = 0;
+    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.transmit(h);
+    if (n >= BATCH) this.moreNow = true;
+    this.onProgress?.(now);
+    if (!this.stopped) this.schedule(now);
+  }
+
+  private transmit(h: number): void {
+    const toId = this.egress.to(h);
+    const to = this.peers.address(toId);
+    if (to === undefined) {
+      this.egress.release(h);
+      return;
+    }
+    if (this.heldCount >= MAX_QUEUED_SENDS) {
+      // The kernel and libuv already hold this many of our datagrams: the send queue is full.
+      // Drop, as a full interface queue would, rather than let memory grow without bound.
+      this.counters.sendQueueDrops++;
+      this.egress.release(h);
+      return;
+    }
+    if (this.heldCount === this.held.length) {
+      const bigger = new Int32Array(this.held.length * 2);
+      for (let i = 0; i < this.heldCount; i++) bigger[i] = this.held[(this.heldHead + i) % this.held.length]!;
+      this.held = bigger;
+      this.heldHead = 0;
+    }
+    this.held[(this.heldHead + this.heldCount) % this.held.length] = h;
+    this.heldCount++;
+    const data = this.egress.data(h);
+    if (toId === this.connectedPeer) this.socket.send(data, this.onSent);
+    else this.socket.send(data, to.port, to.address, this.onSent);
+  }
+
+  // Node completes sends in the order they were made: libuv sends synchronously only while its
+  // queue is empty, otherwise it queues. So each completion releases the oldest held buffer, and
+  // the link's pool is reused without copies.
+  private onSent(err: Error | null): void {
+    if (err !== null) {
+      this.counters.sendErrors++;
+      this.counters.lastSendError = err.message;
+    } else {
+      this.counters.sent++;
+    }
+    if (this.heldCount === 0) return;
+    this.egress.release(this.held[this.heldHead]!);
+    this.heldHead = (this.heldHead + 1) % this.held.length;
+    this.heldCount--;
+  }
+
+  private schedule(now: number): void {
+    let next = this.endpoint.pollTimeout();
+    const e = this.egress.pollTimeout();
+    if (e !== null && (next === null || e < next)) next = e;
+    const i = this.ingress?.pollTimeout() ?? null;
+    if (i !== null && (next === null || i < next)) next = i;
+    if (this.moreNow) {
+      this.moreNow = false;
+      next = now;
+    }
+    if (next === null) return;
+    const delay = next - now;
+    if (delay < 1) {
+      if (!this.immediate) {
+        this.immediate = true;
+        setImmediate(this.onImmediate);
+      }
+      return;
+    }
+    // An armed timer that fires no later than needed is kept; it re-plans when it fires.
+    if (this.timer !== null && this.timerAt <= next) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    const ms = Math.floor(delay);
+    this.timerAt = now + ms;
+    this.timer = setTimeout(this.onTimer, ms);
+  }
+}

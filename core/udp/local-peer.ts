@@ -1,0 +1,57 @@
+// A packetlab listener in a worker thread on 127.0.0.1, for transfers and streams that run "locally"
+// over real UDP sockets.
+
+import { Worker } from 'node:worker_threads';
+import { compiledModuleUrl } from '../util/paths.js';
+import type { SessionStats } from './listener-server.js';
+import type { LocalPeerData } from './local-peer-worker.js';
+
+/** Latest statistics the worker posted. */
+export interface LocalPeerStats {
+  sessions: SessionStats[];
+  kernelDrops: number;
+}
+
+/** A running local peer. */
+export interface LocalPeer {
+  readonly port: number;
+  /** The statistics posted last. */
+  latest(): LocalPeerStats;
+  /** Asks for fresh statistics. */
+  refresh(): Promise<LocalPeerStats>;
+  /** Stops the worker and returns its final statistics. */
+  stop(): Promise<LocalPeerStats>;
+}
+
+/** Starts a listener worker on 127.0.0.1 with a free port. */
+export async function startLocalPeer(data: LocalPeerData): Promise<LocalPeer> {
+  const worker = new Worker(compiledModuleUrl(import.meta.url, './local-peer-worker.js'), { workerData: data });
+  let latest: LocalPeerStats = { sessions: [], kernelDrops: Number.NaN };
+  const waiters: ((s: LocalPeerStats) => void)[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.on('message', (m: { type: string; port?: number; message?: string } & Partial<LocalPeerStats>) => {
+      if (m.type === 'ready') resolve(m.port!);
+      else if (m.type === 'error') reject(new Error(m.message));
+      else if (m.type === 'stats') {
+        latest = { sessions: m.sessions!, kernelDrops: m.kernelDrops! };
+        for (const w of waiters.splice(0)) w(latest);
+      }
+    });
+    worker.once('error', reject);
+  });
+  const ask = (type: 'stats' | 'stop') =>
+    new Promise<LocalPeerStats>((resolve) => {
+      waiters.push(resolve);
+      worker.postMessage({ type });
+    });
+  return {
+    port,
+    latest: () => latest,
+    refresh: () => ask('stats'),
+    stop: async () => {
+      const s = await ask('stop');
+      await worker.terminate();
+      return s;
+    },
+  };
+}
