@@ -129,7 +129,8 @@ class Generator {
   }
 
   private where(pos: { line: number }): string {
-    return `${this.spec.fileName}:${pos.line}`;
+    // The file's base name only: generated code must not depend on where it was generated from.
+    return `${this.spec.fileName.replace(/^.*[\\/]/, '')}:${pos.line}`;
   }
 
   // ---------------------------------------------------------------- types
