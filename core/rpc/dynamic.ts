@@ -278,7 +278,8 @@ function fromJson(spec: XdrSpec, r: Resolved, json: unknown, path: string): unkn
       if (json === 'NaN') return Number.NaN;
       if (json === 'Infinity') return Number.POSITIVE_INFINITY;
       if (json === '-Infinity') return Number.NEGATIVE_INFINITY;
-      return fail(path, `expected a number (or "NaN", "Infinity", "-Infinity"), got ${typeName(json)}`);
+      if (json === '-0') return -0;
+      return fail(path, `expected a number (or "NaN", "Infinity", "-Infinity", "-0"), got ${typeName(json)}`);
     case 'fixedOpaque':
     case 'varOpaque': {
       if (typeof json !== 'string' || !HEX.test(json)) fail(path, `expected opaque data as a hex string such as "00ff", got ${typeName(json)}`);
@@ -356,7 +357,7 @@ function unionFromJson(spec: XdrSpec, u: UnionDef, json: unknown, path: string):
   return out;
 }
 
-/** Converts an XDR value to JSON: enums by name, hypers as strings, opaque as hex, non-finite floats as strings. */
+/** Converts an XDR value to JSON: enums by name, hypers as strings, opaque as hex, non-finite floats and -0 as strings. */
 export function valueToJson(spec: XdrSpec, t: XType, v: unknown): unknown {
   const r = resolveType(spec, t);
   switch (r.kind) {
@@ -368,6 +369,8 @@ export function valueToJson(spec: XdrSpec, t: XType, v: unknown): unknown {
     case 'float':
     case 'double': {
       const n = v as number;
+      // JSON has no NaN, infinities or negative zero: those travel as strings.
+      if (Object.is(n, -0)) return '-0';
       return Number.isFinite(n) ? n : String(n);
     }
     case 'fixedOpaque':
