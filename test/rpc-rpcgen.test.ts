@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,18 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { parseXdrSpec, formatParseError } from '../core/rpc/xdr-parser.js';
 import { CodegenError, generateTypeScript } from '../core/rpc/codegen.js';
 import { defaultRuntimeImport } from '../cli/commands/rpcgen.js';
+import { cli } from './helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Runs the built CLI; resolves with its exit code and output. */
-export function cli(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/packetlab.js'), ...args], { timeout: timeoutMs, cwd: root }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const GENERATED = ['experiments/rpc/kv.x', 'experiments/rpc/counter.x', 'experiments/rpc/types.x', 'core/rpc/pmap.x'];
 
