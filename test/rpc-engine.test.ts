@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RpcClientEngine, RpcRemoteError, RpcStatus, RpcTransportError, type RetryPolicy, type RpcCall } from '../core/rpc/client.js';
 import { RpcServerEngine, type ReplySink } from '../core/rpc/server.js';
-import { AcceptStat, AuthFlavor, AuthStat, MsgType, ReplyHeader, parseReplyBody, writeCallHeader, encodeCredential } from '../core/rpc/message.js';
+import { AcceptStat, AuthFlavor, AuthStat, MsgType, ReplyHeader, parseReplyBody, writeCallHeader, encodeCredential, type Credential } from '../core/rpc/message.js';
 import { serverProcedure, type ProcedureDescriptor, type RpcCallContext, type RpcProgramVersion } from '../core/rpc/program.js';
 import { XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
 import { RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
@@ -250,7 +250,7 @@ describe('RPC server engine: the checks of RFC 5531 (9) and what the client make
   });
 
   it('AUTH_SYS reaches the handler; refused flavors and bad credentials get AUTH_ERROR', () => {
-    const sys = { flavor: AuthFlavor.AUTH_SYS, sys: { stamp: 1, machineName: 'lab', uid: 1234, gid: 5, gids: [1, 2] } } as const;
+    const sys: Credential = { flavor: AuthFlavor.AUTH_SYS, sys: { stamp: 1, machineName: 'lab', uid: 1234, gid: 5, gids: [1, 2] } };
     expect(callOnce(descriptor(prog, 1, 3, xdrVoid, xdrInt), undefined, { cred: sys }).result).toBe(1234);
     const tooWeak = callOnce(descriptor(prog, 1, 3, xdrVoid, xdrInt), undefined, { authFlavors: [AuthFlavor.AUTH_SYS] }).error() as RpcRemoteError;
     expect(tooWeak.kind).toBe('AUTH_ERROR');
