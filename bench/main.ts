@@ -2,9 +2,11 @@
 // Suites: each adds one entry below.
 
 import { benchSimulator } from './sim.js';
+import { benchRpc } from './rpc.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
+  rpc: benchRpc,
 };
 
 const wanted = process.argv.slice(2);

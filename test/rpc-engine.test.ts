@@ -39,12 +39,12 @@ class RpcPair {
 
   private flush(): void {
     for (let b = this.client.pollTransmit(this.now); b !== null; b = this.client.pollTransmit(this.now)) {
-      const bytes = b.slice();
+      const bytes = Uint8Array.from(b);
       this.callsSent.push({ at: this.now, xid: new DataView(bytes.buffer).getUint32(0) });
       this.send('server', bytes, this.callFate(this.callsSent.length - 1, bytes));
     }
     for (let b = this.server.pollTransmit(); b !== null; b = this.server.pollTransmit()) {
-      const bytes = b.slice();
+      const bytes = Uint8Array.from(b);
       this.repliesSent.push({ at: this.now, bytes });
       this.send('client', bytes, this.replyFate(this.repliesSent.length - 1, bytes));
     }

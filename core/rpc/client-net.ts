@@ -5,9 +5,10 @@
 
 import { isIPv6 } from 'node:net';
 import type { Endpoint } from '../endpoint.js';
-import { Link } from '../impair/link.js';
+import type { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { PeerTable } from '../udp/driver.js';
+import { MessageDriver, RpcLink, type MessageSocket } from './message-driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import type { SocketConfig } from '../knobs.js';
 import type { TransportConfig } from '../transport/config.js';
@@ -18,7 +19,6 @@ import { PltRpcClient, RPC_TRANSPORT_CONFIG } from './plt.js';
 import type { CallOptions, ProcedureDescriptor, RpcCaller } from './program.js';
 import { connectRecords, type RecordStreamSocket } from './tcp.js';
 import { xdrVoid } from './xdr.js';
-import type { Socket } from 'node:dgram';
 
 /** The transports a client can use. */
 export type RpcTransportName = 'udp' | 'tcp' | 'plt';
@@ -66,11 +66,6 @@ export function streamImpairmentProblems(c: ImpairmentConfig, direction: string)
   return out;
 }
 
-interface Settle {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-}
-
 /** An RPC client on a real socket. Use RpcClient.connect(). */
 export class RpcClient implements RpcCaller {
   /** The RPC engine (counters, latency histograms, retry policy). */
@@ -80,7 +75,7 @@ export class RpcClient implements RpcCaller {
   readonly reverse: Link;
   /** The transport in use. */
   readonly transport: RpcTransportName;
-  private readonly driver: UdpDriver;
+  private readonly driver: MessageDriver;
   private readonly plt: PltRpcClient | null;
   private readonly channel: RpcChannel;
   private closed = false;
@@ -111,9 +106,14 @@ export class RpcClient implements RpcCaller {
     if (this.closed) return Promise.reject(new RangeError('call() on a closed RPC client'));
     const c = this.engine.call(performance.now(), proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
     const p = new Promise<R>((resolve, reject) => {
-      c.owner = { resolve, reject } satisfies Settle;
+      c.resolve = resolve as (v: unknown) => void;
+      c.reject = reject;
     });
-    this.driver.kick();
+    // Calls made in one turn (a batch of continuations) go out together, right after it.
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flush);
+    }
     return p;
   }
 
@@ -139,13 +139,22 @@ export class RpcClient implements RpcCaller {
     this.settle();
   }
 
+  private flushQueued = false;
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    this.driver.kick();
+  };
+
   private settle(): void {
     for (let c: RpcCall | null = this.engine.pollCompleted(); c !== null; c = this.engine.pollCompleted()) {
-      const s = c.owner as Settle | null;
-      if (s === null) continue;
-      c.owner = null;
-      if (c.status === RpcStatus.SUCCESS) s.resolve(c.result);
-      else s.reject(c.error());
+      const resolve = c.resolve;
+      const reject = c.reject;
+      if (resolve === null || reject === null) continue;
+      c.resolve = null;
+      c.reject = null;
+      if (c.status === RpcStatus.SUCCESS) resolve(c.result);
+      else reject(c.error());
     }
   }
 }
@@ -155,7 +164,7 @@ export interface RpcChannel {
   readonly engine: RpcClientEngine;
   /** The lab-transport client around the engine (transport plt), else null. */
   readonly plt: PltRpcClient | null;
-  readonly driver: UdpDriver;
+  readonly driver: MessageDriver;
   readonly forward: Link;
   readonly reverse: Link;
   /** Fails pending calls (SHUTDOWN), lets `flush` see them, stops the driver and closes the socket. */
@@ -176,8 +185,8 @@ export interface RpcChannelHooks {
  */
 export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint) => Endpoint, hooks: RpcChannelHooks): Promise<RpcChannel> {
   const seed = o.seed ?? (Math.random() * 2 ** 32) >>> 0;
-  const forward = new Link(o.forward ?? NO_IMPAIRMENT, deriveSeed(seed, 'forward'));
-  const reverse = new Link(o.reverse ?? NO_IMPAIRMENT, deriveSeed(seed, 'reverse'));
+  const forward = new RpcLink(o.forward ?? NO_IMPAIRMENT, deriveSeed(seed, 'forward'));
+  const reverse = new RpcLink(o.reverse ?? NO_IMPAIRMENT, deriveSeed(seed, 'reverse'));
   const policy = o.policy ?? DEFAULT_RETRY_POLICY;
   const engineOpts = { policy, credential: o.credential, rngSeed: deriveSeed(seed, 'xid'), maxCallsInFlight: o.maxCallsInFlight };
   const host = o.host === 'localhost' ? '127.0.0.1' : o.host;
@@ -189,7 +198,7 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
     const remote = rs.remote()!;
     const server = peers.idOf(remote.address, remote.port);
     const engine = new RpcClientEngine({ ...engineOpts, server, retransmit: false });
-    const driver = new UdpDriver({ socket: rs as unknown as Socket, endpoint: wrap(engine), peers, egress: forward, ingress: reverse, connectedPeer: server, onProgress: () => hooks.onProgress() });
+    const driver = new MessageDriver({ socket: rs, endpoint: wrap(engine), peers, egress: forward, ingress: reverse, connectedPeer: server, stableOutput: true, onProgress: () => hooks.onProgress() });
     driver.start();
     return {
       engine,
@@ -223,9 +232,11 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
   } else {
     engine = new RpcClientEngine({ ...engineOpts, server, retransmit: true });
   }
-  const driver = new UdpDriver({
-    socket,
+  const driver = new MessageDriver({
+    socket: socket as unknown as MessageSocket,
     endpoint: wrap(plt ?? engine),
+    // The engine's datagrams are its calls' own bytes; the lab transport reuses its buffer.
+    stableOutput: plt === null,
     peers,
     egress: forward,
     ingress: reverse,

@@ -14,10 +14,10 @@
 
 import type { Endpoint } from '../endpoint.js';
 import { Rng } from '../util/rng.js';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram, bucketOf } from './histogram.js';
 import { AcceptStat, AuthFlavor, MsgType, RejectStat, ReplyHeader, ReplyStat, authStatName, encodeCredential, parseReplyBody, writeCallHeader, type Credential } from './message.js';
 import type { ProcedureDescriptor } from './program.js';
-import { XdrReader, XdrWriter } from './xdr.js';
+import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
 
 /** How a call ended (the first six match accept_stat). */
 export const RpcStatus = {
@@ -187,8 +187,11 @@ export class RpcCall {
   high = 0;
   authStat = 0;
   completedAtMs = Number.NaN;
-  /** Free for the owner (a promise's settle functions, a workload's bookkeeping). */
+  /** Free for the owner (a workload's bookkeeping). */
   owner: unknown = null;
+  /** The promise's settle functions, when the owner made one (RpcClient). */
+  resolve: ((v: unknown) => void) | null = null;
+  reject: ((e: unknown) => void) | null = null;
   /** Position in the timer heap, -1 when not in it. */
   heapIndex = -1;
   /** Waiting in the transmit queue. */
@@ -314,7 +317,7 @@ export class RpcClientEngine implements Endpoint {
     w.reset();
     writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, this.credential);
     proc.args.encode(w, args);
-    const c = new RpcCall(proc, args, w.bytes().slice());
+    const c = new RpcCall(proc, args, wireCopy(w.bytes()));
     c.xid = xid;
     c.startedAtMs = now;
     c.deadlineMs = now + timeoutMs;
@@ -486,8 +489,9 @@ export class RpcClientEngine implements Endpoint {
     if (status === RpcStatus.SUCCESS) {
       k.callsSucceeded++;
       const ms = now - c.startedAtMs;
-      this.latency.record(ms);
-      this.intervalLatency.record(ms);
+      const b = bucketOf(ms);
+      this.latency.recordInBucket(b, ms);
+      this.intervalLatency.recordInBucket(b, ms);
     } else {
       k.callsFailed++;
       (k[FAILED_FIELD[status]!] as number)++;

@@ -217,11 +217,11 @@ export class RpcSession implements Session, ReplySink {
     return this.conn.pollTimeout();
   }
 
-  sendReply(bytes: Uint8Array): void {
+  sendReply(bytes: Uint8Array, _to: number, stable = false): void {
     const st = this.conn.state;
     if (st === 'failed' || st === 'closed' || this.conn.isPeerClosed) return;
-    // Copy: the engine reuses its buffer. A client that never reads its replies hits the bound.
-    if (!this.conn.sendMessage(bytes.slice(), 16 * 1024 * 1024)) this.conn.abort('the client does not read its replies');
+    // Copy unless stable: the engine reuses its buffer. A client that never reads its replies hits the bound.
+    if (!this.conn.sendMessage(stable ? bytes : bytes.slice(), 16 * 1024 * 1024)) this.conn.abort('the client does not read its replies');
   }
 
   private consume(now: number): void {

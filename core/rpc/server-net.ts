@@ -3,7 +3,7 @@
 // lab transport through a Listener. Servers bind to loopback unless given another address.
 
 import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../listener.js';
-import { UdpDriver } from '../udp/driver.js';
+import { MessageDriver, type MessageSocket } from './message-driver.js';
 import { bindUdp } from '../udp/listener-server.js';
 import type { SocketConfig } from '../knobs.js';
 import { deriveSeed } from '../util/rng.js';
@@ -13,7 +13,6 @@ import type { RpcProgramVersion } from './program.js';
 import { RecyclingPeerTable } from './peers.js';
 import { RpcServerCounters, RpcServerEngine } from './server.js';
 import { listenRecords, type RecordServer } from './tcp.js';
-import type { Socket } from 'node:dgram';
 
 /** Where and what a server serves. */
 export interface RpcServerOptions {
@@ -100,7 +99,7 @@ export class RpcServer {
         udpPort = socket.address().port;
         const peers = new RecyclingPeerTable();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
-        const driver = new UdpDriver({ socket, endpoint: engine, peers });
+        const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
         engine.onWake = () => driver.kick();
         driver.start();
         udp = engine;
@@ -119,7 +118,7 @@ export class RpcServer {
         }
         tcpPort = rs.port;
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
-        const driver = new UdpDriver({ socket: rs.socket as unknown as Socket, endpoint: engine, peers });
+        const driver = new MessageDriver({ socket: rs.socket, endpoint: engine, peers, stableOutput: true });
         engine.onWake = () => driver.kick();
         driver.start();
         tcp = engine;
@@ -132,8 +131,8 @@ export class RpcServer {
         const sessionPeer = new Map<number, number>();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });
         const l = new Listener(o.pltCaps ?? { ...DEFAULT_LISTENER_CAPS, maxSessions: 256 }, rpcSessionFactory(engine, o.pltDefaults, (key, peer) => sessionPeer.set(key, peer)), deriveSeed(o.seed ?? 1, 'rpc-listener'));
-        const driver = new UdpDriver({
-          socket,
+        const driver = new MessageDriver({
+          socket: socket as unknown as MessageSocket,
           endpoint: l,
           peers,
           onProgress: () => {

@@ -9,7 +9,7 @@
 // handleMessage() serves messages of other transports, whose replies go to a ReplySink.
 
 import type { Endpoint } from '../endpoint.js';
-import { DuplicateRequestCache, type DrcConfig, type DrcEntry } from './drc.js';
+import { DuplicateRequestCache, type DrcConfig, type DrcHandle } from './drc.js';
 import {
   AcceptStat,
   AuthFlavor,
@@ -26,11 +26,14 @@ import {
   type Credential,
 } from './message.js';
 import type { RpcCallContext, RpcProgramVersion, ServerProcedure } from './program.js';
-import { XdrReader, XdrWriter } from './xdr.js';
+import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
 
-/** Where replies of handleMessage() go. The bytes are valid only during the call: copy or send them. */
+/**
+ * Where replies of handleMessage() go. Unless `stable`, the bytes are valid only during the call
+ * (copy or send them); stable bytes are never changed again and may be kept.
+ */
 export interface ReplySink {
-  sendReply(bytes: Uint8Array, to: number): void;
+  sendReply(bytes: Uint8Array, to: number, stable?: boolean): void;
 }
 
 /** Cumulative counters of a server. */
@@ -83,6 +86,24 @@ interface VersionTable {
 }
 
 const NONE_CREDENTIAL: Credential = Object.freeze({ flavor: AuthFlavor.AUTH_NONE });
+
+/** What a handler gets; the peer's address text is made only when a handler asks for it. */
+class CallContext implements RpcCallContext {
+  constructor(
+    private readonly resolve: (peer: number) => string | null,
+    readonly peer: number,
+    readonly xid: number,
+    readonly program: number,
+    readonly version: number,
+    readonly procedure: number,
+    readonly credential: Credential,
+    readonly now: number,
+  ) {}
+
+  get peerAddress(): string | null {
+    return this.resolve(this.peer);
+  }
+}
 
 /** The server engine. */
 export class RpcServerEngine implements Endpoint, ReplySink {
@@ -171,13 +192,13 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     return null;
   }
 
-  /** Queues a reply for pollTransmit (copying it). */
-  sendReply(bytes: Uint8Array, to: number): void {
+  /** Queues a reply for pollTransmit (copying it unless it is stable). */
+  sendReply(bytes: Uint8Array, to: number, stable = false): void {
     if (this.outBytes.length - this.outHead >= this.maxQueued) {
       this.counters.replyDrops++;
       return;
     }
-    this.outBytes.push(bytes.slice());
+    this.outBytes.push(stable ? bytes : wireCopy(bytes));
     this.outTo.push(to);
   }
 
@@ -265,17 +286,19 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       return;
     }
     // Duplicate request cache: the key is (client, xid, prog, vers, proc).
-    let entry = this.drc.find(now, from, h.xid, h.prog, h.vers, h.proc);
-    if (entry !== null) {
+    const drc = this.drc;
+    let entry = drc.find(now, from, h.xid, h.prog, h.vers, h.proc);
+    if (entry >= 0) {
       k.duplicateRequests++;
-      if (this.drc.config.enabled) {
-        if (entry.reply !== null) {
+      if (drc.config.enabled) {
+        const cached = drc.reply(entry);
+        if (cached !== null) {
           k.cacheHits++;
           k.replies++;
-          sink.sendReply(entry.reply, from);
+          sink.sendReply(cached, from, false);
           return;
         }
-        if (!entry.executed) {
+        if (!drc.executed(entry)) {
           k.inProgressDrops++;
           return;
         }
@@ -283,18 +306,9 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       // Executed again: at-least-once (cache off), or the cached reply was not kept.
       k.duplicateExecutions++;
     } else {
-      entry = this.drc.insert(now, from, h.xid, h.prog, h.vers, h.proc);
+      entry = drc.insert(now, from, h.xid, h.prog, h.vers, h.proc);
     }
-    const ctx: RpcCallContext = {
-      peer: from,
-      peerAddress: this.peerAddress(from),
-      xid: h.xid,
-      program: h.prog,
-      version: h.vers,
-      procedure: h.proc,
-      credential,
-      now,
-    };
+    const ctx = new CallContext(this.peerAddress, from, h.xid, h.prog, h.vers, h.proc, credential, now);
     k.executions++;
     let result: unknown;
     try {
@@ -315,12 +329,12 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     this.finish(entry, sp, h.xid, from, sink, true, result);
   }
 
-  private finishAsync(entry: DrcEntry, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
+  private finishAsync(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
     this.finish(entry, sp, xid, from, sink, ok, value);
     this.onWake?.();
   }
 
-  private finish(entry: DrcEntry, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
+  private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
     const w = this.writer;
     const k = this.counters;
     w.reset();
@@ -340,9 +354,11 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
       k.systemErr++;
     }
-    entry.executed = true;
-    if (this.drc.config.enabled && !entry.evicted) entry.reply = w.bytes().slice();
-    this.reply(w, from, sink);
+    // The cache copies what it keeps; the sink gets the writer's bytes for the length of the call.
+    const out = w.bytes();
+    this.drc.complete(entry, this.drc.config.enabled ? out : null);
+    k.replies++;
+    sink.sendReply(out, from, false);
   }
 
   private reply(w: XdrWriter, to: number, sink: ReplySink): void {

@@ -41,6 +41,16 @@ export function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8A
   return out;
 }
 
+/**
+ * A copy of a whole message for the wire: small copies come from Node's shared buffer pool, so a
+ * call or a reply costs no ArrayBuffer of its own (the garbage collector sweeps those one by one).
+ */
+export function wireCopy(bytes: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 function pad4(n: number): number {
   return (4 - (n & 3)) & 3;
 }
