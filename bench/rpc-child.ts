@@ -81,7 +81,7 @@ async function serve(kind: string): Promise<void> {
 }
 
 /** Keeps `inFlight` loops of `once()` going; measures completions after the warm-up. */
-async function measure(inFlight: number, durationMs: number, warmupMs: number, once: () => Promise<void>): Promise<ClientResult> {
+async function measure(inFlight: number, durationMs: number, warmupMs: number, once: () => Promise<unknown>): Promise<ClientResult> {
   const start = performance.now();
   const measureAt = start + warmupMs;
   const endAt = measureAt + durationMs;
@@ -158,7 +158,7 @@ async function client(kind: string, port: number, proc: 'null' | 'echo', inFligh
   if (kind === 'lab') {
     const rpc = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'udp', maxCallsInFlight: inFlight });
     const counter = new CounterProgV1Client(rpc);
-    const once = proc === 'null' ? () => rpc.ping(CounterProgV1.program, CounterProgV1.version) : () => counter.echo(PAYLOAD).then(() => undefined);
+    const once = proc === 'null' ? () => rpc.ping(CounterProgV1.program, CounterProgV1.version) : () => counter.echo(PAYLOAD);
     const r = await measure(inFlight, durationMs, warmupMs, once);
     if (process.env.RPC_BENCH_DEBUG) console.error(JSON.stringify(rpc.engine.counters));
     await rpc.close();

@@ -78,6 +78,16 @@ describe('typed stubs over each transport', () => {
     });
   }
 
+  it('several TCP clients at once each get their own replies', async () => {
+    const clients = await Promise.all([1, 2, 3].map((seed) => RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', policy: FAST, seed })));
+    try {
+      const results = await Promise.all(clients.map((c, k) => Promise.all(Array.from({ length: 32 }, (_, i) => new CounterProgV1Client(c).echo(Uint8Array.from([k, i]))))));
+      results.forEach((rs, k) => expect(rs.map((r) => [...r])).toEqual(Array.from({ length: 32 }, (_, i) => [k, i])));
+    } finally {
+      for (const c of clients) await c.close();
+    }
+  });
+
   it('closing a client rejects its pending calls with shutdown', async () => {
     const c = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
     const p = new CounterProgV1Client(c).get();

@@ -119,8 +119,12 @@ export class RpcClient implements RpcCaller {
 
   /** Calls procedure 0 (NULL) of a program version: the RPC ping. */
   ping(program: number, version: number, options?: CallOptions): Promise<void> {
-    return this.call(nullProcedure(program, version), undefined, options);
+    let d = this.lastNull;
+    if (d === null || d.program !== program || d.version !== version) d = this.lastNull = nullProcedure(program, version);
+    return this.call(d, undefined, options);
   }
+
+  private lastNull: ProcedureDescriptor<void, void> | null = null;
 
   /** Changes the impairment of one direction while calls run. */
   reconfigure(direction: 'forward' | 'reverse', changes: Partial<ImpairmentConfig>): void {
@@ -155,6 +159,7 @@ export class RpcClient implements RpcCaller {
       c.reject = null;
       if (c.status === RpcStatus.SUCCESS) resolve(c.result);
       else reject(c.error());
+      this.engine.recycle(c);
     }
   }
 }

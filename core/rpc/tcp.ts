@@ -111,11 +111,12 @@ export class RecordStreamSocket extends EventEmitter {
     });
   }
 
-  /** dgram-style send: (data, callback) on the single connection, or (data, port, address, callback). */
+  /** dgram-style send: (data[, callback]) on the single connection, or (data, port, address[, callback]). */
   send(data: Uint8Array, ...rest: unknown[]): void {
-    const cb = rest[rest.length - 1] as ((err: Error | null) => void) | undefined;
+    const last = rest[rest.length - 1];
+    const cb = typeof last === 'function' ? (last as (err: Error | null) => void) : undefined;
     let c: Conn | null | undefined;
-    if (rest.length >= 3) c = this.conns.get(`${rest[1] as string}|${rest[0] as number}`);
+    if (typeof rest[0] === 'number') c = this.conns.get(`${rest[1] as string}|${rest[0]}`);
     else c = this.single;
     if (c === null || c === undefined || c.sock.destroyed) {
       this.counters.sendsToClosed++;
