@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
@@ -139,7 +139,7 @@ export function registerTransfer(program: Command): void {
       return;
     }
     const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
-    const problems = transportConfigProblems(transport);
+    const problems = transportConfigProblems(transport, (k) => flagOf(TRANSPORT_KNOBS, k));
     if (problems.length > 0) throw new UsageError(problems[0]!);
     const forward = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig;
     const reverse = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig;

@@ -119,6 +119,12 @@ export class BulkSender implements Endpoint {
     return Buffer.compare(Buffer.from(this.sentDigest), Buffer.from(this.receivedDigest)) === 0;
   }
 
+  /** Ends the transfer at once: the peer gets an RST with the reason, and the state is 'failed'. */
+  abort(now: number, reason: string): void {
+    this.conn.abort(reason);
+    this.progress(now);
+  }
+
   /** Sends the SYN. */
   start(now: number): void {
     if (this.started) return;

@@ -101,6 +101,7 @@ export class Link {
   private sendIndex = 0;
   private maxDeliveredIndex = -1;
   private bytesInFlight = 0;
+  private readonly flipped = new Int32Array(64);
   private readonly pool = new Map<number, Uint8Array[]>();
   private poolLen = -1;
   private poolList: Uint8Array[] = [];
@@ -290,9 +291,19 @@ export class Link {
     if (cfg.corruptProbability > 0 && this.rng.uniform() < cfg.corruptProbability) {
       c.corrupted++;
       flags |= DeliveryFlag.CORRUPTED;
+      // Distinct positions: flipping one bit twice would give back the original datagram.
       const bits = len * 8;
-      for (let i = 0; i < cfg.corruptBits; i++) {
-        const bit = this.rng.below(bits);
+      const n = Math.min(cfg.corruptBits, bits);
+      const picked = this.flipped;
+      for (let i = 0; i < n; i++) {
+        let bit = this.rng.below(bits);
+        for (let j = 0; j < i; j++) {
+          if (picked[j] === bit) {
+            bit = this.rng.below(bits);
+            j = -1;
+          }
+        }
+        picked[i] = bit;
         copy[bit >>> 3] = copy[bit >>> 3]! ^ (1 << (bit & 7));
       }
     }
@@ -335,8 +346,8 @@ export class Link {
       this.poolList = list;
     }
     if (list.length > 0) return list.pop()!;
-    // Buffer.allocUnsafeSlow: a Buffer of its own (node:dgram then sends it without conversion).
-    return Buffer.allocUnsafeSlow(len);
+    // A plain Uint8Array, not a Buffer: Buffer#slice would alias pooled memory for callers.
+    return new Uint8Array(len);
   }
 
   private expireQueue(now: number): void {

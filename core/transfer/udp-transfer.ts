@@ -89,7 +89,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     connectedPeer: peerId,
     onSocketError: (err) => {
       if (err.code === 'ECONNREFUSED' && sender.state === 'connecting') {
-        sender.conn.abort(`nothing listens on ${peer.host}:${peer.port} (ICMP port unreachable)`);
+        sender.abort(performance.now(), `nothing listens on ${peer.host}:${peer.port} (ICMP port unreachable)`);
         driver.kick();
       }
     },
@@ -101,7 +101,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   const sampler = o.onSample === undefined ? null : setInterval(() => o.onSample!(meter.sample(performance.now())), setup.intervalMs);
   const limit = setTimeout(() => finish('timeout'), setup.timeLimitMs);
   const onAbort = () => {
-    sender.conn.abort('stopped by the user');
+    sender.abort(performance.now(), 'stopped by the user');
     driver.kick();
     finish('stopped');
   };
@@ -114,7 +114,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   clearTimeout(limit);
   if (sampler !== null) clearInterval(sampler);
   if (status !== 'complete' && sender.state !== 'failed') {
-    sender.conn.abort(status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms` : 'stopped by the user');
+    sender.abort(performance.now(), status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms` : 'stopped by the user');
     driver.kick();
   }
   const end = performance.now();
