@@ -2,9 +2,11 @@
 // Suites: each adds one entry below.
 
 import { benchSimulator } from './sim.js';
+import { benchTransport } from './transport.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
+  transport: benchTransport,
 };
 
 const wanted = process.argv.slice(2);
