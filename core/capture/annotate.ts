@@ -42,7 +42,7 @@ export function describeDrop(reason: DropReason, cfg: ImpairmentConfig, datagram
       return `dropped: burst loss (Gilbert-Elliott p=${num(cfg.burstEnterProbability)} r=${num(cfg.burstExitProbability)}, loss ${pct(cfg.burstLossBad)} bad / ${pct(cfg.burstLossGood)} good)`;
     case 'queue': {
       const bytes = cfg.queueBytes > 0 ? ` or ${cfg.queueBytes} bytes` : '';
-      return `dropped: bottleneck queue full (${cfg.queuePackets} packets${bytes} at ${formatBitsPerSecond(cfg.rateBitsPerSecond)})`;
+      return `dropped: bottleneck queue full (${cfg.queuePackets} packet${cfg.queuePackets === 1 ? '' : 's'}${bytes} at ${formatBitsPerSecond(cfg.rateBitsPerSecond)})`;
     }
     case 'mtu':
       return `dropped: longer than the MTU (${datagramBytes + IP_UDP_OVERHEAD_BYTES} bytes with IP and UDP headers > MTU ${cfg.mtuBytes})`;
@@ -53,7 +53,8 @@ export function describeDrop(reason: DropReason, cfg: ImpairmentConfig, datagram
 
 /**
  * The comment of a captured datagram, or '' when the link delivered it untouched. Knob values are
- * those in force when the record is written (the drop, or the arrival).
+ * those in force when the frame is written: at the drop, or at the arrival. A knob changed while
+ * a datagram was in flight shows its new value on that datagram's arrival.
  */
 export function describeFate(fate: LinkFate, cfg: ImpairmentConfig, datagramBytes: number): string {
   if (fate.dropReason !== null) return describeDrop(fate.dropReason, cfg, datagramBytes);
