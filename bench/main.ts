@@ -2,9 +2,11 @@
 // Suites: each adds one entry below.
 
 import { benchSimulator } from './sim.js';
+import { benchCapture } from './capture.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
+  capture: benchCapture,
 };
 
 const wanted = process.argv.slice(2);
