@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Capture, MIN_CAPTURE_BYTES, type PacketLogEntry } from '../core/capture/capture.js';
+import { describeDrop } from '../core/capture/annotate.js';
 import { MemorySink } from '../core/capture/sink.js';
 import { EpbDirection, Opt, optionNumber, optionText, readPcapng, type PcapngBlock } from '../core/capture/pcapng.js';
 import { SIM_CLIENT_ADDRESS, SIM_LISTENER_ADDRESS } from '../core/capture/runs.js';
@@ -117,6 +118,11 @@ describe('capture annotations', () => {
         expect(Buffer.from(frames[e.frame - 1]!.data.subarray(28)).equals(Buffer.from(datagram(e.lab!.seq)))).toBe(true);
       }
     }
+  });
+
+  it('words a drop at the memory cap and a byte-limited queue', () => {
+    expect(describeDrop('memory', NO_IMPAIRMENT, 100)).toBe('dropped: link memory cap (256 MiB in flight)');
+    expect(describeDrop('queue', { ...NO_IMPAIRMENT, rateBitsPerSecond: 10e6, queuePackets: 50, queueBytes: 30000 }, 100)).toBe('dropped: bottleneck queue full (50 packets or 30000 bytes at 10.0 Mbit/s)');
   });
 
   it('explains duplicates, held-back and reordered datagrams, and leaves clean ones alone', () => {

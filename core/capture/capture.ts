@@ -148,6 +148,7 @@ export class CaptureInterface {
     readonly id: number,
     /** The interface name. */
     readonly name: string,
+    /** epb_flags written on each of its frames (0: none). */
     readonly flags: number,
   ) {}
 
