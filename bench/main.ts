@@ -3,10 +3,12 @@
 
 import { benchSimulator } from './sim.js';
 import { benchTransport } from './transport.js';
+import { benchCapture } from './capture.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
   transport: benchTransport,
+  capture: benchCapture,
 };
 
 const wanted = process.argv.slice(2);

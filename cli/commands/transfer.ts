@@ -14,6 +14,7 @@ import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { numberArg } from '../args.js';
+import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -128,6 +129,7 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (virtual time in the simulator; default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
+  addCaptureOptions(cmd);
   addTransportOptions(cmd);
   addImpairmentOptions(cmd, true);
   addSocketOptions(cmd);
@@ -135,6 +137,7 @@ export function registerTransfer(program: Command): void {
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
+      if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
@@ -159,6 +162,7 @@ export function registerTransfer(program: Command): void {
       timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),
     };
     const json = o.json === true;
+    const capture = openCapture(o, net === 'udp', `packetlab transfer, ${net}, ${transport.protocol}, seed ${seed}`);
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, TRANSFER_COLUMNS);
 
     const progress = new Progress();
@@ -174,11 +178,11 @@ export function registerTransfer(program: Command): void {
     const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
     let summary: TransferSummary;
     if (net === 'sim') {
-      summary = runSimTransfer(setup, { onSample });
+      summary = runSimTransfer(setup, { onSample, capture: capture?.capture });
     } else {
       const { signal, dispose } = stopSignal();
       try {
-        summary = await runUdpTransfer({ setup, peer, socket, onSample, signal });
+        summary = await runUdpTransfer({ setup, peer, socket, onSample, signal, capture: capture?.capture });
       } finally {
         dispose();
       }
@@ -186,6 +190,7 @@ export function registerTransfer(program: Command): void {
     progress.clear();
     printer?.finish();
     csv?.close();
+    closeCapture(capture, json);
     if (json) jsonLine(summary);
     else printSummary(summary);
     if (summary.status !== 'complete' || summary.dataMatched === false) process.exitCode = 1;

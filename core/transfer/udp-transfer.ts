@@ -5,9 +5,11 @@
 
 import { isIPv6 } from 'node:net';
 import { BulkSender } from '../apps/bulk.js';
+import type { Capture } from '../capture/capture.js';
+import { captureUdpLinks } from '../capture/runs.js';
 import { Link } from '../impair/link.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
@@ -24,6 +26,8 @@ export interface UdpTransferOptions {
   onSample?: (sample: TransferSample) => void;
   /** Aborting stops the transfer (its summary says 'stopped'). */
   signal?: AbortSignal;
+  /** Records every datagram of both link directions, timestamps on performance.now() (the caller closes it). */
+  capture?: Capture;
 }
 
 /** Runs a transfer over UDP and resolves with its summary. */
@@ -64,6 +68,10 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   });
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
+  if (o.capture !== undefined) {
+    const own = socket.address();
+    captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId, forward, reverse });
+  }
   const receiverCounters = () => {
     if (local === null) return null;
     const s = local.latest().sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');

@@ -86,7 +86,8 @@ export interface UdpDriverOptions {
   onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
-const SELF = 0x7fffffff;
+/** The address id a driver gives its own socket (the `to` of incoming datagrams on the ingress link). */
+export const SELF = 0x7fffffff;
 const BATCH = 256;
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
