@@ -62,6 +62,12 @@ describe('packetlab CLI', () => {
     expect(r.stdout).toMatch(/data: SHA-256 matches/);
   });
 
+  it('--no-verify skips the hashing on both ends and says the data was not checked', () => {
+    const r = cli(['transfer', '--seed', '3', '--bytes', '200KB', '--loss', '3%', '--no-verify', '--json']);
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout).pop()).toMatchObject({ status: 'complete', dataMatched: null, sentSha256: null, receivedSha256: null });
+  });
+
   it('fails with exit code 1 and a reason when the connection gives up', () => {
     const r = cli(['transfer', '--seed', '1', '--bytes', '10KB', '--loss', '1', '--max-retries', '2', '--rto-initial', '10']);
     expect(r.code).toBe(1);

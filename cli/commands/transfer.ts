@@ -123,6 +123,7 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
   cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
+  cmd.addOption(new Option('--no-verify', 'do not hash the data on both ends (saves the SHA-256 work on the largest runs)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
   cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
@@ -157,6 +158,7 @@ export function registerTransfer(program: Command): void {
       totalBytes: (o.bytes as number | undefined) ?? 10_000_000,
       messageBytes: (o.messageSize as number | undefined) ?? 0,
       readRateBytesPerSecond: (o.readRate as number | undefined) ?? 0,
+      verifyData: o.verify !== false,
       seed,
       intervalMs: (o.interval as number | undefined) ?? 100,
       timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),

@@ -22,6 +22,7 @@ export function simTransferCommand(s: TransferSetup): string {
   const parts = ['npx packetlab transfer --net sim', `--seed ${s.seed}`, `--bytes ${s.totalBytes}`];
   if (s.messageBytes > 0) parts.push(`--message-size ${s.messageBytes}`);
   if (s.readRateBytesPerSecond > 0) parts.push(`--read-rate ${s.readRateBytesPerSecond}`);
+  if (s.verifyData === false) parts.push('--no-verify');
   parts.push(...flags(s.transport as unknown as Record<string, unknown>, DEFAULT_TRANSPORT_CONFIG as unknown as Record<string, unknown>, TRANSPORT_KNOBS, ''));
   parts.push(...flags(s.forward as unknown as Record<string, unknown>, NO_IMPAIRMENT as unknown as Record<string, unknown>, IMPAIRMENT_KNOBS, ''));
   parts.push(...flags(s.reverse as unknown as Record<string, unknown>, NO_IMPAIRMENT as unknown as Record<string, unknown>, IMPAIRMENT_KNOBS, 'rev-'));

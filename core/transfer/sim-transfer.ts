@@ -38,6 +38,7 @@ export function buildSimTransfer(setup: TransferSetup): SimTransfer {
     totalBytes: setup.totalBytes,
     messageBytes: setup.messageBytes,
     readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    verifyData: setup.verifyData,
     connectionId: rng.uint32(),
     isn: rng.uint32(),
     peer: 1,

@@ -61,6 +61,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     totalBytes: setup.totalBytes,
     messageBytes: setup.messageBytes,
     readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    verifyData: setup.verifyData,
     connectionId: rng.uint32(),
     isn: rng.uint32(),
     peer: peerId,

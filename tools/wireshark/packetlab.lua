@@ -99,6 +99,7 @@ local f = {
   syn_flags = ProtoField.uint8("packetlab.syn.flags", "Options flags", base.HEX),
   syn_sack = ProtoField.bool("packetlab.syn.sack", "SACK", 8, nil, 0x01),
   syn_verify = ProtoField.bool("packetlab.syn.verify_checksum", "Verify checksums", 8, nil, 0x02),
+  syn_digest = ProtoField.bool("packetlab.syn.verify_data", "Verify data (SHA-256)", 8, nil, 0x04),
   syn_mss = ProtoField.uint16("packetlab.syn.mss", "MSS (bytes)", base.DEC),
   syn_ack_every = ProtoField.uint16("packetlab.syn.ack_every", "ACK every (packets)", base.DEC),
   syn_ack_delay = ProtoField.uint32("packetlab.syn.ack_delay_us", "ACK delay (us)", base.DEC),
@@ -198,6 +199,7 @@ local function dissect_syn(tvb, tree)
     local fl = t:add(f.syn_flags, tvb(3, 1))
     fl:add(f.syn_sack, tvb(3, 1))
     fl:add(f.syn_verify, tvb(3, 1))
+    fl:add(f.syn_digest, tvb(3, 1))
     t:add(f.syn_mss, tvb(4, 2))
     t:add(f.syn_ack_every, tvb(6, 2))
     t:add(f.syn_ack_delay, tvb(8, 4))
