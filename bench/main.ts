@@ -2,10 +2,14 @@
 // Suites: each adds one entry below.
 
 import { benchSimulator } from './sim.js';
+import { benchTransport } from './transport.js';
+import { benchCapture } from './capture.js';
 import { benchRpc } from './rpc.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
+  transport: benchTransport,
+  capture: benchCapture,
   rpc: benchRpc,
 };
 

@@ -169,13 +169,19 @@ export function checkKnobValue(k: Knob, v: unknown): string | null {
   return null;
 }
 
-/** Cross-knob rules of a transport config; each problem names the knobs involved. */
-export function transportConfigProblems(c: TransportConfig): string[] {
+/** Cross-knob rules of a transport config; each problem names the knobs involved via `name`. */
+export function transportConfigProblems(c: TransportConfig, name: (key: keyof TransportConfig) => string = (k) => k): string[] {
   const out: string[] = [];
-  if (c.rtoMsMin > c.rtoMsMax) out.push(`rtoMsMin (${c.rtoMsMin}) must not exceed rtoMsMax (${c.rtoMsMax})`);
-  if (c.rcvBufferBytes < c.mssBytes) out.push(`rcvBufferBytes (${c.rcvBufferBytes}) must hold at least one packet of mssBytes (${c.mssBytes})`);
-  if (c.windowPackets * c.mssBytes > 64 * MiB) out.push(`windowPackets x mssBytes (${c.windowPackets} x ${c.mssBytes}) must not exceed 64 MiB`);
+  if (c.rtoMsMin > c.rtoMsMax) out.push(`${name('rtoMsMin')} (${c.rtoMsMin}) must not exceed ${name('rtoMsMax')} (${c.rtoMsMax})`);
+  if (c.rcvBufferBytes < c.mssBytes) out.push(`${name('rcvBufferBytes')} (${c.rcvBufferBytes}) must hold at least one packet of ${name('mssBytes')} (${c.mssBytes})`);
+  if (c.windowPackets * c.mssBytes > 64 * MiB) out.push(`${name('windowPackets')} x ${name('mssBytes')} (${c.windowPackets} x ${c.mssBytes}) must not exceed 64 MiB`);
   return out;
+}
+
+/** The command-line flag of a knob key (with its dashes). */
+export function flagOf(knobs: readonly Knob[], key: string): string {
+  const k = knobs.find((x) => x.key === key);
+  return k === undefined ? key : `--${k.flag}`;
 }
 
 /** Finds a knob by key in a list. */

@@ -22,7 +22,7 @@ import { CounterProgV1Client, CounterProgV1 } from '../experiments/rpc/counter.j
 import { KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
 import { TypesProgV1Client } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';
-import { cli } from './helpers/cli.js';
+import { cliAsync } from './helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TRANSPORTS: RpcTransportName[] = ['udp', 'tcp', 'plt'];
@@ -235,28 +235,28 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
     const reg = await registerServer(server, { port: binder.port, kind: 'lab' });
     try {
       const x = join(root, 'experiments/rpc/kv.x');
-      const put = await cli(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', 'KV_V1', 'KV_PUT', '{"key":"cli","value":"cafe","expected_revision":null}', '--binder-port', String(binder.port), '--transport', 'tcp']);
+      const put = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', 'KV_V1', 'KV_PUT', '{"key":"cli","value":"cafe","expected_revision":null}', '--binder-port', String(binder.port), '--transport', 'tcp']);
       expect(put.stderr).toBe('');
       expect(JSON.parse(put.stdout)).toEqual({ status: 'KV_OK', revision: '1' });
-      const get = await cli(['rpc', 'call', '--x', x, '127.0.0.1', String(0x20000101), '1', '2', '"cli"', '--port', String(server.udpPort), '--json', '--auth', 'sys']);
+      const get = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', String(0x20000101), '1', '2', '"cli"', '--port', String(server.udpPort), '--json', '--auth', 'sys']);
       const line = JSON.parse(get.stdout);
       expect(line).toMatchObject({ type: 'result', transport: 'udp', name: 'KV_GET', result: { status: 'KV_OK', entry: { key: 'cli', value: 'cafe', revision: '1' } }, retransmissions: 0 });
-      const info = await cli(['rpcinfo', '-p', '127.0.0.1', '--binder-port', String(binder.port)]);
+      const info = await cliAsync(['rpcinfo', '-p', '127.0.0.1', '--binder-port', String(binder.port)]);
       const lines = info.stdout.trimEnd().split('\n');
       expect(lines[0]).toBe('   program vers proto   port  service');
       expect(lines).toContain(`${String(0x20000101).padStart(10)}    1   plt ${String(server.pltPort).padStart(6)}  packetlab-kv`);
-      const bad = await cli(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'KV_GET', '42', '--port', String(server.udpPort)]);
+      const bad = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'KV_GET', '42', '--port', String(server.udpPort)]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toBe('packetlab: JSON-ARGS: args: expected a string, got number 42\n');
-      const badProc = await cli(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NOPE', '--port', String(server.udpPort)]);
+      const badProc = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NOPE', '--port', String(server.udpPort)]);
       expect(badProc.code).toBe(2);
       expect(badProc.stderr).toContain('PROC: NOPE is not a procedure of KV_V1 (procedures: NULL (0), KV_PUT (1)');
-      const badFlag = await cli(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.udpPort)]);
+      const badFlag = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.udpPort)]);
       expect(badFlag.code).toBe(2);
       expect(badFlag.stderr).toContain('--retry must be 0 (send once) or from 10ms to 600000ms');
-      const remote = await cli(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
+      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
       expect(remote.code).toBe(0);
-      const notThere = await cli(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NULL', '--port', '1', '--transport', 'tcp']);
+      const notThere = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NULL', '--port', '1', '--transport', 'tcp']);
       expect(notThere.code).toBe(1);
       expect(notThere.stderr).toContain('connection refused');
     } finally {

@@ -19,7 +19,7 @@ import { RpcClient } from '../core/rpc/client-net.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
 import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
 import { TypesProgV1 } from '../experiments/rpc/types.js';
-import { cli } from './helpers/cli.js';
+import { cliAsync } from './helpers/cli.js';
 import { buildTypesStubs, missingCTools } from './helpers/c-stubs.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -101,7 +101,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
   });
 
   it('packetlab rpcinfo lists what rpcbind holds, as rpcinfo -p does', async () => {
-    const ours = await cli(['rpcinfo', '-p']);
+    const ours = await cliAsync(['rpcinfo', '-p']);
     expect(ours.code).toBe(0);
     const theirs = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
     const rows = (text: string) =>
@@ -122,7 +122,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     const c = await RpcClient.connect({ host: '127.0.0.1', port: await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp'), transport: 'tcp' });
     expect(await new CounterProgV1Client(c).increment(3)).toBe(3n);
     await c.close();
-    const call = await cli(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', 'COUNTER_V1', 'GET']);
+    const call = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', 'COUNTER_V1', 'GET']);
     expect(call.stdout.trim()).toBe('"3"');
     if (cDir === '') return; // no C toolchain: rpc-interop.test.ts reported it
     for (const proto of ['udp', 'tcp']) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { crc32c as crc32cNative } from '@node-rs/crc32';
+import crc32cJs from 'crc-32/crc32c.js';
 import {
   Flag,
   HEADER_BYTES,
@@ -8,6 +10,7 @@ import {
   emit,
   parse,
   verifyChecksum,
+  crc32c,
   type HeaderFields,
 } from '../core/wire/packet.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../core/wire/seq.js';
@@ -142,7 +145,7 @@ describe('sequence numbers', () => {
 
 describe('SYN options', () => {
   it('round-trip both services', () => {
-    const reliable = { service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, mssBytes: 1000, ackEveryPackets: 2, ackDelayMs: 40, rcvBufferBytes: 65536, readRateBytesPerSecond: 1e6 } as const;
+    const reliable = { service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, verifyData: false, mssBytes: 1000, ackEveryPackets: 2, ackDelayMs: 40, rcvBufferBytes: 65536, readRateBytesPerSecond: 1e6 } as const;
     expect(decodeSynOptions(encodeSynOptions(reliable))).toEqual({ ok: true, options: reliable });
     const stream = { service: Service.STREAM, datagramBytes: 1200, ratePacketsPerSecond: 5000, durationMs: 10_000, reportIntervalMs: 100 } as const;
     expect(decodeSynOptions(encodeSynOptions(stream))).toEqual({ ok: true, options: stream });
@@ -156,5 +159,17 @@ describe('SYN options', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toMatch(/ARQ mode 7/);
     fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => void decodeSynOptions(bytes)));
+  });
+});
+
+describe('CRC32C', () => {
+  it('gives the standard check value, and the JS and native libraries agree at every size', () => {
+    expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (b) => {
+        expect(crc32cJs.buf(b) >>> 0).toBe(crc32cNative(b) >>> 0);
+        expect(crc32c(b)).toBe(crc32cNative(b) >>> 0);
+      }),
+    );
   });
 });

@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
@@ -14,6 +14,7 @@ import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { numberArg } from '../args.js';
+import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -122,12 +123,14 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
   cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
+  cmd.addOption(new Option('--no-verify', 'do not hash the data on both ends (saves the SHA-256 work on the largest runs)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
   cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
   cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (virtual time in the simulator; default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
+  addCaptureOptions(cmd);
   addTransportOptions(cmd);
   addImpairmentOptions(cmd, true);
   addSocketOptions(cmd);
@@ -135,11 +138,12 @@ export function registerTransfer(program: Command): void {
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
+      if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
     const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
-    const problems = transportConfigProblems(transport);
+    const problems = transportConfigProblems(transport, (k) => flagOf(TRANSPORT_KNOBS, k));
     if (problems.length > 0) throw new UsageError(problems[0]!);
     const forward = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig;
     const reverse = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig;
@@ -154,11 +158,13 @@ export function registerTransfer(program: Command): void {
       totalBytes: (o.bytes as number | undefined) ?? 10_000_000,
       messageBytes: (o.messageSize as number | undefined) ?? 0,
       readRateBytesPerSecond: (o.readRate as number | undefined) ?? 0,
+      verifyData: o.verify !== false,
       seed,
       intervalMs: (o.interval as number | undefined) ?? 100,
       timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),
     };
     const json = o.json === true;
+    const capture = openCapture(o, net === 'udp', `packetlab transfer, ${net}, ${transport.protocol}, seed ${seed}`);
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, TRANSFER_COLUMNS);
 
     const progress = new Progress();
@@ -174,11 +180,11 @@ export function registerTransfer(program: Command): void {
     const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
     let summary: TransferSummary;
     if (net === 'sim') {
-      summary = runSimTransfer(setup, { onSample });
+      summary = runSimTransfer(setup, { onSample, capture: capture?.capture });
     } else {
       const { signal, dispose } = stopSignal();
       try {
-        summary = await runUdpTransfer({ setup, peer, socket, onSample, signal });
+        summary = await runUdpTransfer({ setup, peer, socket, onSample, signal, capture: capture?.capture });
       } finally {
         dispose();
       }
@@ -186,6 +192,7 @@ export function registerTransfer(program: Command): void {
     progress.clear();
     printer?.finish();
     csv?.close();
+    closeCapture(capture, json);
     if (json) jsonLine(summary);
     else printSummary(summary);
     if (summary.status !== 'complete' || summary.dataMatched === false) process.exitCode = 1;

@@ -13,6 +13,7 @@ import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, read
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { numberArg } from '../args.js';
+import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
 
 const HEADER = ['time', 'sent', 'received', 'lost', 'reordered', 'duplicated', 'jitter ms', 'kernel drops', 'receive rate'];
@@ -62,12 +63,14 @@ export function registerUdp(program: Command): void {
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per interval and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
+  addCaptureOptions(cmd);
   addImpairmentOptions(cmd, false);
   addSocketOptions(cmd);
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
+      if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
@@ -88,6 +91,7 @@ export function registerUdp(program: Command): void {
       seed,
     };
     const json = o.json === true;
+    const capture = openCapture(o, net === 'udp', `packetlab udp, ${net}, ${setup.datagramBytes} B at ${setup.ratePacketsPerSecond} packets/s, seed ${seed}`);
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, STREAM_COLUMNS);
     const everyS = ((o.printInterval as number | undefined) ?? 1000) / 1000;
     const progress = new Progress();
@@ -121,11 +125,11 @@ export function registerUdp(program: Command): void {
       console.log(row(HEADER, WIDTHS));
     }
     let summary: StreamSummary;
-    if (net === 'sim') summary = runSimStream(setup, onSample);
+    if (net === 'sim') summary = runSimStream(setup, onSample, capture?.capture);
     else {
       const { signal, dispose } = stopSignal();
       try {
-        summary = await runUdpStream({ setup, peer, socket, onSample, signal });
+        summary = await runUdpStream({ setup, peer, socket, onSample, signal, capture: capture?.capture });
       } finally {
         dispose();
       }
@@ -134,6 +138,7 @@ export function registerUdp(program: Command): void {
     const l = last as StreamSample | null;
     if (!json && l !== null && l.time_s > lastPrint) print(l);
     csv?.close();
+    closeCapture(capture, json);
     if (json) jsonLine(summary);
     else printSummary(summary);
     if (summary.status === 'failed') process.exitCode = 1;

@@ -13,10 +13,11 @@ import { StreamReceiver } from '../stream/receiver.js';
 export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol' | 'sack' | 'verifyChecksum' | 'mssBytes' | 'ackEveryPackets' | 'ackDelayMs' | 'rcvBufferBytes'>>;
 
 /**
- * A listener session idles out after this long without a datagram unless told otherwise: three
- * times the default maximum RTO, so a sender in deep backoff is not mistaken for a dead one.
+ * A listener session idles out after this long without a datagram unless told otherwise: ten
+ * times the default maximum RTO, so a sender in deep backoff on a very lossy path is not taken for
+ * a dead one (the sender detects failure itself; sessions are also capped in number and lifetime).
  */
-export const LISTENER_IDLE_TIMEOUT_MS = 3 * DEFAULT_TRANSPORT_CONFIG.rtoMsMax;
+export const LISTENER_IDLE_TIMEOUT_MS = 10 * DEFAULT_TRANSPORT_CONFIG.rtoMsMax;
 
 /** The factory of a plain packetlab listener: bulk receivers and stream receivers. */
 export function labSessionFactory(defaults: ListenerTransportDefaults = {}): SessionFactory {
@@ -38,6 +39,6 @@ export function labSessionFactory(defaults: ListenerTransportDefaults = {}): Ses
     };
     const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
     conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
-    return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)));
+    return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)), o.verifyData !== false);
   };
 }

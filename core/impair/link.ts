@@ -24,7 +24,12 @@ export const DeliveryFlag = { DUPLICATE: 1, CORRUPTED: 2, REORDERED: 4, HELD_BAC
 /** Optional observer of every datagram's fate (packet ladder, pcap capture). */
 export interface LinkTracer {
   dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason): void;
-  delivered(now: number, bytes: Uint8Array, from: number, to: number, sentAt: number, flags: number): void;
+  /**
+   * A datagram arrived. `flippedBits` lists the bits a corruption changed, ascending (bit i is
+   * `1 << (i % 8)` of byte `i >> 3`), or is null when the copy is not corrupted or the tracer was
+   * attached after the corruption happened.
+   */
+  delivered(now: number, bytes: Uint8Array, from: number, to: number, sentAt: number, flags: number, flippedBits: readonly number[] | null): void;
 }
 
 /** Cumulative counters of one link direction. */
@@ -101,6 +106,9 @@ export class Link {
   private sendIndex = 0;
   private maxDeliveredIndex = -1;
   private bytesInFlight = 0;
+  private readonly flipped = new Int32Array(64);
+  // Bits flipped in corrupted datagrams in flight, by slot, kept only while a tracer listens.
+  private readonly flips = new Map<number, number[]>();
   private readonly pool = new Map<number, Uint8Array[]>();
   private poolLen = -1;
   private poolList: Uint8Array[] = [];
@@ -218,7 +226,16 @@ export class Link {
     } else {
       this.maxDeliveredIndex = index;
     }
-    this.tracer?.delivered(now, data, this.slotFrom[slot]!, this.slotTo[slot]!, this.slotSentAt[slot]!, this.slotFlags[slot]!);
+    const tracer = this.tracer;
+    if (tracer !== null) {
+      const flags = this.slotFlags[slot]!;
+      let flipped: number[] | null = null;
+      if ((flags & DeliveryFlag.CORRUPTED) !== 0) {
+        flipped = this.flips.get(slot) ?? null;
+        this.flips.delete(slot);
+      }
+      tracer.delivered(now, data, this.slotFrom[slot]!, this.slotTo[slot]!, this.slotSentAt[slot]!, flags, flipped);
+    }
     return slot;
   }
 
@@ -290,9 +307,19 @@ export class Link {
     if (cfg.corruptProbability > 0 && this.rng.uniform() < cfg.corruptProbability) {
       c.corrupted++;
       flags |= DeliveryFlag.CORRUPTED;
+      // Distinct positions: flipping one bit twice would give back the original datagram.
       const bits = len * 8;
-      for (let i = 0; i < cfg.corruptBits; i++) {
-        const bit = this.rng.below(bits);
+      const n = Math.min(cfg.corruptBits, bits);
+      const picked = this.flipped;
+      for (let i = 0; i < n; i++) {
+        let bit = this.rng.below(bits);
+        for (let j = 0; j < i; j++) {
+          if (picked[j] === bit) {
+            bit = this.rng.below(bits);
+            j = -1;
+          }
+        }
+        picked[i] = bit;
         copy[bit >>> 3] = copy[bit >>> 3]! ^ (1 << (bit & 7));
       }
     }
@@ -304,6 +331,13 @@ export class Link {
     this.slotIndex[slot] = index;
     this.slotSentAt[slot] = now;
     this.slotFlags[slot] = flags;
+    if ((flags & DeliveryFlag.CORRUPTED) !== 0) {
+      // The difference between the offered bytes and the copy is what the receiver will see,
+      // whichever way the bits were drawn. Without a tracer any entry left from an earlier
+      // datagram in this slot is dropped, so a tracer attached later never reads a stale one.
+      if (this.tracer !== null) this.flips.set(slot, differingBits(bytes, copy));
+      else this.flips.delete(slot);
+    }
     // Due now and nothing on the delay line: FIFO (anything later goes to the heap, which is only
     // served once the FIFO is empty, and its items arrive no earlier than the FIFO's).
     if (arrive <= now && this.heapSize === 0) this.fifoPush(slot, now);
@@ -335,8 +369,8 @@ export class Link {
       this.poolList = list;
     }
     if (list.length > 0) return list.pop()!;
-    // Buffer.allocUnsafeSlow: a Buffer of its own (node:dgram then sends it without conversion).
-    return Buffer.allocUnsafeSlow(len);
+    // A plain Uint8Array, not a Buffer: Buffer#slice would alias pooled memory for callers.
+    return new Uint8Array(len);
   }
 
   private expireQueue(now: number): void {
@@ -437,6 +471,16 @@ export class Link {
     ho[i] = order;
     return top;
   }
+}
+
+function differingBits(a: Uint8Array, b: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x === 0) continue;
+    for (let k = 0; k < 8; k++) if (x & (1 << k)) out.push(i * 8 + k);
+  }
+  return out;
 }
 
 function growInt32(a: Int32Array<ArrayBuffer>, n = a.length * 2): Int32Array<ArrayBuffer> {

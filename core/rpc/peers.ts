@@ -27,23 +27,23 @@ export class RecyclingPeerTable extends PeerTable {
 
   override idOf(address: string, port: number): number {
     // The same peer as last time (one busy client): no key to build.
-    if (port === this.lastPort && address === this.lastAddress && this.lastId >= 0) {
-      this.lastUse[this.lastId] = ++this.tick;
-      return this.lastId;
+    if (port === this.recentPort && address === this.recentAddress && this.recentId >= 0) {
+      this.lastUse[this.recentId] = ++this.tick;
+      return this.recentId;
     }
     const key = `${address}|${port}`;
     let id = this.idByKey.get(key);
     if (id === undefined) id = this.assign(key, address, port);
     this.lastUse[id] = ++this.tick;
-    this.lastAddress = address;
-    this.lastPort = port;
-    this.lastId = id;
+    this.recentAddress = address;
+    this.recentPort = port;
+    this.recentId = id;
     return id;
   }
 
-  private lastAddress = '';
-  private lastPort = -1;
-  private lastId = -1;
+  private recentAddress = '';
+  private recentPort = -1;
+  private recentId = -1;
 
   override address(id: number): { address: string; port: number } | undefined {
     return this.addrById[id];
@@ -58,7 +58,7 @@ export class RecyclingPeerTable extends PeerTable {
     this.addrById[id] = undefined;
     this.keyById[id] = undefined;
     this.free.push(id);
-    if (id === this.lastId) this.lastId = -1;
+    if (id === this.recentId) this.recentId = -1;
   }
 
   private assign(key: string, address: string, port: number): number {
@@ -87,7 +87,7 @@ export class RecyclingPeerTable extends PeerTable {
       this.keyById[id] = undefined;
       this.free.push(id);
       this.recycled++;
-      if (id === this.lastId) this.lastId = -1;
+      if (id === this.recentId) this.recentId = -1;
     }
   }
 }

@@ -27,12 +27,15 @@ export class Simulator {
   /** Packet events so far: datagrams sent, datagrams delivered, timers fired. */
   events = 0;
   private readonly tickers: Ticker[] = [];
+  private readonly hostDeadlines: Float64Array;
 
   constructor(
     private readonly hosts: readonly Endpoint[],
     private readonly links: readonly Link[],
     private readonly route: Router,
-  ) {}
+  ) {
+    this.hostDeadlines = new Float64Array(hosts.length);
+  }
 
   /** Adds something that only needs time (sampler, schedule); tickers fire after the hosts. */
   addTicker(t: Ticker): void {
@@ -41,30 +44,33 @@ export class Simulator {
 
   /** Earliest deadline of any host, link or ticker, or null when nothing is pending. */
   nextDeadline(): number | null {
-    let min: number | null = null;
-    for (const h of this.hosts) {
-      const t = h.pollTimeout();
-      if (t !== null && (min === null || t < min)) min = t;
+    let min = Number.POSITIVE_INFINITY;
+    const hd = this.hostDeadlines;
+    for (let i = 0; i < this.hosts.length; i++) {
+      const t = this.hosts[i]!.pollTimeout();
+      hd[i] = t ?? Number.POSITIVE_INFINITY;
+      if (t !== null && t < min) min = t;
     }
     for (const l of this.links) {
       const t = l.pollTimeout();
-      if (t !== null && (min === null || t < min)) min = t;
+      if (t !== null && t < min) min = t;
     }
     for (const k of this.tickers) {
       const t = k.pollTimeout();
-      if (t !== null && (min === null || t < min)) min = t;
+      if (t !== null && t < min) min = t;
     }
-    return min;
+    return min === Number.POSITIVE_INFINITY ? null : min;
   }
 
   /** Runs until a limit is reached or nothing is pending. Returns why it stopped. */
   run(limit: RunLimit = {}): 'idle' | 'time' | 'stopped' | 'max-events' {
     const until = limit.untilMs ?? Number.POSITIVE_INFINITY;
     const maxEvents = limit.maxEvents ?? Number.POSITIVE_INFINITY;
+    const stop = limit.stop;
     let sameInstant = 0;
     for (;;) {
       this.flush();
-      if (limit.stop?.()) return 'stopped';
+      if (stop !== undefined && stop()) return 'stopped';
       if (this.events >= maxEvents) return 'max-events';
       const next = this.nextDeadline();
       if (next === null) return 'idle';
@@ -84,7 +90,11 @@ export class Simulator {
     }
   }
 
-  /** Delivers what has arrived and fires due timers at `now` (one instant). */
+  /**
+   * Delivers what has arrived and fires due timers at `now` (one instant). Host deadlines come from
+   * the nextDeadline() call just before; a timer a delivery sets for this same instant fires on
+   * the next pass, still at `now`.
+   */
   private fire(now: number): void {
     for (const link of this.links) {
       for (let h = link.pollDeliver(now); h >= 0; h = link.pollDeliver(now)) {
@@ -93,11 +103,11 @@ export class Simulator {
         link.release(h);
       }
     }
-    for (const host of this.hosts) {
-      const t = host.pollTimeout();
-      if (t !== null && t <= now) {
+    const hd = this.hostDeadlines;
+    for (let i = 0; i < this.hosts.length; i++) {
+      if (hd[i]! <= now) {
         this.events++;
-        host.handleTimeout(now);
+        this.hosts[i]!.handleTimeout(now);
       }
     }
     for (const k of this.tickers) {

@@ -4,11 +4,13 @@
 
 import { isIPv6 } from 'node:net';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import type { Capture } from '../capture/capture.js';
+import { captureSimLinks, captureUdpLinks } from '../capture/runs.js';
 import { Link, type LinkCounters } from '../impair/link.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
 import { labSessionFactory } from '../apps/services.js';
 import { Simulator } from '../sim/simulator.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
@@ -173,14 +175,15 @@ function summarize(net: 'sim' | 'udp', setup: StreamSetup, s: StreamSender, stop
   };
 }
 
-/** Runs a stream in the simulator. */
-export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void): StreamSummary {
+/** Runs a stream in the simulator; `capture` records both link directions (the caller closes it). */
+export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void, capture?: Capture): StreamSummary {
   const sender = makeSender(setup, 1);
   const listener = new Listener(DEFAULT_LISTENER_CAPS, labSessionFactory(), deriveSeed(setup.seed, 'listener'));
   const forward = new Link(setup.impairment, deriveSeed(setup.seed, 'forward'));
   // Reports travel back over a clean path with the same delay.
   const reverse = new Link({ ...NO_IMPAIRMENT, delayMs: setup.impairment.delayMs }, deriveSeed(setup.seed, 'reverse'));
   const sim = new Simulator([sender, listener], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  if (capture !== undefined) captureSimLinks(capture, forward, reverse, 'reports');
   const meter = new StreamMeter(sender, forward, () => 0, 0);
   let next = setup.intervalMs;
   if (onSample !== undefined) {
@@ -206,6 +209,8 @@ export interface UdpStreamOptions {
   socket: SocketConfig;
   onSample?: (s: StreamSample) => void;
   signal?: AbortSignal;
+  /** Records the stream and the reports, timestamps on performance.now() (the caller closes it). */
+  capture?: Capture;
 }
 
 /** Runs a stream over UDP. */
@@ -225,6 +230,13 @@ export async function runUdpStream(o: UdpStreamOptions): Promise<StreamSummary> 
   const peers = new PeerTable();
   const sender = makeSender(setup, peers.idOf(peer.host, peer.port));
   const link = new Link(setup.impairment, deriveSeed(setup.seed, 'forward'));
+  // Reports come in unimpaired; a pass-through link on ingress exists only to be captured.
+  let ingress: Link | null = null;
+  if (o.capture !== undefined) {
+    ingress = new Link(NO_IMPAIRMENT, deriveSeed(setup.seed, 'reverse'));
+    const own = socket.address();
+    captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId: sender.transmitTo, forward: link, reverse: ingress }, 'reports');
+  }
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((r) => {
     resolveDone = r;
@@ -234,6 +246,7 @@ export async function runUdpStream(o: UdpStreamOptions): Promise<StreamSummary> 
     endpoint: sender,
     peers,
     egress: link,
+    ingress,
     connectedPeer: sender.transmitTo,
     onSocketError: (err) => {
       if (err.code === 'ECONNREFUSED' && sender.state === 'connecting') {

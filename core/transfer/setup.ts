@@ -18,6 +18,8 @@ export interface TransferSetup {
   messageBytes: number;
   /** Read rate of the receiving application, 0 for unlimited. */
   readRateBytesPerSecond: number;
+  /** Hash the data on both ends and compare them (default true). */
+  verifyData?: boolean;
   seed: number;
   /** Sampling interval. */
   intervalMs: number;

@@ -3,6 +3,8 @@
 
 import { BulkSender, type BulkReceiver } from '../apps/bulk.js';
 import { labSessionFactory } from '../apps/services.js';
+import type { Capture } from '../capture/capture.js';
+import { captureSimLinks } from '../capture/runs.js';
 import { Link } from '../impair/link.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
@@ -14,6 +16,8 @@ import { summarizeTransfer, type TransferSetup, type TransferSummary } from './s
 export interface TransferHooks {
   /** One sample per interval. */
   onSample?(sample: TransferSample): void;
+  /** Records every datagram of both link directions (the caller closes it). */
+  capture?: Capture;
 }
 
 /** The pieces of a simulated transfer, for callers that drive or inspect it themselves. */
@@ -34,6 +38,7 @@ export function buildSimTransfer(setup: TransferSetup): SimTransfer {
     totalBytes: setup.totalBytes,
     messageBytes: setup.messageBytes,
     readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    verifyData: setup.verifyData,
     connectionId: rng.uint32(),
     isn: rng.uint32(),
     peer: 1,
@@ -61,6 +66,7 @@ export function buildSimTransfer(setup: TransferSetup): SimTransfer {
 export function runSimTransfer(setup: TransferSetup, hooks: TransferHooks = {}): TransferSummary {
   const t = buildSimTransfer(setup);
   const { sim, sender } = t;
+  if (hooks.capture !== undefined) captureSimLinks(hooks.capture, t.forward, t.reverse);
   const meter = new TransferMeter({ sender: sender.conn, receiver: () => t.receiver()?.conn ?? null, forward: t.forward, reverse: t.reverse }, 0);
   let nextSample = setup.intervalMs;
   let lastSample = 0;

@@ -5,9 +5,11 @@
 
 import { isIPv6 } from 'node:net';
 import { BulkSender } from '../apps/bulk.js';
+import type { Capture } from '../capture/capture.js';
+import { captureUdpLinks } from '../capture/runs.js';
 import { Link } from '../impair/link.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
@@ -24,6 +26,8 @@ export interface UdpTransferOptions {
   onSample?: (sample: TransferSample) => void;
   /** Aborting stops the transfer (its summary says 'stopped'). */
   signal?: AbortSignal;
+  /** Records every datagram of both link directions, timestamps on performance.now() (the caller closes it). */
+  capture?: Capture;
 }
 
 /** Runs a transfer over UDP and resolves with its summary. */
@@ -57,6 +61,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     totalBytes: setup.totalBytes,
     messageBytes: setup.messageBytes,
     readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    verifyData: setup.verifyData,
     connectionId: rng.uint32(),
     isn: rng.uint32(),
     peer: peerId,
@@ -64,6 +69,10 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   });
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
+  if (o.capture !== undefined) {
+    const own = socket.address();
+    captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId, forward, reverse });
+  }
   const receiverCounters = () => {
     if (local === null) return null;
     const s = local.latest().sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
@@ -89,7 +98,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     connectedPeer: peerId,
     onSocketError: (err) => {
       if (err.code === 'ECONNREFUSED' && sender.state === 'connecting') {
-        sender.conn.abort(`nothing listens on ${peer.host}:${peer.port} (ICMP port unreachable)`);
+        sender.abort(performance.now(), `nothing listens on ${peer.host}:${peer.port} (ICMP port unreachable)`);
         driver.kick();
       }
     },
@@ -101,7 +110,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   const sampler = o.onSample === undefined ? null : setInterval(() => o.onSample!(meter.sample(performance.now())), setup.intervalMs);
   const limit = setTimeout(() => finish('timeout'), setup.timeLimitMs);
   const onAbort = () => {
-    sender.conn.abort('stopped by the user');
+    sender.abort(performance.now(), 'stopped by the user');
     driver.kick();
     finish('stopped');
   };
@@ -114,7 +123,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   clearTimeout(limit);
   if (sampler !== null) clearInterval(sampler);
   if (status !== 'complete' && sender.state !== 'failed') {
-    sender.conn.abort(status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms` : 'stopped by the user');
+    sender.abort(performance.now(), status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms` : 'stopped by the user');
     driver.kick();
   }
   const end = performance.now();

@@ -1025,10 +1025,20 @@ export class Connection {
   private detectSpurious(idx: number, h: Header): void {
     if ((h.flags & Flag.ECHO) === 0) return;
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
-    // latest retransmission, the retransmissions after the echoed copy were not needed.
+    // latest retransmission, the retransmissions after the echoed copy were not needed, and the
+    // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
     const tx = this.sndTx[idx]!;
-    if (h.tsEcr === this.sndTsFirst[idx]) this.counters.retransmitsSpurious += tx - 1;
-    else if (seqLt(h.tsEcr, this.sndTsLast[idx]!)) this.counters.retransmitsSpurious += 1;
+    if (h.tsEcr === this.sndTsFirst[idx]) {
+      this.counters.retransmitsSpurious += tx - 1;
+      this.rto.clearBackoff();
+    } else if (seqLt(h.tsEcr, this.sndTsLast[idx]!)) {
+      this.counters.retransmitsSpurious += 1;
+      this.rto.clearBackoff();
+    } else if (h.tsEcr === this.sndTsLast[idx]) {
+      // The latest retransmission made the round trip, unambiguously (the echo names it): the path
+      // works again, so the backoff ends. Karn's rule still holds: no RTT sample from it.
+      this.rto.clearBackoff();
+    }
   }
 
   private markReceived(s: number): void {

@@ -16,8 +16,22 @@ export class PeerTable {
 
   constructor(private readonly maxPeers = 4096) {}
 
+  private lastAddress = '';
+  private lastPort = -1;
+  private lastId = -1;
+
   /** The id of an address, assigning one on first sight; -1 when the table is full. */
   idOf(address: string, port: number): number {
+    // Most datagrams come from the same peer as the one before: skip building the key.
+    if (port === this.lastPort && address === this.lastAddress) return this.lastId;
+    const id = this.lookup(address, port);
+    this.lastAddress = address;
+    this.lastPort = port;
+    this.lastId = id;
+    return id;
+  }
+
+  private lookup(address: string, port: number): number {
     const key = `${address}|${port}`;
     const id = this.ids.get(key);
     if (id !== undefined) return id;
@@ -72,7 +86,8 @@ export interface UdpDriverOptions {
   onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
-const SELF = 0x7fffffff;
+/** The address id a driver gives its own socket (the `to` of incoming datagrams on the ingress link). */
+export const SELF = 0x7fffffff;
 const BATCH = 256;
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
@@ -153,7 +168,12 @@ export class UdpDriver {
     }
     if (this.ingress !== null) this.ingress.send(now, msg, from, SELF);
     else this.endpoint.handleDatagram(now, msg, from);
-    this.work(now);
+    // libuv hands over up to 32 datagrams per poll, one callback each; the sending and scheduling
+    // work runs once after the burst (in the check phase), so ACKs and timers are computed once.
+    if (!this.immediate) {
+      this.immediate = true;
+      setImmediate(this.onImmediate);
+    }
   }
 
   private onTimer(): void {

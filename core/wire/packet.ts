@@ -5,7 +5,17 @@
 // `parseInto` fills a caller-owned Header without allocating (the per-packet path);
 // `parse` is the allocating convenience used by tools and tests. Neither throws on bytes.
 
-import { crc32c } from '@node-rs/crc32';
+import { crc32c as crc32cNative } from '@node-rs/crc32';
+import crc32cJs from 'crc-32/crc32c.js';
+
+// Below this size a pure-JavaScript table CRC beats the native (SSE4.2) one, whose N-API call
+// costs more than the bytes: ACKs take the first path, full data packets the second.
+const NATIVE_CRC_MIN_BYTES = 256;
+
+/** CRC32C (Castagnoli) of a whole byte array, as an unsigned 32-bit value. */
+export function crc32c(bytes: Uint8Array): number {
+  return (bytes.length < NATIVE_CRC_MIN_BYTES ? crc32cJs.buf(bytes) : crc32cNative(bytes)) >>> 0;
+}
 
 /** First two bytes of every datagram: ASCII "PL". */
 export const MAGIC = 0x504c;
@@ -247,7 +257,7 @@ export function computeChecksum(bytes: Uint8Array, length: number): number {
   bytes[33] = 0;
   bytes[34] = 0;
   bytes[35] = 0;
-  const crc = crc32c(length === bytes.length ? bytes : bytes.subarray(0, length)) >>> 0;
+  const crc = crc32c(length === bytes.length ? bytes : bytes.subarray(0, length));
   bytes[32] = b0;
   bytes[33] = b1;
   bytes[34] = b2;
@@ -261,7 +271,7 @@ export function sealChecksum(bytes: Uint8Array, length: number): void {
   bytes[33] = 0;
   bytes[34] = 0;
   bytes[35] = 0;
-  writeU32(bytes, CHECKSUM_OFFSET, crc32c(length === bytes.length ? bytes : bytes.subarray(0, length)) >>> 0);
+  writeU32(bytes, CHECKSUM_OFFSET, crc32c(length === bytes.length ? bytes : bytes.subarray(0, length)));
 }
 
 /** True when the datagram is long enough to carry a checksum and the stored CRC32C matches. */

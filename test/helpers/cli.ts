@@ -1,17 +1,40 @@
-// Runs the built `packetlab` CLI (npm test builds dist/ first) as a child process.
+// Runs the built CLI (npm test builds first) and captures its output and exit code.
 
-import { execFile } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
-/** Runs `packetlab ...args`; resolves with its exit code and output. */
-export function cli(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `packetlab ...args` from the project root. */
+export function cli(args: string[], timeoutMs = 60_000): CliResult {
+  const r = spawnSync(process.execPath, ['bin/packetlab.js', ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The JSON objects printed one per line. */
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Runs the CLI without blocking this process (for tests that serve the other end in-process). */
+export function cliAsync(args: string[], timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/packetlab.js'), ...args], { timeout: timeoutMs, cwd: root }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
-      resolve({ code, stdout, stderr });
+    const child = spawn(process.execPath, ['bin/packetlab.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
     });
   });
 }

@@ -1,0 +1,17 @@
+// Settings shared by the transport benchmark's processes.
+
+import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
+
+/** Socket buffers of every benchmark socket (rmem_max here is 4 MiB). */
+export const BENCH_SOCKET_BYTES = 4 << 20;
+/** Transport knobs of the benchmark: large window, delayed ACKs, loopback-sized RTO floor. */
+export const BENCH_TRANSPORT = {
+  ...DEFAULT_TRANSPORT_CONFIG,
+  protocol: 'sr' as const,
+  windowPackets: 512,
+  rcvBufferBytes: 8 << 20,
+  ackEveryPackets: 16,
+  ackDelayMs: 1,
+  rtoMsMin: 20,
+  rtoMsInitial: 100,
+};

@@ -1,0 +1,83 @@
+// Child process of the transport benchmark. Roles:
+//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate}
+//   raw-send PORT MS        blasts 1200-byte datagrams for MS milliseconds; prints {sent}
+//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent)
+//   transfer PORT BYTES LOSS  a selective-repeat transfer to the listener; prints its summary
+
+import { createSocket } from 'node:dgram';
+import { startListenerServer } from '../core/udp/listener-server.js';
+import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
+import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
+import { NO_IMPAIRMENT } from '../core/impair/config.js';
+
+const [role, ...args] = process.argv.slice(2);
+const send = (m: unknown) => process.send?.(m);
+/** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
+const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+
+if (role === 'raw-recv') {
+  const s = createSocket('udp4');
+  let n = 0;
+  let first = 0;
+  let last = 0;
+  s.on('message', () => {
+    if (n === 0) first = performance.now();
+    n++;
+    last = performance.now();
+  });
+  s.bind(0, '127.0.0.1', () => {
+    s.setRecvBufferSize(BENCH_SOCKET_BYTES);
+    send({ port: s.address().port });
+  });
+  process.on('message', () => {
+    s.close();
+    finish({ received: n, rate: n > 1 ? (n - 1) / ((last - first) / 1000) : 0 });
+  });
+} else if (role === 'raw-send') {
+  const s = createSocket('udp4');
+  const buf = Buffer.alloc(1200);
+  const durationMs = Number(args[1]);
+  let sent = 0;
+  s.connect(Number(args[0]), '127.0.0.1', () => {
+    s.setSendBufferSize(BENCH_SOCKET_BYTES);
+    const end = performance.now() + durationMs;
+    const tick = () => {
+      for (let i = 0; i < 64; i++) s.send(buf);
+      sent += 64;
+      if (performance.now() < end) setImmediate(tick);
+      else
+        setTimeout(() => {
+          s.close();
+          finish({ sent });
+        }, 100);
+    };
+    tick();
+  });
+} else if (role === 'listen') {
+  const server = await startListenerServer({ host: '127.0.0.1', port: 0, socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES }, transport: { rtoMsMin: BENCH_TRANSPORT.rtoMsMin } });
+  send({ port: server.port });
+  process.on('message', () => {
+    const kernelDrops = server.kernelDrops();
+    void server.close().then(() => finish({ kernelDrops }));
+  });
+} else if (role === 'transfer') {
+  const summary = await runUdpTransfer({
+    setup: {
+      transport: BENCH_TRANSPORT,
+      forward: { ...NO_IMPAIRMENT, lossProbability: Number(args[2]) },
+      reverse: { ...NO_IMPAIRMENT },
+      totalBytes: Number(args[1]),
+      messageBytes: 0,
+      readRateBytesPerSecond: 0,
+      seed: 1,
+      intervalMs: 100,
+      timeLimitMs: 120_000,
+    },
+    peer: { host: '127.0.0.1', port: Number(args[0]) },
+    socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES },
+  });
+  finish(summary);
+} else {
+  console.error(`transport-peer: unknown role ${role}`);
+  process.exit(2);
+}

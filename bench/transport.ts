@@ -1,0 +1,72 @@
+// Selective repeat over real UDP against raw node:dgram, two processes each, same run:
+//   raw:  one process blasts 1200-byte datagrams, another counts them (the floor any Node code has)
+//   sr:   a packetlab listener process, and a sender process transferring with selective repeat
+// Goals: SR goodput >= 0.8 x raw at 0% loss, and >= 0.9 x (1 - p) x that at p = 5%.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { TransferSummary } from '../core/transfer/setup.js';
+import { median, num, printTable } from './lib.js';
+
+const PEER = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
+const RUNS = 3;
+
+function start(args: string[]): { child: ChildProcess; ready: Promise<{ port: number }>; result: Promise<unknown> } {
+  const child = fork(PEER, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const ready = new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })));
+  const result = new Promise<unknown>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 || code === null ? resolve(JSON.parse(out.trim().split('\n').pop() || 'null')) : reject(new Error(`transport-peer ${args[0]} exited ${code}`)))),
+  );
+  return { child, ready, result };
+}
+
+async function raw(durationMs: number): Promise<number> {
+  const recv = start(['raw-recv']);
+  const { port } = await recv.ready;
+  const sender = start(['raw-send', String(port), String(durationMs)]);
+  await sender.result;
+  recv.child.send('stop');
+  const r = (await recv.result) as { rate: number };
+  return r.rate * 1200 * 8;
+}
+
+async function sr(bytes: number, loss: number): Promise<{ goodputBps: number; summary: TransferSummary; kernelDrops: number }> {
+  const listener = start(['listen']);
+  const { port } = await listener.ready;
+  const sender = start(['transfer', String(port), String(bytes), String(loss)]);
+  const summary = (await sender.result) as TransferSummary;
+  listener.child.send('stop');
+  const l = (await listener.result) as { kernelDrops: number };
+  if (summary.status !== 'complete' || summary.dataMatched !== true) throw new Error(`benchmark transfer ${summary.status}: ${summary.failure ?? 'data mismatch'}`);
+  return { goodputBps: summary.goodputBps, summary, kernelDrops: l.kernelDrops };
+}
+
+/** Runs the transport benchmark and prints its table. */
+export async function benchTransport(): Promise<void> {
+  const rawBps: number[] = [];
+  const sr0: number[] = [];
+  const sr5: number[] = [];
+  const rtx5: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    rawBps.push(await raw(2000));
+    sr0.push((await sr(300e6, 0)).goodputBps);
+    const r5 = await sr(200e6, 0.05);
+    sr5.push(r5.goodputBps);
+    rtx5.push((r5.summary.sender.retransmitsTimeout + r5.summary.sender.retransmitsFast) / r5.summary.sender.dataPacketsSent);
+  }
+  const raw0 = median(rawBps);
+  const g0 = median(sr0);
+  const g5 = median(sr5);
+  printTable(
+    `Selective repeat over real UDP on loopback vs raw node:dgram, two processes, 1200-byte datagrams (median of ${RUNS})`,
+    ['case', 'goodput Mbit/s', 'ratio', 'goal'],
+    [
+      ['raw node:dgram one way (baseline)', num(raw0 / 1e6, 0), '1.00', '-'],
+      ['sr, 0% loss', num(g0 / 1e6, 0), num(g0 / raw0, 2), '>= 0.80 of raw'],
+      ['sr, 5% loss', num(g5 / 1e6, 0), num(g5 / (0.95 * g0), 2), '>= 0.90 of 0.95 x sr 0%'],
+    ],
+  );
+  console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(median(rtx5) * 100, 1)}% of its packets`);
+}

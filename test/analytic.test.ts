@@ -1,0 +1,59 @@
+// The simulator agrees with theory within 5% where theory gives an answer.
+
+import { describe, expect, it } from 'vitest';
+import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../core/transport/config.js';
+import { IP_UDP_OVERHEAD_BYTES, NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
+import { HEADER_BYTES } from '../core/wire/packet.js';
+import type { TransferSetup } from '../core/transfer/setup.js';
+
+const MSS = 1164;
+const WIRE_BITS = (MSS + HEADER_BYTES + IP_UDP_OVERHEAD_BYTES) * 8;
+
+function setup(transport: Partial<TransportConfig>, forward: Partial<ImpairmentConfig>, reverse: Partial<ImpairmentConfig>, packets: number, seed = 1): TransferSetup {
+  return {
+    transport: { ...DEFAULT_TRANSPORT_CONFIG, mssBytes: MSS, ...transport },
+    forward: { ...NO_IMPAIRMENT, ...forward },
+    reverse: { ...NO_IMPAIRMENT, ...reverse },
+    totalBytes: packets * MSS,
+    messageBytes: 0,
+    readRateBytesPerSecond: 0,
+    seed,
+    intervalMs: 100,
+    timeLimitMs: 3_600_000,
+  };
+}
+
+function within5(measured: number, expected: number): void {
+  expect(Math.abs(measured - expected) / expected, `measured ${measured}, expected ${expected}`).toBeLessThan(0.05);
+}
+
+describe('analytic agreement (simulator)', () => {
+  it.each([1, 10, 50])('stop-and-wait throughput = L / (RTT + L/R) with %d ms one-way delay', (delayMs) => {
+    const rate = 10e6;
+    const s = runSimTransfer(setup({ protocol: 'saw' }, { delayMs, rateBitsPerSecond: rate }, { delayMs }, 400));
+    expect(s.status).toBe('complete');
+    const rtt = 2 * delayMs;
+    const expected = (MSS * 8) / ((rtt + (WIRE_BITS * 1000) / rate) / 1000);
+    within5(s.goodputBps, expected);
+  });
+
+  it.each([0.05, 0.2, 0.4])('selective repeat sends 1/(1-p) transmissions per packet at Bernoulli loss p = %f', (p) => {
+    const s = runSimTransfer(setup({ protocol: 'sr', windowPackets: 64, rcvBufferBytes: 128 * MSS, rtoMsMax: 2000 }, { delayMs: 10, lossProbability: p }, { delayMs: 10 }, 8000, 3));
+    expect(s.status).toBe('complete');
+    expect(s.dataMatched).toBe(true);
+    const c = s.sender;
+    const transmissions = (c.dataPacketsSent + c.retransmitsTimeout + c.retransmitsFast) / c.dataPacketsSent;
+    within5(transmissions, 1 / (1 - p));
+  });
+
+  it.each([8, 20, 50])('go-back-N below the bandwidth-delay product is window-limited: W L / RTT with W = %d', (w) => {
+    const rate = 100e6;
+    const delayMs = 10;
+    // BDP = 100 Mbit/s x 20 ms = 250 kB, about 210 packets: every window here is below it.
+    const s = runSimTransfer(setup({ protocol: 'gbn', windowPackets: w, rcvBufferBytes: 256 * MSS }, { delayMs, rateBitsPerSecond: rate }, { delayMs }, 3000));
+    expect(s.status).toBe('complete');
+    const rtt = 2 * delayMs + (WIRE_BITS * 1000) / rate;
+    within5(s.goodputBps, (w * MSS * 8) / (rtt / 1000));
+  });
+});

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, jsonLines } from './helpers/cli.js';
+import { TRANSFER_COLUMNS } from '../core/metrics/transfer-meter.js';
+
+describe('packetlab CLI', () => {
+  it.each([[[]], [['transfer']], [['udp']]])('has --help for %j', (cmd) => {
+    const r = cli([...cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: packetlab/);
+  });
+
+  it('lists the knobs with defaults and units in transfer --help', () => {
+    const r = cli(['transfer', '--help']);
+    for (const flag of ['--protocol', '--window', '--rto <ms>', '--loss <p>', '--rev-loss <p>', '--burst-p', '--jitter-dist', '--link-rate', '--queue', '--mtu', '--rcvbuf', '--no-checksum', '--no-sack', '--cc']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toMatch(/Timeouts:/);
+    expect(r.stdout).toMatch(/default 200/);
+  });
+
+  it.each([
+    [['transfer', '--loss', '2'], /--loss.*out of range: must be a number from 0 to 1/],
+    [['transfer', '--window', '0'], /--window.*must be an integer from 1 to 16384/],
+    [['transfer', '--protocol', 'tcp'], /--protocol.*"tcp" is not one of saw, gbn, sr/],
+    [['transfer', '--delay', 'soon'], /--delay.*is not a duration/],
+    [['transfer', '--rto-min', '500', '--rto-max', '100'], /--rto-min \(500\) must not exceed --rto-max \(100\)/],
+    [['transfer', '--peer', 'nowhere'], /--peer: "nowhere" is not HOST:PORT/],
+    [['transfer', '--bogus'], /unknown option '--bogus'/],
+    [['udp', '--rate', 'fast'], /--rate.*is not a rate/],
+    [['udp', '--size', '10'], /--size must be an integer from 36 to 65507/],
+  ])('rejects %j with one clear line and exit code 2', (args, message) => {
+    const r = cli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')[0]).toMatch(message);
+  });
+
+  it('transfer --json streams samples and ends with a summary; --csv writes the columns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'packetlab-'));
+    const csv = join(dir, 'samples.csv');
+    const r = cli(['transfer', '--seed', '5', '--bytes', '500KB', '--loss', '5%', '--delay', '20', '--rev-delay', '20', '--json', '--csv', csv]);
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    const summary = lines.pop()!;
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.every((l) => l.type === 'sample')).toBe(true);
+    expect(summary).toMatchObject({ type: 'summary', status: 'complete', dataMatched: true, bytes: 500_000, seed: 5 });
+    const rows = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe(TRANSFER_COLUMNS.join(','));
+    expect(rows.length).toBe(lines.length + 1);
+    expect(rows[1]!.split(',').length).toBe(TRANSFER_COLUMNS.length);
+  });
+
+  it('prints per-interval lines and a summary that says whether the data matched', () => {
+    const r = cli(['transfer', '--seed', '9', '--bytes', '300KB', '--protocol', 'gbn', '--loss', '0.02', '--delay', '5']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/goodput/);
+    expect(r.stdout).toMatch(/transfer complete: 300.00 kB in [\d.]+ s = .* goodput \(sim, gbn, seed 9\)/);
+    expect(r.stdout).toMatch(/data: SHA-256 matches/);
+  });
+
+  it('--no-verify skips the hashing on both ends and says the data was not checked', () => {
+    const r = cli(['transfer', '--seed', '3', '--bytes', '200KB', '--loss', '3%', '--no-verify', '--json']);
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout).pop()).toMatchObject({ status: 'complete', dataMatched: null, sentSha256: null, receivedSha256: null });
+  });
+
+  it('fails with exit code 1 and a reason when the connection gives up', () => {
+    const r = cli(['transfer', '--seed', '1', '--bytes', '10KB', '--loss', '1', '--max-retries', '2', '--rto-initial', '10']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/transfer failed: no answer to SYN after 3 attempts/);
+  });
+
+  it('udp --net sim reports loss, duplication and reordering', () => {
+    const r = cli(['udp', '--net', 'sim', '--seed', '2', '--rate', '2000pps', '--duration', '2s', '--loss', '10%', '--duplicate', '2%', '--reorder', '2%', '--json']);
+    expect(r.code).toBe(0);
+    const s = jsonLines(r.stdout).pop()! as { status: string; receiver: Record<string, number>; sent: Record<string, number>; link: Record<string, number> };
+    expect(s.status).toBe('complete');
+    expect(s.sent.packetsSent).toBe(4000);
+    expect(s.receiver.packetsReceived).toBe(4000 - s.link.dropsRandom);
+    expect(s.receiver.duplicates).toBe(s.link.duplicated);
+    expect(s.receiver.reordered).toBeGreaterThan(0);
+  });
+});

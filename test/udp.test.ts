@@ -1,0 +1,97 @@
+// Real UDP sockets on loopback: the same engines as the simulator, with the lab's impairment.
+
+import { describe, expect, it } from 'vitest';
+import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
+import { runUdpStream } from '../core/stream/run.js';
+import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config.js';
+import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { existsSync } from 'node:fs';
+import { startListenerServer } from '../core/udp/listener-server.js';
+import { cli, cliAsync } from './helpers/cli.js';
+
+const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
+
+describe('real UDP on loopback', () => {
+  it.each<[ArqMode, number]>([
+    ['gbn', 3_000_000],
+    ['sr', 5_000_000],
+  ])('%s transfers %d bytes under 5 percent loss and the data matches', async (protocol, bytes) => {
+    const s = await runUdpTransfer({
+      setup: {
+        transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol, windowPackets: 64, rcvBufferBytes: 1 << 20, rtoMsMin: 5, rtoMsInitial: 50 },
+        forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 },
+        reverse: { ...NO_IMPAIRMENT, lossProbability: 0.01 },
+        totalBytes: bytes,
+        messageBytes: 0,
+        readRateBytesPerSecond: 0,
+        seed: 1,
+        intervalMs: 100,
+        timeLimitMs: 60_000,
+      },
+      peer: null,
+      socket: noSockets,
+    });
+    expect(s.status, s.failure ?? '').toBe('complete');
+    expect(s.dataMatched).toBe(true);
+    expect(s.forward!.dropsRandom).toBeGreaterThan(0);
+    expect(s.sender.retransmitsTimeout + s.sender.retransmitsFast).toBeGreaterThanOrEqual(s.forward!.dropsRandom);
+    expect(s.receiver).not.toBeNull();
+  });
+
+  it('stop-and-wait completes over UDP with messages', async () => {
+    const s = await runUdpTransfer({
+      setup: {
+        transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'saw', rtoMsMin: 5, rtoMsInitial: 50 },
+        forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 },
+        reverse: { ...NO_IMPAIRMENT },
+        totalBytes: 300_000,
+        messageBytes: 1000,
+        readRateBytesPerSecond: 0,
+        seed: 2,
+        intervalMs: 100,
+        timeLimitMs: 60_000,
+      },
+      peer: null,
+      socket: noSockets,
+    });
+    expect(s.status, s.failure ?? '').toBe('complete');
+    expect(s.dataMatched).toBe(true);
+    expect(s.receiver!.deliveredMessages).toBe(300);
+  });
+
+  it('a tiny SO_RCVBUF shows kernel drops where a 4 MiB one shows far fewer', async (ctx) => {
+    if (!existsSync('/proc/net/udp')) {
+      ctx.skip('no /proc/net/udp on this system: kernel drops cannot be read');
+      return;
+    }
+    const stream = (rcvbuf: number) =>
+      runUdpStream({
+        setup: { datagramBytes: 1200, ratePacketsPerSecond: 60_000, durationMs: 1000, intervalMs: 100, impairment: { ...NO_IMPAIRMENT }, seed: 1 },
+        peer: null,
+        socket: { socketRcvBufBytes: rcvbuf, socketSndBufBytes: 4 << 20 },
+      });
+    const tiny = await stream(2048);
+    const big = await stream(4 << 20);
+    expect(tiny.status).toBe('complete');
+    expect(big.status).toBe('complete');
+    expect(tiny.receiver!.kernelDrops).toBeGreaterThan(1000);
+    expect(big.receiver!.kernelDrops).toBeLessThan(tiny.receiver!.kernelDrops / 4);
+  });
+
+  it('a listener refuses a stream above its rate cap, and the sender says why', async () => {
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { maxSessions: 4, maxRcvBufferBytes: 1 << 20, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 } });
+    try {
+      const r = await cliAsync(['udp', '--peer', `127.0.0.1:${server.port}`, '--rate', '5000pps', '--duration', '1s']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/refused or ended the stream: rate 5000 packets\/s is outside the listener cap of 1\.\.1000/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a sender with nobody listening stops at once and says so', () => {
+    const r = cli(['transfer', '--peer', '127.0.0.1:9', '--bytes', '10KB']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/nothing listens on 127\.0\.0\.1:9/);
+  });
+});
