@@ -160,7 +160,6 @@ async function client(kind: string, port: number, proc: 'null' | 'echo', inFligh
     const counter = new CounterProgV1Client(rpc);
     const once = proc === 'null' ? () => rpc.ping(CounterProgV1.program, CounterProgV1.version) : () => counter.echo(PAYLOAD);
     const r = await measure(inFlight, durationMs, warmupMs, once);
-    if (process.env.RPC_BENCH_DEBUG) console.error(JSON.stringify(rpc.engine.counters));
     await rpc.close();
     return r;
   }

@@ -60,7 +60,7 @@ export function argumentsFromJson(spec: XdrSpec, proc: ProcedureDef, text: strin
     if (text !== undefined && text.trim() !== '' && text.trim() !== 'null') throw new UsageError(`JSON-ARGS: ${proc.name} takes no arguments (void)`);
     return undefined;
   }
-  if (text === undefined) throw new UsageError(`JSON-ARGS: ${proc.name} needs an argument (${describeType(spec, proc.args)})`);
+  if (text === undefined) throw new UsageError(`JSON-ARGS: ${proc.name} needs an argument (${describeType(proc.args)})`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -77,8 +77,7 @@ export function argumentsFromJson(spec: XdrSpec, proc: ProcedureDef, text: strin
   }
 }
 
-function describeType(spec: XdrSpec, ts: XType[]): string {
-  void spec;
+function describeType(ts: XType[]): string {
   return ts.map((t) => (t.kind === 'ref' ? t.name : t.kind)).join(', ');
 }
 

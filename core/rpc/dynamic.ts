@@ -330,11 +330,10 @@ function fromJson(spec: XdrSpec, r: Resolved, json: unknown, path: string): unkn
   }
 }
 
-function unionArmFor(spec: XdrSpec, u: UnionDef, disc: unknown): Field | null | undefined {
+function unionArmFor(u: UnionDef, disc: unknown): Field | null | undefined {
   const key = disc === true ? 1 : disc === false ? 0 : (disc as number);
   const arm = u.arms.find((a) => a.values.includes(key));
   if (arm !== undefined) return arm.field;
-  void spec;
   return u.defaultArm;
 }
 
@@ -344,7 +343,7 @@ function unionFromJson(spec: XdrSpec, u: UnionDef, json: unknown, path: string):
   const o = json as Record<string, unknown>;
   if (!(dn in o)) fail(path, `union ${u.name} needs its discriminant "${dn}"`);
   const d = jsonToValue(spec, u.discriminant.type, o[dn], `${path}.${dn}`);
-  const arm = unionArmFor(spec, u, d);
+  const arm = unionArmFor(u, d);
   if (arm === undefined) fail(`${path}.${dn}`, `${JSON.stringify(o[dn])} selects no arm of union ${u.name} and it has no default`);
   const out: Record<string, unknown> = { [dn]: d };
   for (const k of Object.keys(o)) {
@@ -393,7 +392,7 @@ export function valueToJson(spec: XdrSpec, t: XType, v: unknown): unknown {
       const o = v as Record<string, unknown>;
       const dn = r.discriminant.name;
       const out: Record<string, unknown> = { [dn]: valueToJson(spec, r.discriminant.type, o[dn]) };
-      const arm = unionArmFor(spec, r, o[dn]);
+      const arm = unionArmFor(r, o[dn]);
       if (arm) out[arm.name] = valueToJson(spec, arm.type, o[arm.name]);
       return out;
     }

@@ -15,15 +15,22 @@ import { DriverCounters, type PeerTable } from '../udp/driver.js';
 /** A Link that knows when it changes nothing, so the driver can skip it. */
 export class RpcLink extends Link {
   private bypassable = true;
+  // Once burst loss has been on, the link may still be in its bad state: it is never skipped again.
+  private hadBursts = false;
 
   constructor(config: ImpairmentConfig, seed: number) {
     super(config, seed);
-    this.bypassable = isTransparent(config);
+    this.update(config);
   }
 
   override reconfigure(changes: Partial<ImpairmentConfig>): void {
     super.reconfigure(changes);
-    this.bypassable = isTransparent(this.config);
+    this.update(this.config);
+  }
+
+  private update(c: ImpairmentConfig): void {
+    if (c.burstEnterProbability > 0) this.hadBursts = true;
+    this.bypassable = !this.hadBursts && isTransparent(c);
   }
 
   /** True when a datagram may skip the link: no impairment, nothing in flight, no tracer. */
@@ -37,7 +44,7 @@ export function isTransparent(c: ImpairmentConfig): boolean {
   const n = NO_IMPAIRMENT;
   return (
     c.lossProbability === 0 &&
-    (c.burstEnterProbability === 0 || c.burstLossBad === 0) &&
+    c.burstEnterProbability === 0 &&
     c.burstLossGood === 0 &&
     c.delayMs === 0 &&
     c.jitterMs === 0 &&
