@@ -279,7 +279,9 @@ describe('packetlab rpc serve-demo', () => {
         got.push(JSON.parse(l) as Record<string, unknown>);
         if (got[got.length - 1]!.type === 'registered') resolve();
       });
-      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}`)));
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}: ${stderr}`)));
     });
     try {
       await registered;

@@ -141,7 +141,9 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
         const o = JSON.parse(l) as Record<string, unknown>;
         if (o.type === 'registered') resolve(o);
       });
-      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}`)));
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}: ${stderr}`)));
     });
     expect(reg2).toMatchObject({ binder: 'rpcbind', binderPort: 111, startedBinder: false });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -130,8 +130,11 @@ export async function pmapCall<A, R>(host: string, port: number, proc: Procedure
   }
 }
 
-/** True when a portmapper answers NULL at host:port. */
-export async function binderAnswers(host: string, port: number, policy: RetryPolicy = { ...BINDER_POLICY, timeoutMs: 800 }): Promise<boolean> {
+/**
+ * True when a portmapper answers NULL at host:port. Where nothing listens, ICMP port unreachable
+ * says so at once; the timeout only matters for a host that drops datagrams, or a busy machine.
+ */
+export async function binderAnswers(host: string, port: number, policy: RetryPolicy = { ...BINDER_POLICY, timeoutMs: 2000 }): Promise<boolean> {
   const c = await RpcClient.connect({ host, port, transport: 'udp', policy });
   try {
     await c.ping(PmapProgV2.program, PmapProgV2.version);
