@@ -1015,6 +1015,12 @@ export class Connection {
           for (let n = 0; seqLt(s, e) && seqLt(s, this.sndNxt) && n < this.sndCap; s = seqAdd(s, 1), n++) this.markReceived(s, false);
         }
       }
+      // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
+      // packets above it arrived), without waiting for the duplicate ACKs to add up.
+      const threshold = this.cfg.dupAckThreshold;
+      if (!this.inRecovery && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
+        this.enterRecovery();
+      }
       if (this.inRecovery) {
         this.recoverHoles();
         this.checkHeadLostAgain(now);
@@ -1137,21 +1143,22 @@ export class Connection {
     this.dupAcks++;
     const threshold = this.cfg.dupAckThreshold;
     if (threshold === 0 || this.dupAcks !== threshold || this.inRecovery) return;
-    // RFC 6582 (3.2 step 2): no new recovery before everything sent when the previous recovery
-    // (or timeout) began is acknowledged.
     // RFC 6582 (3.2 step 2) guards go-back-N and stop-and-wait after a timeout: the duplicate ACKs
     // of data resent by the timeout must not start a recovery. Selective repeat needs no guard:
     // its timeouts resend only expired packets, and recoverHoles() resends a hole only once enough
     // packets above it were acknowledged one by one.
     if (this.cfg.protocol !== 'sr' && this.recoverValid && !seqGt(this.sndUna, this.recoverSeq)) return;
+    this.enterRecovery();
+  }
+
+  /** Fast recovery: halve cwnd (AIMD), resend the oldest packet (SR) or the whole window (GBN). */
+  private enterRecovery(): void {
     this.counters.fastRecoveries++;
     this.inRecovery = true;
     this.recoverValid = true;
     this.recoverSeq = seqAdd(this.sndNxt, -1);
-    for (let s = this.sndUna; s !== this.sndNxt; s = seqAdd(s, 1)) {
-      const i = s & this.sndMask;
-      this.sndState[i] = this.sndState[i]! & ~S_RTX_IN_RECOVERY;
-    }
+    // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
+    // One lost again is found when it becomes the oldest (checkHeadLostAgain, the probe, the RTO).
     if (this.cfg.congestionControl === 'aimd') {
       // RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2); cwnd continues from there.
       this.ssthresh = Math.max(this.outstanding / 2, 2);
@@ -1293,10 +1300,28 @@ export class Connection {
     this.rcvState[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
     this.rcvBytesStored += len;
     const after = seqAdd(s, 1);
+    const extendsTopBlock = d > 0 && s === this.rcvHighest;
     if (seqGt(after, this.rcvHighest)) this.rcvHighest = after;
     if (d > 0) {
       c.outOfOrderBuffered++;
       this.lastOutOfOrderSeq = s;
+      if (extendsTopBlock && this.cfg.ackEveryPackets > 1) {
+        // Behind a hole, an arrival that only extends the newest block changes nothing but that
+        // block's edge: pace its ACK like in-order data (every N packets or after the delay). New
+        // holes and filled holes are still acknowledged at once (RFC 5681 (4.2)).
+        this.ackTrigger = s;
+        this.tsEcho = h.tsVal;
+        if (++this.rcvUnacked >= this.cfg.ackEveryPackets) this.ackPending = true;
+        else if (this.timers.delayedAck === null) this.timers.delayedAck = now + this.cfg.ackDelayMs;
+        return;
+      }
+      // A new hole: first report the arrivals still waiting for a paced ACK (their block is about
+      // to leave the four SACK blocks an ACK carries), then this one.
+      if (this.rcvUnacked > 0) {
+        this.ackNow(this.ackTrigger, this.tsEcho);
+        this.rcvUnacked = 0;
+        this.timers.delayedAck = null;
+      }
       this.ackNow(s, h.tsVal);
       return;
     }
@@ -1362,12 +1387,13 @@ export class Connection {
   }
 
   /** Fills out.sack with up to MAX_SACK_BLOCKS blocks, the most recent arrival's block first (RFC 2018 (4)). */
-  private buildSackBlocks(): number {
+  private buildSackBlocks(trigger: number): number {
     if (!this.cfg.sack || this.cfg.protocol !== 'sr' || this.rcvHighest === this.rcvNxt) return 0;
     const sack = this.out.sack;
     let count = 0;
     const present = (s: number) => (this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0;
-    let first = this.lastOutOfOrderSeq;
+    // The first block holds the packet this ACK answers, or else the latest arrival.
+    let first = seqGt(trigger, this.rcvNxt) && seqLt(trigger, this.rcvHighest) && present(trigger) ? trigger : this.lastOutOfOrderSeq;
     if (seqGt(first, this.rcvNxt) && seqLt(first, this.rcvHighest) && present(first)) {
       let a = first;
       while (seqGt(a, this.rcvNxt) && present(seqAdd(a, -1))) a = seqAdd(a, -1);
@@ -1446,7 +1472,7 @@ export class Connection {
   }
 
   private emitAck(now: number, trigger: number, tsEcr: number): Uint8Array {
-    const sackCount = this.buildSackBlocks();
+    const sackCount = this.buildSackBlocks(trigger);
     this.tsEcho = tsEcr;
     const dg = this.emitControl(now, PacketType.ACK, trigger, Flag.ACK | Flag.ECHO, null, sackCount);
     this.clearAckPending();
