@@ -47,6 +47,22 @@ describe('analytic agreement (simulator)', () => {
     within5(transmissions, 1 / (1 - p));
   });
 
+  it.each([
+    ['a 1 Gbit/s bottleneck', { rateBitsPerSecond: 1e9, queuePackets: 10_000 }],
+    ['bursts delivered at one instant', {}],
+  ])('selective repeat with a 512-packet window recovers 5 percent loss through $0 without timeouts', (_name, link) => {
+    const s = runSimTransfer({ ...setup({ protocol: 'sr', windowPackets: 512, rcvBufferBytes: 8 << 20, ackEveryPackets: 16, ackDelayMs: 1, rtoMsMin: 20 }, { delayMs: 0.2, lossProbability: 0.05, ...link }, { delayMs: 0.2 }, 20_000), verifyData: false });
+    expect(s.status).toBe('complete');
+    const c = s.sender;
+    const lost = s.forward!.dropsRandom;
+    expect(c.timeouts).toBeLessThanOrEqual(3);
+    // Every loss resent once, give or take the retransmissions lost again and a few spurious ones.
+    expect(c.retransmitsFast + c.retransmitsTimeout).toBeGreaterThanOrEqual(lost);
+    expect(c.retransmitsFast + c.retransmitsTimeout).toBeLessThan(lost * 1.1);
+    // Delayed ACKs (every 16) keep pacing behind a hole: far fewer ACKs than data packets.
+    expect(c.packetsReceived).toBeLessThan(c.dataPacketsSent / 3);
+  });
+
   it.each([8, 20, 50])('go-back-N below the bandwidth-delay product is window-limited: W L / RTT with W = %d', (w) => {
     const rate = 100e6;
     const delayMs = 10;

@@ -121,6 +121,25 @@ describe('retransmission', () => {
     expect(p.a.counters.retransmitsTimeout).toBe(4);
   });
 
+  it('backs off once per timeout even when per-packet deadlines expire one after another', () => {
+    const p = new Pair({ protocol: 'sr', windowPackets: 8, rtoMode: 'fixed', rtoMs: 100, rtoBackoff: 2 });
+    established(p);
+    // Four packets sent 5 ms apart and never delivered: their deadlines expire 5 ms apart.
+    let now = p.now;
+    for (let k = 0; k < 4; k++) {
+      p.a.sendMessage(bytes(10, k));
+      while (p.a.pollTransmit(now) !== null);
+      now += 5;
+    }
+    const first = p.a.pollTimeout()!;
+    for (let t = p.a.pollTimeout(); t !== null && t <= first + 20; t = p.a.pollTimeout()) {
+      p.a.handleTimeout(t);
+      while (p.a.pollTransmit(t) !== null);
+    }
+    expect(p.a.counters.retransmitsTimeout).toBe(4);
+    expect(p.a.rtoMs).toBe(200);
+  });
+
   it('fast-retransmits after three duplicate ACKs without waiting for the timer', () => {
     const p = new Pair({ protocol: 'sr', windowPackets: 10, rtoMode: 'fixed', rtoMs: 1000 });
     established(p);

@@ -48,7 +48,7 @@ export interface ReadSink {
   onData(buf: Uint8Array, start: number, end: number, messageEnd: boolean): void;
 }
 
-type TimerKind = 'handshake' | 'retransmit' | 'delayedAck' | 'persist' | 'idle' | 'linger';
+type TimerKind = 'handshake' | 'retransmit' | 'probe' | 'delayedAck' | 'persist' | 'idle' | 'linger';
 
 /** Creation parameters of a connection. */
 export interface ConnectionOptions {
@@ -74,7 +74,7 @@ const R_FIN = 0x04;
 const R_CORRUPT = 0x08;
 
 const MAX_RST_REASON_BYTES = 200;
-const ACK_QUEUE_SLOTS = 64;
+const ACK_QUEUE_SLOTS = 1024;
 const LINGER_MS_MAX = 2000;
 const PERSIST_BACKOFF_MAX = 6;
 
@@ -124,6 +124,7 @@ export class Connection {
   private readonly timers: Record<TimerKind, number | null> = {
     handshake: null,
     retransmit: null,
+    probe: null,
     delayedAck: null,
     persist: null,
     idle: null,
@@ -164,6 +165,7 @@ export class Connection {
   private sndHighestReceived: number; // one past the highest seq known received
   private dupAcks = 0;
   private headRetransmits = 0;
+  private lastBackoffAt = Number.NEGATIVE_INFINITY;
   private deliveredSentAt = Number.NEGATIVE_INFINITY; // latest send time of a packet known delivered
   private inRecovery = false;
   private recoverSeq = 0;
@@ -475,6 +477,7 @@ export class Connection {
     let min: number | null = null;
     if (t.handshake !== null) min = t.handshake;
     if (t.retransmit !== null && (min === null || t.retransmit < min)) min = t.retransmit;
+    if (t.probe !== null && (min === null || t.probe < min)) min = t.probe;
     if (t.delayedAck !== null && (min === null || t.delayedAck < min)) min = t.delayedAck;
     if (t.persist !== null && (min === null || t.persist < min)) min = t.persist;
     if (t.idle !== null && (min === null || t.idle < min)) min = t.idle;
@@ -499,6 +502,10 @@ export class Connection {
       t.retransmit = null;
       this.onRetransmitTimeout(now);
       if (this.state === 'failed') return;
+    }
+    if (t.probe !== null && t.probe <= now) {
+      t.probe = null;
+      this.onProbeTimeout(now);
     }
     if (t.delayedAck !== null && t.delayedAck <= now) {
       t.delayedAck = null;
@@ -835,7 +842,10 @@ export class Connection {
     }
     if (fast) this.counters.retransmitsFast++;
     else this.counters.retransmitsTimeout++;
-    if (this.inRecovery) this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+    if (this.inRecovery) {
+      this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+      if (s === this.sndUna && this.cfg.protocol === 'sr') this.armProbe(now);
+    }
     return this.transmitSlot(now, s, true);
   }
 
@@ -920,7 +930,12 @@ export class Connection {
     }
     if (expired > 0) {
       this.counters.timeouts++;
-      this.rto.backoff();
+      // Per-packet deadlines expire one after another; back off once per timeout, not once per
+      // packet (RFC 6298 (5.5) doubles the one timer of a connection).
+      if (now - this.lastBackoffAt >= this.rto.rtoMs) {
+        this.rto.backoff();
+        this.lastBackoffAt = now;
+      }
       this.onCongestionTimeout();
     }
     this.timers.retransmit = next === Number.POSITIVE_INFINITY ? null : next;
@@ -991,14 +1006,20 @@ export class Connection {
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
     }
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
-      if (triggerAcked && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) this.markReceived(trigger);
+      if (triggerAcked && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) this.markReceived(trigger, true);
       if (this.cfg.sack) {
         for (let i = 0; i < h.sackCount; i++) {
           let s = h.sack[2 * i]!;
           const e = h.sack[2 * i + 1]!;
           if (seqLt(s, this.sndUna)) s = this.sndUna;
-          for (let n = 0; seqLt(s, e) && seqLt(s, this.sndNxt) && n < this.sndCap; s = seqAdd(s, 1), n++) this.markReceived(s);
+          for (let n = 0; seqLt(s, e) && seqLt(s, this.sndNxt) && n < this.sndCap; s = seqAdd(s, 1), n++) this.markReceived(s, false);
         }
+      }
+      // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
+      // packets above it arrived), without waiting for the duplicate ACKs to add up.
+      const threshold = this.cfg.dupAckThreshold;
+      if (!this.inRecovery && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
+        this.enterRecovery();
       }
       if (this.inRecovery) {
         this.recoverHoles();
@@ -1022,6 +1043,26 @@ export class Connection {
     this.queueRetransmit(this.sndUna, true);
   }
 
+  /** Probe timeout: twice the smoothed RTT, as RFC 8985 (7.2) sets it. */
+  private armProbe(now: number): void {
+    const srtt = this.rto.srttMs;
+    this.timers.probe = Number.isNaN(srtt) ? null : now + Math.max(2 * srtt, 0.05);
+  }
+
+  /**
+   * The oldest packet was resent in recovery and nothing moved for two RTTs. With a full window,
+   * nothing sent after it can show that this copy was lost too (checkHeadLostAgain needs that), so
+   * only the retransmission timer would notice. Send it once more now, in the spirit of RACK-TLP's
+   * probe (RFC 8985 (7)); its ACK either moves the window or tells us what is still missing.
+   */
+  private onProbeTimeout(now: number): void {
+    if (this.state !== 'established' || !this.inRecovery || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
+    const idx = this.sndUna & this.sndMask;
+    const st = this.sndState[idx]!;
+    if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
+    this.queueRetransmit(this.sndUna, true);
+  }
+
   private detectSpurious(idx: number, h: Header): void {
     if ((h.flags & Flag.ECHO) === 0) return;
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
@@ -1041,7 +1082,13 @@ export class Connection {
     }
   }
 
-  private markReceived(s: number): void {
+  /**
+   * Marks a packet as received. Only individual acknowledgments (an ACK's trigger) raise the highest
+   * packet known received: they arrive one per arrival, in arrival order, while the SACK blocks of
+   * a burst of ACKs all describe the receiver's state when the burst was sent, so they would make
+   * packets whose own ACKs are still coming look lost.
+   */
+  private markReceived(s: number, individual: boolean): void {
     const idx = s & this.sndMask;
     const st = this.sndState[idx]!;
     if (st & S_ACKED) return;
@@ -1049,6 +1096,7 @@ export class Connection {
     this.sndState[idx] = st | S_ACKED;
     this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
     this.sndReceivedCount++;
+    if (!individual) return;
     const after = seqAdd(s, 1);
     if (seqGt(after, this.sndHighestReceived)) this.sndHighestReceived = after;
   }
@@ -1066,6 +1114,7 @@ export class Connection {
     }
     this.sndUna = ack;
     this.headRetransmits = 0;
+    this.timers.probe = null;
     if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
     if (seqLt(this.gbnNext, ack)) this.gbnNext = ack;
     this.dupAcks = 0;
@@ -1094,18 +1143,22 @@ export class Connection {
     this.dupAcks++;
     const threshold = this.cfg.dupAckThreshold;
     if (threshold === 0 || this.dupAcks !== threshold || this.inRecovery) return;
-    // RFC 6582 (3.2 step 2): no new recovery before everything sent when the previous recovery
-    // (or timeout) began is acknowledged.
-    // Selective repeat only: go-back-N's duplicate ACKs after a go-back come from real holes.
-    if (this.cfg.protocol === 'sr' && this.recoverValid && !seqGt(this.sndUna, this.recoverSeq)) return;
+    // RFC 6582 (3.2 step 2) guards go-back-N and stop-and-wait after a timeout: the duplicate ACKs
+    // of data resent by the timeout must not start a recovery. Selective repeat needs no guard:
+    // its timeouts resend only expired packets, and recoverHoles() resends a hole only once enough
+    // packets above it were acknowledged one by one.
+    if (this.cfg.protocol !== 'sr' && this.recoverValid && !seqGt(this.sndUna, this.recoverSeq)) return;
+    this.enterRecovery();
+  }
+
+  /** Fast recovery: halve cwnd (AIMD), resend the oldest packet (SR) or the whole window (GBN). */
+  private enterRecovery(): void {
     this.counters.fastRecoveries++;
     this.inRecovery = true;
     this.recoverValid = true;
     this.recoverSeq = seqAdd(this.sndNxt, -1);
-    for (let s = this.sndUna; s !== this.sndNxt; s = seqAdd(s, 1)) {
-      const i = s & this.sndMask;
-      this.sndState[i] = this.sndState[i]! & ~S_RTX_IN_RECOVERY;
-    }
+    // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
+    // One lost again is found when it becomes the oldest (checkHeadLostAgain, the probe, the RTO).
     if (this.cfg.congestionControl === 'aimd') {
       // RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2); cwnd continues from there.
       this.ssthresh = Math.max(this.outstanding / 2, 2);
@@ -1127,10 +1180,14 @@ export class Connection {
     }
   }
 
-  /** In recovery, resends once every packet below the highest one known received. */
+  /**
+   * In recovery, resends once every hole with at least dupAckThreshold packets received above it
+   * (RFC 6675's IsLost, counted on individual acknowledgments).
+   */
   private recoverHoles(): void {
     if (seqLt(this.recoveryScan, this.sndUna)) this.recoveryScan = this.sndUna;
-    while (seqLt(this.recoveryScan, this.sndHighestReceived)) {
+    const bound = seqAdd(this.sndHighestReceived, -Math.max(1, this.cfg.dupAckThreshold) + 1);
+    while (seqLt(this.recoveryScan, bound)) {
       const s = this.recoveryScan;
       const idx = s & this.sndMask;
       const st = this.sndState[idx]!;
@@ -1243,10 +1300,28 @@ export class Connection {
     this.rcvState[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
     this.rcvBytesStored += len;
     const after = seqAdd(s, 1);
+    const extendsTopBlock = d > 0 && s === this.rcvHighest;
     if (seqGt(after, this.rcvHighest)) this.rcvHighest = after;
     if (d > 0) {
       c.outOfOrderBuffered++;
       this.lastOutOfOrderSeq = s;
+      if (extendsTopBlock && this.cfg.ackEveryPackets > 1) {
+        // Behind a hole, an arrival that only extends the newest block changes nothing but that
+        // block's edge: pace its ACK like in-order data (every N packets or after the delay). New
+        // holes and filled holes are still acknowledged at once (RFC 5681 (4.2)).
+        this.ackTrigger = s;
+        this.tsEcho = h.tsVal;
+        if (++this.rcvUnacked >= this.cfg.ackEveryPackets) this.ackPending = true;
+        else if (this.timers.delayedAck === null) this.timers.delayedAck = now + this.cfg.ackDelayMs;
+        return;
+      }
+      // A new hole: first report the arrivals still waiting for a paced ACK (their block is about
+      // to leave the four SACK blocks an ACK carries), then this one.
+      if (this.rcvUnacked > 0) {
+        this.ackNow(this.ackTrigger, this.tsEcho);
+        this.rcvUnacked = 0;
+        this.timers.delayedAck = null;
+      }
       this.ackNow(s, h.tsVal);
       return;
     }
@@ -1312,12 +1387,13 @@ export class Connection {
   }
 
   /** Fills out.sack with up to MAX_SACK_BLOCKS blocks, the most recent arrival's block first (RFC 2018 (4)). */
-  private buildSackBlocks(): number {
+  private buildSackBlocks(trigger: number): number {
     if (!this.cfg.sack || this.cfg.protocol !== 'sr' || this.rcvHighest === this.rcvNxt) return 0;
     const sack = this.out.sack;
     let count = 0;
     const present = (s: number) => (this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0;
-    let first = this.lastOutOfOrderSeq;
+    // The first block holds the packet this ACK answers, or else the latest arrival.
+    let first = seqGt(trigger, this.rcvNxt) && seqLt(trigger, this.rcvHighest) && present(trigger) ? trigger : this.lastOutOfOrderSeq;
     if (seqGt(first, this.rcvNxt) && seqLt(first, this.rcvHighest) && present(first)) {
       let a = first;
       while (seqGt(a, this.rcvNxt) && present(seqAdd(a, -1))) a = seqAdd(a, -1);
@@ -1396,7 +1472,7 @@ export class Connection {
   }
 
   private emitAck(now: number, trigger: number, tsEcr: number): Uint8Array {
-    const sackCount = this.buildSackBlocks();
+    const sackCount = this.buildSackBlocks(trigger);
     this.tsEcho = tsEcr;
     const dg = this.emitControl(now, PacketType.ACK, trigger, Flag.ACK | Flag.ECHO, null, sackCount);
     this.clearAckPending();
@@ -1425,6 +1501,7 @@ export class Connection {
     const t = this.timers;
     t.handshake = null;
     t.retransmit = null;
+    t.probe = null;
     t.delayedAck = null;
     t.persist = null;
     t.idle = null;
