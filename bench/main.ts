@@ -4,11 +4,13 @@
 import { benchSimulator } from './sim.js';
 import { benchTransport } from './transport.js';
 import { benchCapture } from './capture.js';
+import { benchRpc } from './rpc.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
   transport: benchTransport,
   capture: benchCapture,
+  rpc: benchRpc,
 };
 
 const wanted = process.argv.slice(2);

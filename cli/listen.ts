@@ -68,7 +68,7 @@ export async function runListener(listen: string | true, o: Record<string, unkno
       }
       if (e.type === 'refused') console.log(`refused ${who}: ${e.reason}`);
       else if (e.type === 'session-opened') {
-        const what = e.options.service === 1 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s`;
+        const what = e.options.service !== 2 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s`;
         console.log(`session from ${who}: ${what}`);
       } else if (e.session instanceof BulkReceiver) {
         const c = e.session.conn.counters;

@@ -6,6 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from './options.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerUdp } from './commands/udp.js';
+import { registerRpc } from './commands/rpc.js';
+import { registerRpcgen } from './commands/rpcgen.js';
+import { registerRpcinfo } from './commands/rpcinfo.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   registerUdp(program);
   registerTransfer(program);
+  registerRpc(program);
+  registerRpcgen(program);
+  registerRpcinfo(program);
   return program;
 }
 

@@ -13,7 +13,7 @@ import {
   sealChecksum,
   type Header,
 } from './wire/packet.js';
-import { decodeSynOptions, type SynOptions } from './wire/handshake.js';
+import { Service, decodeSynOptions, type SynOptions } from './wire/handshake.js';
 import { Rng } from './util/rng.js';
 
 /** One conversation a listener keeps. */
@@ -229,7 +229,7 @@ export class Listener implements Endpoint {
 
   private checkCaps(o: SynOptions): string | null {
     const caps = this.caps;
-    if (o.service === 1) {
+    if (o.service !== Service.STREAM) {
       if (o.mssBytes < 16 || o.mssBytes > 65000) return `MSS ${o.mssBytes} is outside 16..65000`;
       if (o.rcvBufferBytes < o.mssBytes) return `receive buffer ${o.rcvBufferBytes} is smaller than the MSS ${o.mssBytes}`;
       if (o.rcvBufferBytes > caps.maxRcvBufferBytes) return `receive buffer ${o.rcvBufferBytes} exceeds the listener cap of ${caps.maxRcvBufferBytes} bytes`;

@@ -24,6 +24,7 @@ export function labSessionFactory(defaults: ListenerTransportDefaults = {}): Ses
   return (ctx) => {
     const o = ctx.options;
     if (o.service === Service.STREAM) return new StreamReceiver(ctx.syn, o, ctx.now);
+    if (o.service === Service.RPC) return { refuse: 'this listener serves no RPC programs (packetlab rpc serve-demo does)' };
     const config: TransportConfig = {
       ...DEFAULT_TRANSPORT_CONFIG,
       idleTimeoutMs: LISTENER_IDLE_TIMEOUT_MS,

@@ -8,6 +8,8 @@ export const Service = {
   RELIABLE: 1,
   /** An unreliable numbered stream (packetlab udp). */
   STREAM: 2,
+  /** ONC RPC over a reliable connection, one RPC message per message (core/rpc/plt.ts); reliable options layout. */
+  RPC: 3,
 } as const;
 
 /** ARQ mode codes carried in a reliable SYN. */
@@ -15,7 +17,7 @@ export const ARQ_CODES = { saw: 1, gbn: 2, sr: 3 } as const;
 
 /** Options of a reliable SYN: the receiver-side knobs the opening side asks the listener to use. */
 export interface ReliableSynOptions {
-  service: typeof Service.RELIABLE;
+  service: typeof Service.RELIABLE | typeof Service.RPC;
   protocol: 'saw' | 'gbn' | 'sr';
   sack: boolean;
   verifyChecksum: boolean;
@@ -54,7 +56,7 @@ export function encodeSynOptions(o: SynOptions): Uint8Array {
   const v = new DataView(out.buffer);
   v.setUint8(0, o.service);
   v.setUint8(1, 1);
-  if (o.service === Service.RELIABLE) {
+  if (o.service !== Service.STREAM) {
     v.setUint8(2, ARQ_CODES[o.protocol]);
     v.setUint8(3, (o.sack ? FLAG_SACK : 0) | (o.verifyChecksum ? FLAG_VERIFY : 0) | (o.verifyData !== false ? FLAG_DIGEST : 0));
     v.setUint16(4, o.mssBytes);
@@ -83,7 +85,7 @@ export function decodeSynOptions(payload: Uint8Array): SynDecodeResult {
   const service = v.getUint8(0);
   const version = v.getUint8(1);
   if (version !== 1) return { ok: false, error: `SYN options version ${version} is not supported (expected 1)` };
-  if (service === Service.RELIABLE) {
+  if (service === Service.RELIABLE || service === Service.RPC) {
     const code = v.getUint8(2);
     const protocol = code === 1 ? 'saw' : code === 2 ? 'gbn' : code === 3 ? 'sr' : null;
     if (protocol === null) return { ok: false, error: `SYN asks for ARQ mode ${code}, expected 1 (saw), 2 (gbn) or 3 (sr)` };
@@ -91,7 +93,7 @@ export function decodeSynOptions(payload: Uint8Array): SynDecodeResult {
     return {
       ok: true,
       options: {
-        service: Service.RELIABLE,
+        service,
         protocol,
         sack: (flags & FLAG_SACK) !== 0,
         verifyChecksum: (flags & FLAG_VERIFY) !== 0,
@@ -116,5 +118,5 @@ export function decodeSynOptions(payload: Uint8Array): SynDecodeResult {
       },
     };
   }
-  return { ok: false, error: `SYN asks for service ${service}, expected 1 (reliable) or 2 (stream)` };
+  return { ok: false, error: `SYN asks for service ${service}, expected 1 (reliable), 2 (stream) or 3 (RPC)` };
 }

@@ -1,0 +1,160 @@
+// RPC speed: NULL and 32-byte ECHO calls on loopback, one at a time and 64 in flight, for Packet
+// Lab's RPC over UDP beside three baselines measured in the same run: a bare node:dgram
+// request/reply pair (the floor of any Node code), @grpc/grpc-js unary, and the C pair that
+// Debian's rpcgen and libtirpc build from the same counter.x (when rpcgen and gcc are installed).
+// Every server and client runs in a process of its own; each figure is the median of 3 rounds,
+// the variants taking turns within a round so that noise from other work spreads evenly.
+
+import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../core/util/paths.js';
+import { median, num, printTable, runChild } from './lib.js';
+import type { ClientResult } from './rpc-child.js';
+
+type Variant = 'lab' | 'dgram' | 'grpc' | 'c';
+type Proc = 'null' | 'echo';
+
+const ROUNDS = 5;
+const DURATION_MS = 1000;
+const WARMUP_MS = 300;
+const CASES: { proc: Proc; inFlight: number }[] = [
+  { proc: 'null', inFlight: 1 },
+  { proc: 'echo', inFlight: 1 },
+  { proc: 'null', inFlight: 64 },
+  { proc: 'echo', inFlight: 64 },
+];
+const NAMES: Record<Variant, string> = {
+  lab: 'packetlab RPC (TS client + server, UDP)',
+  dgram: 'bare node:dgram request/reply',
+  grpc: '@grpc/grpc-js unary (HTTP/2)',
+  c: 'C rpcgen/libtirpc (UDP)',
+};
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the C server and client from counter.x; null (and why) when the tools are missing. */
+function buildC(): { dir: string } | { missing: string } {
+  const missing = ['rpcgen', 'gcc'].filter((c) => !have(c));
+  if (!existsSync('/usr/include/tirpc/rpc/rpc.h')) missing.push('libtirpc-dev');
+  if (missing.length > 0) return { missing: missing.join(', ') };
+  const root = projectRoot();
+  const dir = mkdtempSync(join(tmpdir(), 'rpc-bench-'));
+  copyFileSync(join(root, 'experiments/rpc/counter.x'), join(dir, 'counter.x'));
+  for (const f of ['counter_bench_server.c', 'counter_bench_client.c']) copyFileSync(join(root, 'bench/c', f), join(dir, f));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  run('rpcgen', ['-h', 'counter.x', '-o', 'counter.h']);
+  run('rpcgen', ['-c', 'counter.x', '-o', 'counter_xdr.c']);
+  run('rpcgen', ['-m', 'counter.x', '-o', 'counter_svc.c']);
+  const cc = ['-O2', '-I/usr/include/tirpc', '-I.'];
+  run('gcc', [...cc, '-o', 'server', 'counter_bench_server.c', 'counter_svc.c', 'counter_xdr.c', '-ltirpc']);
+  run('gcc', [...cc, '-pthread', '-o', 'client', 'counter_bench_client.c', 'counter_xdr.c', '-ltirpc']);
+  return { dir };
+}
+
+function startNodeServer(kind: Variant): Promise<{ port: number; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./rpc-child.js', import.meta.url)), ['server', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (m) => resolve({ port: (m as { port: number }).port, child }));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+}
+
+function startCServer(dir: string): Promise<{ port: number; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(dir, 'server'), [], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout!.once('data', (d: Buffer) => {
+      const m = /port (\d+)/.exec(d.toString());
+      if (m === null) reject(new Error(`the C server said ${d.toString()}`));
+      else resolve({ port: Number(m[1]), child });
+    });
+    child.once('exit', (code) => reject(new Error(`the C server exited with ${code}`)));
+  });
+}
+
+function runCClient(dir: string, port: number, proc: Proc, inFlight: number): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    execFile(join(dir, 'client'), ['127.0.0.1', String(port), proc, String(inFlight), String(DURATION_MS), String(WARMUP_MS)], { timeout: 60_000 }, (err, stdout) => {
+      if (err !== null) reject(err);
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ClientResult);
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.pid === undefined) return resolve();
+    child.once('exit', () => resolve());
+    process.kill(child.pid, 'SIGTERM');
+  });
+}
+
+/** Runs the RPC benchmark and prints its tables. */
+export async function benchRpc(): Promise<void> {
+  const c = buildC();
+  const variants: Variant[] = ['lab', 'dgram', 'grpc', ...('dir' in c ? (['c'] as const) : [])];
+  if ('missing' in c) console.log(`\n(C rpcgen/libtirpc pair left out: missing ${c.missing})`);
+  const servers = new Map<Variant, { port: number; child: ChildProcess }>();
+  try {
+    for (const v of variants) servers.set(v, v === 'c' ? await startCServer((c as { dir: string }).dir) : await startNodeServer(v));
+    const results = new Map<string, ClientResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const k of CASES) {
+        // Rotate the order each round.
+        const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+        for (const v of order) {
+          const port = servers.get(v)!.port;
+          const r = v === 'c' ? await runCClient((c as { dir: string }).dir, port, k.proc, k.inFlight) : await runChild<ClientResult>(import.meta.url, './rpc-child.js', ['client', v, String(port), k.proc, String(k.inFlight), String(DURATION_MS), String(WARMUP_MS)]);
+          const key = `${v}|${k.proc}|${k.inFlight}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+        }
+      }
+    }
+    const med = (v: Variant, k: { proc: Proc; inFlight: number }, f: (r: ClientResult) => number) => {
+      const rs = results.get(`${v}|${k.proc}|${k.inFlight}`);
+      return rs === undefined ? Number.NaN : median(rs.map(f));
+    };
+    for (const k of CASES) {
+      const title = `RPC ${k.proc === 'null' ? 'NULL' : '32-byte ECHO'} calls on loopback, ${k.inFlight === 1 ? 'one at a time' : `${k.inFlight} in flight`} (median of ${ROUNDS} x ${DURATION_MS / 1000} s)`;
+      const lab = med('lab', k, (r) => r.callsPerSecond);
+      const rows = variants.map((v) => {
+        const cps = med(v, k, (r) => r.callsPerSecond);
+        return [NAMES[v], num(cps), num(med(v, k, (r) => r.p50Ms * 1000)), num(med(v, k, (r) => r.p99Ms * 1000)), v === 'lab' ? '1.00' : num(lab / cps, 2), num(med(v, k, (r) => r.failures))];
+      });
+      printTable(title, ['implementation', 'calls/s', 'p50 us', 'p99 us', 'packetlab / this', 'failures'], rows);
+    }
+    // Ratios are taken round by round (the two runs of a round are seconds apart, so a machine
+    // that gets busier or quieter affects both), then the median over the rounds.
+    const ratio = (v: Variant, k: { proc: Proc; inFlight: number }, f: (r: ClientResult) => number) => {
+      const a = results.get(`lab|${k.proc}|${k.inFlight}`) ?? [];
+      const b = results.get(`${v}|${k.proc}|${k.inFlight}`) ?? [];
+      return b.length === 0 ? Number.NaN : median(a.map((r, i) => f(r) / f(b[i]!)));
+    };
+    const goals: string[][] = [];
+    for (const k of CASES) {
+      const name = `${k.proc === 'null' ? 'NULL' : 'ECHO'}, ${k.inFlight === 1 ? '1' : k.inFlight} in flight`;
+      const cps = (r: ClientResult) => r.callsPerSecond;
+      const grpcGoal = k.inFlight === 1 ? 5 : 10;
+      goals.push([
+        name,
+        `${num(ratio('dgram', k, cps), 2)} (>= 0.95)`,
+        `${num(ratio('grpc', k, cps), 1)} (>= ${grpcGoal})`,
+        `${num(ratio('grpc', k, (r) => r.p99Ms), 2)} (<= 0.5)`,
+        variants.includes('c') ? num(ratio('c', k, cps), 2) : '-',
+      ]);
+    }
+    printTable('RPC goals: packetlab RPC against the baselines (median over rounds of the per-round ratio; calls/s, and p99 latency)', ['case', 'vs node:dgram', 'vs grpc-js', 'p99 vs grpc-js', 'vs C rpcgen'], goals);
+  } finally {
+    for (const s of servers.values()) await stop(s.child);
+    if ('dir' in c) rmSync(c.dir, { recursive: true, force: true });
+  }
+}

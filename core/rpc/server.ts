@@ -1,0 +1,382 @@
+// The RPC server engine, sans-IO: the server stub's dispatcher (svc_getreq and the generated
+// *_prog_1 of libtirpc). For each call message it checks, in the order of RFC 5531 (9), the RPC
+// version (RPC_MISMATCH), the credentials (AUTH_ERROR), the program (PROG_UNAVAIL), the version
+// (PROG_MISMATCH with the range served) and the procedure (PROC_UNAVAIL), decodes the arguments
+// (GARBAGE_ARGS), consults the duplicate request cache, runs the handler (SYSTEM_ERR when it
+// throws) and encodes the reply. A message that is not a call at all is dropped and counted.
+//
+// As an Endpoint it serves datagrams (UDP) or records (TCP, through the record-marking driver);
+// handleMessage() serves messages of other transports, whose replies go to a ReplySink.
+
+import type { Endpoint } from '../endpoint.js';
+import { DuplicateRequestCache, type DrcConfig, type DrcHandle } from './drc.js';
+import {
+  AcceptStat,
+  AuthFlavor,
+  AuthStat,
+  CallHeader,
+  MsgType,
+  RPC_VERSION,
+  parseAuthSys,
+  parseCallBody,
+  writeAcceptedReply,
+  writeAuthError,
+  writeProgMismatch,
+  writeRpcMismatch,
+  type Credential,
+} from './message.js';
+import type { RpcCallContext, RpcProgramVersion, ServerProcedure } from './program.js';
+import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
+
+/**
+ * Where replies of handleMessage() go. Unless `stable`, the bytes are valid only during the call
+ * (copy or send them); stable bytes are never changed again and may be kept.
+ */
+export interface ReplySink {
+  sendReply(bytes: Uint8Array, to: number, stable?: boolean): void;
+}
+
+/** Cumulative counters of a server. */
+export class RpcServerCounters {
+  /** Messages received. */
+  messages = 0;
+  /** Messages dropped because they are not calls or their header does not parse. */
+  malformed = 0;
+  /** Calls with a well-formed header. */
+  calls = 0;
+  /** Replies sent (cached replies included). */
+  replies = 0;
+  /** Replies by status. */
+  success = 0;
+  progUnavail = 0;
+  progMismatch = 0;
+  procUnavail = 0;
+  garbageArgs = 0;
+  systemErr = 0;
+  rpcMismatch = 0;
+  authError = 0;
+  /** Procedure executions (NULL included). */
+  executions = 0;
+  /** Calls whose key (client, xid, prog, vers, proc) the server had seen before. */
+  duplicateRequests = 0;
+  /** Duplicates answered from the duplicate request cache. */
+  cacheHits = 0;
+  /** Duplicates dropped because the first copy was still executing. */
+  inProgressDrops = 0;
+  /** Executions of a request that had already been executed (possible with the cache off). */
+  duplicateExecutions = 0;
+  /** Replies dropped because too many were waiting to be sent. */
+  replyDrops = 0;
+}
+
+/** How a server engine is set up. */
+export interface RpcServerEngineOptions {
+  programs: readonly RpcProgramVersion[];
+  drc: DrcConfig;
+  /** Credential flavors accepted (default AUTH_NONE and AUTH_SYS). */
+  authFlavors?: readonly number[];
+  /** The socket address of a peer id, for handlers (null in the simulator). */
+  peerAddress?: (peer: number) => string | null;
+  /** Replies waiting for pollTransmit, at most (default 4096). */
+  maxQueuedReplies?: number;
+}
+
+interface VersionTable {
+  procedures: Map<number, ServerProcedure>;
+}
+
+const NONE_CREDENTIAL: Credential = Object.freeze({ flavor: AuthFlavor.AUTH_NONE });
+
+/** What a handler gets; the peer's address text is made only when a handler asks for it. */
+class CallContext implements RpcCallContext {
+  constructor(
+    private readonly resolve: (peer: number) => string | null,
+    readonly peer: number,
+    readonly xid: number,
+    readonly program: number,
+    readonly version: number,
+    readonly procedure: number,
+    readonly credential: Credential,
+    readonly now: number,
+  ) {}
+
+  get peerAddress(): string | null {
+    return this.resolve(this.peer);
+  }
+}
+
+/** The server engine. */
+export class RpcServerEngine implements Endpoint, ReplySink {
+  /** Cumulative counters. */
+  readonly counters = new RpcServerCounters();
+  /** The duplicate request cache (also the record of requests seen when it is off). */
+  readonly drc: DuplicateRequestCache;
+  /** Called when an asynchronous handler finished and a reply waits (the driver should run). */
+  onWake: (() => void) | null = null;
+  /** Last error a handler threw, for logs. */
+  lastHandlerError: string | null = null;
+  transmitTo = 0;
+
+  private readonly programs = new Map<number, Map<number, VersionTable>>();
+  private readonly authFlavors: Set<number>;
+  private readonly peerAddress: (peer: number) => string | null;
+  private readonly writer = new XdrWriter(1024);
+  private readonly reader = new XdrReader();
+  private readonly header = new CallHeader();
+  private outBytes: Uint8Array[] = [];
+  private outTo: number[] = [];
+  private outHead = 0;
+  private readonly maxQueued: number;
+
+  constructor(o: RpcServerEngineOptions) {
+    this.drc = new DuplicateRequestCache({ ...o.drc });
+    this.authFlavors = new Set(o.authFlavors ?? [AuthFlavor.AUTH_NONE, AuthFlavor.AUTH_SYS]);
+    this.peerAddress = o.peerAddress ?? (() => null);
+    this.maxQueued = o.maxQueuedReplies ?? 4096;
+    for (const p of o.programs) this.register(p);
+  }
+
+  /** Adds a program version (replacing one with the same numbers). */
+  register(p: RpcProgramVersion): void {
+    let versions = this.programs.get(p.program);
+    if (versions === undefined) {
+      versions = new Map();
+      this.programs.set(p.program, versions);
+    }
+    const procedures = new Map<number, ServerProcedure>();
+    for (const sp of p.procedures) {
+      const d = sp.descriptor;
+      if (d.program !== p.program || d.version !== p.version) throw new Error(`procedure ${d.name} belongs to program ${d.program} version ${d.version}, not ${p.program} version ${p.version}`);
+      procedures.set(d.procedure, sp);
+    }
+    versions.set(p.version, { procedures });
+  }
+
+  /** Program and version numbers served. */
+  served(): { program: number; version: number }[] {
+    const out: { program: number; version: number }[] = [];
+    for (const [program, versions] of this.programs) for (const version of versions.keys()) out.push({ program, version });
+    return out;
+  }
+
+  /** Switches the duplicate request cache on or off, or changes its bounds. */
+  configureDrc(c: DrcConfig): void {
+    this.drc.reconfigure(c);
+  }
+
+  // ---------------------------------------------------------------- Endpoint (datagrams, records)
+
+  handleDatagram(now: number, bytes: Uint8Array, from: number): void {
+    this.handleMessage(now, bytes, from, this);
+  }
+
+  handleTimeout(): void {}
+
+  pollTransmit(): Uint8Array | null {
+    if (this.outHead >= this.outBytes.length) {
+      if (this.outHead > 0) {
+        this.outBytes = [];
+        this.outTo = [];
+        this.outHead = 0;
+      }
+      return null;
+    }
+    const i = this.outHead++;
+    this.transmitTo = this.outTo[i]!;
+    const b = this.outBytes[i]!;
+    this.outBytes[i] = undefined as unknown as Uint8Array;
+    return b;
+  }
+
+  pollTimeout(): number | null {
+    return null;
+  }
+
+  /** Queues a reply for pollTransmit (copying it unless it is stable). */
+  sendReply(bytes: Uint8Array, to: number, stable = false): void {
+    if (this.outBytes.length - this.outHead >= this.maxQueued) {
+      this.counters.replyDrops++;
+      return;
+    }
+    this.outBytes.push(stable ? bytes : wireCopy(bytes));
+    this.outTo.push(to);
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Serves one call message from `from`; the reply, if any, goes to `sink`. Never throws on the message. */
+  handleMessage(now: number, bytes: Uint8Array, from: number, sink: ReplySink): void {
+    const k = this.counters;
+    k.messages++;
+    const r = this.reader.reset(bytes);
+    const h = this.header;
+    h.xid = r.word();
+    const type = r.word();
+    if (r.error !== null || type !== MsgType.CALL) {
+      k.malformed++;
+      return;
+    }
+    if (parseCallBody(r, h) !== null) {
+      // libtirpc drops calls whose header does not decode (svc_getreq); so do we.
+      k.malformed++;
+      return;
+    }
+    k.calls++;
+    const w = this.writer;
+    w.reset();
+    if (h.rpcvers !== RPC_VERSION) {
+      writeRpcMismatch(w, h.xid);
+      k.rpcMismatch++;
+      this.reply(w, from, sink);
+      return;
+    }
+    const credential = this.authenticate(bytes, h);
+    if (typeof credential === 'number') {
+      writeAuthError(w, h.xid, credential);
+      k.authError++;
+      this.reply(w, from, sink);
+      return;
+    }
+    const versions = this.programs.get(h.prog);
+    if (versions === undefined) {
+      writeAcceptedReply(w, h.xid, AcceptStat.PROG_UNAVAIL);
+      k.progUnavail++;
+      this.reply(w, from, sink);
+      return;
+    }
+    const table = versions.get(h.vers);
+    if (table === undefined) {
+      let low = 0xffffffff;
+      let high = 0;
+      for (const v of versions.keys()) {
+        if (v < low) low = v;
+        if (v > high) high = v;
+      }
+      writeProgMismatch(w, h.xid, low, high);
+      k.progMismatch++;
+      this.reply(w, from, sink);
+      return;
+    }
+    const sp = table.procedures.get(h.proc);
+    if (sp === undefined) {
+      if (h.proc === 0) {
+        // NULL (procedure 0) is answered for every version served, as rpcgen's dispatchers do; it
+        // is how `rpcinfo -u` pings a server.
+        k.executions++;
+        writeAcceptedReply(w, h.xid, AcceptStat.SUCCESS);
+        k.success++;
+        this.reply(w, from, sink);
+        return;
+      }
+      writeAcceptedReply(w, h.xid, AcceptStat.PROC_UNAVAIL);
+      k.procUnavail++;
+      this.reply(w, from, sink);
+      return;
+    }
+    let args: unknown;
+    try {
+      args = sp.descriptor.args.decode(r);
+    } catch (e) {
+      r.fail((e as Error).message);
+    }
+    if (r.error !== null) {
+      writeAcceptedReply(w, h.xid, AcceptStat.GARBAGE_ARGS);
+      k.garbageArgs++;
+      this.reply(w, from, sink);
+      return;
+    }
+    // Duplicate request cache: the key is (client, xid, prog, vers, proc).
+    const drc = this.drc;
+    let entry = drc.find(now, from, h.xid, h.prog, h.vers, h.proc);
+    if (entry >= 0) {
+      k.duplicateRequests++;
+      if (drc.config.enabled) {
+        const cached = drc.reply(entry);
+        if (cached !== null) {
+          k.cacheHits++;
+          k.replies++;
+          sink.sendReply(cached, from, false);
+          return;
+        }
+        if (!drc.executed(entry)) {
+          k.inProgressDrops++;
+          return;
+        }
+      }
+      // Executed again: at-least-once (cache off), or the cached reply was not kept.
+      k.duplicateExecutions++;
+    } else {
+      entry = drc.insert(now, from, h.xid, h.prog, h.vers, h.proc);
+    }
+    const ctx = new CallContext(this.peerAddress, from, h.xid, h.prog, h.vers, h.proc, credential, now);
+    k.executions++;
+    let result: unknown;
+    try {
+      result = sp.handler(args, ctx);
+    } catch (e) {
+      this.finish(entry, sp, h.xid, from, sink, false, e);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      const xid = h.xid;
+      const e = entry;
+      (result as Promise<unknown>).then(
+        (v) => this.finishAsync(e, sp, xid, from, sink, true, v),
+        (err: unknown) => this.finishAsync(e, sp, xid, from, sink, false, err),
+      );
+      return;
+    }
+    this.finish(entry, sp, h.xid, from, sink, true, result);
+  }
+
+  private finishAsync(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
+    this.finish(entry, sp, xid, from, sink, ok, value);
+    this.onWake?.();
+  }
+
+  private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
+    const w = this.writer;
+    const k = this.counters;
+    w.reset();
+    if (ok) {
+      writeAcceptedReply(w, xid, AcceptStat.SUCCESS);
+      try {
+        sp.descriptor.result.encode(w, value);
+        k.success++;
+      } catch (e) {
+        ok = false;
+        value = e;
+      }
+    }
+    if (!ok) {
+      this.lastHandlerError = `${sp.descriptor.name}: ${value instanceof Error ? value.message : String(value)}`;
+      w.reset();
+      writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
+      k.systemErr++;
+    }
+    // The cache copies what it keeps; the sink gets the writer's bytes for the length of the call.
+    const out = w.bytes();
+    this.drc.complete(entry, this.drc.config.enabled ? out : null);
+    k.replies++;
+    sink.sendReply(out, from, false);
+  }
+
+  private reply(w: XdrWriter, to: number, sink: ReplySink): void {
+    this.counters.replies++;
+    sink.sendReply(w.bytes(), to);
+  }
+
+  /** The caller's credential, or the auth_stat that rejects it (RFC 5531 (9)). */
+  private authenticate(bytes: Uint8Array, h: CallHeader): Credential | number {
+    if (h.credFlavor === AuthFlavor.AUTH_NONE) {
+      return this.authFlavors.has(AuthFlavor.AUTH_NONE) ? NONE_CREDENTIAL : AuthStat.AUTH_TOOWEAK;
+    }
+    if (h.credFlavor === AuthFlavor.AUTH_SYS) {
+      if (!this.authFlavors.has(AuthFlavor.AUTH_SYS)) return AuthStat.AUTH_REJECTEDCRED;
+      const sys = parseAuthSys(bytes.subarray(h.credStart, h.credEnd));
+      return sys === null ? AuthStat.AUTH_BADCRED : { flavor: AuthFlavor.AUTH_SYS, sys };
+    }
+    // Flavors this server does not implement (AUTH_DH, RPCSEC_GSS, ...), as libtirpc answers them.
+    return AuthStat.AUTH_REJECTEDCRED;
+  }
+}

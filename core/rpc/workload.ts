@@ -1,0 +1,622 @@
+// RPC workloads for experiments: a client keeps N calls of the counter program (counter.x: NULL,
+// ECHO, INCREMENT, in a seeded mix) in flight against a server, over UDP, TCP or the lab
+// transport, with the lab's impairment on both directions, and reports per-interval samples and a
+// summary. runSimRpcWorkload runs it in the discrete-event simulator (UDP and plt; reproducible
+// from the seed); runUdpRpcWorkload on real sockets (UDP, TCP, plt) with the server in-process on
+// loopback or elsewhere. Both drive the same workload endpoint. docs/rpc.md lists the columns.
+
+import type { Endpoint } from '../endpoint.js';
+import { Link, type LinkCounters } from '../impair/link.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
+import { Simulator } from '../sim/simulator.js';
+import type { TransportConfig } from '../transport/config.js';
+import { Rng, deriveSeed } from '../util/rng.js';
+import { CounterService } from '../../experiments/rpc/counter-server.js';
+import { CounterProgV1 } from '../../experiments/rpc/counter.js';
+import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from './client.js';
+import { nullProcedure, openRpcChannel, streamImpairmentProblems, type RpcTransportName } from './client-net.js';
+import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from './drc.js';
+import { LatencyHistogram } from './histogram.js';
+import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from './plt.js';
+import type { ProcedureDescriptor } from './program.js';
+import { RpcServerCounters, RpcServerEngine } from './server.js';
+import { RpcServer } from './server-net.js';
+
+/** Weights of the procedures a workload calls (any non-negative numbers; they are normalised). */
+export interface RpcCallMix {
+  /** NULL (procedure 0): the bare RPC round trip. */
+  null: number;
+  /** ECHO of echoBytes bytes. */
+  echo: number;
+  /** INCREMENT by 1: the non-idempotent call whose duplicate executions show. */
+  increment: number;
+}
+
+/** Everything that defines an RPC workload run. */
+export interface RpcSetup {
+  transport: RpcTransportName;
+  mix: RpcCallMix;
+  /** Payload of an ECHO call. */
+  echoBytes: number;
+  /** Calls kept outstanding. */
+  callsInFlight: number;
+  /** Calls to make (0: no limit, durationMs ends the run). */
+  totalCalls: number;
+  /** Stop starting calls after this long (0: no limit, totalCalls ends the run). */
+  durationMs: number;
+  /** Timeout and retransmission policy of every call. */
+  policy: RetryPolicy;
+  /** The server's duplicate request cache. */
+  drc: DrcConfig;
+  /** Impairment of calls (client to server). */
+  forward: ImpairmentConfig;
+  /** Impairment of replies (server to client). */
+  reverse: ImpairmentConfig;
+  /** Lab-transport knobs (transport plt). */
+  transportConfig: TransportConfig;
+  seed: number;
+  /** Sampling interval. */
+  intervalMs: number;
+  /** Give up after this long (virtual time in the simulator, wall time on sockets). */
+  timeLimitMs: number;
+}
+
+/** A workload nobody configured: 1000 INCREMENT calls, 8 in flight, over UDP, nothing impaired. */
+export const DEFAULT_RPC_SETUP: Readonly<RpcSetup> = Object.freeze({
+  transport: 'udp',
+  mix: { null: 0, echo: 0, increment: 1 },
+  echoBytes: 32,
+  callsInFlight: 8,
+  totalCalls: 1000,
+  durationMs: 0,
+  policy: { ...DEFAULT_RETRY_POLICY },
+  drc: { ...DEFAULT_DRC_CONFIG },
+  forward: { ...NO_IMPAIRMENT },
+  reverse: { ...NO_IMPAIRMENT },
+  transportConfig: { ...RPC_TRANSPORT_CONFIG },
+  seed: 1,
+  intervalMs: 100,
+  timeLimitMs: 600_000,
+});
+
+/** What is wrong with a setup (empty when it is fine); each problem names the field. */
+export function rpcSetupProblems(s: RpcSetup, net: 'sim' | 'udp'): string[] {
+  const out: string[] = [];
+  if (!['udp', 'tcp', 'plt'].includes(s.transport)) out.push(`transport must be udp, tcp or plt (got ${String(s.transport)})`);
+  if (net === 'sim' && s.transport === 'tcp') out.push('transport tcp needs real sockets: the simulator carries datagrams (use udp or plt)');
+  const w = [s.mix.null, s.mix.echo, s.mix.increment];
+  if (w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) out.push('mix: weights must be non-negative and not all zero');
+  if (!Number.isInteger(s.echoBytes) || s.echoBytes < 0 || s.echoBytes > 65000) out.push(`echoBytes must be a whole number from 0 to 65000 (got ${s.echoBytes})`);
+  if (!Number.isInteger(s.callsInFlight) || s.callsInFlight < 1 || s.callsInFlight > 1024) out.push(`callsInFlight must be a whole number from 1 to 1024 (got ${s.callsInFlight})`);
+  if (!Number.isInteger(s.totalCalls) || s.totalCalls < 0 || s.totalCalls > 1e9) out.push(`totalCalls must be a whole number from 0 to 1e9 (got ${s.totalCalls})`);
+  if (!(s.durationMs >= 0)) out.push(`durationMs must not be negative (got ${s.durationMs})`);
+  if (s.totalCalls === 0 && s.durationMs === 0) out.push('either totalCalls or durationMs must be set');
+  if (!(s.intervalMs >= 1)) out.push(`intervalMs must be at least 1 (got ${s.intervalMs})`);
+  if (!(s.timeLimitMs >= 1)) out.push(`timeLimitMs must be at least 1 (got ${s.timeLimitMs})`);
+  out.push(...retryPolicyProblems(s.policy).map((p) => `policy.${p}`));
+  out.push(...drcConfigProblems(s.drc).map((p) => `drc.${p}`));
+  if (s.transport === 'tcp') out.push(...streamImpairmentProblems(s.forward, 'forward'), ...streamImpairmentProblems(s.reverse, 'reverse'));
+  return out;
+}
+
+/** Column names of an RPC sample, in CSV order. */
+export const RPC_COLUMNS = [
+  'time_s',
+  'calls_started',
+  'calls_succeeded',
+  'calls_failed',
+  'calls_failed_timeout',
+  'calls_failed_unreachable',
+  'calls_failed_shutdown',
+  'calls_failed_remote',
+  'calls_in_flight',
+  'calls_per_s',
+  'attempts_per_call',
+  'transmissions',
+  'retransmissions',
+  'stray_replies',
+  'server_calls',
+  'executions',
+  'duplicate_requests',
+  'cache_hits',
+  'in_progress_drops',
+  'duplicate_executions',
+  'drc_entries',
+  'latency_p50_ms',
+  'latency_p90_ms',
+  'latency_p99_ms',
+  'latency_mean_ms',
+  'latency_max_ms',
+  'fwd_drops',
+  'fwd_duplicated',
+  'rev_drops',
+  'rev_duplicated',
+] as const;
+
+/** One column name. */
+export type RpcColumn = (typeof RPC_COLUMNS)[number];
+/** One sample: a number per column (NaN where the value does not exist, such as a remote server's counters). */
+export type RpcSample = Record<RpcColumn, number>;
+
+/** How a workload ended. */
+export type RpcRunStatus = 'complete' | 'timeout' | 'stopped' | 'failed';
+
+/** The end-of-run summary (also the last JSON line of --json). */
+export interface RpcSummary {
+  type: 'summary';
+  net: 'sim' | 'udp';
+  transport: RpcTransportName;
+  status: RpcRunStatus;
+  failure: string | null;
+  seed: number;
+  /** From the first call to the last completion. */
+  durationS: number;
+  callsStarted: number;
+  callsSucceeded: number;
+  callsFailed: number;
+  /** Failed calls by status name (TIMEOUT, PROG_UNAVAIL, ...). */
+  failedBy: Record<string, number>;
+  callsPerSecond: number;
+  attemptsPerCall: number;
+  latencyP50Ms: number;
+  latencyP90Ms: number;
+  latencyP99Ms: number;
+  latencyMeanMs: number;
+  latencyMaxMs: number;
+  client: RpcClientCounters;
+  /** Server counters (null for a remote server). */
+  server: RpcServerCounters | null;
+  /** The counter's value at the end and the INCREMENT executions it saw (null for a remote server). */
+  counterValue: string | null;
+  counterIncrements: number | null;
+  /** INCREMENT executions of an already executed request, from the counter's own exact log. */
+  counterRepeatedExecutions: number | null;
+  /** INCREMENT calls that succeeded at the client. */
+  incrementsSucceeded: number;
+  forward: LinkCounters | null;
+  reverse: LinkCounters | null;
+  /** Simulator only: packet events, and per second of wall time. */
+  simEvents?: number;
+  simEventsPerSecond?: number;
+}
+
+/** Callbacks of a running workload. */
+export interface RpcHooks {
+  /** One sample per interval. */
+  onSample?(sample: RpcSample): void;
+}
+
+const MIX_KIND = { null: 0, echo: 1, increment: 2 } as const;
+
+/** The client application of a workload: keeps calls in flight around an inner endpoint. */
+export class RpcWorkloadClient implements Endpoint {
+  /** When the first call started (ms), NaN before. */
+  startedAtMs = Number.NaN;
+  /** When the last call completed (ms), NaN before. */
+  finishedAtMs = Number.NaN;
+  /** INCREMENT calls that succeeded. */
+  incrementsSucceeded = 0;
+  private readonly rng: Rng;
+  private readonly procs: ProcedureDescriptor<unknown, unknown>[];
+  private readonly cumulative: number[];
+  private readonly payload: Uint8Array;
+  private started = false;
+  private startedCalls = 0;
+  private stopAtMs = Number.POSITIVE_INFINITY;
+  private stopped = false;
+
+  constructor(
+    private readonly inner: Endpoint,
+    readonly engine: RpcClientEngine,
+    private readonly setup: RpcSetup,
+  ) {
+    this.rng = new Rng(deriveSeed(setup.seed, 'mix'));
+    this.procs = [nullProcedure(CounterProgV1.program, CounterProgV1.version), CounterProgV1.procedures.ECHO, CounterProgV1.procedures.INCREMENT] as ProcedureDescriptor<unknown, unknown>[];
+    const m = setup.mix;
+    const total = m.null + m.echo + m.increment;
+    this.cumulative = [m.null / total, (m.null + m.echo) / total, 1];
+    this.payload = new Uint8Array(setup.echoBytes).fill(0x5a);
+  }
+
+  /** The destination of the inner endpoint's datagrams. */
+  get transmitTo(): number {
+    return this.inner.transmitTo;
+  }
+
+  /** True when every call has been started and completed (or the run was stopped and drained). */
+  get done(): boolean {
+    return this.started && this.noMoreCalls() && this.engine.pendingCalls === 0;
+  }
+
+  /** Starts calling. */
+  start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.startedAtMs = now;
+    if (this.setup.durationMs > 0) this.stopAtMs = now + this.setup.durationMs;
+    this.topUp(now);
+  }
+
+  /** Stops starting calls; those in flight finish. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  handleDatagram(now: number, bytes: Uint8Array, from: number): void {
+    this.inner.handleDatagram(now, bytes, from);
+    this.progress(now);
+  }
+
+  handleTimeout(now: number): void {
+    const t = this.inner.pollTimeout();
+    if (t !== null && t <= now) this.inner.handleTimeout(now);
+    this.progress(now);
+  }
+
+  pollTransmit(now: number): Uint8Array | null {
+    return this.inner.pollTransmit(now);
+  }
+
+  pollTimeout(): number | null {
+    const t = this.inner.pollTimeout();
+    // The end of the duration is a deadline of its own until it has passed.
+    if (!this.started || this.noMoreCalls() || this.stopAtMs === Number.POSITIVE_INFINITY) return t;
+    return t === null || this.stopAtMs < t ? this.stopAtMs : t;
+  }
+
+  private noMoreCalls(): boolean {
+    const s = this.setup;
+    return this.stopped || this.durationOver || (s.totalCalls > 0 && this.startedCalls >= s.totalCalls);
+  }
+
+  private durationOver = false;
+
+  private progress(now: number): void {
+    if (now >= this.stopAtMs) this.durationOver = true;
+    const e = this.engine;
+    for (let c = e.pollCompleted(); c !== null; c = e.pollCompleted()) {
+      this.finishedAtMs = now;
+      if (c.status === RpcStatus.SUCCESS && c.procedure.procedure === CounterProgV1.procedures.INCREMENT.procedure) this.incrementsSucceeded++;
+    }
+    if (this.started) this.topUp(now);
+  }
+
+  private topUp(now: number): void {
+    const e = this.engine;
+    while (e.pendingCalls < this.setup.callsInFlight && !this.noMoreCalls()) {
+      const u = this.rng.uniform();
+      const k = u < this.cumulative[0]! ? MIX_KIND.null : u < this.cumulative[1]! ? MIX_KIND.echo : MIX_KIND.increment;
+      const args = k === MIX_KIND.null ? undefined : k === MIX_KIND.echo ? this.payload : 1;
+      e.call(now, this.procs[k]!, args);
+      this.startedCalls++;
+    }
+  }
+}
+
+/** What a meter reads. */
+interface RpcSources {
+  client: RpcClientEngine;
+  server: () => RpcServerEngine[] | null;
+  forward: Link | null;
+  reverse: Link | null;
+}
+
+function snapshot(o: object): Record<string, number> {
+  return { ...(o as Record<string, number>) };
+}
+
+function sumServers(engines: RpcServerEngine[]): { counters: Record<string, number>; drcEntries: number } {
+  const sum = snapshot(new RpcServerCounters());
+  let drcEntries = 0;
+  for (const e of engines) {
+    for (const k of Object.keys(sum)) sum[k]! += (e.counters as unknown as Record<string, number>)[k]!;
+    drcEntries += e.drc.entries;
+  }
+  return { counters: sum, drcEntries };
+}
+
+/** Turns counters into per-interval samples. */
+export class RpcMeter {
+  private prevClient: Record<string, number>;
+  private prevServer: Record<string, number> | null;
+  private prevFwd: Record<string, number> | null;
+  private prevRev: Record<string, number> | null;
+  private prevTime: number;
+
+  constructor(
+    private readonly src: RpcSources,
+    private readonly startMs: number,
+  ) {
+    this.prevClient = snapshot(src.client.counters);
+    const s = src.server();
+    this.prevServer = s === null ? null : sumServers(s).counters;
+    this.prevFwd = src.forward === null ? null : snapshot(src.forward.counters);
+    this.prevRev = src.reverse === null ? null : snapshot(src.reverse.counters);
+    this.prevTime = startMs;
+    src.client.intervalLatency.reset();
+  }
+
+  /** The sample of the interval that ends at `now`; the interval's latency histogram starts over. */
+  sample(now: number): RpcSample {
+    const c = snapshot(this.src.client.counters);
+    const pc = this.prevClient;
+    const d = (k: keyof RpcClientCounters) => c[k]! - pc[k]!;
+    const servers = this.src.server();
+    const s = servers === null ? null : sumServers(servers);
+    const ps = this.prevServer;
+    const ds = (k: keyof RpcServerCounters) => (s === null || ps === null ? Number.NaN : s.counters[k]! - ps[k]!);
+    const f = this.src.forward === null ? null : snapshot(this.src.forward.counters);
+    const r = this.src.reverse === null ? null : snapshot(this.src.reverse.counters);
+    const drops = (x: Record<string, number> | null, p: Record<string, number> | null) =>
+      x === null || p === null ? Number.NaN : x.dropsRandom! + x.dropsBurst! + x.dropsQueue! + x.dropsMtu! + x.dropsMemory! - (p.dropsRandom! + p.dropsBurst! + p.dropsQueue! + p.dropsMtu! + p.dropsMemory!);
+    const dup = (x: Record<string, number> | null, p: Record<string, number> | null) => (x === null || p === null ? Number.NaN : x.duplicated! - p.duplicated!);
+    const completed = d('callsSucceeded') + d('callsFailed');
+    const h = this.src.client.intervalLatency;
+    const dt = (now - this.prevTime) / 1000;
+    const sample: RpcSample = {
+      time_s: (now - this.startMs) / 1000,
+      calls_started: d('callsStarted'),
+      calls_succeeded: d('callsSucceeded'),
+      calls_failed: d('callsFailed'),
+      calls_failed_timeout: d('failedTimeout'),
+      calls_failed_unreachable: d('failedUnreachable'),
+      calls_failed_shutdown: d('failedShutdown'),
+      calls_failed_remote: d('failedProgUnavail') + d('failedProgMismatch') + d('failedProcUnavail') + d('failedGarbageArgs') + d('failedSystemErr') + d('failedRpcMismatch') + d('failedAuthError') + d('failedCantDecode'),
+      calls_in_flight: this.src.client.pendingCalls,
+      calls_per_s: dt > 0 ? d('callsSucceeded') / dt : Number.NaN,
+      attempts_per_call: completed > 0 ? d('attemptsOfCompleted') / completed : Number.NaN,
+      transmissions: d('transmissions'),
+      retransmissions: d('retransmissions'),
+      stray_replies: d('strayReplies'),
+      server_calls: ds('calls'),
+      executions: ds('executions'),
+      duplicate_requests: ds('duplicateRequests'),
+      cache_hits: ds('cacheHits'),
+      in_progress_drops: ds('inProgressDrops'),
+      duplicate_executions: ds('duplicateExecutions'),
+      drc_entries: s === null ? Number.NaN : s.drcEntries,
+      latency_p50_ms: h.quantile(0.5),
+      latency_p90_ms: h.quantile(0.9),
+      latency_p99_ms: h.quantile(0.99),
+      latency_mean_ms: h.meanMs,
+      latency_max_ms: h.maxMs,
+      fwd_drops: drops(f, this.prevFwd),
+      fwd_duplicated: dup(f, this.prevFwd),
+      rev_drops: drops(r, this.prevRev),
+      rev_duplicated: dup(r, this.prevRev),
+    };
+    this.prevClient = c;
+    if (s !== null) this.prevServer = s.counters;
+    this.prevFwd = f;
+    this.prevRev = r;
+    this.prevTime = now;
+    h.reset();
+    return sample;
+  }
+}
+
+function summarize(
+  net: 'sim' | 'udp',
+  setup: RpcSetup,
+  app: RpcWorkloadClient,
+  status: RpcRunStatus,
+  failure: string | null,
+  servers: RpcServerEngine[] | null,
+  counter: CounterService | null,
+  forward: Link | null,
+  reverse: Link | null,
+): RpcSummary {
+  const e = app.engine;
+  const k = e.counters;
+  const failedBy: Record<string, number> = {};
+  const fields: [string, keyof RpcClientCounters][] = [
+    ['TIMEOUT', 'failedTimeout'],
+    ['UNREACHABLE', 'failedUnreachable'],
+    ['SHUTDOWN', 'failedShutdown'],
+    ['PROG_UNAVAIL', 'failedProgUnavail'],
+    ['PROG_MISMATCH', 'failedProgMismatch'],
+    ['PROC_UNAVAIL', 'failedProcUnavail'],
+    ['GARBAGE_ARGS', 'failedGarbageArgs'],
+    ['SYSTEM_ERR', 'failedSystemErr'],
+    ['RPC_MISMATCH', 'failedRpcMismatch'],
+    ['AUTH_ERROR', 'failedAuthError'],
+    ['CANT_DECODE_RESULT', 'failedCantDecode'],
+  ];
+  for (const [name, f] of fields) if (k[f] > 0) failedBy[name] = k[f];
+  const durationS = (app.finishedAtMs - app.startedAtMs) / 1000;
+  const completed = k.callsSucceeded + k.callsFailed;
+  return {
+    type: 'summary',
+    net,
+    transport: setup.transport,
+    status,
+    failure,
+    seed: setup.seed,
+    durationS,
+    callsStarted: k.callsStarted,
+    callsSucceeded: k.callsSucceeded,
+    callsFailed: k.callsFailed,
+    failedBy,
+    callsPerSecond: durationS > 0 ? k.callsSucceeded / durationS : Number.NaN,
+    attemptsPerCall: completed > 0 ? k.attemptsOfCompleted / completed : Number.NaN,
+    latencyP50Ms: e.latency.quantile(0.5),
+    latencyP90Ms: e.latency.quantile(0.9),
+    latencyP99Ms: e.latency.quantile(0.99),
+    latencyMeanMs: e.latency.meanMs,
+    latencyMaxMs: e.latency.maxMs,
+    client: Object.assign(new RpcClientCounters(), k),
+    server: servers === null ? null : (sumServers(servers).counters as unknown as RpcServerCounters),
+    counterValue: counter === null ? null : counter.value.toString(),
+    counterIncrements: counter === null ? null : counter.increments,
+    counterRepeatedExecutions: counter === null ? null : counter.repeatedExecutions,
+    incrementsSucceeded: app.incrementsSucceeded,
+    forward: forward === null ? null : { ...forward.counters },
+    reverse: reverse === null ? null : { ...reverse.counters },
+  };
+}
+
+/** The pieces of a simulated workload, for callers that drive or inspect it themselves. */
+export interface SimRpcWorkload {
+  sim: Simulator;
+  app: RpcWorkloadClient;
+  /** The server engine (UDP) or the engine behind the RPC listener (plt). */
+  server: RpcServerEngine;
+  counter: CounterService;
+  forward: Link;
+  reverse: Link;
+}
+
+/** Wires a simulated workload (client host 0, server host 1) without running it. */
+export function buildSimRpcWorkload(setup: RpcSetup): SimRpcWorkload {
+  const problems = rpcSetupProblems(setup, 'sim');
+  if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
+  const counter = new CounterService();
+  const server = new RpcServerEngine({ programs: [counter.program()], drc: setup.drc });
+  const engineOpts = { policy: setup.policy, rngSeed: deriveSeed(setup.seed, 'xid'), maxCallsInFlight: setup.callsInFlight };
+  let inner: Endpoint;
+  let engine: RpcClientEngine;
+  let serverHost: Endpoint;
+  if (setup.transport === 'plt') {
+    const rng = new Rng(deriveSeed(setup.seed, 'plt'));
+    const plt = new PltRpcClient({ peer: 1, transport: setup.transportConfig, connectionId: rng.uint32(), isn: rng.uint32(), engine: engineOpts });
+    plt.start(0);
+    inner = plt;
+    engine = plt.engine;
+    serverHost = new Listener(DEFAULT_LISTENER_CAPS, rpcSessionFactory(server, { rtoMode: setup.transportConfig.rtoMode, rtoMs: setup.transportConfig.rtoMs, rtoMsInitial: setup.transportConfig.rtoMsInitial, rtoMsMin: setup.transportConfig.rtoMsMin, rtoMsMax: setup.transportConfig.rtoMsMax }), deriveSeed(setup.seed, 'listener'));
+  } else {
+    engine = new RpcClientEngine({ ...engineOpts, server: 1, retransmit: true });
+    inner = engine;
+    serverHost = server;
+  }
+  const app = new RpcWorkloadClient(inner, engine, setup);
+  const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
+  const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
+  const sim = new Simulator([app, serverHost], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  return { sim, app, server, counter, forward, reverse };
+}
+
+/** Runs a workload to its end in virtual time and returns the summary. */
+export function runSimRpcWorkload(setup: RpcSetup, hooks: RpcHooks = {}): RpcSummary {
+  const w = buildSimRpcWorkload(setup);
+  const { sim, app } = w;
+  const meter = new RpcMeter({ client: app.engine, server: () => [w.server], forward: w.forward, reverse: w.reverse }, 0);
+  let nextSample = setup.intervalMs;
+  let lastSample = 0;
+  if (hooks.onSample !== undefined) {
+    const onSample = hooks.onSample;
+    sim.addTicker({
+      pollTimeout: () => (app.done ? null : nextSample),
+      handleTimeout: (now) => {
+        onSample(meter.sample(now));
+        lastSample = now;
+        nextSample = now + setup.intervalMs;
+      },
+    });
+  }
+  const wallStart = performance.now();
+  app.start(0);
+  const why = sim.run({ untilMs: setup.timeLimitMs, stop: () => app.done });
+  const end = sim.now;
+  if (hooks.onSample !== undefined && end > lastSample) hooks.onSample(meter.sample(end));
+  const wallS = (performance.now() - wallStart) / 1000;
+  const status: RpcRunStatus = app.done ? 'complete' : why === 'time' ? 'timeout' : 'failed';
+  const failure = status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms of virtual time` : status === 'failed' ? `the simulation stopped (${why}) with calls pending` : null;
+  const summary = summarize('sim', setup, app, status, failure, [w.server], w.counter, w.forward, w.reverse);
+  summary.simEvents = sim.events;
+  summary.simEventsPerSecond = wallS > 0 ? sim.events / wallS : Number.NaN;
+  return summary;
+}
+
+/** Options of a workload on real sockets. */
+export interface UdpRpcWorkloadOptions {
+  setup: RpcSetup;
+  /** A remote server (the demo of `packetlab rpc serve-demo`), or null for one in-process on loopback. */
+  peer: { host: string; port: number } | null;
+  onSample?: (sample: RpcSample) => void;
+  /** Aborting stops the run (its summary says 'stopped'). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs a workload on real sockets (UDP, TCP, or the lab transport on UDP) and resolves with its
+ * summary. Impairment applies at the client: forward on the way out, reverse on the way in.
+ */
+export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSummary> {
+  const { setup } = o;
+  const problems = rpcSetupProblems(setup, 'udp');
+  if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
+  let counter: CounterService | null = null;
+  let local: RpcServer | null = null;
+  let peer = o.peer;
+  if (peer === null) {
+    counter = new CounterService();
+    local = await RpcServer.start({
+      host: '127.0.0.1',
+      udpPort: setup.transport === 'udp' ? 0 : null,
+      tcpPort: setup.transport === 'tcp' ? 0 : null,
+      pltPort: setup.transport === 'plt' ? 0 : null,
+      programs: [counter.program()],
+      drc: setup.drc,
+      seed: deriveSeed(setup.seed, 'listener'),
+    });
+    peer = { host: '127.0.0.1', port: (setup.transport === 'udp' ? local.udpPort : setup.transport === 'tcp' ? local.tcpPort : local.pltPort)! };
+  }
+  let app: RpcWorkloadClient | null = null;
+  let finish: (s: RpcRunStatus, why: string | null) => void = () => {};
+  const finished = new Promise<{ status: RpcRunStatus; why: string | null }>((resolve) => {
+    finish = (status, why) => resolve({ status, why });
+  });
+  let lostReason: string | null = null;
+  const ch = await openRpcChannel(
+    { host: peer.host, port: peer.port, transport: setup.transport, policy: setup.policy, forward: setup.forward, reverse: setup.reverse, seed: setup.seed, plt: setup.transportConfig, maxCallsInFlight: setup.callsInFlight },
+    (inner) => {
+      const engine = inner instanceof PltRpcClient ? inner.engine : (inner as RpcClientEngine);
+      app = new RpcWorkloadClient(inner, engine, setup);
+      return app;
+    },
+    {
+      onProgress: () => {
+        if (app?.done) finish('complete', null);
+      },
+      onLost: (reason, status) => {
+        lostReason = reason;
+        app?.engine.failAll(performance.now(), status, reason, setup.transport === 'tcp');
+        app?.stop();
+      },
+    },
+  ).catch(async (e: unknown) => {
+    await local?.close();
+    throw e;
+  });
+  const workload = app! as RpcWorkloadClient;
+  const servers = () => (local === null ? null : local.engines());
+  const start = performance.now();
+  const meter = new RpcMeter({ client: ch.engine, server: servers, forward: ch.forward, reverse: ch.reverse }, start);
+  const sampler = o.onSample === undefined ? null : setInterval(() => o.onSample!(meter.sample(performance.now())), setup.intervalMs);
+  const limit = setTimeout(() => finish('timeout', `did not finish within ${setup.timeLimitMs} ms`), setup.timeLimitMs);
+  const onAbort = () => finish('stopped', 'stopped by the user');
+  o.signal?.addEventListener('abort', onAbort);
+  // A duration ends the run even when no datagram or timer wakes the driver.
+  const durationTimer = setup.durationMs > 0 ? setTimeout(() => ch.driver.kick(), setup.durationMs + 1) : null;
+  workload.start(start);
+  ch.driver.kick();
+  const { status, why } = await finished;
+  o.signal?.removeEventListener('abort', onAbort);
+  clearTimeout(limit);
+  if (durationTimer !== null) clearTimeout(durationTimer);
+  if (sampler !== null) clearInterval(sampler);
+  workload.stop();
+  const end = performance.now();
+  if (o.onSample !== undefined) o.onSample(meter.sample(end));
+  await ch.close();
+  const summary = summarize('udp', setup, workload, status, why ?? lostReason, servers(), counter, ch.forward, ch.reverse);
+  await local?.close();
+  return summary;
+}
+
+/** Names of call statuses, for printing failures. */
+export function statusName(code: number): string {
+  return RPC_STATUS_NAMES[code] ?? `status ${code}`;
+}
+

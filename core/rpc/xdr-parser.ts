@@ -1,0 +1,723 @@
+// The RPC language parser: XDR definitions (RFC 4506 section 6) plus program definitions
+// (RFC 5531 section 12), as `rpcgen` reads them. Comments (/* */ and //) are skipped and `%`
+// pass-through lines are ignored (they carry C for rpcgen's output). Errors never throw: the
+// result names the file, line and column and says what was expected.
+//
+// Two rules that the RFCs leave open are fixed here: constants must be declared before they are
+// used (as with the #defines rpcgen emits), while types may be used before they are declared (so
+// that a struct can point to itself). Anonymous struct, union and enum types inside declarations
+// are given the name `<outer>_<field>`.
+
+import { minBytesOf, resolveType, type ConstDef, type EnumDef, type Field, type ProcedureDef, type ProgramDef, type SourcePos, type StructDef, type TypeDef, type UnionArm, type UnionDef, type VersionDef, type XType, type XdrSpec } from './spec.js';
+import { XDR_UNBOUNDED } from './xdr.js';
+
+/** A problem in a .x file, with its place. */
+export interface XdrParseError {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** Result of parsing a .x file. */
+export type XdrParseResult = { ok: true; spec: XdrSpec } | { ok: false; error: XdrParseError };
+
+/** Formats a parse error as `file:line:column: message`. */
+export function formatParseError(e: XdrParseError): string {
+  return `${e.file}:${e.line}:${e.column}: ${e.message}`;
+}
+
+type TokKind = 'ident' | 'number' | 'punct' | 'eof';
+
+interface Token {
+  kind: TokKind;
+  text: string;
+  line: number;
+  column: number;
+}
+
+class Fail extends Error {
+  constructor(
+    readonly pos: SourcePos,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const PUNCT = new Set(['{', '}', '[', ']', '<', '>', '(', ')', ',', ';', ':', '=', '*']);
+
+/** Splits a .x file into tokens. */
+function tokenize(text: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let col = 1;
+  let lineStart = true;
+  const n = text.length;
+  const advance = (k: number) => {
+    for (let j = 0; j < k; j++) {
+      if (text[i] === '\n') {
+        line++;
+        col = 1;
+        lineStart = true;
+      } else {
+        col++;
+      }
+      i++;
+    }
+  };
+  while (i < n) {
+    const c = text[i]!;
+    if (c === '\n') {
+      advance(1);
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
+      advance(1);
+      continue;
+    }
+    if (lineStart && c === '%') {
+      // rpcgen pass-through line: copied into its C output, meaningless here.
+      while (i < n && text[i] !== '\n') advance(1);
+      continue;
+    }
+    if (lineStart && c === '#') {
+      throw new Fail({ line, column: col }, 'preprocessor directives (#include, #define, #ifdef) are not supported: packetlab rpcgen does not run cpp; use const definitions instead');
+    }
+    lineStart = false;
+    if (c === '/' && text[i + 1] === '*') {
+      const at = { line, column: col };
+      advance(2);
+      while (i < n && !(text[i] === '*' && text[i + 1] === '/')) advance(1);
+      if (i >= n) throw new Fail(at, 'comment is not closed (missing */)');
+      advance(2);
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '/') {
+      while (i < n && text[i] !== '\n') advance(1);
+      continue;
+    }
+    const start = { line, column: col };
+    if (/[A-Za-z_]/.test(c)) {
+      let j = i;
+      while (j < n && /[A-Za-z0-9_]/.test(text[j]!)) j++;
+      out.push({ kind: 'ident', text: text.slice(i, j), ...start });
+      advance(j - i);
+      continue;
+    }
+    if (/[0-9]/.test(c) || (c === '-' && /[0-9]/.test(text[i + 1] ?? ''))) {
+      let j = i + (c === '-' ? 1 : 0);
+      while (j < n && /[0-9A-Za-z]/.test(text[j]!)) j++;
+      out.push({ kind: 'number', text: text.slice(i, j), ...start });
+      advance(j - i);
+      continue;
+    }
+    if (PUNCT.has(c)) {
+      out.push({ kind: 'punct', text: c, ...start });
+      advance(1);
+      continue;
+    }
+    throw new Fail(start, `unexpected character ${JSON.stringify(c)}`);
+  }
+  out.push({ kind: 'eof', text: 'end of file', line, column: col });
+  return out;
+}
+
+/** Parses a decimal, hexadecimal (0x) or octal (leading 0) constant; NaN when malformed. */
+function parseNumberText(text: string): number {
+  let neg = false;
+  let t = text;
+  if (t.startsWith('-')) {
+    neg = true;
+    t = t.slice(1);
+  }
+  let v: number;
+  if (/^0[xX][0-9a-fA-F]+$/.test(t)) v = parseInt(t.slice(2), 16);
+  else if (/^0[0-7]+$/.test(t)) v = parseInt(t, 8);
+  else if (/^(0|[1-9][0-9]*)$/.test(t)) v = parseInt(t, 10);
+  else return Number.NaN;
+  return neg ? -v : v;
+}
+
+const KEYWORDS = new Set([
+  'bool', 'case', 'const', 'default', 'double', 'quadruple', 'enum', 'float', 'hyper', 'int', 'opaque', 'string', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'program', 'version',
+]);
+
+function describeToken(t: Token): string {
+  if (t.kind === 'eof') return 'end of file';
+  return `"${t.text}"`;
+}
+
+interface PendingRef {
+  name: string;
+  pos: SourcePos;
+}
+
+class Parser {
+  private i = 0;
+  private readonly consts = new Map<string, number>();
+  private readonly constDefs: ConstDef[] = [];
+  private readonly types: TypeDef[] = [];
+  private readonly typeByName = new Map<string, TypeDef>();
+  private readonly programs: ProgramDef[] = [];
+  private readonly refs: PendingRef[] = [];
+  private readonly names = new Map<string, SourcePos>();
+
+  constructor(
+    private readonly toks: Token[],
+    private readonly fileName: string,
+  ) {
+    // RFC 4506 (4.4): bool is enum { FALSE = 0, TRUE = 1 }, so these names are always defined.
+    this.consts.set('TRUE', 1);
+    this.consts.set('FALSE', 0);
+  }
+
+  private peek(k = 0): Token {
+    return this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+  }
+
+  private next(): Token {
+    const t = this.peek();
+    if (t.kind !== 'eof') this.i++;
+    return t;
+  }
+
+  private at(t: Token): SourcePos {
+    return { line: t.line, column: t.column };
+  }
+
+  private expected(what: string, t: Token = this.peek()): never {
+    throw new Fail(this.at(t), `expected ${what}, found ${describeToken(t)}`);
+  }
+
+  private isPunct(p: string, k = 0): boolean {
+    const t = this.peek(k);
+    return t.kind === 'punct' && t.text === p;
+  }
+
+  private isWord(w: string, k = 0): boolean {
+    const t = this.peek(k);
+    return t.kind === 'ident' && t.text === w;
+  }
+
+  private punct(p: string, context = ''): Token {
+    if (!this.isPunct(p)) this.expected(`"${p}"${context}`);
+    return this.next();
+  }
+
+  private word(w: string): Token {
+    if (!this.isWord(w)) this.expected(`"${w}"`);
+    return this.next();
+  }
+
+  private identifier(what: string): Token {
+    const t = this.peek();
+    if (t.kind !== 'ident') this.expected(what);
+    if (KEYWORDS.has(t.text)) throw new Fail(this.at(t), `expected ${what}, found the keyword "${t.text}"`);
+    return this.next();
+  }
+
+  private declareName(t: Token): void {
+    if (t.text === '__proto__') throw new Fail(this.at(t), '"__proto__" cannot be used as a name (it would change JavaScript objects\' prototypes)');
+    const prev = this.names.get(t.text);
+    if (prev !== undefined) throw new Fail(this.at(t), `"${t.text}" is already declared at line ${prev.line}`);
+    this.names.set(t.text, this.at(t));
+  }
+
+  /** value: constant | identifier (a const or enum member declared earlier). */
+  private value(what: string): { value: number; label: string; tok: Token } {
+    const t = this.peek();
+    if (t.kind === 'number') {
+      this.next();
+      const v = parseNumberText(t.text);
+      if (Number.isNaN(v)) throw new Fail(this.at(t), `"${t.text}" is not a decimal, hexadecimal (0x) or octal (0) constant`);
+      return { value: v, label: t.text, tok: t };
+    }
+    if (t.kind === 'ident' && !KEYWORDS.has(t.text)) {
+      this.next();
+      const v = this.consts.get(t.text);
+      if (v === undefined) throw new Fail(this.at(t), `unknown constant "${t.text}" (constants and enum values must be declared before they are used)`);
+      return { value: v, label: t.text, tok: t };
+    }
+    return this.expected(what);
+  }
+
+  private unsigned32(what: string): { value: number; label: string } {
+    const v = this.value(what);
+    if (!Number.isInteger(v.value) || v.value < 0 || v.value > 0xffffffff) throw new Fail(this.at(v.tok), `${what} ${v.label} is outside 0..4294967295`);
+    return v;
+  }
+
+  private int32(v: { value: number; label: string; tok: Token }, what: string): number {
+    if (!Number.isInteger(v.value) || v.value < -0x80000000 || v.value > 0xffffffff) throw new Fail(this.at(v.tok), `${what} ${v.label} does not fit in 32 bits`);
+    return v.value;
+  }
+
+  parse(): XdrSpec {
+    while (this.peek().kind !== 'eof') this.definition();
+    this.check();
+    return { fileName: this.fileName, consts: this.constDefs, types: this.types, programs: this.programs, typeByName: this.typeByName };
+  }
+
+  private definition(): void {
+    const t = this.peek();
+    if (t.kind !== 'ident') this.expected('a definition (const, typedef, enum, struct, union or program)');
+    switch (t.text) {
+      case 'const': {
+        this.next();
+        const name = this.identifier('a constant name');
+        this.punct('=');
+        const v = this.value('a constant value');
+        if (v.tok.kind !== 'number') throw new Fail(this.at(v.tok), `expected a number for const ${name.text} (RFC 4506 (6.3): const identifier "=" constant)`);
+        const value = this.int32(v, 'constant');
+        this.punct(';', ` after const ${name.text}`);
+        this.declareName(name);
+        this.consts.set(name.text, value);
+        this.constDefs.push({ name: name.text, value, pos: this.at(name) });
+        return;
+      }
+      case 'typedef': {
+        this.next();
+        const d = this.declaration('typedef', true);
+        if (d === null) throw new Fail(this.at(t), 'typedef void is not allowed');
+        this.punct(';', ` after typedef ${d.name}`);
+        this.addType({ kind: 'typedef', name: d.name, type: d.type, pos: d.pos }, false);
+        return;
+      }
+      case 'enum':
+      case 'struct':
+      case 'union': {
+        this.next();
+        const name = this.identifier(`a name for the ${t.text}`);
+        this.declareName(name);
+        const def = this.body(t.text, name.text, this.at(name));
+        this.punct(';', ` after the ${t.text} ${name.text}`);
+        this.addType(def, false);
+        return;
+      }
+      case 'program':
+        this.program();
+        return;
+      default:
+        this.expected('a definition (const, typedef, enum, struct, union or program)');
+    }
+  }
+
+  private addType(def: TypeDef, declare = true): void {
+    if (declare) {
+      const prev = this.names.get(def.name);
+      if (prev !== undefined) throw new Fail(def.pos, `"${def.name}" is already declared at line ${prev.line}`);
+      this.names.set(def.name, def.pos);
+    }
+    this.types.push(def);
+    this.typeByName.set(def.name, def);
+  }
+
+  private body(kind: string, name: string, pos: SourcePos): TypeDef {
+    if (kind === 'enum') return this.enumBody(name, pos);
+    if (kind === 'struct') return this.structBody(name, pos);
+    return this.unionBody(name, pos);
+  }
+
+  private enumBody(name: string, pos: SourcePos): EnumDef {
+    this.punct('{', ` to open the enum ${name}`);
+    const members: { name: string; value: number }[] = [];
+    for (;;) {
+      const m = this.identifier('an enum member name');
+      this.punct('=', ` after the enum member ${m.text} (RFC 4506 (6.3): every member has a value)`);
+      const v = this.value('an enum value');
+      const value = this.int32(v, 'enum value');
+      if (value > 0x7fffffff) throw new Fail(this.at(v.tok), `enum value ${v.label} does not fit in a signed int`);
+      this.declareName(m);
+      this.consts.set(m.text, value);
+      members.push({ name: m.text, value });
+      if (this.isPunct(',')) {
+        this.next();
+        if (this.isPunct('}')) break; // a trailing comma, as rpcgen's own output has
+        continue;
+      }
+      break;
+    }
+    this.punct('}', ` or "," in the enum ${name}`);
+    const seen = new Map<number, string>();
+    for (const m of members) {
+      const other = seen.get(m.value);
+      if (other !== undefined) throw new Fail(pos, `enum ${name}: ${m.name} and ${other} have the same value ${m.value}`);
+      seen.set(m.value, m.name);
+    }
+    return { kind: 'enum', name, members, pos };
+  }
+
+  private structBody(name: string, pos: SourcePos): StructDef {
+    this.punct('{', ` to open the struct ${name}`);
+    const fields: Field[] = [];
+    const seen = new Set<string>();
+    do {
+      const d = this.declaration(name, false);
+      if (d === null) throw new Fail(this.at(this.toks[this.i - 1]!), `struct ${name}: void is not a member type`);
+      if (seen.has(d.name)) throw new Fail(d.pos, `struct ${name}: member ${d.name} is declared twice`);
+      if (d.name === '__proto__') throw new Fail(d.pos, '"__proto__" cannot be a member name (it would change JavaScript objects\' prototypes)');
+      seen.add(d.name);
+      fields.push({ name: d.name, type: d.type });
+      this.punct(';', ` after the member ${d.name}`);
+    } while (!this.isPunct('}'));
+    this.punct('}');
+    return { kind: 'struct', name, fields, pos };
+  }
+
+  private unionBody(name: string, pos: SourcePos): UnionDef {
+    this.word('switch');
+    this.punct('(');
+    const discTok = this.peek();
+    const disc = this.declaration(name, false);
+    if (disc === null) throw new Fail(this.at(discTok), `union ${name}: the discriminant cannot be void`);
+    this.punct(')', ' after the discriminant');
+    this.punct('{', ` to open the union ${name}`);
+    const arms: UnionArm[] = [];
+    let defaultArm: Field | null | undefined;
+    const caseTokens: Token[] = [];
+    while (this.isWord('case')) {
+      const values: number[] = [];
+      const labels: string[] = [];
+      while (this.isWord('case')) {
+        this.next();
+        const v = this.value('a case value');
+        values.push(this.int32(v, 'case value'));
+        labels.push(v.label);
+        caseTokens.push(v.tok);
+        this.punct(':', ` after case ${v.label}`);
+      }
+      const d = this.declaration(name, false);
+      this.punct(';', ' after the arm declaration');
+      arms.push({ values, labels, field: d === null ? null : { name: d.name, type: d.type } });
+    }
+    if (arms.length === 0) this.expected(`"case" in the union ${name}`);
+    if (this.isWord('default')) {
+      this.next();
+      this.punct(':', ' after default');
+      const d = this.declaration(name, false);
+      this.punct(';', ' after the default arm');
+      defaultArm = d === null ? null : { name: d.name, type: d.type };
+    }
+    this.punct('}', ` or "case" in the union ${name}`);
+    const def: UnionDef = { kind: 'union', name, discriminant: { name: disc.name, type: disc.type }, arms, defaultArm, pos };
+    this.pendingUnions.push({ def, caseTokens });
+    return def;
+  }
+
+  private readonly pendingUnions: { def: UnionDef; caseTokens: Token[] }[] = [];
+
+  /**
+   * A declaration (RFC 4506 (6.3)); null for void. `owner` names the enclosing type, for the names
+   * of anonymous inline types.
+   */
+  private declaration(owner: string, isTypedef: boolean): { name: string; type: XType; pos: SourcePos } | null {
+    const t = this.peek();
+    if (this.isWord('void')) {
+      this.next();
+      return null;
+    }
+    if (this.isWord('opaque') || this.isWord('string')) {
+      const kw = this.next().text;
+      const name = this.identifier(`a name after ${kw}`);
+      if (isTypedef) this.declareName(name);
+      if (this.isPunct('[')) {
+        if (kw === 'string') throw new Fail(this.at(this.peek()), `string ${name.text} must be variable-length: string ${name.text}<max> or string ${name.text}<> (RFC 4506 (4.11))`);
+        this.next();
+        const n = this.unsigned32('the opaque length');
+        this.punct(']');
+        return { name: name.text, type: { kind: 'fixedOpaque', length: n.value }, pos: this.at(name) };
+      }
+      if (this.isPunct('<')) {
+        this.next();
+        let max = XDR_UNBOUNDED;
+        if (!this.isPunct('>')) max = this.unsigned32(`the maximum length of ${name.text}`).value;
+        this.punct('>');
+        return { name: name.text, type: kw === 'string' ? { kind: 'string', max } : { kind: 'varOpaque', max }, pos: this.at(name) };
+      }
+      return this.expected(kw === 'string' ? `"<" after string ${name.text} (string ${name.text}<max> or <>)` : `"[" or "<" after opaque ${name.text}`);
+    }
+    const base = this.typeSpecifier(owner, t);
+    if (this.isPunct('*')) {
+      this.next();
+      const name = this.identifier('a name after "*"');
+      if (isTypedef) this.declareName(name);
+      return { name: name.text, type: { kind: 'optional', element: base.type(name.text) }, pos: this.at(name) };
+    }
+    const name = this.identifier('a name in the declaration');
+    if (isTypedef) this.declareName(name);
+    const element = base.type(name.text);
+    if (this.isPunct('[')) {
+      this.next();
+      const n = this.unsigned32('the array length');
+      this.punct(']');
+      return { name: name.text, type: { kind: 'fixedArray', element, length: n.value }, pos: this.at(name) };
+    }
+    if (this.isPunct('<')) {
+      this.next();
+      let max = XDR_UNBOUNDED;
+      if (!this.isPunct('>')) max = this.unsigned32(`the maximum length of ${name.text}`).value;
+      this.punct('>');
+      return { name: name.text, type: { kind: 'varArray', element, max }, pos: this.at(name) };
+    }
+    return { name: name.text, type: element, pos: this.at(name) };
+  }
+
+  /**
+   * type-specifier (RFC 4506 (6.3)). Returns a function of the declared name, so that an
+   * anonymous struct, union or enum is named after the declaration it belongs to.
+   */
+  private typeSpecifier(owner: string, t: Token): { type: (declName: string) => XType } {
+    const simple = (x: XType) => ({ type: () => x });
+    if (t.kind !== 'ident') this.expected('a type');
+    switch (t.text) {
+      case 'unsigned': {
+        this.next();
+        if (this.isWord('int') || this.isWord('long')) {
+          this.next();
+          return simple({ kind: 'uint' });
+        }
+        if (this.isWord('hyper')) {
+          this.next();
+          return simple({ kind: 'uhyper' });
+        }
+        return simple({ kind: 'uint' }); // "unsigned" alone, as rpcgen accepts
+      }
+      case 'int':
+      case 'long': // rpcgen's name for a 32-bit int
+        this.next();
+        return simple({ kind: 'int' });
+      case 'hyper':
+        this.next();
+        return simple({ kind: 'hyper' });
+      case 'float':
+        this.next();
+        return simple({ kind: 'float' });
+      case 'double':
+        this.next();
+        return simple({ kind: 'double' });
+      case 'bool':
+        this.next();
+        return simple({ kind: 'bool' });
+      case 'quadruple':
+        throw new Fail(this.at(t), 'quadruple (128-bit floating point, RFC 4506 (4.8)) is not supported: neither JavaScript nor rpcgen has such a type');
+      case 'enum':
+      case 'struct':
+      case 'union': {
+        this.next();
+        if (this.peek().kind === 'ident' && !KEYWORDS.has(this.peek().text) && !this.isWord('switch')) {
+          // "struct name" used as a type, the C way.
+          const ref = this.next();
+          this.refs.push({ name: ref.text, pos: this.at(ref) });
+          return simple({ kind: 'ref', name: ref.text });
+        }
+        // An anonymous type: named after the declaration it belongs to, which follows its body.
+        const kw = t.text;
+        const pos = this.at(t);
+        const declName = this.nameAfterBody(kw);
+        const name = `${owner}_${declName}`;
+        const def = this.body(kw, name, pos);
+        this.addType(def);
+        return simple({ kind: 'ref', name });
+      }
+      default: {
+        if (KEYWORDS.has(t.text)) this.expected('a type');
+        this.next();
+        this.refs.push({ name: t.text, pos: this.at(t) });
+        return simple({ kind: 'ref', name: t.text });
+      }
+    }
+  }
+
+  /** Looks past an inline body ({ ... } or switch (...) { ... }) for the declared name after it. */
+  private nameAfterBody(kw: string): string {
+    let k = this.i;
+    if (kw === 'union') {
+      while (k < this.toks.length && !(this.toks[k]!.kind === 'punct' && this.toks[k]!.text === '{')) k++;
+    }
+    let depth = 0;
+    for (; k < this.toks.length; k++) {
+      const t = this.toks[k]!;
+      if (t.kind === 'eof') break;
+      if (t.kind === 'punct' && t.text === '{') depth++;
+      if (t.kind === 'punct' && t.text === '}' && --depth === 0) break;
+    }
+    let after = this.toks[k + 1];
+    if (after !== undefined && after.kind === 'punct' && after.text === '*') after = this.toks[k + 2];
+    return after !== undefined && after.kind === 'ident' ? after.text : 'anon';
+  }
+
+  private program(): void {
+    this.word('program');
+    const name = this.identifier('a program name');
+    this.declareName(name);
+    this.punct('{', ` to open the program ${name.text}`);
+    const versions: VersionDef[] = [];
+    do {
+      const vt = this.peek();
+      if (!this.isWord('version')) this.expected(`"version" in the program ${name.text}`);
+      this.next();
+      const vname = this.identifier('a version name');
+      this.declareName(vname);
+      this.punct('{', ` to open the version ${vname.text}`);
+      const procedures: ProcedureDef[] = [];
+      do {
+        procedures.push(this.procedure());
+      } while (!this.isPunct('}'));
+      this.punct('}');
+      this.punct('=', ` and the number of the version ${vname.text}`);
+      const vn = this.unsigned32('version number');
+      this.punct(';', ` after the version ${vname.text}`);
+      this.consts.set(vname.text, vn.value);
+      const seen = new Map<number, string>();
+      for (const p of procedures) {
+        const other = seen.get(p.number);
+        if (other !== undefined) throw new Fail(p.pos, `procedures ${other} and ${p.name} have the same number ${p.number}`);
+        seen.set(p.number, p.name);
+      }
+      if (versions.some((v) => v.number === vn.value)) throw new Fail(this.at(vt), `program ${name.text} has two versions numbered ${vn.value}`);
+      versions.push({ name: vname.text, number: vn.value, procedures, pos: this.at(vname) });
+    } while (!this.isPunct('}'));
+    this.punct('}');
+    this.punct('=', ` and the number of the program ${name.text}`);
+    const pn = this.unsigned32('program number');
+    this.punct(';', ` after the program ${name.text}`);
+    this.consts.set(name.text, pn.value);
+    if (this.programs.some((p) => p.number === pn.value)) throw new Fail(this.at(name), `two programs are numbered ${pn.value}`);
+    this.programs.push({ name: name.text, number: pn.value, versions, pos: this.at(name) });
+  }
+
+  /** proc-return identifier "(" proc-firstarg ("," type-specifier)* ")" "=" constant ";" */
+  private procedure(): ProcedureDef {
+    const rt = this.peek();
+    const result = this.procType(rt, 'a procedure result type');
+    const name = this.identifier('a procedure name');
+    this.declareName(name);
+    this.punct('(', ` after the procedure name ${name.text}`);
+    const args: XType[] = [];
+    const first = this.peek();
+    const a0 = this.procType(first, 'an argument type or void');
+    if (a0.kind !== 'void') args.push(a0);
+    while (this.isPunct(',')) {
+      this.next();
+      const at = this.peek();
+      const a = this.procType(at, 'an argument type');
+      if (a.kind === 'void' || args.length === 0) throw new Fail(this.at(at), 'void cannot be one of several arguments');
+      args.push(a);
+    }
+    this.punct(')', ` or "," in the arguments of ${name.text}`);
+    this.punct('=', ` and the number of the procedure ${name.text}`);
+    const n = this.unsigned32('procedure number');
+    this.punct(';', ` after the procedure ${name.text}`);
+    this.consts.set(name.text, n.value);
+    return { name: name.text, number: n.value, args, result, pos: this.at(name) };
+  }
+
+  private procType(t: Token, what: string): XType {
+    if (this.isWord('void')) {
+      this.next();
+      return { kind: 'void' };
+    }
+    if (this.isWord('string') || this.isWord('opaque')) {
+      throw new Fail(this.at(t), `${t.text} needs a typedef to be a procedure ${what.includes('result') ? 'result' : 'argument'} (typedef string name<max>;)`);
+    }
+    if (t.kind !== 'ident') this.expected(what);
+    if (this.isWord('struct') || this.isWord('union') || this.isWord('enum')) {
+      this.next();
+      const ref = this.identifier(`a ${t.text} name`);
+      this.refs.push({ name: ref.text, pos: this.at(ref) });
+      return { kind: 'ref', name: ref.text };
+    }
+    return this.typeSpecifier('proc', t).type('arg');
+  }
+
+  // ---------------------------------------------------------------- checks after parsing
+
+  private check(): void {
+    for (const r of this.refs) {
+      if (!this.typeByName.has(r.name)) {
+        const isConst = this.consts.has(r.name);
+        throw new Fail(r.pos, isConst ? `"${r.name}" is a constant, not a type` : `unknown type "${r.name}"`);
+      }
+    }
+    const spec: XdrSpec = { fileName: this.fileName, consts: this.constDefs, types: this.types, programs: this.programs, typeByName: this.typeByName };
+    for (const { def, caseTokens } of this.pendingUnions) this.checkUnion(spec, def, caseTokens);
+    this.checkCycles(spec);
+  }
+
+  private checkUnion(spec: XdrSpec, def: UnionDef, caseTokens: Token[]): void {
+    let disc: ReturnType<typeof resolveType>;
+    try {
+      disc = resolveType(spec, def.discriminant.type);
+    } catch (e) {
+      throw new Fail(def.pos, (e as Error).message);
+    }
+    const kind = disc.kind;
+    if (kind !== 'int' && kind !== 'uint' && kind !== 'enum' && kind !== 'bool') {
+      throw new Fail(def.pos, `union ${def.name}: the discriminant ${def.discriminant.name} must be int, unsigned int, bool or an enum (RFC 4506 (4.15))`);
+    }
+    const seen = new Set<number>();
+    let k = 0;
+    for (const arm of def.arms) {
+      for (let j = 0; j < arm.values.length; j++) {
+        const v = arm.values[j]!;
+        const tok = caseTokens[k++]!;
+        if (disc.kind === 'enum' && !disc.members.some((m) => m.value === v)) throw new Fail(this.at(tok), `union ${def.name}: case ${arm.labels[j]} is not a value of the enum ${disc.name}`);
+        if (disc.kind === 'bool' && v !== 0 && v !== 1) throw new Fail(this.at(tok), `union ${def.name}: case ${arm.labels[j]} is not a bool (TRUE = 1 or FALSE = 0)`);
+        if (disc.kind === 'uint' && v < 0) throw new Fail(this.at(tok), `union ${def.name}: case ${arm.labels[j]} is negative but the discriminant is unsigned`);
+        const norm = disc.kind === 'uint' ? v >>> 0 : v | 0;
+        if (seen.has(norm)) throw new Fail(this.at(tok), `union ${def.name}: case ${arm.labels[j]} appears twice`);
+        seen.add(norm);
+        arm.values[j] = norm;
+      }
+    }
+    const names = new Set<string>([def.discriminant.name]);
+    const arms = [...def.arms.map((a) => a.field), def.defaultArm];
+    if (def.discriminant.name === '__proto__') throw new Fail(def.pos, `union ${def.name}: "__proto__" cannot be a member name`);
+    for (const f of arms) {
+      if (f === null || f === undefined) continue;
+      if (f.name === '__proto__') throw new Fail(def.pos, `union ${def.name}: "__proto__" cannot be a member name`);
+      if (names.has(f.name) && f.name === def.discriminant.name) throw new Fail(def.pos, `union ${def.name}: arm ${f.name} has the name of the discriminant`);
+      names.add(f.name);
+    }
+  }
+
+  /** A type may contain itself only through optional data or a variable-length array. */
+  private checkCycles(spec: XdrSpec): void {
+    const state = new Map<string, 1 | 2>();
+    const visit = (name: string, path: string[]): void => {
+      const s = state.get(name);
+      if (s === 2) return;
+      const def = spec.typeByName.get(name)!;
+      if (s === 1) throw new Fail(def.pos, `type ${name} contains itself (${[...path, name].join(' -> ')}); recursion must go through optional data (*) or a variable-length array`);
+      state.set(name, 1);
+      const walk = (t: XType): void => {
+        if (t.kind === 'ref') visit(t.name, [...path, name]);
+        else if (t.kind === 'fixedArray' && t.length > 0) walk(t.element);
+      };
+      if (def.kind === 'typedef') walk(def.type);
+      else if (def.kind === 'struct') def.fields.forEach((f) => walk(f.type));
+      else if (def.kind === 'union') {
+        walk(def.discriminant.type);
+        def.arms.forEach((a) => a.field !== null && walk(a.field.type));
+        if (def.defaultArm) walk(def.defaultArm.type);
+      }
+      state.set(name, 2);
+    };
+    for (const t of spec.types) visit(t.name, []);
+    // Every type has a finite smallest encoding now; computing it also validates typedef chains.
+    for (const t of spec.types) minBytesOf(spec, { kind: 'ref', name: t.name });
+  }
+}
+
+/** Parses a .x file. Never throws: errors come back with file, line and column. */
+export function parseXdrSpec(text: string, fileName = 'input.x'): XdrParseResult {
+  try {
+    const toks = tokenize(text);
+    return { ok: true, spec: new Parser(toks, fileName).parse() };
+  } catch (e) {
+    if (e instanceof Fail) return { ok: false, error: { file: fileName, line: e.pos.line, column: e.pos.column, message: e.message } };
+    throw e;
+  }
+}

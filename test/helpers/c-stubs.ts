@@ -1,0 +1,42 @@
+// Builds the C client and server of experiments/rpc/types.x with Debian's rpcgen and libtirpc
+// (test/fixtures/rpc/*.c), for the interop tests. Reports what is missing instead of failing.
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What the C stubs need and this machine lacks (empty when they can be built). */
+export function missingCTools(): string[] {
+  const missing = ['rpcgen', 'gcc'].filter((c) => !have(c));
+  if (!existsSync('/usr/include/tirpc/rpc/rpc.h')) missing.push('libtirpc-dev (/usr/include/tirpc)');
+  return missing;
+}
+
+/** Builds types_client and types_server into a new temporary directory and returns it. */
+export function buildTypesStubs(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rpc-c-'));
+  copyFileSync(join(root, 'experiments/rpc/types.x'), join(dir, 'types.x'));
+  for (const f of ['types_client.c', 'types_server.c', 'types_sample.h']) copyFileSync(join(root, 'test/fixtures/rpc', f), join(dir, f));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  run('rpcgen', ['-h', 'types.x', '-o', 'types.h']);
+  run('rpcgen', ['-c', 'types.x', '-o', 'types_xdr.c']);
+  run('rpcgen', ['-l', 'types.x', '-o', 'types_clnt.c']);
+  run('rpcgen', ['-m', 'types.x', '-o', 'types_svc.c']);
+  const cc = ['-I/usr/include/tirpc', '-I.'];
+  run('gcc', [...cc, '-o', 'types_client', 'types_client.c', 'types_clnt.c', 'types_xdr.c', '-ltirpc']);
+  run('gcc', [...cc, '-o', 'types_server', 'types_server.c', 'types_svc.c', 'types_xdr.c', '-ltirpc']);
+  return dir;
+}

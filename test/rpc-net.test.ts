@@ -1,0 +1,300 @@
+// The RPC run-time on real sockets (loopback, ephemeral ports): typed stubs over UDP, TCP and the
+// lab transport, remote and transport errors, record-marking limits, the lab binder, and the CLI.
+// Tests that need rpcbind on port 111 live in rpc-rpcbind.test.ts.
+
+import { spawn } from 'node:child_process';
+import { connect as netConnect } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { RpcClient, type RpcTransportName } from '../core/rpc/client-net.js';
+import { RpcRemoteError, RpcTransportError } from '../core/rpc/client.js';
+import { RpcServer } from '../core/rpc/server-net.js';
+import { PLT_PROTOCOL, PortmapRegistry, dumpMappings, portmapProgram, registerServer, resolvePort, startLabBinder, type LabBinder } from '../core/rpc/binder.js';
+import { RpcServerEngine } from '../core/rpc/server.js';
+import { XdrWriter } from '../core/rpc/xdr.js';
+import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
+import { demoPrograms, type DemoPrograms } from '../experiments/rpc/demo.js';
+import { CounterProgV1Client, CounterProgV1 } from '../experiments/rpc/counter.js';
+import { KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
+import { TypesProgV1Client } from '../experiments/rpc/types.js';
+import { sampleTypesAll } from '../experiments/rpc/types-server.js';
+import { cliAsync } from './helpers/cli.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TRANSPORTS: RpcTransportName[] = ['udp', 'tcp', 'plt'];
+const FAST = { timeoutMs: 3000, retryIntervalMs: 100, retryBackoff: 2, retryIntervalMsMax: 400, maxRetransmissions: 5 };
+
+let demo: DemoPrograms;
+let server: RpcServer;
+
+beforeAll(async () => {
+  demo = demoPrograms();
+  server = await RpcServer.start({ programs: demo.programs, pltPort: 0 });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function portOf(t: RpcTransportName): number {
+  return (t === 'udp' ? server.udpPort : t === 'tcp' ? server.tcpPort : server.pltPort)!;
+}
+
+describe('typed stubs over each transport', () => {
+  for (const t of TRANSPORTS) {
+    it(`${t}: every XDR type round-trips, the key-value store and the counter work, remote errors come back typed`, async () => {
+      const c = await RpcClient.connect({ host: '127.0.0.1', port: portOf(t), transport: t, policy: FAST, seed: 5 });
+      try {
+        const v = sampleTypesAll();
+        expect(await new TypesProgV1Client(c).echoAll(v)).toEqual(v);
+        expect(demo.types.last).toEqual(v);
+        const kv = new KvProgV1Client(c);
+        const key = `k-${t}`;
+        expect(await kv.kvPut({ key, value: Uint8Array.from([1, 2]), expected_revision: null })).toEqual({ status: KvStatus.KV_OK, revision: 1n });
+        expect(await kv.kvPut({ key, value: Uint8Array.from([3]), expected_revision: 7n })).toEqual({ status: KvStatus.KV_REVISION_MISMATCH, current_revision: 1n });
+        expect(await kv.kvGet(key)).toEqual({ status: KvStatus.KV_OK, entry: { key, value: Uint8Array.from([1, 2]), revision: 1n } });
+        const list = await kv.kvList(key);
+        expect(list?.entry.key).toBe(key);
+        expect(list?.next).toBeNull();
+        expect(await kv.kvGetMany({ keys: [key, 'missing'] })).toEqual([{ status: KvStatus.KV_OK, entry: { key, value: Uint8Array.from([1, 2]), revision: 1n } }, { status: KvStatus.KV_NOT_FOUND }]);
+        expect(await kv.kvDelete(key)).toBe(true);
+        const counter = new CounterProgV1Client(c);
+        const a = await counter.increment(2);
+        expect(await counter.increment(3)).toBe(a + 3n);
+        expect(Array.from(await counter.echo(Uint8Array.from([5, 6, 7])))).toEqual([5, 6, 7]);
+        // 64 calls at once: every reply finds its call.
+        const many = await Promise.all(Array.from({ length: 64 }, (_, i) => counter.echo(Uint8Array.from([i]))));
+        expect(many.map((x) => x[0])).toEqual(Array.from({ length: 64 }, (_, i) => i));
+        await expect(c.ping(CounterProgV1.program, 9)).rejects.toMatchObject({ name: 'RpcRemoteError', kind: 'PROG_MISMATCH', low: 1, high: 1 });
+        await expect(c.ping(0x20000fff, 1)).rejects.toMatchObject({ kind: 'PROG_UNAVAIL' });
+        await expect(c.call({ ...CounterProgV1.procedures.GET, procedure: 99 }, undefined)).rejects.toMatchObject({ kind: 'PROC_UNAVAIL' });
+        expect(() => counter.increment(1.5)).toThrow(/not an int/);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+
+  it('several TCP clients at once each get their own replies', async () => {
+    const clients = await Promise.all([1, 2, 3].map((seed) => RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', policy: FAST, seed })));
+    try {
+      const results = await Promise.all(clients.map((c, k) => Promise.all(Array.from({ length: 32 }, (_, i) => new CounterProgV1Client(c).echo(Uint8Array.from([k, i]))))));
+      results.forEach((rs, k) => expect(rs.map((r) => [...r])).toEqual(Array.from({ length: 32 }, (_, i) => [k, i])));
+    } finally {
+      for (const c of clients) await c.close();
+    }
+  });
+
+  it('closing a client rejects its pending calls with shutdown', async () => {
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
+    const p = new CounterProgV1Client(c).get();
+    await c.close();
+    await expect(p).rejects.toMatchObject({ name: 'RpcTransportError', kind: 'shutdown' });
+    await expect(c.ping(1, 1)).rejects.toThrow(/closed RPC client/);
+  });
+});
+
+describe('transport failures and impairment on sockets', () => {
+  it('UDP to a port where nothing listens: unreachable (ICMP), not a timeout', async () => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const port = s.address().port;
+    s.close();
+    const c = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'udp', policy: FAST });
+    const t0 = performance.now();
+    const err = await c.ping(1, 1).catch((e: unknown) => e);
+    await c.close();
+    expect(err).toBeInstanceOf(RpcTransportError);
+    expect((err as RpcTransportError).kind).toBe('unreachable');
+    expect(performance.now() - t0).toBeLessThan(FAST.timeoutMs);
+  });
+
+  it('TCP and the lab transport to a closed port fail clearly', async () => {
+    await expect(RpcClient.connect({ host: '127.0.0.1', port: 1, transport: 'tcp', policy: FAST })).rejects.toThrow(/nothing listens on TCP 127\.0\.0\.1:1 \(connection refused\)/);
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const port = s.address().port;
+    s.close();
+    const c = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'plt', policy: FAST });
+    const err = await c.ping(1, 1).catch((e: unknown) => e);
+    await c.close();
+    expect(err).toBeInstanceOf(RpcTransportError);
+    expect(['unreachable', 'timeout']).toContain((err as RpcTransportError).kind);
+  });
+
+  it('loss on the call direction makes UDP calls time out after the retries; duplicated replies are stray', async () => {
+    const lossy = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: { ...FAST, timeoutMs: 500 }, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
+    await expect(lossy.ping(CounterProgV1.program, 1)).rejects.toMatchObject({ kind: 'timeout' });
+    // Sent at 0, 100 and 300 ms; the next (700 ms) would be past the 500 ms deadline.
+    expect(lossy.engine.counters.retransmissions).toBe(2);
+    expect(lossy.forward.counters.dropsRandom).toBe(3);
+    await lossy.close();
+    const dup = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST, reverse: { ...NO_IMPAIRMENT, duplicateProbability: 1 } });
+    const counter = new CounterProgV1Client(dup);
+    for (let i = 0; i < 5; i++) await counter.get();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(dup.engine.counters.strayReplies).toBe(5);
+    await dup.close();
+  });
+
+  it('TCP refuses impairments a stream cannot have', async () => {
+    await expect(RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', forward: { ...NO_IMPAIRMENT, lossProbability: 0.1 } })).rejects.toThrow(/--loss does not apply to --transport tcp/);
+  });
+
+  it('a TCP record mark of 2^31-1 bytes closes that connection without allocating; others go on', async () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = netConnect(server.tcpPort!, '127.0.0.1', () => s.write(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1])));
+      s.on('close', () => resolve(true));
+      s.on('error', () => {});
+      setTimeout(() => resolve(false), 3000).unref();
+    });
+    expect(closed).toBe(true);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', policy: FAST });
+    await c.ping(CounterProgV1.program, 1);
+    await c.close();
+  });
+
+  it('random datagrams do not disturb the UDP server', async () => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const before = server.udp!.counters.messages;
+    const w = new XdrWriter();
+    writeCallHeader(w, 1, 0x20000103, 1, 1, encodeCredential({ flavor: 0 }));
+    w.word(0xffffffff);
+    const garbage = [Uint8Array.from([1, 2, 3]), new Uint8Array(1000).fill(0xab), w.bytes().slice()];
+    const replies: Buffer[] = [];
+    s.on('message', (m) => replies.push(m));
+    for (const g of garbage) s.send(g, server.udpPort!, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    s.close();
+    expect(server.udp!.counters.messages - before).toBe(3);
+    expect(replies.length).toBe(1); // only the well-formed call with bad arguments is answered
+    expect(replies[0]!.readUInt32BE(20)).toBe(4); // GARBAGE_ARGS
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST });
+    await c.ping(CounterProgV1.program, 1);
+    await c.close();
+  });
+});
+
+describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
+  it('SET refuses an existing mapping; UNSET removes every protocol; GETPORT answers 0 for unknown', () => {
+    const r = new PortmapRegistry();
+    expect(r.set({ prog: 5, vers: 1, prot: 17, port: 1000 })).toBe(true);
+    expect(r.set({ prog: 5, vers: 1, prot: 17, port: 1001 })).toBe(false);
+    expect(r.set({ prog: 5, vers: 1, prot: 6, port: 1000 })).toBe(true);
+    expect(r.getport(5, 1, 6)).toBe(1000);
+    expect(r.getport(5, 2, 6)).toBe(0);
+    expect(r.unset(5, 1)).toBe(true);
+    expect(r.dump()).toEqual([]);
+  });
+
+  it('takes SET and UNSET from loopback only', () => {
+    const registry = new PortmapRegistry();
+    const engine = new RpcServerEngine({ programs: [portmapProgram(registry)], drc: { enabled: false, maxEntries: 8, maxAgeMs: 1000 }, peerAddress: (id) => (id === 0 ? '127.0.0.1:5000' : '192.0.2.7:5000') });
+    const w = new XdrWriter();
+    const set = (peer: number, xid: number) => {
+      w.reset();
+      writeCallHeader(w, xid, 100000, 2, 1, encodeCredential({ flavor: 0 }));
+      for (const v of [7, 1, 17, 4000]) w.uint(v);
+      engine.handleDatagram(0, w.bytes().slice(), peer);
+      const reply = engine.pollTransmit()!;
+      return new DataView(reply.buffer, reply.byteOffset).getUint32(reply.length - 4);
+    };
+    expect(set(1, 1)).toBe(0);
+    expect(registry.dump()).toEqual([]);
+    expect(set(0, 2)).toBe(1);
+    expect(registry.getport(7, 1, 17)).toBe(4000);
+  });
+
+  let binder: LabBinder;
+  beforeAll(async () => {
+    binder = await startLabBinder('127.0.0.1', 0);
+  });
+  afterAll(async () => {
+    await binder.close();
+  });
+
+  it('registers a server, resolves it per transport, lists it, and unregisters it', async () => {
+    const reg = await registerServer(server, { port: binder.port, kind: 'lab' });
+    expect(reg.refused).toEqual([]);
+    expect(reg.mappings.length).toBe(9);
+    for (const t of TRANSPORTS) expect(await resolvePort('127.0.0.1', CounterProgV1.program, 1, t, { binderPort: binder.port })).toBe(portOf(t));
+    const { mappings } = await dumpMappings('127.0.0.1', { binderPort: binder.port });
+    expect(mappings).toContainEqual({ prog: CounterProgV1.program, vers: 1, prot: PLT_PROTOCOL, port: server.pltPort });
+    expect(mappings).toContainEqual({ prog: 100000, vers: 2, prot: 17, port: binder.port });
+    await reg.unregister();
+    await expect(resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp', { binderPort: binder.port })).rejects.toThrow(/has no udp registration of program 536871170 version 1/);
+  });
+
+  it('packetlab rpc call and rpcinfo through the binder; bad arguments are usage errors', async () => {
+    const reg = await registerServer(server, { port: binder.port, kind: 'lab' });
+    try {
+      const x = join(root, 'experiments/rpc/kv.x');
+      const put = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', 'KV_V1', 'KV_PUT', '{"key":"cli","value":"cafe","expected_revision":null}', '--binder-port', String(binder.port), '--transport', 'tcp']);
+      expect(put.stderr).toBe('');
+      expect(JSON.parse(put.stdout)).toEqual({ status: 'KV_OK', revision: '1' });
+      const get = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', String(0x20000101), '1', '2', '"cli"', '--port', String(server.udpPort), '--json', '--auth', 'sys']);
+      const line = JSON.parse(get.stdout);
+      expect(line).toMatchObject({ type: 'result', transport: 'udp', name: 'KV_GET', result: { status: 'KV_OK', entry: { key: 'cli', value: 'cafe', revision: '1' } }, retransmissions: 0 });
+      const info = await cliAsync(['rpcinfo', '-p', '127.0.0.1', '--binder-port', String(binder.port)]);
+      const lines = info.stdout.trimEnd().split('\n');
+      expect(lines[0]).toBe('   program vers proto   port  service');
+      expect(lines).toContain(`${String(0x20000101).padStart(10)}    1   plt ${String(server.pltPort).padStart(6)}  packetlab-kv`);
+      const bad = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'KV_GET', '42', '--port', String(server.udpPort)]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe('packetlab: JSON-ARGS: args: expected a string, got number 42\n');
+      const badProc = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NOPE', '--port', String(server.udpPort)]);
+      expect(badProc.code).toBe(2);
+      expect(badProc.stderr).toContain('PROC: NOPE is not a procedure of KV_V1 (procedures: NULL (0), KV_PUT (1)');
+      const badFlag = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.udpPort)]);
+      expect(badFlag.code).toBe(2);
+      expect(badFlag.stderr).toContain('--retry must be 0 (send once) or from 10ms to 600000ms');
+      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
+      expect(remote.code).toBe(0);
+      const notThere = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NULL', '--port', '1', '--transport', 'tcp']);
+      expect(notThere.code).toBe(1);
+      expect(notThere.stderr).toContain('connection refused');
+    } finally {
+      await reg.unregister();
+    }
+  });
+});
+
+describe('packetlab rpc serve-demo', () => {
+  it('serves, registers with the lab binder it starts, and unregisters on Ctrl-C', async () => {
+    const probe = createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+    const binderPort = probe.address().port;
+    probe.close();
+    const child = spawn(process.execPath, [join(root, 'bin/packetlab.js'), 'rpc', 'serve-demo', '--json', '--binder-port', String(binderPort), '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = createInterface({ input: child.stdout! });
+    const got: Record<string, unknown>[] = [];
+    const registered = new Promise<void>((resolve, reject) => {
+      lines.on('line', (l) => {
+        got.push(JSON.parse(l) as Record<string, unknown>);
+        if (got[got.length - 1]!.type === 'registered') resolve();
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}: ${stderr}`)));
+    });
+    try {
+      await registered;
+      expect(got[0]).toMatchObject({ type: 'serving', host: '127.0.0.1' });
+      expect(got[1]).toMatchObject({ type: 'registered', binder: 'lab', binderPort, startedBinder: true });
+      const port = await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp', { binderPort });
+      const c = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'udp', policy: FAST });
+      expect(await new CounterProgV1Client(c).increment(41)).toBe(41n);
+      await c.close();
+    } finally {
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
+  });
+});

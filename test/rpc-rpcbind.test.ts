@@ -1,0 +1,157 @@
+// Naming with the machine's rpcbind on port 111: the TypeScript server registers there, appears
+// in `rpcinfo -p`, answers `rpcinfo -u` and `rpcinfo -t` ("ready and waiting"), is found by a C
+// client through clnt_create(), and `packetlab rpcinfo` lists what rpcbind holds. Every test that
+// uses port 111 is in this file, so parallel test files never fight over it.
+//
+// rpcbind is used when it already runs; otherwise it is started here (that needs root and the
+// rpcbind package) and stopped by its PID afterwards. Without either, the tests skip and say why.
+
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { binderAnswers, registerServer, resolvePort, type Registration } from '../core/rpc/binder.js';
+import { RpcServer } from '../core/rpc/server-net.js';
+import { RpcClient } from '../core/rpc/client-net.js';
+import { demoPrograms } from '../experiments/rpc/demo.js';
+import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
+import { TypesProgV1 } from '../experiments/rpc/types.js';
+import { cliAsync } from './helpers/cli.js';
+import { buildTypesStubs, missingCTools } from './helpers/c-stubs.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function which(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+function sh(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, stdout, stderr }));
+  });
+}
+
+const rpcbindPath = which('rpcbind') ?? (existsSync('/usr/sbin/rpcbind') ? '/usr/sbin/rpcbind' : null);
+const rpcinfoPath = which('rpcinfo') ?? (existsSync('/usr/sbin/rpcinfo') ? '/usr/sbin/rpcinfo' : null);
+const isRoot = process.getuid?.() === 0;
+const running = await binderAnswers('127.0.0.1', 111);
+let skipReason: string | null = null;
+if (rpcinfoPath === null) skipReason = 'rpcinfo is not installed (package rpcbind)';
+else if (!running && rpcbindPath === null) skipReason = 'no rpcbind runs on port 111 and the rpcbind package is not installed';
+else if (!running && !isRoot) skipReason = 'no rpcbind runs on port 111 and starting one needs root';
+if (skipReason !== null) console.warn(`rpc-rpcbind: skipped: ${skipReason} (CI installs rpcbind and runs as root)`);
+
+describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
+  let started: ChildProcess | null = null;
+  let server: RpcServer;
+  let reg: Registration;
+  let cDir = '';
+
+  beforeAll(async () => {
+    if (!(await binderAnswers('127.0.0.1', 111))) {
+      started = spawn(rpcbindPath!, ['-f', '-w'], { stdio: 'ignore' });
+      for (let i = 0; i < 50 && !(await binderAnswers('127.0.0.1', 111)); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!(await binderAnswers('127.0.0.1', 111))) throw new Error('rpcbind was started but does not answer on port 111');
+    }
+    server = await RpcServer.start({ programs: demoPrograms().programs, pltPort: 0 });
+    reg = await registerServer(server, { port: 111, kind: 'rpcbind' });
+    if (missingCTools().length === 0) cDir = buildTypesStubs();
+  }, 60_000);
+
+  afterAll(async () => {
+    await reg?.unregister();
+    await server?.close();
+    if (started !== null && started.pid !== undefined) {
+      const exited = new Promise((r) => started!.once('exit', r));
+      process.kill(started.pid, 'SIGTERM');
+      await exited;
+    }
+    if (cDir !== '') rmSync(cDir, { recursive: true, force: true });
+  });
+
+  it('registers UDP and TCP with rpcbind (it has no protocol for the lab transport) and shows in rpcinfo -p', async () => {
+    expect(reg.kind).toBe('rpcbind');
+    expect(reg.mappings.map((m) => [m.prog, m.prot]).filter(([p]) => p === CounterProgV1.program)).toEqual([
+      [CounterProgV1.program, 17],
+      [CounterProgV1.program, 6],
+    ]);
+    expect(reg.refused.every((m) => m.prot === 254)).toBe(true);
+    const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.udpPort}\\b`));
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+tcp\\s+${server.tcpPort}\\b`));
+  });
+
+  it('rpcinfo -u and rpcinfo -t get "ready and waiting" from the TypeScript server', async () => {
+    for (const flag of ['-u', '-t']) {
+      const r = await sh(rpcinfoPath!, [flag, '127.0.0.1', String(CounterProgV1.program), '1']);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe(`program ${CounterProgV1.program} version 1 ready and waiting`);
+    }
+    // A version the server does not have: rpcinfo reports the range it got in PROG_MISMATCH.
+    const bad = await sh(rpcinfoPath!, ['-u', '127.0.0.1', String(CounterProgV1.program), '2']);
+    expect(bad.code).not.toBe(0);
+  });
+
+  it('packetlab rpcinfo lists what rpcbind holds, as rpcinfo -p does', async () => {
+    const ours = await cliAsync(['rpcinfo', '-p']);
+    expect(ours.code).toBe(0);
+    const theirs = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
+    const rows = (text: string) =>
+      text
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/).slice(0, 4).join(' '))
+        .sort();
+    expect(rows(ours.stdout)).toEqual(rows(theirs.stdout));
+    expect(ours.stdout.split('\n')[0]).toBe(theirs.stdout.split('\n')[0]);
+    expect(ours.stdout).toMatch(/\s+100000\s+2\s+udp\s+111\s+portmapper/);
+  });
+
+  it('clients find the server through rpcbind: the TypeScript client and a C client (clnt_create)', async () => {
+    const port = await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp');
+    expect(port).toBe(server.udpPort);
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp'), transport: 'tcp' });
+    expect(await new CounterProgV1Client(c).increment(3)).toBe(3n);
+    await c.close();
+    const call = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', 'COUNTER_V1', 'GET']);
+    expect(call.stdout.trim()).toBe('"3"');
+    if (cDir === '') return; // no C toolchain: rpc-interop.test.ts reported it
+    for (const proto of ['udp', 'tcp']) {
+      const r = await sh(join(cDir, 'types_client'), ['127.0.0.1', 'rpcbind', proto]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('match');
+    }
+    expect(TypesProgV1.program).toBe(0x20000103);
+  });
+
+  it('packetlab rpc serve-demo registers with rpcbind by itself and unregisters on Ctrl-C', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/packetlab.js'), 'rpc', 'serve-demo', '--json', '--stats-interval', '0', '--no-plt'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = createInterface({ input: child.stdout! });
+    const reg2 = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      lines.on('line', (l) => {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        if (o.type === 'registered') resolve(o);
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}: ${stderr}`)));
+    });
+    expect(reg2).toMatchObject({ binder: 'rpcbind', binderPort: 111, startedBinder: false });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    // serve-demo replaced our registration (UNSET removes every protocol, as rpcgen servers do):
+    // after it left, rpcbind has no counter program any more.
+    const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
+    expect(r.stdout).not.toMatch(new RegExp(`\\s${CounterProgV1.program}\\s`));
+  });
+});
