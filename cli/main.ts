@@ -9,6 +9,7 @@ import { registerUdp } from './commands/udp.js';
 import { registerRpc } from './commands/rpc.js';
 import { registerRpcgen } from './commands/rpcgen.js';
 import { registerRpcinfo } from './commands/rpcinfo.js';
+import { registerRun } from './commands/run.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRpc(program);
   registerRpcgen(program);
   registerRpcinfo(program);
+  registerRun(program);
   return program;
 }
 

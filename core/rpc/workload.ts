@@ -467,8 +467,11 @@ export interface SimRpcWorkload {
   reverse: Link;
 }
 
-/** Wires a simulated workload (client host 0, server host 1) without running it. */
-export function buildSimRpcWorkload(setup: RpcSetup): SimRpcWorkload {
+/**
+ * Wires a simulated workload (client host 0, server host 1) without running it. `wrapServer` may
+ * put something (a simulated socket buffer) between the network and the server host.
+ */
+export function buildSimRpcWorkload(setup: RpcSetup, wrapServer: (e: Endpoint) => Endpoint = (e) => e): SimRpcWorkload {
   const problems = rpcSetupProblems(setup, 'sim');
   if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
   const counter = new CounterService();
@@ -492,7 +495,7 @@ export function buildSimRpcWorkload(setup: RpcSetup): SimRpcWorkload {
   const app = new RpcWorkloadClient(inner, engine, setup);
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
-  const sim = new Simulator([app, serverHost], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  const sim = new Simulator([app, wrapServer(serverHost)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
   return { sim, app, server, counter, forward, reverse };
 }
 
@@ -528,6 +531,13 @@ export function runSimRpcWorkload(setup: RpcSetup, hooks: RpcHooks = {}): RpcSum
   return summary;
 }
 
+/** The summary of a simulated workload that ran (for callers that drive it themselves). */
+export function summarizeSimRpc(setup: RpcSetup, w: SimRpcWorkload, status: RpcRunStatus, failure: string | null): RpcSummary {
+  const summary = summarize('sim', setup, w.app, status, failure, [w.server], w.counter, w.forward, w.reverse);
+  summary.simEvents = w.sim.events;
+  return summary;
+}
+
 /** Options of a workload on real sockets. */
 export interface UdpRpcWorkloadOptions {
   setup: RpcSetup;
@@ -536,6 +546,8 @@ export interface UdpRpcWorkloadOptions {
   onSample?: (sample: RpcSample) => void;
   /** Aborting stops the run (its summary says 'stopped'). */
   signal?: AbortSignal;
+  /** Called once calls start, with the impairment links (for live changes). */
+  onStart?: (live: { forward: Link; reverse: Link; kick(): void }) => void;
 }
 
 /**
@@ -601,6 +613,7 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
   const durationTimer = setup.durationMs > 0 ? setTimeout(() => ch.driver.kick(), setup.durationMs + 1) : null;
   workload.start(start);
   ch.driver.kick();
+  o.onStart?.({ forward: ch.forward, reverse: ch.reverse, kick: () => ch.driver.kick() });
   const { status, why } = await finished;
   o.signal?.removeEventListener('abort', onAbort);
   clearTimeout(limit);

@@ -3,6 +3,7 @@
 // simulated host or a remote listener.
 
 import { isIPv6 } from 'node:net';
+import type { Endpoint } from '../endpoint.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
 import type { Capture } from '../capture/capture.js';
 import { captureSimLinks, captureUdpLinks } from '../capture/runs.js';
@@ -79,7 +80,8 @@ export interface StreamSummary {
   sendQueueDrops: number;
 }
 
-class StreamMeter {
+/** Turns the sender's counters, the receiver's reports and the link's counters into interval samples. */
+export class StreamMeter {
   private prevSent = { packetsSent: 0, bytesSent: 0 };
   private prevReport: StreamReport | null = null;
   private prevLink: Record<string, number>;
@@ -175,14 +177,40 @@ function summarize(net: 'sim' | 'udp', setup: StreamSetup, s: StreamSender, stop
   };
 }
 
-/** Runs a stream in the simulator; `capture` records both link directions (the caller closes it). */
-export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void, capture?: Capture): StreamSummary {
+/** The pieces of a simulated stream, for callers that drive or inspect it themselves. */
+export interface SimStream {
+  sim: Simulator;
+  sender: StreamSender;
+  listener: Listener;
+  forward: Link;
+  reverse: Link;
+}
+
+/**
+ * Wires a simulated stream without running it. `wrapReceiver` may put something (a simulated
+ * socket buffer) between the network and the receiving host.
+ */
+export function buildSimStream(setup: StreamSetup, wrapReceiver: (e: Endpoint) => Endpoint = (e) => e): SimStream {
   const sender = makeSender(setup, 1);
   const listener = new Listener(DEFAULT_LISTENER_CAPS, labSessionFactory(), deriveSeed(setup.seed, 'listener'));
   const forward = new Link(setup.impairment, deriveSeed(setup.seed, 'forward'));
   // Reports travel back over a clean path with the same delay.
   const reverse = new Link({ ...NO_IMPAIRMENT, delayMs: setup.impairment.delayMs }, deriveSeed(setup.seed, 'reverse'));
-  const sim = new Simulator([sender, listener], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  const sim = new Simulator([sender, wrapReceiver(listener)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  return { sim, sender, listener, forward, reverse };
+}
+
+/** Summary of a simulated stream that ran (kernel drops are the simulated receive buffer's). */
+export function summarizeSimStream(setup: StreamSetup, s: SimStream, stopped: boolean, kernelDropsReceiver = 0): StreamSummary {
+  const summary = summarize('sim', setup, s.sender, stopped, s.forward, 0, 0);
+  if (summary.receiver !== null && kernelDropsReceiver > 0) summary.receiver = { ...summary.receiver, kernelDrops: kernelDropsReceiver };
+  return summary;
+}
+
+/** Runs a stream in the simulator; `capture` records both link directions (the caller closes it). */
+export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void, capture?: Capture): StreamSummary {
+  const w = buildSimStream(setup);
+  const { sim, sender, forward, reverse } = w;
   if (capture !== undefined) captureSimLinks(capture, forward, reverse, 'reports');
   const meter = new StreamMeter(sender, forward, () => 0, 0);
   let next = setup.intervalMs;
@@ -198,7 +226,7 @@ export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) =>
   sender.start(0);
   sim.run({ untilMs: setup.durationMs + 60_000, stop: () => sender.state === 'done' || sender.state === 'failed' });
   if (onSample !== undefined) onSample(meter.sample(sim.now));
-  return summarize('sim', setup, sender, false, forward, 0, 0);
+  return summarizeSimStream(setup, w, false);
 }
 
 /** Options of a stream over real UDP. */
@@ -211,6 +239,8 @@ export interface UdpStreamOptions {
   signal?: AbortSignal;
   /** Records the stream and the reports, timestamps on performance.now() (the caller closes it). */
   capture?: Capture;
+  /** Called once the stream starts, with its sender and forward link (for live changes). */
+  onStart?: (live: { sender: StreamSender; forward: Link; kick(): void }) => void;
 }
 
 /** Runs a stream over UDP. */
@@ -272,6 +302,7 @@ export async function runUdpStream(o: UdpStreamOptions): Promise<StreamSummary> 
   driver.start();
   sender.start(performance.now());
   driver.kick();
+  o.onStart?.({ sender, forward: link, kick: () => driver.kick() });
   await done;
   o.signal?.removeEventListener('abort', onAbort);
   if (sampler !== null) clearInterval(sampler);

@@ -1,6 +1,7 @@
 // A reliable transfer in the discrete-event simulator: a bulk sender (host 0) and a packetlab
 // listener (host 1) joined by two emulated link directions. Fully reproducible from the seed.
 
+import type { Endpoint } from '../endpoint.js';
 import { BulkSender, type BulkReceiver } from '../apps/bulk.js';
 import { labSessionFactory } from '../apps/services.js';
 import type { Capture } from '../capture/capture.js';
@@ -30,8 +31,11 @@ export interface SimTransfer {
   receiver(): BulkReceiver | null;
 }
 
-/** Wires a simulated transfer without running it. */
-export function buildSimTransfer(setup: TransferSetup): SimTransfer {
+/**
+ * Wires a simulated transfer without running it. `wrapReceiver` may put something (a simulated
+ * socket buffer) between the network and the receiving host.
+ */
+export function buildSimTransfer(setup: TransferSetup, wrapReceiver: (e: Endpoint) => Endpoint = (e) => e): SimTransfer {
   const rng = new Rng(deriveSeed(setup.seed, 'client'));
   const sender = new BulkSender({
     config: setup.transport,
@@ -58,7 +62,7 @@ export function buildSimTransfer(setup: TransferSetup): SimTransfer {
   );
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
-  const sim = new Simulator([sender, listener], [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  const sim = new Simulator([sender, wrapReceiver(listener)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
   return { sim, sender, listener, forward, reverse, receiver: () => receiver };
 }
 

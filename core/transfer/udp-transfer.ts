@@ -15,6 +15,7 @@ import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { Rng, deriveSeed } from '../util/rng.js';
 import type { SocketConfig } from '../knobs.js';
+import type { TransportConfig } from '../transport/config.js';
 import { summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
 
 /** Options of a UDP transfer. */
@@ -28,6 +29,19 @@ export interface UdpTransferOptions {
   signal?: AbortSignal;
   /** Records every datagram of both link directions, timestamps on performance.now() (the caller closes it). */
   capture?: Capture;
+  /** Called once the transfer starts, with what a live change needs. */
+  onStart?: (live: UdpTransferLive) => void;
+}
+
+/** The parts of a running UDP transfer a live change touches. */
+export interface UdpTransferLive {
+  sender: BulkSender;
+  forward: Link;
+  reverse: Link;
+  /** Wakes the driver after a change (a bigger window may allow sends now). */
+  kick(): void;
+  /** Changes the receiving end's knobs (local listener only; null for a remote one). */
+  reconfigureReceiver: ((changes: Partial<TransportConfig>) => Promise<string | null>) | null;
 }
 
 /** Runs a transfer over UDP and resolves with its summary. */
@@ -118,6 +132,8 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   driver.start();
   sender.start(performance.now());
   driver.kick();
+  const localPeer = local as LocalPeer | null;
+  o.onStart?.({ sender, forward, reverse, kick: () => driver.kick(), reconfigureReceiver: localPeer === null ? null : (changes) => localPeer.reconfigure(sender.conn.connectionId, changes) });
   const status = await finished;
   o.signal?.removeEventListener('abort', onAbort);
   clearTimeout(limit);

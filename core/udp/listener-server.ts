@@ -10,6 +10,7 @@ import { BulkReceiver } from '../apps/bulk.js';
 import { PeerTable, UdpDriver } from './driver.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
+import type { TransportConfig } from '../transport/config.js';
 
 /** Where and how a listener serves. */
 export interface ListenerServerOptions {
@@ -42,6 +43,8 @@ export interface ListenerServer {
   kernelDrops(): number;
   /** Counters of open sessions and of the sessions closed most recently. */
   sessions(): SessionStats[];
+  /** Changes knobs of an open reliable session (a live change at the receiving end); false when there is none. */
+  reconfigure(connectionId: number, changes: Partial<TransportConfig>): boolean;
   close(): Promise<void>;
 }
 
@@ -132,6 +135,13 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
     socket,
     kernelDrops,
     sessions: () => [...closed, ...[...open].map(([id, s]) => statsOf(s, id))],
+    reconfigure: (connectionId, changes) => {
+      const s = open.get(connectionId);
+      if (!(s instanceof BulkReceiver)) return false;
+      s.conn.reconfigure(performance.now(), changes);
+      driver.kick();
+      return true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         driver.stop();

@@ -2,6 +2,7 @@
 // its own event loop (and core) as a second host would. It reports its sessions' counters.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import type { TransportConfig } from '../transport/config.js';
 import { startListenerServer, type ListenerServerOptions } from './listener-server.js';
 
 /** What the parent sends to the worker. */
@@ -16,8 +17,17 @@ try {
   const server = await startListenerServer(data.options);
   const post = () => port.postMessage({ type: 'stats', sessions: server.sessions(), kernelDrops: server.kernelDrops() });
   const timer = setInterval(post, data.statsIntervalMs);
-  port.on('message', (m: { type: string }) => {
+  port.on('message', (m: { type: string; connectionId?: number; changes?: Partial<TransportConfig> }) => {
     if (m.type === 'stats') post();
+    if (m.type === 'reconfigure') {
+      let error: string | null = null;
+      try {
+        if (!server.reconfigure(m.connectionId!, m.changes!)) error = 'the session has ended';
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      port.postMessage({ type: 'reconfigured', error });
+    }
     if (m.type === 'stop') {
       clearInterval(timer);
       post();

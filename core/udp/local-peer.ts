@@ -3,6 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../util/paths.js';
+import type { TransportConfig } from '../transport/config.js';
 import type { SessionStats } from './listener-server.js';
 import type { LocalPeerData } from './local-peer-worker.js';
 
@@ -19,6 +20,8 @@ export interface LocalPeer {
   latest(): LocalPeerStats;
   /** Asks for fresh statistics. */
   refresh(): Promise<LocalPeerStats>;
+  /** Changes knobs of the receiving end of a reliable session; resolves with an error text or null. */
+  reconfigure(connectionId: number, changes: Partial<TransportConfig>): Promise<string | null>;
   /** Stops the worker and returns its final statistics. */
   stop(): Promise<LocalPeerStats>;
 }
@@ -28,9 +31,11 @@ export async function startLocalPeer(data: LocalPeerData): Promise<LocalPeer> {
   const worker = new Worker(compiledModuleUrl(import.meta.url, './local-peer-worker.js'), { workerData: data });
   let latest: LocalPeerStats = { sessions: [], kernelDrops: Number.NaN };
   const waiters: ((s: LocalPeerStats) => void)[] = [];
+  const reconfigured: ((error: string | null) => void)[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    worker.on('message', (m: { type: string; port?: number; message?: string } & Partial<LocalPeerStats>) => {
+    worker.on('message', (m: { type: string; port?: number; message?: string; error?: string | null } & Partial<LocalPeerStats>) => {
       if (m.type === 'ready') resolve(m.port!);
+      else if (m.type === 'reconfigured') reconfigured.shift()?.(m.error ?? null);
       else if (m.type === 'error') reject(new Error(m.message));
       else if (m.type === 'stats') {
         latest = { sessions: m.sessions!, kernelDrops: m.kernelDrops! };
@@ -48,6 +53,11 @@ export async function startLocalPeer(data: LocalPeerData): Promise<LocalPeer> {
     port,
     latest: () => latest,
     refresh: () => ask('stats'),
+    reconfigure: (connectionId, changes) =>
+      new Promise<string | null>((resolve) => {
+        reconfigured.push(resolve);
+        worker.postMessage({ type: 'reconfigure', connectionId, changes });
+      }),
     stop: async () => {
       const s = await ask('stop');
       await worker.terminate();

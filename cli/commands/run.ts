@@ -1,0 +1,188 @@
+// `packetlab run`, `packetlab list`, `packetlab runs` and `packetlab export`: experiments from the
+// library or a spec file, their results folders, and combined CSV.
+
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { KNOB_SECTIONS } from '../../experiments/knobs.js';
+import { loadLibrary, resolveSpec } from '../../experiments/library.js';
+import { formatSpecErrors, type KnobValue } from '../../experiments/spec.js';
+import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from '../../experiments/runner/run.js';
+import { combinedCsv, defaultRunsDir, findRun, listRuns } from '../../experiments/runner/store.js';
+import { UsageError } from '../options.js';
+import { Progress, fmt, jsonLine, stopSignal } from '../output.js';
+
+function knobList(): string {
+  return Object.entries(KNOB_SECTIONS)
+    .map(([s, list]) => `  ${s}: ${list.map((k) => k.key).join(', ')}`)
+    .join('\n');
+}
+
+function cellText(v: unknown): string {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return '-';
+    const a = Math.abs(v);
+    if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toPrecision(4);
+    return Number.isInteger(v) ? String(v) : v.toFixed(a >= 100 ? 1 : 4);
+  }
+  return String(v);
+}
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cellText(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [line(columns), ...rows.map((r) => line(columns.map((c) => cellText(r[c]))))].join('\n');
+}
+
+const DEFAULT_SUMMARY: Record<string, string[]> = {
+  bulk: ['goodput_bps_mean', 'goodput_bps_ci95', 'transmissions_per_packet_mean', 'retransmits_timeout_mean'],
+  messages: ['goodput_bps_mean', 'goodput_bps_ci95', 'transmissions_per_packet_mean', 'delivered_messages_mean'],
+  'udp-stream': ['loss_ratio_mean', 'loss_ratio_ci95', 'kernel_drops_receiver_mean', 'received_packets_mean'],
+  rpc: ['calls_succeeded_mean', 'latency_p50_ms_mean', 'latency_p99_ms_mean', 'duplicate_executions_mean'],
+};
+
+/** Registers run, list, runs and export. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run an experiment (a library name or a spec file): every sweep point x repetitions, results in a run folder')
+    .argument('<spec>', 'library experiment name (packetlab list) or path of a spec .json')
+    .option('--set <knob=value...>', 'override a knob, e.g. --set forward.lossProbability=5% (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--net <where>', 'sim, loopback, or HOST:PORT of a packetlab peer agent (overrides the spec)')
+    .option('--out <dir>', `results folder (default ${defaultRunsDir()})`)
+    .option('--quick', "run the spec's short version (what CI runs)")
+    .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
+    .option('--check', 'validate the spec and the overrides, print the points, and exit')
+    .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)
+    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean }) => {
+      const loaded = resolveSpec(ref);
+      if (!loaded.ok) {
+        process.stderr.write(`${formatSpecErrors(loaded.file, loaded.errors)}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      let run: ExperimentRun;
+      try {
+        const set: Record<string, KnobValue> = parseSetArgs(opts.set ?? []);
+        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, onEvent: (e) => onEvent(e) });
+      } catch (e) {
+        if (e instanceof RunSetupError) {
+          const detail = e.errors.length > 0 ? formatSpecErrors(loaded.file, e.errors) : e.message;
+          process.stderr.write(`${detail}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw e;
+      }
+      if (opts.check === true) {
+        console.log(`${loaded.file}: valid; ${run.points.length} point(s) x ${run.spec.repetitions} repetition(s) on ${run.spec.network}`);
+        for (const p of run.points) console.log(`  point ${p.index}: ${Object.entries(p.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ') || '(no sweep)'}`);
+        return;
+      }
+      const progress = new Progress();
+      const summaries: Record<string, unknown>[] = [];
+      let trialText = '';
+      let total = 0;
+      const json = opts.json === true;
+      const onEvent = (e: RunStreamEvent) => {
+        if (json) {
+          jsonLine(e.type === 'run-start' ? { ...e, points: e.points.length } : e);
+          return;
+        }
+        switch (e.type) {
+          case 'run-start':
+            total = e.trials;
+            console.log(`${e.name}: ${e.points.length} point(s) x ${e.repetitions} repetition(s) on ${e.network}\nresults: ${e.dir}`);
+            break;
+          case 'trial-start':
+            trialText = `trial ${e.trial}/${total}  point ${e.point + 1}${Object.keys(e.axes).length > 0 ? ` (${Object.entries(e.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : ''}  rep ${e.repetition + 1}`;
+            progress.update(trialText);
+            break;
+          case 'sample':
+            progress.update(`${trialText}  t=${fmt(e.sample.time_s!, 1)} s`);
+            break;
+          case 'event':
+            if (e.event.kind === 'set' || e.event.kind === 'error') {
+              progress.clear();
+              console.log(`  t=${e.event.timeS.toFixed(2)} s ${e.event.kind === 'set' ? `${e.event.knob}: ${String(e.event.before)} -> ${String(e.event.after)}` : `error: ${e.event.detail}`}`);
+            }
+            break;
+          case 'trial-end':
+            if (e.status !== 'complete') {
+              progress.clear();
+              console.log(`  trial point ${e.point + 1} rep ${e.repetition + 1}: ${e.status}${e.failure !== null ? ` (${e.failure})` : ''}`);
+            }
+            break;
+          case 'point':
+            summaries.push(e.summary);
+            break;
+          case 'run-end':
+            progress.clear();
+            break;
+        }
+      };
+      const stop = stopSignal();
+      stop.signal.addEventListener('abort', () => run.stop('interrupted (SIGINT/SIGTERM)'));
+      const result = await run.start();
+      stop.dispose();
+      if (!json && summaries.length > 0) {
+        const axes = run.spec.sweep.length === 0 ? [] : Object.keys(run.points[0]!.axes);
+        const kind = String(run.spec.workload.kind ?? 'bulk');
+        const y = run.spec.plot?.y.flatMap((c) => [`${c}_mean`, `${c}_ci95`]) ?? DEFAULT_SUMMARY[kind] ?? [];
+        const extra = run.spec.model !== undefined ? Object.keys(summaries[0]!).filter((c) => c.startsWith('expected_') || c === 'model_error') : [];
+        const cols = [...axes, 'completed_trials', ...y.filter((c) => c in summaries[0]!), ...extra];
+        console.log(`\n${table(summaries, cols)}`);
+      }
+      if (!json) console.log(`\n${result.status}${result.reason !== null ? `: ${result.reason}` : ''}\nresults: ${result.dir}`);
+      process.exitCode = result.status === 'complete' ? 0 : 1;
+    });
+
+  program
+    .command('list')
+    .description('list the experiment library, one line each')
+    .option('--json', 'one JSON object per experiment')
+    .action((opts: { json?: boolean }) => {
+      for (const { file, spec } of loadLibrary()) {
+        if (opts.json === true) jsonLine({ name: spec.name, file, title: spec.title, concepts: spec.concepts, network: spec.network, description: spec.description });
+        else console.log(`${spec.name.padEnd(28)} ${spec.title}  [${spec.concepts.join(', ')}]`);
+      }
+    });
+
+  program
+    .command('runs')
+    .description('list past runs (newest first)')
+    .option('--out <dir>', `results folder (default ${defaultRunsDir()})`)
+    .option('--json', 'one JSON object per run')
+    .action((opts: { out?: string; json?: boolean }) => {
+      const root = opts.out ?? defaultRunsDir();
+      const runs = listRuns(root);
+      if (runs.length === 0 && opts.json !== true) console.log(`no runs in ${root}`);
+      for (const { dir, record: r } of runs) {
+        if (opts.json === true) jsonLine({ id: r.id, dir, name: r.name, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, network: r.network, trials: r.trials.length });
+        else console.log(`${basename(dir).padEnd(44)} ${r.status.padEnd(11)} ${String(r.trials.length).padStart(4)} trials  ${r.network}${r.reason !== null ? `  (${r.reason})` : ''}`);
+      }
+    });
+
+  program
+    .command('export')
+    .description('write one CSV combining the samples (or summaries) of one or more runs')
+    .argument('<runs...>', 'run folder, run id, unique prefix, experiment name (its newest run) or "latest"')
+    .requiredOption('--csv <file>', 'CSV file to write ("-" for stdout)')
+    .option('--summary', 'combine summary.csv instead of samples.csv')
+    .option('--out <dir>', `results folder to look in (default ${defaultRunsDir()})`)
+    .action((refs: string[], opts: { csv: string; summary?: boolean; out?: string }) => {
+      const root = opts.out ?? defaultRunsDir();
+      let dirs: string[];
+      try {
+        dirs = refs.map((r) => findRun(root, r));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const text = combinedCsv(dirs, opts.summary === true ? 'summary' : 'samples');
+      if (opts.csv === '-') process.stdout.write(text);
+      else {
+        writeFileSync(opts.csv, text);
+        console.log(`wrote ${opts.csv} (${text.split('\n').length - 2} rows from ${dirs.length} run(s))`);
+      }
+    });
+}

@@ -1,0 +1,91 @@
+// Knobs an experiment spec can set beyond the transport, impairment and socket ones of core/knobs.ts:
+// the workload and the simulator's receiving host. Every knob is addressed as SECTION.KEY
+// (transport.windowPackets, forward.lossProbability, workload.bytes, ...), in specs, sweeps,
+// schedules, `packetlab run --set` and the app's parameter panel.
+
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, type Knob, type NumberKnob } from '../core/knobs.js';
+import { DEFAULT_RETRY_POLICY } from '../core/rpc/client.js';
+import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
+
+const MiB = 1024 * 1024;
+
+function num<K extends string>(k: Omit<NumberKnob<K>, 'kind' | 'group'>): NumberKnob<K> {
+  return { kind: 'number', group: 'workload', ...k };
+}
+
+/** Workload kinds: raw UDP stream, reliable bulk transfer, reliable message stream, RPC call mix. */
+export const WORKLOAD_KINDS = ['udp-stream', 'bulk', 'messages', 'rpc'] as const;
+/** One workload kind. */
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Workload knobs; which apply depends on the kind (see docs/experiments.md). */
+export const WORKLOAD_KNOBS: readonly Knob[] = [
+  { kind: 'enum', key: 'kind', flag: 'workload', label: 'Workload', description: 'raw UDP stream, reliable bulk transfer, reliable message stream or RPC call mix', group: 'workload', live: false, values: WORKLOAD_KINDS, default: 'bulk' },
+  num({ key: 'bytes', flag: 'bytes', label: 'Bytes to transfer', description: 'bulk and messages: bytes to transfer', live: false, unit: 'bytes', min: 1, max: 1e11, integer: true, default: 1_000_000 }),
+  num({ key: 'messageBytes', flag: 'message-size', label: 'Message size (bytes)', description: 'messages: size of each message', live: false, unit: 'bytes', min: 1, max: 64 * MiB, integer: true, default: 1000 }),
+  num({ key: 'readRateBytesPerSecond', flag: 'read-rate', label: 'Receiver read rate (bytes/s)', description: 'bulk and messages: how fast the receiving application reads, 0 for as fast as data arrives', live: false, unit: 'bytes', min: 0, max: 1e12, integer: false, default: 0 }),
+  { kind: 'boolean', key: 'verifyData', flag: 'verify', label: 'Verify data (SHA-256)', description: 'bulk and messages: hash the data on both ends and compare', group: 'workload', live: false, default: true },
+  num({ key: 'ratePacketsPerSecond', flag: 'rate', label: 'Send rate (packets/s)', description: 'udp-stream: datagrams per second', live: false, unit: 'count', min: 1, max: 10_000_000, integer: false, default: 1000 }),
+  num({ key: 'datagramBytes', flag: 'size', label: 'Datagram size (bytes)', description: 'udp-stream: size of each datagram, header included', live: false, unit: 'bytes', min: 36, max: 65507, integer: true, default: 1200 }),
+  num({ key: 'durationMs', flag: 'duration', label: 'Duration (ms)', description: 'udp-stream: how long to send; rpc: how long to call when calls is 0', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: 5000 }),
+  { kind: 'enum', key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: 'rpc: UDP, TCP with record marking, or the lab transport', group: 'workload', live: false, values: ['udp', 'tcp', 'plt'], default: 'udp' },
+  num({ key: 'calls', flag: 'calls', label: 'Calls', description: 'rpc: calls to make, 0 to call for the duration', live: false, unit: 'count', min: 0, max: 1e9, integer: true, default: 1000 }),
+  num({ key: 'callsInFlight', flag: 'in-flight', label: 'Calls in flight', description: 'rpc: calls kept outstanding', live: false, unit: 'count', min: 1, max: 1024, integer: true, default: 8 }),
+  num({ key: 'echoBytes', flag: 'echo-bytes', label: 'ECHO payload (bytes)', description: 'rpc: payload of an ECHO call', live: false, unit: 'bytes', min: 0, max: 65000, integer: true, default: 32 }),
+  num({ key: 'mixNull', flag: 'mix-null', label: 'Share of NULL calls', description: 'rpc: weight of NULL calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
+  num({ key: 'mixEcho', flag: 'mix-echo', label: 'Share of ECHO calls', description: 'rpc: weight of ECHO calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
+  num({ key: 'mixIncrement', flag: 'mix-increment', label: 'Share of INCREMENT calls', description: 'rpc: weight of the non-idempotent INCREMENT calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 1 }),
+  { kind: 'boolean', key: 'drc', flag: 'drc', label: 'Duplicate request cache', description: 'rpc: the server answers duplicates from its cache (at-most-once) or executes them again (at-least-once)', group: 'workload', live: false, default: DEFAULT_DRC_CONFIG.enabled },
+  num({ key: 'rpcTimeoutMs', flag: 'rpc-timeout', label: 'RPC call timeout (ms)', description: 'rpc: total time a call may take, retransmissions included', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.timeoutMs }),
+  num({ key: 'rpcRetryMs', flag: 'rpc-retry', label: 'RPC retransmission interval (ms)', description: 'rpc: first retransmission interval (0 sends once)', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.retryIntervalMs }),
+  num({ key: 'rpcBackoff', flag: 'rpc-backoff', label: 'RPC retransmission backoff', description: 'rpc: factor applied to the interval after each retransmission', live: false, unit: 'number', min: 1, max: 8, integer: false, default: DEFAULT_RETRY_POLICY.retryBackoff }),
+  num({ key: 'rpcRetryMsMax', flag: 'rpc-retry-max', label: 'RPC longest retransmission interval (ms)', description: 'rpc: upper bound of the interval after backoff', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.retryIntervalMsMax }),
+  num({ key: 'rpcMaxRetransmissions', flag: 'rpc-max-retries', label: 'RPC max retransmissions', description: 'rpc: retransmissions of one call at most', live: false, unit: 'count', min: 0, max: 1000, integer: true, default: DEFAULT_RETRY_POLICY.maxRetransmissions }),
+];
+
+/** Knobs of the simulated receiving host. */
+export const SIM_KNOBS: readonly Knob[] = [
+  {
+    kind: 'number',
+    key: 'receiverPacketsPerSecond',
+    flag: 'sim-receiver-rate',
+    label: 'Simulated receiver speed (packets/s)',
+    description: 'simulator: datagrams per second the receiving process reads from its socket (its buffer is socket.socketRcvBufBytes); 0 for an infinitely fast reader',
+    group: 'buffers',
+    live: false,
+    unit: 'count',
+    min: 0,
+    max: 100_000_000,
+    integer: false,
+    default: 0,
+  },
+];
+
+/** Spec sections that hold knobs, with their registries. */
+export const KNOB_SECTIONS = {
+  transport: TRANSPORT_KNOBS,
+  forward: IMPAIRMENT_KNOBS,
+  reverse: IMPAIRMENT_KNOBS,
+  socket: SOCKET_KNOBS,
+  workload: WORKLOAD_KNOBS,
+  sim: SIM_KNOBS,
+} as const satisfies Record<string, readonly Knob[]>;
+
+/** A section name. */
+export type KnobSection = keyof typeof KNOB_SECTIONS;
+
+/** Looks up SECTION.KEY; undefined when there is no such knob. */
+export function knobAt(path: string): { section: KnobSection; key: string; knob: Knob } | undefined {
+  const dot = path.indexOf('.');
+  if (dot < 0) return undefined;
+  const section = path.slice(0, dot) as KnobSection;
+  const key = path.slice(dot + 1);
+  const list: readonly Knob[] | undefined = KNOB_SECTIONS[section];
+  const knob = list?.find((k) => k.key === key);
+  return knob === undefined ? undefined : { section, key, knob };
+}
+
+/** Every knob path, for error messages and completion. */
+export function allKnobPaths(): string[] {
+  return Object.entries(KNOB_SECTIONS).flatMap(([s, list]) => list.map((k) => `${s}.${k.key}`));
+}

@@ -1,0 +1,94 @@
+// Analytic expectations computed beside the measurement (docs/experiments.md, "Models"). Each
+// model gives expected_* columns for one sweep point and names the measured column it predicts,
+// so summary.csv can show how far the measurement is from theory.
+
+import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
+import { HEADER_BYTES } from '../../core/wire/packet.js';
+import { chargedBytes, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
+import type { ModelName } from '../spec.js';
+import type { Network, TrialConfig } from './config.js';
+
+/** What a model expects at one point. */
+export interface Expectation {
+  /** expected_* columns. */
+  values: Record<string, number>;
+  /** The scalar the first expected column predicts (model_error compares them). */
+  measured: string;
+}
+
+/** Column names a model adds to summary.csv. */
+export const MODEL_COLUMNS: Record<ModelName, readonly string[]> = {
+  'stop-and-wait': ['expected_goodput_bps', 'expected_utilisation'],
+  transmissions: ['expected_transmissions_per_packet'],
+  'window-limited': ['expected_goodput_bps', 'expected_bdp_packets'],
+  'queue-drops': ['expected_loss_ratio'],
+  'arq-efficiency': ['expected_goodput_bps'],
+};
+
+const ACK_WIRE_BYTES = HEADER_BYTES + IP_UDP_OVERHEAD_BYTES;
+
+function wireBytes(c: TrialConfig): number {
+  return c.transport.mssBytes + HEADER_BYTES + IP_UDP_OVERHEAD_BYTES;
+}
+
+/** Round trip of one data packet and its ACK: both delays plus both serialisation times. */
+function rttMs(c: TrialConfig): number {
+  const fwd = c.forward.rateBitsPerSecond > 0 ? (wireBytes(c) * 8 * 1000) / c.forward.rateBitsPerSecond : 0;
+  const rev = c.reverse.rateBitsPerSecond > 0 ? (ACK_WIRE_BYTES * 8 * 1000) / c.reverse.rateBitsPerSecond : 0;
+  return c.forward.delayMs + c.reverse.delayMs + fwd + rev;
+}
+
+/** Payload rate of a saturated forward link (Infinity when unlimited). */
+function payloadRateBps(c: TrialConfig): number {
+  return c.forward.rateBitsPerSecond > 0 ? (c.forward.rateBitsPerSecond * c.transport.mssBytes) / wireBytes(c) : Number.POSITIVE_INFINITY;
+}
+
+/** The expectation of a model at a point, or null when the model does not apply there. */
+export function expectation(model: ModelName, c: TrialConfig, network: Network): Expectation | null {
+  const mss = c.transport.mssBytes;
+  switch (model) {
+    case 'stop-and-wait': {
+      const rtt = rttMs(c);
+      if (!(rtt > 0)) return null;
+      const tx = c.forward.rateBitsPerSecond > 0 ? (wireBytes(c) * 8 * 1000) / c.forward.rateBitsPerSecond : 0;
+      return { values: { expected_goodput_bps: (mss * 8 * 1000) / rtt, expected_utilisation: tx / rtt }, measured: 'goodput_bps' };
+    }
+    case 'transmissions': {
+      const p = c.forward.lossProbability;
+      return { values: { expected_transmissions_per_packet: 1 / (1 - p) }, measured: 'transmissions_per_packet' };
+    }
+    case 'window-limited': {
+      const rtt = rttMs(c);
+      if (!(rtt > 0)) return null;
+      const w = c.transport.protocol === 'saw' ? 1 : c.transport.windowPackets;
+      const rate = payloadRateBps(c);
+      const bdp = Number.isFinite(rate) ? (rate * rtt) / 1000 / (mss * 8) : Number.NaN;
+      return { values: { expected_goodput_bps: Math.min((w * mss * 8 * 1000) / rtt, rate), expected_bdp_packets: bdp }, measured: 'goodput_bps' };
+    }
+    case 'queue-drops': {
+      const w = c.workload;
+      const lambda = w.ratePacketsPerSecond;
+      const T = w.durationMs / 1000;
+      let mu: number;
+      let B: number;
+      if (network.kind === 'sim' && c.sim.receiverPacketsPerSecond > 0) {
+        mu = c.sim.receiverPacketsPerSecond;
+        B = Math.floor(receiveBufferLimitBytes(c.socket.socketRcvBufBytes) / chargedBytes(w.datagramBytes)) + 1;
+      } else if (c.forward.rateBitsPerSecond > 0) {
+        mu = c.forward.rateBitsPerSecond / ((w.datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8);
+        B = c.forward.queuePackets;
+      } else return null;
+      return { values: { expected_loss_ratio: Math.max(0, (lambda - mu) * T - B) / (lambda * T) }, measured: 'loss_ratio' };
+    }
+    case 'arq-efficiency': {
+      const rate = payloadRateBps(c);
+      if (!Number.isFinite(rate)) return null;
+      const p = c.forward.lossProbability;
+      const proto = c.transport.protocol;
+      if (proto === 'saw') return null;
+      const w = c.transport.windowPackets;
+      const eff = proto === 'sr' ? 1 - p : (1 - p) / (1 + (w - 1) * p);
+      return { values: { expected_goodput_bps: rate * eff }, measured: 'goodput_bps' };
+    }
+  }
+}

@@ -1,0 +1,275 @@
+// The experiment runner: every point of the sweep times the repetitions, samples and events
+// streamed to the caller and appended to the run folder as they come, live changes applied and
+// recorded, and per point the means, 95% confidence intervals and the analytic expectation.
+
+import { parseKnobText, type Knob } from '../../core/knobs.js';
+import { UnitError } from '../../core/units.js';
+import { knobAt, type WorkloadKind } from '../knobs.js';
+import { validateSpec, type ExperimentSpec, type KnobValue, type SpecError } from '../spec.js';
+import { expandSweep, networkText, parseNetwork, quickSpec, setPath, trialConfig, trialProblems, type Network, type SweepPoint } from './config.js';
+import { MODEL_COLUMNS, expectation } from './models.js';
+import { meanCi95 } from './stats.js';
+import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
+import { SCALAR_COLUMNS, runTrial, sampleColumns, type LiveSetter, type TrialEvent, type TrialOutcome } from './trial.js';
+
+/** How to run a spec. */
+export interface RunOptions {
+  spec: ExperimentSpec;
+  /** Where the spec came from (recorded in run.json). */
+  specFile: string | null;
+  /** Knob values that override the spec (`--set`), already typed. */
+  set?: Record<string, KnobValue>;
+  /** Network override (`--net`): sim, loopback, HOST:PORT or peer:HOST:PORT. */
+  network?: string | null;
+  /** Run the spec's short version. */
+  quick?: boolean;
+  /** Results folder (a run folder is made inside); default: the user's data folder. */
+  outDir?: string;
+  /** Everything that happens, as it happens. */
+  onEvent?: (e: RunStreamEvent) => void;
+}
+
+/** What a run streams to its caller (also the JSON lines of `packetlab run --json`). */
+export type RunStreamEvent =
+  | { type: 'run-start'; id: string; dir: string; name: string; network: string; points: SweepPoint[]; repetitions: number; trials: number }
+  | { type: 'trial-start'; point: number; repetition: number; axes: Record<string, KnobValue>; trial: number; trials: number }
+  | { type: 'sample'; point: number; repetition: number; sample: Record<string, number> }
+  | { type: 'event'; point: number | null; repetition: number | null; event: TrialEvent }
+  | { type: 'trial-end'; point: number; repetition: number; status: string; failure: string | null; scalars: Record<string, number> }
+  | { type: 'point'; point: number; summary: Record<string, number | string | boolean> }
+  | { type: 'run-end'; id: string; dir: string; status: RunStatus; reason: string | null };
+
+/** A problem found before the run starts (exit code 2 on the command line). */
+export class RunSetupError extends Error {
+  constructor(
+    message: string,
+    readonly errors: SpecError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Parses `--set path=value` texts into typed knob values; throws RunSetupError naming the bad one. */
+export function parseSetArgs(args: readonly string[]): Record<string, KnobValue> {
+  const out: Record<string, KnobValue> = {};
+  for (const a of args) {
+    const eq = a.indexOf('=');
+    if (eq <= 0) throw new RunSetupError(`--set ${a}: expected KNOB=VALUE, for example --set forward.lossProbability=0.05`);
+    const path = a.slice(0, eq);
+    const at = knobAt(path);
+    if (at === undefined) throw new RunSetupError(`--set ${a}: unknown knob "${path}" (knobs are SECTION.KEY, see packetlab run --help)`);
+    try {
+      out[path] = parseKnobText(at.knob as Knob, a.slice(eq + 1));
+    } catch (e) {
+      if (e instanceof UnitError) throw new RunSetupError(`--set ${a}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** The spec and trials after overrides, checked; throws RunSetupError. */
+export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Network; points: SweepPoint[] } {
+  let spec = structuredClone(o.spec);
+  let pointsPerAxis: number | undefined;
+  if (o.quick === true) ({ spec, pointsPerAxis } = quickSpec(spec));
+  for (const [path, v] of Object.entries(o.set ?? {})) setPath(spec, path, v);
+  if (o.network !== undefined && o.network !== null) {
+    const n = parseNetwork(o.network);
+    if (n === null) throw new RunSetupError(`--net ${o.network}: expected sim, loopback or HOST:PORT of a peer agent`);
+    spec.network = networkText(n);
+  }
+  const checked = validateSpec(spec);
+  if (!checked.ok) throw new RunSetupError('the spec with its overrides is not valid', checked.errors);
+  spec = checked.spec;
+  const network = parseNetwork(spec.network)!;
+  const points = expandSweep(spec, pointsPerAxis);
+  const problems: string[] = [];
+  for (const p of points) {
+    const c = trialConfig(spec, p, 0);
+    const where = Object.keys(p.axes).length === 0 ? '' : `at ${Object.entries(p.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ')}: `;
+    for (const pr of trialProblems(c, network)) problems.push(`${where}${pr}`);
+  }
+  if (problems.length > 0) throw new RunSetupError(problems.slice(0, 20).join('\n'));
+  return { spec, network, points };
+}
+
+function kindsOf(spec: ExperimentSpec, points: SweepPoint[]): WorkloadKind[] {
+  const kinds = new Set<WorkloadKind>();
+  for (const p of points) kinds.add(trialConfig(spec, p, 0).workload.kind);
+  return [...kinds];
+}
+
+function union(lists: readonly (readonly string[])[]): string[] {
+  const out: string[] = [];
+  for (const l of lists) for (const c of l) if (!out.includes(c)) out.push(c);
+  return out;
+}
+
+/** A run in progress: start() it, change knobs with set(), end it early with stop(). */
+export class ExperimentRun {
+  readonly spec: ExperimentSpec;
+  readonly network: Network;
+  readonly points: SweepPoint[];
+  private readonly abort = new AbortController();
+  private stopReason: string | null = null;
+  private live: LiveSetter | null = null;
+  private store: RunStore | null = null;
+  private trialAt = { point: -1, repetition: -1 };
+
+  constructor(private readonly o: RunOptions) {
+    const p = prepareRun(o);
+    this.spec = p.spec;
+    this.network = p.network;
+    this.points = p.points;
+  }
+
+  /** The run folder (once started). */
+  get dir(): string | null {
+    return this.store?.dir ?? null;
+  }
+
+  /** Changes a knob of the running trial; resolves with null or why it could not. */
+  async set(path: string, value: KnobValue): Promise<string | null> {
+    if (this.live === null) return 'no trial is running';
+    const at = { ...this.trialAt };
+    const err = await this.live(path, value, 'user');
+    if (err === null && this.store !== null) {
+      // The change is kept in run.json so the run can be replayed with it in the schedule.
+      const ev = this.lastSetTimeS;
+      this.store.record.liveChanges.push({ point: at.point, repetition: at.repetition, atS: ev, knob: path, value, source: 'user' });
+      this.store.save();
+    }
+    return err;
+  }
+
+  private lastSetTimeS = 0;
+
+  /** Stops the run: the current trial ends, nothing more starts, and the run is marked stopped. */
+  stop(reason = 'stopped by the user'): void {
+    if (this.stopReason === null) this.stopReason = reason;
+    this.abort.abort();
+  }
+
+  private emit(e: RunStreamEvent): void {
+    this.o.onEvent?.(e);
+  }
+
+  /** Runs every trial; resolves when the run has ended (for whatever reason). */
+  async start(): Promise<{ id: string; dir: string; status: RunStatus; reason: string | null }> {
+    const { spec, points } = this;
+    const kinds = kindsOf(spec, points);
+    const axisNames = spec.sweep.length === 0 ? [] : Object.keys(points[0]!.axes);
+    const scalarCols = union(kinds.map((k) => SCALAR_COLUMNS[k]));
+    const modelCols = spec.model === undefined ? [] : [...MODEL_COLUMNS[spec.model], 'model_error'];
+    const columns = {
+      samples: ['point', 'repetition', ...axisNames, ...union(kinds.map((k) => sampleColumns(k)))],
+      events: [...EVENT_COLUMNS],
+      summary: ['point', ...axisNames, 'trials', 'completed_trials', ...scalarCols.flatMap((c) => [`${c}_mean`, `${c}_ci95`]), ...modelCols],
+    };
+    const store = new RunStore(this.o.outDir ?? defaultRunsDir(), {
+      format: 'packetlab-run/1',
+      name: spec.name,
+      title: spec.title,
+      specFile: this.o.specFile,
+      spec,
+      overrides: { set: this.o.set ?? {}, network: this.o.network ?? null, quick: this.o.quick === true },
+      network: spec.network,
+      points: points.map((p) => ({ index: p.index, axes: p.axes, set: p.set })),
+      versions: { packetlab: PACKETLAB_VERSION, node: process.version },
+      host: hostFacts(),
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      status: 'running',
+      reason: null,
+      trials: [],
+      liveChanges: [],
+      columns,
+    });
+    this.store = store;
+    const total = points.length * spec.repetitions;
+    this.emit({ type: 'run-start', id: store.record.id, dir: store.dir, name: spec.name, network: spec.network, points, repetitions: spec.repetitions, trials: total });
+    let status: RunStatus = 'complete';
+    let reason: string | null = null;
+    const eventRow = (point: number | null, repetition: number | null, e: TrialEvent) => {
+      store.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point, repetition, kind: e.kind, knob: e.knob, before: e.before === undefined ? undefined : String(e.before), after: e.after === undefined ? undefined : String(e.after), detail: e.detail });
+      this.emit({ type: 'event', point, repetition, event: e });
+    };
+    let n = 0;
+    try {
+      for (const point of points) {
+        const outcomes: TrialOutcome[] = [];
+        for (let rep = 0; rep < spec.repetitions && !this.abort.signal.aborted; rep++) {
+          n++;
+          this.trialAt = { point: point.index, repetition: rep };
+          const config = trialConfig(spec, point, rep);
+          this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, trial: n, trials: total });
+          const prefix = { point: point.index, repetition: rep, ...point.axes };
+          const outcome = await runTrial({
+            config,
+            network: this.network,
+            schedule: spec.schedule,
+            signal: this.abort.signal,
+            onSample: (row) => {
+              store.sample({ ...prefix, ...row });
+              this.emit({ type: 'sample', point: point.index, repetition: rep, sample: row });
+            },
+            onEvent: (e) => {
+              if (e.kind === 'set') this.lastSetTimeS = e.timeS;
+              eventRow(point.index, rep, e);
+            },
+            onLive: (set) => {
+              this.live = set;
+            },
+          });
+          outcomes.push(outcome);
+          store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure: outcome.failure });
+          store.save();
+          this.emit({ type: 'trial-end', point: point.index, repetition: rep, status: outcome.status, failure: outcome.failure, scalars: outcome.scalars });
+          if (outcome.status === 'peer-lost') {
+            status = 'peer-lost';
+            reason = outcome.failure ?? 'the peer stopped answering';
+            this.abort.abort();
+          }
+        }
+        if (outcomes.length > 0) this.summarizePoint(store, point, outcomes, scalarCols, axisNames);
+        if (this.abort.signal.aborted) break;
+      }
+    } catch (e) {
+      status = 'failed';
+      reason = (e as Error).message;
+      eventRow(this.trialAt.point, this.trialAt.repetition, { timeS: 0, kind: 'error', detail: reason });
+    }
+    this.live = null;
+    if (status === 'complete' && this.abort.signal.aborted) {
+      status = 'stopped';
+      reason = this.stopReason ?? 'stopped';
+    }
+    store.end(status, reason);
+    this.emit({ type: 'run-end', id: store.record.id, dir: store.dir, status, reason });
+    return { id: store.record.id, dir: store.dir, status, reason };
+  }
+
+  private summarizePoint(store: RunStore, point: SweepPoint, outcomes: TrialOutcome[], scalarCols: string[], axisNames: string[]): void {
+    const row: Record<string, number | string | boolean> = { point: point.index };
+    for (const a of axisNames) row[a] = point.axes[a]!;
+    row.trials = outcomes.length;
+    row.completed_trials = outcomes.filter((o) => o.status === 'complete').length;
+    for (const c of scalarCols) {
+      const { mean, ci95 } = meanCi95(outcomes.map((o) => o.scalars[c] ?? Number.NaN));
+      row[`${c}_mean`] = mean;
+      row[`${c}_ci95`] = ci95;
+    }
+    if (this.spec.model !== undefined) {
+      const ex = expectation(this.spec.model, trialConfig(this.spec, point, 0), this.network);
+      for (const col of MODEL_COLUMNS[this.spec.model]) row[col] = ex?.values[col] ?? Number.NaN;
+      if (ex !== null) {
+        const expected = Object.values(ex.values)[0]!;
+        const measured = row[`${ex.measured}_mean`] as number;
+        row.model_error = expected !== 0 ? (measured - expected) / expected : Number.NaN;
+      } else row.model_error = Number.NaN;
+    }
+    store.summaryRow(row);
+    this.emit({ type: 'point', point: point.index, summary: row });
+  }
+}

@@ -1,0 +1,229 @@
+// Results on disk: one folder per run with run.json, samples.csv, events.csv and summary.csv.
+// The CSV files are appended row by row as the run goes and run.json is rewritten (atomically) at
+// every change of status, so a run that is stopped, crashes or loses its peer keeps everything
+// written so far. docs/experiments.md documents every file and column.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, platform, release } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import envPaths from 'env-paths';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import type { ExperimentSpec, KnobValue } from '../spec.js';
+
+/** Status of a run. */
+export type RunStatus = 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
+
+/** Format tag of run.json. */
+export const RUN_FORMAT = 'packetlab-run/1';
+
+/** One trial as run.json records it. */
+export interface TrialRecord {
+  point: number;
+  repetition: number;
+  seed: number;
+  status: string;
+  failure: string | null;
+}
+
+/** A live change made during a trial (replayable: add it to the schedule). */
+export interface LiveChange {
+  point: number;
+  repetition: number;
+  atS: number;
+  knob: string;
+  value: KnobValue;
+  source: string;
+}
+
+/** The content of run.json. */
+export interface RunRecord {
+  format: typeof RUN_FORMAT;
+  id: string;
+  name: string;
+  title: string;
+  specFile: string | null;
+  /** The spec as it ran: overrides and --quick applied, defaults filled in. */
+  spec: ExperimentSpec;
+  overrides: { set: Record<string, KnobValue>; network: string | null; quick: boolean };
+  network: string;
+  points: { index: number; axes: Record<string, KnobValue>; set: Record<string, KnobValue> }[];
+  versions: { packetlab: string; node: string };
+  host: { hostname: string; platform: string; release: string; pid: number };
+  startedAt: string;
+  endedAt: string | null;
+  status: RunStatus;
+  reason: string | null;
+  trials: TrialRecord[];
+  liveChanges: LiveChange[];
+  /** Columns of the CSV files. */
+  columns: { samples: string[]; events: string[]; summary: string[] };
+}
+
+/** Columns of events.csv. */
+export const EVENT_COLUMNS = ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'before', 'after', 'detail'] as const;
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The version of packetlab. */
+export const PACKETLAB_VERSION = pkg.version;
+
+/** Where runs go when --out is not given: the user's data folder. */
+export function defaultRunsDir(): string {
+  return process.env.PACKETLAB_RUNS_DIR ?? join(envPaths('packetlab', { suffix: '' }).data, 'runs');
+}
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** A run folder being written. */
+export class RunStore {
+  readonly dir: string;
+  readonly record: RunRecord;
+  private readonly samples: CsvWriter;
+  private readonly events: CsvWriter;
+  private readonly summary: CsvWriter;
+
+  constructor(root: string, record: Omit<RunRecord, 'id'>) {
+    mkdirSync(root, { recursive: true });
+    const base = `${stamp(new Date(record.startedAt))}-${record.name}`;
+    let id = base;
+    for (let i = 2; existsSync(join(root, id)); i++) id = `${base}-${i}`;
+    this.dir = join(root, id);
+    mkdirSync(this.dir);
+    this.record = { ...record, id };
+    this.samples = new CsvWriter(join(this.dir, 'samples.csv'), record.columns.samples);
+    this.events = new CsvWriter(join(this.dir, 'events.csv'), record.columns.events);
+    this.summary = new CsvWriter(join(this.dir, 'summary.csv'), record.columns.summary);
+    this.save();
+  }
+
+  /** Rewrites run.json (write then rename, so a reader never sees half a file). */
+  save(): void {
+    const tmp = join(this.dir, '.run.json.tmp');
+    writeFileSync(tmp, `${JSON.stringify(this.record, null, 2)}\n`);
+    renameSync(tmp, join(this.dir, 'run.json'));
+  }
+
+  /** Appends a sample row. */
+  sample(row: Readonly<Record<string, Cell>>): void {
+    this.samples.write(row);
+  }
+
+  /** Appends an event row. */
+  event(row: Readonly<Record<string, Cell>>): void {
+    this.events.write(row);
+  }
+
+  /** Appends a summary row. */
+  summaryRow(row: Readonly<Record<string, Cell>>): void {
+    this.summary.write(row);
+  }
+
+  /** Marks the run ended and closes the files. */
+  end(status: RunStatus, reason: string | null): void {
+    this.record.status = status;
+    this.record.reason = reason;
+    this.record.endedAt = new Date().toISOString();
+    this.save();
+    this.samples.close();
+    this.events.close();
+    this.summary.close();
+  }
+}
+
+/** A run found on disk. */
+export interface RunListing {
+  dir: string;
+  record: RunRecord;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reads a run folder's run.json; a 'running' run whose process is gone is reported 'interrupted'. */
+export function readRun(dir: string): RunRecord {
+  const file = join(dir, 'run.json');
+  let record: RunRecord;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such run (run.json is missing)' : (e as Error).message}`);
+  }
+  if (record.format !== RUN_FORMAT) throw new Error(`${file}: not a packetlab run (format ${JSON.stringify(record.format)})`);
+  if (record.status === 'running' && record.host.hostname === hostname() && !pidAlive(record.host.pid)) {
+    return { ...record, status: 'interrupted', reason: record.reason ?? 'the process running it ended without finishing (crash or kill)' };
+  }
+  return record;
+}
+
+/** Lists the runs under a results folder, newest first. */
+export function listRuns(root: string): RunListing[] {
+  if (!existsSync(root)) return [];
+  const out: RunListing[] = [];
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
+    try {
+      out.push({ dir, record: readRun(dir) });
+    } catch {
+      // A folder that is not a run is not listed.
+    }
+  }
+  return out.sort((a, b) => b.record.startedAt.localeCompare(a.record.startedAt));
+}
+
+/** Finds a run by folder path, folder name, unique prefix of its name, or "latest". */
+export function findRun(root: string, ref: string): string {
+  if (existsSync(join(ref, 'run.json'))) return resolve(ref);
+  const runs = listRuns(root);
+  if (ref === 'latest') {
+    if (runs.length === 0) throw new Error(`no runs in ${root}`);
+    return runs[0]!.dir;
+  }
+  const exact = runs.find((r) => basename(r.dir) === ref);
+  if (exact !== undefined) return exact.dir;
+  const matches = runs.filter((r) => basename(r.dir).startsWith(ref) || r.record.name === ref);
+  if (matches.length === 1) return matches[0]!.dir;
+  if (matches.length > 1 && matches.every((m) => m.record.name === ref)) return matches[0]!.dir;
+  if (matches.length > 1) throw new Error(`"${ref}" matches ${matches.length} runs: ${matches.slice(0, 5).map((m) => basename(m.dir)).join(', ')}`);
+  throw new Error(`no run "${ref}" in ${root} (packetlab runs lists them)`);
+}
+
+/** Reads a CSV file of a run as objects. */
+export function readCsv(file: string): Record<string, string>[] {
+  return parse(readFileSync(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+}
+
+/**
+ * One CSV combining runs: every sample row of every run, with the run id, the experiment name and
+ * the trial's final status in front (the union of the runs' columns; missing cells are empty).
+ */
+export function combinedCsv(dirs: readonly string[], which: 'samples' | 'summary' = 'samples'): string {
+  const columns: string[] = ['run', 'experiment'];
+  if (which === 'samples') columns.push('trial_status');
+  const rows: Record<string, string>[] = [];
+  for (const dir of dirs) {
+    const rec = readRun(dir);
+    for (const c of which === 'samples' ? rec.columns.samples : rec.columns.summary) if (!columns.includes(c)) columns.push(c);
+    const status = new Map(rec.trials.map((t) => [`${t.point}/${t.repetition}`, t.status]));
+    for (const r of readCsv(join(dir, `${which}.csv`))) {
+      rows.push({ run: rec.id, experiment: rec.name, ...(which === 'samples' ? { trial_status: status.get(`${r.point}/${r.repetition}`) ?? 'running' } : {}), ...r });
+    }
+  }
+  return stringify([columns, ...rows.map((r) => columns.map((c) => r[c] ?? ''))]);
+}
+
+/** Host facts for run.json. */
+export function hostFacts(): RunRecord['host'] {
+  return { hostname: hostname(), platform: platform(), release: release(), pid: process.pid };
+}

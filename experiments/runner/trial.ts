@@ -1,0 +1,449 @@
+// One trial: one sweep point, one repetition, one workload, on the simulator or real UDP. The same
+// code path streams samples, applies the schedule and live changes (recording each as an event),
+// and reduces the run to the scalar results summary.csv averages.
+
+import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-meter.js';
+import { buildSimTransfer } from '../../core/transfer/sim-transfer.js';
+import { runUdpTransfer, type UdpTransferLive } from '../../core/transfer/udp-transfer.js';
+import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
+import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
+import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../core/rpc/workload.js';
+import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
+import type { Simulator } from '../../core/sim/simulator.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import type { Link } from '../../core/impair/link.js';
+import type { Connection } from '../../core/transport/connection.js';
+import type { TransportConfig } from '../../core/transport/config.js';
+import type { ImpairmentConfig } from '../../core/impair/config.js';
+import { checkKnobValue } from '../../core/knobs.js';
+import { knobAt, type WorkloadKind } from '../knobs.js';
+import type { KnobValue, ScheduleStep } from '../spec.js';
+import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
+
+/** How a trial ended. */
+export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
+
+/** An event of a trial, for events.csv. */
+export interface TrialEvent {
+  /** Seconds since the trial started (virtual time in the simulator). */
+  timeS: number;
+  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error';
+  knob?: string;
+  before?: KnobValue;
+  after?: KnobValue;
+  detail?: string;
+}
+
+/** What a trial produced. */
+export interface TrialOutcome {
+  status: TrialStatus;
+  failure: string | null;
+  /** Scalar results, by column (docs/experiments.md, summary.csv). */
+  scalars: Record<string, number>;
+  /** The driver's own end-of-run summary. */
+  summary: TransferSummary | StreamSummary | RpcSummary;
+}
+
+/** Changes a knob of a running trial; resolves with null or what went wrong. */
+export type LiveSetter = (path: string, value: KnobValue, source: 'user' | 'schedule') => Promise<string | null>;
+
+/** What a trial needs from the run. */
+export interface TrialContext {
+  config: TrialConfig;
+  network: Network;
+  schedule: readonly ScheduleStep[];
+  onSample(row: Record<string, number>): void;
+  onEvent(e: TrialEvent): void;
+  signal: AbortSignal;
+  /** The trial hands out its live setter once it runs, and null when it ends. */
+  onLive(set: LiveSetter | null): void;
+}
+
+/** Sample columns of a workload kind. */
+export function sampleColumns(kind: WorkloadKind): readonly string[] {
+  return kind === 'udp-stream' ? STREAM_COLUMNS : kind === 'rpc' ? RPC_COLUMNS : TRANSFER_COLUMNS;
+}
+
+/** Scalar result columns of a workload kind, in summary.csv order. */
+export const SCALAR_COLUMNS: Record<WorkloadKind, readonly string[]> = {
+  bulk: ['completed', 'goodput_bps', 'duration_s', 'transmissions_per_packet', 'retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts', 'duplicates_suppressed', 'out_of_order_buffered', 'window_drops', 'checksum_failures', 'corrupt_delivered', 'data_matched', 'fwd_drops', 'rev_drops', 'rtt_mean_ms', 'kernel_drops_receiver'],
+  messages: [],
+  'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
+  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
+};
+SCALAR_COLUMNS.messages = [...SCALAR_COLUMNS.bulk, 'delivered_messages'];
+
+function transferScalars(s: TransferSummary, kernelDrops: number): Record<string, number> {
+  const c = s.sender;
+  const r = s.receiver;
+  const drops = (l: TransferSummary['forward']) => (l === null ? Number.NaN : l.dropsRandom + l.dropsBurst + l.dropsQueue + l.dropsMtu);
+  return {
+    completed: s.status === 'complete' ? 1 : 0,
+    goodput_bps: s.goodputBps,
+    duration_s: s.durationS,
+    transmissions_per_packet: c.dataPacketsSent > 0 ? (c.dataPacketsSent + c.retransmitsTimeout + c.retransmitsFast) / c.dataPacketsSent : Number.NaN,
+    retransmits_timeout: c.retransmitsTimeout,
+    retransmits_fast: c.retransmitsFast,
+    retransmits_spurious: c.retransmitsSpurious,
+    timeouts: c.timeouts,
+    duplicates_suppressed: r?.duplicatesSuppressed ?? Number.NaN,
+    out_of_order_buffered: r?.outOfOrderBuffered ?? Number.NaN,
+    window_drops: r?.windowDrops ?? Number.NaN,
+    checksum_failures: s.corruption.detected,
+    corrupt_delivered: r?.corruptDeliveredPackets ?? Number.NaN,
+    data_matched: s.dataMatched === null ? Number.NaN : s.dataMatched ? 1 : 0,
+    fwd_drops: drops(s.forward),
+    rev_drops: drops(s.reverse),
+    rtt_mean_ms: c.rttSamples > 0 ? c.rttSumMs / c.rttSamples : Number.NaN,
+    kernel_drops_receiver: kernelDrops,
+    delivered_messages: r?.deliveredMessages ?? Number.NaN,
+  };
+}
+
+function streamScalars(s: StreamSummary): Record<string, number> {
+  const r = s.receiver;
+  return {
+    completed: s.status === 'complete' ? 1 : 0,
+    sent_packets: s.sent.packetsSent,
+    received_packets: r?.packetsReceived ?? Number.NaN,
+    loss_ratio: s.lossRatio,
+    kernel_drops_receiver: r?.kernelDrops ?? Number.NaN,
+    link_drops_queue: s.link.dropsQueue,
+    link_drops_random: s.link.dropsRandom + s.link.dropsBurst,
+    reordered_packets: r?.reordered ?? Number.NaN,
+    duplicate_packets: r?.duplicates ?? Number.NaN,
+    checksum_failures: r?.checksumFailures ?? Number.NaN,
+    jitter_ms: r?.jitterMs ?? Number.NaN,
+    receive_rate_bps: r !== null && s.durationS > 0 ? (r.bytesReceived * 8) / s.durationS : Number.NaN,
+  };
+}
+
+function rpcScalars(s: RpcSummary): Record<string, number> {
+  return {
+    completed: s.status === 'complete' ? 1 : 0,
+    calls_succeeded: s.callsSucceeded,
+    calls_failed: s.callsFailed,
+    calls_per_s: s.callsPerSecond,
+    attempts_per_call: s.attemptsPerCall,
+    latency_mean_ms: s.latencyMeanMs,
+    latency_p50_ms: s.latencyP50Ms,
+    latency_p90_ms: s.latencyP90Ms,
+    latency_p99_ms: s.latencyP99Ms,
+    server_executions: s.server?.executions ?? Number.NaN,
+    duplicate_requests: s.server?.duplicateRequests ?? Number.NaN,
+    cache_hits: s.server?.cacheHits ?? Number.NaN,
+    duplicate_executions: s.counterRepeatedExecutions ?? Number.NaN,
+  };
+}
+
+function transferSetupOf(c: TrialConfig): TransferSetup {
+  const w = c.workload;
+  return {
+    transport: c.transport,
+    forward: c.forward,
+    reverse: c.reverse,
+    totalBytes: w.bytes,
+    messageBytes: w.kind === 'messages' ? w.messageBytes : 0,
+    readRateBytesPerSecond: w.readRateBytesPerSecond,
+    verifyData: w.verifyData,
+    seed: c.seed,
+    intervalMs: c.intervalMs,
+    timeLimitMs: c.timeLimitMs,
+  };
+}
+
+function streamSetupOf(c: TrialConfig): StreamSetup {
+  const w = c.workload;
+  return { datagramBytes: w.datagramBytes, ratePacketsPerSecond: w.ratePacketsPerSecond, durationMs: w.durationMs, intervalMs: c.intervalMs, impairment: c.forward, seed: c.seed };
+}
+
+// Transport knobs the receiving end uses too (they travel in the SYN at the start).
+const RECEIVER_KNOBS = new Set(['sack', 'verifyChecksum', 'ackEveryPackets', 'ackDelayMs', 'rcvBufferBytes']);
+
+/** What a live change can reach in a running trial. */
+interface LiveParts {
+  kind: WorkloadKind;
+  forward: Link | null;
+  reverse: Link | null;
+  sender: Connection | null;
+  receiver: (() => Connection | null) | null;
+  remoteReceiver: ((changes: Partial<TransportConfig>) => Promise<string | null>) | null;
+  now(): number;
+  kick(): void;
+}
+
+/** Applies SECTION.KEY = value to a running trial; returns null or why it could not. */
+async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, path: string, value: KnobValue): Promise<string | null> {
+  const at = knobAt(path);
+  if (at === undefined) return `unknown knob ${path}`;
+  if (!at.knob.live) return `${path} cannot change while a run is going`;
+  const bad = checkKnobValue(at.knob, value);
+  if (bad !== null) return `${path} ${bad}`;
+  if (at.section === 'forward' || at.section === 'reverse') {
+    const link = at.section === 'forward' ? parts.forward : parts.reverse;
+    if (link === null) return `${path}: this workload has no ${at.section} link to change (the stream's reports travel unimpaired)`;
+    link.reconfigure({ [at.key]: value } as Partial<ImpairmentConfig>);
+    current[path] = value;
+    parts.kick();
+    return null;
+  }
+  if (at.section === 'transport') {
+    if (parts.sender === null) return `${path}: the ${parts.kind} workload has no lab-transport connection to change`;
+    const changes = { [at.key]: value } as Partial<TransportConfig>;
+    try {
+      parts.sender.reconfigure(parts.now(), changes);
+    } catch (e) {
+      return `${path}: ${(e as Error).message}`;
+    }
+    current[path] = value;
+    if (RECEIVER_KNOBS.has(at.key)) {
+      const r = parts.receiver?.() ?? null;
+      if (r !== null) r.reconfigure(parts.now(), changes);
+      else if (parts.remoteReceiver !== null) {
+        const err = await parts.remoteReceiver(changes);
+        if (err !== null) return `${path}: changed at the sender; the receiver refused: ${err}`;
+      } else return `${path}: changed at the sender only (the remote receiver keeps the value of its SYN)`;
+    }
+    parts.kick();
+    return null;
+  }
+  return `${path} cannot change while a run is going`;
+}
+
+/** The current value of a knob path in a trial config (for the "before" of an event). */
+function valueOf(c: TrialConfig, path: string): KnobValue | undefined {
+  const at = knobAt(path);
+  if (at === undefined) return undefined;
+  const section = (c as unknown as Record<string, Record<string, KnobValue>>)[at.section];
+  return section?.[at.key];
+}
+
+/** Runs one trial to its end. */
+export async function runTrial(ctx: TrialContext): Promise<TrialOutcome> {
+  return ctx.network.kind === 'sim' ? runSimTrial(ctx) : runUdpTrial(ctx);
+}
+
+// Wall-clock budget of one simulator slice before yielding to the event loop (live changes, stop).
+const SIM_SLICE_EVENTS = 20_000;
+
+async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
+  const c = ctx.config;
+  const kind = c.workload.kind;
+  let buffer: ReceiveBuffer | null = null;
+  const wrap = (e: Endpoint): Endpoint => {
+    if (c.sim.receiverPacketsPerSecond <= 0) return e;
+    buffer = new ReceiveBuffer(e, c.sim.receiverPacketsPerSecond, receiveBufferLimitBytes(c.socket.socketRcvBufBytes));
+    return buffer;
+  };
+  const kernelDrops = () => (buffer === null ? 0 : (buffer as ReceiveBuffer).counters.drops);
+  const current: Record<string, KnobValue> = {};
+  let sim: Simulator;
+  let parts: LiveParts;
+  let sample: (now: number) => Record<string, number>;
+  let done: () => boolean;
+  let start: () => void;
+  let finish: (why: string, stopped: boolean) => TrialOutcome;
+  let connected: () => boolean = () => true;
+
+  if (kind === 'bulk' || kind === 'messages') {
+    const setup = transferSetupOf(c);
+    const t = buildSimTransfer(setup, wrap);
+    sim = t.sim;
+    const meter = new TransferMeter({ sender: t.sender.conn, receiver: () => t.receiver()?.conn ?? null, forward: t.forward, reverse: t.reverse, kernelDrops: () => ({ sender: 0, receiver: kernelDrops() }) }, 0);
+    parts = { kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: () => t.receiver()?.conn ?? null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
+    sample = (now) => meter.sample(now);
+    done = () => t.sender.state === 'done' || t.sender.state === 'failed';
+    connected = () => !Number.isNaN(t.sender.connectedAtMs);
+    start = () => t.sender.start(0);
+    finish = (why, stopped) => {
+      const status = stopped ? 'stopped' : t.sender.state === 'done' ? 'complete' : t.sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
+      if (status !== 'complete' && t.sender.state !== 'failed') t.sender.abort(sim.now, stopped ? 'stopped by the user' : `did not finish within ${setup.timeLimitMs} ms of virtual time`);
+      const end = sim.now;
+      sim.run({ untilMs: end + 60_000 });
+      const r = t.receiver();
+      const s = summarizeTransfer('sim', setup, t.sender, status, r === null ? null : { ...r.conn.counters }, t.forward.counters, t.reverse.counters, t.listener.counters.checksumFailures);
+      return { status, failure: s.failure, scalars: transferScalars(s, kernelDrops()), summary: s };
+    };
+  } else if (kind === 'udp-stream') {
+    const setup = streamSetupOf(c);
+    const t = buildSimStream(setup, wrap);
+    sim = t.sim;
+    const meter = new StreamMeter(t.sender, t.forward, () => 0, 0);
+    let prevDrops = 0;
+    parts = { kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
+    sample = (now) => {
+      const row = meter.sample(now) as Record<string, number>;
+      const d = kernelDrops();
+      row.kernel_drops_receiver = d - prevDrops;
+      prevDrops = d;
+      return row;
+    };
+    done = () => t.sender.state === 'done' || t.sender.state === 'failed';
+    start = () => t.sender.start(0);
+    finish = (_why, stopped) => {
+      if (stopped && t.sender.state !== 'done' && t.sender.state !== 'failed') {
+        t.sender.stop(sim.now);
+        sim.run({ untilMs: sim.now + 10_000, stop: () => t.sender.state === 'done' || t.sender.state === 'failed' });
+      }
+      const s = summarizeSimStream(setup, t, stopped, kernelDrops());
+      return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
+    };
+  } else {
+    const setup = rpcSetupOf(c);
+    const w = buildSimRpcWorkload(setup, wrap);
+    sim = w.sim;
+    const meter = new RpcMeter({ client: w.app.engine, server: () => [w.server], forward: w.forward, reverse: w.reverse }, 0);
+    parts = { kind, forward: w.forward, reverse: w.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
+    sample = (now) => meter.sample(now);
+    done = () => w.app.done;
+    start = () => w.app.start(0);
+    finish = (why, stopped) => {
+      if (stopped) w.app.stop();
+      const status = stopped ? 'stopped' : w.app.done ? 'complete' : why === 'time' ? 'timeout' : 'failed';
+      const failure = status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms of virtual time` : status === 'stopped' ? 'stopped by the user' : null;
+      const s = summarizeSimRpc(setup, w, status, failure);
+      return { status, failure, scalars: rpcScalars(s), summary: s };
+    };
+  }
+
+  // Samples and the schedule are tickers: they happen at exact virtual times, so a replay matches.
+  let nextSample = c.intervalMs;
+  let lastSample = 0;
+  sim.addTicker({
+    pollTimeout: () => (done() ? null : nextSample),
+    handleTimeout: (now) => {
+      ctx.onSample(sample(now));
+      lastSample = now;
+      nextSample = now + c.intervalMs;
+    },
+  });
+  const steps = [...ctx.schedule].sort((a, b) => a.atS - b.atS);
+  let stepIndex = 0;
+  const pendingSets: Promise<void>[] = [];
+  const applyStep = (now: number, step: ScheduleStep) => {
+    for (const [path, value] of Object.entries(step.set)) {
+      if (value === undefined) continue;
+      const before = current[path] ?? valueOf(c, path);
+      pendingSets.push(
+        applyLive(parts, current, path, value).then((err) => {
+          ctx.onEvent(err === null ? { timeS: now / 1000, kind: 'set', knob: path, before, after: value, detail: step.note ?? 'schedule' } : { timeS: now / 1000, kind: 'error', knob: path, after: value, detail: err });
+        }),
+      );
+    }
+  };
+  sim.addTicker({
+    pollTimeout: () => (stepIndex < steps.length && !done() ? steps[stepIndex]!.atS * 1000 : null),
+    handleTimeout: (now) => {
+      while (stepIndex < steps.length && steps[stepIndex]!.atS * 1000 <= now) applyStep(now, steps[stepIndex++]!);
+    },
+  });
+  let wasConnected = false;
+  ctx.onLive(async (path, value, source) => {
+    const before = current[path] ?? valueOf(c, path);
+    const err = await applyLive(parts, current, path, value);
+    ctx.onEvent(err === null ? { timeS: sim.now / 1000, kind: 'set', knob: path, before, after: value, detail: source } : { timeS: sim.now / 1000, kind: 'error', knob: path, after: value, detail: err });
+    return err;
+  });
+  ctx.onEvent({ timeS: 0, kind: 'trial-start' });
+  start();
+  let why: string = 'stopped';
+  try {
+    for (;;) {
+      why = sim.run({ untilMs: c.timeLimitMs, stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+      if (pendingSets.length > 0) await Promise.all(pendingSets.splice(0));
+      if (!wasConnected && connected()) {
+        wasConnected = true;
+        ctx.onEvent({ timeS: sim.now / 1000, kind: 'connected' });
+      }
+      if (why !== 'max-events' || ctx.signal.aborted) break;
+      // Yield so that live changes and a stop get in between slices.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  } finally {
+    ctx.onLive(null);
+  }
+  const end = sim.now;
+  if (end > lastSample || lastSample === 0) ctx.onSample(sample(end));
+  const out = finish(why, ctx.signal.aborted);
+  ctx.onEvent({ timeS: end / 1000, kind: 'trial-end', detail: out.failure === null ? out.status : `${out.status}: ${out.failure}` });
+  return out;
+}
+
+async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
+  const c = ctx.config;
+  const kind = c.workload.kind;
+  if (ctx.network.kind === 'peer') throw new Error('peer trials go through the peer runner');
+  const current: Record<string, KnobValue> = {};
+  const startMs = performance.now();
+  const nowS = () => (performance.now() - startMs) / 1000;
+  let parts: LiveParts | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  const live = (p: LiveParts) => {
+    parts = p;
+    const apply = async (path: string, value: KnobValue, detail: string) => {
+      const before = current[path] ?? valueOf(c, path);
+      const err = await applyLive(p, current, path, value);
+      ctx.onEvent(err === null ? { timeS: nowS(), kind: 'set', knob: path, before, after: value, detail } : { timeS: nowS(), kind: 'error', knob: path, after: value, detail: err });
+      return err;
+    };
+    for (const step of ctx.schedule) {
+      timers.push(
+        setTimeout(() => {
+          for (const [path, value] of Object.entries(step.set)) if (value !== undefined) void apply(path, value, step.note ?? 'schedule');
+        }, step.atS * 1000),
+      );
+    }
+    ctx.onLive((path, value, source) => apply(path, value, source));
+    ctx.onEvent({ timeS: nowS(), kind: 'connected' });
+  };
+  ctx.onEvent({ timeS: 0, kind: 'trial-start' });
+  let out: TrialOutcome | null = null;
+  try {
+    out = await runUdpWorkload(ctx, live);
+    return out;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    ctx.onLive(null);
+    void parts;
+    ctx.onEvent({ timeS: nowS(), kind: 'trial-end', detail: out === null ? 'error' : out.failure === null ? out.status : `${out.status}: ${out.failure}` });
+  }
+}
+
+async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void): Promise<TrialOutcome> {
+  const c = ctx.config;
+  const kind = c.workload.kind;
+  {
+    if (kind === 'bulk' || kind === 'messages') {
+      const s = await runUdpTransfer({
+        setup: transferSetupOf(c),
+        peer: null,
+        socket: c.socket,
+        onSample: (row) => ctx.onSample(row),
+        signal: ctx.signal,
+        onStart: (t: UdpTransferLive) =>
+          live({ kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: null, remoteReceiver: t.reconfigureReceiver, now: () => performance.now(), kick: t.kick }),
+      });
+      const out: TrialOutcome = { status: s.status, failure: s.failure, scalars: transferScalars(s, Number.NaN), summary: s };
+      return out;
+    }
+    if (kind === 'udp-stream') {
+      const s = await runUdpStream({
+        setup: streamSetupOf(c),
+        peer: null,
+        socket: c.socket,
+        onSample: (row) => ctx.onSample(row),
+        signal: ctx.signal,
+        onStart: (t) => live({ kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
+      });
+      return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
+    }
+    const s = await runUdpRpcWorkload({
+      setup: rpcSetupOf(c),
+      peer: null,
+      onSample: (row) => ctx.onSample(row),
+      signal: ctx.signal,
+      onStart: (t) => live({ kind, forward: t.forward, reverse: t.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
+    });
+    return { status: s.status, failure: s.failure, scalars: rpcScalars(s), summary: s };
+  }
+}
