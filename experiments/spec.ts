@@ -3,6 +3,7 @@
 // this schema, so the TypeScript types, the validator and the editor's completion never disagree.
 // docs/experiments.md describes every field.
 
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
 import { checkKnobValue, type Knob, type NumberKnob } from '../core/knobs.js';
 import { KNOB_SECTIONS, allKnobPaths, knobAt, type KnobSection } from './knobs.js';
@@ -21,7 +22,6 @@ export const CONCEPTS = {
   rpc: 'remote procedure call: client stub, server stub and run-time library',
   'stub-generator': 'the stub generator packs and unpacks arguments from an interface definition',
   'run-time-library': 'the RPC run-time library: retries, timeouts and connections',
-  naming: 'naming: finding a server by program and version through a binder',
   'call-semantics': 'at-least-once and at-most-once calls',
 } as const;
 
@@ -34,7 +34,7 @@ export const MODELS = {
   transmissions: 'transmissions per packet 1 / (1 - p) at forward loss p',
   'window-limited': 'goodput min(W L / RTT, R): a window below the bandwidth-delay product limits throughput',
   'queue-drops': 'share of datagrams a finite buffer drops: max(0, (lambda - mu) T - B) / (lambda T)',
-  'arq-efficiency': 'goodput of a saturated link under loss p: SR R(1 - p), GBN R(1 - p) / (1 + (W - 1) p)',
+  'arq-efficiency': 'goodput of a saturated link with loss p before its bottleneck: SR R, GBN R / (1 + (W - 1) p)',
 } as const;
 
 /** A model name. */
@@ -351,17 +351,33 @@ function lineCol(text: string, pos: number): string {
   return `line ${line}, column ${col}`;
 }
 
+const JSON_ERRORS: Record<string, string> = {
+  InvalidSymbol: 'unexpected characters',
+  InvalidNumberFormat: 'not a valid number',
+  PropertyNameExpected: 'a property name in double quotes was expected',
+  ValueExpected: 'a value was expected',
+  ColonExpected: 'a colon was expected',
+  CommaExpected: 'a comma was expected',
+  CloseBraceExpected: 'a closing } was expected',
+  CloseBracketExpected: 'a closing ] was expected',
+  EndOfFileExpected: 'nothing may follow the spec',
+  InvalidCommentToken: 'comments are not JSON',
+  UnexpectedEndOfComment: 'a comment does not end',
+  UnexpectedEndOfString: 'a string does not end',
+  UnexpectedEndOfNumber: 'a number does not end',
+  InvalidUnicode: 'an invalid \\u escape',
+  InvalidEscapeCharacter: 'an invalid escape',
+  InvalidCharacter: 'an invalid character in a string',
+};
+
 /** Parses JSON text as a spec; malformed JSON is reported with its line and column. */
 export function parseSpecText(text: string): SpecResult {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    const pos = m !== null ? Number(m[1]) : text.length;
-    const what = msg.replace(/,? ?in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, '');
-    return { ok: false, errors: [{ path: '$', value: undefined, message: `malformed JSON at ${lineCol(text, pos)}: ${what}` }] };
+  const problems: ParseError[] = [];
+  const json: unknown = parseJsonc(text, problems, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    const code = printParseErrorCode(first.error);
+    return { ok: false, errors: [{ path: '$', value: undefined, message: `malformed JSON at ${lineCol(text, first.offset)}: ${JSON_ERRORS[code] ?? code}` }] };
   }
   return validateSpec(json);
 }

@@ -196,7 +196,7 @@ describe('retransmission', () => {
     expect(p.b.counters.duplicatesSuppressed).toBe(1);
   });
 
-  it("takes no RTT sample from a retransmitted packet (Karn's rule)", () => {
+  it('samples the RTT of a retransmission from the echoed timestamp, not from the first send (RFC 7323 (4.1))', () => {
     const p = new Pair({ protocol: 'saw', rtoMode: 'adaptive', rtoMsInitial: 100, rtoMsMin: 1 });
     established(p);
     const afterHandshake = p.a.counters.rttSamples;
@@ -209,9 +209,12 @@ describe('retransmission', () => {
       return 'deliver';
     };
     transfer(p, bytes(3 * MSS));
-    // Three data packets, one of them sent twice, and the FIN: three samples, not four.
-    expect(p.a.counters.rttSamples - afterHandshake).toBe(3);
+    // Three data packets, one of them sent twice, and the FIN: four samples. The ACK of the resent
+    // packet echoes the retransmission, so its sample is one round trip, not the 100 ms timeout
+    // plus a round trip that Karn's rule exists to avoid.
+    expect(p.a.counters.rttSamples - afterHandshake).toBe(4);
     expect(p.a.counters.retransmitsTimeout).toBe(1);
+    expect(p.a.counters.rttMaxMs).toBeLessThan(50);
   });
 });
 

@@ -200,10 +200,10 @@ export function buildSimStream(setup: StreamSetup, wrapReceiver: (e: Endpoint) =
   return { sim, sender, listener, forward, reverse };
 }
 
-/** Summary of a simulated stream that ran (kernel drops are the simulated receive buffer's). */
+/** Summary of a simulated stream that ran (kernel drops are the simulated receive buffer's; none without one). */
 export function summarizeSimStream(setup: StreamSetup, s: SimStream, stopped: boolean, kernelDropsReceiver = 0): StreamSummary {
   const summary = summarize('sim', setup, s.sender, stopped, s.forward, 0, 0);
-  if (summary.receiver !== null && kernelDropsReceiver > 0) summary.receiver = { ...summary.receiver, kernelDrops: kernelDropsReceiver };
+  if (summary.receiver !== null) summary.receiver = { ...summary.receiver, kernelDrops: kernelDropsReceiver };
   return summary;
 }
 

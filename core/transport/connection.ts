@@ -990,7 +990,7 @@ export class Connection {
       if ((this.sndState[idx]! & S_ACKED) === 0 && (seqLt(trigger, ack) || this.cfg.protocol === 'sr')) {
         triggerAcked = true;
         if (this.sndTx[idx] === 1) this.takeRttSample(now - this.sndSentAt[idx]!);
-        else this.detectSpurious(idx, h);
+        else this.detectSpurious(now, idx, h);
       }
     }
     if (seqGt(ack, this.sndUna)) {
@@ -1063,23 +1063,31 @@ export class Connection {
     this.queueRetransmit(this.sndUna, true);
   }
 
-  private detectSpurious(idx: number, h: Header): void {
+  private detectSpurious(now: number, idx: number, h: Header): void {
     if ((h.flags & Flag.ECHO) === 0) return;
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
     // latest retransmission, the retransmissions after the echoed copy were not needed, and the
     // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
     const tx = this.sndTx[idx]!;
+    let known = false;
     if (h.tsEcr === this.sndTsFirst[idx]) {
       this.counters.retransmitsSpurious += tx - 1;
       this.rto.clearBackoff();
+      known = true;
     } else if (seqLt(h.tsEcr, this.sndTsLast[idx]!)) {
       this.counters.retransmitsSpurious += 1;
       this.rto.clearBackoff();
     } else if (h.tsEcr === this.sndTsLast[idx]) {
-      // The latest retransmission made the round trip, unambiguously (the echo names it): the path
-      // works again, so the backoff ends. Karn's rule still holds: no RTT sample from it.
+      // The latest retransmission made the round trip: the path works again, so the backoff ends.
       this.rto.clearBackoff();
+      known = true;
     }
+    // The echo names the transmission that arrived, so its round trip is known even though the
+    // packet was sent more than once: Karn's rule is for senders without timestamps (RFC 6298 (3),
+    // RFC 7323 (4.1)). Without this sample, an RTO that a growing queue has overtaken would fire
+    // spuriously for every packet, Eifel would undo every backoff, and no sample would ever
+    // correct it.
+    if (known) this.takeRttSample(((tsFromNow(now) - h.tsEcr) >>> 0) / 1000);
   }
 
   /**

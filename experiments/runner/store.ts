@@ -10,6 +10,7 @@ import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import { projectRoot } from '../../core/util/paths.js';
 import type { ExperimentSpec, KnobValue } from '../spec.js';
 
 /** Status of a run. */
@@ -64,7 +65,7 @@ export interface RunRecord {
 /** Columns of events.csv. */
 export const EVENT_COLUMNS = ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'before', 'after', 'detail'] as const;
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
 
 /** The version of packetlab. */
 export const PACKETLAB_VERSION = pkg.version;
