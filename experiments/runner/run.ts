@@ -10,6 +10,7 @@ import { expandSweep, networkText, parseNetwork, quickSpec, setPath, trialConfig
 import { MODEL_COLUMNS, expectation } from './models.js';
 import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
+import type { LadderPacket } from '../api/contract.js';
 import { SCALAR_COLUMNS, runTrial, sampleColumns, type LiveSetter, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -27,6 +28,10 @@ export interface RunOptions {
   outDir?: string;
   /** Everything that happens, as it happens. */
   onEvent?: (e: RunStreamEvent) => void;
+  /** Token of the peer agent when the network is a peer (default: $PACKETLAB_TOKEN). */
+  peerToken?: string;
+  /** Every datagram's fate, for the packet ladder (costs time per packet: only for a watcher). */
+  onPacket?: (p: LadderPacket) => void;
 }
 
 /** What a run streams to its caller (also the JSON lines of `packetlab run --json`). */
@@ -221,6 +226,7 @@ export class ExperimentRun {
             onLive: (set) => {
               this.live = set;
             },
+            onPacket: this.o.onPacket,
           });
           outcomes.push(outcome);
           store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure: outcome.failure });

@@ -19,6 +19,8 @@ import { checkKnobValue } from '../../core/knobs.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
 import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
+import { LadderTracer, addTracer } from './ladder.js';
+import type { LadderPacket } from '../api/contract.js';
 
 /** How a trial ended. */
 export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
@@ -57,6 +59,8 @@ export interface TrialContext {
   signal: AbortSignal;
   /** The trial hands out its live setter once it runs, and null when it ends. */
   onLive(set: LiveSetter | null): void;
+  /** Every datagram's fate, for the packet ladder (only when someone watches). */
+  onPacket?: (p: LadderPacket) => void;
 }
 
 /** Sample columns of a workload kind. */
@@ -306,6 +310,10 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     };
   }
 
+  if (ctx.onPacket !== undefined) {
+    if (parts.forward !== null) addTracer(parts.forward, new LadderTracer('forward', 0, ctx.onPacket));
+    if (parts.reverse !== null) addTracer(parts.reverse, new LadderTracer('reverse', 0, ctx.onPacket));
+  }
   // Samples and the schedule are tickers: they happen at exact virtual times, so a replay matches.
   let nextSample = c.intervalMs;
   let lastSample = 0;
@@ -380,6 +388,10 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const timers: NodeJS.Timeout[] = [];
   const live = (p: LiveParts) => {
     parts = p;
+    if (ctx.onPacket !== undefined) {
+      if (p.forward !== null) addTracer(p.forward, new LadderTracer('forward', startMs, ctx.onPacket));
+      if (p.reverse !== null) addTracer(p.reverse, new LadderTracer('reverse', startMs, ctx.onPacket));
+    }
     const apply = async (path: string, value: KnobValue, detail: string) => {
       const before = current[path] ?? valueOf(c, path);
       const err = await applyLive(p, current, path, value);

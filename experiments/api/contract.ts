@@ -1,0 +1,206 @@
+// The one host API of the lab: what the app can ask for, with the argument schemas every host
+// (Electron IPC in electron/main.ts, the WebSocket bridge of `packetlab serve`, and the CLI through
+// the same runner) validates before doing anything. The renderer imports only the types.
+//
+// Calls return `{ ok: true, value }` or `{ ok: false, error }` values: exceptions do not cross IPC
+// intact. Runs push their samples, events and status as batches (one message per ~100 ms, never
+// one per packet).
+
+import { z } from 'zod';
+
+/** A call's result. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** A knob as the parameter panel draws it. */
+export interface KnobInfo {
+  /** SECTION.KEY. */
+  path: string;
+  section: string;
+  key: string;
+  kind: 'number' | 'enum' | 'boolean';
+  label: string;
+  description: string;
+  /** Panel group: Transport, Timeouts, Buffers, Impairment, Workload. */
+  group: string;
+  live: boolean;
+  unit?: string;
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  values?: readonly string[];
+  default: number | string | boolean;
+}
+
+/** A library experiment. */
+export interface LibraryItem {
+  name: string;
+  title: string;
+  description: string;
+  concepts: string[];
+  network: string;
+  /** The spec's JSON text, as shipped. */
+  text: string;
+}
+
+/** A validation problem (as experiments/spec.ts reports it). */
+export interface SpecProblem {
+  path: string;
+  value?: string;
+  message: string;
+}
+
+/** A past or running run, for the history list. */
+export interface RunInfo {
+  id: string;
+  name: string;
+  title: string;
+  status: string;
+  reason: string | null;
+  network: string;
+  startedAt: string;
+  endedAt: string | null;
+  trials: number;
+}
+
+/** Columns of a CSV file as arrays (numbers where the cell is numeric, else strings). */
+export interface Table {
+  columns: string[];
+  rows: (number | string | null)[][];
+}
+
+/** A run opened from disk. */
+export interface RunData {
+  info: RunInfo;
+  /** run.json as written. */
+  record: unknown;
+  samples: Table;
+  events: Table;
+  summary: Table;
+}
+
+/** A LAN peer heard on the beacon port. */
+export interface PeerInfo {
+  address: string;
+  port: number;
+  name: string;
+  version: string;
+  lastSeenMs: number;
+}
+
+/** One sample pushed live: the trial it belongs to and its columns. */
+export interface LiveSample {
+  point: number;
+  repetition: number;
+  values: Record<string, number | null>;
+}
+
+/** One event pushed live. */
+export interface LiveEvent {
+  point: number | null;
+  repetition: number | null;
+  timeS: number;
+  kind: string;
+  knob?: string;
+  before?: string;
+  after?: string;
+  detail?: string;
+}
+
+/** A packet of the ladder: what happened to one datagram (simulator and loopback runs). */
+export interface LadderPacket {
+  /** Time the datagram was sent, s from the trial start. */
+  sentS: number;
+  /** Time it arrived, or null when dropped. */
+  arrivedS: number | null;
+  direction: 'forward' | 'reverse';
+  /** DATA, ACK, SYN, ... or RPC / STREAM. */
+  type: string;
+  seq: number | null;
+  ack: number | null;
+  retransmission: boolean;
+  /** 'random', 'burst', 'queue', 'mtu' when dropped; 'corrupted', 'duplicate', 'reordered' flags. */
+  fate: string;
+}
+
+/** What a running run pushes, batched. */
+export interface RunBatch {
+  runId: string;
+  samples: LiveSample[];
+  events: LiveEvent[];
+  packets: LadderPacket[];
+  /** Present when the status changed. */
+  status?: { state: 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted'; reason: string | null; dir: string | null };
+  /** Present when a trial started. */
+  trial?: { point: number; repetition: number; axes: Record<string, number | string | boolean>; trial: number; trials: number };
+  /** Summary rows of points finished in this batch. */
+  points?: Record<string, number | string | boolean | null>[];
+}
+
+const knobValue = z.union([z.number().finite(), z.string().max(64), z.boolean()]);
+const runId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be a run id (letters, digits, . _ -)' });
+const specText = z.string().min(2).max(256 * 1024, { error: 'must be at most 256 KiB' });
+const specName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: 'must be lower-case letters, digits and dashes' });
+
+/** Argument schemas, one per call. */
+export const API_PARAMS = {
+  listLibrary: z.strictObject({}),
+  listKnobs: z.strictObject({}),
+  validateSpec: z.strictObject({ text: specText }),
+  loadSpec: z.strictObject({ name: specName }),
+  saveSpec: z.strictObject({ name: specName, text: specText }),
+  startRun: z.strictObject({
+    text: specText,
+    set: z.record(z.string().max(64), knobValue).optional(),
+    network: z.string().max(300).optional(),
+    quick: z.boolean().optional(),
+  }),
+  setKnob: z.strictObject({ runId, path: z.string().max(64), value: knobValue }),
+  stopRun: z.strictObject({ runId }),
+  listRuns: z.strictObject({}),
+  openRun: z.strictObject({ runId }),
+  exportCsv: z.strictObject({ runIds: z.array(runId).min(1).max(16), which: z.enum(['samples', 'summary']) }),
+  listPeers: z.strictObject({}),
+} as const;
+
+/** A call name. */
+export type ApiMethod = keyof typeof API_PARAMS;
+/** Arguments of a call. */
+export type ApiParams<M extends ApiMethod> = z.input<(typeof API_PARAMS)[M]>;
+
+/** What each call resolves with. */
+export interface ApiResults {
+  listLibrary: LibraryItem[];
+  listKnobs: KnobInfo[];
+  validateSpec: { valid: boolean; problems: SpecProblem[]; points: number };
+  loadSpec: { name: string; text: string };
+  saveSpec: { path: string };
+  startRun: { runId: string };
+  setKnob: null;
+  stopRun: null;
+  listRuns: RunInfo[];
+  openRun: RunData;
+  exportCsv: { csv: string; fileName: string };
+  listPeers: PeerInfo[];
+}
+
+/** The API as the renderer sees it: one async function per call, and run batches. */
+export type LabApi = {
+  [M in ApiMethod]: (params: ApiParams<M>) => Promise<Result<ApiResults[M]>>;
+} & {
+  /** Subscribes to run batches; returns the unsubscribe function. */
+  onRunBatch(listener: (batch: RunBatch) => void): () => void;
+};
+
+/** Every call name, for hosts that register handlers in a loop. */
+export const API_METHODS = Object.keys(API_PARAMS) as ApiMethod[];
+
+/** Validates a call's arguments; the error names the call, the field and what is allowed. */
+export function checkParams<M extends ApiMethod>(method: string, params: unknown): Result<ApiParams<M>> {
+  if (!Object.hasOwn(API_PARAMS, method)) return { ok: false, error: `unknown call "${method}"` };
+  const r = API_PARAMS[method as M].safeParse(params ?? {});
+  if (r.success) return { ok: true, value: r.data as ApiParams<M> };
+  const first = r.error.issues[0]!;
+  const where = first.path.length > 0 ? `.${first.path.join('.')}` : '';
+  const message = first.code === 'unrecognized_keys' ? `unknown field(s) ${first.keys.join(', ')}` : first.message;
+  return { ok: false, error: `${method}${where}: ${message}` };
+}

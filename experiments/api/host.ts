@@ -1,0 +1,226 @@
+// The host side of the lab API: every call of experiments/api/contract.ts, validated, with runs in
+// worker threads so that a run at full packet rate never blocks the host's event loop (the
+// Electron main process, or the `packetlab serve` bridge). Electron IPC and the WebSocket bridge
+// are thin carriers of this one class.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { compiledModuleUrl } from '../../core/util/paths.js';
+import type { Knob } from '../../core/knobs.js';
+import { KNOB_SECTIONS } from '../knobs.js';
+import { loadLibrary } from '../library.js';
+import { parseSpecText } from '../spec.js';
+import { RunSetupError, prepareRun } from '../runner/run.js';
+import { combinedCsv, findRun, listRuns, readCsv, readRun, type RunRecord } from '../runner/store.js';
+import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch, type RunInfo, type Table } from './contract.js';
+import type { RunWorkerData, WorkerMessage } from './run-worker.js';
+
+/** Where the host keeps things and what it may do. */
+export interface LabHostOptions {
+  /** Results folder of runs. */
+  runsDir: string;
+  /** Folder of the user's own specs (saveSpec writes only there). */
+  specsDir: string;
+  /** LAN peers heard (from a beacon listener), when the host listens for them. */
+  peers?: () => PeerInfo[];
+  /** Runs at once (default 2). */
+  maxRuns?: number;
+  /** Token for peer agents (PACKETLAB_TOKEN by default). */
+  peerToken?: string;
+}
+
+interface ActiveRun {
+  worker: Worker;
+  pending: Map<number, (error: string | null) => void>;
+  nextReq: number;
+}
+
+function infoOf(r: RunRecord): RunInfo {
+  return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length };
+}
+
+function toTable(file: string): Table {
+  if (!existsSync(file)) return { columns: [], rows: [] };
+  const rows = readCsv(file);
+  const header = readFileSync(file, 'utf8').split('\n', 1)[0]!;
+  const columns = header.length === 0 ? [] : header.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  return {
+    columns,
+    rows: rows.map((r) =>
+      columns.map((c) => {
+        const v = r[c];
+        if (v === undefined || v === '') return null;
+        const n = Number(v);
+        return Number.isFinite(n) && /^[-+0-9.eE]+$/.test(v) ? n : v;
+      }),
+    ),
+  };
+}
+
+function knobInfo(section: string, k: Knob): KnobInfo {
+  const base = { path: `${section}.${k.key}`, section, key: k.key, kind: k.kind, label: k.label, description: k.description, group: k.group, live: k.live, default: k.default };
+  if (k.kind === 'number') return { ...base, unit: k.unit, min: k.min, max: k.max, integer: k.integer };
+  if (k.kind === 'enum') return { ...base, values: k.values };
+  return base;
+}
+
+/** Serves the lab API. */
+export class LabHost {
+  private readonly runs = new Map<string, ActiveRun>();
+  private readonly listeners = new Set<(b: RunBatch) => void>();
+  private closed = false;
+
+  constructor(private readonly o: LabHostOptions) {}
+
+  /** Subscribes to run batches. */
+  onRunBatch(listener: (b: RunBatch) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Validates and performs one call; never throws. */
+  async call(method: string, params: unknown): Promise<Result<unknown>> {
+    const checked = checkParams(method, params);
+    if (!checked.ok) return checked;
+    try {
+      return await this.dispatch(method as ApiMethod, checked.value);
+    } catch (e) {
+      return { ok: false, error: `${method}: ${(e as Error).message}` };
+    }
+  }
+
+  private async dispatch(method: ApiMethod, p: unknown): Promise<Result<unknown>> {
+    const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+    switch (method) {
+      case 'listLibrary':
+        return ok<ApiResults['listLibrary']>(
+          loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, network: spec.network, text: readFileSync(file, 'utf8') })),
+        );
+      case 'listKnobs':
+        return ok<ApiResults['listKnobs']>(Object.entries(KNOB_SECTIONS).flatMap(([s, list]) => (list as readonly Knob[]).map((k) => knobInfo(s, k))));
+      case 'validateSpec': {
+        const { text } = p as ApiParams<'validateSpec'>;
+        const r = parseSpecText(text);
+        if (!r.ok) return ok<ApiResults['validateSpec']>({ valid: false, problems: r.errors, points: 0 });
+        try {
+          const prepared = prepareRun({ spec: r.spec, specFile: null });
+          return ok<ApiResults['validateSpec']>({ valid: true, problems: [], points: prepared.points.length });
+        } catch (e) {
+          if (e instanceof RunSetupError) return ok<ApiResults['validateSpec']>({ valid: false, problems: e.errors.length > 0 ? e.errors : e.message.split('\n').map((m) => ({ path: '$', message: m })), points: 0 });
+          throw e;
+        }
+      }
+      case 'loadSpec': {
+        const { name } = p as ApiParams<'loadSpec'>;
+        const own = join(this.o.specsDir, `${name}.json`);
+        if (existsSync(own)) return ok({ name, text: readFileSync(own, 'utf8') });
+        const lib = loadLibrary().find((e) => e.spec.name === name);
+        if (lib === undefined) return { ok: false, error: `loadSpec: no spec named "${name}" in ${this.o.specsDir} or the library` };
+        return ok({ name, text: readFileSync(lib.file, 'utf8') });
+      }
+      case 'saveSpec': {
+        const { name, text } = p as ApiParams<'saveSpec'>;
+        const r = parseSpecText(text);
+        if (!r.ok) return { ok: false, error: `saveSpec: the spec is not valid: ${r.errors[0]!.path}: ${r.errors[0]!.message}` };
+        mkdirSync(this.o.specsDir, { recursive: true });
+        const path = join(this.o.specsDir, `${name}.json`);
+        writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
+        return ok({ path });
+      }
+      case 'startRun':
+        return this.startRun(p as ApiParams<'startRun'>);
+      case 'setKnob': {
+        const { runId, path, value } = p as ApiParams<'setKnob'>;
+        const run = this.runs.get(runId);
+        if (run === undefined) return { ok: false, error: `setKnob: run ${runId} is not running` };
+        const error = await new Promise<string | null>((resolve) => {
+          const req = run.nextReq++;
+          run.pending.set(req, resolve);
+          run.worker.postMessage({ type: 'set', req, path, value });
+        });
+        return error === null ? ok(null) : { ok: false, error: `setKnob: ${error}` };
+      }
+      case 'stopRun': {
+        const { runId } = p as ApiParams<'stopRun'>;
+        const run = this.runs.get(runId);
+        if (run === undefined) return { ok: false, error: `stopRun: run ${runId} is not running` };
+        run.worker.postMessage({ type: 'stop' });
+        return ok(null);
+      }
+      case 'listRuns':
+        return ok<ApiResults['listRuns']>(listRuns(this.o.runsDir).map((r) => infoOf(r.record)));
+      case 'openRun': {
+        const { runId } = p as ApiParams<'openRun'>;
+        const dir = findRun(this.o.runsDir, runId);
+        const record = readRun(dir);
+        return ok<ApiResults['openRun']>({ info: infoOf(record), record, samples: toTable(join(dir, 'samples.csv')), events: toTable(join(dir, 'events.csv')), summary: toTable(join(dir, 'summary.csv')) });
+      }
+      case 'exportCsv': {
+        const { runIds, which } = p as ApiParams<'exportCsv'>;
+        const dirs = runIds.map((id) => findRun(this.o.runsDir, id));
+        const fileName = `${runIds.length === 1 ? basename(dirs[0]!) : 'packetlab-runs'}-${which}.csv`;
+        return ok<ApiResults['exportCsv']>({ csv: combinedCsv(dirs, which), fileName });
+      }
+      case 'listPeers':
+        return ok<ApiResults['listPeers']>(this.o.peers?.() ?? []);
+    }
+  }
+
+  private async startRun(p: ApiParams<'startRun'>): Promise<Result<ApiResults['startRun']>> {
+    if (this.closed) return { ok: false, error: 'startRun: the lab is shutting down' };
+    const max = this.o.maxRuns ?? 2;
+    if (this.runs.size >= max) return { ok: false, error: `startRun: ${this.runs.size} runs are going already (at most ${max}); stop one first` };
+    const parsed = parseSpecText(p.text);
+    if (!parsed.ok) return { ok: false, error: `startRun: the spec is not valid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}` };
+    try {
+      prepareRun({ spec: parsed.spec, specFile: null, set: p.set, network: p.network ?? null, quick: p.quick });
+    } catch (e) {
+      if (e instanceof RunSetupError) return { ok: false, error: `startRun: ${e.errors.length > 0 ? e.errors.map((x) => `${x.path}: ${x.message}`).join('; ') : e.message}` };
+      if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };
+      throw e;
+    }
+    const data: RunWorkerData = { text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
+    const worker = new Worker(compiledModuleUrl(import.meta.url, './run-worker.js'), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const run: ActiveRun = { worker, pending: new Map(), nextReq: 0 };
+    return new Promise((resolve) => {
+      let id: string | null = null;
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.type === 'started') {
+          id = m.runId;
+          this.runs.set(id, run);
+          resolve({ ok: true, value: { runId: id } });
+        } else if (m.type === 'batch') {
+          for (const l of this.listeners) l(m.batch);
+        } else if (m.type === 'set-result') {
+          run.pending.get(m.req)?.(m.error);
+          run.pending.delete(m.req);
+        } else if (m.type === 'failed') {
+          if (id === null) resolve({ ok: false, error: `startRun: ${m.error}` });
+        }
+      });
+      worker.on('error', (e) => {
+        if (id === null) resolve({ ok: false, error: `startRun: ${e.message}` });
+        else for (const l of this.listeners) l({ runId: id, samples: [], events: [], packets: [], status: { state: 'failed', reason: `the run's worker crashed: ${e.message}`, dir: null } });
+      });
+      worker.on('exit', () => {
+        if (id !== null) this.runs.delete(id);
+        for (const r of run.pending.values()) r('the run has ended');
+        run.pending.clear();
+        if (id === null) resolve({ ok: false, error: 'startRun: the run ended before it started' });
+      });
+    });
+  }
+
+  /** Stops every run and waits for their workers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const exits = [...this.runs.values()].map((r) => new Promise<void>((res) => {
+      r.worker.once('exit', () => res());
+      r.worker.postMessage({ type: 'stop' });
+    }));
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))]);
+    for (const r of this.runs.values()) await r.worker.terminate();
+  }
+}
+

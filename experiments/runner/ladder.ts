@@ -1,0 +1,70 @@
+// The packet ladder: what happened to each datagram of a trial (sent, dropped and why, delayed,
+// duplicated, corrupted, retransmitted), read off the impairment links by a tracer, for the app's
+// sequence diagram. Only attached when someone watches; a CLI run pays nothing for it.
+
+import type { Link, LinkTracer } from '../../core/impair/link.js';
+import { DeliveryFlag } from '../../core/impair/link.js';
+import { PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
+import type { LadderPacket } from '../api/contract.js';
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k.replace('_', '-')]));
+
+/** Most sequence numbers remembered for spotting retransmissions. */
+const SEEN_MAX = 65_536;
+
+/** A tracer that turns one link direction's datagrams into ladder packets. */
+export class LadderTracer implements LinkTracer {
+  private readonly header = newHeader();
+  private readonly seen = new Set<number>();
+
+  constructor(
+    private readonly direction: 'forward' | 'reverse',
+    private readonly originMs: number,
+    private readonly emit: (p: LadderPacket) => void,
+  ) {}
+
+  private describe(bytes: Uint8Array): { type: string; seq: number | null; ack: number | null; retransmission: boolean } {
+    const h = this.header;
+    if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false };
+    const type = TYPE_NAMES[h.type] ?? `TYPE-${h.type}`;
+    let retransmission = false;
+    if (h.type === PacketType.DATA) {
+      const key = h.seq >>> 0;
+      retransmission = this.seen.has(key);
+      if (!retransmission) {
+        if (this.seen.size >= SEEN_MAX) this.seen.clear();
+        this.seen.add(key);
+      }
+    }
+    return { type, seq: h.seq >>> 0, ack: (h.flags & 1) !== 0 ? h.ack >>> 0 : null, retransmission };
+  }
+
+  dropped(now: number, bytes: Uint8Array, _from: number, _to: number, reason: string): void {
+    const d = this.describe(bytes);
+    this.emit({ sentS: (now - this.originMs) / 1000, arrivedS: null, direction: this.direction, ...d, fate: reason });
+  }
+
+  delivered(now: number, bytes: Uint8Array, _from: number, _to: number, sentAt: number, flags: number): void {
+    const d = this.describe(bytes);
+    const fate = (flags & DeliveryFlag.CORRUPTED) !== 0 ? 'corrupted' : (flags & DeliveryFlag.DUPLICATE) !== 0 ? 'duplicate' : (flags & (DeliveryFlag.REORDERED | DeliveryFlag.HELD_BACK)) !== 0 ? 'reordered' : 'delivered';
+    this.emit({ sentS: (sentAt - this.originMs) / 1000, arrivedS: (now - this.originMs) / 1000, direction: this.direction, ...d, fate });
+  }
+}
+
+/** Adds a tracer to a link, keeping one that is there already (a capture). */
+export function addTracer(link: Link, t: LinkTracer): void {
+  const old = link.tracer;
+  link.tracer =
+    old === null
+      ? t
+      : {
+          dropped: (...a) => {
+            old.dropped(...a);
+            t.dropped(...a);
+          },
+          delivered: (...a) => {
+            old.delivered(...a);
+            t.delivered(...a);
+          },
+        };
+}
