@@ -10,6 +10,7 @@ import { registerRpc } from './commands/rpc.js';
 import { registerRpcgen } from './commands/rpcgen.js';
 import { registerRpcinfo } from './commands/rpcinfo.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRpcgen(program);
   registerRpcinfo(program);
   registerRun(program);
+  registerServe(program);
   return program;
 }
 

@@ -84,8 +84,12 @@ describe('spec validation', () => {
     expect(b.stderr).toMatch(/broken.json: \$: malformed JSON at line 1, column 10: a value was expected/);
   });
 
+  it('refuses a simulated link that would move data in no time', () => {
+    expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'bulk' } }), specFile: null, outDir: tmp() })).toThrow(/no delay and no rate limit moves data in no time/);
+  });
+
   it('refuses cross-knob problems of a sweep point before anything runs', () => {
-    const s = spec({ transport: { rtoMsMin: 500 }, sweep: [{ knob: 'transport.rtoMsMax', values: [1000, 100] }] });
+    const s = spec({ forward: { delayMs: 1 }, transport: { rtoMsMin: 500 }, sweep: [{ knob: 'transport.rtoMsMax', values: [1000, 100] }] });
     expect(() => new ExperimentRun({ spec: s, specFile: null, outDir: tmp() })).toThrow(RunSetupError);
     expect(() => new ExperimentRun({ spec: s, specFile: null, outDir: tmp() })).toThrow(/at transport.rtoMsMax=100: transport.rtoMsMin \(500\) must not exceed transport.rtoMsMax \(100\)/);
   });

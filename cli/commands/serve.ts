@@ -1,0 +1,53 @@
+// `packetlab serve`: the desktop app's UI for a browser, with the lab API on a WebSocket.
+
+import { join } from 'node:path';
+import envPaths from 'env-paths';
+import type { Command } from 'commander';
+import { projectRoot } from '../../core/util/paths.js';
+import { startLabServer } from '../../experiments/api/serve.js';
+import { defaultRunsDir } from '../../experiments/runner/store.js';
+import { UsageError } from '../options.js';
+import { jsonLine } from '../output.js';
+import { numberArg } from '../args.js';
+import { parseNumber } from '../../core/units.js';
+
+/** Folder of the user's own specs. */
+export function defaultSpecsDir(): string {
+  return join(envPaths('packetlab', { suffix: '' }).data, 'specs');
+}
+
+/** Registers `serve`. */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the app to a browser: the UI over HTTP and the lab API over a WebSocket (token required)')
+    .option('--host <address>', 'address to bind; anything but loopback exposes the lab to the network', '127.0.0.1')
+    .option('--port <n>', 'TCP port (0 picks a free one)', numberArg(parseNumber, 0, 65535, '--port', true), 8765)
+    .option('--token <token>', 'token the page must present (default: a random one, printed in the URL)')
+    .option('--runs-dir <dir>', `results folder (default ${defaultRunsDir()})`)
+    .option('--specs-dir <dir>', `folder of saved specs (default ${defaultSpecsDir()})`)
+    .option('--print-url-json', 'print {"url": ...} as one JSON line once listening (for scripts and tests)')
+    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean }) => {
+      if (opts.token !== undefined && opts.token.length < 16) throw new UsageError('--token must be at least 16 characters');
+      const server = await startLabServer({
+        host: opts.host,
+        port: opts.port,
+        token: opts.token,
+        rendererDir: join(projectRoot(), 'dist', 'renderer'),
+        runsDir: opts.runsDir ?? defaultRunsDir(),
+        specsDir: opts.specsDir ?? defaultSpecsDir(),
+      });
+      if (opts.printUrlJson === true) jsonLine({ url: server.url, port: server.port });
+      else {
+        console.log(`Packet Lab is served at ${server.url}`);
+        console.log('Open that URL in a browser (the token in it is the key to the lab; keep it to yourself). Ctrl-C stops.');
+        if (opts.host !== '127.0.0.1' && opts.host !== '::1' && opts.host !== 'localhost') console.log(`warning: bound to ${opts.host}: anyone who can reach it and has the token can run experiments from this machine`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}

@@ -1,0 +1,188 @@
+// `packetlab serve`: the app's built renderer over HTTP and the lab API over a WebSocket, for a
+// browser on machines without Electron. The WebSocket demands the token (also on loopback, as
+// Jupyter does), checks the Origin against the page's own, caps message sizes, connections and
+// call rates, and validates every call's arguments in LabHost.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { LabHost, type LabHostOptions } from './host.js';
+import type { RunBatch } from './contract.js';
+
+/** Where and how to serve. */
+export interface ServeOptions extends LabHostOptions {
+  host: string;
+  port: number;
+  /** Folder of the built renderer (dist/renderer). */
+  rendererDir: string;
+  /** The token (default: 24 random bytes, base64url). */
+  token?: string;
+  /** Most WebSocket clients at once (default 8). */
+  maxClients?: number;
+  /** Most calls per second per client (default 200). */
+  maxCallsPerSecond?: number;
+}
+
+/** A running server. */
+export interface LabServer {
+  readonly url: string;
+  readonly port: number;
+  readonly token: string;
+  readonly host: LabHost;
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+
+/** The Content-Security-Policy of the app (the same as Electron's). */
+export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Largest WebSocket message accepted from a client. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** A client whose unsent data passes this loses ladder packets until it catches up. */
+const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Starts the server. */
+export async function startLabServer(o: ServeOptions): Promise<LabServer> {
+  const token = o.token ?? randomBytes(24).toString('base64url');
+  const root = resolve(o.rendererDir);
+  if (!existsSync(join(root, 'index.html'))) throw new Error(`${join(root, 'index.html')} is missing: run \`npm run build\` first`);
+  const host = new LabHost(o);
+  let port = 0;
+  const origins = () => {
+    const set = new Set([`http://${hostForUrl(o.host)}:${port}`]);
+    if (o.host === '127.0.0.1' || o.host === '::1' || o.host === 'localhost') {
+      set.add(`http://127.0.0.1:${port}`);
+      set.add(`http://localhost:${port}`);
+      set.add(`http://[::1]:${port}`);
+    }
+    return set;
+  };
+
+  const serveFile = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    let rel = decodeURIComponent(url.pathname);
+    if (rel === '/' || rel === '') rel = '/index.html';
+    const file = normalize(join(root, rel));
+    // Nothing outside the renderer folder, whatever the path says.
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : readFileSync(file));
+  };
+
+  const server: Server = createServer(serveFile);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const clients = new Set<WebSocket>();
+
+  server.on('upgrade', (req, socket, head) => {
+    const refuse = (code: number, why: string) => {
+      socket.write(`HTTP/1.1 ${code} ${why}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${why}\n`);
+      socket.destroy();
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/api') return refuse(404, 'Not Found');
+    const given = url.searchParams.get('token') ?? '';
+    if (!sameToken(given, token)) return refuse(401, 'Unauthorized: a valid token is required');
+    // A browser always sends Origin; a page of another site must not drive the lab.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !origins().has(origin)) return refuse(403, `Forbidden: origin ${origin} is not this lab`);
+    if (clients.size >= (o.maxClients ?? 8)) return refuse(503, 'Service Unavailable: too many clients');
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
+  });
+
+  wss.on('connection', (ws: WebSocket) => {
+    clients.add(ws);
+    let windowStart = Date.now();
+    let calls = 0;
+    const unsubscribe = host.onRunBatch((batch: RunBatch) => {
+      if (ws.readyState !== ws.OPEN) return;
+      const b = ws.bufferedAmount > SLOW_CLIENT_BYTES ? { ...batch, packets: [] } : batch;
+      ws.send(JSON.stringify({ type: 'batch', batch: b }));
+    });
+    ws.on('message', (data, isBinary) => {
+      let msg: { id?: unknown; method?: unknown; params?: unknown };
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        calls = 0;
+      }
+      const reply = (id: unknown, result: unknown) => ws.send(JSON.stringify({ id, result }));
+      if (++calls > (o.maxCallsPerSecond ?? 200)) return reply(null, { ok: false, error: 'too many calls per second' });
+      try {
+        if (isBinary) throw new Error('binary message');
+        msg = JSON.parse(data.toString()) as typeof msg;
+      } catch {
+        return reply(null, { ok: false, error: 'a message must be JSON text: {"id": n, "method": "...", "params": {...}}' });
+      }
+      if (typeof msg !== 'object' || msg === null || typeof msg.method !== 'string' || !(typeof msg.id === 'number' || typeof msg.id === 'string')) {
+        return reply(null, { ok: false, error: 'a message needs a numeric or string "id" and a "method"' });
+      }
+      const id = msg.id;
+      void host.call(msg.method, msg.params).then((result) => {
+        if (ws.readyState === ws.OPEN) reply(id, result);
+      });
+    });
+    // A protocol error (an oversized message) closes the socket with its code; nothing to rethrow.
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => {
+      unsubscribe();
+      clients.delete(ws);
+    });
+  });
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      rej(new Error(e.code === 'EADDRINUSE' ? `port ${o.port} on ${o.host} is in use` : e.code === 'EADDRNOTAVAIL' ? `${o.host} is not an address of this machine` : e.message)),
+    );
+    server.listen(o.port, o.host, () => res());
+  });
+  const addr = server.address();
+  port = typeof addr === 'object' && addr !== null ? addr.port : o.port;
+  const url = `http://${hostForUrl(o.host)}:${port}/?token=${token}`;
+  return {
+    url,
+    port,
+    token,
+    host,
+    close: async () => {
+      for (const c of clients) c.close(1001, 'the lab is shutting down');
+      await host.close();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

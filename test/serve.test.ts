@@ -1,0 +1,166 @@
+// `packetlab serve`: static files with the CSP, the WebSocket bridge's token, Origin and argument
+// checks, and runs driven through it the way the app drives them.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { startLabServer, type LabServer } from '../experiments/api/serve.js';
+import type { RunBatch } from '../experiments/api/contract.js';
+
+let server: LabServer;
+const dir = mkdtempSync(join(tmpdir(), 'packetlab-serve-'));
+
+beforeAll(async () => {
+  const renderer = join(dir, 'renderer');
+  mkdirSync(join(renderer, 'assets'), { recursive: true });
+  writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>Packet Lab</title>');
+  writeFileSync(join(renderer, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(dir, 'secret.txt'), 'secret');
+  server = await startLabServer({ host: '127.0.0.1', port: 0, rendererDir: renderer, runsDir: join(dir, 'runs'), specsDir: join(dir, 'specs'), token: 'test-token-0123456789' });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+class Client {
+  private next = 1;
+  private readonly waiting = new Map<number, (r: { ok: boolean; value?: unknown; error?: string }) => void>();
+  readonly batches: RunBatch[] = [];
+  readonly stray: unknown[] = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { id?: number; result?: { ok: boolean }; type?: string; batch?: RunBatch };
+      if (m.type === 'batch') this.batches.push(m.batch!);
+      else if (typeof m.id === 'number' && this.waiting.has(m.id)) {
+        this.waiting.get(m.id)!(m.result!);
+        this.waiting.delete(m.id);
+      } else this.stray.push(m);
+    });
+  }
+
+  static open(query: string, headers: Record<string, string> = {}): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api${query}`, { headers });
+      ws.once('open', () => resolve(new Client(ws)));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+  }
+
+  call(method: string, params: unknown = {}): Promise<{ ok: boolean; value?: any; error?: string }> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  async until(pred: () => boolean, ms = 20_000): Promise<void> {
+    const start = Date.now();
+    while (!pred()) {
+      if (Date.now() - start > ms) throw new Error('timed out waiting');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+const token = '?token=test-token-0123456789';
+
+describe('packetlab serve', () => {
+  it('serves the renderer with a strict Content-Security-Policy and nothing outside it', async () => {
+    const page = await fetch(`http://127.0.0.1:${server.port}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
+    expect((await fetch(`http://127.0.0.1:${server.port}/assets/app.js`)).headers.get('content-type')).toMatch(/javascript/);
+    for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt']) {
+      const r = await fetch(`http://127.0.0.1:${server.port}${p}`);
+      expect(r.status, p).toBe(404);
+    }
+    expect((await fetch(`http://127.0.0.1:${server.port}/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('refuses a WebSocket without the token, with a wrong one, or from another origin', async () => {
+    await expect(Client.open('')).rejects.toThrow('HTTP 401');
+    await expect(Client.open('?token=wrong')).rejects.toThrow('HTTP 401');
+    await expect(Client.open(token, { Origin: 'http://evil.example' })).rejects.toThrow('HTTP 403');
+    const ok = await Client.open(token, { Origin: `http://127.0.0.1:${server.port}` });
+    ok.ws.close();
+  });
+
+  it('answers bad calls with errors that name what was wrong, and keeps the connection', async () => {
+    const c = await Client.open(token);
+    expect(await c.call('rmRf')).toEqual({ ok: false, error: 'unknown call "rmRf"' });
+    expect((await c.call('setKnob', { runId: '../../etc', path: 'x', value: 1 })).error).toMatch(/^setKnob\.runId: must be a run id/);
+    expect((await c.call('startRun', { text: '{}', extra: 1 })).error).toMatch(/^startRun: unknown field\(s\) extra/);
+    expect((await c.call('startRun', { text: '{"name": "x"}' })).error).toMatch(/^startRun: the spec is not valid: \$\.title: is required/);
+    expect((await c.call('stopRun', { runId: 'nope' })).error).toBe('stopRun: run nope is not running');
+    c.ws.send('not json');
+    await c.until(() => c.stray.length > 0);
+    expect(c.stray[0]).toMatchObject({ result: { ok: false, error: expect.stringMatching(/must be JSON/) } });
+    expect((await c.call('listKnobs')).value.find((k: { path: string }) => k.path === 'transport.rtoMs')).toMatchObject({ label: 'Retransmission timeout (ms)', live: true, group: 'timeouts' });
+    c.ws.close();
+  });
+
+  it('closes a connection that sends more than 1 MiB at once', async () => {
+    const c = await Client.open(token);
+    const closed = new Promise<number>((r) => c.ws.once('close', (code) => r(code)));
+    c.ws.send(JSON.stringify({ id: 1, method: 'validateSpec', params: { text: 'x'.repeat(2 * 1024 * 1024) } }));
+    expect(await closed).toBe(1009);
+  });
+
+  it('runs a library experiment, streams batched samples, takes a live change, and exports it', async () => {
+    const c = await Client.open(token);
+    const lib = await c.call('listLibrary');
+    expect(lib.ok).toBe(true);
+    const item = lib.value.find((e: { name: string }) => e.name === 'unreliable-vs-reliable');
+    const v = await c.call('validateSpec', { text: item.text });
+    expect(v.value).toEqual({ valid: true, problems: [], points: 2 });
+    // Real UDP on loopback through a 20 Mbit/s emulated link: about two seconds, time for live changes.
+    const text = JSON.stringify({ ...JSON.parse(item.text), network: 'loopback', sweep: [], plot: undefined, workload: { kind: 'bulk', bytes: 5_000_000 }, repetitions: 1 });
+    const started = await c.call('startRun', { text });
+    expect(started.ok, started.error).toBe(true);
+    const runId = started.value.runId as string;
+    await c.until(() => c.batches.some((b) => b.samples.length > 0));
+    const set = await c.call('setKnob', { runId, path: 'forward.lossProbability', value: 0 });
+    expect(set.ok, set.error).toBe(true);
+    const refused = await c.call('setKnob', { runId, path: 'transport.protocol', value: 'gbn' });
+    expect(refused.error).toMatch(/transport.protocol cannot change while a run is going/);
+    await c.until(() => c.batches.some((b) => b.status?.state === 'complete'));
+    const mine = c.batches.filter((b) => b.runId === runId);
+    const samples = mine.reduce((n, b) => n + b.samples.length, 0);
+    // Batched: a few messages per second, not one per datagram.
+    const datagrams = mine.reduce((n, b) => n + b.samples.reduce((m, x) => m + (x.values.wire_tx_packets ?? 0), 0), 0);
+    expect(mine.length).toBeLessThan(datagrams / 50);
+    expect(mine.some((b) => b.packets.some((p) => p.fate === 'random'))).toBe(true);
+    expect(mine.some((b) => b.events.some((e) => e.kind === 'set' && e.knob === 'forward.lossProbability' && e.after === '0'))).toBe(true);
+    const runs = await c.call('listRuns');
+    expect(runs.value[0]).toMatchObject({ id: runId, status: 'complete' });
+    const opened = await c.call('openRun', { runId });
+    expect(opened.value.samples.columns.slice(0, 3)).toEqual(['point', 'repetition', 'time_s']);
+    expect(opened.value.samples.rows.length).toBe(samples);
+    const csv = await c.call('exportCsv', { runIds: [runId], which: 'summary' });
+    expect(csv.value.csv.split('\n')[0]).toMatch(/^run,experiment,point,trials,completed_trials/);
+    const saved = await c.call('saveSpec', { name: 'my-spec', text });
+    expect(saved.value.path).toBe(join(dir, 'specs', 'my-spec.json'));
+    expect(readFileSync(saved.value.path, 'utf8')).toContain('"unreliable-vs-reliable"');
+    expect((await c.call('loadSpec', { name: 'my-spec' })).value.text).toContain('unreliable-vs-reliable');
+    c.ws.close();
+  });
+
+  it('stops a run on request and reports it stopped', async () => {
+    const c = await Client.open(token);
+    const text = JSON.stringify({ name: 'long', title: 't', description: 'd', concepts: ['checksums'], workload: { kind: 'bulk', bytes: 5_000_000_000, verifyData: false }, forward: { delayMs: 1 }, reverse: { delayMs: 1 }, timeLimitS: 3600 });
+    const started = await c.call('startRun', { text });
+    await c.until(() => c.batches.some((b) => b.samples.length > 0));
+    expect((await c.call('stopRun', { runId: started.value.runId })).ok).toBe(true);
+    await c.until(() => c.batches.some((b) => b.status?.state === 'stopped'), 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(c.batches.filter((b) => b.status !== undefined).map((b) => [b.runId, b.status]))} started ${JSON.stringify(started)}`);
+    });
+    expect(c.batches.find((b) => b.status?.state === 'stopped')!.status!.reason).toBe('stopped from the app');
+    c.ws.close();
+  });
+});
