@@ -9,6 +9,8 @@ import { registerUdp } from './commands/udp.js';
 import { registerRpc } from './commands/rpc.js';
 import { registerRpcgen } from './commands/rpcgen.js';
 import { registerRpcinfo } from './commands/rpcinfo.js';
+import { registerPeer } from './commands/peer.js';
+import { registerPeers } from './commands/peers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerRpc(program);
   registerRpcgen(program);
   registerRpcinfo(program);
+  registerPeer(program);
+  registerPeers(program);
   return program;
 }
 

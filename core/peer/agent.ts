@@ -6,11 +6,9 @@
 // running. Rejected connections and frames are logged with the remote address.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { projectRoot } from '../util/paths.js';
+import { packetlabVersion } from './version.js';
 import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './protocol.js';
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
 import { DEFAULT_PEER_CAPS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest } from './caps.js';
@@ -61,6 +59,9 @@ export interface PeerAgent {
   close(): Promise<void>;
 }
 
+/** The control port `packetlab peer` listens on unless told otherwise. */
+export const DEFAULT_PEER_PORT = 7600;
+
 /** Connections at once that have not authenticated yet (more are closed at once). */
 const MAX_PENDING_CONNECTIONS = 16;
 /** Control output a client may leave unread before the agent gives up on it. */
@@ -69,15 +70,6 @@ const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
 const ENDED_SERVICES_KEPT = 16;
 /** The longest timer node can arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** packetlab's version (package.json). */
-export function packetlabVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** A service as the agent holds it (RPC services can change their cache while they run). */
 type RunningService = AgentService & { configureDrc?: (d: DrcRequest) => void };
@@ -397,7 +389,9 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 1000).unref();
       if (reason !== null && (this.authenticated || services.length > 0)) {
-        log({ level: this.authenticated && reason !== 'agent shutting down' ? 'warn' : 'info', remote: this.remote, message: `${this.who()} ${reason}; stopping its ${services.length} service${services.length === 1 ? '' : 's'}` });
+        // A client that closes its connection is done; one that went silent or broke it is news.
+        const normal = reason === 'connection closed' || reason === 'agent shutting down';
+        log({ level: normal ? 'info' : 'warn', remote: this.remote, message: `${this.who()} ${reason}; stopping its ${services.length} service${services.length === 1 ? '' : 's'}` });
       }
       this.stopping = Promise.all(services.map((s) => s.stop(`the control connection ended (${reason ?? 'closed by the agent'})`))).then(() => {});
     }
