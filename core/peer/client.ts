@@ -148,11 +148,11 @@ export class PeerClient {
     this.pingTimer = setInterval(() => {
       if (this.lost === null && !this.closedByUs) this.request({ type: 'ping', id: 0 }).catch(() => {});
     }, o.pingIntervalMs);
-    // Checked four times per lost period, so a loss is seen at most a quarter period late.
+    // Checked every 100 ms (or 25 times per lost period), so a loss is reported at most that late.
     this.watchTimer = setInterval(() => {
       const quietMs = performance.now() - this.lastHeardMs;
-      if (quietMs > this.o.lostAfterMs) this.lose(`peer ${this.where()} stopped answering (no reply for ${(quietMs / 1000).toFixed(1)} s)`);
-    }, Math.max(10, o.lostAfterMs / 4));
+      if (quietMs > this.o.lostAfterMs) this.lose(`peer ${this.where()} stopped answering (no reply for ${(Math.floor(quietMs / 100) / 10).toFixed(1)} s)`);
+    }, Math.max(10, Math.min(100, o.lostAfterMs / 25)));
     this.pump();
     socket.resume();
   }

@@ -241,6 +241,7 @@ abstract class Channel<In, Out, Hello> {
   /** Ends the session: the event says why; lines already queued (a refusal) are still returned. */
   protected fail(error: ChannelError): void {
     if (this.failedWith !== null) return;
+    this.onFail(error);
     this.failedWith = error;
     this.pending.length = 0;
     this.pendingBytes = 0;
@@ -319,6 +320,9 @@ abstract class Channel<In, Out, Hello> {
     const id = typeof msg.id === 'number' && Number.isSafeInteger(msg.id) && msg.id >= 0 ? msg.id : null;
     this.emit({ type: 'invalid', id, error: { code: 'invalid', message: `invalid ${type === null ? what : `${type} ${what}`}: ${formatIssues(r.error)}` } });
   }
+
+  /** Called once, before the channel fails (the agent queues its refusal here). */
+  protected onFail(_error: ChannelError): void {}
 
   protected abstract onFrame(value: Record<string, unknown>): void;
   protected abstract onVersionMismatch(v: number): void;
@@ -433,22 +437,30 @@ export class AgentChannel extends Channel<Request, AgentMessage, AuthMessage> {
   refuse(code: RefusalCode, message: string): void {
     if (this.state !== 'handshake') return;
     this.queueLine(refusalLine(code, message));
+    this.refusalSent = true;
     this.fail({ code: 'refused', message });
   }
 
+  private refusalSent = false;
+
+  // A session that fails before it opened gets one refusal line saying why, so a client (or a
+  // person with netcat) learns what was wrong; an open session just ends.
+  protected override onFail(error: ChannelError): void {
+    if (this.phase === 'open' || this.refusalSent) return;
+    this.refusalSent = true;
+    if (error.code === 'bad-token') this.queueLine(refusalLine('token', 'the agent refused the token'));
+    else this.queueLine(refusalLine(error.code === 'version' ? 'version' : 'protocol', error.message));
+  }
+
   protected onVersionMismatch(v: number): void {
-    const message = `this agent speaks control protocol version ${PEER_PROTOCOL_VERSION}, the client ${v}`;
-    if (this.phase !== 'open') this.queueLine(refusalLine('version', message));
-    this.fail({ code: 'version', message });
+    this.fail({ code: 'version', message: `this agent speaks control protocol version ${PEER_PROTOCOL_VERSION}, the client ${v}` });
   }
 
   protected onFrame(value: Record<string, unknown>): void {
     if (this.phase === 'await-hello') {
       const h = HelloSchema.safeParse(value);
       if (!h.success) {
-        const message = `expected a hello: ${formatIssues(h.error)}`;
-        this.queueLine(refusalLine('protocol', message));
-        this.fail({ code: 'invalid', message });
+        this.fail({ code: 'invalid', message: `expected a hello: ${formatIssues(h.error)}` });
         return;
       }
       const keys = deriveSessionKeys(this.o.token, Buffer.from(h.data.hello.nonce, 'hex'), this.o.nonce);
@@ -460,17 +472,10 @@ export class AgentChannel extends Channel<Request, AgentMessage, AuthMessage> {
     }
     if (this.phase === 'await-auth') {
       const f = this.verifyFrame(value, { code: 'bad-token', message: 'the client did not prove the token (MAC mismatch on its auth frame)' });
-      if (f === null) {
-        // Only a wrong token earns a refusal that says so; other failures just close.
-        if (this.error?.code === 'bad-token') this.queueLine(refusalLine('token', 'the agent refused the token'));
-        else this.queueLine(refusalLine('protocol', this.error?.message ?? 'protocol error'));
-        return;
-      }
+      if (f === null) return;
       const a = AuthSchema.safeParse(f.msg);
       if (!a.success) {
-        const message = `expected the auth message: ${formatIssues(a.error)}`;
-        this.queueLine(refusalLine('protocol', message));
-        this.fail({ code: 'invalid', message });
+        this.fail({ code: 'invalid', message: `expected the auth message: ${formatIssues(a.error)}` });
         return;
       }
       this.phase = 'open';
