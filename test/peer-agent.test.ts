@@ -375,7 +375,7 @@ describe('a peer agent that dies', () => {
       socket: noSockets,
       signal: ac.signal,
       onSample: (s) => {
-        samples.push(s.delivered_bytes);
+        samples.push(s.data_packets_new);
         if (samples.length === 5) {
           stoppedAt = performance.now();
           a.child.kill('SIGSTOP');
