@@ -315,6 +315,21 @@ describe('peer agent on loopback', () => {
     await one.close();
   });
 
+  it('a server that is not an agent, or one that never answers, fails the connect with a clear error', async () => {
+    const banner = createServer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n'));
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => banner.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const bp = (banner.address() as { port: number }).port;
+    const sp = (silent.address() as { port: number }).port;
+    const e1 = await PeerClient.connect({ host: '127.0.0.1', port: bp, token: TOKEN }).catch((e: unknown) => e);
+    expect(e1).toMatchObject({ name: 'PeerConnectError', reason: 'protocol', message: expect.stringContaining(`127.0.0.1:${bp} does not speak the peer agent's protocol`) });
+    const e2 = await PeerClient.connect({ host: '127.0.0.1', port: sp, token: TOKEN, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(e2).toMatchObject({ name: 'PeerConnectError', reason: 'timeout', message: `peer 127.0.0.1:${sp} did not complete the handshake within 0.3 s` });
+    banner.close();
+    silent.close();
+  });
+
   it('connecting where nothing listens fails at once with the address', async () => {
     const probe = createSocket('udp4');
     const err = await PeerClient.connect({ host: '127.0.0.1', port: 1, token: TOKEN }).catch((e: unknown) => e);

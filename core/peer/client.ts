@@ -396,6 +396,9 @@ function connectError(where: string, e: ChannelError): PeerConnectError {
       return new PeerConnectError('version', `peer ${where}: ${e.message}`);
     case 'refused':
       return new PeerConnectError('refused', `peer ${where} refused the connection: ${e.message}`);
+    case 'malformed':
+    case 'oversized':
+      return new PeerConnectError('protocol', `${where} does not speak the peer agent's protocol (is it \`packetlab peer\`?): ${e.message}`);
     default:
       return new PeerConnectError('protocol', `peer ${where} broke the handshake: ${e.message}`);
   }

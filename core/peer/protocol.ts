@@ -290,7 +290,9 @@ abstract class Channel<In, Out, Hello> {
       this.fail({ code: 'invalid', message: `not an authenticated frame: ${formatIssues(f.error)}` });
       return null;
     }
-    const { seq, msg, mac } = f.data;
+    const { seq, mac } = f.data;
+    // The MAC covers the message exactly as it arrived, not the schema's copy of it.
+    const msg = value.msg as Record<string, unknown>;
     const expected = frameMac(this.recvKey!, seq, msg);
     const got = Buffer.from(mac, 'hex');
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
