@@ -11,6 +11,8 @@ import { registerRpcgen } from './commands/rpcgen.js';
 import { registerRpcinfo } from './commands/rpcinfo.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
+import { registerPeer } from './commands/peer.js';
+import { registerPeers } from './commands/peers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerRpcinfo(program);
   registerRun(program);
   registerServe(program);
+  registerPeer(program);
+  registerPeers(program);
   return program;
 }
 

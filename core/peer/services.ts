@@ -1,0 +1,359 @@
+// The services a peer agent runs for a client: a packetlab listener (the far end of reliable
+// transfers and UDP streams), an RPC server with the counter program, and a UDP echo. The
+// listener and the echo take datagrams from the controlling client's IP address only; the others
+// are dropped before any state is kept (not even a peer table entry), so a third host on the LAN
+// can neither use a client's services nor make them send anything.
+
+import type { Socket } from 'node:dgram';
+import { Listener, type ListenerCaps, type Session, type SessionFactory } from '../listener.js';
+import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
+import { BulkReceiver } from '../apps/bulk.js';
+import { StreamReceiver } from '../stream/receiver.js';
+import { PeerTable, UdpDriver, MAX_QUEUED_SENDS } from '../udp/driver.js';
+import { bindUdp } from '../udp/listener-server.js';
+import { udpSocketDrops } from '../udp/procnet.js';
+import { RpcServer } from '../rpc/server-net.js';
+import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
+import { Service } from '../wire/handshake.js';
+import type { SocketConfig } from '../knobs.js';
+import { CounterService } from '../../experiments/rpc/counter-server.js';
+import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
+import { EchoEngine } from './echo.js';
+import type { EffectiveListenerLimits } from './caps.js';
+import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
+
+/** A service event without the fields the agent fills in. */
+export type ServiceEventBody = Omit<ServiceEvent, 'type' | 'service'>;
+
+/** A running service. */
+export interface AgentService {
+  readonly id: number;
+  readonly kind: 'listener' | 'rpc' | 'echo';
+  /** Its counters now. */
+  stats(): ServiceStats;
+  /** Stops it (idempotent) and returns its final counters; `reason` shows in `ended`. */
+  stop(reason: string): Promise<ServiceStats>;
+}
+
+/** An address as the kernel reports it, with IPv4-mapped IPv6 (::ffff:a.b.c.d) written as IPv4. */
+export function plainAddress(address: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return m === null ? address : m[1]!;
+}
+
+/** IP:port, with brackets around IPv6. */
+export function addressPort(address: string, port: number): string {
+  const a = plainAddress(address);
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}
+
+/** A peer table that gives ids to the client's addresses only; other sources get -1 (dropped, counted). */
+class ClientOnlyPeerTable extends PeerTable {
+  foreignDrops = 0;
+
+  constructor(private readonly clientAddress: string) {
+    super();
+  }
+
+  override idOf(address: string, port: number): number {
+    if (plainAddress(address) !== this.clientAddress) {
+      this.foreignDrops++;
+      return -1;
+    }
+    return super.idOf(address, port);
+  }
+}
+
+/** Counters as plain numbers (NaN and infinities travel as null). */
+function plainCounters(o: object): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = Number.isFinite(v) ? v : null;
+  return out;
+}
+
+function finiteOrNull(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+/** Service events at most per second; a client that floods its own listener with refused SYNs does not flood its control channel. */
+const MAX_EVENTS_PER_SECOND = 50;
+
+function eventLimiter(send: (e: ServiceEventBody) => void): (e: ServiceEventBody) => void {
+  let windowStart = 0;
+  let count = 0;
+  return (e) => {
+    const now = performance.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      count = 0;
+    }
+    if (++count <= MAX_EVENTS_PER_SECOND) send(e);
+  };
+}
+
+/** Closed sessions a listener keeps counters of (with the open ones, they make its stats). */
+const CLOSED_SESSIONS_KEPT = 8;
+
+/** What a listener service needs. */
+export interface ListenerServiceOptions {
+  id: number;
+  /** Address to bind (the agent's). */
+  host: string;
+  /** The controlling client's IP: the only source served. */
+  clientAddress: string;
+  limits: EffectiveListenerLimits;
+  transport: ListenerTransportDefaults;
+  socket: Partial<SocketConfig>;
+  seed: number;
+  onEvent: (e: ServiceEventBody) => void;
+}
+
+/** Starts a packetlab listener for one client on a free UDP port. */
+export async function startListenerService(o: ListenerServiceOptions): Promise<AgentService & { readonly udpPort: number }> {
+  const socket = await bindUdp(o.host, 0, o.socket);
+  const udpPort = socket.address().port;
+  const dropsAtStart = udpSocketDrops(udpPort);
+  const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
+  const peers = new ClientOnlyPeerTable(plainAddress(o.clientAddress));
+  const base = labSessionFactory(o.transport);
+  const lim = o.limits;
+  const factory: SessionFactory = (ctx) => {
+    const so = ctx.options;
+    if (so.service === Service.STREAM) {
+      // The listener checks packets per second; the agent also caps bits per second.
+      const bitsPerSecond = so.ratePacketsPerSecond * so.datagramBytes * 8;
+      if (bitsPerSecond > lim.maxRateBitsPerSecond) return { refuse: `stream of ${bitsPerSecond} bit/s exceeds the agent's limit of ${lim.maxRateBitsPerSecond} bit/s` };
+    }
+    const s = base(ctx);
+    if (s instanceof StreamReceiver) {
+      const at = kernelDrops();
+      s.kernelDrops = () => kernelDrops() - at;
+    }
+    return s;
+  };
+  const caps: ListenerCaps = {
+    maxSessions: lim.maxSessions,
+    maxRcvBufferBytes: lim.maxRcvBufferBytes,
+    maxStreamPacketsPerSecond: lim.maxRatePacketsPerSecond,
+    maxStreamDurationMs: lim.maxDurationMs,
+    maxSessionMs: lim.maxDurationMs,
+  };
+  const listener = new Listener(caps, factory, o.seed);
+  const open = new Map<number, { session: Session; peer: string | null }>();
+  const closed: PeerSessionStats[] = [];
+  const emit = eventLimiter(o.onEvent);
+  const peerText = (id: number) => {
+    const a = peers.address(id);
+    return a === undefined ? null : addressPort(a.address, a.port);
+  };
+  const driver = new UdpDriver({
+    socket,
+    endpoint: listener,
+    peers,
+    onProgress: () => {
+      for (let e = listener.pollEvent(); e !== null; e = listener.pollEvent()) {
+        const peer = peerText(e.peer);
+        if (e.type === 'session-opened') {
+          open.set(e.connectionId, { session: e.session, peer });
+          emit({ name: 'session-opened', peer, connectionId: e.connectionId, reason: null });
+        } else if (e.type === 'session-closed') {
+          open.delete(e.connectionId);
+          closed.push(sessionStats(e.session, e.connectionId, peer));
+          if (closed.length > CLOSED_SESSIONS_KEPT) closed.shift();
+          emit({ name: 'session-closed', peer, connectionId: e.connectionId, reason: sessionFailure(e.session) });
+        } else {
+          emit({ name: 'session-refused', peer, connectionId: null, reason: e.reason.slice(0, 1024) });
+        }
+      }
+    },
+  });
+  driver.start();
+  const startedAt = performance.now();
+  let ended: string | null = null;
+  let final: ServiceStats | null = null;
+  const stats = (): ServiceStats => ({
+    kind: 'listener',
+    service: o.id,
+    uptimeMs: performance.now() - startedAt,
+    kernelDrops: finiteOrNull(kernelDrops()),
+    foreignDrops: peers.foreignDrops,
+    ended,
+    udpPort,
+    listener: plainCounters(listener.counters),
+    sessions: [...closed, ...[...open].map(([id, s]) => sessionStats(s.session, id, s.peer))],
+  });
+  return {
+    id: o.id,
+    kind: 'listener',
+    udpPort,
+    stats: () => final ?? stats(),
+    stop: async (reason) => {
+      if (final !== null) return final;
+      ended = reason;
+      final = stats();
+      driver.stop();
+      await new Promise<void>((r) => socket.close(() => r()));
+      return final;
+    },
+  };
+}
+
+function sessionStats(session: Session, connectionId: number, peer: string | null): PeerSessionStats {
+  if (session instanceof BulkReceiver) {
+    return { connectionId, kind: 'reliable', counters: plainCounters(session.conn.counters), rcvBufferedBytes: session.conn.rcvBufferedBytes, finished: session.finished, peer };
+  }
+  const counters = session instanceof StreamReceiver ? { ...plainCounters(session.counters), kernelDrops: finiteOrNull(session.kernelDrops()) } : {};
+  return { connectionId, kind: 'stream', counters, rcvBufferedBytes: 0, finished: session.finished, peer };
+}
+
+function sessionFailure(session: Session): string | null {
+  if (session instanceof BulkReceiver) return session.conn.failureReason;
+  if (session instanceof StreamReceiver) return session.failure;
+  return null;
+}
+
+/** What an RPC service needs. */
+export interface RpcServiceOptions {
+  id: number;
+  host: string;
+  transports: readonly ('udp' | 'tcp' | 'plt')[];
+  drc: DrcRequest;
+  maxRecordBytes: number;
+  /** Lab-transport sessions at once. */
+  maxSessions: number;
+  maxRcvBufferBytes: number;
+  maxDurationMs: number;
+  transport: ListenerTransportDefaults;
+  socket: Partial<SocketConfig>;
+  seed: number;
+}
+
+/** Completes a DRC request with the defaults of the fields it leaves out. */
+export function drcConfigOf(d: DrcRequest): DrcConfig {
+  return { enabled: d.enabled, maxEntries: d.maxEntries ?? DEFAULT_DRC_CONFIG.maxEntries, maxAgeMs: d.maxAgeMs ?? DEFAULT_DRC_CONFIG.maxAgeMs };
+}
+
+/** TCP connections one RPC service accepts at once (a client's workload needs one). */
+const RPC_MAX_TCP_CONNECTIONS = 16;
+
+/** Starts an RPC server with a fresh counter program (experiments/rpc/counter-server.ts). */
+export async function startRpcService(o: RpcServiceOptions): Promise<AgentService & { readonly ports: { udp: number | null; tcp: number | null; plt: number | null }; configureDrc(d: DrcRequest): void }> {
+  const counter = new CounterService();
+  let drc = drcConfigOf(o.drc);
+  const has = (t: 'udp' | 'tcp' | 'plt') => o.transports.includes(t);
+  const server = await RpcServer.start({
+    host: o.host,
+    udpPort: has('udp') ? 0 : null,
+    tcpPort: has('tcp') ? 0 : null,
+    pltPort: has('plt') ? 0 : null,
+    programs: [counter.program()],
+    drc,
+    maxRecordBytes: o.maxRecordBytes,
+    maxTcpConnections: RPC_MAX_TCP_CONNECTIONS,
+    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
+    pltDefaults: o.transport,
+    socket: o.socket,
+    seed: o.seed,
+  });
+  const ports = { udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
+  const udpPorts = [ports.udp, ports.plt].filter((p): p is number => p !== null);
+  const dropsOf = () => udpPorts.reduce((sum, p) => sum + udpSocketDrops(p), 0);
+  const dropsAtStart = dropsOf();
+  const startedAt = performance.now();
+  let ended: string | null = null;
+  let final: ServiceStats | null = null;
+  const stats = (): ServiceStats => ({
+    kind: 'rpc',
+    service: o.id,
+    uptimeMs: performance.now() - startedAt,
+    kernelDrops: udpPorts.length === 0 ? null : finiteOrNull(dropsOf() - dropsAtStart),
+    foreignDrops: 0,
+    ended,
+    udpPort: ports.udp,
+    tcpPort: ports.tcp,
+    pltPort: ports.plt,
+    server: plainCounters(server.counters()),
+    drc: { ...drc },
+    counter: { value: counter.value.toString(), increments: counter.increments, repeatedExecutions: counter.repeatedExecutions },
+  });
+  return {
+    id: o.id,
+    kind: 'rpc',
+    ports,
+    configureDrc: (d) => {
+      drc = drcConfigOf(d);
+      server.configureDrc(drc);
+    },
+    stats: () => final ?? stats(),
+    stop: async (reason) => {
+      if (final !== null) return final;
+      ended = reason;
+      final = stats();
+      await server.close();
+      return final;
+    },
+  };
+}
+
+/** The RPC program and version an RPC service serves. */
+export const RPC_SERVICE_PROGRAM = { program: COUNTER_PROG, version: COUNTER_V1 } as const;
+
+/** What an echo service needs. */
+export interface EchoServiceOptions {
+  id: number;
+  host: string;
+  clientAddress: string;
+  replyBytes: number | null;
+  maxRatePacketsPerSecond: number;
+  maxRateBitsPerSecond: number;
+  socket: Partial<SocketConfig>;
+}
+
+/** Starts a UDP echo for one client on a free port. */
+export async function startEchoService(o: EchoServiceOptions): Promise<AgentService & { readonly udpPort: number }> {
+  const socket: Socket = await bindUdp(o.host, 0, o.socket);
+  const udpPort = socket.address().port;
+  const dropsAtStart = udpSocketDrops(udpPort);
+  const client = plainAddress(o.clientAddress);
+  const engine = new EchoEngine({ replyBytes: o.replyBytes, maxRatePacketsPerSecond: o.maxRatePacketsPerSecond, maxRateBitsPerSecond: o.maxRateBitsPerSecond }, performance.now());
+  let inFlight = 0;
+  const onSent = (err: Error | null) => {
+    inFlight--;
+    if (err !== null) engine.counters.sendErrors++;
+  };
+  socket.on('message', (msg, rinfo) => {
+    const reply = engine.handleDatagram(performance.now(), msg, plainAddress(rinfo.address) === client, inFlight < MAX_QUEUED_SENDS);
+    if (reply === null) return;
+    inFlight++;
+    socket.send(reply, rinfo.port, rinfo.address, onSent);
+  });
+  // A send error (EHOSTUNREACH, ...) is counted by onSent; 'error' events must not crash the agent.
+  socket.on('error', () => engine.counters.sendErrors++);
+  const startedAt = performance.now();
+  let ended: string | null = null;
+  let final: ServiceStats | null = null;
+  const stats = (): ServiceStats => ({
+    kind: 'echo',
+    service: o.id,
+    uptimeMs: performance.now() - startedAt,
+    kernelDrops: finiteOrNull(udpSocketDrops(udpPort) - dropsAtStart),
+    foreignDrops: engine.counters.foreignDrops,
+    ended,
+    udpPort,
+    counters: { ...engine.counters },
+  });
+  return {
+    id: o.id,
+    kind: 'echo',
+    udpPort,
+    stats: () => final ?? stats(),
+    stop: async (reason) => {
+      if (final !== null) return final;
+      ended = reason;
+      final = stats();
+      socket.removeAllListeners('message');
+      await new Promise<void>((r) => socket.close(() => r()));
+      return final;
+    },
+  };
+}
