@@ -1,7 +1,7 @@
 // `packetlab run`, `packetlab list`, `packetlab runs` and `packetlab export`: experiments from the
 // library or a spec file, their results folders, and combined CSV.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { KNOB_SECTIONS } from '../../experiments/knobs.js';
@@ -50,11 +50,13 @@ export function registerRun(program: Command): void {
     .option('--set <knob=value...>', 'override a knob, e.g. --set forward.lossProbability=5% (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--net <where>', 'sim, loopback, or HOST:PORT of a packetlab peer agent (overrides the spec)')
     .option('--out <dir>', `results folder (default ${defaultRunsDir()})`)
+    .option('--token <token>', 'token of the peer agent (default $PACKETLAB_TOKEN; visible in ps, prefer --token-file)')
+    .option('--token-file <file>', 'read the peer agent token from the first line of a file')
     .option('--quick', "run the spec's short version (what CI runs)")
     .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
     .option('--check', 'validate the spec and the overrides, print the points, and exit')
     .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)
-    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean }) => {
+    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string }) => {
       const loaded = resolveSpec(ref);
       if (!loaded.ok) {
         process.stderr.write(`${formatSpecErrors(loaded.file, loaded.errors)}\n`);
@@ -64,7 +66,15 @@ export function registerRun(program: Command): void {
       let run: ExperimentRun;
       try {
         const set: Record<string, KnobValue> = parseSetArgs(opts.set ?? []);
-        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, onEvent: (e) => onEvent(e) });
+        let peerToken = opts.token;
+        if (peerToken === undefined && opts.tokenFile !== undefined) {
+          try {
+            peerToken = readFileSync(opts.tokenFile, 'utf8').split('\n', 1)[0]!.trim();
+          } catch (e) {
+            throw new UsageError(`--token-file ${opts.tokenFile}: ${(e as Error).message}`);
+          }
+        }
+        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, peerToken, onEvent: (e) => onEvent(e) });
       } catch (e) {
         if (e instanceof RunSetupError) {
           const detail = e.errors.length > 0 ? formatSpecErrors(loaded.file, e.errors) : e.message;

@@ -124,9 +124,10 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   const sampler = o.onSample === undefined ? null : setInterval(() => o.onSample!(meter.sample(performance.now())), setup.intervalMs);
   const limit = setTimeout(() => finish('timeout'), setup.timeLimitMs);
   const onAbort = () => {
+    // Settle first: the abort below makes the sender 'failed', which onProgress would report.
+    finish('stopped');
     sender.abort(performance.now(), 'stopped by the user');
     driver.kick();
-    finish('stopped');
   };
   o.signal?.addEventListener('abort', onAbort);
   driver.start();

@@ -11,6 +11,7 @@ import { MODEL_COLUMNS, expectation } from './models.js';
 import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
+import { PeerClient } from '../../core/peer/client.js';
 import { SCALAR_COLUMNS, runTrial, sampleColumns, type LiveSetter, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -122,11 +123,17 @@ export class ExperimentRun {
   private store: RunStore | null = null;
   private trialAt = { point: -1, repetition: -1 };
 
+  private readonly peerToken: string | null;
+
   constructor(private readonly o: RunOptions) {
     const p = prepareRun(o);
     this.spec = p.spec;
     this.network = p.network;
     this.points = p.points;
+    this.peerToken = o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null;
+    if (this.network.kind === 'peer' && (this.peerToken === null || this.peerToken === '')) {
+      throw new RunSetupError(`network ${networkText(this.network)} needs the peer agent's token: set PACKETLAB_TOKEN or pass --token / --token-file`);
+    }
   }
 
   /** The run folder (once started). */
@@ -201,7 +208,17 @@ export class ExperimentRun {
       this.emit({ type: 'event', point, repetition, event: e });
     };
     let n = 0;
+    let peer: PeerClient | null = null;
     try {
+      if (this.network.kind === 'peer') {
+        const net = this.network;
+        try {
+          peer = await PeerClient.connect({ host: net.host, port: net.port, token: this.peerToken!, name: `packetlab run ${spec.name}` });
+        } catch (e) {
+          throw new Error(`cannot use the peer agent at ${networkText(net)}: ${(e as Error).message}`);
+        }
+        eventRow(null, null, { timeS: 0, kind: 'connected', detail: `peer agent ${peer.agent.name} (${peer.agent.software}) at ${networkText(net)}` });
+      }
       for (const point of points) {
         const outcomes: TrialOutcome[] = [];
         for (let rep = 0; rep < spec.repetitions && !this.abort.signal.aborted; rep++) {
@@ -227,6 +244,7 @@ export class ExperimentRun {
               this.live = set;
             },
             onPacket: this.o.onPacket,
+            peer: peer ?? undefined,
           });
           outcomes.push(outcome);
           store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure: outcome.failure });
@@ -247,6 +265,7 @@ export class ExperimentRun {
       eventRow(this.trialAt.point, this.trialAt.repetition, { timeS: 0, kind: 'error', detail: reason });
     }
     this.live = null;
+    if (peer !== null) await peer.close().catch(() => {});
     if (status === 'complete' && this.abort.signal.aborted) {
       status = 'stopped';
       reason = this.stopReason ?? 'stopped';

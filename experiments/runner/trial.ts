@@ -20,6 +20,7 @@ import { knobAt, type WorkloadKind } from '../knobs.js';
 import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
+import type { PeerClient } from '../../core/peer/client.js';
 import type { LadderPacket } from '../api/contract.js';
 
 /** How a trial ended. */
@@ -42,8 +43,8 @@ export interface TrialOutcome {
   failure: string | null;
   /** Scalar results, by column (docs/experiments.md, summary.csv). */
   scalars: Record<string, number>;
-  /** The driver's own end-of-run summary. */
-  summary: TransferSummary | StreamSummary | RpcSummary;
+  /** The driver's own end-of-run summary (null when the trial never ran: its peer was lost). */
+  summary: TransferSummary | StreamSummary | RpcSummary | null;
 }
 
 /** Changes a knob of a running trial; resolves with null or what went wrong. */
@@ -61,6 +62,8 @@ export interface TrialContext {
   onLive(set: LiveSetter | null): void;
   /** Every datagram's fate, for the packet ladder (only when someone watches). */
   onPacket?: (p: LadderPacket) => void;
+  /** The peer agent's control channel (network peer). */
+  peer?: PeerClient;
 }
 
 /** Sample columns of a workload kind. */
@@ -380,7 +383,6 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
 async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const c = ctx.config;
   const kind = c.workload.kind;
-  if (ctx.network.kind === 'peer') throw new Error('peer trials go through the peer runner');
   const current: Record<string, KnobValue> = {};
   const startMs = performance.now();
   const nowS = () => (performance.now() - startMs) / 1000;
@@ -411,7 +413,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   ctx.onEvent({ timeS: 0, kind: 'trial-start' });
   let out: TrialOutcome | null = null;
   try {
-    out = await runUdpWorkload(ctx, live);
+    out = ctx.network.kind === 'peer' ? await runPeerWorkload(ctx, live) : await runUdpWorkload(ctx, live, null, ctx.signal);
     return out;
   } finally {
     for (const t of timers) clearTimeout(t);
@@ -421,17 +423,20 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   }
 }
 
-async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void): Promise<TrialOutcome> {
+/** Where the far end is: null for a local one started for the trial. */
+type FarEnd = { host: string; port: number } | null;
+
+async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal): Promise<TrialOutcome> {
   const c = ctx.config;
   const kind = c.workload.kind;
   {
     if (kind === 'bulk' || kind === 'messages') {
       const s = await runUdpTransfer({
         setup: transferSetupOf(c),
-        peer: null,
+        peer: far,
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
-        signal: ctx.signal,
+        signal,
         onStart: (t: UdpTransferLive) =>
           live({ kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: null, remoteReceiver: t.reconfigureReceiver, now: () => performance.now(), kick: t.kick }),
       });
@@ -441,21 +446,100 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void): 
     if (kind === 'udp-stream') {
       const s = await runUdpStream({
         setup: streamSetupOf(c),
-        peer: null,
+        peer: far,
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
-        signal: ctx.signal,
+        signal,
         onStart: (t) => live({ kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
       });
       return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
     }
     const s = await runUdpRpcWorkload({
       setup: rpcSetupOf(c),
-      peer: null,
+      peer: far,
       onSample: (row) => ctx.onSample(row),
-      signal: ctx.signal,
+      signal,
       onStart: (t) => live({ kind, forward: t.forward, reverse: t.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
     });
     return { status: s.status, failure: s.failure, scalars: rpcScalars(s), summary: s };
   }
 }
+
+/**
+ * A trial against a peer agent: the agent starts the far end (a listener, or an RPC server with the
+ * counter program) for this trial, the traffic runs from here, and the receiver's counters come
+ * back over the control channel at the end. If the agent is lost, the trial stops at once and ends
+ * 'peer-lost' with the reason.
+ */
+async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void): Promise<TrialOutcome> {
+  const peer = ctx.peer;
+  const net = ctx.network;
+  if (peer === undefined || net.kind !== 'peer') throw new Error('a peer trial needs the peer agent\'s control channel');
+  const c = ctx.config;
+  const w = c.workload;
+  const t = c.transport;
+  const stop = new AbortController();
+  const onOuter = () => stop.abort();
+  ctx.signal.addEventListener('abort', onOuter);
+  let lost: string | null = peer.lostReason;
+  const unsubscribe = peer.onLost((reason) => {
+    lost = reason;
+    stop.abort();
+  });
+  const lifetimeMs = c.timeLimitMs + 30_000;
+  try {
+    if (lost !== null) throw new PeerLost(lost);
+    let service: number;
+    let port: number;
+    if (w.kind === 'rpc') {
+      const r = await peer.startRpcServer({ transports: [w.rpcTransport], drc: { enabled: w.drc }, socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax }, lifetimeMs, seed: c.seed });
+      service = r.service;
+      port = (w.rpcTransport === 'udp' ? r.udpPort : w.rpcTransport === 'tcp' ? r.tcpPort : r.pltPort)!;
+    } else {
+      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions }, lifetimeMs, seed: c.seed });
+      service = l.service;
+      port = l.udpPort;
+    }
+    ctx.onEvent({ timeS: 0, kind: 'connected', detail: `peer ${net.host}:${net.port} serves the trial on port ${port}` });
+    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal);
+    if (lost !== null) throw new PeerLost(lost);
+    // The receiver's own counters, which only the agent has.
+    const stats = await peer.stop(service).catch((e: Error) => {
+      if (lost !== null) throw new PeerLost(lost);
+      throw e;
+    });
+    if (stats.kind === 'listener') {
+      const conn = w.kind === 'udp-stream' ? undefined : stats.sessions.find((x) => x.kind === 'reliable');
+      const r = conn?.counters;
+      if (r !== undefined && r !== null) {
+        const num = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : Number.NaN);
+        out.scalars.duplicates_suppressed = num('duplicatesSuppressed');
+        out.scalars.out_of_order_buffered = num('outOfOrderBuffered');
+        out.scalars.window_drops = num('windowDrops');
+        out.scalars.corrupt_delivered = num('corruptDeliveredPackets');
+        if (w.kind === 'messages') out.scalars.delivered_messages = num('deliveredMessages');
+      }
+      if (stats.kernelDrops !== null) out.scalars.kernel_drops_receiver = stats.kernelDrops;
+    } else if (stats.kind === 'rpc') {
+      const num = (k: string) => (typeof stats.server[k] === 'number' ? (stats.server[k] as number) : Number.NaN);
+      out.scalars.server_executions = num('executions');
+      out.scalars.duplicate_requests = num('duplicateRequests');
+      out.scalars.cache_hits = num('cacheHits');
+      out.scalars.duplicate_executions = stats.counter.repeatedExecutions;
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof PeerLost || lost !== null) {
+      const reason = e instanceof PeerLost ? e.message : lost!;
+      ctx.onEvent({ timeS: 0, kind: 'error', detail: `peer lost: ${reason}` });
+      return { status: 'peer-lost', failure: reason, scalars: {}, summary: null };
+    }
+    throw e;
+  } finally {
+    unsubscribe();
+    ctx.signal.removeEventListener('abort', onOuter);
+  }
+}
+
+/** The agent went away during a trial. */
+class PeerLost extends Error {}
