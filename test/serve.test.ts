@@ -18,7 +18,7 @@ beforeAll(async () => {
   writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>Packet Lab</title>');
   writeFileSync(join(renderer, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'secret');
-  server = await startLabServer({ host: '127.0.0.1', port: 0, rendererDir: renderer, runsDir: join(dir, 'runs'), specsDir: join(dir, 'specs'), token: 'test-token-0123456789' });
+  server = await startLabServer({ host: '127.0.0.1', port: 0, rendererDir: renderer, runsDir: join(dir, 'runs'), specsDir: join(dir, 'specs'), token: 'test-token-0123456789', beaconPort: 0 });
 });
 
 afterAll(async () => {

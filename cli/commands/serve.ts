@@ -26,8 +26,9 @@ export function registerServe(program: Command): void {
     .option('--token <token>', 'token the page must present (default: a random one, printed in the URL)')
     .option('--runs-dir <dir>', `results folder (default ${defaultRunsDir()})`)
     .option('--specs-dir <dir>', `folder of saved specs (default ${defaultSpecsDir()})`)
+    .option('--no-beacons', 'do not listen for LAN peer agents\' beacons (UDP 9877)')
     .option('--print-url-json', 'print {"url": ...} as one JSON line once listening (for scripts and tests)')
-    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean }) => {
+    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean; beacons: boolean }) => {
       if (opts.token !== undefined && opts.token.length < 16) throw new UsageError('--token must be at least 16 characters');
       const server = await startLabServer({
         host: opts.host,
@@ -36,6 +37,7 @@ export function registerServe(program: Command): void {
         rendererDir: join(projectRoot(), 'dist', 'renderer'),
         runsDir: opts.runsDir ?? defaultRunsDir(),
         specsDir: opts.specsDir ?? defaultSpecsDir(),
+        beaconPort: opts.beacons ? undefined : null,
       });
       if (opts.printUrlJson === true) jsonLine({ url: server.url, port: server.port });
       else {

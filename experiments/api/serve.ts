@@ -10,6 +10,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LabHost, type LabHostOptions } from './host.js';
 import type { RunBatch } from './contract.js';
+import { BEACON_PORT, PeerBeaconListener } from '../../core/peer/beacon.js';
 
 /** Where and how to serve. */
 export interface ServeOptions extends LabHostOptions {
@@ -23,6 +24,8 @@ export interface ServeOptions extends LabHostOptions {
   maxClients?: number;
   /** Most calls per second per client (default 200). */
   maxCallsPerSecond?: number;
+  /** UDP port to hear peer agents' beacons on (default 9877; null: do not listen). */
+  beaconPort?: number | null;
 }
 
 /** A running server. */
@@ -68,7 +71,23 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
   const token = o.token ?? randomBytes(24).toString('base64url');
   const root = resolve(o.rendererDir);
   if (!existsSync(join(root, 'index.html'))) throw new Error(`${join(root, 'index.html')} is missing: run \`npm run build\` first`);
-  const host = new LabHost(o);
+  // LAN peers for the app's list: heard on the beacon port, which several listeners may share.
+  let beacons: PeerBeaconListener | null = null;
+  let beaconError: string | null = null;
+  if (o.peers === undefined && o.beaconPort !== null) {
+    try {
+      beacons = await PeerBeaconListener.start({ port: o.beaconPort ?? BEACON_PORT });
+    } catch (e) {
+      beaconError = (e as Error).message;
+    }
+  }
+  const peers =
+    o.peers ??
+    (() => {
+      if (beacons === null) throw new Error(beaconError ?? 'not listening for peer beacons (--no-beacons)');
+      return beacons.peers().map((p) => ({ address: p.address, port: p.controlPort, name: p.name, version: p.version, lastSeenMs: p.lastSeenMs }));
+    });
+  const host = new LabHost({ ...o, peers });
   let port = 0;
   const origins = () => {
     const set = new Set([`http://${hostForUrl(o.host)}:${port}`]);
@@ -181,6 +200,7 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
     close: async () => {
       for (const c of clients) c.close(1001, 'the lab is shutting down');
       await host.close();
+      await beacons?.close();
       wss.close();
       await new Promise<void>((r) => server.close(() => r()));
     },
