@@ -13,6 +13,7 @@ import { schemaText } from '../experiments/write-schema.js';
 import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
 import { expandSweep } from '../experiments/runner/config.js';
+import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 
 const DOCS = readFileSync(new URL('../docs/experiments.md', import.meta.url), 'utf8');
 
@@ -242,6 +243,20 @@ describe('the runner', () => {
     const csv = combinedCsv([r.dir]).split('\n');
     expect(csv[0]).toMatch(/^run,experiment,trial_status,point,repetition,time_s,/);
     expect(csv.length - 2).toBe(r.samples.length);
+  });
+
+  it('records each trial to a pcapng file that tshark reads with the dissector', async () => {
+    const out = tmp();
+    const r = new ExperimentRun({ spec: spec({ ...base, workload: { kind: 'bulk', bytes: 100_000 }, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 2 }), specFile: null, outDir: out, pcapMaxBytes: 10e6 });
+    const res = await r.start();
+    const rec = readRun(res.dir);
+    expect(rec.captures.map((c) => c.file)).toEqual(['capture-p0-r0.pcapng', 'capture-p0-r1.pcapng']);
+    const c0 = rec.captures[0]!;
+    expect(c0.frames).toBeGreaterThan(100);
+    if (SKIP_TSHARK) return;
+    const { rows } = tsharkFields(join(res.dir, c0.file), ['frame.number', 'packetlab.type']);
+    expect(rows.length).toBe(c0.frames);
+    expect(rows.some((row) => row[1] === '1')).toBe(true);
   });
 
   it('packetlab list, runs and export work from the command line', () => {
