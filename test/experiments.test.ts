@@ -12,7 +12,7 @@ import { CONCEPTS, parseSpecText, validateSpec, type ExperimentSpec } from '../e
 import { schemaText } from '../experiments/write-schema.js';
 import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
-import { expandSweep } from '../experiments/runner/config.js';
+import { expandSweep, trialConfig } from '../experiments/runner/config.js';
 import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 
 const DOCS = readFileSync(new URL('../docs/experiments.md', import.meta.url), 'utf8');
@@ -115,6 +115,16 @@ describe('spec validation', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('starts both directions from a preset, and explicit knobs win over it', () => {
+    const s = spec({ preset: 'satellite', forward: { lossProbability: 0.05 } });
+    const c = trialConfig(s, expandSweep(s)[0]!, 0);
+    expect(c.forward).toMatchObject({ delayMs: 300, rateBitsPerSecond: 20e6, lossProbability: 0.05 });
+    expect(c.reverse).toMatchObject({ delayMs: 300, rateBitsPerSecond: 2e6, lossProbability: 0.001 });
+    const bad = validateSpec({ name: 'x', title: 't', description: 'd', concepts: ['checksums'], preset: 'carrier-pigeon' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors[0]).toMatchObject({ path: '$.preset', value: '"carrier-pigeon"', message: expect.stringMatching(/^must be one of "lan", "wifi", "lossy-wifi", "dsl", "3g", "4g", "satellite"$/) });
   });
 
   it('expands the sweep into the cartesian product, ranges included', () => {
