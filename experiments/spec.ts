@@ -24,6 +24,7 @@ export const CONCEPTS = {
   'stub-generator': 'the stub generator packs and unpacks arguments from an interface definition',
   'run-time-library': 'the RPC run-time library: retries, timeouts and connections',
   'call-semantics': 'at-least-once and at-most-once calls',
+  naming: 'naming: the client finds the server by program and version through a binder (the portmapper)',
 } as const;
 
 /** A concept name. */

@@ -80,7 +80,7 @@ export const SCALAR_COLUMNS: Record<WorkloadKind, readonly string[]> = {
   bulk: ['completed', 'goodput_bps', 'duration_s', 'transmissions_per_packet', 'retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts', 'duplicates_suppressed', 'out_of_order_buffered', 'window_drops', 'checksum_failures', 'corrupt_delivered', 'data_matched', 'fwd_drops', 'rev_drops', 'rtt_mean_ms', 'kernel_drops_receiver'],
   messages: [],
   'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
-  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
+  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'lookups', 'logical_latency_mean_ms', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
 };
 SCALAR_COLUMNS.messages = [...SCALAR_COLUMNS.bulk, 'delivered_messages'];
 
@@ -135,6 +135,8 @@ function rpcScalars(s: RpcSummary): Record<string, number> {
     calls_succeeded: s.callsSucceeded,
     calls_failed: s.callsFailed,
     calls_per_s: s.callsPerSecond,
+    lookups: s.lookups,
+    logical_latency_mean_ms: s.logicalLatencyMeanMs,
     attempts_per_call: s.attemptsPerCall,
     latency_mean_ms: s.latencyMeanMs,
     latency_p50_ms: s.latencyP50Ms,
