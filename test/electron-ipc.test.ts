@@ -64,7 +64,7 @@ describe('lab:<method> handlers', () => {
   it('answer our page', async () => {
     const s = setup();
     const knobs = await s.invoke('lab:listKnobs', good, {});
-    expect(knobs.ok).toBe(true);
+    if (!knobs.ok) throw new Error(knobs.error);
     expect((knobs.value as unknown[]).length).toBeGreaterThan(10);
     const lib = await s.invoke('lab:listLibrary', good);
     expect(lib.ok).toBe(true);
