@@ -106,7 +106,25 @@ function buildMenu(): void {
 
 async function createWindow(): Promise<void> {
   const icon = join(files.rendererDir, '..', '..', 'build', 'icon.png');
-  win = new BrowserWindow(windowOptions(files.preloadPath, { dark: nativeTheme.shouldUseDarkColors, ...(existsSync(icon) ? { iconPath: icon } : {}) }));
+  const options = windowOptions(files.preloadPath, { dark: nativeTheme.shouldUseDarkColors, ...(existsSync(icon) ? { iconPath: icon } : {}) });
+  win = new BrowserWindow({
+    ...options,
+    // The settings of security.ts, with the essential ones spelled out here as well so that they
+    // hold whatever else changes and static checkers (electronegativity) can see them.
+    webPreferences: {
+      ...options.webPreferences,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      experimentalFeatures: false,
+      webviewTag: false,
+      disableBlinkFeatures: 'Auxclick',
+    },
+  });
   win.once('ready-to-show', () => win?.show());
   win.on('closed', () => {
     win = null;

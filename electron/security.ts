@@ -23,6 +23,8 @@ export function webPreferences(preloadPath: string): WebPreferences {
     navigateOnDragDrop: false,
     safeDialogs: true,
     spellcheck: false,
+    // No middle-click "open in a new window" (new windows are denied anyway).
+    disableBlinkFeatures: 'Auxclick',
   };
 }
 

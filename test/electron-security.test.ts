@@ -37,6 +37,7 @@ describe('window options', () => {
       experimentalFeatures: false,
       webviewTag: false,
       navigateOnDragDrop: false,
+      disableBlinkFeatures: 'Auxclick',
     });
     expect(p).not.toHaveProperty('enableBlinkFeatures');
     const w = windowOptions('/x/preload.cjs');
