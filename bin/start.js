@@ -2,7 +2,7 @@
 // `npm start` (after `npm run build`): opens the desktop app in Electron; when the Electron binary
 // is not installed (machines that cannot download it), says so in one line and serves the same UI
 // to a browser with `packetlab serve` instead, which prints the URL. Arguments go to Electron, or
-// to `packetlab serve` (`npm start -- --port 9000`). SIGINT and SIGTERM are passed on to the child.
+// to `packetlab serve` (`npm start -- --port 9000`). SIGINT, SIGTERM and SIGHUP are passed on to the child.
 //
 // PACKETLAB_ELECTRON_DIR names another folder laid out like node_modules/electron (path.txt and
 // dist/), for tests.
@@ -31,13 +31,17 @@ function run(command, args, env) {
   // Its own process group on POSIX, so a terminal's Ctrl-C reaches it once (from us), not twice.
   const child = spawn(command, args, { stdio: 'inherit', env, detached: process.platform !== 'win32' });
   const forwarded = new Set();
-  for (const signal of ['SIGINT', 'SIGTERM']) {
+  // SIGHUP too: the child has its own session, so a closed terminal would not reach it otherwise.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => {
       if (forwarded.has(signal)) return;
       forwarded.add(signal);
       child.kill(signal);
     });
   }
+  process.on('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
   child.on('error', (e) => {
     console.error(`packetlab: cannot start ${command}: ${e.message}`);
     process.exit(1);
