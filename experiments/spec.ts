@@ -7,6 +7,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { z } from 'zod';
 import { checkKnobValue, type Knob, type NumberKnob } from '../core/knobs.js';
 import { KNOB_SECTIONS, allKnobPaths, knobAt, type KnobSection } from './knobs.js';
+import { LINK_PRESET_NAMES, type LinkPresetName } from '../core/impair/presets.js';
 
 /** The concepts of the reference notes an experiment can teach. */
 export const CONCEPTS = {
@@ -147,6 +148,10 @@ export const specSchema = z.strictObject({
   description: z.string().min(1).max(4000).describe('what the experiment shows and what to look at'),
   concepts: z.array(z.enum(Object.keys(CONCEPTS) as [Concept, ...Concept[]])).min(1).describe('concepts of the reference notes it teaches'),
   network: networkSchema.default('sim'),
+  preset: z
+    .enum(LINK_PRESET_NAMES as [LinkPresetName, ...LinkPresetName[]], { error: `must be one of ${LINK_PRESET_NAMES.map((n) => `"${n}"`).join(', ')}` })
+    .optional()
+    .describe('a named link profile for both directions (docs/experiments.md, "Link presets"); forward and reverse knobs set here win over it'),
   transport: sectionSchema('transport').default({}).describe('reliable transport knobs'),
   forward: sectionSchema('forward').default({}).describe('impairment of the data direction'),
   reverse: sectionSchema('reverse').default({}).describe('impairment of the return direction (ACKs, replies, reports)'),

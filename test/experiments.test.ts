@@ -12,7 +12,8 @@ import { CONCEPTS, parseSpecText, validateSpec, type ExperimentSpec } from '../e
 import { schemaText } from '../experiments/write-schema.js';
 import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
-import { expandSweep } from '../experiments/runner/config.js';
+import { expandSweep, trialConfig } from '../experiments/runner/config.js';
+import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 
 const DOCS = readFileSync(new URL('../docs/experiments.md', import.meta.url), 'utf8');
 
@@ -114,6 +115,16 @@ describe('spec validation', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('starts both directions from a preset, and explicit knobs win over it', () => {
+    const s = spec({ preset: 'satellite', forward: { lossProbability: 0.05 } });
+    const c = trialConfig(s, expandSweep(s)[0]!, 0);
+    expect(c.forward).toMatchObject({ delayMs: 300, rateBitsPerSecond: 20e6, lossProbability: 0.05 });
+    expect(c.reverse).toMatchObject({ delayMs: 300, rateBitsPerSecond: 2e6, lossProbability: 0.001 });
+    const bad = validateSpec({ name: 'x', title: 't', description: 'd', concepts: ['checksums'], preset: 'carrier-pigeon' });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.errors[0]).toMatchObject({ path: '$.preset', value: '"carrier-pigeon"', message: expect.stringMatching(/^must be one of "lan", "wifi", "lossy-wifi", "dsl", "3g", "4g", "satellite"$/) });
   });
 
   it('expands the sweep into the cartesian product, ranges included', () => {
@@ -242,6 +253,20 @@ describe('the runner', () => {
     const csv = combinedCsv([r.dir]).split('\n');
     expect(csv[0]).toMatch(/^run,experiment,trial_status,point,repetition,time_s,/);
     expect(csv.length - 2).toBe(r.samples.length);
+  });
+
+  it('records each trial to a pcapng file that tshark reads with the dissector', async () => {
+    const out = tmp();
+    const r = new ExperimentRun({ spec: spec({ ...base, workload: { kind: 'bulk', bytes: 100_000 }, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 2 }), specFile: null, outDir: out, pcapMaxBytes: 10e6 });
+    const res = await r.start();
+    const rec = readRun(res.dir);
+    expect(rec.captures.map((c) => c.file)).toEqual(['capture-p0-r0.pcapng', 'capture-p0-r1.pcapng']);
+    const c0 = rec.captures[0]!;
+    expect(c0.frames).toBeGreaterThan(100);
+    if (SKIP_TSHARK) return;
+    const { rows } = tsharkFields(join(res.dir, c0.file), ['frame.number', 'packetlab.type']);
+    expect(rows.length).toBe(c0.frames);
+    expect(rows.some((row) => row[1] === '1')).toBe(true);
   });
 
   it('packetlab list, runs and export work from the command line', () => {

@@ -11,6 +11,9 @@ import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from 
 import { combinedCsv, defaultRunsDir, findRun, listRuns } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
 import { Progress, fmt, jsonLine, stopSignal } from '../output.js';
+import { numberArg } from '../args.js';
+import { parseBytes } from '../../core/units.js';
+import { MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 
 function knobList(): string {
   return Object.entries(KNOB_SECTIONS)
@@ -53,10 +56,12 @@ export function registerRun(program: Command): void {
     .option('--token <token>', 'token of the peer agent (default $PACKETLAB_TOKEN; visible in ps, prefer --token-file)')
     .option('--token-file <file>', 'read the peer agent token from the first line of a file')
     .option('--quick', "run the spec's short version (what CI runs)")
+    .option('--pcap', "record every trial's datagrams to capture-pPOINT-rREP.pcapng in the run folder (dropped, delayed, duplicated and corrupted ones annotated; docs/wireshark.md)")
+    .option('--pcap-max-size <size>', 'most bytes of each trial capture (default 100 MB)', numberArg(parseBytes, MIN_CAPTURE_BYTES, 1e12, '--pcap-max-size', true))
     .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
     .option('--check', 'validate the spec and the overrides, print the points, and exit')
     .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)
-    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string }) => {
+    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string; pcap?: boolean; pcapMaxSize?: number }) => {
       const loaded = resolveSpec(ref);
       if (!loaded.ok) {
         process.stderr.write(`${formatSpecErrors(loaded.file, loaded.errors)}\n`);
@@ -66,6 +71,7 @@ export function registerRun(program: Command): void {
       let run: ExperimentRun;
       try {
         const set: Record<string, KnobValue> = parseSetArgs(opts.set ?? []);
+        if (opts.pcapMaxSize !== undefined && opts.pcap !== true) throw new UsageError('--pcap-max-size needs --pcap');
         let peerToken = opts.token;
         if (peerToken === undefined && opts.tokenFile !== undefined) {
           try {
@@ -74,7 +80,7 @@ export function registerRun(program: Command): void {
             throw new UsageError(`--token-file ${opts.tokenFile}: ${(e as Error).message}`);
           }
         }
-        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, peerToken, onEvent: (e) => onEvent(e) });
+        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, peerToken, pcapMaxBytes: opts.pcap === true ? (opts.pcapMaxSize ?? 100e6) : 0, onEvent: (e) => onEvent(e) });
       } catch (e) {
         if (e instanceof RunSetupError) {
           const detail = e.errors.length > 0 ? formatSpecErrors(loaded.file, e.errors) : e.message;

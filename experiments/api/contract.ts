@@ -87,6 +87,15 @@ export interface PeerInfo {
   lastSeenMs: number;
 }
 
+/** A link preset (core/impair/presets.ts): knob values by SECTION.KEY for both directions. */
+export interface PresetInfo {
+  name: string;
+  label: string;
+  description: string;
+  /** forward.* and reverse.* knob values. */
+  set: Record<string, number | string | boolean>;
+}
+
 /** One sample pushed live: the trial it belongs to and its columns. */
 export interface LiveSample {
   point: number;
@@ -160,6 +169,7 @@ export const API_PARAMS = {
   openRun: z.strictObject({ runId }),
   exportCsv: z.strictObject({ runIds: z.array(runId).min(1).max(16), which: z.enum(['samples', 'summary']) }),
   listPeers: z.strictObject({}),
+  listPresets: z.strictObject({}),
 } as const;
 
 /** A call name. */
@@ -181,6 +191,7 @@ export interface ApiResults {
   openRun: RunData;
   exportCsv: { csv: string; fileName: string };
   listPeers: PeerInfo[];
+  listPresets: PresetInfo[];
 }
 
 /** The API as the renderer sees it: one async function per call, and run batches. */

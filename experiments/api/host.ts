@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../../core/util/paths.js';
 import type { Knob } from '../../core/knobs.js';
 import { KNOB_SECTIONS } from '../knobs.js';
+import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { loadLibrary } from '../library.js';
 import { parseSpecText } from '../spec.js';
 import { RunSetupError, prepareRun } from '../runner/run.js';
@@ -163,7 +164,17 @@ export class LabHost {
         return ok<ApiResults['exportCsv']>({ csv: combinedCsv(dirs, which), fileName });
       }
       case 'listPeers':
-        return ok<ApiResults['listPeers']>(this.o.peers?.() ?? []);
+        if (this.o.peers === undefined) return { ok: false, error: 'listPeers: this host does not listen for peer beacons' };
+        return ok<ApiResults['listPeers']>(this.o.peers());
+      case 'listPresets':
+        return ok<ApiResults['listPresets']>(
+          Object.entries(LINK_PRESETS).map(([name, p]) => ({
+            name,
+            label: p.label,
+            description: p.description,
+            set: { ...Object.fromEntries(Object.entries(p.forward).map(([k, v]) => [`forward.${k}`, v])), ...Object.fromEntries(Object.entries(p.reverse).map(([k, v]) => [`reverse.${k}`, v])) },
+          })),
+        );
     }
   }
 

@@ -4,6 +4,7 @@
 
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { deriveSeed } from '../../core/util/rng.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/rpc/client.js';
@@ -153,8 +154,10 @@ export function setPath(spec: ExperimentSpec, path: string, value: KnobValue): v
 /** The sections of a spec with one point's settings applied, defaults filled in. */
 function sectionsAt(spec: ExperimentSpec, point: SweepPoint): Record<KnobSection, Record<string, KnobValue>> {
   const out = {} as Record<KnobSection, Record<string, KnobValue>>;
+  const preset = spec.preset === undefined ? null : LINK_PRESETS[spec.preset];
   for (const section of Object.keys(KNOB_SECTIONS) as KnobSection[]) {
-    out[section] = { ...defaultsOf(KNOB_SECTIONS[section]), ...(spec[section] as Record<string, KnobValue>) };
+    const fromPreset = preset === null || (section !== 'forward' && section !== 'reverse') ? {} : (preset[section] as Record<string, KnobValue>);
+    out[section] = { ...defaultsOf(KNOB_SECTIONS[section]), ...fromPreset, ...(spec[section] as Record<string, KnobValue>) };
   }
   for (const [path, v] of Object.entries(point.set)) {
     const at = knobAt(path)!;

@@ -12,6 +12,9 @@ import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
 import { PeerClient } from '../../core/peer/client.js';
+import { join } from 'node:path';
+import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
+import { FileSink } from '../../core/capture/sink.js';
 import { SCALAR_COLUMNS, runTrial, sampleColumns, type LiveSetter, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -29,6 +32,8 @@ export interface RunOptions {
   outDir?: string;
   /** Everything that happens, as it happens. */
   onEvent?: (e: RunStreamEvent) => void;
+  /** Record every trial's datagrams to capture-pPOINT-rREP.pcapng in the run folder, each at most this many bytes (0: no capture). */
+  pcapMaxBytes?: number;
   /** Token of the peer agent when the network is a peer (default: $PACKETLAB_TOKEN). */
   peerToken?: string;
   /** Every datagram's fate, for the packet ladder (costs time per packet: only for a watcher). */
@@ -196,6 +201,7 @@ export class ExperimentRun {
       reason: null,
       trials: [],
       liveChanges: [],
+      captures: [],
       columns,
     });
     this.store = store;
@@ -227,6 +233,7 @@ export class ExperimentRun {
           const config = trialConfig(spec, point, rep);
           this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, trial: n, trials: total });
           const prefix = { point: point.index, repetition: rep, ...point.axes };
+          const capture = this.openCapture(store, point, rep, config.seed);
           const outcome = await runTrial({
             config,
             network: this.network,
@@ -245,6 +252,12 @@ export class ExperimentRun {
             },
             onPacket: this.o.onPacket,
             peer: peer ?? undefined,
+            capture: capture?.capture,
+          }).finally(() => {
+            if (capture !== null) {
+              const st = capture.capture.close();
+              store.record.captures.push({ point: point.index, repetition: rep, file: capture.file, frames: st.framesWritten, bytes: st.bytesWritten, capped: st.capped });
+            }
           });
           outcomes.push(outcome);
           store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure: outcome.failure });
@@ -273,6 +286,22 @@ export class ExperimentRun {
     store.end(status, reason);
     this.emit({ type: 'run-end', id: store.record.id, dir: store.dir, status, reason });
     return { id: store.record.id, dir: store.dir, status, reason };
+  }
+
+  /** The pcapng capture of one trial, when asked for. */
+  private openCapture(store: RunStore, point: SweepPoint, rep: number, seed: number): { capture: Capture; file: string } | null {
+    const max = this.o.pcapMaxBytes ?? 0;
+    if (max <= 0) return null;
+    const file = `capture-p${point.index}-r${rep}.pcapng`;
+    const axes = Object.entries(point.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    const capture = new Capture({
+      pcap: new FileSink(join(store.dir, file)),
+      maxBytes: Math.max(max, MIN_CAPTURE_BYTES),
+      timeOriginMs: this.network.kind === 'sim' ? 0 : performance.timeOrigin,
+      application: `packetlab ${PACKETLAB_VERSION}`,
+      comment: `${this.spec.name} point ${point.index}${axes === '' ? '' : ` (${axes})`} repetition ${rep} seed ${seed} on ${this.spec.network}`,
+    });
+    return { capture, file };
   }
 
   private summarizePoint(store: RunStore, point: SweepPoint, outcomes: TrialOutcome[], scalarCols: string[], axisNames: string[]): void {

@@ -58,6 +58,8 @@ export interface RunRecord {
   reason: string | null;
   trials: TrialRecord[];
   liveChanges: LiveChange[];
+  /** pcapng files of the trials (`packetlab run --pcap`). */
+  captures: { point: number; repetition: number; file: string; frames: number; bytes: number; capped: boolean }[];
   /** Columns of the CSV files. */
   columns: { samples: string[]; events: string[]; summary: string[] };
 }

@@ -21,6 +21,8 @@ import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
 import type { PeerClient } from '../../core/peer/client.js';
+import type { Capture } from '../../core/capture/capture.js';
+import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
 
 /** How a trial ended. */
@@ -64,6 +66,8 @@ export interface TrialContext {
   onPacket?: (p: LadderPacket) => void;
   /** The peer agent's control channel (network peer). */
   peer?: PeerClient;
+  /** Records the trial's datagrams (pcapng); the caller closes it. */
+  capture?: Capture;
 }
 
 /** Sample columns of a workload kind. */
@@ -251,6 +255,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   let start: () => void;
   let finish: (why: string, stopped: boolean) => TrialOutcome;
   let connected: () => boolean = () => true;
+  let streamReverse: Link | null = null;
 
   if (kind === 'bulk' || kind === 'messages') {
     const setup = transferSetupOf(c);
@@ -275,6 +280,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     const setup = streamSetupOf(c);
     const t = buildSimStream(setup, wrap);
     sim = t.sim;
+    streamReverse = t.reverse;
     const meter = new StreamMeter(t.sender, t.forward, () => 0, 0);
     let prevDrops = 0;
     parts = { kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
@@ -313,6 +319,11 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     };
   }
 
+  if (ctx.capture !== undefined) {
+    const l = parts.forward!;
+    const r = kind === 'udp-stream' ? streamReverse! : parts.reverse!;
+    captureSimLinks(ctx.capture, l, r, kind === 'udp-stream' ? 'reports' : kind === 'rpc' ? 'replies' : 'ACK direction');
+  }
   if (ctx.onPacket !== undefined) {
     if (parts.forward !== null) addTracer(parts.forward, new LadderTracer('forward', 0, ctx.onPacket));
     if (parts.reverse !== null) addTracer(parts.reverse, new LadderTracer('reverse', 0, ctx.onPacket));
@@ -437,6 +448,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
         signal,
+        capture: ctx.capture,
         onStart: (t: UdpTransferLive) =>
           live({ kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: null, remoteReceiver: t.reconfigureReceiver, now: () => performance.now(), kick: t.kick }),
       });
@@ -450,6 +462,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
         signal,
+        capture: ctx.capture,
         onStart: (t) => live({ kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
       });
       return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };

@@ -1,0 +1,68 @@
+// Named link profiles a user picks in one click (the app) or with `preset` in a spec. Each sets
+// both directions; anything set explicitly (spec sections, sweeps, live changes) wins over the
+// preset, so a preset is a starting point to edit. docs/experiments.md lists the values and where
+// they come from: typical figures of each access technology, not measurements of one network.
+
+import type { ImpairmentConfig } from './config.js';
+
+/** A named pair of link directions. */
+export interface LinkPreset {
+  label: string;
+  description: string;
+  /** Data direction (downlink for access links: the server sends to the user). */
+  forward: Partial<ImpairmentConfig>;
+  /** Return direction (uplink). */
+  reverse: Partial<ImpairmentConfig>;
+}
+
+/** The presets, by name. */
+export const LINK_PRESETS = {
+  lan: {
+    label: 'LAN (1 Gbit/s Ethernet)',
+    description: 'switched gigabit Ethernet: sub-millisecond delay, no loss',
+    forward: { delayMs: 0.1, jitterMs: 0.02, rateBitsPerSecond: 1e9, queuePackets: 1000 },
+    reverse: { delayMs: 0.1, jitterMs: 0.02, rateBitsPerSecond: 1e9, queuePackets: 1000 },
+  },
+  wifi: {
+    label: 'Wi-Fi (good signal)',
+    description: '802.11ac near the access point: a few ms, some jitter, rare loss',
+    forward: { delayMs: 2, jitterMs: 1, jitterDistribution: 'normal', rateBitsPerSecond: 200e6, queuePackets: 500, lossProbability: 0.001 },
+    reverse: { delayMs: 2, jitterMs: 1, jitterDistribution: 'normal', rateBitsPerSecond: 100e6, queuePackets: 500, lossProbability: 0.001 },
+  },
+  'lossy-wifi': {
+    label: 'Lossy Wi-Fi (weak signal)',
+    description: 'far from the access point: more jitter and bursts of loss (Gilbert-Elliott)',
+    forward: { delayMs: 4, jitterMs: 3, jitterDistribution: 'normal', rateBitsPerSecond: 20e6, queuePackets: 300, lossProbability: 0.01, burstEnterProbability: 0.01, burstExitProbability: 0.3, burstLossBad: 0.5 },
+    reverse: { delayMs: 4, jitterMs: 3, jitterDistribution: 'normal', rateBitsPerSecond: 10e6, queuePackets: 300, lossProbability: 0.01, burstEnterProbability: 0.01, burstExitProbability: 0.3, burstLossBad: 0.5 },
+  },
+  dsl: {
+    label: 'DSL (16/1 Mbit/s)',
+    description: 'ADSL2+: asymmetric, 10 ms to the first router, deep modem buffers',
+    forward: { delayMs: 10, jitterMs: 1, rateBitsPerSecond: 16e6, queuePackets: 200 },
+    reverse: { delayMs: 10, jitterMs: 1, rateBitsPerSecond: 1e6, queuePackets: 100 },
+  },
+  '3g': {
+    label: '3G (HSPA)',
+    description: 'HSPA mobile data: 50 ms each way, jitter, some loss',
+    forward: { delayMs: 50, jitterMs: 10, jitterDistribution: 'normal', rateBitsPerSecond: 2e6, queuePackets: 60, lossProbability: 0.01 },
+    reverse: { delayMs: 50, jitterMs: 10, jitterDistribution: 'normal', rateBitsPerSecond: 0.5e6, queuePackets: 60, lossProbability: 0.01 },
+  },
+  '4g': {
+    label: '4G (LTE)',
+    description: 'LTE mobile data: 25 ms each way, moderate jitter, little loss',
+    forward: { delayMs: 25, jitterMs: 5, jitterDistribution: 'normal', rateBitsPerSecond: 30e6, queuePackets: 200, lossProbability: 0.002 },
+    reverse: { delayMs: 25, jitterMs: 5, jitterDistribution: 'normal', rateBitsPerSecond: 10e6, queuePackets: 200, lossProbability: 0.002 },
+  },
+  satellite: {
+    label: 'Satellite (GEO)',
+    description: 'geostationary satellite: 300 ms each way, asymmetric, a large bandwidth-delay product',
+    forward: { delayMs: 300, jitterMs: 5, rateBitsPerSecond: 20e6, queuePackets: 1000, lossProbability: 0.001 },
+    reverse: { delayMs: 300, jitterMs: 5, rateBitsPerSecond: 2e6, queuePackets: 500, lossProbability: 0.001 },
+  },
+} as const satisfies Record<string, LinkPreset>;
+
+/** A preset name. */
+export type LinkPresetName = keyof typeof LINK_PRESETS;
+
+/** The preset names, in order. */
+export const LINK_PRESET_NAMES = Object.keys(LINK_PRESETS) as LinkPresetName[];
