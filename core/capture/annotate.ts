@@ -48,6 +48,8 @@ export function describeDrop(reason: DropReason, cfg: ImpairmentConfig, datagram
       return `dropped: longer than the MTU (${datagramBytes + IP_UDP_OVERHEAD_BYTES} bytes with IP and UDP headers > MTU ${cfg.mtuBytes})`;
     case 'memory':
       return `dropped: link memory cap (${LINK_MEMORY_CAP_BYTES / (1024 * 1024)} MiB in flight)`;
+    case 'manual':
+      return 'dropped: by hand, while in flight (teaching mode)';
   }
 }
 

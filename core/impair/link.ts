@@ -16,10 +16,25 @@ import { IP_UDP_OVERHEAD_BYTES, type ImpairmentConfig } from './config.js';
 import { Rng } from '../util/rng.js';
 
 /** Why the link dropped a datagram. */
-export type DropReason = 'random' | 'burst' | 'queue' | 'mtu' | 'memory';
+export type DropReason = 'random' | 'burst' | 'queue' | 'mtu' | 'memory' | 'manual';
 
 /** Flags of a delivered datagram, for tracers. */
 export const DeliveryFlag = { DUPLICATE: 1, CORRUPTED: 2, REORDERED: 4, HELD_BACK: 8 } as const;
+
+// A datagram marked to be dropped on arrival (dropInFlight); never seen by tracers as a flag.
+const MANUAL_DROP = 16;
+
+/** A datagram on its way (teaching mode's packet ladder). */
+export interface InFlightDatagram {
+  /** Position among the datagrams offered to this link (copies of a duplicated one share it). */
+  index: number;
+  duplicate: boolean;
+  from: number;
+  to: number;
+  sentAt: number;
+  arriveAt: number;
+  bytes: Uint8Array;
+}
 
 /** Optional observer of every datagram's fate (packet ladder, pcap capture). */
 export interface LinkTracer {
@@ -52,6 +67,8 @@ export class LinkCounters {
   dropsMtu = 0;
   /** Datagrams dropped because the link already held its memory cap in flight. */
   dropsMemory = 0;
+  /** Datagrams a user dropped by hand while they were in flight (teaching mode). */
+  dropsManual = 0;
   /** Extra copies made. */
   duplicated = 0;
   /** Datagrams with flipped bits. */
@@ -205,6 +222,56 @@ export class Link {
    * and from(), then give it back with release().
    */
   pollDeliver(now: number): number {
+    for (;;) {
+      const slot = this.pollDeliverOne(now);
+      if (slot < 0 || (this.slotFlags[slot]! & MANUAL_DROP) === 0) return slot;
+      // Dropped by hand while in flight: it never arrives.
+      this.counters.dropsManual++;
+      this.tracer?.dropped(now, this.slotData[slot]!, this.slotFrom[slot]!, this.slotTo[slot]!, 'manual');
+      this.flips.delete(slot);
+      this.release(slot);
+    }
+  }
+
+  /** The datagrams in flight (queued or on the delay line), earliest arrival first. */
+  inFlight(): InFlightDatagram[] {
+    const out: InFlightDatagram[] = [];
+    const add = (slot: number, arriveAt: number) => {
+      const data = this.slotData[slot];
+      if (data === null || data === undefined || (this.slotFlags[slot]! & MANUAL_DROP) !== 0) return;
+      out.push({ index: this.slotIndex[slot]!, duplicate: (this.slotFlags[slot]! & DeliveryFlag.DUPLICATE) !== 0, from: this.slotFrom[slot]!, to: this.slotTo[slot]!, sentAt: this.slotSentAt[slot]!, arriveAt, bytes: data });
+    };
+    for (let i = 0; i < this.fifoCount; i++) add(this.fifo[(this.fifoHead + i) & (this.fifo.length - 1)]!, this.fifoTime);
+    for (let i = 0; i < this.heapSize; i++) add(this.heapSlot[i]!, this.heapTime[i]!);
+    return out.sort((a, b) => a.arriveAt - b.arriveAt || a.index - b.index);
+  }
+
+  /**
+   * Drops a datagram in flight, found by its index (and whether it is the duplicate copy): it
+   * will not arrive, and the tracer hears of it as a 'manual' drop when it would have. False when
+   * no such datagram is in flight.
+   */
+  dropInFlight(index: number, duplicate = false): boolean {
+    const match = (slot: number) =>
+      this.slotData[slot] !== null && this.slotIndex[slot] === index && ((this.slotFlags[slot]! & DeliveryFlag.DUPLICATE) !== 0) === duplicate && (this.slotFlags[slot]! & MANUAL_DROP) === 0;
+    for (let i = 0; i < this.fifoCount; i++) {
+      const slot = this.fifo[(this.fifoHead + i) & (this.fifo.length - 1)]!;
+      if (match(slot)) {
+        this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
+        return true;
+      }
+    }
+    for (let i = 0; i < this.heapSize; i++) {
+      const slot = this.heapSlot[i]!;
+      if (match(slot)) {
+        this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private pollDeliverOne(now: number): number {
     let slot: number;
     if (this.fifoCount > 0) {
       slot = this.fifo[this.fifoHead]!;
@@ -214,6 +281,8 @@ export class Link {
       if (this.heapSize === 0 || this.heapTime[0]! > now) return -1;
       slot = this.heapPop();
     }
+    // A datagram dropped by hand is not counted or traced as delivered (pollDeliver drops it).
+    if ((this.slotFlags[slot]! & MANUAL_DROP) !== 0) return slot;
     const data = this.slotData[slot]!;
     const c = this.counters;
     c.deliveredPackets++;
