@@ -130,7 +130,15 @@ const axisSchema = z.union([listAxis, rangeAxis, pointsAxis], { error: 'must be 
 
 const scheduleStep = z.strictObject({
   atS: z.number().min(0).max(86_400).describe('seconds after the trial started'),
-  set: settingsSchema((k) => k.live).describe('knobs to change (only knobs that may change while a run is going)'),
+  set: settingsSchema((k) => k.live).default({}).describe('knobs to change (only knobs that may change while a run is going)'),
+  drop: z
+    .strictObject({
+      direction: z.enum(['forward', 'reverse']),
+      index: z.number().int().min(0).describe("the datagram's position among those offered to that link direction (0-based)"),
+      duplicate: z.boolean().default(false).describe('the second copy of a duplicated datagram'),
+    })
+    .optional()
+    .describe('simulator: a datagram dropped by hand in teaching mode; a replay drops the same one'),
   note: z.string().max(200).optional().describe('why, written to events.csv'),
 });
 

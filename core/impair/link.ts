@@ -271,6 +271,17 @@ export class Link {
     return false;
   }
 
+  /**
+   * Drops the datagram with this index (and copy) when it is offered, whenever that is: how a
+   * replay repeats a drop made by hand, exactly. It leaves the link as dropInFlight would: it
+   * still takes its place in the queue, and the tracer hears of it when it would have arrived.
+   */
+  dropWhenSent(index: number, duplicate = false): void {
+    this.plannedDrops.add(duplicate ? -index - 1 : index);
+  }
+
+  private readonly plannedDrops = new Set<number>();
+
   private pollDeliverOne(now: number): number {
     let slot: number;
     if (this.fifoCount > 0) {
@@ -400,6 +411,7 @@ export class Link {
     this.slotIndex[slot] = index;
     this.slotSentAt[slot] = now;
     this.slotFlags[slot] = flags;
+    if (this.plannedDrops.size > 0 && this.plannedDrops.delete((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index)) this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
     if ((flags & DeliveryFlag.CORRUPTED) !== 0) {
       // The difference between the offered bytes and the copy is what the receiver will see,
       // whichever way the bits were drawn. Without a tracer any entry left from an earlier

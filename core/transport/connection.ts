@@ -92,6 +92,29 @@ function tsFromNow(now: number): number {
   return Math.floor(now * 1000) >>> 0;
 }
 
+/** One end of a connection as a paused run shows it (Connection.snapshot). */
+export interface ConnectionSnapshot {
+  role: 'client' | 'server';
+  state: ConnectionState;
+  protocol: TransportConfig['protocol'];
+  sndUna: number;
+  sndNxt: number;
+  windowPackets: number;
+  inFlightPackets: number;
+  unacked: { seq: number; transmissions: number; sentAtMs: number; deadlineMs: number | null; sacked: boolean; retransmitQueued: boolean }[];
+  rcvNxt: number;
+  buffered: number[];
+  rcvBufferedBytes: number;
+  advertisedWindowBytes: number;
+  peerWindowBytes: number;
+  srttMs: number;
+  rttvarMs: number;
+  rtoMs: number;
+  cwndPackets: number;
+  ssthreshPackets: number;
+  retransmitTimerMs: number | null;
+}
+
 /** Throws (caller misuse) when a config value is out of the engine's range. */
 export function assertTransportConfig(c: TransportConfig): void {
   const bad = (what: string) => {
@@ -462,6 +485,46 @@ export class Connection {
   /** The peer's last advertised window, in bytes. */
   get peerWindowBytes(): number {
     return this.sndWndBytes;
+  }
+
+  /**
+   * What a paused teaching-mode run shows of this end: the send window (base, next sequence
+   * number, each unacknowledged packet with its transmissions and timer) and the receive window
+   * (next expected sequence number, out-of-order packets held), with the RTT estimator and the
+   * congestion window. At most `maxPackets` packets of each list.
+   */
+  snapshot(maxPackets = 64): ConnectionSnapshot {
+    const unacked: ConnectionSnapshot['unacked'] = [];
+    for (let s = this.sndUna; s !== this.sndNxt && unacked.length < maxPackets; s = seqAdd(s, 1)) {
+      const idx = s & this.sndMask;
+      const st = this.sndState[idx]!;
+      unacked.push({ seq: s >>> 0, transmissions: this.sndTx[idx]!, sentAtMs: this.sndSentAt[idx]!, deadlineMs: Number.isFinite(this.sndDeadline[idx]!) ? this.sndDeadline[idx]! : null, sacked: (st & S_ACKED) !== 0, retransmitQueued: (st & S_RTX_QUEUED) !== 0 });
+    }
+    const buffered: number[] = [];
+    for (let s = seqAdd(this.rcvNxt, 1); seqLt(s, this.rcvHighest) && buffered.length < maxPackets; s = seqAdd(s, 1)) {
+      if ((this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0) buffered.push(s >>> 0);
+    }
+    return {
+      role: this.role,
+      state: this.state,
+      protocol: this.cfg.protocol,
+      sndUna: this.sndUna >>> 0,
+      sndNxt: this.sndNxt >>> 0,
+      windowPackets: this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets,
+      inFlightPackets: this.inFlightPackets,
+      unacked,
+      rcvNxt: this.rcvNxt >>> 0,
+      buffered,
+      rcvBufferedBytes: this.rcvBytesStored,
+      advertisedWindowBytes: this.advertisedWindowBytes,
+      peerWindowBytes: this.sndWndBytes,
+      srttMs: this.srttMs,
+      rttvarMs: this.rttvarMs,
+      rtoMs: this.rtoMs,
+      cwndPackets: this.cwnd,
+      ssthreshPackets: this.ssthresh,
+      retransmitTimerMs: this.timers.retransmit,
+    };
   }
 
   // ---------------------------------------------------------------- sans-IO interface

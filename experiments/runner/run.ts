@@ -15,7 +15,7 @@ import { PeerClient } from '../../core/peer/client.js';
 import { join } from 'node:path';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { FileSink } from '../../core/capture/sink.js';
-import { SCALAR_COLUMNS, runTrial, sampleColumns, type LiveSetter, type TrialEvent, type TrialOutcome } from './trial.js';
+import { SCALAR_COLUMNS, SimControl, runTrial, sampleColumns, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
 export interface RunOptions {
@@ -162,10 +162,89 @@ export class ExperimentRun {
 
   private lastSetTimeS = 0;
 
+  /** Teaching mode (simulator runs): pause, step, pace and inspect trials. */
+  readonly sim = new SimControl();
+
+  private teaching(): string | null {
+    return this.network.kind === 'sim' ? null : `teaching mode needs the simulator (this run is on ${networkText(this.network)})`;
+  }
+
+  private controlEvent(kind: 'pause' | 'resume' | 'speed', detail: string): void {
+    const state = this.sim.trial?.state();
+    if (this.store !== null && state !== undefined) {
+      const e: TrialEvent = { timeS: state.timeS, kind, detail };
+      this.store.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point: this.trialAt.point, repetition: this.trialAt.repetition, kind, detail });
+      this.emit({ type: 'event', point: this.trialAt.point, repetition: this.trialAt.repetition, event: e });
+    }
+  }
+
+  /** Pauses the simulator (the run then moves only by step()). */
+  pause(): string | null {
+    const err = this.teaching();
+    if (err !== null) return err;
+    this.sim.pause();
+    this.controlEvent('pause', 'paused');
+    return null;
+  }
+
+  /** Resumes a paused simulator. */
+  resume(): string | null {
+    const err = this.teaching();
+    if (err !== null) return err;
+    this.sim.resume((this.sim.trial?.state().timeS ?? 0) * 1000);
+    this.controlEvent('resume', 'resumed');
+    return null;
+  }
+
+  /** Takes n single events while paused (a send, an arrival, a timer). */
+  step(n = 1): string | null {
+    const err = this.teaching();
+    if (err !== null) return err;
+    if (!this.sim.paused) return 'pause the run before stepping it';
+    if (!Number.isInteger(n) || n < 1 || n > 10_000) return `steps must be a whole number from 1 to 10000 (got ${n})`;
+    this.sim.step(n);
+    return null;
+  }
+
+  /** Paces the simulator: virtual seconds per real second (0.01 to 1000), or Infinity for full speed. */
+  setSpeed(speed: number): string | null {
+    const err = this.teaching();
+    if (err !== null) return err;
+    if (!(speed === Number.POSITIVE_INFINITY || (speed >= 0.01 && speed <= 1000))) return `speed must be from 0.01 to 1000 times real time, or as fast as possible (got ${speed})`;
+    this.sim.setSpeed(speed, (this.sim.trial?.state().timeS ?? 0) * 1000);
+    this.controlEvent('speed', Number.isFinite(speed) ? `${speed} x real time` : 'as fast as possible');
+    return null;
+  }
+
+  /** The running simulator trial's endpoints and datagrams in flight, or why there is none. */
+  simState(): SimState | string {
+    const err = this.teaching();
+    if (err !== null) return err;
+    return this.sim.trial?.state() ?? 'no trial is running';
+  }
+
+  /** Drops a datagram in flight by hand; kept in run.json so that a replay drops the same one. */
+  dropPacket(direction: 'forward' | 'reverse', index: number, duplicate = false): string | null {
+    const err = this.teaching();
+    if (err !== null) return err;
+    const t = this.sim.trial;
+    if (t === null) return 'no trial is running';
+    const timeS = t.state().timeS;
+    const e = t.drop(direction, index, duplicate);
+    if (e === null && this.store !== null) {
+      this.store.record.liveChanges.push({ point: this.trialAt.point, repetition: this.trialAt.repetition, atS: timeS, knob: 'drop', value: index, source: 'user', drop: { direction, index, duplicate } });
+      this.store.save();
+    }
+    return e;
+  }
+
   /** Stops the run: the current trial ends, nothing more starts, and the run is marked stopped. */
   stop(reason = 'stopped by the user'): void {
     if (this.stopReason === null) this.stopReason = reason;
     this.abort.abort();
+    // A paused trial waits for a step; let it see the stop.
+    this.sim.paused = false;
+    this.sim.wakeUp();
   }
 
   private emit(e: RunStreamEvent): void {
@@ -253,6 +332,7 @@ export class ExperimentRun {
             onPacket: this.o.onPacket,
             peer: peer ?? undefined,
             capture: capture?.capture,
+            control: this.network.kind === 'sim' ? this.sim : undefined,
           }).finally(() => {
             if (capture !== null) {
               const st = capture.capture.close();

@@ -36,6 +36,8 @@ export interface LiveChange {
   knob: string;
   value: KnobValue;
   source: string;
+  /** A datagram dropped by hand (knob 'drop'): add it to the schedule as a drop step to replay. */
+  drop?: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean };
 }
 
 /** The content of run.json. */

@@ -10,10 +10,11 @@ import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSim
 import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../core/rpc/workload.js';
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
 import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
-import type { Simulator } from '../../core/sim/simulator.js';
+import type { SimStep, Simulator } from '../../core/sim/simulator.js';
+import { PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link } from '../../core/impair/link.js';
-import type { Connection } from '../../core/transport/connection.js';
+import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
 import type { TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
 import { checkKnobValue } from '../../core/knobs.js';
@@ -33,7 +34,7 @@ export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-
 export interface TrialEvent {
   /** Seconds since the trial started (virtual time in the simulator). */
   timeS: number;
-  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error';
+  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'drop' | 'pause' | 'resume' | 'speed';
   knob?: string;
   before?: KnobValue;
   after?: KnobValue;
@@ -69,6 +70,126 @@ export interface TrialContext {
   peer?: PeerClient;
   /** Records the trial's datagrams (pcapng); the caller closes it. */
   capture?: Capture;
+  /** Teaching mode: pause, step, pace and inspect a simulator trial. */
+  control?: SimControl;
+}
+
+/** What a paused simulator trial shows. */
+export interface SimState {
+  timeS: number;
+  events: number;
+  workload: WorkloadKind;
+  sender: ConnectionSnapshot | null;
+  receiver: ConnectionSnapshot | null;
+  /** Datagrams on their way, per direction, with their index (what dropPacket takes). */
+  inFlight: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; sentAtS: number; arriveAtS: number; type: string; seq: number | null; ack: number | null }[];
+}
+
+/** What a running simulator trial offers its control. */
+export interface SimHandle {
+  state(): SimState;
+  drop(direction: 'forward' | 'reverse', index: number, duplicate: boolean): string | null;
+}
+
+/** Pause, step and pace of simulator trials (one per run; trials attach to it in turn). */
+export class SimControl {
+  paused = false;
+  /** Virtual ms per wall ms; Infinity runs as fast as possible. */
+  speed = Number.POSITIVE_INFINITY;
+  private steps = 0;
+  private waiter: (() => void) | null = null;
+  private handle: SimHandle | null = null;
+  private anchorWallMs = 0;
+  private anchorVirtualMs = 0;
+
+  /** The running trial, or null between trials. */
+  get trial(): SimHandle | null {
+    return this.handle;
+  }
+
+  /** Called by the trial. */
+  attach(h: SimHandle | null): void {
+    this.handle = h;
+    this.anchorWallMs = performance.now();
+    this.anchorVirtualMs = 0;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(virtualNowMs: number): void {
+    this.paused = false;
+    this.reanchor(virtualNowMs);
+    this.wakeUp();
+  }
+
+  /** Sets the pace: virtual ms per wall ms (0.01 is 1/100 of real time), Infinity for full speed. */
+  setSpeed(speed: number, virtualNowMs: number): void {
+    this.speed = speed;
+    this.reanchor(virtualNowMs);
+    this.wakeUp();
+  }
+
+  /** Asks for n single steps (taken while paused). */
+  step(n = 1): void {
+    this.steps += n;
+    this.wakeUp();
+  }
+
+  /** Wakes a paused trial (to stop it). */
+  wakeUp(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  /** Trial side: one step to take? */
+  takeStep(): boolean {
+    if (this.steps === 0) return false;
+    this.steps--;
+    return true;
+  }
+
+  /** Trial side: waits for a step, a resume, a speed change or a stop. */
+  wait(): Promise<void> {
+    return new Promise((r) => {
+      this.waiter = r;
+    });
+  }
+
+  /** Trial side: how far virtual time may run by now at this pace. */
+  virtualTarget(virtualNowMs: number): number {
+    if (this.anchorWallMs === 0) this.reanchor(virtualNowMs);
+    return this.anchorVirtualMs + (performance.now() - this.anchorWallMs) * this.speed;
+  }
+
+  private reanchor(virtualNowMs: number): void {
+    this.anchorWallMs = performance.now();
+    this.anchorVirtualMs = virtualNowMs;
+  }
+}
+
+function describeStep(e: SimStep): string {
+  if (e.kind === 'timer') return `host ${e.host}: timer fired`;
+  const h = newHeader();
+  const what = parseInto(e.bytes, e.bytes.length, h) === null ? `${TYPE_NAMES[h.type] ?? 'packet'} seq ${h.seq >>> 0}${(h.flags & 1) !== 0 ? ` ack ${h.ack >>> 0}` : ''}` : `${e.bytes.length}-byte datagram`;
+  return e.kind === 'send' ? `host ${e.from} sends ${what} to host ${e.to}` : `host ${e.to} receives ${what} from host ${e.from}`;
+}
+
+const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k.replace('_', '-')]));
+
+function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: () => Connection | null, receiver: () => Connection | null): SimState {
+  const inFlight: SimState['inFlight'] = [];
+  const h = newHeader();
+  for (const [direction, link] of [['forward', parts.forward], ['reverse', parts.reverse]] as const) {
+    if (link === null) continue;
+    for (const d of link.inFlight().slice(0, 200)) {
+      const ok = parseInto(d.bytes, d.bytes.length, h) === null;
+      inFlight.push({ direction, index: d.index, duplicate: d.duplicate, sentAtS: d.sentAt / 1000, arriveAtS: d.arriveAt / 1000, type: ok ? (TYPE_NAMES[h.type] ?? 'packet') : 'datagram', seq: ok ? h.seq >>> 0 : null, ack: ok && (h.flags & 1) !== 0 ? h.ack >>> 0 : null });
+    }
+  }
+  return { timeS: sim.now / 1000, events: sim.events, workload: kind, sender: sender()?.snapshot() ?? null, receiver: receiver()?.snapshot() ?? null, inFlight };
 }
 
 /** Sample columns of a workload kind. */
@@ -260,6 +381,8 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   let finish: (why: string, stopped: boolean) => TrialOutcome;
   let connected: () => boolean = () => true;
   let streamReverse: Link | null = null;
+  let senderConn: () => Connection | null = () => null;
+  let receiverConn: () => Connection | null = () => null;
 
   if (kind === 'bulk' || kind === 'messages') {
     const setup = transferSetupOf(c);
@@ -270,6 +393,8 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     sample = (now) => meter.sample(now);
     done = () => t.sender.state === 'done' || t.sender.state === 'failed';
     connected = () => !Number.isNaN(t.sender.connectedAtMs);
+    senderConn = () => t.sender.conn;
+    receiverConn = () => t.receiver()?.conn ?? null;
     start = () => t.sender.start(0);
     finish = (why, stopped) => {
       const status = stopped ? 'stopped' : t.sender.state === 'done' ? 'complete' : t.sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
@@ -392,23 +517,63 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     ctx.onEvent(err === null ? { timeS: sim.now / 1000, kind: 'set', knob: path, before, after: value, detail: source } : { timeS: sim.now / 1000, kind: 'error', knob: path, after: value, detail: err });
     return err;
   });
+  // Drops made by hand in an earlier run replay by the datagram's index (Link.dropWhenSent).
+  for (const step of ctx.schedule) {
+    if (step.drop === undefined) continue;
+    const link = step.drop.direction === 'forward' ? parts.forward : parts.reverse;
+    link?.dropWhenSent(step.drop.index, step.drop.duplicate);
+  }
+  const control = ctx.control;
+  const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
+  control?.attach({
+    state: () => simState(sim, parts, kind, senderConn, receiverConn),
+    drop: (direction, index, duplicate) => {
+      const link = linkOf(direction);
+      if (link === null || !link.dropInFlight(index, duplicate)) return `no ${direction} datagram #${index}${duplicate ? ' (duplicate)' : ''} is in flight`;
+      ctx.onEvent({ timeS: sim.now / 1000, kind: 'drop', knob: `${direction}.datagram`, after: index, detail: duplicate ? 'dropped by hand (duplicate copy)' : 'dropped by hand' });
+      return null;
+    },
+  });
   ctx.onEvent({ timeS: 0, kind: 'trial-start' });
   start();
   let why: string = 'stopped';
   try {
     for (;;) {
-      why = sim.run({ untilMs: c.timeLimitMs, stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+      if (control !== undefined && (control.paused || Number.isFinite(control.speed))) {
+        // Teaching mode: one event at a time while paused, or paced to a multiple of real time.
+        if (control.paused) {
+          if (control.takeStep()) {
+            const e = sim.step();
+            if (e === null) {
+              why = 'idle';
+              break;
+            }
+            ctx.onEvent({ timeS: e.now / 1000, kind: 'step', detail: describeStep(e) });
+          } else await control.wait();
+          why = 'max-events';
+        } else {
+          const target = control.virtualTarget(sim.now);
+          why = sim.run({ untilMs: Math.min(target, c.timeLimitMs), stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+          if (why === 'time' && target < c.timeLimitMs) why = 'max-events';
+          await new Promise<void>((r) => setTimeout(r, 15));
+        }
+        if (done() || sim.now >= c.timeLimitMs) why = done() ? 'stopped' : 'time';
+      } else {
+        why = sim.run({ untilMs: c.timeLimitMs, stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+      }
       if (pendingSets.length > 0) await Promise.all(pendingSets.splice(0));
       if (!wasConnected && connected()) {
         wasConnected = true;
         ctx.onEvent({ timeS: sim.now / 1000, kind: 'connected' });
       }
-      if (why !== 'max-events' || ctx.signal.aborted) break;
+      if ((why !== 'max-events' && !(control?.paused ?? false)) || ctx.signal.aborted) break;
+      if (done()) break;
       // Yield so that live changes and a stop get in between slices.
-      await new Promise<void>((r) => setImmediate(r));
+      if (control === undefined || (!control.paused && !Number.isFinite(control.speed))) await new Promise<void>((r) => setImmediate(r));
     }
   } finally {
     ctx.onLive(null);
+    control?.attach(null);
   }
   const end = sim.now;
   if (end > lastSample || lastSample === 0) ctx.onSample(sample(end));
