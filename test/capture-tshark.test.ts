@@ -36,6 +36,7 @@ const DROP_REASON_TEXT: Record<DropReason, string> = {
   queue: 'bottleneck queue full',
   mtu: 'longer than the MTU',
   memory: 'link memory cap',
+  manual: 'by hand, while in flight',
 };
 
 // What the dissector must print for a frame, field by field, computed from the lab's log alone.

@@ -164,3 +164,36 @@ describe('packetlab serve', () => {
     c.ws.close();
   });
 });
+
+describe('teaching mode over the bridge', () => {
+  it('starts a simulator run paused, steps it, reads the endpoints, drops a packet, paces and resumes it', async () => {
+    const c = await Client.open(token);
+    const text = JSON.stringify({ name: 'teach', title: 't', description: 'd', concepts: ['timeout-retry'], transport: { protocol: 'sr', windowPackets: 8 }, workload: { kind: 'bulk', bytes: 50_000 }, forward: { delayMs: 20 }, reverse: { delayMs: 20 } });
+    const started = await c.call('startRun', { text, paused: true });
+    expect(started.ok, started.error).toBe(true);
+    const runId = started.value.runId as string;
+    let state: any = null;
+    for (let i = 0; i < 100; i++) {
+      const st = await c.call('stepRun', { runId, steps: 1 });
+      if (!st.ok) {
+        expect(st.error).toMatch(/not running|no trial/);
+        continue;
+      }
+      state = (await c.call('simState', { runId })).value;
+      if (state?.inFlight.filter((d: { type: string }) => d.type === 'DATA').length >= 2) break;
+    }
+    expect(state.sender.protocol).toBe('sr');
+    expect(state.sender.unacked.length).toBeGreaterThan(0);
+    const victim = state.inFlight.find((d: { type: string }) => d.type === 'DATA');
+    expect((await c.call('dropPacket', { runId, direction: 'forward', index: victim.index })).ok).toBe(true);
+    expect((await c.call('dropPacket', { runId, direction: 'sideways', index: 1 })).error).toMatch(/^dropPacket\.direction/);
+    expect((await c.call('setSpeed', { runId, speed: 5000 })).error).toMatch(/^setSpeed\.speed/);
+    expect((await c.call('setSpeed', { runId, speed: 'max' })).ok).toBe(true);
+    expect((await c.call('resumeRun', { runId })).ok).toBe(true);
+    await c.until(() => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'));
+    const events = c.batches.filter((b) => b.runId === runId).flatMap((b) => b.events);
+    expect(events.some((e) => e.kind === 'step')).toBe(true);
+    expect(events.some((e) => e.kind === 'drop')).toBe(true);
+    c.ws.close();
+  });
+});

@@ -87,6 +87,40 @@ export interface PeerInfo {
   lastSeenMs: number;
 }
 
+/** One end of a connection in a paused simulator trial (Connection.snapshot). */
+export interface EndpointState {
+  role: string;
+  state: string;
+  protocol: string;
+  sndUna: number;
+  sndNxt: number;
+  windowPackets: number;
+  inFlightPackets: number;
+  unacked: { seq: number; transmissions: number; sentAtMs: number; deadlineMs: number | null; sacked: boolean; retransmitQueued: boolean }[];
+  rcvNxt: number;
+  buffered: number[];
+  rcvBufferedBytes: number;
+  advertisedWindowBytes: number;
+  peerWindowBytes: number;
+  srttMs: number | null;
+  rttvarMs: number | null;
+  rtoMs: number;
+  cwndPackets: number | null;
+  ssthreshPackets: number | null;
+  retransmitTimerMs: number | null;
+}
+
+/** A simulator trial as teaching mode shows it. */
+export interface SimStateInfo {
+  timeS: number;
+  events: number;
+  workload: string;
+  sender: EndpointState | null;
+  receiver: EndpointState | null;
+  /** Datagrams on their way; `index` is what dropPacket takes. */
+  inFlight: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; sentAtS: number; arriveAtS: number; type: string; seq: number | null; ack: number | null }[];
+}
+
 /** A link preset (core/impair/presets.ts): knob values by SECTION.KEY for both directions. */
 export interface PresetInfo {
   name: string;
@@ -162,7 +196,15 @@ export const API_PARAMS = {
     set: z.record(z.string().max(64), knobValue).optional(),
     network: z.string().max(300).optional(),
     quick: z.boolean().optional(),
+    /** Teaching mode: start paused at time 0 (simulator). */
+    paused: z.boolean().optional(),
   }),
+  pauseRun: z.strictObject({ runId }),
+  resumeRun: z.strictObject({ runId }),
+  stepRun: z.strictObject({ runId, steps: z.number().int().min(1).max(10_000).optional() }),
+  setSpeed: z.strictObject({ runId, speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]) }),
+  simState: z.strictObject({ runId }),
+  dropPacket: z.strictObject({ runId, direction: z.enum(['forward', 'reverse']), index: z.number().int().min(0), duplicate: z.boolean().optional() }),
   setKnob: z.strictObject({ runId, path: z.string().max(64), value: knobValue }),
   stopRun: z.strictObject({ runId }),
   listRuns: z.strictObject({}),
@@ -187,6 +229,12 @@ export interface ApiResults {
   startRun: { runId: string };
   setKnob: null;
   stopRun: null;
+  pauseRun: null;
+  resumeRun: null;
+  stepRun: null;
+  setSpeed: null;
+  simState: SimStateInfo;
+  dropPacket: null;
   listRuns: RunInfo[];
   openRun: RunData;
   exportCsv: { csv: string; fileName: string };

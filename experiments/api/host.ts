@@ -33,7 +33,7 @@ export interface LabHostOptions {
 
 interface ActiveRun {
   worker: Worker;
-  pending: Map<number, (error: string | null) => void>;
+  pending: Map<number, (r: { error: string | null; value?: unknown }) => void>;
   nextReq: number;
 }
 
@@ -135,12 +135,28 @@ export class LabHost {
         const { runId, path, value } = p as ApiParams<'setKnob'>;
         const run = this.runs.get(runId);
         if (run === undefined) return { ok: false, error: `setKnob: run ${runId} is not running` };
-        const error = await new Promise<string | null>((resolve) => {
+        const { error } = await new Promise<{ error: string | null }>((resolve) => {
           const req = run.nextReq++;
           run.pending.set(req, resolve);
           run.worker.postMessage({ type: 'set', req, path, value });
         });
         return error === null ? ok(null) : { ok: false, error: `setKnob: ${error}` };
+      }
+      case 'pauseRun':
+      case 'resumeRun':
+      case 'stepRun':
+      case 'setSpeed':
+      case 'simState':
+      case 'dropPacket': {
+        const { runId, ...args } = p as { runId: string } & Record<string, unknown>;
+        const run = this.runs.get(runId);
+        if (run === undefined) return { ok: false, error: `${method}: run ${runId} is not running` };
+        const r = await new Promise<{ error: string | null; value?: unknown }>((resolve) => {
+          const req = run.nextReq++;
+          run.pending.set(req, resolve as never);
+          run.worker.postMessage({ type: 'control', req, method, args });
+        });
+        return r.error === null ? ok(r.value ?? null) : { ok: false, error: `${method}: ${r.error}` };
       }
       case 'stopRun': {
         const { runId } = p as ApiParams<'stopRun'>;
@@ -191,7 +207,7 @@ export class LabHost {
       if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };
       throw e;
     }
-    const data: RunWorkerData = { text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
+    const data: RunWorkerData = { text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
     const worker = new Worker(compiledModuleUrl(import.meta.url, './run-worker.js'), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     const run: ActiveRun = { worker, pending: new Map(), nextReq: 0 };
     return new Promise((resolve) => {
@@ -204,7 +220,7 @@ export class LabHost {
         } else if (m.type === 'batch') {
           for (const l of this.listeners) l(m.batch);
         } else if (m.type === 'set-result') {
-          run.pending.get(m.req)?.(m.error);
+          run.pending.get(m.req)?.({ error: m.error, value: m.value });
           run.pending.delete(m.req);
         } else if (m.type === 'failed') {
           if (id === null) resolve({ ok: false, error: `startRun: ${m.error}` });
@@ -216,7 +232,7 @@ export class LabHost {
       });
       worker.on('exit', () => {
         if (id !== null) this.runs.delete(id);
-        for (const r of run.pending.values()) r('the run has ended');
+        for (const r of run.pending.values()) r({ error: 'the run has ended' });
         run.pending.clear();
         if (id === null) resolve({ ok: false, error: 'startRun: the run ended before it started' });
       });

@@ -14,6 +14,8 @@ export interface RunWorkerData {
   set: Record<string, number | string | boolean>;
   network: string | null;
   quick: boolean;
+  /** Start paused (teaching mode). */
+  paused: boolean;
   outDir: string;
   peerToken: string | null;
 }
@@ -22,7 +24,7 @@ export interface RunWorkerData {
 export type WorkerMessage =
   | { type: 'started'; runId: string }
   | { type: 'batch'; batch: RunBatch }
-  | { type: 'set-result'; req: number; error: string | null }
+  | { type: 'set-result'; req: number; error: string | null; value?: unknown }
   | { type: 'failed'; error: string };
 
 const BATCH_MS = 100;
@@ -118,9 +120,41 @@ if (!parsed.ok) {
   }
   if (run !== null) {
     const r = run;
-    port.on('message', (m: { type: string; req?: number; path?: string; value?: number | string | boolean }) => {
+    if (data.paused) r.pause();
+    port.on('message', (m: { type: string; req?: number; path?: string; value?: number | string | boolean; method?: string; args?: Record<string, unknown> }) => {
       if (m.type === 'stop') r.stop('stopped from the app');
       if (m.type === 'set') void r.set(m.path!, m.value!).then((error) => post({ type: 'set-result', req: m.req!, error }));
+      if (m.type === 'control') {
+        const a = m.args ?? {};
+        let error: string | null = null;
+        let value: unknown = null;
+        switch (m.method) {
+          case 'pauseRun':
+            error = r.pause();
+            break;
+          case 'resumeRun':
+            error = r.resume();
+            break;
+          case 'stepRun':
+            error = r.step((a.steps as number | undefined) ?? 1);
+            break;
+          case 'setSpeed':
+            error = r.setSpeed(a.speed === 'max' ? Number.POSITIVE_INFINITY : (a.speed as number));
+            break;
+          case 'simState': {
+            const s = r.simState();
+            if (typeof s === 'string') error = s;
+            else value = JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+            break;
+          }
+          case 'dropPacket':
+            error = r.dropPacket(a.direction as 'forward' | 'reverse', a.index as number, a.duplicate === true);
+            break;
+          default:
+            error = `unknown control ${String(m.method)}`;
+        }
+        post({ type: 'set-result', req: m.req!, error, value });
+      }
     });
     const timer = setInterval(flush, BATCH_MS);
     await r.start();
