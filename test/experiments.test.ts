@@ -263,6 +263,20 @@ describe('the runner', () => {
     expect(Number(every!.logical_latency_mean_ms_mean)).toBeCloseTo(40, 0);
   });
 
+  it('keeps every datagram in packets.csv for the ladder and the time-sequence graph of a past run', async () => {
+    const out = tmp();
+    const seen: number[] = [];
+    const r = new ExperimentRun({ spec: spec({ ...base, workload: { kind: 'bulk', bytes: 100_000 }, forward: { ...base.forward, lossProbability: 0.05 } }), specFile: null, outDir: out, packetLog: true, onPacket: (p) => seen.push(p.sentS) });
+    const res = await r.start();
+    const rows = readCsv(join(res.dir, 'packets.csv'));
+    expect(rows.length).toBe(seen.length);
+    expect(rows.some((p) => p.type === 'DATA' && p.retransmission === '1')).toBe(true);
+    expect(rows.some((p) => p.fate === 'random' && p.arrived_s === '')).toBe(true);
+    const ack = rows.find((p) => p.type === 'ACK')!;
+    expect(Number(ack.window_bytes)).toBeGreaterThan(0);
+    expect(DOCS).toContain('### packets.csv');
+  });
+
   it('records each trial to a pcapng file that tshark reads with the dissector', async () => {
     const out = tmp();
     const r = new ExperimentRun({ spec: spec({ ...base, workload: { kind: 'bulk', bytes: 100_000 }, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 2 }), specFile: null, outDir: out, pcapMaxBytes: 10e6 });

@@ -76,6 +76,8 @@ export interface RunData {
   samples: Table;
   events: Table;
   summary: Table;
+  /** packets.csv of runs the app started (the ladder and the time-sequence graph of a past run). */
+  packets: Table;
 }
 
 /** A LAN peer heard on the beacon port. */
@@ -161,8 +163,12 @@ export interface LadderPacket {
   seq: number | null;
   ack: number | null;
   retransmission: boolean;
-  /** 'random', 'burst', 'queue', 'mtu' when dropped; 'corrupted', 'duplicate', 'reordered' flags. */
+  /** 'random', 'burst', 'queue', 'mtu', 'manual' when dropped; else 'delivered', 'corrupted', 'duplicate' or 'reordered'. */
   fate: string;
+  /** Advertised receive window of an ACK (bytes), null otherwise. */
+  windowBytes: number | null;
+  /** SACK blocks of an ACK as [start, end) sequence pairs. */
+  sack: number[];
 }
 
 /** What a running run pushes, batched. */

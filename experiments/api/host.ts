@@ -171,7 +171,7 @@ export class LabHost {
         const { runId } = p as ApiParams<'openRun'>;
         const dir = findRun(this.o.runsDir, runId);
         const record = readRun(dir);
-        return ok<ApiResults['openRun']>({ info: infoOf(record), record, samples: toTable(join(dir, 'samples.csv')), events: toTable(join(dir, 'events.csv')), summary: toTable(join(dir, 'summary.csv')) });
+        return ok<ApiResults['openRun']>({ info: infoOf(record), record, samples: toTable(join(dir, 'samples.csv')), events: toTable(join(dir, 'events.csv')), summary: toTable(join(dir, 'summary.csv')), packets: toTable(join(dir, 'packets.csv')) });
       }
       case 'exportCsv': {
         const { runIds, which } = p as ApiParams<'exportCsv'>;
@@ -207,7 +207,7 @@ export class LabHost {
       if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };
       throw e;
     }
-    const data: RunWorkerData = { text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
+    const data: RunWorkerData = { packetLog: true, text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
     const worker = new Worker(compiledModuleUrl(import.meta.url, './run-worker.js'), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     const run: ActiveRun = { worker, pending: new Map(), nextReq: 0 };
     return new Promise((resolve) => {

@@ -16,6 +16,8 @@ export interface RunWorkerData {
   quick: boolean;
   /** Start paused (teaching mode). */
   paused: boolean;
+  /** Keep every datagram's fate in packets.csv (ladder and time-sequence graph of past runs). */
+  packetLog: boolean;
   outDir: string;
   peerToken: string | null;
 }
@@ -114,7 +116,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, peerToken: data.peerToken ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, peerToken: data.peerToken ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }

@@ -23,9 +23,9 @@ export class LadderTracer implements LinkTracer {
     private readonly emit: (p: LadderPacket) => void,
   ) {}
 
-  private describe(bytes: Uint8Array): { type: string; seq: number | null; ack: number | null; retransmission: boolean } {
+  private describe(bytes: Uint8Array): Pick<LadderPacket, 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'> {
     const h = this.header;
-    if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false };
+    if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false, windowBytes: null, sack: [] };
     const type = TYPE_NAMES[h.type] ?? `TYPE-${h.type}`;
     let retransmission = false;
     if (h.type === PacketType.DATA) {
@@ -36,7 +36,10 @@ export class LadderTracer implements LinkTracer {
         this.seen.add(key);
       }
     }
-    return { type, seq: h.seq >>> 0, ack: (h.flags & 1) !== 0 ? h.ack >>> 0 : null, retransmission };
+    const isAck = (h.flags & 1) !== 0;
+    const sack: number[] = [];
+    for (let i = 0; i < h.sackCount * 2; i++) sack.push(h.sack[i]! >>> 0);
+    return { type, seq: h.seq >>> 0, ack: isAck ? h.ack >>> 0 : null, retransmission, windowBytes: isAck ? h.windowBytes : null, sack };
   }
 
   dropped(now: number, bytes: Uint8Array, _from: number, _to: number, reason: string): void {

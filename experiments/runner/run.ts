@@ -15,6 +15,7 @@ import { PeerClient } from '../../core/peer/client.js';
 import { join } from 'node:path';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { FileSink } from '../../core/capture/sink.js';
+import { CsvWriter } from '../../core/metrics/csv.js';
 import { SCALAR_COLUMNS, SimControl, runTrial, sampleColumns, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -38,7 +39,15 @@ export interface RunOptions {
   peerToken?: string;
   /** Every datagram's fate, for the packet ladder (costs time per packet: only for a watcher). */
   onPacket?: (p: LadderPacket) => void;
+  /** Also write every datagram's fate to packets.csv (at most PACKET_LOG_MAX_ROWS rows per run). */
+  packetLog?: boolean;
 }
+
+/** Most rows of packets.csv in one run (about 100 MB). */
+export const PACKET_LOG_MAX_ROWS = 1_000_000;
+
+/** Columns of packets.csv. */
+export const PACKET_COLUMNS = ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'] as const;
 
 /** What a run streams to its caller (also the JSON lines of `packetlab run --json`). */
 export type RunStreamEvent =
@@ -313,6 +322,7 @@ export class ExperimentRun {
           this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, trial: n, trials: total });
           const prefix = { point: point.index, repetition: rep, ...point.axes };
           const capture = this.openCapture(store, point, rep, config.seed);
+          const onPacket = this.packetSink(point.index, rep);
           const outcome = await runTrial({
             config,
             network: this.network,
@@ -329,7 +339,7 @@ export class ExperimentRun {
             onLive: (set) => {
               this.live = set;
             },
-            onPacket: this.o.onPacket,
+            onPacket,
             peer: peer ?? undefined,
             capture: capture?.capture,
             control: this.network.kind === 'sim' ? this.sim : undefined,
@@ -359,6 +369,7 @@ export class ExperimentRun {
     }
     this.live = null;
     if (peer !== null) await peer.close().catch(() => {});
+    this.packets?.close();
     if (status === 'complete' && this.abort.signal.aborted) {
       status = 'stopped';
       reason = this.stopReason ?? 'stopped';
@@ -366,6 +377,25 @@ export class ExperimentRun {
     store.end(status, reason);
     this.emit({ type: 'run-end', id: store.record.id, dir: store.dir, status, reason });
     return { id: store.record.id, dir: store.dir, status, reason };
+  }
+
+  private packets: CsvWriter | null = null;
+  private packetRows = 0;
+
+  /** What the trial's ladder tracer feeds: the watcher and packets.csv, or nothing. */
+  private packetSink(point: number, repetition: number): ((p: LadderPacket) => void) | undefined {
+    const watcher = this.o.onPacket;
+    if (this.o.packetLog !== true) return watcher;
+    if (this.packets === null && this.store !== null) {
+      this.packets = new CsvWriter(join(this.store.dir, 'packets.csv'), PACKET_COLUMNS);
+    }
+    const csv = this.packets;
+    return (p) => {
+      watcher?.(p);
+      if (csv === null || this.packetRows >= PACKET_LOG_MAX_ROWS) return;
+      this.packetRows++;
+      csv.write({ point, repetition, sent_s: p.sentS, arrived_s: p.arrivedS, direction: p.direction, type: p.type, seq: p.seq, ack: p.ack, window_bytes: p.windowBytes, sack: p.sack.join(' '), retransmission: p.retransmission ? 1 : 0, fate: p.fate });
+    };
   }
 
   /** The pcapng capture of one trial, when asked for. */
