@@ -1,0 +1,85 @@
+// The summary chart of a sweep: x is the spec's plot.x axis, one line per plot.y result (its
+// `_mean` column) and series value, and the model's `expected_*` column beside it as a dashed line.
+// Points appear as sweep points finish.
+
+import type { XY } from './series.js';
+
+/** The spec's plot field. */
+export interface PlotSpec {
+  x: string;
+  y: string[];
+  series?: string;
+}
+
+/** One line of the summary chart. */
+export interface SummaryLine {
+  label: string;
+  /** The result it draws (plot.y). */
+  y: string;
+  expected: boolean;
+  /** Series value, when the plot has series. */
+  series: string | null;
+  points: XY[];
+}
+
+/** The chart's lines, and the x labels when x is not numeric (then x is the label's index). */
+export interface SummaryLayout {
+  xTitle: string;
+  xLabels: string[] | null;
+  lines: SummaryLine[];
+}
+
+/** The plot field of a spec, when it has a valid one. */
+export function plotOf(spec: Record<string, unknown> | null): PlotSpec | null {
+  const p = spec?.plot as Partial<PlotSpec> | undefined;
+  if (p === undefined || p === null || typeof p.x !== 'string' || !Array.isArray(p.y) || p.y.length === 0) return null;
+  return { x: p.x, y: p.y.filter((y): y is string => typeof y === 'string'), series: typeof p.series === 'string' ? p.series : undefined };
+}
+
+function num(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+/** Lays out the summary chart from the finished points' rows. */
+export function layoutSummary(rows: readonly Record<string, unknown>[], plot: PlotSpec): SummaryLayout {
+  const xs = rows.map((r) => r[plot.x]);
+  const numeric = xs.every((x) => typeof x === 'number' || (typeof x === 'string' && x.trim() !== '' && Number.isFinite(Number(x))));
+  const labels: string[] = [];
+  const xOf = (v: unknown): number => {
+    if (numeric) return Number(v);
+    const s = String(v);
+    let i = labels.indexOf(s);
+    if (i < 0) {
+      labels.push(s);
+      i = labels.length - 1;
+    }
+    return i;
+  };
+  const lines = new Map<string, SummaryLine>();
+  const line = (y: string, expected: boolean, series: string | null): SummaryLine => {
+    const key = `${y}|${expected}|${series ?? ''}`;
+    let l = lines.get(key);
+    if (l === undefined) {
+      const name = expected ? `expected_${y}` : `${y}_mean`;
+      l = { label: series === null ? name : `${name} (${plot.series} = ${series})`, y, expected, series, points: [] };
+      lines.set(key, l);
+    }
+    return l;
+  };
+  for (const r of rows) {
+    const x = xOf(r[plot.x]);
+    const series = plot.series === undefined ? null : String(r[plot.series]);
+    for (const y of plot.y) {
+      const m = num(r[`${y}_mean`]);
+      if (m !== null) line(y, false, series).points.push({ x, y: m });
+      const e = num(r[`expected_${y}`]);
+      if (e !== null) line(y, true, series).points.push({ x, y: e });
+    }
+  }
+  const out = [...lines.values()];
+  if (numeric) for (const l of out) l.points.sort((a, b) => a.x - b.x);
+  return { xTitle: plot.x, xLabels: numeric ? null : labels, lines: out };
+}
