@@ -36,7 +36,7 @@ export function chartColors(el: Element | null = typeof document === 'undefined'
 }
 
 /** Fills the canvas with the theme's background, so that exported PNGs are readable. */
-export const backgroundPlugin: Plugin = {
+export const backgroundPlugin: Plugin<'line'> = {
   id: 'background',
   beforeDraw(chart, _args, options: { color?: string }) {
     if (options.color === undefined) return;

@@ -40,6 +40,8 @@ export interface LadderArrow {
   reason: string | null;
   /** Short text beside the arrow: "DATA 12", "ACK 13". */
   label: string;
+  /** Whether the label is drawn (not when it would overlap the one above it on the same side). */
+  showLabel: boolean;
   /** A full sentence for the text list and tooltips. */
   description: string;
   packet: LadderPacket;
@@ -75,6 +77,9 @@ export interface LadderOptions {
   /** Most recent packets drawn (default 40). */
   maxPackets?: number;
 }
+
+/** Least vertical distance between two labels on the same side, px. */
+const LABEL_GAP = 11;
 
 const CONTROL = new Set(['SYN', 'SYN-ACK', 'FIN', 'RST', 'PROBE']);
 
@@ -160,10 +165,18 @@ export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions)
       dropped,
       reason: dropped ? (DROP_REASONS[p.fate] ?? p.fate) : null,
       label: labelOf(p),
+      showLabel: true,
       description: describePacket(p),
       packet: p,
     };
   });
+  // Labels closer than LABEL_GAP px to the previous one drawn on the same side are left out.
+  const lastLabelY = { forward: -Infinity, reverse: -Infinity };
+  for (const a of arrows) {
+    const side = a.packet.direction;
+    a.showLabel = a.y1 - lastLabelY[side] >= LABEL_GAP;
+    if (a.showLabel) lastLabelY[side] = a.y1;
+  }
 
   const ticks: LadderTick[] = [];
   if (shown.length > 0) {

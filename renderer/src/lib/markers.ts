@@ -45,7 +45,7 @@ export function placeMarkers(markers: readonly KnobMarker[], xPixel: (timeS: num
   return out;
 }
 
-function draw(chart: Chart, markers: readonly KnobMarker[], o: Partial<KnobMarkerOptions>, faint: boolean): void {
+function draw(chart: Chart<'line'>, markers: readonly KnobMarker[], o: Partial<KnobMarkerOptions>, faint: boolean): void {
   const scale = chart.scales.x;
   if (scale === undefined || markers.length === 0) return;
   const { ctx, chartArea } = chart;
@@ -75,7 +75,7 @@ function draw(chart: Chart, markers: readonly KnobMarker[], o: Partial<KnobMarke
 }
 
 /** The plugin; register it per chart (plugins: [knobMarkerPlugin]). */
-export const knobMarkerPlugin: Plugin = {
+export const knobMarkerPlugin: Plugin<'line'> = {
   id: 'knobMarkers',
   afterDatasetsDraw(chart, _args, options: Partial<KnobMarkerOptions>) {
     if (options.overlay !== undefined) draw(chart, options.overlay, options, true);
