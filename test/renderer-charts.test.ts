@@ -10,7 +10,7 @@ import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from 
 import { FrameScheduler } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
-import { layoutSummary, plotOf } from '../renderer/src/lib/summary.js';
+import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
   return Array.from({ length: n }, (_, i) => ({ x: i / 10, y: f(i) }));
@@ -272,19 +272,42 @@ describe('summary chart', () => {
     expect(l.lines[1]!.expected).toBe(true);
   });
 
-  it('uses labels for an axis of text or booleans', () => {
-    const l = layoutSummary(
+  it('uses labels for an axis of text, shared with an overlaid run', () => {
+    const plot = { x: 'rto', y: ['goodput_bps'] };
+    const [main, over] = layoutSummaries(
       [
-        { checksum: true, checksum_failures_mean: 5, data_matched_mean: 1 },
-        { checksum: false, checksum_failures_mean: 0, data_matched_mean: 0 },
+        [
+          { rto: 'fixed 20 ms', goodput_bps_mean: 5 },
+          { rto: 'adaptive', goodput_bps_mean: 9 },
+        ],
+        [{ rto: 'adaptive', goodput_bps_mean: 8 }],
       ],
-      { x: 'checksum', y: ['checksum_failures', 'data_matched'] },
+      plot,
     );
-    expect(l.xLabels).toEqual(['true', 'false']);
-    expect(l.lines.find((x) => x.y === 'data_matched')!.points).toEqual([
-      { x: 0, y: 1 },
-      { x: 1, y: 0 },
-    ]);
+    expect(main!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.lines[0]!.points).toEqual([{ x: 1, y: 8 }]);
     expect(plotOf({})).toBeNull();
+  });
+
+  it('places booleans at 1 and 0, as summary.csv writes them, so live and saved runs line up', () => {
+    const plot = { x: 'checksum', y: ['checksum_failures', 'data_matched'] };
+    const [live, disk] = layoutSummaries(
+      [
+        [
+          { checksum: true, checksum_failures_mean: 5, data_matched_mean: 1 },
+          { checksum: false, checksum_failures_mean: 0, data_matched_mean: 0 },
+        ],
+        [{ checksum: 1, checksum_failures_mean: 4, data_matched_mean: 1 }],
+      ],
+      plot,
+    );
+    expect(live!.xLabels).toBeNull();
+    expect(live!.lines.find((x) => x.y === 'data_matched')!.points).toEqual([
+      { x: 0, y: 0 },
+      { x: 1, y: 1 },
+    ]);
+    expect(disk!.lines[0]!.points).toEqual([{ x: 1, y: 4 }]);
+    expect(xValuesOf([live!, disk!])).toEqual([0, 1]);
   });
 });

@@ -96,6 +96,7 @@ export class RunStore {
   get stopping(): boolean {
     return this.#stopping;
   }
+  /** The trial going (1-based, as the runner counts) of how many. */
   get progress(): { trial: number; trials: number; label: string } | null {
     return this.#progress;
   }
