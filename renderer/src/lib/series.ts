@@ -73,8 +73,9 @@ export class SeriesBuffer {
   push(x: number, y: number | null | undefined): void {
     if (y === null || y === undefined || !Number.isFinite(y) || !Number.isFinite(x)) return;
     const p = this.points;
-    // Samples come in time order; one out of order (a replayed batch) is dropped, not sorted in.
-    if (p.length > 0 && x < p[p.length - 1]!.x) return;
+    // Samples come in time order; one out of order or repeated (a run read from disk and then
+    // followed live overlaps by a few rows) is dropped, not sorted in.
+    if (p.length > 0 && x <= p[p.length - 1]!.x) return;
     p.push({ x, y });
     if (y !== 0) this.nonZero = true;
     if (p.length > this.maxPoints) this.compact();

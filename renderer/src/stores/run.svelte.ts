@@ -65,6 +65,9 @@ export class RunStore {
   #stopping = $state(false);
   /** Batches that came before startRun answered with the run's id. */
   #early: RunBatch[] = [];
+  /** A run being taken over (its batches wait for what it wrote so far). */
+  #adopting: string | null = null;
+  #adoptQueue: RunBatch[] = [];
 
   constructor(
     private readonly api: LabApi,
@@ -301,14 +304,54 @@ export class RunStore {
     }
   }
 
+  /** Shows a run started elsewhere: what it wrote so far from disk, then its batches. */
+  private adopt(b: RunBatch): void {
+    if (this.#adopting !== null) {
+      if (this.#adopting === b.runId) this.#adoptQueue.push(b);
+      return;
+    }
+    // A run that is over by its first batch seen here is left to the history.
+    if (b.status !== undefined && TERMINAL.has(b.status.state)) return;
+    this.#adopting = b.runId;
+    this.#adoptQueue = [b];
+    void this.api.openRun({ runId: b.runId }).then((r) => {
+      const queue = this.#adoptQueue;
+      this.#adopting = null;
+      this.#adoptQueue = [];
+      if (!r.ok || this.running) return;
+      const view = RunView.fromRun(r.value);
+      this.#live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
+      this.#live.summary.push(...view.summary);
+      this.#runId = r.value.info.id;
+      this.#state = 'running';
+      this.#reason = null;
+      this.#dir = null;
+      this.#opened = null;
+      this.#trialKey = null;
+      this.#events = [];
+      this.#packets = [];
+      this.#liveValues = {};
+      this.#knobErrors = {};
+      this.#stopping = false;
+      for (const q of queue) this.handleBatch(q);
+      this.#revision++;
+    });
+  }
+
   /** Takes one pushed batch. */
   handleBatch(b: RunBatch): void {
     if (this.#state === 'starting' && this.#runId === null) {
       this.#early.push(b);
       return;
     }
+    if (b.runId !== this.#runId) {
+      // A run this page did not start (another window's, or ours before a reload) is shown
+      // when nothing else is going here.
+      if (!this.running || this.#adopting === b.runId) this.adopt(b);
+      return;
+    }
     const view = this.#live;
-    if (view === null || b.runId !== this.#runId) return;
+    if (view === null) return;
     if (b.trial !== undefined) {
       const t = b.trial;
       const label = trialLabel(t.point, t.repetition, t.axes);
@@ -324,7 +367,8 @@ export class RunStore {
       for (const e of b.events) {
         const m = markerOf(e);
         if (m !== null && e.point !== null && e.repetition !== null) {
-          view.trials.get(e.point, e.repetition).markers.push(m);
+          const markers = view.trials.get(e.point, e.repetition).markers;
+          if (!markers.some((x) => x.timeS === m.timeS && x.knob === m.knob)) markers.push(m);
           values ??= { ...this.#liveValues };
           values[m.knob] = m.after;
         }
@@ -337,7 +381,8 @@ export class RunStore {
       const all = this.#packets.concat(b.packets);
       this.#packets = all.length > PACKETS_MAX ? all.slice(all.length - PACKETS_MAX) : all;
     }
-    if (b.points !== undefined) view.summary.push(...b.points);
+    // A point read from disk when the run was taken over may come again in a batch.
+    if (b.points !== undefined) for (const row of b.points) if (!view.summary.some((r) => r.point === row.point)) view.summary.push(row);
     if (b.status !== undefined) {
       this.#state = b.status.state;
       this.#reason = b.status.reason;
