@@ -133,6 +133,14 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
     expect(page.url()).not.toContain('token=');
 
+    // A bad spec: each problem with its path, and no Start.
+    const editor = page.getByLabel('Spec (JSON)');
+    await expect.poll(() => editor.inputValue(), { timeout: 15_000 }).toContain('"name"');
+    await editor.fill('{ "name": "Bad Name", "title": "t", "description": "d", "concepts": [], "transport": { "windowPackets": 0 } }');
+    await expect.poll(() => page.getByRole('list', { name: 'Spec problems' }).textContent(), { timeout: 10_000 }).toContain('transport.windowPackets');
+    expect(await page.getByRole('list', { name: 'Spec problems' }).textContent()).toContain('name');
+    expect(await page.getByRole('button', { name: 'Start', exact: true }).isDisabled()).toBe(true);
+
     // A library experiment, pointed at loopback, made long enough to watch and change.
     await page.getByRole('radio', { name: /Checksums: corruption/ }).check();
     await expect.poll(() => page.locator('#spec-check').textContent()).toContain('Valid: 2 sweep points');
@@ -143,6 +151,11 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await expect.poll(() => page.getByLabel('Spec (JSON)').inputValue()).toContain('"bytes": 200000000');
     await expect.poll(() => page.getByLabel('Spec (JSON)').inputValue()).toContain('"rtoMode": "fixed"');
     await expect.poll(() => page.locator('#spec-check').textContent()).toContain('Valid');
+    // The edited spec goes to the user's specs.
+    await page.getByLabel('Save as').fill('my-checksums');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.getByText(/saved to .*my-checksums\.json/).count()).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, 'specs', 'my-checksums.json'), 'utf8')).workload.bytes).toBe(200000000);
 
     const inkBefore = await inkOf(page, 'rate');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
@@ -240,6 +253,13 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await expect.poll(() => pngs.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
     expect(pngs).toContain(`${second}-rate.png`);
     page.off('download', collect);
+
+    // The dark theme, charts included.
+    await page.getByLabel('Theme').selectOption('dark');
+    await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+    const corner = (): Promise<number[]> => page.evaluate(`Array.from(document.querySelector('[data-chart="rate"] canvas').getContext('2d').getImageData(1, 1, 1, 1).data.slice(0, 3))`);
+    await expect.poll(async () => Math.max(...(await corner()))).toBeLessThan(60);
+    await page.screenshot({ path: join(ARTIFACTS, '5-dark.png'), fullPage: true });
 
     expect(pageErrors).toEqual([]);
     await context.close();
