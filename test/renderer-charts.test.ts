@@ -173,11 +173,9 @@ describe('FrameScheduler', () => {
 });
 
 /** A 2D context that draws nothing and counts what it was asked (happy-dom has no canvas). */
-function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
-  const calls = new Map<string, number>();
-  const texts: string[] = [];
+function stubContext(canvas: HTMLCanvasElement, calls: Map<string, number>, texts: string[]): CanvasRenderingContext2D {
   const state: Record<string | symbol, unknown> = {};
-  const ctx = new Proxy(state, {
+  return new Proxy(state, {
     get(target, prop) {
       if (prop in target) return target[prop];
       if (prop === 'measureText') return (t: string) => ({ width: t.length * 6, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 });
@@ -194,10 +192,16 @@ function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; cal
       target[prop] = value;
       return true;
     },
-  });
+  }) as unknown as CanvasRenderingContext2D;
+}
+
+function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
+  const calls = new Map<string, number>();
+  const texts: string[] = [];
   const canvas = document.createElement('canvas');
   canvas.width = width;
   canvas.height = height;
+  const ctx = stubContext(canvas, calls, texts);
   Object.defineProperty(canvas, 'getContext', { value: () => ctx });
   document.body.append(canvas);
   return { canvas, calls, texts };
@@ -309,5 +313,68 @@ describe('summary chart', () => {
     ]);
     expect(disk!.lines[0]!.points).toEqual([{ x: 1, y: 4 }]);
     expect(xValuesOf([live!, disk!])).toEqual([0, 1]);
+  });
+});
+
+describe('Charts component', () => {
+  it('binds datasets once per trial, redraws per frame from the same arrays, and follows the latest trial', async () => {
+    const { mount, unmount, flushSync } = await import('svelte');
+    const { RunStore } = await import('../renderer/src/stores/run.svelte.js');
+    const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
+    const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
+    const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
+    Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
+      configurable: true,
+      value(this: HTMLCanvasElement) {
+        let ctx = contexts.get(this);
+        if (ctx === undefined) contexts.set(this, (ctx = stubContext(this, new Map(), [])));
+        return ctx;
+      },
+    });
+    let listener: ((b: import('../experiments/api/contract.js').RunBatch) => void) | null = null;
+    const api = {
+      onRunBatch: (l: typeof listener) => ((listener = l), () => {}),
+      startRun: async () => ({ ok: true, value: { runId: 'r' } }),
+    } as unknown as import('../experiments/api/contract.js').LabApi;
+    const run = new RunStore(api);
+    await run.start('{"name":"x","title":"X"}');
+    const target = document.createElement('div');
+    document.body.append(target);
+    const c = mount(Charts, { target, props: { run, theme: 'light' } });
+    const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
+    const push = (point: number, from: number, n: number, trial?: boolean) =>
+      listener!({
+        runId: 'r',
+        samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
+        events: [],
+        packets: [],
+        ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
+      });
+    push(0, 1, 10, true);
+    flushSync();
+    await nextFrame();
+    const canvas = target.querySelector('[data-chart="rate"] canvas') as HTMLCanvasElement;
+    const chart = Chart.getChart(canvas)!;
+    expect(chart).toBeDefined();
+    const datasets = chart.data.datasets;
+    const first = run.trial!.series('throughput_bps').points;
+    expect(datasets.map((d) => d.label)).toEqual(['throughput_bps', 'goodput_bps']);
+    for (let b = 1; b <= 20; b++) {
+      push(0, 1 + b * 10, 10);
+      flushSync();
+    }
+    await nextFrame();
+    expect(chart.data.datasets).toBe(datasets);
+    expect(first).toHaveLength(210);
+    expect(chart.getDatasetMeta(0).data.length).toBe(210);
+    // A new trial: the charts move to its arrays.
+    push(1, 1, 5, true);
+    flushSync();
+    await nextFrame();
+    expect(chart.data.datasets).not.toBe(datasets);
+    expect(chart.getDatasetMeta(0).data.length).toBe(5);
+    expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest throughput_bps 1004, goodput_bps 900; 0 knob changes marked\.$/);
+    unmount(c);
+    if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
   });
 });
