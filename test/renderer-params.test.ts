@@ -144,7 +144,7 @@ function fakeApi(setKnobAnswer: (path: string) => Result<null>) {
   const answers: Record<string, (p: never) => Result<unknown>> = {
     listLibrary: () => ({ ok: true, value: [] }),
     listKnobs: () => ({ ok: true, value: KNOBS }),
-    listPresets: () => ({ ok: true, value: [] }),
+    listPresets: () => ({ ok: true, value: [{ name: 'dsl', label: 'DSL', description: 'an ADSL line', set: { 'forward.delayMs': 15, 'reverse.delayMs': 15 } }] }),
     listRuns: () => ({ ok: true, value: [] }),
     listPeers: () => ({ ok: true, value: [] }),
     validateSpec: () => ({ ok: true, value: { valid: true, problems: [], points: 2 } }),
@@ -259,6 +259,36 @@ describe('ParamPanel', () => {
     await settle();
     expect(target.querySelector('[role=alert]')!.textContent).toBe('setKnob: forward.lossProbability: must be at most 1');
     expect(input('Loss probability').value).toBe('0.05');
+    unmount(component);
+  });
+
+  it('puts a link preset into the spec before a run, and applies its values live during one', async () => {
+    const { spec, run, target, component, fake } = setup();
+    await settle();
+    const preset = target.querySelector('#link-preset') as HTMLSelectElement;
+    expect(preset.closest('.preset')!.querySelector('label')!.textContent).toBe('Link preset');
+    expect(preset.value).toBe('dsl');
+    preset.value = '';
+    preset.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle();
+    expect(JSON.parse(spec.text).preset).toBeUndefined();
+    preset.value = 'dsl';
+    preset.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle();
+    expect(JSON.parse(spec.text).preset).toBe('dsl');
+    expect(target.textContent).toContain('an ADSL line');
+    await run.start(spec.text);
+    fake.push({ runId: 'run-1', samples: [], events: [], packets: [], status: { state: 'running', reason: null, dir: '/tmp/r' } });
+    await settle();
+    expect(preset.value).toBe('');
+    preset.value = 'dsl';
+    preset.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle();
+    expect(fake.calls.filter((c) => c.method === 'setKnob').map((c) => c.params)).toEqual([
+      { runId: 'run-1', path: 'forward.delayMs', value: 15 },
+      { runId: 'run-1', path: 'reverse.delayMs', value: 15 },
+    ]);
+    expect(target.textContent).toContain('DSL applied to the run.');
     unmount(component);
   });
 });

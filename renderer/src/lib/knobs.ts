@@ -175,6 +175,16 @@ export function setSpecKnob(text: string, path: string, value: KnobValue): strin
   return `${JSON.stringify(spec, null, 2)}\n`;
 }
 
+/** The spec's text with a top-level field set, or removed when `value` is undefined. */
+export function setSpecField(text: string, field: string, value: unknown): string {
+  const parsed = parseSpecJson(text);
+  if (parsed.spec === null) throw new Error(`the spec is not valid JSON: ${parsed.error}`);
+  const spec = parsed.spec;
+  if (value === undefined) delete spec[field];
+  else spec[field] = value;
+  return `${JSON.stringify(spec, null, 2)}\n`;
+}
+
 /** A value sent as text in an event ("0.05", "true", "sr") as the knob's kind. */
 export function valueFromText(k: KnobInfo, text: string): KnobValue {
   if (k.kind === 'number') {

@@ -2,7 +2,7 @@
 // knob edits from the parameter panel, and saving to the user's specs.
 
 import type { LabApi, LibraryItem, SpecProblem } from '../../../experiments/api/contract.js';
-import { parseSpecJson, setSpecKnob, type KnobValue, type SpecObject } from '../lib/knobs.js';
+import { parseSpecJson, setSpecField, setSpecKnob, type KnobValue, type SpecObject } from '../lib/knobs.js';
 
 /** What validateSpec said about the text. */
 export interface Validation {
@@ -75,6 +75,17 @@ export class SpecStore {
   setKnob(path: string, value: KnobValue): string | null {
     try {
       this.#text = setSpecKnob(this.#text, path, value);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    this.scheduleValidate();
+    return null;
+  }
+
+  /** Sets (or with undefined removes) a top-level field such as `preset`; returns the error, or null. */
+  setField(field: string, value: unknown): string | null {
+    try {
+      this.#text = setSpecField(this.#text, field, value);
     } catch (e) {
       return (e as Error).message;
     }
