@@ -13,8 +13,8 @@ function num<K extends string>(k: Omit<NumberKnob<K>, 'kind' | 'group'>): Number
   return { kind: 'number', group: 'workload', ...k };
 }
 
-/** Workload kinds: raw UDP stream, reliable bulk transfer, reliable message stream, RPC call mix. */
-export const WORKLOAD_KINDS = ['udp-stream', 'bulk', 'messages', 'rpc'] as const;
+/** Workload kinds: raw UDP stream, reliable bulk transfer, reliable message stream, RPC call mix, competing flows. */
+export const WORKLOAD_KINDS = ['udp-stream', 'bulk', 'messages', 'rpc', 'flows'] as const;
 /** One workload kind. */
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
@@ -27,7 +27,12 @@ export const WORKLOAD_KNOBS: readonly Knob[] = [
   { kind: 'boolean', key: 'verifyData', flag: 'verify', label: 'Verify data (SHA-256)', description: 'bulk and messages: hash the data on both ends and compare', group: 'workload', live: false, default: true },
   num({ key: 'ratePacketsPerSecond', flag: 'rate', label: 'Send rate (packets/s)', description: 'udp-stream: datagrams per second', live: false, unit: 'count', min: 1, max: 10_000_000, integer: false, default: 1000 }),
   num({ key: 'datagramBytes', flag: 'size', label: 'Datagram size (bytes)', description: 'udp-stream: size of each datagram, header included', live: false, unit: 'bytes', min: 36, max: 65507, integer: true, default: 1200 }),
-  num({ key: 'durationMs', flag: 'duration', label: 'Duration (ms)', description: 'udp-stream: how long to send; rpc: how long to call when calls is 0', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: 5000 }),
+  num({ key: 'durationMs', flag: 'duration', label: 'Duration (ms)', description: 'udp-stream and flows: how long to send; rpc: how long to call when calls is 0', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: 5000 }),
+  num({ key: 'flows', flag: 'flows', label: 'Competing flows', description: 'flows: reliable flows sharing the bottleneck (simulator)', live: false, unit: 'count', min: 1, max: 8, integer: true, default: 2 }),
+  num({ key: 'flowStartGapMs', flag: 'flow-start-gap', label: 'Flow start gap (ms)', description: 'flows: flow i starts i times this late', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: 0 }),
+  num({ key: 'uncontrolledFlows', flag: 'uncontrolled-flows', label: 'Flows without congestion control', description: 'flows: the first N flows ignore transport.congestionControl and send their whole window', live: false, unit: 'count', min: 0, max: 8, integer: true, default: 0 }),
+  num({ key: 'flowWindowFactor', flag: 'flow-window-factor', label: 'Window factor per flow', description: 'flows: flow i (from 0) has a window of transport.windowPackets x factor^i, 1 for equal windows', live: false, unit: 'number', min: 1, max: 16, integer: false, default: 1 }),
+  num({ key: 'crossPacketsPerSecond', flag: 'cross-rate', label: 'UDP cross traffic (packets/s)', description: 'flows: a raw UDP stream of datagramBytes through the same bottleneck, 0 for none', live: false, unit: 'count', min: 0, max: 1_000_000, integer: false, default: 0 }),
   { kind: 'enum', key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: 'rpc: UDP, TCP with record marking, or the lab transport', group: 'workload', live: false, values: ['udp', 'tcp', 'plt'], default: 'udp' },
   num({ key: 'calls', flag: 'calls', label: 'Calls', description: 'rpc: calls to make, 0 to call for the duration', live: false, unit: 'count', min: 0, max: 1e9, integer: true, default: 1000 }),
   num({ key: 'callsInFlight', flag: 'in-flight', label: 'Calls in flight', description: 'rpc: calls kept outstanding', live: false, unit: 'count', min: 1, max: 1024, integer: true, default: 8 }),
@@ -35,6 +40,7 @@ export const WORKLOAD_KNOBS: readonly Knob[] = [
   num({ key: 'mixNull', flag: 'mix-null', label: 'Share of NULL calls', description: 'rpc: weight of NULL calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
   num({ key: 'mixEcho', flag: 'mix-echo', label: 'Share of ECHO calls', description: 'rpc: weight of ECHO calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
   num({ key: 'mixIncrement', flag: 'mix-increment', label: 'Share of INCREMENT calls', description: 'rpc: weight of the non-idempotent INCREMENT calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 1 }),
+  { kind: 'enum', key: 'rpcBinding', flag: 'rpc-binding', label: 'RPC binding (naming)', description: "rpc: how the client finds the server: fixed (it knows the port), once (asks the server's portmapper with PMAPPROC_GETPORT before the first call), every-call (asks before every call)", group: 'workload', live: false, values: ['fixed', 'once', 'every-call'], default: 'fixed' },
   { kind: 'boolean', key: 'drc', flag: 'drc', label: 'Duplicate request cache', description: 'rpc: the server answers duplicates from its cache (at-most-once) or executes them again (at-least-once)', group: 'workload', live: false, default: DEFAULT_DRC_CONFIG.enabled },
   num({ key: 'rpcTimeoutMs', flag: 'rpc-timeout', label: 'RPC call timeout (ms)', description: 'rpc: total time a call may take, retransmissions included', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.timeoutMs }),
   num({ key: 'rpcRetryMs', flag: 'rpc-retry', label: 'RPC retransmission interval (ms)', description: 'rpc: first retransmission interval (0 sends once)', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.retryIntervalMs }),

@@ -24,6 +24,7 @@ export const CONCEPTS = {
   'stub-generator': 'the stub generator packs and unpacks arguments from an interface definition',
   'run-time-library': 'the RPC run-time library: retries, timeouts and connections',
   'call-semantics': 'at-least-once and at-most-once calls',
+  naming: 'naming: the client finds the server by program and version through a binder (the portmapper)',
 } as const;
 
 /** A concept name. */
@@ -36,6 +37,7 @@ export const MODELS = {
   'window-limited': 'goodput min(W L / RTT, R): a window below the bandwidth-delay product limits throughput',
   'queue-drops': 'share of datagrams a finite buffer drops: max(0, (lambda - mu) T - B) / (lambda T)',
   'arq-efficiency': 'goodput of a saturated link with loss p before its bottleneck: SR R, GBN R / (1 + (W - 1) p)',
+  'fair-share': 'each of N flows through a bottleneck of rate R gets (R - cross traffic) / N',
 } as const;
 
 /** A model name. */

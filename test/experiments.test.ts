@@ -255,6 +255,14 @@ describe('the runner', () => {
     expect(csv.length - 2).toBe(r.samples.length);
   });
 
+  it('naming: a lookup before every call doubles the call latency; once costs one lookup', async () => {
+    const r = await run(spec({ workload: { kind: 'rpc', calls: 200, callsInFlight: 1, mixNull: 1, mixIncrement: 0 }, forward: { delayMs: 10 }, reverse: { delayMs: 10 }, sweep: [{ name: 'binding', knob: 'workload.rpcBinding', values: ['fixed', 'once', 'every-call'] }] }));
+    const [fixed, once, every] = r.summary;
+    expect([fixed!.lookups_mean, once!.lookups_mean, every!.lookups_mean]).toEqual(['0', '1', '200']);
+    expect(Number(fixed!.logical_latency_mean_ms_mean)).toBeCloseTo(20, 0);
+    expect(Number(every!.logical_latency_mean_ms_mean)).toBeCloseTo(40, 0);
+  });
+
   it('records each trial to a pcapng file that tshark reads with the dissector', async () => {
     const out = tmp();
     const r = new ExperimentRun({ spec: spec({ ...base, workload: { kind: 'bulk', bytes: 100_000 }, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 2 }), specFile: null, outDir: out, pcapMaxBytes: 10e6 });

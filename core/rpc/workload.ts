@@ -19,7 +19,10 @@ import { nullProcedure, openRpcChannel, streamImpairmentProblems, type RpcTransp
 import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from './drc.js';
 import { LatencyHistogram } from './histogram.js';
 import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from './plt.js';
-import type { ProcedureDescriptor } from './program.js';
+import type { ProcedureDescriptor, RpcProgramVersion } from './program.js';
+import { PmapProgV2, type Mapping } from './pmap.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from './binder.js';
+import { SIM_LISTENER_ADDRESS } from '../capture/runs.js';
 import { RpcServerCounters, RpcServerEngine } from './server.js';
 import { RpcServer } from './server-net.js';
 
@@ -60,7 +63,16 @@ export interface RpcSetup {
   intervalMs: number;
   /** Give up after this long (virtual time in the simulator, wall time on sockets). */
   timeLimitMs: number;
+  /**
+   * Naming: how the client finds the server. 'fixed' knows its port; 'once' asks the server's
+   * portmapper (PMAPPROC_GETPORT, RFC 1833) before the first call; 'every-call' asks before every
+   * call, as a client that never caches its binding would. Default 'fixed'.
+   */
+  binding?: RpcBinding;
 }
+
+/** How a workload's client finds the server (see RpcSetup.binding). */
+export type RpcBinding = 'fixed' | 'once' | 'every-call';
 
 /** A workload nobody configured: 1000 INCREMENT calls, 8 in flight, over UDP, nothing impaired. */
 export const DEFAULT_RPC_SETUP: Readonly<RpcSetup> = Object.freeze({
@@ -92,6 +104,7 @@ export function rpcSetupProblems(s: RpcSetup, net: 'sim' | 'udp'): string[] {
   if (!Number.isInteger(s.totalCalls) || s.totalCalls < 0 || s.totalCalls > 1e9) out.push(`totalCalls must be a whole number from 0 to 1e9 (got ${s.totalCalls})`);
   if (!(s.durationMs >= 0)) out.push(`durationMs must not be negative (got ${s.durationMs})`);
   if (s.totalCalls === 0 && s.durationMs === 0) out.push('either totalCalls or durationMs must be set');
+  if (s.binding !== undefined && !['fixed', 'once', 'every-call'].includes(s.binding)) out.push(`binding must be fixed, once or every-call (got ${String(s.binding)})`);
   if (!(s.intervalMs >= 1)) out.push(`intervalMs must be at least 1 (got ${s.intervalMs})`);
   if (!(s.timeLimitMs >= 1)) out.push(`timeLimitMs must be at least 1 (got ${s.timeLimitMs})`);
   out.push(...retryPolicyProblems(s.policy).map((p) => `policy.${p}`));
@@ -174,6 +187,12 @@ export interface RpcSummary {
   counterRepeatedExecutions: number | null;
   /** INCREMENT calls that succeeded at the client. */
   incrementsSucceeded: number;
+  /** Naming: PMAPPROC_GETPORT calls made to find the server, and those that failed. */
+  lookups: number;
+  lookupFailures: number;
+  /** Calls of the mix that succeeded, and their mean latency including any lookup before them (ms). */
+  logicalCalls: number;
+  logicalLatencyMeanMs: number;
   forward: LinkCounters | null;
   reverse: LinkCounters | null;
   /** Simulator only: packet events, and per second of wall time. */
@@ -197,6 +216,18 @@ export class RpcWorkloadClient implements Endpoint {
   finishedAtMs = Number.NaN;
   /** INCREMENT calls that succeeded. */
   incrementsSucceeded = 0;
+  /** Naming: GETPORT calls made, and those that failed or found nothing. */
+  lookups = 0;
+  lookupFailures = 0;
+  /** Calls of the mix that succeeded, and the sum of their latencies from the lookup before them. */
+  logicalCalls = 0;
+  logicalLatencySumMs = 0;
+  private bound = false;
+  private lookupInFlight = false;
+  // Start times of logical calls whose lookup has answered: their call goes out next.
+  private readonly resolved: number[] = [];
+  private readonly binding: RpcBinding;
+  private readonly lookupArgs: Mapping;
   private readonly rng: Rng;
   private readonly procs: ProcedureDescriptor<unknown, unknown>[];
   private readonly cumulative: number[];
@@ -217,6 +248,9 @@ export class RpcWorkloadClient implements Endpoint {
     const total = m.null + m.echo + m.increment;
     this.cumulative = [m.null / total, (m.null + m.echo) / total, 1];
     this.payload = new Uint8Array(setup.echoBytes).fill(0x5a);
+    this.binding = setup.binding ?? 'fixed';
+    this.bound = this.binding !== 'once';
+    this.lookupArgs = { prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber(setup.transport), port: 0 };
   }
 
   /** The destination of the inner endpoint's datagrams. */
@@ -277,22 +311,57 @@ export class RpcWorkloadClient implements Endpoint {
     const e = this.engine;
     for (let c = e.pollCompleted(); c !== null; c = e.pollCompleted()) {
       this.finishedAtMs = now;
-      if (c.status === RpcStatus.SUCCESS && c.procedure.procedure === CounterProgV1.procedures.INCREMENT.procedure) this.incrementsSucceeded++;
+      if (c.procedure === GETPORT) {
+        // Naming: the answer of the binder. Port 0 means the program is not registered.
+        this.lookups++;
+        const port = c.status === RpcStatus.SUCCESS ? (c.result as number) : 0;
+        if (port === 0) this.lookupFailures++;
+        if (this.binding === 'once') {
+          this.lookupInFlight = false;
+          if (port !== 0) this.bound = true;
+        } else if (port !== 0) {
+          // Called once the completions are drained: the engine still counts this one in flight.
+          this.resolved.push(c.owner as number);
+        }
+        continue;
+      }
+      if (c.status === RpcStatus.SUCCESS) {
+        this.logicalCalls++;
+        this.logicalLatencySumMs += now - (c.owner as number);
+        if (c.procedure.procedure === CounterProgV1.procedures.INCREMENT.procedure) this.incrementsSucceeded++;
+      }
     }
     if (this.started) this.topUp(now);
   }
 
   private topUp(now: number): void {
     const e = this.engine;
+    if (!this.bound) {
+      // 'once': nothing goes out before the binder has answered.
+      if (!this.lookupInFlight && !this.noMoreCalls()) {
+        this.lookupInFlight = true;
+        e.call(now, GETPORT, this.lookupArgs).owner = now;
+      }
+      return;
+    }
+    for (const since of this.resolved.splice(0)) this.startCall(now, since);
     while (e.pendingCalls < this.setup.callsInFlight && !this.noMoreCalls()) {
-      const u = this.rng.uniform();
-      const k = u < this.cumulative[0]! ? MIX_KIND.null : u < this.cumulative[1]! ? MIX_KIND.echo : MIX_KIND.increment;
-      const args = k === MIX_KIND.null ? undefined : k === MIX_KIND.echo ? this.payload : 1;
-      e.call(now, this.procs[k]!, args);
       this.startedCalls++;
+      if (this.binding === 'every-call') e.call(now, GETPORT, this.lookupArgs).owner = now;
+      else this.startCall(now, now);
     }
   }
+
+  /** Starts one call of the mix; `since` is when its logical call began (its lookup, if any). */
+  private startCall(now: number, since: number): void {
+    const u = this.rng.uniform();
+    const k = u < this.cumulative[0]! ? MIX_KIND.null : u < this.cumulative[1]! ? MIX_KIND.echo : MIX_KIND.increment;
+    const args = k === MIX_KIND.null ? undefined : k === MIX_KIND.echo ? this.payload : 1;
+    this.engine.call(now, this.procs[k]!, args).owner = since;
+  }
 }
+
+const GETPORT = PmapProgV2.procedures.PMAPPROC_GETPORT as ProcedureDescriptor<unknown, unknown>;
 
 /** What a meter reads. */
 interface RpcSources {
@@ -451,6 +520,10 @@ function summarize(
     counterIncrements: counter === null ? null : counter.increments,
     counterRepeatedExecutions: counter === null ? null : counter.repeatedExecutions,
     incrementsSucceeded: app.incrementsSucceeded,
+    lookups: app.lookups,
+    lookupFailures: app.lookupFailures,
+    logicalCalls: app.logicalCalls,
+    logicalLatencyMeanMs: app.logicalCalls > 0 ? app.logicalLatencySumMs / app.logicalCalls : Number.NaN,
     forward: forward === null ? null : { ...forward.counters },
     reverse: reverse === null ? null : { ...reverse.counters },
   };
@@ -475,7 +548,7 @@ export function buildSimRpcWorkload(setup: RpcSetup, wrapServer: (e: Endpoint) =
   const problems = rpcSetupProblems(setup, 'sim');
   if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
   const counter = new CounterService();
-  const server = new RpcServerEngine({ programs: [counter.program()], drc: setup.drc });
+  const server = new RpcServerEngine({ programs: serverPrograms(counter, setup, SIM_LISTENER_ADDRESS.port).programs, drc: setup.drc });
   const engineOpts = { policy: setup.policy, rngSeed: deriveSeed(setup.seed, 'xid'), maxCallsInFlight: setup.callsInFlight };
   let inner: Endpoint;
   let engine: RpcClientEngine;
@@ -538,6 +611,18 @@ export function summarizeSimRpc(setup: RpcSetup, w: SimRpcWorkload, status: RpcR
   return summary;
 }
 
+/**
+ * The server's programs: the counter, and with a binding other than 'fixed' a portmapper that
+ * maps the counter to its port (RFC 1833), on the same server as a lab host has both. The
+ * registry is returned so a port known only later can be registered.
+ */
+function serverPrograms(counter: CounterService, setup: RpcSetup, port: number | null): { programs: RpcProgramVersion[]; registry: PortmapRegistry | null } {
+  if ((setup.binding ?? 'fixed') === 'fixed') return { programs: [counter.program()], registry: null };
+  const registry = new PortmapRegistry();
+  if (port !== null) registry.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber(setup.transport), port });
+  return { programs: [counter.program(), portmapProgram(registry)], registry };
+}
+
 /** Options of a workload on real sockets. */
 export interface UdpRpcWorkloadOptions {
   setup: RpcSetup;
@@ -563,15 +648,17 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
   let peer = o.peer;
   if (peer === null) {
     counter = new CounterService();
+    const served = serverPrograms(counter, setup, null);
     local = await RpcServer.start({
       host: '127.0.0.1',
       udpPort: setup.transport === 'udp' ? 0 : null,
       tcpPort: setup.transport === 'tcp' ? 0 : null,
       pltPort: setup.transport === 'plt' ? 0 : null,
-      programs: [counter.program()],
+      programs: served.programs,
       drc: setup.drc,
       seed: deriveSeed(setup.seed, 'listener'),
     });
+    served.registry?.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber(setup.transport), port: (setup.transport === 'udp' ? local.udpPort : setup.transport === 'tcp' ? local.tcpPort : local.pltPort)! });
     peer = { host: '127.0.0.1', port: (setup.transport === 'udp' ? local.udpPort : setup.transport === 'tcp' ? local.tcpPort : local.pltPort)! };
   }
   let app: RpcWorkloadClient | null = null;

@@ -230,7 +230,10 @@ export class LabHost {
       r.worker.once('exit', () => res());
       r.worker.postMessage({ type: 'stop' });
     }));
-    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000))]);
+    // Runs get five seconds to write their last rows; a timer nobody needs must not hold the exit.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(exits), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
     for (const r of this.runs.values()) await r.worker.terminate();
   }
 }

@@ -38,6 +38,12 @@ export interface WorkloadConfig {
   rpcBackoff: number;
   rpcRetryMsMax: number;
   rpcMaxRetransmissions: number;
+  rpcBinding: 'fixed' | 'once' | 'every-call';
+  flows: number;
+  flowStartGapMs: number;
+  flowWindowFactor: number;
+  uncontrolledFlows: number;
+  crossPacketsPerSecond: number;
 }
 
 /** The simulated receiving host. */
@@ -211,6 +217,7 @@ export function rpcSetupOf(c: TrialConfig): RpcSetup {
     seed: c.seed,
     intervalMs: c.intervalMs,
     timeLimitMs: c.timeLimitMs,
+    binding: w.rpcBinding,
   };
 }
 
@@ -218,11 +225,14 @@ export function rpcSetupOf(c: TrialConfig): RpcSetup {
 export function trialProblems(c: TrialConfig, network: Network): string[] {
   const out = transportConfigProblems(c.transport, (k) => `transport.${k}`);
   const w = c.workload;
+  if (w.kind === 'rpc' && network.kind === 'peer' && w.rpcBinding !== 'fixed') out.push(`workload.rpcBinding ${w.rpcBinding} needs a portmapper next to the server: the peer agent's RPC service has none (use fixed, or run in the simulator or on loopback)`);
   if (w.kind === 'rpc') out.push(...rpcSetupProblems(rpcSetupOf(c), network.kind === 'sim' ? 'sim' : 'udp').map((p) => `rpc workload: ${p}`));
   if (network.kind === 'sim' && w.kind !== 'udp-stream') {
     const paced = c.forward.delayMs > 0 || c.forward.rateBitsPerSecond > 0 || c.reverse.delayMs > 0 || c.reverse.rateBitsPerSecond > 0 || c.sim.receiverPacketsPerSecond > 0 || (w.kind !== 'rpc' && w.readRateBytesPerSecond > 0);
     if (!paced) out.push('in the simulator a link with no delay and no rate limit moves data in no time at all (goodput would be infinite): set forward.delayMs or forward.rateBitsPerSecond');
   }
+  if (w.kind === 'flows' && network.kind !== 'sim') out.push('the flows workload runs in the simulator only: its flows share one emulated bottleneck queue (use --net sim)');
+  if (w.kind === 'flows' && c.forward.rateBitsPerSecond <= 0) out.push('the flows workload needs a bottleneck to share: set forward.rateBitsPerSecond');
   if (w.kind === 'messages' && w.messageBytes > w.bytes) out.push(`workload.messageBytes (${w.messageBytes}) must not exceed workload.bytes (${w.bytes})`);
   if (w.kind === 'udp-stream' && c.forward.mtuBytes > 0 && w.datagramBytes + 28 > c.forward.mtuBytes) out.push(`workload.datagramBytes (${w.datagramBytes}) plus 28 bytes of IP/UDP header exceeds forward.mtuBytes (${c.forward.mtuBytes}): every datagram would be dropped`);
   return out;

@@ -23,6 +23,7 @@ export const MODEL_COLUMNS: Record<ModelName, readonly string[]> = {
   'window-limited': ['expected_goodput_bps', 'expected_bdp_packets'],
   'queue-drops': ['expected_loss_ratio'],
   'arq-efficiency': ['expected_goodput_bps'],
+  'fair-share': ['expected_fair_share_bps'],
 };
 
 const ACK_WIRE_BYTES = HEADER_BYTES + IP_UDP_OVERHEAD_BYTES;
@@ -79,6 +80,13 @@ export function expectation(model: ModelName, c: TrialConfig, network: Network):
         B = c.forward.queuePackets;
       } else return null;
       return { values: { expected_loss_ratio: Math.max(0, (lambda - mu) * T - B) / (lambda * T) }, measured: 'loss_ratio' };
+    }
+    case 'fair-share': {
+      const rate = payloadRateBps(c);
+      if (!Number.isFinite(rate)) return null;
+      const w = c.workload;
+      const crossBps = w.crossPacketsPerSecond * w.datagramBytes * 8;
+      return { values: { expected_fair_share_bps: Math.max(0, rate - crossBps) / w.flows }, measured: 'mean_flow_goodput_bps' };
     }
     case 'arq-efficiency': {
       if (c.forward.rateBitsPerSecond <= 0) return null;

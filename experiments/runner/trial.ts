@@ -9,6 +9,7 @@ import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../
 import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
 import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../core/rpc/workload.js';
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
+import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
 import type { Simulator } from '../../core/sim/simulator.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link } from '../../core/impair/link.js';
@@ -72,7 +73,7 @@ export interface TrialContext {
 
 /** Sample columns of a workload kind. */
 export function sampleColumns(kind: WorkloadKind): readonly string[] {
-  return kind === 'udp-stream' ? STREAM_COLUMNS : kind === 'rpc' ? RPC_COLUMNS : TRANSFER_COLUMNS;
+  return kind === 'udp-stream' ? STREAM_COLUMNS : kind === 'rpc' ? RPC_COLUMNS : kind === 'flows' ? FLOWS_COLUMNS : TRANSFER_COLUMNS;
 }
 
 /** Scalar result columns of a workload kind, in summary.csv order. */
@@ -80,7 +81,8 @@ export const SCALAR_COLUMNS: Record<WorkloadKind, readonly string[]> = {
   bulk: ['completed', 'goodput_bps', 'duration_s', 'transmissions_per_packet', 'retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts', 'duplicates_suppressed', 'out_of_order_buffered', 'window_drops', 'checksum_failures', 'corrupt_delivered', 'data_matched', 'fwd_drops', 'rev_drops', 'rtt_mean_ms', 'kernel_drops_receiver'],
   messages: [],
   'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
-  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
+  flows: ['completed', 'total_goodput_bps', 'mean_flow_goodput_bps', 'jain_index_final', 'time_to_fair_s', 'fwd_drops_queue', ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_goodput_bps`)],
+  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'lookups', 'logical_latency_mean_ms', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
 };
 SCALAR_COLUMNS.messages = [...SCALAR_COLUMNS.bulk, 'delivered_messages'];
 
@@ -135,6 +137,8 @@ function rpcScalars(s: RpcSummary): Record<string, number> {
     calls_succeeded: s.callsSucceeded,
     calls_failed: s.callsFailed,
     calls_per_s: s.callsPerSecond,
+    lookups: s.lookups,
+    logical_latency_mean_ms: s.logicalLatencyMeanMs,
     attempts_per_call: s.attemptsPerCall,
     latency_mean_ms: s.latencyMeanMs,
     latency_p50_ms: s.latencyP50Ms,
@@ -300,6 +304,28 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
       }
       const s = summarizeSimStream(setup, t, stopped, kernelDrops());
       return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
+    };
+  } else if (kind === 'flows') {
+    const w = c.workload;
+    const f = buildSimFlows({ transport: c.transport, forward: c.forward, reverse: c.reverse, flows: w.flows, startGapMs: w.flowStartGapMs, windowFactor: w.flowWindowFactor, uncontrolledFlows: w.uncontrolledFlows, crossPacketsPerSecond: w.crossPacketsPerSecond, crossDatagramBytes: w.datagramBytes, durationMs: w.durationMs, seed: c.seed });
+    sim = f.sim;
+    const meter = new FlowsMeter(f, 0);
+    const rows: Record<string, number>[] = [];
+    parts = { kind, forward: f.forward, reverse: f.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
+    sample = (now) => {
+      const row = meter.sample(now);
+      rows.push(row);
+      return row;
+    };
+    done = () => f.over();
+    start = () => f.start(0);
+    finish = (_why, stopped) => {
+      for (const s of f.senders) if (s.state !== 'failed' && s.state !== 'done') s.abort(sim.now, stopped ? 'stopped by the user' : 'the flows ran for their duration');
+      sim.run({ untilMs: sim.now + 10_000 });
+      const failed = f.senders.find((s) => s.failure !== null && !/ran for their duration|stopped by the user/.test(s.failure));
+      const status: TrialStatus = stopped ? 'stopped' : failed !== undefined ? 'failed' : 'complete';
+      const summary = flowsSummary(rows, w.flows, w.flowStartGapMs, w.durationMs);
+      return { status, failure: failed?.failure ?? (stopped ? 'stopped by the user' : null), scalars: { completed: status === 'complete' ? 1 : 0, ...summary, fwd_drops_queue: f.forward.counters.dropsQueue }, summary: null };
     };
   } else {
     const setup = rpcSetupOf(c);
@@ -556,3 +582,40 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
 
 /** The agent went away during a trial. */
 class PeerLost extends Error {}
+
+/**
+ * The figures of a flows trial: per-flow goodput over its last quarter, Jain's index of those, and
+ * how long after the last flow started the flows became fair (a one-second moving Jain's index at
+ * 0.95 or more from then on; NaN when they never did).
+ */
+function flowsSummary(rows: readonly Record<string, number>[], flows: number, startGapMs: number, durationMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const tail = rows.filter((r) => r.time_s! >= (durationMs / 1000) * 0.75);
+  const means: number[] = [];
+  for (let i = 1; i <= MAX_FLOWS; i++) {
+    const v = i <= flows && tail.length > 0 ? tail.reduce((a, r) => a + (r[`flow${i}_goodput_bps`] ?? 0), 0) / tail.length : Number.NaN;
+    out[`flow${i}_goodput_bps`] = v;
+    if (i <= flows) means.push(v);
+  }
+  out.total_goodput_bps = means.reduce((a, b) => a + b, 0);
+  out.mean_flow_goodput_bps = out.total_goodput_bps / flows;
+  out.jain_index_final = jainIndex(means);
+  const lastStartS = ((flows - 1) * startGapMs) / 1000;
+  const window = Math.max(1, Math.round(rows.length > 1 ? 1 / (rows[1]!.time_s! - rows[0]!.time_s!) : 10));
+  let fairSince = Number.NaN;
+  for (let k = 0; k < rows.length; k++) {
+    if (rows[k]!.time_s! < lastStartS) continue;
+    const from = Math.max(0, k - window + 1);
+    const avg: number[] = [];
+    for (let i = 1; i <= flows; i++) {
+      let sum = 0;
+      for (let j = from; j <= k; j++) sum += rows[j]![`flow${i}_goodput_bps`] ?? 0;
+      avg.push(sum / (k - from + 1));
+    }
+    const fair = jainIndex(avg) >= 0.95;
+    if (fair && Number.isNaN(fairSince)) fairSince = rows[k]!.time_s!;
+    if (!fair) fairSince = Number.NaN;
+  }
+  out.time_to_fair_s = Number.isNaN(fairSince) ? Number.NaN : Math.max(0, fairSince - lastStartS);
+  return out;
+}

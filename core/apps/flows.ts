@@ -1,0 +1,199 @@
+// Competing flows in the simulator: N reliable senders (and optionally a raw UDP stream as cross
+// traffic) share one bottleneck queue towards one listener. Per-flow goodput and Jain's fairness
+// index show whether the flows share the link: with AIMD congestion control they converge to a
+// fair share; without it the outcome depends on who came first and how large the windows are.
+
+import { Link } from '../impair/link.js';
+import type { ImpairmentConfig } from '../impair/config.js';
+import { DEFAULT_LISTENER_CAPS, Listener, type Session } from '../listener.js';
+import { Simulator } from '../sim/simulator.js';
+import type { TransportConfig } from '../transport/config.js';
+import type { Connection } from '../transport/connection.js';
+import { Rng, deriveSeed } from '../util/rng.js';
+import { StreamSender } from '../stream/sender.js';
+import { BulkReceiver, BulkSender } from './bulk.js';
+import { labSessionFactory } from './services.js';
+
+/** Most flows a workload may have (and the flow columns of a sample). */
+export const MAX_FLOWS = 8;
+
+/** Everything that defines a competing-flows run. */
+export interface FlowsSetup {
+  transport: TransportConfig;
+  /** The shared bottleneck (senders to listener). */
+  forward: ImpairmentConfig;
+  /** The ACK path. */
+  reverse: ImpairmentConfig;
+  flows: number;
+  /** Flow i starts at i x startGapMs. */
+  startGapMs: number;
+  /** Flow i's window is transport.windowPackets x windowFactor^i (1: all equal). */
+  windowFactor?: number;
+  /** The first this many flows run without congestion control whatever transport says. */
+  uncontrolledFlows?: number;
+  /** Raw UDP cross traffic through the same bottleneck (datagrams/s, 0 for none). */
+  crossPacketsPerSecond: number;
+  crossDatagramBytes: number;
+  /** How long the flows send. */
+  durationMs: number;
+  seed: number;
+}
+
+/** Jain's fairness index of the values: 1 when all are equal, 1/n when one takes everything. */
+export function jainIndex(values: readonly number[]): number {
+  let sum = 0;
+  let squares = 0;
+  for (const v of values) {
+    sum += v;
+    squares += v * v;
+  }
+  return squares === 0 ? Number.NaN : (sum * sum) / (values.length * squares);
+}
+
+/** Column names of a flows sample, in CSV order. */
+export const FLOWS_COLUMNS = [
+  'time_s',
+  'total_goodput_bps',
+  'jain_index',
+  'fwd_queue_packets',
+  'fwd_drops_queue',
+  'cross_sent_packets',
+  ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_goodput_bps`),
+  ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_cwnd_packets`),
+] as const;
+
+/** A wired flows run. */
+export interface SimFlows {
+  sim: Simulator;
+  senders: BulkSender[];
+  listener: Listener;
+  cross: StreamSender | null;
+  forward: Link;
+  reverse: Link;
+  /** The receiving end of flow i, once its SYN has arrived. */
+  receiverOf(i: number): Connection | null;
+  /** Starts flow 0 now and the others at their offsets (call with the run's start time, 0). */
+  start(now: number): void;
+  /** True once the duration is over. */
+  over(): boolean;
+}
+
+/** Wires a competing-flows run in the simulator (hosts 0..N-1 senders, N the listener, N+1 cross traffic). */
+export function buildSimFlows(setup: FlowsSetup): SimFlows {
+  const n = setup.flows;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_FLOWS) throw new RangeError(`flows must be a whole number from 1 to ${MAX_FLOWS} (got ${n})`);
+  const listenerHost = n;
+  const rng = new Rng(deriveSeed(setup.seed, 'flows'));
+  const senders: BulkSender[] = [];
+  for (let i = 0; i < n; i++) {
+    const windowPackets = Math.min(16384, Math.round(setup.transport.windowPackets * (setup.windowFactor ?? 1) ** i));
+    senders.push(
+      new BulkSender({
+        config: { ...setup.transport, windowPackets, ...(i < (setup.uncontrolledFlows ?? 0) ? { congestionControl: 'off' as const } : {}) },
+        // Flows send for the duration, not a size: more than any duration can carry.
+        totalBytes: 1e11,
+        messageBytes: 0,
+        readRateBytesPerSecond: 0,
+        verifyData: false,
+        connectionId: rng.uint32(),
+        isn: rng.uint32(),
+        peer: listenerHost,
+        patternSeed: deriveSeed(setup.seed, `pattern-${i}`),
+      }),
+    );
+  }
+  const receivers = new Map<number, Connection>();
+  const t = setup.transport;
+  const base = labSessionFactory({ rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax });
+  const listener = new Listener(
+    { ...DEFAULT_LISTENER_CAPS, maxSessions: MAX_FLOWS + 1 },
+    (ctx) => {
+      const s = base(ctx);
+      if (s instanceof BulkReceiver) receivers.set(ctx.syn.connectionId, s.conn);
+      return s as Session | { refuse: string };
+    },
+    deriveSeed(setup.seed, 'listener'),
+  );
+  const cross =
+    setup.crossPacketsPerSecond > 0
+      ? new StreamSender({ connectionId: rng.uint32(), isn: rng.uint32(), peer: listenerHost, datagramBytes: setup.crossDatagramBytes, ratePacketsPerSecond: setup.crossPacketsPerSecond, durationMs: setup.durationMs, reportIntervalMs: 100 })
+      : null;
+  const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
+  const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
+  const hosts = [...senders, listener, ...(cross === null ? [] : [cross])];
+  const sim = new Simulator(hosts, [forward, reverse], (from) => (from === listenerHost ? reverse : forward));
+  let startMs = 0;
+  let started = 0;
+  sim.addTicker({
+    pollTimeout: () => (started < n ? startMs + started * setup.startGapMs : null),
+    handleTimeout: (now) => {
+      while (started < n && startMs + started * setup.startGapMs <= now) senders[started++]!.start(now);
+    },
+  });
+  return {
+    sim,
+    senders,
+    listener,
+    cross,
+    forward,
+    reverse,
+    receiverOf: (i) => receivers.get(senders[i]!.conn.connectionId) ?? null,
+    start: (now) => {
+      startMs = now;
+      cross?.start(now);
+    },
+    over: () => sim.now >= startMs + setup.durationMs,
+  };
+}
+
+/** Per-interval samples of a flows run. */
+export class FlowsMeter {
+  private prevDelivered: number[];
+  private prevDrops: number;
+  private prevCross: number;
+  private prevTime: number;
+
+  constructor(
+    private readonly f: SimFlows,
+    private readonly startMs: number,
+  ) {
+    this.prevDelivered = f.senders.map(() => 0);
+    this.prevDrops = f.forward.counters.dropsQueue;
+    this.prevCross = f.cross?.counters.packetsSent ?? 0;
+    this.prevTime = startMs;
+  }
+
+  /** The sample of the interval ending at `now`. */
+  sample(now: number): Record<string, number> {
+    const dt = (now - this.prevTime) / 1000;
+    const row: Record<string, number> = { time_s: (now - this.startMs) / 1000 };
+    const rates: number[] = [];
+    let total = 0;
+    this.f.senders.forEach((s, i) => {
+      const r = this.f.receiverOf(i);
+      const delivered = r === null ? 0 : r.counters.deliveredBytes;
+      const rate = dt > 0 ? ((delivered - this.prevDelivered[i]!) * 8) / dt : Number.NaN;
+      this.prevDelivered[i] = delivered;
+      row[`flow${i + 1}_goodput_bps`] = rate;
+      row[`flow${i + 1}_cwnd_packets`] = Number.isFinite(s.conn.cwndPackets) ? s.conn.cwndPackets : Number.NaN;
+      if (!Number.isNaN(s.connectedAtMs)) rates.push(rate);
+      total += Number.isFinite(rate) ? rate : 0;
+    });
+    for (let i = this.f.senders.length; i < MAX_FLOWS; i++) {
+      row[`flow${i + 1}_goodput_bps`] = Number.NaN;
+      row[`flow${i + 1}_cwnd_packets`] = Number.NaN;
+    }
+    row.total_goodput_bps = total;
+    // Fairness among the flows that have started.
+    row.jain_index = rates.length === this.f.senders.length ? jainIndex(rates) : Number.NaN;
+    row.fwd_queue_packets = this.f.forward.queuedPackets(now);
+    const drops = this.f.forward.counters.dropsQueue;
+    row.fwd_drops_queue = drops - this.prevDrops;
+    this.prevDrops = drops;
+    const cross = this.f.cross?.counters.packetsSent ?? 0;
+    row.cross_sent_packets = cross - this.prevCross;
+    this.prevCross = cross;
+    this.prevTime = now;
+    return row;
+  }
+}

@@ -1,0 +1,50 @@
+// The IPC channels between the Electron main process and the preload, and the shape of what the
+// preload exposes to the page. Plain data: main, the tests and the renderer's types import it; the
+// sandboxed preload cannot import anything, so it repeats the method list (a test keeps the two equal).
+
+import { API_METHODS, type ApiMethod, type LabApi, type Result } from '../experiments/api/contract.js';
+
+/** Prefix of the invoke channel of each lab call: `lab:startRun`, ... */
+export const LAB_CHANNEL_PREFIX = 'lab:';
+/** Main → page: a run batch (RunBatch). */
+export const RUN_BATCH_CHANNEL = 'lab:run-batch';
+/** Page → main (invoke): save a CSV or PNG through a save dialog. */
+export const SAVE_FILE_CHANNEL = 'desktop:save-file';
+/** Main → page: a menu command (a MenuAction string). */
+export const MENU_CHANNEL = 'desktop:menu';
+
+/** The invoke channel of a lab call. */
+export function labChannel(method: ApiMethod): string {
+  return `${LAB_CHANNEL_PREFIX}${method}`;
+}
+
+/** Every channel main answers with ipcMain.handle. */
+export const INVOKE_CHANNELS: readonly string[] = [...API_METHODS.map(labChannel), SAVE_FILE_CHANNEL];
+
+/** Commands the menu sends to the page. */
+export const MENU_ACTIONS = ['export-csv'] as const;
+/** A command the menu sends to the page. */
+export type MenuAction = (typeof MENU_ACTIONS)[number];
+
+/** What the page asks to save. */
+export interface SaveFileRequest {
+  /** File name offered in the dialog: no folders, at most 200 characters. */
+  suggestedName: string;
+  kind: 'csv' | 'png';
+  /** The text of a CSV file, or the base64 bytes of a PNG image; at most 64 MiB. */
+  data: string;
+}
+
+/** `window.packetlabDesktop`: what only the desktop app offers. */
+export interface DesktopApi {
+  /** Shows a save dialog and writes the file; null when the user cancels. */
+  saveFile(request: SaveFileRequest): Promise<Result<{ path: string } | null>>;
+  /** Subscribes to menu commands; returns the unsubscribe function. */
+  onMenu(listener: (action: MenuAction) => void): () => void;
+}
+
+/** The globals the preload defines in the page (`window.packetlab`, `window.packetlabDesktop`). */
+export interface DesktopWindowGlobals {
+  packetlab: LabApi;
+  packetlabDesktop: DesktopApi;
+}

@@ -1,0 +1,64 @@
+// The application menu, as a template main passes to Menu.buildFromTemplate. Roles give the usual
+// shortcuts (copy, paste, select all, zoom, full screen) on every platform.
+
+import type { MenuItemConstructorOptions } from 'electron';
+
+/** What the menu's own items do. */
+export interface MenuActions {
+  exportCsv(): void;
+  toggleDarkMode(): void;
+  about(): void;
+}
+
+/** Where the menu is built. */
+export interface MenuContext {
+  /** macOS (an app menu first, Close instead of Quit in File). */
+  isMac: boolean;
+  /** Not packaged: Reload and the developer tools are offered. */
+  isDev: boolean;
+  appName: string;
+}
+
+/** The menu template. */
+export function menuTemplate(c: MenuContext, a: MenuActions): MenuItemConstructorOptions[] {
+  const sep: MenuItemConstructorOptions = { type: 'separator' };
+  const template: MenuItemConstructorOptions[] = [];
+  if (c.isMac) template.push({ label: c.appName, role: 'appMenu' });
+  template.push({
+    label: '&File',
+    submenu: [{ label: 'Export CSV…', accelerator: 'CmdOrCtrl+E', click: () => a.exportCsv() }, sep, c.isMac ? { role: 'close' } : { role: 'quit', accelerator: 'CmdOrCtrl+Q' }],
+  });
+  template.push({
+    label: '&Edit',
+    submenu: [{ role: 'undo' }, { role: 'redo' }, sep, { role: 'cut' }, { role: 'copy' }, { role: 'paste' }, sep, { role: 'selectAll' }],
+  });
+  template.push({
+    label: '&View',
+    submenu: [
+      ...(c.isDev ? [{ role: 'reload' } as const, { role: 'forceReload' } as const, { role: 'toggleDevTools' } as const, sep] : []),
+      { label: 'Toggle Dark Mode', accelerator: 'CmdOrCtrl+Shift+D', click: () => a.toggleDarkMode() },
+      sep,
+      { role: 'resetZoom' },
+      { role: 'zoomIn' },
+      { role: 'zoomOut' },
+      sep,
+      { role: 'togglefullscreen' },
+    ],
+  });
+  if (c.isMac) template.push({ role: 'windowMenu' });
+  template.push({ label: '&Help', role: 'help', submenu: [{ label: `About ${c.appName}`, click: () => a.about() }] });
+  return template;
+}
+
+/** The About box's text. */
+export function aboutText(appName: string, appVersion: string, versions: Partial<Record<string, string>>): string {
+  const lines = [`${appName} ${appVersion}`];
+  const named: [string, string][] = [
+    ['electron', 'Electron'],
+    ['chrome', 'Chromium'],
+    ['node', 'Node.js'],
+    ['v8', 'V8'],
+  ];
+  for (const [key, label] of named) if (versions[key] !== undefined) lines.push(`${label} ${versions[key]}`);
+  return lines.join('\n');
+}
