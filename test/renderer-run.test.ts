@@ -12,6 +12,7 @@ import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import Banners from '../renderer/src/components/Banners.svelte';
 import SpecEditor from '../renderer/src/components/SpecEditor.svelte';
+import { saveFile } from '../renderer/src/lib/download.js';
 
 type Answers = Record<string, (params: any) => Result<unknown>>;
 
@@ -187,5 +188,39 @@ describe('SpecEditor', () => {
     expect(fake.calls.find((x) => x.method === 'saveSpec')!.params).toEqual({ name: 'window-vs-bdp', text: area.value });
     expect(target.textContent).toContain('saved to /home/u/specs/window-vs-bdp.json');
     unmount(c);
+  });
+});
+
+describe('saving files', () => {
+  it("goes through the desktop app's save dialog when there is one (CSV as text, PNG as base64)", async () => {
+    const requests: unknown[] = [];
+    const win = {
+      document,
+      packetlabDesktop: {
+        saveFile: async (r: unknown) => (requests.push(r), requests.length === 2 ? { ok: false, error: 'saveFile: EACCES' } : { ok: true, value: { path: '/x' } }),
+        onMenu: () => () => {},
+      },
+    } as unknown as Window;
+    const png = new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3])], { type: 'image/png' });
+    expect(await saveFile('csv', 'a.csv', 'x,y\n1,2\n', win)).toBeNull();
+    expect(await saveFile('png', 'a.png', png, win)).toBe('saveFile: EACCES');
+    expect(requests).toEqual([
+      { suggestedName: 'a.csv', kind: 'csv', data: 'x,y\n1,2\n' },
+      { suggestedName: 'a.png', kind: 'png', data: 'iVBORw0KGgoBAgM=' },
+    ]);
+  });
+
+  it('downloads a Blob in a browser', async () => {
+    const clicked: string[] = [];
+    const orig = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    };
+    try {
+      expect(await saveFile('csv', 'run-samples.csv', 'a,b\n', window)).toBeNull();
+    } finally {
+      HTMLAnchorElement.prototype.click = orig;
+    }
+    expect(clicked).toEqual(['run-samples.csv']);
   });
 });
