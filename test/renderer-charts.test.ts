@@ -378,3 +378,12 @@ describe('Charts component', () => {
     if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
   });
 });
+
+describe('chart variants', () => {
+  it('draws competing flows per flow: goodput, fairness, windows and the queue', () => {
+    const t = new TrialData(0, 0, 'flows');
+    t.addSample({ time_s: 1, total_goodput_bps: 9e6, flow1_goodput_bps: 5e6, flow2_goodput_bps: 4e6, jain_index: 0.99, flow1_cwnd_packets: 30, fwd_queue_packets: 12, fwd_drops_queue: 1 });
+    const title = (id: string) => t.variantOf(CHART_DEFS.find((d) => d.id === id)!).title;
+    expect(['rate', 'loss', 'retransmissions', 'rtt', 'window'].map(title)).toEqual(['Goodput per flow', 'Loss', "Fairness (Jain's index)", 'RTT, SRTT and RTO', 'Congestion windows and the queue']);
+  });
+});

@@ -79,8 +79,13 @@ const WORKLOAD_USE: Record<string, readonly string[]> = {
   readRateBytesPerSecond: ['bulk', 'messages'],
   messageBytes: ['messages'],
   ratePacketsPerSecond: ['udp-stream'],
-  datagramBytes: ['udp-stream'],
-  durationMs: ['udp-stream', 'rpc'],
+  datagramBytes: ['udp-stream', 'flows'],
+  durationMs: ['udp-stream', 'rpc', 'flows'],
+  flows: ['flows'],
+  flowStartGapMs: ['flows'],
+  uncontrolledFlows: ['flows'],
+  flowWindowFactor: ['flows'],
+  crossPacketsPerSecond: ['flows'],
 };
 
 /** Whether a knob matters for a workload kind (transport knobs do not for a raw UDP stream). */

@@ -27,6 +27,7 @@ export const CHART_DEFS: readonly ChartDef[] = [
       { title: 'Throughput and goodput', yTitle: 'bit/s', columns: ['throughput_bps', 'goodput_bps'] },
       { title: 'Send and receive rate', yTitle: 'bit/s', columns: ['send_rate_bps', 'receive_rate_bps'] },
       { title: 'Calls per second', yTitle: 'calls/s', columns: ['calls_per_s'] },
+      { title: 'Goodput per flow', yTitle: 'bit/s', columns: ['total_goodput_bps', 'flow1_goodput_bps', 'flow2_goodput_bps', 'flow3_goodput_bps', 'flow4_goodput_bps', 'flow5_goodput_bps', 'flow6_goodput_bps', 'flow7_goodput_bps', 'flow8_goodput_bps'] },
     ],
   },
   {
@@ -51,6 +52,7 @@ export const CHART_DEFS: readonly ChartDef[] = [
       { title: 'Retransmissions by cause', yTitle: 'packets per interval', columns: ['retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts'] },
       { title: 'RPC retransmissions and duplicates', yTitle: 'per interval', columns: ['retransmissions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'] },
       { title: 'Duplicates and reordering', yTitle: 'datagrams per interval', columns: ['duplicate_packets', 'reordered_packets'] },
+      { title: "Fairness (Jain's index)", yTitle: 'index (1 = fair)', columns: ['jain_index'] },
     ],
   },
   {
@@ -67,6 +69,7 @@ export const CHART_DEFS: readonly ChartDef[] = [
       { title: 'Congestion window and in flight', yTitle: 'packets', columns: ['cwnd_packets', 'ssthresh_packets', 'in_flight_packets'] },
       { title: 'RPC latency percentiles', yTitle: 'ms', columns: ['latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms'] },
       { title: 'Calls in flight', yTitle: 'calls', columns: ['calls_in_flight'] },
+      { title: 'Congestion windows and the queue', yTitle: 'packets', columns: ['flow1_cwnd_packets', 'flow2_cwnd_packets', 'flow3_cwnd_packets', 'flow4_cwnd_packets', 'flow5_cwnd_packets', 'flow6_cwnd_packets', 'flow7_cwnd_packets', 'flow8_cwnd_packets', 'fwd_queue_packets'] },
     ],
   },
 ];
