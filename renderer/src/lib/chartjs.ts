@@ -60,7 +60,7 @@ export function liveChartOptions(yTitle: string, colors: ChartColors): ChartOpti
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
     elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.5, tension: 0 } },
     scales: {
-      x: { type: 'linear', title: { display: true, text: 'time (s)', color: colors.muted }, ticks: { color: colors.muted, maxRotation: 0 }, grid: { color: colors.grid } },
+      x: { type: 'linear', min: 0, title: { display: true, text: 'time (s)', color: colors.muted }, ticks: { color: colors.muted, maxRotation: 0 }, grid: { color: colors.grid } },
       y: { type: 'linear', beginAtZero: true, title: { display: true, text: yTitle, color: colors.muted }, ticks: { color: colors.muted }, grid: { color: colors.grid } },
     },
     plugins: {
