@@ -1,0 +1,57 @@
+// Saving files from the page. In the desktop app the preload offers a save dialog
+// (`window.packetlabDesktop.saveFile`); in a browser a Blob and an <a download> click do it.
+
+import type { DesktopApi } from '../../../electron/channels.js';
+
+declare global {
+  interface Window {
+    /** The desktop app's extras (save dialog, menu commands), when the page runs in Electron. */
+    packetlabDesktop?: DesktopApi;
+  }
+}
+
+/** Offers `blob` as a download named `fileName`. */
+export function downloadBlob(blob: Blob, fileName: string, doc: Document = document): void {
+  const url = URL.createObjectURL(blob);
+  const a = doc.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  a.hidden = true;
+  doc.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+}
+
+/** A canvas as a PNG Blob. */
+export function canvasPng(canvas: HTMLCanvasElement): Promise<Blob> {
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((b) => (b === null ? reject(new Error('the chart could not be turned into a PNG')) : resolve(b)), 'image/png');
+  });
+}
+
+/** A file name made of safe characters. */
+export function safeFileName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'packetlab';
+}
+
+async function base64Of(blob: Blob): Promise<string> {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+/** Saves a CSV text or a PNG image: a save dialog in the desktop app, a download in a browser. Resolves with the error, or null. */
+export async function saveFile(kind: 'csv' | 'png', fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
+  const desktop = win.packetlabDesktop;
+  if (desktop === undefined) {
+    downloadBlob(typeof data === 'string' ? new Blob([data], { type: kind === 'csv' ? 'text/csv' : 'image/png' }) : data, fileName, win.document);
+    return null;
+  }
+  // The desktop app takes CSV as text and PNG as base64 (a string PNG is taken as base64 already).
+  const payload = typeof data === 'string' ? data : kind === 'png' ? await base64Of(data) : await data.text();
+  const r = await desktop.saveFile({ suggestedName: fileName, kind, data: payload });
+  return r.ok ? null : r.error;
+}

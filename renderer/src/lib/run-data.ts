@@ -1,0 +1,237 @@
+// What a run's charts draw, as plain objects outside reactivity: per trial, one SeriesBuffer per
+// charted column (x = time_s from the trial's start) and the knob changes made during it. Both the
+// live stream (RunBatch) and a run opened from disk (samples.csv, events.csv) fill the same shape.
+
+import type { LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
+import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
+
+/** A chart of the live view and which columns it draws, by workload. */
+export interface ChartVariant {
+  title: string;
+  /** Y axis title with its unit. */
+  yTitle: string;
+  columns: readonly string[];
+}
+
+/** One live chart: the first variant with a column in the trial is drawn. */
+export interface ChartDef {
+  id: string;
+  variants: readonly ChartVariant[];
+}
+
+/** The live charts (throughput, loss, retransmissions, RTT, window). */
+export const CHART_DEFS: readonly ChartDef[] = [
+  {
+    id: 'rate',
+    variants: [
+      { title: 'Throughput and goodput', yTitle: 'bit/s', columns: ['throughput_bps', 'goodput_bps'] },
+      { title: 'Send and receive rate', yTitle: 'bit/s', columns: ['send_rate_bps', 'receive_rate_bps'] },
+      { title: 'Calls per second', yTitle: 'calls/s', columns: ['calls_per_s'] },
+      { title: 'Goodput per flow', yTitle: 'bit/s', columns: ['total_goodput_bps', 'flow1_goodput_bps', 'flow2_goodput_bps', 'flow3_goodput_bps', 'flow4_goodput_bps', 'flow5_goodput_bps', 'flow6_goodput_bps', 'flow7_goodput_bps', 'flow8_goodput_bps'] },
+    ],
+  },
+  {
+    id: 'loss',
+    variants: [
+      {
+        title: 'Loss',
+        yTitle: 'datagrams per interval',
+        columns: [
+          'fwd_drops_random', 'fwd_drops_burst', 'fwd_drops_queue', 'fwd_drops_mtu',
+          'rev_drops_random', 'rev_drops_burst', 'rev_drops_queue', 'rev_drops_mtu',
+          'link_drops_random', 'link_drops_burst', 'link_drops_queue', 'link_drops_mtu',
+          'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures',
+          'fwd_drops', 'rev_drops',
+        ],
+      },
+    ],
+  },
+  {
+    id: 'retransmissions',
+    variants: [
+      { title: 'Retransmissions by cause', yTitle: 'packets per interval', columns: ['retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts'] },
+      { title: 'RPC retransmissions and duplicates', yTitle: 'per interval', columns: ['retransmissions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'] },
+      { title: 'Duplicates and reordering', yTitle: 'datagrams per interval', columns: ['duplicate_packets', 'reordered_packets'] },
+      { title: "Fairness (Jain's index)", yTitle: 'index (1 = fair)', columns: ['jain_index'] },
+    ],
+  },
+  {
+    id: 'rtt',
+    variants: [
+      { title: 'RTT, SRTT and RTO', yTitle: 'ms', columns: ['rtt_mean_ms', 'srtt_ms', 'rto_ms'] },
+      { title: 'Jitter', yTitle: 'ms', columns: ['jitter_ms'] },
+      { title: 'RPC latency (mean and max)', yTitle: 'ms', columns: ['latency_mean_ms', 'latency_max_ms'] },
+    ],
+  },
+  {
+    id: 'window',
+    variants: [
+      { title: 'Congestion window and in flight', yTitle: 'packets', columns: ['cwnd_packets', 'ssthresh_packets', 'in_flight_packets'] },
+      { title: 'RPC latency percentiles', yTitle: 'ms', columns: ['latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms'] },
+      { title: 'Calls in flight', yTitle: 'calls', columns: ['calls_in_flight'] },
+      { title: 'Congestion windows and the queue', yTitle: 'packets', columns: ['flow1_cwnd_packets', 'flow2_cwnd_packets', 'flow3_cwnd_packets', 'flow4_cwnd_packets', 'flow5_cwnd_packets', 'flow6_cwnd_packets', 'flow7_cwnd_packets', 'flow8_cwnd_packets', 'fwd_queue_packets'] },
+    ],
+  },
+];
+
+/** Every column some chart draws: the only ones kept. */
+export const CHARTED_COLUMNS: ReadonlySet<string> = new Set(CHART_DEFS.flatMap((d) => d.variants.flatMap((v) => v.columns)));
+
+/** A live change drawn as a vertical line. */
+export interface KnobMarker {
+  timeS: number;
+  knob: string;
+  before: string;
+  after: string;
+  /** 'user', 'schedule', or the schedule's note. */
+  detail: string;
+  /** "knob: before → after" */
+  label: string;
+}
+
+/** The text of a change marker. */
+export function markerLabel(knob: string, before: string, after: string): string {
+  return `${knob}: ${before} → ${after}`;
+}
+
+/** A knob change event as a marker (null for other events). */
+export function markerOf(e: Pick<LiveEvent, 'kind' | 'timeS' | 'knob' | 'before' | 'after' | 'detail'>): KnobMarker | null {
+  if (e.kind !== 'set' || e.knob === undefined || e.knob === '') return null;
+  const before = e.before ?? '';
+  const after = e.after ?? '';
+  return { timeS: e.timeS, knob: e.knob, before, after, detail: e.detail ?? '', label: markerLabel(e.knob, before, after) };
+}
+
+/** The key of a trial: point and repetition. */
+export function trialKey(point: number, repetition: number): string {
+  return `${point}/${repetition}`;
+}
+
+/** Label of a trial from its sweep axes. */
+export function trialLabel(point: number, repetition: number, axes: Record<string, unknown> | undefined): string {
+  const a = axes === undefined ? [] : Object.entries(axes).map(([k, v]) => `${k} = ${String(v)}`);
+  return `point ${point + 1}${a.length > 0 ? ` (${a.join(', ')})` : ''}, repetition ${repetition + 1}`;
+}
+
+/** One trial's charted data. */
+export class TrialData {
+  readonly key: string;
+  readonly columns = new Map<string, SeriesBuffer>();
+  readonly markers: KnobMarker[] = [];
+  /** Samples received. */
+  samples = 0;
+  /** Last time_s seen. */
+  lastTimeS = 0;
+
+  constructor(
+    readonly point: number,
+    readonly repetition: number,
+    public label: string,
+    private readonly maxPoints = SERIES_MAX_POINTS,
+  ) {
+    this.key = trialKey(point, repetition);
+  }
+
+  /** Adds one sample row (time_s is the x of every column). */
+  addSample(values: Record<string, number | string | null | undefined>): void {
+    const t = values.time_s;
+    if (typeof t !== 'number' || !Number.isFinite(t)) return;
+    this.samples++;
+    this.lastTimeS = t;
+    for (const c in values) {
+      if (!CHARTED_COLUMNS.has(c)) continue;
+      const v = values[c];
+      if (typeof v !== 'number') continue;
+      let s = this.columns.get(c);
+      if (s === undefined) {
+        s = new SeriesBuffer(this.maxPoints);
+        this.columns.set(c, s);
+      }
+      s.push(t, v);
+    }
+  }
+
+  /** The points of a column (an empty array, kept, when there are none yet). */
+  series(column: string): SeriesBuffer {
+    let s = this.columns.get(column);
+    if (s === undefined) {
+      s = new SeriesBuffer(this.maxPoints);
+      this.columns.set(column, s);
+    }
+    return s;
+  }
+
+  /** The variant of a chart this trial has data for (the first when none has any). */
+  variantOf(def: ChartDef): ChartVariant {
+    return def.variants.find((v) => v.columns.some((c) => (this.columns.get(c)?.length ?? 0) > 0)) ?? def.variants[0]!;
+  }
+}
+
+/** The trials of a run, in the order they started. */
+export class TrialSet {
+  readonly trials: TrialData[] = [];
+  private readonly byKey = new Map<string, TrialData>();
+
+  /** The trial, created when it is new. */
+  get(point: number, repetition: number, label?: string): TrialData {
+    const key = trialKey(point, repetition);
+    let t = this.byKey.get(key);
+    if (t === undefined) {
+      t = new TrialData(point, repetition, label ?? trialLabel(point, repetition, undefined));
+      this.byKey.set(key, t);
+      this.trials.push(t);
+    } else if (label !== undefined) t.label = label;
+    return t;
+  }
+
+  find(key: string): TrialData | undefined {
+    return this.byKey.get(key);
+  }
+
+  get latest(): TrialData | null {
+    return this.trials[this.trials.length - 1] ?? null;
+  }
+}
+
+function cellNumber(v: number | string | null | undefined): number | null {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
+  return null;
+}
+
+/** Rows of a table as objects. */
+export function tableRows(t: Table): Record<string, number | string | null>[] {
+  return t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, r[i] ?? null])));
+}
+
+/** The trials of a run opened from disk. */
+export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'>): TrialSet {
+  const set = new TrialSet();
+  const record = run.record as { points?: { index: number; axes: Record<string, unknown> }[] } | null;
+  const axesOf = (point: number) => record?.points?.find((p) => p.index === point)?.axes;
+  const s = run.samples;
+  const ip = s.columns.indexOf('point');
+  const ir = s.columns.indexOf('repetition');
+  for (const row of s.rows) {
+    const point = cellNumber(row[ip]) ?? 0;
+    const rep = cellNumber(row[ir]) ?? 0;
+    const values: Record<string, number | null> = {};
+    for (let i = 0; i < s.columns.length; i++) values[s.columns[i]!] = cellNumber(row[i]);
+    set.get(point, rep, trialLabel(point, rep, axesOf(point))).addSample(values);
+  }
+  for (const e of tableRows(run.events)) {
+    const point = cellNumber(e.point);
+    const rep = cellNumber(e.repetition);
+    if (point === null || rep === null) continue;
+    const m = markerOf({
+      kind: String(e.kind ?? ''),
+      timeS: cellNumber(e.time_s) ?? 0,
+      knob: e.knob === null ? undefined : String(e.knob),
+      before: e.before === null ? undefined : String(e.before),
+      after: e.after === null ? undefined : String(e.after),
+      detail: e.detail === null ? undefined : String(e.detail),
+    });
+    if (m !== null) set.get(point, rep, trialLabel(point, rep, axesOf(point))).markers.push(m);
+  }
+  return set;
+}

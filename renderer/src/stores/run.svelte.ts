@@ -1,0 +1,397 @@
+// The run on screen: starting and stopping it, live knob changes, the batches it pushes (samples,
+// events, ladder packets, status, finished points), and past runs opened from history or overlaid.
+// Chart data lives in plain objects (RunView, TrialData); a revision counter tells the charts
+// that it grew, once per batch, and they redraw at most once per frame.
+
+import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
+import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
+import { markerOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+
+/** Where the run stands ('idle' before the first). */
+export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
+
+/** A summary row (one finished sweep point). */
+export type SummaryRow = Record<string, number | string | boolean | null>;
+
+/** A run's data for the charts: live or read from disk. */
+export class RunView {
+  readonly trials: TrialSet;
+  readonly summary: SummaryRow[] = [];
+
+  constructor(
+    public id: string | null,
+    readonly title: string,
+    readonly spec: SpecObject | null,
+    readonly source: 'live' | 'disk',
+    trials?: TrialSet,
+  ) {
+    this.trials = trials ?? new TrialSet();
+  }
+
+  /** A run opened from disk. */
+  static fromRun(run: RunData): RunView {
+    const record = run.record as { spec?: SpecObject } | null;
+    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run));
+    for (const row of tableRows(run.summary)) view.summary.push(row);
+    return view;
+  }
+}
+
+/** Most events kept for the log. */
+const EVENTS_MAX = 500;
+/** Most ladder packets kept. */
+const PACKETS_MAX = 400;
+
+const TERMINAL = new Set(['complete', 'stopped', 'failed', 'peer-lost', 'interrupted']);
+
+/** The run on screen and the runs opened beside it. */
+export class RunStore {
+  #runId = $state<string | null>(null);
+  #state = $state<RunState>('idle');
+  #reason = $state<string | null>(null);
+  #dir = $state<string | null>(null);
+  #error = $state<string | null>(null);
+  #progress = $state.raw<{ trial: number; trials: number; label: string } | null>(null);
+  #live = $state.raw<RunView | null>(null);
+  #opened = $state.raw<RunView | null>(null);
+  #overlay = $state.raw<RunView | null>(null);
+  #trialKey = $state<string | null>(null);
+  #overlayKey = $state<string | null>(null);
+  #revision = $state(0);
+  #events = $state.raw<LiveEvent[]>([]);
+  #packets = $state.raw<LadderPacket[]>([]);
+  #liveValues = $state.raw<Record<string, string>>({});
+  #knobErrors = $state.raw<Record<string, string>>({});
+  #stopping = $state(false);
+  /** Batches that came before startRun answered with the run's id. */
+  #early: RunBatch[] = [];
+  /** A run being taken over (its batches wait for what it wrote so far). */
+  #adopting: string | null = null;
+  #adoptQueue: RunBatch[] = [];
+
+  constructor(
+    private readonly api: LabApi,
+    private readonly onEnded: () => void = () => {},
+  ) {
+    api.onRunBatch((b) => this.handleBatch(b));
+  }
+
+  get runId(): string | null {
+    return this.#runId;
+  }
+  get state(): RunState {
+    return this.#state;
+  }
+  /** The status reason (why it failed, lost its peer, stopped). */
+  get reason(): string | null {
+    return this.#reason;
+  }
+  get dir(): string | null {
+    return this.#dir;
+  }
+  /** The last refused action (start, stop, open, export). */
+  get error(): string | null {
+    return this.#error;
+  }
+  get running(): boolean {
+    return this.#state === 'running' || this.#state === 'starting';
+  }
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+  /** The trial going (1-based, as the runner counts) of how many. */
+  get progress(): { trial: number; trials: number; label: string } | null {
+    return this.#progress;
+  }
+  /** Grows by one per batch: charts redraw when it changes. */
+  get revision(): number {
+    return this.#revision;
+  }
+  get events(): LiveEvent[] {
+    return this.#events;
+  }
+  get packets(): LadderPacket[] {
+    return this.#packets;
+  }
+  /** Knob values changed during the current trial, as text (path → value). */
+  get liveValues(): Record<string, string> {
+    return this.#liveValues;
+  }
+  /** The error of the last refused change of each knob. */
+  get knobErrors(): Record<string, string> {
+    return this.#knobErrors;
+  }
+  get live(): RunView | null {
+    return this.#live;
+  }
+  get opened(): RunView | null {
+    return this.#opened;
+  }
+  get overlay(): RunView | null {
+    return this.#overlay;
+  }
+  /** The run the charts show: one opened from history, else the live one. */
+  get view(): RunView | null {
+    return this.#opened ?? this.#live;
+  }
+  /** The selected trial's key, or null to follow the latest. */
+  get trialKey(): string | null {
+    return this.#trialKey;
+  }
+  set trialKey(k: string | null) {
+    this.#trialKey = k;
+  }
+  get overlayKey(): string | null {
+    return this.#overlayKey;
+  }
+  set overlayKey(k: string | null) {
+    this.#overlayKey = k;
+  }
+
+  /** The trial the charts show. */
+  get trial(): TrialData | null {
+    void this.#revision;
+    const v = this.view;
+    if (v === null) return null;
+    return (this.#trialKey === null ? null : v.trials.find(this.#trialKey)) ?? v.trials.latest;
+  }
+
+  /** The overlaid run's trial: the chosen one, else the one with the same key, else its first. */
+  get overlayTrial(): TrialData | null {
+    void this.#revision;
+    const o = this.#overlay;
+    if (o === null) return null;
+    const key = this.#overlayKey ?? this.trial?.key ?? null;
+    return (key === null ? null : o.trials.find(key)) ?? o.trials.trials[0] ?? null;
+  }
+
+  /** The trials of the run shown, for the selector. */
+  get trialOptions(): { key: string; label: string }[] {
+    void this.#revision;
+    return (this.view?.trials.trials ?? []).map((t) => ({ key: t.key, label: t.label }));
+  }
+
+  /** The trials of the overlaid run. */
+  get overlayOptions(): { key: string; label: string }[] {
+    void this.#revision;
+    return (this.#overlay?.trials.trials ?? []).map((t) => ({ key: t.key, label: t.label }));
+  }
+
+  /** Clears the last error. */
+  dismissError(): void {
+    this.#error = null;
+  }
+
+  /** Starts a run of the spec text. */
+  async start(text: string, o: { network?: string; quick?: boolean } = {}): Promise<boolean> {
+    if (this.running) return false;
+    const before = this.#state;
+    this.#state = 'starting';
+    this.#error = null;
+    this.#early = [];
+    this.#runId = null;
+    const spec = parseSpecJson(text).spec;
+    const title = typeof spec?.title === 'string' ? spec.title : 'run';
+    const params: { text: string; network?: string; quick?: boolean } = { text };
+    if (o.network !== undefined) params.network = o.network;
+    if (o.quick === true) params.quick = true;
+    const r = await this.api.startRun(params);
+    if (!r.ok) {
+      this.#state = before === 'starting' ? 'idle' : before;
+      this.#error = r.error;
+      this.#early = [];
+      return false;
+    }
+    this.#runId = r.value.runId;
+    this.#live = new RunView(r.value.runId, title, spec, 'live');
+    this.#opened = null;
+    this.#trialKey = null;
+    this.#reason = null;
+    this.#dir = null;
+    this.#progress = null;
+    this.#events = [];
+    this.#packets = [];
+    this.#liveValues = {};
+    this.#knobErrors = {};
+    this.#stopping = false;
+    if (this.#state === 'starting') this.#state = 'running';
+    const early = this.#early;
+    this.#early = [];
+    for (const b of early) this.handleBatch(b);
+    return true;
+  }
+
+  /** Stops the running run. */
+  async stop(): Promise<void> {
+    const id = this.#runId;
+    if (id === null || this.#state !== 'running') return;
+    this.#stopping = true;
+    const r = await this.api.stopRun({ runId: id });
+    if (!r.ok) {
+      this.#stopping = false;
+      this.#error = r.error;
+    }
+  }
+
+  /** Changes a knob of the running run; returns the error, or null. */
+  async setKnob(path: string, value: KnobValue): Promise<string | null> {
+    const id = this.#runId;
+    if (id === null || this.#state !== 'running') return 'no run is going';
+    const r = await this.api.setKnob({ runId: id, path, value });
+    const errors = { ...this.#knobErrors };
+    if (r.ok) {
+      delete errors[path];
+      this.#liveValues = { ...this.#liveValues, [path]: String(value) };
+    } else errors[path] = r.error;
+    this.#knobErrors = errors;
+    return r.ok ? null : r.error;
+  }
+
+  /** Forgets the refusal shown for a knob. */
+  clearKnobError(path: string): void {
+    if (!(path in this.#knobErrors)) return;
+    const errors = { ...this.#knobErrors };
+    delete errors[path];
+    this.#knobErrors = errors;
+  }
+
+  /** Opens a past run onto the charts (or overlays it on what they show). */
+  async open(runId: string, as: 'main' | 'overlay' = 'main'): Promise<boolean> {
+    const r = await this.api.openRun({ runId });
+    if (!r.ok) {
+      this.#error = r.error;
+      return false;
+    }
+    const view = RunView.fromRun(r.value);
+    if (as === 'overlay') {
+      this.#overlay = view;
+      this.#overlayKey = null;
+    } else {
+      this.#opened = view;
+      this.#trialKey = null;
+    }
+    this.#revision++;
+    return true;
+  }
+
+  /** Goes back from an opened run to the live one. */
+  closeOpened(): void {
+    this.#opened = null;
+    this.#trialKey = null;
+    this.#revision++;
+  }
+
+  /** Removes the overlay. */
+  clearOverlay(): void {
+    this.#overlay = null;
+    this.#overlayKey = null;
+    this.#revision++;
+  }
+
+  /** Notes an error from outside (an export). */
+  fail(error: string): void {
+    this.#error = error;
+  }
+
+  /** A run still marked running here whose history entry ended (batches missed while offline). */
+  syncStatus(runs: readonly { id: string; status: string; reason: string | null }[]): void {
+    if (this.#state !== 'running' || this.#runId === null) return;
+    const r = runs.find((x) => x.id === this.#runId);
+    if (r !== undefined && TERMINAL.has(r.status)) {
+      this.#state = r.status as RunState;
+      this.#reason = r.reason;
+      this.#stopping = false;
+    }
+  }
+
+  /** Shows a run started elsewhere: what it wrote so far from disk, then its batches. */
+  private adopt(b: RunBatch): void {
+    if (this.#adopting !== null) {
+      if (this.#adopting === b.runId) this.#adoptQueue.push(b);
+      return;
+    }
+    // A run that is over by its first batch seen here is left to the history.
+    if (b.status !== undefined && TERMINAL.has(b.status.state)) return;
+    this.#adopting = b.runId;
+    this.#adoptQueue = [b];
+    void this.api.openRun({ runId: b.runId }).then((r) => {
+      const queue = this.#adoptQueue;
+      this.#adopting = null;
+      this.#adoptQueue = [];
+      if (!r.ok || this.running) return;
+      const view = RunView.fromRun(r.value);
+      this.#live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
+      this.#live.summary.push(...view.summary);
+      this.#runId = r.value.info.id;
+      this.#state = 'running';
+      this.#reason = null;
+      this.#dir = null;
+      this.#opened = null;
+      this.#trialKey = null;
+      this.#events = [];
+      this.#packets = [];
+      this.#liveValues = {};
+      this.#knobErrors = {};
+      this.#stopping = false;
+      for (const q of queue) this.handleBatch(q);
+      this.#revision++;
+    });
+  }
+
+  /** Takes one pushed batch. */
+  handleBatch(b: RunBatch): void {
+    if (this.#state === 'starting' && this.#runId === null) {
+      this.#early.push(b);
+      return;
+    }
+    if (b.runId !== this.#runId) {
+      // A run this page did not start (another window's, or ours before a reload) is shown
+      // when nothing else is going here.
+      if (!this.running || this.#adopting === b.runId) this.adopt(b);
+      return;
+    }
+    const view = this.#live;
+    if (view === null) return;
+    if (b.trial !== undefined) {
+      const t = b.trial;
+      const label = trialLabel(t.point, t.repetition, t.axes);
+      view.trials.get(t.point, t.repetition, label);
+      this.#progress = { trial: t.trial, trials: t.trials, label };
+      // A live change lasts until the end of its trial.
+      this.#liveValues = {};
+      this.#packets = [];
+    }
+    for (const s of b.samples) view.trials.get(s.point, s.repetition).addSample(s.values);
+    if (b.events.length > 0) {
+      let values: Record<string, string> | null = null;
+      for (const e of b.events) {
+        const m = markerOf(e);
+        if (m !== null && e.point !== null && e.repetition !== null) {
+          const markers = view.trials.get(e.point, e.repetition).markers;
+          if (!markers.some((x) => x.timeS === m.timeS && x.knob === m.knob)) markers.push(m);
+          values ??= { ...this.#liveValues };
+          values[m.knob] = m.after;
+        }
+      }
+      if (values !== null) this.#liveValues = values;
+      const all = this.#events.concat(b.events);
+      this.#events = all.length > EVENTS_MAX ? all.slice(all.length - EVENTS_MAX) : all;
+    }
+    if (b.packets.length > 0) {
+      const all = this.#packets.concat(b.packets);
+      this.#packets = all.length > PACKETS_MAX ? all.slice(all.length - PACKETS_MAX) : all;
+    }
+    // A point read from disk when the run was taken over may come again in a batch.
+    if (b.points !== undefined) for (const row of b.points) if (!view.summary.some((r) => r.point === row.point)) view.summary.push(row);
+    if (b.status !== undefined) {
+      this.#state = b.status.state;
+      this.#reason = b.status.reason;
+      if (b.status.dir !== null) this.#dir = b.status.dir;
+      if (TERMINAL.has(b.status.state)) {
+        this.#stopping = false;
+        this.onEnded();
+      }
+    }
+    this.#revision++;
+  }
+}

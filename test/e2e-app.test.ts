@@ -1,0 +1,267 @@
+// The app end to end: Debian's Chromium (through playwright-core) against `packetlab serve` and
+// the real engine on loopback. Start a library experiment, see the charts fill, change the
+// retransmission timeout and the loss rate mid-run and see both changes marked and the
+// retransmissions respond, stop, export the CSV and check its rows and columns, open the run from
+// the history, overlay a second run, export PNGs. Screenshots go to test-results/e2e-app/.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse/sync';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARTIFACTS = join('test-results', 'e2e-app');
+const haveChromium = existsSync(CHROMIUM);
+const haveRenderer = existsSync(join('dist', 'renderer', 'index.html'));
+const skipWhy = !haveChromium ? `${CHROMIUM} is missing (apt-get install chromium)` : !haveRenderer ? 'dist/renderer is missing: run `npm run build` first' : null;
+if (skipWhy !== null) console.warn(`e2e-app: skipped: ${skipWhy}`);
+
+let serve: ChildProcess | null = null;
+let browser: Browser | null = null;
+let url = '';
+const dir = mkdtempSync(join(tmpdir(), 'packetlab-e2e-'));
+const stderr: string[] = [];
+
+async function startServe(): Promise<string> {
+  const child = spawn(process.execPath, ['bin/packetlab.js', 'serve', '--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(dir, 'runs'), '--specs-dir', join(dir, 'specs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  serve = child;
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`packetlab serve printed no URL within 20 s: ${stderr.join('')}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`packetlab serve exited with ${code}: ${stderr.join('')}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (skipWhy !== null) return;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  url = await startServe();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (serve !== null && serve.exitCode === null) {
+    const exited = new Promise((r) => serve!.once('exit', r));
+    serve.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+    if (serve.exitCode === null) serve.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Pixels of a chart's canvas that differ from its background (top-left pixel). */
+async function inkOf(page: Page, chartId: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const c = document.querySelector('[data-chart="${chartId}"] canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) n++;
+    return n;
+  })()`);
+}
+
+/** A cheap fingerprint of a chart's pixels. */
+async function pixelsOf(page: Page, chartId: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const c = document.querySelector('[data-chart="${chartId}"] canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] * 3 + d[i + 1] * 5 + d[i + 2] * 7) >>> 0;
+    return h;
+  })()`);
+}
+
+/** Samples the chart's text alternative says it holds. */
+async function samplesOf(page: Page, chartId: string): Promise<number> {
+  const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
+  const m = /: (\d+) samples/.exec(label);
+  return m === null ? 0 : Number(m[1]);
+}
+
+async function until(what: string, pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const start = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Frame times (ms between animation frames) over `ms`. */
+async function frameTimes(page: Page, ms: number): Promise<number[]> {
+  return page.evaluate(`new Promise((resolve) => {
+    const times = [];
+    let last = performance.now();
+    const end = last + ${ms};
+    const tick = (now) => {
+      times.push(now - last);
+      last = now;
+      if (now < end) requestAnimationFrame(tick);
+      else resolve(times);
+    };
+    requestAnimationFrame(tick);
+  })`);
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve', () => {
+  it('runs a library experiment on loopback, marks live changes, stops, exports, opens and overlays runs', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1500, height: 1100 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+
+    // The token opens the lab and leaves the address bar.
+    await page.goto(url);
+    await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
+    expect(page.url()).not.toContain('token=');
+
+    // A bad spec: each problem with its path, and no Start.
+    const editor = page.getByLabel('Spec (JSON)');
+    await expect.poll(() => editor.inputValue(), { timeout: 15_000 }).toContain('"name"');
+    await editor.fill('{ "name": "Bad Name", "title": "t", "description": "d", "concepts": [], "transport": { "windowPackets": 0 } }');
+    await expect.poll(() => page.getByRole('list', { name: 'Spec problems' }).textContent(), { timeout: 10_000 }).toContain('transport.windowPackets');
+    expect(await page.getByRole('list', { name: 'Spec problems' }).textContent()).toContain('name');
+    expect(await page.getByRole('button', { name: 'Start', exact: true }).isDisabled()).toBe(true);
+
+    // A library experiment, pointed at loopback, made long enough to watch and change.
+    await page.getByRole('radio', { name: /Checksums: corruption/ }).check();
+    await expect.poll(() => page.locator('#spec-check').textContent()).toContain('Valid: 2 sweep points');
+    await page.getByLabel('Network').selectOption('loopback');
+    await page.getByLabel('RTO mode').selectOption('fixed');
+    await page.getByLabel('Bytes to transfer').fill('200000000');
+    await page.getByLabel('Bytes to transfer').press('Enter');
+    await expect.poll(() => page.getByLabel('Spec (JSON)').inputValue()).toContain('"bytes": 200000000');
+    await expect.poll(() => page.getByLabel('Spec (JSON)').inputValue()).toContain('"rtoMode": "fixed"');
+    await expect.poll(() => page.locator('#spec-check').textContent()).toContain('Valid');
+    // The edited spec goes to the user's specs.
+    await page.getByLabel('Save as').fill('my-checksums');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect.poll(() => page.getByText(/saved to .*my-checksums\.json/).count()).toBe(1);
+    expect(JSON.parse(readFileSync(join(dir, 'specs', 'my-checksums.json'), 'utf8')).workload.bytes).toBe(200000000);
+
+    const inkBefore = await inkOf(page, 'rate');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
+    const runId = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+
+    // The charts fill.
+    await until('20 samples on the charts', async () => (await samplesOf(page, 'rate')) >= 20);
+    const inkRunning = await inkOf(page, 'rate');
+    expect(inkRunning).toBeGreaterThan(inkBefore + 500);
+    const frames = await frameTimes(page, 2000);
+    console.log(`e2e-app: frame times over 2 s of a live run: median ${percentile(frames, 50).toFixed(1)} ms, p95 ${percentile(frames, 95).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms (${frames.length} frames)`);
+    expect(percentile(frames, 50)).toBeLessThan(100);
+    await page.screenshot({ path: join(ARTIFACTS, '1-running.png'), fullPage: true });
+
+    // Mid-run changes: the retransmission timeout, then the loss rate.
+    const retxBefore = await pixelsOf(page, 'retransmissions');
+    const rto = page.getByLabel('Retransmission timeout (ms)');
+    expect(await rto.isEnabled()).toBe(true);
+    await rto.fill('50');
+    await rto.press('Enter');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('transport.rtoMs: 200 → 50');
+    const loss = page.getByLabel('Loss probability', { exact: true });
+    await loss.fill('0.1');
+    await loss.press('Enter');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('forward.lossProbability: 0 → 0.1');
+    // Non-live knobs are off during the run, and say why.
+    expect(await page.getByLabel('ARQ mode').isDisabled()).toBe(true);
+    expect(await page.locator('.knob', { has: page.getByLabel('ARQ mode') }).getAttribute('title')).toMatch(/cannot change while a run goes/);
+    // Both changes are drawn as marker lines on the charts (their text alternative lists them).
+    await expect.poll(() => page.locator('[data-chart="retransmissions"] [role=img]').getAttribute('aria-label')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
+    const samplesAtChange = await samplesOf(page, 'rate');
+    await until('3 s of samples after the changes', async () => (await samplesOf(page, 'rate')) >= samplesAtChange + 30);
+    expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
+    await page.screenshot({ path: join(ARTIFACTS, '2-changed.png'), fullPage: true });
+
+    // Stop: the data stays.
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Stopped/);
+    expect(await samplesOf(page, 'rate')).toBeGreaterThanOrEqual(samplesAtChange + 30);
+    expect(await page.getByRole('status').filter({ hasText: 'Stopped' }).count()).toBeGreaterThan(0);
+
+    // Export CSV: the samples of this run, with their columns, and retransmissions that rose with the loss.
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export CSV', exact: true }).click();
+    const csvFile = join(dir, 'export.csv');
+    await (await download).saveAs(csvFile);
+    const text = readFileSync(csvFile, 'utf8');
+    const header = text.split('\n', 1)[0]!.split(',');
+    expect(header.slice(0, 7)).toEqual(['run', 'experiment', 'trial_status', 'point', 'repetition', 'checksum', 'time_s']);
+    for (const c of ['throughput_bps', 'goodput_bps', 'retransmits_timeout', 'retransmits_fast', 'rto_ms', 'fwd_drops_random', 'checksum_failures']) expect(header).toContain(c);
+    const rows = parse(text, { columns: true }) as Record<string, string>[];
+    expect(rows.length).toBeGreaterThanOrEqual(samplesAtChange + 30);
+    expect(new Set(rows.map((r) => r.run))).toEqual(new Set([runId]));
+    const changeAt = Number(rows[samplesAtChange - 1]!.time_s);
+    const retx = (r: Record<string, string>) => Number(r.retransmits_timeout || 0) + Number(r.retransmits_fast || 0);
+    const before = rows.filter((r) => Number(r.time_s) < changeAt - 0.5);
+    const after = rows.filter((r) => Number(r.time_s) > changeAt + 0.5);
+    const mean = (xs: Record<string, string>[]) => xs.reduce((s, r) => s + retx(r), 0) / Math.max(1, xs.length);
+    expect(mean(after)).toBeGreaterThan(mean(before) * 2);
+    expect(after.reduce((s, r) => s + Number(r.fwd_drops_random || 0), 0)).toBeGreaterThan(0);
+
+    // The run is in the history; opening it puts it on the same charts.
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    const open = page.getByRole('button', { name: `Open ${runId}` });
+    await expect.poll(() => open.count(), { timeout: 10_000 }).toBe(1);
+    await open.click();
+    await expect.poll(() => page.getByText(`Showing past run`).count()).toBe(1);
+    await expect.poll(() => samplesOf(page, 'rate')).toBeGreaterThanOrEqual(samplesAtChange + 30);
+    await expect.poll(() => page.locator('[data-chart="rate"] [role=img]').getAttribute('aria-label')).toContain('forward.lossProbability: 0 → 0.1');
+    await page.screenshot({ path: join(ARTIFACTS, '3-opened.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Back to the live run' }).click();
+
+    // A second, quick run in the simulator, with the first overlaid on its charts.
+    await page.getByLabel('Network').selectOption('sim');
+    await page.getByLabel('Quick').check();
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
+    const second = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    expect(second).not.toBe(runId);
+    // The sweep's summary chart filled as its points finished.
+    await expect.poll(() => page.locator('.summary [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
+    const rateAlone = await pixelsOf(page, 'rate');
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await page.getByRole('button', { name: `Overlay ${runId}` }).click();
+    await expect.poll(() => page.getByText('Overlay (dashed)').count()).toBe(1);
+    await expect.poll(() => pixelsOf(page, 'rate')).not.toBe(rateAlone);
+    await page.screenshot({ path: join(ARTIFACTS, '4-overlay.png'), fullPage: true });
+
+    // Export PNG: one image per chart.
+    const pngs: string[] = [];
+    const collect = (d: { suggestedFilename(): string }) => pngs.push(d.suggestedFilename());
+    page.on('download', collect);
+    await page.getByRole('button', { name: 'Export PNG', exact: true }).click();
+    await expect.poll(() => pngs.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    expect(pngs).toContain(`${second}-rate.png`);
+    page.off('download', collect);
+
+    // The dark theme, charts included.
+    await page.getByLabel('Theme').selectOption('dark');
+    await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+    const corner = (): Promise<number[]> => page.evaluate(`Array.from(document.querySelector('[data-chart="rate"] canvas').getContext('2d').getImageData(1, 1, 1, 1).data.slice(0, 3))`);
+    await expect.poll(async () => Math.max(...(await corner()))).toBeLessThan(60);
+    await page.screenshot({ path: join(ARTIFACTS, '5-dark.png'), fullPage: true });
+
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  }, 240_000);
+});

@@ -1,0 +1,389 @@
+// @vitest-environment happy-dom
+// The live charts' data pipeline: LTTB, series appended in place with a memory cap, trials from
+// batches and from a run on disk, change markers, one redraw per frame, and Chart.js bound once
+// to the in-place arrays with parsing off, no animation and decimation capping the points drawn,
+// for an hour of 10 Hz samples.
+
+import { describe, expect, it } from 'vitest';
+import { lttb, SeriesBuffer, type XY } from '../renderer/src/lib/series.js';
+import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from '../renderer/src/lib/run-data.js';
+import { FrameScheduler } from '../renderer/src/lib/frame.js';
+import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
+import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
+import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
+
+function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
+  return Array.from({ length: n }, (_, i) => ({ x: i / 10, y: f(i) }));
+}
+
+describe('lttb', () => {
+  it('keeps the first and last points and returns as many as asked', () => {
+    const d = ramp(10_000);
+    const out = lttb(d, 500);
+    expect(out).toHaveLength(500);
+    expect(out[0]).toBe(d[0]);
+    expect(out.at(-1)).toBe(d.at(-1));
+    for (let i = 1; i < out.length; i++) expect(out[i]!.x).toBeGreaterThan(out[i - 1]!.x);
+  });
+
+  it('keeps a one-sample spike that an average would flatten', () => {
+    const d = ramp(10_000, (i) => (i === 4321 ? 1000 : 1));
+    const out = lttb(d, 200);
+    expect(out.some((p) => p.y === 1000)).toBe(true);
+  });
+
+  it('returns a copy when there is nothing to drop', () => {
+    const d = ramp(10);
+    expect(lttb(d, 50)).toEqual(d);
+    expect(lttb(d, 50)).not.toBe(d);
+  });
+});
+
+describe('SeriesBuffer', () => {
+  it('appends in place (the bound array never changes) and leaves gaps for missing values', () => {
+    const s = new SeriesBuffer();
+    const arr = s.points;
+    s.push(0.1, 5);
+    s.push(0.2, null);
+    s.push(0.3, Number.NaN);
+    s.push(0.4, 7);
+    s.push(0.35, 9); // out of order: dropped
+    expect(s.points).toBe(arr);
+    expect(arr).toEqual([
+      { x: 0.1, y: 5 },
+      { x: 0.4, y: 7 },
+    ]);
+    expect(s.nonZero).toBe(true);
+    s.clear();
+    expect(s.points).toBe(arr);
+    expect(arr).toHaveLength(0);
+    expect(s.nonZero).toBe(false);
+  });
+
+  it('keeps an hour of 10 Hz samples exactly, and caps longer series by halving the older part', () => {
+    const hour = new SeriesBuffer();
+    for (let i = 0; i < 36_000; i++) hour.push(i / 10, i % 7);
+    expect(hour.length).toBe(36_000);
+    expect(hour.compactions).toBe(0);
+
+    const s = new SeriesBuffer(1000);
+    const arr = s.points;
+    for (let i = 0; i < 10_000; i++) s.push(i / 10, i === 123 ? 1e6 : i % 10);
+    expect(s.points).toBe(arr);
+    expect(s.length).toBeLessThanOrEqual(1000);
+    expect(s.compactions).toBeGreaterThan(0);
+    expect(arr[0]).toEqual({ x: 0, y: 0 });
+    // The newest points are exact; the old spike survived the compactions.
+    expect(arr.at(-1)).toEqual({ x: 999.9, y: 9 });
+    expect(arr.at(-2)).toEqual({ x: 999.8, y: 8 });
+    expect(arr.some((p) => p.y === 1e6)).toBe(true);
+    for (let i = 1; i < arr.length; i++) expect(arr[i]!.x).toBeGreaterThan(arr[i - 1]!.x);
+  });
+});
+
+describe('trials and markers', () => {
+  it('keeps only charted columns, with time_s as x, and picks the chart variant of the workload', () => {
+    const t = new TrialData(0, 0, 'p1');
+    t.addSample({ time_s: 0.1, throughput_bps: 10, goodput_bps: 8, point: 0, wall: 'x', not_charted: 3 });
+    t.addSample({ time_s: 0.2, throughput_bps: 12, goodput_bps: null });
+    t.addSample({ throughput_bps: 99 }); // no time: ignored
+    expect([...t.columns.keys()].sort()).toEqual(['goodput_bps', 'throughput_bps']);
+    expect(t.series('throughput_bps').points).toEqual([
+      { x: 0.1, y: 10 },
+      { x: 0.2, y: 12 },
+    ]);
+    expect(t.samples).toBe(2);
+    const rate = CHART_DEFS.find((d) => d.id === 'rate')!;
+    expect(t.variantOf(rate).title).toBe('Throughput and goodput');
+    const rpc = new TrialData(0, 0, 'rpc');
+    rpc.addSample({ time_s: 1, calls_per_s: 100, latency_p50_ms: 3 });
+    expect(rpc.variantOf(rate).title).toBe('Calls per second');
+    expect(rpc.variantOf(CHART_DEFS.find((d) => d.id === 'window')!).title).toBe('RPC latency percentiles');
+    expect(CHARTED_COLUMNS.has('retransmits_timeout')).toBe(true);
+    expect(CHARTED_COLUMNS.has('kernel_drops_receiver')).toBe(true);
+  });
+
+  it('turns knob changes into "knob: before → after" markers and ignores other events', () => {
+    expect(markerOf({ kind: 'set', timeS: 3.2, knob: 'transport.rtoMs', before: '200', after: '50', detail: 'user' })).toEqual({
+      timeS: 3.2,
+      knob: 'transport.rtoMs',
+      before: '200',
+      after: '50',
+      detail: 'user',
+      label: 'transport.rtoMs: 200 → 50',
+    });
+    expect(markerOf({ kind: 'trial-start', timeS: 0 })).toBeNull();
+    expect(markerOf({ kind: 'error', timeS: 1, knob: 'transport.protocol', detail: 'not live' })).toBeNull();
+  });
+
+  it('builds the trials of a run opened from disk, with their markers', () => {
+    const set = trialsFromRun({
+      record: { points: [{ index: 0, axes: { window: 8 } }, { index: 1, axes: { window: 16 } }] },
+      samples: {
+        columns: ['point', 'repetition', 'window', 'time_s', 'goodput_bps'],
+        rows: [
+          [0, 0, 8, 0.1, 100],
+          [0, 0, 8, 0.2, 110],
+          [1, 0, 16, 0.1, 200],
+        ],
+      },
+      events: {
+        columns: ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'before', 'after', 'detail'],
+        rows: [
+          [0.15, 'w', 0, 0, 'set', 'forward.lossProbability', 0, 0.1, 'user'],
+          [0.0, 'w', 1, 0, 'trial-start', null, null, null, null],
+        ],
+      },
+    });
+    expect(set.trials.map((t) => t.key)).toEqual(['0/0', '1/0']);
+    expect(set.trials[0]!.label).toBe('point 1 (window = 8), repetition 1');
+    expect(set.trials[0]!.series('goodput_bps').length).toBe(2);
+    expect(set.trials[0]!.markers.map((m) => m.label)).toEqual(['forward.lossProbability: 0 → 0.1']);
+    expect(set.trials[1]!.markers).toEqual([]);
+  });
+
+  it('places marker labels inside the chart area, staggering close ones', () => {
+    const markers = [0, 1, 1.1, 50].map((t) => markerOf({ kind: 'set', timeS: t, knob: 'k', before: '1', after: '2' })!);
+    const places = placeMarkers(markers, (t) => 100 + t * 10, { left: 100, right: 500, top: 10, bottom: 200 }, 14);
+    expect(places.map((p) => p.x)).toEqual([100, 110, 111]); // t = 50 is off the right edge
+    expect(places[1]!.labelY).toBeGreaterThan(places[0]!.labelY);
+    expect(places[2]!.labelY).toBeGreaterThan(places[1]!.labelY);
+  });
+});
+
+describe('FrameScheduler', () => {
+  it('redraws each chart at most once per frame however many batches arrive', () => {
+    const frames: (() => void)[] = [];
+    const s = new FrameScheduler((cb) => frames.push(cb));
+    const a = { n: 0, update() { this.n++; } };
+    const b = { n: 0, update() { this.n++; } };
+    for (let i = 0; i < 50; i++) {
+      s.request(a);
+      s.request(b);
+    }
+    expect(frames).toHaveLength(1);
+    frames.shift()!();
+    expect([a.n, b.n]).toEqual([1, 1]);
+    s.request(a);
+    s.cancel(a);
+    frames.shift()!();
+    expect(a.n).toBe(1);
+    expect(s.frames).toBe(2);
+  });
+});
+
+/** A 2D context that draws nothing and counts what it was asked (happy-dom has no canvas). */
+function stubContext(canvas: HTMLCanvasElement, calls: Map<string, number>, texts: string[]): CanvasRenderingContext2D {
+  const state: Record<string | symbol, unknown> = {};
+  return new Proxy(state, {
+    get(target, prop) {
+      if (prop in target) return target[prop];
+      if (prop === 'measureText') return (t: string) => ({ width: t.length * 6, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 });
+      if (prop === 'getImageData') return () => ({ data: new Uint8ClampedArray(4) });
+      if (prop === 'createLinearGradient' || prop === 'createPattern') return () => ({ addColorStop() {} });
+      if (prop === 'getLineDash') return () => [];
+      if (prop === 'canvas') return canvas;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        if (prop === 'fillText') texts.push(String(args[0]));
+      };
+    },
+    set(target, prop, value) {
+      target[prop] = value;
+      return true;
+    },
+  }) as unknown as CanvasRenderingContext2D;
+}
+
+function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
+  const calls = new Map<string, number>();
+  const texts: string[] = [];
+  const canvas = document.createElement('canvas');
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = stubContext(canvas, calls, texts);
+  Object.defineProperty(canvas, 'getContext', { value: () => ctx });
+  document.body.append(canvas);
+  return { canvas, calls, texts };
+}
+
+describe('Chart.js binding', () => {
+  it('uses parsing off, no animation and LTTB decimation', () => {
+    const o = liveChartOptions('bit/s', chartColors(null));
+    expect(o.parsing).toBe(false);
+    expect(o.animation).toBe(false);
+    expect(o.plugins?.decimation).toMatchObject({ enabled: true, algorithm: 'lttb' });
+    expect(o.scales?.x?.type).toBe('linear');
+  });
+
+  it('draws an hour of 10 Hz samples decimated, from arrays pushed in place, with the change markers', () => {
+    const { canvas, texts } = stubCanvas();
+    const trial = new TrialData(0, 0, 't');
+    const columns = ['throughput_bps', 'goodput_bps'];
+    const options = liveChartOptions('bit/s', chartColors(null));
+    options.responsive = false;
+    options.plugins = { ...options.plugins, knobMarkers: { markers: trial.markers } };
+    const chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: columns.map((c) => ({ label: c, data: trial.series(c).points })) },
+      options,
+      plugins: [knobMarkerPlugin],
+    });
+    const datasets = chart.data.datasets;
+    const arrays = columns.map((c) => trial.series(c).points);
+    // An hour arrives in batches of 10 samples; one redraw per batch at most.
+    const started = performance.now();
+    for (let i = 0; i < 36_000; i++) {
+      trial.addSample({ time_s: (i + 1) / 10, throughput_bps: 1e6 + (i % 100) * 1e3, goodput_bps: 9e5 });
+      if (i === 18_000) trial.markers.push(markerOf({ kind: 'set', timeS: 1800, knob: 'transport.rtoMs', before: '200', after: '50' })!);
+      if (i % 10 === 9 && i % 1000 === 999) chart.update('none');
+    }
+    chart.update('none');
+    const elapsed = performance.now() - started;
+    // Datasets were never re-created; the arrays behind them are the trial's own, full.
+    expect(chart.data.datasets).toBe(datasets);
+    columns.forEach((c, i) => {
+      expect(trial.series(c).points).toBe(arrays[i]);
+      expect(arrays[i]).toHaveLength(36_000);
+    });
+    // What is drawn is capped by the decimation plugin.
+    for (let i = 0; i < columns.length; i++) {
+      const drawn = chart.getDatasetMeta(i).data.length;
+      expect(drawn).toBeGreaterThan(100);
+      expect(drawn).toBeLessThanOrEqual(600);
+    }
+    expect(texts).toContain('transport.rtoMs: 200 → 50');
+    expect(elapsed).toBeLessThan(20_000);
+    chart.destroy();
+  });
+});
+
+describe('summary chart', () => {
+  it('draws plot.y means against plot.x per series, with the expectation beside them', () => {
+    const plot = plotOf({ plot: { x: 'window', y: ['goodput_bps'], series: 'protocol' } })!;
+    const rows = [
+      { point: 0, protocol: 'gbn', window: 1, goodput_bps_mean: 10, expected_goodput_bps: 11 },
+      { point: 1, protocol: 'gbn', window: 4, goodput_bps_mean: 40, expected_goodput_bps: 42 },
+      { point: 2, protocol: 'sr', window: 1, goodput_bps_mean: 9, expected_goodput_bps: 11 },
+    ];
+    const l = layoutSummary(rows, plot);
+    expect(l.xLabels).toBeNull();
+    expect(l.lines.map((x) => x.label)).toEqual(['goodput_bps_mean (protocol = gbn)', 'expected_goodput_bps (protocol = gbn)', 'goodput_bps_mean (protocol = sr)', 'expected_goodput_bps (protocol = sr)']);
+    expect(l.lines[0]!.points).toEqual([
+      { x: 1, y: 10 },
+      { x: 4, y: 40 },
+    ]);
+    expect(l.lines[1]!.expected).toBe(true);
+  });
+
+  it('uses labels for an axis of text, shared with an overlaid run', () => {
+    const plot = { x: 'rto', y: ['goodput_bps'] };
+    const [main, over] = layoutSummaries(
+      [
+        [
+          { rto: 'fixed 20 ms', goodput_bps_mean: 5 },
+          { rto: 'adaptive', goodput_bps_mean: 9 },
+        ],
+        [{ rto: 'adaptive', goodput_bps_mean: 8 }],
+      ],
+      plot,
+    );
+    expect(main!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.lines[0]!.points).toEqual([{ x: 1, y: 8 }]);
+    expect(plotOf({})).toBeNull();
+  });
+
+  it('places booleans at 1 and 0, as summary.csv writes them, so live and saved runs line up', () => {
+    const plot = { x: 'checksum', y: ['checksum_failures', 'data_matched'] };
+    const [live, disk] = layoutSummaries(
+      [
+        [
+          { checksum: true, checksum_failures_mean: 5, data_matched_mean: 1 },
+          { checksum: false, checksum_failures_mean: 0, data_matched_mean: 0 },
+        ],
+        [{ checksum: 1, checksum_failures_mean: 4, data_matched_mean: 1 }],
+      ],
+      plot,
+    );
+    expect(live!.xLabels).toBeNull();
+    expect(live!.lines.find((x) => x.y === 'data_matched')!.points).toEqual([
+      { x: 0, y: 0 },
+      { x: 1, y: 1 },
+    ]);
+    expect(disk!.lines[0]!.points).toEqual([{ x: 1, y: 4 }]);
+    expect(xValuesOf([live!, disk!])).toEqual([0, 1]);
+  });
+});
+
+describe('Charts component', () => {
+  it('binds datasets once per trial, redraws per frame from the same arrays, and follows the latest trial', async () => {
+    const { mount, unmount, flushSync } = await import('svelte');
+    const { RunStore } = await import('../renderer/src/stores/run.svelte.js');
+    const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
+    const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
+    const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
+    Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
+      configurable: true,
+      value(this: HTMLCanvasElement) {
+        let ctx = contexts.get(this);
+        if (ctx === undefined) contexts.set(this, (ctx = stubContext(this, new Map(), [])));
+        return ctx;
+      },
+    });
+    let listener: ((b: import('../experiments/api/contract.js').RunBatch) => void) | null = null;
+    const api = {
+      onRunBatch: (l: typeof listener) => ((listener = l), () => {}),
+      startRun: async () => ({ ok: true, value: { runId: 'r' } }),
+    } as unknown as import('../experiments/api/contract.js').LabApi;
+    const run = new RunStore(api);
+    await run.start('{"name":"x","title":"X"}');
+    const target = document.createElement('div');
+    document.body.append(target);
+    const c = mount(Charts, { target, props: { run, theme: 'light' } });
+    const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
+    const push = (point: number, from: number, n: number, trial?: boolean) =>
+      listener!({
+        runId: 'r',
+        samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
+        events: [],
+        packets: [],
+        ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
+      });
+    push(0, 1, 10, true);
+    flushSync();
+    await nextFrame();
+    const canvas = target.querySelector('[data-chart="rate"] canvas') as HTMLCanvasElement;
+    const chart = Chart.getChart(canvas)!;
+    expect(chart).toBeDefined();
+    const datasets = chart.data.datasets;
+    const first = run.trial!.series('throughput_bps').points;
+    expect(datasets.map((d) => d.label)).toEqual(['throughput_bps', 'goodput_bps']);
+    for (let b = 1; b <= 20; b++) {
+      push(0, 1 + b * 10, 10);
+      flushSync();
+    }
+    await nextFrame();
+    expect(chart.data.datasets).toBe(datasets);
+    expect(first).toHaveLength(210);
+    expect(chart.getDatasetMeta(0).data.length).toBe(210);
+    // A new trial: the charts move to its arrays.
+    push(1, 1, 5, true);
+    flushSync();
+    await nextFrame();
+    expect(chart.data.datasets).not.toBe(datasets);
+    expect(chart.getDatasetMeta(0).data.length).toBe(5);
+    expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest throughput_bps 1004, goodput_bps 900; 0 knob changes marked\.$/);
+    unmount(c);
+    if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
+  });
+});
+
+describe('chart variants', () => {
+  it('draws competing flows per flow: goodput, fairness, windows and the queue', () => {
+    const t = new TrialData(0, 0, 'flows');
+    t.addSample({ time_s: 1, total_goodput_bps: 9e6, flow1_goodput_bps: 5e6, flow2_goodput_bps: 4e6, jain_index: 0.99, flow1_cwnd_packets: 30, fwd_queue_packets: 12, fwd_drops_queue: 1 });
+    const title = (id: string) => t.variantOf(CHART_DEFS.find((d) => d.id === id)!).title;
+    expect(['rate', 'loss', 'retransmissions', 'rtt', 'window'].map(title)).toEqual(['Goodput per flow', 'Loss', "Fairness (Jain's index)", 'RTT, SRTT and RTO', 'Congestion windows and the queue']);
+  });
+});
