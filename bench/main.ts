@@ -5,12 +5,14 @@ import { benchSimulator } from './sim.js';
 import { benchTransport } from './transport.js';
 import { benchCapture } from './capture.js';
 import { benchRpc } from './rpc.js';
+import { benchUi } from './ui.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
   transport: benchTransport,
   capture: benchCapture,
   rpc: benchRpc,
+  ui: benchUi,
 };
 
 const wanted = process.argv.slice(2);

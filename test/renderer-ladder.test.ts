@@ -10,7 +10,7 @@ import { describePacket, layoutLadder, recentPackets } from '../renderer/src/lib
 import Ladder from '../renderer/src/components/Ladder.svelte';
 
 function pkt(p: Partial<LadderPacket>): LadderPacket {
-  return { sentS: 0, arrivedS: 0.01, direction: 'forward', type: 'DATA', seq: 1, ack: null, retransmission: false, fate: 'delivered', ...p };
+  return { sentS: 0, arrivedS: 0.01, direction: 'forward', type: 'DATA', seq: 1, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
 }
 
 const flow: LadderPacket[] = [

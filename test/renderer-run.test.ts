@@ -127,6 +127,7 @@ describe('RunStore', () => {
       samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1], [0, 0, 0.2, 2]] },
       events: { columns: [], rows: [] },
       summary: { columns: [], rows: [] },
+      packets: { columns: [], rows: [] },
     };
     const fake = fakeApi({ openRun: () => ({ ok: true, value: disk }), stopRun: () => ({ ok: true, value: null }) });
     const run = new RunStore(fake.api);

@@ -1,0 +1,82 @@
+// The app's charts under load, in Debian's Chromium against `packetlab serve`: frame times (ms
+// between animation frames) of the idle page as the baseline, then with one hour of 10 Hz samples
+// on every chart (a simulated transfer that lasts an hour), then with that hour overlaid while a
+// live run streams into the same charts. Goal: smooth (median frame near 16.7 ms, p95 under 50 ms).
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { projectRoot } from '../core/util/paths.js';
+import { startLabServer } from '../experiments/api/serve.js';
+import { ExperimentRun } from '../experiments/runner/run.js';
+import { validateSpec } from '../experiments/spec.js';
+import { median, num, printTable } from './lib.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+async function frameTimes(page: Page, ms: number): Promise<number[]> {
+  return page.evaluate(`new Promise((resolve) => {
+    const times = [];
+    let last = performance.now();
+    const end = last + ${ms};
+    const tick = (now) => {
+      times.push(now - last);
+      last = now;
+      if (now < end) requestAnimationFrame(tick);
+      else resolve(times);
+    };
+    requestAnimationFrame(tick);
+  })`);
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+function row(name: string, xs: number[]): string[] {
+  return [name, num(median(xs), 1), num(pct(xs, 95), 1), num(Math.max(...xs), 1), `${num((100 * xs.filter((x) => x > 50).length) / xs.length, 1)}%`, String(xs.length)];
+}
+
+/** Runs the UI benchmark. */
+export async function benchUi(): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    console.log(`\nUI frame times: skipped, ${CHROMIUM} is missing (apt-get install chromium)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'packetlab-bench-ui-'));
+  const runsDir = join(dir, 'runs');
+  // One hour of virtual time at 10 Hz: a transfer held back by a slow reader.
+  const hour = validateSpec({ name: 'one-hour', title: 'one hour', description: 'an hour of samples', concepts: ['flow-control'], workload: { kind: 'bulk', bytes: 36_000_000, readRateBytesPerSecond: 10_000, verifyData: false }, forward: { delayMs: 10, lossProbability: 0.01 }, reverse: { delayMs: 10 }, timeLimitS: 4000 });
+  if (!hour.ok) throw new Error(JSON.stringify(hour.errors));
+  const made = await new ExperimentRun({ spec: hour.spec, specFile: null, outDir: runsDir }).start();
+  const server = await startLabServer({ host: '127.0.0.1', port: 0, rendererDir: join(projectRoot(), 'dist', 'renderer'), runsDir, specsDir: join(dir, 'specs'), beaconPort: null });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const rows: string[][] = [];
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1500, height: 1100 } })).newPage();
+    await page.goto(server.url);
+    await page.getByText('Lab: connected').waitFor({ timeout: 20_000 });
+    rows.push(row('idle page (baseline)', await frameTimes(page, 3000)));
+    await page.getByRole('button', { name: `Open ${made.id}` }).click();
+    await page.waitForTimeout(1500);
+    rows.push(row('one hour of 10 Hz samples on every chart', await frameTimes(page, 3000)));
+    await page.getByRole('button', { name: `Overlay ${made.id}` }).click();
+    await page.getByRole('radio', { name: /Checksums: corruption/ }).check();
+    await page.getByLabel('Network').selectOption('loopback');
+    await page.getByLabel('Bytes to transfer').fill('2000000000');
+    await page.getByLabel('Bytes to transfer').press('Enter');
+    await page.waitForTimeout(500);
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.waitForTimeout(2000);
+    rows.push(row('live run over the hour overlaid', await frameTimes(page, 5000)));
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+  } finally {
+    await browser.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable('UI frame times in Chromium (ms between animation frames; goal: median near 16.7, p95 under 50)', ['case', 'median', 'p95', 'max', 'over 50 ms', 'frames'], rows);
+}
