@@ -1,9 +1,9 @@
 // Chart.js with only the parts the lab uses (tree-shaken), the decimation plugin included, the
 // theme's colours, and the options every live chart shares.
 
-import { Chart, Decimation, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip, type ChartOptions, type Plugin } from 'chart.js';
+import { Chart, Decimation, Legend, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip, type ChartOptions, type Plugin } from 'chart.js';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, Decimation);
+Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip, Decimation);
 
 export { Chart };
 

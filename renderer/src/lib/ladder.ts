@@ -3,7 +3,10 @@
 // time on one line to its arrival time on the other; a dropped one stops halfway with an X and the
 // reason. A pure function, so the layout is tested without a browser.
 
-import type { LadderPacket } from '../../../experiments/api/contract.js';
+import type { LadderPacket, SimStateInfo } from '../../../experiments/api/contract.js';
+
+/** A datagram on its way in a paused simulator trial (simState().inFlight). */
+export type FlightItem = SimStateInfo['inFlight'][number];
 
 /** How an arrow is drawn (also its legend entry). */
 export type ArrowStyle = 'data' | 'ack' | 'control' | 'retransmission' | 'dropped' | 'corrupted' | 'duplicate' | 'reordered';
@@ -47,6 +50,20 @@ export interface LadderArrow {
   packet: LadderPacket;
 }
 
+/** A datagram in flight: an arrow from its sending to where it is now, ending in a dot. */
+export interface LadderFlight {
+  x1: number;
+  y1: number;
+  /** Where the datagram is now. */
+  x2: number;
+  y2: number;
+  /** "DATA 12", "ACK 13". */
+  label: string;
+  /** A full sentence. */
+  description: string;
+  item: FlightItem;
+}
+
 /** A time tick on the left. */
 export interface LadderTick {
   y: number;
@@ -62,6 +79,8 @@ export interface LadderLayout {
   top: number;
   bottom: number;
   arrows: LadderArrow[];
+  /** Datagrams in flight (teaching mode, paused). */
+  flights: LadderFlight[];
   ticks: LadderTick[];
   /** Time window shown, s from the trial start. */
   fromS: number;
@@ -76,6 +95,9 @@ export interface LadderOptions {
   height: number;
   /** Most recent packets drawn (default 40). */
   maxPackets?: number;
+  /** Datagrams in flight and the time now (teaching mode, paused): drawn up to where they are. */
+  inFlight?: readonly FlightItem[];
+  nowS?: number;
 }
 
 /** Least vertical distance between two labels on the same side, px. */
@@ -112,6 +134,23 @@ export function describePacket(p: LadderPacket): string {
   return `${what}, ${dir}, sent at ${ms(p.sentS)}, ${fate} at ${ms(p.arrivedS)}`;
 }
 
+function flightLabel(f: FlightItem): string {
+  if (f.type === 'ACK' && f.ack !== null) return `ACK ${f.ack}`;
+  return f.seq === null ? f.type : `${f.type} ${f.seq}`;
+}
+
+/** The accessible name of the button that drops a datagram in flight: "Drop forward DATA seq 123 (#45)". */
+export function dropLabel(f: FlightItem): string {
+  const what = f.type === 'DATA' && f.seq !== null ? `DATA seq ${f.seq}` : f.ack !== null ? `${f.type} ack ${f.ack}` : f.seq !== null ? `${f.type} seq ${f.seq}` : f.type;
+  return `Drop ${f.direction} ${what} (#${f.index}${f.duplicate ? ', duplicate copy' : ''})`;
+}
+
+/** A sentence describing a datagram in flight. */
+export function describeFlight(f: FlightItem): string {
+  const dir = f.direction === 'forward' ? 'sender to receiver' : 'receiver to sender';
+  return `${flightLabel(f)}${f.duplicate ? ' (duplicate copy)' : ''}, ${dir}, #${f.index} on the link, sent at ${ms(f.sentAtS)}, arrives at ${ms(f.arriveAtS)}`;
+}
+
 function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -139,6 +178,11 @@ export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions)
   for (const p of shown) {
     fromS = Math.min(fromS, p.sentS);
     toS = Math.max(toS, p.arrivedS ?? p.sentS);
+  }
+  const flying = o.nowS === undefined ? [] : (o.inFlight ?? []).slice(0, max);
+  for (const f of flying) {
+    fromS = Math.min(fromS, f.sentAtS);
+    toS = Math.max(toS, o.nowS!);
   }
   if (!Number.isFinite(fromS)) {
     fromS = 0;
@@ -170,6 +214,15 @@ export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions)
       packet: p,
     };
   });
+  const flights: LadderFlight[] = flying.map((f) => {
+    const forward = f.direction === 'forward';
+    const x1 = forward ? senderX : receiverX;
+    const xFar = forward ? receiverX : senderX;
+    const span = f.arriveAtS - f.sentAtS;
+    const frac = span > 0 ? Math.min(1, Math.max(0, (o.nowS! - f.sentAtS) / span)) : 1;
+    const label = flightLabel(f);
+    return { x1, y1: y(f.sentAtS), x2: x1 + (xFar - x1) * frac, y2: y(o.nowS!), label, description: describeFlight(f), item: f };
+  });
   // Labels closer than LABEL_GAP px to the previous one drawn on the same side are left out.
   const lastLabelY = { forward: -Infinity, reverse: -Infinity };
   for (const a of arrows) {
@@ -186,7 +239,8 @@ export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions)
     }
   }
 
-  return { width: o.width, height: o.height, senderX, receiverX, top, bottom, arrows, ticks, fromS, toS, summary: summarize(shown, fromS, toS) };
+  const summary = summarize(shown, fromS, toS) + (flights.length > 0 ? ` ${flights.length} in flight.` : '');
+  return { width: o.width, height: o.height, senderX, receiverX, top, bottom, arrows, flights, ticks, fromS, toS, summary };
 }
 
 /** One sentence about the packets shown. */

@@ -4,6 +4,7 @@
 
 import type { LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
+import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
 
 /** A chart of the live view and which columns it draws, by workload. */
 export interface ChartVariant {
@@ -122,14 +123,18 @@ export class TrialData {
   samples = 0;
   /** Last time_s seen. */
   lastTimeS = 0;
+  /** The time-sequence graph of the trial's packets. */
+  readonly timeSeq: TimeSeqData;
 
   constructor(
     readonly point: number,
     readonly repetition: number,
     public label: string,
     private readonly maxPoints = SERIES_MAX_POINTS,
+    mssBytes = DEFAULT_MSS_BYTES,
   ) {
     this.key = trialKey(point, repetition);
+    this.timeSeq = new TimeSeqData(mssBytes);
   }
 
   /** Adds one sample row (time_s is the x of every column). */
@@ -167,17 +172,26 @@ export class TrialData {
   }
 }
 
+/** The MSS of a spec (what the receive-window line divides by). */
+export function mssOf(spec: { transport?: unknown } | null | undefined): number {
+  const t = spec?.transport as { mssBytes?: unknown } | undefined;
+  return typeof t?.mssBytes === 'number' && t.mssBytes > 0 ? t.mssBytes : DEFAULT_MSS_BYTES;
+}
+
 /** The trials of a run, in the order they started. */
 export class TrialSet {
   readonly trials: TrialData[] = [];
   private readonly byKey = new Map<string, TrialData>();
+
+  /** `mssBytes`: the spec's, for the time-sequence graphs. */
+  constructor(readonly mssBytes = DEFAULT_MSS_BYTES) {}
 
   /** The trial, created when it is new. */
   get(point: number, repetition: number, label?: string): TrialData {
     const key = trialKey(point, repetition);
     let t = this.byKey.get(key);
     if (t === undefined) {
-      t = new TrialData(point, repetition, label ?? trialLabel(point, repetition, undefined));
+      t = new TrialData(point, repetition, label ?? trialLabel(point, repetition, undefined), SERIES_MAX_POINTS, this.mssBytes);
       this.byKey.set(key, t);
       this.trials.push(t);
     } else if (label !== undefined) t.label = label;
@@ -204,10 +218,10 @@ export function tableRows(t: Table): Record<string, number | string | null>[] {
   return t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, r[i] ?? null])));
 }
 
-/** The trials of a run opened from disk. */
-export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'>): TrialSet {
-  const set = new TrialSet();
-  const record = run.record as { points?: { index: number; axes: Record<string, unknown> }[] } | null;
+/** The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs). */
+export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'> & { packets?: RunData['packets'] }): TrialSet {
+  const record = run.record as { spec?: { transport?: unknown }; points?: { index: number; axes: Record<string, unknown> }[] } | null;
+  const set = new TrialSet(mssOf(record?.spec));
   const axesOf = (point: number) => record?.points?.find((p) => p.index === point)?.axes;
   const s = run.samples;
   const ip = s.columns.indexOf('point');
@@ -232,6 +246,15 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       detail: e.detail === null ? undefined : String(e.detail),
     });
     if (m !== null) set.get(point, rep, trialLabel(point, rep, axesOf(point))).markers.push(m);
+  }
+  if (run.packets !== undefined && run.packets.rows.length > 0) {
+    const cols = run.packets.columns;
+    for (const r of run.packets.rows) {
+      const row: Record<string, number | string | null> = {};
+      for (let i = 0; i < cols.length; i++) row[cols[i]!] = r[i] ?? null;
+      const p = packetFromRow(row);
+      if (p !== null) set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point))).timeSeq.add(p);
+    }
   }
   return set;
 }

@@ -5,7 +5,7 @@
 
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { markerOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
 
 /** Where the run stands ('idle' before the first). */
 export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -25,7 +25,7 @@ export class RunView {
     readonly source: 'live' | 'disk',
     trials?: TrialSet,
   ) {
-    this.trials = trials ?? new TrialSet();
+    this.trials = trials ?? new TrialSet(mssOf(spec));
   }
 
   /** A run opened from disk. */
@@ -63,6 +63,14 @@ export class RunStore {
   #liveValues = $state.raw<Record<string, string>>({});
   #knobErrors = $state.raw<Record<string, string>>({});
   #stopping = $state(false);
+  /** The run is in the simulator (teaching mode works). */
+  #simulator = $state(false);
+  /** Teaching mode: the simulator is paused (started so, or paused since). */
+  #paused = $state(false);
+  /** Datagrams dropped by hand in this run. */
+  #manualDrops = $state(0);
+  /** The trial the live packets belong to. */
+  #current: { point: number; repetition: number } | null = null;
   /** Batches that came before startRun answered with the run's id. */
   #early: RunBatch[] = [];
   /** A run being taken over (its batches wait for what it wrote so far). */
@@ -98,6 +106,18 @@ export class RunStore {
   }
   get stopping(): boolean {
     return this.#stopping;
+  }
+  /** The run on screen runs in the simulator (teaching mode applies). */
+  get simulator(): boolean {
+    return this.#simulator;
+  }
+  /** Teaching mode: the running simulator is paused. */
+  get paused(): boolean {
+    return this.#paused && this.running;
+  }
+  /** Datagrams dropped by hand in the live run. */
+  get manualDrops(): number {
+    return this.#manualDrops;
   }
   /** The trial going (1-based, as the runner counts) of how many. */
   get progress(): { trial: number; trials: number; label: string } | null {
@@ -182,8 +202,8 @@ export class RunStore {
     this.#error = null;
   }
 
-  /** Starts a run of the spec text. */
-  async start(text: string, o: { network?: string; quick?: boolean } = {}): Promise<boolean> {
+  /** Starts a run of the spec text (`paused`: teaching mode, at time 0, simulator only). */
+  async start(text: string, o: { network?: string; quick?: boolean; paused?: boolean } = {}): Promise<boolean> {
     if (this.running) return false;
     const before = this.#state;
     this.#state = 'starting';
@@ -192,9 +212,10 @@ export class RunStore {
     this.#runId = null;
     const spec = parseSpecJson(text).spec;
     const title = typeof spec?.title === 'string' ? spec.title : 'run';
-    const params: { text: string; network?: string; quick?: boolean } = { text };
+    const params: { text: string; network?: string; quick?: boolean; paused?: boolean } = { text };
     if (o.network !== undefined) params.network = o.network;
     if (o.quick === true) params.quick = true;
+    if (o.paused === true) params.paused = true;
     const r = await this.api.startRun(params);
     if (!r.ok) {
       this.#state = before === 'starting' ? 'idle' : before;
@@ -214,6 +235,10 @@ export class RunStore {
     this.#liveValues = {};
     this.#knobErrors = {};
     this.#stopping = false;
+    this.#simulator = (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim';
+    this.#paused = o.paused === true;
+    this.#manualDrops = 0;
+    this.#current = null;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
     this.#early = [];
@@ -288,6 +313,11 @@ export class RunStore {
     this.#revision++;
   }
 
+  /** Notes that the simulator was paused or resumed (the call succeeded; its event follows). */
+  notePaused(paused: boolean): void {
+    this.#paused = paused;
+  }
+
   /** Notes an error from outside (an export). */
   fail(error: string): void {
     this.#error = error;
@@ -333,6 +363,10 @@ export class RunStore {
       this.#liveValues = {};
       this.#knobErrors = {};
       this.#stopping = false;
+      this.#simulator = r.value.info.network === 'sim';
+      this.#paused = false;
+      this.#manualDrops = 0;
+      this.#current = null;
       for (const q of queue) this.handleBatch(q);
       this.#revision++;
     });
@@ -357,6 +391,7 @@ export class RunStore {
       const label = trialLabel(t.point, t.repetition, t.axes);
       view.trials.get(t.point, t.repetition, label);
       this.#progress = { trial: t.trial, trials: t.trials, label };
+      this.#current = { point: t.point, repetition: t.repetition };
       // A live change lasts until the end of its trial.
       this.#liveValues = {};
       this.#packets = [];
@@ -372,12 +407,18 @@ export class RunStore {
           values ??= { ...this.#liveValues };
           values[m.knob] = m.after;
         }
+        if (e.kind === 'pause') this.#paused = true;
+        else if (e.kind === 'resume') this.#paused = false;
+        else if (e.kind === 'drop') this.#manualDrops++;
       }
       if (values !== null) this.#liveValues = values;
       const all = this.#events.concat(b.events);
       this.#events = all.length > EVENTS_MAX ? all.slice(all.length - EVENTS_MAX) : all;
     }
     if (b.packets.length > 0) {
+      const cur = this.#current;
+      const trial = cur === null ? view.trials.latest : view.trials.get(cur.point, cur.repetition);
+      trial?.timeSeq.addAll(b.packets);
       const all = this.#packets.concat(b.packets);
       this.#packets = all.length > PACKETS_MAX ? all.slice(all.length - PACKETS_MAX) : all;
     }
@@ -389,6 +430,7 @@ export class RunStore {
       if (b.status.dir !== null) this.#dir = b.status.dir;
       if (TERMINAL.has(b.status.state)) {
         this.#stopping = false;
+        this.#paused = false;
         this.onEnded();
       }
     }
