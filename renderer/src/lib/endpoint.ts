@@ -46,6 +46,17 @@ export function msText(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v.toFixed(1)} ms`;
 }
 
+/**
+ * The timer of an unacknowledged packet: its own (selective repeat), or for the oldest one the
+ * connection's single retransmission timer (go-back-N, stop-and-wait), else none.
+ */
+export function packetTimerText(s: EndpointState, i: number, nowMs: number): string {
+  const u = s.unacked[i]!;
+  if (u.deadlineMs !== null) return timerText(u.deadlineMs, nowMs);
+  if (i === 0 && s.retransmitTimerMs !== null) return `${timerText(s.retransmitTimerMs, nowMs)} (the one timer)`;
+  return '—';
+}
+
 /** A plain number, or a dash when unknown. */
 export function numText(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '—' : String(Number(v.toFixed(2)));

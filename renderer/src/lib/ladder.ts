@@ -29,6 +29,7 @@ export const DROP_REASONS: Record<string, string> = {
   burst: 'burst loss',
   queue: 'queue full',
   mtu: 'over MTU',
+  manual: 'dropped by hand',
 };
 
 /** One arrow of the ladder. */
@@ -59,6 +60,8 @@ export interface LadderFlight {
   y2: number;
   /** "DATA 12", "ACK 13". */
   label: string;
+  /** Whether the label is drawn (not over another datagram's at the same spot). */
+  showLabel: boolean;
   /** A full sentence. */
   description: string;
   item: FlightItem;
@@ -221,8 +224,14 @@ export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions)
     const span = f.arriveAtS - f.sentAtS;
     const frac = span > 0 ? Math.min(1, Math.max(0, (o.nowS! - f.sentAtS) / span)) : 1;
     const label = flightLabel(f);
-    return { x1, y1: y(f.sentAtS), x2: x1 + (xFar - x1) * frac, y2: y(o.nowS!), label, description: describeFlight(f), item: f };
+    return { x1, y1: y(f.sentAtS), x2: x1 + (xFar - x1) * frac, y2: y(o.nowS!), label, showLabel: true, description: describeFlight(f), item: f };
   });
+  // Datagrams at the same spot (a window sent at once) share one label.
+  let lastFlight: LadderFlight | null = null;
+  for (const f of flights) {
+    f.showLabel = lastFlight === null || Math.hypot(f.x2 - lastFlight.x2, f.y2 - lastFlight.y2) >= LABEL_GAP;
+    if (f.showLabel) lastFlight = f;
+  }
   // Labels closer than LABEL_GAP px to the previous one drawn on the same side are left out.
   const lastLabelY = { forward: -Infinity, reverse: -Infinity };
   for (const a of arrows) {

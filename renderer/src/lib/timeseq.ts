@@ -70,6 +70,10 @@ export class TimeSeqData {
   /** Highest relative sequence number and latest time drawn. */
   topRel = 0;
   endS = 0;
+  /** The latest advertised window, in packets (null before the first ACK that carries one). */
+  windowPackets: number | null = null;
+  /** Highest point of the receive-window line. */
+  windowTop = Number.NEGATIVE_INFINITY;
   /** Highest ACK so far, relative; the ACK line never goes down (a late ACK is old news). */
   private ackRel: number | null = null;
   private lastSack = '';
@@ -130,7 +134,12 @@ export class TimeSeqData {
     this.topRel = Math.max(this.topRel, this.ackRel);
     this.endS = Math.max(this.endS, x);
     this.put(this.acks, { x, y: this.ackRel });
-    if (p.windowBytes !== null) this.put(this.window, { x, y: this.ackRel + Math.floor(p.windowBytes / this.mssBytes) });
+    if (p.windowBytes !== null) {
+      this.windowPackets = Math.floor(p.windowBytes / this.mssBytes);
+      const w = this.ackRel + this.windowPackets;
+      this.windowTop = Math.max(this.windowTop, w);
+      this.put(this.window, { x, y: w });
+    }
     // The same blocks repeat in every ACK until the hole fills: a segment only when they change.
     const key = p.sack.join(' ');
     if (p.sack.length >= 2 && key !== this.lastSack) {
@@ -150,11 +159,21 @@ export class TimeSeqData {
     if (arr.length > this.maxPoints) thinOlderHalf(arr);
   }
 
+  /**
+   * The top of the y axis: with a receive buffer much larger than the data sent, the window line
+   * would squash the data to the bottom, so it is left off the top; undefined fits everything.
+   */
+  yMax(): number | undefined {
+    if (this.window.length === 0 || this.windowTop <= this.topRel + Math.max(8, Math.ceil(this.topRel * 0.5))) return undefined;
+    return this.topRel + Math.max(4, Math.ceil(this.topRel * 0.1));
+  }
+
   /** One sentence for screen readers. */
   describe(): string {
     if (this.empty) return 'Time-sequence graph: no DATA packets yet.';
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-    return `Time-sequence graph: ${plural(this.transmissions, 'DATA transmission')} (${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped), ${plural(this.ackCount, 'ACK')}; sequence up to ${this.topRel} packets after the first by ${this.endS.toFixed(3)} s.`;
+    const win = this.windowPackets === null ? '' : `; receive window ${plural(this.windowPackets, 'packet')} above the ACK${this.yMax() !== undefined ? ' (off the top)' : ''}`;
+    return `Time-sequence graph: ${plural(this.transmissions, 'DATA transmission')} (${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped), ${plural(this.ackCount, 'ACK')}; sequence up to ${this.topRel} packets after the first by ${this.endS.toFixed(3)} s${win}.`;
   }
 }
 

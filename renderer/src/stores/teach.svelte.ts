@@ -26,9 +26,8 @@ const ATTACH_DELAY_MS = 100;
 
 /** The teaching controls' state. */
 export class TeachStore {
-  #state = $state.raw<SimStateInfo | null>(null);
-  /** The run the state belongs to. */
-  #stateRun: string | null = null;
+  /** The last simState, with the run it belongs to. */
+  #state = $state.raw<{ runId: string; info: SimStateInfo } | null>(null);
   #error = $state<string | null>(null);
   #busy = $state(false);
   #speed = $state('max');
@@ -49,7 +48,8 @@ export class TeachStore {
   }
   /** The last simState of the running run, or null. */
   get state(): SimStateInfo | null {
-    return this.#stateRun !== null && this.#stateRun === this.run.runId ? this.#state : null;
+    const s = this.#state;
+    return s !== null && s.runId === this.run.runId ? s.info : null;
   }
   /** The last refused teaching call. */
   get error(): string | null {
@@ -142,8 +142,7 @@ export class TeachStore {
       const r = await this.api.simState({ runId: id });
       if (r.ok) {
         if (this.run.runId === id) {
-          this.#state = r.value;
-          this.#stateRun = id;
+          this.#state = { runId: id, info: r.value };
           if (!quiet) this.#error = null;
         }
         return true;

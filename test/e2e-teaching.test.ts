@@ -1,0 +1,192 @@
+// Teaching mode end to end: Debian's Chromium (through playwright-core) against `packetlab serve`
+// and the real simulator. A small go-back-N transfer starts paused; stepping shows the sender's
+// window and the receiver's expected sequence number; a DATA packet in flight is dropped by hand
+// from the "In flight" list; resuming, the drop is in the event log and the time-sequence graph
+// draws the drop and the retransmission; "Replay with my drops" loads the spec with the drop in its
+// schedule and the replay drops the same packet. Screenshots go to test-results/e2e-teaching/.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARTIFACTS = join('test-results', 'e2e-teaching');
+const haveChromium = existsSync(CHROMIUM);
+const haveRenderer = existsSync(join('dist', 'renderer', 'index.html'));
+const skipWhy = !haveChromium ? `${CHROMIUM} is missing (apt-get install chromium)` : !haveRenderer ? 'dist/renderer is missing: run `npm run build` first' : null;
+if (skipWhy !== null) console.warn(`e2e-teaching: skipped: ${skipWhy}`);
+
+let serve: ChildProcess | null = null;
+let browser: Browser | null = null;
+let url = '';
+const dir = mkdtempSync(join(tmpdir(), 'packetlab-e2e-teach-'));
+const stderr: string[] = [];
+
+async function startServe(): Promise<string> {
+  const child = spawn(process.execPath, ['bin/packetlab.js', 'serve', '--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(dir, 'runs'), '--specs-dir', join(dir, 'specs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  serve = child;
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`packetlab serve printed no URL within 20 s: ${stderr.join('')}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`packetlab serve exited with ${code}: ${stderr.join('')}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (skipWhy !== null) return;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  url = await startServe();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (serve !== null && serve.exitCode === null) {
+    const exited = new Promise((r) => serve!.once('exit', r));
+    serve.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+    if (serve.exitCode === null) serve.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Pixels of a chart's canvas that differ from its background (top-left pixel). */
+async function inkOf(page: Page, chartId: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const c = document.querySelector('[data-chart="${chartId}"] canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) n++;
+    return n;
+  })()`);
+}
+
+const SPEC = {
+  name: 'teach-gbn',
+  title: 'Go-back-N by hand',
+  description: 'A small go-back-N transfer over a 20 ms link, to step through and drop packets by hand.',
+  concepts: ['sliding-window'],
+  network: 'sim',
+  workload: { kind: 'bulk', bytes: 40000 },
+  transport: { protocol: 'gbn', windowPackets: 8 },
+  forward: { delayMs: 20 },
+  reverse: { delayMs: 20 },
+};
+
+/** The time-sequence graph's text alternative. */
+function timeSeqLabel(page: Page): Promise<string> {
+  return page.locator('[data-chart="timeseq"] [role=img]').getAttribute('aria-label').then((s) => s ?? '');
+}
+
+describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab serve', () => {
+  it('starts paused, steps, shows the endpoints, drops a packet by hand, resumes, draws the time-sequence graph and replays the drop', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1500, height: 1200 } });
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+
+    await page.goto(url);
+    await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
+    const editor = page.getByLabel('Spec (JSON)');
+    await expect.poll(() => editor.inputValue(), { timeout: 15_000 }).toContain('"name"');
+    await editor.fill(JSON.stringify(SPEC, null, 2));
+    await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 10_000 }).toContain('Valid');
+
+    // Teaching controls are off until a simulator run goes.
+    expect(await page.getByRole('button', { name: 'Step', exact: true }).isDisabled()).toBe(true);
+    const inkBefore = await inkOf(page, 'timeseq');
+    await page.getByLabel('Start paused').check();
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
+    const runId = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+
+    // Paused at time 0: the endpoint state shows, and the clock does not move.
+    const panel = page.getByTestId('endpoint-state');
+    await expect.poll(() => panel.count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => page.getByTestId('sim-clock').textContent()).toMatch(/Paused.*Virtual time 0\.000 s · 0 events/);
+    expect(await page.getByRole('button', { name: 'Resume', exact: true }).isEnabled()).toBe(true);
+
+    // Step one event at a time: the clock and the event count move, each step is in the event log.
+    const step = page.getByRole('button', { name: 'Step', exact: true });
+    for (let i = 1; i <= 3; i++) {
+      await step.click();
+      await expect.poll(() => page.getByTestId('sim-clock').textContent()).toContain(`· ${i} events`);
+    }
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/step: host \d (sends|receives)/);
+
+    // Step until DATA is in flight: the sender's window has packets sent and waiting.
+    await page.getByRole('button', { name: 'Show the datagrams in flight' }).click();
+    const dataDrops = page.getByRole('button', { name: /^Drop forward DATA seq \d+ \(#\d+\)$/ });
+    for (let i = 0; i < 40 && (await dataDrops.count()) < 3; i++) {
+      await page.getByRole('button', { name: 'Step', exact: true }).click();
+      await page.waitForTimeout(50);
+    }
+    expect(await dataDrops.count()).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => panel.getByRole('img').getAttribute('aria-label')).toMatch(/^Send window: base \d+, next \d+, [1-9]\d* of 8 packets sent/);
+    expect(await panel.getByRole('table').textContent()).toContain('Unacknowledged packets');
+    const sndUna = Number(await panel.getByTestId('snd-una').textContent());
+    expect(Number(await panel.getByTestId('snd-nxt').textContent())).toBeGreaterThan(sndUna);
+    expect(await panel.textContent()).toMatch(/SRTT \/ RTTVAR \/ RTO/);
+    expect(await panel.getByTestId('rcv-nxt').textContent()).toMatch(/^\d+$/);
+    await page.screenshot({ path: join(ARTIFACTS, '1-paused.png'), fullPage: true });
+
+    // Drop the second DATA packet in flight by hand.
+    const target = dataDrops.nth(1);
+    const label = (await target.getAttribute('aria-label'))!;
+    const droppedSeq = Number(/seq (\d+)/.exec(label)![1]);
+    await target.click();
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/drop: forward datagram #\d+ dropped by hand/);
+    await expect.poll(() => page.getByRole('button', { name: label }).count()).toBe(0);
+
+    // Step on until the receiver holds packets out of order... go-back-N discards them, so it
+    // keeps expecting the dropped one.
+    await page.getByRole('button', { name: 'Step 10', exact: true }).click();
+    await expect.poll(() => panel.getByTestId('rcv-nxt').textContent()).toBe(String(droppedSeq));
+    await page.screenshot({ path: join(ARTIFACTS, '2-dropped.png'), fullPage: true });
+
+    // Resume: the run ends, the retransmission follows the drop on the time-sequence graph.
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
+    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\(([1-9]\d*) retransmissions?, ([1-9]\d*) dropped\)/);
+    expect(await inkOf(page, 'timeseq')).toBeGreaterThan(inkBefore + 500);
+    await page.screenshot({ path: join(ARTIFACTS, '3-complete.png'), fullPage: true });
+
+    // Replay with my drops: the spec with the drop in its schedule, in the editor; the replay
+    // (not paused) drops the same datagram.
+    await page.getByRole('button', { name: 'Replay with my drops' }).click();
+    await expect.poll(() => editor.inputValue()).toContain('"drop"');
+    const replaySpec = JSON.parse(await editor.inputValue()) as { schedule: { drop?: { direction: string; index: number } }[] };
+    expect(replaySpec.schedule.filter((s) => s.drop !== undefined)).toHaveLength(1);
+    expect(replaySpec.schedule.find((s) => s.drop !== undefined)!.drop!.direction).toBe('forward');
+    await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 10_000 }).toContain('Valid');
+    await page.getByLabel('Start paused').uncheck();
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
+    const second = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    expect(second).not.toBe(runId);
+    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/, 1 dropped\)/);
+
+    // The first run opened from the history draws the same graph from its packets.csv.
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await page.getByRole('button', { name: `Open ${runId}` }).click();
+    await expect.poll(() => page.getByText('Showing past run').count()).toBe(1);
+    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\([1-9]\d* retransmissions?, [1-9]\d* dropped\)/);
+    await page.screenshot({ path: join(ARTIFACTS, '4-opened.png'), fullPage: true });
+
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  }, 180_000);
+});
