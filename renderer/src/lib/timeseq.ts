@@ -168,12 +168,13 @@ export class TimeSeqData {
     return this.topRel + Math.max(4, Math.ceil(this.topRel * 0.1));
   }
 
-  /** One sentence for screen readers. */
-  describe(): string {
-    if (this.empty) return 'Time-sequence graph: no DATA packets yet.';
+  /** One sentence for screen readers (`label`: the trial's). */
+  describe(label?: string): string {
+    const head = `Time-sequence graph${label === undefined ? '' : `, ${label}`}`;
+    if (this.empty) return `${head}: no DATA packets yet.`;
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
     const win = this.windowPackets === null ? '' : `; receive window ${plural(this.windowPackets, 'packet')} above the ACK${this.yMax() !== undefined ? ' (off the top)' : ''}`;
-    return `Time-sequence graph: ${plural(this.transmissions, 'DATA transmission')} (${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped), ${plural(this.ackCount, 'ACK')}; sequence up to ${this.topRel} packets after the first by ${this.endS.toFixed(3)} s${win}.`;
+    return `${head}: ${plural(this.transmissions, 'DATA transmission')} (${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped), ${plural(this.ackCount, 'ACK')}; sequence up to ${this.topRel} packets after the first by ${this.endS.toFixed(3)} s${win}.`;
   }
 }
 

@@ -1,0 +1,238 @@
+// @vitest-environment happy-dom
+// The time-sequence graph: DATA transmissions, retransmissions and drops as points, the ACK and
+// receive-window lines, SACKed ranges as segments, sequence numbers relative to the first across
+// the wrap, sorted for Chart.js, capped; filled from the live packet stream and from packets.csv of
+// a past run; and the chart bound once per trial to those arrays.
+
+import { describe, expect, it } from 'vitest';
+import { flushSync, mount, unmount } from 'svelte';
+import type { LabApi, LadderPacket, RunBatch, RunData } from '../experiments/api/contract.js';
+import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
+import { trialsFromRun } from '../renderer/src/lib/run-data.js';
+import { Chart } from '../renderer/src/lib/chartjs.js';
+import { RunStore } from '../renderer/src/stores/run.svelte.js';
+import type { XY } from '../renderer/src/lib/series.js';
+import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
+
+function pkt(p: Partial<LadderPacket>): LadderPacket {
+  return { sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'DATA', seq: 1000, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
+}
+
+function ack(arrivedS: number, a: number, windowBytes: number | null = 10 * 1164, sack: number[] = []): LadderPacket {
+  return pkt({ sentS: arrivedS - 0.02, arrivedS, direction: 'reverse', type: 'ACK', seq: 5, ack: a, windowBytes, sack });
+}
+
+const sorted = (a: XY[]) => a.every((p, i) => i === 0 || a[i - 1]!.x <= p.x);
+
+describe('TimeSeqData', () => {
+  it('draws transmissions, retransmissions, drops, the ACK and window lines and SACKed ranges', () => {
+    const t = new TimeSeqData(1000);
+    t.addAll([
+      pkt({ type: 'SYN', seq: 999, sentS: 0, arrivedS: 0.02 }),
+      ack(0.04, 1000),
+      pkt({ sentS: 0.04, arrivedS: 0.06, seq: 1000 }),
+      pkt({ sentS: 0.041, arrivedS: null, seq: 1001, fate: 'random' }),
+      pkt({ sentS: 0.042, arrivedS: 0.062, seq: 1002 }),
+      ack(0.08, 1001, 8000),
+      ack(0.082, 1001, 8000, [1002, 1003]),
+      pkt({ sentS: 0.2, arrivedS: 0.22, seq: 1001, retransmission: true }),
+      ack(0.24, 1003, 8000),
+      // An old ACK arriving late does not pull the line down.
+      ack(0.25, 1001, 8000),
+    ]);
+    expect(t.base).toBe(1000);
+    expect(t.data).toEqual([
+      { x: 0.04, y: 0 },
+      { x: 0.041, y: 1 },
+      { x: 0.042, y: 2 },
+    ]);
+    expect(t.retransmissions).toEqual([{ x: 0.2, y: 1 }]);
+    expect(t.dropped).toEqual([{ x: 0.041, y: 1 }]);
+    // The handshake's ACK came before any DATA: nothing to be relative to.
+    expect(t.acks).toEqual([
+      { x: 0.08, y: 1 },
+      { x: 0.082, y: 1 },
+      { x: 0.24, y: 3 },
+      { x: 0.25, y: 3 },
+    ]);
+    expect(t.window.map((p) => p.y)).toEqual([9, 9, 11, 11]);
+    expect(t.sacks.slice(0, 2)).toEqual([
+      { x: 0.082, y: 2 },
+      { x: 0.082, y: 3 },
+    ]);
+    expect(t.sacks[2]!.y).toBeNaN();
+    expect([t.transmissions, t.retransmitted, t.drops, t.ackCount]).toEqual([4, 1, 1, 4]);
+    expect(t.describe()).toBe('Time-sequence graph: 4 DATA transmissions (1 retransmission, 1 dropped), 4 ACKs; sequence up to 3 packets after the first by 0.250 s; receive window 8 packets above the ACK.');
+    expect(new TimeSeqData().describe()).toBe('Time-sequence graph: no DATA packets yet.');
+    expect(new TimeSeqData().mssBytes).toBe(DEFAULT_MSS_BYTES);
+  });
+
+  it('draws the same SACK blocks once, not at every ACK that repeats them', () => {
+    const t = new TimeSeqData();
+    t.add(pkt({ seq: 1 }));
+    for (let i = 0; i < 5; i++) t.add(ack(0.1 + i / 100, 2, 10_000, [4, 6, 8, 9]));
+    t.add(ack(0.2, 2, 10_000, [4, 7, 8, 9]));
+    expect(t.sacks).toHaveLength(12);
+  });
+
+  it('counts from the first sequence number across the wrap of the sequence space', () => {
+    const t = new TimeSeqData();
+    t.add(pkt({ sentS: 0.1, seq: 0xfffffffe }));
+    t.add(pkt({ sentS: 0.2, seq: 0xffffffff }));
+    t.add(pkt({ sentS: 0.3, seq: 0 }));
+    t.add(pkt({ sentS: 0.4, seq: 1 }));
+    t.add(ack(0.5, 2));
+    expect(t.data.map((p) => p.y)).toEqual([0, 1, 2, 3]);
+    expect(t.acks[0]!.y).toBe(4);
+  });
+
+  it('keeps every dataset sorted by time (Chart.js reads the range off the ends) and caps the points', () => {
+    const t = new TimeSeqData(1164, 1000);
+    // Packets come in the order they arrive or are dropped, not the order they were sent.
+    for (let i = 0; i < 5000; i++) t.add(pkt({ sentS: (i % 2 === 0 ? i + 1 : i - 1) / 1000, seq: i }));
+    expect(sorted(t.data)).toBe(true);
+    expect(t.data.length).toBeLessThanOrEqual(1000);
+    expect(t.data.length).toBeGreaterThan(400);
+    // The newest points stay exact.
+    expect(t.data.at(-1)!.x).toBeCloseTo(4.999);
+    expect(t.transmissions).toBe(5000);
+
+    const arr: XY[] = [];
+    for (const x of [3, 1, 2, 2, 0, 5]) insertSorted(arr, { x, y: x });
+    expect(arr.map((p) => p.x)).toEqual([0, 1, 2, 2, 3, 5]);
+    const segs: XY[] = Array.from({ length: 12 }, (_, i) => ({ x: Math.floor(i / 3), y: i % 3 === 2 ? Number.NaN : i }));
+    thinOlderHalf(segs, 3);
+    expect(segs).toHaveLength(9);
+    expect(segs.map((p) => p.x)).toEqual([0, 0, 0, 2, 2, 2, 3, 3, 3]);
+  });
+
+  it('leaves a far-away window line off the top so the data stays readable', () => {
+    const t = new TimeSeqData(1000);
+    t.add(pkt({ seq: 0 }));
+    t.add(ack(0.1, 4, 8000));
+    expect(t.yMax()).toBeUndefined();
+    t.add(ack(0.2, 5, 256_000));
+    expect(t.yMax()).toBe(9);
+    expect(t.describe()).toMatch(/receive window 256 packets above the ACK \(off the top\)\.$/);
+  });
+});
+
+describe('the time-sequence graph of a past run', () => {
+  it("reads packets.csv rows, the trials' own, with the spec's MSS", () => {
+    const packets: RunData['packets'] = {
+      columns: ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'],
+      rows: [
+        [0, 0, 0.01, 0.03, 'forward', 'DATA', 500, null, null, null, 0, 'delivered'],
+        [0, 0, 0.011, null, 'forward', 'DATA', 501, null, null, '', 0, 'manual'],
+        [0, 0, 0.012, 0.032, 'forward', 'DATA', 502, null, null, '', 0, 'delivered'],
+        [0, 0, 0.03, 0.05, 'reverse', 'ACK', 9, 501, 4000, '502 503', 0, 'delivered'],
+        [0, 0, 0.3, 0.32, 'forward', 'DATA', 501, null, null, '', 1, 'delivered'],
+        [1, 0, 0.01, 0.03, 'forward', 'DATA', 77, null, null, '', 0, 'delivered'],
+        [1, 0, 'x', 0.03, 'forward', 'DATA', 77, null, null, '', 0, 'delivered'],
+      ],
+    };
+    expect(packetFromRow({ point: 0, repetition: 0, sent_s: 1, arrived_s: '', direction: 'reverse', type: 'ACK', seq: 3, ack: 4, window_bytes: 100, sack: '5 6 8 9', retransmission: '1', fate: 'queue' })).toEqual({
+      point: 0,
+      repetition: 0,
+      sentS: 1,
+      arrivedS: null,
+      direction: 'reverse',
+      type: 'ACK',
+      seq: 3,
+      ack: 4,
+      windowBytes: 100,
+      sack: [5, 6, 8, 9],
+      retransmission: true,
+      fate: 'queue',
+    });
+    const set = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: { spec: { transport: { mssBytes: 1000 } } }, packets });
+    const t0 = set.find('0/0')!.timeSeq;
+    expect(t0.mssBytes).toBe(1000);
+    expect(t0.data.map((p) => p.y)).toEqual([0, 1, 2]);
+    expect(t0.dropped).toEqual([{ x: 0.011, y: 1 }]);
+    expect(t0.retransmissions).toEqual([{ x: 0.3, y: 1 }]);
+    expect(t0.acks).toEqual([{ x: 0.05, y: 1 }]);
+    expect(t0.window).toEqual([{ x: 0.05, y: 5 }]);
+    expect(t0.sacks.slice(0, 2).map((p) => p.y)).toEqual([2, 3]);
+    expect(set.find('1/0')!.timeSeq.transmissions).toBe(1);
+  });
+});
+
+/** A 2D context that draws nothing (happy-dom has no canvas). */
+function stubContext(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
+  const state: Record<string | symbol, unknown> = {};
+  return new Proxy(state, {
+    get(target, prop) {
+      if (prop in target) return target[prop];
+      if (prop === 'measureText') return (t: string) => ({ width: t.length * 6, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 });
+      if (prop === 'getImageData') return () => ({ data: new Uint8ClampedArray(4) });
+      if (prop === 'createLinearGradient' || prop === 'createPattern') return () => ({ addColorStop() {} });
+      if (prop === 'getLineDash') return () => [];
+      if (prop === 'canvas') return canvas;
+      return () => {};
+    },
+    set(target, prop, value) {
+      target[prop] = value;
+      return true;
+    },
+  }) as unknown as CanvasRenderingContext2D;
+}
+
+describe('TimeSeqChart', () => {
+  it('binds a scatter chart once per trial to the live packets of the trial, redrawing per frame', async () => {
+    const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
+    const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
+    Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
+      configurable: true,
+      value(this: HTMLCanvasElement) {
+        let ctx = contexts.get(this);
+        if (ctx === undefined) contexts.set(this, (ctx = stubContext(this)));
+        return ctx;
+      },
+    });
+    try {
+      let listener: ((b: RunBatch) => void) | null = null;
+      const api = { onRunBatch: (l: typeof listener) => ((listener = l), () => {}), startRun: async () => ({ ok: true, value: { runId: 'r' } }) } as unknown as LabApi;
+      const run = new RunStore(api);
+      await run.start('{"name":"x","title":"X","transport":{"mssBytes":1000}}');
+      const target = document.createElement('div');
+      document.body.append(target);
+      const trialStart = (point: number) => ({ trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } });
+      listener!({ runId: 'r', samples: [], events: [], packets: [], ...trialStart(0) });
+      const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
+      flushSync();
+      const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
+      const canvas = target.querySelector('[data-chart="timeseq"] canvas') as HTMLCanvasElement;
+      const chart = Chart.getChart(canvas)!;
+      expect((chart.config as { type?: string }).type).toBe('scatter');
+      expect(chart.options.parsing).toBe(false);
+      expect(chart.options.animation).toBe(false);
+      const datasets = chart.data.datasets;
+      expect(datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
+      for (let b = 0; b < 10; b++) {
+        listener!({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
+        flushSync();
+      }
+      await nextFrame();
+      expect(chart.data.datasets).toBe(datasets);
+      expect(datasets[0]!.data).toBe(run.trial!.timeSeq.data);
+      expect(chart.getDatasetMeta(0).data.length).toBe(10);
+      expect(chart.getDatasetMeta(3).data.length).toBe(10);
+      expect(target.querySelector('[data-chart="timeseq"] [role=img]')!.getAttribute('aria-label')).toBe(
+        'Time-sequence graph, point 1, repetition 1: 10 DATA transmissions (0 retransmissions, 0 dropped), 10 ACKs; sequence up to 10 packets after the first by 0.130 s; receive window 4 packets above the ACK.',
+      );
+      // A new trial: its own graph.
+      listener!({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
+      flushSync();
+      await nextFrame();
+      expect(chart.data.datasets).not.toBe(datasets);
+      expect(chart.getDatasetMeta(0).data.length).toBe(0);
+      expect(chart.getDatasetMeta(1).data.length).toBe(1);
+      expect(chart.getDatasetMeta(2).data.length).toBe(1);
+      expect(run.view!.trials.find('0/0')!.timeSeq.transmissions).toBe(10);
+      unmount(c);
+    } finally {
+      if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
+    }
+  });
+});
