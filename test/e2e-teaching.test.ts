@@ -142,6 +142,7 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     expect(await panel.textContent()).toMatch(/SRTT \/ RTTVAR \/ RTO/);
     expect(await panel.getByTestId('rcv-nxt').textContent()).toMatch(/^\d+$/);
     await page.screenshot({ path: join(ARTIFACTS, '1-paused.png'), fullPage: true });
+    await page.locator('.teaching').screenshot({ path: join(ARTIFACTS, '1-teaching-panel.png') });
 
     // Drop the second DATA packet in flight by hand.
     const target = dataDrops.nth(1);
@@ -156,6 +157,7 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     await page.getByRole('button', { name: 'Step 10', exact: true }).click();
     await expect.poll(() => panel.getByTestId('rcv-nxt').textContent()).toBe(String(droppedSeq));
     await page.screenshot({ path: join(ARTIFACTS, '2-dropped.png'), fullPage: true });
+    await page.locator('.ladder').screenshot({ path: join(ARTIFACTS, '2-ladder.png') });
 
     // Resume: the run ends, the retransmission follows the drop on the time-sequence graph.
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
@@ -163,6 +165,7 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\(([1-9]\d*) retransmissions?, ([1-9]\d*) dropped\)/);
     expect(await inkOf(page, 'timeseq')).toBeGreaterThan(inkBefore + 500);
     await page.screenshot({ path: join(ARTIFACTS, '3-complete.png'), fullPage: true });
+    await page.locator('[data-chart="timeseq"]').screenshot({ path: join(ARTIFACTS, '3-timeseq.png') });
 
     // Replay with my drops: the spec with the drop in its schedule, in the editor; the replay
     // (not paused) drops the same datagram.

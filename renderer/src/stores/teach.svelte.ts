@@ -107,7 +107,8 @@ export class TeachStore {
   async step(steps = 1): Promise<boolean> {
     if (!this.paused) return false;
     const ok = await this.call((runId) => this.api.stepRun(steps === 1 ? { runId } : { runId, steps }));
-    if (ok) await this.refresh();
+    // The last event of a trial ends it: the next one attaches a moment later (or the run ends).
+    if (ok) await this.refresh(3);
     return ok;
   }
 
@@ -129,6 +130,11 @@ export class TeachStore {
     this.#message = null;
     if (this.#speed !== 'max') await this.applySpeed();
     if (this.paused) await this.refresh(ATTACH_TRIES);
+  }
+
+  /** A new trial started: while paused, read its endpoints at time 0. */
+  async trialStarted(): Promise<void> {
+    if (this.enabled && this.paused) await this.refresh(ATTACH_TRIES, true);
   }
 
   /**
