@@ -60,6 +60,8 @@ export interface RunInfo {
   startedAt: string;
   endedAt: string | null;
   trials: number;
+  /** pcapng files of its trials (runs started with pcap). */
+  captures: string[];
 }
 
 /** Columns of a CSV file as arrays (numbers where the cell is numeric, else strings). */
@@ -204,7 +206,10 @@ export const API_PARAMS = {
     quick: z.boolean().optional(),
     /** Teaching mode: start paused at time 0 (simulator). */
     paused: z.boolean().optional(),
+    /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
+    pcap: z.boolean().optional(),
   }),
+  getCapture: z.strictObject({ runId, file: z.string().regex(/^capture-p\d+-r\d+\.pcapng$/, { error: 'must be a capture file name of the run (capture-pPOINT-rREP.pcapng)' }) }),
   pauseRun: z.strictObject({ runId }),
   resumeRun: z.strictObject({ runId }),
   stepRun: z.strictObject({ runId, steps: z.number().int().min(1).max(10_000).optional() }),
@@ -246,6 +251,7 @@ export interface ApiResults {
   exportCsv: { csv: string; fileName: string };
   listPeers: PeerInfo[];
   listPresets: PresetInfo[];
+  getCapture: { fileName: string; base64: string; bytes: number };
 }
 
 /** The API as the renderer sees it: one async function per call, and run batches. */

@@ -18,6 +18,8 @@ export interface RunWorkerData {
   paused: boolean;
   /** Keep every datagram's fate in packets.csv (ladder and time-sequence graph of past runs). */
   packetLog: boolean;
+  /** Capture each trial to pcapng, at most this many bytes each (0: no capture). */
+  pcapMaxBytes: number;
   outDir: string;
   peerToken: string | null;
 }
@@ -116,7 +118,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, peerToken: data.peerToken ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }

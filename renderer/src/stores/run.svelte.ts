@@ -183,7 +183,7 @@ export class RunStore {
   }
 
   /** Starts a run of the spec text. */
-  async start(text: string, o: { network?: string; quick?: boolean } = {}): Promise<boolean> {
+  async start(text: string, o: { network?: string; quick?: boolean; pcap?: boolean } = {}): Promise<boolean> {
     if (this.running) return false;
     const before = this.#state;
     this.#state = 'starting';
@@ -192,9 +192,10 @@ export class RunStore {
     this.#runId = null;
     const spec = parseSpecJson(text).spec;
     const title = typeof spec?.title === 'string' ? spec.title : 'run';
-    const params: { text: string; network?: string; quick?: boolean } = { text };
+    const params: { text: string; network?: string; quick?: boolean; pcap?: boolean } = { text };
     if (o.network !== undefined) params.network = o.network;
     if (o.quick === true) params.quick = true;
+    if (o.pcap === true) params.pcap = true;
     const r = await this.api.startRun(params);
     if (!r.ok) {
       this.#state = before === 'starting' ? 'idle' : before;
