@@ -121,7 +121,7 @@ export interface SimStateInfo {
   workload: string;
   sender: EndpointState | null;
   receiver: EndpointState | null;
-  /** Datagrams on their way; `index` is what dropPacket takes. */
+  /** Datagrams on their way; `index` is what packetAction takes. */
   inFlight: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; sentAtS: number; arriveAtS: number; type: string; seq: number | null; ack: number | null }[];
 }
 
@@ -215,7 +215,14 @@ export const API_PARAMS = {
   stepRun: z.strictObject({ runId, steps: z.number().int().min(1).max(10_000).optional() }),
   setSpeed: z.strictObject({ runId, speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]) }),
   simState: z.strictObject({ runId }),
-  dropPacket: z.strictObject({ runId, direction: z.enum(['forward', 'reverse']), index: z.number().int().min(0), duplicate: z.boolean().optional() }),
+  packetAction: z.strictObject({
+    runId,
+    direction: z.enum(['forward', 'reverse']),
+    index: z.number().int().min(0),
+    duplicate: z.boolean().optional(),
+    action: z.enum(['drop', 'corrupt', 'duplicate', 'delay']),
+    delayMs: z.number().min(0.001).max(600_000).optional(),
+  }),
   setKnob: z.strictObject({ runId, path: z.string().max(64), value: knobValue }),
   stopRun: z.strictObject({ runId }),
   listRuns: z.strictObject({}),
@@ -245,7 +252,7 @@ export interface ApiResults {
   stepRun: null;
   setSpeed: null;
   simState: SimStateInfo;
-  dropPacket: null;
+  packetAction: null;
   listRuns: RunInfo[];
   openRun: RunData;
   exportCsv: { csv: string; fileName: string };

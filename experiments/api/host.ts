@@ -152,7 +152,7 @@ export class LabHost {
       case 'stepRun':
       case 'setSpeed':
       case 'simState':
-      case 'dropPacket': {
+      case 'packetAction': {
         const { runId, ...args } = p as { runId: string } & Record<string, unknown>;
         const run = this.runs.get(runId);
         if (run === undefined) return { ok: false, error: `${method}: run ${runId} is not running` };

@@ -151,8 +151,8 @@ if (!parsed.ok) {
             else value = JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
             break;
           }
-          case 'dropPacket':
-            error = r.dropPacket(a.direction as 'forward' | 'reverse', a.index as number, a.duplicate === true);
+          case 'packetAction':
+            error = r.packetAction(a.direction as 'forward' | 'reverse', a.index as number, a.action as 'drop' | 'corrupt' | 'duplicate' | 'delay', { duplicate: a.duplicate === true, delayMs: a.delayMs as number | undefined });
             break;
           default:
             error = `unknown control ${String(m.method)}`;

@@ -39,7 +39,7 @@ const METHODS: Record<ApiMethod, true> = {
   stepRun: true,
   setSpeed: true,
   simState: true,
-  dropPacket: true,
+  packetAction: true,
   setKnob: true,
   stopRun: true,
   listRuns: true,
