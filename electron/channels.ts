@@ -30,7 +30,7 @@ export type MenuAction = (typeof MENU_ACTIONS)[number];
 export interface SaveFileRequest {
   /** File name offered in the dialog: no folders, at most 200 characters. */
   suggestedName: string;
-  kind: 'csv' | 'png';
+  kind: 'csv' | 'png' | 'pcapng';
   /** The text of a CSV file, or the base64 bytes of a PNG image; at most 64 MiB. */
   data: string;
 }

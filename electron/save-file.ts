@@ -24,7 +24,7 @@ const fileName = z
 
 const SaveFileSchema = z.strictObject({
   suggestedName: fileName,
-  kind: z.enum(['csv', 'png']),
+  kind: z.enum(['csv', 'png', 'pcapng']),
   data: z.string().max(MAX_BASE64_CHARS, { error: 'is larger than 64 MiB' }),
 });
 
@@ -44,17 +44,25 @@ export function checkSaveFileRequest(request: unknown): Result<SaveFileRequest> 
     const head = Buffer.from(req.data.slice(0, 12), 'base64');
     if (!head.subarray(0, 8).equals(PNG_SIGNATURE)) return { ok: false, error: 'saveFile.data: is not a PNG image' };
   }
+  if (req.kind === 'pcapng') {
+    if (req.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.data)) return { ok: false, error: 'saveFile.data: a capture must be given as base64' };
+    // Every pcapng file starts with a Section Header Block: block type 0x0A0D0D0A.
+    const head = Buffer.from(req.data.slice(0, 8), 'base64');
+    if (head.readUInt32LE(0) !== 0x0a0d0d0a) return { ok: false, error: 'saveFile.data: is not a pcapng capture' };
+  }
   return { ok: true, value: req };
 }
 
 /** The bytes to write. */
 export function saveFileBytes(req: SaveFileRequest): Buffer {
-  return req.kind === 'png' ? Buffer.from(req.data, 'base64') : Buffer.from(req.data, 'utf8');
+  return req.kind === 'csv' ? Buffer.from(req.data, 'utf8') : Buffer.from(req.data, 'base64');
 }
 
 /** The save dialog's file filters. */
 export function saveFilters(kind: SaveFileRequest['kind']): { name: string; extensions: string[] }[] {
-  return kind === 'csv' ? [{ name: 'CSV table', extensions: ['csv'] }] : [{ name: 'PNG image', extensions: ['png'] }];
+  if (kind === 'csv') return [{ name: 'CSV table', extensions: ['csv'] }];
+  if (kind === 'pcapng') return [{ name: 'Packet capture (Wireshark)', extensions: ['pcapng'] }];
+  return [{ name: 'PNG image', extensions: ['png'] }];
 }
 
 /** The chosen path, with the kind's extension when the user typed none. */

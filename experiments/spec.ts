@@ -131,14 +131,17 @@ const axisSchema = z.union([listAxis, rangeAxis, pointsAxis], { error: 'must be 
 const scheduleStep = z.strictObject({
   atS: z.number().min(0).max(86_400).describe('seconds after the trial started'),
   set: settingsSchema((k) => k.live).default({}).describe('knobs to change (only knobs that may change while a run is going)'),
-  drop: z
+  packet: z
     .strictObject({
       direction: z.enum(['forward', 'reverse']),
       index: z.number().int().min(0).describe("the datagram's position among those offered to that link direction (0-based)"),
       duplicate: z.boolean().default(false).describe('the second copy of a duplicated datagram'),
+      action: z.enum(['drop', 'corrupt', 'duplicate', 'delay']).default('drop').describe('what was done to it'),
+      delayMs: z.number().min(0.001).max(600_000).optional().describe('extra delay of a delayed datagram'),
     })
+    .refine((p) => p.action !== 'delay' || p.delayMs !== undefined, { error: 'a delay needs delayMs' })
     .optional()
-    .describe('simulator: a datagram dropped by hand in teaching mode; a replay drops the same one'),
+    .describe('simulator: something done by hand to a datagram in flight in teaching mode; a replay does it to the same datagram'),
   note: z.string().max(200).optional().describe('why, written to events.csv'),
 });
 

@@ -1,9 +1,10 @@
 // Teaching mode end to end: Debian's Chromium (through playwright-core) against `packetlab serve`
 // and the real simulator. A small go-back-N transfer starts paused; stepping shows the sender's
 // window and the receiver's expected sequence number; a DATA packet in flight is dropped by hand
-// from the "In flight" list; resuming, the drop is in the event log and the time-sequence graph
-// draws the drop and the retransmission; "Replay with my drops" loads the spec with the drop in its
-// schedule and the replay drops the same packet. Screenshots go to test-results/e2e-teaching/.
+// from the "In flight" list and another corrupted; resuming, both are in the event log and the
+// time-sequence graph draws the drop and the retransmission; "Replay with my drops" loads the spec
+// with both in its schedule and the replay drops the same packet. Screenshots go to
+// test-results/e2e-teaching/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -149,8 +150,11 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     const label = (await target.getAttribute('aria-label'))!;
     const droppedSeq = Number(/seq (\d+)/.exec(label)![1]);
     await target.click();
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/drop: forward datagram #\d+ dropped by hand/);
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/forward datagram #\d+ dropped by hand/);
     await expect.poll(() => page.getByRole('button', { name: label }).count()).toBe(0);
+    // And corrupt the last one in flight: the receiver's checksum throws it away.
+    await page.getByRole('button', { name: /^Corrupt forward DATA seq \d+ \(#\d+\)$/ }).last().click();
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/forward datagram #\d+ corrupted by hand/);
 
     // Step on until the receiver holds packets out of order... go-back-N discards them, so it
     // keeps expecting the dropped one.
@@ -169,11 +173,14 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
 
     // Replay with my drops: the spec with the drop in its schedule, in the editor; the replay
     // (not paused) drops the same datagram.
+    expect(await page.getByTestId('event-log').textContent()).not.toContain('error');
     await page.getByRole('button', { name: 'Replay with my drops' }).click();
-    await expect.poll(() => editor.inputValue()).toContain('"drop"');
-    const replaySpec = JSON.parse(await editor.inputValue()) as { schedule: { drop?: { direction: string; index: number } }[] };
-    expect(replaySpec.schedule.filter((s) => s.drop !== undefined)).toHaveLength(1);
-    expect(replaySpec.schedule.find((s) => s.drop !== undefined)!.drop!.direction).toBe('forward');
+    await expect.poll(() => editor.inputValue()).toContain('"packet"');
+    const replaySpec = JSON.parse(await editor.inputValue()) as { schedule: { packet?: { direction: string; index: number; action: string } }[] };
+    expect(replaySpec.schedule.filter((s) => s.packet !== undefined).map((s) => [s.packet!.direction, s.packet!.action])).toEqual([
+      ['forward', 'drop'],
+      ['forward', 'corrupt'],
+    ]);
     await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 10_000 }).toContain('Valid');
     await page.getByLabel('Start paused').uncheck();
     await page.getByRole('button', { name: 'Start', exact: true }).click();

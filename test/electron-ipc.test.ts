@@ -147,6 +147,8 @@ describe('desktop:save-file', () => {
       [{ ...ok, path: '/etc/passwd' }, /unknown field\(s\) path/],
       [{ ...ok, kind: 'png', data: 'not base64!' }, /PNG must be given as base64/],
       [{ ...ok, kind: 'png', data: Buffer.from('GIF89a-not-a-png').toString('base64') }, /is not a PNG image/],
+      [{ ...ok, kind: 'pcapng', data: Buffer.from('not a capture file').toString('base64') }, /is not a pcapng capture/],
+      [{ ...ok, kind: 'pcapng', data: 'not base64!' }, /capture must be given as base64/],
       ['a string', /^saveFile/],
       [null, /^saveFile/],
     ];

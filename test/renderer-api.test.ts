@@ -2,12 +2,12 @@
 // WebSocket (a tiny `ws` server standing in for `packetlab serve`), pushed run batches, pending
 // calls failed with "lost connection to the lab" when the socket closes, and reconnection.
 
+import { API_METHODS } from '../experiments/api/contract.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, WebSocket as NodeWebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { API_METHOD_NAMES, LOST_CONNECTION, WsLabClient, apiSocketUrl, connectLab, takeToken, type ConnectionStatus, type SocketLike } from '../renderer/src/lib/api.js';
 import type { LabApi, RunBatch } from '../experiments/api/contract.js';
-import { API_METHODS } from '../experiments/api/contract.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 
@@ -111,9 +111,6 @@ describe('token', () => {
 
 describe('WsLabClient', () => {
   it('has one function per call of the contract', () => {
-    expect(API_METHOD_NAMES).toContain('listLibrary');
-    expect(API_METHOD_NAMES).toContain('setKnob');
-    for (const m of ['pauseRun', 'resumeRun', 'stepRun', 'setSpeed', 'simState', 'dropPacket'] as const) expect(API_METHOD_NAMES).toContain(m);
     expect([...API_METHOD_NAMES].sort()).toEqual([...API_METHODS].sort());
   });
 

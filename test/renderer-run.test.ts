@@ -122,7 +122,7 @@ describe('RunStore', () => {
 
   it('takes over a run started elsewhere: what it wrote, then its batches, without doubles', async () => {
     const disk: RunData = {
-      info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1 },
+      info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1, captures: [] },
       record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: { window: 8 } }] },
       samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1], [0, 0, 0.2, 2]] },
       events: { columns: [], rows: [] },

@@ -1,8 +1,9 @@
 // @vitest-environment happy-dom
 // Teaching mode in the renderer: the store's calls (start paused, pause, resume, step, speed,
-// endpoint state, drop) against a fake lab; the run store's paused state and drop count from the
-// run's events; the endpoint state panel; the datagrams in flight in the ladder and their drop
-// buttons; and "Replay with my drops" (the spec with the drops in its schedule).
+// endpoint state, drop or corrupt, duplicate, delay a datagram) against a fake lab; the run
+// store's paused state and count of actions by hand from the run's events; the endpoint state
+// panel; the datagrams in flight in the ladder and their buttons; and "Replay with my drops" (the
+// spec with those actions in its schedule).
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
@@ -11,7 +12,7 @@ import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
 import { describeWindow, packetTimerText, timerText, windowCells } from '../renderer/src/lib/endpoint.js';
-import { describeFlight, dropLabel, layoutLadder, type FlightItem } from '../renderer/src/lib/ladder.js';
+import { actionLabel, describeFlight, dropLabel, layoutLadder, type FlightAction, type FlightItem } from '../renderer/src/lib/ladder.js';
 import { replaySpecText } from '../renderer/src/lib/replay.js';
 import Teaching from '../renderer/src/components/Teaching.svelte';
 import EndpointPanel from '../renderer/src/components/EndpointPanel.svelte';
@@ -134,13 +135,13 @@ describe('TeachStore', () => {
     expect(fake.calls.at(-1)).toEqual({ method: 'setSpeed', params: { runId: 'run-1', speed: 'max' } });
   });
 
-  it('pauses and resumes; the run store follows the pause and resume events; a drop is a call and an event', async () => {
+  it('pauses and resumes; the run store follows the pause and resume events; an action on a datagram is a call and an event', async () => {
     const fake = fakeApi({
       startRun: () => ({ ok: true, value: { runId: 'run-1' } }),
       pauseRun: () => ({ ok: true, value: null }),
       resumeRun: () => ({ ok: true, value: null }),
       simState: () => ({ ok: true, value: simState(0.05, 20) }),
-      dropPacket: (p: { index: number }) => (p.index === 45 || p.index === 46 ? { ok: true, value: null } : { ok: false, error: `dropPacket: no forward datagram #${p.index} is in flight` }),
+      packetAction: (p: { index: number }) => (p.index === 45 || p.index === 46 ? { ok: true, value: null } : { ok: false, error: `packetAction: no forward datagram #${p.index} is in flight` }),
     });
     const run = new RunStore(fake.api);
     const teach = new TeachStore(fake.api, run);
@@ -150,14 +151,23 @@ describe('TeachStore', () => {
     expect(run.paused).toBe(true);
     expect(teach.state!.timeS).toBe(0.05);
     expect(await teach.drop(inFlight[0]!)).toBe(true);
-    expect(fake.calls.find((c) => c.method === 'dropPacket')!.params).toEqual({ runId: 'run-1', direction: 'forward', index: 45 });
-    expect(await teach.drop(inFlight[2]!)).toBe(true);
-    expect(fake.calls.filter((c) => c.method === 'dropPacket')[1]!.params).toEqual({ runId: 'run-1', direction: 'forward', index: 46, duplicate: true });
+    const actions = () => fake.calls.filter((c) => c.method === 'packetAction').map((c) => c.params);
+    expect(actions()[0]).toEqual({ runId: 'run-1', direction: 'forward', index: 45, action: 'drop' });
+    // The state is read again after each action.
+    expect(fake.methods().at(-1)).toBe('simState');
+    expect(await teach.act(inFlight[2]!, 'corrupt')).toBe(true);
+    expect(await teach.act(inFlight[0]!, 'duplicate')).toBe(true);
+    expect(await teach.act(inFlight[0]!, 'delay', 250)).toBe(true);
+    expect(actions().slice(1)).toEqual([
+      { runId: 'run-1', direction: 'forward', index: 46, duplicate: true, action: 'corrupt' },
+      { runId: 'run-1', direction: 'forward', index: 45, action: 'duplicate' },
+      { runId: 'run-1', direction: 'forward', index: 45, action: 'delay', delayMs: 250 },
+    ]);
     expect(await teach.drop({ ...inFlight[0]!, index: 99 })).toBe(false);
-    expect(teach.error).toBe('dropPacket: no forward datagram #99 is in flight');
+    expect(teach.error).toBe('packetAction: no forward datagram #99 is in flight');
     teach.dismissError();
-    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.05, kind: 'drop', knob: 'forward.datagram', after: '45', detail: 'dropped by hand' }] }));
-    expect(run.manualDrops).toBe(1);
+    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.05, kind: 'packet', knob: 'forward.datagram', after: '45', detail: 'dropped by hand' }] }));
+    expect(run.manualActions).toBe(1);
     expect(await teach.resume()).toBe(true);
     expect(run.paused).toBe(false);
     // Another window pauses the run: the pause event says so.
@@ -168,7 +178,7 @@ describe('TeachStore', () => {
     fake.push(batch({ status: { state: 'complete', reason: null, dir: '/r' } }));
     expect(teach.enabled).toBe(false);
     expect(run.paused).toBe(false);
-    expect(run.manualDrops).toBe(1);
+    expect(run.manualActions).toBe(1);
   });
 
   it('stays off for runs that are not in the simulator', async () => {
@@ -198,24 +208,26 @@ describe('replay with my drops', () => {
     spec: { name: 'teach', title: 'Teach', network: 'sim', seed: 5, repetitions: 1, schedule: [{ atS: 0.5, set: { 'forward.lossProbability': 0.1 } }] },
     points: [{ index: 0, axes: {} }],
     liveChanges: [
-      { point: 0, repetition: 0, atS: 0.8, knob: 'drop', value: 12, source: 'user', drop: { direction: 'reverse', index: 12, duplicate: false } },
-      { point: 0, repetition: 0, atS: 0.04, knob: 'drop', value: 3, source: 'user', drop: { direction: 'forward', index: 3, duplicate: true } },
+      { point: 0, repetition: 0, atS: 0.8, knob: 'packet', value: 12, source: 'user', packet: { direction: 'reverse', index: 12, duplicate: false, action: 'drop' } },
+      { point: 0, repetition: 0, atS: 0.04, knob: 'packet', value: 3, source: 'user', packet: { direction: 'forward', index: 3, duplicate: true, action: 'corrupt' } },
       { point: 0, repetition: 0, atS: 0.6, knob: 'transport.rtoMs', value: 50, source: 'user' },
+      { point: 0, repetition: 0, atS: 0.9, knob: 'packet', value: 20, source: 'user', packet: { direction: 'forward', index: 20, duplicate: false, action: 'delay', delayMs: 30 } },
     ],
   };
 
-  it('adds the drops (and knob changes) to the schedule in time order, in the simulator, with the same seed', () => {
+  it('adds the actions on datagrams (and knob changes) to the schedule in time order, in the simulator, with the same seed', () => {
     const out = replaySpecText(record);
     if (typeof out === 'string') throw new Error(out);
-    expect(out).toMatchObject({ name: 'teach', drops: 2, changes: 1, trials: 1 });
+    expect(out).toMatchObject({ name: 'teach', packets: 3, changes: 1, trials: 1 });
     const spec = JSON.parse(out.text) as { seed: number; network: string; schedule: unknown[] };
     expect(spec.seed).toBe(5);
     expect(spec.network).toBe('sim');
     expect(spec.schedule).toEqual([
-      { atS: 0.04, drop: { direction: 'forward', index: 3, duplicate: true }, note: 'dropped by hand in run-7' },
+      { atS: 0.04, packet: { direction: 'forward', index: 3, duplicate: true, action: 'corrupt' }, note: 'corrupted by hand in run-7' },
       { atS: 0.5, set: { 'forward.lossProbability': 0.1 } },
       { atS: 0.6, set: { 'transport.rtoMs': 50 }, note: 'changed by hand in run-7' },
-      { atS: 0.8, drop: { direction: 'reverse', index: 12, duplicate: false }, note: 'dropped by hand in run-7' },
+      { atS: 0.8, packet: { direction: 'reverse', index: 12, duplicate: false, action: 'drop' }, note: 'dropped by hand in run-7' },
+      { atS: 0.9, packet: { direction: 'forward', index: 20, duplicate: false, action: 'delay', delayMs: 30 }, note: 'delayed by hand in run-7' },
     ]);
     // The record is left as it was.
     expect(record.spec.schedule).toHaveLength(1);
@@ -223,7 +235,21 @@ describe('replay with my drops', () => {
 
   it('says why there is nothing to replay', () => {
     expect(replaySpecText(null)).toBe("the run's record has no spec to replay");
-    expect(replaySpecText({ ...record, liveChanges: [] })).toBe('the run has no datagrams dropped by hand');
+    expect(replaySpecText({ ...record, liveChanges: [] })).toBe('the run has no datagrams dropped or changed by hand');
+  });
+
+  it('takes the drops of runs recorded before actions had names', () => {
+    const old = {
+      id: 'run-3',
+      spec: { name: 'old', title: 'Old', schedule: [{ atS: 0.1, set: {}, drop: { direction: 'forward', index: 1, duplicate: false } }] },
+      liveChanges: [{ point: 0, repetition: 0, atS: 0.2, knob: 'drop', value: 4, source: 'user', drop: { direction: 'forward', index: 4, duplicate: false } }],
+    };
+    const out = replaySpecText(old);
+    if (typeof out === 'string') throw new Error(out);
+    expect(JSON.parse(out.text).schedule).toEqual([
+      { atS: 0.1, set: {}, packet: { direction: 'forward', index: 1, duplicate: false, action: 'drop' } },
+      { atS: 0.2, packet: { direction: 'forward', index: 4, duplicate: false, action: 'drop' }, note: 'dropped by hand in run-3' },
+    ]);
   });
 
   it('loads the replay into the editor from the Teaching panel once the run has ended', async () => {
@@ -236,19 +262,19 @@ describe('replay with my drops', () => {
     document.body.append(target);
     const c = mount(Teaching, { target, props: { run, teach, spec } });
     await run.start(SIM_SPEC);
-    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.04, kind: 'drop', knob: 'forward.datagram', after: '3', detail: 'dropped by hand' }] }));
+    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.04, kind: 'packet', knob: 'forward.datagram', after: '3', detail: 'corrupted by hand' }] }));
     flushSync();
     const replayButton = () => [...target.querySelectorAll('button')].find((b) => b.textContent === 'Replay with my drops');
     expect(replayButton()).toBeUndefined();
     fake.push(batch({ status: { state: 'complete', reason: null, dir: '/r' } }));
     flushSync();
-    expect(target.textContent).toContain('This run had 1 datagram dropped by hand.');
+    expect(target.textContent).toContain('This run had 1 datagram dropped or changed by hand.');
     replayButton()!.click();
     await settle();
     expect(fake.calls.find((x) => x.method === 'openRun')!.params).toEqual({ runId: 'run-1' });
     expect(spec.source).toBe('teach');
-    expect(JSON.parse(spec.text).schedule).toHaveLength(4);
-    expect(target.querySelector('.note')!.textContent).toBe('Loaded teach with 2 drops and 1 knob change from run-1 in its schedule: press Start to replay it.');
+    expect(JSON.parse(spec.text).schedule).toHaveLength(5);
+    expect(target.querySelector('.note')!.textContent).toBe('Loaded teach with 3 datagrams changed by hand and 1 knob change from run-1 in its schedule: press Start to replay it.');
     unmount(c);
   });
 });
@@ -307,8 +333,11 @@ describe('endpoint state', () => {
 });
 
 describe('datagrams in flight', () => {
-  it('are named for their drop buttons and described in words', () => {
+  it('are named for their buttons and described in words', () => {
     expect(inFlight.map(dropLabel)).toEqual(['Drop forward DATA seq 123 (#45)', 'Drop reverse ACK ack 121 (#12)', 'Drop forward DATA seq 124 (#46, duplicate copy)']);
+    expect(actionLabel(inFlight[1]!, 'corrupt')).toBe('Corrupt reverse ACK ack 121 (#12)');
+    expect(actionLabel(inFlight[0]!, 'duplicate')).toBe('Duplicate forward DATA seq 123 (#45)');
+    expect(actionLabel(inFlight[0]!, 'delay', 250)).toBe('Delay forward DATA seq 123 (#45) by 250 ms');
     expect(describeFlight(inFlight[0]!)).toBe('DATA 123, sender to receiver, #45 on the link, sent at 40.0 ms, arrives at 60.0 ms');
   });
 
@@ -329,22 +358,45 @@ describe('datagrams in flight', () => {
     expect(layoutLadder(packets, { width: 500, height: 400, inFlight }).flights).toHaveLength(0);
   });
 
-  it('are buttons in the "In flight" list, and clicks in the ladder, that drop them', () => {
-    const dropped: FlightItem[] = [];
+  it('are buttons in the "In flight" list (drop, corrupt, duplicate, delay), and clicks in the ladder that drop them', () => {
+    const done: [number, FlightAction, number][] = [];
     const target = document.createElement('div');
     document.body.append(target);
-    const c = mount(Ladder, { target, props: { packets: [], inFlight, nowS: 0.055, onDrop: (f: FlightItem) => dropped.push(f) } });
+    const c = mount(Ladder, { target, props: { packets: [], inFlight, nowS: 0.055, onAction: (f: FlightItem, a: FlightAction, ms: number) => done.push([f.index, a, ms]) } });
     flushSync();
     expect(target.querySelectorAll('g.flight')).toHaveLength(3);
     const toggle = [...target.querySelectorAll('button')].find((b) => b.textContent?.includes('datagrams in flight'))!;
     expect(toggle.getAttribute('aria-expanded')).toBe('false');
     toggle.click();
     flushSync();
-    const buttons = [...target.querySelectorAll('#flight-list button')] as HTMLButtonElement[];
-    expect(buttons.map((b) => b.getAttribute('aria-label'))).toEqual(['Drop forward DATA seq 123 (#45)', 'Drop reverse ACK ack 121 (#12)', 'Drop forward DATA seq 124 (#46, duplicate copy)']);
-    buttons[1]!.click();
+    const button = (label: string) => target.querySelector(`#flight-list button[aria-label="${label}"]`) as HTMLButtonElement;
+    expect(target.querySelectorAll('#flight-list li')).toHaveLength(3);
+    expect([...target.querySelectorAll('#flight-list li')[0]!.querySelectorAll('button')].map((b) => b.getAttribute('aria-label'))).toEqual([
+      'Drop forward DATA seq 123 (#45)',
+      'Corrupt forward DATA seq 123 (#45)',
+      'Duplicate forward DATA seq 123 (#45)',
+      'Delay forward DATA seq 123 (#45) by 100 ms',
+    ]);
+    button('Drop reverse ACK ack 121 (#12)').click();
+    button('Corrupt forward DATA seq 124 (#46, duplicate copy)').click();
+    const delay = target.querySelector('label.delay input') as HTMLInputElement;
+    delay.value = '40';
+    delay.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+    button('Delay forward DATA seq 123 (#45) by 40 ms').click();
     target.querySelector('g.flight')!.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-    expect(dropped.map((d) => d.index)).toEqual([12, 45]);
+    expect(done).toEqual([
+      [12, 'drop', 100],
+      [46, 'corrupt', 100],
+      [45, 'delay', 40],
+      [45, 'drop', 40],
+    ]);
+    // A delay out of range is refused before any call.
+    delay.value = '0';
+    delay.dispatchEvent(new Event('input', { bubbles: true }));
+    flushSync();
+    expect(delay.getAttribute('aria-invalid')).toBe('true');
+    expect(button('Delay forward DATA seq 123 (#45) by 0 ms').disabled).toBe(true);
     unmount(c);
 
     // Without a drop handler (not paused) the ladder has no "In flight" part.
@@ -401,7 +453,7 @@ describe('Teaching panel', () => {
     unmount(c);
   });
 
-  it('logs steps and drops by hand in words', async () => {
+  it('logs steps and actions by hand in words', async () => {
     const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
     const run = new RunStore(fake.api);
     await run.start(SIM_SPEC, { paused: true });
@@ -412,13 +464,14 @@ describe('Teaching panel', () => {
       batch({
         events: [
           { point: 0, repetition: 0, timeS: 0.04, kind: 'step', detail: 'host 0 sends DATA seq 123 to host 1' },
-          { point: 0, repetition: 0, timeS: 0.05, kind: 'drop', knob: 'forward.datagram', after: '45', detail: 'dropped by hand' },
+          { point: 0, repetition: 0, timeS: 0.05, kind: 'packet', knob: 'forward.datagram', after: '45', detail: 'dropped by hand' },
+          { point: 0, repetition: 0, timeS: 0.06, kind: 'packet', knob: 'reverse.datagram', after: '12', detail: 'delayed by 100 ms by hand' },
         ],
       }),
     );
     flushSync();
     const items = [...target.querySelectorAll('li .text')].map((t) => t.textContent);
-    expect(items).toEqual(['drop: forward datagram #45 dropped by hand', 'step: host 0 sends DATA seq 123 to host 1']);
+    expect(items).toEqual(['reverse datagram #12 delayed by 100 ms by hand', 'forward datagram #45 dropped by hand', 'step: host 0 sends DATA seq 123 to host 1']);
     unmount(c);
   });
 });

@@ -185,15 +185,36 @@ describe('teaching mode over the bridge', () => {
     expect(state.sender.protocol).toBe('sr');
     expect(state.sender.unacked.length).toBeGreaterThan(0);
     const victim = state.inFlight.find((d: { type: string }) => d.type === 'DATA');
-    expect((await c.call('dropPacket', { runId, direction: 'forward', index: victim.index })).ok).toBe(true);
-    expect((await c.call('dropPacket', { runId, direction: 'sideways', index: 1 })).error).toMatch(/^dropPacket\.direction/);
+    expect((await c.call('packetAction', { runId, direction: 'forward', index: victim.index, action: 'drop' })).ok).toBe(true);
+    expect((await c.call('packetAction', { runId, direction: 'sideways', index: 1, action: 'drop' })).error).toMatch(/^packetAction\.direction/);
+    expect((await c.call('packetAction', { runId, direction: 'forward', index: 1e9, action: 'corrupt' })).error).toMatch(/is in flight/);
     expect((await c.call('setSpeed', { runId, speed: 5000 })).error).toMatch(/^setSpeed\.speed/);
     expect((await c.call('setSpeed', { runId, speed: 'max' })).ok).toBe(true);
     expect((await c.call('resumeRun', { runId })).ok).toBe(true);
     await c.until(() => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'));
     const events = c.batches.filter((b) => b.runId === runId).flatMap((b) => b.events);
     expect(events.some((e) => e.kind === 'step')).toBe(true);
-    expect(events.some((e) => e.kind === 'drop')).toBe(true);
+    expect(events.some((e) => e.kind === 'packet')).toBe(true);
+    c.ws.close();
+  });
+});
+
+describe('captures through the bridge', () => {
+  it('records a run the app starts with pcap and hands the capture back; refuses other files', async () => {
+    const c = await Client.open(token);
+    const text = JSON.stringify({ name: 'cap', title: 't', description: 'd', concepts: ['checksums'], workload: { kind: 'bulk', bytes: 100_000 }, forward: { delayMs: 2, lossProbability: 0.05 }, reverse: { delayMs: 2 } });
+    const started = await c.call('startRun', { text, pcap: true });
+    const runId = started.value.runId as string;
+    await c.until(() => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'));
+    const info = (await c.call('listRuns')).value.find((r: { id: string }) => r.id === runId);
+    expect(info.captures).toEqual(['capture-p0-r0.pcapng']);
+    const got = await c.call('getCapture', { runId, file: 'capture-p0-r0.pcapng' });
+    expect(got.ok, got.error).toBe(true);
+    const bytes = Buffer.from(got.value.base64, 'base64');
+    expect(bytes.readUInt32LE(0)).toBe(0x0a0d0d0a);
+    expect(bytes.length).toBe(got.value.bytes);
+    expect((await c.call('getCapture', { runId, file: '../run.json' })).error).toMatch(/^getCapture\.file: must be a capture file name/);
+    expect((await c.call('getCapture', { runId, file: 'capture-p9-r0.pcapng' })).error).toMatch(/has no capture capture-p9-r0\.pcapng/);
     c.ws.close();
   });
 });

@@ -136,27 +136,78 @@ describe('teaching mode in the runner', () => {
       expect(state.sender!.unacked.length).toBeGreaterThan(0);
       expect(state.sender!.protocol).toBe('gbn');
       const victim = state.inFlight.filter((d) => d.type === 'DATA')[1]!;
-      expect(run.dropPacket('forward', victim.index)).toBeNull();
-      expect(run.dropPacket('forward', victim.index)).toMatch(/is in flight/);
+      expect(run.packetAction('forward', victim.index, 'drop')).toBeNull();
+      expect(run.packetAction('forward', victim.index, 'drop')).toMatch(/is in flight/);
       expect(run.resume()).toBeNull();
     })();
     const res = await run.start();
     await actions;
     expect(res.status).toBe('complete');
     const rec = readRun(res.dir);
-    const drop = rec.liveChanges.find((c) => c.drop !== undefined)!;
-    expect(drop.drop!.direction).toBe('forward');
+    const drop = rec.liveChanges.find((c) => c.packet !== undefined)!;
+    expect(drop.packet).toMatchObject({ direction: 'forward', action: 'drop' });
     const events = readCsv(join(res.dir, 'events.csv'));
     expect(events.some((e) => e.kind === 'step')).toBe(true);
-    expect(events.some((e) => e.kind === 'drop')).toBe(true);
+    expect(events.some((e) => e.kind === 'packet' && e.detail === 'dropped by hand')).toBe(true);
     expect(events.some((e) => e.kind === 'resume')).toBe(true);
     // Replay: the same spec with the drop in its schedule, no pausing.
-    const replaySpec = validateSpec({ ...base, schedule: [{ atS: drop.atS, drop: drop.drop }] });
+    const replaySpec = validateSpec({ ...base, schedule: [{ atS: drop.atS, packet: drop.packet }] });
     if (!replaySpec.ok) throw new Error(JSON.stringify(replaySpec.errors));
     const again = await new ExperimentRun({ spec: replaySpec.spec, specFile: null, outDir: out }).start();
     expect(readFileSync(join(again.dir, 'samples.csv'), 'utf8')).toBe(readFileSync(join(res.dir, 'samples.csv'), 'utf8'));
     expect(readFileSync(join(again.dir, 'summary.csv'), 'utf8')).toBe(readFileSync(join(res.dir, 'summary.csv'), 'utf8'));
     const s = readCsv(join(res.dir, 'summary.csv'))[0]!;
     expect(Number(s.retransmits_timeout_mean) + Number(s.retransmits_fast_mean)).toBeGreaterThan(0);
+  });
+});
+
+describe('corrupting, duplicating and delaying by hand', () => {
+  it.each([
+    ['corrupt', 0],
+    ['duplicate', 0],
+    ['delay', 30],
+    ['drop', 0],
+  ] as const)('%s: done live to a datagram in flight, and done again at send time by a replay, gives the identical run', (action, delayMs) => {
+    const live = () => {
+      const t = buildSimTransfer({ ...setup(2), forward: { ...NO_IMPAIRMENT, delayMs: 5 }, reverse: { ...NO_IMPAIRMENT, delayMs: 5 } });
+      const log = trace([t.forward, t.reverse]);
+      t.sender.start(0);
+      let index: number | null = null;
+      for (let i = 0; i < 5000 && index === null; i++) {
+        t.sim.step();
+        const flying = t.forward.inFlight();
+        if (flying.length >= 4 && t.sim.now > 1) {
+          index = flying[2]!.index;
+          expect(t.forward.act(index, false, action, delayMs)).toBe(true);
+        }
+      }
+      t.sim.run();
+      return { t, log, index: index! };
+    };
+    const a = live();
+    const b = buildSimTransfer({ ...setup(2), forward: { ...NO_IMPAIRMENT, delayMs: 5 }, reverse: { ...NO_IMPAIRMENT, delayMs: 5 } });
+    const logB = trace([b.forward, b.reverse]);
+    b.forward.actWhenSent(a.index, false, action, delayMs);
+    b.sender.start(0);
+    b.sim.run();
+    expect(logB).toEqual(a.log);
+    expect(b.sender.conn.counters).toEqual(a.t.sender.conn.counters);
+    expect(b.forward.counters).toEqual(a.t.forward.counters);
+    const c = a.t.forward.counters;
+    if (action === 'corrupt') {
+      expect(c.corruptedManual).toBe(1);
+      expect(a.t.receiver()!.conn.counters.checksumFailures).toBe(1);
+    }
+    if (action === 'duplicate') {
+      expect(c.duplicatedManual).toBe(1);
+      expect(a.t.receiver()!.conn.counters.duplicatesSuppressed).toBeGreaterThanOrEqual(1);
+    }
+    if (action === 'delay') {
+      expect(c.delayedManual).toBe(1);
+      expect(a.log.some((l) => / deliver \S+ \S+ 12 /.test(l))).toBe(true);
+    }
+    if (action === 'drop') expect(c.dropsManual).toBe(1);
+    expect(a.t.sender.state).toBe('done');
+    expect(a.t.sender.matched).toBe(true);
   });
 });

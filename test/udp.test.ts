@@ -59,6 +59,9 @@ describe('real UDP on loopback', () => {
     expect(s.receiver!.deliveredMessages).toBe(300);
   });
 
+  // A burst of 3,000 datagrams in 50 ms: a 4 MiB buffer (8 MiB in the kernel, about 3,600 of
+  // them) holds it all even if the receiver reads nothing meanwhile, a 2 KiB one a couple; so the
+  // outcome does not depend on how busy the machine is.
   it('a tiny SO_RCVBUF shows kernel drops where a 4 MiB one shows far fewer', async (ctx) => {
     if (!existsSync('/proc/net/udp')) {
       ctx.skip('no /proc/net/udp on this system: kernel drops cannot be read');
@@ -66,7 +69,7 @@ describe('real UDP on loopback', () => {
     }
     const stream = (rcvbuf: number) =>
       runUdpStream({
-        setup: { datagramBytes: 1200, ratePacketsPerSecond: 60_000, durationMs: 1000, intervalMs: 100, impairment: { ...NO_IMPAIRMENT }, seed: 1 },
+        setup: { datagramBytes: 1200, ratePacketsPerSecond: 60_000, durationMs: 50, intervalMs: 100, impairment: { ...NO_IMPAIRMENT }, seed: 1 },
         peer: null,
         socket: { socketRcvBufBytes: rcvbuf, socketSndBufBytes: 4 << 20 },
       });
@@ -74,7 +77,7 @@ describe('real UDP on loopback', () => {
     const big = await stream(4 << 20);
     expect(tiny.status).toBe('complete');
     expect(big.status).toBe('complete');
-    expect(tiny.receiver!.kernelDrops).toBeGreaterThan(1000);
+    expect(tiny.receiver!.kernelDrops).toBeGreaterThan(500);
     expect(big.receiver!.kernelDrops).toBeLessThan(tiny.receiver!.kernelDrops / 4);
   });
 

@@ -64,6 +64,9 @@ export function registerRpcServe(rpc: Command): void {
       await binder?.own?.close();
       throw e;
     }
+    // Ctrl-C must unregister from the moment the registration is announced (a script may send it
+    // as soon as it reads that line).
+    const { signal, dispose } = stopSignal();
     const names = demo.programs.map((p) => `${p.name} (${p.program}) v${p.version}`).join(', ');
     const where = { host, udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
     if (json) {
@@ -95,8 +98,7 @@ export function registerRpcServe(rpc: Command): void {
             else console.log(line);
           }, every)
         : null;
-    const { signal, dispose } = stopSignal();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
     dispose();
     if (timer !== null) clearInterval(timer);
     await reg?.unregister();
@@ -115,9 +117,9 @@ export function registerRpcServe(rpc: Command): void {
     const port = (o.port as number | undefined) ?? LAB_BINDER_PORT;
     if (port < 1024 && process.getuid?.() !== 0) throw new UsageError(`--port ${port} is privileged: pick one from 1024 up, or run as root`);
     const binder = await startLabBinder(host, port);
-    console.log(`lab binder on ${host}:${binder.port} (UDP and TCP); Ctrl-C to stop`);
     const { signal, dispose } = stopSignal();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    console.log(`lab binder on ${host}:${binder.port} (UDP and TCP); Ctrl-C to stop`);
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
     dispose();
     await binder.close();
   });

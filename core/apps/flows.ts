@@ -31,6 +31,12 @@ export interface FlowsSetup {
   windowFactor?: number;
   /** The first this many flows run without congestion control whatever transport says. */
   uncontrolledFlows?: number;
+  /**
+   * Of the `flows`, this many send the other way (from the listener's side, through the reverse
+   * link's bottleneck): bidirectional transfers, whose data shares each direction with the other
+   * flows' ACKs. Default 0.
+   */
+  reverseFlows?: number;
   /** Raw UDP cross traffic through the same bottleneck (datagrams/s, 0 for none). */
   crossPacketsPerSecond: number;
   crossDatagramBytes: number;
@@ -78,11 +84,21 @@ export interface SimFlows {
   over(): boolean;
 }
 
-/** Wires a competing-flows run in the simulator (hosts 0..N-1 senders, N the listener, N+1 cross traffic). */
+/**
+ * Wires a competing-flows run in the simulator. Side A holds the forward senders, the listener of
+ * the reverse flows and the cross traffic; side B the listener of the forward flows and the
+ * reverse senders. Everything side A sends crosses the forward link, everything side B sends the
+ * reverse one.
+ */
 export function buildSimFlows(setup: FlowsSetup): SimFlows {
   const n = setup.flows;
   if (!Number.isInteger(n) || n < 1 || n > MAX_FLOWS) throw new RangeError(`flows must be a whole number from 1 to ${MAX_FLOWS} (got ${n})`);
-  const listenerHost = n;
+  const nRev = setup.reverseFlows ?? 0;
+  if (!Number.isInteger(nRev) || nRev < 0 || nRev > n) throw new RangeError(`reverseFlows must be a whole number from 0 to flows (got ${nRev})`);
+  const nFwd = n - nRev;
+  // Host addresses: forward senders 0..nFwd-1, listener A, listener B, reverse senders, cross.
+  const listenerA = nFwd;
+  const listenerB = nFwd + 1;
   const rng = new Rng(deriveSeed(setup.seed, 'flows'));
   const senders: BulkSender[] = [];
   for (let i = 0; i < n; i++) {
@@ -97,7 +113,7 @@ export function buildSimFlows(setup: FlowsSetup): SimFlows {
         verifyData: false,
         connectionId: rng.uint32(),
         isn: rng.uint32(),
-        peer: listenerHost,
+        peer: i < nFwd ? listenerB : listenerA,
         patternSeed: deriveSeed(setup.seed, `pattern-${i}`),
       }),
     );
@@ -105,23 +121,28 @@ export function buildSimFlows(setup: FlowsSetup): SimFlows {
   const receivers = new Map<number, Connection>();
   const t = setup.transport;
   const base = labSessionFactory({ rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax });
-  const listener = new Listener(
-    { ...DEFAULT_LISTENER_CAPS, maxSessions: MAX_FLOWS + 1 },
-    (ctx) => {
-      const s = base(ctx);
-      if (s instanceof BulkReceiver) receivers.set(ctx.syn.connectionId, s.conn);
-      return s as Session | { refuse: string };
-    },
-    deriveSeed(setup.seed, 'listener'),
-  );
+  const makeListener = (label: string) =>
+    new Listener(
+      { ...DEFAULT_LISTENER_CAPS, maxSessions: MAX_FLOWS + 1 },
+      (ctx) => {
+        const s = base(ctx);
+        if (s instanceof BulkReceiver) receivers.set(ctx.syn.connectionId, s.conn);
+        return s as Session | { refuse: string };
+      },
+      deriveSeed(setup.seed, label),
+    );
+  const listener = makeListener('listener');
+  const reverseListener = makeListener('listener-reverse');
   const cross =
     setup.crossPacketsPerSecond > 0
-      ? new StreamSender({ connectionId: rng.uint32(), isn: rng.uint32(), peer: listenerHost, datagramBytes: setup.crossDatagramBytes, ratePacketsPerSecond: setup.crossPacketsPerSecond, durationMs: setup.durationMs, reportIntervalMs: 100 })
+      ? new StreamSender({ connectionId: rng.uint32(), isn: rng.uint32(), peer: listenerB, datagramBytes: setup.crossDatagramBytes, ratePacketsPerSecond: setup.crossPacketsPerSecond, durationMs: setup.durationMs, reportIntervalMs: 100 })
       : null;
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
-  const hosts = [...senders, listener, ...(cross === null ? [] : [cross])];
-  const sim = new Simulator(hosts, [forward, reverse], (from) => (from === listenerHost ? reverse : forward));
+  const hosts = [...senders.slice(0, nFwd), reverseListener, listener, ...senders.slice(nFwd), ...(cross === null ? [] : [cross])];
+  const crossHost = cross === null ? -1 : hosts.length - 1;
+  const sideB = (h: number) => h === listenerB || (h > listenerB && h !== crossHost);
+  const sim = new Simulator(hosts, [forward, reverse], (from) => (sideB(from) ? reverse : forward));
   let startMs = 0;
   let started = 0;
   sim.addTicker({

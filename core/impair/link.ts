@@ -21,8 +21,17 @@ export type DropReason = 'random' | 'burst' | 'queue' | 'mtu' | 'memory' | 'manu
 /** Flags of a delivered datagram, for tracers. */
 export const DeliveryFlag = { DUPLICATE: 1, CORRUPTED: 2, REORDERED: 4, HELD_BACK: 8 } as const;
 
-// A datagram marked to be dropped on arrival (dropInFlight); never seen by tracers as a flag.
+// Marks of what a user did by hand to a datagram in flight (teaching mode). They are internal:
+// tracers see DUPLICATE and CORRUPTED as for the link's own actions, and a dropped one as dropped.
 const MANUAL_DROP = 16;
+// The flags tracers see.
+const PUBLIC_FLAGS = DeliveryFlag.DUPLICATE | DeliveryFlag.CORRUPTED | DeliveryFlag.REORDERED | DeliveryFlag.HELD_BACK;
+const MANUAL_CORRUPT = 32;
+const MANUAL_COPY = 64;
+const MANUAL_DELAY = 128;
+
+/** What a user can do by hand to a datagram in flight. */
+export type ManualAction = 'drop' | 'corrupt' | 'duplicate' | 'delay';
 
 /** A datagram on its way (teaching mode's packet ladder). */
 export interface InFlightDatagram {
@@ -69,6 +78,10 @@ export class LinkCounters {
   dropsMemory = 0;
   /** Datagrams a user dropped by hand while they were in flight (teaching mode). */
   dropsManual = 0;
+  /** Datagrams a user corrupted, duplicated (the copies) or delayed by hand, counted when they arrive. */
+  corruptedManual = 0;
+  duplicatedManual = 0;
+  delayedManual = 0;
   /** Extra copies made. */
   duplicated = 0;
   /** Datagrams with flipped bits. */
@@ -112,6 +125,10 @@ export class Link {
   private slotIndex = new Float64Array(INITIAL_SLOTS);
   private slotSentAt = new Float64Array(INITIAL_SLOTS);
   private slotFlags = new Uint8Array(INITIAL_SLOTS);
+  // Arrival time and tie-break order of each datagram, kept so that a change by hand moves it
+  // exactly where a replay of the same change puts it.
+  private slotArrive = new Float64Array(INITIAL_SLOTS);
+  private slotOrder = new Float64Array(INITIAL_SLOTS);
   private freeSlots = new Int32Array(INITIAL_SLOTS);
   private freeCount = 0;
   private slotsUsed = 0;
@@ -246,41 +263,132 @@ export class Link {
     return out.sort((a, b) => a.arriveAt - b.arriveAt || a.index - b.index);
   }
 
-  /**
-   * Drops a datagram in flight, found by its index (and whether it is the duplicate copy): it
-   * will not arrive, and the tracer hears of it as a 'manual' drop when it would have. False when
-   * no such datagram is in flight.
-   */
-  dropInFlight(index: number, duplicate = false): boolean {
+  /** Where a datagram in flight is: ['fifo', position] or ['heap', position], or null. */
+  private find(index: number, duplicate: boolean): [where: 'fifo' | 'heap', at: number, slot: number] | null {
     const match = (slot: number) =>
       this.slotData[slot] !== null && this.slotIndex[slot] === index && ((this.slotFlags[slot]! & DeliveryFlag.DUPLICATE) !== 0) === duplicate && (this.slotFlags[slot]! & MANUAL_DROP) === 0;
     for (let i = 0; i < this.fifoCount; i++) {
       const slot = this.fifo[(this.fifoHead + i) & (this.fifo.length - 1)]!;
-      if (match(slot)) {
-        this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
-        return true;
-      }
+      if (match(slot)) return ['fifo', i, slot];
     }
     for (let i = 0; i < this.heapSize; i++) {
       const slot = this.heapSlot[i]!;
-      if (match(slot)) {
-        this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
-        return true;
-      }
+      if (match(slot)) return ['heap', i, slot];
     }
-    return false;
+    return null;
+  }
+
+  /** Drops a datagram in flight (see act). */
+  dropInFlight(index: number, duplicate = false): boolean {
+    return this.act(index, duplicate, 'drop');
   }
 
   /**
-   * Drops the datagram with this index (and copy) when it is offered, whenever that is: how a
-   * replay repeats a drop made by hand, exactly. It leaves the link as dropInFlight would: it
-   * still takes its place in the queue, and the tracer hears of it when it would have arrived.
+   * Does something by hand to a datagram in flight, found by its index (and whether it is the
+   * duplicate copy): drops it (it never arrives; tracers hear a 'manual' drop when it would
+   * have), corrupts it (bits flipped, chosen by its index), duplicates it (a copy arrives right
+   * after it) or delays it by `delayMs`. False when no such datagram is in flight. Each action
+   * puts the datagram exactly where actWhenSent, replaying it, would.
    */
-  dropWhenSent(index: number, duplicate = false): void {
-    this.plannedDrops.add(duplicate ? -index - 1 : index);
+  act(index: number, duplicate: boolean, action: ManualAction, delayMs = 0): boolean {
+    const found = this.find(index, duplicate);
+    if (found === null) return false;
+    const [where, at, slot] = found;
+    if (action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
+    else if (action === 'corrupt') this.corruptByHand(slot);
+    else if (action === 'duplicate') {
+      if (where === 'heap') this.copyByHand(slot, 0);
+      else this.copyIntoFifoAfter(slot, at);
+    } else {
+      if (!(delayMs > 0)) throw new RangeError(`a delay must be positive (got ${delayMs})`);
+      if (where === 'heap') this.heapRemoveAt(at);
+      else this.fifoRemoveAt(at);
+      this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DELAY | DeliveryFlag.HELD_BACK;
+      this.slotArrive[slot] = this.slotArrive[slot]! + delayMs;
+      this.heapPush(slot, this.slotArrive[slot]!, this.slotOrder[slot]!);
+    }
+    return true;
   }
 
-  private readonly plannedDrops = new Set<number>();
+  /** Replays a change by hand: applies it to the datagram with this index when it is offered. */
+  actWhenSent(index: number, duplicate: boolean, action: ManualAction, delayMs = 0): void {
+    if (action === 'delay' && !(delayMs > 0)) throw new RangeError(`a delay must be positive (got ${delayMs})`);
+    this.planned.set(duplicate ? -index - 1 : index, { action, delayMs });
+  }
+
+  /** Drops the datagram with this index when it is offered (actWhenSent with 'drop'). */
+  dropWhenSent(index: number, duplicate = false): void {
+    this.actWhenSent(index, duplicate, 'drop');
+  }
+
+  private readonly planned = new Map<number, { action: ManualAction; delayMs: number }>();
+
+  /** Flips bits of a datagram in flight, at positions its index decides (so a replay flips the same). */
+  private corruptByHand(slot: number): void {
+    const data = this.slotData[slot]!;
+    const bits = data.length * 8;
+    if (bits === 0) return;
+    const n = Math.min(Math.max(1, this.cfg.corruptBits), bits);
+    const before = this.tracer !== null ? data.slice() : null;
+    const picked: number[] = [];
+    let bit = (this.slotIndex[slot]! * 40503) % bits;
+    while (picked.length < n) {
+      while (picked.includes(bit)) bit = (bit + 1) % bits;
+      picked.push(bit);
+      data[bit >>> 3] = data[bit >>> 3]! ^ (1 << (bit & 7));
+      bit = (bit + 9973) % bits;
+    }
+    this.slotFlags[slot] = this.slotFlags[slot]! | DeliveryFlag.CORRUPTED | MANUAL_CORRUPT;
+    if (before !== null) this.flips.set(slot, differingBits(before, data));
+  }
+
+  /** A copy of a datagram on the delay line, arriving right after it (same time, next in order). */
+  private copyByHand(slot: number, _now: number): number {
+    const data = this.slotData[slot]!;
+    const copy = this.takeBuffer(data.length);
+    copy.set(data);
+    const c = this.allocSlot();
+    this.slotData[c] = copy;
+    this.slotTo[c] = this.slotTo[slot]!;
+    this.slotFrom[c] = this.slotFrom[slot]!;
+    this.slotIndex[c] = this.slotIndex[slot]!;
+    this.slotSentAt[c] = this.slotSentAt[slot]!;
+    this.slotFlags[c] = (this.slotFlags[slot]! & DeliveryFlag.CORRUPTED) | DeliveryFlag.DUPLICATE | MANUAL_COPY;
+    this.slotArrive[c] = this.slotArrive[slot]!;
+    this.slotOrder[c] = this.slotOrder[slot]! + 0.5;
+    this.bytesInFlight += data.length;
+    if (this.fifoCount > 0 && this.fifo[(this.fifoHead + this.fifoCount - 1) & (this.fifo.length - 1)] === slot) this.fifoPush(c, this.fifoTime);
+    else this.heapPush(c, this.slotArrive[c]!, this.slotOrder[c]!);
+    return c;
+  }
+
+  /** A copy of the FIFO's datagram at position `at`, queued right behind it. */
+  private copyIntoFifoAfter(slot: number, at: number): void {
+    const rest: number[] = [];
+    while (this.fifoCount > at + 1) {
+      rest.unshift(this.fifo[(this.fifoHead + this.fifoCount - 1) & (this.fifo.length - 1)]!);
+      this.fifoCount--;
+    }
+    this.copyByHand(slot, 0);
+    for (const s of rest) this.fifoPush(s, this.fifoTime);
+  }
+
+  private fifoRemoveAt(at: number): void {
+    const kept: number[] = [];
+    for (let i = 0; i < this.fifoCount; i++) if (i !== at) kept.push(this.fifo[(this.fifoHead + i) & (this.fifo.length - 1)]!);
+    const time = this.fifoTime;
+    this.fifoCount = 0;
+    for (const s of kept) this.fifoPush(s, time);
+    this.fifoTime = time;
+  }
+
+  private heapRemoveAt(at: number): void {
+    // Rebuild without the entry: rare (a click), and the heap is at most the datagrams in flight.
+    const entries: [number, number, number][] = [];
+    for (let i = 0; i < this.heapSize; i++) if (i !== at) entries.push([this.heapSlot[i]!, this.heapTime[i]!, this.heapOrder[i]!]);
+    this.heapSize = 0;
+    for (const [slot, time, order] of entries) this.heapPush(slot, time, order);
+  }
 
   private pollDeliverOne(now: number): number {
     let slot: number;
@@ -293,7 +401,11 @@ export class Link {
       slot = this.heapPop();
     }
     // A datagram dropped by hand is not counted or traced as delivered (pollDeliver drops it).
-    if ((this.slotFlags[slot]! & MANUAL_DROP) !== 0) return slot;
+    const marks = this.slotFlags[slot]!;
+    if ((marks & MANUAL_DROP) !== 0) return slot;
+    if ((marks & MANUAL_CORRUPT) !== 0) this.counters.corruptedManual++;
+    if ((marks & MANUAL_COPY) !== 0) this.counters.duplicatedManual++;
+    if ((marks & MANUAL_DELAY) !== 0) this.counters.delayedManual++;
     const data = this.slotData[slot]!;
     const c = this.counters;
     c.deliveredPackets++;
@@ -314,7 +426,7 @@ export class Link {
         flipped = this.flips.get(slot) ?? null;
         this.flips.delete(slot);
       }
-      tracer.delivered(now, data, this.slotFrom[slot]!, this.slotTo[slot]!, this.slotSentAt[slot]!, flags, flipped);
+      tracer.delivered(now, data, this.slotFrom[slot]!, this.slotTo[slot]!, this.slotSentAt[slot]!, flags & PUBLIC_FLAGS, flipped);
     }
     return slot;
   }
@@ -411,18 +523,33 @@ export class Link {
     this.slotIndex[slot] = index;
     this.slotSentAt[slot] = now;
     this.slotFlags[slot] = flags;
-    if (this.plannedDrops.size > 0 && this.plannedDrops.delete((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index)) this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
-    if ((flags & DeliveryFlag.CORRUPTED) !== 0) {
+    this.slotArrive[slot] = arrive;
+    const order = this.orderCounter++;
+    this.slotOrder[slot] = order;
+    const planned = this.planned.size === 0 ? undefined : this.planned.get((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index);
+    if (planned !== undefined) {
+      this.planned.delete((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index);
+      if (planned.action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
+      else if (planned.action === 'corrupt') this.corruptByHand(slot);
+    }
+    if ((this.slotFlags[slot]! & DeliveryFlag.CORRUPTED) !== 0 && (this.slotFlags[slot]! & MANUAL_CORRUPT) === 0) {
       // The difference between the offered bytes and the copy is what the receiver will see,
       // whichever way the bits were drawn. Without a tracer any entry left from an earlier
       // datagram in this slot is dropped, so a tracer attached later never reads a stale one.
       if (this.tracer !== null) this.flips.set(slot, differingBits(bytes, copy));
       else this.flips.delete(slot);
     }
+    if (planned?.action === 'delay') {
+      this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DELAY | DeliveryFlag.HELD_BACK;
+      this.slotArrive[slot] = arrive + planned.delayMs;
+      this.heapPush(slot, arrive + planned.delayMs, order);
+      return;
+    }
     // Due now and nothing on the delay line: FIFO (anything later goes to the heap, which is only
     // served once the FIFO is empty, and its items arrive no earlier than the FIFO's).
     if (arrive <= now && this.heapSize === 0) this.fifoPush(slot, now);
-    else this.heapPush(slot, arrive);
+    else this.heapPush(slot, arrive, order);
+    if (planned?.action === 'duplicate') this.copyByHand(slot, now);
   }
 
   private fifoPush(slot: number, now: number): void {
@@ -493,6 +620,8 @@ export class Link {
       this.slotFrom = growInt32(this.slotFrom, n);
       this.slotIndex = growFloat64(this.slotIndex, n);
       this.slotSentAt = growFloat64(this.slotSentAt, n);
+      this.slotArrive = growFloat64(this.slotArrive, n);
+      this.slotOrder = growFloat64(this.slotOrder, n);
       const f = new Uint8Array(n);
       f.set(this.slotFlags);
       this.slotFlags = f;
@@ -500,14 +629,13 @@ export class Link {
     return this.slotsUsed++;
   }
 
-  private heapPush(slot: number, time: number): void {
+  private heapPush(slot: number, time: number, order: number): void {
     if (this.heapSize === this.heapSlot.length) {
       const n = this.heapSlot.length * 2;
       this.heapSlot = growInt32(this.heapSlot, n);
       this.heapTime = growFloat64(this.heapTime, n);
       this.heapOrder = growFloat64(this.heapOrder, n);
     }
-    const order = this.orderCounter++;
     let i = this.heapSize++;
     const hs = this.heapSlot;
     const ht = this.heapTime;

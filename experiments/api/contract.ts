@@ -60,6 +60,8 @@ export interface RunInfo {
   startedAt: string;
   endedAt: string | null;
   trials: number;
+  /** pcapng files of its trials (runs started with pcap). */
+  captures: string[];
 }
 
 /** Columns of a CSV file as arrays (numbers where the cell is numeric, else strings). */
@@ -119,7 +121,7 @@ export interface SimStateInfo {
   workload: string;
   sender: EndpointState | null;
   receiver: EndpointState | null;
-  /** Datagrams on their way; `index` is what dropPacket takes. */
+  /** Datagrams on their way; `index` is what packetAction takes. */
   inFlight: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; sentAtS: number; arriveAtS: number; type: string; seq: number | null; ack: number | null }[];
 }
 
@@ -204,13 +206,23 @@ export const API_PARAMS = {
     quick: z.boolean().optional(),
     /** Teaching mode: start paused at time 0 (simulator). */
     paused: z.boolean().optional(),
+    /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
+    pcap: z.boolean().optional(),
   }),
+  getCapture: z.strictObject({ runId, file: z.string().regex(/^capture-p\d+-r\d+\.pcapng$/, { error: 'must be a capture file name of the run (capture-pPOINT-rREP.pcapng)' }) }),
   pauseRun: z.strictObject({ runId }),
   resumeRun: z.strictObject({ runId }),
   stepRun: z.strictObject({ runId, steps: z.number().int().min(1).max(10_000).optional() }),
   setSpeed: z.strictObject({ runId, speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]) }),
   simState: z.strictObject({ runId }),
-  dropPacket: z.strictObject({ runId, direction: z.enum(['forward', 'reverse']), index: z.number().int().min(0), duplicate: z.boolean().optional() }),
+  packetAction: z.strictObject({
+    runId,
+    direction: z.enum(['forward', 'reverse']),
+    index: z.number().int().min(0),
+    duplicate: z.boolean().optional(),
+    action: z.enum(['drop', 'corrupt', 'duplicate', 'delay']),
+    delayMs: z.number().min(0.001).max(600_000).optional(),
+  }),
   setKnob: z.strictObject({ runId, path: z.string().max(64), value: knobValue }),
   stopRun: z.strictObject({ runId }),
   listRuns: z.strictObject({}),
@@ -240,12 +252,13 @@ export interface ApiResults {
   stepRun: null;
   setSpeed: null;
   simState: SimStateInfo;
-  dropPacket: null;
+  packetAction: null;
   listRuns: RunInfo[];
   openRun: RunData;
   exportCsv: { csv: string; fileName: string };
   listPeers: PeerInfo[];
   listPresets: PresetInfo[];
+  getCapture: { fileName: string; base64: string; bytes: number };
 }
 
 /** The API as the renderer sees it: one async function per call, and run batches. */

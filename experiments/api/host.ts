@@ -3,7 +3,7 @@
 // Electron main process, or the `packetlab serve` bridge). Electron IPC and the WebSocket bridge
 // are thin carriers of this one class.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../../core/util/paths.js';
@@ -31,6 +31,11 @@ export interface LabHostOptions {
   peerToken?: string;
 }
 
+/** Cap of each trial capture of a run the app starts. */
+const APP_CAPTURE_MAX_BYTES = 50e6;
+/** Largest capture getCapture sends (base64 makes it a third larger). */
+const MAX_CAPTURE_TRANSFER_BYTES = 64 * 1024 * 1024;
+
 interface ActiveRun {
   worker: Worker;
   pending: Map<number, (r: { error: string | null; value?: unknown }) => void>;
@@ -38,7 +43,7 @@ interface ActiveRun {
 }
 
 function infoOf(r: RunRecord): RunInfo {
-  return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length };
+  return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length, captures: (r.captures ?? []).map((c) => c.file) };
 }
 
 function toTable(file: string): Table {
@@ -147,7 +152,7 @@ export class LabHost {
       case 'stepRun':
       case 'setSpeed':
       case 'simState':
-      case 'dropPacket': {
+      case 'packetAction': {
         const { runId, ...args } = p as { runId: string } & Record<string, unknown>;
         const run = this.runs.get(runId);
         if (run === undefined) return { ok: false, error: `${method}: run ${runId} is not running` };
@@ -182,6 +187,16 @@ export class LabHost {
       case 'listPeers':
         if (this.o.peers === undefined) return { ok: false, error: 'listPeers: this host does not listen for peer beacons' };
         return ok<ApiResults['listPeers']>(this.o.peers());
+      case 'getCapture': {
+        const { runId, file } = p as ApiParams<'getCapture'>;
+        const dir = findRun(this.o.runsDir, runId);
+        const record = readRun(dir);
+        if (!(record.captures ?? []).some((c) => c.file === file)) return { ok: false, error: `getCapture: run ${runId} has no capture ${file}` };
+        const path = join(dir, file);
+        const bytes = statSync(path).size;
+        if (bytes > MAX_CAPTURE_TRANSFER_BYTES) return { ok: false, error: `getCapture: ${file} is ${bytes} bytes, more than the ${MAX_CAPTURE_TRANSFER_BYTES} the app transfers; open it from ${dir}` };
+        return ok<ApiResults['getCapture']>({ fileName: `${runId}-${file}`, base64: readFileSync(path).toString('base64'), bytes });
+      }
       case 'listPresets':
         return ok<ApiResults['listPresets']>(
           Object.entries(LINK_PRESETS).map(([name, p]) => ({
@@ -207,7 +222,7 @@ export class LabHost {
       if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };
       throw e;
     }
-    const data: RunWorkerData = { packetLog: true, text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
+    const data: RunWorkerData = { pcapMaxBytes: p.pcap === true ? APP_CAPTURE_MAX_BYTES : 0, packetLog: true, text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
     const worker = new Worker(compiledModuleUrl(import.meta.url, './run-worker.js'), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     const run: ActiveRun = { worker, pending: new Map(), nextReq: 0 };
     return new Promise((resolve) => {

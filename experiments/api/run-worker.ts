@@ -18,6 +18,8 @@ export interface RunWorkerData {
   paused: boolean;
   /** Keep every datagram's fate in packets.csv (ladder and time-sequence graph of past runs). */
   packetLog: boolean;
+  /** Capture each trial to pcapng, at most this many bytes each (0: no capture). */
+  pcapMaxBytes: number;
   outDir: string;
   peerToken: string | null;
 }
@@ -116,7 +118,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, peerToken: data.peerToken ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }
@@ -149,8 +151,8 @@ if (!parsed.ok) {
             else value = JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
             break;
           }
-          case 'dropPacket':
-            error = r.dropPacket(a.direction as 'forward' | 'reverse', a.index as number, a.duplicate === true);
+          case 'packetAction':
+            error = r.packetAction(a.direction as 'forward' | 'reverse', a.index as number, a.action as 'drop' | 'corrupt' | 'duplicate' | 'delay', { duplicate: a.duplicate === true, delayMs: a.delayMs as number | undefined });
             break;
           default:
             error = `unknown control ${String(m.method)}`;

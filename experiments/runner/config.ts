@@ -43,6 +43,7 @@ export interface WorkloadConfig {
   flowStartGapMs: number;
   flowWindowFactor: number;
   uncontrolledFlows: number;
+  reverseFlows: number;
   crossPacketsPerSecond: number;
 }
 
@@ -232,6 +233,7 @@ export function trialProblems(c: TrialConfig, network: Network): string[] {
     if (!paced) out.push('in the simulator a link with no delay and no rate limit moves data in no time at all (goodput would be infinite): set forward.delayMs or forward.rateBitsPerSecond');
   }
   if (w.kind === 'flows' && network.kind !== 'sim') out.push('the flows workload runs in the simulator only: its flows share one emulated bottleneck queue (use --net sim)');
+  if (w.kind === 'flows' && w.reverseFlows > w.flows) out.push(`workload.reverseFlows (${w.reverseFlows}) must not exceed workload.flows (${w.flows})`);
   if (w.kind === 'flows' && c.forward.rateBitsPerSecond <= 0) out.push('the flows workload needs a bottleneck to share: set forward.rateBitsPerSecond');
   if (w.kind === 'messages' && w.messageBytes > w.bytes) out.push(`workload.messageBytes (${w.messageBytes}) must not exceed workload.bytes (${w.bytes})`);
   if (w.kind === 'udp-stream' && c.forward.mtuBytes > 0 && w.datagramBytes + 28 > c.forward.mtuBytes) out.push(`workload.datagramBytes (${w.datagramBytes}) plus 28 bytes of IP/UDP header exceeds forward.mtuBytes (${c.forward.mtuBytes}): every datagram would be dropped`);

@@ -12,6 +12,7 @@ import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
 import { PeerClient } from '../../core/peer/client.js';
+import type { ManualAction } from '../../core/impair/link.js';
 import { join } from 'node:path';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { FileSink } from '../../core/capture/sink.js';
@@ -232,16 +233,23 @@ export class ExperimentRun {
     return this.sim.trial?.state() ?? 'no trial is running';
   }
 
-  /** Drops a datagram in flight by hand; kept in run.json so that a replay drops the same one. */
-  dropPacket(direction: 'forward' | 'reverse', index: number, duplicate = false): string | null {
+  /**
+   * Does something by hand to a datagram in flight (drop, corrupt, duplicate, delay by delayMs);
+   * kept in run.json so that a replay does it to the same datagram.
+   */
+  packetAction(direction: 'forward' | 'reverse', index: number, action: ManualAction = 'drop', o: { duplicate?: boolean; delayMs?: number } = {}): string | null {
     const err = this.teaching();
     if (err !== null) return err;
     const t = this.sim.trial;
     if (t === null) return 'no trial is running';
+    const delayMs = o.delayMs ?? 0;
+    if (action === 'delay' && !(delayMs > 0 && delayMs <= 600_000)) return `a delay must be from 0.001 to 600000 ms (got ${delayMs})`;
+    const duplicate = o.duplicate === true;
     const timeS = t.state().timeS;
-    const e = t.drop(direction, index, duplicate);
+    const e = t.act(direction, index, duplicate, action, delayMs);
     if (e === null && this.store !== null) {
-      this.store.record.liveChanges.push({ point: this.trialAt.point, repetition: this.trialAt.repetition, atS: timeS, knob: 'drop', value: index, source: 'user', drop: { direction, index, duplicate } });
+      const packet = { direction, index, duplicate, action, ...(action === 'delay' ? { delayMs } : {}) };
+      this.store.record.liveChanges.push({ point: this.trialAt.point, repetition: this.trialAt.repetition, atS: timeS, knob: 'packet', value: index, source: 'user', packet });
       this.store.save();
     }
     return e;

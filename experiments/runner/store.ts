@@ -36,8 +36,8 @@ export interface LiveChange {
   knob: string;
   value: KnobValue;
   source: string;
-  /** A datagram dropped by hand (knob 'drop'): add it to the schedule as a drop step to replay. */
-  drop?: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean };
+  /** Something done by hand to a datagram (knob 'packet'): a schedule step `{atS, packet}` replays it. */
+  packet?: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; action: 'drop' | 'corrupt' | 'duplicate' | 'delay'; delayMs?: number };
 }
 
 /** The content of run.json. */

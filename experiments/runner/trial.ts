@@ -13,7 +13,7 @@ import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
 import { PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
-import type { Link } from '../../core/impair/link.js';
+import type { Link, ManualAction } from '../../core/impair/link.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
 import type { TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
@@ -34,7 +34,7 @@ export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-
 export interface TrialEvent {
   /** Seconds since the trial started (virtual time in the simulator). */
   timeS: number;
-  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'drop' | 'pause' | 'resume' | 'speed';
+  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed';
   knob?: string;
   before?: KnobValue;
   after?: KnobValue;
@@ -81,14 +81,14 @@ export interface SimState {
   workload: WorkloadKind;
   sender: ConnectionSnapshot | null;
   receiver: ConnectionSnapshot | null;
-  /** Datagrams on their way, per direction, with their index (what dropPacket takes). */
+  /** Datagrams on their way, per direction, with their index (what packetAction takes). */
   inFlight: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; sentAtS: number; arriveAtS: number; type: string; seq: number | null; ack: number | null }[];
 }
 
 /** What a running simulator trial offers its control. */
 export interface SimHandle {
   state(): SimState;
-  drop(direction: 'forward' | 'reverse', index: number, duplicate: boolean): string | null;
+  act(direction: 'forward' | 'reverse', index: number, duplicate: boolean, action: ManualAction, delayMs: number): string | null;
 }
 
 /** Pause, step and pace of simulator trials (one per run; trials attach to it in turn). */
@@ -432,7 +432,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     };
   } else if (kind === 'flows') {
     const w = c.workload;
-    const f = buildSimFlows({ transport: c.transport, forward: c.forward, reverse: c.reverse, flows: w.flows, startGapMs: w.flowStartGapMs, windowFactor: w.flowWindowFactor, uncontrolledFlows: w.uncontrolledFlows, crossPacketsPerSecond: w.crossPacketsPerSecond, crossDatagramBytes: w.datagramBytes, durationMs: w.durationMs, seed: c.seed });
+    const f = buildSimFlows({ transport: c.transport, forward: c.forward, reverse: c.reverse, flows: w.flows, startGapMs: w.flowStartGapMs, windowFactor: w.flowWindowFactor, uncontrolledFlows: w.uncontrolledFlows, reverseFlows: w.reverseFlows, crossPacketsPerSecond: w.crossPacketsPerSecond, crossDatagramBytes: w.datagramBytes, durationMs: w.durationMs, seed: c.seed });
     sim = f.sim;
     const meter = new FlowsMeter(f, 0);
     const rows: Record<string, number>[] = [];
@@ -517,20 +517,21 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     ctx.onEvent(err === null ? { timeS: sim.now / 1000, kind: 'set', knob: path, before, after: value, detail: source } : { timeS: sim.now / 1000, kind: 'error', knob: path, after: value, detail: err });
     return err;
   });
-  // Drops made by hand in an earlier run replay by the datagram's index (Link.dropWhenSent).
+  // Changes made by hand in an earlier run replay by the datagram's index (Link.actWhenSent).
   for (const step of ctx.schedule) {
-    if (step.drop === undefined) continue;
-    const link = step.drop.direction === 'forward' ? parts.forward : parts.reverse;
-    link?.dropWhenSent(step.drop.index, step.drop.duplicate);
+    if (step.packet === undefined) continue;
+    const link = step.packet.direction === 'forward' ? parts.forward : parts.reverse;
+    link?.actWhenSent(step.packet.index, step.packet.duplicate, step.packet.action, step.packet.delayMs ?? 0);
   }
   const control = ctx.control;
   const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
   control?.attach({
     state: () => simState(sim, parts, kind, senderConn, receiverConn),
-    drop: (direction, index, duplicate) => {
+    act: (direction, index, duplicate, action, delayMs) => {
       const link = linkOf(direction);
-      if (link === null || !link.dropInFlight(index, duplicate)) return `no ${direction} datagram #${index}${duplicate ? ' (duplicate)' : ''} is in flight`;
-      ctx.onEvent({ timeS: sim.now / 1000, kind: 'drop', knob: `${direction}.datagram`, after: index, detail: duplicate ? 'dropped by hand (duplicate copy)' : 'dropped by hand' });
+      if (link === null || !link.act(index, duplicate, action, delayMs)) return `no ${direction} datagram #${index}${duplicate ? ' (duplicate)' : ''} is in flight`;
+      const what = action === 'drop' ? 'dropped' : action === 'corrupt' ? 'corrupted' : action === 'duplicate' ? 'duplicated' : `delayed by ${delayMs} ms`;
+      ctx.onEvent({ timeS: sim.now / 1000, kind: 'packet', knob: `${direction}.datagram`, after: index, detail: `${what} by hand${duplicate ? ' (the duplicate copy)' : ''}` });
       return null;
     },
   });

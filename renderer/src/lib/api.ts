@@ -39,7 +39,7 @@ const METHODS: Record<ApiMethod, true> = {
   stepRun: true,
   setSpeed: true,
   simState: true,
-  dropPacket: true,
+  packetAction: true,
   setKnob: true,
   stopRun: true,
   listRuns: true,
@@ -47,6 +47,7 @@ const METHODS: Record<ApiMethod, true> = {
   exportCsv: true,
   listPeers: true,
   listPresets: true,
+  getCapture: true,
 };
 
 /** Every call name. */

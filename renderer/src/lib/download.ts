@@ -43,6 +43,20 @@ async function base64Of(blob: Blob): Promise<string> {
   return btoa(text);
 }
 
+/** Saves a pcapng capture given as base64: a save dialog in the desktop app, a download in a browser. */
+export async function saveCapture(fileName: string, base64: string, win: Window = window): Promise<string | null> {
+  const desktop = win.packetlabDesktop;
+  if (desktop === undefined) {
+    const raw = atob(base64);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    downloadBlob(new Blob([bytes], { type: 'application/vnd.tcpdump.pcap' }), fileName, win.document);
+    return null;
+  }
+  const r = await desktop.saveFile({ suggestedName: fileName, kind: 'pcapng', data: base64 });
+  return r.ok ? null : r.error;
+}
+
 /** Saves a CSV text or a PNG image: a save dialog in the desktop app, a download in a browser. Resolves with the error, or null. */
 export async function saveFile(kind: 'csv' | 'png', fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
   const desktop = win.packetlabDesktop;

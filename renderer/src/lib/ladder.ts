@@ -142,10 +142,30 @@ function flightLabel(f: FlightItem): string {
   return f.seq === null ? f.type : `${f.type} ${f.seq}`;
 }
 
-/** The accessible name of the button that drops a datagram in flight: "Drop forward DATA seq 123 (#45)". */
-export function dropLabel(f: FlightItem): string {
+/** What can be done by hand to a datagram in flight, with its button's verb. */
+export const FLIGHT_ACTIONS = [
+  { action: 'drop', verb: 'Drop' },
+  { action: 'corrupt', verb: 'Corrupt' },
+  { action: 'duplicate', verb: 'Duplicate' },
+  { action: 'delay', verb: 'Delay' },
+] as const;
+
+/** An action on a datagram in flight. */
+export type FlightAction = (typeof FLIGHT_ACTIONS)[number]['action'];
+
+/**
+ * The accessible name of the button that does `action` to a datagram in flight:
+ * "Drop forward DATA seq 123 (#45)", "Delay reverse ACK ack 124 (#12) by 100 ms".
+ */
+export function actionLabel(f: FlightItem, action: FlightAction = 'drop', delayMs?: number): string {
+  const verb = FLIGHT_ACTIONS.find((a) => a.action === action)!.verb;
   const what = f.type === 'DATA' && f.seq !== null ? `DATA seq ${f.seq}` : f.ack !== null ? `${f.type} ack ${f.ack}` : f.seq !== null ? `${f.type} seq ${f.seq}` : f.type;
-  return `Drop ${f.direction} ${what} (#${f.index}${f.duplicate ? ', duplicate copy' : ''})`;
+  return `${verb} ${f.direction} ${what} (#${f.index}${f.duplicate ? ', duplicate copy' : ''})${action === 'delay' && delayMs !== undefined ? ` by ${delayMs} ms` : ''}`;
+}
+
+/** The accessible name of the button that drops a datagram in flight. */
+export function dropLabel(f: FlightItem): string {
+  return actionLabel(f, 'drop');
 }
 
 /** A sentence describing a datagram in flight. */

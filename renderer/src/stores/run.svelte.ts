@@ -67,8 +67,8 @@ export class RunStore {
   #simulator = $state(false);
   /** Teaching mode: the simulator is paused (started so, or paused since). */
   #paused = $state(false);
-  /** Datagrams dropped by hand in this run. */
-  #manualDrops = $state(0);
+  /** Datagrams dropped (corrupted, duplicated, delayed) by hand in this run. */
+  #manualActions = $state(0);
   /** The trial the live packets belong to. */
   #current: { point: number; repetition: number } | null = null;
   /** Batches that came before startRun answered with the run's id. */
@@ -115,9 +115,9 @@ export class RunStore {
   get paused(): boolean {
     return this.#paused && this.running;
   }
-  /** Datagrams dropped by hand in the live run. */
-  get manualDrops(): number {
-    return this.#manualDrops;
+  /** Datagrams dropped (corrupted, duplicated, delayed) by hand in the live run. */
+  get manualActions(): number {
+    return this.#manualActions;
   }
   /** The trial going (1-based, as the runner counts) of how many. */
   get progress(): { trial: number; trials: number; label: string } | null {
@@ -203,7 +203,7 @@ export class RunStore {
   }
 
   /** Starts a run of the spec text (`paused`: teaching mode, at time 0, simulator only). */
-  async start(text: string, o: { network?: string; quick?: boolean; paused?: boolean } = {}): Promise<boolean> {
+  async start(text: string, o: { network?: string; quick?: boolean; pcap?: boolean; paused?: boolean } = {}): Promise<boolean> {
     if (this.running) return false;
     const before = this.#state;
     this.#state = 'starting';
@@ -212,9 +212,10 @@ export class RunStore {
     this.#runId = null;
     const spec = parseSpecJson(text).spec;
     const title = typeof spec?.title === 'string' ? spec.title : 'run';
-    const params: { text: string; network?: string; quick?: boolean; paused?: boolean } = { text };
+    const params: { text: string; network?: string; quick?: boolean; pcap?: boolean; paused?: boolean } = { text };
     if (o.network !== undefined) params.network = o.network;
     if (o.quick === true) params.quick = true;
+    if (o.pcap === true) params.pcap = true;
     if (o.paused === true) params.paused = true;
     const r = await this.api.startRun(params);
     if (!r.ok) {
@@ -237,7 +238,7 @@ export class RunStore {
     this.#stopping = false;
     this.#simulator = (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim';
     this.#paused = o.paused === true;
-    this.#manualDrops = 0;
+    this.#manualActions = 0;
     this.#current = null;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
@@ -365,7 +366,7 @@ export class RunStore {
       this.#stopping = false;
       this.#simulator = r.value.info.network === 'sim';
       this.#paused = false;
-      this.#manualDrops = 0;
+      this.#manualActions = 0;
       this.#current = null;
       for (const q of queue) this.handleBatch(q);
       this.#revision++;
@@ -409,7 +410,7 @@ export class RunStore {
         }
         if (e.kind === 'pause') this.#paused = true;
         else if (e.kind === 'resume') this.#paused = false;
-        else if (e.kind === 'drop') this.#manualDrops++;
+        else if (e.kind === 'packet' || e.kind === 'drop') this.#manualActions++;
       }
       if (values !== null) this.#liveValues = values;
       const all = this.#events.concat(b.events);

@@ -1,8 +1,9 @@
 // Teaching mode of a simulator run: pause, resume, step one event at a time, pace to a multiple
-// of real time, read both endpoints' state while paused, drop a datagram in flight by hand, and
-// load the spec back with those drops in its schedule so that the same run replays exactly.
+// of real time, read both endpoints' state while paused, drop (or corrupt, duplicate, delay) a
+// datagram in flight by hand, and load the spec back with those actions in its schedule so that
+// the same run replays exactly.
 
-import type { LabApi, SimStateInfo } from '../../../experiments/api/contract.js';
+import type { ApiParams, LabApi, SimStateInfo } from '../../../experiments/api/contract.js';
 import { replaySpecText } from '../lib/replay.js';
 import type { RunStore } from './run.svelte.js';
 
@@ -19,6 +20,12 @@ export const SPEEDS: readonly { value: string; label: string }[] = [
 
 /** A datagram in flight, as simState lists it. */
 export type InFlightItem = SimStateInfo['inFlight'][number];
+
+/** What can be done by hand to a datagram in flight. */
+export type PacketActionKind = ApiParams<'packetAction'>['action'];
+
+/** The delay a "Delay" adds when none is given, ms. */
+export const DEFAULT_DELAY_MS = 100;
 
 /** How long simState is retried after a paused start (the first trial attaches a moment later). */
 const ATTACH_TRIES = 30;
@@ -162,14 +169,24 @@ export class TeachStore {
     return false;
   }
 
-  /** Drops a datagram in flight, then reads the endpoints again. */
-  async drop(d: InFlightItem): Promise<boolean> {
-    const ok = await this.call((runId) => this.api.dropPacket(d.duplicate ? { runId, direction: d.direction, index: d.index, duplicate: true } : { runId, direction: d.direction, index: d.index }));
+  /** Drops (or corrupts, duplicates, delays by delayMs) a datagram in flight, then reads the endpoints again. */
+  async act(d: InFlightItem, action: PacketActionKind = 'drop', delayMs = DEFAULT_DELAY_MS): Promise<boolean> {
+    const ok = await this.call((runId) => {
+      const p: ApiParams<'packetAction'> = { runId, direction: d.direction, index: d.index, action };
+      if (d.duplicate) p.duplicate = true;
+      if (action === 'delay') p.delayMs = delayMs;
+      return this.api.packetAction(p);
+    });
     if (ok) await this.refresh();
     return ok;
   }
 
-  /** Loads the spec of a finished run, with its manual drops (and knob changes) in the schedule, into the editor. */
+  /** Drops a datagram in flight. */
+  drop(d: InFlightItem): Promise<boolean> {
+    return this.act(d, 'drop');
+  }
+
+  /** Loads the spec of a finished run, with what was done by hand (datagrams, knobs) in the schedule, into the editor. */
   async replay(runId: string, load: (text: string, name: string) => void): Promise<boolean> {
     this.#busy = true;
     try {
@@ -185,7 +202,7 @@ export class TeachStore {
       }
       load(out.text, out.name);
       this.#error = null;
-      this.#message = `Loaded ${out.name} with ${out.drops} drop${out.drops === 1 ? '' : 's'}${out.changes > 0 ? ` and ${out.changes} knob change${out.changes === 1 ? '' : 's'}` : ''} from ${runId} in its schedule${out.trials > 1 ? ` (the schedule applies to each of its ${out.trials} trials)` : ''}: press Start to replay it.`;
+      this.#message = `Loaded ${out.name} with ${out.packets} datagram${out.packets === 1 ? '' : 's'} changed by hand${out.changes > 0 ? ` and ${out.changes} knob change${out.changes === 1 ? '' : 's'}` : ''} from ${runId} in its schedule${out.trials > 1 ? ` (the schedule applies to each of its ${out.trials} trials)` : ''}: press Start to replay it.`;
       return true;
     } finally {
       this.#busy = false;
