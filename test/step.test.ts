@@ -211,3 +211,26 @@ describe('corrupting, duplicating and delaying by hand', () => {
     expect(a.t.sender.matched).toBe(true);
   });
 });
+
+describe('the ladder of a datagram dropped by hand', () => {
+  it('shows it leaving when it was sent, not when it would have arrived', async () => {
+    const { LadderTracer } = await import('../experiments/runner/ladder.js');
+    const t = buildSimTransfer({ ...setup(2), forward: { ...NO_IMPAIRMENT, delayMs: 20 }, reverse: { ...NO_IMPAIRMENT, delayMs: 20 } });
+    const seen: { sentS: number; fate: string; arrivedS: number | null }[] = [];
+    t.forward.tracer = new LadderTracer('forward', 0, (p) => seen.push(p));
+    t.sender.start(0);
+    let sentAt = Number.NaN;
+    for (let i = 0; i < 5000 && Number.isNaN(sentAt); i++) {
+      t.sim.step();
+      const f = t.forward.inFlight();
+      if (f.length >= 2 && t.sim.now > 1) {
+        sentAt = f[1]!.sentAt;
+        expect(t.forward.act(f[1]!.index, false, 'drop')).toBe(true);
+      }
+    }
+    t.sim.run();
+    const manual = seen.find((p) => p.fate === 'manual')!;
+    expect(manual.arrivedS).toBeNull();
+    expect(manual.sentS).toBe(sentAt / 1000);
+  });
+});

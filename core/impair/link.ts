@@ -47,7 +47,11 @@ export interface InFlightDatagram {
 
 /** Optional observer of every datagram's fate (packet ladder, pcap capture). */
 export interface LinkTracer {
-  dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason): void;
+  /**
+   * A datagram was dropped. `sentAt` is when it was sent: for every reason but 'manual' that is
+   * `now`; a datagram dropped by hand in flight is reported when it would have arrived.
+   */
+  dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason, sentAt?: number): void;
   /**
    * A datagram arrived. `flippedBits` lists the bits a corruption changed, ascending (bit i is
    * `1 << (i % 8)` of byte `i >> 3`), or is null when the copy is not corrupted or the tracer was
@@ -244,7 +248,7 @@ export class Link {
       if (slot < 0 || (this.slotFlags[slot]! & MANUAL_DROP) === 0) return slot;
       // Dropped by hand while in flight: it never arrives.
       this.counters.dropsManual++;
-      this.tracer?.dropped(now, this.slotData[slot]!, this.slotFrom[slot]!, this.slotTo[slot]!, 'manual');
+      this.tracer?.dropped(now, this.slotData[slot]!, this.slotFrom[slot]!, this.slotTo[slot]!, 'manual', this.slotSentAt[slot]!);
       this.flips.delete(slot);
       this.release(slot);
     }
