@@ -292,3 +292,12 @@ describe('ParamPanel', () => {
     unmount(component);
   });
 });
+
+describe('workload knobs and their kinds', () => {
+  it('every workload knob of the registry is placed with the kinds that use it', async () => {
+    const { WORKLOAD_KNOBS } = await import('../experiments/knobs.js');
+    const { CLASSIFIED_WORKLOAD_KNOBS } = await import('../renderer/src/lib/knobs.js');
+    const unplaced = WORKLOAD_KNOBS.map((k) => k.key).filter((k) => k !== 'kind' && !CLASSIFIED_WORKLOAD_KNOBS.includes(k) && !/^(rpc|calls|mix|echo|drc)/.test(k));
+    expect(unplaced).toEqual([]);
+  });
+});

@@ -86,7 +86,11 @@ const WORKLOAD_USE: Record<string, readonly string[]> = {
   uncontrolledFlows: ['flows'],
   flowWindowFactor: ['flows'],
   crossPacketsPerSecond: ['flows'],
+  reverseFlows: ['flows'],
 };
+
+/** Workload knobs this panel knows which kinds use (a test checks every workload knob is here or an RPC one). */
+export const CLASSIFIED_WORKLOAD_KNOBS = Object.keys(WORKLOAD_USE);
 
 /** Whether a knob matters for a workload kind (transport knobs do not for a raw UDP stream). */
 export function knobApplies(k: Pick<KnobInfo, 'section' | 'key'>, workloadKind: string): boolean {
