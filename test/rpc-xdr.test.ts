@@ -141,6 +141,24 @@ describe('XDR primitives (RFC 4506 section 4)', () => {
   });
 });
 
+describe('arrays of elements that take no bytes', () => {
+  // Found by the property below (seed -1803503702): `struct t0 { opaque f0[0]; }; typedef t0 root<>;`
+  // One element encodes as the count alone, which the old bound (a count never exceeds the bytes
+  // left) refused.
+  it('decode what they encode, and refuse a count of 2^31 without making 2^31 objects', () => {
+    const s = spec('struct t0 {\n  opaque f0[0];\n};\ntypedef t0 root<>;');
+    const c = new DynamicCodecs(s).named('root');
+    const v = [{ f0: new Uint8Array(0) }, { f0: new Uint8Array(0) }, { f0: new Uint8Array(0) }];
+    const bytes = encodeToBytes(c, v);
+    expect(hex(bytes)).toBe('00000003');
+    const back = decodeAll(c, bytes);
+    expect(back.ok && back.value).toEqual(v);
+    const huge = decodeAll(c, Uint8Array.from([0x80, 0, 0, 0]));
+    expect(huge.ok).toBe(false);
+    if (!huge.ok) expect(huge.error).toMatch(/2147483648 elements of a type that takes no bytes; this decoder accepts at most 65536/);
+  });
+});
+
 describe('XDR of random types (property)', () => {
   it('decode(encode(v)) = v and encode(decode(b)) = b for random values of random .x types', () => {
     fc.assert(

@@ -31,6 +31,9 @@ export const XDR_UNBOUNDED = 0xffffffff;
  */
 export const XDR_MAX_DEPTH = 2000;
 
+/** Most elements of a variable-length array whose element type takes no bytes (see arrayLength). */
+export const XDR_MAX_EMPTY_ELEMENTS = 65_536;
+
 const textEncoder = new TextEncoder();
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -446,8 +449,18 @@ export class XdrReader {
   arrayLength(max: number, minElementBytes: number, what = 'array'): number {
     const n = this.length(max, what);
     if (n < 0) return -1;
-    // Elements of zero bytes are counted as one: a count can never exceed the bytes left.
-    if (n * Math.max(1, minElementBytes) > this.end - this.pos) {
+    if (minElementBytes === 0) {
+      // Elements that take no bytes (void, opaque[0], structs of those) are valid XDR in any
+      // number, so the bytes left cannot bound the count: a fixed cap does, so that a count of
+      // 2^31 never makes 2^31 objects.
+      if (n > XDR_MAX_EMPTY_ELEMENTS) {
+        this.pos -= 4;
+        this.fail(`${what}: ${n} elements of a type that takes no bytes; this decoder accepts at most ${XDR_MAX_EMPTY_ELEMENTS}`);
+        return -1;
+      }
+      return n;
+    }
+    if (n * minElementBytes > this.end - this.pos) {
       this.pos -= 4;
       this.fail(`${what}: ${n} elements cannot fit in the ${this.end - this.pos - 4} bytes left`);
       return -1;
