@@ -56,9 +56,12 @@ const MiB = 1024 * 1024;
 type T = keyof TransportConfig;
 const D = DEFAULT_TRANSPORT_CONFIG;
 
-function num<K extends string>(k: Omit<NumberKnob<K>, 'kind'>): NumberKnob<K> {
+/** A number knob (the registries' shorthand). */
+export function numberKnob<K extends string>(k: Omit<NumberKnob<K>, 'kind'>): NumberKnob<K> {
   return { kind: 'number', ...k };
 }
+
+const num = numberKnob;
 
 /** Knobs of the reliable transport engine. */
 export const TRANSPORT_KNOBS: readonly Knob<T>[] = [

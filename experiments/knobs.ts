@@ -3,14 +3,15 @@
 // (transport.windowPackets, forward.lossProbability, workload.bytes, ...), in specs, sweeps,
 // schedules, `packetlab run --set` and the app's parameter panel.
 
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, type Knob, type NumberKnob } from '../core/knobs.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, numberKnob, type Knob, type NumberKnob } from '../core/knobs.js';
 import { DEFAULT_RETRY_POLICY } from '../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 
 const MiB = 1024 * 1024;
 
+/** A workload number knob. */
 function num<K extends string>(k: Omit<NumberKnob<K>, 'kind' | 'group'>): NumberKnob<K> {
-  return { kind: 'number', group: 'workload', ...k };
+  return numberKnob({ group: 'workload', ...k });
 }
 
 /** Workload kinds: raw UDP stream, reliable bulk transfer, reliable message stream, RPC call mix, competing flows. */

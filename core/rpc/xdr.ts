@@ -18,7 +18,7 @@ export interface XdrCodec<T> {
   readonly minBytes: number;
   /** Appends the encoding of `v`; throws XdrEncodeError when `v` does not fit the type. */
   encode(w: XdrWriter, v: T): void;
-  /** Reads a value; on bad input sets `r.error` and returns a placeholder the caller must ignore. */
+  /** Reads a value; on bad input sets `r.error` and returns a neutral value (0, empty) that the caller discards once it sees the error. */
   decode(r: XdrReader): T;
 }
 

@@ -4,7 +4,8 @@ import type { TransportConfig } from '../transport/config.js';
 import type { ImpairmentConfig } from '../impair/config.js';
 import type { ConnectionCounters } from '../transport/metrics.js';
 import type { LinkCounters } from '../impair/link.js';
-import type { BulkSender } from '../apps/bulk.js';
+import { BulkSender } from '../apps/bulk.js';
+import { Rng, deriveSeed } from '../util/rng.js';
 
 /** Everything that defines a reliable transfer. */
 export interface TransferSetup {
@@ -25,6 +26,22 @@ export interface TransferSetup {
   intervalMs: number;
   /** Give up after this long (virtual time in the simulator, wall time on UDP). */
   timeLimitMs: number;
+}
+
+/** The sending application of a transfer, to the listener at address `peer` (both drivers use it). */
+export function makeBulkSender(setup: TransferSetup, peer: number): BulkSender {
+  const rng = new Rng(deriveSeed(setup.seed, 'client'));
+  return new BulkSender({
+    config: setup.transport,
+    totalBytes: setup.totalBytes,
+    messageBytes: setup.messageBytes,
+    readRateBytesPerSecond: setup.readRateBytesPerSecond,
+    verifyData: setup.verifyData,
+    connectionId: rng.uint32(),
+    isn: rng.uint32(),
+    peer,
+    patternSeed: deriveSeed(setup.seed, 'pattern'),
+  });
 }
 
 /** How a transfer ended. */

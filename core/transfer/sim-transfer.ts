@@ -2,7 +2,7 @@
 // listener (host 1) joined by two emulated link directions. Fully reproducible from the seed.
 
 import type { Endpoint } from '../endpoint.js';
-import { BulkSender, type BulkReceiver } from '../apps/bulk.js';
+import type { BulkReceiver, BulkSender } from '../apps/bulk.js';
 import { labSessionFactory } from '../apps/services.js';
 import type { Capture } from '../capture/capture.js';
 import { captureSimLinks } from '../capture/runs.js';
@@ -10,8 +10,8 @@ import { Link } from '../impair/link.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
 import { Simulator } from '../sim/simulator.js';
-import { Rng, deriveSeed } from '../util/rng.js';
-import { summarizeTransfer, type TransferSetup, type TransferSummary } from './setup.js';
+import { deriveSeed } from '../util/rng.js';
+import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferSummary } from './setup.js';
 
 /** Callbacks of a running transfer. */
 export interface TransferHooks {
@@ -36,18 +36,8 @@ export interface SimTransfer {
  * socket buffer) between the network and the receiving host.
  */
 export function buildSimTransfer(setup: TransferSetup, wrapReceiver: (e: Endpoint) => Endpoint = (e) => e): SimTransfer {
-  const rng = new Rng(deriveSeed(setup.seed, 'client'));
-  const sender = new BulkSender({
-    config: setup.transport,
-    totalBytes: setup.totalBytes,
-    messageBytes: setup.messageBytes,
-    readRateBytesPerSecond: setup.readRateBytesPerSecond,
-    verifyData: setup.verifyData,
-    connectionId: rng.uint32(),
-    isn: rng.uint32(),
-    peer: 1,
-    patternSeed: deriveSeed(setup.seed, 'pattern'),
-  });
+  const sender = makeBulkSender(setup, 1);
+
   let receiver: BulkReceiver | null = null;
   const t = setup.transport;
   const factory = labSessionFactory({ rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions });

@@ -4,7 +4,7 @@
 // configuration beyond what the SYN asks for.
 
 import { isIPv6 } from 'node:net';
-import { BulkSender } from '../apps/bulk.js';
+import type { BulkSender } from '../apps/bulk.js';
 import type { Capture } from '../capture/capture.js';
 import { captureUdpLinks } from '../capture/runs.js';
 import { Link } from '../impair/link.js';
@@ -13,10 +13,10 @@ import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
-import { Rng, deriveSeed } from '../util/rng.js';
+import { deriveSeed } from '../util/rng.js';
 import type { SocketConfig } from '../knobs.js';
 import type { TransportConfig } from '../transport/config.js';
-import { summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
+import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
 
 /** Options of a UDP transfer. */
 export interface UdpTransferOptions {
@@ -69,18 +69,8 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   const ownDropsAtStart = udpSocketDrops(ownPort);
   const peers = new PeerTable();
   const peerId = peers.idOf(peer.host, peer.port);
-  const rng = new Rng(deriveSeed(setup.seed, 'client'));
-  const sender = new BulkSender({
-    config: setup.transport,
-    totalBytes: setup.totalBytes,
-    messageBytes: setup.messageBytes,
-    readRateBytesPerSecond: setup.readRateBytesPerSecond,
-    verifyData: setup.verifyData,
-    connectionId: rng.uint32(),
-    isn: rng.uint32(),
-    peer: peerId,
-    patternSeed: deriveSeed(setup.seed, 'pattern'),
-  });
+  const sender = makeBulkSender(setup, peerId);
+
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
   if (o.capture !== undefined) {

@@ -13,7 +13,7 @@ import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { loadLibrary } from '../library.js';
 import { parseSpecText } from '../spec.js';
 import { RunSetupError, prepareRun } from '../runner/run.js';
-import { combinedCsv, findRun, listRuns, readCsv, readRun, type RunRecord } from '../runner/store.js';
+import { combinedCsv, findRun, listRuns, readCsvRows, readRun, type RunRecord } from '../runner/store.js';
 import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch, type RunInfo, type Table } from './contract.js';
 import type { RunWorkerData, WorkerMessage } from './run-worker.js';
 
@@ -48,14 +48,12 @@ function infoOf(r: RunRecord): RunInfo {
 
 function toTable(file: string): Table {
   if (!existsSync(file)) return { columns: [], rows: [] };
-  const rows = readCsv(file);
-  const header = readFileSync(file, 'utf8').split('\n', 1)[0]!;
-  const columns = header.length === 0 ? [] : header.split(',').map((c) => c.replace(/^"|"$/g, ''));
+  const [header = [], ...rows] = readCsvRows(file);
   return {
-    columns,
+    columns: header,
     rows: rows.map((r) =>
-      columns.map((c) => {
-        const v = r[c];
+      header.map((_c, i) => {
+        const v = r[i];
         if (v === undefined || v === '') return null;
         const n = Number(v);
         return Number.isFinite(n) && /^[-+0-9.eE]+$/.test(v) ? n : v;

@@ -160,17 +160,14 @@ export class ExperimentRun {
   async set(path: string, value: KnobValue): Promise<string | null> {
     if (this.live === null) return 'no trial is running';
     const at = { ...this.trialAt };
-    const err = await this.live(path, value, 'user');
-    if (err === null && this.store !== null) {
+    const { error, timeS } = await this.live(path, value, 'user');
+    if (error === null && this.store !== null) {
       // The change is kept in run.json so the run can be replayed with it in the schedule.
-      const ev = this.lastSetTimeS;
-      this.store.record.liveChanges.push({ point: at.point, repetition: at.repetition, atS: ev, knob: path, value, source: 'user' });
+      this.store.record.liveChanges.push({ point: at.point, repetition: at.repetition, atS: timeS, knob: path, value, source: 'user' });
       this.store.save();
     }
-    return err;
+    return error;
   }
-
-  private lastSetTimeS = 0;
 
   /** Teaching mode (simulator runs): pause, step, pace and inspect trials. */
   readonly sim = new SimControl();
@@ -180,9 +177,9 @@ export class ExperimentRun {
   }
 
   private controlEvent(kind: 'pause' | 'resume' | 'speed', detail: string): void {
-    const state = this.sim.trial?.state();
-    if (this.store !== null && state !== undefined) {
-      const e: TrialEvent = { timeS: state.timeS, kind, detail };
+    const t = this.sim.trial;
+    if (this.store !== null && t !== null) {
+      const e: TrialEvent = { timeS: t.timeS(), kind, detail };
       this.store.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point: this.trialAt.point, repetition: this.trialAt.repetition, kind, detail });
       this.emit({ type: 'event', point: this.trialAt.point, repetition: this.trialAt.repetition, event: e });
     }
@@ -201,7 +198,7 @@ export class ExperimentRun {
   resume(): string | null {
     const err = this.teaching();
     if (err !== null) return err;
-    this.sim.resume((this.sim.trial?.state().timeS ?? 0) * 1000);
+    this.sim.resume((this.sim.trial?.timeS() ?? 0) * 1000);
     this.controlEvent('resume', 'resumed');
     return null;
   }
@@ -221,7 +218,7 @@ export class ExperimentRun {
     const err = this.teaching();
     if (err !== null) return err;
     if (!(speed === Number.POSITIVE_INFINITY || (speed >= 0.01 && speed <= 1000))) return `speed must be from 0.01 to 1000 times real time, or as fast as possible (got ${speed})`;
-    this.sim.setSpeed(speed, (this.sim.trial?.state().timeS ?? 0) * 1000);
+    this.sim.setSpeed(speed, (this.sim.trial?.timeS() ?? 0) * 1000);
     this.controlEvent('speed', Number.isFinite(speed) ? `${speed} x real time` : 'as fast as possible');
     return null;
   }
@@ -245,7 +242,7 @@ export class ExperimentRun {
     const delayMs = o.delayMs ?? 0;
     if (action === 'delay' && !(delayMs > 0 && delayMs <= 600_000)) return `a delay must be from 0.001 to 600000 ms (got ${delayMs})`;
     const duplicate = o.duplicate === true;
-    const timeS = t.state().timeS;
+    const timeS = t.timeS();
     const e = t.act(direction, index, duplicate, action, delayMs);
     if (e === null && this.store !== null) {
       const packet = { direction, index, duplicate, action, ...(action === 'delay' ? { delayMs } : {}) };
@@ -340,10 +337,7 @@ export class ExperimentRun {
               store.sample({ ...prefix, ...row });
               this.emit({ type: 'sample', point: point.index, repetition: rep, sample: row });
             },
-            onEvent: (e) => {
-              if (e.kind === 'set') this.lastSetTimeS = e.timeS;
-              eventRow(point.index, rep, e);
-            },
+            onEvent: (e) => eventRow(point.index, rep, e),
             onLive: (set) => {
               this.live = set;
             },

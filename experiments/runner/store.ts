@@ -204,6 +204,11 @@ export function findRun(root: string, ref: string): string {
   throw new Error(`no run "${ref}" in ${root} (packetlab runs lists them)`);
 }
 
+/** Reads a CSV file of a run as rows of cells, the header first. */
+export function readCsvRows(file: string): string[][] {
+  return parse(readFileSync(file, 'utf8'), { skip_empty_lines: true }) as string[][];
+}
+
 /** Reads a CSV file of a run as objects. */
 export function readCsv(file: string): Record<string, string>[] {
   return parse(readFileSync(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];

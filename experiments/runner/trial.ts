@@ -52,7 +52,7 @@ export interface TrialOutcome {
 }
 
 /** Changes a knob of a running trial; resolves with null or what went wrong. */
-export type LiveSetter = (path: string, value: KnobValue, source: 'user' | 'schedule') => Promise<string | null>;
+export type LiveSetter = (path: string, value: KnobValue, source: 'user' | 'schedule') => Promise<{ error: string | null; timeS: number }>;
 
 /** What a trial needs from the run. */
 export interface TrialContext {
@@ -87,6 +87,8 @@ export interface SimState {
 
 /** What a running simulator trial offers its control. */
 export interface SimHandle {
+  /** Virtual time of the trial, s. */
+  timeS(): number;
   state(): SimState;
   act(direction: 'forward' | 'reverse', index: number, duplicate: boolean, action: ManualAction, delayMs: number): string | null;
 }
@@ -514,8 +516,9 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   ctx.onLive(async (path, value, source) => {
     const before = current[path] ?? valueOf(c, path);
     const err = await applyLive(parts, current, path, value);
-    ctx.onEvent(err === null ? { timeS: sim.now / 1000, kind: 'set', knob: path, before, after: value, detail: source } : { timeS: sim.now / 1000, kind: 'error', knob: path, after: value, detail: err });
-    return err;
+    const timeS = sim.now / 1000;
+    ctx.onEvent(err === null ? { timeS, kind: 'set', knob: path, before, after: value, detail: source } : { timeS, kind: 'error', knob: path, after: value, detail: err });
+    return { error: err, timeS };
   });
   // Changes made by hand in an earlier run replay by the datagram's index (Link.actWhenSent).
   for (const step of ctx.schedule) {
@@ -526,6 +529,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const control = ctx.control;
   const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
   control?.attach({
+    timeS: () => sim.now / 1000,
     state: () => simState(sim, parts, kind, senderConn, receiverConn),
     act: (direction, index, duplicate, action, delayMs) => {
       const link = linkOf(direction);
@@ -600,8 +604,9 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
     const apply = async (path: string, value: KnobValue, detail: string) => {
       const before = current[path] ?? valueOf(c, path);
       const err = await applyLive(p, current, path, value);
-      ctx.onEvent(err === null ? { timeS: nowS(), kind: 'set', knob: path, before, after: value, detail } : { timeS: nowS(), kind: 'error', knob: path, after: value, detail: err });
-      return err;
+      const timeS = nowS();
+      ctx.onEvent(err === null ? { timeS, kind: 'set', knob: path, before, after: value, detail } : { timeS, kind: 'error', knob: path, after: value, detail: err });
+      return { error: err, timeS };
     };
     for (const step of ctx.schedule) {
       timers.push(
