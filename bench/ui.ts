@@ -3,47 +3,26 @@
 // on every chart (a simulated transfer that lasts an hour), then with that hour overlaid while a
 // live run streams into the same charts. Goal: smooth (median frame near 16.7 ms, p95 under 50 ms).
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, browserUnavailable, frameTimes, percentile } from './browser.js';
 import { projectRoot } from '../core/util/paths.js';
 import { startLabServer } from '../experiments/api/serve.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { validateSpec } from '../experiments/spec.js';
 import { median, num, printTable } from './lib.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-async function frameTimes(page: Page, ms: number): Promise<number[]> {
-  return page.evaluate(`new Promise((resolve) => {
-    const times = [];
-    let last = performance.now();
-    const end = last + ${ms};
-    const tick = (now) => {
-      times.push(now - last);
-      last = now;
-      if (now < end) requestAnimationFrame(tick);
-      else resolve(times);
-    };
-    requestAnimationFrame(tick);
-  })`);
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
 function row(name: string, xs: number[]): string[] {
-  return [name, num(median(xs), 1), num(pct(xs, 95), 1), num(Math.max(...xs), 1), `${num((100 * xs.filter((x) => x > 50).length) / xs.length, 1)}%`, String(xs.length)];
+  return [name, num(median(xs), 1), num(percentile(xs, 95), 1), num(Math.max(...xs), 1), `${num((100 * xs.filter((x) => x > 50).length) / xs.length, 1)}%`, String(xs.length)];
 }
 
 /** Runs the UI benchmark. */
 export async function benchUi(): Promise<void> {
-  if (!existsSync(CHROMIUM)) {
-    console.log(`\nUI frame times: skipped, ${CHROMIUM} is missing (apt-get install chromium)`);
+  const unavailable = browserUnavailable();
+  if (unavailable !== null) {
+    console.log(`\nUI frame times: skipped, ${unavailable}`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'packetlab-bench-ui-'));
@@ -53,7 +32,7 @@ export async function benchUi(): Promise<void> {
   if (!hour.ok) throw new Error(JSON.stringify(hour.errors));
   const made = await new ExperimentRun({ spec: hour.spec, specFile: null, outDir: runsDir }).start();
   const server = await startLabServer({ host: '127.0.0.1', port: 0, rendererDir: join(projectRoot(), 'dist', 'renderer'), runsDir, specsDir: join(dir, 'specs'), beaconPort: null });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   const rows: string[][] = [];
   try {
     const page = await (await browser.newContext({ viewport: { width: 1500, height: 1100 } })).newPage();

@@ -5,71 +5,35 @@
 // the history, overlay a second run, export PNGs. Screenshots go to test-results/e2e-app/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse/sync';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, frameTimes, percentile } from '../bench/browser.js';
+import { appTestUnavailable, inkOf, serveApp, type ServedApp } from './helpers/app-serve.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const ARTIFACTS = join('test-results', 'e2e-app');
-const haveChromium = existsSync(CHROMIUM);
-const haveRenderer = existsSync(join('dist', 'renderer', 'index.html'));
-const skipWhy = !haveChromium ? `${CHROMIUM} is missing (apt-get install chromium)` : !haveRenderer ? 'dist/renderer is missing: run `npm run build` first' : null;
+const skipWhy = appTestUnavailable();
 if (skipWhy !== null) console.warn(`e2e-app: skipped: ${skipWhy}`);
 
-let serve: ChildProcess | null = null;
+let served: ServedApp | null = null;
 let browser: Browser | null = null;
 let url = '';
-const dir = mkdtempSync(join(tmpdir(), 'packetlab-e2e-'));
-const stderr: string[] = [];
-
-async function startServe(): Promise<string> {
-  const child = spawn(process.execPath, ['bin/packetlab.js', 'serve', '--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(dir, 'runs'), '--specs-dir', join(dir, 'specs')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  serve = child;
-  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`packetlab serve printed no URL within 20 s: ${stderr.join('')}`)), 20_000);
-    child.once('exit', (code) => reject(new Error(`packetlab serve exited with ${code}: ${stderr.join('')}`)));
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { url: string }).url);
-    });
-  });
-}
+let dir = '';
 
 beforeAll(async () => {
   if (skipWhy !== null) return;
   mkdirSync(ARTIFACTS, { recursive: true });
-  url = await startServe();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  served = await serveApp('packetlab-e2e-');
+  url = served.url;
+  dir = served.dir;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
 afterAll(async () => {
   await browser?.close();
-  if (serve !== null && serve.exitCode === null) {
-    const exited = new Promise((r) => serve!.once('exit', r));
-    serve.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
-    if (serve.exitCode === null) serve.kill('SIGKILL');
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await served?.stop();
 });
-
-/** Pixels of a chart's canvas that differ from its background (top-left pixel). */
-async function inkOf(page: Page, chartId: string): Promise<number> {
-  return page.evaluate(`(() => {
-    const c = document.querySelector('[data-chart="${chartId}"] canvas');
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) n++;
-    return n;
-  })()`);
-}
 
 /** A cheap fingerprint of a chart's pixels. */
 async function pixelsOf(page: Page, chartId: string): Promise<number> {
@@ -97,26 +61,6 @@ async function until(what: string, pred: () => Promise<boolean>, ms = 30_000): P
   }
 }
 
-/** Frame times (ms between animation frames) over `ms`. */
-async function frameTimes(page: Page, ms: number): Promise<number[]> {
-  return page.evaluate(`new Promise((resolve) => {
-    const times = [];
-    let last = performance.now();
-    const end = last + ${ms};
-    const tick = (now) => {
-      times.push(now - last);
-      last = now;
-      if (now < end) requestAnimationFrame(tick);
-      else resolve(times);
-    };
-    requestAnimationFrame(tick);
-  })`);
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
 describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve', () => {
   it('runs a library experiment on loopback, marks live changes, stops, exports, opens and overlays runs', async () => {

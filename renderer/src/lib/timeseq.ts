@@ -14,8 +14,12 @@ import type { XY } from './series.js';
 /** Payload bytes per packet when the spec does not say (core/transport/config.ts). */
 export const DEFAULT_MSS_BYTES = 1164;
 
-/** Most points one dataset keeps. */
-export const TIMESEQ_MAX_POINTS = 20_000;
+/**
+ * Most points one dataset keeps. Every one is a marker drawn at each redraw (a scatter chart is
+ * not decimated): 20,000 made a live run's frames take 100 ms and more (npm run bench ui), while a
+ * chart a few hundred pixels wide shows no more detail than 3,000 (older points are thinned).
+ */
+export const TIMESEQ_MAX_POINTS = 3_000;
 
 /** What the graph needs of a packet (a LadderPacket, or a row of packets.csv). */
 export type TimeSeqPacket = Pick<LadderPacket, 'sentS' | 'arrivedS' | 'direction' | 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'>;

@@ -1,0 +1,64 @@
+// `packetlab serve` as a child process for the app's end-to-end tests, with fresh results and
+// specs folders; the Chromium side is bench/browser.ts.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Page } from 'playwright-core';
+import { browserUnavailable } from '../../bench/browser.js';
+
+/** Why the app's browser tests cannot run here, or null. */
+export function appTestUnavailable(): string | null {
+  return browserUnavailable() ?? (existsSync(join('dist', 'renderer', 'index.html')) ? null : 'dist/renderer is missing: run `npm run build` first');
+}
+
+/** A running `packetlab serve`. */
+export interface ServedApp {
+  url: string;
+  /** Its results and specs folders live here. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `packetlab serve --port 0` and resolves with the URL it prints. */
+export async function serveApp(prefix: string): Promise<ServedApp> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const child: ChildProcess = spawn(process.execPath, ['bin/packetlab.js', 'serve', '--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(dir, 'runs'), '--specs-dir', join(dir, 'specs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`packetlab serve printed no URL within 20 s: ${stderr.join('')}`)), 20_000);
+    child.once('exit', (code) => reject(new Error(`packetlab serve exited with ${code}: ${stderr.join('')}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    });
+  });
+  return {
+    url,
+    dir,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Pixels of a chart's canvas that differ from its background (top-left pixel). */
+export async function inkOf(page: Page, chartId: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const c = document.querySelector('[data-chart="${chartId}"] canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2]) > 24) n++;
+    return n;
+  })()`);
+}
