@@ -1,7 +1,9 @@
 // Bulk transfer over a reliable connection: the sender writes a seeded byte pattern (as a byte
-// stream or as messages of a fixed size) and hashes what it wrote; the receiver hashes what it
-// read, message boundaries included, and answers with its SHA-256 before closing. The sender then
-// knows whether the bytes arrived exactly, in order and with their boundaries.
+// stream or as messages of a fixed size); the receiver hashes what it read, message boundaries
+// included, and answers with its SHA-256 before closing. The sender compares it with the SHA-256
+// of the stream it was asked to write (the pattern, cut into the same messages), computed once
+// the receiver has confirmed the last byte: the hashing stays off the sender's data path, and the
+// expected digest comes from the pattern itself, not from what the connection took.
 
 import { createHash, type Hash } from 'node:crypto';
 import { Connection, type ReadSink } from '../transport/connection.js';
@@ -74,6 +76,31 @@ class HashingSink implements ReadSink {
   }
 }
 
+/**
+ * The SHA-256 a receiver reports when it read exactly `totalBytes` of the pattern, cut into
+ * messages of `messageBytes` (0: one byte stream), as HashingSink hashes them.
+ */
+export function patternDigest(pattern: Uint8Array, totalBytes: number, messageBytes: number): Uint8Array {
+  const hash = createHash('sha256');
+  const length = Buffer.alloc(4);
+  let written = 0;
+  while (written < totalBytes) {
+    const messageStart = written;
+    const messageEnd = messageBytes > 0 ? Math.min(totalBytes, written + messageBytes) : totalBytes;
+    while (written < messageEnd) {
+      const off = written % PATTERN_BYTES;
+      const n = Math.min(messageEnd - written, PATTERN_BYTES - off);
+      hash.update(pattern.subarray(off, off + n));
+      written += n;
+    }
+    if (messageBytes > 0) {
+      length.writeUInt32BE(messageEnd - messageStart, 0);
+      hash.update(length);
+    }
+  }
+  return hash.digest();
+}
+
 /** Reads and forgets (a receiver that does not verify). */
 const DISCARD: ReadSink = { onData: () => {} };
 /** The receiver's final message when it was not asked to verify. */
@@ -129,15 +156,13 @@ export class BulkSender implements Endpoint {
   completedAtMs = Number.NaN;
   /** Bytes handed to the connection so far. */
   writtenBytes = 0;
-  /** SHA-256 of what was written (set once everything is written). */
+  /** SHA-256 of the stream the sender was asked to write (set once the receiver confirmed it all). */
   sentDigest: Uint8Array | null = null;
   /** SHA-256 the receiver reported. */
   receivedDigest: Uint8Array | null = null;
 
   private readonly opts: BulkSenderOptions;
   private readonly pattern: Uint8Array;
-  private readonly patternBuffer: Buffer;
-  private readonly sink = new HashingSink();
   private readonly reply = new MessageCollector();
   private messageWritten = 0;
   private started = false;
@@ -149,7 +174,6 @@ export class BulkSender implements Endpoint {
     this.verify = opts.verifyData !== false;
     this.transmitTo = opts.peer;
     this.pattern = makePattern(opts.patternSeed);
-    this.patternBuffer = Buffer.from(this.pattern.buffer, this.pattern.byteOffset, this.pattern.byteLength);
     this.conn = new Connection({ config: opts.config, role: 'client', connectionId: opts.connectionId, isn: opts.isn });
   }
 
@@ -226,6 +250,7 @@ export class BulkSender implements Endpoint {
         this.state = 'done';
         this.completedAtMs = now;
         this.conn.read(this.reply);
+        if (this.verify) this.sentDigest = patternDigest(this.pattern, this.opts.totalBytes, this.opts.messageBytes);
       }
     }
   }
@@ -250,12 +275,10 @@ export class BulkSender implements Endpoint {
       if (this.writtenBytes + n === o.totalBytes) ends = true;
       const took = conn.write(p, off, off + n, ends && o.messageBytes > 0);
       if (took === 0) break;
-      if (this.verify) this.sink.append(this.patternBuffer, off, off + took, ends && took === n && o.messageBytes > 0);
       this.writtenBytes += took;
       this.messageWritten = ends && took === n ? 0 : this.messageWritten + took;
     }
     if (this.writtenBytes === o.totalBytes) {
-      if (this.verify) this.sentDigest = this.sink.digest();
       this.state = 'closing';
       conn.close();
     }
