@@ -218,6 +218,34 @@ describe('retransmission', () => {
   });
 });
 
+describe('lost retransmissions (RACK)', () => {
+  it('a retransmission lost behind an older hole is sent again after about an RTT, not at the RTO', () => {
+    // Packet 10 is lost twice; packet 5 is lost once and every copy after that takes 300 ms, so 5
+    // stays the oldest packet meanwhile and 10's lost copy is not the oldest one. Packet 14 is lost
+    // once: its retransmission, sent just after 10's and delivered, shows that 10's was lost.
+    const p = new Pair({ protocol: 'sr', windowPackets: 32, rtoMsMin: 1000, rtoMsInitial: 1000 });
+    established(p);
+    const first = 1001; // the ISN is 1000 and the SYN takes one sequence number
+    const seen = new Map<number, number>();
+    p.filter = (s) => {
+      if (s.from !== 'a' || s.header.type !== PacketType.DATA) return 'deliver';
+      const n = (seen.get(s.header.seq) ?? 0) + 1;
+      seen.set(s.header.seq, n);
+      if (s.header.seq === first + 5) return n === 1 ? 'drop' : { delayMs: 300 };
+      if (s.header.seq === first + 10 && n <= 2) return 'drop';
+      if (s.header.seq === first + 14 && n === 1) return 'drop';
+      return 'deliver';
+    };
+    const data = bytes(40 * MSS);
+    const got = transfer(p, data);
+    expect(Uint8Array.from(got.bytes)).toEqual(data);
+    const copies = p.sentBy('a', PacketType.DATA).filter((s) => s.header.seq === first + 10).map((s) => s.at);
+    expect(copies.length).toBe(3);
+    expect(copies[2]! - copies[1]!).toBeLessThan(3 * 20 + 1);
+    expect(p.a.counters.timeouts).toBe(0);
+  });
+});
+
 describe('checksums', () => {
   it.each([true, false])('with verification %s', (verifyChecksum) => {
     const p = new Pair({ protocol: 'sr', verifyChecksum });

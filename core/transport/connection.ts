@@ -48,7 +48,7 @@ export interface ReadSink {
   onData(buf: Uint8Array, start: number, end: number, messageEnd: boolean): void;
 }
 
-type TimerKind = 'handshake' | 'retransmit' | 'probe' | 'delayedAck' | 'persist' | 'idle' | 'linger';
+type TimerKind = 'handshake' | 'retransmit' | 'probe' | 'rack' | 'delayedAck' | 'persist' | 'idle' | 'linger';
 
 /** Creation parameters of a connection. */
 export interface ConnectionOptions {
@@ -148,6 +148,7 @@ export class Connection {
     handshake: null,
     retransmit: null,
     probe: null,
+    rack: null,
     delayedAck: null,
     persist: null,
     idle: null,
@@ -189,7 +190,17 @@ export class Connection {
   private dupAcks = 0;
   private headRetransmits = 0;
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
-  private deliveredSentAt = Number.NEGATIVE_INFINITY; // latest send time of a packet known delivered
+  // The packet known delivered that was sent last: its send time, and its sequence number to order
+  // packets sent at the same instant (RFC 8985 (6.2 step 2)).
+  private deliveredSentAt = Number.NEGATIVE_INFINITY;
+  private deliveredSeq = 0;
+  // Selective repeat's retransmissions in the order they were sent, with their send times (RACK,
+  // RFC 8985): a ring that rackDetect() reads from the oldest. Entries of packets since
+  // acknowledged or sent again are stale and skipped.
+  private rackSeq = new Uint32Array(64);
+  private rackSentAt = new Float64Array(64);
+  private rackHead = 0;
+  private rackCount = 0;
   private inRecovery = false;
   private recoverSeq = 0;
   private recoverValid = false;
@@ -541,6 +552,7 @@ export class Connection {
     if (t.handshake !== null) min = t.handshake;
     if (t.retransmit !== null && (min === null || t.retransmit < min)) min = t.retransmit;
     if (t.probe !== null && (min === null || t.probe < min)) min = t.probe;
+    if (t.rack !== null && (min === null || t.rack < min)) min = t.rack;
     if (t.delayedAck !== null && (min === null || t.delayedAck < min)) min = t.delayedAck;
     if (t.persist !== null && (min === null || t.persist < min)) min = t.persist;
     if (t.idle !== null && (min === null || t.idle < min)) min = t.idle;
@@ -569,6 +581,10 @@ export class Connection {
     if (t.probe !== null && t.probe <= now) {
       t.probe = null;
       this.onProbeTimeout(now);
+    }
+    if (t.rack !== null && t.rack <= now) {
+      t.rack = null;
+      if (this.state === 'established' && this.outstanding > 0) this.rackDetect(now);
     }
     if (t.delayedAck !== null && t.delayedAck <= now) {
       t.delayedAck = null;
@@ -909,7 +925,62 @@ export class Connection {
       this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
       if (s === this.sndUna && this.cfg.protocol === 'sr') this.armProbe(now);
     }
-    return this.transmitSlot(now, s, true);
+    const view = this.transmitSlot(now, s, true);
+    if (this.cfg.protocol === 'sr') this.rackPush(s, now);
+    return view;
+  }
+
+  /** Remembers a retransmission of packet `s` sent at `now` (for rackDetect). */
+  private rackPush(s: number, now: number): void {
+    let size = this.rackSeq.length;
+    if (this.rackCount === size) {
+      const seq = new Uint32Array(size * 2);
+      const at = new Float64Array(size * 2);
+      for (let i = 0; i < this.rackCount; i++) {
+        seq[i] = this.rackSeq[(this.rackHead + i) % size]!;
+        at[i] = this.rackSentAt[(this.rackHead + i) % size]!;
+      }
+      this.rackSeq = seq;
+      this.rackSentAt = at;
+      this.rackHead = 0;
+      size *= 2;
+    }
+    const i = (this.rackHead + this.rackCount) % size;
+    this.rackSeq[i] = s;
+    this.rackSentAt[i] = now;
+    this.rackCount++;
+  }
+
+  /**
+   * A retransmission can be lost too. As RACK (RFC 8985 (6.2)) reasons: a copy sent before a packet
+   * that has since been delivered, and more than 1.25 SRTT ago, is lost; resend it now instead of
+   * waiting for the retransmission timeout, which would stall a full window behind it. A copy whose
+   * time has not come yet arms the rack timer, so the check happens even when no ACK arrives.
+   */
+  private rackDetect(now: number): void {
+    this.timers.rack = null;
+    const srtt = this.rto.srttMs;
+    if (Number.isNaN(srtt)) return;
+    const wait = 1.25 * srtt;
+    const size = this.rackSeq.length;
+    while (this.rackCount > 0) {
+      const s = this.rackSeq[this.rackHead]!;
+      const sentAt = this.rackSentAt[this.rackHead]!;
+      const idx = s & this.sndMask;
+      const live = seqGeq(s, this.sndUna) && seqLt(s, this.sndNxt) && (this.sndState[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0 && this.sndSentAt[idx] === sentAt;
+      if (live) {
+        // Nothing sent after it is known delivered yet.
+        if (this.deliveredSentAt < sentAt || (this.deliveredSentAt === sentAt && !seqLt(s, this.deliveredSeq))) return;
+        const due = sentAt + wait; // compared as computed, so the timer set here is due when it fires
+        if (now < due) {
+          this.timers.rack = due;
+          return;
+        }
+        this.queueRetransmit(s, true);
+      }
+      this.rackHead = (this.rackHead + 1) % size;
+      this.rackCount--;
+    }
   }
 
   private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
@@ -1084,26 +1155,9 @@ export class Connection {
       if (!this.inRecovery && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
         this.enterRecovery();
       }
-      if (this.inRecovery) {
-        this.recoverHoles();
-        this.checkHeadLostAgain(now);
-      }
+      if (this.inRecovery) this.recoverHoles();
+      this.rackDetect(now);
     }
-  }
-
-  /**
-   * A retransmission can be lost too. As RACK (RFC 8985) reasons: if the oldest packet's last copy
-   * was sent before a packet that has since been delivered, and more than 1.25 SRTT ago, it is
-   * lost again; resend it now instead of waiting for the retransmission timeout.
-   */
-  private checkHeadLostAgain(now: number): void {
-    const idx = this.sndUna & this.sndMask;
-    const st = this.sndState[idx]!;
-    if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
-    const sentAt = this.sndSentAt[idx]!;
-    const srtt = this.rto.srttMs;
-    if (Number.isNaN(srtt) || this.deliveredSentAt <= sentAt || now - sentAt < 1.25 * srtt) return;
-    this.queueRetransmit(this.sndUna, true);
   }
 
   /** Probe timeout: twice the smoothed RTT, as RFC 8985 (7.2) sets it. */
@@ -1114,7 +1168,7 @@ export class Connection {
 
   /**
    * The oldest packet was resent in recovery and nothing moved for two RTTs. With a full window,
-   * nothing sent after it can show that this copy was lost too (checkHeadLostAgain needs that), so
+   * nothing sent after it can show that this copy was lost too (rackDetect needs that), so
    * only the retransmission timer would notice. Send it once more now, in the spirit of RACK-TLP's
    * probe (RFC 8985 (7)); its ACK either moves the window or tells us what is still missing.
    */
@@ -1163,7 +1217,7 @@ export class Connection {
     const idx = s & this.sndMask;
     const st = this.sndState[idx]!;
     if (st & S_ACKED) return;
-    if (this.sndSentAt[idx]! > this.deliveredSentAt) this.deliveredSentAt = this.sndSentAt[idx]!;
+    this.noteDelivered(s, idx);
     this.sndState[idx] = st | S_ACKED;
     this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
     this.sndReceivedCount++;
@@ -1172,13 +1226,22 @@ export class Connection {
     if (seqGt(after, this.sndHighestReceived)) this.sndHighestReceived = after;
   }
 
+  /** Packet `s` (slot `idx`) is known delivered: it may be the one sent last. */
+  private noteDelivered(s: number, idx: number): void {
+    const at = this.sndSentAt[idx]!;
+    if (at > this.deliveredSentAt || (at === this.deliveredSentAt && seqGt(s, this.deliveredSeq))) {
+      this.deliveredSentAt = at;
+      this.deliveredSeq = s;
+    }
+  }
+
   private onNewAck(now: number, ack: number): void {
     const acked = seqDiff(ack, this.sndUna);
     for (let s = this.sndUna; s !== ack; s = seqAdd(s, 1)) {
       const idx = s & this.sndMask;
       const st = this.sndState[idx]!;
       if (st & S_ACKED) this.sndReceivedCount--;
-      else if (this.sndSentAt[idx]! > this.deliveredSentAt) this.deliveredSentAt = this.sndSentAt[idx]!;
+      else this.noteDelivered(s, idx);
       if (st & S_FIN) this.onFinAcked(now);
       this.sndState[idx] = 0;
       this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
@@ -1229,7 +1292,7 @@ export class Connection {
     this.recoverValid = true;
     this.recoverSeq = seqAdd(this.sndNxt, -1);
     // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
-    // One lost again is found when it becomes the oldest (checkHeadLostAgain, the probe, the RTO).
+    // One lost again is found by rackDetect, the probe or the RTO.
     if (this.cfg.congestionControl === 'aimd') {
       // RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2); cwnd continues from there.
       this.ssthresh = Math.max(this.outstanding / 2, 2);
@@ -1573,6 +1636,7 @@ export class Connection {
     t.handshake = null;
     t.retransmit = null;
     t.probe = null;
+    t.rack = null;
     t.delayedAck = null;
     t.persist = null;
     t.idle = null;
