@@ -8,9 +8,9 @@ export const BENCH_SOCKET_BYTES = 4 << 20;
 export const BENCH_TRANSPORT = {
   ...DEFAULT_TRANSPORT_CONFIG,
   protocol: 'sr' as const,
-  windowPackets: 512,
+  windowPackets: 1024,
   rcvBufferBytes: 8 << 20,
-  ackEveryPackets: 16,
+  ackEveryPackets: 32,
   ackDelayMs: 1,
   rtoMsMin: 20,
   rtoMsInitial: 100,

@@ -9,11 +9,17 @@ import { startListenerServer } from '../core/udp/listener-server.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { makePattern, patternDigest } from '../core/apps/bulk.js';
 
 const [role, ...args] = process.argv.slice(2);
 const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+/** CPU time (user + system, microseconds) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+};
 
 if (role === 'raw-recv') {
   const s = createSocket('udp4');
@@ -41,15 +47,19 @@ if (role === 'raw-recv') {
   s.connect(Number(args[0]), '127.0.0.1', () => {
     s.setSendBufferSize(BENCH_SOCKET_BYTES);
     const end = performance.now() + durationMs;
+    const cpu = process.cpuUsage();
     const tick = () => {
       for (let i = 0; i < 64; i++) s.send(buf);
       sent += 64;
-      if (performance.now() < end) setImmediate(tick);
-      else
-        setTimeout(() => {
-          s.close();
-          finish({ sent });
-        }, 100);
+      if (performance.now() < end) {
+        setImmediate(tick);
+        return;
+      }
+      const cpuUs = cpuSince(cpu);
+      setTimeout(() => {
+        s.close();
+        finish({ sent, cpuUs });
+      }, 100);
     };
     tick();
   });
@@ -61,7 +71,9 @@ if (role === 'raw-recv') {
     void server.close().then(() => finish({ kernelDrops }));
   });
 } else if (role === 'transfer') {
+  let cpu = process.cpuUsage();
   const summary = await runUdpTransfer({
+    onStart: () => (cpu = process.cpuUsage()),
     setup: {
       transport: BENCH_TRANSPORT,
       forward: { ...NO_IMPAIRMENT, lossProbability: Number(args[2]) },
@@ -76,7 +88,12 @@ if (role === 'raw-recv') {
     peer: { host: '127.0.0.1', port: Number(args[0]) },
     socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES },
   });
-  finish(summary);
+  // The sender's CPU time over the transfer, less the SHA-256 of the pattern it computes at the end
+  // (timed again here: the same bytes cost the same).
+  const cpuUs = cpuSince(cpu);
+  const digestFrom = process.cpuUsage();
+  patternDigest(makePattern(1), Number(args[1]), 0);
+  finish({ ...summary, senderCpuUs: cpuUs - cpuSince(digestFrom) });
 } else {
   console.error(`transport-peer: unknown role ${role}`);
   process.exit(2);
