@@ -75,6 +75,13 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
     expect(points.map((p) => p.data_matched_mean)).toEqual([1, 1]);
     // Only the agent knows these: they come back over the control channel.
     expect(points[0]!.duplicates_suppressed_mean).toBeGreaterThan(0);
+    // The receiver's sample columns too, interval by interval, adding up to every byte delivered.
+    const csv = readFileSync(join(runDir(out), 'samples.csv'), 'utf8').trim().split('\n');
+    const head = csv[0]!.split(',');
+    const delivered = head.indexOf('delivered_bytes');
+    const rows = csv.slice(1).map((l) => l.split(','));
+    expect(rows.filter((r) => r[delivered] !== '').length).toBeGreaterThan(rows.length / 2);
+    expect(rows.reduce((a, r) => a + Number(r[delivered] || 0), 0)).toBe(2 * 2_000_000);
     expect(points[1]!.retransmits_fast_mean + points[1]!.retransmits_timeout_mean).toBeGreaterThan(0);
 
     const rpcOut = join(dir, 'rpc');

@@ -11,7 +11,7 @@ import { Link } from '../impair/link.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
 import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
-import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
+import { startLocalPeer, type LocalPeer, type LocalPeerStats, type ReceiverStatsSource } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { deriveSeed } from '../util/rng.js';
 import type { SocketConfig } from '../knobs.js';
@@ -23,6 +23,8 @@ export interface UdpTransferOptions {
   setup: TransferSetup;
   /** A remote listener, or null to start one on loopback in a worker thread. */
   peer: { host: string; port: number } | null;
+  /** The remote listener's statistics (a peer agent's, polled by the caller): they fill the receiver's sample columns. */
+  remoteStats?: ReceiverStatsSource;
   socket: SocketConfig;
   onSample?: (sample: TransferSample) => void;
   /** Aborting stops the transfer (its summary says 'stopped'). */
@@ -77,14 +79,14 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     const own = socket.address();
     captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId, forward, reverse });
   }
+  const far: ReceiverStatsSource | null = local ?? o.remoteStats ?? null;
   const receiverCounters = () => {
-    if (local === null) return null;
-    const s = local.latest().sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
+    const s = far?.latest()?.sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
     return s === undefined ? null : { counters: s.counters, rcvBufferedBytes: s.rcvBufferedBytes };
   };
   const kernelDrops = () => ({
     sender: udpSocketDrops(ownPort) - ownDropsAtStart,
-    receiver: local === null ? Number.NaN : local.latest().kernelDrops,
+    receiver: far?.latest()?.kernelDrops ?? Number.NaN,
   });
   const start = performance.now();
   const meter = new TransferMeter({ sender: sender.conn, receiver: receiverCounters, forward, reverse, kernelDrops }, start);
@@ -136,7 +138,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   const end = performance.now();
   // Give the last datagrams (our final ACK, an RST) a moment to leave before the socket closes.
   await new Promise((r) => setTimeout(r, 20));
-  let final = local === null ? null : await local.refresh();
+  let final: LocalPeerStats | null = far === null ? null : await far.refresh();
   if (o.onSample !== undefined) o.onSample(meter.sample(end));
   driver.stop();
   await new Promise<void>((r) => socket.close(() => r()));

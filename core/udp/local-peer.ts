@@ -13,6 +13,14 @@ export interface LocalPeerStats {
   kernelDrops: number;
 }
 
+/** Where a transfer reads the receiving end's statistics: a local worker, or a remote agent polled by the caller. */
+export interface ReceiverStatsSource {
+  /** The statistics known last (null before the first arrive). */
+  latest(): LocalPeerStats | null;
+  /** Asks for fresh statistics. */
+  refresh(): Promise<LocalPeerStats | null>;
+}
+
 /** A running local peer. */
 export interface LocalPeer {
   readonly port: number;

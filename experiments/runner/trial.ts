@@ -23,6 +23,7 @@ import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
 import type { PeerClient } from '../../core/peer/client.js';
+import type { LocalPeerStats, ReceiverStatsSource } from '../../core/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
@@ -634,7 +635,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
 /** Where the far end is: null for a local one started for the trial. */
 type FarEnd = { host: string; port: number } | null;
 
-async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal): Promise<TrialOutcome> {
+async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, remoteStats?: ReceiverStatsSource): Promise<TrialOutcome> {
   const c = ctx.config;
   const kind = c.workload.kind;
   {
@@ -642,6 +643,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
       const s = await runUdpTransfer({
         setup: transferSetupOf(c),
         peer: far,
+        remoteStats,
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
         signal,
@@ -678,7 +680,8 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
 /**
  * A trial against a peer agent: the agent starts the far end (a listener, or an RPC server with the
  * counter program) for this trial, the traffic runs from here, and the receiver's counters come
- * back over the control channel at the end. If the agent is lost, the trial stops at once and ends
+ * back over the control channel: polled once a sampling interval during a transfer (the receiver's
+ * sample columns), and in full at the end. If the agent is lost, the trial stops at once and ends
  * 'peer-lost' with the reason.
  */
 async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void): Promise<TrialOutcome> {
@@ -697,6 +700,7 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
     stop.abort();
   });
   const lifetimeMs = c.timeLimitMs + 30_000;
+  let poller: AgentStatsPoller | null = null;
   try {
     if (lost !== null) throw new PeerLost(lost);
     let service: number;
@@ -711,7 +715,9 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
       port = l.udpPort;
     }
     ctx.onEvent({ timeS: 0, kind: 'connected', detail: `peer ${net.host}:${net.port} serves the trial on port ${port}` });
-    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal);
+    if (w.kind === 'bulk' || w.kind === 'messages') poller = new AgentStatsPoller(peer, service, c.intervalMs);
+    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, poller ?? undefined);
+    poller?.stop();
     if (lost !== null) throw new PeerLost(lost);
     // The receiver's own counters, which only the agent has.
     const stats = await peer.stop(service).catch((e: Error) => {
@@ -746,6 +752,7 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
     }
     throw e;
   } finally {
+    poller?.stop();
     unsubscribe();
     ctx.signal.removeEventListener('abort', onOuter);
   }
@@ -753,6 +760,54 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
 
 /** The agent went away during a trial. */
 class PeerLost extends Error {}
+
+/**
+ * A listener's statistics from a peer agent, asked for once an interval (one request at a time),
+ * for the receiver's columns of a transfer's samples. A failed request keeps what was known: the
+ * trial learns of a lost agent from the control channel itself.
+ */
+class AgentStatsPoller implements ReceiverStatsSource {
+  private known: LocalPeerStats | null = null;
+  private pending: Promise<LocalPeerStats | null> | null = null;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly peer: PeerClient,
+    private readonly service: number,
+    intervalMs: number,
+  ) {
+    this.timer = setInterval(() => void this.refresh(), intervalMs);
+  }
+
+  latest(): LocalPeerStats | null {
+    return this.known;
+  }
+
+  refresh(): Promise<LocalPeerStats | null> {
+    this.pending ??= this.peer
+      .stats(this.service)
+      .then(
+        (s) => {
+          if (s.kind === 'listener') this.known = { sessions: s.sessions.map((x) => ({ ...x, counters: numbers(x.counters) })), kernelDrops: s.kernelDrops ?? Number.NaN };
+          return this.known;
+        },
+        () => this.known,
+      )
+      .finally(() => (this.pending = null));
+    return this.pending;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Counters as numbers: the agent sends null where it had NaN. */
+function numbers(counters: Record<string, number | null>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counters)) out[k] = v ?? Number.NaN;
+  return out;
+}
 
 /**
  * The figures of a flows trial: per-flow goodput over its last quarter, Jain's index of those, and
