@@ -196,6 +196,46 @@ describe('peer agent on loopback', () => {
     await c.close();
   });
 
+  it("a live change of the receiver's knobs reaches the agent's session; bad changes are refused with the reason", async () => {
+    const c = await client();
+    const l = await c.startListener({ limits: { maxRcvBufferBytes: 512 * 1024 } });
+    let connectionId = -1;
+    const windows: number[] = [];
+    const changes: Promise<unknown>[] = [];
+    const s = await runUdpTransfer({
+      setup: transferSetup(400_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 64, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 }, forward: { ...NO_IMPAIRMENT }, readRateBytesPerSecond: 400_000 }),
+      peer: { host: l.host, port: l.udpPort },
+      socket: noSockets,
+      onStart: (t) => (connectionId = t.sender.conn.connectionId),
+      onSample: (x) => {
+        windows.push(x.peer_window_bytes);
+        if (windows.length === 3) {
+          changes.push(c.configureSession(l.service, connectionId, { rcvBufferBytes: 1 << 20 }).then(() => 'accepted', (e: Error) => e.message));
+          changes.push(c.configureSession(l.service, connectionId, { rcvBufferBytes: 256 * 1024, ackEveryPackets: 2 }).then(() => 'accepted'));
+        }
+      },
+    });
+    expect(s.status, s.failure ?? '').toBe('complete');
+    expect(s.dataMatched).toBe(true);
+    expect(await Promise.all(changes)).toEqual([`peer 127.0.0.1:${agent.port}: rcvBufferBytes 1048576 exceeds this listener's limit of 524288 bytes`, 'accepted']);
+    const finite = (xs: number[]) => xs.filter((x) => Number.isFinite(x));
+    expect(Math.max(...finite(windows.slice(0, 3)))).toBeLessThanOrEqual(32 * 1024);
+    expect(Math.max(...finite(windows.slice(4)))).toBeGreaterThan(100 * 1024);
+    // Once the session has closed (after its linger), it is refused.
+    let closed: unknown = null;
+    for (const end = performance.now() + 3000; closed === null && performance.now() < end; ) {
+      closed = await c.configureSession(l.service, connectionId, { sack: false }).then(() => null, (e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(String(closed)).toContain(`no open reliable session ${connectionId} on this listener`);
+    await expect(c.configureSession(l.service, 1, {})).rejects.toThrow(/invalid configure-session request: changes: names no knob to change/);
+    await expect(c.configureSession(l.service, 1, { ackEveryPackets: 0.5 })).rejects.toThrow(/invalid configure-session request: changes\.ackEveryPackets/);
+    await expect(c.configureSession(l.service, 1, { windowPackets: 5 } as never)).rejects.toThrow(/invalid configure-session request: changes/);
+    const echo = await c.startEcho();
+    await expect(c.configureSession(echo.service, 1, { sack: false })).rejects.toThrow(`service ${echo.service} is a echo, not a listener`);
+    await c.close();
+  });
+
   it('requests over the caps are refused with clear errors, and the session goes on', async () => {
     const c = await client();
     await expect(c.startListener({ socket: { socketRcvBufBytes: 200 << 20 } })).rejects.toThrow(/socket\.socketRcvBufBytes 209715200 exceeds the agent's cap of 16777216 bytes \(packetlab peer --max-socket-buffer raises it\)/);

@@ -84,6 +84,15 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
     expect(rows.reduce((a, r) => a + Number(r[delivered] || 0), 0)).toBe(2 * 2_000_000);
     expect(points[1]!.retransmits_fast_mean + points[1]!.retransmits_timeout_mean).toBeGreaterThan(0);
 
+    // A receiver-side knob changed mid-trial reaches the agent's end of the session.
+    const liveOut = join(dir, 'live');
+    const liveFile = spec('lan-live', { workload: { kind: 'bulk', bytes: 600_000, readRateBytesPerSecond: 1_000_000 }, transport: { rcvBufferBytes: 65_536 }, schedule: [{ atS: 0.2, set: { 'transport.rcvBufferBytes': 1_048_576 }, note: 'bigger buffer' }] });
+    const lr = await pair.run(pair.b, process.execPath, ['bin/packetlab.js', 'run', liveFile, '--token-file', tokenFile, '--out', liveOut, '--json'], 120_000);
+    expect(lr.code, lr.stderr + lr.stdout.slice(-2000)).toBe(0);
+    const events = readFileSync(join(runDir(liveOut), 'events.csv'), 'utf8');
+    expect(events).toMatch(/,set,transport\.rcvBufferBytes,65536,1048576,bigger buffer/);
+    expect(events).not.toMatch(/,error,/);
+
     const rpcOut = join(dir, 'rpc');
     const rpcFile = spec('lan-rpc', { workload: { kind: 'rpc', calls: 300, drc: false, rpcRetryMs: 50 }, forward: { duplicateProbability: 0.1 } });
     const rr = await pair.run(pair.b, process.execPath, ['bin/packetlab.js', 'run', rpcFile, '--token-file', tokenFile, '--out', rpcOut, '--json'], 120_000);

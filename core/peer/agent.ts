@@ -355,6 +355,13 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
           s.configureDrc(req.drc);
           return {};
         }
+        case 'configure-session': {
+          const s = this.find(req.service);
+          if (s.configureSession === undefined) throw new RequestRefused(`service ${req.service} is a ${s.kind}, not a listener`);
+          const problem = s.configureSession(req.connectionId, req.changes);
+          if (problem !== null) throw new RequestRefused(problem);
+          return {};
+        }
         case 'stats': {
           const done = this.ended.get(req.service);
           return done ?? this.find(req.service).stats();

@@ -28,6 +28,7 @@ import {
   type RpcStarted,
   type ServiceEvent,
   type ServiceStats,
+  type SessionChanges,
 } from './messages.js';
 import { packetlabVersion } from './version.js';
 
@@ -265,6 +266,11 @@ export class PeerClient {
   /** Switches the duplicate request cache of a running RPC service. */
   async configureRpc(service: number, drc: DrcRequest): Promise<void> {
     await this.request({ type: 'configure-rpc', id: 0, service, drc });
+  }
+
+  /** Changes receiver-side knobs (SACK, checksum, ACK policy, receive buffer) of an open reliable session of a listener service. */
+  async configureSession(service: number, connectionId: number, changes: SessionChanges): Promise<void> {
+    await this.request({ type: 'configure-session', id: 0, service, connectionId, changes });
   }
 
   /** The counters of a service (receiver-side figures: sessions, kernel drops, RPC server counters). */

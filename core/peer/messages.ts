@@ -129,13 +129,27 @@ export type EchoRequest = Omit<z.infer<typeof StartEchoSchema>, 'type' | 'id'>;
 
 /** Client to agent: switch the duplicate request cache of a running RPC service. */
 const ConfigureRpcSchema = z.strictObject({ type: z.literal('configure-rpc'), id: idSchema, service: idSchema, drc: DrcRequestSchema });
+/** The receiver-side knobs of an open lab-transport session that may change while it runs. */
+export const SessionChangesSchema = z
+  .strictObject({
+    sack: z.boolean().optional(),
+    verifyChecksum: z.boolean().optional(),
+    ackEveryPackets: knobNumber(TRANSPORT_KNOBS, 'ackEveryPackets').optional(),
+    ackDelayMs: knobNumber(TRANSPORT_KNOBS, 'ackDelayMs').optional(),
+    rcvBufferBytes: knobNumber(TRANSPORT_KNOBS, 'rcvBufferBytes').optional(),
+  })
+  .refine((c) => Object.keys(c).length > 0, 'names no knob to change');
+/** Receiver-side knobs to change on an open session. */
+export type SessionChanges = z.infer<typeof SessionChangesSchema>;
+/** Client to agent: change the receiver-side knobs of one open session of a listener service. */
+const ConfigureSessionSchema = z.strictObject({ type: z.literal('configure-session'), id: idSchema, service: idSchema, connectionId: z.number().int().min(0).max(0xffffffff), changes: SessionChangesSchema });
 /** Client to agent: the counters of a service. */
 const StatsSchema = z.strictObject({ type: z.literal('stats'), id: idSchema, service: idSchema });
 /** Client to agent: stop a service (answered with its final counters). */
 const StopSchema = z.strictObject({ type: z.literal('stop'), id: idSchema, service: idSchema });
 
 /** Every request a client may send once the session is open. */
-export const RequestSchema = z.discriminatedUnion('type', [PingSchema, StartListenerSchema, StartRpcSchema, StartEchoSchema, ConfigureRpcSchema, StatsSchema, StopSchema]);
+export const RequestSchema = z.discriminatedUnion('type', [PingSchema, StartListenerSchema, StartRpcSchema, StartEchoSchema, ConfigureRpcSchema, ConfigureSessionSchema, StatsSchema, StopSchema]);
 /** A request. */
 export type Request = z.infer<typeof RequestSchema>;
 /** The request type names. */
@@ -319,7 +333,7 @@ export const ServiceStatsSchema = z.discriminatedUnion('kind', [
 /** The counters of any service. */
 export type ServiceStats = z.infer<typeof ServiceStatsSchema>;
 
-/** An empty result value (ping, configure-rpc). */
+/** An empty result value (ping, configure-rpc, configure-session). */
 export const EmptySchema = z.strictObject({});
 
 /** The schema of the result value of each request type. */
@@ -329,6 +343,7 @@ export const RESULT_VALUE_SCHEMAS = {
   'start-rpc': RpcStartedSchema,
   'start-echo': EchoStartedSchema,
   'configure-rpc': EmptySchema,
+  'configure-session': EmptySchema,
   stats: ServiceStatsSchema,
   stop: ServiceStatsSchema,
 } as const satisfies Record<RequestType, z.ZodType>;

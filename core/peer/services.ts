@@ -20,7 +20,7 @@ import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
 import { EchoEngine } from './echo.js';
 import type { EffectiveListenerLimits } from './caps.js';
-import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
+import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats, SessionChanges } from './messages.js';
 
 /** A service event without the fields the agent fills in. */
 export type ServiceEventBody = Omit<ServiceEvent, 'type' | 'service'>;
@@ -33,6 +33,8 @@ export interface AgentService {
   stats(): ServiceStats;
   /** Stops it (idempotent) and returns its final counters; `reason` shows in `ended`. */
   stop(reason: string): Promise<ServiceStats>;
+  /** A listener's: changes receiver-side knobs of an open reliable session; returns why not, or null. */
+  configureSession?(connectionId: number, changes: SessionChanges): string | null;
 }
 
 /** An address as the kernel reports it, with IPv4-mapped IPv6 (::ffff:a.b.c.d) written as IPv4. */
@@ -194,6 +196,20 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
       driver.stop();
       await new Promise<void>((r) => socket.close(() => r()));
       return final;
+    },
+    configureSession: (connectionId, changes) => {
+      const s = open.get(connectionId)?.session;
+      if (!(s instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
+      if (changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes) {
+        return `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes`;
+      }
+      try {
+        s.conn.reconfigure(performance.now(), changes);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      driver.kick();
+      return null;
     },
   };
 }

@@ -23,6 +23,7 @@ import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
 import type { PeerClient } from '../../core/peer/client.js';
+import type { SessionChanges } from '../../core/peer/messages.js';
 import type { LocalPeerStats, ReceiverStatsSource } from '../../core/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
@@ -341,7 +342,7 @@ async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, p
       else if (parts.remoteReceiver !== null) {
         const err = await parts.remoteReceiver(changes);
         if (err !== null) return `${path}: changed at the sender; the receiver refused: ${err}`;
-      } else return `${path}: changed at the sender only (the remote receiver keeps the value of its SYN)`;
+      } else return `${path}: changed at the sender only (the receiver keeps the value of its SYN)`;
     }
     parts.kick();
     return null;
@@ -635,7 +636,14 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
 /** Where the far end is: null for a local one started for the trial. */
 type FarEnd = { host: string; port: number } | null;
 
-async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, remoteStats?: ReceiverStatsSource): Promise<TrialOutcome> {
+/** What a peer agent adds to a transfer it receives: the receiver's statistics and its live knobs. */
+interface AgentReceiver {
+  stats: ReceiverStatsSource;
+  /** Changes receiver-side knobs of the session; resolves with why not, or null. */
+  configure(connectionId: number, changes: Partial<TransportConfig>): Promise<string | null>;
+}
+
+async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, agent?: AgentReceiver): Promise<TrialOutcome> {
   const c = ctx.config;
   const kind = c.workload.kind;
   {
@@ -643,13 +651,22 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
       const s = await runUdpTransfer({
         setup: transferSetupOf(c),
         peer: far,
-        remoteStats,
+        remoteStats: agent?.stats,
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
         signal,
         capture: ctx.capture,
         onStart: (t: UdpTransferLive) =>
-          live({ kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: null, remoteReceiver: t.reconfigureReceiver, now: () => performance.now(), kick: t.kick }),
+          live({
+            kind,
+            forward: t.forward,
+            reverse: t.reverse,
+            sender: t.sender.conn,
+            receiver: null,
+            remoteReceiver: t.reconfigureReceiver ?? (agent === undefined ? null : (changes) => agent.configure(t.sender.conn.connectionId, changes)),
+            now: () => performance.now(),
+            kick: t.kick,
+          }),
       });
       const out: TrialOutcome = { status: s.status, failure: s.failure, scalars: transferScalars(s, Number.NaN), summary: s };
       return out;
@@ -715,8 +732,19 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
       port = l.udpPort;
     }
     ctx.onEvent({ timeS: 0, kind: 'connected', detail: `peer ${net.host}:${net.port} serves the trial on port ${port}` });
-    if (w.kind === 'bulk' || w.kind === 'messages') poller = new AgentStatsPoller(peer, service, c.intervalMs);
-    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, poller ?? undefined);
+    let agent: AgentReceiver | undefined;
+    if (w.kind === 'bulk' || w.kind === 'messages') {
+      poller = new AgentStatsPoller(peer, service, c.intervalMs);
+      agent = {
+        stats: poller,
+        configure: (connectionId, changes) =>
+          peer.configureSession(service, connectionId, changes as SessionChanges).then(
+            () => null,
+            (e: Error) => e.message,
+          ),
+      };
+    }
+    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, agent);
     poller?.stop();
     if (lost !== null) throw new PeerLost(lost);
     // The receiver's own counters, which only the agent has.
