@@ -1,7 +1,7 @@
 // Simulator speed: packet events per second (datagrams sent, datagrams delivered, timers fired)
 // for bulk transfers, against a baseline of the bare event loop (links only, no engines). The
-// transfers hash their data on both ends by default; the --no-verify rows show the simulator
-// without that SHA-256 work.
+// transfers check their data by default (the receiver compares every byte with the pattern); the
+// --no-verify rows show the simulator without that work.
 
 import { runSimTransfer } from '../core/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';

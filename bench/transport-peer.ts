@@ -9,7 +9,6 @@ import { startListenerServer } from '../core/udp/listener-server.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { makePattern, patternDigest } from '../core/apps/bulk.js';
 
 const [role, ...args] = process.argv.slice(2);
 const send = (m: unknown) => process.send?.(m);
@@ -88,12 +87,7 @@ if (role === 'raw-recv') {
     peer: { host: '127.0.0.1', port: Number(args[0]) },
     socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES },
   });
-  // The sender's CPU time over the transfer, less the SHA-256 of the pattern it computes at the end
-  // (timed again here: the same bytes cost the same).
-  const cpuUs = cpuSince(cpu);
-  const digestFrom = process.cpuUsage();
-  patternDigest(makePattern(1), Number(args[1]), 0);
-  finish({ ...summary, senderCpuUs: cpuUs - cpuSince(digestFrom) });
+  finish({ ...summary, senderCpuUs: cpuSince(cpu) });
 } else {
   console.error(`transport-peer: unknown role ${role}`);
   process.exit(2);

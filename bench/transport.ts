@@ -76,5 +76,5 @@ export async function benchTransport(): Promise<void> {
     ],
   );
   console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(median(rtx5) * 100, 1)}% of its packets`);
-  console.log('sender CPU: user + system time of the sending process over the transfer, per datagram it sent (sr: less the SHA-256 it computes at the end)');
+  console.log('sender CPU: user + system time of the sending process over the transfer, per datagram it sent');
 }

@@ -1,30 +1,12 @@
-// The bulk application's data check: the sender's expected digest comes from the pattern, and a
-// transfer that delivers different bytes says so.
+// The bulk application's data check: the receiver compares what it reads with the pattern and
+// answers with a verdict; the sender checks it against what it sent and says what differed.
 
 import { describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
-import { PATTERN_BYTES, makePattern, patternDigest } from '../core/apps/bulk.js';
+import { decodeVerdict, encodeVerdict, expectedVerdict, verdictProblem } from '../core/apps/bulk.js';
 import { runSimTransfer } from '../core/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
-
-/** The digest built the slow way: the whole stream in one buffer, a length after each message. */
-function naiveDigest(pattern: Uint8Array, total: number, messageBytes: number): string {
-  const parts: Buffer[] = [];
-  for (let start = 0; start < total; start += messageBytes > 0 ? messageBytes : total) {
-    const end = messageBytes > 0 ? Math.min(total, start + messageBytes) : total;
-    const bytes = Buffer.alloc(end - start);
-    for (let i = start; i < end; i++) bytes[i - start] = pattern[i % PATTERN_BYTES]!;
-    parts.push(bytes);
-    if (messageBytes > 0) {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(end - start);
-      parts.push(len);
-    }
-  }
-  return createHash('sha256').update(Buffer.concat(parts)).digest('hex');
-}
 
 const setup = (o: Partial<TransferSetup>): TransferSetup => ({
   transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' },
@@ -40,11 +22,23 @@ const setup = (o: Partial<TransferSetup>): TransferSetup => ({
 });
 
 describe('bulk data check', () => {
-  it('the expected digest is the pattern stream, cut into messages with their lengths', () => {
-    const p = makePattern(7);
-    for (const [total, msg] of [[0, 0], [1, 0], [200_000, 0], [200_000, 1000], [131_043, 65_521], [70_000, 65_522], [5, 3]] as const) {
-      expect(Buffer.from(patternDigest(p, total, msg)).toString('hex'), `${total} bytes, messages of ${msg}`).toBe(naiveDigest(p, total, msg));
-    }
+  it('a verdict survives its encoding, offsets beyond 2^32 included', () => {
+    const v = { ...expectedVerdict(5 * 2 ** 32 + 7, 2 ** 31), firstDifferenceAt: 2 ** 40 + 3 };
+    expect(decodeVerdict(encodeVerdict(v))).toEqual(v);
+    expect(decodeVerdict(new Uint8Array([0]))).toBeNull();
+    expect(decodeVerdict(new Uint8Array(56))).toBeNull();
+  });
+
+  it('names what differs: the first byte, a short read, the message count, moved boundaries', () => {
+    const want = expectedVerdict(10_000, 1000);
+    expect(want.messages).toBe(10);
+    expect(verdictProblem(want, want)).toBeNull();
+    expect(verdictProblem({ ...want, firstDifferenceAt: 1234 }, want)).toBe('byte 1,234 differs from what was sent (the first difference)');
+    expect(verdictProblem({ ...want, bytesRead: 9000 }, want)).toBe('the receiver read 9,000 bytes, 10,000 were sent');
+    expect(verdictProblem({ ...want, messages: 9 }, want)).toBe('the receiver read 9 messages, 10 were sent');
+    expect(verdictProblem({ ...want, endsDigest: expectedVerdict(10_000, 999).endsDigest }, want)).toBe('message boundaries are not where they were sent');
+    expect(expectedVerdict(10_000, 0).messages).toBe(0);
+    expect(expectedVerdict(10_001, 1000).messages).toBe(11);
   });
 
   it('a clean transfer matches, by stream and by messages', () => {
@@ -52,15 +46,17 @@ describe('bulk data check', () => {
       const s = runSimTransfer(setup({ messageBytes }));
       expect(s.status).toBe('complete');
       expect(s.dataMatched).toBe(true);
-      expect(s.sentSha256).toBe(s.receivedSha256);
+      expect(s.dataProblem).toBeNull();
+      expect(s.firstDifferenceAt).toBeNull();
     }
   });
 
-  it('corruption let through with checksums off is caught by the data check', () => {
+  it('corruption let through with checksums off is caught, with the offset of the first bad byte', () => {
     const s = runSimTransfer(setup({ transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr', verifyChecksum: false }, forward: { ...NO_IMPAIRMENT, delayMs: 5, corruptProbability: 0.05, corruptBits: 1 } }));
     expect(s.status).toBe('complete');
     expect(s.dataMatched).toBe(false);
-    expect(s.sentSha256).not.toBe(s.receivedSha256);
-    expect(s.sentSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(s.firstDifferenceAt).toBeGreaterThanOrEqual(0);
+    expect(s.firstDifferenceAt).toBeLessThan(300_000);
+    expect(s.dataProblem).toBe(`byte ${s.firstDifferenceAt!.toLocaleString('en')} differs from what was sent (the first difference)`);
   });
 });

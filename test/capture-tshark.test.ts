@@ -143,7 +143,7 @@ describe.skipIf(SKIP_TSHARK)('tshark reads lab captures', () => {
     const a = { address: '10.1.0.1', port: 5555 };
     const b = { address: '10.1.0.2', port: 6666 };
     const h = { flags: 0, connectionId: 0x01020304, seq: 10, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] };
-    const reliable = encodeSynOptions({ service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, mssBytes: 1400, ackEveryPackets: 2, ackDelayMs: 25, rcvBufferBytes: 65536, readRateBytesPerSecond: 1000 });
+    const reliable = encodeSynOptions({ service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, mssBytes: 1400, ackEveryPackets: 2, ackDelayMs: 25, rcvBufferBytes: 65536, readRateBytesPerSecond: 1000, patternSeed: 4_000_000_001 });
     const stream = encodeSynOptions({ service: Service.STREAM, datagramBytes: 1200, ratePacketsPerSecond: 5000, durationMs: 10_000, reportIntervalMs: 100 });
     const report = new Uint8Array(REPORT_BYTES);
     encodeReport({ final: true, packetsReceived: 990, bytesReceived: 1_188_000, packetsExpected: 1000, lost: 10, reordered: 3, duplicates: 1, jitterMs: 0.25, kernelDrops: Number.NaN, checksumFailures: 2 }, report);
@@ -171,6 +171,7 @@ describe.skipIf(SKIP_TSHARK)('tshark reads lab captures', () => {
       'packetlab.syn.ack_delay_us',
       'packetlab.syn.rcv_buffer',
       'packetlab.syn.read_rate',
+      'packetlab.syn.pattern_seed',
       'packetlab.syn.datagram_bytes',
       'packetlab.syn.rate_pps',
       'packetlab.syn.duration_ms',
@@ -205,6 +206,7 @@ describe.skipIf(SKIP_TSHARK)('tshark reads lab captures', () => {
         'packetlab.syn.ack_delay_us': '25000',
         'packetlab.syn.rcv_buffer': '65536',
         'packetlab.syn.read_rate': '1000',
+        'packetlab.syn.pattern_seed': '4000000001',
         'packetlab.flags.ack': '0',
         'packetlab.flags.echo': '0',
         'packetlab.checksum.status': '1',

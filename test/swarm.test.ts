@@ -1,6 +1,6 @@
 // Seeded simulation over many seeds with random faults: every transfer must finish (liveness) and
 // deliver exactly the bytes sent, in order, with their message boundaries (safety; checked by the
-// SHA-256 both ends compute). SWARM_SEEDS=10000 runs the long version.
+// receiver against the pattern, byte by byte). SWARM_SEEDS=10000 runs the long version.
 
 import { describe, expect, it } from 'vitest';
 import { runSimTransfer } from '../core/transfer/sim-transfer.js';

@@ -145,7 +145,7 @@ describe('sequence numbers', () => {
 
 describe('SYN options', () => {
   it('round-trip both services', () => {
-    const reliable = { service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, verifyData: false, mssBytes: 1000, ackEveryPackets: 2, ackDelayMs: 40, rcvBufferBytes: 65536, readRateBytesPerSecond: 1e6 } as const;
+    const reliable = { service: Service.RELIABLE, protocol: 'gbn', sack: false, verifyChecksum: true, verifyData: false, mssBytes: 1000, ackEveryPackets: 2, ackDelayMs: 40, rcvBufferBytes: 65536, readRateBytesPerSecond: 1e6, patternSeed: 0xdeadbeef } as const;
     expect(decodeSynOptions(encodeSynOptions(reliable))).toEqual({ ok: true, options: reliable });
     const stream = { service: Service.STREAM, datagramBytes: 1200, ratePacketsPerSecond: 5000, durationMs: 10_000, reportIntervalMs: 100 } as const;
     expect(decodeSynOptions(encodeSynOptions(stream))).toEqual({ ok: true, options: stream });

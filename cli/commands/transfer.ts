@@ -91,7 +91,8 @@ function printSummary(s: TransferSummary): void {
       ? `transfer complete: ${formatBytes(s.bytes)} in ${s.durationS.toFixed(3)} s = ${formatBitsPerSecond(s.goodputBps)} goodput`
       : `transfer ${s.status}: ${s.failure ?? ''}`;
   console.log(`\n${head} (${s.net}, ${s.protocol}, seed ${s.seed})`);
-  if (s.dataMatched !== null) console.log(`data: ${s.dataMatched ? 'SHA-256 matches' : 'SHA-256 DIFFERS'} (sent ${s.sentSha256?.slice(0, 16)}..., received ${s.receivedSha256?.slice(0, 16)}...)`);
+  if (s.dataMatched === true) console.log('data: every byte matches what was sent, in order, message boundaries included');
+  else if (s.dataMatched === false) console.log(`data: DIFFERS: ${s.dataProblem}`);
   const c = s.sender;
   console.log(`sent: ${c.dataPacketsSent} data packets, ${c.retransmitsTimeout} retransmitted on timeout, ${c.retransmitsFast} fast, ${c.retransmitsSpurious} spurious; ${c.timeouts} timeouts, ${c.fastRecoveries} fast recoveries`);
   if (s.receiver !== null) {
@@ -123,7 +124,7 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
   cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
-  cmd.addOption(new Option('--no-verify', 'do not hash the data on both ends (saves the SHA-256 work on the largest runs)').helpGroup(g));
+  cmd.addOption(new Option('--no-verify', 'do not compare the received data with what was sent (the receiver reads and discards)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
   cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));

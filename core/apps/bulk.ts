@@ -1,9 +1,10 @@
 // Bulk transfer over a reliable connection: the sender writes a seeded byte pattern (as a byte
-// stream or as messages of a fixed size); the receiver hashes what it read, message boundaries
-// included, and answers with its SHA-256 before closing. The sender compares it with the SHA-256
-// of the stream it was asked to write (the pattern, cut into the same messages), computed once
-// the receiver has confirmed the last byte: the hashing stays off the sender's data path, and the
-// expected digest comes from the pattern itself, not from what the connection took.
+// stream or as messages of a fixed size); the SYN carries the pattern's seed. The receiver compares
+// every byte it reads with the pattern as it reads it (a memcmp per packet, no hashing), notes
+// where messages end, and answers with a verdict before closing: bytes read, the first byte that
+// differed, messages read and a SHA-256 of their end offsets. The sender checks the verdict against
+// what it was asked to send, so it knows whether the bytes arrived exactly, in order and with their
+// boundaries, and where the first difference is.
 
 import { createHash, type Hash } from 'node:crypto';
 import { Connection, type ReadSink } from '../transport/connection.js';
@@ -15,7 +16,6 @@ import { Service, encodeSynOptions } from '../wire/handshake.js';
 
 /** Length of the repeating data pattern: a prime, so packet boundaries never line up with it. */
 export const PATTERN_BYTES = 65521;
-const DIGEST_BYTES = 32;
 
 /** The seeded byte pattern both ends of a transfer agree on. */
 export function makePattern(seed: number): Uint8Array {
@@ -25,80 +25,138 @@ export function makePattern(seed: number): Uint8Array {
   return p;
 }
 
-/**
- * Hashes delivered data the same way on both ends: bytes, then a 4-byte length at each message
- * end. Bytes are staged and hashed in 256 KB chunks: one native call per chunk instead of per
- * packet, and no view object per packet.
- */
-class HashingSink implements ReadSink {
-  readonly hash: Hash = createHash('sha256');
-  private messageLength = 0;
-  private readonly staging = Buffer.allocUnsafe(256 * 1024);
+/** Size of the receiver's verdict message (docs/wire.md, "Bulk transfer verdict"). */
+export const VERDICT_BYTES = 56;
+const VERDICT_VERSION = 1;
+const NO_DIFFERENCE = 2 ** 53 - 1;
+
+/** Hashes message-end offsets (8 bytes each, big-endian), staged so that one native call covers many. */
+class EndOffsets {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly staging = Buffer.allocUnsafe(64 * 1024);
   private staged = 0;
+  count = 0;
+
+  add(offset: number): void {
+    if (this.staged === this.staging.length) this.flush();
+    this.staging.writeUInt32BE(Math.floor(offset / 2 ** 32), this.staged);
+    this.staging.writeUInt32BE(offset >>> 0, this.staged + 4);
+    this.staged += 8;
+    this.count++;
+  }
+
+  private flush(): void {
+    this.hash.update(this.staging.subarray(0, this.staged));
+    this.staged = 0;
+  }
+
+  digest(): Uint8Array {
+    this.flush();
+    return Uint8Array.from(this.hash.digest());
+  }
+}
+
+/** What a receiver found, as its verdict message carries it. */
+export interface Verdict {
+  /** Bytes the receiving application read. */
+  bytesRead: number;
+  /** Offset of the first byte that differed from the pattern, or null when none did. */
+  firstDifferenceAt: number | null;
+  /** Messages that ended (boundaries read). */
+  messages: number;
+  /** SHA-256 of the message-end offsets. */
+  endsDigest: Uint8Array;
+}
+
+/** Encodes a verdict into its 56-byte message. */
+export function encodeVerdict(v: Verdict): Uint8Array {
+  const out = Buffer.alloc(VERDICT_BYTES);
+  out[0] = VERDICT_VERSION;
+  out[1] = 1;
+  const u64 = (off: number, x: number) => {
+    out.writeUInt32BE(Math.floor(x / 2 ** 32), off);
+    out.writeUInt32BE(x >>> 0, off + 4);
+  };
+  u64(4, v.bytesRead);
+  u64(12, v.firstDifferenceAt ?? NO_DIFFERENCE);
+  out.writeUInt32BE(v.messages >>> 0, 20);
+  out.set(v.endsDigest.subarray(0, 32), 24);
+  return out;
+}
+
+/** Decodes a verdict message; null for anything else (a receiver that did not verify, or garbage). */
+export function decodeVerdict(m: Uint8Array): Verdict | null {
+  if (m.length !== VERDICT_BYTES || m[0] !== VERDICT_VERSION || m[1] !== 1) return null;
+  const b = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+  const u64 = (off: number) => b.readUInt32BE(off) * 2 ** 32 + b.readUInt32BE(off + 4);
+  const diff = u64(12);
+  return { bytesRead: u64(4), firstDifferenceAt: diff >= NO_DIFFERENCE ? null : diff, messages: b.readUInt32BE(20), endsDigest: Uint8Array.from(m.subarray(24, 56)) };
+}
+
+/**
+ * Compares delivered data with the pattern as it is read: every byte (one native comparison per
+ * contiguous piece; the exact byte is searched only on a difference) and the offsets where
+ * messages end.
+ */
+class PatternCheck implements ReadSink {
+  private readonly pattern: Buffer;
+  private readonly ends = new EndOffsets();
+  private bytesRead = 0;
+  private firstDifferenceAt = -1;
   private source: Uint8Array | null = null;
   private sourceBuffer: Buffer | null = null;
+
+  constructor(seed: number) {
+    const p = makePattern(seed);
+    this.pattern = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+  }
 
   onData(buf: Uint8Array, start: number, end: number, messageEnd: boolean): void {
     if (buf !== this.source) {
       this.source = buf;
       this.sourceBuffer = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
     }
-    this.append(this.sourceBuffer!, start, end, messageEnd);
+    if (this.firstDifferenceAt < 0) this.compare(this.sourceBuffer!, start, end);
+    this.bytesRead += end - start;
+    if (messageEnd) this.ends.add(this.bytesRead);
   }
 
-  /** Adds src[start..end) to the stream, ending a message when asked. */
-  append(src: Buffer, start: number, end: number, messageEnd: boolean): void {
-    this.messageLength += end - start;
-    while (start < end) {
-      const n = Math.min(end - start, this.staging.length - this.staged);
-      src.copy(this.staging, this.staged, start, start + n);
-      this.staged += n;
-      start += n;
-      if (this.staged === this.staging.length) this.flush();
+  private compare(src: Buffer, start: number, end: number): void {
+    const p = this.pattern;
+    let at = this.bytesRead % PATTERN_BYTES;
+    for (let i = start; i < end; ) {
+      const n = Math.min(end - i, PATTERN_BYTES - at);
+      if (src.compare(p, at, at + n, i, i + n) !== 0) {
+        let k = 0;
+        while (src[i + k] === p[at + k]) k++;
+        this.firstDifferenceAt = this.bytesRead + (i - start) + k;
+        return;
+      }
+      i += n;
+      at = 0;
     }
-    if (messageEnd) {
-      if (this.staged + 4 > this.staging.length) this.flush();
-      this.staging.writeUInt32BE(this.messageLength, this.staged);
-      this.staged += 4;
-      this.messageLength = 0;
-    }
   }
 
-  private flush(): void {
-    if (this.staged > 0) this.hash.update(this.staging.subarray(0, this.staged));
-    this.staged = 0;
-  }
-
-  /** The SHA-256 of everything added. */
-  digest(): Uint8Array {
-    this.flush();
-    return this.hash.digest();
+  verdict(): Verdict {
+    return { bytesRead: this.bytesRead, firstDifferenceAt: this.firstDifferenceAt < 0 ? null : this.firstDifferenceAt, messages: this.ends.count, endsDigest: this.ends.digest() };
   }
 }
 
-/**
- * The SHA-256 a receiver reports when it read exactly `totalBytes` of the pattern, cut into
- * messages of `messageBytes` (0: one byte stream), as HashingSink hashes them.
- */
-export function patternDigest(pattern: Uint8Array, totalBytes: number, messageBytes: number): Uint8Array {
-  const hash = createHash('sha256');
-  const length = Buffer.alloc(4);
-  let written = 0;
-  while (written < totalBytes) {
-    const messageStart = written;
-    const messageEnd = messageBytes > 0 ? Math.min(totalBytes, written + messageBytes) : totalBytes;
-    while (written < messageEnd) {
-      const off = written % PATTERN_BYTES;
-      const n = Math.min(messageEnd - written, PATTERN_BYTES - off);
-      hash.update(pattern.subarray(off, off + n));
-      written += n;
-    }
-    if (messageBytes > 0) {
-      length.writeUInt32BE(messageEnd - messageStart, 0);
-      hash.update(length);
-    }
-  }
-  return hash.digest();
+/** The verdict of a receiver that read exactly `totalBytes` of the pattern in messages of `messageBytes` (0: a byte stream). */
+export function expectedVerdict(totalBytes: number, messageBytes: number): Verdict {
+  const ends = new EndOffsets();
+  if (messageBytes > 0) for (let at = 0; at < totalBytes; ) ends.add((at = Math.min(totalBytes, at + messageBytes)));
+  return { bytesRead: totalBytes, firstDifferenceAt: null, messages: ends.count, endsDigest: ends.digest() };
+}
+
+/** Why a verdict differs from the expected one, or null when they agree. */
+export function verdictProblem(got: Verdict, want: Verdict): string | null {
+  const n = (x: number) => x.toLocaleString('en');
+  if (got.firstDifferenceAt !== null) return `byte ${n(got.firstDifferenceAt)} differs from what was sent (the first difference)`;
+  if (got.bytesRead !== want.bytesRead) return `the receiver read ${n(got.bytesRead)} bytes, ${n(want.bytesRead)} were sent`;
+  if (got.messages !== want.messages) return `the receiver read ${n(got.messages)} messages, ${n(want.messages)} were sent`;
+  if (Buffer.compare(Buffer.from(got.endsDigest), Buffer.from(want.endsDigest)) !== 0) return 'message boundaries are not where they were sent';
+  return null;
 }
 
 /** Reads and forgets (a receiver that does not verify). */
@@ -106,7 +164,7 @@ const DISCARD: ReadSink = { onData: () => {} };
 /** The receiver's final message when it was not asked to verify. */
 const NOT_VERIFIED = new Uint8Array([0]);
 
-/** Collects one small message (the receiver's digest). */
+/** Collects one small message (the receiver's verdict). */
 class MessageCollector implements ReadSink {
   chunks: Uint8Array[] = [];
   bytes = 0;
@@ -135,7 +193,7 @@ export interface BulkSenderOptions {
   peer: number;
   /** Seed of the data pattern. */
   patternSeed: number;
-  /** Hash the data on both ends and compare (default true); off saves the SHA-256 work. */
+  /** The receiver compares the data with the pattern and answers with a verdict (default true). */
   verifyData?: boolean;
 }
 
@@ -156,13 +214,14 @@ export class BulkSender implements Endpoint {
   completedAtMs = Number.NaN;
   /** Bytes handed to the connection so far. */
   writtenBytes = 0;
-  /** SHA-256 of the stream the sender was asked to write (set once the receiver confirmed it all). */
-  sentDigest: Uint8Array | null = null;
-  /** SHA-256 the receiver reported. */
-  receivedDigest: Uint8Array | null = null;
+  /** The receiver's verdict, once it came (null when not verifying). */
+  verdict: Verdict | null = null;
+  /** Why the data did not match, null when it did or is not known. */
+  dataProblem: string | null = null;
 
   private readonly opts: BulkSenderOptions;
   private readonly pattern: Uint8Array;
+  private matchedValue: boolean | null = null;
   private readonly reply = new MessageCollector();
   private messageWritten = 0;
   private started = false;
@@ -177,10 +236,9 @@ export class BulkSender implements Endpoint {
     this.conn = new Connection({ config: opts.config, role: 'client', connectionId: opts.connectionId, isn: opts.isn });
   }
 
-  /** True when the receiver's digest equals the sender's; null until both are known. */
+  /** True when the receiver read exactly what was sent; null until its verdict is known. */
   get matched(): boolean | null {
-    if (this.sentDigest === null || this.receivedDigest === null) return null;
-    return Buffer.compare(Buffer.from(this.sentDigest), Buffer.from(this.receivedDigest)) === 0;
+    return this.matchedValue;
   }
 
   /** Ends the transfer at once: the peer gets an RST with the reason, and the state is 'failed'. */
@@ -207,6 +265,7 @@ export class BulkSender implements Endpoint {
         rcvBufferBytes: c.rcvBufferBytes,
         readRateBytesPerSecond: this.opts.readRateBytesPerSecond,
         verifyData: this.verify,
+        patternSeed: this.opts.patternSeed,
       }),
     );
   }
@@ -243,16 +302,21 @@ export class BulkSender implements Endpoint {
     if (this.state === 'sending') this.pump();
     if (this.state === 'closing' || this.state === 'sending') {
       this.conn.read(this.reply);
-      if (this.reply.message !== null && this.receivedDigest === null && this.verify) this.receivedDigest = this.reply.message.subarray(0, DIGEST_BYTES);
+      if (this.reply.message !== null && this.verify && this.matchedValue === null) this.judge(this.reply.message);
       // The receiver's final message (its digest, or one byte when not verifying) confirms it read
       // everything up to our FIN.
       if (this.conn.isSendComplete && this.reply.message !== null && this.state === 'closing') {
         this.state = 'done';
         this.completedAtMs = now;
         this.conn.read(this.reply);
-        if (this.verify) this.sentDigest = patternDigest(this.pattern, this.opts.totalBytes, this.opts.messageBytes);
       }
     }
+  }
+
+  private judge(message: Uint8Array): void {
+    this.verdict = decodeVerdict(message);
+    this.dataProblem = this.verdict === null ? `the receiver answered with ${message.length} bytes that are not a verdict` : verdictProblem(this.verdict, expectedVerdict(this.opts.totalBytes, this.opts.messageBytes));
+    this.matchedValue = this.dataProblem === null;
   }
 
   private pump(): void {
@@ -289,24 +353,26 @@ export class BulkSender implements Endpoint {
 export class BulkReceiver implements Session {
   /** The reliable connection underneath. */
   readonly conn: Connection;
-  /** SHA-256 of everything read, once the sender closed. */
-  digest: Uint8Array | null = null;
+  /** What it found, once the sender closed (null when not verifying). */
+  verdict: Verdict | null = null;
   /** When the sender's FIN was read (ms). */
   finishedAtMs = Number.NaN;
   private answered = false;
 
-  private readonly sink = new HashingSink();
+  private readonly sink: ReadSink;
   private readonly readRate: number;
   private readonly burstBytes: number;
   private tokens = 0;
   private lastRefill = Number.NaN;
   private nextReadAt: number | null = null;
 
-  private readonly verify: boolean;
+  private readonly check: PatternCheck | null;
 
-  constructor(conn: Connection, readRateBytesPerSecond: number, burstBytes: number, verifyData = true) {
+  /** `patternSeed` null: read and discard without checking. */
+  constructor(conn: Connection, readRateBytesPerSecond: number, burstBytes: number, patternSeed: number | null) {
     this.conn = conn;
-    this.verify = verifyData;
+    this.check = patternSeed === null ? null : new PatternCheck(patternSeed);
+    this.sink = this.check ?? DISCARD;
     this.readRate = readRateBytesPerSecond;
     this.burstBytes = Math.max(1, burstBytes);
   }
@@ -349,7 +415,7 @@ export class BulkReceiver implements Session {
       if (Number.isNaN(this.lastRefill)) this.lastRefill = now;
       this.tokens = Math.min(this.burstBytes, this.tokens + ((now - this.lastRefill) * this.readRate) / 1000);
       this.lastRefill = now;
-      const n = conn.read(this.verify ? this.sink : DISCARD, Math.floor(this.tokens));
+      const n = conn.read(this.sink, Math.floor(this.tokens));
       this.tokens -= n;
       // Come back when a packet's worth of tokens has built up, if data is waiting.
       if (conn.hasReadable) {
@@ -358,13 +424,13 @@ export class BulkReceiver implements Session {
         if (this.nextReadAt === null || at < this.nextReadAt) this.nextReadAt = at;
       }
     } else {
-      conn.read(this.verify ? this.sink : DISCARD);
+      conn.read(this.sink);
     }
     if (conn.isPeerClosed && !this.answered) {
       this.answered = true;
       this.finishedAtMs = now;
-      if (this.verify) this.digest = this.sink.digest();
-      conn.sendMessage(this.digest ?? NOT_VERIFIED);
+      this.verdict = this.check?.verdict() ?? null;
+      conn.sendMessage(this.verdict === null ? NOT_VERIFIED : encodeVerdict(this.verdict));
       conn.close();
     }
   }

@@ -39,6 +39,6 @@ export function labSessionFactory(defaults: ListenerTransportDefaults = {}): Ses
     };
     const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
     conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
-    return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)), o.verifyData !== false);
+    return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)), o.verifyData !== false ? (o.patternSeed ?? 0) : null);
   };
 }

@@ -74,9 +74,12 @@ export interface TransferSummary {
   /** From the end of the handshake to the receiver's confirmation of the last byte. */
   durationS: number;
   goodputBps: number;
+  /** The receiver read exactly the bytes and message boundaries sent; null when not verified or not known. */
   dataMatched: boolean | null;
-  sentSha256: string | null;
-  receivedSha256: string | null;
+  /** Why the data did not match (the first byte that differed, a short read, boundaries moved). */
+  dataProblem: string | null;
+  /** Offset of the first byte the receiver read that differed from what was sent, null when none did. */
+  firstDifferenceAt: number | null;
   sender: ConnectionCounters;
   receiver: Record<string, number> | null;
   forward: LinkCounters | null;
@@ -105,7 +108,6 @@ export function summarizeTransfer(
   const injected = (forward?.corruptedDelivered ?? 0) + (reverse?.corruptedDelivered ?? 0);
   const detected = s.checksumFailures + (receiver?.checksumFailures ?? 0) + strayChecksumFailures;
   const accepted = s.corruptAccepted + (receiver?.corruptAccepted ?? 0);
-  const hex = (d: Uint8Array | null) => (d === null ? null : Buffer.from(d).toString('hex'));
   return {
     type: 'summary',
     net,
@@ -118,8 +120,8 @@ export function summarizeTransfer(
     durationS: status === 'complete' ? durationS : Number.NaN,
     goodputBps: status === 'complete' && durationS > 0 ? (setup.totalBytes * 8) / durationS : Number.NaN,
     dataMatched: sender.matched,
-    sentSha256: hex(sender.sentDigest),
-    receivedSha256: hex(sender.receivedDigest),
+    dataProblem: sender.dataProblem,
+    firstDifferenceAt: sender.verdict?.firstDifferenceAt ?? null,
     sender: { ...s },
     receiver,
     forward: forward === null ? null : { ...forward },

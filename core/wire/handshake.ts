@@ -21,8 +21,10 @@ export interface ReliableSynOptions {
   protocol: 'saw' | 'gbn' | 'sr';
   sack: boolean;
   verifyChecksum: boolean;
-  /** The receiver hashes what it reads and answers with the SHA-256 (default true). */
+  /** The receiver compares what it reads with the pattern and answers with a verdict (default true). */
   verifyData?: boolean;
+  /** Seed of the bulk data pattern the receiver compares with (core/apps/bulk.ts; 0 when unused). */
+  patternSeed?: number;
   mssBytes: number;
   ackEveryPackets: number;
   ackDelayMs: number;
@@ -64,6 +66,7 @@ export function encodeSynOptions(o: SynOptions): Uint8Array {
     v.setUint32(8, Math.round(o.ackDelayMs * 1000));
     v.setUint32(12, o.rcvBufferBytes);
     v.setUint32(16, Math.min(0xffffffff, Math.round(o.readRateBytesPerSecond)));
+    v.setUint32(20, (o.patternSeed ?? 0) >>> 0);
   } else {
     v.setUint16(4, o.datagramBytes);
     v.setUint32(8, Math.round(o.ratePacketsPerSecond));
@@ -103,6 +106,7 @@ export function decodeSynOptions(payload: Uint8Array): SynDecodeResult {
         ackDelayMs: v.getUint32(8) / 1000,
         rcvBufferBytes: v.getUint32(12),
         readRateBytesPerSecond: v.getUint32(16),
+        patternSeed: v.getUint32(20),
       },
     };
   }

@@ -99,12 +99,13 @@ local f = {
   syn_flags = ProtoField.uint8("packetlab.syn.flags", "Options flags", base.HEX),
   syn_sack = ProtoField.bool("packetlab.syn.sack", "SACK", 8, nil, 0x01),
   syn_verify = ProtoField.bool("packetlab.syn.verify_checksum", "Verify checksums", 8, nil, 0x02),
-  syn_digest = ProtoField.bool("packetlab.syn.verify_data", "Verify data (SHA-256)", 8, nil, 0x04),
+  syn_digest = ProtoField.bool("packetlab.syn.verify_data", "Verify data", 8, nil, 0x04),
   syn_mss = ProtoField.uint16("packetlab.syn.mss", "MSS (bytes)", base.DEC),
   syn_ack_every = ProtoField.uint16("packetlab.syn.ack_every", "ACK every (packets)", base.DEC),
   syn_ack_delay = ProtoField.uint32("packetlab.syn.ack_delay_us", "ACK delay (us)", base.DEC),
   syn_rcv_buffer = ProtoField.uint32("packetlab.syn.rcv_buffer", "Receive buffer (bytes)", base.DEC),
   syn_read_rate = ProtoField.uint32("packetlab.syn.read_rate", "Read rate (bytes/s, 0 = unlimited)", base.DEC),
+  syn_pattern_seed = ProtoField.uint32("packetlab.syn.pattern_seed", "Data pattern seed", base.DEC),
   syn_datagram = ProtoField.uint16("packetlab.syn.datagram_bytes", "Datagram size (bytes)", base.DEC),
   syn_rate = ProtoField.uint32("packetlab.syn.rate_pps", "Rate (packets/s)", base.DEC),
   syn_duration = ProtoField.uint32("packetlab.syn.duration_ms", "Duration (ms)", base.DEC),
@@ -205,6 +206,7 @@ local function dissect_syn(tvb, tree)
     t:add(f.syn_ack_delay, tvb(8, 4))
     t:add(f.syn_rcv_buffer, tvb(12, 4))
     t:add(f.syn_read_rate, tvb(16, 4))
+    t:add(f.syn_pattern_seed, tvb(20, 4))
   elseif service == 2 then
     t:add(f.syn_datagram, tvb(4, 2))
     t:add(f.syn_rate, tvb(8, 4))
