@@ -13,11 +13,12 @@
 // shutdown) get different statuses, and become RpcRemoteError or RpcTransportError.
 
 import type { Endpoint } from '../endpoint.js';
+import { Fifo } from '../util/fifo.js';
 import { Rng } from '../util/rng.js';
 import { LatencyHistogram, bucketOf } from './histogram.js';
 import { AcceptStat, AuthFlavor, MsgType, RejectStat, ReplyHeader, ReplyStat, authStatName, encodeCredential, parseReplyBody, writeCallHeader, type Credential } from './message.js';
 import type { ProcedureDescriptor } from './program.js';
-import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
+import { XdrReader, XdrWriter } from './xdr.js';
 
 /** How a call ended (the first six match accept_stat). */
 export const RpcStatus = {
@@ -259,12 +260,9 @@ export class RpcClientEngine implements Endpoint {
   private nextXid: number;
   private readonly pending = new Map<number, RpcCall>();
   private readonly heap: RpcCall[] = [];
-  private sendQueue: RpcCall[] = [];
-  private sendHead = 0;
-  private backlog: RpcCall[] = [];
-  private backlogHead = 0;
-  private completed: RpcCall[] = [];
-  private completedHead = 0;
+  private readonly sendQueue = new Fifo<RpcCall>();
+  private readonly backlog = new Fifo<RpcCall>();
+  private readonly completed = new Fifo<RpcCall>();
   private inFlightCount = 0;
   private readonly maxInFlight: number;
   private readonly maxBacklog: number;
@@ -321,7 +319,7 @@ export class RpcClientEngine implements Endpoint {
     w.reset();
     writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, this.credential);
     proc.args.encode(w, args);
-    const bytes = wireCopy(w.bytes());
+    const bytes = w.wireCopy();
     const c = this.spare.pop() ?? new RpcCall(proc, args, bytes);
     c.procedure = proc;
     c.args = args;
@@ -377,14 +375,7 @@ export class RpcClientEngine implements Endpoint {
 
   /** The next finished call, or null. */
   pollCompleted(): RpcCall | null {
-    if (this.completedHead >= this.completed.length) {
-      if (this.completed.length > 0) {
-        this.completed = [];
-        this.completedHead = 0;
-      }
-      return null;
-    }
-    return this.completed[this.completedHead++]!;
+    return this.completed.shift() ?? null;
   }
 
   /**
@@ -482,8 +473,7 @@ export class RpcClientEngine implements Endpoint {
   }
 
   pollTransmit(now: number): Uint8Array | null {
-    while (this.sendHead < this.sendQueue.length) {
-      const c = this.sendQueue[this.sendHead++]!;
+    for (let c = this.sendQueue.shift(); c !== undefined; c = this.sendQueue.shift()) {
       c.queued = false;
       if (c.done) continue;
       c.attempts++;
@@ -495,10 +485,6 @@ export class RpcClientEngine implements Endpoint {
         c.intervalMs = Math.min(c.intervalMs * this.policy.retryBackoff, this.policy.retryIntervalMsMax);
         c.nextAtMs = Math.min(at, c.deadlineMs);
         this.heapFix(c);
-      }
-      if (this.sendHead === this.sendQueue.length) {
-        this.sendQueue = [];
-        this.sendHead = 0;
       }
       return c.bytes;
     }
@@ -532,13 +518,9 @@ export class RpcClientEngine implements Endpoint {
       c.inFlight = false;
       this.inFlightCount--;
       // A slot is free: the oldest waiting call goes out.
-      while (this.backlogHead < this.backlog.length && this.inFlightCount < this.maxInFlight) {
-        const next = this.backlog[this.backlogHead++]!;
+      while (this.backlog.length > 0 && this.inFlightCount < this.maxInFlight) {
+        const next = this.backlog.shift()!;
         if (!next.done) this.launch(next);
-      }
-      if (this.backlogHead === this.backlog.length && this.backlogHead > 0) {
-        this.backlog = [];
-        this.backlogHead = 0;
       }
     }
     this.completed.push(c);

@@ -123,9 +123,11 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   private readonly writer = new XdrWriter(1024);
   private readonly reader = new XdrReader();
   private readonly header = new CallHeader();
-  private outBytes: Uint8Array[] = [];
-  private outTo: number[] = [];
+  // Replies waiting for pollTransmit: a ring of bytes and destinations that only grows.
+  private outBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(16).fill(undefined);
+  private outTo = new Float64Array(16);
   private outHead = 0;
+  private outCount = 0;
   private readonly maxQueued: number;
 
   constructor(o: RpcServerEngineOptions) {
@@ -173,18 +175,13 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   handleTimeout(): void {}
 
   pollTransmit(): Uint8Array | null {
-    if (this.outHead >= this.outBytes.length) {
-      if (this.outHead > 0) {
-        this.outBytes = [];
-        this.outTo = [];
-        this.outHead = 0;
-      }
-      return null;
-    }
-    const i = this.outHead++;
+    if (this.outCount === 0) return null;
+    const i = this.outHead;
     this.transmitTo = this.outTo[i]!;
     const b = this.outBytes[i]!;
-    this.outBytes[i] = undefined as unknown as Uint8Array;
+    this.outBytes[i] = undefined;
+    this.outHead = (i + 1) & (this.outTo.length - 1);
+    this.outCount--;
     return b;
   }
 
@@ -194,12 +191,29 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   /** Queues a reply for pollTransmit (copying it unless it is stable). */
   sendReply(bytes: Uint8Array, to: number, stable = false): void {
-    if (this.outBytes.length - this.outHead >= this.maxQueued) {
+    if (this.outCount >= this.maxQueued) {
       this.counters.replyDrops++;
       return;
     }
-    this.outBytes.push(stable ? bytes : wireCopy(bytes));
-    this.outTo.push(to);
+    let n = this.outTo.length;
+    if (this.outCount === n) {
+      // Full: unroll the ring into storage twice the size.
+      const bytesNext = new Array<Uint8Array | undefined>(n * 2).fill(undefined);
+      const toNext = new Float64Array(n * 2);
+      for (let k = 0; k < n; k++) {
+        const i = (this.outHead + k) & (n - 1);
+        bytesNext[k] = this.outBytes[i];
+        toNext[k] = this.outTo[i]!;
+      }
+      this.outBytes = bytesNext;
+      this.outTo = toNext;
+      this.outHead = 0;
+      n *= 2;
+    }
+    const i = (this.outHead + this.outCount) & (n - 1);
+    this.outBytes[i] = stable ? bytes : wireCopy(bytes);
+    this.outTo[i] = to;
+    this.outCount++;
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -354,11 +368,11 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
       k.systemErr++;
     }
-    // The cache copies what it keeps; the sink gets the writer's bytes for the length of the call.
-    const out = w.bytes();
+    // One copy for the wire, which the sink may keep (stable); the cache copies what it keeps.
+    const out = w.wireCopy();
     this.drc.complete(entry, this.drc.config.enabled ? out : null);
     k.replies++;
-    sink.sendReply(out, from, false);
+    sink.sendReply(out, from, true);
   }
 
   private reply(w: XdrWriter, to: number, sink: ReplySink): void {
