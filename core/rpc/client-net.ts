@@ -4,6 +4,8 @@
 // as for every other packetlab run (forward on the way out, reverse on the way in).
 
 import { isIPv6 } from 'node:net';
+// The module's object, not the global: globalThis.performance is a getter, run on every read.
+import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import type { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';

@@ -315,11 +315,12 @@ export class RpcClientEngine implements Endpoint {
     let xid = this.nextXid;
     while (this.pending.has(xid)) xid = (xid + 1) >>> 0;
     this.nextXid = (xid + 1) >>> 0;
+    // Encoded in place into a slab: the message is kept for retransmissions and sent without a copy.
     const w = this.writer;
-    w.reset();
+    w.beginWire();
     writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, this.credential);
     proc.args.encode(w, args);
-    const bytes = w.wireCopy();
+    const bytes = w.endWire();
     const c = this.spare.pop() ?? new RpcCall(proc, args, bytes);
     c.procedure = proc;
     c.args = args;

@@ -7,6 +7,8 @@
 // reply's copy) are sent without a copy and without a completion callback.
 
 import type { RemoteInfo } from 'node:dgram';
+// The module's object, not the global: globalThis.performance is a getter, run on every read.
+import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';

@@ -237,7 +237,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     }
     k.calls++;
     const w = this.writer;
-    w.reset();
+    w.beginWire();
     if (h.rpcvers !== RPC_VERSION) {
       writeRpcMismatch(w, h.xid);
       k.rpcMismatch++;
@@ -351,7 +351,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
     const w = this.writer;
     const k = this.counters;
-    w.reset();
+    w.beginWire();
     if (ok) {
       writeAcceptedReply(w, xid, AcceptStat.SUCCESS);
       try {
@@ -364,12 +364,13 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     }
     if (!ok) {
       this.lastHandlerError = `${sp.descriptor.name}: ${value instanceof Error ? value.message : String(value)}`;
-      w.reset();
+      w.beginWire();
       writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
       k.systemErr++;
     }
-    // One copy for the wire, which the sink may keep (stable); the cache copies what it keeps.
-    const out = w.wireCopy();
+    // Replies are encoded in place into slabs (beginWire): the sink may keep them as they are
+    // (stable), and the cache copies what it keeps.
+    const out = w.endWire();
     this.drc.complete(entry, this.drc.config.enabled ? out : null);
     k.replies++;
     sink.sendReply(out, from, true);
@@ -377,7 +378,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   private reply(w: XdrWriter, to: number, sink: ReplySink): void {
     this.counters.replies++;
-    sink.sendReply(w.bytes(), to);
+    sink.sendReply(w.endWire(), to, true);
   }
 
   /** The caller's credential, or the auth_stat that rejects it (RFC 5531 (9)). */
