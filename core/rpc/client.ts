@@ -258,6 +258,8 @@ export class RpcClientEngine implements Endpoint {
   private readonly retransmit: boolean;
   private readonly credential: Uint8Array;
   private nextXid: number;
+  // Pending calls by XID as a signed 32-bit number (xid | 0): a small integer to the engine, where
+  // an XID above 2^31 would be a boxed number allocated for every set.
   private readonly pending = new Map<number, RpcCall>();
   private readonly heap: RpcCall[] = [];
   private readonly sendQueue = new Fifo<RpcCall>();
@@ -313,7 +315,7 @@ export class RpcClientEngine implements Endpoint {
     if (this.closed) throw new RangeError('call() on a closed RPC client');
     if (this.pending.size - this.inFlightCount >= this.maxBacklog) throw new RangeError(`more than ${this.maxBacklog} calls are waiting to be sent`);
     let xid = this.nextXid;
-    while (this.pending.has(xid)) xid = (xid + 1) >>> 0;
+    while (this.pending.has(xid | 0)) xid = (xid + 1) >>> 0;
     this.nextXid = (xid + 1) >>> 0;
     // Encoded in place into a slab: the message is kept for retransmissions and sent without a copy.
     const w = this.writer;
@@ -330,7 +332,7 @@ export class RpcClientEngine implements Endpoint {
     c.deadlineMs = now + timeoutMs;
     c.nextAtMs = c.deadlineMs;
     c.intervalMs = this.policy.retryIntervalMs;
-    this.pending.set(xid, c);
+    this.pending.set(xid | 0, c);
     this.heapPush(c);
     this.counters.callsStarted++;
     if (this.inFlightCount < this.maxInFlight) this.launch(c);
@@ -396,7 +398,7 @@ export class RpcClientEngine implements Endpoint {
       this.counters.malformedReplies++;
       return;
     }
-    const c = this.pending.get(xid);
+    const c = this.pending.get(xid | 0);
     if (c === undefined || from !== this.transmitTo) {
       this.counters.strayReplies++;
       return;
@@ -501,7 +503,7 @@ export class RpcClientEngine implements Endpoint {
     c.status = status;
     c.errorMessage = message;
     c.completedAtMs = now;
-    this.pending.delete(c.xid);
+    this.pending.delete(c.xid | 0);
     this.heapRemove(c);
     const k = this.counters;
     k.attemptsOfCompleted += c.attempts;
