@@ -111,10 +111,12 @@ export class RpcClient implements RpcCaller {
     const c = this.engine.call(performance.now(), proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
     this.starting = c;
     const p = new Promise<R>(this.attach as (resolve: (v: R) => void, reject: (e: unknown) => void) => void);
-    // Calls made in one turn (a batch of continuations) go out together, right after it. A
+    // Over UDP every call is a datagram of its own: it goes out now. On the stream transports,
+    // calls made in one turn (a batch of continuations) go out together, right after it. A
     // reaction on a settled promise is the cheapest way into the microtask queue (queueMicrotask
     // makes an AsyncResource and a bound function every time).
-    if (!this.flushQueued) {
+    if (this.transport === 'udp') this.driver.kick();
+    else if (!this.flushQueued) {
       this.flushQueued = true;
       void RESOLVED.then(this.flush);
     }
