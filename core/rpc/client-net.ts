@@ -108,14 +108,15 @@ export class RpcClient implements RpcCaller {
   /** Calls a remote procedure. Rejects with RpcRemoteError or RpcTransportError (and throws XdrEncodeError on arguments that do not fit). */
   call<A, R>(proc: ProcedureDescriptor<A, R>, args: A, options?: CallOptions): Promise<R> {
     if (this.closed) return Promise.reject(new RangeError('call() on a closed RPC client'));
-    const c = this.engine.call(performance.now(), proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
+    const now = performance.now();
+    const c = this.engine.call(now, proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
     this.starting = c;
     const p = new Promise<R>(this.attach as (resolve: (v: R) => void, reject: (e: unknown) => void) => void);
     // Over UDP every call is a datagram of its own: it goes out now. On the stream transports,
     // calls made in one turn (a batch of continuations) go out together, right after it. A
     // reaction on a settled promise is the cheapest way into the microtask queue (queueMicrotask
     // makes an AsyncResource and a bound function every time).
-    if (this.transport === 'udp') this.driver.kick();
+    if (this.transport === 'udp') this.driver.kick(now);
     else if (!this.flushQueued) {
       this.flushQueued = true;
       void RESOLVED.then(this.flush);
