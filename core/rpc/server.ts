@@ -118,6 +118,9 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   transmitTo = 0;
 
   private readonly programs = new Map<number, Map<number, VersionTable>>();
+  private lastProg = -1;
+  private lastVers = -1;
+  private lastTable: VersionTable | null = null;
   private readonly authFlavors: Set<number>;
   private readonly peerAddress: (peer: number) => string | null;
   private readonly writer = new XdrWriter(1024);
@@ -140,6 +143,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   /** Adds a program version (replacing one with the same numbers). */
   register(p: RpcProgramVersion): void {
+    this.lastTable = null;
     let versions = this.programs.get(p.program);
     if (versions === undefined) {
       versions = new Map();
@@ -251,25 +255,32 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       this.reply(w, from, sink);
       return;
     }
-    const versions = this.programs.get(h.prog);
-    if (versions === undefined) {
-      writeAcceptedReply(w, h.xid, AcceptStat.PROG_UNAVAIL);
-      k.progUnavail++;
-      this.reply(w, from, sink);
-      return;
-    }
-    const table = versions.get(h.vers);
-    if (table === undefined) {
-      let low = 0xffffffff;
-      let high = 0;
-      for (const v of versions.keys()) {
-        if (v < low) low = v;
-        if (v > high) high = v;
+    // Calls to the program version of the call before need no lookup.
+    let table = h.prog === this.lastProg && h.vers === this.lastVers ? this.lastTable : null;
+    if (table === null) {
+      const versions = this.programs.get(h.prog);
+      if (versions === undefined) {
+        writeAcceptedReply(w, h.xid, AcceptStat.PROG_UNAVAIL);
+        k.progUnavail++;
+        this.reply(w, from, sink);
+        return;
       }
-      writeProgMismatch(w, h.xid, low, high);
-      k.progMismatch++;
-      this.reply(w, from, sink);
-      return;
+      table = versions.get(h.vers) ?? null;
+      if (table === null) {
+        let low = 0xffffffff;
+        let high = 0;
+        for (const v of versions.keys()) {
+          if (v < low) low = v;
+          if (v > high) high = v;
+        }
+        writeProgMismatch(w, h.xid, low, high);
+        k.progMismatch++;
+        this.reply(w, from, sink);
+        return;
+      }
+      this.lastProg = h.prog;
+      this.lastVers = h.vers;
+      this.lastTable = table;
     }
     const sp = table.procedures.get(h.proc);
     if (sp === undefined) {
