@@ -141,6 +141,43 @@ describe('XDR primitives (RFC 4506 section 4)', () => {
   });
 });
 
+describe('wire messages (XdrWriter.beginWire)', () => {
+  it('hands out each message as a view that later messages, failed encodings and growth never change', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 9000 }), fc.boolean()), { minLength: 1, maxLength: 60 }), (items) => {
+        const w = new XdrWriter(16);
+        const kept: { bytes: Uint8Array; expected: string }[] = [];
+        for (const [payload, fail] of items) {
+          w.beginWire();
+          w.word(payload.length);
+          if (fail) {
+            // An encoding abandoned half way (a value that does not fit) is never handed out.
+            expect(() => w.varOpaque(payload, payload.length - 1)).toThrow(XdrEncodeError);
+            continue;
+          }
+          w.varOpaque(payload, XDR_UNBOUNDED);
+          const bytes = w.endWire();
+          expect(bytes.length).toBe(8 + payload.length + ((4 - (payload.length & 3)) & 3));
+          kept.push({ bytes, expected: hex(bytes) });
+        }
+        for (const k of kept) expect(hex(k.bytes)).toBe(k.expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes ordinary encodings from the start again after reset()', () => {
+    const w = new XdrWriter(16);
+    w.beginWire();
+    w.word(7);
+    const m = w.endWire();
+    w.reset();
+    w.word(9);
+    expect(hex(w.bytes())).toBe('00000009');
+    expect(hex(m)).toBe('00000007');
+  });
+});
+
 describe('arrays of elements that take no bytes', () => {
   // Found by the property below (seed -1803503702): `struct t0 { opaque f0[0]; }; typedef t0 root<>;`
   // One element encodes as the count alone, which the old bound (a count never exceeds the bytes

@@ -4,6 +4,8 @@
 // as for every other packetlab run (forward on the way out, reverse on the way in).
 
 import { isIPv6 } from 'node:net';
+// The module's object, not the global: globalThis.performance is a getter, run on every read.
+import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import type { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
@@ -44,6 +46,8 @@ export interface RpcClientOptions {
   maxCallsInFlight?: number;
   socket?: Partial<SocketConfig>;
 }
+
+const RESOLVED = Promise.resolve();
 
 /** A descriptor of procedure 0 (NULL) of any program and version: no arguments, no result. */
 export function nullProcedure(program: number, version: number): ProcedureDescriptor<void, void> {
@@ -104,18 +108,30 @@ export class RpcClient implements RpcCaller {
   /** Calls a remote procedure. Rejects with RpcRemoteError or RpcTransportError (and throws XdrEncodeError on arguments that do not fit). */
   call<A, R>(proc: ProcedureDescriptor<A, R>, args: A, options?: CallOptions): Promise<R> {
     if (this.closed) return Promise.reject(new RangeError('call() on a closed RPC client'));
-    const c = this.engine.call(performance.now(), proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
-    const p = new Promise<R>((resolve, reject) => {
-      c.resolve = resolve as (v: unknown) => void;
-      c.reject = reject;
-    });
-    // Calls made in one turn (a batch of continuations) go out together, right after it.
-    if (!this.flushQueued) {
+    const now = performance.now();
+    const c = this.engine.call(now, proc as ProcedureDescriptor<unknown, unknown>, args, options?.timeoutMs);
+    this.starting = c;
+    const p = new Promise<R>(this.attach as (resolve: (v: R) => void, reject: (e: unknown) => void) => void);
+    // Over UDP every call is a datagram of its own: it goes out now. On the stream transports,
+    // calls made in one turn (a batch of continuations) go out together, right after it. A
+    // reaction on a settled promise is the cheapest way into the microtask queue (queueMicrotask
+    // makes an AsyncResource and a bound function every time).
+    if (this.transport === 'udp') this.driver.kick(now);
+    else if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(this.flush);
+      void RESOLVED.then(this.flush);
     }
     return p;
   }
+
+  // The executor of every call's promise: one function for all calls, not a closure per call.
+  private starting: RpcCall | null = null;
+  private readonly attach = (resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    const c = this.starting!;
+    this.starting = null;
+    c.resolve = resolve;
+    c.reject = reject;
+  };
 
   /** Calls procedure 0 (NULL) of a program version: the RPC ping. */
   ping(program: number, version: number, options?: CallOptions): Promise<void> {

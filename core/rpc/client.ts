@@ -13,11 +13,12 @@
 // shutdown) get different statuses, and become RpcRemoteError or RpcTransportError.
 
 import type { Endpoint } from '../endpoint.js';
+import { Fifo } from '../util/fifo.js';
 import { Rng } from '../util/rng.js';
 import { LatencyHistogram, bucketOf } from './histogram.js';
 import { AcceptStat, AuthFlavor, MsgType, RejectStat, ReplyHeader, ReplyStat, authStatName, encodeCredential, parseReplyBody, writeCallHeader, type Credential } from './message.js';
 import type { ProcedureDescriptor } from './program.js';
-import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
+import { XdrReader, XdrWriter } from './xdr.js';
 
 /** How a call ended (the first six match accept_stat). */
 export const RpcStatus = {
@@ -257,14 +258,13 @@ export class RpcClientEngine implements Endpoint {
   private readonly retransmit: boolean;
   private readonly credential: Uint8Array;
   private nextXid: number;
+  // Pending calls by XID as a signed 32-bit number (xid | 0): a small integer to the engine, where
+  // an XID above 2^31 would be a boxed number allocated for every set.
   private readonly pending = new Map<number, RpcCall>();
   private readonly heap: RpcCall[] = [];
-  private sendQueue: RpcCall[] = [];
-  private sendHead = 0;
-  private backlog: RpcCall[] = [];
-  private backlogHead = 0;
-  private completed: RpcCall[] = [];
-  private completedHead = 0;
+  private readonly sendQueue = new Fifo<RpcCall>();
+  private readonly backlog = new Fifo<RpcCall>();
+  private readonly completed = new Fifo<RpcCall>();
   private inFlightCount = 0;
   private readonly maxInFlight: number;
   private readonly maxBacklog: number;
@@ -315,13 +315,14 @@ export class RpcClientEngine implements Endpoint {
     if (this.closed) throw new RangeError('call() on a closed RPC client');
     if (this.pending.size - this.inFlightCount >= this.maxBacklog) throw new RangeError(`more than ${this.maxBacklog} calls are waiting to be sent`);
     let xid = this.nextXid;
-    while (this.pending.has(xid)) xid = (xid + 1) >>> 0;
+    while (this.pending.has(xid | 0)) xid = (xid + 1) >>> 0;
     this.nextXid = (xid + 1) >>> 0;
+    // Encoded in place into a slab: the message is kept for retransmissions and sent without a copy.
     const w = this.writer;
-    w.reset();
+    w.beginWire();
     writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, this.credential);
     proc.args.encode(w, args);
-    const bytes = wireCopy(w.bytes());
+    const bytes = w.endWire();
     const c = this.spare.pop() ?? new RpcCall(proc, args, bytes);
     c.procedure = proc;
     c.args = args;
@@ -331,7 +332,7 @@ export class RpcClientEngine implements Endpoint {
     c.deadlineMs = now + timeoutMs;
     c.nextAtMs = c.deadlineMs;
     c.intervalMs = this.policy.retryIntervalMs;
-    this.pending.set(xid, c);
+    this.pending.set(xid | 0, c);
     this.heapPush(c);
     this.counters.callsStarted++;
     if (this.inFlightCount < this.maxInFlight) this.launch(c);
@@ -377,14 +378,7 @@ export class RpcClientEngine implements Endpoint {
 
   /** The next finished call, or null. */
   pollCompleted(): RpcCall | null {
-    if (this.completedHead >= this.completed.length) {
-      if (this.completed.length > 0) {
-        this.completed = [];
-        this.completedHead = 0;
-      }
-      return null;
-    }
-    return this.completed[this.completedHead++]!;
+    return this.completed.shift() ?? null;
   }
 
   /**
@@ -404,7 +398,7 @@ export class RpcClientEngine implements Endpoint {
       this.counters.malformedReplies++;
       return;
     }
-    const c = this.pending.get(xid);
+    const c = this.pending.get(xid | 0);
     if (c === undefined || from !== this.transmitTo) {
       this.counters.strayReplies++;
       return;
@@ -482,8 +476,7 @@ export class RpcClientEngine implements Endpoint {
   }
 
   pollTransmit(now: number): Uint8Array | null {
-    while (this.sendHead < this.sendQueue.length) {
-      const c = this.sendQueue[this.sendHead++]!;
+    for (let c = this.sendQueue.shift(); c !== undefined; c = this.sendQueue.shift()) {
       c.queued = false;
       if (c.done) continue;
       c.attempts++;
@@ -495,10 +488,6 @@ export class RpcClientEngine implements Endpoint {
         c.intervalMs = Math.min(c.intervalMs * this.policy.retryBackoff, this.policy.retryIntervalMsMax);
         c.nextAtMs = Math.min(at, c.deadlineMs);
         this.heapFix(c);
-      }
-      if (this.sendHead === this.sendQueue.length) {
-        this.sendQueue = [];
-        this.sendHead = 0;
       }
       return c.bytes;
     }
@@ -514,7 +503,7 @@ export class RpcClientEngine implements Endpoint {
     c.status = status;
     c.errorMessage = message;
     c.completedAtMs = now;
-    this.pending.delete(c.xid);
+    this.pending.delete(c.xid | 0);
     this.heapRemove(c);
     const k = this.counters;
     k.attemptsOfCompleted += c.attempts;
@@ -532,13 +521,9 @@ export class RpcClientEngine implements Endpoint {
       c.inFlight = false;
       this.inFlightCount--;
       // A slot is free: the oldest waiting call goes out.
-      while (this.backlogHead < this.backlog.length && this.inFlightCount < this.maxInFlight) {
-        const next = this.backlog[this.backlogHead++]!;
+      while (this.backlog.length > 0 && this.inFlightCount < this.maxInFlight) {
+        const next = this.backlog.shift()!;
         if (!next.done) this.launch(next);
-      }
-      if (this.backlogHead === this.backlog.length && this.backlogHead > 0) {
-        this.backlog = [];
-        this.backlogHead = 0;
       }
     }
     this.completed.push(c);

@@ -197,7 +197,7 @@ export class DuplicateRequestCache {
     const s = h & SLOT_MASK;
     const n = this.replyLen[s]!;
     if (n < 0) return null;
-    if (n <= this.slotReplyBytes && !this.big.has(s)) return this.slab.subarray(s * this.slotReplyBytes, s * this.slotReplyBytes + n);
+    if (n <= this.slotReplyBytes && (this.big.size === 0 || !this.big.has(s))) return this.slab.subarray(s * this.slotReplyBytes, s * this.slotReplyBytes + n);
     return this.big.get(s) ?? null;
   }
 
@@ -249,6 +249,8 @@ export class DuplicateRequestCache {
   }
 
   private dropBig(s: number): void {
+    // Most caches never hold a reply too long for its slot: no map lookup then.
+    if (this.big.size === 0) return;
     const b = this.big.get(s);
     if (b !== undefined) {
       this.bigBytes -= b.length;

@@ -7,6 +7,8 @@
 // reply's copy) are sent without a copy and without a completion callback.
 
 import type { RemoteInfo } from 'node:dgram';
+// The module's object, not the global: globalThis.performance is a getter, run on every read.
+import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
@@ -156,10 +158,10 @@ export class MessageDriver {
     this.timer = null;
   }
 
-  /** Runs due work now (after the application changed something, such as starting a call). */
-  kick(): void {
+  /** Runs due work now (after the application changed something, such as starting a call); `now` saves a clock read when the caller has just read it. */
+  kick(now?: number): void {
     if (this.stopped) return;
-    this.work(this.clock());
+    this.work(now ?? this.clock());
   }
 
   private onMessage(msg: Uint8Array, rinfo: RemoteInfo): void {

@@ -118,14 +118,19 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   transmitTo = 0;
 
   private readonly programs = new Map<number, Map<number, VersionTable>>();
+  private lastProg = -1;
+  private lastVers = -1;
+  private lastTable: VersionTable | null = null;
   private readonly authFlavors: Set<number>;
   private readonly peerAddress: (peer: number) => string | null;
   private readonly writer = new XdrWriter(1024);
   private readonly reader = new XdrReader();
   private readonly header = new CallHeader();
-  private outBytes: Uint8Array[] = [];
-  private outTo: number[] = [];
+  // Replies waiting for pollTransmit: a ring of bytes and destinations that only grows.
+  private outBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(16).fill(undefined);
+  private outTo = new Float64Array(16);
   private outHead = 0;
+  private outCount = 0;
   private readonly maxQueued: number;
 
   constructor(o: RpcServerEngineOptions) {
@@ -138,6 +143,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   /** Adds a program version (replacing one with the same numbers). */
   register(p: RpcProgramVersion): void {
+    this.lastTable = null;
     let versions = this.programs.get(p.program);
     if (versions === undefined) {
       versions = new Map();
@@ -173,18 +179,13 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   handleTimeout(): void {}
 
   pollTransmit(): Uint8Array | null {
-    if (this.outHead >= this.outBytes.length) {
-      if (this.outHead > 0) {
-        this.outBytes = [];
-        this.outTo = [];
-        this.outHead = 0;
-      }
-      return null;
-    }
-    const i = this.outHead++;
+    if (this.outCount === 0) return null;
+    const i = this.outHead;
     this.transmitTo = this.outTo[i]!;
     const b = this.outBytes[i]!;
-    this.outBytes[i] = undefined as unknown as Uint8Array;
+    this.outBytes[i] = undefined;
+    this.outHead = (i + 1) & (this.outTo.length - 1);
+    this.outCount--;
     return b;
   }
 
@@ -194,12 +195,29 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   /** Queues a reply for pollTransmit (copying it unless it is stable). */
   sendReply(bytes: Uint8Array, to: number, stable = false): void {
-    if (this.outBytes.length - this.outHead >= this.maxQueued) {
+    if (this.outCount >= this.maxQueued) {
       this.counters.replyDrops++;
       return;
     }
-    this.outBytes.push(stable ? bytes : wireCopy(bytes));
-    this.outTo.push(to);
+    let n = this.outTo.length;
+    if (this.outCount === n) {
+      // Full: unroll the ring into storage twice the size.
+      const bytesNext = new Array<Uint8Array | undefined>(n * 2).fill(undefined);
+      const toNext = new Float64Array(n * 2);
+      for (let k = 0; k < n; k++) {
+        const i = (this.outHead + k) & (n - 1);
+        bytesNext[k] = this.outBytes[i];
+        toNext[k] = this.outTo[i]!;
+      }
+      this.outBytes = bytesNext;
+      this.outTo = toNext;
+      this.outHead = 0;
+      n *= 2;
+    }
+    const i = (this.outHead + this.outCount) & (n - 1);
+    this.outBytes[i] = stable ? bytes : wireCopy(bytes);
+    this.outTo[i] = to;
+    this.outCount++;
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -223,7 +241,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     }
     k.calls++;
     const w = this.writer;
-    w.reset();
+    w.beginWire();
     if (h.rpcvers !== RPC_VERSION) {
       writeRpcMismatch(w, h.xid);
       k.rpcMismatch++;
@@ -237,25 +255,32 @@ export class RpcServerEngine implements Endpoint, ReplySink {
       this.reply(w, from, sink);
       return;
     }
-    const versions = this.programs.get(h.prog);
-    if (versions === undefined) {
-      writeAcceptedReply(w, h.xid, AcceptStat.PROG_UNAVAIL);
-      k.progUnavail++;
-      this.reply(w, from, sink);
-      return;
-    }
-    const table = versions.get(h.vers);
-    if (table === undefined) {
-      let low = 0xffffffff;
-      let high = 0;
-      for (const v of versions.keys()) {
-        if (v < low) low = v;
-        if (v > high) high = v;
+    // Calls to the program version of the call before need no lookup.
+    let table = h.prog === this.lastProg && h.vers === this.lastVers ? this.lastTable : null;
+    if (table === null) {
+      const versions = this.programs.get(h.prog);
+      if (versions === undefined) {
+        writeAcceptedReply(w, h.xid, AcceptStat.PROG_UNAVAIL);
+        k.progUnavail++;
+        this.reply(w, from, sink);
+        return;
       }
-      writeProgMismatch(w, h.xid, low, high);
-      k.progMismatch++;
-      this.reply(w, from, sink);
-      return;
+      table = versions.get(h.vers) ?? null;
+      if (table === null) {
+        let low = 0xffffffff;
+        let high = 0;
+        for (const v of versions.keys()) {
+          if (v < low) low = v;
+          if (v > high) high = v;
+        }
+        writeProgMismatch(w, h.xid, low, high);
+        k.progMismatch++;
+        this.reply(w, from, sink);
+        return;
+      }
+      this.lastProg = h.prog;
+      this.lastVers = h.vers;
+      this.lastTable = table;
     }
     const sp = table.procedures.get(h.proc);
     if (sp === undefined) {
@@ -337,7 +362,7 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
     const w = this.writer;
     const k = this.counters;
-    w.reset();
+    w.beginWire();
     if (ok) {
       writeAcceptedReply(w, xid, AcceptStat.SUCCESS);
       try {
@@ -350,20 +375,21 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     }
     if (!ok) {
       this.lastHandlerError = `${sp.descriptor.name}: ${value instanceof Error ? value.message : String(value)}`;
-      w.reset();
+      w.beginWire();
       writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
       k.systemErr++;
     }
-    // The cache copies what it keeps; the sink gets the writer's bytes for the length of the call.
-    const out = w.bytes();
+    // Replies are encoded in place into slabs (beginWire): the sink may keep them as they are
+    // (stable), and the cache copies what it keeps.
+    const out = w.endWire();
     this.drc.complete(entry, this.drc.config.enabled ? out : null);
     k.replies++;
-    sink.sendReply(out, from, false);
+    sink.sendReply(out, from, true);
   }
 
   private reply(w: XdrWriter, to: number, sink: ReplySink): void {
     this.counters.replies++;
-    sink.sendReply(w.bytes(), to);
+    sink.sendReply(w.endWire(), to, true);
   }
 
   /** The caller's credential, or the auth_stat that rejects it (RFC 5531 (9)). */
