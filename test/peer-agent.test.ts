@@ -183,6 +183,43 @@ describe('peer agent on loopback', () => {
     await c.close();
   });
 
+  it("the RPC service answers only the client's host, on every transport", async () => {
+    const c = await client();
+    const r = await c.startRpcServer({ transports: ['udp', 'tcp', 'plt'], drc: { enabled: true } });
+    // A well-formed NULL call (RFC 5531: xid, CALL, rpcvers 2, prog, vers, proc 0, AUTH_NONE twice).
+    const call = Buffer.alloc(40);
+    [0x1234, 0, 2, r.program, r.version, 0, 0, 0, 0, 0].forEach((v, i) => call.writeUInt32BE(v >>> 0, i * 4));
+    const own = await bindUdp('127.0.0.1');
+    const answered = await new Promise<number>((resolve) => {
+      own.once('message', (m) => resolve(m.length));
+      own.send(call, r.udpPort!, '127.0.0.1');
+    });
+    own.close();
+    expect(answered).toBeGreaterThan(0);
+    const stranger = await bindUdp('127.0.0.2');
+    const got: Buffer[] = [];
+    stranger.on('message', (m) => got.push(m));
+    for (let i = 0; i < 3; i++) {
+      stranger.send(call, r.udpPort!, '127.0.0.1');
+      stranger.send(call, r.pltPort!, '127.0.0.1');
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    stranger.close();
+    expect(got).toEqual([]);
+    // A TCP connection from another host is closed at once, before a record is read.
+    const closed = await new Promise<boolean>((resolve) => {
+      const sock = connect({ host: '127.0.0.1', port: r.tcpPort!, localAddress: '127.0.0.2' }, () => sock.write(Buffer.concat([Buffer.from([0x80, 0, 0, 40]), call])));
+      sock.on('data', () => resolve(false));
+      sock.on('close', () => resolve(true));
+      sock.on('error', () => {});
+    });
+    expect(closed).toBe(true);
+    const stats = await c.stats(r.service);
+    expect(stats.foreignDrops).toBe(7);
+    if (stats.kind === 'rpc') expect(stats.server.calls).toBe(1);
+    await c.close();
+  });
+
   it("the listener drops other hosts' datagrams before keeping any state", async () => {
     const c = await client();
     const l = await c.startListener();

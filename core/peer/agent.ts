@@ -13,7 +13,8 @@ import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './pr
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
 import { DEFAULT_PEER_CAPS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest } from './caps.js';
 import { BeaconSender } from './beacon.js';
-import { addressPort, plainAddress, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
+import { addressPort, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
+import { plainAddress } from '../util/address.js';
 
 /** One line of the agent's log. */
 export interface PeerLogEntry {
@@ -314,6 +315,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
             s = await startRpcService({
               id,
               host,
+              clientAddress: this.clientIp,
               transports: req.transports,
               drc: req.drc,
               maxRecordBytes,

@@ -21,6 +21,7 @@ import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
 import { EchoEngine } from './echo.js';
 import type { EffectiveListenerLimits } from './caps.js';
 import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats, SessionChanges } from './messages.js';
+import { plainAddress } from '../util/address.js';
 
 /** A service event without the fields the agent fills in. */
 export type ServiceEventBody = Omit<ServiceEvent, 'type' | 'service'>;
@@ -35,12 +36,6 @@ export interface AgentService {
   stop(reason: string): Promise<ServiceStats>;
   /** A listener's: changes receiver-side knobs of an open reliable session; returns why not, or null. */
   configureSession?(connectionId: number, changes: SessionChanges): string | null;
-}
-
-/** An address as the kernel reports it, with IPv4-mapped IPv6 (::ffff:a.b.c.d) written as IPv4. */
-export function plainAddress(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m === null ? address : m[1]!;
 }
 
 /** IP:port, with brackets around IPv6. */
@@ -232,6 +227,8 @@ function sessionFailure(session: Session): string | null {
 export interface RpcServiceOptions {
   id: number;
   host: string;
+  /** The controlling client's IP: the only source served. */
+  clientAddress: string;
   transports: readonly ('udp' | 'tcp' | 'plt')[];
   drc: DrcRequest;
   maxRecordBytes: number;
@@ -270,6 +267,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,
+    onlyHost: plainAddress(o.clientAddress),
   });
   const ports = { udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
   const udpPorts = [ports.udp, ports.plt].filter((p): p is number => p !== null);
@@ -283,7 +281,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     service: o.id,
     uptimeMs: performance.now() - startedAt,
     kernelDrops: udpPorts.length === 0 ? null : finiteOrNull(dropsOf() - dropsAtStart),
-    foreignDrops: 0,
+    foreignDrops: server.foreignDrops(),
     ended,
     udpPort: ports.udp,
     tcpPort: ports.tcp,

@@ -4,6 +4,7 @@
 // frees an id at once when a TCP connection closes.
 
 import { PeerTable } from '../udp/driver.js';
+import { plainAddress } from '../util/address.js';
 
 /** A PeerTable that reuses ids (least recently used first) instead of refusing new peers. */
 export class RecyclingPeerTable extends PeerTable {
@@ -15,8 +16,14 @@ export class RecyclingPeerTable extends PeerTable {
   private tick = 0;
   /** Ids taken from peers unused for the longest time. */
   recycled = 0;
+  /** Datagrams from hosts other than `onlyHost`, refused. */
+  foreignDrops = 0;
 
-  constructor(private readonly capacity = 16384) {
+  /** `onlyHost`: the one IP address served (a peer agent's client); others get no id. */
+  constructor(
+    private readonly capacity = 16384,
+    private readonly onlyHost: string | null = null,
+  ) {
     super(capacity);
   }
 
@@ -33,7 +40,13 @@ export class RecyclingPeerTable extends PeerTable {
     }
     const key = `${address}|${port}`;
     let id = this.idByKey.get(key);
-    if (id === undefined) id = this.assign(key, address, port);
+    if (id === undefined) {
+      if (this.onlyHost !== null && plainAddress(address) !== this.onlyHost) {
+        this.foreignDrops++;
+        return -1;
+      }
+      id = this.assign(key, address, port);
+    }
     this.lastUse[id] = ++this.tick;
     this.recentAddress = address;
     this.recentPort = port;

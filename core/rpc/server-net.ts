@@ -37,6 +37,8 @@ export interface RpcServerOptions {
   pltDefaults?: RpcListenerDefaults;
   socket?: Partial<SocketConfig>;
   seed?: number;
+  /** Serve only this IP address (a peer agent's client): other hosts' datagrams and connections are dropped and counted. */
+  onlyHost?: string;
 }
 
 /** A running RPC server. */
@@ -54,6 +56,8 @@ export class RpcServer {
   /** The lab-transport listener, when there is one. */
   readonly listener: Listener | null;
   private readonly closers: (() => Promise<void>)[];
+  /** Datagrams and TCP connections from hosts other than `onlyHost`, dropped. */
+  readonly foreignDrops: () => number;
 
   private constructor(parts: {
     host: string;
@@ -65,7 +69,9 @@ export class RpcServer {
     pltPort: number | null;
     listener: Listener | null;
     closers: (() => Promise<void>)[];
+    foreignDrops: () => number;
   }) {
+    this.foreignDrops = parts.foreignDrops;
     this.host = parts.host;
     this.udp = parts.udp;
     this.tcp = parts.tcp;
@@ -93,11 +99,14 @@ export class RpcServer {
     let tcpPort: number | null = null;
     let pltPort: number | null = null;
     let listener: Listener | null = null;
+    const tables: RecyclingPeerTable[] = [];
+    let tcpCounters: { foreignConnections: number } | null = null;
     try {
       if (o.udpPort !== null) {
         const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
         udpPort = socket.address().port;
-        const peers = new RecyclingPeerTable();
+        const peers = new RecyclingPeerTable(undefined, o.onlyHost);
+        tables.push(peers);
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
         const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
         engine.onWake = () => driver.kick();
@@ -107,7 +116,7 @@ export class RpcServer {
       }
       if (o.tcpPort !== null) {
         const peers = new RecyclingPeerTable();
-        const common = { peers, maxRecordBytes: o.maxRecordBytes, maxConnections: o.maxTcpConnections };
+        const common = { peers, maxRecordBytes: o.maxRecordBytes, maxConnections: o.maxTcpConnections, onlyHost: o.onlyHost };
         let rs: RecordServer;
         const wanted = o.tcpPort ?? 0;
         if (wanted === 0 && udpPort !== null) {
@@ -117,6 +126,7 @@ export class RpcServer {
           rs = await listenRecords(host, wanted, common);
         }
         tcpPort = rs.port;
+        tcpCounters = rs.socket.counters;
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
         const driver = new MessageDriver({ socket: rs.socket, endpoint: engine, peers, stableOutput: true });
         engine.onWake = () => driver.kick();
@@ -127,7 +137,8 @@ export class RpcServer {
       if (o.pltPort !== undefined && o.pltPort !== null) {
         const socket = await bindUdp(host, o.pltPort, o.socket);
         pltPort = socket.address().port;
-        const peers = new RecyclingPeerTable();
+        const peers = new RecyclingPeerTable(undefined, o.onlyHost);
+        tables.push(peers);
         const sessionPeer = new Map<number, number>();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });
         const l = new Listener(o.pltCaps ?? { ...DEFAULT_LISTENER_CAPS, maxSessions: 256 }, rpcSessionFactory(engine, o.pltDefaults, (key, peer) => sessionPeer.set(key, peer)), deriveSeed(o.seed ?? 1, 'rpc-listener'));
@@ -152,7 +163,8 @@ export class RpcServer {
     } catch (e) {
       return fail(e);
     }
-    return new RpcServer({ host, udp, tcp, plt, udpPort, tcpPort, pltPort, listener, closers });
+    const foreignDrops = () => tables.reduce((n, t) => n + t.foreignDrops, 0) + (tcpCounters?.foreignConnections ?? 0);
+    return new RpcServer({ host, udp, tcp, plt, udpPort, tcpPort, pltPort, listener, closers, foreignDrops });
   }
 
   /** The engines that run. */

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, createServer, type Server, type Socket as NetSocket } from 'node:net';
 import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, frameRecord } from './record-marking.js';
 import type { RecyclingPeerTable } from './peers.js';
+import { plainAddress } from '../util/address.js';
 
 /** Counters of the record layer. */
 export class RecordSocketCounters {
@@ -25,6 +26,8 @@ export class RecordSocketCounters {
   connections = 0;
   /** Connections refused because the server had its maximum. */
   refusedConnections = 0;
+  /** Connections from hosts other than the one served, closed at once. */
+  foreignConnections = 0;
   /** The last framing error. */
   lastFramingError = '';
 }
@@ -153,11 +156,16 @@ export interface RecordServer {
 }
 
 /** Listens on host:port (0 picks a port); at most `maxConnections` at once, each idle at most `idleTimeoutMs`. */
-export async function listenRecords(host: string, port: number, o: RecordSocketOptions & { maxConnections?: number; idleTimeoutMs?: number } = {}): Promise<RecordServer> {
+export async function listenRecords(host: string, port: number, o: RecordSocketOptions & { maxConnections?: number; idleTimeoutMs?: number; onlyHost?: string } = {}): Promise<RecordServer> {
   const socket = new RecordStreamSocket(o);
   const maxConnections = o.maxConnections ?? 256;
   const idle = o.idleTimeoutMs ?? 300_000;
   const server = createServer({ noDelay: true }, (sock) => {
+    if (o.onlyHost !== undefined && plainAddress(sock.remoteAddress ?? '') !== o.onlyHost) {
+      socket.counters.foreignConnections++;
+      sock.destroy();
+      return;
+    }
     if (socket.connectionCount >= maxConnections) {
       socket.counters.refusedConnections++;
       sock.destroy();
