@@ -291,6 +291,29 @@ describe('the runner', () => {
     expect(rows.some((row) => row[1] === '1')).toBe(true);
   });
 
+  it('records RPC trials on real sockets too: calls and replies of udp and the lab transport', async () => {
+    const out = tmp();
+    const r = new ExperimentRun({
+      spec: spec({ ...base, network: 'loopback', workload: { kind: 'rpc', calls: 50 }, forward: { ...base.forward, lossProbability: 0.1 }, sweep: [{ knob: 'workload.rpcTransport', values: ['udp', 'plt'] }] }),
+      specFile: null,
+      outDir: out,
+      pcapMaxBytes: 10e6,
+    });
+    const res = await r.start();
+    const rec = readRun(res.dir);
+    expect(rec.trials.map((t) => t.status)).toEqual(['complete', 'complete']);
+    const [udp, plt] = rec.captures;
+    // 50 calls and their replies at least, the dropped ones kept and annotated.
+    expect(udp!.frames).toBeGreaterThanOrEqual(100);
+    expect(plt!.frames).toBeGreaterThanOrEqual(100);
+    if (SKIP_TSHARK) return;
+    // The counter program is unknown to Wireshark: its RPC dissector is told to decode it anyway.
+    const calls = tsharkFields(join(res.dir, udp!.file), ['rpc.xid', 'rpc.msgtyp'], true, ['rpc.dissect_unknown_programs:TRUE']).rows.filter((row) => row[1] === '0');
+    expect(new Set(calls.map((row) => row[0])).size).toBe(50);
+    const lab = tsharkFields(join(res.dir, plt!.file), ['packetlab.type']).rows;
+    expect(lab.some((row) => row[0] === '1')).toBe(true);
+  });
+
   it('packetlab list, runs and export work from the command line', () => {
     const out = tmp();
     const list = cli(['list']);

@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import type { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
-import { PeerTable } from '../udp/driver.js';
+import { PeerTable, SELF } from '../udp/driver.js';
+import type { UdpCaptureLinks } from '../capture/runs.js';
 import { MessageDriver, RpcLink, type MessageSocket } from './message-driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import type { SocketConfig } from '../knobs.js';
@@ -188,6 +189,8 @@ export interface RpcChannel {
   readonly driver: MessageDriver;
   readonly forward: Link;
   readonly reverse: Link;
+  /** Addresses and link ids of a datagram channel (udp, plt), for a capture; null over TCP (its links carry records, not datagrams). */
+  readonly datagrams: UdpCaptureLinks | null;
   /** Fails pending calls (SHUTDOWN), lets `flush` see them, stops the driver and closes the socket. */
   close(flush?: () => void): Promise<void>;
 }
@@ -227,6 +230,7 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
       driver,
       forward,
       reverse,
+      datagrams: null,
       close: async (flush) => {
         engine.failAll(performance.now(), RpcStatus.SHUTDOWN, 'the client was closed (shutdown)', true);
         flush?.();
@@ -273,12 +277,14 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
     plt.start(performance.now());
     driver.kick();
   }
+  const own = socket.address();
   return {
     engine,
     plt,
     driver,
     forward,
     reverse,
+    datagrams: { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: host, port: o.port }, peerId: server, forward, reverse },
     close: async (flush) => {
       const now = performance.now();
       if (plt !== null) {

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
-import { DriverCounters, type PeerTable } from '../udp/driver.js';
+import { DriverCounters, SELF, type PeerTable } from '../udp/driver.js';
 
 /** A Link that knows when it changes nothing, so the driver can skip it. */
 export class RpcLink extends Link {
@@ -86,7 +86,6 @@ export interface MessageDriverOptions {
   onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
-const SELF = 0x7fffffff;
 const BATCH = 256;
 /** Link datagrams handed to the socket and not yet completed, at most. */
 const MAX_QUEUED_SENDS = 4096;

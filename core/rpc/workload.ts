@@ -22,7 +22,8 @@ import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from './plt.js'
 import type { ProcedureDescriptor, RpcProgramVersion } from './program.js';
 import { PmapProgV2, type Mapping } from './pmap.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from './binder.js';
-import { SIM_LISTENER_ADDRESS } from '../capture/runs.js';
+import { SIM_LISTENER_ADDRESS, captureUdpLinks } from '../capture/runs.js';
+import type { Capture } from '../capture/capture.js';
 import { RpcServerCounters, RpcServerEngine } from './server.js';
 import { RpcServer } from './server-net.js';
 
@@ -633,6 +634,8 @@ export interface UdpRpcWorkloadOptions {
   signal?: AbortSignal;
   /** Called once calls start, with the impairment links (for live changes). */
   onStart?: (live: { forward: Link; reverse: Link; kick(): void }) => void;
+  /** Records the calls and replies (udp and plt; the caller closes it). Over TCP nothing is recorded: its links carry records, not datagrams. */
+  capture?: Capture;
 }
 
 /**
@@ -689,6 +692,7 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
     throw e;
   });
   const workload = app! as RpcWorkloadClient;
+  if (o.capture !== undefined && ch.datagrams !== null) captureUdpLinks(o.capture, ch.datagrams, 'replies');
   const servers = () => (local === null ? null : local.engines());
   const start = performance.now();
   const meter = new RpcMeter({ client: ch.engine, server: servers, forward: ch.forward, reverse: ch.reverse }, start);

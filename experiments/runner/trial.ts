@@ -688,6 +688,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
       peer: far,
       onSample: (row) => ctx.onSample(row),
       signal,
+      capture: ctx.capture,
       onStart: (t) => live({ kind, forward: t.forward, reverse: t.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
     });
     return { status: s.status, failure: s.failure, scalars: rpcScalars(s), summary: s };

@@ -42,8 +42,8 @@ export function tshark(args: string[]): { stdout: string; stderr: string } {
  * string per field (multiple occurrences joined by ","). Lab captures are read with UDP heuristics
  * first, as docs/wireshark.md advises for runs on ports another dissector claims.
  */
-export function tsharkFields(file: string, fields: readonly string[], heuristicFirst = true): { rows: string[][]; stderr: string } {
-  const args = ['-n', '-r', file, '-X', `lua_script:${DISSECTOR}`, '-o', `udp.try_heuristic_first:${heuristicFirst ? 'TRUE' : 'FALSE'}`, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+export function tsharkFields(file: string, fields: readonly string[], heuristicFirst = true, prefs: readonly string[] = []): { rows: string[][]; stderr: string } {
+  const args = ['-n', '-r', file, '-X', `lua_script:${DISSECTOR}`, '-o', `udp.try_heuristic_first:${heuristicFirst ? 'TRUE' : 'FALSE'}`, ...prefs.flatMap((p) => ['-o', p]), '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const f of fields) args.push('-e', f);
   const { stdout, stderr } = tshark(args);
   const rows = stdout
