@@ -133,12 +133,21 @@ describe('peer agent on loopback', () => {
       expect(s.callsSucceeded).toBe(300);
       succeeded += s.incrementsSucceeded;
     }
+    // Naming: the service's portmapper (RFC 1833, next to the counter) maps it on every transport.
+    for (const transport of ['udp', 'tcp'] as const) {
+      const port = transport === 'udp' ? r.udpPort! : r.tcpPort!;
+      const s = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, transport, totalCalls: 100, seed: 4, binding: 'every-call', mix: { null: 1, echo: 0, increment: 0 } }, peer: { host: r.host, port } });
+      expect(s.status, `${transport}: ${s.failure ?? ''}`).toBe('complete');
+      expect(s.lookups).toBe(100);
+      expect(s.lookupFailures).toBe(0);
+      expect(s.logicalCalls).toBe(100);
+    }
     const stats = await c.stats(r.service);
     expect(stats.kind).toBe('rpc');
     if (stats.kind !== 'rpc') return;
     expect(stats.counter.increments).toBe(succeeded);
     expect(stats.counter.value).toBe(String(succeeded));
-    expect(stats.server.executions).toBe(900);
+    expect(stats.server.executions).toBe(900 + 2 * 200);
     expect(stats.drc.enabled).toBe(true);
     await c.close();
   });

@@ -13,6 +13,7 @@ import { PeerTable, UdpDriver, MAX_QUEUED_SENDS } from '../udp/driver.js';
 import { bindUdp } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
 import { Service } from '../wire/handshake.js';
 import type { SocketConfig } from '../knobs.js';
@@ -254,12 +255,15 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
   const counter = new CounterService();
   let drc = drcConfigOf(o.drc);
   const has = (t: 'udp' | 'tcp' | 'plt') => o.transports.includes(t);
+  // Naming: a portmapper (RFC 1833) on the same ports maps the counter on each transport, so a
+  // client can find it by program and version as it would through rpcbind.
+  const registry = new PortmapRegistry();
   const server = await RpcServer.start({
     host: o.host,
     udpPort: has('udp') ? 0 : null,
     tcpPort: has('tcp') ? 0 : null,
     pltPort: has('plt') ? 0 : null,
-    programs: [counter.program()],
+    programs: [counter.program(), portmapProgram(registry)],
     drc,
     maxRecordBytes: o.maxRecordBytes,
     maxTcpConnections: RPC_MAX_TCP_CONNECTIONS,
@@ -270,6 +274,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     onlyHost: plainAddress(o.clientAddress),
   });
   const ports = { udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
+  for (const t of ['udp', 'tcp', 'plt'] as const) if (ports[t] !== null) registry.set({ prog: COUNTER_PROG, vers: COUNTER_V1, prot: protocolNumber(t), port: ports[t] });
   const udpPorts = [ports.udp, ports.plt].filter((p): p is number => p !== null);
   const dropsOf = () => udpPorts.reduce((sum, p) => sum + udpSocketDrops(p), 0);
   const dropsAtStart = dropsOf();

@@ -226,7 +226,6 @@ export function rpcSetupOf(c: TrialConfig): RpcSetup {
 export function trialProblems(c: TrialConfig, network: Network): string[] {
   const out = transportConfigProblems(c.transport, (k) => `transport.${k}`);
   const w = c.workload;
-  if (w.kind === 'rpc' && network.kind === 'peer' && w.rpcBinding !== 'fixed') out.push(`workload.rpcBinding ${w.rpcBinding} needs a portmapper next to the server: the peer agent's RPC service has none (use fixed, or run in the simulator or on loopback)`);
   if (w.kind === 'rpc') out.push(...rpcSetupProblems(rpcSetupOf(c), network.kind === 'sim' ? 'sim' : 'udp').map((p) => `rpc workload: ${p}`));
   if (network.kind === 'sim' && w.kind !== 'udp-stream') {
     const paced = c.forward.delayMs > 0 || c.forward.rateBitsPerSecond > 0 || c.reverse.delayMs > 0 || c.reverse.rateBitsPerSecond > 0 || c.sim.receiverPacketsPerSecond > 0 || (w.kind !== 'rpc' && w.readRateBytesPerSecond > 0);
