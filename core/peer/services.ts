@@ -9,7 +9,8 @@ import { Listener, type ListenerCaps, type Session, type SessionFactory } from '
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
-import { PeerTable, UdpDriver, MAX_QUEUED_SENDS } from '../udp/driver.js';
+import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
 import { bindUdp } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';

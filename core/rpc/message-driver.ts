@@ -13,6 +13,7 @@ import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
 import { DriverCounters, SELF, type PeerTable } from '../udp/driver.js';
+import { HeldSends } from '../udp/held-sends.js';
 
 /** A Link that knows when it changes nothing, so the driver can skip it. */
 export class RpcLink extends Link {
@@ -87,8 +88,6 @@ export interface MessageDriverOptions {
 }
 
 const BATCH = 256;
-/** Link datagrams handed to the socket and not yet completed, at most. */
-const MAX_QUEUED_SENDS = 4096;
 
 /** Drives one endpoint on one message socket. */
 export class MessageDriver {
@@ -110,9 +109,7 @@ export class MessageDriver {
   private immediate = false;
   private moreNow = false;
   private stopped = false;
-  private held = new Int32Array(256);
-  private heldHead = 0;
-  private heldCount = 0;
+  private readonly held: HeldSends;
   private readonly onError: (err: NodeJS.ErrnoException) => void;
 
   constructor(o: MessageDriverOptions) {
@@ -133,7 +130,7 @@ export class MessageDriver {
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.onSent = this.onSent.bind(this);
+    this.held = new HeldSends(this.egress, this.counters);
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -250,36 +247,11 @@ export class MessageDriver {
       this.egress.release(h);
       return;
     }
-    if (this.heldCount >= MAX_QUEUED_SENDS) {
-      this.counters.sendQueueDrops++;
-      this.egress.release(h);
-      return;
-    }
-    if (this.heldCount === this.held.length) {
-      const bigger = new Int32Array(this.held.length * 2);
-      for (let i = 0; i < this.heldCount; i++) bigger[i] = this.held[(this.heldHead + i) % this.held.length]!;
-      this.held = bigger;
-      this.heldHead = 0;
-    }
-    this.held[(this.heldHead + this.heldCount) % this.held.length] = h;
-    this.heldCount++;
+    const held = this.held;
+    if (!held.hold(h)) return;
     const data = this.egress.data(h);
-    if (toId === this.connectedPeer) this.socket.send(data, this.onSent);
-    else this.socket.send(data, to.port, to.address, this.onSent);
-  }
-
-  // Sends complete in order, so each completion releases the oldest held link buffer.
-  private onSent(err: Error | null): void {
-    if (err !== null) {
-      this.counters.sendErrors++;
-      this.counters.lastSendError = err.message;
-    } else {
-      this.counters.sent++;
-    }
-    if (this.heldCount === 0) return;
-    this.egress.release(this.held[this.heldHead]!);
-    this.heldHead = (this.heldHead + 1) % this.held.length;
-    this.heldCount--;
+    if (toId === this.connectedPeer) this.socket.send(data, held.onSent);
+    else this.socket.send(data, to.port, to.address, held.onSent);
   }
 
   private schedule(now: number): void {

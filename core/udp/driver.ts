@@ -8,6 +8,7 @@ import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT } from '../impair/config.js';
+import { HeldSends } from './held-sends.js';
 
 /** Maps socket addresses to the small integer addresses endpoints use. */
 export class PeerTable {
@@ -89,8 +90,6 @@ export interface UdpDriverOptions {
 /** The address id a driver gives its own socket (the `to` of incoming datagrams on the ingress link). */
 export const SELF = 0x7fffffff;
 const BATCH = 256;
-/** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
-export const MAX_QUEUED_SENDS = 4096;
 
 /** Drives one endpoint on one socket. */
 export class UdpDriver {
@@ -107,10 +106,7 @@ export class UdpDriver {
   private immediate = false;
   private moreNow = false;
   private stopped = false;
-  // Link handles of datagrams handed to the socket, oldest first.
-  private held = new Int32Array(256);
-  private heldHead = 0;
-  private heldCount = 0;
+  private readonly held: HeldSends;
   private readonly connectedPeer: number;
 
   constructor(o: UdpDriverOptions) {
@@ -125,7 +121,7 @@ export class UdpDriver {
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.onSent = this.onSent.bind(this);
+    this.held = new HeldSends(this.egress, this.counters);
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -218,40 +214,11 @@ export class UdpDriver {
       this.egress.release(h);
       return;
     }
-    if (this.heldCount >= MAX_QUEUED_SENDS) {
-      // The kernel and libuv already hold this many of our datagrams: the send queue is full.
-      // Drop, as a full interface queue would, rather than let memory grow without bound.
-      this.counters.sendQueueDrops++;
-      this.egress.release(h);
-      return;
-    }
-    if (this.heldCount === this.held.length) {
-      const bigger = new Int32Array(this.held.length * 2);
-      for (let i = 0; i < this.heldCount; i++) bigger[i] = this.held[(this.heldHead + i) % this.held.length]!;
-      this.held = bigger;
-      this.heldHead = 0;
-    }
-    this.held[(this.heldHead + this.heldCount) % this.held.length] = h;
-    this.heldCount++;
+    const held = this.held;
+    if (!held.hold(h)) return;
     const data = this.egress.data(h);
-    if (toId === this.connectedPeer) this.socket.send(data, this.onSent);
-    else this.socket.send(data, to.port, to.address, this.onSent);
-  }
-
-  // Node completes sends in the order they were made: libuv sends synchronously only while its
-  // queue is empty, otherwise it queues. So each completion releases the oldest held buffer, and
-  // the link's pool is reused without copies.
-  private onSent(err: Error | null): void {
-    if (err !== null) {
-      this.counters.sendErrors++;
-      this.counters.lastSendError = err.message;
-    } else {
-      this.counters.sent++;
-    }
-    if (this.heldCount === 0) return;
-    this.egress.release(this.held[this.heldHead]!);
-    this.heldHead = (this.heldHead + 1) % this.held.length;
-    this.heldCount--;
+    if (toId === this.connectedPeer) this.socket.send(data, held.onSent);
+    else this.socket.send(data, to.port, to.address, held.onSent);
   }
 
   private schedule(now: number): void {
