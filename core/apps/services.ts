@@ -1,10 +1,10 @@
 // What a packetlab listener serves: for a reliable SYN a bulk receiver (it reads at the asked
-// rate, hashes and answers with the digest); for a stream SYN a stream receiver (it counts and
-// reports). RPC servers plug in their own factory.
+// rate, checks the data against the pattern and answers with a verdict); for a stream SYN a
+// stream receiver (it counts and reports). RPC servers plug in their own factory.
 
 import { Connection } from '../transport/connection.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
-import { Service } from '../wire/handshake.js';
+import { Service, type ReliableSynOptions } from '../wire/handshake.js';
 import type { SessionFactory } from '../listener.js';
 import { BulkReceiver } from './bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
@@ -19,24 +19,29 @@ export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol'
  */
 export const LISTENER_IDLE_TIMEOUT_MS = 10 * DEFAULT_TRANSPORT_CONFIG.rtoMsMax;
 
+/** The receiving side's transport knobs: `base`, the listener's own defaults, then what the SYN asks for. */
+export function receiverConfig(base: TransportConfig, defaults: ListenerTransportDefaults, o: ReliableSynOptions): TransportConfig {
+  return {
+    ...base,
+    idleTimeoutMs: LISTENER_IDLE_TIMEOUT_MS,
+    ...defaults,
+    protocol: o.protocol,
+    sack: o.sack,
+    verifyChecksum: o.verifyChecksum,
+    mssBytes: o.mssBytes,
+    ackEveryPackets: o.ackEveryPackets,
+    ackDelayMs: o.ackDelayMs,
+    rcvBufferBytes: o.rcvBufferBytes,
+  };
+}
+
 /** The factory of a plain packetlab listener: bulk receivers and stream receivers. */
 export function labSessionFactory(defaults: ListenerTransportDefaults = {}): SessionFactory {
   return (ctx) => {
     const o = ctx.options;
     if (o.service === Service.STREAM) return new StreamReceiver(ctx.syn, o, ctx.now);
     if (o.service === Service.RPC) return { refuse: 'this listener serves no RPC programs (packetlab rpc serve-demo does)' };
-    const config: TransportConfig = {
-      ...DEFAULT_TRANSPORT_CONFIG,
-      idleTimeoutMs: LISTENER_IDLE_TIMEOUT_MS,
-      ...defaults,
-      protocol: o.protocol,
-      sack: o.sack,
-      verifyChecksum: o.verifyChecksum,
-      mssBytes: o.mssBytes,
-      ackEveryPackets: o.ackEveryPackets,
-      ackDelayMs: o.ackDelayMs,
-      rcvBufferBytes: o.rcvBufferBytes,
-    };
+    const config = receiverConfig(DEFAULT_TRANSPORT_CONFIG, defaults, o);
     const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
     conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
     return new BulkReceiver(conn, o.readRateBytesPerSecond, Math.max(o.mssBytes, Math.min(o.rcvBufferBytes, 64 * 1024)), o.verifyData !== false ? (o.patternSeed ?? 0) : null);

@@ -13,7 +13,7 @@ export * from './server.js';
 export * from './drc.js';
 export { LatencyHistogram } from './histogram.js';
 export { RecordDecoder, frameRecord, LAST_FRAGMENT, DEFAULT_MAX_RECORD_BYTES } from './record-marking.js';
-export { PltRpcClient, RpcSession, rpcSessionFactory, RPC_TRANSPORT_CONFIG, type RpcListenerDefaults } from './plt.js';
+export { PltRpcClient, RpcSession, rpcSessionFactory, RPC_TRANSPORT_CONFIG } from './plt.js';
 export { RpcClient, openRpcChannel, nullProcedure, RPC_TRANSPORTS, type RpcClientOptions, type RpcTransportName, type RpcChannel } from './client-net.js';
 export { RpcServer, type RpcServerOptions } from './server-net.js';
 export { MessageDriver, RpcLink } from './message-driver.js';

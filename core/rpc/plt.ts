@@ -8,7 +8,7 @@ import type { Endpoint } from '../endpoint.js';
 import type { Session, SessionFactory } from '../listener.js';
 import { Connection, type ReadSink } from '../transport/connection.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
-import { LISTENER_IDLE_TIMEOUT_MS } from '../apps/services.js';
+import { receiverConfig, type ListenerTransportDefaults } from '../apps/services.js';
 import { Service, encodeSynOptions } from '../wire/handshake.js';
 import { RpcClientEngine, RpcStatus, type RpcClientEngineOptions } from './client.js';
 import type { ReplySink, RpcServerEngine } from './server.js';
@@ -239,30 +239,17 @@ export class RpcSession implements Session, ReplySink {
   }
 }
 
-/** Transport knobs of the listener's side that a SYN does not carry. */
-export type RpcListenerDefaults = Partial<Omit<TransportConfig, 'protocol' | 'sack' | 'verifyChecksum' | 'mssBytes' | 'ackEveryPackets' | 'ackDelayMs' | 'rcvBufferBytes'>>;
 
 /**
  * A session factory serving RPC over the lab transport with one engine. `onSession` learns each
  * new session's key and peer (so a server can map keys back to addresses).
  */
-export function rpcSessionFactory(engine: RpcServerEngine, defaults: RpcListenerDefaults = {}, onSession?: (key: number, peer: number) => void): SessionFactory {
+export function rpcSessionFactory(engine: RpcServerEngine, defaults: ListenerTransportDefaults = {}, onSession?: (key: number, peer: number) => void): SessionFactory {
   let nextKey = 1;
   return (ctx) => {
     const o = ctx.options;
     if (o.service !== Service.RPC) return { refuse: 'this listener serves RPC only (service 3)' };
-    const config: TransportConfig = {
-      ...RPC_TRANSPORT_CONFIG,
-      idleTimeoutMs: LISTENER_IDLE_TIMEOUT_MS,
-      ...defaults,
-      protocol: o.protocol,
-      sack: o.sack,
-      verifyChecksum: o.verifyChecksum,
-      mssBytes: o.mssBytes,
-      ackEveryPackets: o.ackEveryPackets,
-      ackDelayMs: o.ackDelayMs,
-      rcvBufferBytes: o.rcvBufferBytes,
-    };
+    const config = receiverConfig(RPC_TRANSPORT_CONFIG, defaults, o);
     const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
     conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
     const key = nextKey++;

@@ -8,7 +8,8 @@ import { bindUdp } from '../udp/listener-server.js';
 import type { SocketConfig } from '../knobs.js';
 import { deriveSeed } from '../util/rng.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from './drc.js';
-import { rpcSessionFactory, type RpcListenerDefaults } from './plt.js';
+import { rpcSessionFactory } from './plt.js';
+import type { ListenerTransportDefaults } from '../apps/services.js';
 import type { RpcProgramVersion } from './program.js';
 import { RecyclingPeerTable } from './peers.js';
 import { RpcServerCounters, RpcServerEngine } from './server.js';
@@ -34,7 +35,7 @@ export interface RpcServerOptions {
   maxTcpConnections?: number;
   /** Caps of the lab-transport listener. */
   pltCaps?: ListenerCaps;
-  pltDefaults?: RpcListenerDefaults;
+  pltDefaults?: ListenerTransportDefaults;
   socket?: Partial<SocketConfig>;
   seed?: number;
   /** Serve only this IP address (a peer agent's client): other hosts' datagrams and connections are dropped and counted. */
