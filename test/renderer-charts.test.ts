@@ -170,6 +170,44 @@ describe('FrameScheduler', () => {
     expect(a.n).toBe(1);
     expect(s.frames).toBe(2);
   });
+
+  it('leaves the charts that do not fit the frame budget to the next frames, oldest request first', () => {
+    const frames: (() => void)[] = [];
+    let nowMs = 0;
+    const s = new FrameScheduler((cb) => frames.push(cb), 8, () => nowMs);
+    const drawn: string[] = [];
+    // Each redraw takes 5 ms: two fit a budget of 8 ms (the second starts at 5 ms).
+    const chart = (name: string) => ({ update: () => { drawn.push(name); nowMs += 5; } });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(chart) as [ReturnType<typeof chart>, ReturnType<typeof chart>, ReturnType<typeof chart>, ReturnType<typeof chart>];
+    for (const x of [a, b, c, d]) s.request(x);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b']);
+    expect(s.pending).toBe(2);
+    expect(frames).toHaveLength(1);
+    // A new batch: a asks again, c (waiting) keeps its place ahead of it; no chart twice in a frame.
+    s.request(a);
+    s.request(c);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b', 'c', 'd']);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b', 'c', 'd', 'a']);
+    expect(frames).toHaveLength(0);
+    expect(s.pending).toBe(0);
+  });
+
+  it('draws one chart a frame when a single redraw takes longer than the budget', () => {
+    const frames: (() => void)[] = [];
+    let nowMs = 0;
+    const s = new FrameScheduler((cb) => frames.push(cb), 8, () => nowMs);
+    let n = 0;
+    const slow = () => ({ update: () => { n++; nowMs += 30; } });
+    for (const x of [slow(), slow(), slow()]) s.request(x);
+    for (let i = 1; i <= 3; i++) {
+      frames.shift()!();
+      expect(n).toBe(i);
+    }
+    expect(frames).toHaveLength(0);
+  });
 });
 
 /** A 2D context that draws nothing and counts what it was asked (happy-dom has no canvas). */
