@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { lttb, SeriesBuffer, type XY } from '../renderer/src/lib/series.js';
 import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from '../renderer/src/lib/run-data.js';
-import { FrameScheduler } from '../renderer/src/lib/frame.js';
+import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
@@ -379,7 +379,14 @@ describe('Charts component', () => {
     const target = document.createElement('div');
     document.body.append(target);
     const c = mount(Charts, { target, props: { run, theme: 'light' } });
-    const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
+    // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
+    const nextFrame = async () => {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => requestAnimationFrame(() => r(null)));
+        if (chartFrames.pending === 0) return;
+      }
+      throw new Error('charts still waiting after 20 frames');
+    };
     const push = (point: number, from: number, n: number, trial?: boolean) =>
       listener!({
         runId: 'r',
