@@ -44,6 +44,12 @@ export interface MainThreadTime {
   scriptMsPerS: number;
   /** Style recalculation and layout. */
   layoutMsPerS: number;
+  /**
+   * CPU time of the main thread and of the whole renderer process (raster threads included): unlike
+   * the durations above, not inflated when other processes take the CPU away.
+   */
+  threadCpuMsPerS: number;
+  processCpuMsPerS: number;
 }
 
 /** A CDP session's cumulative main-thread durations, to be differenced over a stretch. */
@@ -71,7 +77,7 @@ export class MainThreadMeter {
     const b = await this.read();
     // The durations are in seconds.
     const d = (k: string) => ((b[k] ?? 0) - (a[k] ?? 0)) * 1000;
-    return { value, time: { taskMsPerS: d('TaskDuration') / wallS, scriptMsPerS: d('ScriptDuration') / wallS, layoutMsPerS: (d('LayoutDuration') + d('RecalcStyleDuration')) / wallS } };
+    return { value, time: { taskMsPerS: d('TaskDuration') / wallS, scriptMsPerS: d('ScriptDuration') / wallS, layoutMsPerS: (d('LayoutDuration') + d('RecalcStyleDuration')) / wallS, threadCpuMsPerS: d('ThreadTime') / wallS, processCpuMsPerS: d('ProcessTime') / wallS } };
   }
 
   /** Runs `during` under the JavaScript sampling profiler and returns its CPU profile. */
