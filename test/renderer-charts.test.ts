@@ -5,7 +5,7 @@
 // for an hour of 10 Hz samples.
 
 import { describe, expect, it } from 'vitest';
-import { lttb, SeriesBuffer, type XY } from '../renderer/src/lib/series.js';
+import { lttb, SeriesBuffer, withoutFlatRuns, type XY } from '../renderer/src/lib/series.js';
 import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
@@ -36,6 +36,36 @@ describe('lttb', () => {
     const d = ramp(10);
     expect(lttb(d, 50)).toEqual(d);
     expect(lttb(d, 50)).not.toBe(d);
+  });
+});
+
+describe('withoutFlatRuns', () => {
+  /** y of the polyline through `line` at x (x inside its range). */
+  function yAt(line: readonly XY[], x: number): number {
+    const j = line.findIndex((p) => p.x >= x);
+    if (line[j]!.x === x) return line[j]!.y;
+    const a = line[j - 1]!;
+    const b = line[j]!;
+    return a.y + ((b.y - a.y) * (x - a.x)) / (b.x - a.x);
+  }
+
+  it('draws the same line: every point dropped lies on the segment that replaces it', () => {
+    // A counter that is mostly zero with bursts, and plateaus at other values.
+    const d: XY[] = Array.from({ length: 5000 }, (_, i) => ({ x: i / 10, y: i % 700 < 20 ? (i % 7) * 3 : i % 1500 < 900 ? 0 : 42 }));
+    const out = withoutFlatRuns(d);
+    expect(out.length).toBeLessThan(d.length / 4);
+    expect(out[0]).toBe(d[0]);
+    expect(out[out.length - 1]).toBe(d[d.length - 1]);
+    for (const p of d) expect(yAt(out, p.x)).toBe(p.y);
+  });
+
+  it('makes a constant series two points and keeps a varying one whole', () => {
+    const zeros = Array.from({ length: 1000 }, (_, i) => ({ x: i, y: 0 }));
+    expect(withoutFlatRuns(zeros)).toEqual([zeros[0], zeros[999]]);
+    const ramp = Array.from({ length: 100 }, (_, i) => ({ x: i, y: i }));
+    expect(withoutFlatRuns(ramp)).toEqual(ramp);
+    expect(withoutFlatRuns([])).toEqual([]);
+    expect(withoutFlatRuns([{ x: 1, y: 2 }])).toEqual([{ x: 1, y: 2 }]);
   });
 });
 
