@@ -5,9 +5,9 @@
 // for an hour of 10 Hz samples.
 
 import { describe, expect, it } from 'vitest';
-import { lttb, SeriesBuffer, type XY } from '../renderer/src/lib/series.js';
+import { lttb, SeriesBuffer, withoutFlatRuns, type XY } from '../renderer/src/lib/series.js';
 import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from '../renderer/src/lib/run-data.js';
-import { FrameScheduler } from '../renderer/src/lib/frame.js';
+import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
@@ -36,6 +36,36 @@ describe('lttb', () => {
     const d = ramp(10);
     expect(lttb(d, 50)).toEqual(d);
     expect(lttb(d, 50)).not.toBe(d);
+  });
+});
+
+describe('withoutFlatRuns', () => {
+  /** y of the polyline through `line` at x (x inside its range). */
+  function yAt(line: readonly XY[], x: number): number {
+    const j = line.findIndex((p) => p.x >= x);
+    if (line[j]!.x === x) return line[j]!.y;
+    const a = line[j - 1]!;
+    const b = line[j]!;
+    return a.y + ((b.y - a.y) * (x - a.x)) / (b.x - a.x);
+  }
+
+  it('draws the same line: every point dropped lies on the segment that replaces it', () => {
+    // A counter that is mostly zero with bursts, and plateaus at other values.
+    const d: XY[] = Array.from({ length: 5000 }, (_, i) => ({ x: i / 10, y: i % 700 < 20 ? (i % 7) * 3 : i % 1500 < 900 ? 0 : 42 }));
+    const out = withoutFlatRuns(d);
+    expect(out.length).toBeLessThan(d.length / 4);
+    expect(out[0]).toBe(d[0]);
+    expect(out[out.length - 1]).toBe(d[d.length - 1]);
+    for (const p of d) expect(yAt(out, p.x)).toBe(p.y);
+  });
+
+  it('makes a constant series two points and keeps a varying one whole', () => {
+    const zeros = Array.from({ length: 1000 }, (_, i) => ({ x: i, y: 0 }));
+    expect(withoutFlatRuns(zeros)).toEqual([zeros[0], zeros[999]]);
+    const ramp = Array.from({ length: 100 }, (_, i) => ({ x: i, y: i }));
+    expect(withoutFlatRuns(ramp)).toEqual(ramp);
+    expect(withoutFlatRuns([])).toEqual([]);
+    expect(withoutFlatRuns([{ x: 1, y: 2 }])).toEqual([{ x: 1, y: 2 }]);
   });
 });
 
@@ -169,6 +199,44 @@ describe('FrameScheduler', () => {
     frames.shift()!();
     expect(a.n).toBe(1);
     expect(s.frames).toBe(2);
+  });
+
+  it('leaves the charts that do not fit the frame budget to the next frames, oldest request first', () => {
+    const frames: (() => void)[] = [];
+    let nowMs = 0;
+    const s = new FrameScheduler((cb) => frames.push(cb), 8, () => nowMs);
+    const drawn: string[] = [];
+    // Each redraw takes 5 ms: two fit a budget of 8 ms (the second starts at 5 ms).
+    const chart = (name: string) => ({ update: () => { drawn.push(name); nowMs += 5; } });
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(chart) as [ReturnType<typeof chart>, ReturnType<typeof chart>, ReturnType<typeof chart>, ReturnType<typeof chart>];
+    for (const x of [a, b, c, d]) s.request(x);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b']);
+    expect(s.pending).toBe(2);
+    expect(frames).toHaveLength(1);
+    // A new batch: a asks again, c (waiting) keeps its place ahead of it; no chart twice in a frame.
+    s.request(a);
+    s.request(c);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b', 'c', 'd']);
+    frames.shift()!();
+    expect(drawn).toEqual(['a', 'b', 'c', 'd', 'a']);
+    expect(frames).toHaveLength(0);
+    expect(s.pending).toBe(0);
+  });
+
+  it('draws one chart a frame when a single redraw takes longer than the budget', () => {
+    const frames: (() => void)[] = [];
+    let nowMs = 0;
+    const s = new FrameScheduler((cb) => frames.push(cb), 8, () => nowMs);
+    let n = 0;
+    const slow = () => ({ update: () => { n++; nowMs += 30; } });
+    for (const x of [slow(), slow(), slow()]) s.request(x);
+    for (let i = 1; i <= 3; i++) {
+      frames.shift()!();
+      expect(n).toBe(i);
+    }
+    expect(frames).toHaveLength(0);
   });
 });
 
@@ -341,7 +409,14 @@ describe('Charts component', () => {
     const target = document.createElement('div');
     document.body.append(target);
     const c = mount(Charts, { target, props: { run, theme: 'light' } });
-    const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
+    // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
+    const nextFrame = async () => {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => requestAnimationFrame(() => r(null)));
+        if (chartFrames.pending === 0) return;
+      }
+      throw new Error('charts still waiting after 20 frames');
+    };
     const push = (point: number, from: number, n: number, trial?: boolean) =>
       listener!({
         runId: 'r',

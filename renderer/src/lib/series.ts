@@ -53,6 +53,22 @@ export function lttb(data: readonly XY[], threshold: number): XY[] {
   return out;
 }
 
+/**
+ * The points of a line without the inner points of runs of equal y: a straight line through them
+ * draws the same pixels (sorted x, no curve), and counters that stay at zero for an hour (most loss
+ * and retransmission columns) become two points instead of a thousand to update and stroke at
+ * every redraw. The first and last points are always kept.
+ */
+export function withoutFlatRuns(data: readonly XY[]): XY[] {
+  const n = data.length;
+  const out: XY[] = [];
+  for (let i = 0; i < n; i++) {
+    const y = data[i]!.y;
+    if (i === 0 || i === n - 1 || data[i - 1]!.y !== y || data[i + 1]!.y !== y) out.push(data[i]!);
+  }
+  return out;
+}
+
 /** Default most points a series keeps: more than an hour of 10 Hz samples (36,000). */
 export const SERIES_MAX_POINTS = 40_000;
 
