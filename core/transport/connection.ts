@@ -1142,11 +1142,15 @@ export class Connection {
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
       if (triggerAcked && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) this.markReceived(trigger, true);
       if (this.cfg.sack) {
+        const st = this.sndState;
+        const mask = this.sndMask;
         for (let i = 0; i < h.sackCount; i++) {
           let s = h.sack[2 * i]!;
           const e = h.sack[2 * i + 1]!;
           if (seqLt(s, this.sndUna)) s = this.sndUna;
-          for (let n = 0; seqLt(s, e) && seqLt(s, this.sndNxt) && n < this.sndCap; s = seqAdd(s, 1), n++) this.markReceived(s, false);
+          // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
+          const n = Math.min(seqDiff(e, s), seqDiff(this.sndNxt, s), this.sndCap);
+          for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.markReceived(seqAdd(s, k), false);
         }
       }
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
@@ -1524,33 +1528,37 @@ export class Connection {
   private buildSackBlocks(trigger: number): number {
     if (!this.cfg.sack || this.cfg.protocol !== 'sr' || this.rcvHighest === this.rcvNxt) return 0;
     const sack = this.out.sack;
+    const st = this.rcvState;
+    const mask = this.rcvMask;
+    // Offsets from rcvNxt (never present itself: it would have been delivered) up to rcvHighest.
+    const nxt = this.rcvNxt;
+    const span = seqDiff(this.rcvHighest, nxt);
     let count = 0;
-    const present = (s: number) => (this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0;
     // The first block holds the packet this ACK answers, or else the latest arrival.
-    let first = seqGt(trigger, this.rcvNxt) && seqLt(trigger, this.rcvHighest) && present(trigger) ? trigger : this.lastOutOfOrderSeq;
-    if (seqGt(first, this.rcvNxt) && seqLt(first, this.rcvHighest) && present(first)) {
-      let a = first;
-      while (seqGt(a, this.rcvNxt) && present(seqAdd(a, -1))) a = seqAdd(a, -1);
-      let b = seqAdd(first, 1);
-      while (seqLt(b, this.rcvHighest) && present(b)) b = seqAdd(b, 1);
-      sack[0] = a;
-      sack[1] = b;
+    let f = seqDiff(trigger, nxt);
+    if (!(f > 0 && f < span && (st[(nxt + f) & mask]! & R_PRESENT) !== 0)) f = seqDiff(this.lastOutOfOrderSeq, nxt);
+    let firstStart = -1;
+    if (f > 0 && f < span && (st[(nxt + f) & mask]! & R_PRESENT) !== 0) {
+      let a = f;
+      while (a > 0 && (st[(nxt + a - 1) & mask]! & R_PRESENT) !== 0) a--;
+      let b = f + 1;
+      while (b < span && (st[(nxt + b) & mask]! & R_PRESENT) !== 0) b++;
+      sack[0] = seqAdd(nxt, a);
+      sack[1] = seqAdd(nxt, b);
       count = 1;
-      first = a;
-    } else {
-      first = -1;
+      firstStart = a;
     }
-    let s = seqAdd(this.rcvNxt, 1);
-    while (count < MAX_SACK_BLOCKS && seqLt(s, this.rcvHighest)) {
-      if (!present(s)) {
-        s = seqAdd(s, 1);
+    let i = 1;
+    while (count < MAX_SACK_BLOCKS && i < span) {
+      if ((st[(nxt + i) & mask]! & R_PRESENT) === 0) {
+        i++;
         continue;
       }
-      const a = s;
-      while (seqLt(s, this.rcvHighest) && present(s)) s = seqAdd(s, 1);
-      if (a !== first) {
-        sack[2 * count] = a;
-        sack[2 * count + 1] = s;
+      const a = i;
+      while (i < span && (st[(nxt + i) & mask]! & R_PRESENT) !== 0) i++;
+      if (a !== firstStart) {
+        sack[2 * count] = seqAdd(nxt, a);
+        sack[2 * count + 1] = seqAdd(nxt, i);
         count++;
       }
     }
