@@ -62,6 +62,12 @@ describe('packetlab CLI', () => {
     expect(r.stdout).toMatch(/data: every byte matches what was sent/);
   });
 
+  it('says where the data first differs when corruption gets through with checksums off', () => {
+    const r = cli(['transfer', '--seed', '4', '--bytes', '300KB', '--corrupt', '5%', '--no-checksum']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/data: MISMATCH, byte [\d,]+ differs from what was sent \(the first difference\)/);
+  });
+
   it('--no-verify skips the data check and says the data was not checked', () => {
     const r = cli(['transfer', '--seed', '3', '--bytes', '200KB', '--loss', '3%', '--no-verify', '--json']);
     expect(r.code).toBe(0);

@@ -92,7 +92,7 @@ function printSummary(s: TransferSummary): void {
       : `transfer ${s.status}: ${s.failure ?? ''}`;
   console.log(`\n${head} (${s.net}, ${s.protocol}, seed ${s.seed})`);
   if (s.dataMatched === true) console.log('data: every byte matches what was sent, in order, message boundaries included');
-  else if (s.dataMatched === false) console.log(`data: DIFFERS: ${s.dataProblem}`);
+  else if (s.dataMatched === false) console.log(`data: MISMATCH, ${s.dataProblem}`);
   const c = s.sender;
   console.log(`sent: ${c.dataPacketsSent} data packets, ${c.retransmitsTimeout} retransmitted on timeout, ${c.retransmitsFast} fast, ${c.retransmitsSpurious} spurious; ${c.timeouts} timeouts, ${c.fastRecoveries} fast recoveries`);
   if (s.receiver !== null) {
