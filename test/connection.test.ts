@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Collector, Pair } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
-import type { ArqMode } from '../core/transport/config.js';
+import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config.js';
+import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { runSimTransfer } from '../core/transfer/sim-transfer.js';
 
 const MSS = 1164;
 
@@ -243,6 +245,18 @@ describe('lost retransmissions (RACK)', () => {
     expect(copies.length).toBe(3);
     expect(copies[2]! - copies[1]!).toBeLessThan(3 * 20 + 1);
     expect(p.a.counters.timeouts).toBe(0);
+  });
+});
+
+describe('spurious retransmissions (Eifel)', () => {
+  it('copies sent in the same microsecond are not told apart: none counted spurious on a link without delay', () => {
+    // Without delay the whole transfer happens at one instant of virtual time, so a lost packet and
+    // its retransmission carry the same timestamp, and the ACK's echo matched the first copy too:
+    // every repaired loss used to count as a spurious retransmission.
+    const s = runSimTransfer({ transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' }, forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 }, reverse: { ...NO_IMPAIRMENT }, totalBytes: 300_000, messageBytes: 0, readRateBytesPerSecond: 0, seed: 4, intervalMs: 100, timeLimitMs: 60_000 });
+    expect(s.dataMatched).toBe(true);
+    expect(s.sender.retransmitsFast).toBeGreaterThan(5);
+    expect(s.sender.retransmitsSpurious).toBe(0);
   });
 });
 

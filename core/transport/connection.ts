@@ -1190,6 +1190,9 @@ export class Connection {
     // latest retransmission, the retransmissions after the echoed copy were not needed, and the
     // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
     const tx = this.sndTx[idx]!;
+    // Copies sent within the same microsecond carry the same timestamp (a simulated link without
+    // delay): the echo cannot tell them apart, so it says nothing about which one arrived.
+    if (this.sndTsFirst[idx] === this.sndTsLast[idx]) return;
     let known = false;
     if (h.tsEcr === this.sndTsFirst[idx]) {
       this.counters.retransmitsSpurious += tx - 1;
