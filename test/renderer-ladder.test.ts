@@ -113,4 +113,24 @@ describe('Ladder component', () => {
     expect(items[1]).toBe('DATA 2164, sender to receiver, sent at 1.0 ms, dropped: random loss');
     unmount(c);
   });
+
+  it("a past run's ladder has a slider for the time it shows; an empty one says why", () => {
+    const target = document.createElement('div');
+    document.body.append(target);
+    const chosen: number[] = [];
+    const c = mount(Ladder, { target, props: { packets: flow.slice(0, 3), scrub: { maxS: 0.033, atS: 0.01, set: (s: number) => chosen.push(s) } } });
+    flushSync();
+    const slider = target.querySelector('input[type=range]') as HTMLInputElement;
+    expect(slider.closest('label')!.textContent).toMatch(/Sent up to\s+0\.010 s of 0\.033 s/);
+    expect(Number(slider.max)).toBeCloseTo(0.033);
+    slider.value = '0.02';
+    slider.dispatchEvent(new Event('input', { bubbles: true }));
+    expect(chosen).toEqual([0.02]);
+    unmount(c);
+    const e = mount(Ladder, { target, props: { packets: [], emptyText: 'This run kept no packets.' } });
+    flushSync();
+    expect(target.querySelector('input[type=range]')).toBeNull();
+    expect(target.querySelector('svg')!.textContent).toContain('This run kept no packets.');
+    unmount(e);
+  });
 });

@@ -142,6 +142,32 @@ describe('RunStore', () => {
     expect(fake.calls.at(-1)).toEqual({ method: 'stopRun', params: { runId: 'run-9' } });
   });
 
+  it("a past run's ladder shows its packets up to a chosen time; a live run's shows the live packets", async () => {
+    const rows: (string | number | null)[][] = [];
+    for (let i = 0; i < 100; i++) rows.push([0, 0, i / 10, i / 10 + 0.05, 'forward', 'DATA', 1000 + i, null, null, '', 0, 'delivered']);
+    const disk: RunData = {
+      info: { id: 'run-7', name: 'x', title: 'X run', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 1, captures: [] },
+      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }] },
+      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1]] },
+      events: { columns: [], rows: [] },
+      summary: { columns: [], rows: [] },
+      packets: { columns: ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'], rows },
+    };
+    const fake = fakeApi({ openRun: () => ({ ok: true, value: disk }) });
+    const run = new RunStore(fake.api);
+    expect(run.pastLadder).toBeNull();
+    expect(await run.open('run-7')).toBe(true);
+    const end = run.pastLadder!;
+    expect(end.maxS).toBeCloseTo(9.9);
+    expect(end.atS).toBeCloseTo(9.9);
+    expect(end.packets.map((p) => p.seq)).toEqual(Array.from({ length: 40 }, (_, i) => 1060 + i));
+    run.ladderAtS = 1.05;
+    expect(run.pastLadder!.packets.map((p) => p.seq)).toEqual(Array.from({ length: 11 }, (_, i) => 1000 + i));
+    expect(() => (run.ladderAtS = Number.NaN)).toThrow(/ladder time/);
+    run.closeOpened();
+    expect(run.pastLadder).toBeNull();
+  });
+
   it('ends a run whose end it missed while offline, from the history', async () => {
     const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
     const run = new RunStore(fake.api);

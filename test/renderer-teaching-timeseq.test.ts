@@ -9,6 +9,7 @@ import { flushSync, mount, unmount } from 'svelte';
 import type { LabApi, LadderPacket, RunBatch, RunData } from '../experiments/api/contract.js';
 import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
+import { ladderWindow } from '../renderer/src/lib/ladder.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import type { XY } from '../renderer/src/lib/series.js';
@@ -155,6 +156,19 @@ describe('the time-sequence graph of a past run', () => {
     expect(t0.window).toEqual([{ x: 0.05, y: 5 }]);
     expect(t0.sacks.slice(0, 2).map((p) => p.y)).toEqual([2, 3]);
     expect(set.find('1/0')!.timeSeq.transmissions).toBe(1);
+    // The ladder of a past run: the trial's packets in the order they were sent.
+    expect(set.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012, 0.03, 0.3]);
+    expect(set.find('0/0')!.packets[1]).toMatchObject({ seq: 501, fate: 'manual', arrivedS: null });
+    expect(set.find('1/0')!.packets).toHaveLength(1);
+  });
+
+  it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {
+    const at = (sentS: number, seq: number) => ({ sentS, arrivedS: sentS + 0.02, direction: 'forward' as const, type: 'DATA', seq, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] });
+    const sent = Array.from({ length: 100 }, (_, i) => at(i / 10, i));
+    expect(ladderWindow(sent, 2.05, 5).map((p) => p.seq)).toEqual([16, 17, 18, 19, 20]);
+    expect(ladderWindow(sent, 0, 5).map((p) => p.seq)).toEqual([0]);
+    expect(ladderWindow(sent, -1, 5)).toEqual([]);
+    expect(ladderWindow(sent, 1e9, 3).map((p) => p.seq)).toEqual([97, 98, 99]);
   });
 });
 

@@ -186,6 +186,21 @@ export function recentPackets(packets: readonly LadderPacket[], max: number): La
   return sorted.slice(Math.max(0, sorted.length - max));
 }
 
+/**
+ * The packets of a past run's ladder at time `atS`: the last `max` sent at or before it, from
+ * `packets` sorted by send time (a binary search, no copy of the whole trial).
+ */
+export function ladderWindow(packets: readonly LadderPacket[], atS: number, max: number): LadderPacket[] {
+  let lo = 0;
+  let hi = packets.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (packets[mid]!.sentS <= atS) lo = mid + 1;
+    else hi = mid;
+  }
+  return packets.slice(Math.max(0, lo - max), lo);
+}
+
 /** Lays out the ladder. */
 export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions): LadderLayout {
   const max = o.maxPackets ?? 40;

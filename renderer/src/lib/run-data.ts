@@ -2,7 +2,7 @@
 // charted column (x = time_s from the trial's start) and the knob changes made during it. Both the
 // live stream (RunBatch) and a run opened from disk (samples.csv, events.csv) fill the same shape.
 
-import type { LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
+import type { LadderPacket, LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
 
@@ -125,6 +125,8 @@ export class TrialData {
   lastTimeS = 0;
   /** The time-sequence graph of the trial's packets. */
   readonly timeSeq: TimeSeqData;
+  /** A past run's packets (packets.csv), sorted by send time, for its ladder; empty for a live trial. */
+  packets: LadderPacket[] = [];
 
   constructor(
     readonly point: number,
@@ -253,8 +255,12 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       const row: Record<string, number | string | null> = {};
       for (let i = 0; i < cols.length; i++) row[cols[i]!] = r[i] ?? null;
       const p = packetFromRow(row);
-      if (p !== null) set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point))).timeSeq.add(p);
+      if (p === null) continue;
+      const trial = set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point)));
+      trial.timeSeq.add(p);
+      trial.packets.push(p);
     }
+    for (const t of set.trials) t.packets.sort((a, b) => a.sentS - b.sentS);
   }
   return set;
 }

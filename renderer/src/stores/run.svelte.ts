@@ -6,6 +6,7 @@
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
 import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
 export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -41,6 +42,8 @@ export class RunView {
 const EVENTS_MAX = 500;
 /** Most ladder packets kept. */
 const PACKETS_MAX = 400;
+/** Packets a past run's ladder shows: the latest sent up to the chosen time. */
+const PAST_LADDER_PACKETS = 40;
 
 const TERMINAL = new Set(['complete', 'stopped', 'failed', 'peer-lost', 'interrupted']);
 
@@ -56,6 +59,7 @@ export class RunStore {
   #opened = $state.raw<RunView | null>(null);
   #overlay = $state.raw<RunView | null>(null);
   #trialKey = $state<string | null>(null);
+  #ladderAtS = $state<number | null>(null);
   #overlayKey = $state<string | null>(null);
   #revision = $state(0);
   #events = $state.raw<LiveEvent[]>([]);
@@ -160,6 +164,29 @@ export class RunStore {
   }
   set trialKey(k: string | null) {
     this.#trialKey = k;
+    this.#ladderAtS = null;
+  }
+
+  /** The time up to which a past run's ladder shows packets (s), or null for the trial's end. */
+  get ladderAtS(): number | null {
+    return this.#ladderAtS;
+  }
+  set ladderAtS(s: number | null) {
+    if (s !== null && !Number.isFinite(s)) throw new RangeError(`ladder time must be a number of seconds (got ${s})`);
+    this.#ladderAtS = s;
+  }
+
+  /**
+   * The ladder of a run opened from history: the shown trial's packets (packets.csv) sent up to
+   * the chosen time, and the time range to choose from; null for a live run, or one without packets.
+   */
+  get pastLadder(): { packets: LadderPacket[]; maxS: number; atS: number } | null {
+    if (this.#opened === null) return null;
+    const packets = this.trial?.packets ?? [];
+    if (packets.length === 0) return null;
+    const maxS = packets[packets.length - 1]!.sentS;
+    const atS = this.#ladderAtS === null ? maxS : Math.min(Math.max(this.#ladderAtS, 0), maxS);
+    return { packets: ladderWindow(packets, atS, PAST_LADDER_PACKETS), maxS, atS };
   }
   get overlayKey(): string | null {
     return this.#overlayKey;
@@ -295,6 +322,7 @@ export class RunStore {
     } else {
       this.#opened = view;
       this.#trialKey = null;
+      this.#ladderAtS = null;
     }
     this.#revision++;
     return true;
