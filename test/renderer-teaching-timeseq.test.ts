@@ -160,6 +160,13 @@ describe('the time-sequence graph of a past run', () => {
     expect(set.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012, 0.03, 0.3]);
     expect(set.find('0/0')!.packets[1]).toMatchObject({ seq: 501, fate: 'manual', arrivedS: null });
     expect(set.find('1/0')!.packets).toHaveLength(1);
+    expect(set.find('0/0')!.packetsCut).toBe(false);
+    // Past the ladder's cap the first packets are kept and the trial says it was cut; the
+    // time-sequence graph still has them all.
+    const cut = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: null, packets }, 3);
+    expect(cut.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012]);
+    expect(cut.find('0/0')!.packetsCut).toBe(true);
+    expect(cut.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
   });
 
   it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {

@@ -127,6 +127,8 @@ export class TrialData {
   readonly timeSeq: TimeSeqData;
   /** A past run's packets (packets.csv), sorted by send time, for its ladder; empty for a live trial. */
   packets: LadderPacket[] = [];
+  /** True when the run had more packets than the ladder keeps (PAST_LADDER_MAX_PACKETS): `packets` holds the first ones. */
+  packetsCut = false;
 
   constructor(
     readonly point: number,
@@ -220,8 +222,11 @@ export function tableRows(t: Table): Record<string, number | string | null>[] {
   return t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, r[i] ?? null])));
 }
 
+/** Most packets of a run opened from disk that its ladder keeps (about 50 MB; packets.csv holds up to 1,000,000). */
+export const PAST_LADDER_MAX_PACKETS = 250_000;
+
 /** The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs). */
-export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'> & { packets?: RunData['packets'] }): TrialSet {
+export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'> & { packets?: RunData['packets'] }, maxLadderPackets = PAST_LADDER_MAX_PACKETS): TrialSet {
   const record = run.record as { spec?: { transport?: unknown }; points?: { index: number; axes: Record<string, unknown> }[] } | null;
   const set = new TrialSet(mssOf(record?.spec));
   const axesOf = (point: number) => record?.points?.find((p) => p.index === point)?.axes;
@@ -251,6 +256,7 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
   }
   if (run.packets !== undefined && run.packets.rows.length > 0) {
     const cols = run.packets.columns;
+    let kept = 0;
     for (const r of run.packets.rows) {
       const row: Record<string, number | string | null> = {};
       for (let i = 0; i < cols.length; i++) row[cols[i]!] = r[i] ?? null;
@@ -258,7 +264,10 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       if (p === null) continue;
       const trial = set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point)));
       trial.timeSeq.add(p);
-      trial.packets.push(p);
+      if (kept < maxLadderPackets) {
+        trial.packets.push(p);
+        kept++;
+      } else trial.packetsCut = true;
     }
     for (const t of set.trials) t.packets.sort((a, b) => a.sentS - b.sentS);
   }

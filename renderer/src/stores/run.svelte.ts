@@ -180,13 +180,14 @@ export class RunStore {
    * The ladder of a run opened from history: the shown trial's packets (packets.csv) sent up to
    * the chosen time, and the time range to choose from; null for a live run, or one without packets.
    */
-  get pastLadder(): { packets: LadderPacket[]; maxS: number; atS: number } | null {
+  get pastLadder(): { packets: LadderPacket[]; maxS: number; atS: number; cut: boolean } | null {
     if (this.#opened === null) return null;
-    const packets = this.trial?.packets ?? [];
+    const trial = this.trial;
+    const packets = trial?.packets ?? [];
     if (packets.length === 0) return null;
     const maxS = packets[packets.length - 1]!.sentS;
     const atS = this.#ladderAtS === null ? maxS : Math.min(Math.max(this.#ladderAtS, 0), maxS);
-    return { packets: ladderWindow(packets, atS, PAST_LADDER_PACKETS), maxS, atS };
+    return { packets: ladderWindow(packets, atS, PAST_LADDER_PACKETS), maxS, atS, cut: trial!.packetsCut };
   }
   get overlayKey(): string | null {
     return this.#overlayKey;
