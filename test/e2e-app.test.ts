@@ -170,8 +170,20 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await expect.poll(() => page.getByText(`Showing past run`).count()).toBe(1);
     await expect.poll(() => samplesOf(page, 'rate')).toBeGreaterThanOrEqual(samplesAtChange + 30);
     await expect.poll(() => page.locator('[data-chart="rate"] [role=img]').getAttribute('aria-label')).toContain('forward.lossProbability: 0 → 0.1');
+    // Its packet ladder comes from its packets.csv, up to the time on the slider.
+    const slider = page.locator('.ladder input[type=range]');
+    await expect.poll(() => slider.count()).toBe(1);
+    const ladderLabel = () => page.locator('.ladder svg').getAttribute('aria-label');
+    const atEnd = await ladderLabel();
+    expect(atEnd).toMatch(/^Packet ladder of the 40 most recent packets/);
+    await slider.evaluate((el: HTMLInputElement) => {
+      el.value = String(Number(el.max) / 10);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await expect.poll(ladderLabel).not.toBe(atEnd);
     await page.screenshot({ path: join(ARTIFACTS, '3-opened.png'), fullPage: true });
     await page.getByRole('button', { name: 'Back to the live run' }).click();
+    await expect.poll(() => slider.count()).toBe(0);
 
     // A second, quick run in the simulator, with the first overlaid on its charts.
     await page.getByLabel('Network').selectOption('sim');
