@@ -176,9 +176,10 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     const ladderLabel = () => page.locator('.ladder svg').getAttribute('aria-label');
     const atEnd = await ladderLabel();
     expect(atEnd).toMatch(/^Packet ladder of the 40 most recent packets/);
-    await slider.evaluate((el: HTMLInputElement) => {
-      el.value = String(Number(el.max) / 10);
-      el.dispatchEvent(new Event('input', { bubbles: true }));
+    await slider.evaluate((el) => {
+      const input = el as unknown as { value: string; max: string; dispatchEvent(e: Event): boolean };
+      input.value = String(Number(input.max) / 10);
+      input.dispatchEvent(new Event('input', { bubbles: true }));
     });
     await expect.poll(ladderLabel).not.toBe(atEnd);
     await page.screenshot({ path: join(ARTIFACTS, '3-opened.png'), fullPage: true });
