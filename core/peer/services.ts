@@ -40,6 +40,32 @@ export interface AgentService {
   configureSession?(connectionId: number, changes: SessionChanges): string | null;
 }
 
+/** What the stats of every kind of service begin with. */
+interface CommonStats {
+  service: number;
+  uptimeMs: number;
+  ended: string | null;
+}
+
+/**
+ * The stats and stop of a service: its stats as they are until it stops; stopping (once) takes
+ * the last ones, with the reason in `ended`, then closes it, and those are its stats from then on.
+ */
+function serviceLifecycle(id: number, statsOf: (common: CommonStats) => ServiceStats, close: () => Promise<void>): Pick<AgentService, 'stats' | 'stop'> {
+  const startedAt = performance.now();
+  const now = (ended: string | null) => statsOf({ service: id, uptimeMs: performance.now() - startedAt, ended });
+  let final: ServiceStats | null = null;
+  return {
+    stats: () => final ?? now(null),
+    stop: async (reason) => {
+      if (final !== null) return final;
+      final = now(reason);
+      await close();
+      return final;
+    },
+  };
+}
+
 /** IP:port, with brackets around IPv6. */
 export function addressPort(address: string, port: number): string {
   const a = plainAddress(address);
@@ -167,33 +193,27 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     },
   });
   driver.start();
-  const startedAt = performance.now();
-  let ended: string | null = null;
-  let final: ServiceStats | null = null;
-  const stats = (): ServiceStats => ({
-    kind: 'listener',
-    service: o.id,
-    uptimeMs: performance.now() - startedAt,
-    kernelDrops: finiteOrNull(kernelDrops()),
-    foreignDrops: peers.foreignDrops,
-    ended,
-    udpPort,
-    listener: plainCounters(listener.counters),
-    sessions: [...closed, ...[...open].map(([id, s]) => sessionStats(s.session, id, s.peer))],
-  });
+  const lifecycle = serviceLifecycle(
+    o.id,
+    (common): ServiceStats => ({
+      kind: 'listener',
+      ...common,
+      kernelDrops: finiteOrNull(kernelDrops()),
+      foreignDrops: peers.foreignDrops,
+      udpPort,
+      listener: plainCounters(listener.counters),
+      sessions: [...closed, ...[...open].map(([id, s]) => sessionStats(s.session, id, s.peer))],
+    }),
+    async () => {
+      driver.stop();
+      await new Promise<void>((r) => socket.close(() => r()));
+    },
+  );
   return {
     id: o.id,
     kind: 'listener',
     udpPort,
-    stats: () => final ?? stats(),
-    stop: async (reason) => {
-      if (final !== null) return final;
-      ended = reason;
-      final = stats();
-      driver.stop();
-      await new Promise<void>((r) => socket.close(() => r()));
-      return final;
-    },
+    ...lifecycle,
     configureSession: (connectionId, changes) => {
       const s = open.get(connectionId)?.session;
       if (!(s instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
@@ -279,23 +299,22 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
   const udpPorts = [ports.udp, ports.plt].filter((p): p is number => p !== null);
   const dropsOf = () => udpPorts.reduce((sum, p) => sum + udpSocketDrops(p), 0);
   const dropsAtStart = dropsOf();
-  const startedAt = performance.now();
-  let ended: string | null = null;
-  let final: ServiceStats | null = null;
-  const stats = (): ServiceStats => ({
-    kind: 'rpc',
-    service: o.id,
-    uptimeMs: performance.now() - startedAt,
-    kernelDrops: udpPorts.length === 0 ? null : finiteOrNull(dropsOf() - dropsAtStart),
-    foreignDrops: server.foreignDrops(),
-    ended,
-    udpPort: ports.udp,
-    tcpPort: ports.tcp,
-    pltPort: ports.plt,
-    server: plainCounters(server.counters()),
-    drc: { ...drc },
-    counter: { value: counter.value.toString(), increments: counter.increments, repeatedExecutions: counter.repeatedExecutions },
-  });
+  const lifecycle = serviceLifecycle(
+    o.id,
+    (common): ServiceStats => ({
+      kind: 'rpc',
+      ...common,
+      kernelDrops: udpPorts.length === 0 ? null : finiteOrNull(dropsOf() - dropsAtStart),
+      foreignDrops: server.foreignDrops(),
+      udpPort: ports.udp,
+      tcpPort: ports.tcp,
+      pltPort: ports.plt,
+      server: plainCounters(server.counters()),
+      drc: { ...drc },
+      counter: { value: counter.value.toString(), increments: counter.increments, repeatedExecutions: counter.repeatedExecutions },
+    }),
+    () => server.close(),
+  );
   return {
     id: o.id,
     kind: 'rpc',
@@ -304,14 +323,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
       drc = drcConfigOf(d);
       server.configureDrc(drc);
     },
-    stats: () => final ?? stats(),
-    stop: async (reason) => {
-      if (final !== null) return final;
-      ended = reason;
-      final = stats();
-      await server.close();
-      return final;
-    },
+    ...lifecycle,
   };
 }
 
@@ -349,31 +361,25 @@ export async function startEchoService(o: EchoServiceOptions): Promise<AgentServ
   });
   // A send error (EHOSTUNREACH, ...) is counted by onSent; 'error' events must not crash the agent.
   socket.on('error', () => engine.counters.sendErrors++);
-  const startedAt = performance.now();
-  let ended: string | null = null;
-  let final: ServiceStats | null = null;
-  const stats = (): ServiceStats => ({
-    kind: 'echo',
-    service: o.id,
-    uptimeMs: performance.now() - startedAt,
-    kernelDrops: finiteOrNull(udpSocketDrops(udpPort) - dropsAtStart),
-    foreignDrops: engine.counters.foreignDrops,
-    ended,
-    udpPort,
-    counters: { ...engine.counters },
-  });
+  const lifecycle = serviceLifecycle(
+    o.id,
+    (common): ServiceStats => ({
+      kind: 'echo',
+      ...common,
+      kernelDrops: finiteOrNull(udpSocketDrops(udpPort) - dropsAtStart),
+      foreignDrops: engine.counters.foreignDrops,
+      udpPort,
+      counters: { ...engine.counters },
+    }),
+    async () => {
+      socket.removeAllListeners('message');
+      await new Promise<void>((r) => socket.close(() => r()));
+    },
+  );
   return {
     id: o.id,
     kind: 'echo',
     udpPort,
-    stats: () => final ?? stats(),
-    stop: async (reason) => {
-      if (final !== null) return final;
-      ended = reason;
-      final = stats();
-      socket.removeAllListeners('message');
-      await new Promise<void>((r) => socket.close(() => r()));
-      return final;
-    },
+    ...lifecycle,
   };
 }
