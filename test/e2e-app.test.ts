@@ -4,36 +4,15 @@
 // retransmissions respond, stop, export the CSV and check its rows and columns, open the run from
 // the history, overlay a second run, export PNGs. Screenshots go to test-results/e2e-app/.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, frameTimes, percentile } from '../bench/browser.js';
-import { appTestUnavailable, inkOf, serveApp, type ServedApp } from './helpers/app-serve.js';
+import type { Page } from 'playwright-core';
+import { frameTimes, percentile } from '../bench/browser.js';
+import { appUnderTest, inkOf } from './helpers/app-serve.js';
 
-const ARTIFACTS = join('test-results', 'e2e-app');
-const skipWhy = appTestUnavailable();
-if (skipWhy !== null) console.warn(`e2e-app: skipped: ${skipWhy}`);
-
-let served: ServedApp | null = null;
-let browser: Browser | null = null;
-let url = '';
-let dir = '';
-
-beforeAll(async () => {
-  if (skipWhy !== null) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  served = await serveApp('packetlab-e2e-');
-  url = served.url;
-  dir = served.dir;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-});
+const app = appUnderTest('e2e-app');
 
 /** A cheap fingerprint of a chart's pixels. */
 async function pixelsOf(page: Page, chartId: string): Promise<number> {
@@ -62,9 +41,9 @@ async function until(what: string, pred: () => Promise<boolean>, ms = 30_000): P
 }
 
 
-describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve', () => {
+describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab serve', () => {
   it('runs a library experiment on loopback, marks live changes, stops, exports, opens and overlays runs', async () => {
-    const context = await browser!.newContext({ viewport: { width: 1500, height: 1100 }, acceptDownloads: true });
+    const context = await app.browser.newContext({ viewport: { width: 1500, height: 1100 }, acceptDownloads: true });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -73,7 +52,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     });
 
     // The token opens the lab and leaves the address bar.
-    await page.goto(url);
+    await page.goto(app.url);
     await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
     expect(page.url()).not.toContain('token=');
 
@@ -99,7 +78,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await page.getByLabel('Save as').fill('my-checksums');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await expect.poll(() => page.getByText(/saved to .*my-checksums\.json/).count()).toBe(1);
-    expect(JSON.parse(readFileSync(join(dir, 'specs', 'my-checksums.json'), 'utf8')).workload.bytes).toBe(200000000);
+    expect(JSON.parse(readFileSync(join(app.dir, 'specs', 'my-checksums.json'), 'utf8')).workload.bytes).toBe(200000000);
 
     const inkBefore = await inkOf(page, 'rate');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
@@ -113,7 +92,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     const frames = await frameTimes(page, 2000);
     console.log(`e2e-app: frame times over 2 s of a live run: median ${percentile(frames, 50).toFixed(1)} ms, p95 ${percentile(frames, 95).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms (${frames.length} frames)`);
     expect(percentile(frames, 50)).toBeLessThan(100);
-    await page.screenshot({ path: join(ARTIFACTS, '1-running.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '1-running.png'), fullPage: true });
 
     // Mid-run changes: the retransmission timeout, then the loss rate.
     const retxBefore = await pixelsOf(page, 'retransmissions');
@@ -134,7 +113,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     const samplesAtChange = await samplesOf(page, 'rate');
     await until('3 s of samples after the changes', async () => (await samplesOf(page, 'rate')) >= samplesAtChange + 30);
     expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
-    await page.screenshot({ path: join(ARTIFACTS, '2-changed.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '2-changed.png'), fullPage: true });
 
     // Stop: the data stays.
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
@@ -145,7 +124,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     // Export CSV: the samples of this run, with their columns, and retransmissions that rose with the loss.
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV', exact: true }).click();
-    const csvFile = join(dir, 'export.csv');
+    const csvFile = join(app.dir, 'export.csv');
     await (await download).saveAs(csvFile);
     const text = readFileSync(csvFile, 'utf8');
     const header = text.split('\n', 1)[0]!.split(',');
@@ -182,7 +161,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
       input.dispatchEvent(new Event('input', { bubbles: true }));
     });
     await expect.poll(ladderLabel).not.toBe(atEnd);
-    await page.screenshot({ path: join(ARTIFACTS, '3-opened.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '3-opened.png'), fullPage: true });
     await page.getByRole('button', { name: 'Back to the live run' }).click();
     await expect.poll(() => slider.count()).toBe(0);
 
@@ -200,7 +179,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await page.getByRole('button', { name: `Overlay ${runId}` }).click();
     await expect.poll(() => page.getByText('Overlay (dashed)').count()).toBe(1);
     await expect.poll(() => pixelsOf(page, 'rate')).not.toBe(rateAlone);
-    await page.screenshot({ path: join(ARTIFACTS, '4-overlay.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '4-overlay.png'), fullPage: true });
 
     // Export PNG: one image per chart.
     const pngs: string[] = [];
@@ -216,7 +195,7 @@ describe.skipIf(skipWhy !== null)('the app in Chromium against packetlab serve',
     await expect.poll(() => page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
     const corner = (): Promise<number[]> => page.evaluate(`Array.from(document.querySelector('[data-chart="rate"] canvas').getContext('2d').getImageData(1, 1, 1, 1).data.slice(0, 3))`);
     await expect.poll(async () => Math.max(...(await corner()))).toBeLessThan(60);
-    await page.screenshot({ path: join(ARTIFACTS, '5-dark.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '5-dark.png'), fullPage: true });
 
     expect(pageErrors).toEqual([]);
     await context.close();

@@ -6,35 +6,12 @@
 // with both in its schedule and the replay drops the same packet. Screenshots go to
 // test-results/e2e-teaching/.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from '../bench/browser.js';
-import { appTestUnavailable, inkOf, serveApp, type ServedApp } from './helpers/app-serve.js';
+import type { Page } from 'playwright-core';
+import { appUnderTest, inkOf } from './helpers/app-serve.js';
 
-const ARTIFACTS = join('test-results', 'e2e-teaching');
-const skipWhy = appTestUnavailable();
-if (skipWhy !== null) console.warn(`e2e-teaching: skipped: ${skipWhy}`);
-
-let served: ServedApp | null = null;
-let browser: Browser | null = null;
-let url = '';
-let dir = '';
-
-beforeAll(async () => {
-  if (skipWhy !== null) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  served = await serveApp('packetlab-e2e-teach-');
-  url = served.url;
-  dir = served.dir;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await served?.stop();
-});
+const app = appUnderTest('e2e-teaching');
 
 const SPEC = {
   name: 'teach-gbn',
@@ -53,9 +30,9 @@ function timeSeqLabel(page: Page): Promise<string> {
   return page.locator('[data-chart="timeseq"] [role=img]').getAttribute('aria-label').then((s) => s ?? '');
 }
 
-describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab serve', () => {
+describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetlab serve', () => {
   it('starts paused, steps, shows the endpoints, drops a packet by hand, resumes, draws the time-sequence graph and replays the drop', async () => {
-    const context = await browser!.newContext({ viewport: { width: 1500, height: 1200 } });
+    const context = await app.browser.newContext({ viewport: { width: 1500, height: 1200 } });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -63,7 +40,7 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
       if (m.type() === 'error') pageErrors.push(m.text());
     });
 
-    await page.goto(url);
+    await page.goto(app.url);
     await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
     const editor = page.getByLabel('Spec (JSON)');
     await expect.poll(() => editor.inputValue(), { timeout: 15_000 }).toContain('"name"');
@@ -106,8 +83,8 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     expect(Number(await panel.getByTestId('snd-nxt').textContent())).toBeGreaterThan(sndUna);
     expect(await panel.textContent()).toMatch(/SRTT \/ RTTVAR \/ RTO/);
     expect(await panel.getByTestId('rcv-nxt').textContent()).toMatch(/^\d+$/);
-    await page.screenshot({ path: join(ARTIFACTS, '1-paused.png'), fullPage: true });
-    await page.locator('.teaching').screenshot({ path: join(ARTIFACTS, '1-teaching-panel.png') });
+    await page.screenshot({ path: join(app.artifacts, '1-paused.png'), fullPage: true });
+    await page.locator('.teaching').screenshot({ path: join(app.artifacts, '1-teaching-panel.png') });
 
     // Drop the second DATA packet in flight by hand.
     const target = dataDrops.nth(1);
@@ -124,16 +101,16 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     // keeps expecting the dropped one.
     await page.getByRole('button', { name: 'Step 10', exact: true }).click();
     await expect.poll(() => panel.getByTestId('rcv-nxt').textContent()).toBe(String(droppedSeq));
-    await page.screenshot({ path: join(ARTIFACTS, '2-dropped.png'), fullPage: true });
-    await page.locator('.ladder').screenshot({ path: join(ARTIFACTS, '2-ladder.png') });
+    await page.screenshot({ path: join(app.artifacts, '2-dropped.png'), fullPage: true });
+    await page.locator('.ladder').screenshot({ path: join(app.artifacts, '2-ladder.png') });
 
     // Resume: the run ends, the retransmission follows the drop on the time-sequence graph.
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
     await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\(([1-9]\d*) retransmissions?, ([1-9]\d*) dropped\)/);
     expect(await inkOf(page, 'timeseq')).toBeGreaterThan(inkBefore + 500);
-    await page.screenshot({ path: join(ARTIFACTS, '3-complete.png'), fullPage: true });
-    await page.locator('[data-chart="timeseq"]').screenshot({ path: join(ARTIFACTS, '3-timeseq.png') });
+    await page.screenshot({ path: join(app.artifacts, '3-complete.png'), fullPage: true });
+    await page.locator('[data-chart="timeseq"]').screenshot({ path: join(app.artifacts, '3-timeseq.png') });
 
     // Replay with my drops: the spec with the drop in its schedule, in the editor; the replay
     // (not paused) drops the same datagram.
@@ -158,7 +135,7 @@ describe.skipIf(skipWhy !== null)('teaching mode in Chromium against packetlab s
     await page.getByRole('button', { name: `Open ${runId}` }).click();
     await expect.poll(() => page.getByText('Showing past run').count()).toBe(1);
     await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\([1-9]\d* retransmissions?, [1-9]\d* dropped\)/);
-    await page.screenshot({ path: join(ARTIFACTS, '4-opened.png'), fullPage: true });
+    await page.screenshot({ path: join(app.artifacts, '4-opened.png'), fullPage: true });
 
     expect(pageErrors).toEqual([]);
     await context.close();

@@ -1,13 +1,14 @@
 // `packetlab serve` as a child process for the app's end-to-end tests, with fresh results and
-// specs folders; the Chromium side is bench/browser.ts.
+// specs folders, and the Chromium that opens it (its settings are bench/browser.ts's).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Page } from 'playwright-core';
-import { browserUnavailable } from '../../bench/browser.js';
+import { afterAll, beforeAll } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { browserUnavailable, CHROMIUM, CHROMIUM_ARGS } from '../../bench/browser.js';
 
 /** Why the app's browser tests cannot run here, or null. */
 export function appTestUnavailable(): string | null {
@@ -48,6 +49,53 @@ export async function serveApp(prefix: string): Promise<ServedApp> {
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The app served and a Chromium, for one end-to-end test file. */
+export interface AppUnderTest {
+  /** Why the file's tests cannot run here, or null. */
+  readonly skipWhy: string | null;
+  /** Where its screenshots go. */
+  readonly artifacts: string;
+  readonly url: string;
+  /** The served app's results and specs folders live here. */
+  readonly dir: string;
+  readonly browser: Browser;
+}
+
+/**
+ * Serves the app and launches Chromium before the file's tests (beforeAll), and stops both after
+ * them (afterAll); says why and does nothing where the tests cannot run.
+ */
+export function appUnderTest(name: string): AppUnderTest {
+  const skipWhy = appTestUnavailable();
+  if (skipWhy !== null) console.warn(`${name}: skipped: ${skipWhy}`);
+  const artifacts = join('test-results', name);
+  let served: ServedApp | null = null;
+  let browser: Browser | null = null;
+  beforeAll(async () => {
+    if (skipWhy !== null) return;
+    mkdirSync(artifacts, { recursive: true });
+    served = await serveApp(`packetlab-${name}-`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+  });
+  return {
+    skipWhy,
+    artifacts,
+    get url() {
+      return served!.url;
+    },
+    get dir() {
+      return served!.dir;
+    },
+    get browser() {
+      return browser!;
     },
   };
 }
