@@ -4,8 +4,9 @@
 // a run, setKnob for live knobs during one (others disabled, saying why), and refusals shown.
 
 import { describe, expect, it } from 'vitest';
-import { flushSync, mount, unmount } from 'svelte';
-import type { KnobInfo, LabApi, Result, RunBatch } from '../experiments/api/contract.js';
+import { mount, unmount } from 'svelte';
+import type { KnobInfo, Result } from '../experiments/api/contract.js';
+import { fakeApi, settle } from './helpers/fake-api.js';
 import { checkKnobInput, groupKnobs, knobApplies, knobLabel, knobStep, setSpecKnob, specKnobValue, sweptKnobs, parseSpecJson } from '../renderer/src/lib/knobs.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
@@ -137,11 +138,9 @@ describe('values and checks', () => {
   });
 });
 
-/** A fake lab: records calls, answers setKnob as told, pushes batches on demand. */
-function fakeApi(setKnobAnswer: (path: string) => Result<null>) {
-  const calls: { method: string; params: unknown }[] = [];
-  let listener: ((b: RunBatch) => void) | null = null;
-  const answers: Record<string, (p: never) => Result<unknown>> = {
+/** A fake lab that answers setKnob as told and the listing calls with fixtures. */
+function fakeLab(setKnobAnswer: (path: string) => Result<null>) {
+  return fakeApi({
     listLibrary: () => ({ ok: true, value: [] }),
     listKnobs: () => ({ ok: true, value: KNOBS }),
     listPresets: () => ({ ok: true, value: [{ name: 'dsl', label: 'DSL', description: 'an ADSL line', set: { 'forward.delayMs': 15, 'reverse.delayMs': 15 } }] }),
@@ -150,29 +149,12 @@ function fakeApi(setKnobAnswer: (path: string) => Result<null>) {
     validateSpec: () => ({ ok: true, value: { valid: true, problems: [], points: 2 } }),
     startRun: () => ({ ok: true, value: { runId: 'run-1' } }),
     setKnob: (p: { path: string }) => setKnobAnswer(p.path),
-  };
-  const api = new Proxy({} as Record<string, unknown>, {
-    get(_t, method: string) {
-      if (method === 'onRunBatch') return (l: (b: RunBatch) => void) => ((listener = l), () => (listener = null));
-      return async (params: never) => {
-        calls.push({ method, params });
-        return answers[method]?.(params) ?? { ok: false, error: `${method}: not in the fake` };
-      };
-    },
-  }) as unknown as LabApi;
-  return { api, calls, push: (b: RunBatch) => listener?.(b) };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    flushSync();
-  }
+  });
 }
 
 describe('ParamPanel', () => {
   function setup() {
-    const fake = fakeApi((path) => (path === 'forward.lossProbability' ? { ok: false, error: 'setKnob: forward.lossProbability: must be at most 1' } : { ok: true, value: null }));
+    const fake = fakeLab((path) => (path === 'forward.lossProbability' ? { ok: false, error: 'setKnob: forward.lossProbability: must be at most 1' } : { ok: true, value: null }));
     const connection = { api: fake.api, onStatus: (l: (s: { state: 'open'; error: null }) => void) => (l({ state: 'open', error: null }), () => {}), close: () => {} };
     const lab = new LabStore(connection);
     const spec = new SpecStore(fake.api, 0);

@@ -6,37 +6,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { LabApi, Result, RunBatch, RunData } from '../experiments/api/contract.js';
+import type { RunBatch, RunData } from '../experiments/api/contract.js';
+import { fakeApi, settle } from './helpers/fake-api.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import Banners from '../renderer/src/components/Banners.svelte';
 import SpecEditor from '../renderer/src/components/SpecEditor.svelte';
 import { saveFile } from '../renderer/src/lib/download.js';
-
-type Answers = Record<string, (params: any) => Result<unknown>>;
-
-function fakeApi(answers: Answers) {
-  const calls: { method: string; params: any }[] = [];
-  let listener: ((b: RunBatch) => void) | null = null;
-  const api = new Proxy({} as Record<string, unknown>, {
-    get(_t, method: string) {
-      if (method === 'onRunBatch') return (l: (b: RunBatch) => void) => ((listener = l), () => (listener = null));
-      return async (params: unknown) => {
-        calls.push({ method, params });
-        return answers[method]?.(params) ?? { ok: false, error: `${method}: not in the fake` };
-      };
-    },
-  }) as unknown as LabApi;
-  return { api, calls, push: (b: RunBatch) => listener?.(b) };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    flushSync();
-  }
-}
 
 const SPEC = '{"name":"x","title":"X run","plot":{"x":"window","y":["goodput_bps"]}}';
 

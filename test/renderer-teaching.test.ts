@@ -7,7 +7,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { EndpointState, LabApi, LadderPacket, Result, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
+import type { EndpointState, LadderPacket, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
+import { fakeApi, settle } from './helpers/fake-api.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
@@ -18,30 +19,6 @@ import Teaching from '../renderer/src/components/Teaching.svelte';
 import EndpointPanel from '../renderer/src/components/EndpointPanel.svelte';
 import Ladder from '../renderer/src/components/Ladder.svelte';
 import EventLog from '../renderer/src/components/EventLog.svelte';
-
-type Answers = Record<string, (params: any) => Result<unknown>>;
-
-function fakeApi(answers: Answers) {
-  const calls: { method: string; params: any }[] = [];
-  let listener: ((b: RunBatch) => void) | null = null;
-  const api = new Proxy({} as Record<string, unknown>, {
-    get(_t, method: string) {
-      if (method === 'onRunBatch') return (l: (b: RunBatch) => void) => ((listener = l), () => (listener = null));
-      return async (params: unknown) => {
-        calls.push({ method, params });
-        return answers[method]?.(params) ?? { ok: false, error: `${method}: not in the fake` };
-      };
-    },
-  }) as unknown as LabApi;
-  return { api, calls, push: (b: RunBatch) => listener?.(b), methods: () => calls.map((c) => c.method) };
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    flushSync();
-  }
-}
 
 function batch(b: Partial<RunBatch>): RunBatch {
   return { runId: 'run-1', samples: [], events: [], packets: [], ...b };
