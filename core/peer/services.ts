@@ -11,7 +11,7 @@ import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { PeerTable, UdpDriver } from '../udp/driver.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
-import { bindUdp } from '../udp/listener-server.js';
+import { bindUdp, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
@@ -140,7 +140,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
   const peers = new ClientOnlyPeerTable(plainAddress(o.clientAddress));
-  const base = labSessionFactory(o.transport);
+  const base = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
   const lim = o.limits;
   const factory: SessionFactory = (ctx) => {
     const so = ctx.options;
@@ -149,12 +149,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
       const bitsPerSecond = so.ratePacketsPerSecond * so.datagramBytes * 8;
       if (bitsPerSecond > lim.maxRateBitsPerSecond) return { refuse: `stream of ${bitsPerSecond} bit/s exceeds the agent's limit of ${lim.maxRateBitsPerSecond} bit/s` };
     }
-    const s = base(ctx);
-    if (s instanceof StreamReceiver) {
-      const at = kernelDrops();
-      s.kernelDrops = () => kernelDrops() - at;
-    }
-    return s;
+    return base(ctx);
   };
   const caps: ListenerCaps = {
     maxSessions: lim.maxSessions,

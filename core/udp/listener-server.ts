@@ -3,7 +3,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type ListenerEvent, type Session } from '../listener.js';
+import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { BulkReceiver } from '../apps/bulk.js';
@@ -89,6 +89,18 @@ function statsOf(session: Session, connectionId: number): SessionStats {
   return { connectionId, kind: 'stream', counters, rcvBufferedBytes: 0, finished: session.finished };
 }
 
+/** `factory`, with each stream session counting the listening socket's kernel drops from its own start. */
+export function withStreamDrops(factory: SessionFactory, kernelDrops: () => number): SessionFactory {
+  return (ctx) => {
+    const s = factory(ctx);
+    if (s instanceof StreamReceiver) {
+      const at = kernelDrops();
+      s.kernelDrops = () => kernelDrops() - at;
+    }
+    return s;
+  };
+}
+
 /** Starts a listener on host:port (port 0 picks a free one). */
 export async function startListenerServer(o: ListenerServerOptions): Promise<ListenerServer> {
   const socket = await bindUdp(o.host, o.port, o.socket);
@@ -96,19 +108,7 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
   const dropsAtStart = udpSocketDrops(port);
   const kernelDrops = () => udpSocketDrops(port) - dropsAtStart;
   const peers = new PeerTable();
-  const base = labSessionFactory(o.transport);
-  const listener = new Listener(
-    o.caps ?? DEFAULT_LISTENER_CAPS,
-    (ctx) => {
-      const s = base(ctx);
-      if (s instanceof StreamReceiver) {
-        const at = kernelDrops();
-        s.kernelDrops = () => kernelDrops() - at;
-      }
-      return s;
-    },
-    o.seed ?? (Math.random() * 2 ** 32) >>> 0,
-  );
+  const listener = new Listener(o.caps ?? DEFAULT_LISTENER_CAPS, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0);
   const open = new Map<number, Session>();
   const closed: SessionStats[] = [];
   const driver = new UdpDriver({
