@@ -66,6 +66,8 @@ export interface MessageSocket {
   off(event: 'message', listener: (msg: Uint8Array, rinfo: RemoteInfo) => void): unknown;
   off(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
   send(msg: Uint8Array, ...rest: unknown[]): void;
+  /** Sends queued and not completed (node:dgram has it; see HeldSends). */
+  getSendQueueCount?(): number;
 }
 
 /** How a message driver is set up. */
@@ -130,7 +132,7 @@ export class MessageDriver {
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends(this.egress, this.counters);
+    this.held = new HeldSends(this.egress, this.counters, o.socket);
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -206,6 +208,7 @@ export class MessageDriver {
     }
     const t = ep.pollTimeout();
     if (t !== null && t <= now) ep.handleTimeout(now);
+    if (this.held.size > 0) this.held.reap();
     const egress = this.egress;
     let n = 0;
     for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) {
@@ -247,11 +250,8 @@ export class MessageDriver {
       this.egress.release(h);
       return;
     }
-    const held = this.held;
-    if (!held.hold(h)) return;
-    const data = this.egress.data(h);
-    if (toId === this.connectedPeer) this.socket.send(data, held.onSent);
-    else this.socket.send(data, to.port, to.address, held.onSent);
+    if (toId === this.connectedPeer) this.held.send(h, 0, null);
+    else this.held.send(h, to.port, to.address);
   }
 
   private schedule(now: number): void {

@@ -121,7 +121,7 @@ export class UdpDriver {
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends(this.egress, this.counters);
+    this.held = new HeldSends(this.egress, this.counters, o.socket);
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -194,6 +194,8 @@ export class UdpDriver {
     }
     const t = ep.pollTimeout();
     if (t !== null && t <= now) ep.handleTimeout(now);
+    // Sends libuv queued without a completion callback are released here at the latest.
+    if (this.held.size > 0) this.held.reap();
     const egress = this.egress;
     // At most BATCH datagrams per turn of the event loop: send completions and incoming datagrams
     // get their turn, and a sender that fell behind its schedule catches up in steps.
@@ -214,11 +216,8 @@ export class UdpDriver {
       this.egress.release(h);
       return;
     }
-    const held = this.held;
-    if (!held.hold(h)) return;
-    const data = this.egress.data(h);
-    if (toId === this.connectedPeer) this.socket.send(data, held.onSent);
-    else this.socket.send(data, to.port, to.address, held.onSent);
+    if (toId === this.connectedPeer) this.held.send(h, 0, null);
+    else this.held.send(h, to.port, to.address);
   }
 
   private schedule(now: number): void {

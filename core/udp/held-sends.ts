@@ -1,7 +1,17 @@
-// Datagrams of a link's pool handed to a socket and not yet sent. Node completes a socket's sends in
-// the order they were made (libuv sends at once only while its queue is empty, otherwise it
-// queues), so each completion releases the oldest held buffer and the pool is reused without
-// copies. Both drivers (core/udp/driver.ts, core/rpc/message-driver.ts) hold their sends here.
+// Sends of a link's pooled datagrams, and the datagrams handed to the socket but not yet sent. Both
+// drivers (core/udp/driver.ts, core/rpc/message-driver.ts) send through here.
+//
+// libuv sends a datagram at once while its send queue is empty; then the bytes are in the kernel
+// when send() returns and the pool buffer is free again. Only when the kernel's buffer is full does
+// libuv queue the send, keeping a reference to our buffer until it completes. Node completes a
+// socket's sends in the order they were made, and a dgram socket tells how many are still queued
+// (getSendQueueCount), so:
+// - with an empty queue the datagram is sent without a completion callback (Node would otherwise
+//   schedule one with process.nextTick for every datagram: a third of the JS cost of a send), and
+//   released at once unless libuv queued it after all;
+// - while the queue is not empty, sends carry a callback, and each completion releases as many of
+//   the oldest held buffers as the queue has shrunk past.
+// A socket without getSendQueueCount (a test double) gets a callback on every send.
 
 import type { Link } from '../impair/link.js';
 import type { DriverCounters } from './driver.js';
@@ -9,30 +19,74 @@ import type { DriverCounters } from './driver.js';
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
 
-/** The link handles of sends in progress, oldest first. */
+/** The part of a socket HeldSends uses. */
+export interface SendingSocket {
+  send(msg: Uint8Array, ...rest: unknown[]): void;
+  /** Sends libuv has queued and not completed (node:dgram has it). */
+  getSendQueueCount?(): number;
+}
+
+/** Sends the datagrams of a link's pool and holds those still queued, oldest first. */
 export class HeldSends {
   private held = new Int32Array(256);
   private head = 0;
   private count = 0;
+  private readonly queueCount: (() => number) | null;
 
   constructor(
     private readonly link: Link,
     private readonly counters: DriverCounters,
+    private readonly socket: SendingSocket,
   ) {
     this.onSent = this.onSent.bind(this);
+    const s = socket;
+    this.queueCount = typeof s.getSendQueueCount === 'function' ? () => s.getSendQueueCount!() : null;
+  }
+
+  /** Held buffers (sends queued and not completed). */
+  get size(): number {
+    return this.count;
   }
 
   /**
-   * Holds handle `h` until its send completes. When MAX_QUEUED_SENDS are held already, the kernel
-   * and libuv hold that many of our datagrams: the send queue is full, so the datagram is dropped
-   * (released and counted), as a full interface queue would, and false says not to send it.
+   * Sends the datagram of link handle `h` (to port/address; to the connected peer when address is
+   * null) and releases the handle once its bytes are in the kernel. When MAX_QUEUED_SENDS are held
+   * already, libuv and the kernel hold that many of our datagrams: the send queue is full, so the
+   * datagram is dropped (released and counted), as a full interface queue would.
    */
-  hold(h: number): boolean {
+  send(h: number, port: number, address: string | null): void {
+    const data = this.link.data(h);
+    const s = this.socket;
+    if (this.queueCount !== null && this.reap() === 0) {
+      if (address === null) s.send(data);
+      else s.send(data, port, address);
+      this.counters.sent++;
+      // Queued after all (the kernel's buffer was full): held until the queue shrinks past it.
+      if (this.queueCount() > 0) this.hold(h);
+      else this.link.release(h);
+      return;
+    }
     if (this.count >= MAX_QUEUED_SENDS) {
       this.counters.sendQueueDrops++;
       this.link.release(h);
-      return false;
+      return;
     }
+    this.hold(h);
+    if (address === null) s.send(data, this.onSent);
+    else s.send(data, port, address, this.onSent);
+  }
+
+  /** Releases the held buffers whose sends completed; returns the sends still queued on the socket. */
+  reap(): number {
+    if (this.queueCount === null) return this.count;
+    if (this.count === 0) return 0;
+    const queued = this.queueCount();
+    // Other sends on the socket count in the queue too, so this may release late, never early.
+    while (this.count > queued) this.releaseOldest();
+    return queued;
+  }
+
+  private hold(h: number): void {
     if (this.count === this.held.length) {
       const bigger = new Int32Array(this.held.length * 2);
       for (let i = 0; i < this.count; i++) bigger[i] = this.held[(this.head + i) % this.held.length]!;
@@ -41,10 +95,15 @@ export class HeldSends {
     }
     this.held[(this.head + this.count) % this.held.length] = h;
     this.count++;
-    return true;
   }
 
-  /** The socket's send callback: counts the send and releases the oldest held buffer. */
+  private releaseOldest(): void {
+    this.link.release(this.held[this.head]!);
+    this.head = (this.head + 1) % this.held.length;
+    this.count--;
+  }
+
+  /** The completion callback of queued sends. */
   onSent(err: Error | null): void {
     if (err !== null) {
       this.counters.sendErrors++;
@@ -52,9 +111,7 @@ export class HeldSends {
     } else {
       this.counters.sent++;
     }
-    if (this.count === 0) return;
-    this.link.release(this.held[this.head]!);
-    this.head = (this.head + 1) % this.held.length;
-    this.count--;
+    if (this.queueCount !== null) this.reap();
+    else if (this.count > 0) this.releaseOldest();
   }
 }
