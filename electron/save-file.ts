@@ -12,6 +12,8 @@ export const MAX_SAVE_BYTES = 64 * 1024 * 1024;
 /** Longest base64 text of MAX_SAVE_BYTES bytes. */
 const MAX_BASE64_CHARS = Math.ceil(MAX_SAVE_BYTES / 3) * 4;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** Every pcapng file starts with a Section Header Block: block type 0x0A0D0D0A. */
+const PCAPNG_SIGNATURE = Buffer.from([0x0a, 0x0d, 0x0d, 0x0a]);
 
 const fileName = z
   .string()
@@ -39,17 +41,16 @@ export function checkSaveFileRequest(request: unknown): Result<SaveFileRequest> 
   }
   const req = r.data;
   if (req.kind === 'csv' && Buffer.byteLength(req.data, 'utf8') > MAX_SAVE_BYTES) return { ok: false, error: 'saveFile.data: is larger than 64 MiB' };
-  if (req.kind === 'png') {
-    if (req.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.data)) return { ok: false, error: 'saveFile.data: a PNG must be given as base64' };
-    const head = Buffer.from(req.data.slice(0, 12), 'base64');
-    if (!head.subarray(0, 8).equals(PNG_SIGNATURE)) return { ok: false, error: 'saveFile.data: is not a PNG image' };
-  }
-  if (req.kind === 'pcapng') {
-    if (req.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.data)) return { ok: false, error: 'saveFile.data: a capture must be given as base64' };
-    // Every pcapng file starts with a Section Header Block: block type 0x0A0D0D0A.
-    const head = Buffer.from(req.data.slice(0, 8), 'base64');
-    if (head.readUInt32LE(0) !== 0x0a0d0d0a) return { ok: false, error: 'saveFile.data: is not a pcapng capture' };
-  }
+  if (req.kind === 'png') return checkBase64File(req, PNG_SIGNATURE, 'a PNG', 'a PNG image');
+  if (req.kind === 'pcapng') return checkBase64File(req, PCAPNG_SIGNATURE, 'a capture', 'a pcapng capture');
+  return { ok: true, value: req };
+}
+
+/** A base64 request whose bytes must start with `magic` (`given`: how it must be given; `what`: what it must be). */
+function checkBase64File(req: SaveFileRequest, magic: Buffer, given: string, what: string): Result<SaveFileRequest> {
+  if (req.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.data)) return { ok: false, error: `saveFile.data: ${given} must be given as base64` };
+  const head = Buffer.from(req.data.slice(0, Math.ceil(magic.length / 3) * 4), 'base64');
+  if (head.length < magic.length || !head.subarray(0, magic.length).equals(magic)) return { ok: false, error: `saveFile.data: is not ${what}` };
   return { ok: true, value: req };
 }
 

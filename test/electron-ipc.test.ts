@@ -149,6 +149,9 @@ describe('desktop:save-file', () => {
       [{ ...ok, kind: 'png', data: Buffer.from('GIF89a-not-a-png').toString('base64') }, /is not a PNG image/],
       [{ ...ok, kind: 'pcapng', data: Buffer.from('not a capture file').toString('base64') }, /is not a pcapng capture/],
       [{ ...ok, kind: 'pcapng', data: 'not base64!' }, /capture must be given as base64/],
+      [{ ...ok, kind: 'pcapng', data: '' }, /is not a pcapng capture/],
+      [{ ...ok, kind: 'pcapng', data: 'CgA=' }, /is not a pcapng capture/],
+      [{ ...ok, kind: 'png', data: 'iVA=' }, /is not a PNG image/],
       ['a string', /^saveFile/],
       [null, /^saveFile/],
     ];
