@@ -301,7 +301,7 @@ export class Link {
     if (action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
     else if (action === 'corrupt') this.corruptByHand(slot);
     else if (action === 'duplicate') {
-      if (where === 'heap') this.copyByHand(slot, 0);
+      if (where === 'heap') this.copyByHand(slot);
       else this.copyIntoFifoAfter(slot, at);
     } else {
       if (!(delayMs > 0)) throw new RangeError(`a delay must be positive (got ${delayMs})`);
@@ -317,12 +317,7 @@ export class Link {
   /** Replays a change by hand: applies it to the datagram with this index when it is offered. */
   actWhenSent(index: number, duplicate: boolean, action: ManualAction, delayMs = 0): void {
     if (action === 'delay' && !(delayMs > 0)) throw new RangeError(`a delay must be positive (got ${delayMs})`);
-    this.planned.set(duplicate ? -index - 1 : index, { action, delayMs });
-  }
-
-  /** Drops the datagram with this index when it is offered (actWhenSent with 'drop'). */
-  dropWhenSent(index: number, duplicate = false): void {
-    this.actWhenSent(index, duplicate, 'drop');
+    this.planned.set(plannedKey(index, duplicate), { action, delayMs });
   }
 
   private readonly planned = new Map<number, { action: ManualAction; delayMs: number }>();
@@ -347,7 +342,7 @@ export class Link {
   }
 
   /** A copy of a datagram on the delay line, arriving right after it (same time, next in order). */
-  private copyByHand(slot: number, _now: number): number {
+  private copyByHand(slot: number): number {
     const data = this.slotData[slot]!;
     const copy = this.takeBuffer(data.length);
     copy.set(data);
@@ -373,7 +368,7 @@ export class Link {
       rest.unshift(this.fifo[(this.fifoHead + this.fifoCount - 1) & (this.fifo.length - 1)]!);
       this.fifoCount--;
     }
-    this.copyByHand(slot, 0);
+    this.copyByHand(slot);
     for (const s of rest) this.fifoPush(s, this.fifoTime);
   }
 
@@ -530,9 +525,10 @@ export class Link {
     this.slotArrive[slot] = arrive;
     const order = this.orderCounter++;
     this.slotOrder[slot] = order;
-    const planned = this.planned.size === 0 ? undefined : this.planned.get((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index);
+    const key = plannedKey(index, (flags & DeliveryFlag.DUPLICATE) !== 0);
+    const planned = this.planned.size === 0 ? undefined : this.planned.get(key);
     if (planned !== undefined) {
-      this.planned.delete((flags & DeliveryFlag.DUPLICATE) !== 0 ? -index - 1 : index);
+      this.planned.delete(key);
       if (planned.action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
       else if (planned.action === 'corrupt') this.corruptByHand(slot);
     }
@@ -553,7 +549,7 @@ export class Link {
     // served once the FIFO is empty, and its items arrive no earlier than the FIFO's).
     if (arrive <= now && this.heapSize === 0) this.fifoPush(slot, now);
     else this.heapPush(slot, arrive, order);
-    if (planned?.action === 'duplicate') this.copyByHand(slot, now);
+    if (planned?.action === 'duplicate') this.copyByHand(slot);
   }
 
   private fifoPush(slot: number, now: number): void {
@@ -706,4 +702,9 @@ function growFloat64(a: Float64Array<ArrayBuffer>, n = a.length * 2): Float64Arr
   const b = new Float64Array(n);
   b.set(a);
   return b;
+}
+
+/** The key of a planned action: the datagram's index, or -index-1 for its duplicate copy. */
+function plannedKey(index: number, duplicate: boolean): number {
+  return duplicate ? -index - 1 : index;
 }
