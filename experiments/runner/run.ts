@@ -178,11 +178,13 @@ export class ExperimentRun {
 
   private controlEvent(kind: 'pause' | 'resume' | 'speed', detail: string): void {
     const t = this.sim.trial;
-    if (this.store !== null && t !== null) {
-      const e: TrialEvent = { timeS: t.timeS(), kind, detail };
-      this.store.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point: this.trialAt.point, repetition: this.trialAt.repetition, kind, detail });
-      this.emit({ type: 'event', point: this.trialAt.point, repetition: this.trialAt.repetition, event: e });
-    }
+    if (this.store !== null && t !== null) this.eventRow(this.trialAt.point, this.trialAt.repetition, { timeS: t.timeS(), kind, detail });
+  }
+
+  /** Writes an event to the run's events.csv and tells the listeners. */
+  private eventRow(point: number | null, repetition: number | null, e: TrialEvent): void {
+    this.store?.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point, repetition, kind: e.kind, knob: e.knob, before: e.before === undefined ? undefined : String(e.before), after: e.after === undefined ? undefined : String(e.after), detail: e.detail });
+    this.emit({ type: 'event', point, repetition, event: e });
   }
 
   /** Pauses the simulator (the run then moves only by step()). */
@@ -302,10 +304,6 @@ export class ExperimentRun {
     this.emit({ type: 'run-start', id: store.record.id, dir: store.dir, name: spec.name, network: spec.network, points, repetitions: spec.repetitions, trials: total });
     let status: RunStatus = 'complete';
     let reason: string | null = null;
-    const eventRow = (point: number | null, repetition: number | null, e: TrialEvent) => {
-      store.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point, repetition, kind: e.kind, knob: e.knob, before: e.before === undefined ? undefined : String(e.before), after: e.after === undefined ? undefined : String(e.after), detail: e.detail });
-      this.emit({ type: 'event', point, repetition, event: e });
-    };
     let n = 0;
     let peer: PeerClient | null = null;
     try {
@@ -316,7 +314,7 @@ export class ExperimentRun {
         } catch (e) {
           throw new Error(`cannot use the peer agent at ${networkText(net)}: ${(e as Error).message}`);
         }
-        eventRow(null, null, { timeS: 0, kind: 'connected', detail: `peer agent ${peer.agent.name} (${peer.agent.software}) at ${networkText(net)}` });
+        this.eventRow(null, null, { timeS: 0, kind: 'connected', detail: `peer agent ${peer.agent.name} (${peer.agent.software}) at ${networkText(net)}` });
       }
       for (const point of points) {
         const outcomes: TrialOutcome[] = [];
@@ -337,7 +335,7 @@ export class ExperimentRun {
               store.sample({ ...prefix, ...row });
               this.emit({ type: 'sample', point: point.index, repetition: rep, sample: row });
             },
-            onEvent: (e) => eventRow(point.index, rep, e),
+            onEvent: (e) => this.eventRow(point.index, rep, e),
             onLive: (set) => {
               this.live = set;
             },
@@ -367,7 +365,7 @@ export class ExperimentRun {
     } catch (e) {
       status = 'failed';
       reason = (e as Error).message;
-      eventRow(this.trialAt.point, this.trialAt.repetition, { timeS: 0, kind: 'error', detail: reason });
+      this.eventRow(this.trialAt.point, this.trialAt.repetition, { timeS: 0, kind: 'error', detail: reason });
     }
     this.live = null;
     if (peer !== null) await peer.close().catch(() => {});

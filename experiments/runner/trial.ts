@@ -11,7 +11,7 @@ import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summariz
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
 import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
-import { PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
+import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link, ManualAction } from '../../core/impair/link.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
@@ -177,11 +177,9 @@ export class SimControl {
 function describeStep(e: SimStep): string {
   if (e.kind === 'timer') return `host ${e.host}: timer fired`;
   const h = newHeader();
-  const what = parseInto(e.bytes, e.bytes.length, h) === null ? `${TYPE_NAMES[h.type] ?? 'packet'} seq ${h.seq >>> 0}${(h.flags & 1) !== 0 ? ` ack ${h.ack >>> 0}` : ''}` : `${e.bytes.length}-byte datagram`;
+  const what = parseInto(e.bytes, e.bytes.length, h) === null ? `${PACKET_TYPE_NAMES[h.type] ?? 'packet'} seq ${h.seq >>> 0}${(h.flags & Flag.ACK) !== 0 ? ` ack ${h.ack >>> 0}` : ''}` : `${e.bytes.length}-byte datagram`;
   return e.kind === 'send' ? `host ${e.from} sends ${what} to host ${e.to}` : `host ${e.to} receives ${what} from host ${e.from}`;
 }
-
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k.replace('_', '-')]));
 
 function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: () => Connection | null, receiver: () => Connection | null): SimState {
   const inFlight: SimState['inFlight'] = [];
@@ -190,7 +188,7 @@ function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: 
     if (link === null) continue;
     for (const d of link.inFlight().slice(0, 200)) {
       const ok = parseInto(d.bytes, d.bytes.length, h) === null;
-      inFlight.push({ direction, index: d.index, duplicate: d.duplicate, sentAtS: d.sentAt / 1000, arriveAtS: d.arriveAt / 1000, type: ok ? (TYPE_NAMES[h.type] ?? 'packet') : 'datagram', seq: ok ? h.seq >>> 0 : null, ack: ok && (h.flags & 1) !== 0 ? h.ack >>> 0 : null });
+      inFlight.push({ direction, index: d.index, duplicate: d.duplicate, sentAtS: d.sentAt / 1000, arriveAtS: d.arriveAt / 1000, type: ok ? (PACKET_TYPE_NAMES[h.type] ?? 'packet') : 'datagram', seq: ok ? h.seq >>> 0 : null, ack: ok && (h.flags & Flag.ACK) !== 0 ? h.ack >>> 0 : null });
     }
   }
   return { timeS: sim.now / 1000, events: sim.events, workload: kind, sender: sender()?.snapshot() ?? null, receiver: receiver()?.snapshot() ?? null, inFlight };
