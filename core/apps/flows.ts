@@ -12,7 +12,7 @@ import type { Connection } from '../transport/connection.js';
 import { Rng, deriveSeed } from '../util/rng.js';
 import { StreamSender } from '../stream/sender.js';
 import { BulkReceiver, BulkSender } from './bulk.js';
-import { labSessionFactory } from './services.js';
+import { labSessionFactory, listenerDefaultsOf } from './services.js';
 
 /** Most flows a workload may have (and the flow columns of a sample). */
 export const MAX_FLOWS = 8;
@@ -120,7 +120,7 @@ export function buildSimFlows(setup: FlowsSetup): SimFlows {
   }
   const receivers = new Map<number, Connection>();
   const t = setup.transport;
-  const base = labSessionFactory({ rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax });
+  const base = labSessionFactory(listenerDefaultsOf(t));
   const makeListener = (label: string) =>
     new Listener(
       { ...DEFAULT_LISTENER_CAPS, maxSessions: MAX_FLOWS + 1 },

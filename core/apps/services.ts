@@ -19,6 +19,11 @@ export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol'
  */
 export const LISTENER_IDLE_TIMEOUT_MS = 10 * DEFAULT_TRANSPORT_CONFIG.rtoMsMax;
 
+/** A sender's timer knobs, as the defaults of the listener it talks to (so both ends retransmit by the same rules). */
+export function listenerDefaultsOf(t: TransportConfig): ListenerTransportDefaults {
+  return { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions };
+}
+
 /** The receiving side's transport knobs: `base`, the listener's own defaults, then what the SYN asks for. */
 export function receiverConfig(base: TransportConfig, defaults: ListenerTransportDefaults, o: ReliableSynOptions): TransportConfig {
   return {

@@ -3,7 +3,7 @@
 
 import type { Endpoint } from '../endpoint.js';
 import type { BulkReceiver, BulkSender } from '../apps/bulk.js';
-import { labSessionFactory } from '../apps/services.js';
+import { labSessionFactory, listenerDefaultsOf } from '../apps/services.js';
 import type { Capture } from '../capture/capture.js';
 import { captureSimLinks } from '../capture/runs.js';
 import { Link } from '../impair/link.js';
@@ -40,7 +40,7 @@ export function buildSimTransfer(setup: TransferSetup, wrapReceiver: (e: Endpoin
 
   let receiver: BulkReceiver | null = null;
   const t = setup.transport;
-  const factory = labSessionFactory({ rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions });
+  const factory = labSessionFactory(listenerDefaultsOf(t));
   const listener = new Listener(
     DEFAULT_LISTENER_CAPS,
     (ctx) => {

@@ -17,6 +17,7 @@ import { deriveSeed } from '../util/rng.js';
 import type { SocketConfig } from '../knobs.js';
 import type { TransportConfig } from '../transport/config.js';
 import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
+import { listenerDefaultsOf } from '../apps/services.js';
 
 /** Options of a UDP transfer. */
 export interface UdpTransferOptions {
@@ -59,7 +60,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
         port: 0,
         socket: o.socket,
         seed: deriveSeed(setup.seed, 'listener'),
-        transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions },
+        transport: listenerDefaultsOf(t),
       },
       statsIntervalMs: setup.intervalMs,
     });

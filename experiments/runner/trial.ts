@@ -28,6 +28,7 @@ import type { LocalPeerStats, ReceiverStatsSource } from '../../core/udp/local-p
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
+import { listenerDefaultsOf } from '../../core/apps/services.js';
 
 /** How a trial ended. */
 export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
@@ -722,11 +723,11 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
     let service: number;
     let port: number;
     if (w.kind === 'rpc') {
-      const r = await peer.startRpcServer({ transports: [w.rpcTransport], drc: { enabled: w.drc }, socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax }, lifetimeMs, seed: c.seed });
+      const r = await peer.startRpcServer({ transports: [w.rpcTransport], drc: { enabled: w.drc }, socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(t), lifetimeMs, seed: c.seed });
       service = r.service;
       port = (w.rpcTransport === 'udp' ? r.udpPort : w.rpcTransport === 'tcp' ? r.tcpPort : r.pltPort)!;
     } else {
-      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: { rtoMode: t.rtoMode, rtoMs: t.rtoMs, rtoMsInitial: t.rtoMsInitial, rtoMsMin: t.rtoMsMin, rtoMsMax: t.rtoMsMax, rtoBackoff: t.rtoBackoff, maxRetransmissions: t.maxRetransmissions }, lifetimeMs, seed: c.seed });
+      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(t), lifetimeMs, seed: c.seed });
       service = l.service;
       port = l.udpPort;
     }
