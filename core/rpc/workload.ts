@@ -345,7 +345,11 @@ export class RpcWorkloadClient implements Endpoint {
       }
       return;
     }
-    for (const since of this.resolved.splice(0)) this.startCall(now, since);
+    const resolved = this.resolved;
+    if (resolved.length > 0) {
+      for (let i = 0; i < resolved.length; i++) this.startCall(now, resolved[i]!);
+      resolved.length = 0;
+    }
     while (e.pendingCalls < this.setup.callsInFlight && !this.noMoreCalls()) {
       this.startedCalls++;
       if (this.binding === 'every-call') e.call(now, GETPORT, this.lookupArgs).owner = now;
