@@ -13,7 +13,7 @@ import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
 import { DriverCounters, SELF, type PeerTable } from '../udp/driver.js';
-import { HeldSends } from '../udp/held-sends.js';
+import { HeldSends, type SendingSocket } from '../udp/held-sends.js';
 
 /** A Link that knows when it changes nothing, so the driver can skip it. */
 export class RpcLink extends Link {
@@ -60,14 +60,11 @@ export function isTransparent(c: ImpairmentConfig): boolean {
 }
 
 /** The part of a dgram socket the driver uses (a RecordStreamSocket has it too). */
-export interface MessageSocket {
+export interface MessageSocket extends SendingSocket {
   on(event: 'message', listener: (msg: Uint8Array, rinfo: RemoteInfo) => void): unknown;
   on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
   off(event: 'message', listener: (msg: Uint8Array, rinfo: RemoteInfo) => void): unknown;
   off(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
-  send(msg: Uint8Array, ...rest: unknown[]): void;
-  /** Sends queued and not completed (node:dgram has it; see HeldSends). */
-  getSendQueueCount?(): number;
 }
 
 /** How a message driver is set up. */
@@ -208,7 +205,7 @@ export class MessageDriver {
     }
     const t = ep.pollTimeout();
     if (t !== null && t <= now) ep.handleTimeout(now);
-    if (this.held.size > 0) this.held.reap();
+    this.held.reap();
     const egress = this.egress;
     let n = 0;
     for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) {

@@ -195,7 +195,7 @@ export class UdpDriver {
     const t = ep.pollTimeout();
     if (t !== null && t <= now) ep.handleTimeout(now);
     // Sends libuv queued without a completion callback are released here at the latest.
-    if (this.held.size > 0) this.held.reap();
+    this.held.reap();
     const egress = this.egress;
     // At most BATCH datagrams per turn of the event loop: send completions and incoming datagrams
     // get their turn, and a sender that fell behind its schedule catches up in steps.
