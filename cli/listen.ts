@@ -81,11 +81,11 @@ export async function runListener(listen: string | true, o: Record<string, unkno
       }
     },
   });
+  const { stopped, dispose } = stopSignal();
   const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${server.port}`;
   if (json) jsonLine({ type: 'listening', address: where });
   else console.log(`listening on ${where} (UDP); Ctrl-C to stop`);
-  const { signal, dispose } = stopSignal();
-  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+  await stopped;
   dispose();
   await server.close();
 }

@@ -32,8 +32,11 @@ export function fmt(v: number, digits = 0): string {
   return Number.isFinite(v) ? v.toFixed(digits) : '-';
 }
 
-/** Resolves on SIGINT/SIGTERM with an AbortSignal the run can watch; a second Ctrl-C exits at once. */
-export function stopSignal(): { signal: AbortSignal; dispose: () => void } {
+/**
+ * Watches SIGINT/SIGTERM: `signal` aborts and `stopped` resolves on the first (install it before
+ * telling the user to press Ctrl-C); a second Ctrl-C exits at once.
+ */
+export function stopSignal(): { signal: AbortSignal; stopped: Promise<void>; dispose: () => void } {
   const ac = new AbortController();
   const onSignal = () => {
     if (ac.signal.aborted) process.exit(130);
@@ -44,6 +47,7 @@ export function stopSignal(): { signal: AbortSignal; dispose: () => void } {
   process.on('SIGTERM', onSignal);
   return {
     signal: ac.signal,
+    stopped: new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true })),
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

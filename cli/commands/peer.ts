@@ -137,6 +137,7 @@ export function registerPeer(program: Command): void {
       name: o.name as string | undefined,
       beacon: o.beacon === false ? false : { port: o.beaconPort as number | undefined },
     });
+    const { stopped, dispose } = stopSignal();
     const where = `${agent.host.includes(':') ? `[${agent.host}]` : agent.host}:${agent.port}`;
     if (json) {
       jsonLine({ type: 'listening', host: agent.host, port: agent.port, name: agent.name, tokenSource: source, caps: agent.caps, beacon: agent.beacon === null ? null : { port: agent.beacon.port, destinations: agent.beacon.destinations } });
@@ -149,8 +150,7 @@ export function registerPeer(program: Command): void {
       console.log(`use it from the client machine with the same token (PACKETLAB_TOKEN or --token-file): packetlab run SPEC --net ${where}; \`packetlab peers\` lists the agents it hears`);
       console.log('Ctrl-C to stop');
     }
-    const { signal, dispose } = stopSignal();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    await stopped;
     dispose();
     await agent.close();
     if (json) jsonLine({ type: 'stopped' });

@@ -66,7 +66,7 @@ export function registerRpcServe(rpc: Command): void {
     }
     // Ctrl-C must unregister from the moment the registration is announced (a script may send it
     // as soon as it reads that line).
-    const { signal, dispose } = stopSignal();
+    const { stopped, dispose } = stopSignal();
     const names = demo.programs.map((p) => `${p.name} (${p.program}) v${p.version}`).join(', ');
     const where = { host, udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
     if (json) {
@@ -98,7 +98,7 @@ export function registerRpcServe(rpc: Command): void {
             else console.log(line);
           }, every)
         : null;
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
+    await stopped;
     dispose();
     if (timer !== null) clearInterval(timer);
     await reg?.unregister();
@@ -117,9 +117,9 @@ export function registerRpcServe(rpc: Command): void {
     const port = (o.port as number | undefined) ?? LAB_BINDER_PORT;
     if (port < 1024 && process.getuid?.() !== 0) throw new UsageError(`--port ${port} is privileged: pick one from 1024 up, or run as root`);
     const binder = await startLabBinder(host, port);
-    const { signal, dispose } = stopSignal();
+    const { stopped, dispose } = stopSignal();
     console.log(`lab binder on ${host}:${binder.port} (UDP and TCP); Ctrl-C to stop`);
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
+    await stopped;
     dispose();
     await binder.close();
   });
