@@ -11,6 +11,7 @@ import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
+import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
   return Array.from({ length: n }, (_, i) => ({ x: i / 10, y: f(i) }));
@@ -240,29 +241,6 @@ describe('FrameScheduler', () => {
   });
 });
 
-/** A 2D context that draws nothing and counts what it was asked (happy-dom has no canvas). */
-function stubContext(canvas: HTMLCanvasElement, calls: Map<string, number>, texts: string[]): CanvasRenderingContext2D {
-  const state: Record<string | symbol, unknown> = {};
-  return new Proxy(state, {
-    get(target, prop) {
-      if (prop in target) return target[prop];
-      if (prop === 'measureText') return (t: string) => ({ width: t.length * 6, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 });
-      if (prop === 'getImageData') return () => ({ data: new Uint8ClampedArray(4) });
-      if (prop === 'createLinearGradient' || prop === 'createPattern') return () => ({ addColorStop() {} });
-      if (prop === 'getLineDash') return () => [];
-      if (prop === 'canvas') return canvas;
-      return (...args: unknown[]) => {
-        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
-        if (prop === 'fillText') texts.push(String(args[0]));
-      };
-    },
-    set(target, prop, value) {
-      target[prop] = value;
-      return true;
-    },
-  }) as unknown as CanvasRenderingContext2D;
-}
-
 function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
   const calls = new Map<string, number>();
   const texts: string[] = [];
@@ -389,68 +367,59 @@ describe('Charts component', () => {
     const { mount, unmount, flushSync } = await import('svelte');
     const { RunStore } = await import('../renderer/src/stores/run.svelte.js');
     const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
-    const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
-    const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
-    Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
-      configurable: true,
-      value(this: HTMLCanvasElement) {
-        let ctx = contexts.get(this);
-        if (ctx === undefined) contexts.set(this, (ctx = stubContext(this, new Map(), [])));
-        return ctx;
-      },
-    });
-    let listener: ((b: import('../experiments/api/contract.js').RunBatch) => void) | null = null;
-    const api = {
-      onRunBatch: (l: typeof listener) => ((listener = l), () => {}),
-      startRun: async () => ({ ok: true, value: { runId: 'r' } }),
-    } as unknown as import('../experiments/api/contract.js').LabApi;
-    const run = new RunStore(api);
-    await run.start('{"name":"x","title":"X"}');
-    const target = document.createElement('div');
-    document.body.append(target);
-    const c = mount(Charts, { target, props: { run, theme: 'light' } });
-    // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
-    const nextFrame = async () => {
-      for (let i = 0; i < 20; i++) {
-        await new Promise((r) => requestAnimationFrame(() => r(null)));
-        if (chartFrames.pending === 0) return;
-      }
-      throw new Error('charts still waiting after 20 frames');
-    };
-    const push = (point: number, from: number, n: number, trial?: boolean) =>
-      listener!({
-        runId: 'r',
-        samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
-        events: [],
-        packets: [],
-        ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
-      });
-    push(0, 1, 10, true);
-    flushSync();
-    await nextFrame();
-    const canvas = target.querySelector('[data-chart="rate"] canvas') as HTMLCanvasElement;
-    const chart = Chart.getChart(canvas)!;
-    expect(chart).toBeDefined();
-    const datasets = chart.data.datasets;
-    const first = run.trial!.series('throughput_bps').points;
-    expect(datasets.map((d) => d.label)).toEqual(['throughput_bps', 'goodput_bps']);
-    for (let b = 1; b <= 20; b++) {
-      push(0, 1 + b * 10, 10);
+    await withStubCanvases(async () => {
+      let listener: ((b: import('../experiments/api/contract.js').RunBatch) => void) | null = null;
+      const api = {
+        onRunBatch: (l: typeof listener) => ((listener = l), () => {}),
+        startRun: async () => ({ ok: true, value: { runId: 'r' } }),
+      } as unknown as import('../experiments/api/contract.js').LabApi;
+      const run = new RunStore(api);
+      await run.start('{"name":"x","title":"X"}');
+      const target = document.createElement('div');
+      document.body.append(target);
+      const c = mount(Charts, { target, props: { run, theme: 'light' } });
+      // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
+      const nextFrame = async () => {
+        for (let i = 0; i < 20; i++) {
+          await new Promise((r) => requestAnimationFrame(() => r(null)));
+          if (chartFrames.pending === 0) return;
+        }
+        throw new Error('charts still waiting after 20 frames');
+      };
+      const push = (point: number, from: number, n: number, trial?: boolean) =>
+        listener!({
+          runId: 'r',
+          samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
+          events: [],
+          packets: [],
+          ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
+        });
+      push(0, 1, 10, true);
       flushSync();
-    }
-    await nextFrame();
-    expect(chart.data.datasets).toBe(datasets);
-    expect(first).toHaveLength(210);
-    expect(chart.getDatasetMeta(0).data.length).toBe(210);
-    // A new trial: the charts move to its arrays.
-    push(1, 1, 5, true);
-    flushSync();
-    await nextFrame();
-    expect(chart.data.datasets).not.toBe(datasets);
-    expect(chart.getDatasetMeta(0).data.length).toBe(5);
-    expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest throughput_bps 1004, goodput_bps 900; 0 knob changes marked\.$/);
-    unmount(c);
-    if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
+      await nextFrame();
+      const canvas = target.querySelector('[data-chart="rate"] canvas') as HTMLCanvasElement;
+      const chart = Chart.getChart(canvas)!;
+      expect(chart).toBeDefined();
+      const datasets = chart.data.datasets;
+      const first = run.trial!.series('throughput_bps').points;
+      expect(datasets.map((d) => d.label)).toEqual(['throughput_bps', 'goodput_bps']);
+      for (let b = 1; b <= 20; b++) {
+        push(0, 1 + b * 10, 10);
+        flushSync();
+      }
+      await nextFrame();
+      expect(chart.data.datasets).toBe(datasets);
+      expect(first).toHaveLength(210);
+      expect(chart.getDatasetMeta(0).data.length).toBe(210);
+      // A new trial: the charts move to its arrays.
+      push(1, 1, 5, true);
+      flushSync();
+      await nextFrame();
+      expect(chart.data.datasets).not.toBe(datasets);
+      expect(chart.getDatasetMeta(0).data.length).toBe(5);
+      expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest throughput_bps 1004, goodput_bps 900; 0 knob changes marked\.$/);
+      unmount(c);
+    });
   });
 });
 

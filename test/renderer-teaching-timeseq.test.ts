@@ -14,6 +14,7 @@ import { Chart } from '../renderer/src/lib/chartjs.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
+import { withStubCanvases } from './helpers/renderer-canvas.js';
 
 function pkt(p: Partial<LadderPacket>): LadderPacket {
   return { sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'DATA', seq: 1000, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
@@ -179,39 +180,9 @@ describe('the time-sequence graph of a past run', () => {
   });
 });
 
-/** A 2D context that draws nothing (happy-dom has no canvas). */
-function stubContext(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
-  const state: Record<string | symbol, unknown> = {};
-  return new Proxy(state, {
-    get(target, prop) {
-      if (prop in target) return target[prop];
-      if (prop === 'measureText') return (t: string) => ({ width: t.length * 6, actualBoundingBoxAscent: 8, actualBoundingBoxDescent: 2 });
-      if (prop === 'getImageData') return () => ({ data: new Uint8ClampedArray(4) });
-      if (prop === 'createLinearGradient' || prop === 'createPattern') return () => ({ addColorStop() {} });
-      if (prop === 'getLineDash') return () => [];
-      if (prop === 'canvas') return canvas;
-      return () => {};
-    },
-    set(target, prop, value) {
-      target[prop] = value;
-      return true;
-    },
-  }) as unknown as CanvasRenderingContext2D;
-}
-
 describe('TimeSeqChart', () => {
   it('binds a scatter chart once per trial to the live packets of the trial, redrawing per frame', async () => {
-    const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
-    const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
-    Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
-      configurable: true,
-      value(this: HTMLCanvasElement) {
-        let ctx = contexts.get(this);
-        if (ctx === undefined) contexts.set(this, (ctx = stubContext(this)));
-        return ctx;
-      },
-    });
-    try {
+    await withStubCanvases(async () => {
       let listener: ((b: RunBatch) => void) | null = null;
       const api = { onRunBatch: (l: typeof listener) => ((listener = l), () => {}), startRun: async () => ({ ok: true, value: { runId: 'r' } }) } as unknown as LabApi;
       const run = new RunStore(api);
@@ -252,8 +223,6 @@ describe('TimeSeqChart', () => {
       expect(chart.getDatasetMeta(2).data.length).toBe(1);
       expect(run.view!.trials.find('0/0')!.timeSeq.transmissions).toBe(10);
       unmount(c);
-    } finally {
-      if (original) Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', original);
-    }
+    });
   });
 });
