@@ -2,8 +2,8 @@
 // Lab's RPC over UDP beside three baselines measured in the same run: a bare node:dgram
 // request/reply pair (the floor of any Node code), @grpc/grpc-js unary, and the C pair that
 // Debian's rpcgen and libtirpc build from the same counter.x (when rpcgen and gcc are installed).
-// Every server and client runs in a process of its own; each figure is the median of 3 rounds,
-// the variants taking turns within a round so that noise from other work spreads evenly.
+// Every server and client runs in a process of its own; each figure is the median of ROUNDS (5)
+// rounds, the variants taking turns within a round so that noise from other work spreads evenly.
 
 import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';

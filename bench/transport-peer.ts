@@ -1,6 +1,8 @@
 // Child process of the transport benchmark. Roles:
 //   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate}
-//   raw-send PORT MS        blasts 1200-byte datagrams for MS milliseconds; prints {sent}
+//                           (the rate leaves out the first RAW_WARMUP_MS after the first datagram)
+//   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
+//                           measured; prints {sent, cpu} of the measured part
 //   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent)
 //   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
 
@@ -13,24 +15,29 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
 const WARMUP_BYTES = 50e6;
+/** The raw sender's unreported start (its JIT warms up, as the transfer's warm-up does for SR). */
+const RAW_WARMUP_MS = 500;
 const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-/** CPU time (user + system, microseconds) since `from`. */
-const cpuSince = (from: NodeJS.CpuUsage) => {
-  const d = process.cpuUsage(from);
-  return d.user + d.system;
-};
+/** User and system CPU time (microseconds) since `from`. */
+const cpuSince = (from: NodeJS.CpuUsage): NodeJS.CpuUsage => process.cpuUsage(from);
 
 if (role === 'raw-recv') {
   const s = createSocket('udp4');
   let n = 0;
+  let measureFrom = Number.POSITIVE_INFINITY;
   let first = 0;
+  let firstN = 0;
   let last = 0;
   s.on('message', () => {
-    if (n === 0) first = performance.now();
     n++;
     last = performance.now();
+    if (n === 1) measureFrom = last + RAW_WARMUP_MS;
+    else if (firstN === 0 && last >= measureFrom) {
+      first = last;
+      firstN = n;
+    }
   });
   s.bind(0, '127.0.0.1', () => {
     s.setRecvBufferSize(BENCH_SOCKET_BYTES);
@@ -38,7 +45,7 @@ if (role === 'raw-recv') {
   });
   process.on('message', () => {
     s.close();
-    finish({ received: n, rate: n > 1 ? (n - 1) / ((last - first) / 1000) : 0 });
+    finish({ received: n, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0 });
   });
 } else if (role === 'raw-send') {
   const s = createSocket('udp4');
@@ -47,16 +54,19 @@ if (role === 'raw-recv') {
   let sent = 0;
   s.connect(Number(args[0]), '127.0.0.1', () => {
     s.setSendBufferSize(BENCH_SOCKET_BYTES);
-    const end = performance.now() + durationMs;
-    const cpu = process.cpuUsage();
+    const measureAt = performance.now() + RAW_WARMUP_MS;
+    const end = measureAt + durationMs;
+    let cpu: NodeJS.CpuUsage | null = null;
     const tick = () => {
       for (let i = 0; i < 64; i++) s.send(buf);
-      sent += 64;
-      if (performance.now() < end) {
+      const now = performance.now();
+      if (cpu !== null) sent += 64;
+      else if (now >= measureAt) cpu = process.cpuUsage();
+      if (now < end) {
         setImmediate(tick);
         return;
       }
-      const cpuUs = cpuSince(cpu);
+      const cpuUs = cpuSince(cpu ?? process.cpuUsage());
       setTimeout(() => {
         s.close();
         finish({ sent, cpuUs });
