@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { frameTimes, percentile } from '../bench/browser.js';
-import { appUnderTest, inkOf } from './helpers/app-serve.js';
+import { appUnderTest, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
 
 const app = appUnderTest('e2e-app');
 
@@ -43,17 +43,8 @@ async function until(what: string, pred: () => Promise<boolean>, ms = 30_000): P
 
 describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab serve', () => {
   it('runs a library experiment on loopback, marks live changes, stops, exports, opens and overlays runs', async () => {
-    const context = await app.browser.newContext({ viewport: { width: 1500, height: 1100 }, acceptDownloads: true });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
-
     // The token opens the lab and leaves the address bar.
-    await page.goto(app.url);
-    await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
+    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1500, height: 1100 }, acceptDownloads: true });
     expect(page.url()).not.toContain('token=');
 
     // A bad spec: each problem with its path, and no Start.
@@ -83,7 +74,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const inkBefore = await inkOf(page, 'rate');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
-    const runId = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    const runId = await runIdOf(page);
 
     // The charts fill.
     await until('20 samples on the charts', async () => (await samplesOf(page, 'rate')) >= 20);
@@ -170,7 +161,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     await page.getByLabel('Quick').check();
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
-    const second = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    const second = await runIdOf(page);
     expect(second).not.toBe(runId);
     // The sweep's summary chart filled as its points finished.
     await expect.poll(() => page.locator('.summary [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
 import { projectRoot } from '../core/util/paths.js';
+import { runIdOf } from './helpers/app-serve.js';
 
 const root = projectRoot();
 const electronDir = join(root, 'node_modules', 'electron');
@@ -65,7 +66,7 @@ describe.skipIf(skipWhy !== null)('the app in Electron', () => {
     await expect.poll(() => page.locator('#spec-check').textContent()).toContain('Valid');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
-    const runId = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    const runId = await runIdOf(page);
     await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000 }).toBeGreaterThanOrEqual(20);
     await page.screenshot({ path: join(ARTIFACTS, '1-running.png') });
 

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { appUnderTest, inkOf } from './helpers/app-serve.js';
+import { appUnderTest, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
 
 const app = appUnderTest('e2e-teaching');
 
@@ -32,16 +32,7 @@ function timeSeqLabel(page: Page): Promise<string> {
 
 describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetlab serve', () => {
   it('starts paused, steps, shows the endpoints, drops a packet by hand, resumes, draws the time-sequence graph and replays the drop', async () => {
-    const context = await app.browser.newContext({ viewport: { width: 1500, height: 1200 } });
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(m.text());
-    });
-
-    await page.goto(app.url);
-    await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
+    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1500, height: 1200 } });
     const editor = page.getByLabel('Spec (JSON)');
     await expect.poll(() => editor.inputValue(), { timeout: 15_000 }).toContain('"name"');
     await editor.fill(JSON.stringify(SPEC, null, 2));
@@ -53,7 +44,7 @@ describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetl
     await page.getByLabel('Start paused').check();
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
-    const runId = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    const runId = await runIdOf(page);
 
     // Paused at time 0: the endpoint state shows, and the clock does not move.
     const panel = page.getByTestId('endpoint-state');
@@ -126,7 +117,7 @@ describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetl
     await page.getByLabel('Start paused').uncheck();
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
-    const second = /· (\S+)/.exec((await page.getByTestId('run-state').textContent())!)![1]!;
+    const second = await runIdOf(page);
     expect(second).not.toBe(runId);
     await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/, 1 dropped\)/);
 

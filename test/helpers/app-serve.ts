@@ -6,17 +6,17 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
 import { browserUnavailable, CHROMIUM, CHROMIUM_ARGS } from '../../bench/browser.js';
 
 /** Why the app's browser tests cannot run here, or null. */
-export function appTestUnavailable(): string | null {
+function appTestUnavailable(): string | null {
   return browserUnavailable() ?? (existsSync(join('dist', 'renderer', 'index.html')) ? null : 'dist/renderer is missing: run `npm run build` first');
 }
 
 /** A running `packetlab serve`. */
-export interface ServedApp {
+interface ServedApp {
   url: string;
   /** Its results and specs folders live here. */
   dir: string;
@@ -24,7 +24,7 @@ export interface ServedApp {
 }
 
 /** Starts `packetlab serve --port 0` and resolves with the URL it prints. */
-export async function serveApp(prefix: string): Promise<ServedApp> {
+async function serveApp(prefix: string): Promise<ServedApp> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const child: ChildProcess = spawn(process.execPath, ['bin/packetlab.js', 'serve', '--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(dir, 'runs'), '--specs-dir', join(dir, 'specs')], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
@@ -98,6 +98,28 @@ export function appUnderTest(name: string): AppUnderTest {
       return browser!;
     },
   };
+}
+
+/** A new page of the served app, once it says the lab is connected, with the page's errors collected. */
+export async function openLab(app: AppUnderTest, options: BrowserContextOptions): Promise<{ context: BrowserContext; page: Page; pageErrors: string[] }> {
+  const context = await app.browser.newContext(options);
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  await page.goto(app.url);
+  await expect.poll(() => page.getByText('Lab: connected').count(), { timeout: 15_000 }).toBe(1);
+  return { context, page, pageErrors };
+}
+
+/** The id of the run the run-state line names. */
+export async function runIdOf(page: Page): Promise<string> {
+  const text = (await page.getByTestId('run-state').textContent()) ?? '';
+  const m = /· (\S+)/.exec(text);
+  if (m === null) throw new Error(`no run id in the run state "${text}"`);
+  return m[1]!;
 }
 
 /** Pixels of a chart's canvas that differ from its background (top-left pixel). */
