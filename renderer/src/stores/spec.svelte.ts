@@ -73,19 +73,18 @@ export class SpecStore {
 
   /** Sets one knob in the spec's JSON; returns the error, or null. */
   setKnob(path: string, value: KnobValue): string | null {
-    try {
-      this.#text = setSpecKnob(this.#text, path, value);
-    } catch (e) {
-      return (e as Error).message;
-    }
-    this.scheduleValidate();
-    return null;
+    return this.edit((text) => setSpecKnob(text, path, value));
   }
 
   /** Sets (or with undefined removes) a top-level field such as `preset`; returns the error, or null. */
   setField(field: string, value: unknown): string | null {
+    return this.edit((text) => setSpecField(text, field, value));
+  }
+
+  /** Replaces the text with `change(text)` and validates soon; returns change's error, or null. */
+  private edit(change: (text: string) => string): string | null {
     try {
-      this.#text = setSpecField(this.#text, field, value);
+      this.#text = change(this.#text);
     } catch (e) {
       return (e as Error).message;
     }
