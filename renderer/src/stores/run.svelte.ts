@@ -252,22 +252,8 @@ export class RunStore {
       this.#early = [];
       return false;
     }
-    this.#runId = r.value.runId;
-    this.#live = new RunView(r.value.runId, title, spec, 'live');
-    this.#opened = null;
-    this.#trialKey = null;
-    this.#reason = null;
-    this.#dir = null;
+    this.#showLive(r.value.runId, new RunView(r.value.runId, title, spec, 'live'), (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim', o.paused === true);
     this.#progress = null;
-    this.#events = [];
-    this.#packets = [];
-    this.#liveValues = {};
-    this.#knobErrors = {};
-    this.#stopping = false;
-    this.#simulator = (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim';
-    this.#paused = o.paused === true;
-    this.#manualActions = 0;
-    this.#current = null;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
     this.#early = [];
@@ -364,6 +350,25 @@ export class RunStore {
     }
   }
 
+  /** Shows `live` as the live run `runId`, with nothing left from the run before it. */
+  #showLive(runId: string, live: RunView, simulator: boolean, paused: boolean): void {
+    this.#runId = runId;
+    this.#live = live;
+    this.#opened = null;
+    this.#trialKey = null;
+    this.#reason = null;
+    this.#dir = null;
+    this.#events = [];
+    this.#packets = [];
+    this.#liveValues = {};
+    this.#knobErrors = {};
+    this.#stopping = false;
+    this.#simulator = simulator;
+    this.#paused = paused;
+    this.#manualActions = 0;
+    this.#current = null;
+  }
+
   /** Shows a run started elsewhere: what it wrote so far from disk, then its batches. */
   private adopt(b: RunBatch): void {
     if (this.#adopting !== null) {
@@ -380,23 +385,10 @@ export class RunStore {
       this.#adoptQueue = [];
       if (!r.ok || this.running) return;
       const view = RunView.fromRun(r.value);
-      this.#live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
-      this.#live.summary.push(...view.summary);
-      this.#runId = r.value.info.id;
+      const live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
+      live.summary.push(...view.summary);
+      this.#showLive(r.value.info.id, live, r.value.info.network === 'sim', false);
       this.#state = 'running';
-      this.#reason = null;
-      this.#dir = null;
-      this.#opened = null;
-      this.#trialKey = null;
-      this.#events = [];
-      this.#packets = [];
-      this.#liveValues = {};
-      this.#knobErrors = {};
-      this.#stopping = false;
-      this.#simulator = r.value.info.network === 'sim';
-      this.#paused = false;
-      this.#manualActions = 0;
-      this.#current = null;
       for (const q of queue) this.handleBatch(q);
       this.#revision++;
     });
