@@ -43,29 +43,28 @@ async function base64Of(blob: Blob): Promise<string> {
   return btoa(text);
 }
 
-/** Saves a pcapng capture given as base64: a save dialog in the desktop app, a download in a browser. */
-export async function saveCapture(fileName: string, base64: string, win: Window = window): Promise<string | null> {
+const MIME = { csv: 'text/csv', png: 'image/png', pcapng: 'application/vnd.tcpdump.pcap' } as const;
+
+/**
+ * Saves a CSV text, a PNG image or a pcapng capture: a save dialog in the desktop app, a download
+ * in a browser. A PNG or a capture given as a string is base64. Resolves with the error, or null.
+ */
+export async function saveFile(kind: keyof typeof MIME, fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
   const desktop = win.packetlabDesktop;
   if (desktop === undefined) {
-    const raw = atob(base64);
-    const bytes = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-    downloadBlob(new Blob([bytes], { type: 'application/vnd.tcpdump.pcap' }), fileName, win.document);
+    const blob = typeof data !== 'string' ? data : new Blob([kind === 'csv' ? data : bytesOfBase64(data)], { type: MIME[kind] });
+    downloadBlob(blob, fileName, win.document);
     return null;
   }
-  const r = await desktop.saveFile({ suggestedName: fileName, kind: 'pcapng', data: base64 });
+  // The desktop app takes CSV as text, PNG and pcapng as base64.
+  const payload = typeof data === 'string' ? data : kind === 'csv' ? await data.text() : await base64Of(data);
+  const r = await desktop.saveFile({ suggestedName: fileName, kind, data: payload });
   return r.ok ? null : r.error;
 }
 
-/** Saves a CSV text or a PNG image: a save dialog in the desktop app, a download in a browser. Resolves with the error, or null. */
-export async function saveFile(kind: 'csv' | 'png', fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
-  const desktop = win.packetlabDesktop;
-  if (desktop === undefined) {
-    downloadBlob(typeof data === 'string' ? new Blob([data], { type: kind === 'csv' ? 'text/csv' : 'image/png' }) : data, fileName, win.document);
-    return null;
-  }
-  // The desktop app takes CSV as text and PNG as base64 (a string PNG is taken as base64 already).
-  const payload = typeof data === 'string' ? data : kind === 'png' ? await base64Of(data) : await data.text();
-  const r = await desktop.saveFile({ suggestedName: fileName, kind, data: payload });
-  return r.ok ? null : r.error;
+function bytesOfBase64(base64: string): Uint8Array<ArrayBuffer> {
+  const raw = atob(base64);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
 }
