@@ -10,7 +10,7 @@ import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from 
 import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
-import { layoutSummaries, layoutSummary, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
+import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
@@ -312,7 +312,7 @@ describe('summary chart', () => {
       { point: 1, protocol: 'gbn', window: 4, goodput_bps_mean: 40, expected_goodput_bps: 42 },
       { point: 2, protocol: 'sr', window: 1, goodput_bps_mean: 9, expected_goodput_bps: 11 },
     ];
-    const l = layoutSummary(rows, plot);
+    const l = layoutSummaries([rows], plot)[0]!;
     expect(l.xLabels).toBeNull();
     expect(l.lines.map((x) => x.label)).toEqual(['goodput_bps_mean (protocol = gbn)', 'expected_goodput_bps (protocol = gbn)', 'goodput_bps_mean (protocol = sr)', 'expected_goodput_bps (protocol = sr)']);
     expect(l.lines[0]!.points).toEqual([

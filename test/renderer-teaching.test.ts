@@ -13,7 +13,7 @@ import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
 import { describeWindow, packetTimerText, timerText, windowCells } from '../renderer/src/lib/endpoint.js';
-import { actionLabel, describeFlight, dropLabel, layoutLadder, type FlightAction, type FlightItem } from '../renderer/src/lib/ladder.js';
+import { actionLabel, describeFlight, layoutLadder, type FlightAction, type FlightItem } from '../renderer/src/lib/ladder.js';
 import { replaySpecText } from '../renderer/src/lib/replay.js';
 import Teaching from '../renderer/src/components/Teaching.svelte';
 import EndpointPanel from '../renderer/src/components/EndpointPanel.svelte';
@@ -127,7 +127,7 @@ describe('TeachStore', () => {
     expect(await teach.pause()).toBe(true);
     expect(run.paused).toBe(true);
     expect(teach.state!.timeS).toBe(0.05);
-    expect(await teach.drop(inFlight[0]!)).toBe(true);
+    expect(await teach.act(inFlight[0]!, 'drop')).toBe(true);
     const actions = () => fake.calls.filter((c) => c.method === 'packetAction').map((c) => c.params);
     expect(actions()[0]).toEqual({ runId: 'run-1', direction: 'forward', index: 45, action: 'drop' });
     // The state is read again after each action.
@@ -140,7 +140,7 @@ describe('TeachStore', () => {
       { runId: 'run-1', direction: 'forward', index: 45, action: 'duplicate' },
       { runId: 'run-1', direction: 'forward', index: 45, action: 'delay', delayMs: 250 },
     ]);
-    expect(await teach.drop({ ...inFlight[0]!, index: 99 })).toBe(false);
+    expect(await teach.act({ ...inFlight[0]!, index: 99 }, 'drop')).toBe(false);
     expect(teach.error).toBe('packetAction: no forward datagram #99 is in flight');
     teach.dismissError();
     fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.05, kind: 'packet', knob: 'forward.datagram', after: '45', detail: 'dropped by hand' }] }));
@@ -311,7 +311,7 @@ describe('endpoint state', () => {
 
 describe('datagrams in flight', () => {
   it('are named for their buttons and described in words', () => {
-    expect(inFlight.map(dropLabel)).toEqual(['Drop forward DATA seq 123 (#45)', 'Drop reverse ACK ack 121 (#12)', 'Drop forward DATA seq 124 (#46, duplicate copy)']);
+    expect(inFlight.map((f) => actionLabel(f, 'drop'))).toEqual(['Drop forward DATA seq 123 (#45)', 'Drop reverse ACK ack 121 (#12)', 'Drop forward DATA seq 124 (#46, duplicate copy)']);
     expect(actionLabel(inFlight[1]!, 'corrupt')).toBe('Corrupt reverse ACK ack 121 (#12)');
     expect(actionLabel(inFlight[0]!, 'duplicate')).toBe('Duplicate forward DATA seq 123 (#45)');
     expect(actionLabel(inFlight[0]!, 'delay', 250)).toBe('Delay forward DATA seq 123 (#45) by 250 ms');

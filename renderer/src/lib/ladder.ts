@@ -163,11 +163,6 @@ export function actionLabel(f: FlightItem, action: FlightAction = 'drop', delayM
   return `${verb} ${f.direction} ${what} (#${f.index}${f.duplicate ? ', duplicate copy' : ''})${action === 'delay' && delayMs !== undefined ? ` by ${delayMs} ms` : ''}`;
 }
 
-/** The accessible name of the button that drops a datagram in flight. */
-export function dropLabel(f: FlightItem): string {
-  return actionLabel(f, 'drop');
-}
-
 /** A sentence describing a datagram in flight. */
 export function describeFlight(f: FlightItem): string {
   const dir = f.direction === 'forward' ? 'sender to receiver' : 'receiver to sender';

@@ -24,7 +24,6 @@ export interface SummaryLine {
 
 /** The chart's lines, and the x labels when x is not numeric (then x is the label's index). */
 export interface SummaryLayout {
-  xTitle: string;
   xLabels: string[] | null;
   lines: SummaryLine[];
 }
@@ -49,11 +48,6 @@ function xValue(v: unknown): number | string {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return String(v);
-}
-
-/** Lays out the summary chart from the finished points' rows (the live run's, or summary.csv's). */
-export function layoutSummary(rows: readonly Record<string, unknown>[], plot: PlotSpec): SummaryLayout {
-  return layoutSummaries([rows], plot)[0]!;
 }
 
 /**
@@ -90,7 +84,7 @@ export function layoutSummaries(sets: readonly (readonly Record<string, unknown>
     }
     const out = [...lines.values()];
     for (const l of out) l.points.sort((a, b) => a.x - b.x);
-    return { xTitle: plot.x, xLabels: numeric ? null : labels, lines: out };
+    return { xLabels: numeric ? null : labels, lines: out };
   });
 }
 

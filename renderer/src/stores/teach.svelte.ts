@@ -181,11 +181,6 @@ export class TeachStore {
     return ok;
   }
 
-  /** Drops a datagram in flight. */
-  drop(d: InFlightItem): Promise<boolean> {
-    return this.act(d, 'drop');
-  }
-
   /** Loads the spec of a finished run, with what was done by hand (datagrams, knobs) in the schedule, into the editor. */
   async replay(runId: string, load: (text: string, name: string) => void): Promise<boolean> {
     this.#busy = true;
