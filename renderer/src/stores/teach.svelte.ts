@@ -5,6 +5,7 @@
 
 import type { ApiParams, LabApi, SimStateInfo } from '../../../experiments/api/contract.js';
 import { replaySpecText } from '../lib/replay.js';
+import type { FlightAction, FlightItem } from '../lib/ladder.js';
 import type { RunStore } from './run.svelte.js';
 
 /** The speeds offered: virtual seconds per real second, or as fast as possible. */
@@ -17,12 +18,6 @@ export const SPEEDS: readonly { value: string; label: string }[] = [
   { value: '100', label: '100x real time' },
   { value: 'max', label: 'As fast as possible' },
 ];
-
-/** A datagram in flight, as simState lists it. */
-export type InFlightItem = SimStateInfo['inFlight'][number];
-
-/** What can be done by hand to a datagram in flight. */
-export type PacketActionKind = ApiParams<'packetAction'>['action'];
 
 /** The delay a "Delay" adds when none is given, ms. */
 export const DEFAULT_DELAY_MS = 100;
@@ -170,7 +165,7 @@ export class TeachStore {
   }
 
   /** Drops (or corrupts, duplicates, delays by delayMs) a datagram in flight, then reads the endpoints again. */
-  async act(d: InFlightItem, action: PacketActionKind = 'drop', delayMs = DEFAULT_DELAY_MS): Promise<boolean> {
+  async act(d: FlightItem, action: FlightAction = 'drop', delayMs = DEFAULT_DELAY_MS): Promise<boolean> {
     const ok = await this.call((runId) => {
       const p: ApiParams<'packetAction'> = { runId, direction: d.direction, index: d.index, action };
       if (d.duplicate) p.duplicate = true;
