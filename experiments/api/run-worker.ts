@@ -148,7 +148,8 @@ if (!parsed.ok) {
           case 'simState': {
             const s = r.simState();
             if (typeof s === 'string') error = s;
-            else value = JSON.parse(JSON.stringify(s, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+            // Through JSON, as the API's types say: NaN and Infinity (no RTT sample yet, no cwnd) become null.
+            else value = JSON.parse(JSON.stringify(s));
             break;
           }
           case 'packetAction':
