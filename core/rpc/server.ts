@@ -27,6 +27,7 @@ import {
 } from './message.js';
 import type { RpcCallContext, RpcProgramVersion, ServerProcedure } from './program.js';
 import { XdrReader, XdrWriter, wireCopy } from './xdr.js';
+import { Fifo } from '../util/fifo.js';
 
 /**
  * Where replies of handleMessage() go. Unless `stable`, the bytes are valid only during the call
@@ -126,11 +127,9 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   private readonly writer = new XdrWriter(1024);
   private readonly reader = new XdrReader();
   private readonly header = new CallHeader();
-  // Replies waiting for pollTransmit: a ring of bytes and destinations that only grows.
-  private outBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(16).fill(undefined);
-  private outTo = new Float64Array(16);
-  private outHead = 0;
-  private outCount = 0;
+  // Replies waiting for pollTransmit, and their destinations.
+  private readonly outBytes = new Fifo<Uint8Array>();
+  private readonly outTo = new Fifo<number>();
   private readonly maxQueued: number;
 
   constructor(o: RpcServerEngineOptions) {
@@ -179,14 +178,9 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   handleTimeout(): void {}
 
   pollTransmit(): Uint8Array | null {
-    if (this.outCount === 0) return null;
-    const i = this.outHead;
-    this.transmitTo = this.outTo[i]!;
-    const b = this.outBytes[i]!;
-    this.outBytes[i] = undefined;
-    this.outHead = (i + 1) & (this.outTo.length - 1);
-    this.outCount--;
-    return b;
+    if (this.outTo.length === 0) return null;
+    this.transmitTo = this.outTo.shift()!;
+    return this.outBytes.shift()!;
   }
 
   pollTimeout(): number | null {
@@ -195,29 +189,12 @@ export class RpcServerEngine implements Endpoint, ReplySink {
 
   /** Queues a reply for pollTransmit (copying it unless it is stable). */
   sendReply(bytes: Uint8Array, to: number, stable = false): void {
-    if (this.outCount >= this.maxQueued) {
+    if (this.outTo.length >= this.maxQueued) {
       this.counters.replyDrops++;
       return;
     }
-    let n = this.outTo.length;
-    if (this.outCount === n) {
-      // Full: unroll the ring into storage twice the size.
-      const bytesNext = new Array<Uint8Array | undefined>(n * 2).fill(undefined);
-      const toNext = new Float64Array(n * 2);
-      for (let k = 0; k < n; k++) {
-        const i = (this.outHead + k) & (n - 1);
-        bytesNext[k] = this.outBytes[i];
-        toNext[k] = this.outTo[i]!;
-      }
-      this.outBytes = bytesNext;
-      this.outTo = toNext;
-      this.outHead = 0;
-      n *= 2;
-    }
-    const i = (this.outHead + this.outCount) & (n - 1);
-    this.outBytes[i] = stable ? bytes : wireCopy(bytes);
-    this.outTo[i] = to;
-    this.outCount++;
+    this.outBytes.push(stable ? bytes : wireCopy(bytes));
+    this.outTo.push(to);
   }
 
   // ---------------------------------------------------------------- dispatch
