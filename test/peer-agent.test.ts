@@ -227,6 +227,7 @@ describe('peer agent on loopback', () => {
     expect(closed).toBe(true);
     const stats = await c.stats(r.service);
     expect(stats.foreignDrops).toBe(7);
+    expect(stats.kind).toBe('rpc');
     if (stats.kind === 'rpc') expect(stats.server.calls).toBe(1);
     await c.close();
   });
