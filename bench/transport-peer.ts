@@ -1,9 +1,10 @@
 // Child process of the transport benchmark. Roles:
-//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate}
-//                           (the rate leaves out the first RAW_WARMUP_MS after the first datagram)
+//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate, cpu}
+//                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
 //   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpu} of the measured part
-//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent)
+//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent); prints its kernel
+//                           drops and the CPU time and datagrams of the last session it closed
 //   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
 
 import { createSocket } from 'node:dgram';
@@ -11,6 +12,7 @@ import { startListenerServer } from '../core/udp/listener-server.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { BulkReceiver } from '../core/apps/bulk.js';
 
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
@@ -23,6 +25,13 @@ const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(resul
 /** User and system CPU time (microseconds) since `from`. */
 const cpuSince = (from: NodeJS.CpuUsage): NodeJS.CpuUsage => process.cpuUsage(from);
 
+/** CPU time of a receiving process over a measured stretch, and the datagrams it received meanwhile. */
+export interface ReceiverCpu {
+  cpuUs: NodeJS.CpuUsage;
+  datagrams: number;
+  wallMs: number;
+}
+
 if (role === 'raw-recv') {
   const s = createSocket('udp4');
   let n = 0;
@@ -30,6 +39,7 @@ if (role === 'raw-recv') {
   let first = 0;
   let firstN = 0;
   let last = 0;
+  let cpu: NodeJS.CpuUsage | null = null;
   s.on('message', () => {
     n++;
     last = performance.now();
@@ -37,6 +47,7 @@ if (role === 'raw-recv') {
     else if (firstN === 0 && last >= measureFrom) {
       first = last;
       firstN = n;
+      cpu = process.cpuUsage();
     }
   });
   s.bind(0, '127.0.0.1', () => {
@@ -45,7 +56,9 @@ if (role === 'raw-recv') {
   });
   process.on('message', () => {
     s.close();
-    finish({ received: n, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0 });
+    // CPU time runs to the stop message, after the sender finished: the idle wait adds almost none.
+    const measured: ReceiverCpu = { cpuUs: cpuSince(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
+    finish({ received: n, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
   });
 } else if (role === 'raw-send') {
   const s = createSocket('udp4');
@@ -75,11 +88,30 @@ if (role === 'raw-recv') {
     tick();
   });
 } else if (role === 'listen') {
-  const server = await startListenerServer({ host: '127.0.0.1', port: 0, socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES }, transport: { rtoMsMin: BENCH_TRANSPORT.rtoMsMin } });
+  // The CPU time of the newest session, from its SYN until its receiver read the FIN (checked every
+  // 20 ms; the receiver is idle by then): the measured transfer is the newest, after the warm-up.
+  let newest: { receiver: BulkReceiver; cpu: NodeJS.CpuUsage; at: number } | null = null;
+  let measured: ReceiverCpu | null = null;
+  const server = await startListenerServer({
+    host: '127.0.0.1',
+    port: 0,
+    socket: { socketRcvBufBytes: BENCH_SOCKET_BYTES, socketSndBufBytes: BENCH_SOCKET_BYTES },
+    transport: { rtoMsMin: BENCH_TRANSPORT.rtoMsMin },
+    onEvent: (e) => {
+      if (e.type === 'session-opened' && e.session instanceof BulkReceiver) newest = { receiver: e.session, cpu: process.cpuUsage(), at: performance.now() };
+    },
+  });
+  const watch = setInterval(() => {
+    const n = newest;
+    if (n === null || Number.isNaN(n.receiver.finishedAtMs)) return;
+    measured = { cpuUs: cpuSince(n.cpu), datagrams: n.receiver.conn.counters.packetsReceived, wallMs: n.receiver.finishedAtMs - n.at };
+    newest = null;
+  }, 20);
   send({ port: server.port });
   process.on('message', () => {
+    clearInterval(watch);
     const kernelDrops = server.kernelDrops();
-    void server.close().then(() => finish({ kernelDrops }));
+    void server.close().then(() => finish({ kernelDrops, measured }));
   });
 } else if (role === 'transfer') {
   const transfer = (totalBytes: number, seed: number, onStart?: () => void) =>

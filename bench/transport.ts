@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TransferSummary } from '../core/transfer/setup.js';
+import type { ReceiverCpu } from './transport-peer.js';
 import { median, num, printTable } from './lib.js';
 
 const PEER = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
@@ -32,26 +33,38 @@ interface Cpu {
 
 const perDatagram = (cpu: NodeJS.CpuUsage, datagrams: number): Cpu => ({ user: cpu.user / datagrams, system: cpu.system / datagrams });
 
-/** Raw goodput (bits/s) and the sender's CPU time per datagram. */
-async function raw(durationMs: number): Promise<{ bps: number; cpu: Cpu }> {
+/** The receiving process's CPU time per datagram it received, and the share of one core it kept busy. */
+interface ReceiverLoad {
+  perDatagram: number;
+  busy: number;
+}
+
+function receiverLoad(m: ReceiverCpu | null): ReceiverLoad {
+  if (m === null || m.datagrams <= 0 || m.wallMs <= 0) return { perDatagram: Number.NaN, busy: Number.NaN };
+  const us = m.cpuUs.user + m.cpuUs.system;
+  return { perDatagram: us / m.datagrams, busy: us / 1000 / m.wallMs };
+}
+
+/** Raw goodput (bits/s), the sender's CPU time per datagram, and the receiver's load. */
+async function raw(durationMs: number): Promise<{ bps: number; cpu: Cpu; receiver: ReceiverLoad }> {
   const recv = start(['raw-recv']);
   const { port } = await recv.ready;
   const sender = start(['raw-send', String(port), String(durationMs)]);
   const s = (await sender.result) as { sent: number; cpuUs: NodeJS.CpuUsage };
   recv.child.send('stop');
-  const r = (await recv.result) as { rate: number };
-  return { bps: r.rate * 1200 * 8, cpu: perDatagram(s.cpuUs, s.sent) };
+  const r = (await recv.result) as { rate: number; measured: ReceiverCpu };
+  return { bps: r.rate * 1200 * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured) };
 }
 
-async function sr(bytes: number, loss: number): Promise<{ goodputBps: number; summary: TransferSummary; kernelDrops: number; cpu: Cpu }> {
+async function sr(bytes: number, loss: number): Promise<{ goodputBps: number; summary: TransferSummary; kernelDrops: number; cpu: Cpu; receiver: ReceiverLoad }> {
   const listener = start(['listen']);
   const { port } = await listener.ready;
   const sender = start(['transfer', String(port), String(bytes), String(loss)]);
   const summary = (await sender.result) as TransferSummary & { senderCpuUs: NodeJS.CpuUsage };
   listener.child.send('stop');
-  const l = (await listener.result) as { kernelDrops: number };
+  const l = (await listener.result) as { kernelDrops: number; measured: ReceiverCpu | null };
   if (summary.status !== 'complete' || summary.dataMatched !== true) throw new Error(`benchmark transfer ${summary.status}: ${summary.failure ?? 'data mismatch'}`);
-  return { goodputBps: summary.goodputBps, summary, kernelDrops: l.kernelDrops, cpu: perDatagram(summary.senderCpuUs, summary.sender.packetsSent) };
+  return { goodputBps: summary.goodputBps, summary, kernelDrops: l.kernelDrops, cpu: perDatagram(summary.senderCpuUs, summary.sender.packetsSent), receiver: receiverLoad(l.measured) };
 }
 
 /** Runs the transport benchmark and prints its table. */
@@ -61,31 +74,37 @@ export async function benchTransport(): Promise<void> {
   const sr5: number[] = [];
   const rtx5: number[] = [];
   const cpu = { raw: [] as Cpu[], sr0: [] as Cpu[], sr5: [] as Cpu[] };
+  const rcv = { raw: [] as ReceiverLoad[], sr0: [] as ReceiverLoad[], sr5: [] as ReceiverLoad[] };
   for (let i = 0; i < RUNS; i++) {
     const r = await raw(2000);
     rawBps.push(r.bps);
     cpu.raw.push(r.cpu);
+    rcv.raw.push(r.receiver);
     const r0 = await sr(300e6, 0);
     sr0.push(r0.goodputBps);
     cpu.sr0.push(r0.cpu);
+    rcv.sr0.push(r0.receiver);
     const r5 = await sr(200e6, 0.05);
     sr5.push(r5.goodputBps);
     cpu.sr5.push(r5.cpu);
+    rcv.sr5.push(r5.receiver);
     rtx5.push((r5.summary.sender.retransmitsTimeout + r5.summary.sender.retransmitsFast) / r5.summary.sender.dataPacketsSent);
   }
   const raw0 = median(rawBps);
   const g0 = median(sr0);
   const g5 = median(sr5);
   const cpuText = (xs: Cpu[]) => `${num(median(xs.map((c) => c.user + c.system)), 2)} (${num(median(xs.map((c) => c.user)), 2)} + ${num(median(xs.map((c) => c.system)), 2)})`;
+  const rcvText = (xs: ReceiverLoad[]) => `${num(median(xs.map((x) => x.perDatagram)), 2)} (${num(median(xs.map((x) => x.busy)) * 100, 0)}% busy)`;
   printTable(
     `Selective repeat over real UDP on loopback vs raw node:dgram, two processes, 1200-byte datagrams (median of ${RUNS})`,
-    ['case', 'goodput Mbit/s', 'ratio', 'goal', 'sender CPU us/datagram (user + system)'],
+    ['case', 'goodput Mbit/s', 'ratio', 'goal', 'sender CPU us/datagram (user + system)', 'receiver CPU us/datagram'],
     [
-      ['raw node:dgram one way (baseline)', num(raw0 / 1e6, 0), '1.00', '-', cpuText(cpu.raw)],
-      ['sr, 0% loss', num(g0 / 1e6, 0), num(g0 / raw0, 2), '>= 0.80 of raw', cpuText(cpu.sr0)],
-      ['sr, 5% loss', num(g5 / 1e6, 0), num(g5 / (0.95 * g0), 2), '>= 0.90 of 0.95 x sr 0%', cpuText(cpu.sr5)],
+      ['raw node:dgram one way (baseline)', num(raw0 / 1e6, 0), '1.00', '-', cpuText(cpu.raw), rcvText(rcv.raw)],
+      ['sr, 0% loss', num(g0 / 1e6, 0), num(g0 / raw0, 2), '>= 0.80 of raw', cpuText(cpu.sr0), rcvText(rcv.sr0)],
+      ['sr, 5% loss', num(g5 / 1e6, 0), num(g5 / (0.95 * g0), 2), '>= 0.90 of 0.95 x sr 0%', cpuText(cpu.sr5), rcvText(rcv.sr5)],
     ],
   );
   console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(median(rtx5) * 100, 1)}% of its packets`);
   console.log('sender CPU: user and system time of the sending process over the measured part, per datagram it sent (medians of each)');
+  console.log('receiver CPU: user + system time of the receiving process per datagram it received, and the share of one core that kept busy: near 100% means the receiver sets the pace');
 }
