@@ -26,6 +26,10 @@ export interface ClientResult {
   p50Ms: number;
   p99Ms: number;
   failures: number;
+  /** Calls completed over the whole run, warm-up included. */
+  allCalls: number;
+  /** CPU time of the client process over the whole run (us, user + system). */
+  cpuUs: number;
 }
 
 /** Bytes of the RPC messages the dgram pair imitates: NULL call 40, reply 24; 32-byte ECHO 76 and 60. */
@@ -87,7 +91,9 @@ async function measure(inFlight: number, durationMs: number, warmupMs: number, o
   const endAt = measureAt + durationMs;
   const lat = new Float64Array(1 << 20);
   let n = 0;
+  let all = 0;
   let failures = 0;
+  const cpu = process.cpuUsage();
   const loop = async () => {
     for (;;) {
       const t0 = performance.now();
@@ -99,17 +105,19 @@ async function measure(inFlight: number, durationMs: number, warmupMs: number, o
         continue;
       }
       const t1 = performance.now();
+      all++;
       if (t0 >= measureAt && t1 <= endAt && n < lat.length) lat[n++] = t1 - t0;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, loop));
-  return summarize(lat.subarray(0, n), durationMs, failures);
+  return summarize(lat.subarray(0, n), durationMs, failures, all, cpu);
 }
 
-function summarize(lat: Float64Array, durationMs: number, failures: number): ClientResult {
+function summarize(lat: Float64Array, durationMs: number, failures: number, allCalls: number, cpuFrom: NodeJS.CpuUsage): ClientResult {
+  const c = process.cpuUsage(cpuFrom);
   const s = lat.slice().sort();
   const q = (p: number) => (s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor(p * s.length))]!);
-  return { calls: s.length, callsPerSecond: s.length / (durationMs / 1000), p50Ms: q(0.5), p99Ms: q(0.99), failures };
+  return { calls: s.length, callsPerSecond: s.length / (durationMs / 1000), p50Ms: q(0.5), p99Ms: q(0.99), failures, allCalls, cpuUs: c.user + c.system };
 }
 
 /** The bare pair's client: callbacks only, one slot per call in flight, ids in the first 4 bytes. */
@@ -125,6 +133,8 @@ function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, dura
     const sentAt = new Float64Array(inFlight);
     const lat = new Float64Array(1 << 20);
     let n = 0;
+    let all = 0;
+    let cpu = process.cpuUsage();
     let active = inFlight;
     let start = 0;
     let measureAt = 0;
@@ -137,15 +147,17 @@ function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, dura
       const i = m.readUInt32BE(0);
       const t1 = performance.now();
       const t0 = sentAt[i]!;
+      all++;
       if (t0 >= measureAt && t1 <= endAt && n < lat.length) lat[n++] = t1 - t0;
       if (t1 < endAt) send(i);
       else if (--active === 0) {
         s.close();
-        resolve(summarize(lat.subarray(0, n), durationMs, 0));
+        resolve(summarize(lat.subarray(0, n), durationMs, 0, all, cpu));
       }
     });
     s.connect(port, '127.0.0.1', () => {
       start = performance.now();
+      cpu = process.cpuUsage();
       measureAt = start + warmupMs;
       endAt = measureAt + durationMs;
       for (let i = 0; i < inFlight; i++) send(i);

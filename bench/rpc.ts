@@ -6,7 +6,7 @@
 // rounds, the variants taking turns within a round so that noise from other work spreads evenly.
 
 import { execFile, execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,32 @@ function runCClient(dir: string, port: number, proc: Proc, inFlight: number): Pr
   });
 }
 
+/** Clock ticks per second of /proc/PID/stat's CPU times. */
+function clockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** CPU time (us, user + system) a process has used so far; NaN where /proc is missing. */
+function processCpuUs(pid: number | undefined, ticks: number): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    // The fields after the command name: utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / ticks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** One client run: what the client reported, and the server's CPU time over it (us). */
+interface Run extends ClientResult {
+  serverCpuUs: number;
+}
+
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.pid === undefined) return resolve();
@@ -106,20 +132,23 @@ export async function benchRpc(): Promise<void> {
   const servers = new Map<Variant, { port: number; child: ChildProcess }>();
   try {
     for (const v of variants) servers.set(v, v === 'c' ? await startCServer((c as { dir: string }).dir) : await startNodeServer(v));
-    const results = new Map<string, ClientResult[]>();
+    const results = new Map<string, Run[]>();
+    const ticks = clockTicks();
     for (let round = 0; round < ROUNDS; round++) {
       for (const k of CASES) {
         // Rotate the order each round.
         const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
         for (const v of order) {
-          const port = servers.get(v)!.port;
-          const r = v === 'c' ? await runCClient((c as { dir: string }).dir, port, k.proc, k.inFlight) : await runChild<ClientResult>(import.meta.url, './rpc-child.js', ['client', v, String(port), k.proc, String(k.inFlight), String(DURATION_MS), String(WARMUP_MS)]);
+          const { port, child } = servers.get(v)!;
+          const serverCpu0 = processCpuUs(child.pid, ticks);
+          const client = v === 'c' ? await runCClient((c as { dir: string }).dir, port, k.proc, k.inFlight) : await runChild<ClientResult>(import.meta.url, './rpc-child.js', ['client', v, String(port), k.proc, String(k.inFlight), String(DURATION_MS), String(WARMUP_MS)]);
+          const r: Run = { ...client, serverCpuUs: processCpuUs(child.pid, ticks) - serverCpu0 };
           const key = `${v}|${k.proc}|${k.inFlight}`;
           results.set(key, [...(results.get(key) ?? []), r]);
         }
       }
     }
-    const med = (v: Variant, k: { proc: Proc; inFlight: number }, f: (r: ClientResult) => number) => {
+    const med = (v: Variant, k: { proc: Proc; inFlight: number }, f: (r: Run) => number) => {
       const rs = results.get(`${v}|${k.proc}|${k.inFlight}`);
       return rs === undefined ? Number.NaN : median(rs.map(f));
     };
@@ -153,6 +182,17 @@ export async function benchRpc(): Promise<void> {
       ]);
     }
     printTable('RPC goals: packetlab RPC against the baselines (median over rounds of the per-round ratio; calls/s, and p99 latency)', ['case', 'vs node:dgram', 'vs grpc-js', 'p99 vs grpc-js', 'vs C rpcgen'], goals);
+    // With both processes busy (64 in flight), calls per second follow the CPU time of a call.
+    const cpuCell = (v: Variant, k: { proc: Proc; inFlight: number }) => {
+      const client = med(v, k, (r) => r.cpuUs / r.allCalls);
+      const server = med(v, k, (r) => r.serverCpuUs / r.allCalls);
+      return `${num(client + server, 1)} (${num(client, 1)} + ${num(server, 1)})`;
+    };
+    printTable(
+      'CPU time per call, us: client + server (user + system over each whole run, warm-up included; median of the rounds)',
+      ['implementation', ...CASES.map((k) => `${k.proc === 'null' ? 'NULL' : 'ECHO'}, ${k.inFlight} in flight`)],
+      variants.map((v) => [NAMES[v], ...CASES.map((k) => cpuCell(v, k))]),
+    );
   } finally {
     for (const s of servers.values()) await stop(s.child);
     if ('dir' in c) rmSync(c.dir, { recursive: true, force: true });

@@ -2,7 +2,8 @@
  * The C client of `npm run bench rpc`: calls NULL or ECHO (32 bytes) of COUNTER_PROG over UDP
  * with rpcgen's stubs, from IN_FLIGHT threads (one CLIENT each, as libtirpc calls are
  * synchronous), for WARMUP_MS and then DURATION_MS, and prints one JSON line with the calls per
- * second and latency percentiles of the measured part.
+ * second and latency percentiles of the measured part, and the calls and CPU time (user + system,
+ * all threads) of the whole run.
  * Usage: counter_bench_client HOST PORT null|echo IN_FLIGHT DURATION_MS WARMUP_MS
  */
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <arpa/inet.h>
 #include <rpc/rpc.h>
 #include "counter.h"
@@ -24,6 +26,7 @@ struct worker {
 	pthread_t thread;
 	double *lat;
 	long n;
+	long all;
 	long failures;
 };
 
@@ -64,11 +67,19 @@ static void *run(void *arg)
 			w->failures++;
 		}
 		t1 = now_ms();
+		w->all++;
 		if (t0 >= t_measure && t1 <= t_end && w->n < MAX_SAMPLES)
 			w->lat[w->n++] = t1 - t0;
 	}
 	clnt_destroy(clnt);
 	return NULL;
+}
+
+static double cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static int cmp(const void *a, const void *b)
@@ -80,8 +91,8 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int i, threads;
-	long total = 0, failures = 0;
-	double *all, duration;
+	long total = 0, failures = 0, all_calls = 0;
+	double *all, duration, cpu0;
 	struct worker *ws;
 
 	if (argc != 7) {
@@ -99,6 +110,7 @@ int main(int argc, char **argv)
 	t_measure = t_start + atof(argv[6]);
 	t_end = t_measure + duration;
 	ws = calloc(threads, sizeof *ws);
+	cpu0 = cpu_us();
 	for (i = 0; i < threads; i++) {
 		ws[i].lat = malloc(sizeof(double) * MAX_SAMPLES);
 		pthread_create(&ws[i].thread, NULL, run, &ws[i]);
@@ -106,8 +118,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < threads; i++) {
 		pthread_join(ws[i].thread, NULL);
 		total += ws[i].n;
+		all_calls += ws[i].all;
 		failures += ws[i].failures;
 	}
+	cpu0 = cpu_us() - cpu0;
 	all = malloc(sizeof(double) * (total + 1));
 	total = 0;
 	for (i = 0; i < threads; i++) {
@@ -115,6 +129,6 @@ int main(int argc, char **argv)
 		total += ws[i].n;
 	}
 	qsort(all, total, sizeof(double), cmp);
-	printf("{\"calls\":%ld,\"callsPerSecond\":%.1f,\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"failures\":%ld}\n", total, total / (duration / 1000), total ? all[total / 2] : -1.0, total ? all[(long)(total * 0.99)] : -1.0, failures);
+	printf("{\"calls\":%ld,\"callsPerSecond\":%.1f,\"p50Ms\":%.4f,\"p99Ms\":%.4f,\"failures\":%ld,\"allCalls\":%ld,\"cpuUs\":%.0f}\n", total, total / (duration / 1000), total ? all[total / 2] : -1.0, total ? all[(long)(total * 0.99)] : -1.0, failures, all_calls, cpu0);
 	return 0;
 }
