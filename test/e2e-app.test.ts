@@ -11,6 +11,7 @@ import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { frameTimes, percentile } from '../bench/browser.js';
 import { appUnderTest, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
+import { until } from './helpers/until.js';
 
 const app = appUnderTest('e2e-app');
 
@@ -30,14 +31,6 @@ async function samplesOf(page: Page, chartId: string): Promise<number> {
   const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
   const m = /: (\d+) samples/.exec(label);
   return m === null ? 0 : Number(m[1]);
-}
-
-async function until(what: string, pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const start = Date.now();
-  while (!(await pred())) {
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 
@@ -77,7 +70,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const runId = await runIdOf(page);
 
     // The charts fill.
-    await until('20 samples on the charts', async () => (await samplesOf(page, 'rate')) >= 20);
+    await until('20 samples on the charts', async () => (await samplesOf(page, 'rate')) >= 20, 30_000, 100);
     const inkRunning = await inkOf(page, 'rate');
     expect(inkRunning).toBeGreaterThan(inkBefore + 500);
     const frames = await frameTimes(page, 2000);
@@ -102,7 +95,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     // Both changes are drawn as marker lines on the charts (their text alternative lists them).
     await expect.poll(() => page.locator('[data-chart="retransmissions"] [role=img]').getAttribute('aria-label')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
     const samplesAtChange = await samplesOf(page, 'rate');
-    await until('3 s of samples after the changes', async () => (await samplesOf(page, 'rate')) >= samplesAtChange + 30);
+    await until('3 s of samples after the changes', async () => (await samplesOf(page, 'rate')) >= samplesAtChange + 30, 30_000, 100);
     expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
     await page.screenshot({ path: join(app.artifacts, '2-changed.png'), fullPage: true });
 

@@ -15,6 +15,7 @@ import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
 import { cli, cliAsync, jsonLines } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const TOKEN = 'loopback-test-token-0123';
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
@@ -32,14 +33,6 @@ function transferSetup(bytes: number, over: Partial<TransferSetup> = {}): Transf
     timeLimitMs: 60_000,
     ...over,
   };
-}
-
-async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function bindUdp(host: string): Promise<UdpSocket> {
@@ -116,7 +109,7 @@ describe('peer agent on loopback', () => {
     const tooFast = await runUdpStream({ setup: { datagramBytes: 1000, ratePacketsPerSecond: 5000, durationMs: 500, intervalMs: 100, impairment: { ...NO_IMPAIRMENT }, seed: 2 }, peer: { host: l.host, port: l.udpPort }, socket: noSockets });
     expect(tooFast.status).toBe('failed');
     expect(tooFast.failure).toMatch(/exceeds/);
-    await until(() => events.some((e) => e.startsWith('session-refused:')), 2000);
+    await until('a session-refused event', () => events.some((e) => e.startsWith('session-refused:')), 2000);
     expect(events.find((e) => e.startsWith('session-refused:'))).toContain('40000000 bit/s exceeds');
     await c.close();
   });
@@ -311,7 +304,7 @@ describe('peer agent on loopback', () => {
     const e = await c.startEcho();
     expect(agent.clients().some((x) => x.services === 2)).toBe(true);
     await c.close();
-    await until(() => agent.clients().length === 0, 2000);
+    await until('the agent to drop the client', () => agent.clients().length === 0, 2000);
     // The ports are free again: binding them succeeds.
     for (const port of [l.udpPort, e.udpPort]) {
       const s = createSocket('udp4');
@@ -329,7 +322,7 @@ describe('peer agent on loopback', () => {
     expect(err).toBeInstanceOf(PeerConnectError);
     expect((err as PeerConnectError).reason).toBe('token');
     expect((err as Error).message).toBe(`peer 127.0.0.1:${agent.port} refused the token (both ends need the same --token, --token-file or PACKETLAB_TOKEN)`);
-    await until(() => logs.some((l) => l.level === 'warn' && /wrong token/.test(l.message)), 1000);
+    await until('a wrong-token warning', () => logs.some((l) => l.level === 'warn' && /wrong token/.test(l.message)), 1000);
     expect(logs.find((l) => /wrong token/.test(l.message))!.remote).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
@@ -345,7 +338,7 @@ describe('peer agent on loopback', () => {
     const before = logs.length;
     const answer = await raw('GET / HTTP/1.1\r\n\r\n');
     expect(JSON.parse(answer.trim())).toMatchObject({ refused: { code: 'protocol' } });
-    await until(() => logs.slice(before).some((l) => l.level === 'warn' && /rejected malformed frame/.test(l.message)), 1000);
+    await until('a malformed-frame warning', () => logs.slice(before).some((l) => l.level === 'warn' && /rejected malformed frame/.test(l.message)), 1000);
 
     // Record what a real client sends, then replay it on a new connection: the agent's fresh nonce
     // gives other keys, so the recorded auth frame fails and nothing runs.
@@ -373,7 +366,7 @@ describe('peer agent on loopback', () => {
     const n = logs.length;
     const replayAnswer = await raw(Buffer.concat(recorded));
     expect(replayAnswer).toContain('"refused":{"code":"token"');
-    await until(() => logs.slice(n).some((l) => /wrong token/.test(l.message)), 1000);
+    await until('a wrong-token log line', () => logs.slice(n).some((l) => /wrong token/.test(l.message)), 1000);
     expect(agent.clients().length).toBe(servicesBefore);
   });
 
@@ -434,7 +427,7 @@ async function spawnAgent(extra: string[] = []): Promise<{ child: ChildProcess; 
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await until(() => out.includes('"type":"listening"') || child.exitCode !== null, 10_000);
+  await until('the agent to listen', () => out.includes('"type":"listening"') || child.exitCode !== null, 10_000);
   const line = jsonLines(out).find((l) => l.type === 'listening');
   if (line === undefined) throw new Error(`the agent did not start: ${out}`);
   return { child, port: line.port as number, output: () => out };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CONTENT_SECURITY_POLICY } from '../experiments/api/serve.js';
 import { ROOT, stageApp, type StagedApp } from './helpers/stage-app.js';
+import { until } from './helpers/until.js';
 
 type Child = ChildProcessByStdio<null, Readable, Readable>;
 
@@ -33,14 +34,6 @@ function start(root: string, args: string[], env: Record<string, string>): { chi
   return { child, out: () => out, err: () => err, exited };
 }
 
-async function until(what: string, f: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A folder laid out like node_modules/electron whose "binary" is a shell script. */
 function fakeElectron(): string {
   const dir = join(tmp, 'fake-electron');
@@ -62,7 +55,7 @@ function fakeElectron(): string {
 describe('npm start with an Electron binary', () => {
   it('runs it on the app, with the arguments, without ELECTRON_RUN_AS_NODE, and passes SIGTERM on', async () => {
     const s = start(ROOT, ['--some-flag'], { PACKETLAB_ELECTRON_DIR: fakeElectron(), ELECTRON_RUN_AS_NODE: '1' });
-    await until('the stand-in Electron', () => s.out().includes('ELECTRON_RUN_AS_NODE='));
+    await until('the stand-in Electron', () => s.out().includes('ELECTRON_RUN_AS_NODE='), 20_000);
     const root = ROOT.replace(/\/$/, '');
     expect(s.out()).toMatch(new RegExp(`fake electron: ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/? --some-flag`));
     expect(s.out()).toContain('ELECTRON_RUN_AS_NODE=unset');
@@ -78,7 +71,7 @@ describe('npm start without an Electron binary', () => {
     const empty = join(tmp, 'no-electron');
     mkdirSync(empty, { recursive: true });
     const s = start(staged.dir, ['--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(tmp, 'runs'), '--specs-dir', join(tmp, 'specs')], { PACKETLAB_ELECTRON_DIR: empty });
-    await until('the URL', () => s.out().includes('"url"'));
+    await until('the URL', () => s.out().includes('"url"'), 20_000);
     const lines = s.err().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^packetlab: the Electron binary is not installed \(.*path\.txt is missing\), so the app is served to your browser instead:$/);
@@ -98,7 +91,7 @@ describe('npm start without an Electron binary', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'path.txt'), 'electron');
     const s = start(staged.dir, ['--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(tmp, 'runs')], { PACKETLAB_ELECTRON_DIR: dir });
-    await until('the URL', () => s.out().includes('"url"'));
+    await until('the URL', () => s.out().includes('"url"'), 20_000);
     expect(s.err().trim()).toMatch(/^packetlab: the Electron binary is not installed \(.*half-electron\/dist\/electron is missing\), so the app is served to your browser instead:$/);
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
