@@ -1,10 +1,11 @@
 // Child process of the transport benchmark. Roles:
-//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate, cpu}
+//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate, measured}
 //                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
 //   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpu} of the measured part
 //   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent); prints its kernel
-//                           drops and the CPU time and datagrams of the last session it closed
+//                           drops and {measured}: the CPU time and datagrams of its newest session, from
+//                           the SYN until the receiver read the FIN
 //   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
 
 import { createSocket } from 'node:dgram';
