@@ -120,6 +120,17 @@ describe('capture annotations', () => {
     }
   });
 
+  it('records a datagram dropped by hand in flight as sent when it was sent, dropped when it would have arrived', () => {
+    const t = linkCapture({ delayMs: 5 });
+    t.link.send(1, datagram(3), 0, 1);
+    expect(t.link.dropInFlight(0)).toBe(true);
+    t.drain(6);
+    t.capture.close();
+    const [e] = logOf(t.log);
+    expect([e!.fate, e!.dropReason, e!.timeMs, e!.sentAtMs]).toEqual(['dropped', 'manual', 6, 1]);
+    expect(t.delivered).toEqual([]);
+  });
+
   it('words a drop at the memory cap and a byte-limited queue', () => {
     expect(describeDrop('memory', NO_IMPAIRMENT, 100)).toBe('dropped: link memory cap (256 MiB in flight)');
     expect(describeDrop('queue', { ...NO_IMPAIRMENT, rateBitsPerSecond: 10e6, queuePackets: 50, queueBytes: 30000 }, 100)).toBe('dropped: bottleneck queue full (50 packets or 30000 bytes at 10.0 Mbit/s)');

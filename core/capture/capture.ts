@@ -237,9 +237,9 @@ export class Capture {
     const previous = link.tracer;
     const capture = this;
     const tracer: LinkTracer = {
-      dropped(now, bytes, from, to, reason) {
-        previous?.dropped(now, bytes, from, to, reason);
-        const fate: LinkFate = { dropReason: reason, flags: 0, flippedBits: null, sentAtMs: now, arrivedAtMs: null };
+      dropped(now, bytes, from, to, reason, sentAt) {
+        previous?.dropped(now, bytes, from, to, reason, sentAt);
+        const fate: LinkFate = { dropReason: reason, flags: 0, flippedBits: null, sentAtMs: sentAt, arrivedAtMs: null };
         capture.write(iface, now, bytes, from, to, describeFate(fate, link.config, bytes.length), fate);
       },
       delivered(now, bytes, from, to, sentAt, flags, flippedBits) {

@@ -48,10 +48,10 @@ export interface InFlightDatagram {
 /** Optional observer of every datagram's fate (packet ladder, pcap capture). */
 export interface LinkTracer {
   /**
-   * A datagram was dropped. `sentAt` is when it was sent: for every reason but 'manual' that is
-   * `now`; a datagram dropped by hand in flight is reported when it would have arrived.
+   * A datagram was dropped at `now`. `sentAt` is when it was sent: for every reason but 'manual'
+   * that is `now`; a datagram dropped by hand in flight is reported when it would have arrived.
    */
-  dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason, sentAt?: number): void;
+  dropped(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason, sentAt: number): void;
   /**
    * A datagram arrived. `flippedBits` lists the bits a corruption changed, ascending (bit i is
    * `1 << (i % 8)` of byte `i >> 3`), or is null when the copy is not corrupted or the tracer was
@@ -198,13 +198,13 @@ export class Link {
     const index = this.sendIndex++;
     if (cfg.mtuBytes > 0 && len + IP_UDP_OVERHEAD_BYTES > cfg.mtuBytes) {
       c.dropsMtu++;
-      this.tracer?.dropped(now, bytes, from, to, 'mtu');
+      this.tracer?.dropped(now, bytes, from, to, 'mtu', now);
       return;
     }
     const rng = this.rng;
     if (cfg.lossProbability > 0 && rng.uniform() < cfg.lossProbability) {
       c.dropsRandom++;
-      this.tracer?.dropped(now, bytes, from, to, 'random');
+      this.tracer?.dropped(now, bytes, from, to, 'random', now);
       return;
     }
     if (cfg.burstEnterProbability > 0 || this.burstBad) {
@@ -219,7 +219,7 @@ export class Link {
       const p = bad ? cfg.burstLossBad : cfg.burstLossGood;
       if (p > 0 && rng.uniform() < p) {
         c.dropsBurst++;
-        this.tracer?.dropped(now, bytes, from, to, 'burst');
+        this.tracer?.dropped(now, bytes, from, to, 'burst', now);
         return;
       }
     }
@@ -462,7 +462,7 @@ export class Link {
     const len = bytes.length;
     if (this.bytesInFlight + len > LINK_MEMORY_CAP_BYTES) {
       c.dropsMemory++;
-      this.tracer?.dropped(now, bytes, from, to, 'memory');
+      this.tracer?.dropped(now, bytes, from, to, 'memory', now);
       return;
     }
     let depart = now;
@@ -470,7 +470,7 @@ export class Link {
       this.expireQueue(now);
       if (this.qCount >= cfg.queuePackets || (cfg.queueBytes > 0 && this.qTotalBytes + len > cfg.queueBytes)) {
         c.dropsQueue++;
-        this.tracer?.dropped(now, bytes, from, to, 'queue');
+        this.tracer?.dropped(now, bytes, from, to, 'queue', now);
         return;
       }
       const start = this.busyUntil > now ? this.busyUntil : now;

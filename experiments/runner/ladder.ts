@@ -42,9 +42,9 @@ export class LadderTracer implements LinkTracer {
     return { type, seq: h.seq >>> 0, ack: isAck ? h.ack >>> 0 : null, retransmission, windowBytes: isAck ? h.windowBytes : null, sack };
   }
 
-  dropped(now: number, bytes: Uint8Array, _from: number, _to: number, reason: string, sentAt?: number): void {
+  dropped(_now: number, bytes: Uint8Array, _from: number, _to: number, reason: string, sentAt: number): void {
     const d = this.describe(bytes);
-    this.emit({ sentS: ((sentAt ?? now) - this.originMs) / 1000, arrivedS: null, direction: this.direction, ...d, fate: reason });
+    this.emit({ sentS: (sentAt - this.originMs) / 1000, arrivedS: null, direction: this.direction, ...d, fate: reason });
   }
 
   delivered(now: number, bytes: Uint8Array, _from: number, _to: number, sentAt: number, flags: number): void {
