@@ -30,6 +30,12 @@ export const VERDICT_BYTES = 56;
 const VERDICT_VERSION = 1;
 const NO_DIFFERENCE = 2 ** 53 - 1;
 
+/** Writes a whole number below 2^53 as 8 big-endian bytes. */
+function writeU64(out: Buffer, off: number, x: number): void {
+  out.writeUInt32BE(Math.floor(x / 2 ** 32), off);
+  out.writeUInt32BE(x >>> 0, off + 4);
+}
+
 /** Hashes message-end offsets (8 bytes each, big-endian), staged so that one native call covers many. */
 class EndOffsets {
   private readonly hash: Hash = createHash('sha256');
@@ -39,8 +45,7 @@ class EndOffsets {
 
   add(offset: number): void {
     if (this.staged === this.staging.length) this.flush();
-    this.staging.writeUInt32BE(Math.floor(offset / 2 ** 32), this.staged);
-    this.staging.writeUInt32BE(offset >>> 0, this.staged + 4);
+    writeU64(this.staging, this.staged, offset);
     this.staged += 8;
     this.count++;
   }
@@ -73,12 +78,8 @@ export function encodeVerdict(v: Verdict): Uint8Array {
   const out = Buffer.alloc(VERDICT_BYTES);
   out[0] = VERDICT_VERSION;
   out[1] = 1;
-  const u64 = (off: number, x: number) => {
-    out.writeUInt32BE(Math.floor(x / 2 ** 32), off);
-    out.writeUInt32BE(x >>> 0, off + 4);
-  };
-  u64(4, v.bytesRead);
-  u64(12, v.firstDifferenceAt ?? NO_DIFFERENCE);
+  writeU64(out, 4, v.bytesRead);
+  writeU64(out, 12, v.firstDifferenceAt ?? NO_DIFFERENCE);
   out.writeUInt32BE(v.messages >>> 0, 20);
   out.set(v.endsDigest.subarray(0, 32), 24);
   return out;
@@ -303,7 +304,7 @@ export class BulkSender implements Endpoint {
     if (this.state === 'closing' || this.state === 'sending') {
       this.conn.read(this.reply);
       if (this.reply.message !== null && this.verify && this.matchedValue === null) this.judge(this.reply.message);
-      // The receiver's final message (its digest, or one byte when not verifying) confirms it read
+      // The receiver's final message (its verdict, or one byte when not verifying) confirms it read
       // everything up to our FIN.
       if (this.conn.isSendComplete && this.reply.message !== null && this.state === 'closing') {
         this.state = 'done';
