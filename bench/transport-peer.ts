@@ -3,8 +3,8 @@
 //                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
 //   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpu} of the measured part
-//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent); prints its kernel
-//                           drops and {measured}: the CPU time and datagrams of its newest session, from
+//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent); prints
+//                           {measured}: the CPU time and datagrams of its newest session, from
 //                           the SYN until the receiver read the FIN
 //   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
 
@@ -23,8 +23,6 @@ const RAW_WARMUP_MS = 500;
 const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
-/** User and system CPU time (microseconds) since `from`. */
-const cpuSince = (from: NodeJS.CpuUsage): NodeJS.CpuUsage => process.cpuUsage(from);
 
 /** CPU time of a receiving process over a measured stretch, and the datagrams it received meanwhile. */
 export interface ReceiverCpu {
@@ -58,7 +56,7 @@ if (role === 'raw-recv') {
   process.on('message', () => {
     s.close();
     // CPU time runs to the stop message, after the sender finished: the idle wait adds almost none.
-    const measured: ReceiverCpu = { cpuUs: cpuSince(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
+    const measured: ReceiverCpu = { cpuUs: process.cpuUsage(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
     finish({ received: n, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
   });
 } else if (role === 'raw-send') {
@@ -80,7 +78,7 @@ if (role === 'raw-recv') {
         setImmediate(tick);
         return;
       }
-      const cpuUs = cpuSince(cpu ?? process.cpuUsage());
+      const cpuUs = process.cpuUsage(cpu ?? process.cpuUsage());
       setTimeout(() => {
         s.close();
         finish({ sent, cpuUs });
@@ -105,14 +103,13 @@ if (role === 'raw-recv') {
   const watch = setInterval(() => {
     const n = newest;
     if (n === null || Number.isNaN(n.receiver.finishedAtMs)) return;
-    measured = { cpuUs: cpuSince(n.cpu), datagrams: n.receiver.conn.counters.packetsReceived, wallMs: n.receiver.finishedAtMs - n.at };
+    measured = { cpuUs: process.cpuUsage(n.cpu), datagrams: n.receiver.conn.counters.packetsReceived, wallMs: n.receiver.finishedAtMs - n.at };
     newest = null;
   }, 20);
   send({ port: server.port });
   process.on('message', () => {
     clearInterval(watch);
-    const kernelDrops = server.kernelDrops();
-    void server.close().then(() => finish({ kernelDrops, measured }));
+    void server.close().then(() => finish({ measured }));
   });
 } else if (role === 'transfer') {
   const transfer = (totalBytes: number, seed: number, onStart?: () => void) =>
@@ -139,7 +136,7 @@ if (role === 'raw-recv') {
   else {
     let cpu = process.cpuUsage();
     const summary = await transfer(Number(args[1]), 1, () => (cpu = process.cpuUsage()));
-    finish({ ...summary, senderCpuUs: cpuSince(cpu) });
+    finish({ ...summary, senderCpuUs: process.cpuUsage(cpu) });
   }
 } else {
   console.error(`transport-peer: unknown role ${role}`);

@@ -45,66 +45,61 @@ function receiverLoad(m: ReceiverCpu | null): ReceiverLoad {
   return { perDatagram: us / m.datagrams, busy: us / 1000 / m.wallMs };
 }
 
-/** Raw goodput (bits/s), the sender's CPU time per datagram, and the receiver's load. */
-async function raw(durationMs: number): Promise<{ bps: number; cpu: Cpu; receiver: ReceiverLoad }> {
+/** One measured run: goodput, the sender's CPU time per datagram, the receiver's load, and the share of packets resent. */
+interface Run {
+  bps: number;
+  cpu: Cpu;
+  receiver: ReceiverLoad;
+  resent: number;
+}
+
+async function raw(durationMs: number): Promise<Run> {
   const recv = start(['raw-recv']);
   const { port } = await recv.ready;
   const sender = start(['raw-send', String(port), String(durationMs)]);
   const s = (await sender.result) as { sent: number; cpuUs: NodeJS.CpuUsage };
   recv.child.send('stop');
   const r = (await recv.result) as { rate: number; measured: ReceiverCpu };
-  return { bps: r.rate * 1200 * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured) };
+  return { bps: r.rate * 1200 * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
 }
 
-async function sr(bytes: number, loss: number): Promise<{ goodputBps: number; summary: TransferSummary; kernelDrops: number; cpu: Cpu; receiver: ReceiverLoad }> {
+async function sr(bytes: number, loss: number): Promise<Run> {
   const listener = start(['listen']);
   const { port } = await listener.ready;
   const sender = start(['transfer', String(port), String(bytes), String(loss)]);
   const summary = (await sender.result) as TransferSummary & { senderCpuUs: NodeJS.CpuUsage };
   listener.child.send('stop');
-  const l = (await listener.result) as { kernelDrops: number; measured: ReceiverCpu | null };
+  const l = (await listener.result) as { measured: ReceiverCpu | null };
   if (summary.status !== 'complete' || summary.dataMatched !== true) throw new Error(`benchmark transfer ${summary.status}: ${summary.failure ?? 'data mismatch'}`);
-  return { goodputBps: summary.goodputBps, summary, kernelDrops: l.kernelDrops, cpu: perDatagram(summary.senderCpuUs, summary.sender.packetsSent), receiver: receiverLoad(l.measured) };
+  const tx = summary.sender;
+  return { bps: summary.goodputBps, cpu: perDatagram(summary.senderCpuUs, tx.packetsSent), receiver: receiverLoad(l.measured), resent: (tx.retransmitsTimeout + tx.retransmitsFast) / tx.dataPacketsSent };
 }
 
 /** Runs the transport benchmark and prints its table. */
 export async function benchTransport(): Promise<void> {
-  const rawBps: number[] = [];
-  const sr0: number[] = [];
-  const sr5: number[] = [];
-  const rtx5: number[] = [];
-  const cpu = { raw: [] as Cpu[], sr0: [] as Cpu[], sr5: [] as Cpu[] };
-  const rcv = { raw: [] as ReceiverLoad[], sr0: [] as ReceiverLoad[], sr5: [] as ReceiverLoad[] };
+  const runs: Record<'raw' | 'sr0' | 'sr5', Run[]> = { raw: [], sr0: [], sr5: [] };
   for (let i = 0; i < RUNS; i++) {
-    const r = await raw(2000);
-    rawBps.push(r.bps);
-    cpu.raw.push(r.cpu);
-    rcv.raw.push(r.receiver);
-    const r0 = await sr(300e6, 0);
-    sr0.push(r0.goodputBps);
-    cpu.sr0.push(r0.cpu);
-    rcv.sr0.push(r0.receiver);
-    const r5 = await sr(200e6, 0.05);
-    sr5.push(r5.goodputBps);
-    cpu.sr5.push(r5.cpu);
-    rcv.sr5.push(r5.receiver);
-    rtx5.push((r5.summary.sender.retransmitsTimeout + r5.summary.sender.retransmitsFast) / r5.summary.sender.dataPacketsSent);
+    runs.raw.push(await raw(2000));
+    runs.sr0.push(await sr(300e6, 0));
+    runs.sr5.push(await sr(200e6, 0.05));
   }
-  const raw0 = median(rawBps);
-  const g0 = median(sr0);
-  const g5 = median(sr5);
-  const cpuText = (xs: Cpu[]) => `${num(median(xs.map((c) => c.user + c.system)), 2)} (${num(median(xs.map((c) => c.user)), 2)} + ${num(median(xs.map((c) => c.system)), 2)})`;
-  const rcvText = (xs: ReceiverLoad[]) => `${num(median(xs.map((x) => x.perDatagram)), 2)} (${num(median(xs.map((x) => x.busy)) * 100, 0)}% busy)`;
+  const med = (xs: Run[], f: (r: Run) => number) => median(xs.map(f));
+  const raw0 = med(runs.raw, (r) => r.bps);
+  const g0 = med(runs.sr0, (r) => r.bps);
+  const g5 = med(runs.sr5, (r) => r.bps);
+  const cpuText = (xs: Run[]) => `${num(med(xs, (r) => r.cpu.user + r.cpu.system), 2)} (${num(med(xs, (r) => r.cpu.user), 2)} + ${num(med(xs, (r) => r.cpu.system), 2)})`;
+  const rcvText = (xs: Run[]) => `${num(med(xs, (r) => r.receiver.perDatagram), 2)} (${num(med(xs, (r) => r.receiver.busy) * 100, 0)}% busy)`;
+  const row = (name: string, xs: Run[], bps: number, ratio: number, goal: string) => [name, num(bps / 1e6, 0), num(ratio, 2), goal, cpuText(xs), rcvText(xs)];
   printTable(
     `Selective repeat over real UDP on loopback vs raw node:dgram, two processes, 1200-byte datagrams (median of ${RUNS})`,
     ['case', 'goodput Mbit/s', 'ratio', 'goal', 'sender CPU us/datagram (user + system)', 'receiver CPU us/datagram'],
     [
-      ['raw node:dgram one way (baseline)', num(raw0 / 1e6, 0), '1.00', '-', cpuText(cpu.raw), rcvText(rcv.raw)],
-      ['sr, 0% loss', num(g0 / 1e6, 0), num(g0 / raw0, 2), '>= 0.80 of raw', cpuText(cpu.sr0), rcvText(rcv.sr0)],
-      ['sr, 5% loss', num(g5 / 1e6, 0), num(g5 / (0.95 * g0), 2), '>= 0.90 of 0.95 x sr 0%', cpuText(cpu.sr5), rcvText(rcv.sr5)],
+      row('raw node:dgram one way (baseline)', runs.raw, raw0, 1, '-'),
+      row('sr, 0% loss', runs.sr0, g0, g0 / raw0, '>= 0.80 of raw'),
+      row('sr, 5% loss', runs.sr5, g5, g5 / (0.95 * g0), '>= 0.90 of 0.95 x sr 0%'),
     ],
   );
-  console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(median(rtx5) * 100, 1)}% of its packets`);
+  console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(med(runs.sr5, (r) => r.resent) * 100, 1)}% of its packets`);
   console.log('sender CPU: user and system time of the sending process over the measured part, per datagram it sent (medians of each)');
   console.log('receiver CPU: user + system time of the receiving process per datagram it received, and the share of one core that kept busy: near 100% means the receiver sets the pace');
 }
