@@ -6,6 +6,7 @@ import { benchTransport } from './transport.js';
 import { benchCapture } from './capture.js';
 import { benchRpc } from './rpc.js';
 import { benchUi } from './ui.js';
+import { benchCrc } from './crc.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
@@ -13,6 +14,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   capture: benchCapture,
   rpc: benchRpc,
   ui: benchUi,
+  crc: benchCrc,
 };
 
 const wanted = process.argv.slice(2);

@@ -3,7 +3,8 @@
 //                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
 //   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpu} of the measured part
-//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent); prints
+//   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent, or printed on
+//                           stderr when started by hand); prints
 //                           {measured}: the CPU time and datagrams of its newest session, from
 //                           the SYN until the receiver read the FIN
 //   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
@@ -107,6 +108,8 @@ if (role === 'raw-recv') {
     newest = null;
   }, 20);
   send({ port: server.port });
+  // Started by hand (to profile a transfer against it), it says where it listens.
+  if (process.send === undefined) console.error(`listening on 127.0.0.1:${server.port}`);
   process.on('message', () => {
     clearInterval(watch);
     void server.close().then(() => finish({ measured }));

@@ -10,7 +10,7 @@ import crc32cJs from 'crc-32/crc32c.js';
 
 // Below this size a pure-JavaScript table CRC beats the native (SSE4.2) one, whose N-API call
 // costs more than the bytes: ACKs take the first path, full data packets the second.
-const NATIVE_CRC_MIN_BYTES = 256;
+export const NATIVE_CRC_MIN_BYTES = 256;
 
 /** CRC32C (Castagnoli) of a whole byte array, as an unsigned 32-bit value. */
 export function crc32c(bytes: Uint8Array): number {
