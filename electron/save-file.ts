@@ -1,19 +1,22 @@
-// `desktop:save-file`: the page hands over a CSV text or a PNG image (base64) and a file name; main
-// shows a save dialog and writes the bytes where the user chose. The page never names a folder.
+// `desktop:save-file`: the page hands over a CSV text, or a PNG image or pcapng capture (base64),
+// and a file name; main shows a save dialog and writes the bytes where the user chose. The page
+// never names a folder.
 
 import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { z } from 'zod';
 import type { Result } from '../experiments/api/contract.js';
 import type { SaveFileRequest } from './channels.js';
+import { BLOCK_SHB } from '../core/capture/pcapng.js';
 
 /** Largest file the page may save. */
 export const MAX_SAVE_BYTES = 64 * 1024 * 1024;
 /** Longest base64 text of MAX_SAVE_BYTES bytes. */
 const MAX_BASE64_CHARS = Math.ceil(MAX_SAVE_BYTES / 3) * 4;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-/** Every pcapng file starts with a Section Header Block: block type 0x0A0D0D0A. */
-const PCAPNG_SIGNATURE = Buffer.from([0x0a, 0x0d, 0x0d, 0x0a]);
+/** Every pcapng file starts with a Section Header Block (its type reads the same in either byte order). */
+const PCAPNG_SIGNATURE = Buffer.alloc(4);
+PCAPNG_SIGNATURE.writeUInt32BE(BLOCK_SHB);
 
 const fileName = z
   .string()
@@ -50,7 +53,7 @@ export function checkSaveFileRequest(request: unknown): Result<SaveFileRequest> 
 function checkBase64File(req: SaveFileRequest, magic: Buffer, given: string, what: string): Result<SaveFileRequest> {
   if (req.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(req.data)) return { ok: false, error: `saveFile.data: ${given} must be given as base64` };
   const head = Buffer.from(req.data.slice(0, Math.ceil(magic.length / 3) * 4), 'base64');
-  if (head.length < magic.length || !head.subarray(0, magic.length).equals(magic)) return { ok: false, error: `saveFile.data: is not ${what}` };
+  if (!head.subarray(0, magic.length).equals(magic)) return { ok: false, error: `saveFile.data: is not ${what}` };
   return { ok: true, value: req };
 }
 
