@@ -12,12 +12,12 @@ import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
 import { Simulator } from '../sim/simulator.js';
 import type { TransportConfig } from '../transport/config.js';
 import { Rng, deriveSeed } from '../util/rng.js';
+import { Fifo } from '../util/fifo.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { CounterProgV1 } from '../../experiments/rpc/counter.js';
 import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from './client.js';
 import { nullProcedure, openRpcChannel, streamImpairmentProblems, type RpcTransportName } from './client-net.js';
 import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from './drc.js';
-import { LatencyHistogram } from './histogram.js';
 import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from './plt.js';
 import type { ProcedureDescriptor, RpcProgramVersion } from './program.js';
 import { PmapProgV2, type Mapping } from './pmap.js';
@@ -226,7 +226,7 @@ export class RpcWorkloadClient implements Endpoint {
   private bound = false;
   private lookupInFlight = false;
   // Start times of logical calls whose lookup has answered: their call goes out next.
-  private readonly resolved: number[] = [];
+  private readonly resolved = new Fifo<number>();
   private readonly binding: RpcBinding;
   private readonly lookupArgs: Mapping;
   private readonly rng: Rng;
@@ -345,11 +345,7 @@ export class RpcWorkloadClient implements Endpoint {
       }
       return;
     }
-    const resolved = this.resolved;
-    if (resolved.length > 0) {
-      for (let i = 0; i < resolved.length; i++) this.startCall(now, resolved[i]!);
-      resolved.length = 0;
-    }
+    for (let at = this.resolved.shift(); at !== undefined; at = this.resolved.shift()) this.startCall(now, at);
     while (e.pendingCalls < this.setup.callsInFlight && !this.noMoreCalls()) {
       this.startedCalls++;
       if (this.binding === 'every-call') e.call(now, GETPORT, this.lookupArgs).owner = now;
