@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { RpcClient, type RpcTransportName } from '../core/rpc/client-net.js';
-import { RpcRemoteError, RpcTransportError } from '../core/rpc/client.js';
+import { RpcTransportError } from '../core/rpc/client.js';
 import { RpcServer } from '../core/rpc/server-net.js';
 import { PLT_PROTOCOL, PortmapRegistry, dumpMappings, portmapProgram, registerServer, resolvePort, startLabBinder, type LabBinder } from '../core/rpc/binder.js';
 import { RpcServerEngine } from '../core/rpc/server.js';

@@ -81,7 +81,6 @@ export class RpcClient implements RpcCaller {
   /** The transport in use. */
   readonly transport: RpcTransportName;
   private readonly driver: MessageDriver;
-  private readonly plt: PltRpcClient | null;
   private readonly channel: RpcChannel;
   private closed = false;
 
@@ -89,7 +88,6 @@ export class RpcClient implements RpcCaller {
     this.transport = transport;
     this.channel = ch;
     this.engine = ch.engine;
-    this.plt = ch.plt;
     this.driver = ch.driver;
     this.forward = ch.forward;
     this.reverse = ch.reverse;
@@ -184,8 +182,6 @@ export class RpcClient implements RpcCaller {
 /** What openRpcChannel wires: a client engine on a socket, with its driver and links. */
 export interface RpcChannel {
   readonly engine: RpcClientEngine;
-  /** The lab-transport client around the engine (transport plt), else null. */
-  readonly plt: PltRpcClient | null;
   readonly driver: MessageDriver;
   readonly forward: Link;
   readonly reverse: Link;
@@ -226,7 +222,6 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
     driver.start();
     return {
       engine,
-      plt: null,
       driver,
       forward,
       reverse,
@@ -280,7 +275,6 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
   const own = socket.address();
   return {
     engine,
-    plt,
     driver,
     forward,
     reverse,

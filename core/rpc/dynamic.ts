@@ -4,7 +4,7 @@
 // and a test checks that both encode every example alike.
 
 import { resolveType, minBytesOf, type EnumDef, type Field, type ProcedureDef, type StructDef, type UnionDef, type XType, type XdrSpec } from './spec.js';
-import { XdrEncodeError, type XdrCodec, type XdrReader, type XdrWriter } from './xdr.js';
+import { XdrEncodeError, type XdrCodec } from './xdr.js';
 
 /** A JSON value that does not fit the declared type; the message names the place (args.items[2].key). */
 export class JsonValueError extends Error {}

@@ -212,7 +212,6 @@ export class Connection {
   private ssthresh = Number.POSITIVE_INFINITY;
   private closeRequested = false;
   private finQueued = false;
-  private finSeq = 0;
   private finAcked = false;
   private probePending = false;
   private persistBackoff = 0;
@@ -896,7 +895,6 @@ export class Connection {
       if (seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) return;
       const idx = this.sndEnd & this.sndMask;
       this.sndState[idx] = S_FIN;
-      this.finSeq = this.sndEnd;
       this.finQueued = true;
       this.sealOpenSlot();
     }
