@@ -6,7 +6,7 @@
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
 import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
-import { ladderWindow } from '../lib/ladder.js';
+import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
 export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -42,8 +42,6 @@ export class RunView {
 const EVENTS_MAX = 500;
 /** Most ladder packets kept. */
 const PACKETS_MAX = 400;
-/** Packets a past run's ladder shows: the latest sent up to the chosen time. */
-const PAST_LADDER_PACKETS = 40;
 
 const TERMINAL = new Set(['complete', 'stopped', 'failed', 'peer-lost', 'interrupted']);
 
@@ -187,7 +185,7 @@ export class RunStore {
     if (packets.length === 0) return null;
     const maxS = packets[packets.length - 1]!.sentS;
     const atS = this.#ladderAtS === null ? maxS : Math.min(Math.max(this.#ladderAtS, 0), maxS);
-    return { packets: ladderWindow(packets, atS, PAST_LADDER_PACKETS), maxS, atS, cut: trial!.packetsCut };
+    return { packets: ladderWindow(packets, atS, LADDER_MAX_PACKETS), maxS, atS, cut: trial!.packetsCut };
   }
   get overlayKey(): string | null {
     return this.#overlayKey;
@@ -308,8 +306,7 @@ export class RunStore {
       this.#overlayKey = null;
     } else {
       this.#opened = view;
-      this.#trialKey = null;
-      this.#ladderAtS = null;
+      this.trialKey = null;
     }
     this.#revision++;
     return true;
