@@ -169,6 +169,9 @@ describe('the time-sequence graph of a past run', () => {
     expect(cut.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012]);
     expect(cut.find('0/0')!.packetsCut).toBe(true);
     expect(cut.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
+    // The cap is each trial's: a trial after a cut one keeps its own packets.
+    expect(cut.find('1/0')!.packets.map((p) => p.seq)).toEqual([77]);
+    expect(cut.find('1/0')!.packetsCut).toBe(false);
   });
 
   it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {
