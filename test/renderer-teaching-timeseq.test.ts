@@ -172,6 +172,10 @@ describe('the time-sequence graph of a past run', () => {
     // The cap is each trial's: a trial after a cut one keeps its own packets.
     expect(cut.find('1/0')!.packets.map((p) => p.seq)).toEqual([77]);
     expect(cut.find('1/0')!.packetsCut).toBe(false);
+    // No ladder at all (an overlaid run): no packets kept, none said to be cut, the same graph.
+    const none = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: null, packets }, 0);
+    expect(none.trials.map((t) => [t.packets.length, t.packetsCut])).toEqual([[0, false], [0, false]]);
+    expect(none.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
   });
 
   it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {

@@ -229,7 +229,11 @@ export function tableRows(t: Table): Record<string, number | string | null>[] {
  */
 export const PAST_LADDER_MAX_PACKETS = 250_000;
 
-/** The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs). */
+/**
+ * The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs).
+ * `maxLadderPackets`: the most packets each trial keeps for its ladder; 0 builds no ladder, for a run
+ * whose ladder is never shown (an overlay, a run taken over).
+ */
 export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'> & { packets?: RunData['packets'] }, maxLadderPackets = PAST_LADDER_MAX_PACKETS): TrialSet {
   const record = run.record as { spec?: { transport?: unknown }; points?: { index: number; axes: Record<string, unknown> }[] } | null;
   const set = new TrialSet(mssOf(record?.spec));
@@ -268,7 +272,7 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       const trial = set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point)));
       trial.timeSeq.add(p);
       if (trial.packets.length < maxLadderPackets) trial.packets.push(p);
-      else trial.packetsCut = true;
+      else if (maxLadderPackets > 0) trial.packetsCut = true;
     }
     for (const t of set.trials) t.packets.sort((a, b) => a.sentS - b.sentS);
   }
