@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { frameTimes, percentile } from '../bench/browser.js';
-import { appUnderTest, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
+import { appUnderTest, inkOf, openLab, runIdOf, samplesOf } from './helpers/app-serve.js';
 import { until } from './helpers/until.js';
 
 const app = appUnderTest('e2e-app');
@@ -25,14 +25,6 @@ async function pixelsOf(page: Page, chartId: string): Promise<number> {
     return h;
   })()`);
 }
-
-/** Samples the chart's text alternative says it holds. */
-async function samplesOf(page: Page, chartId: string): Promise<number> {
-  const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
-  const m = /: (\d+) samples/.exec(label);
-  return m === null ? 0 : Number(m[1]);
-}
-
 
 describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab serve', () => {
   it('runs a library experiment on loopback, marks live changes, stops, exports, opens and overlays runs', async () => {

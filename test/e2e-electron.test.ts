@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { _electron, type ElectronApplication, type Page } from 'playwright-core';
+import { _electron, type ElectronApplication } from 'playwright-core';
 import { projectRoot } from '../core/util/paths.js';
-import { runIdOf } from './helpers/app-serve.js';
+import { runIdOf, samplesOf } from './helpers/app-serve.js';
 
 const root = projectRoot();
 const electronDir = join(root, 'node_modules', 'electron');
@@ -37,12 +37,6 @@ afterAll(async () => {
   await app?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function samplesOf(page: Page, chartId: string): Promise<number> {
-  const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
-  const m = /: (\d+) samples/.exec(label);
-  return m === null ? 0 : Number(m[1]);
-}
 
 describe.skipIf(skipWhy !== null)('the app in Electron', () => {
   it('runs a library experiment, marks live changes, stops, opens and overlays the run', async () => {

@@ -12,6 +12,7 @@ import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
+import { fakeApi } from './helpers/fake-api.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
   return Array.from({ length: n }, (_, i) => ({ x: i / 10, y: f(i) }));
@@ -368,12 +369,8 @@ describe('Charts component', () => {
     const { RunStore } = await import('../renderer/src/stores/run.svelte.js');
     const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
     await withStubCanvases(async () => {
-      let listener: ((b: import('../experiments/api/contract.js').RunBatch) => void) | null = null;
-      const api = {
-        onRunBatch: (l: typeof listener) => ((listener = l), () => {}),
-        startRun: async () => ({ ok: true, value: { runId: 'r' } }),
-      } as unknown as import('../experiments/api/contract.js').LabApi;
-      const run = new RunStore(api);
+      const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'r' } }) });
+      const run = new RunStore(fake.api);
       await run.start('{"name":"x","title":"X"}');
       const target = document.createElement('div');
       document.body.append(target);
@@ -387,7 +384,7 @@ describe('Charts component', () => {
         throw new Error('charts still waiting after 20 frames');
       };
       const push = (point: number, from: number, n: number, trial?: boolean) =>
-        listener!({
+        fake.push({
           runId: 'r',
           samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
           events: [],

@@ -14,6 +14,7 @@ import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import Banners from '../renderer/src/components/Banners.svelte';
 import SpecEditor from '../renderer/src/components/SpecEditor.svelte';
 import { saveFile } from '../renderer/src/lib/download.js';
+import { exportChartPng } from '../renderer/src/lib/exports.js';
 
 const SPEC = '{"name":"x","title":"X run","plot":{"x":"window","y":["goodput_bps"]}}';
 
@@ -226,5 +227,21 @@ describe('saving files', () => {
       HTMLAnchorElement.prototype.click = orig;
     }
     expect(clicked).toEqual(['run-samples.csv']);
+  });
+
+  it("names a chart's PNG after the run and the chart, and says when the canvas gives no PNG", async () => {
+    const clicked: string[] = [];
+    const orig = HTMLAnchorElement.prototype.click;
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      clicked.push(this.download);
+    };
+    const canvas = (blob: Blob | null) => ({ toBlob: (cb: (b: Blob | null) => void) => cb(blob) }) as unknown as HTMLCanvasElement;
+    try {
+      expect(await exportChartPng('run 7/x', 'timeseq', canvas(new Blob([new Uint8Array([1])], { type: 'image/png' })))).toBeNull();
+      expect(await exportChartPng('run-7', 'rate', canvas(null))).toBe('the chart could not be turned into a PNG');
+    } finally {
+      HTMLAnchorElement.prototype.click = orig;
+    }
+    expect(clicked).toEqual(['run-7-x-timeseq.png']);
   });
 });

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { LabApi, LadderPacket, RunBatch, RunData } from '../experiments/api/contract.js';
+import type { LadderPacket, RunData } from '../experiments/api/contract.js';
 import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { ladderWindow } from '../renderer/src/lib/ladder.js';
@@ -15,6 +15,7 @@ import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
 import { withStubCanvases } from './helpers/renderer-canvas.js';
+import { fakeApi } from './helpers/fake-api.js';
 
 function pkt(p: Partial<LadderPacket>): LadderPacket {
   return { sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'DATA', seq: 1000, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
@@ -168,6 +169,13 @@ describe('the time-sequence graph of a past run', () => {
     expect(cut.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012]);
     expect(cut.find('0/0')!.packetsCut).toBe(true);
     expect(cut.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
+    // The cap is each trial's: a trial after a cut one keeps its own packets.
+    expect(cut.find('1/0')!.packets.map((p) => p.seq)).toEqual([77]);
+    expect(cut.find('1/0')!.packetsCut).toBe(false);
+    // No ladder at all (an overlaid run): no packets kept, none said to be cut, the same graph.
+    const none = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: null, packets }, 0);
+    expect(none.trials.map((t) => [t.packets.length, t.packetsCut])).toEqual([[0, false], [0, false]]);
+    expect(none.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
   });
 
   it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {
@@ -183,14 +191,13 @@ describe('the time-sequence graph of a past run', () => {
 describe('TimeSeqChart', () => {
   it('binds a scatter chart once per trial to the live packets of the trial, redrawing per frame', async () => {
     await withStubCanvases(async () => {
-      let listener: ((b: RunBatch) => void) | null = null;
-      const api = { onRunBatch: (l: typeof listener) => ((listener = l), () => {}), startRun: async () => ({ ok: true, value: { runId: 'r' } }) } as unknown as LabApi;
-      const run = new RunStore(api);
+      const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'r' } }) });
+      const run = new RunStore(fake.api);
       await run.start('{"name":"x","title":"X","transport":{"mssBytes":1000}}');
       const target = document.createElement('div');
       document.body.append(target);
       const trialStart = (point: number) => ({ trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } });
-      listener!({ runId: 'r', samples: [], events: [], packets: [], ...trialStart(0) });
+      fake.push({ runId: 'r', samples: [], events: [], packets: [], ...trialStart(0) });
       const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
       flushSync();
       const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -202,7 +209,7 @@ describe('TimeSeqChart', () => {
       const datasets = chart.data.datasets;
       expect(datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
       for (let b = 0; b < 10; b++) {
-        listener!({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
+        fake.push({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
         flushSync();
       }
       await nextFrame();
@@ -214,7 +221,7 @@ describe('TimeSeqChart', () => {
         'Time-sequence graph, point 1, repetition 1: 10 DATA transmissions (0 retransmissions, 0 dropped), 10 ACKs; sequence up to 10 packets after the first by 0.130 s; receive window 4 packets above the ACK.',
       );
       // A new trial: its own graph.
-      listener!({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
+      fake.push({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
       flushSync();
       await nextFrame();
       expect(chart.data.datasets).not.toBe(datasets);

@@ -132,3 +132,10 @@ export async function inkOf(page: Page, chartId: string): Promise<number> {
     return n;
   })()`);
 }
+
+/** Samples the chart's text alternative says it holds. */
+export async function samplesOf(page: Page, chartId: string): Promise<number> {
+  const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
+  const m = /: (\d+) samples/.exec(label);
+  return m === null ? 0 : Number(m[1]);
+}

@@ -13,15 +13,20 @@ export async function exportRunsCsv(api: LabApi, runIds: string[], which: 'sampl
   return saveFile('csv', r.value.fileName, r.value.csv);
 }
 
-/** Exports every chart on screen as a PNG named after the run; resolves with the error, or null. */
-export async function exportChartsPng(base: string): Promise<string | null> {
+/** Exports one chart's canvas as a PNG named after the run and the chart; resolves with the error, or null. */
+export async function exportChartPng(base: string, id: string, canvas: HTMLCanvasElement): Promise<string | null> {
   try {
-    for (const c of registeredCharts()) {
-      const error = await saveFile('png', `${safeFileName(base)}-${safeFileName(c.id)}.png`, await canvasPng(c.canvas));
-      if (error !== null) return error;
-    }
-    return null;
+    return await saveFile('png', `${safeFileName(base)}-${safeFileName(id)}.png`, await canvasPng(canvas));
   } catch (e) {
     return (e as Error).message;
   }
+}
+
+/** Exports every chart on screen as a PNG named after the run; resolves with the first error, or null. */
+export async function exportChartsPng(base: string): Promise<string | null> {
+  for (const c of registeredCharts()) {
+    const error = await exportChartPng(base, c.id, c.canvas);
+    if (error !== null) return error;
+  }
+  return null;
 }

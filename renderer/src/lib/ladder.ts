@@ -92,11 +92,14 @@ export interface LadderLayout {
   summary: string;
 }
 
+/** Packets a ladder shows: the most recent ones, live or of a past run up to the chosen time. */
+export const LADDER_MAX_PACKETS = 40;
+
 /** Size and how many packets to draw. */
 export interface LadderOptions {
   width: number;
   height: number;
-  /** Most recent packets drawn (default 40). */
+  /** Most recent packets drawn (default LADDER_MAX_PACKETS). */
   maxPackets?: number;
   /** Datagrams in flight and the time now (teaching mode, paused): drawn up to where they are. */
   inFlight?: readonly FlightItem[];
@@ -198,7 +201,7 @@ export function ladderWindow(packets: readonly LadderPacket[], atS: number, max:
 
 /** Lays out the ladder. */
 export function layoutLadder(packets: readonly LadderPacket[], o: LadderOptions): LadderLayout {
-  const max = o.maxPackets ?? 40;
+  const max = o.maxPackets ?? LADDER_MAX_PACKETS;
   const shown = recentPackets(packets, max);
   const top = 28;
   const bottom = o.height - 12;

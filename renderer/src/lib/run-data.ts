@@ -127,7 +127,7 @@ export class TrialData {
   readonly timeSeq: TimeSeqData;
   /** A past run's packets (packets.csv), sorted by send time, for its ladder; empty for a live trial. */
   packets: LadderPacket[] = [];
-  /** True when the run had more packets than the ladder keeps (PAST_LADDER_MAX_PACKETS): `packets` holds the first ones. */
+  /** True when the trial had more packets than the ladder keeps (PAST_LADDER_MAX_PACKETS): `packets` holds the first ones. */
   packetsCut = false;
 
   constructor(
@@ -222,10 +222,18 @@ export function tableRows(t: Table): Record<string, number | string | null>[] {
   return t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c, r[i] ?? null])));
 }
 
-/** Most packets of a run opened from disk that its ladder keeps (about 50 MB; packets.csv holds up to 1,000,000). */
+/**
+ * Most packets of a trial of a run opened from disk that its ladder keeps (about 50 MB a trial; packets.csv
+ * holds up to 1,000,000 for the whole run). Each trial has its own, so a trial after a cut one still
+ * has a ladder.
+ */
 export const PAST_LADDER_MAX_PACKETS = 250_000;
 
-/** The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs). */
+/**
+ * The trials of a run opened from disk (packets.csv, when there is one, fills the time-sequence graphs).
+ * `maxLadderPackets`: the most packets each trial keeps for its ladder; 0 builds no ladder, for a run
+ * whose ladder is never shown (an overlay, a run taken over).
+ */
 export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'> & { packets?: RunData['packets'] }, maxLadderPackets = PAST_LADDER_MAX_PACKETS): TrialSet {
   const record = run.record as { spec?: { transport?: unknown }; points?: { index: number; axes: Record<string, unknown> }[] } | null;
   const set = new TrialSet(mssOf(record?.spec));
@@ -256,7 +264,6 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
   }
   if (run.packets !== undefined && run.packets.rows.length > 0) {
     const cols = run.packets.columns;
-    let kept = 0;
     for (const r of run.packets.rows) {
       const row: Record<string, number | string | null> = {};
       for (let i = 0; i < cols.length; i++) row[cols[i]!] = r[i] ?? null;
@@ -264,10 +271,8 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       if (p === null) continue;
       const trial = set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point)));
       trial.timeSeq.add(p);
-      if (kept < maxLadderPackets) {
-        trial.packets.push(p);
-        kept++;
-      } else trial.packetsCut = true;
+      if (trial.packets.length < maxLadderPackets) trial.packets.push(p);
+      else if (maxLadderPackets > 0) trial.packetsCut = true;
     }
     for (const t of set.trials) t.packets.sort((a, b) => a.sentS - b.sentS);
   }

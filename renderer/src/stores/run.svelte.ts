@@ -5,8 +5,8 @@
 
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
-import { ladderWindow } from '../lib/ladder.js';
+import { markerOf, mssOf, PAST_LADDER_MAX_PACKETS, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
 export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -29,10 +29,10 @@ export class RunView {
     this.trials = trials ?? new TrialSet(mssOf(spec));
   }
 
-  /** A run opened from disk. */
-  static fromRun(run: RunData): RunView {
+  /** A run opened from disk; `maxLadderPackets` as trialsFromRun's (0 when its ladder is never shown). */
+  static fromRun(run: RunData, maxLadderPackets = PAST_LADDER_MAX_PACKETS): RunView {
     const record = run.record as { spec?: SpecObject } | null;
-    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run));
+    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, maxLadderPackets));
     for (const row of tableRows(run.summary)) view.summary.push(row);
     return view;
   }
@@ -42,8 +42,6 @@ export class RunView {
 const EVENTS_MAX = 500;
 /** Most ladder packets kept. */
 const PACKETS_MAX = 400;
-/** Packets a past run's ladder shows: the latest sent up to the chosen time. */
-const PAST_LADDER_PACKETS = 40;
 
 const TERMINAL = new Set(['complete', 'stopped', 'failed', 'peer-lost', 'interrupted']);
 
@@ -187,7 +185,7 @@ export class RunStore {
     if (packets.length === 0) return null;
     const maxS = packets[packets.length - 1]!.sentS;
     const atS = this.#ladderAtS === null ? maxS : Math.min(Math.max(this.#ladderAtS, 0), maxS);
-    return { packets: ladderWindow(packets, atS, PAST_LADDER_PACKETS), maxS, atS, cut: trial!.packetsCut };
+    return { packets: ladderWindow(packets, atS, LADDER_MAX_PACKETS), maxS, atS, cut: trial!.packetsCut };
   }
   get overlayKey(): string | null {
     return this.#overlayKey;
@@ -302,14 +300,14 @@ export class RunStore {
       this.#error = r.error;
       return false;
     }
-    const view = RunView.fromRun(r.value);
+    // Only the run on the charts shows its ladder: an overlay's packets are not built.
+    const view = RunView.fromRun(r.value, as === 'overlay' ? 0 : PAST_LADDER_MAX_PACKETS);
     if (as === 'overlay') {
       this.#overlay = view;
       this.#overlayKey = null;
     } else {
       this.#opened = view;
-      this.#trialKey = null;
-      this.#ladderAtS = null;
+      this.trialKey = null;
     }
     this.#revision++;
     return true;
@@ -384,7 +382,8 @@ export class RunStore {
       this.#adopting = null;
       this.#adoptQueue = [];
       if (!r.ok || this.running) return;
-      const view = RunView.fromRun(r.value);
+      // A live run's ladder shows its live packets, not packets.csv's.
+      const view = RunView.fromRun(r.value, 0);
       const live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
       live.summary.push(...view.summary);
       this.#showLive(r.value.info.id, live, r.value.info.network === 'sim', false);
