@@ -11,7 +11,7 @@ import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { PeerTable, UdpDriver } from '../udp/driver.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
-import { bindUdp, withStreamDrops } from '../udp/listener-server.js';
+import { bindUdp, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
@@ -192,20 +192,10 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     kind: 'listener',
     udpPort,
     ...lifecycle,
-    configureSession: (connectionId, changes) => {
-      const s = open.get(connectionId)?.session;
-      if (!(s instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
-      if (changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes) {
-        return `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes`;
-      }
-      try {
-        s.conn.reconfigure(performance.now(), changes);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      driver.kick();
-      return null;
-    },
+    configureSession: (connectionId, changes) =>
+      reconfigureSession(connectionId, open.get(connectionId)?.session, changes, driver, () =>
+        changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes ? `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes` : null,
+      ),
   };
 }
 
