@@ -15,7 +15,7 @@ import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/p
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link, ManualAction } from '../../core/impair/link.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
-import type { TransportConfig } from '../../core/transport/config.js';
+import { RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
 import { checkKnobValue } from '../../core/knobs.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
@@ -297,7 +297,7 @@ function streamSetupOf(c: TrialConfig): StreamSetup {
 }
 
 // Transport knobs the receiving end uses too (they travel in the SYN at the start).
-const RECEIVER_KNOBS = new Set(['sack', 'verifyChecksum', 'ackEveryPackets', 'ackDelayMs', 'rcvBufferBytes']);
+const RECEIVER_KNOBS = new Set<string>(RECEIVER_TRANSPORT_KNOBS);
 
 /** What a live change can reach in a running trial. */
 interface LiveParts {
