@@ -745,7 +745,6 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
       };
     }
     const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, agent);
-    poller?.stop();
     if (lost !== null) throw new PeerLost(lost);
     // The receiver's own counters, which only the agent has.
     const stats = await peer.stop(service).catch((e: Error) => {
