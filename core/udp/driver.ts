@@ -139,7 +139,6 @@ export class UdpDriver {
   private moreNow = false;
   private stopped = false;
   private readonly held: HeldSends;
-  private readonly connectedPeer: number;
 
   constructor(o: UdpDriverOptions) {
     this.socket = o.socket;
@@ -149,11 +148,10 @@ export class UdpDriver {
     this.ingress = o.ingress ?? null;
     this.clock = o.clock ?? (() => performance.now());
     this.onProgress = o.onProgress;
-    this.connectedPeer = o.connectedPeer ?? -1;
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends(this.egress, this.counters, o.socket);
+    this.held = new HeldSends({ link: this.egress, counters: this.counters, socket: o.socket, peers: o.peers, connectedPeer: o.connectedPeer });
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -235,21 +233,10 @@ export class UdpDriver {
     for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) egress.send(now, dg, SELF, ep.transmitTo);
     if (n >= BATCH) this.moreNow = true; // the endpoint may have more: come back at once
     n = 0;
-    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.transmit(h);
+    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.held.transmit(h);
     if (n >= BATCH) this.moreNow = true;
     this.onProgress?.(now);
     if (!this.stopped) this.schedule(now);
-  }
-
-  private transmit(h: number): void {
-    const toId = this.egress.to(h);
-    const to = this.peers.address(toId);
-    if (to === undefined) {
-      this.egress.release(h);
-      return;
-    }
-    if (toId === this.connectedPeer) this.held.send(h, 0, null);
-    else this.held.send(h, to.port, to.address);
   }
 
   private schedule(now: number): void {
