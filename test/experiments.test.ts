@@ -1,7 +1,7 @@
 // Experiments: the spec format and its errors, the runner (sweeps, schedule, live changes, stop),
 // results on disk, and every library spec's short version in the simulator.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,9 @@ import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
 import { expandSweep, trialConfig } from '../experiments/runner/config.js';
 import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
+import { AgentStatsPoller } from '../experiments/runner/trial.js';
+import type { PeerClient } from '../core/peer/client.js';
+import type { ServiceStats } from '../core/peer/messages.js';
 
 const DOCS = readFileSync(new URL('../docs/experiments.md', import.meta.url), 'utf8');
 
@@ -328,5 +331,47 @@ describe('the runner', () => {
     const ex = cli(['export', 'latest', '--csv', file, '--out', out]);
     expect(ex.code, ex.stderr).toBe(0);
     expect(readFileSync(file, 'utf8').split('\n')[0]).toMatch(/^run,experiment,trial_status,point,repetition,checksum,time_s/);
+  });
+});
+
+describe('receiver counters from a peer agent', () => {
+  /** A listener's stats whose one session has delivered `n` packets. */
+  const listenerStats = (n: number): ServiceStats => ({
+    kind: 'listener',
+    service: 1,
+    uptimeMs: n,
+    kernelDrops: 0,
+    foreignDrops: 0,
+    ended: null,
+    udpPort: 9,
+    listener: {},
+    sessions: [{ connectionId: 7, kind: 'reliable', counters: { deliveredPackets: n }, rcvBufferedBytes: 0, finished: false, peer: null }],
+  });
+
+  it('asks afresh for the final figures while an interval poll is still unanswered (docs/experiments.md)', async () => {
+    vi.useFakeTimers();
+    try {
+      const answers: ((s: ServiceStats) => void)[] = [];
+      const peer = { stats: () => new Promise<ServiceStats>((r) => answers.push(r)) } as unknown as PeerClient;
+      const poller = new AgentStatsPoller(peer, 1, 100);
+      vi.advanceTimersByTime(100);
+      expect(answers).toHaveLength(1);
+      const final = poller.refresh();
+      // The interval's answer left the agent before the transfer ended: it cannot be the final one.
+      answers[0]!(listenerStats(10));
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      expect(answers).toHaveLength(2);
+      answers[1]!(listenerStats(12));
+      expect((await final)?.sessions[0]?.counters.deliveredPackets).toBe(12);
+      expect(poller.latest()?.sessions[0]?.counters.deliveredPackets).toBe(12);
+      // One request at a time for the interval polls: none is sent while one is unanswered.
+      vi.advanceTimersByTime(100);
+      vi.advanceTimersByTime(100);
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      expect(answers).toHaveLength(3);
+      poller.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { HeldSends, MAX_QUEUED_SENDS } from '../core/udp/held-sends.js';
-import { DriverCounters } from '../core/udp/driver.js';
+import { DriverCounters, PeerTable } from '../core/udp/driver.js';
 import { Link } from '../core/impair/link.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 
@@ -63,7 +63,7 @@ describe('HeldSends', () => {
     const link = countingLink();
     const sock = new FakeSocket(true);
     const counters = new DriverCounters();
-    const held = new HeldSends(link, counters, sock);
+    const held = new HeldSends({ link, counters, socket: sock, peers: new PeerTable() });
     for (let i = 0; i < 100; i++) held.send(delivered(link, i), 0, null);
     expect(sock.callbacks).toBe(0);
     expect(held.size).toBe(0);
@@ -78,7 +78,7 @@ describe('HeldSends', () => {
         const link = countingLink();
         const sock = new FakeSocket(withQueueCount);
         const counters = new DriverCounters();
-        const held = new HeldSends(link, counters, sock);
+        const held = new HeldSends({ link, counters, socket: sock, peers: new PeerTable() });
         let next = 0;
         for (const op of ops) {
           if (op === 'send') held.send(delivered(link, next++ & 0xff), 0, null);
@@ -106,7 +106,7 @@ describe('HeldSends', () => {
     const link = countingLink();
     const sock = new FakeSocket(true);
     const counters = new DriverCounters();
-    const held = new HeldSends(link, counters, sock);
+    const held = new HeldSends({ link, counters, socket: sock, peers: new PeerTable() });
     sock.kernelFull = true;
     for (let i = 0; i < MAX_QUEUED_SENDS + 3; i++) held.send(delivered(link, i & 0xff), 0, null);
     expect(held.size).toBe(MAX_QUEUED_SENDS);

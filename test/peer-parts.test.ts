@@ -1,4 +1,5 @@
-// Parts of the peer agent on their own: the echo's byte budget and rates, the caps checks, beacons.
+// Parts of the peer agent on their own: the echo's byte budget and rates, the client-only peer
+// tables, the caps checks, beacons.
 
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -7,6 +8,8 @@ import { EchoEngine } from '../core/peer/echo.js';
 import { DEFAULT_PEER_CAPS, checkEchoRequest, checkListenerRequest, checkRpcRequest } from '../core/peer/caps.js';
 import { BeaconSender, LOOPBACK_BROADCAST, PeerBeaconListener, beaconDestinations, encodeBeacon, ipv4Broadcast, parseBeacon } from '../core/peer/beacon.js';
 import type { NetworkInterfaceInfo } from 'node:os';
+import { PeerTable } from '../core/udp/driver.js';
+import { RecyclingPeerTable } from '../core/rpc/peers.js';
 
 const caps = { ...DEFAULT_PEER_CAPS };
 
@@ -92,6 +95,32 @@ describe('echo engine', () => {
     const allowed = (8e6 * 2) / 8 + Math.max(65507, (8e6 * 0.1) / 8);
     expect(bytes).toBeLessThanOrEqual(allowed + 1000);
     expect(bytes).toBeGreaterThan(allowed * 0.9);
+  });
+});
+
+describe('peer tables serving one host', () => {
+  it.each([
+    ['PeerTable', () => new PeerTable({ onlyHost: '10.0.0.1' })],
+    ['RecyclingPeerTable', () => new RecyclingPeerTable({ onlyHost: '10.0.0.1' })],
+  ])('%s gives ids to the client (IPv4-mapped too) and counts every datagram of other hosts', (_name, make) => {
+    const t = make();
+    const id = t.idOf('10.0.0.1', 5000);
+    expect(id).toBeGreaterThanOrEqual(0);
+    // A refused address is not remembered: the same foreign peer is refused and counted each time.
+    for (let i = 0; i < 3; i++) expect(t.idOf('10.0.0.2', 5000)).toBe(-1);
+    expect(t.idOf('::ffff:10.0.0.3', 5000)).toBe(-1);
+    expect(t.foreignDrops).toBe(4);
+    expect(t.idOf('10.0.0.1', 5000)).toBe(id);
+    expect(t.idOf('::ffff:10.0.0.1', 5001)).toBeGreaterThanOrEqual(0);
+    expect(t.address(id)).toEqual({ address: '10.0.0.1', port: 5000 });
+    expect(t.foreignDrops).toBe(4);
+  });
+
+  it('serves every host without onlyHost', () => {
+    const t = new PeerTable();
+    expect(t.idOf('10.0.0.2', 1)).toBe(0);
+    expect(t.idOf('10.0.0.3', 1)).toBe(1);
+    expect(t.foreignDrops).toBe(0);
   });
 });
 

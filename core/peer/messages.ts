@@ -8,6 +8,7 @@
 
 import { z } from 'zod';
 import { SOCKET_KNOBS, TRANSPORT_KNOBS, type NumberKnob } from '../knobs.js';
+import { RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../transport/config.js';
 import { DRC_LIMITS } from '../rpc/drc.js';
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -24,6 +25,11 @@ function knobNumber(list: readonly { key: string }[], key: string): z.ZodNumber 
   if (k === undefined || k.kind !== 'number') throw new Error(`no numeric knob ${key}`);
   const n = z.number().min(k.min).max(k.max);
   return k.integer ? n.int() : n;
+}
+
+/** A boolean transport knob's schema, or a numeric one's with its range. */
+function transportKnob(key: keyof TransportConfig): z.ZodBoolean | z.ZodNumber {
+  return TRANSPORT_KNOBS.find((x) => x.key === key)?.kind === 'boolean' ? z.boolean() : knobNumber(TRANSPORT_KNOBS, key);
 }
 
 /** Socket buffer sizes a service binds with (0 keeps the OS default). */
@@ -129,15 +135,11 @@ export type EchoRequest = Omit<z.infer<typeof StartEchoSchema>, 'type' | 'id'>;
 
 /** Client to agent: switch the duplicate request cache of a running RPC service. */
 const ConfigureRpcSchema = z.strictObject({ type: z.literal('configure-rpc'), id: idSchema, service: idSchema, drc: DrcRequestSchema });
+/** A schema for each receiver-side knob, every one optional. */
+type ReceiverKnobShape = { [K in (typeof RECEIVER_TRANSPORT_KNOBS)[number]]: z.ZodOptional<TransportConfig[K] extends boolean ? z.ZodBoolean : z.ZodNumber> };
 /** The receiver-side knobs of an open lab-transport session that may change while it runs. */
-export const SessionChangesSchema = z
-  .strictObject({
-    sack: z.boolean().optional(),
-    verifyChecksum: z.boolean().optional(),
-    ackEveryPackets: knobNumber(TRANSPORT_KNOBS, 'ackEveryPackets').optional(),
-    ackDelayMs: knobNumber(TRANSPORT_KNOBS, 'ackDelayMs').optional(),
-    rcvBufferBytes: knobNumber(TRANSPORT_KNOBS, 'rcvBufferBytes').optional(),
-  })
+const SessionChangesSchema = z
+  .strictObject(Object.fromEntries(RECEIVER_TRANSPORT_KNOBS.map((k) => [k, transportKnob(k).optional()])) as ReceiverKnobShape)
   .refine((c) => Object.keys(c).length > 0, 'names no knob to change');
 /** Receiver-side knobs to change on an open session. */
 export type SessionChanges = z.infer<typeof SessionChangesSchema>;

@@ -11,7 +11,7 @@ import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { PeerTable, UdpDriver } from '../udp/driver.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
-import { bindUdp, withStreamDrops } from '../udp/listener-server.js';
+import { bindUdp, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
@@ -72,23 +72,6 @@ export function addressPort(address: string, port: number): string {
   return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
 }
 
-/** A peer table that gives ids to the client's addresses only; other sources get -1 (dropped, counted). */
-class ClientOnlyPeerTable extends PeerTable {
-  foreignDrops = 0;
-
-  constructor(private readonly clientAddress: string) {
-    super();
-  }
-
-  override idOf(address: string, port: number): number {
-    if (plainAddress(address) !== this.clientAddress) {
-      this.foreignDrops++;
-      return -1;
-    }
-    return super.idOf(address, port);
-  }
-}
-
 /** Counters as plain numbers (NaN and infinities travel as null). */
 function plainCounters(o: object): Record<string, number | null> {
   const out: Record<string, number | null> = {};
@@ -124,7 +107,7 @@ export interface ListenerServiceOptions {
   id: number;
   /** Address to bind (the agent's). */
   host: string;
-  /** The controlling client's IP: the only source served. */
+  /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   limits: EffectiveListenerLimits;
   transport: ListenerTransportDefaults;
@@ -139,7 +122,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const udpPort = socket.address().port;
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
-  const peers = new ClientOnlyPeerTable(plainAddress(o.clientAddress));
+  const peers = new PeerTable({ onlyHost: o.clientAddress });
   const base = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
   const lim = o.limits;
   const factory: SessionFactory = (ctx) => {
@@ -209,20 +192,10 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     kind: 'listener',
     udpPort,
     ...lifecycle,
-    configureSession: (connectionId, changes) => {
-      const s = open.get(connectionId)?.session;
-      if (!(s instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
-      if (changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes) {
-        return `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes`;
-      }
-      try {
-        s.conn.reconfigure(performance.now(), changes);
-      } catch (e) {
-        return (e as Error).message;
-      }
-      driver.kick();
-      return null;
-    },
+    configureSession: (connectionId, changes) =>
+      reconfigureSession(connectionId, open.get(connectionId)?.session, changes, driver, () =>
+        changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes ? `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes` : null,
+      ),
   };
 }
 
@@ -244,7 +217,7 @@ function sessionFailure(session: Session): string | null {
 export interface RpcServiceOptions {
   id: number;
   host: string;
-  /** The controlling client's IP: the only source served. */
+  /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   transports: readonly ('udp' | 'tcp' | 'plt')[];
   drc: DrcRequest;
@@ -287,7 +260,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,
-    onlyHost: plainAddress(o.clientAddress),
+    onlyHost: o.clientAddress,
   });
   const ports = { udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
   for (const t of ['udp', 'tcp', 'plt'] as const) if (ports[t] !== null) registry.set({ prog: COUNTER_PROG, vers: COUNTER_V1, prot: protocolNumber(t), port: ports[t] });
@@ -329,6 +302,7 @@ export const RPC_SERVICE_PROGRAM = { program: COUNTER_PROG, version: COUNTER_V1 
 export interface EchoServiceOptions {
   id: number;
   host: string;
+  /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   replyBytes: number | null;
   maxRatePacketsPerSecond: number;
@@ -341,7 +315,6 @@ export async function startEchoService(o: EchoServiceOptions): Promise<AgentServ
   const socket: Socket = await bindUdp(o.host, 0, o.socket);
   const udpPort = socket.address().port;
   const dropsAtStart = udpSocketDrops(udpPort);
-  const client = plainAddress(o.clientAddress);
   const engine = new EchoEngine({ replyBytes: o.replyBytes, maxRatePacketsPerSecond: o.maxRatePacketsPerSecond, maxRateBitsPerSecond: o.maxRateBitsPerSecond }, performance.now());
   let inFlight = 0;
   const onSent = (err: Error | null) => {
@@ -349,7 +322,7 @@ export async function startEchoService(o: EchoServiceOptions): Promise<AgentServ
     if (err !== null) engine.counters.sendErrors++;
   };
   socket.on('message', (msg, rinfo) => {
-    const reply = engine.handleDatagram(performance.now(), msg, plainAddress(rinfo.address) === client, inFlight < MAX_QUEUED_SENDS);
+    const reply = engine.handleDatagram(performance.now(), msg, plainAddress(rinfo.address) === o.clientAddress, inFlight < MAX_QUEUED_SENDS);
     if (reply === null) return;
     inFlight++;
     socket.send(reply, rinfo.port, rinfo.address, onSent);

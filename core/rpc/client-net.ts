@@ -214,7 +214,7 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
     const problems = [...streamImpairmentProblems(forward.config, 'forward'), ...streamImpairmentProblems(reverse.config, 'reverse')];
     if (problems.length > 0) throw new RangeError(problems[0]);
     const rs: RecordStreamSocket = await connectRecords(host, o.port, { onClose: (_a, _p, reason) => hooks.onLost(reason, RpcStatus.SHUTDOWN) });
-    const peers = new PeerTable(4);
+    const peers = new PeerTable({ maxPeers: 4 });
     const remote = rs.remote()!;
     const server = peers.idOf(remote.address, remote.port);
     const engine = new RpcClientEngine({ ...engineOpts, server, retransmit: false });
@@ -241,7 +241,7 @@ export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint
     socket.close();
     throw e;
   }
-  const peers = new PeerTable(4);
+  const peers = new PeerTable({ maxPeers: 4 });
   const server = peers.idOf(host, o.port);
   let engine: RpcClientEngine;
   let plt: PltRpcClient | null = null;

@@ -129,7 +129,7 @@ export class MessageDriver {
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends(this.egress, this.counters, o.socket);
+    this.held = new HeldSends({ link: this.egress, counters: this.counters, socket: o.socket, peers: o.peers, connectedPeer: o.connectedPeer });
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -215,7 +215,7 @@ export class MessageDriver {
     if (n >= BATCH) this.moreNow = true;
     if (egress.inFlightPackets > 0) {
       n = 0;
-      for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.transmit(h);
+      for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.held.transmit(h);
       if (n >= BATCH) this.moreNow = true;
     }
     this.onProgress?.(now);
@@ -238,17 +238,6 @@ export class MessageDriver {
     const to = this.peers.address(toId);
     if (to === undefined) return;
     this.socket.send(data, to.port, to.address);
-  }
-
-  private transmit(h: number): void {
-    const toId = this.egress.to(h);
-    const to = this.peers.address(toId);
-    if (to === undefined) {
-      this.egress.release(h);
-      return;
-    }
-    if (toId === this.connectedPeer) this.held.send(h, 0, null);
-    else this.held.send(h, to.port, to.address);
   }
 
   private schedule(now: number): void {

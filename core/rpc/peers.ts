@@ -3,8 +3,7 @@
 // and then ignore new clients. This one recycles the ids least recently used when it is full, and
 // frees an id at once when a TCP connection closes.
 
-import { PeerTable } from '../udp/driver.js';
-import { plainAddress } from '../util/address.js';
+import { PeerTable, type PeerTableOptions } from '../udp/driver.js';
 
 /** A PeerTable that reuses ids (least recently used first) instead of refusing new peers. */
 export class RecyclingPeerTable extends PeerTable {
@@ -16,15 +15,10 @@ export class RecyclingPeerTable extends PeerTable {
   private tick = 0;
   /** Ids taken from peers unused for the longest time. */
   recycled = 0;
-  /** Datagrams from hosts other than `onlyHost`, refused. */
-  foreignDrops = 0;
 
-  /** `onlyHost`: the one IP address served (a peer agent's client); others get no id. */
-  constructor(
-    private readonly capacity = 16384,
-    private readonly onlyHost: string | null = null,
-  ) {
-    super(capacity);
+  /** `maxPeers` defaults to 16384 here; `onlyHost` filters as in PeerTable. */
+  constructor(o: PeerTableOptions = {}) {
+    super({ ...o, maxPeers: o.maxPeers ?? 16384 });
   }
 
   /** Peers known now. */
@@ -41,10 +35,7 @@ export class RecyclingPeerTable extends PeerTable {
     const key = `${address}|${port}`;
     let id = this.idByKey.get(key);
     if (id === undefined) {
-      if (this.onlyHost !== null && plainAddress(address) !== this.onlyHost) {
-        this.foreignDrops++;
-        return -1;
-      }
+      if (!this.admits(address)) return -1;
       id = this.assign(key, address, port);
     }
     this.lastUse[id] = ++this.tick;
@@ -77,7 +68,7 @@ export class RecyclingPeerTable extends PeerTable {
   private assign(key: string, address: string, port: number): number {
     let id = this.free.pop();
     if (id === undefined) {
-      if (this.addrById.length < this.capacity) id = this.addrById.length;
+      if (this.addrById.length < this.maxPeers) id = this.addrById.length;
       else {
         this.evictOldest();
         id = this.free.pop()!;
@@ -89,7 +80,7 @@ export class RecyclingPeerTable extends PeerTable {
     return id;
   }
 
-  /** Frees the eighth of the ids used least recently (amortised: one sort per capacity/8 new peers). */
+  /** Frees the eighth of the ids used least recently (amortised: one sort per maxPeers/8 new peers). */
   private evictOldest(): void {
     const ids = [...this.idByKey.values()].sort((a, b) => this.lastUse[a]! - this.lastUse[b]!);
     const n = Math.max(1, Math.floor(ids.length / 8));

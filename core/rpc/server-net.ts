@@ -106,7 +106,7 @@ export class RpcServer {
       if (o.udpPort !== null) {
         const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
         udpPort = socket.address().port;
-        const peers = new RecyclingPeerTable(undefined, o.onlyHost);
+        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost });
         tables.push(peers);
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
         const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
@@ -138,7 +138,7 @@ export class RpcServer {
       if (o.pltPort !== undefined && o.pltPort !== null) {
         const socket = await bindUdp(host, o.pltPort, o.socket);
         pltPort = socket.address().port;
-        const peers = new RecyclingPeerTable(undefined, o.onlyHost);
+        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost });
         tables.push(peers);
         const sessionPeer = new Map<number, number>();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });

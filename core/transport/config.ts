@@ -66,6 +66,12 @@ export const LIVE_TRANSPORT_KNOBS = [
   'sack',
 ] as const satisfies readonly (keyof TransportConfig)[];
 
+/**
+ * Live knobs the receiving end of a session uses too (the SYN carries their starting values), so a
+ * live change is made at both ends: what a peer agent's configure-session accepts.
+ */
+export const RECEIVER_TRANSPORT_KNOBS = ['sack', 'verifyChecksum', 'ackEveryPackets', 'ackDelayMs', 'rcvBufferBytes'] as const satisfies readonly (typeof LIVE_TRANSPORT_KNOBS)[number][];
+
 /** The defaults of every transport knob. */
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   protocol: 'sr',

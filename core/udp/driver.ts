@@ -9,33 +9,65 @@ import type { Endpoint } from '../endpoint.js';
 import { Link } from '../impair/link.js';
 import { NO_IMPAIRMENT } from '../impair/config.js';
 import { HeldSends } from './held-sends.js';
+import { plainAddress } from '../util/address.js';
+
+/** How a peer table is set up. */
+export interface PeerTableOptions {
+  /** Most peers with an id (default 4096 here; a RecyclingPeerTable's own default otherwise). */
+  maxPeers?: number;
+  /**
+   * The one IP address served (a peer agent's client), written as plainAddress writes it: datagrams
+   * from other hosts get no id and are counted in foreignDrops. Null or absent: every host.
+   */
+  onlyHost?: string | null;
+}
 
 /** Maps socket addresses to the small integer addresses endpoints use. */
 export class PeerTable {
   private readonly ids = new Map<string, number>();
   private readonly addrs: { address: string; port: number }[] = [];
+  protected readonly maxPeers: number;
+  private readonly onlyHost: string | null;
+  /** Datagrams from hosts other than `onlyHost`, refused. */
+  foreignDrops = 0;
 
-  constructor(private readonly maxPeers = 4096) {}
+  constructor(o: PeerTableOptions = {}) {
+    this.maxPeers = o.maxPeers ?? 4096;
+    this.onlyHost = o.onlyHost ?? null;
+  }
 
   private lastAddress = '';
   private lastPort = -1;
   private lastId = -1;
 
-  /** The id of an address, assigning one on first sight; -1 when the table is full. */
+  /** The id of an address, assigning one on first sight; -1 when the table is full or the host is not served. */
   idOf(address: string, port: number): number {
     // Most datagrams come from the same peer as the one before: skip building the key.
     if (port === this.lastPort && address === this.lastAddress) return this.lastId;
-    const id = this.lookup(address, port);
+    const key = `${address}|${port}`;
+    let id = this.ids.get(key);
+    if (id === undefined) {
+      // A refused address is not remembered as the last peer: each of its datagrams is counted.
+      if (!this.admits(address)) return -1;
+      id = this.add(key, address, port);
+    }
     this.lastAddress = address;
     this.lastPort = port;
     this.lastId = id;
     return id;
   }
 
-  private lookup(address: string, port: number): number {
-    const key = `${address}|${port}`;
-    const id = this.ids.get(key);
-    if (id !== undefined) return id;
+  /**
+   * Whether a host not seen at this port before may have an id; a refusal counts in foreignDrops.
+   * Only a map miss asks, so the client's own datagrams never pay for the address check.
+   */
+  protected admits(address: string): boolean {
+    if (this.onlyHost === null || plainAddress(address) === this.onlyHost) return true;
+    this.foreignDrops++;
+    return false;
+  }
+
+  private add(key: string, address: string, port: number): number {
     if (this.addrs.length >= this.maxPeers) return -1;
     this.addrs.push({ address, port });
     this.ids.set(key, this.addrs.length - 1);
@@ -107,7 +139,6 @@ export class UdpDriver {
   private moreNow = false;
   private stopped = false;
   private readonly held: HeldSends;
-  private readonly connectedPeer: number;
 
   constructor(o: UdpDriverOptions) {
     this.socket = o.socket;
@@ -117,11 +148,10 @@ export class UdpDriver {
     this.ingress = o.ingress ?? null;
     this.clock = o.clock ?? (() => performance.now());
     this.onProgress = o.onProgress;
-    this.connectedPeer = o.connectedPeer ?? -1;
     this.onMessage = this.onMessage.bind(this);
     this.onTimer = this.onTimer.bind(this);
     this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends(this.egress, this.counters, o.socket);
+    this.held = new HeldSends({ link: this.egress, counters: this.counters, socket: o.socket, peers: o.peers, connectedPeer: o.connectedPeer });
     this.onError = (err: NodeJS.ErrnoException) => {
       this.counters.socketErrors++;
       this.counters.lastSocketError = err.message;
@@ -203,21 +233,10 @@ export class UdpDriver {
     for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) egress.send(now, dg, SELF, ep.transmitTo);
     if (n >= BATCH) this.moreNow = true; // the endpoint may have more: come back at once
     n = 0;
-    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.transmit(h);
+    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.held.transmit(h);
     if (n >= BATCH) this.moreNow = true;
     this.onProgress?.(now);
     if (!this.stopped) this.schedule(now);
-  }
-
-  private transmit(h: number): void {
-    const toId = this.egress.to(h);
-    const to = this.peers.address(toId);
-    if (to === undefined) {
-      this.egress.release(h);
-      return;
-    }
-    if (toId === this.connectedPeer) this.held.send(h, 0, null);
-    else this.held.send(h, to.port, to.address);
   }
 
   private schedule(now: number): void {

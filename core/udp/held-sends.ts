@@ -1,5 +1,6 @@
 // Sends of a link's pooled datagrams, and the datagrams handed to the socket but not yet sent. Both
-// drivers (core/udp/driver.ts, core/rpc/message-driver.ts) send through here.
+// drivers (core/udp/driver.ts, core/rpc/message-driver.ts) send through here: transmit() finds the
+// address of a datagram's peer id and sends it, without one to the peer the socket is connected to.
 //
 // libuv sends a datagram at once while its send queue is empty; then the bytes are in the kernel
 // when send() returns and the pool buffer is free again. Only when the kernel's buffer is full does
@@ -14,7 +15,7 @@
 // A socket without getSendQueueCount (a test double) gets a callback on every send.
 
 import type { Link } from '../impair/link.js';
-import type { DriverCounters } from './driver.js';
+import type { DriverCounters, PeerTable } from './driver.js';
 
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
@@ -26,26 +27,56 @@ export interface SendingSocket {
   getSendQueueCount?(): number;
 }
 
+/** How HeldSends is set up. */
+export interface HeldSendsOptions {
+  /** The link whose delivered datagrams are sent (and released). */
+  link: Link;
+  counters: DriverCounters;
+  socket: SendingSocket;
+  /** The addresses of the peer ids datagrams are sent to. */
+  peers: Pick<PeerTable, 'address'>;
+  /** The peer id the socket is connect()ed to: datagrams to it are sent without an address (-1 or absent: none). */
+  connectedPeer?: number;
+}
+
 /** Sends the datagrams of a link's pool and holds those still queued, oldest first. */
 export class HeldSends {
   private held = new Int32Array(256);
   private head = 0;
   private count = 0;
   private readonly queueCount: (() => number) | null;
+  private readonly link: Link;
+  private readonly counters: DriverCounters;
+  private readonly socket: SendingSocket;
+  private readonly peers: Pick<PeerTable, 'address'>;
+  private readonly connectedPeer: number;
 
-  constructor(
-    private readonly link: Link,
-    private readonly counters: DriverCounters,
-    private readonly socket: SendingSocket,
-  ) {
+  constructor(o: HeldSendsOptions) {
+    this.link = o.link;
+    this.counters = o.counters;
+    this.socket = o.socket;
+    this.peers = o.peers;
+    this.connectedPeer = o.connectedPeer ?? -1;
     this.onSent = this.onSent.bind(this);
-    const s = socket;
+    const s = o.socket;
     this.queueCount = typeof s.getSendQueueCount === 'function' ? () => s.getSendQueueCount!() : null;
   }
 
   /** Held buffers (sends queued and not completed). */
   get size(): number {
     return this.count;
+  }
+
+  /** Sends the datagram of link handle `h` to the peer its `to` id names; releases it when that peer is unknown. */
+  transmit(h: number): void {
+    const toId = this.link.to(h);
+    const to = this.peers.address(toId);
+    if (to === undefined) {
+      this.link.release(h);
+      return;
+    }
+    if (toId === this.connectedPeer) this.send(h, 0, null);
+    else this.send(h, to.port, to.address);
   }
 
   /**

@@ -43,8 +43,8 @@ export interface ListenerServer {
   kernelDrops(): number;
   /** Counters of open sessions and of the sessions closed most recently. */
   sessions(): SessionStats[];
-  /** Changes knobs of an open reliable session (a live change at the receiving end); false when there is none. */
-  reconfigure(connectionId: number, changes: Partial<TransportConfig>): boolean;
+  /** Changes knobs of an open reliable session (a live change at the receiving end); returns why not, or null. */
+  reconfigure(connectionId: number, changes: Partial<TransportConfig>): string | null;
   close(): Promise<void>;
 }
 
@@ -101,6 +101,31 @@ export function withStreamDrops(factory: SessionFactory, kernelDrops: () => numb
   };
 }
 
+/**
+ * Changes knobs of open session `connectionId` (`session`, undefined when none is open) at the
+ * receiving end and runs the driver's due work; returns why not, or null. `vet` may refuse the
+ * changes once the session is known to be a reliable one; values out of range are refused with the
+ * connection's own message.
+ */
+export function reconfigureSession(
+  connectionId: number,
+  session: Session | undefined,
+  changes: Partial<TransportConfig>,
+  driver: { kick(): void },
+  vet?: () => string | null,
+): string | null {
+  if (!(session instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
+  const refused = vet?.() ?? null;
+  if (refused !== null) return refused;
+  try {
+    session.conn.reconfigure(performance.now(), changes);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  driver.kick();
+  return null;
+}
+
 /** Starts a listener on host:port (port 0 picks a free one). */
 export async function startListenerServer(o: ListenerServerOptions): Promise<ListenerServer> {
   const socket = await bindUdp(o.host, o.port, o.socket);
@@ -135,13 +160,7 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
     socket,
     kernelDrops,
     sessions: () => [...closed, ...[...open].map(([id, s]) => statsOf(s, id))],
-    reconfigure: (connectionId, changes) => {
-      const s = open.get(connectionId);
-      if (!(s instanceof BulkReceiver)) return false;
-      s.conn.reconfigure(performance.now(), changes);
-      driver.kick();
-      return true;
-    },
+    reconfigure: (connectionId, changes) => reconfigureSession(connectionId, open.get(connectionId), changes, driver),
     close: () =>
       new Promise<void>((resolve) => {
         driver.stop();

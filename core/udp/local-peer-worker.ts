@@ -19,15 +19,7 @@ try {
   const timer = setInterval(post, data.statsIntervalMs);
   port.on('message', (m: { type: string; connectionId?: number; changes?: Partial<TransportConfig> }) => {
     if (m.type === 'stats') post();
-    if (m.type === 'reconfigure') {
-      let error: string | null = null;
-      try {
-        if (!server.reconfigure(m.connectionId!, m.changes!)) error = 'the session has ended';
-      } catch (e) {
-        error = (e as Error).message;
-      }
-      port.postMessage({ type: 'reconfigured', error });
-    }
+    if (m.type === 'reconfigure') port.postMessage({ type: 'reconfigured', error: server.reconfigure(m.connectionId!, m.changes!) });
     if (m.type === 'stop') {
       clearInterval(timer);
       post();

@@ -15,7 +15,7 @@ import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/p
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link, ManualAction } from '../../core/impair/link.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
-import type { TransportConfig } from '../../core/transport/config.js';
+import { RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
 import { checkKnobValue } from '../../core/knobs.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
@@ -297,7 +297,7 @@ function streamSetupOf(c: TrialConfig): StreamSetup {
 }
 
 // Transport knobs the receiving end uses too (they travel in the SYN at the start).
-const RECEIVER_KNOBS = new Set(['sack', 'verifyChecksum', 'ackEveryPackets', 'ackDelayMs', 'rcvBufferBytes']);
+const RECEIVER_KNOBS = new Set<string>(RECEIVER_TRANSPORT_KNOBS);
 
 /** What a live change can reach in a running trial. */
 interface LiveParts {
@@ -745,7 +745,6 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
       };
     }
     const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, agent);
-    poller?.stop();
     if (lost !== null) throw new PeerLost(lost);
     // The receiver's own counters, which only the agent has.
     const stats = await peer.stop(service).catch((e: Error) => {
@@ -791,10 +790,11 @@ class PeerLost extends Error {}
 
 /**
  * A listener's statistics from a peer agent, asked for once an interval (one request at a time),
- * for the receiver's columns of a transfer's samples. A failed request keeps what was known: the
- * trial learns of a lost agent from the control channel itself.
+ * for the receiver's columns of a transfer's samples, and afresh by refresh() for the final figures.
+ * A failed request keeps what was known: the trial learns of a lost agent from the control channel
+ * itself. Exported for its test.
  */
-class AgentStatsPoller implements ReceiverStatsSource {
+export class AgentStatsPoller implements ReceiverStatsSource {
   private known: LocalPeerStats | null = null;
   private pending: Promise<LocalPeerStats | null> | null = null;
   private readonly timer: NodeJS.Timeout;
@@ -804,25 +804,42 @@ class AgentStatsPoller implements ReceiverStatsSource {
     private readonly service: number,
     intervalMs: number,
   ) {
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.timer = setInterval(() => {
+      if (this.pending === null) this.track(this.ask());
+    }, intervalMs);
   }
 
   latest(): LocalPeerStats | null {
     return this.known;
   }
 
+  /**
+   * Asks afresh: an answer still awaited was asked for earlier (an interval poll may have left
+   * before the transfer ended), so the new request follows it rather than sharing it.
+   */
   refresh(): Promise<LocalPeerStats | null> {
-    this.pending ??= this.peer
-      .stats(this.service)
-      .then(
-        (s) => {
-          if (s.kind === 'listener') this.known = { sessions: s.sessions.map((x) => ({ ...x, counters: numbers(x.counters) })), kernelDrops: s.kernelDrops ?? Number.NaN };
-          return this.known;
-        },
-        () => this.known,
-      )
-      .finally(() => (this.pending = null));
-    return this.pending;
+    const ask = () => this.ask();
+    return this.track(this.pending === null ? ask() : this.pending.then(ask, ask));
+  }
+
+  private ask(): Promise<LocalPeerStats | null> {
+    return this.peer.stats(this.service).then(
+      (s) => {
+        if (s.kind === 'listener') this.known = { sessions: s.sessions.map((x) => ({ ...x, counters: numbers(x.counters) })), kernelDrops: s.kernelDrops ?? Number.NaN };
+        return this.known;
+      },
+      () => this.known,
+    );
+  }
+
+  /** Makes `p` the request awaited until it is answered. */
+  private track(p: Promise<LocalPeerStats | null>): Promise<LocalPeerStats | null> {
+    this.pending = p;
+    const settled = () => {
+      if (this.pending === p) this.pending = null;
+    };
+    void p.then(settled, settled);
+    return p;
   }
 
   stop(): void {
