@@ -8,8 +8,8 @@
 // socket's sends in the order they were made, and a dgram socket tells how many are still queued
 // (getSendQueueCount), so:
 // - with an empty queue the datagram is sent without a completion callback (Node would otherwise
-//   schedule one with process.nextTick for every datagram: a third of the JS cost of a send), and
-//   released at once unless libuv queued it after all;
+//   schedule a process.nextTick and a callback call for every datagram), and released at once
+//   unless libuv queued it after all;
 // - while the queue is not empty, sends carry a callback, and each completion releases as many of
 //   the oldest held buffers as the queue has shrunk past.
 // A socket without getSendQueueCount (a test double) gets a callback on every send.

@@ -590,7 +590,6 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
 
 async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const c = ctx.config;
-  const kind = c.workload.kind;
   const current: Record<string, KnobValue> = {};
   const startMs = performance.now();
   const nowS = () => (performance.now() - startMs) / 1000;
