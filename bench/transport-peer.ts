@@ -1,8 +1,13 @@
 // Child process of the transport benchmark. Roles:
-//   raw-recv PORT           counts 1200-byte datagrams until told to stop; prints {received, rate, measured}
+//   raw-recv [checked]      counts 1200-byte datagrams until told to stop; prints {received, bad, rate, measured}
 //                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
-//   raw-send PORT MS        blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
+//   raw-send PORT MS [checked]
+//                           blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpu} of the measured part
+//                           checked: each datagram is a DATA packet of the wire format with a sequence
+//                           number, payload from the transfer's pattern and a CRC32C; the receiver parses
+//                           it, verifies the checksum and compares the payload with the pattern. No
+//                           acks, no retransmissions: the work any checked transfer does per datagram
 //   listen                  a packetlab listener on 127.0.0.1 (port sent to the parent, or printed on
 //                           stderr when started by hand); prints
 //                           {measured}: the CPU time and datagrams of its newest session, from
@@ -14,7 +19,8 @@ import { startListenerServer } from '../core/udp/listener-server.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { BulkReceiver } from '../core/apps/bulk.js';
+import { BulkReceiver, makePattern, PATTERN_BYTES } from '../core/apps/bulk.js';
+import { HEADER_BYTES, newHeader, PacketType, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
 
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
@@ -25,6 +31,18 @@ const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
+/** Datagram and payload bytes of the checked pair (the SR transfer's datagrams are this size too). */
+const DATAGRAM_BYTES = 1200;
+const PAYLOAD_BYTES = DATAGRAM_BYTES - HEADER_BYTES;
+/** The transfer's pattern followed by its first payload's worth again: every payload is one run of it. */
+const pattern = () => {
+  const p = makePattern(1);
+  const out = Buffer.alloc(PATTERN_BYTES + PAYLOAD_BYTES);
+  out.set(p);
+  out.set(p.subarray(0, PAYLOAD_BYTES), PATTERN_BYTES);
+  return out;
+};
+
 /** CPU time of a receiving process over a measured stretch, and the datagrams it received meanwhile. */
 export interface ReceiverCpu {
   cpuUs: NodeJS.CpuUsage;
@@ -34,14 +52,26 @@ export interface ReceiverCpu {
 
 if (role === 'raw-recv') {
   const s = createSocket('udp4');
+  const checked = args[0] === 'checked';
+  const p = pattern();
+  const h = newHeader();
   let n = 0;
+  // Checked datagrams that fail to parse, fail the checksum, or carry other bytes than the pattern's.
+  let bad = 0;
   let measureFrom = Number.POSITIVE_INFINITY;
   let first = 0;
   let firstN = 0;
   let last = 0;
   let cpu: NodeJS.CpuUsage | null = null;
-  s.on('message', () => {
+  s.on('message', (m: Buffer) => {
     n++;
+    if (checked) {
+      if (parseInto(m, m.length, h) !== null || !verifyChecksum(m, m.length)) bad++;
+      else {
+        const at = (h.seq * PAYLOAD_BYTES) % PATTERN_BYTES;
+        if (h.payloadLength !== PAYLOAD_BYTES || m.compare(p, at, at + PAYLOAD_BYTES, h.payloadOffset, h.payloadOffset + PAYLOAD_BYTES) !== 0) bad++;
+      }
+    }
     last = performance.now();
     if (n === 1) measureFrom = last + RAW_WARMUP_MS;
     else if (firstN === 0 && last >= measureFrom) {
@@ -58,20 +88,35 @@ if (role === 'raw-recv') {
     s.close();
     // CPU time runs to the stop message, after the sender finished: the idle wait adds almost none.
     const measured: ReceiverCpu = { cpuUs: process.cpuUsage(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
-    finish({ received: n, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
+    finish({ received: n, bad, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
   });
 } else if (role === 'raw-send') {
   const s = createSocket('udp4');
-  const buf = Buffer.alloc(1200);
+  const checked = args[2] === 'checked';
+  const p = pattern();
+  // One buffer per datagram of a tick: a send the kernel could not take at once still holds its buffer.
+  const bufs = Array.from({ length: 64 }, () => Buffer.alloc(DATAGRAM_BYTES));
+  const h = { type: PacketType.DATA, flags: 0, connectionId: 1, seq: 0, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] };
   const durationMs = Number(args[1]);
   let sent = 0;
+  let seq = 0;
   s.connect(Number(args[0]), '127.0.0.1', () => {
     s.setSendBufferSize(BENCH_SOCKET_BYTES);
     const measureAt = performance.now() + RAW_WARMUP_MS;
     const end = measureAt + durationMs;
     let cpu: NodeJS.CpuUsage | null = null;
     const tick = () => {
-      for (let i = 0; i < 64; i++) s.send(buf);
+      for (let i = 0; i < 64; i++) {
+        const b = bufs[i]!;
+        if (checked) {
+          h.seq = seq++;
+          const off = writeHeader(b, h, PAYLOAD_BYTES);
+          const at = (h.seq * PAYLOAD_BYTES) % PATTERN_BYTES;
+          p.copy(b, off, at, at + PAYLOAD_BYTES);
+          sealChecksum(b, DATAGRAM_BYTES);
+        }
+        s.send(b);
+      }
       const now = performance.now();
       if (cpu !== null) sent += 64;
       else if (now >= measureAt) cpu = process.cpuUsage();

@@ -1,6 +1,10 @@
 // Selective repeat over real UDP against raw node:dgram, two processes each, same run:
 //   raw:  one process blasts 1200-byte datagrams, another counts them (the floor any Node code has;
 //         half a second of blasting first, not reported)
+//   checked: the raw pair, but every datagram carries the wire format's header and CRC32C, and the
+//         receiver verifies the checksum and the payload; no acks, no retransmissions. What is left
+//         between it and raw is the price of the checksum and the data check alone, the least any
+//         checked transfer pays per datagram
 //   sr:   a packetlab listener process, and a sender process transferring with selective repeat
 //         (a 50 MB warm-up transfer first, not reported, as iperf3 --omit skips the start)
 // Goals: SR goodput >= 0.8 x raw at 0% loss, and >= 0.9 x (1 - p) x that at p = 5%.
@@ -10,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { TransferSummary } from '../core/transfer/setup.js';
 import type { ReceiverCpu } from './transport-peer.js';
 import { median, num, printTable } from './lib.js';
+import { HEADER_BYTES } from '../core/wire/packet.js';
 
 const PEER = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
 const RUNS = 3;
@@ -53,14 +58,17 @@ interface Run {
   resent: number;
 }
 
-async function raw(durationMs: number): Promise<Run> {
-  const recv = start(['raw-recv']);
+/** The raw pair, or with `checked` the pair of checked datagrams; bps counts what they carry (the payload, when checked). */
+async function raw(durationMs: number, checked: boolean): Promise<Run> {
+  const mode = checked ? ['checked'] : [];
+  const recv = start(['raw-recv', ...mode]);
   const { port } = await recv.ready;
-  const sender = start(['raw-send', String(port), String(durationMs)]);
+  const sender = start(['raw-send', String(port), String(durationMs), ...mode]);
   const s = (await sender.result) as { sent: number; cpuUs: NodeJS.CpuUsage };
   recv.child.send('stop');
-  const r = (await recv.result) as { rate: number; measured: ReceiverCpu };
-  return { bps: r.rate * 1200 * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
+  const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu };
+  if (r.bad > 0) throw new Error(`${r.bad} checked datagrams failed the receiver's checks`);
+  return { bps: r.rate * (checked ? 1200 - HEADER_BYTES : 1200) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
 }
 
 async function sr(bytes: number, loss: number): Promise<Run> {
@@ -77,14 +85,16 @@ async function sr(bytes: number, loss: number): Promise<Run> {
 
 /** Runs the transport benchmark and prints its table. */
 export async function benchTransport(): Promise<void> {
-  const runs: Record<'raw' | 'sr0' | 'sr5', Run[]> = { raw: [], sr0: [], sr5: [] };
+  const runs: Record<'raw' | 'checked' | 'sr0' | 'sr5', Run[]> = { raw: [], checked: [], sr0: [], sr5: [] };
   for (let i = 0; i < RUNS; i++) {
-    runs.raw.push(await raw(2000));
+    runs.raw.push(await raw(2000, false));
+    runs.checked.push(await raw(2000, true));
     runs.sr0.push(await sr(300e6, 0));
     runs.sr5.push(await sr(200e6, 0.05));
   }
   const med = (xs: Run[], f: (r: Run) => number) => median(xs.map(f));
   const raw0 = med(runs.raw, (r) => r.bps);
+  const checked = med(runs.checked, (r) => r.bps);
   const g0 = med(runs.sr0, (r) => r.bps);
   const g5 = med(runs.sr5, (r) => r.bps);
   const cpuText = (xs: Run[]) => `${num(med(xs, (r) => r.cpu.user + r.cpu.system), 2)} (${num(med(xs, (r) => r.cpu.user), 2)} + ${num(med(xs, (r) => r.cpu.system), 2)})`;
@@ -95,11 +105,13 @@ export async function benchTransport(): Promise<void> {
     ['case', 'goodput Mbit/s', 'ratio', 'goal', 'sender CPU us/datagram (user + system)', 'receiver CPU us/datagram'],
     [
       row('raw node:dgram one way (baseline)', runs.raw, raw0, 1, '-'),
+      row('checked datagrams one way, no ARQ', runs.checked, checked, checked / raw0, '-'),
       row('sr, 0% loss', runs.sr0, g0, g0 / raw0, '>= 0.80 of raw'),
       row('sr, 5% loss', runs.sr5, g5, g5 / (0.95 * g0), '>= 0.90 of 0.95 x sr 0%'),
     ],
   );
   console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(med(runs.sr5, (r) => r.resent) * 100, 1)}% of its packets`);
+  console.log(`checked: each datagram carries the ${HEADER_BYTES}-byte header and a CRC32C, the receiver verifies both and the payload, nothing is acknowledged; goodput counts the payload, so the header alone costs ${num((HEADER_BYTES / 1200) * 100, 0)}%`);
   console.log('sender CPU: user and system time of the sending process over the measured part, per datagram it sent (medians of each)');
   console.log('receiver CPU: user + system time of the receiving process per datagram it received, and the share of one core that kept busy: near 100% means the receiver sets the pace');
 }
