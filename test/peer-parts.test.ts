@@ -10,6 +10,7 @@ import { BeaconSender, LOOPBACK_BROADCAST, PeerBeaconListener, beaconDestination
 import type { NetworkInterfaceInfo } from 'node:os';
 import { PeerTable } from '../core/udp/driver.js';
 import { RecyclingPeerTable } from '../core/rpc/peers.js';
+import { plainAddress } from '../core/util/address.js';
 
 const caps = { ...DEFAULT_PEER_CAPS };
 
@@ -121,6 +122,21 @@ describe('peer tables serving one host', () => {
     expect(t.idOf('10.0.0.2', 1)).toBe(0);
     expect(t.idOf('10.0.0.3', 1)).toBe(1);
     expect(t.foreignDrops).toBe(0);
+  });
+});
+
+describe('plainAddress', () => {
+  it.each([
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['::FFFF:192.168.1.20', '192.168.1.20'],
+    ['10.0.0.1', '10.0.0.1'],
+    ['::1', '::1'],
+    ['fe80::1', 'fe80::1'],
+    ['::ffff:10.0.0', '::ffff:10.0.0'],
+    ['::ffff:10.0.0.1x', '::ffff:10.0.0.1x'],
+    ['', ''],
+  ])('writes %s as %s', (address, plain) => {
+    expect(plainAddress(address)).toBe(plain);
   });
 });
 
