@@ -134,7 +134,7 @@ function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, dura
     const lat = new Float64Array(1 << 20);
     let n = 0;
     let all = 0;
-    let cpu = process.cpuUsage();
+    let cpu: NodeJS.CpuUsage;
     let active = inFlight;
     let start = 0;
     let measureAt = 0;

@@ -1,6 +1,7 @@
 // Settings shared by the transport benchmark's processes.
 
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
+import { HEADER_BYTES } from '../core/wire/packet.js';
 
 /** Socket buffers of every benchmark socket (rmem_max here is 4 MiB). */
 export const BENCH_SOCKET_BYTES = 4 << 20;
@@ -15,3 +16,6 @@ export const BENCH_TRANSPORT = {
   rtoMsMin: 20,
   rtoMsInitial: 100,
 };
+
+/** Bytes of every datagram the benchmark's pairs send: a full SR data packet (1200). */
+export const BENCH_DATAGRAM_BYTES = BENCH_TRANSPORT.mssBytes + HEADER_BYTES;

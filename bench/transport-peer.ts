@@ -3,7 +3,7 @@
 //                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
 //   raw-send PORT MS [checked]
 //                           blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
-//                           measured; prints {sent, cpu} of the measured part
+//                           measured; prints {sent, cpuUs} of the measured part
 //                           checked: each datagram is a DATA packet of the wire format with a sequence
 //                           number, payload from the transfer's pattern and a CRC32C; the receiver parses
 //                           it, verifies the checksum and compares the payload with the pattern. No
@@ -12,15 +12,16 @@
 //                           stderr when started by hand); prints
 //                           {measured}: the CPU time and datagrams of its newest session, from
 //                           the SYN until the receiver read the FIN
-//   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its summary
+//   transfer PORT BYTES LOSS  a warm-up transfer, then a selective-repeat transfer to the listener; prints its
+//                           summary and senderCpuUs, the sender's CPU time over the measured transfer
 
 import { createSocket } from 'node:dgram';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
-import { BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
+import { BENCH_DATAGRAM_BYTES, BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { BulkReceiver, makePattern, PATTERN_BYTES } from '../core/apps/bulk.js';
-import { HEADER_BYTES, newHeader, PacketType, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
+import { HEADER_BYTES, newHeader, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
 
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
@@ -31,10 +32,14 @@ const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
-/** Datagram and payload bytes of the checked pair (the SR transfer's datagrams are this size too). */
-const DATAGRAM_BYTES = 1200;
-const PAYLOAD_BYTES = DATAGRAM_BYTES - HEADER_BYTES;
-/** The transfer's pattern followed by its first payload's worth again: every payload is one run of it. */
+/** Payload bytes of a checked datagram (as many as an SR data packet carries). */
+const PAYLOAD_BYTES = BENCH_DATAGRAM_BYTES - HEADER_BYTES;
+/**
+ * The transfer's pattern followed by its first payload's worth again: every payload is one run of
+ * it. The receiver compares against it by sequence number, not with the transfer's own running
+ * check (PatternCheck in core/apps/bulk.ts), which counts bytes in order and would take the first
+ * datagram the kernel drops for a difference; its cost is the same, one native comparison.
+ */
 const pattern = () => {
   const p = makePattern(1);
   const out = Buffer.alloc(PATTERN_BYTES + PAYLOAD_BYTES);
@@ -52,8 +57,7 @@ export interface ReceiverCpu {
 
 if (role === 'raw-recv') {
   const s = createSocket('udp4');
-  const checked = args[0] === 'checked';
-  const p = pattern();
+  const p = args[0] === 'checked' ? pattern() : null;
   const h = newHeader();
   let n = 0;
   // Checked datagrams that fail to parse, fail the checksum, or carry other bytes than the pattern's.
@@ -65,7 +69,7 @@ if (role === 'raw-recv') {
   let cpu: NodeJS.CpuUsage | null = null;
   s.on('message', (m: Buffer) => {
     n++;
-    if (checked) {
+    if (p !== null) {
       if (parseInto(m, m.length, h) !== null || !verifyChecksum(m, m.length)) bad++;
       else {
         const at = (h.seq * PAYLOAD_BYTES) % PATTERN_BYTES;
@@ -92,11 +96,13 @@ if (role === 'raw-recv') {
   });
 } else if (role === 'raw-send') {
   const s = createSocket('udp4');
-  const checked = args[2] === 'checked';
-  const p = pattern();
-  // One buffer per datagram of a tick: a send the kernel could not take at once still holds its buffer.
-  const bufs = Array.from({ length: 64 }, () => Buffer.alloc(DATAGRAM_BYTES));
-  const h = { type: PacketType.DATA, flags: 0, connectionId: 1, seq: 0, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] };
+  const p = args[2] === 'checked' ? pattern() : null;
+  // One buffer per datagram of a tick. A send libuv queued (the kernel's buffer was full) still
+  // holds its buffer when the next tick rewrites it; the rewrite is whole (header, payload and
+  // checksum in one go, on this thread), so such a datagram leaves as a later, valid one.
+  const bufs = Array.from({ length: 64 }, () => Buffer.alloc(BENCH_DATAGRAM_BYTES));
+  const h = newHeader();
+  h.connectionId = 1;
   const durationMs = Number(args[1]);
   let sent = 0;
   let seq = 0;
@@ -108,12 +114,12 @@ if (role === 'raw-recv') {
     const tick = () => {
       for (let i = 0; i < 64; i++) {
         const b = bufs[i]!;
-        if (checked) {
+        if (p !== null) {
           h.seq = seq++;
           const off = writeHeader(b, h, PAYLOAD_BYTES);
           const at = (h.seq * PAYLOAD_BYTES) % PATTERN_BYTES;
           p.copy(b, off, at, at + PAYLOAD_BYTES);
-          sealChecksum(b, DATAGRAM_BYTES);
+          sealChecksum(b, BENCH_DATAGRAM_BYTES);
         }
         s.send(b);
       }

@@ -15,6 +15,7 @@ import type { TransferSummary } from '../core/transfer/setup.js';
 import type { ReceiverCpu } from './transport-peer.js';
 import { median, num, printTable } from './lib.js';
 import { HEADER_BYTES } from '../core/wire/packet.js';
+import { BENCH_DATAGRAM_BYTES } from './transport-config.js';
 
 const PEER = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
 const RUNS = 3;
@@ -68,7 +69,7 @@ async function raw(durationMs: number, checked: boolean): Promise<Run> {
   recv.child.send('stop');
   const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu };
   if (r.bad > 0) throw new Error(`${r.bad} checked datagrams failed the receiver's checks`);
-  return { bps: r.rate * (checked ? 1200 - HEADER_BYTES : 1200) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
+  return { bps: r.rate * (checked ? BENCH_DATAGRAM_BYTES - HEADER_BYTES : BENCH_DATAGRAM_BYTES) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
 }
 
 async function sr(bytes: number, loss: number): Promise<Run> {
@@ -110,8 +111,8 @@ export async function benchTransport(): Promise<void> {
       row('sr, 5% loss', runs.sr5, g5, g5 / (0.95 * g0), '>= 0.90 of 0.95 x sr 0%'),
     ],
   );
-  console.log(`raw: ${num(raw0 / 9600)} datagrams/s; sr at 5% loss resent ${num(med(runs.sr5, (r) => r.resent) * 100, 1)}% of its packets`);
-  console.log(`checked: each datagram carries the ${HEADER_BYTES}-byte header and a CRC32C, the receiver verifies both and the payload, nothing is acknowledged; goodput counts the payload, so the header alone costs ${num((HEADER_BYTES / 1200) * 100, 0)}%`);
+  console.log(`raw: ${num(raw0 / (BENCH_DATAGRAM_BYTES * 8))} datagrams/s; sr at 5% loss resent ${num(med(runs.sr5, (r) => r.resent) * 100, 1)}% of its packets`);
+  console.log(`checked: each datagram carries the ${HEADER_BYTES}-byte header and a CRC32C, the receiver verifies both and the payload, nothing is acknowledged; goodput counts the payload, so the header alone costs ${num((HEADER_BYTES / BENCH_DATAGRAM_BYTES) * 100, 0)}%`);
   console.log('sender CPU: user and system time of the sending process over the measured part, per datagram it sent (medians of each)');
   console.log('receiver CPU: user + system time of the receiving process per datagram it received, and the share of one core that kept busy: near 100% means the receiver sets the pace');
 }
