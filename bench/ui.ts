@@ -6,8 +6,9 @@
 // main thread's busy time per second (scripting, style and layout, all tasks) is steadier, and its
 // CPU time per second (and the renderer process's) is steadier still: it is what a change is
 // judged by. PACKETLAB_UI_PROFILE=FILE also writes a CPU profile of the overlay case (open it in
-// Chrome's DevTools; a renderer built with `--minify false` keeps the names) and prints the
-// functions with the most self time.
+// Chrome's DevTools) and prints the functions with the most self time. `npm run bench` rebuilds
+// the renderer minified; for names, rebuild it unminified and run this file directly:
+//   npm run build && npm run build:renderer -- --minify false && PACKETLAB_UI_PROFILE=FILE node dist/bench/main.js ui
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
