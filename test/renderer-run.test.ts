@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { RunBatch, RunData } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
+import { startedRun } from './helpers/renderer-run.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
@@ -24,9 +25,7 @@ function batch(b: Partial<RunBatch>): RunBatch {
 
 describe('RunStore', () => {
   it('files samples, markers and live values by trial, and resets live values at a new trial', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
-    expect(await run.start(SPEC, { network: 'loopback', quick: true })).toBe(true);
+    const { fake, run } = await startedRun(SPEC, {}, { network: 'loopback', quick: true });
     expect(fake.calls[0]).toEqual({ method: 'startRun', params: { text: SPEC, network: 'loopback', quick: true } });
     fake.push(batch({ status: { state: 'running', reason: null, dir: '/r' }, trial: { point: 0, repetition: 0, axes: { window: 8 }, trial: 1, trials: 2 } }));
     fake.push(batch({ samples: [{ point: 0, repetition: 0, values: { time_s: 0.1, goodput_bps: 5 } }], events: [{ point: 0, repetition: 0, timeS: 0.1, kind: 'set', knob: 'transport.rtoMs', before: '200', after: '50', detail: 'user' }] }));
@@ -147,9 +146,7 @@ describe('RunStore', () => {
   });
 
   it('ends a run whose end it missed while offline, from the history', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
-    await run.start(SPEC);
+    const { run } = await startedRun(SPEC);
     run.syncStatus([{ id: 'run-1', status: 'running', reason: null }]);
     expect(run.state).toBe('running');
     run.syncStatus([{ id: 'run-1', status: 'failed', reason: 'the worker crashed' }]);
