@@ -123,16 +123,22 @@ describe('RunStore', () => {
     const rows: (string | number | null)[][] = [];
     for (let i = 0; i < 100; i++) rows.push([0, 0, i / 10, i / 10 + 0.05, 'forward', 'DATA', 1000 + i, null, null, '', 0, 'delivered']);
     const disk: RunData = {
-      info: { id: 'run-7', name: 'x', title: 'X run', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 1, captures: [] },
-      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }] },
-      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1]] },
+      info: { id: 'run-7', name: 'x', title: 'X run', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 2, captures: [] },
+      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }, { index: 1, axes: {} }] },
+      // Point 1 comes first, so that point 0 (the one with packets) is the latest trial.
+      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[1, 0, 0.1, 2], [0, 0, 0.1, 1]] },
       events: { columns: [], rows: [] },
       summary: { columns: [], rows: [] },
       packets: { columns: ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'], rows },
     };
-    const fake = fakeApi({ openRun: () => ({ ok: true, value: disk }) });
-    const run = new RunStore(fake.api);
+    expect(new RunStore(fakeApi({}).api).pastLadder).toBeNull();
+    const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
+    // A live run: its ladder is the live packets, and there is no past ladder.
+    const live = [0, 1, 2].map((i) => ({ sentS: i / 10, arrivedS: i / 10 + 0.02, direction: 'forward' as const, type: 'DATA', seq: 500 + i, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }));
+    fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 1 }, packets: live }));
     expect(run.pastLadder).toBeNull();
+    expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);
+
     expect(await run.open('run-7')).toBe(true);
     const end = run.pastLadder!;
     expect(end.maxS).toBeCloseTo(9.9);
@@ -141,7 +147,24 @@ describe('RunStore', () => {
     run.ladderAtS = 1.05;
     expect(run.pastLadder!.packets.map((p) => p.seq)).toEqual(Array.from({ length: 11 }, (_, i) => 1000 + i));
     expect(() => (run.ladderAtS = Number.NaN)).toThrow(/ladder time/);
+    expect(run.ladderAtS).toBe(1.05);
+    // Another trial puts the chosen time back at the trial's end.
+    run.trialKey = '1/0';
+    expect(run.ladderAtS).toBeNull();
+    expect(run.pastLadder).toBeNull();
+    run.trialKey = '0/0';
+    expect(run.pastLadder!.atS).toBeCloseTo(9.9);
+    run.ladderAtS = 1.05;
+
+    // Back to the live run: its packets again, and the past run's time is forgotten.
     run.closeOpened();
+    expect(run.pastLadder).toBeNull();
+    expect(run.ladderAtS).toBeNull();
+    expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);
+    // An overlaid run's ladder packets are not built, and it shows no past ladder.
+    expect(await run.open('run-7', 'overlay')).toBe(true);
+    expect(run.overlay!.trials.trials.map((t) => t.key)).toEqual(['1/0', '0/0']);
+    expect(run.overlay!.trials.trials.every((t) => t.packets.length === 0)).toBe(true);
     expect(run.pastLadder).toBeNull();
   });
 
