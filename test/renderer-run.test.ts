@@ -217,6 +217,29 @@ describe('SpecEditor', () => {
 });
 
 describe('saving files', () => {
+  /** The downloads (file name and Blob) that `fn` started by clicking an <a download>, which goes nowhere meanwhile. */
+  async function downloadsDuring(fn: () => Promise<void>): Promise<{ name: string; blob: Blob | undefined }[]> {
+    const downloads: { name: string; blob: Blob | undefined }[] = [];
+    const blobs = new Map<string, Blob>();
+    const click = HTMLAnchorElement.prototype.click;
+    const createObjectURL = URL.createObjectURL;
+    URL.createObjectURL = (obj: Blob | MediaSource) => {
+      const url = createObjectURL.call(URL, obj);
+      if (obj instanceof Blob) blobs.set(url, obj);
+      return url;
+    };
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      downloads.push({ name: this.download, blob: blobs.get(this.href) });
+    };
+    try {
+      await fn();
+    } finally {
+      HTMLAnchorElement.prototype.click = click;
+      URL.createObjectURL = createObjectURL;
+    }
+    return downloads;
+  }
+
   it("goes through the desktop app's save dialog when there is one (CSV as text, PNG as base64)", async () => {
     const requests: unknown[] = [];
     const win = {
@@ -235,33 +258,25 @@ describe('saving files', () => {
     ]);
   });
 
-  it('downloads a Blob in a browser', async () => {
-    const clicked: string[] = [];
-    const orig = HTMLAnchorElement.prototype.click;
-    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
-      clicked.push(this.download);
-    };
-    try {
+  it('downloads a Blob in a browser: CSV as text, a capture given as base64 as its bytes', async () => {
+    const downloads = await downloadsDuring(async () => {
       expect(await saveFile('csv', 'run-samples.csv', 'a,b\n', window)).toBeNull();
-    } finally {
-      HTMLAnchorElement.prototype.click = orig;
-    }
-    expect(clicked).toEqual(['run-samples.csv']);
+      expect(await saveFile('pcapng', 'c.pcapng', 'CgA=', window)).toBeNull();
+    });
+    expect(downloads.map((d) => d.name)).toEqual(['run-samples.csv', 'c.pcapng']);
+    const [csv, pcapng] = downloads.map((d) => d.blob!);
+    expect(csv!.type).toBe('text/csv');
+    expect(await csv!.text()).toBe('a,b\n');
+    expect(pcapng!.type).toBe('application/vnd.tcpdump.pcap');
+    expect([...new Uint8Array(await pcapng!.arrayBuffer())]).toEqual([0x0a, 0x00]);
   });
 
   it("names a chart's PNG after the run and the chart, and says when the canvas gives no PNG", async () => {
-    const clicked: string[] = [];
-    const orig = HTMLAnchorElement.prototype.click;
-    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
-      clicked.push(this.download);
-    };
     const canvas = (blob: Blob | null) => ({ toBlob: (cb: (b: Blob | null) => void) => cb(blob) }) as unknown as HTMLCanvasElement;
-    try {
+    const downloads = await downloadsDuring(async () => {
       expect(await exportChartPng('run 7/x', 'timeseq', canvas(new Blob([new Uint8Array([1])], { type: 'image/png' })))).toBeNull();
       expect(await exportChartPng('run-7', 'rate', canvas(null))).toBe('the chart could not be turned into a PNG');
-    } finally {
-      HTMLAnchorElement.prototype.click = orig;
-    }
-    expect(clicked).toEqual(['run-7-x-timeseq.png']);
+    });
+    expect(downloads.map((d) => d.name)).toEqual(['run-7-x-timeseq.png']);
   });
 });
