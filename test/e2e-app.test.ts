@@ -149,7 +149,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const second = await runIdOf(page);
     expect(second).not.toBe(runId);
     // The sweep's summary chart filled as its points finished.
-    await expect.poll(() => page.locator('.summary [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
+    await expect.poll(() => page.locator('[data-chart="summary"] [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
     const rateAlone = await pixelsOf(page, 'rate');
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await page.getByRole('button', { name: `Overlay ${runId}` }).click();
