@@ -372,7 +372,7 @@ describe('Charts component', () => {
       const target = document.createElement('div');
       document.body.append(target);
       const c = mount(Charts, { target, props: { run, theme: 'light' } });
-      // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
+      // The charts of a batch are redrawn over the next frames (a frame starts none once its budget is spent).
       const nextFrame = async () => {
         for (let i = 0; i < 20; i++) {
           await new Promise((r) => requestAnimationFrame(() => r(null)));
