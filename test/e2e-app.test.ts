@@ -11,7 +11,6 @@ import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { frameTimes, percentile } from '../bench/browser.js';
 import { appUnderTest, inkOf, openLab, runIdOf, samplesOf } from './helpers/app-serve.js';
-import { until } from './helpers/until.js';
 
 const app = appUnderTest('e2e-app');
 
@@ -62,7 +61,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const runId = await runIdOf(page);
 
     // The charts fill.
-    await until('20 samples on the charts', async () => (await samplesOf(page, 'rate')) >= 20, 30_000, 100);
+    await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000, interval: 100, message: '20 samples on the charts' }).toBeGreaterThanOrEqual(20);
     const inkRunning = await inkOf(page, 'rate');
     expect(inkRunning).toBeGreaterThan(inkBefore + 500);
     const frames = await frameTimes(page, 2000);
@@ -87,7 +86,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     // Both changes are drawn as marker lines on the charts (their text alternative lists them).
     await expect.poll(() => page.locator('[data-chart="retransmissions"] [role=img]').getAttribute('aria-label')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
     const samplesAtChange = await samplesOf(page, 'rate');
-    await until('3 s of samples after the changes', async () => (await samplesOf(page, 'rate')) >= samplesAtChange + 30, 30_000, 100);
+    await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000, interval: 100, message: '3 s of samples after the changes' }).toBeGreaterThanOrEqual(samplesAtChange + 30);
     expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
     await page.screenshot({ path: join(app.artifacts, '2-changed.png'), fullPage: true });
 
@@ -149,7 +148,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const second = await runIdOf(page);
     expect(second).not.toBe(runId);
     // The sweep's summary chart filled as its points finished.
-    await expect.poll(() => page.locator('.summary [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
+    await expect.poll(() => page.locator('[data-chart="summary"] [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
     const rateAlone = await pixelsOf(page, 'rate');
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await page.getByRole('button', { name: `Overlay ${runId}` }).click();

@@ -12,7 +12,6 @@ import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
-import { fakeApi } from './helpers/fake-api.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
   return Array.from({ length: n }, (_, i) => ({ x: i / 10, y: f(i) }));
@@ -366,16 +365,14 @@ describe('summary chart', () => {
 describe('Charts component', () => {
   it('binds datasets once per trial, redraws per frame from the same arrays, and follows the latest trial', async () => {
     const { mount, unmount, flushSync } = await import('svelte');
-    const { RunStore } = await import('../renderer/src/stores/run.svelte.js');
+    const { startedRun, STARTED_RUN_ID } = await import('./helpers/renderer-run.js');
     const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
     await withStubCanvases(async () => {
-      const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'r' } }) });
-      const run = new RunStore(fake.api);
-      await run.start('{"name":"x","title":"X"}');
+      const { fake, run } = await startedRun('{"name":"x","title":"X"}');
       const target = document.createElement('div');
       document.body.append(target);
       const c = mount(Charts, { target, props: { run, theme: 'light' } });
-      // The charts of a batch are redrawn over the next frames (as many a frame as fit its budget).
+      // The charts of a batch are redrawn over the next frames (a frame starts none once its budget is spent).
       const nextFrame = async () => {
         for (let i = 0; i < 20; i++) {
           await new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -385,7 +382,7 @@ describe('Charts component', () => {
       };
       const push = (point: number, from: number, n: number, trial?: boolean) =>
         fake.push({
-          runId: 'r',
+          runId: STARTED_RUN_ID,
           samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
           events: [],
           packets: [],

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { RunBatch, RunData } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
+import { startedRun } from './helpers/renderer-run.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
@@ -24,9 +25,7 @@ function batch(b: Partial<RunBatch>): RunBatch {
 
 describe('RunStore', () => {
   it('files samples, markers and live values by trial, and resets live values at a new trial', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
-    expect(await run.start(SPEC, { network: 'loopback', quick: true })).toBe(true);
+    const { fake, run } = await startedRun(SPEC, {}, { network: 'loopback', quick: true });
     expect(fake.calls[0]).toEqual({ method: 'startRun', params: { text: SPEC, network: 'loopback', quick: true } });
     fake.push(batch({ status: { state: 'running', reason: null, dir: '/r' }, trial: { point: 0, repetition: 0, axes: { window: 8 }, trial: 1, trials: 2 } }));
     fake.push(batch({ samples: [{ point: 0, repetition: 0, values: { time_s: 0.1, goodput_bps: 5 } }], events: [{ point: 0, repetition: 0, timeS: 0.1, kind: 'set', knob: 'transport.rtoMs', before: '200', after: '50', detail: 'user' }] }));
@@ -124,16 +123,22 @@ describe('RunStore', () => {
     const rows: (string | number | null)[][] = [];
     for (let i = 0; i < 100; i++) rows.push([0, 0, i / 10, i / 10 + 0.05, 'forward', 'DATA', 1000 + i, null, null, '', 0, 'delivered']);
     const disk: RunData = {
-      info: { id: 'run-7', name: 'x', title: 'X run', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 1, captures: [] },
-      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }] },
-      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1]] },
+      info: { id: 'run-7', name: 'x', title: 'X run', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 2, captures: [] },
+      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }, { index: 1, axes: {} }] },
+      // Point 1 comes first, so that point 0 (the one with packets) is the latest trial.
+      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[1, 0, 0.1, 2], [0, 0, 0.1, 1]] },
       events: { columns: [], rows: [] },
       summary: { columns: [], rows: [] },
       packets: { columns: ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'], rows },
     };
-    const fake = fakeApi({ openRun: () => ({ ok: true, value: disk }) });
-    const run = new RunStore(fake.api);
+    expect(new RunStore(fakeApi({}).api).pastLadder).toBeNull();
+    const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
+    // A live run: its ladder is the live packets, and there is no past ladder.
+    const live = [0, 1, 2].map((i) => ({ sentS: i / 10, arrivedS: i / 10 + 0.02, direction: 'forward' as const, type: 'DATA', seq: 500 + i, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }));
+    fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 1 }, packets: live }));
     expect(run.pastLadder).toBeNull();
+    expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);
+
     expect(await run.open('run-7')).toBe(true);
     const end = run.pastLadder!;
     expect(end.maxS).toBeCloseTo(9.9);
@@ -142,14 +147,29 @@ describe('RunStore', () => {
     run.ladderAtS = 1.05;
     expect(run.pastLadder!.packets.map((p) => p.seq)).toEqual(Array.from({ length: 11 }, (_, i) => 1000 + i));
     expect(() => (run.ladderAtS = Number.NaN)).toThrow(/ladder time/);
+    expect(run.ladderAtS).toBe(1.05);
+    // Another trial puts the chosen time back at the trial's end.
+    run.trialKey = '1/0';
+    expect(run.ladderAtS).toBeNull();
+    expect(run.pastLadder).toBeNull();
+    run.trialKey = '0/0';
+    expect(run.pastLadder!.atS).toBeCloseTo(9.9);
+    run.ladderAtS = 1.05;
+
+    // Back to the live run: its packets again, and the past run's time is forgotten.
     run.closeOpened();
+    expect(run.pastLadder).toBeNull();
+    expect(run.ladderAtS).toBeNull();
+    expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);
+    // An overlaid run's ladder packets are not built, and it shows no past ladder.
+    expect(await run.open('run-7', 'overlay')).toBe(true);
+    expect(run.overlay!.trials.trials.map((t) => t.key)).toEqual(['1/0', '0/0']);
+    expect(run.overlay!.trials.trials.every((t) => t.packets.length === 0)).toBe(true);
     expect(run.pastLadder).toBeNull();
   });
 
   it('ends a run whose end it missed while offline, from the history', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
-    await run.start(SPEC);
+    const { run } = await startedRun(SPEC);
     run.syncStatus([{ id: 'run-1', status: 'running', reason: null }]);
     expect(run.state).toBe('running');
     run.syncStatus([{ id: 'run-1', status: 'failed', reason: 'the worker crashed' }]);
@@ -197,6 +217,29 @@ describe('SpecEditor', () => {
 });
 
 describe('saving files', () => {
+  /** The downloads (file name and Blob) that `fn` started by clicking an <a download>, which goes nowhere meanwhile. */
+  async function downloadsDuring(fn: () => Promise<void>): Promise<{ name: string; blob: Blob | undefined }[]> {
+    const downloads: { name: string; blob: Blob | undefined }[] = [];
+    const blobs = new Map<string, Blob>();
+    const click = HTMLAnchorElement.prototype.click;
+    const createObjectURL = URL.createObjectURL;
+    URL.createObjectURL = (obj: Blob | MediaSource) => {
+      const url = createObjectURL.call(URL, obj);
+      if (obj instanceof Blob) blobs.set(url, obj);
+      return url;
+    };
+    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
+      downloads.push({ name: this.download, blob: blobs.get(this.href) });
+    };
+    try {
+      await fn();
+    } finally {
+      HTMLAnchorElement.prototype.click = click;
+      URL.createObjectURL = createObjectURL;
+    }
+    return downloads;
+  }
+
   it("goes through the desktop app's save dialog when there is one (CSV as text, PNG as base64)", async () => {
     const requests: unknown[] = [];
     const win = {
@@ -215,33 +258,25 @@ describe('saving files', () => {
     ]);
   });
 
-  it('downloads a Blob in a browser', async () => {
-    const clicked: string[] = [];
-    const orig = HTMLAnchorElement.prototype.click;
-    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
-      clicked.push(this.download);
-    };
-    try {
+  it('downloads a Blob in a browser: CSV as text, a capture given as base64 as its bytes', async () => {
+    const downloads = await downloadsDuring(async () => {
       expect(await saveFile('csv', 'run-samples.csv', 'a,b\n', window)).toBeNull();
-    } finally {
-      HTMLAnchorElement.prototype.click = orig;
-    }
-    expect(clicked).toEqual(['run-samples.csv']);
+      expect(await saveFile('pcapng', 'c.pcapng', 'CgA=', window)).toBeNull();
+    });
+    expect(downloads.map((d) => d.name)).toEqual(['run-samples.csv', 'c.pcapng']);
+    const [csv, pcapng] = downloads.map((d) => d.blob!);
+    expect(csv!.type).toBe('text/csv');
+    expect(await csv!.text()).toBe('a,b\n');
+    expect(pcapng!.type).toBe('application/vnd.tcpdump.pcap');
+    expect([...new Uint8Array(await pcapng!.arrayBuffer())]).toEqual([0x0a, 0x00]);
   });
 
   it("names a chart's PNG after the run and the chart, and says when the canvas gives no PNG", async () => {
-    const clicked: string[] = [];
-    const orig = HTMLAnchorElement.prototype.click;
-    HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
-      clicked.push(this.download);
-    };
     const canvas = (blob: Blob | null) => ({ toBlob: (cb: (b: Blob | null) => void) => cb(blob) }) as unknown as HTMLCanvasElement;
-    try {
+    const downloads = await downloadsDuring(async () => {
       expect(await exportChartPng('run 7/x', 'timeseq', canvas(new Blob([new Uint8Array([1])], { type: 'image/png' })))).toBeNull();
       expect(await exportChartPng('run-7', 'rate', canvas(null))).toBe('the chart could not be turned into a PNG');
-    } finally {
-      HTMLAnchorElement.prototype.click = orig;
-    }
-    expect(clicked).toEqual(['run-7-x-timeseq.png']);
+    });
+    expect(downloads.map((d) => d.name)).toEqual(['run-7-x-timeseq.png']);
   });
 });

@@ -11,11 +11,10 @@ import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BY
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { ladderWindow } from '../renderer/src/lib/ladder.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
-import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
 import { withStubCanvases } from './helpers/renderer-canvas.js';
-import { fakeApi } from './helpers/fake-api.js';
+import { startedRun, STARTED_RUN_ID } from './helpers/renderer-run.js';
 
 function pkt(p: Partial<LadderPacket>): LadderPacket {
   return { sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'DATA', seq: 1000, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
@@ -191,13 +190,11 @@ describe('the time-sequence graph of a past run', () => {
 describe('TimeSeqChart', () => {
   it('binds a scatter chart once per trial to the live packets of the trial, redrawing per frame', async () => {
     await withStubCanvases(async () => {
-      const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'r' } }) });
-      const run = new RunStore(fake.api);
-      await run.start('{"name":"x","title":"X","transport":{"mssBytes":1000}}');
+      const { fake, run } = await startedRun('{"name":"x","title":"X","transport":{"mssBytes":1000}}');
       const target = document.createElement('div');
       document.body.append(target);
       const trialStart = (point: number) => ({ trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } });
-      fake.push({ runId: 'r', samples: [], events: [], packets: [], ...trialStart(0) });
+      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [], ...trialStart(0) });
       const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
       flushSync();
       const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -209,7 +206,7 @@ describe('TimeSeqChart', () => {
       const datasets = chart.data.datasets;
       expect(datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
       for (let b = 0; b < 10; b++) {
-        fake.push({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
+        fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
         flushSync();
       }
       await nextFrame();
@@ -221,7 +218,7 @@ describe('TimeSeqChart', () => {
         'Time-sequence graph, point 1, repetition 1: 10 DATA transmissions (0 retransmissions, 0 dropped), 10 ACKs; sequence up to 10 packets after the first by 0.130 s; receive window 4 packets above the ACK.',
       );
       // A new trial: its own graph.
-      fake.push({ runId: 'r', samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
+      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
       flushSync();
       await nextFrame();
       expect(chart.data.datasets).not.toBe(datasets);

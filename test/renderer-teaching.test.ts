@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { EndpointState, LadderPacket, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
+import { startedRun } from './helpers/renderer-run.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
@@ -113,16 +114,13 @@ describe('TeachStore', () => {
   });
 
   it('pauses and resumes; the run store follows the pause and resume events; an action on a datagram is a call and an event', async () => {
-    const fake = fakeApi({
-      startRun: () => ({ ok: true, value: { runId: 'run-1' } }),
+    const { fake, run } = await startedRun(SIM_SPEC, {
       pauseRun: () => ({ ok: true, value: null }),
       resumeRun: () => ({ ok: true, value: null }),
       simState: () => ({ ok: true, value: simState(0.05, 20) }),
       packetAction: (p: { index: number }) => (p.index === 45 || p.index === 46 ? { ok: true, value: null } : { ok: false, error: `packetAction: no forward datagram #${p.index} is in flight` }),
     });
-    const run = new RunStore(fake.api);
     const teach = new TeachStore(fake.api, run);
-    await run.start(SIM_SPEC);
     expect(run.paused).toBe(false);
     expect(await teach.pause()).toBe(true);
     expect(run.paused).toBe(true);
@@ -159,10 +157,8 @@ describe('TeachStore', () => {
   });
 
   it('stays off for runs that are not in the simulator', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
+    const { fake, run } = await startedRun(SIM_SPEC, {}, { network: 'loopback' });
     const teach = new TeachStore(fake.api, run);
-    await run.start(SIM_SPEC, { network: 'loopback' });
     expect(run.simulator).toBe(false);
     expect(teach.enabled).toBe(false);
     expect(await teach.pause()).toBe(false);
@@ -431,9 +427,7 @@ describe('Teaching panel', () => {
   });
 
   it('logs steps and actions by hand in words', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }) });
-    const run = new RunStore(fake.api);
-    await run.start(SIM_SPEC, { paused: true });
+    const { fake, run } = await startedRun(SIM_SPEC, {}, { paused: true });
     const target = document.createElement('div');
     document.body.append(target);
     const c = mount(EventLog, { target, props: { run } });

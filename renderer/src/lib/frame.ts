@@ -1,18 +1,20 @@
-// At most one redraw per chart per animation frame, however many batches arrive in between, and
-// no more redraws in one frame than fit its budget: a batch makes every chart dirty at once, and
-// redrawing all of them in the same frame (the time-sequence graph and an hour overlaid took 10 to
-// 30 ms each on the development machine, npm run bench ui) made one long frame per batch. The
-// charts left over are redrawn in the next frames, oldest request first.
+// At most one redraw per chart per animation frame, however many batches arrive in between, and no
+// redraw starts in a frame once the redraws in it have taken its budget: a batch makes every chart
+// dirty at once, and redrawing all of them in the same frame (the time-sequence graph and an hour
+// overlaid took 10 to 30 ms each on the development machine, npm run bench ui) made one long frame
+// per batch. The budget bounds when a redraw may start, not how long one takes: a redraw that
+// started finishes, so a single 30 ms redraw still makes a 30 ms frame. The charts left over are
+// redrawn in the next frames, oldest request first.
 
 /** Something that redraws. */
 export interface Redrawable {
   update(mode: 'none'): void;
 }
 
-/** Milliseconds of redrawing a frame may start more of (the rest of the frame is the browser's). */
+/** Milliseconds of redrawing in a frame after which no further redraw starts in it (the one going finishes). */
 export const FRAME_BUDGET_MS = 8;
 
-/** Coalesces redraw requests into one `update('none')` per chart per frame, within a time budget. */
+/** Coalesces redraw requests into one `update('none')` per chart per frame, starting none once the frame's budget is spent. */
 export class FrameScheduler {
   /** Charts waiting for a redraw, in the order they first asked (a Set keeps insertion order). */
   private readonly dirty = new Set<Redrawable>();

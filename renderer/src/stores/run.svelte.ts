@@ -156,7 +156,7 @@ export class RunStore {
   get view(): RunView | null {
     return this.#opened ?? this.#live;
   }
-  /** The selected trial's key, or null to follow the latest. */
+  /** The selected trial's key, or null to follow the latest; setting it puts the past ladder back at the trial's end. */
   get trialKey(): string | null {
     return this.#trialKey;
   }
@@ -316,7 +316,7 @@ export class RunStore {
   /** Goes back from an opened run to the live one. */
   closeOpened(): void {
     this.#opened = null;
-    this.#trialKey = null;
+    this.trialKey = null;
     this.#revision++;
   }
 
@@ -353,7 +353,7 @@ export class RunStore {
     this.#runId = runId;
     this.#live = live;
     this.#opened = null;
-    this.#trialKey = null;
+    this.trialKey = null;
     this.#reason = null;
     this.#dir = null;
     this.#events = [];
