@@ -8,6 +8,7 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { existsSync } from 'node:fs';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { cli, cliAsync } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
 
@@ -87,6 +88,38 @@ describe('real UDP on loopback', () => {
       const r = await cliAsync(['udp', '--peer', `127.0.0.1:${server.port}`, '--rate', '5000pps', '--duration', '1s']);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/refused or ended the stream: rate 5000 packets\/s is outside the listener cap of 1\.\.1000/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a listener refuses a live change of a session's receive buffer above its cap, as it refuses such a SYN", async () => {
+    const cap = 64 * 1024;
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { maxSessions: 4, maxRcvBufferBytes: cap, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 } });
+    try {
+      const transfer = runUdpTransfer({
+        setup: {
+          transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 16, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 },
+          forward: { ...NO_IMPAIRMENT },
+          reverse: { ...NO_IMPAIRMENT },
+          totalBytes: 200_000,
+          messageBytes: 0,
+          readRateBytesPerSecond: 400_000,
+          seed: 3,
+          intervalMs: 100,
+          timeLimitMs: 60_000,
+        },
+        peer: { host: '127.0.0.1', port: server.port },
+        socket: noSockets,
+      });
+      const open = () => server.sessions().find((x) => x.kind === 'reliable' && !x.finished);
+      await until('a reliable session open on the listener', () => open() !== undefined);
+      const id = open()!.connectionId;
+      expect(server.reconfigure(id, { rcvBufferBytes: cap + 1 })).toBe(`rcvBufferBytes ${cap + 1} exceeds this listener's limit of ${cap} bytes`);
+      expect(server.reconfigure(id, { rcvBufferBytes: cap })).toBeNull();
+      const s = await transfer;
+      expect(s.status, s.failure ?? '').toBe('complete');
+      expect(s.dataMatched).toBe(true);
     } finally {
       await server.close();
     }

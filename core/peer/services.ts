@@ -192,10 +192,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     kind: 'listener',
     udpPort,
     ...lifecycle,
-    configureSession: (connectionId, changes) =>
-      reconfigureSession(connectionId, open.get(connectionId)?.session, changes, driver, () =>
-        changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes ? `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes` : null,
-      ),
+    configureSession: (connectionId, changes) => reconfigureSession(connectionId, open.get(connectionId)?.session, changes, caps, driver),
   };
 }
 
