@@ -761,9 +761,10 @@ class PeerLost extends Error {}
 /**
  * A peer agent's listener as the receiving end of a transfer: its statistics, asked for once an
  * interval (one request at a time) for the receiver's columns of a transfer's samples and afresh by
- * refresh() for the final figures, and live changes of its session's knobs. A failed request keeps
- * what was known: the trial learns of a lost agent from the control channel itself. Exported for
- * its test.
+ * refresh() for the final figures, and live changes of its session's knobs. The interval runs on a
+ * timer of its own, not the sampler's, so a sample's receiver columns can be up to an interval plus
+ * a round trip old. A failed request keeps what was known: the trial learns of a lost agent from
+ * the control channel itself. Exported for its test.
  */
 export class AgentStatsPoller implements ReceivingEnd {
   private known: LocalPeerStats | null = null;
