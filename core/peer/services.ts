@@ -41,11 +41,7 @@ export interface AgentService {
 }
 
 /** What the stats of every kind of service begin with. */
-interface CommonStats {
-  service: number;
-  uptimeMs: number;
-  ended: string | null;
-}
+type CommonStats = Pick<ServiceStats, 'service' | 'uptimeMs' | 'ended'>;
 
 /**
  * The stats and stop of a service: its stats as they are until it stops; stopping (once) takes
