@@ -42,6 +42,14 @@ export interface ListenerCaps {
   maxSessionMs: number;
 }
 
+/**
+ * Why a reliable session may not have a receive buffer of `rcvBufferBytes` under `caps`, or null:
+ * the one rule for a SYN and for a live change of an open session.
+ */
+export function rcvBufferCapProblem(rcvBufferBytes: number, caps: Pick<ListenerCaps, 'maxRcvBufferBytes'>): string | null {
+  return rcvBufferBytes > caps.maxRcvBufferBytes ? `rcvBufferBytes ${rcvBufferBytes} exceeds this listener's limit of ${caps.maxRcvBufferBytes} bytes` : null;
+}
+
 /** Caps of a listener nobody configured: generous for a lab machine, bounded for safety. */
 export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   maxSessions: 16,
@@ -232,7 +240,8 @@ export class Listener implements Endpoint {
     if (o.service !== Service.STREAM) {
       if (o.mssBytes < 16 || o.mssBytes > 65000) return `MSS ${o.mssBytes} is outside 16..65000`;
       if (o.rcvBufferBytes < o.mssBytes) return `receive buffer ${o.rcvBufferBytes} is smaller than the MSS ${o.mssBytes}`;
-      if (o.rcvBufferBytes > caps.maxRcvBufferBytes) return `receive buffer ${o.rcvBufferBytes} exceeds the listener cap of ${caps.maxRcvBufferBytes} bytes`;
+      const overCap = rcvBufferCapProblem(o.rcvBufferBytes, caps);
+      if (overCap !== null) return overCap;
       if (o.ackEveryPackets < 1 || o.ackEveryPackets > 64) return `ack-every ${o.ackEveryPackets} is outside 1..64`;
       if (o.ackDelayMs > 1000) return `ack delay ${o.ackDelayMs} ms exceeds 1000 ms`;
       return null;

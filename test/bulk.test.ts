@@ -7,19 +7,9 @@ import { runSimTransfer } from '../core/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
-const setup = (o: Partial<TransferSetup>): TransferSetup => ({
-  transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' },
-  forward: { ...NO_IMPAIRMENT, delayMs: 5 },
-  reverse: { ...NO_IMPAIRMENT, delayMs: 5 },
-  totalBytes: 300_000,
-  messageBytes: 0,
-  readRateBytesPerSecond: 0,
-  seed: 3,
-  intervalMs: 100,
-  timeLimitMs: 60_000,
-  ...o,
-});
+const setup = (o: Partial<TransferSetup>): TransferSetup => transferSetup(300_000, { forward: { ...NO_IMPAIRMENT, delayMs: 5 }, reverse: { ...NO_IMPAIRMENT, delayMs: 5 }, seed: 3, ...o });
 
 describe('bulk data check', () => {
   it('a verdict survives its encoding, offsets beyond 2^32 included', () => {

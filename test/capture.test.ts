@@ -10,8 +10,8 @@ import { DeliveryFlag, Link } from '../core/impair/link.js';
 import { runSimTransfer } from '../core/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { runSimStream, runUdpStream } from '../core/stream/run.js';
-import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 import { PacketType, emit } from '../core/wire/packet.js';
 
 type Epb = Extract<PcapngBlock, { type: 'epb' }>;
@@ -288,17 +288,13 @@ describe('capture file', () => {
   });
 });
 
-const lossySetup = (seed: number): TransferSetup => ({
-  transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' },
-  forward: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05, duplicateProbability: 0.02, reorderProbability: 0.02, corruptProbability: 0.02, corruptBits: 2 },
-  reverse: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05 },
-  totalBytes: 150_000,
-  messageBytes: 0,
-  readRateBytesPerSecond: 0,
-  seed,
-  intervalMs: 100,
-  timeLimitMs: 600_000,
-});
+const lossySetup = (seed: number): TransferSetup =>
+  transferSetup(150_000, {
+    forward: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05, duplicateProbability: 0.02, reorderProbability: 0.02, corruptProbability: 0.02, corruptBits: 2 },
+    reverse: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05 },
+    seed,
+    timeLimitMs: 600_000,
+  });
 
 function simCapture(seed: number) {
   const pcap = new MemorySink();

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Collector, Pair } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
-import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config.js';
+import type { ArqMode } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 const MSS = 1164;
 
@@ -253,7 +254,7 @@ describe('spurious retransmissions (Eifel)', () => {
     // Without delay the whole transfer happens at one instant of virtual time, so a lost packet and
     // its retransmission carry the same timestamp, and the ACK's echo matched the first copy too:
     // every repaired loss used to count as a spurious retransmission.
-    const s = runSimTransfer({ transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' }, forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 }, reverse: { ...NO_IMPAIRMENT }, totalBytes: 300_000, messageBytes: 0, readRateBytesPerSecond: 0, seed: 4, intervalMs: 100, timeLimitMs: 60_000 });
+    const s = runSimTransfer(transferSetup(300_000, { forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 }, seed: 4 }));
     expect(s.dataMatched).toBe(true);
     expect(s.sender.retransmitsFast).toBeGreaterThan(5);
     expect(s.sender.retransmitsSpurious).toBe(0);

@@ -16,23 +16,14 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
 import { cli, cliAsync, jsonLines } from './helpers/cli.js';
 import { until } from './helpers/until.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 const TOKEN = 'loopback-test-token-0123';
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
 
-function transferSetup(bytes: number, over: Partial<TransferSetup> = {}): TransferSetup {
-  return {
-    transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 64, rcvBufferBytes: 1 << 20, rtoMsMin: 5, rtoMsInitial: 50 },
-    forward: { ...NO_IMPAIRMENT, lossProbability: 0.02 },
-    reverse: { ...NO_IMPAIRMENT },
-    totalBytes: bytes,
-    messageBytes: 0,
-    readRateBytesPerSecond: 0,
-    seed: 5,
-    intervalMs: 100,
-    timeLimitMs: 60_000,
-    ...over,
-  };
+/** A transfer of `bytes` as these tests run it unless they say otherwise: a wide window, 2% loss on the way out. */
+function agentTransfer(bytes: number, over: Partial<TransferSetup> = {}): TransferSetup {
+  return transferSetup(bytes, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 64, rcvBufferBytes: 1 << 20, rtoMsMin: 5, rtoMsInitial: 50 }, forward: { ...NO_IMPAIRMENT, lossProbability: 0.02 }, seed: 5, ...over });
 }
 
 function bindUdp(host: string): Promise<UdpSocket> {
@@ -80,7 +71,7 @@ describe('peer agent on loopback', () => {
     const c = await client();
     const l = await c.startListener({ socket: { socketRcvBufBytes: 1 << 20 } });
     expect(l.host).toBe('127.0.0.1');
-    const s = await runUdpTransfer({ setup: transferSetup(3_000_000), peer: { host: l.host, port: l.udpPort }, socket: noSockets });
+    const s = await runUdpTransfer({ setup: agentTransfer(3_000_000), peer: { host: l.host, port: l.udpPort }, socket: noSockets });
     expect(s.status, s.failure ?? '').toBe('complete');
     expect(s.dataMatched).toBe(true);
     const stats = await c.stats(l.service);
@@ -245,7 +236,7 @@ describe('peer agent on loopback', () => {
     const windows: number[] = [];
     const changes: Promise<unknown>[] = [];
     const s = await runUdpTransfer({
-      setup: transferSetup(400_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 64, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 }, forward: { ...NO_IMPAIRMENT }, readRateBytesPerSecond: 400_000 }),
+      setup: agentTransfer(400_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 64, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 }, forward: { ...NO_IMPAIRMENT }, readRateBytesPerSecond: 400_000 }),
       peer: { host: l.host, port: l.udpPort },
       socket: noSockets,
       onStart: (t) => (connectionId = t.sender.conn.connectionId),
@@ -265,10 +256,15 @@ describe('peer agent on loopback', () => {
     expect(Math.max(...finite(windows.slice(4)))).toBeGreaterThan(100 * 1024);
     // Once the session has closed (after its linger), it is refused.
     let closed: unknown = null;
-    for (const end = performance.now() + 3000; closed === null && performance.now() < end; ) {
-      closed = await c.configureSession(l.service, connectionId, { sack: false }).then(() => null, (e: unknown) => e);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      `session ${connectionId} to close on the agent's listener (a configure-session refused)`,
+      async () => {
+        closed = await c.configureSession(l.service, connectionId, { sack: false }).then(() => null, (e: unknown) => e);
+        return closed !== null;
+      },
+      3000,
+      50,
+    );
     expect(String(closed)).toContain(`no open reliable session ${connectionId} on this listener`);
     await expect(c.configureSession(l.service, 1, {})).rejects.toThrow(/invalid configure-session request: changes: names no knob to change/);
     await expect(c.configureSession(l.service, 1, { ackEveryPackets: 0.5 })).rejects.toThrow(/invalid configure-session request: changes\.ackEveryPackets/);
@@ -467,7 +463,7 @@ describe('a peer agent that dies', () => {
     );
     const samples: number[] = [];
     const run = runUdpTransfer({
-      setup: transferSetup(2_000_000_000, { forward: { ...NO_IMPAIRMENT }, readRateBytesPerSecond: 5_000_000 }),
+      setup: agentTransfer(2_000_000_000, { forward: { ...NO_IMPAIRMENT }, readRateBytesPerSecond: 5_000_000 }),
       peer: { host: l.host, port: l.udpPort },
       socket: noSockets,
       signal: ac.signal,

@@ -8,6 +8,8 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { existsSync } from 'node:fs';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { cli, cliAsync } from './helpers/cli.js';
+import { until } from './helpers/until.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
 
@@ -17,17 +19,11 @@ describe('real UDP on loopback', () => {
     ['sr', 5_000_000],
   ])('%s transfers %d bytes under 5 percent loss and the data matches', async (protocol, bytes) => {
     const s = await runUdpTransfer({
-      setup: {
+      setup: transferSetup(bytes, {
         transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol, windowPackets: 64, rcvBufferBytes: 1 << 20, rtoMsMin: 5, rtoMsInitial: 50 },
         forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 },
         reverse: { ...NO_IMPAIRMENT, lossProbability: 0.01 },
-        totalBytes: bytes,
-        messageBytes: 0,
-        readRateBytesPerSecond: 0,
-        seed: 1,
-        intervalMs: 100,
-        timeLimitMs: 60_000,
-      },
+      }),
       peer: null,
       socket: noSockets,
     });
@@ -40,17 +36,7 @@ describe('real UDP on loopback', () => {
 
   it('stop-and-wait completes over UDP with messages', async () => {
     const s = await runUdpTransfer({
-      setup: {
-        transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'saw', rtoMsMin: 5, rtoMsInitial: 50 },
-        forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 },
-        reverse: { ...NO_IMPAIRMENT },
-        totalBytes: 300_000,
-        messageBytes: 1000,
-        readRateBytesPerSecond: 0,
-        seed: 2,
-        intervalMs: 100,
-        timeLimitMs: 60_000,
-      },
+      setup: transferSetup(300_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'saw', rtoMsMin: 5, rtoMsInitial: 50 }, forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 }, messageBytes: 1000, seed: 2 }),
       peer: null,
       socket: noSockets,
     });
@@ -87,6 +73,28 @@ describe('real UDP on loopback', () => {
       const r = await cliAsync(['udp', '--peer', `127.0.0.1:${server.port}`, '--rate', '5000pps', '--duration', '1s']);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/refused or ended the stream: rate 5000 packets\/s is outside the listener cap of 1\.\.1000/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a listener refuses a live change of a session's receive buffer above its cap, as it refuses such a SYN", async () => {
+    const cap = 64 * 1024;
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { maxSessions: 4, maxRcvBufferBytes: cap, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 } });
+    try {
+      const transfer = runUdpTransfer({
+        setup: transferSetup(200_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 16, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 }, readRateBytesPerSecond: 400_000, seed: 3 }),
+        peer: { host: '127.0.0.1', port: server.port },
+        socket: noSockets,
+      });
+      const open = () => server.sessions().find((x) => x.kind === 'reliable' && !x.finished);
+      await until('a reliable session open on the listener', () => open() !== undefined);
+      const id = open()!.connectionId;
+      expect(server.reconfigure(id, { rcvBufferBytes: cap + 1 })).toBe(`rcvBufferBytes ${cap + 1} exceeds this listener's limit of ${cap} bytes`);
+      expect(server.reconfigure(id, { rcvBufferBytes: cap })).toBeNull();
+      const s = await transfer;
+      expect(s.status, s.failure ?? '').toBe('complete');
+      expect(s.dataMatched).toBe(true);
     } finally {
       await server.close();
     }

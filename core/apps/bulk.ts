@@ -26,7 +26,7 @@ export function makePattern(seed: number): Uint8Array {
 }
 
 /** Size of the receiver's verdict message (docs/wire.md, "Bulk transfer verdict"). */
-export const VERDICT_BYTES = 56;
+const VERDICT_BYTES = 56;
 const VERDICT_VERSION = 1;
 const NO_DIFFERENCE = 2 ** 53 - 1;
 
@@ -156,7 +156,7 @@ export function verdictProblem(got: Verdict, want: Verdict): string | null {
   if (got.firstDifferenceAt !== null) return `byte ${n(got.firstDifferenceAt)} differs from what was sent (the first difference)`;
   if (got.bytesRead !== want.bytesRead) return `the receiver read ${n(got.bytesRead)} bytes, ${n(want.bytesRead)} were sent`;
   if (got.messages !== want.messages) return `the receiver read ${n(got.messages)} messages, ${n(want.messages)} were sent`;
-  if (Buffer.compare(Buffer.from(got.endsDigest), Buffer.from(want.endsDigest)) !== 0) return 'message boundaries are not where they were sent';
+  if (Buffer.compare(got.endsDigest, want.endsDigest) !== 0) return 'message boundaries are not where they were sent';
   return null;
 }
 
@@ -219,10 +219,11 @@ export class BulkSender implements Endpoint {
   verdict: Verdict | null = null;
   /** Why the data did not match, null when it did or is not known. */
   dataProblem: string | null = null;
+  /** True when the receiver read exactly what was sent; null until its verdict is known (the sender sets it, nobody else). */
+  matched: boolean | null = null;
 
   private readonly opts: BulkSenderOptions;
   private readonly pattern: Uint8Array;
-  private matchedValue: boolean | null = null;
   private readonly reply = new MessageCollector();
   private messageWritten = 0;
   private started = false;
@@ -235,11 +236,6 @@ export class BulkSender implements Endpoint {
     this.transmitTo = opts.peer;
     this.pattern = makePattern(opts.patternSeed);
     this.conn = new Connection({ config: opts.config, role: 'client', connectionId: opts.connectionId, isn: opts.isn });
-  }
-
-  /** True when the receiver read exactly what was sent; null until its verdict is known. */
-  get matched(): boolean | null {
-    return this.matchedValue;
   }
 
   /** Ends the transfer at once: the peer gets an RST with the reason, and the state is 'failed'. */
@@ -303,7 +299,7 @@ export class BulkSender implements Endpoint {
     if (this.state === 'sending') this.pump();
     if (this.state === 'closing' || this.state === 'sending') {
       this.conn.read(this.reply);
-      if (this.reply.message !== null && this.verify && this.matchedValue === null) this.judge(this.reply.message);
+      if (this.reply.message !== null && this.verify && this.matched === null) this.judge(this.reply.message);
       // The receiver's final message (its verdict, or one byte when not verifying) confirms it read
       // everything up to our FIN.
       if (this.conn.isSendComplete && this.reply.message !== null && this.state === 'closing') {
@@ -317,7 +313,7 @@ export class BulkSender implements Endpoint {
   private judge(message: Uint8Array): void {
     this.verdict = decodeVerdict(message);
     this.dataProblem = this.verdict === null ? `the receiver answered with ${message.length} bytes that are not a verdict` : verdictProblem(this.verdict, expectedVerdict(this.opts.totalBytes, this.opts.messageBytes));
-    this.matchedValue = this.dataProblem === null;
+    this.matched = this.dataProblem === null;
   }
 
   private pump(): void {
@@ -354,8 +350,6 @@ export class BulkSender implements Endpoint {
 export class BulkReceiver implements Session {
   /** The reliable connection underneath. */
   readonly conn: Connection;
-  /** What it found, once the sender closed (null when not verifying). */
-  verdict: Verdict | null = null;
   /** When the sender's FIN was read (ms). */
   finishedAtMs = Number.NaN;
   private answered = false;
@@ -430,8 +424,8 @@ export class BulkReceiver implements Session {
     if (conn.isPeerClosed && !this.answered) {
       this.answered = true;
       this.finishedAtMs = now;
-      this.verdict = this.check?.verdict() ?? null;
-      conn.sendMessage(this.verdict === null ? NOT_VERIFIED : encodeVerdict(this.verdict));
+      const verdict = this.check?.verdict() ?? null;
+      conn.sendMessage(verdict === null ? NOT_VERIFIED : encodeVerdict(verdict));
       conn.close();
     }
   }

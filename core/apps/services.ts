@@ -3,14 +3,17 @@
 // stream receiver (it counts and reports). RPC servers plug in their own factory.
 
 import { Connection } from '../transport/connection.js';
-import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
+import { DEFAULT_TRANSPORT_CONFIG, type RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../transport/config.js';
 import { Service, type ReliableSynOptions } from '../wire/handshake.js';
 import type { SessionFactory } from '../listener.js';
 import { BulkReceiver } from './bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
 
-/** Knobs of the listener's own side that a SYN does not carry (its RTO for the digest, idle timeout). */
-export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol' | 'sack' | 'verifyChecksum' | 'mssBytes' | 'ackEveryPackets' | 'ackDelayMs' | 'rcvBufferBytes'>>;
+/**
+ * Knobs of the listener's own side that a SYN does not carry: its RTO (the receiver sends its
+ * final message, the verdict of verify data, and its FIN reliably too) and its idle timeout.
+ */
+export type ListenerTransportDefaults = Partial<Omit<TransportConfig, 'protocol' | 'mssBytes' | (typeof RECEIVER_TRANSPORT_KNOBS)[number]>>;
 
 /**
  * A listener session idles out after this long without a datagram unless told otherwise: ten

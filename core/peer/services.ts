@@ -41,11 +41,7 @@ export interface AgentService {
 }
 
 /** What the stats of every kind of service begin with. */
-interface CommonStats {
-  service: number;
-  uptimeMs: number;
-  ended: string | null;
-}
+type CommonStats = Pick<ServiceStats, 'service' | 'uptimeMs' | 'ended'>;
 
 /**
  * The stats and stop of a service: its stats as they are until it stops; stopping (once) takes
@@ -192,10 +188,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     kind: 'listener',
     udpPort,
     ...lifecycle,
-    configureSession: (connectionId, changes) =>
-      reconfigureSession(connectionId, open.get(connectionId)?.session, changes, driver, () =>
-        changes.rcvBufferBytes !== undefined && changes.rcvBufferBytes > lim.maxRcvBufferBytes ? `rcvBufferBytes ${changes.rcvBufferBytes} exceeds this listener's limit of ${lim.maxRcvBufferBytes} bytes` : null,
-      ),
+    configureSession: (connectionId, changes) => reconfigureSession(connectionId, open.get(connectionId)?.session, changes, caps, driver),
   };
 }
 

@@ -11,11 +11,11 @@ import { Link } from '../impair/link.js';
 import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
 import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
-import { startLocalPeer, type LocalPeer, type LocalPeerStats, type ReceiverStatsSource } from '../udp/local-peer.js';
+import { startLocalPeer, type LocalPeer, type LocalPeerStats, type ReceivingEnd } from '../udp/local-peer.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { deriveSeed } from '../util/rng.js';
 import type { SocketConfig } from '../knobs.js';
-import type { TransportConfig } from '../transport/config.js';
+import type { ReceiverChanges } from '../transport/config.js';
 import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
 import { listenerDefaultsOf } from '../apps/services.js';
 
@@ -24,8 +24,12 @@ export interface UdpTransferOptions {
   setup: TransferSetup;
   /** A remote listener, or null to start one on loopback in a worker thread. */
   peer: { host: string; port: number } | null;
-  /** The remote listener's statistics (a peer agent's, polled by the caller): they fill the receiver's sample columns. */
-  remoteStats?: ReceiverStatsSource;
+  /**
+   * The remote listener's own end, when the caller can reach it (a peer agent's, through its control
+   * channel): its statistics fill the receiver's sample columns and the summary, and live changes of
+   * receiver-side knobs go to it.
+   */
+  remote?: ReceivingEnd;
   socket: SocketConfig;
   onSample?: (sample: TransferSample) => void;
   /** Aborting stops the transfer (its summary says 'stopped'). */
@@ -43,8 +47,8 @@ export interface UdpTransferLive {
   reverse: Link;
   /** Wakes the driver after a change (a bigger window may allow sends now). */
   kick(): void;
-  /** Changes the receiving end's knobs (local listener only; null for a remote one). */
-  reconfigureReceiver: ((changes: Partial<TransportConfig>) => Promise<string | null>) | null;
+  /** Changes the receiving end's knobs (a local listener, or the `remote` one; null for a remote listener nobody reaches). */
+  reconfigureReceiver: ((changes: ReceiverChanges) => Promise<string | null>) | null;
 }
 
 /** Runs a transfer over UDP and resolves with its summary. */
@@ -80,7 +84,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
     const own = socket.address();
     captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId, forward, reverse });
   }
-  const far: ReceiverStatsSource | null = local ?? o.remoteStats ?? null;
+  const far: ReceivingEnd | null = local ?? o.remote ?? null;
   const receiverCounters = () => {
     const s = far?.latest()?.sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
     return s === undefined ? null : { counters: s.counters, rcvBufferedBytes: s.rcvBufferedBytes };
@@ -126,8 +130,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   driver.start();
   sender.start(performance.now());
   driver.kick();
-  const localPeer = local as LocalPeer | null;
-  o.onStart?.({ sender, forward, reverse, kick: () => driver.kick(), reconfigureReceiver: localPeer === null ? null : (changes) => localPeer.reconfigure(sender.conn.connectionId, changes) });
+  o.onStart?.({ sender, forward, reverse, kick: () => driver.kick(), reconfigureReceiver: far === null ? null : (changes) => far.reconfigure(sender.conn.connectionId, changes) });
   const status = await finished;
   o.signal?.removeEventListener('abort', onAbort);
   clearTimeout(limit);

@@ -72,6 +72,9 @@ export const LIVE_TRANSPORT_KNOBS = [
  */
 export const RECEIVER_TRANSPORT_KNOBS = ['sack', 'verifyChecksum', 'ackEveryPackets', 'ackDelayMs', 'rcvBufferBytes'] as const satisfies readonly (typeof LIVE_TRANSPORT_KNOBS)[number][];
 
+/** Changes of receiver-side knobs of a running session (any subset of RECEIVER_TRANSPORT_KNOBS). */
+export type ReceiverChanges = Partial<Pick<TransportConfig, (typeof RECEIVER_TRANSPORT_KNOBS)[number]>>;
+
 /** The defaults of every transport knob. */
 export const DEFAULT_TRANSPORT_CONFIG: Readonly<TransportConfig> = Object.freeze({
   protocol: 'sr',

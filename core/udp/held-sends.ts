@@ -135,7 +135,7 @@ export class HeldSends {
   }
 
   /** The completion callback of queued sends. */
-  onSent(err: Error | null): void {
+  private onSent(err: Error | null): void {
     if (err !== null) {
       this.counters.sendErrors++;
       this.counters.lastSendError = err.message;

@@ -3,7 +3,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../listener.js';
+import { DEFAULT_LISTENER_CAPS, Listener, rcvBufferCapProblem, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { BulkReceiver } from '../apps/bulk.js';
@@ -103,20 +103,22 @@ export function withStreamDrops(factory: SessionFactory, kernelDrops: () => numb
 
 /**
  * Changes knobs of open session `connectionId` (`session`, undefined when none is open) at the
- * receiving end and runs the driver's due work; returns why not, or null. `vet` may refuse the
- * changes once the session is known to be a reliable one; values out of range are refused with the
- * connection's own message.
+ * receiving end and runs the driver's due work; returns why not, or null. A receive buffer over the
+ * listener's `caps` is refused as a SYN asking for it would be; values out of range are refused
+ * with the connection's own message.
  */
 export function reconfigureSession(
   connectionId: number,
   session: Session | undefined,
   changes: Partial<TransportConfig>,
+  caps: Pick<ListenerCaps, 'maxRcvBufferBytes'>,
   driver: { kick(): void },
-  vet?: () => string | null,
 ): string | null {
   if (!(session instanceof BulkReceiver)) return `no open reliable session ${connectionId} on this listener`;
-  const refused = vet?.() ?? null;
-  if (refused !== null) return refused;
+  if (changes.rcvBufferBytes !== undefined) {
+    const refused = rcvBufferCapProblem(changes.rcvBufferBytes, caps);
+    if (refused !== null) return refused;
+  }
   try {
     session.conn.reconfigure(performance.now(), changes);
   } catch (e) {
@@ -133,7 +135,8 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
   const dropsAtStart = udpSocketDrops(port);
   const kernelDrops = () => udpSocketDrops(port) - dropsAtStart;
   const peers = new PeerTable();
-  const listener = new Listener(o.caps ?? DEFAULT_LISTENER_CAPS, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0);
+  const caps = o.caps ?? DEFAULT_LISTENER_CAPS;
+  const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0);
   const open = new Map<number, Session>();
   const closed: SessionStats[] = [];
   const driver = new UdpDriver({
@@ -160,7 +163,7 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
     socket,
     kernelDrops,
     sessions: () => [...closed, ...[...open].map(([id, s]) => statsOf(s, id))],
-    reconfigure: (connectionId, changes) => reconfigureSession(connectionId, open.get(connectionId), changes, driver),
+    reconfigure: (connectionId, changes) => reconfigureSession(connectionId, open.get(connectionId), changes, caps, driver),
     close: () =>
       new Promise<void>((resolve) => {
         driver.stop();

@@ -3,7 +3,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../util/paths.js';
-import type { TransportConfig } from '../transport/config.js';
+import type { ReceiverChanges } from '../transport/config.js';
 import type { SessionStats } from './listener-server.js';
 import type { LocalPeerData } from './local-peer-worker.js';
 
@@ -21,15 +21,22 @@ export interface ReceiverStatsSource {
   refresh(): Promise<LocalPeerStats | null>;
 }
 
+/**
+ * The receiving end of a transfer as the sending side reaches it (a local worker, or a peer agent's
+ * listener through its control channel): its statistics and the live knobs of its sessions.
+ */
+export interface ReceivingEnd extends ReceiverStatsSource {
+  /** Changes receiver-side knobs of reliable session `connectionId`; resolves with why not, or null. */
+  reconfigure(connectionId: number, changes: ReceiverChanges): Promise<string | null>;
+}
+
 /** A running local peer. */
-export interface LocalPeer {
+export interface LocalPeer extends ReceivingEnd {
   readonly port: number;
   /** The statistics posted last. */
   latest(): LocalPeerStats;
   /** Asks for fresh statistics. */
   refresh(): Promise<LocalPeerStats>;
-  /** Changes knobs of the receiving end of a reliable session; resolves with an error text or null. */
-  reconfigure(connectionId: number, changes: Partial<TransportConfig>): Promise<string | null>;
   /** Stops the worker and returns its final statistics. */
   stop(): Promise<LocalPeerStats>;
 }

@@ -50,7 +50,7 @@ export const SYN_OPTIONS_BYTES = 24;
 
 const FLAG_SACK = 0x01;
 const FLAG_VERIFY = 0x02;
-const FLAG_DIGEST = 0x04;
+const FLAG_VERIFY_DATA = 0x04;
 
 /** Encodes SYN options into a new 24-byte payload. */
 export function encodeSynOptions(o: SynOptions): Uint8Array {
@@ -60,7 +60,7 @@ export function encodeSynOptions(o: SynOptions): Uint8Array {
   v.setUint8(1, 1);
   if (o.service !== Service.STREAM) {
     v.setUint8(2, ARQ_CODES[o.protocol]);
-    v.setUint8(3, (o.sack ? FLAG_SACK : 0) | (o.verifyChecksum ? FLAG_VERIFY : 0) | (o.verifyData !== false ? FLAG_DIGEST : 0));
+    v.setUint8(3, (o.sack ? FLAG_SACK : 0) | (o.verifyChecksum ? FLAG_VERIFY : 0) | (o.verifyData !== false ? FLAG_VERIFY_DATA : 0));
     v.setUint16(4, o.mssBytes);
     v.setUint16(6, o.ackEveryPackets);
     v.setUint32(8, Math.round(o.ackDelayMs * 1000));
@@ -100,7 +100,7 @@ export function decodeSynOptions(payload: Uint8Array): SynDecodeResult {
         protocol,
         sack: (flags & FLAG_SACK) !== 0,
         verifyChecksum: (flags & FLAG_VERIFY) !== 0,
-        verifyData: (flags & FLAG_DIGEST) !== 0,
+        verifyData: (flags & FLAG_VERIFY_DATA) !== 0,
         mssBytes: v.getUint16(4),
         ackEveryPackets: v.getUint16(6),
         ackDelayMs: v.getUint32(8) / 1000,

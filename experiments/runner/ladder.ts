@@ -4,10 +4,8 @@
 
 import type { Link, LinkTracer } from '../../core/impair/link.js';
 import { DeliveryFlag } from '../../core/impair/link.js';
-import { PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
+import { Flag, PACKET_TYPE_NAMES, PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { LadderPacket } from '../api/contract.js';
-
-const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PacketType).map(([k, v]) => [v, k.replace('_', '-')]));
 
 /** Most sequence numbers remembered for spotting retransmissions. */
 const SEEN_MAX = 65_536;
@@ -26,7 +24,7 @@ export class LadderTracer implements LinkTracer {
   private describe(bytes: Uint8Array): Pick<LadderPacket, 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'> {
     const h = this.header;
     if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false, windowBytes: null, sack: [] };
-    const type = TYPE_NAMES[h.type] ?? `TYPE-${h.type}`;
+    const type = PACKET_TYPE_NAMES[h.type] ?? `TYPE-${h.type}`;
     let retransmission = false;
     if (h.type === PacketType.DATA) {
       const key = h.seq >>> 0;
@@ -36,7 +34,7 @@ export class LadderTracer implements LinkTracer {
         this.seen.add(key);
       }
     }
-    const isAck = (h.flags & 1) !== 0;
+    const isAck = (h.flags & Flag.ACK) !== 0;
     const sack: number[] = [];
     for (let i = 0; i < h.sackCount * 2; i++) sack.push(h.sack[i]! >>> 0);
     return { type, seq: h.seq >>> 0, ack: isAck ? h.ack >>> 0 : null, retransmission, windowBytes: isAck ? h.windowBytes : null, sack };

@@ -15,7 +15,7 @@ import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/p
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link, ManualAction } from '../../core/impair/link.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
-import { RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../../core/transport/config.js';
+import { RECEIVER_TRANSPORT_KNOBS, type ReceiverChanges, type TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
 import { checkKnobValue } from '../../core/knobs.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
@@ -23,8 +23,7 @@ import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
 import type { PeerClient } from '../../core/peer/client.js';
-import type { SessionChanges } from '../../core/peer/messages.js';
-import type { LocalPeerStats, ReceiverStatsSource } from '../../core/udp/local-peer.js';
+import type { LocalPeerStats, ReceivingEnd } from '../../core/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
@@ -306,7 +305,7 @@ interface LiveParts {
   reverse: Link | null;
   sender: Connection | null;
   receiver: (() => Connection | null) | null;
-  remoteReceiver: ((changes: Partial<TransportConfig>) => Promise<string | null>) | null;
+  remoteReceiver: ((changes: ReceiverChanges) => Promise<string | null>) | null;
   now(): number;
   kick(): void;
 }
@@ -634,14 +633,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
 /** Where the far end is: null for a local one started for the trial. */
 type FarEnd = { host: string; port: number } | null;
 
-/** What a peer agent adds to a transfer it receives: the receiver's statistics and its live knobs. */
-interface AgentReceiver {
-  stats: ReceiverStatsSource;
-  /** Changes receiver-side knobs of the session; resolves with why not, or null. */
-  configure(connectionId: number, changes: Partial<TransportConfig>): Promise<string | null>;
-}
-
-async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, agent?: AgentReceiver): Promise<TrialOutcome> {
+async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, remote?: ReceivingEnd): Promise<TrialOutcome> {
   const c = ctx.config;
   const kind = c.workload.kind;
   {
@@ -649,7 +641,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
       const s = await runUdpTransfer({
         setup: transferSetupOf(c),
         peer: far,
-        remoteStats: agent?.stats,
+        remote,
         socket: c.socket,
         onSample: (row) => ctx.onSample(row),
         signal,
@@ -661,7 +653,7 @@ async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, f
             reverse: t.reverse,
             sender: t.sender.conn,
             receiver: null,
-            remoteReceiver: t.reconfigureReceiver ?? (agent === undefined ? null : (changes) => agent.configure(t.sender.conn.connectionId, changes)),
+            remoteReceiver: t.reconfigureReceiver,
             now: () => performance.now(),
             kick: t.kick,
           }),
@@ -731,42 +723,21 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
       port = l.udpPort;
     }
     ctx.onEvent({ timeS: 0, kind: 'connected', detail: `peer ${net.host}:${net.port} serves the trial on port ${port}` });
-    let agent: AgentReceiver | undefined;
-    if (w.kind === 'bulk' || w.kind === 'messages') {
-      poller = new AgentStatsPoller(peer, service, c.intervalMs);
-      agent = {
-        stats: poller,
-        configure: (connectionId, changes) =>
-          peer.configureSession(service, connectionId, changes as SessionChanges).then(
-            () => null,
-            (e: Error) => e.message,
-          ),
-      };
-    }
-    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, agent);
+    if (w.kind === 'bulk' || w.kind === 'messages') poller = new AgentStatsPoller(peer, service, c.intervalMs);
+    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, poller ?? undefined);
     if (lost !== null) throw new PeerLost(lost);
-    // The receiver's own counters, which only the agent has.
+    // What only the agent has beyond the transfer's summary (whose receiver counters it asked for
+    // after the transfer): the kernel drops of the listening socket, and an RPC server's counters.
     const stats = await peer.stop(service).catch((e: Error) => {
       if (lost !== null) throw new PeerLost(lost);
       throw e;
     });
     if (stats.kind === 'listener') {
-      const conn = w.kind === 'udp-stream' ? undefined : stats.sessions.find((x) => x.kind === 'reliable');
-      const r = conn?.counters;
-      if (r !== undefined && r !== null) {
-        const num = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : Number.NaN);
-        out.scalars.duplicates_suppressed = num('duplicatesSuppressed');
-        out.scalars.out_of_order_buffered = num('outOfOrderBuffered');
-        out.scalars.window_drops = num('windowDrops');
-        out.scalars.corrupt_delivered = num('corruptDeliveredPackets');
-        if (w.kind === 'messages') out.scalars.delivered_messages = num('deliveredMessages');
-      }
       if (stats.kernelDrops !== null) out.scalars.kernel_drops_receiver = stats.kernelDrops;
     } else if (stats.kind === 'rpc') {
-      const num = (k: string) => (typeof stats.server[k] === 'number' ? (stats.server[k] as number) : Number.NaN);
-      out.scalars.server_executions = num('executions');
-      out.scalars.duplicate_requests = num('duplicateRequests');
-      out.scalars.cache_hits = num('cacheHits');
+      out.scalars.server_executions = orNaN(stats.server.executions);
+      out.scalars.duplicate_requests = orNaN(stats.server.duplicateRequests);
+      out.scalars.cache_hits = orNaN(stats.server.cacheHits);
       out.scalars.duplicate_executions = stats.counter.repeatedExecutions;
     }
     return out;
@@ -788,12 +759,14 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
 class PeerLost extends Error {}
 
 /**
- * A listener's statistics from a peer agent, asked for once an interval (one request at a time),
- * for the receiver's columns of a transfer's samples, and afresh by refresh() for the final figures.
- * A failed request keeps what was known: the trial learns of a lost agent from the control channel
- * itself. Exported for its test.
+ * A peer agent's listener as the receiving end of a transfer: its statistics, asked for once an
+ * interval (one request at a time) for the receiver's columns of a transfer's samples and afresh by
+ * refresh() for the final figures, and live changes of its session's knobs. The interval runs on a
+ * timer of its own, not the sampler's, so a sample's receiver columns can be up to an interval plus
+ * a round trip old. A failed request keeps what was known: the trial learns of a lost agent from
+ * the control channel itself. Exported for its test.
  */
-export class AgentStatsPoller implements ReceiverStatsSource {
+export class AgentStatsPoller implements ReceivingEnd {
   private known: LocalPeerStats | null = null;
   private pending: Promise<LocalPeerStats | null> | null = null;
   private readonly timer: NodeJS.Timeout;
@@ -821,6 +794,13 @@ export class AgentStatsPoller implements ReceiverStatsSource {
     return this.track(this.pending === null ? ask() : this.pending.then(ask, ask));
   }
 
+  reconfigure(connectionId: number, changes: ReceiverChanges): Promise<string | null> {
+    return this.peer.configureSession(this.service, connectionId, changes).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+  }
+
   private ask(): Promise<LocalPeerStats | null> {
     return this.peer.stats(this.service).then(
       (s) => {
@@ -846,10 +826,15 @@ export class AgentStatsPoller implements ReceiverStatsSource {
   }
 }
 
-/** Counters as numbers: the agent sends null where it had NaN. */
+/** A counter the agent sent as a number: it sends null where it had NaN, and a missing one is unknown too. */
+function orNaN(v: number | null | undefined): number {
+  return v ?? Number.NaN;
+}
+
+/** Counters as numbers (see orNaN). */
 function numbers(counters: Record<string, number | null>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(counters)) out[k] = v ?? Number.NaN;
+  for (const [k, v] of Object.entries(counters)) out[k] = orNaN(v);
   return out;
 }
 
