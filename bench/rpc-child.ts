@@ -3,17 +3,26 @@
 //
 //   rpc-child.js server lab|dgram|grpc
 //       serves on 127.0.0.1, sends {port} to the parent over IPC, runs until killed
-//   rpc-child.js client lab|dgram|grpc PORT null|echo IN_FLIGHT DURATION_MS WARMUP_MS
+//   rpc-child.js client lab|dgram|dgram-async|grpc PORT null|echo IN_FLIGHT DURATION_MS WARMUP_MS
 //       keeps IN_FLIGHT calls outstanding for WARMUP_MS + DURATION_MS and prints one JSON line:
 //       calls per second and latency percentiles of the measured part
+//   rpc-child.js engines null|echo DURATION_MS
+//       runs the RPC client and server engines against each other in this process (no sockets,
+//       no promises), 64 calls in flight, and prints the CPU time of a call
 //
 // lab is Packet Lab's RPC (generated stubs of counter.x, RpcClient and RpcServer over UDP); dgram
 // is a bare node:dgram request/reply pair carrying the same bytes as the RPC messages (the floor
-// of any Node code); grpc is @grpc/grpc-js unary over HTTP/2 on loopback.
+// of any Node code); dgram-async is its client with a promise per call, awaited by the loop that
+// drives the lab client (what an async API costs over callbacks; it calls the dgram server);
+// grpc is @grpc/grpc-js unary over HTTP/2 on loopback.
 
 import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
-import { RpcClient } from '../core/rpc/client-net.js';
+import { performance } from 'node:perf_hooks';
+import { DEFAULT_RETRY_POLICY, RpcClientEngine, RpcStatus } from '../core/rpc/client.js';
+import { RpcClient, nullProcedure } from '../core/rpc/client-net.js';
+import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
+import { RpcServerEngine } from '../core/rpc/server.js';
 import { RpcServer } from '../core/rpc/server-net.js';
 import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
 import { CounterService } from '../experiments/rpc/counter-server.js';
@@ -120,16 +129,14 @@ function summarize(lat: Float64Array, durationMs: number, failures: number, allC
   return { calls: s.length, callsPerSecond: s.length / (durationMs / 1000), p50Ms: q(0.5), p99Ms: q(0.99), failures, allCalls, cpuUs: c.user + c.system };
 }
 
+/** How long after the end of a run a client waits for replies that may have been lost (bare clients do not retransmit). */
+const STRAGGLER_MS = 2000;
+
 /** The bare pair's client: callbacks only, one slot per call in flight, ids in the first 4 bytes. */
 function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, durationMs: number, warmupMs: number): Promise<ClientResult> {
   return new Promise((resolve) => {
     const s: Socket = createSocket('udp4');
-    const size = RPC_SIZES[proc].call;
-    const bufs = Array.from({ length: inFlight }, (_, i) => {
-      const b = Buffer.alloc(size);
-      b.writeUInt32BE(i, 0);
-      return b;
-    });
+    const bufs = callBuffers(proc, inFlight);
     const sentAt = new Float64Array(inFlight);
     const lat = new Float64Array(1 << 20);
     let n = 0;
@@ -139,9 +146,16 @@ function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, dura
     let start = 0;
     let measureAt = 0;
     let endAt = 0;
+    let watchdog: NodeJS.Timeout | undefined;
     const send = (i: number) => {
       sentAt[i] = performance.now();
       s.send(bufs[i]!);
+    };
+    // Calls still unanswered when it ends (lost datagrams) count as failures.
+    const finish = () => {
+      clearTimeout(watchdog);
+      s.close();
+      resolve(summarize(lat.subarray(0, n), durationMs, active, all, cpu));
     };
     s.on('message', (m) => {
       const i = m.readUInt32BE(0);
@@ -150,23 +164,125 @@ function dgramClient(port: number, proc: 'null' | 'echo', inFlight: number, dura
       all++;
       if (t0 >= measureAt && t1 <= endAt && n < lat.length) lat[n++] = t1 - t0;
       if (t1 < endAt) send(i);
-      else if (--active === 0) {
-        s.close();
-        resolve(summarize(lat.subarray(0, n), durationMs, 0, all, cpu));
-      }
+      else if (--active === 0) finish();
     });
     s.connect(port, '127.0.0.1', () => {
       start = performance.now();
       cpu = process.cpuUsage();
       measureAt = start + warmupMs;
       endAt = measureAt + durationMs;
+      watchdog = setTimeout(finish, warmupMs + durationMs + STRAGGLER_MS);
       for (let i = 0; i < inFlight; i++) send(i);
     });
   });
 }
 
+/** One call message per slot, with the slot's number as its first 4 bytes (where an RPC call has its XID). */
+function callBuffers(proc: 'null' | 'echo', slots: number): Buffer[] {
+  return Array.from({ length: slots }, (_, i) => {
+    const b = Buffer.alloc(RPC_SIZES[proc].call);
+    b.writeUInt32BE(i, 0);
+    return b;
+  });
+}
+
+/**
+ * The bare pair's client with a promise per call, awaited by measure() as the lab client's calls
+ * are: the same datagrams as dgramClient, so the difference between the two is what an async API
+ * costs over callbacks.
+ */
+async function dgramAsyncClient(port: number, proc: 'null' | 'echo', inFlight: number, durationMs: number, warmupMs: number): Promise<ClientResult> {
+  const s: Socket = createSocket('udp4');
+  await new Promise<void>((r) => s.connect(port, '127.0.0.1', () => r()));
+  const bufs = callBuffers(proc, inFlight);
+  const free = Array.from({ length: inFlight }, (_, i) => i);
+  const resolves: (((v: undefined) => void) | null)[] = new Array(inFlight).fill(null);
+  const rejects: (((e: Error) => void) | null)[] = new Array(inFlight).fill(null);
+  // One executor for every call, as RpcClient has, not a closure per call.
+  let starting = 0;
+  const attach = (resolve: (v: undefined) => void, reject: (e: Error) => void) => {
+    resolves[starting] = resolve;
+    rejects[starting] = reject;
+  };
+  s.on('message', (m) => {
+    const i = m.readUInt32BE(0);
+    const resolve = resolves[i];
+    if (resolve === null || resolve === undefined) return;
+    resolves[i] = null;
+    rejects[i] = null;
+    free.push(i);
+    resolve(undefined);
+  });
+  const once = () => {
+    const i = free.pop()!;
+    starting = i;
+    s.send(bufs[i]!);
+    return new Promise<undefined>(attach);
+  };
+  const watchdog = setTimeout(() => {
+    for (const reject of rejects) reject?.(new Error('no reply (lost datagram)'));
+  }, warmupMs + durationMs + STRAGGLER_MS);
+  const r = await measure(inFlight, durationMs, warmupMs, once);
+  clearTimeout(watchdog);
+  s.close();
+  return r;
+}
+
+/** What `engines` prints. */
+export interface EnginesResult {
+  calls: number;
+  /** CPU time of a call (us, user + system): client engine, server engine and back. */
+  cpuUsPerCall: number;
+}
+
+/**
+ * The RPC client and server engines alone, against each other in this process, 64 calls in flight:
+ * the XDR of call and reply both ways, the XID table and retransmission timers, the server's
+ * dispatch and duplicate request cache (on, as RpcServer has it by default). No sockets, no driver,
+ * no promise: the work any RPC implementation must do, which the bare pair does not.
+ */
+function enginesAlone(proc: 'null' | 'echo', durationMs: number): EnginesResult {
+  const server = new RpcServerEngine({ programs: [new CounterService().program()], drc: DEFAULT_DRC_CONFIG });
+  const client = new RpcClientEngine({ server: 0, policy: DEFAULT_RETRY_POLICY, retransmit: true, rngSeed: 1, maxCallsInFlight: 64 });
+  const d = proc === 'null' ? nullProcedure(CounterProgV1.program, CounterProgV1.version) : CounterProgV1.procedures.ECHO;
+  const arg = proc === 'null' ? undefined : PAYLOAD;
+  const size = RPC_SIZES[proc];
+  const batch = (): number => {
+    const now = performance.now();
+    for (let k = 0; k < 64; k++) client.call(now, d, arg);
+    for (let b = client.pollTransmit(now); b !== null; b = client.pollTransmit(now)) {
+      // The bare pair carries messages of these sizes; check that they are the RPC's.
+      if (b.length !== size.call) throw new Error(`a ${proc} call is ${b.length} bytes, not ${size.call} (RPC_SIZES)`);
+      server.handleDatagram(now, b, 1);
+      for (let r = server.pollTransmit(); r !== null; r = server.pollTransmit()) {
+        if (r.length !== size.reply) throw new Error(`a ${proc} reply is ${r.length} bytes, not ${size.reply} (RPC_SIZES)`);
+        client.handleDatagram(now, r, 0);
+      }
+    }
+    let done = 0;
+    for (let c = client.pollCompleted(); c !== null; c = client.pollCompleted()) {
+      if (c.status !== RpcStatus.SUCCESS) throw new Error(`an in-process ${proc} call failed: ${c.errorMessage}`);
+      done++;
+      client.recycle(c);
+    }
+    return done;
+  };
+  const runFor = (ms: number) => {
+    const end = performance.now() + ms;
+    let calls = 0;
+    while (performance.now() < end) calls += batch();
+    return calls;
+  };
+  runFor(300);
+  const cpu = process.cpuUsage();
+  const calls = runFor(durationMs);
+  const c = process.cpuUsage(cpu);
+  return { calls, cpuUsPerCall: (c.user + c.system) / calls };
+}
+
 async function client(kind: string, port: number, proc: 'null' | 'echo', inFlight: number, durationMs: number, warmupMs: number): Promise<ClientResult> {
   if (kind === 'dgram') return dgramClient(port, proc, inFlight, durationMs, warmupMs);
+  if (kind === 'dgram-async') return dgramAsyncClient(port, proc, inFlight, durationMs, warmupMs);
   if (kind === 'lab') {
     const rpc = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'udp', maxCallsInFlight: inFlight });
     const counter = new CounterProgV1Client(rpc);
@@ -197,4 +313,10 @@ if (role === 'server') {
   const r = await client(kind!, Number(port), proc as 'null' | 'echo', Number(inFlight), Number(duration), Number(warmup));
   console.log(JSON.stringify(r));
   process.exit(0);
+} else if (role === 'engines') {
+  const [proc, duration] = [kind, rest[0]];
+  if (proc !== 'null' && proc !== 'echo') throw new Error(`engines: null or echo, not ${proc}`);
+  console.log(JSON.stringify(enginesAlone(proc, Number(duration))));
+} else {
+  throw new Error(`unknown role ${role}: server, client or engines`);
 }
