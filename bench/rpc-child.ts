@@ -6,9 +6,9 @@
 //   rpc-child.js client lab|dgram|dgram-async|grpc PORT null|echo IN_FLIGHT DURATION_MS WARMUP_MS
 //       keeps IN_FLIGHT calls outstanding for WARMUP_MS + DURATION_MS and prints one JSON line:
 //       calls per second and latency percentiles of the measured part
-//   rpc-child.js engines null|echo DURATION_MS
+//   rpc-child.js engines null|echo DURATION_MS WARMUP_MS
 //       runs the RPC client and server engines against each other in this process (no sockets,
-//       no promises), 64 calls in flight, and prints the CPU time of a call
+//       no promises), in batches of ENGINE_BATCH calls, and prints each side's CPU time a call
 //
 // lab is Packet Lab's RPC (generated stubs of counter.x, RpcClient and RpcServer over UDP); dgram
 // is a bare node:dgram request/reply pair carrying the same bytes as the RPC messages (the floor
@@ -18,6 +18,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_RETRY_POLICY, RpcClientEngine, RpcStatus } from '../core/rpc/client.js';
 import { RpcClient, nullProcedure } from '../core/rpc/client-net.js';
@@ -231,53 +232,71 @@ async function dgramAsyncClient(port: number, proc: 'null' | 'echo', inFlight: n
 /** What `engines` prints. */
 export interface EnginesResult {
   calls: number;
-  /** CPU time of a call (us, user + system): client engine, server engine and back. */
-  cpuUsPerCall: number;
+  /** CPU time a call (user + system) of the client engine (starting it, taking its reply) and of the server engine. */
+  clientPerCallUs: number;
+  serverPerCallUs: number;
 }
 
+/** Calls the engines run starts together, then completes: as many as the benchmark keeps in flight. */
+const ENGINE_BATCH = 64;
+
 /**
- * The RPC client and server engines alone, against each other in this process, 64 calls in flight:
- * the XDR of call and reply both ways, the XID table and retransmission timers, the server's
- * dispatch and duplicate request cache (on, as RpcServer has it by default). No sockets, no driver,
- * no promise: the work any RPC implementation must do, which the bare pair does not.
+ * The RPC client and server engines alone, against each other in this process: the XDR of call and
+ * reply both ways, the client's XID table, retransmission timers and latency histograms, the
+ * server's dispatch, and for ECHO the handler and the duplicate request cache (on, as RpcServer has
+ * it; a NULL is answered by the dispatcher), with the engines' counters. No sockets, no driver, no
+ * promise: what the lab's RPC does beyond the bare pair before any of its glue. The CPU time is
+ * split between client and server by the wall time of their phases.
  */
-function enginesAlone(proc: 'null' | 'echo', durationMs: number): EnginesResult {
+function enginesAlone(proc: 'null' | 'echo', durationMs: number, warmupMs: number): EnginesResult {
   const server = new RpcServerEngine({ programs: [new CounterService().program()], drc: DEFAULT_DRC_CONFIG });
-  const client = new RpcClientEngine({ server: 0, policy: DEFAULT_RETRY_POLICY, retransmit: true, rngSeed: 1, maxCallsInFlight: 64 });
+  const client = new RpcClientEngine({ server: 0, policy: DEFAULT_RETRY_POLICY, retransmit: true, rngSeed: 1, maxCallsInFlight: ENGINE_BATCH });
   const d = proc === 'null' ? nullProcedure(CounterProgV1.program, CounterProgV1.version) : CounterProgV1.procedures.ECHO;
   const arg = proc === 'null' ? undefined : PAYLOAD;
-  const size = RPC_SIZES[proc];
+  // Both engines' messages stay valid after pollTransmit (slabs never written again).
+  const calls: Uint8Array[] = [];
+  const replies: Uint8Array[] = [];
+  let clientMs = 0;
+  let serverMs = 0;
   const batch = (): number => {
-    const now = performance.now();
-    for (let k = 0; k < 64; k++) client.call(now, d, arg);
-    for (let b = client.pollTransmit(now); b !== null; b = client.pollTransmit(now)) {
-      // The bare pair carries messages of these sizes; check that they are the RPC's.
-      if (b.length !== size.call) throw new Error(`a ${proc} call is ${b.length} bytes, not ${size.call} (RPC_SIZES)`);
-      server.handleDatagram(now, b, 1);
-      for (let r = server.pollTransmit(); r !== null; r = server.pollTransmit()) {
-        if (r.length !== size.reply) throw new Error(`a ${proc} reply is ${r.length} bytes, not ${size.reply} (RPC_SIZES)`);
-        client.handleDatagram(now, r, 0);
-      }
+    const t0 = performance.now();
+    for (let k = 0; k < ENGINE_BATCH; k++) client.call(t0, d, arg);
+    calls.length = 0;
+    for (let b = client.pollTransmit(t0); b !== null; b = client.pollTransmit(t0)) calls.push(b);
+    const t1 = performance.now();
+    replies.length = 0;
+    for (const b of calls) {
+      server.handleDatagram(t1, b, 1);
+      for (let r = server.pollTransmit(); r !== null; r = server.pollTransmit()) replies.push(r);
     }
+    const t2 = performance.now();
+    for (const r of replies) client.handleDatagram(t2, r, 0);
     let done = 0;
     for (let c = client.pollCompleted(); c !== null; c = client.pollCompleted()) {
       if (c.status !== RpcStatus.SUCCESS) throw new Error(`an in-process ${proc} call failed: ${c.errorMessage}`);
       done++;
       client.recycle(c);
     }
+    const t3 = performance.now();
+    clientMs += t1 - t0 + (t3 - t2);
+    serverMs += t2 - t1;
     return done;
   };
   const runFor = (ms: number) => {
     const end = performance.now() + ms;
-    let calls = 0;
-    while (performance.now() < end) calls += batch();
-    return calls;
+    let n = 0;
+    while (performance.now() < end) n += batch();
+    return n;
   };
-  runFor(300);
+  runFor(warmupMs);
+  clientMs = 0;
+  serverMs = 0;
   const cpu = process.cpuUsage();
-  const calls = runFor(durationMs);
+  const n = runFor(durationMs);
   const c = process.cpuUsage(cpu);
-  return { calls, cpuUsPerCall: (c.user + c.system) / calls };
+  const perCall = (c.user + c.system) / n;
+  const clientShare = clientMs / (clientMs + serverMs);
+  return { calls: n, clientPerCallUs: perCall * clientShare, serverPerCallUs: perCall * (1 - clientShare) };
 }
 
 async function client(kind: string, port: number, proc: 'null' | 'echo', inFlight: number, durationMs: number, warmupMs: number): Promise<ClientResult> {
@@ -305,18 +324,21 @@ async function client(kind: string, port: number, proc: 'null' | 'echo', inFligh
   throw new Error(`unknown client ${kind}`);
 }
 
-const [role, kind, ...rest] = process.argv.slice(2);
-if (role === 'server') {
-  await serve(kind!);
-} else if (role === 'client') {
-  const [port, proc, inFlight, duration, warmup] = rest;
-  const r = await client(kind!, Number(port), proc as 'null' | 'echo', Number(inFlight), Number(duration), Number(warmup));
-  console.log(JSON.stringify(r));
-  process.exit(0);
-} else if (role === 'engines') {
-  const [proc, duration] = [kind, rest[0]];
-  if (proc !== 'null' && proc !== 'echo') throw new Error(`engines: null or echo, not ${proc}`);
-  console.log(JSON.stringify(enginesAlone(proc, Number(duration))));
-} else {
-  throw new Error(`unknown role ${role}: server, client or engines`);
+// Run as a child; imported (by tests, for RPC_SIZES) it does nothing.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [role, kind, ...rest] = process.argv.slice(2);
+  if (role === 'server') {
+    await serve(kind!);
+  } else if (role === 'client') {
+    const [port, proc, inFlight, duration, warmup] = rest;
+    const r = await client(kind!, Number(port), proc as 'null' | 'echo', Number(inFlight), Number(duration), Number(warmup));
+    console.log(JSON.stringify(r));
+    process.exit(0);
+  } else if (role === 'engines') {
+    const [duration, warmup] = rest;
+    if (kind !== 'null' && kind !== 'echo') throw new Error(`engines: null or echo, not ${kind}`);
+    console.log(JSON.stringify(enginesAlone(kind, Number(duration), Number(warmup))));
+  } else {
+    throw new Error(`unknown role ${role}: server, client or engines`);
+  }
 }
