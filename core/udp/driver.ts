@@ -82,9 +82,9 @@ export class PeerTable {
 
 /** Counters of the driver itself. */
 export class DriverCounters {
-  /** Datagrams the socket accepted for sending. */
+  /** Datagrams handed to the socket for sending. */
   sent = 0;
-  /** Sends that failed (ENOBUFS, EHOSTUNREACH, ...). */
+  /** Sends that failed (ENOBUFS, EHOSTUNREACH, ...), as far as completion callbacks tell: a send made without one (HeldSends' while nothing is queued) fails unseen. */
   sendErrors = 0;
   /** Last send error message. */
   lastSendError = '';

@@ -12,13 +12,46 @@
 //   unless libuv queued it after all;
 // - while the queue is not empty, sends carry a callback, and each completion releases as many of
 //   the oldest held buffers as the queue has shrunk past.
-// A socket without getSendQueueCount (a test double) gets a callback on every send.
+// This needs every send to reach libuv before send() returns. A connected socket's sends do. A send
+// to an address does only on a socket made by udpSocket(): node:dgram resolves the address first,
+// and dns.lookup answers even an IP address on the next tick, when the buffer may hold another
+// datagram already. Other sockets (sockets made elsewhere that send to addresses, test doubles,
+// record streams without getSendQueueCount) get a completion callback on every send.
 
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type { Link } from '../impair/link.js';
 import type { DriverCounters, PeerTable } from './driver.js';
 
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
+
+// Sockets whose send() hands a datagram to libuv before it returns, to an IP address too.
+const SENDS_AT_ONCE = new WeakSet<object>();
+
+/** Marks a socket whose send() hands every datagram to libuv before it returns (udpSocket's; test doubles). */
+export function markSendsAtOnce(socket: object): void {
+  SENDS_AT_ONCE.add(socket);
+}
+
+/** node:dgram's lookup, answering IP addresses at once (names are resolved as dns.lookup does). */
+function immediateLookup(hostname: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options as LookupOneOptions, callback);
+}
+
+/**
+ * A dgram socket whose sends to IP addresses reach libuv before send() returns (and cost no tick
+ * and no lookup each), so HeldSends may release their buffers at once. A send to a name still
+ * waits for dns.lookup; the drivers send to names only over connected sockets (no address at all).
+ */
+export function udpSocket(type: 'udp4' | 'udp6'): Socket {
+  const socket = createSocket({ type, reuseAddr: false, lookup: immediateLookup });
+  markSendsAtOnce(socket);
+  return socket;
+}
 
 /** The part of a socket HeldSends uses. */
 export interface SendingSocket {
@@ -59,7 +92,9 @@ export class HeldSends {
     this.connectedPeer = o.connectedPeer ?? -1;
     this.onSent = this.onSent.bind(this);
     const s = o.socket;
-    this.queueCount = typeof s.getSendQueueCount === 'function' ? () => s.getSendQueueCount!() : null;
+    // A connected socket sends only to its peer, without an address; others send to addresses.
+    const atOnce = this.connectedPeer >= 0 || SENDS_AT_ONCE.has(s);
+    this.queueCount = atOnce && typeof s.getSendQueueCount === 'function' ? () => s.getSendQueueCount!() : null;
   }
 
   /** Held buffers (sends queued and not completed). */

@@ -1,13 +1,14 @@
 // A packetlab listener on a real UDP socket: what `packetlab transfer --listen` and
 // `packetlab udp --listen` run, and what the local peer worker runs for loopback experiments.
 
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { DEFAULT_LISTENER_CAPS, Listener, rcvBufferCapProblem, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { PeerTable, UdpDriver } from './driver.js';
+import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
 import type { TransportConfig } from '../transport/config.js';
@@ -50,7 +51,7 @@ export interface ListenerServer {
 
 /** Binds a UDP socket, applies socket buffer sizes, and throws a clear error when that fails. */
 export async function bindUdp(host: string, port: number, sock: Partial<SocketConfig> = {}): Promise<Socket> {
-  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+  const socket = udpSocket(isIPv6(host) ? 'udp6' : 'udp4');
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       socket.close();
