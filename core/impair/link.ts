@@ -525,12 +525,15 @@ export class Link {
     this.slotArrive[slot] = arrive;
     const order = this.orderCounter++;
     this.slotOrder[slot] = order;
-    const key = plannedKey(index, (flags & DeliveryFlag.DUPLICATE) !== 0);
-    const planned = this.planned.size === 0 ? undefined : this.planned.get(key);
-    if (planned !== undefined) {
-      this.planned.delete(key);
-      if (planned.action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
-      else if (planned.action === 'corrupt') this.corruptByHand(slot);
+    let planned: { action: ManualAction; delayMs: number } | undefined;
+    if (this.planned.size !== 0) {
+      const key = plannedKey(index, (flags & DeliveryFlag.DUPLICATE) !== 0);
+      planned = this.planned.get(key);
+      if (planned !== undefined) {
+        this.planned.delete(key);
+        if (planned.action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
+        else if (planned.action === 'corrupt') this.corruptByHand(slot);
+      }
     }
     if ((this.slotFlags[slot]! & DeliveryFlag.CORRUPTED) !== 0 && (this.slotFlags[slot]! & MANUAL_CORRUPT) === 0) {
       // The difference between the offered bytes and the copy is what the receiver will see,

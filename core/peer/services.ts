@@ -49,13 +49,13 @@ type CommonStats = Pick<ServiceStats, 'service' | 'uptimeMs' | 'ended'>;
  */
 function serviceLifecycle(id: number, statsOf: (common: CommonStats) => ServiceStats, close: () => Promise<void>): Pick<AgentService, 'stats' | 'stop'> {
   const startedAt = performance.now();
-  const now = (ended: string | null) => statsOf({ service: id, uptimeMs: performance.now() - startedAt, ended });
+  const snapshot = (ended: string | null) => statsOf({ service: id, uptimeMs: performance.now() - startedAt, ended });
   let final: ServiceStats | null = null;
   return {
-    stats: () => final ?? now(null),
+    stats: () => final ?? snapshot(null),
     stop: async (reason) => {
       if (final !== null) return final;
-      final = now(reason);
+      final = snapshot(reason);
       await close();
       return final;
     },

@@ -19,7 +19,7 @@ export interface TransferSetup {
   messageBytes: number;
   /** Read rate of the receiving application, 0 for unlimited. */
   readRateBytesPerSecond: number;
-  /** Hash the data on both ends and compare them (default true). */
+  /** The receiver compares what it reads with the sent pattern and answers with a verdict (default true). */
   verifyData?: boolean;
   seed: number;
   /** Sampling interval. */

@@ -8,8 +8,10 @@
 import { crc32c as crc32cNative } from '@node-rs/crc32';
 import crc32cJs from 'crc-32/crc32c.js';
 
-// Below this size a pure-JavaScript table CRC beats the native (SSE4.2) one, whose N-API call
-// costs more than the bytes: ACKs take the first path, full data packets the second.
+/**
+ * Below this size a pure-JavaScript table CRC beats the native (SSE4.2) one, whose N-API call
+ * costs more than the bytes: ACKs take the first path, full data packets the second.
+ */
 export const NATIVE_CRC_MIN_BYTES = 256;
 
 /** CRC32C (Castagnoli) of a whole byte array, as an unsigned 32-bit value. */
