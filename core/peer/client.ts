@@ -28,9 +28,9 @@ import {
   type RpcStarted,
   type ServiceEvent,
   type ServiceStats,
-  type SessionChanges,
 } from './messages.js';
 import { packetlabVersion } from './version.js';
+import type { ReceiverChanges } from '../transport/config.js';
 
 /** How to reach an agent. */
 export interface PeerClientOptions {
@@ -269,7 +269,7 @@ export class PeerClient {
   }
 
   /** Changes receiver-side knobs (SACK, checksum, ACK policy, receive buffer) of an open reliable session of a listener service. */
-  async configureSession(service: number, connectionId: number, changes: SessionChanges): Promise<void> {
+  async configureSession(service: number, connectionId: number, changes: ReceiverChanges): Promise<void> {
     await this.request({ type: 'configure-session', id: 0, service, connectionId, changes });
   }
 

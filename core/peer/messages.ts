@@ -141,8 +141,6 @@ type ReceiverKnobShape = { [K in (typeof RECEIVER_TRANSPORT_KNOBS)[number]]: z.Z
 const SessionChangesSchema = z
   .strictObject(Object.fromEntries(RECEIVER_TRANSPORT_KNOBS.map((k) => [k, transportKnob(k).optional()])) as ReceiverKnobShape)
   .refine((c) => Object.keys(c).length > 0, 'names no knob to change');
-/** Receiver-side knobs to change on an open session. */
-export type SessionChanges = z.infer<typeof SessionChangesSchema>;
 /** Client to agent: change the receiver-side knobs of one open session of a listener service. */
 const ConfigureSessionSchema = z.strictObject({ type: z.literal('configure-session'), id: idSchema, service: idSchema, connectionId: z.number().int().min(0).max(0xffffffff), changes: SessionChangesSchema });
 /** Client to agent: the counters of a service. */

@@ -18,11 +18,12 @@ import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.j
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
 import { Service } from '../wire/handshake.js';
 import type { SocketConfig } from '../knobs.js';
+import type { ReceiverChanges } from '../transport/config.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
 import { EchoEngine } from './echo.js';
 import type { EffectiveListenerLimits } from './caps.js';
-import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats, SessionChanges } from './messages.js';
+import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
 import { plainAddress } from '../util/address.js';
 
 /** A service event without the fields the agent fills in. */
@@ -37,7 +38,7 @@ export interface AgentService {
   /** Stops it (idempotent) and returns its final counters; `reason` shows in `ended`. */
   stop(reason: string): Promise<ServiceStats>;
   /** A listener's: changes receiver-side knobs of an open reliable session; returns why not, or null. */
-  configureSession?(connectionId: number, changes: SessionChanges): string | null;
+  configureSession?(connectionId: number, changes: ReceiverChanges): string | null;
 }
 
 /** What the stats of every kind of service begin with. */

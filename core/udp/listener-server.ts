@@ -11,7 +11,7 @@ import { PeerTable, UdpDriver } from './driver.js';
 import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
-import type { TransportConfig } from '../transport/config.js';
+import type { ReceiverChanges } from '../transport/config.js';
 
 /** Where and how a listener serves. */
 export interface ListenerServerOptions {
@@ -45,7 +45,7 @@ export interface ListenerServer {
   /** Counters of open sessions and of the sessions closed most recently. */
   sessions(): SessionStats[];
   /** Changes knobs of an open reliable session (a live change at the receiving end); returns why not, or null. */
-  reconfigure(connectionId: number, changes: Partial<TransportConfig>): string | null;
+  reconfigure(connectionId: number, changes: ReceiverChanges): string | null;
   close(): Promise<void>;
 }
 
@@ -111,7 +111,7 @@ export function withStreamDrops(factory: SessionFactory, kernelDrops: () => numb
 export function reconfigureSession(
   connectionId: number,
   session: Session | undefined,
-  changes: Partial<TransportConfig>,
+  changes: ReceiverChanges,
   caps: Pick<ListenerCaps, 'maxRcvBufferBytes'>,
   driver: { kick(): void },
 ): string | null {

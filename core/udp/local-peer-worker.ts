@@ -2,7 +2,7 @@
 // its own event loop (and core) as a second host would. It reports its sessions' counters.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { TransportConfig } from '../transport/config.js';
+import type { ReceiverChanges } from '../transport/config.js';
 import { startListenerServer, type ListenerServerOptions } from './listener-server.js';
 
 /** What the parent sends to the worker. */
@@ -17,7 +17,7 @@ try {
   const server = await startListenerServer(data.options);
   const post = () => port.postMessage({ type: 'stats', sessions: server.sessions(), kernelDrops: server.kernelDrops() });
   const timer = setInterval(post, data.statsIntervalMs);
-  port.on('message', (m: { type: string; connectionId?: number; changes?: Partial<TransportConfig> }) => {
+  port.on('message', (m: { type: string; connectionId?: number; changes?: ReceiverChanges }) => {
     if (m.type === 'stats') post();
     if (m.type === 'reconfigure') port.postMessage({ type: 'reconfigured', error: server.reconfigure(m.connectionId!, m.changes!) });
     if (m.type === 'stop') {

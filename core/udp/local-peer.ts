@@ -13,19 +13,15 @@ export interface LocalPeerStats {
   kernelDrops: number;
 }
 
-/** Where a transfer reads the receiving end's statistics: a local worker, or a remote agent polled by the caller. */
-export interface ReceiverStatsSource {
-  /** The statistics known last (null before the first arrive). */
-  latest(): LocalPeerStats | null;
-  /** Asks for fresh statistics. */
-  refresh(): Promise<LocalPeerStats | null>;
-}
-
 /**
  * The receiving end of a transfer as the sending side reaches it (a local worker, or a peer agent's
  * listener through its control channel): its statistics and the live knobs of its sessions.
  */
-export interface ReceivingEnd extends ReceiverStatsSource {
+export interface ReceivingEnd {
+  /** The statistics known last (null before the first arrive). */
+  latest(): LocalPeerStats | null;
+  /** Asks for fresh statistics. */
+  refresh(): Promise<LocalPeerStats | null>;
   /** Changes receiver-side knobs of reliable session `connectionId`; resolves with why not, or null. */
   reconfigure(connectionId: number, changes: ReceiverChanges): Promise<string | null>;
 }
