@@ -251,7 +251,6 @@ export class RunStore {
       return false;
     }
     this.#showLive(r.value.runId, new RunView(r.value.runId, title, spec, 'live'), (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim', o.paused === true);
-    this.#progress = null;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
     this.#early = [];
@@ -364,6 +363,7 @@ export class RunStore {
     this.#simulator = simulator;
     this.#paused = paused;
     this.#manualActions = 0;
+    this.#progress = null;
     this.#current = null;
   }
 
