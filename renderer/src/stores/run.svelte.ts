@@ -60,6 +60,17 @@ export class RunStore {
   #ladderAtS = $state<number | null>(null);
   #overlayKey = $state<string | null>(null);
   #revision = $state(0);
+  /**
+   * The trial the charts show. Looked up again at every batch (a live run's latest trial may be a
+   * new one), but the same trial is the same value: what reads it (the past ladder, the charts)
+   * is not recomputed while batches of the live run come in and an opened run is shown.
+   */
+  #shown = $derived.by((): TrialData | null => {
+    void this.#revision;
+    const v = this.#opened ?? this.#live;
+    if (v === null) return null;
+    return (this.#trialKey === null ? null : v.trials.find(this.#trialKey)) ?? v.trials.latest;
+  });
   #events = $state.raw<LiveEvent[]>([]);
   #packets = $state.raw<LadderPacket[]>([]);
   #liveValues = $state.raw<Record<string, string>>({});
@@ -196,10 +207,7 @@ export class RunStore {
 
   /** The trial the charts show. */
   get trial(): TrialData | null {
-    void this.#revision;
-    const v = this.view;
-    if (v === null) return null;
-    return (this.#trialKey === null ? null : v.trials.find(this.#trialKey)) ?? v.trials.latest;
+    return this.#shown;
   }
 
   /** The overlaid run's trial: the chosen one, else the one with the same key, else its first. */
