@@ -5,7 +5,7 @@
 
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { markerOf, mssOf, PAST_LADDER_MAX_PACKETS, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
 import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
@@ -29,10 +29,10 @@ export class RunView {
     this.trials = trials ?? new TrialSet(mssOf(spec));
   }
 
-  /** A run opened from disk; `maxLadderPackets` as trialsFromRun's (0 when its ladder is never shown). */
-  static fromRun(run: RunData, maxLadderPackets = PAST_LADDER_MAX_PACKETS): RunView {
+  /** A run opened from disk; its trials keep ladder packets (packets.csv, as trialsFromRun caps them) only with `ladder`, for a run whose ladder is shown. */
+  static fromRun(run: RunData, ladder: boolean): RunView {
     const record = run.record as { spec?: SpecObject } | null;
-    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, maxLadderPackets));
+    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, ladder ? undefined : 0));
     for (const row of tableRows(run.summary)) view.summary.push(row);
     return view;
   }
@@ -308,7 +308,7 @@ export class RunStore {
       return false;
     }
     // Only the run on the charts shows its ladder: an overlay's packets are not built.
-    const view = RunView.fromRun(r.value, as === 'overlay' ? 0 : PAST_LADDER_MAX_PACKETS);
+    const view = RunView.fromRun(r.value, as !== 'overlay');
     if (as === 'overlay') {
       this.#overlay = view;
       this.#overlayKey = null;
@@ -391,7 +391,7 @@ export class RunStore {
       this.#adoptQueue = [];
       if (!r.ok || this.running) return;
       // A live run's ladder shows its live packets, not packets.csv's.
-      const view = RunView.fromRun(r.value, 0);
+      const view = RunView.fromRun(r.value, false);
       const live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
       live.summary.push(...view.summary);
       this.#showLive(r.value.info.id, live, r.value.info.network === 'sim', false);
