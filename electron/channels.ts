@@ -8,7 +8,7 @@ import { API_METHODS, type ApiMethod, type LabApi, type Result } from '../experi
 export const LAB_CHANNEL_PREFIX = 'lab:';
 /** Main → page: a run batch (RunBatch). */
 export const RUN_BATCH_CHANNEL = 'lab:run-batch';
-/** Page → main (invoke): save a CSV or PNG through a save dialog. */
+/** Page → main (invoke): save a CSV, PNG or pcapng file through a save dialog. */
 export const SAVE_FILE_CHANNEL = 'desktop:save-file';
 /** Main → page: a menu command (a MenuAction string). */
 export const MENU_CHANNEL = 'desktop:menu';
@@ -31,7 +31,7 @@ export interface SaveFileRequest {
   /** File name offered in the dialog: no folders, at most 200 characters. */
   suggestedName: string;
   kind: 'csv' | 'png' | 'pcapng';
-  /** The text of a CSV file, or the base64 bytes of a PNG image; at most 64 MiB. */
+  /** The text of a CSV file, or the base64 bytes of a PNG image or a pcapng capture; at most 64 MiB. */
   data: string;
 }
 

@@ -119,6 +119,18 @@ describe('RunStore', () => {
     expect(fake.calls.at(-1)).toEqual({ method: 'stopRun', params: { runId: 'run-9' } });
   });
 
+  it("shows none of the previous run's progress in a run it takes over", async () => {
+    const table = { columns: [], rows: [] };
+    const disk: RunData = { info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1, captures: [] }, record: null, samples: table, events: table, summary: table, packets: table };
+    const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
+    fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 2 }, status: { state: 'complete', reason: null, dir: '/r' } }));
+    expect(run.progress).not.toBeNull();
+    fake.push(batch({ runId: 'run-9' }));
+    await settle();
+    expect(run.runId).toBe('run-9');
+    expect(run.progress).toBeNull();
+  });
+
   it("a past run's ladder shows its packets up to a chosen time; a live run's shows the live packets", async () => {
     const rows: (string | number | null)[][] = [];
     for (let i = 0; i < 100; i++) rows.push([0, 0, i / 10, i / 10 + 0.05, 'forward', 'DATA', 1000 + i, null, null, '', 0, 'delivered']);

@@ -3,7 +3,6 @@
 /** A chart that can be exported. */
 export interface RegisteredChart {
   id: string;
-  title: () => string;
   canvas: HTMLCanvasElement;
 }
 

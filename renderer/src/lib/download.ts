@@ -1,7 +1,7 @@
 // Saving files from the page. In the desktop app the preload offers a save dialog
 // (`window.packetlabDesktop.saveFile`); in a browser a Blob and an <a download> click do it.
 
-import type { DesktopApi } from '../../../electron/channels.js';
+import type { DesktopApi, SaveFileRequest } from '../../../electron/channels.js';
 
 declare global {
   interface Window {
@@ -43,13 +43,14 @@ async function base64Of(blob: Blob): Promise<string> {
   return btoa(text);
 }
 
-const MIME = { csv: 'text/csv', png: 'image/png', pcapng: 'application/vnd.tcpdump.pcap' } as const;
+/** The MIME type of a browser download of each kind of file (typed by the contract: a new kind fails to compile here). */
+const MIME: Record<SaveFileRequest['kind'], string> = { csv: 'text/csv', png: 'image/png', pcapng: 'application/vnd.tcpdump.pcap' };
 
 /**
  * Saves a CSV text, a PNG image or a pcapng capture: a save dialog in the desktop app, a download
  * in a browser. A PNG or a capture given as a string is base64. Resolves with the error, or null.
  */
-export async function saveFile(kind: keyof typeof MIME, fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
+export async function saveFile(kind: SaveFileRequest['kind'], fileName: string, data: string | Blob, win: Window = window): Promise<string | null> {
   const desktop = win.packetlabDesktop;
   if (desktop === undefined) {
     const blob = typeof data !== 'string' ? data : new Blob([kind === 'csv' ? data : bytesOfBase64(data)], { type: MIME[kind] });

@@ -13,6 +13,12 @@ export async function exportRunsCsv(api: LabApi, runIds: string[], which: 'sampl
   return saveFile('csv', r.value.fileName, r.value.csv);
 }
 
+/** Where a chart's PNG button saves it: the run's name for the file, and who hears of an error. */
+export interface ChartPng {
+  fileBase: string;
+  onerror: (message: string) => void;
+}
+
 /** Exports one chart's canvas as a PNG named after the run and the chart; resolves with the error, or null. */
 export async function exportChartPng(base: string, id: string, canvas: HTMLCanvasElement): Promise<string | null> {
   try {

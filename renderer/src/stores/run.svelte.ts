@@ -5,7 +5,7 @@
 
 import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { markerOf, mssOf, PAST_LADDER_MAX_PACKETS, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
 import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
@@ -29,10 +29,10 @@ export class RunView {
     this.trials = trials ?? new TrialSet(mssOf(spec));
   }
 
-  /** A run opened from disk; `maxLadderPackets` as trialsFromRun's (0 when its ladder is never shown). */
-  static fromRun(run: RunData, maxLadderPackets = PAST_LADDER_MAX_PACKETS): RunView {
+  /** A run opened from disk; its trials keep ladder packets (packets.csv, as trialsFromRun caps them) only with `ladder`, for a run whose ladder is shown. */
+  static fromRun(run: RunData, ladder: boolean): RunView {
     const record = run.record as { spec?: SpecObject } | null;
-    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, maxLadderPackets));
+    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, ladder ? undefined : 0));
     for (const row of tableRows(run.summary)) view.summary.push(row);
     return view;
   }
@@ -60,6 +60,17 @@ export class RunStore {
   #ladderAtS = $state<number | null>(null);
   #overlayKey = $state<string | null>(null);
   #revision = $state(0);
+  /**
+   * The trial the charts show. Looked up again at every batch (a live run's latest trial may be a
+   * new one), but the same trial is the same value: what reads it (the past ladder, the charts)
+   * is not recomputed while batches of the live run come in and an opened run is shown.
+   */
+  #shown = $derived.by((): TrialData | null => {
+    void this.#revision;
+    const v = this.#opened ?? this.#live;
+    if (v === null) return null;
+    return (this.#trialKey === null ? null : v.trials.find(this.#trialKey)) ?? v.trials.latest;
+  });
   #events = $state.raw<LiveEvent[]>([]);
   #packets = $state.raw<LadderPacket[]>([]);
   #liveValues = $state.raw<Record<string, string>>({});
@@ -196,10 +207,7 @@ export class RunStore {
 
   /** The trial the charts show. */
   get trial(): TrialData | null {
-    void this.#revision;
-    const v = this.view;
-    if (v === null) return null;
-    return (this.#trialKey === null ? null : v.trials.find(this.#trialKey)) ?? v.trials.latest;
+    return this.#shown;
   }
 
   /** The overlaid run's trial: the chosen one, else the one with the same key, else its first. */
@@ -251,7 +259,6 @@ export class RunStore {
       return false;
     }
     this.#showLive(r.value.runId, new RunView(r.value.runId, title, spec, 'live'), (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim', o.paused === true);
-    this.#progress = null;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
     this.#early = [];
@@ -301,7 +308,7 @@ export class RunStore {
       return false;
     }
     // Only the run on the charts shows its ladder: an overlay's packets are not built.
-    const view = RunView.fromRun(r.value, as === 'overlay' ? 0 : PAST_LADDER_MAX_PACKETS);
+    const view = RunView.fromRun(r.value, as !== 'overlay');
     if (as === 'overlay') {
       this.#overlay = view;
       this.#overlayKey = null;
@@ -364,6 +371,7 @@ export class RunStore {
     this.#simulator = simulator;
     this.#paused = paused;
     this.#manualActions = 0;
+    this.#progress = null;
     this.#current = null;
   }
 
@@ -383,7 +391,7 @@ export class RunStore {
       this.#adoptQueue = [];
       if (!r.ok || this.running) return;
       // A live run's ladder shows its live packets, not packets.csv's.
-      const view = RunView.fromRun(r.value, 0);
+      const view = RunView.fromRun(r.value, false);
       const live = new RunView(r.value.info.id, r.value.info.title, view.spec, 'live', view.trials);
       live.summary.push(...view.summary);
       this.#showLive(r.value.info.id, live, r.value.info.network === 'sim', false);
