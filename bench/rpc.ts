@@ -200,10 +200,13 @@ export async function benchRpc(): Promise<void> {
       ]);
     }
     printTable('RPC goals: packetlab RPC against the baselines (median over rounds of the per-round ratio; calls/s, and p99 latency)', ['case', 'vs node:dgram', 'vs grpc-js', 'p99 vs grpc-js', 'vs C rpcgen'], goals);
+    // CPU time a call (us) of the client and of the server process, median of the rounds.
+    const clientCpu = (v: Variant, k: { proc: Proc; inFlight: number }) => med(v, k, (r) => r.cpuUs / r.allCalls);
+    const serverCpu = (v: Variant, k: { proc: Proc; inFlight: number }) => med(v, k, (r) => r.serverCpuUs / r.allCalls);
     // With both processes busy (64 in flight), calls per second follow the CPU time of a call.
     const cpuCell = (v: Variant, k: { proc: Proc; inFlight: number }) => {
-      const client = med(v, k, (r) => r.cpuUs / r.allCalls);
-      const server = med(v, k, (r) => r.serverCpuUs / r.allCalls);
+      const client = clientCpu(v, k);
+      const server = serverCpu(v, k);
       return `${num(client + server, 1)} (${num(client, 1)} + ${num(server, 1)})`;
     };
     printTable(
@@ -225,13 +228,11 @@ export async function benchRpc(): Promise<void> {
         budget.push([caseName(k), 'time a call', num(bare, 1), num(bare * allowed, 2), num(callUs('dgram-async') - bare, 2), num(engine, 2), num(callUs('lab') - bare, 2)]);
         continue;
       }
-      const client = (v: Variant) => med(v, k, (r) => r.cpuUs / r.allCalls);
-      const server = (v: Variant) => med(v, k, (r) => r.serverCpuUs / r.allCalls);
-      const bc = client('dgram');
-      const bs = server('dgram');
+      const bc = clientCpu('dgram', k);
+      const bs = serverCpu('dgram', k);
       // The async variant changes only the client (its server is the bare pair's).
-      budget.push([caseName(k), 'client CPU a call', num(bc, 1), num(bc * allowed, 2), num(client('dgram-async') - bc, 2), num(median(eng.map((e) => e.clientPerCallUs)), 2), num(client('lab') - bc, 2)]);
-      budget.push([caseName(k), 'server CPU a call', num(bs, 1), num(bs * allowed, 2), '-', num(median(eng.map((e) => e.serverPerCallUs)), 2), num(server('lab') - bs, 2)]);
+      budget.push([caseName(k), 'client CPU a call', num(bc, 1), num(bc * allowed, 2), num(clientCpu('dgram-async', k) - bc, 2), num(median(eng.map((e) => e.clientPerCallUs)), 2), num(clientCpu('lab', k) - bc, 2)]);
+      budget.push([caseName(k), 'server CPU a call', num(bs, 1), num(bs * allowed, 2), '-', num(median(eng.map((e) => e.serverPerCallUs)), 2), num(serverCpu('lab', k) - bs, 2)]);
     }
     printTable(
       `Where the ${DGRAM_GOAL} goal goes, us: what ${DGRAM_GOAL} of the bare pair's rate allows beyond the bare pair, beside what a promise per call, the RPC engines alone (both engines in one process, warm, in batches of 64 calls; no sockets) and packetlab RPC take beyond it (medians of the rounds; server CPU comes in 10 ms ticks, about 0.1 us a call)`,
