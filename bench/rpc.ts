@@ -224,10 +224,12 @@ export async function benchRpc(): Promise<void> {
     const budget: string[][] = [];
     for (const k of CASES) {
       const eng = engines[k.proc];
+      // Runs whose calls failed did not measure working calls: no figure ('-') if any did.
+      const engineUs = (f: (e: EnginesResult) => number) => (eng.some((e) => e.failures > 0) ? Number.NaN : median(eng.map(f)));
       if (k.inFlight === 1) {
         const callUs = (v: Variant) => med(v, k, (r) => 1e6 / r.callsPerSecond);
         const bare = callUs('dgram');
-        const engine = median(eng.map((e) => e.clientPerCallUs + e.serverPerCallUs));
+        const engine = engineUs((e) => e.clientPerCallUs + e.serverPerCallUs);
         budget.push([caseName(k), 'time a call', num(bare, 1), num(bare * allowed, 2), num(callUs('dgram-async') - bare, 2), num(engine, 2), num(callUs('lab') - bare, 2)]);
         continue;
       }
@@ -235,14 +237,21 @@ export async function benchRpc(): Promise<void> {
       const bs = serverCpu('dgram', k);
       const limitUs = Math.max(bc, bs) / DGRAM_GOAL;
       // The async variant changes only the client (its server is the bare pair's).
-      budget.push([caseName(k), 'client CPU a call', num(bc, 1), num(limitUs - bc, 2), num(clientCpu('dgram-async', k) - bc, 2), num(median(eng.map((e) => e.clientPerCallUs)), 2), num(clientCpu('lab', k) - bc, 2)]);
-      budget.push([caseName(k), 'server CPU a call', num(bs, 1), num(limitUs - bs, 2), '-', num(median(eng.map((e) => e.serverPerCallUs)), 2), num(serverCpu('lab', k) - bs, 2)]);
+      budget.push([caseName(k), 'client CPU a call', num(bc, 1), num(limitUs - bc, 2), num(clientCpu('dgram-async', k) - bc, 2), num(engineUs((e) => e.clientPerCallUs), 2), num(clientCpu('lab', k) - bc, 2)]);
+      budget.push([caseName(k), 'server CPU a call', num(bs, 1), num(limitUs - bs, 2), '-', num(engineUs((e) => e.serverPerCallUs), 2), num(serverCpu('lab', k) - bs, 2)]);
     }
     printTable(
       `Where the ${DGRAM_GOAL} goal goes, us: what ${DGRAM_GOAL} of the bare pair's rate allows beyond the bare pair, beside what a promise per call, the RPC engines alone (both engines in one process, warm, in batches of 64 calls; no sockets) and packetlab RPC take beyond it (medians of the rounds; server CPU comes in 10 ms ticks, about 0.1 us a call)`,
       ['case', 'limited by', 'bare pair', `allowed at ${DGRAM_GOAL}`, 'promise per call', 'RPC engines alone', 'packetlab RPC'],
       budget,
     );
+    for (const proc of ['null', 'echo'] as const) {
+      const failed = engines[proc].filter((e) => e.failures > 0);
+      const calls = failed.reduce((sum, e) => sum + e.failures, 0);
+      const what = `RPC engines alone, ${proc === 'null' ? 'NULL' : 'ECHO'}`;
+      if (failed.length === 0) console.log(`${what}: no call failed in ${engines[proc].length} runs`);
+      else console.log(`${what}: ${num(calls)} calls failed in ${failed.length} of ${engines[proc].length} runs (the first: ${failed[0]!.firstFailure}), so its figures are '-'`);
+    }
   } finally {
     for (const s of servers.values()) await stop(s.child);
     if ('dir' in c) rmSync(c.dir, { recursive: true, force: true });
