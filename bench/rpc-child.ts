@@ -242,7 +242,7 @@ export interface EnginesResult {
 }
 
 /** Calls the engines run starts together, then completes: as many as the benchmark keeps in flight. */
-const ENGINE_BATCH = 64;
+export const ENGINE_BATCH = 64;
 
 /**
  * The RPC client and server engines alone, against each other in this process: the XDR of call and
