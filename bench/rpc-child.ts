@@ -4,11 +4,14 @@
 //   rpc-child.js server lab|dgram|grpc
 //       serves on 127.0.0.1, sends {port} to the parent over IPC, runs until killed
 //   rpc-child.js client lab|dgram|dgram-async|grpc PORT null|echo IN_FLIGHT DURATION_MS WARMUP_MS
-//       keeps IN_FLIGHT calls outstanding for WARMUP_MS + DURATION_MS and prints one JSON line:
-//       calls per second and latency percentiles of the measured part
+//       keeps IN_FLIGHT calls outstanding for WARMUP_MS + DURATION_MS and prints one JSON line
+//       (ClientResult): the calls, calls per second and latency percentiles of the measured part,
+//       and over the whole run, warm-up included, the failed calls, the calls completed and the
+//       process's CPU time
 //   rpc-child.js engines null|echo DURATION_MS WARMUP_MS
 //       runs the RPC client and server engines against each other in this process (no sockets,
-//       no promises), in batches of ENGINE_BATCH calls, and prints each side's CPU time a call
+//       no promises), in batches of ENGINE_BATCH calls, and prints one JSON line (EnginesResult):
+//       each side's CPU time a call, and the calls that failed
 //
 // lab is Packet Lab's RPC (generated stubs of counter.x, RpcClient and RpcServer over UDP); dgram
 // is a bare node:dgram request/reply pair carrying the same bytes as the RPC messages (the floor
