@@ -21,7 +21,7 @@ import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_DATAGRAM_BYTES, BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { BulkReceiver, makePattern, PATTERN_BYTES } from '../core/apps/bulk.js';
-import { HEADER_BYTES, newHeader, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
+import { newHeader, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
 
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
@@ -32,8 +32,8 @@ const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
-/** Payload bytes of a checked datagram (as many as an SR data packet carries). */
-const PAYLOAD_BYTES = BENCH_DATAGRAM_BYTES - HEADER_BYTES;
+/** Payload bytes of a checked datagram (as many as an SR data packet of the benchmark carries). */
+const PAYLOAD_BYTES = BENCH_TRANSPORT.mssBytes;
 /**
  * The transfer's pattern followed by its first payload's worth again: every payload is one run of
  * it. The receiver compares against it by sequence number, not with the transfer's own running
