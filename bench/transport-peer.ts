@@ -1,6 +1,7 @@
 // Child process of the transport benchmark. Roles:
 //   raw-recv [checked]      counts 1200-byte datagrams until told to stop; prints {received, bad, rate, measured}
-//                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
+//                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram;
+//                           rate 0 and measured null if no datagram came after it)
 //   raw-send PORT MS [checked]
 //                           blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpuUs} of the measured part
@@ -91,7 +92,8 @@ if (role === 'raw-recv') {
   process.on('message', () => {
     s.close();
     // CPU time runs to the stop message, after the sender finished: the idle wait adds almost none.
-    const measured: ReceiverCpu = { cpuUs: process.cpuUsage(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
+    // A run that never got past its warm-up measured nothing: null, not figures that look real.
+    const measured: ReceiverCpu | null = cpu === null ? null : { cpuUs: process.cpuUsage(cpu), datagrams: n - firstN, wallMs: last - first };
     finish({ received: n, bad, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
   });
 } else if (role === 'raw-send') {

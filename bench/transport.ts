@@ -67,7 +67,7 @@ async function raw(durationMs: number, checked: boolean): Promise<Run> {
   const sender = start(['raw-send', String(port), String(durationMs), ...mode]);
   const s = (await sender.result) as { sent: number; cpuUs: NodeJS.CpuUsage };
   recv.child.send('stop');
-  const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu };
+  const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu | null };
   if (r.bad > 0) throw new Error(`${r.bad} checked datagrams failed the receiver's checks`);
   return { bps: r.rate * (checked ? BENCH_TRANSPORT.mssBytes : BENCH_DATAGRAM_BYTES) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
 }
