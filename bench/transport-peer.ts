@@ -29,6 +29,8 @@ const [role, ...args] = process.argv.slice(2);
 const WARMUP_BYTES = 50e6;
 /** The raw sender's unreported start (its JIT warms up, as the transfer's warm-up does for SR). */
 const RAW_WARMUP_MS = 500;
+/** Datagrams the raw sender sends in one tick of the event loop. */
+const RAW_SEND_BURST = 64;
 const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
@@ -102,7 +104,7 @@ if (role === 'raw-recv') {
   // One buffer per datagram of a tick. A send libuv queued (the kernel's buffer was full) still
   // holds its buffer when the next tick rewrites it; the rewrite is whole (header, payload and
   // checksum in one go, on this thread), so such a datagram leaves as a later, valid one.
-  const bufs = Array.from({ length: 64 }, () => Buffer.alloc(BENCH_DATAGRAM_BYTES));
+  const bufs = Array.from({ length: RAW_SEND_BURST }, () => Buffer.alloc(BENCH_DATAGRAM_BYTES));
   const h = newHeader();
   h.connectionId = 1;
   const durationMs = Number(args[1]);
@@ -114,7 +116,7 @@ if (role === 'raw-recv') {
     const end = measureAt + durationMs;
     let cpu: NodeJS.CpuUsage | null = null;
     const tick = () => {
-      for (let i = 0; i < 64; i++) {
+      for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i]!;
         if (p !== null) {
           h.seq = seq++;
@@ -126,7 +128,7 @@ if (role === 'raw-recv') {
         s.send(b);
       }
       const now = performance.now();
-      if (cpu !== null) sent += 64;
+      if (cpu !== null) sent += bufs.length;
       else if (now >= measureAt) cpu = process.cpuUsage();
       if (now < end) {
         setImmediate(tick);
