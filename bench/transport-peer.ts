@@ -1,6 +1,7 @@
 // Child process of the transport benchmark. Roles:
 //   raw-recv [checked]      counts 1200-byte datagrams until told to stop; prints {received, bad, rate, measured}
-//                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram)
+//                           (the rate and CPU time leave out the first RAW_WARMUP_MS after the first datagram;
+//                           rate 0 and measured null if no datagram came after it)
 //   raw-send PORT MS [checked]
 //                           blasts 1200-byte datagrams for RAW_WARMUP_MS, then for MS milliseconds
 //                           measured; prints {sent, cpuUs} of the measured part
@@ -21,19 +22,21 @@ import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
 import { BENCH_DATAGRAM_BYTES, BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { BulkReceiver, makePattern, PATTERN_BYTES } from '../core/apps/bulk.js';
-import { HEADER_BYTES, newHeader, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
+import { newHeader, parseInto, sealChecksum, verifyChecksum, writeHeader } from '../core/wire/packet.js';
 
 const [role, ...args] = process.argv.slice(2);
 /** Bytes of the warm-up transfer before a measured one. */
 const WARMUP_BYTES = 50e6;
 /** The raw sender's unreported start (its JIT warms up, as the transfer's warm-up does for SR). */
 const RAW_WARMUP_MS = 500;
+/** Datagrams the raw sender sends in one tick of the event loop. */
+const RAW_SEND_BURST = 64;
 const send = (m: unknown) => process.send?.(m);
 /** Prints the result line and exits once it is written (the IPC channel would keep us alive). */
 const finish = (result: unknown) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
-/** Payload bytes of a checked datagram (as many as an SR data packet carries). */
-const PAYLOAD_BYTES = BENCH_DATAGRAM_BYTES - HEADER_BYTES;
+/** Payload bytes of a checked datagram (as many as an SR data packet of the benchmark carries). */
+const PAYLOAD_BYTES = BENCH_TRANSPORT.mssBytes;
 /**
  * The transfer's pattern followed by its first payload's worth again: every payload is one run of
  * it. The receiver compares against it by sequence number, not with the transfer's own running
@@ -91,7 +94,8 @@ if (role === 'raw-recv') {
   process.on('message', () => {
     s.close();
     // CPU time runs to the stop message, after the sender finished: the idle wait adds almost none.
-    const measured: ReceiverCpu = { cpuUs: process.cpuUsage(cpu ?? process.cpuUsage()), datagrams: n - firstN, wallMs: last - first };
+    // A run that never got past its warm-up measured nothing: null, not figures that look real.
+    const measured: ReceiverCpu | null = cpu === null ? null : { cpuUs: process.cpuUsage(cpu), datagrams: n - firstN, wallMs: last - first };
     finish({ received: n, bad, rate: firstN > 0 && last > first ? (n - firstN) / ((last - first) / 1000) : 0, measured });
   });
 } else if (role === 'raw-send') {
@@ -100,7 +104,7 @@ if (role === 'raw-recv') {
   // One buffer per datagram of a tick. A send libuv queued (the kernel's buffer was full) still
   // holds its buffer when the next tick rewrites it; the rewrite is whole (header, payload and
   // checksum in one go, on this thread), so such a datagram leaves as a later, valid one.
-  const bufs = Array.from({ length: 64 }, () => Buffer.alloc(BENCH_DATAGRAM_BYTES));
+  const bufs = Array.from({ length: RAW_SEND_BURST }, () => Buffer.alloc(BENCH_DATAGRAM_BYTES));
   const h = newHeader();
   h.connectionId = 1;
   const durationMs = Number(args[1]);
@@ -112,7 +116,7 @@ if (role === 'raw-recv') {
     const end = measureAt + durationMs;
     let cpu: NodeJS.CpuUsage | null = null;
     const tick = () => {
-      for (let i = 0; i < 64; i++) {
+      for (let i = 0; i < bufs.length; i++) {
         const b = bufs[i]!;
         if (p !== null) {
           h.seq = seq++;
@@ -124,7 +128,7 @@ if (role === 'raw-recv') {
         s.send(b);
       }
       const now = performance.now();
-      if (cpu !== null) sent += 64;
+      if (cpu !== null) sent += bufs.length;
       else if (now >= measureAt) cpu = process.cpuUsage();
       if (now < end) {
         setImmediate(tick);

@@ -15,7 +15,7 @@ import type { TransferSummary } from '../core/transfer/setup.js';
 import type { ReceiverCpu } from './transport-peer.js';
 import { median, num, printTable } from './lib.js';
 import { HEADER_BYTES } from '../core/wire/packet.js';
-import { BENCH_DATAGRAM_BYTES } from './transport-config.js';
+import { BENCH_DATAGRAM_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 
 const PEER = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
 const RUNS = 3;
@@ -67,9 +67,9 @@ async function raw(durationMs: number, checked: boolean): Promise<Run> {
   const sender = start(['raw-send', String(port), String(durationMs), ...mode]);
   const s = (await sender.result) as { sent: number; cpuUs: NodeJS.CpuUsage };
   recv.child.send('stop');
-  const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu };
+  const r = (await recv.result) as { rate: number; bad: number; measured: ReceiverCpu | null };
   if (r.bad > 0) throw new Error(`${r.bad} checked datagrams failed the receiver's checks`);
-  return { bps: r.rate * (checked ? BENCH_DATAGRAM_BYTES - HEADER_BYTES : BENCH_DATAGRAM_BYTES) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
+  return { bps: r.rate * (checked ? BENCH_TRANSPORT.mssBytes : BENCH_DATAGRAM_BYTES) * 8, cpu: perDatagram(s.cpuUs, s.sent), receiver: receiverLoad(r.measured), resent: 0 };
 }
 
 async function sr(bytes: number, loss: number): Promise<Run> {

@@ -116,7 +116,7 @@ export function registerTransfer(program: Command): void {
     .command('transfer')
     .summary('reliable transfer over the lab transport (simulator or UDP)')
     .description(
-      'Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for `packetlab transfer --listen` on another machine). The receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).',
+      'Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for `packetlab transfer --listen` on another machine). Unless --no-verify is given, the receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).',
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real UDP sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
