@@ -15,7 +15,7 @@
 //
 // lab is Packet Lab's RPC (generated stubs of counter.x, RpcClient and RpcServer over UDP); dgram
 // is a bare node:dgram request/reply pair carrying the same bytes as the RPC messages (the floor
-// of any Node code); dgram-async is its client with a promise per call, awaited by the loop that
+// of any Node code; its server's socket is made as the lab's are, by udpSocket()); dgram-async is its client with a promise per call, awaited by the loop that
 // drives the lab client (what an async API costs over callbacks; it calls the dgram server);
 // grpc is @grpc/grpc-js unary over HTTP/2 on loopback.
 
@@ -28,6 +28,7 @@ import { RpcClient, nullProcedure } from '../core/rpc/client-net.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 import { RpcServerEngine } from '../core/rpc/server.js';
 import { RpcServer } from '../core/rpc/server-net.js';
+import { udpSocket } from '../core/udp/held-sends.js';
 import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
 import { CounterService } from '../experiments/rpc/counter-server.js';
 import { projectRoot } from '../core/util/paths.js';
@@ -71,7 +72,9 @@ async function serve(kind: string): Promise<void> {
     const s = await RpcServer.start({ programs: [counter.program()], tcpPort: null });
     port = s.udpPort!;
   } else if (kind === 'dgram') {
-    const s = createSocket('udp4');
+    // The lab's socket kind (its lookup answers an IP address at once, where dns.lookup answers on
+    // the next tick), so that each reply costs the bare server no more than it can cost any Node code.
+    const s = udpSocket('udp4');
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
     const replyNull = Buffer.alloc(RPC_SIZES.null.reply);
     const replyEcho = Buffer.alloc(RPC_SIZES.echo.reply);
