@@ -166,7 +166,7 @@ describe('CRC32C', () => {
   it('gives the standard check value, and the JS and native libraries agree at every size', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), (b) => {
+      fc.property(fc.uint8Array({ maxLength: 9000 }), (b) => {
         expect(crc32cJs.buf(b) >>> 0).toBe(crc32cNative(b) >>> 0);
         expect(crc32c(b)).toBe(crc32cNative(b) >>> 0);
       }),
