@@ -9,6 +9,7 @@ import { flushSync, mount, unmount } from 'svelte';
 import type { RunBatch, RunData } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
 import { startedRun } from './helpers/renderer-run.js';
+import { ladderPacket } from './helpers/renderer-ladder.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
@@ -134,7 +135,7 @@ describe('RunStore', () => {
     expect(new RunStore(fakeApi({}).api).pastLadder).toBeNull();
     const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
     // A live run: its ladder is the live packets, and there is no past ladder.
-    const live = [0, 1, 2].map((i) => ({ sentS: i / 10, arrivedS: i / 10 + 0.02, direction: 'forward' as const, type: 'DATA', seq: 500 + i, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }));
+    const live = [0, 1, 2].map((i) => ladderPacket({ sentS: i / 10, seq: 500 + i }));
     fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 1 }, packets: live }));
     expect(run.pastLadder).toBeNull();
     expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);

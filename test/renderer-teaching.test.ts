@@ -7,9 +7,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { EndpointState, LadderPacket, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
+import type { EndpointState, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
 import { startedRun } from './helpers/renderer-run.js';
+import { ladderPacket } from './helpers/renderer-ladder.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
@@ -315,7 +316,7 @@ describe('datagrams in flight', () => {
   });
 
   it('are drawn from their sending up to where they are now', () => {
-    const packets: LadderPacket[] = [{ sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'SYN', seq: 1, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }];
+    const packets = [ladderPacket({ sentS: 0, arrivedS: 0.02, type: 'SYN', seq: 1 })];
     const l = layoutLadder(packets, { width: 500, height: 400, inFlight, nowS: 0.055 });
     expect(l.flights).toHaveLength(3);
     const [data, ack] = l.flights;
