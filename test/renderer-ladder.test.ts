@@ -1,12 +1,13 @@
 // @vitest-environment happy-dom
 // The packet ladder: the layout function (arrows between the two lines, time running down, drops
-// ending halfway with the reason, styles for retransmissions, duplicates, corruption), the
-// accessible summary, and the component's text list.
+// ending halfway with the reason, styles for retransmissions, duplicates, corruption), the packets
+// it shows (the most recent, or a past run's up to a chosen time), the accessible summary, and the
+// component's text list.
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket } from '../experiments/api/contract.js';
-import { describePacket, layoutLadder, recentPackets } from '../renderer/src/lib/ladder.js';
+import { describePacket, ladderWindow, layoutLadder, recentPackets } from '../renderer/src/lib/ladder.js';
 import Ladder from '../renderer/src/components/Ladder.svelte';
 import { ladderPacket } from './helpers/renderer-ladder.js';
 
@@ -69,6 +70,14 @@ describe('layoutLadder', () => {
     const shown = recentPackets(many, 10);
     expect(shown.map((p) => p.seq)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
     expect(layoutLadder(many, { width: 400, height: 300, maxPackets: 10 }).arrows).toHaveLength(10);
+  });
+
+  it('keeps, for a past run, the latest packets sent up to the chosen time', () => {
+    const sent = Array.from({ length: 100 }, (_, i) => ladderPacket({ sentS: i / 10, seq: i }));
+    expect(ladderWindow(sent, 2.05, 5).map((p) => p.seq)).toEqual([16, 17, 18, 19, 20]);
+    expect(ladderWindow(sent, 0, 5).map((p) => p.seq)).toEqual([0]);
+    expect(ladderWindow(sent, -1, 5)).toEqual([]);
+    expect(ladderWindow(sent, 1e9, 3).map((p) => p.seq)).toEqual([97, 98, 99]);
   });
 
   it('leaves out labels that would overlap the one above on the same side', () => {

@@ -9,7 +9,6 @@ import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket, RunData } from '../experiments/api/contract.js';
 import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
-import { ladderWindow } from '../renderer/src/lib/ladder.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
@@ -172,14 +171,6 @@ describe('the time-sequence graph of a past run', () => {
     const none = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: null, packets }, 0);
     expect(none.trials.map((t) => [t.packets.length, t.packetsCut])).toEqual([[0, false], [0, false]]);
     expect(none.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
-  });
-
-  it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {
-    const sent = Array.from({ length: 100 }, (_, i) => ladderPacket({ sentS: i / 10, seq: i }));
-    expect(ladderWindow(sent, 2.05, 5).map((p) => p.seq)).toEqual([16, 17, 18, 19, 20]);
-    expect(ladderWindow(sent, 0, 5).map((p) => p.seq)).toEqual([0]);
-    expect(ladderWindow(sent, -1, 5)).toEqual([]);
-    expect(ladderWindow(sent, 1e9, 3).map((p) => p.seq)).toEqual([97, 98, 99]);
   });
 });
 
