@@ -13,7 +13,7 @@ import { Chart } from '../renderer/src/lib/chartjs.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
 import { withStubCanvases } from './helpers/renderer-canvas.js';
-import { startedRun, STARTED_RUN_ID } from './helpers/renderer-run.js';
+import { batch, startedRun } from './helpers/renderer-run.js';
 import { ladderPacket } from './helpers/renderer-ladder.js';
 
 function ack(arrivedS: number, a: number, windowBytes: number | null = 10 * 1164, sack: number[] = []): LadderPacket {
@@ -181,7 +181,7 @@ describe('TimeSeqChart', () => {
       const target = document.createElement('div');
       document.body.append(target);
       const trialStart = (point: number) => ({ trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } });
-      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [], ...trialStart(0) });
+      fake.push(batch(trialStart(0)));
       const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
       flushSync();
       const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -193,7 +193,7 @@ describe('TimeSeqChart', () => {
       const datasets = chart.data.datasets;
       expect(datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
       for (let b = 0; b < 10; b++) {
-        fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [ladderPacket({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
+        fake.push(batch({ packets: [ladderPacket({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] }));
         flushSync();
       }
       await nextFrame();
@@ -205,7 +205,7 @@ describe('TimeSeqChart', () => {
         'Time-sequence graph, point 1, repetition 1: 10 DATA transmissions (0 retransmissions, 0 dropped), 10 ACKs; sequence up to 10 packets after the first by 0.130 s; receive window 4 packets above the ACK.',
       );
       // A new trial: its own graph.
-      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [ladderPacket({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
+      fake.push(batch({ packets: [ladderPacket({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) }));
       flushSync();
       await nextFrame();
       expect(chart.data.datasets).not.toBe(datasets);
