@@ -241,16 +241,16 @@ describe('FrameScheduler', () => {
   });
 });
 
-function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
-  const calls = new Map<string, number>();
+/** An 800 x 300 canvas in the page with a stub context; `texts` collects what is written on it. */
+function stubCanvas(): { canvas: HTMLCanvasElement; texts: string[] } {
   const texts: string[] = [];
   const canvas = document.createElement('canvas');
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = stubContext(canvas, calls, texts);
+  canvas.width = 800;
+  canvas.height = 300;
+  const ctx = stubContext(canvas, texts);
   Object.defineProperty(canvas, 'getContext', { value: () => ctx });
   document.body.append(canvas);
-  return { canvas, calls, texts };
+  return { canvas, texts };
 }
 
 describe('Chart.js binding', () => {
