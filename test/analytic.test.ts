@@ -6,22 +6,19 @@ import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../core/transpor
 import { IP_UDP_OVERHEAD_BYTES, NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
 import { HEADER_BYTES } from '../core/wire/packet.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 const MSS = 1164;
 const WIRE_BITS = (MSS + HEADER_BYTES + IP_UDP_OVERHEAD_BYTES) * 8;
 
 function setup(transport: Partial<TransportConfig>, forward: Partial<ImpairmentConfig>, reverse: Partial<ImpairmentConfig>, packets: number, seed = 1): TransferSetup {
-  return {
+  return transferSetup(packets * MSS, {
     transport: { ...DEFAULT_TRANSPORT_CONFIG, mssBytes: MSS, ...transport },
     forward: { ...NO_IMPAIRMENT, ...forward },
     reverse: { ...NO_IMPAIRMENT, ...reverse },
-    totalBytes: packets * MSS,
-    messageBytes: 0,
-    readRateBytesPerSecond: 0,
     seed,
-    intervalMs: 100,
     timeLimitMs: 3_600_000,
-  };
+  });
 }
 
 function within5(measured: number, expected: number): void {

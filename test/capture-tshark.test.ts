@@ -18,6 +18,7 @@ import { REPORT_BYTES } from '../core/stream/report.js';
 import { Service, encodeSynOptions } from '../core/wire/handshake.js';
 import { Flag, PacketType, emit } from '../core/wire/packet.js';
 import { SKIP_TSHARK, tshark, tsharkFields, DISSECTOR } from './helpers/tshark.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'packetlab-tshark-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,17 +103,13 @@ describe.skipIf(SKIP_TSHARK)('tshark reads lab captures', () => {
   it('decodes a simulated transfer under loss exactly as the lab logged it', () => {
     const { c, pcapPath, logPath } = capture('sim-loss');
     const summary = runSimTransfer(
-      {
+      transferSetup(300_000, {
         transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: 'sr' },
         forward: { ...NO_IMPAIRMENT, delayMs: 5, jitterMs: 1, lossProbability: 0.05, burstEnterProbability: 0.01, burstExitProbability: 0.5, duplicateProbability: 0.02, reorderProbability: 0.03, corruptProbability: 0.03, corruptBits: 3 },
         reverse: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05, corruptProbability: 0.02 },
-        totalBytes: 300_000,
-        messageBytes: 0,
-        readRateBytesPerSecond: 0,
         seed: 11,
-        intervalMs: 100,
         timeLimitMs: 600_000,
-      },
+      }),
       { capture: c },
     );
     c.close();
@@ -288,17 +285,7 @@ describe.skipIf(SKIP_TSHARK)('tshark reads lab captures', () => {
     expect(64 * 1024).toBeGreaterThan(MIN_CAPTURE_BYTES);
     const before = Date.now() / 1000;
     const s = await runUdpTransfer({
-      setup: {
-        transport: DEFAULT_TRANSPORT_CONFIG,
-        forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 },
-        reverse: NO_IMPAIRMENT,
-        totalBytes: 200_000,
-        messageBytes: 0,
-        readRateBytesPerSecond: 0,
-        seed: 4,
-        intervalMs: 100,
-        timeLimitMs: 30_000,
-      },
+      setup: transferSetup(200_000, { forward: { ...NO_IMPAIRMENT, lossProbability: 0.05 }, seed: 4, timeLimitMs: 30_000 }),
       peer: null,
       socket: { socketRcvBufBytes: 0, socketSndBufBytes: 0 },
       capture: c,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Page } from 'playwright-core';
 import { frameTimes, percentile } from '../bench/browser.js';
-import { appUnderTest, inkOf, openLab, runIdOf, samplesOf } from './helpers/app-serve.js';
+import { appUnderTest, chartLabel, inkOf, openLab, runIdOf, samplesOf } from './helpers/app-serve.js';
 
 const app = appUnderTest('e2e-app');
 
@@ -84,7 +84,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     expect(await page.getByLabel('ARQ mode').isDisabled()).toBe(true);
     expect(await page.locator('.knob', { has: page.getByLabel('ARQ mode') }).getAttribute('title')).toMatch(/cannot change while a run goes/);
     // Both changes are drawn as marker lines on the charts (their text alternative lists them).
-    await expect.poll(() => page.locator('[data-chart="retransmissions"] [role=img]').getAttribute('aria-label')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => chartLabel(page, 'retransmissions')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
     const samplesAtChange = await samplesOf(page, 'rate');
     await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000, interval: 100, message: '3 s of samples after the changes' }).toBeGreaterThanOrEqual(samplesAtChange + 30);
     expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
@@ -123,7 +123,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     await open.click();
     await expect.poll(() => page.getByText(`Showing past run`).count()).toBe(1);
     await expect.poll(() => samplesOf(page, 'rate')).toBeGreaterThanOrEqual(samplesAtChange + 30);
-    await expect.poll(() => page.locator('[data-chart="rate"] [role=img]').getAttribute('aria-label')).toContain('forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => chartLabel(page, 'rate')).toContain('forward.lossProbability: 0 → 0.1');
     // Its packet ladder comes from its packets.csv, up to the time on the slider.
     const slider = page.locator('.ladder input[type=range]');
     await expect.poll(() => slider.count()).toBe(1);
@@ -148,7 +148,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     const second = await runIdOf(page);
     expect(second).not.toBe(runId);
     // The sweep's summary chart filled as its points finished.
-    await expect.poll(() => page.locator('[data-chart="summary"] [role=img]').getAttribute('aria-label')).toMatch(/2 points finished/);
+    await expect.poll(() => chartLabel(page, 'summary')).toMatch(/2 points finished/);
     const rateAlone = await pixelsOf(page, 'rate');
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await page.getByRole('button', { name: `Overlay ${runId}` }).click();

@@ -8,8 +8,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { appUnderTest, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
+import { appUnderTest, chartLabel, inkOf, openLab, runIdOf } from './helpers/app-serve.js';
 
 const app = appUnderTest('e2e-teaching');
 
@@ -24,11 +23,6 @@ const SPEC = {
   forward: { delayMs: 20 },
   reverse: { delayMs: 20 },
 };
-
-/** The time-sequence graph's text alternative. */
-function timeSeqLabel(page: Page): Promise<string> {
-  return page.locator('[data-chart="timeseq"] [role=img]').getAttribute('aria-label').then((s) => s ?? '');
-}
 
 describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetlab serve', () => {
   it('starts paused, steps, shows the endpoints, drops a packet by hand, resumes, draws the time-sequence graph and replays the drop', async () => {
@@ -98,7 +92,7 @@ describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetl
     // Resume: the run ends, the retransmission follows the drop on the time-sequence graph.
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
-    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\(([1-9]\d*) retransmissions?, ([1-9]\d*) dropped\)/);
+    await expect.poll(() => chartLabel(page, 'timeseq'), { timeout: 10_000 }).toMatch(/\(([1-9]\d*) retransmissions?, ([1-9]\d*) dropped\)/);
     expect(await inkOf(page, 'timeseq')).toBeGreaterThan(inkBefore + 500);
     await page.screenshot({ path: join(app.artifacts, '3-complete.png'), fullPage: true });
     await page.locator('[data-chart="timeseq"]').screenshot({ path: join(app.artifacts, '3-timeseq.png') });
@@ -119,13 +113,13 @@ describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetl
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 60_000 }).toMatch(/^Complete/);
     const second = await runIdOf(page);
     expect(second).not.toBe(runId);
-    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/, 1 dropped\)/);
+    await expect.poll(() => chartLabel(page, 'timeseq'), { timeout: 10_000 }).toMatch(/, 1 dropped\)/);
 
     // The first run opened from the history draws the same graph from its packets.csv.
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await page.getByRole('button', { name: `Open ${runId}` }).click();
     await expect.poll(() => page.getByText('Showing past run').count()).toBe(1);
-    await expect.poll(() => timeSeqLabel(page), { timeout: 10_000 }).toMatch(/\([1-9]\d* retransmissions?, [1-9]\d* dropped\)/);
+    await expect.poll(() => chartLabel(page, 'timeseq'), { timeout: 10_000 }).toMatch(/\([1-9]\d* retransmissions?, [1-9]\d* dropped\)/);
     await page.screenshot({ path: join(app.artifacts, '4-opened.png'), fullPage: true });
 
     expect(pageErrors).toEqual([]);

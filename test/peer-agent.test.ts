@@ -14,7 +14,7 @@ import { DEFAULT_RPC_SETUP, runUdpRpcWorkload } from '../core/rpc/workload.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
-import { cli, cliAsync, jsonLines } from './helpers/cli.js';
+import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 
@@ -420,13 +420,8 @@ describe('peer agent on loopback', () => {
 /** Starts `packetlab peer` as a child process on a free loopback port; resolves with it and its port. */
 async function spawnAgent(extra: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(process.execPath, ['bin/packetlab.js', 'peer', '--listen', '127.0.0.1:0', '--json', '--no-beacon', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PACKETLAB_TOKEN: TOKEN } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await until('the agent to listen', () => out.includes('"type":"listening"') || child.exitCode !== null, 10_000);
-  const line = jsonLines(out).find((l) => l.type === 'listening');
-  if (line === undefined) throw new Error(`the agent did not start: ${out}`);
-  return { child, port: line.port as number, output: () => out };
+  const { listening, output } = await untilAgentListens(child, 10_000);
+  return { child, port: listening.port as number, output };
 }
 
 describe('a peer agent that dies', () => {

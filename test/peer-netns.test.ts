@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { projectRoot } from '../core/util/paths.js';
 import { canUseNetns, createNetnsPair, type NetnsPair } from './helpers/netns.js';
-import { jsonLines } from './helpers/cli.js';
+import { jsonLines, untilAgentListens } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const TOKEN = 'netns-test-token-5f1c9a';
 const CONTROL_PORT = 7600;
@@ -99,15 +100,8 @@ describe.skipIf(unusable !== null)('peer agent across two network namespaces', (
   /** Starts `packetlab peer` in namespace A; resolves once it listens, with its output so far. */
   async function startAgent(): Promise<{ child: ChildProcess; output: () => string }> {
     const child = pair.spawn(pair.a, process.execPath, ['bin/packetlab.js', 'peer', '--listen', `${pair.addressA}:${CONTROL_PORT}`, '--token-file', tokenFile, '--json'], { cwd: root });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const end = Date.now() + 15_000;
-    while (!out.includes('"type":"listening"')) {
-      if (child.exitCode !== null || Date.now() > end) throw new Error(`the agent did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return { child, output: () => out };
+    const { output } = await untilAgentListens(child);
+    return { child, output };
   }
 
   const client = (mode: string, token = TOKEN) => pair.spawn(pair.b, process.execPath, [script, root, JSON.stringify({ mode, host: pair.addressA, port: CONTROL_PORT, token })], { cwd: root });
@@ -158,11 +152,7 @@ describe.skipIf(unusable !== null)('peer agent across two network namespaces', (
     let out = '';
     c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((r) => c.once('close', () => r()));
-    const end = Date.now() + 20_000;
-    while (!out.includes('transfer-started')) {
-      if (Date.now() > end) throw new Error(`the transfer did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => `the transfer to start; the client printed: ${out}`, () => out.includes('transfer-started'), 20_000);
     // Let it run a little, then take the agent away.
     await new Promise((r) => setTimeout(r, 500));
     const killedAtMs = Date.now();

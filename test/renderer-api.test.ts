@@ -129,11 +129,11 @@ describe('WsLabClient', () => {
     await c.api.listLibrary({});
     const batch: RunBatch = { runId: 'run-1', samples: [{ point: 0, repetition: 0, values: { time_s: 0.1, goodput_bps: 1e6 } }], events: [], packets: [], status: { state: 'running', reason: null, dir: '/tmp/x' } };
     lab.push(batch);
-    await until('both subscribers to get the first batch', () => got1.length === 1 && got2.length === 1, 5000, 5);
+    await until('both subscribers to get the first batch', () => got1.length === 1 && got2.length === 1);
     expect(got1[0]).toEqual(batch);
     off();
     lab.push({ ...batch, samples: [] });
-    await until('the second batch', () => got1.length === 2, 5000, 5);
+    await until('the second batch', () => got1.length === 2);
     expect(got2).toHaveLength(1);
   });
 
@@ -145,14 +145,14 @@ describe('WsLabClient', () => {
     expect(seen.at(-1)).toEqual({ state: 'open', error: null });
     lab.hold.add('openRun');
     const pending = c.api.openRun({ runId: 'r1' });
-    await until('an openRun call', () => lab.calls.some((x) => x.method === 'openRun'), 5000, 5);
+    await until('an openRun call', () => lab.calls.some((x) => x.method === 'openRun'));
     for (const s of lab.sockets) s.terminate();
     const r = await pending;
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toBe(LOST_CONNECTION);
     expect(seen.some((s) => s.state === 'lost' && s.error?.startsWith(LOST_CONNECTION))).toBe(true);
     // It comes back by itself and calls work again.
-    await until('the connection to open', () => seen.at(-1)?.state === 'open', 5000, 5);
+    await until('the connection to open', () => seen.at(-1)?.state === 'open');
     lab.hold.clear();
     expect(await c.api.listRuns({})).toEqual({ ok: true, value: [{ id: 'r1' }] });
   });
@@ -166,14 +166,14 @@ describe('WsLabClient', () => {
     for (const s of lab.sockets) s.terminate();
     await new Promise<void>((r) => lab.wss.close(() => r()));
     servers = servers.filter((s) => s !== lab.wss);
-    await until('the connection to be lost', () => seen.at(-1)?.state === 'lost', 5000, 5);
+    await until('the connection to be lost', () => seen.at(-1)?.state === 'lost');
     const r = await c.api.listLibrary({});
     expect(r).toEqual({ ok: false, error: `listLibrary: ${LOST_CONNECTION}` });
     // Several attempts fail while nothing listens.
     await new Promise((res) => setTimeout(res, 250));
     expect(seen.filter((s) => s.state === 'connecting').length).toBeGreaterThanOrEqual(2);
     const back = await fakeLab(port);
-    await until('the connection to open again', () => seen.at(-1)?.state === 'open', 5000, 5);
+    await until('the connection to open again', () => seen.at(-1)?.state === 'open');
     expect(await c.api.listRuns({})).toEqual({ ok: true, value: [{ id: 'r1' }] });
     expect(back.calls.some((x) => x.method === 'listRuns')).toBe(true);
   });
@@ -182,7 +182,7 @@ describe('WsLabClient', () => {
     const lab = await fakeLab();
     const c = client(lab.port, 'wrong-token-000000');
     const seen = statusOf(c);
-    await until('the connection to be lost', () => seen.some((s) => s.state === 'lost'), 5000, 5);
+    await until('the connection to be lost', () => seen.some((s) => s.state === 'lost'));
     expect(seen.find((s) => s.state === 'lost')!.error).toContain('bad token');
     c.close();
     expect(await c.api.listRuns({})).toEqual({ ok: false, error: 'listRuns: the connection is closed' });

@@ -241,16 +241,16 @@ describe('FrameScheduler', () => {
   });
 });
 
-function stubCanvas(width = 800, height = 300): { canvas: HTMLCanvasElement; calls: Map<string, number>; texts: string[] } {
-  const calls = new Map<string, number>();
+/** An 800 x 300 canvas in the page with a stub context; `texts` collects what is written on it. */
+function stubCanvas(): { canvas: HTMLCanvasElement; texts: string[] } {
   const texts: string[] = [];
   const canvas = document.createElement('canvas');
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = stubContext(canvas, calls, texts);
+  canvas.width = 800;
+  canvas.height = 300;
+  const ctx = stubContext(canvas, texts);
   Object.defineProperty(canvas, 'getContext', { value: () => ctx });
   document.body.append(canvas);
-  return { canvas, calls, texts };
+  return { canvas, texts };
 }
 
 describe('Chart.js binding', () => {
@@ -365,7 +365,7 @@ describe('summary chart', () => {
 describe('Charts component', () => {
   it('binds datasets once per trial, redraws per frame from the same arrays, and follows the latest trial', async () => {
     const { mount, unmount, flushSync } = await import('svelte');
-    const { startedRun, STARTED_RUN_ID } = await import('./helpers/renderer-run.js');
+    const { batch, startedRun } = await import('./helpers/renderer-run.js');
     const Charts = (await import('../renderer/src/components/Charts.svelte')).default;
     await withStubCanvases(async () => {
       const { fake, run } = await startedRun('{"name":"x","title":"X"}');
@@ -381,13 +381,12 @@ describe('Charts component', () => {
         throw new Error('charts still waiting after 20 frames');
       };
       const push = (point: number, from: number, n: number, trial?: boolean) =>
-        fake.push({
-          runId: STARTED_RUN_ID,
-          samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
-          events: [],
-          packets: [],
-          ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
-        });
+        fake.push(
+          batch({
+            samples: Array.from({ length: n }, (_, i) => ({ point, repetition: 0, values: { time_s: (from + i) / 10, throughput_bps: 1000 + i, goodput_bps: 900 } })),
+            ...(trial ? { trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } } : {}),
+          }),
+        );
       push(0, 1, 10, true);
       flushSync();
       await nextFrame();

@@ -1,26 +1,24 @@
 // @vitest-environment happy-dom
 // The packet ladder: the layout function (arrows between the two lines, time running down, drops
-// ending halfway with the reason, styles for retransmissions, duplicates, corruption), the
-// accessible summary, and the component's text list.
+// ending halfway with the reason, styles for retransmissions, duplicates, corruption), the packets
+// it shows (the most recent, or a past run's up to a chosen time), the accessible summary, and the
+// component's text list.
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket } from '../experiments/api/contract.js';
-import { describePacket, layoutLadder, recentPackets } from '../renderer/src/lib/ladder.js';
+import { describePacket, ladderWindow, layoutLadder, recentPackets } from '../renderer/src/lib/ladder.js';
 import Ladder from '../renderer/src/components/Ladder.svelte';
-
-function pkt(p: Partial<LadderPacket>): LadderPacket {
-  return { sentS: 0, arrivedS: 0.01, direction: 'forward', type: 'DATA', seq: 1, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
-}
+import { ladderPacket } from './helpers/renderer-ladder.js';
 
 const flow: LadderPacket[] = [
-  pkt({ sentS: 0.0, arrivedS: 0.01, seq: 1000 }),
-  pkt({ sentS: 0.001, arrivedS: null, seq: 2164, fate: 'random' }),
-  pkt({ sentS: 0.01, arrivedS: 0.02, direction: 'reverse', type: 'ACK', seq: 5, ack: 2164 }),
-  pkt({ sentS: 0.03, arrivedS: 0.04, seq: 2164, retransmission: true }),
-  pkt({ sentS: 0.031, arrivedS: 0.045, seq: 3328, fate: 'duplicate' }),
-  pkt({ sentS: 0.032, arrivedS: 0.041, seq: 4492, fate: 'corrupted' }),
-  pkt({ sentS: 0.033, arrivedS: null, direction: 'reverse', type: 'ACK', ack: 3328, seq: 6, fate: 'queue' }),
+  ladderPacket({ sentS: 0.0, arrivedS: 0.01, seq: 1000 }),
+  ladderPacket({ sentS: 0.001, arrivedS: null, seq: 2164, fate: 'random' }),
+  ladderPacket({ sentS: 0.01, arrivedS: 0.02, direction: 'reverse', type: 'ACK', seq: 5, ack: 2164 }),
+  ladderPacket({ sentS: 0.03, arrivedS: 0.04, seq: 2164, retransmission: true }),
+  ladderPacket({ sentS: 0.031, arrivedS: 0.045, seq: 3328, fate: 'duplicate' }),
+  ladderPacket({ sentS: 0.032, arrivedS: 0.041, seq: 4492, fate: 'corrupted' }),
+  ladderPacket({ sentS: 0.033, arrivedS: null, direction: 'reverse', type: 'ACK', ack: 3328, seq: 6, fate: 'queue' }),
 ];
 
 describe('layoutLadder', () => {
@@ -68,14 +66,22 @@ describe('layoutLadder', () => {
   });
 
   it('keeps the most recent packets by sending time', () => {
-    const many = Array.from({ length: 100 }, (_, i) => pkt({ sentS: (100 - i) / 1000, arrivedS: (100 - i) / 1000 + 0.005, seq: 100 - i }));
+    const many = Array.from({ length: 100 }, (_, i) => ladderPacket({ sentS: (100 - i) / 1000, arrivedS: (100 - i) / 1000 + 0.005, seq: 100 - i }));
     const shown = recentPackets(many, 10);
     expect(shown.map((p) => p.seq)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
     expect(layoutLadder(many, { width: 400, height: 300, maxPackets: 10 }).arrows).toHaveLength(10);
   });
 
+  it('keeps, for a past run, the latest packets sent up to the chosen time', () => {
+    const sent = Array.from({ length: 100 }, (_, i) => ladderPacket({ sentS: i / 10, seq: i }));
+    expect(ladderWindow(sent, 2.05, 5).map((p) => p.seq)).toEqual([16, 17, 18, 19, 20]);
+    expect(ladderWindow(sent, 0, 5).map((p) => p.seq)).toEqual([0]);
+    expect(ladderWindow(sent, -1, 5)).toEqual([]);
+    expect(ladderWindow(sent, 1e9, 3).map((p) => p.seq)).toEqual([97, 98, 99]);
+  });
+
   it('leaves out labels that would overlap the one above on the same side', () => {
-    const dense = Array.from({ length: 40 }, (_, i) => pkt({ sentS: i * 0.0001, arrivedS: i * 0.0001 + 0.02, seq: i }));
+    const dense = Array.from({ length: 40 }, (_, i) => ladderPacket({ sentS: i * 0.0001, arrivedS: i * 0.0001 + 0.02, seq: i }));
     const d = layoutLadder(dense, { width: 400, height: 300 });
     const shown = d.arrows.filter((a) => a.showLabel);
     expect(shown.length).toBeGreaterThan(0);

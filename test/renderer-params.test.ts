@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mount, unmount } from 'svelte';
 import type { KnobInfo, Result } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
+import { batch, STARTED_RUN_ID } from './helpers/renderer-run.js';
 import { checkKnobInput, groupKnobs, knobApplies, knobLabel, knobStep, setSpecKnob, specKnobValue, sweptKnobs, parseSpecJson } from '../renderer/src/lib/knobs.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
@@ -147,7 +148,7 @@ function fakeLab(setKnobAnswer: (path: string) => Result<null>) {
     listRuns: () => ({ ok: true, value: [] }),
     listPeers: () => ({ ok: true, value: [] }),
     validateSpec: () => ({ ok: true, value: { valid: true, problems: [], points: 2 } }),
-    startRun: () => ({ ok: true, value: { runId: 'run-1' } }),
+    startRun: () => ({ ok: true, value: { runId: STARTED_RUN_ID } }),
     setKnob: (p: { path: string }) => setKnobAnswer(p.path),
   });
 }
@@ -216,7 +217,7 @@ describe('ParamPanel', () => {
     const { spec, run, input, target, component, fake } = setup();
     await settle();
     await run.start(spec.text);
-    fake.push({ runId: 'run-1', samples: [], events: [], packets: [], status: { state: 'running', reason: null, dir: '/tmp/r' } });
+    fake.push(batch({ status: { state: 'running', reason: null, dir: '/tmp/r' } }));
     await settle();
     const arq = input('ARQ mode') as unknown as HTMLSelectElement;
     expect(arq.disabled).toBe(true);
@@ -226,11 +227,11 @@ describe('ParamPanel', () => {
     rto.value = '50';
     rto.dispatchEvent(new Event('change', { bubbles: true }));
     await settle();
-    expect(fake.calls.filter((c) => c.method === 'setKnob').map((c) => c.params)).toEqual([{ runId: 'run-1', path: 'transport.rtoMs', value: 50 }]);
+    expect(fake.calls.filter((c) => c.method === 'setKnob').map((c) => c.params)).toEqual([{ runId: STARTED_RUN_ID, path: 'transport.rtoMs', value: 50 }]);
     // The spec is not touched by live changes.
     expect(JSON.parse(spec.text).transport.rtoMs).toBe(40);
     // The change comes back as an event and the control shows the value in force.
-    fake.push({ runId: 'run-1', samples: [], events: [{ point: 0, repetition: 0, timeS: 1.5, kind: 'set', knob: 'transport.rtoMs', before: '40', after: '50', detail: 'user' }], packets: [] });
+    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 1.5, kind: 'set', knob: 'transport.rtoMs', before: '40', after: '50', detail: 'user' }] }));
     await settle();
     expect(input('Retransmission timeout (ms)').value).toBe('50');
     expect(run.trial!.markers.map((m) => m.label)).toEqual(['transport.rtoMs: 40 → 50']);
@@ -260,15 +261,15 @@ describe('ParamPanel', () => {
     expect(JSON.parse(spec.text).preset).toBe('dsl');
     expect(target.textContent).toContain('an ADSL line');
     await run.start(spec.text);
-    fake.push({ runId: 'run-1', samples: [], events: [], packets: [], status: { state: 'running', reason: null, dir: '/tmp/r' } });
+    fake.push(batch({ status: { state: 'running', reason: null, dir: '/tmp/r' } }));
     await settle();
     expect(preset.value).toBe('');
     preset.value = 'dsl';
     preset.dispatchEvent(new Event('change', { bubbles: true }));
     await settle();
     expect(fake.calls.filter((c) => c.method === 'setKnob').map((c) => c.params)).toEqual([
-      { runId: 'run-1', path: 'forward.delayMs', value: 15 },
-      { runId: 'run-1', path: 'reverse.delayMs', value: 15 },
+      { runId: STARTED_RUN_ID, path: 'forward.delayMs', value: 15 },
+      { runId: STARTED_RUN_ID, path: 'reverse.delayMs', value: 15 },
     ]);
     expect(target.textContent).toContain('DSL applied to the run.');
     unmount(component);

@@ -6,9 +6,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { RunBatch, RunData } from '../experiments/api/contract.js';
+import type { RunData } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
-import { startedRun } from './helpers/renderer-run.js';
+import { batch, startedRun, STARTED_RUN_ID } from './helpers/renderer-run.js';
+import { ladderPacket } from './helpers/renderer-ladder.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
@@ -18,10 +19,6 @@ import { saveFile } from '../renderer/src/lib/download.js';
 import { exportChartPng } from '../renderer/src/lib/exports.js';
 
 const SPEC = '{"name":"x","title":"X run","plot":{"x":"window","y":["goodput_bps"]}}';
-
-function batch(b: Partial<RunBatch>): RunBatch {
-  return { runId: 'run-1', samples: [], events: [], packets: [], ...b };
-}
 
 describe('RunStore', () => {
   it('files samples, markers and live values by trial, and resets live values at a new trial', async () => {
@@ -49,7 +46,7 @@ describe('RunStore', () => {
   });
 
   it('keeps the data of a run that failed or lost its peer, with the reason', async () => {
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }), listRuns: () => ({ ok: true, value: [] }) });
+    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: STARTED_RUN_ID } }), listRuns: () => ({ ok: true, value: [] }) });
     let ended = 0;
     const run = new RunStore(fake.api, () => ended++);
     await run.start(SPEC);
@@ -75,14 +72,14 @@ describe('RunStore', () => {
 
   it('shows a refused start (port in use) and keeps the previous run on screen', async () => {
     let n = 0;
-    const fake = fakeApi({ startRun: () => (n++ === 0 ? { ok: true, value: { runId: 'run-1' } } : { ok: false, error: 'startRun: port 9000 on 127.0.0.1 is in use' }) });
+    const fake = fakeApi({ startRun: () => (n++ === 0 ? { ok: true, value: { runId: STARTED_RUN_ID } } : { ok: false, error: 'startRun: port 9000 on 127.0.0.1 is in use' }) });
     const run = new RunStore(fake.api);
     await run.start(SPEC);
     fake.push(batch({ samples: [{ point: 0, repetition: 0, values: { time_s: 0.1, goodput_bps: 5 } }], status: { state: 'complete', reason: null, dir: '/r' } }));
     expect(await run.start(SPEC)).toBe(false);
     expect(run.state).toBe('complete');
     expect(run.error).toBe('startRun: port 9000 on 127.0.0.1 is in use');
-    expect(run.view!.id).toBe('run-1');
+    expect(run.view!.id).toBe(STARTED_RUN_ID);
     expect(run.trial!.series('goodput_bps').length).toBe(1);
 
     const lab = new LabStore({ api: fake.api, onStatus: (l) => (l({ state: 'open', error: null }), () => {}), close: () => {} });
@@ -146,7 +143,7 @@ describe('RunStore', () => {
     expect(new RunStore(fakeApi({}).api).pastLadder).toBeNull();
     const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
     // A live run: its ladder is the live packets, and there is no past ladder.
-    const live = [0, 1, 2].map((i) => ({ sentS: i / 10, arrivedS: i / 10 + 0.02, direction: 'forward' as const, type: 'DATA', seq: 500 + i, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }));
+    const live = [0, 1, 2].map((i) => ladderPacket({ sentS: i / 10, seq: 500 + i }));
     fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 1 }, packets: live }));
     expect(run.pastLadder).toBeNull();
     expect(run.packets.map((p) => p.seq)).toEqual([500, 501, 502]);
@@ -182,9 +179,9 @@ describe('RunStore', () => {
 
   it('ends a run whose end it missed while offline, from the history', async () => {
     const { run } = await startedRun(SPEC);
-    run.syncStatus([{ id: 'run-1', status: 'running', reason: null }]);
+    run.syncStatus([{ id: STARTED_RUN_ID, status: 'running', reason: null }]);
     expect(run.state).toBe('running');
-    run.syncStatus([{ id: 'run-1', status: 'failed', reason: 'the worker crashed' }]);
+    run.syncStatus([{ id: STARTED_RUN_ID, status: 'failed', reason: 'the worker crashed' }]);
     expect(run.state).toBe('failed');
     expect(run.reason).toBe('the worker crashed');
   });

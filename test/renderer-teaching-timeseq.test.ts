@@ -9,19 +9,15 @@ import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket, RunData } from '../experiments/api/contract.js';
 import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
-import { ladderWindow } from '../renderer/src/lib/ladder.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
 import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
 import { withStubCanvases } from './helpers/renderer-canvas.js';
-import { startedRun, STARTED_RUN_ID } from './helpers/renderer-run.js';
-
-function pkt(p: Partial<LadderPacket>): LadderPacket {
-  return { sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'DATA', seq: 1000, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [], ...p };
-}
+import { batch, startedRun } from './helpers/renderer-run.js';
+import { ladderPacket } from './helpers/renderer-ladder.js';
 
 function ack(arrivedS: number, a: number, windowBytes: number | null = 10 * 1164, sack: number[] = []): LadderPacket {
-  return pkt({ sentS: arrivedS - 0.02, arrivedS, direction: 'reverse', type: 'ACK', seq: 5, ack: a, windowBytes, sack });
+  return ladderPacket({ sentS: arrivedS - 0.02, arrivedS, direction: 'reverse', type: 'ACK', seq: 5, ack: a, windowBytes, sack });
 }
 
 const sorted = (a: XY[]) => a.every((p, i) => i === 0 || a[i - 1]!.x <= p.x);
@@ -30,14 +26,14 @@ describe('TimeSeqData', () => {
   it('draws transmissions, retransmissions, drops, the ACK and window lines and SACKed ranges', () => {
     const t = new TimeSeqData(1000);
     t.addAll([
-      pkt({ type: 'SYN', seq: 999, sentS: 0, arrivedS: 0.02 }),
+      ladderPacket({ type: 'SYN', seq: 999, sentS: 0, arrivedS: 0.02 }),
       ack(0.04, 1000),
-      pkt({ sentS: 0.04, arrivedS: 0.06, seq: 1000 }),
-      pkt({ sentS: 0.041, arrivedS: null, seq: 1001, fate: 'random' }),
-      pkt({ sentS: 0.042, arrivedS: 0.062, seq: 1002 }),
+      ladderPacket({ sentS: 0.04, arrivedS: 0.06, seq: 1000 }),
+      ladderPacket({ sentS: 0.041, arrivedS: null, seq: 1001, fate: 'random' }),
+      ladderPacket({ sentS: 0.042, arrivedS: 0.062, seq: 1002 }),
       ack(0.08, 1001, 8000),
       ack(0.082, 1001, 8000, [1002, 1003]),
-      pkt({ sentS: 0.2, arrivedS: 0.22, seq: 1001, retransmission: true }),
+      ladderPacket({ sentS: 0.2, arrivedS: 0.22, seq: 1001, retransmission: true }),
       ack(0.24, 1003, 8000),
       // An old ACK arriving late does not pull the line down.
       ack(0.25, 1001, 8000),
@@ -71,7 +67,7 @@ describe('TimeSeqData', () => {
 
   it('draws the same SACK blocks once, not at every ACK that repeats them', () => {
     const t = new TimeSeqData();
-    t.add(pkt({ seq: 1 }));
+    t.add(ladderPacket({ seq: 1 }));
     for (let i = 0; i < 5; i++) t.add(ack(0.1 + i / 100, 2, 10_000, [4, 6, 8, 9]));
     t.add(ack(0.2, 2, 10_000, [4, 7, 8, 9]));
     expect(t.sacks).toHaveLength(12);
@@ -79,10 +75,10 @@ describe('TimeSeqData', () => {
 
   it('counts from the first sequence number across the wrap of the sequence space', () => {
     const t = new TimeSeqData();
-    t.add(pkt({ sentS: 0.1, seq: 0xfffffffe }));
-    t.add(pkt({ sentS: 0.2, seq: 0xffffffff }));
-    t.add(pkt({ sentS: 0.3, seq: 0 }));
-    t.add(pkt({ sentS: 0.4, seq: 1 }));
+    t.add(ladderPacket({ sentS: 0.1, seq: 0xfffffffe }));
+    t.add(ladderPacket({ sentS: 0.2, seq: 0xffffffff }));
+    t.add(ladderPacket({ sentS: 0.3, seq: 0 }));
+    t.add(ladderPacket({ sentS: 0.4, seq: 1 }));
     t.add(ack(0.5, 2));
     expect(t.data.map((p) => p.y)).toEqual([0, 1, 2, 3]);
     expect(t.acks[0]!.y).toBe(4);
@@ -91,7 +87,7 @@ describe('TimeSeqData', () => {
   it('keeps every dataset sorted by time (Chart.js reads the range off the ends) and caps the points', () => {
     const t = new TimeSeqData(1164, 1000);
     // Packets come in the order they arrive or are dropped, not the order they were sent.
-    for (let i = 0; i < 5000; i++) t.add(pkt({ sentS: (i % 2 === 0 ? i + 1 : i - 1) / 1000, seq: i }));
+    for (let i = 0; i < 5000; i++) t.add(ladderPacket({ sentS: (i % 2 === 0 ? i + 1 : i - 1) / 1000, seq: i }));
     expect(sorted(t.data)).toBe(true);
     expect(t.data.length).toBeLessThanOrEqual(1000);
     expect(t.data.length).toBeGreaterThan(400);
@@ -110,7 +106,7 @@ describe('TimeSeqData', () => {
 
   it('leaves a far-away window line off the top so the data stays readable', () => {
     const t = new TimeSeqData(1000);
-    t.add(pkt({ seq: 0 }));
+    t.add(ladderPacket({ seq: 0 }));
     t.add(ack(0.1, 4, 8000));
     expect(t.yMax()).toBeUndefined();
     t.add(ack(0.2, 5, 256_000));
@@ -176,15 +172,6 @@ describe('the time-sequence graph of a past run', () => {
     expect(none.trials.map((t) => [t.packets.length, t.packetsCut])).toEqual([[0, false], [0, false]]);
     expect(none.find('0/0')!.timeSeq.transmissions).toBe(set.find('0/0')!.timeSeq.transmissions);
   });
-
-  it('the ladder of a past run shows the packets sent up to the chosen time, the latest ones', () => {
-    const at = (sentS: number, seq: number) => ({ sentS, arrivedS: sentS + 0.02, direction: 'forward' as const, type: 'DATA', seq, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] });
-    const sent = Array.from({ length: 100 }, (_, i) => at(i / 10, i));
-    expect(ladderWindow(sent, 2.05, 5).map((p) => p.seq)).toEqual([16, 17, 18, 19, 20]);
-    expect(ladderWindow(sent, 0, 5).map((p) => p.seq)).toEqual([0]);
-    expect(ladderWindow(sent, -1, 5)).toEqual([]);
-    expect(ladderWindow(sent, 1e9, 3).map((p) => p.seq)).toEqual([97, 98, 99]);
-  });
 });
 
 describe('TimeSeqChart', () => {
@@ -194,7 +181,7 @@ describe('TimeSeqChart', () => {
       const target = document.createElement('div');
       document.body.append(target);
       const trialStart = (point: number) => ({ trial: { point, repetition: 0, axes: {}, trial: point + 1, trials: 2 } });
-      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [], ...trialStart(0) });
+      fake.push(batch(trialStart(0)));
       const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
       flushSync();
       const nextFrame = () => new Promise((r) => requestAnimationFrame(() => r(null)));
@@ -206,7 +193,7 @@ describe('TimeSeqChart', () => {
       const datasets = chart.data.datasets;
       expect(datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
       for (let b = 0; b < 10; b++) {
-        fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [pkt({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] });
+        fake.push(batch({ packets: [ladderPacket({ sentS: b / 100, seq: 10 + b }), ack(b / 100 + 0.04, 11 + b, 4000)] }));
         flushSync();
       }
       await nextFrame();
@@ -218,7 +205,7 @@ describe('TimeSeqChart', () => {
         'Time-sequence graph, point 1, repetition 1: 10 DATA transmissions (0 retransmissions, 0 dropped), 10 ACKs; sequence up to 10 packets after the first by 0.130 s; receive window 4 packets above the ACK.',
       );
       // A new trial: its own graph.
-      fake.push({ runId: STARTED_RUN_ID, samples: [], events: [], packets: [pkt({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) });
+      fake.push(batch({ packets: [ladderPacket({ sentS: 0.01, seq: 50, retransmission: true, arrivedS: null, fate: 'queue' })], ...trialStart(1) }));
       flushSync();
       await nextFrame();
       expect(chart.data.datasets).not.toBe(datasets);

@@ -7,9 +7,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
-import type { EndpointState, LadderPacket, RunBatch, RunData, SimStateInfo } from '../experiments/api/contract.js';
+import type { EndpointState, RunData, SimStateInfo } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
-import { startedRun } from './helpers/renderer-run.js';
+import { batch, startedRun, STARTED_RUN_ID } from './helpers/renderer-run.js';
+import { ladderPacket } from './helpers/renderer-ladder.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { SPEEDS, TeachStore } from '../renderer/src/stores/teach.svelte.js';
@@ -20,10 +21,6 @@ import Teaching from '../renderer/src/components/Teaching.svelte';
 import EndpointPanel from '../renderer/src/components/EndpointPanel.svelte';
 import Ladder from '../renderer/src/components/Ladder.svelte';
 import EventLog from '../renderer/src/components/EventLog.svelte';
-
-function batch(b: Partial<RunBatch>): RunBatch {
-  return { runId: 'run-1', samples: [], events: [], packets: [], ...b };
-}
 
 const SIM_SPEC = '{"name":"teach","title":"Teach","network":"sim","transport":{"protocol":"gbn"}}';
 
@@ -127,16 +124,16 @@ describe('TeachStore', () => {
     expect(teach.state!.timeS).toBe(0.05);
     expect(await teach.act(inFlight[0]!, 'drop')).toBe(true);
     const actions = () => fake.calls.filter((c) => c.method === 'packetAction').map((c) => c.params);
-    expect(actions()[0]).toEqual({ runId: 'run-1', direction: 'forward', index: 45, action: 'drop' });
+    expect(actions()[0]).toEqual({ runId: STARTED_RUN_ID, direction: 'forward', index: 45, action: 'drop' });
     // The state is read again after each action.
     expect(fake.methods().at(-1)).toBe('simState');
     expect(await teach.act(inFlight[2]!, 'corrupt')).toBe(true);
     expect(await teach.act(inFlight[0]!, 'duplicate')).toBe(true);
     expect(await teach.act(inFlight[0]!, 'delay', 250)).toBe(true);
     expect(actions().slice(1)).toEqual([
-      { runId: 'run-1', direction: 'forward', index: 46, duplicate: true, action: 'corrupt' },
-      { runId: 'run-1', direction: 'forward', index: 45, action: 'duplicate' },
-      { runId: 'run-1', direction: 'forward', index: 45, action: 'delay', delayMs: 250 },
+      { runId: STARTED_RUN_ID, direction: 'forward', index: 46, duplicate: true, action: 'corrupt' },
+      { runId: STARTED_RUN_ID, direction: 'forward', index: 45, action: 'duplicate' },
+      { runId: STARTED_RUN_ID, direction: 'forward', index: 45, action: 'delay', delayMs: 250 },
     ]);
     expect(await teach.act({ ...inFlight[0]!, index: 99 }, 'drop')).toBe(false);
     expect(teach.error).toBe('packetAction: no forward datagram #99 is in flight');
@@ -226,8 +223,8 @@ describe('replay with my drops', () => {
   });
 
   it('loads the replay into the editor from the Teaching panel once the run has ended', async () => {
-    const disk = { info: { id: 'run-1' }, record: { ...record, id: 'run-1' }, samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, summary: { columns: [], rows: [] }, packets: { columns: [], rows: [] } } as unknown as RunData;
-    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: 'run-1' } }), openRun: () => ({ ok: true, value: disk }), validateSpec: () => ({ ok: true, value: { valid: true, problems: [], points: 1 } }) });
+    const disk = { info: { id: STARTED_RUN_ID }, record: { ...record, id: STARTED_RUN_ID }, samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, summary: { columns: [], rows: [] }, packets: { columns: [], rows: [] } } as unknown as RunData;
+    const fake = fakeApi({ startRun: () => ({ ok: true, value: { runId: STARTED_RUN_ID } }), openRun: () => ({ ok: true, value: disk }), validateSpec: () => ({ ok: true, value: { valid: true, problems: [], points: 1 } }) });
     const run = new RunStore(fake.api);
     const spec = new SpecStore(fake.api);
     const teach = new TeachStore(fake.api, run);
@@ -244,10 +241,10 @@ describe('replay with my drops', () => {
     expect(target.textContent).toContain('This run had 1 datagram dropped or changed by hand.');
     replayButton()!.click();
     await settle();
-    expect(fake.calls.find((x) => x.method === 'openRun')!.params).toEqual({ runId: 'run-1' });
+    expect(fake.calls.find((x) => x.method === 'openRun')!.params).toEqual({ runId: STARTED_RUN_ID });
     expect(spec.source).toBe('teach');
     expect(JSON.parse(spec.text).schedule).toHaveLength(5);
-    expect(target.querySelector('.note')!.textContent).toBe('Loaded teach with 3 datagrams changed by hand and 1 knob change from run-1 in its schedule: press Start to replay it.');
+    expect(target.querySelector('.note')!.textContent).toBe(`Loaded teach with 3 datagrams changed by hand and 1 knob change from ${STARTED_RUN_ID} in its schedule: press Start to replay it.`);
     unmount(c);
   });
 });
@@ -315,7 +312,7 @@ describe('datagrams in flight', () => {
   });
 
   it('are drawn from their sending up to where they are now', () => {
-    const packets: LadderPacket[] = [{ sentS: 0, arrivedS: 0.02, direction: 'forward', type: 'SYN', seq: 1, ack: null, retransmission: false, fate: 'delivered', windowBytes: null, sack: [] }];
+    const packets = [ladderPacket({ sentS: 0, arrivedS: 0.02, type: 'SYN', seq: 1 })];
     const l = layoutLadder(packets, { width: 500, height: 400, inFlight, nowS: 0.055 });
     expect(l.flights).toHaveLength(3);
     const [data, ack] = l.flights;

@@ -328,16 +328,14 @@ describe('RPC server engine: the checks of RFC 5531 (9) and what the client make
 });
 
 describe('the RPC benchmark', () => {
-  it("the bare node:dgram pair carries datagrams of the sizes of the RPC's NULL and 32-byte ECHO messages", () => {
+  it("its RPC_SIZES are the sizes of the engines' NULL and 32-byte ECHO calls and replies", () => {
     const cases = [
       { proc: 'null', d: nullProcedure(CounterProgV1.program, CounterProgV1.version) as ProcedureDescriptor<unknown, unknown>, arg: undefined },
       { proc: 'echo', d: CounterProgV1.procedures.ECHO as ProcedureDescriptor<unknown, unknown>, arg: new Uint8Array(32) },
     ] as const;
     for (const { proc, d, arg } of cases) {
-      const client = new RpcClientEngine({ server: 1, policy: POLICY, retransmit: true, rngSeed: 5 });
-      const server = new RpcServerEngine({ programs: [new CounterService().program()], drc: { enabled: true, maxEntries: 8, maxAgeMs: 1000 } });
-      const pair = new RpcPair(client, server);
-      const c = client.call(0, d, arg);
+      const { pair } = counterPair();
+      const c = pair.client.call(0, d, arg);
       pair.run();
       expect(c.status).toBe(RpcStatus.SUCCESS);
       expect({ proc, call: c.bytes.length, reply: pair.repliesSent[0]!.bytes.length }).toEqual({ proc, ...RPC_SIZES[proc] });

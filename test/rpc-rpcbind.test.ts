@@ -20,6 +20,7 @@ import { demoPrograms } from '../experiments/rpc/demo.js';
 import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
 import { TypesProgV1 } from '../experiments/rpc/types.js';
 import { cliAsync } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 import { buildTypesStubs, missingCTools } from './helpers/c-stubs.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,8 +58,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
   beforeAll(async () => {
     if (!(await binderAnswers('127.0.0.1', 111))) {
       started = spawn(rpcbindPath!, ['-f', '-w'], { stdio: 'ignore' });
-      for (let i = 0; i < 50 && !(await binderAnswers('127.0.0.1', 111)); i++) await new Promise((r) => setTimeout(r, 100));
-      if (!(await binderAnswers('127.0.0.1', 111))) throw new Error('rpcbind was started but does not answer on port 111');
+      await until('the rpcbind started here to answer on port 111', () => binderAnswers('127.0.0.1', 111), 10_000, 100);
     }
     server = await RpcServer.start({ programs: demoPrograms().programs, pltPort: 0 });
     reg = await registerServer(server, { port: 111, kind: 'rpcbind' });

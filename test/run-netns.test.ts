@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { projectRoot } from '../core/util/paths.js';
 import { canUseNetns, createNetnsPair, type NetnsPair } from './helpers/netns.js';
-import { jsonLines } from './helpers/cli.js';
+import { jsonLines, untilAgentListens } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const TOKEN = 'run-netns-token-8c2e41d7';
 const PORT = 7611;
@@ -23,19 +24,11 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
   let dir: string;
   let tokenFile: string;
   let agent: ChildProcess;
-  let agentOut = '';
   const root = projectRoot();
 
   async function startAgent(): Promise<void> {
-    agentOut = '';
     agent = pair.spawn(pair.a, process.execPath, ['bin/packetlab.js', 'peer', '--listen', `${pair.addressA}:${PORT}`, '--token-file', tokenFile, '--json', '--no-beacon'], { cwd: root });
-    agent.stdout!.on('data', (d: Buffer) => (agentOut += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (agentOut += d.toString()));
-    const end = Date.now() + 15_000;
-    while (!agentOut.includes('"type":"listening"')) {
-      if (agent.exitCode !== null || Date.now() > end) throw new Error(`the agent did not start: ${agentOut}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilAgentListens(agent);
   }
 
   function spec(name: string, body: Record<string, unknown>): string {
@@ -122,11 +115,7 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-    const end = Date.now() + 30_000;
-    while ((stdout.match(/"type":"sample"/g) ?? []).length < 5) {
-      if (Date.now() > end) throw new Error(`no samples: ${stdout}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => `5 samples from the run; it printed: ${stdout}`, () => (stdout.match(/"type":"sample"/g) ?? []).length >= 5, 30_000);
     const killedAt = Date.now();
     agent.kill('SIGKILL');
     const code = await exited;

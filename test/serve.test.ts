@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startLabServer, type LabServer } from '../experiments/api/serve.js';
 import type { RunBatch } from '../experiments/api/contract.js';
+import { until } from './helpers/until.js';
 
 let server: LabServer;
 const dir = mkdtempSync(join(tmpdir(), 'packetlab-serve-'));
@@ -58,14 +59,6 @@ class Client {
       this.ws.send(JSON.stringify({ id, method, params }));
     });
   }
-
-  async until(pred: () => boolean, ms = 20_000): Promise<void> {
-    const start = Date.now();
-    while (!pred()) {
-      if (Date.now() - start > ms) throw new Error('timed out waiting');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 }
 
 const token = '?token=test-token-0123456789';
@@ -99,7 +92,7 @@ describe('packetlab serve', () => {
     expect((await c.call('startRun', { text: '{"name": "x"}' })).error).toMatch(/^startRun: the spec is not valid: \$\.title: is required/);
     expect((await c.call('stopRun', { runId: 'nope' })).error).toBe('stopRun: run nope is not running');
     c.ws.send('not json');
-    await c.until(() => c.stray.length > 0);
+    await until('an answer to the message that is not JSON', () => c.stray.length > 0, 20_000);
     expect(c.stray[0]).toMatchObject({ result: { ok: false, error: expect.stringMatching(/must be JSON/) } });
     expect((await c.call('listKnobs')).value.find((k: { path: string }) => k.path === 'transport.rtoMs')).toMatchObject({ label: 'Retransmission timeout (ms)', live: true, group: 'timeouts' });
     c.ws.close();
@@ -124,12 +117,12 @@ describe('packetlab serve', () => {
     const started = await c.call('startRun', { text });
     expect(started.ok, started.error).toBe(true);
     const runId = started.value.runId as string;
-    await c.until(() => c.batches.some((b) => b.samples.length > 0));
+    await until('the first samples', () => c.batches.some((b) => b.samples.length > 0), 20_000);
     const set = await c.call('setKnob', { runId, path: 'forward.lossProbability', value: 0 });
     expect(set.ok, set.error).toBe(true);
     const refused = await c.call('setKnob', { runId, path: 'transport.protocol', value: 'gbn' });
     expect(refused.error).toMatch(/transport.protocol cannot change while a run is going/);
-    await c.until(() => c.batches.some((b) => b.status?.state === 'complete'));
+    await until('the run to complete', () => c.batches.some((b) => b.status?.state === 'complete'), 20_000);
     const mine = c.batches.filter((b) => b.runId === runId);
     const samples = mine.reduce((n, b) => n + b.samples.length, 0);
     // Batched: a few messages per second, not one per datagram.
@@ -155,11 +148,13 @@ describe('packetlab serve', () => {
     const c = await Client.open(token);
     const text = JSON.stringify({ name: 'long', title: 't', description: 'd', concepts: ['checksums'], workload: { kind: 'bulk', bytes: 5_000_000_000, verifyData: false }, forward: { delayMs: 1 }, reverse: { delayMs: 1 }, timeLimitS: 3600 });
     const started = await c.call('startRun', { text });
-    await c.until(() => c.batches.some((b) => b.samples.length > 0));
+    await until('the first samples', () => c.batches.some((b) => b.samples.length > 0), 20_000);
     expect((await c.call('stopRun', { runId: started.value.runId })).ok).toBe(true);
-    await c.until(() => c.batches.some((b) => b.status?.state === 'stopped'), 20_000).catch((e: Error) => {
-      throw new Error(`${e.message}: ${JSON.stringify(c.batches.filter((b) => b.status !== undefined).map((b) => [b.runId, b.status]))} started ${JSON.stringify(started)}`);
-    });
+    await until(
+      () => `the run to be stopped (statuses so far ${JSON.stringify(c.batches.filter((b) => b.status !== undefined).map((b) => [b.runId, b.status]))}, startRun answered ${JSON.stringify(started)})`,
+      () => c.batches.some((b) => b.status?.state === 'stopped'),
+      20_000,
+    );
     expect(c.batches.find((b) => b.status?.state === 'stopped')!.status!.reason).toBe('stopped from the app');
     c.ws.close();
   });
@@ -191,7 +186,7 @@ describe('teaching mode over the bridge', () => {
     expect((await c.call('setSpeed', { runId, speed: 5000 })).error).toMatch(/^setSpeed\.speed/);
     expect((await c.call('setSpeed', { runId, speed: 'max' })).ok).toBe(true);
     expect((await c.call('resumeRun', { runId })).ok).toBe(true);
-    await c.until(() => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'));
+    await until(`run ${runId} to complete`, () => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'), 20_000);
     const events = c.batches.filter((b) => b.runId === runId).flatMap((b) => b.events);
     expect(events.some((e) => e.kind === 'step')).toBe(true);
     expect(events.some((e) => e.kind === 'packet')).toBe(true);
@@ -205,7 +200,7 @@ describe('captures through the bridge', () => {
     const text = JSON.stringify({ name: 'cap', title: 't', description: 'd', concepts: ['checksums'], workload: { kind: 'bulk', bytes: 100_000 }, forward: { delayMs: 2, lossProbability: 0.05 }, reverse: { delayMs: 2 } });
     const started = await c.call('startRun', { text, pcap: true });
     const runId = started.value.runId as string;
-    await c.until(() => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'));
+    await until(`run ${runId} to complete`, () => c.batches.some((b) => b.runId === runId && b.status?.state === 'complete'), 20_000);
     const info = (await c.call('listRuns')).value.find((r: { id: string }) => r.id === runId);
     expect(info.captures).toEqual(['capture-p0-r0.pcapng']);
     const got = await c.call('getCapture', { runId, file: 'capture-p0-r0.pcapng' });

@@ -6,19 +6,16 @@ import { buildSimTransfer } from '../core/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { Link } from '../core/impair/link.js';
+import { transferSetup } from './helpers/transfer-setup.js';
 
 function setup(seed: number) {
-  return {
+  return transferSetup(60_000, {
     transport: { ...DEFAULT_TRANSPORT_CONFIG, protocol: (['saw', 'gbn', 'sr'] as const)[seed % 3]!, windowPackets: 16 },
     forward: { ...NO_IMPAIRMENT, delayMs: 5, jitterMs: 1, lossProbability: 0.1, duplicateProbability: 0.05, reorderProbability: 0.05, reorderDelayMs: 3, corruptProbability: 0.02, rateBitsPerSecond: 10e6 },
     reverse: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05 },
-    totalBytes: 60_000,
-    messageBytes: 0,
-    readRateBytesPerSecond: 0,
     seed,
-    intervalMs: 100,
     timeLimitMs: 600_000,
-  };
+  });
 }
 
 function trace(links: Link[]): string[] {

@@ -12,6 +12,8 @@ import { until } from './helpers/until.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
+/** Caps of the listeners below: a receive buffer of up to 64 KiB, streams of up to 1000 packets/s. */
+const CAPS = { maxSessions: 4, maxRcvBufferBytes: 64 * 1024, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 };
 
 describe('real UDP on loopback', () => {
   it.each<[ArqMode, number]>([
@@ -68,7 +70,7 @@ describe('real UDP on loopback', () => {
   });
 
   it('a listener refuses a stream above its rate cap, and the sender says why', async () => {
-    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { maxSessions: 4, maxRcvBufferBytes: 1 << 20, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 } });
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: CAPS });
     try {
       const r = await cliAsync(['udp', '--peer', `127.0.0.1:${server.port}`, '--rate', '5000pps', '--duration', '1s']);
       expect(r.code).toBe(1);
@@ -78,15 +80,20 @@ describe('real UDP on loopback', () => {
     }
   });
 
-  it("a listener refuses a live change of a session's receive buffer above its cap, as it refuses such a SYN", async () => {
-    const cap = 64 * 1024;
-    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { maxSessions: 4, maxRcvBufferBytes: cap, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 } });
+  it("a listener refuses a SYN and a live change of a session's receive buffer above its cap with the same reason", async () => {
+    const cap = CAPS.maxRcvBufferBytes;
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: CAPS });
     try {
-      const transfer = runUdpTransfer({
-        setup: transferSetup(200_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 16, rcvBufferBytes: 32 * 1024, rtoMsMin: 5, rtoMsInitial: 50 }, readRateBytesPerSecond: 400_000, seed: 3 }),
-        peer: { host: '127.0.0.1', port: server.port },
-        socket: noSockets,
-      });
+      const send = (rcvBufferBytes: number, readRateBytesPerSecond: number) =>
+        runUdpTransfer({
+          setup: transferSetup(200_000, { transport: { ...DEFAULT_TRANSPORT_CONFIG, windowPackets: 16, rcvBufferBytes, rtoMsMin: 5, rtoMsInitial: 50 }, readRateBytesPerSecond, seed: 3 }),
+          peer: { host: '127.0.0.1', port: server.port },
+          socket: noSockets,
+        });
+      const refused = await send(cap + 1, 0);
+      expect(refused.status).toBe('failed');
+      expect(refused.failure).toContain(`rcvBufferBytes ${cap + 1} exceeds this listener's limit of ${cap} bytes`);
+      const transfer = send(32 * 1024, 400_000);
       const open = () => server.sessions().find((x) => x.kind === 'reliable' && !x.finished);
       await until('a reliable session open on the listener', () => open() !== undefined);
       const id = open()!.connectionId;

@@ -133,9 +133,13 @@ export async function inkOf(page: Page, chartId: string): Promise<number> {
   })()`);
 }
 
+/** The text alternative of a chart (its aria-label), or '' while it has none. */
+export async function chartLabel(page: Page, chartId: string): Promise<string> {
+  return (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
+}
+
 /** Samples the chart's text alternative says it holds. */
 export async function samplesOf(page: Page, chartId: string): Promise<number> {
-  const label = (await page.locator(`[data-chart="${chartId}"] [role=img]`).getAttribute('aria-label')) ?? '';
-  const m = /: (\d+) samples/.exec(label);
+  const m = /: (\d+) samples/.exec(await chartLabel(page, chartId));
   return m === null ? 0 : Number(m[1]);
 }

@@ -1,6 +1,7 @@
 // Runs the built CLI (npm test builds first) and captures its output and exit code.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { until } from './until.js';
 
 export interface CliResult {
   code: number;
@@ -37,4 +38,26 @@ export function cliAsync(args: string[], timeoutMs = 60_000): Promise<CliResult>
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** A `packetlab peer --json` that listens: the line saying so, and everything it printed so far. */
+export interface ListeningAgent {
+  listening: Record<string, unknown>;
+  output(): string;
+}
+
+/**
+ * Collects what `child`, a `packetlab peer --json` just started, prints (stdout and stderr) and
+ * resolves once it says it listens; fails with its output if it exits first or is not listening
+ * within `ms`.
+ */
+export async function untilAgentListens(child: ChildProcess, ms = 15_000): Promise<ListeningAgent> {
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // Only whole lines: a line may arrive in two pieces.
+  await until(() => `the agent to listen; it printed: ${out}`, () => /"type":"listening"[^\n]*\n/.test(out) || child.exitCode !== null, ms);
+  const listening = jsonLines(out.slice(0, out.lastIndexOf('\n') + 1)).find((l) => l.type === 'listening');
+  if (listening === undefined) throw new Error(`the agent exited with ${child.exitCode} before it listened: ${out}`);
+  return { listening, output: () => out };
 }

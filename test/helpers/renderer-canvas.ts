@@ -1,9 +1,9 @@
-// happy-dom has no canvas: a 2D context that draws nothing and counts what it was asked, and a way
-// to give every canvas one for the length of a test. Named renderer-* so that the renderer's tsconfig
+// happy-dom has no canvas: a 2D context that draws nothing and keeps the texts it was asked to
+// write, and a way to give every canvas one for the length of a test. Named renderer-* so that the renderer's tsconfig
 // (the one with DOM types) checks it.
 
-/** A stub 2D context; `calls` counts the drawing calls by name, `texts` collects fillText's texts. */
-export function stubContext(canvas: HTMLCanvasElement, calls = new Map<string, number>(), texts: string[] = []): CanvasRenderingContext2D {
+/** A stub 2D context; `texts` collects fillText's texts. */
+export function stubContext(canvas: HTMLCanvasElement, texts: string[] = []): CanvasRenderingContext2D {
   const state: Record<string | symbol, unknown> = {};
   return new Proxy(state, {
     get(target, prop) {
@@ -14,7 +14,6 @@ export function stubContext(canvas: HTMLCanvasElement, calls = new Map<string, n
       if (prop === 'getLineDash') return () => [];
       if (prop === 'canvas') return canvas;
       return (...args: unknown[]) => {
-        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
         if (prop === 'fillText') texts.push(String(args[0]));
       };
     },

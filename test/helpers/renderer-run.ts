@@ -3,11 +3,17 @@
 // types) checks it, and only the renderer's test project can run it.
 
 import { expect } from 'vitest';
+import type { RunBatch } from '../../experiments/api/contract.js';
 import { fakeApi, type Answers } from './fake-api.js';
 import { RunStore } from '../../renderer/src/stores/run.svelte.js';
 
 /** The id the fake's startRun gives the run; the batches a test pushes carry it. */
 export const STARTED_RUN_ID = 'run-1';
+
+/** A batch of the started run (STARTED_RUN_ID) with no samples, events or packets; `b` adds to it or replaces any part. */
+export function batch(b: Partial<RunBatch> = {}): RunBatch {
+  return { runId: STARTED_RUN_ID, samples: [], events: [], packets: [], ...b };
+}
 
 /** The options of RunStore.start. */
 type StartOptions = Parameters<RunStore['start']>[1];
