@@ -1,16 +1,20 @@
 #!/usr/bin/env node
-// `npm start` (after `npm run build`): opens the desktop app in Electron; when the Electron binary
-// is not installed (machines that cannot download it), says so in one line and serves the same UI
-// to a browser with `packetlab serve` instead, which prints the URL. Arguments go to Electron, or
-// to `packetlab serve` (`npm start -- --port 9000`). SIGINT, SIGTERM and SIGHUP are passed on to the child.
+// `npm start` (after `npm run build`): opens the desktop app in Electron. When the Electron binary
+// is missing (npm does not download it: Electron's package has no install script), it runs
+// Electron's own installer first, as `npx install-electron` would, and then opens the app. Only
+// when that fails (offline, blocked, an unsupported platform) or when Chromium's sandbox cannot
+// start here does it say why in one line and serve the same UI to a browser with `packetlab
+// serve`, which prints the URL. Arguments go to Electron, or to `packetlab serve`
+// (`npm start -- --port 9000`). SIGINT, SIGTERM and SIGHUP are passed on to the child.
 //
-// PACKETLAB_ELECTRON_DIR names another folder laid out like node_modules/electron (path.txt and
-// dist/), for tests.
+// PACKETLAB_ELECTRON_DIR names another folder laid out like node_modules/electron (install.js,
+// path.txt and dist/), for tests.
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sandboxProblem } from './electron-sandbox.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const electronDir = process.env.PACKETLAB_ELECTRON_DIR ?? join(root, 'node_modules', 'electron');
@@ -24,6 +28,34 @@ function findElectron() {
   const binary = join(electronDir, 'dist', name);
   if (name === '' || !existsSync(binary) || !statSync(binary).isFile()) return { ok: false, why: `${shown(binary)} is missing` };
   return { ok: true, binary };
+}
+
+/** The version of the electron package in electronDir, or null. */
+function electronVersion() {
+  try {
+    return JSON.parse(readFileSync(join(electronDir, 'package.json'), 'utf8')).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs Electron's installer through bin/install-electron.js, its output on our terminal (its
+ * progress bar included); resolves with null when it succeeded, else with why it failed (one line).
+ */
+function installElectron() {
+  const version = electronVersion();
+  console.error(`packetlab: installing Electron${version === null ? '' : ` ${version}`} (a download of about 100 MB, once) ...`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'install-electron.js'), electronDir], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    let why = '';
+    child.stdio[3].on('data', (d) => (why += d.toString()));
+    child.on('error', (e) => resolve(`cannot run its installer: ${e.message}`));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(null);
+      else resolve(why.trim().split('\n')[0] || (signal !== null ? `its installer was stopped by ${signal}` : `its installer exited with code ${code}`));
+    });
+  });
 }
 
 /** Runs the child and mirrors its end; each signal we get is passed on once. */
@@ -52,19 +84,35 @@ function run(command, args, env) {
   });
 }
 
+/** Serves the app to a browser instead, after one line saying why. */
+function serveInstead(why) {
+  console.error(`packetlab: ${why}, so the app is served to your browser instead:`);
+  run(process.execPath, [join(root, 'bin', 'packetlab.js'), 'serve', ...args], process.env);
+}
+
 const mainJs = join(root, 'dist', 'electron', 'main.js');
 if (!existsSync(mainJs)) {
   console.error('packetlab: the compiled app is missing (dist/electron/main.js); run `npm run build` first');
   process.exit(2);
 }
 const args = process.argv.slice(2);
-const electron = findElectron();
-if (electron.ok) {
-  const env = { ...process.env };
-  // Set by some hosts (VS Code's terminal); it would make Electron a plain Node.
-  delete env.ELECTRON_RUN_AS_NODE;
-  run(electron.binary, [root, ...args], env);
-} else {
-  console.error(`packetlab: the Electron binary is not installed (${electron.why}), so the app is served to your browser instead:`);
-  run(process.execPath, [join(root, 'bin', 'packetlab.js'), 'serve', ...args], process.env);
+let electron = findElectron();
+if (!electron.ok) {
+  const failed = await installElectron();
+  if (failed === null) {
+    electron = findElectron();
+    if (electron.ok) console.error('packetlab: Electron is installed');
+    else electron = { ok: false, why: `its installer finished but ${electron.why}` };
+  } else electron = { ok: false, why: failed };
+}
+if (!electron.ok) serveInstead(`Electron could not be installed (${electron.why})`);
+else {
+  const problem = sandboxProblem(electron.binary);
+  if (problem !== null) serveInstead(`Electron cannot start: ${problem}`);
+  else {
+    const env = { ...process.env };
+    // Set by some hosts (VS Code's terminal); it would make Electron a plain Node.
+    delete env.ELECTRON_RUN_AS_NODE;
+    run(electron.binary, [root, ...args], env);
+  }
 }
