@@ -76,6 +76,28 @@ describe('packetlab serve', () => {
     expect((await fetch(`http://127.0.0.1:${server.port}/`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('answers malformed paths with 400 and keeps serving (they used to throw out of the handler and end the process)', async () => {
+    const { request } = await import('node:http');
+    // fetch() would normalise these; a raw request sends them as an attacker would.
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.port, path, method: 'GET' }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const p of ['/%ff', '/%c0%ae%c0%ae/etc/passwd', '/%', '/index.html%00.js']) {
+      const r = await raw(p);
+      expect(r.status, p).toBe(400);
+      expect(r.body, p).toMatch(/^bad request: /);
+    }
+    expect((await raw('/%2e%2e/%2e%2e/etc/passwd')).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${server.port}/`)).status).toBe(200);
+  });
+
   it('refuses a WebSocket without the token, with a wrong one, or from another origin', async () => {
     await expect(Client.open('')).rejects.toThrow('HTTP 401');
     await expect(Client.open('?token=wrong')).rejects.toThrow('HTTP 401');

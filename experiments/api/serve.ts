@@ -5,12 +5,14 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LabHost, type LabHostOptions } from './host.js';
 import type { RunBatch } from './contract.js';
 import { BEACON_PORT, PeerBeaconListener } from '../../core/peer/beacon.js';
+import { CONTENT_SECURITY_POLICY, pageFileFor, pageHeaders } from './page.js';
 
 /** Where and how to serve. */
 export interface ServeOptions extends LabHostOptions {
@@ -37,19 +39,8 @@ export interface LabServer {
   close(): Promise<void>;
 }
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-};
-
-/** The Content-Security-Policy of the app (the same as Electron's). */
-export const CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** The page's Content-Security-Policy (experiments/api/page.ts), for callers of this module. */
+export { CONTENT_SECURITY_POLICY };
 
 /** Largest WebSocket message accepted from a client. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -99,31 +90,28 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
     return set;
   };
 
-  const serveFile = (req: IncomingMessage, res: ServerResponse) => {
+  // Never throws: a malformed path is a 400, anything outside the renderer a 404, a read error a 500.
+  const serveFile = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
-    let rel = decodeURIComponent(url.pathname);
-    if (rel === '/' || rel === '') rel = '/index.html';
-    const file = normalize(join(root, rel));
-    // Nothing outside the renderer folder, whatever the path says.
-    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
-      return;
+    const plain = (status: number, text: string) => res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' }).end(`${text}\n`);
+    try {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const file = pageFileFor(url.pathname, root);
+      if (!file.ok) return plain(file.status, file.status === 400 ? `bad request: ${file.why}` : 'not found');
+      const info = await stat(file.path).catch(() => null);
+      if (info === null || !info.isFile()) return plain(404, 'not found');
+      const body = req.method === 'HEAD' ? undefined : await readFile(file.path);
+      res.writeHead(200, pageHeaders(file.path)).end(body);
+    } catch (e) {
+      if (!res.headersSent) plain(500, `cannot read the page: ${(e as Error).message}`);
+      else res.destroy();
     }
-    res.writeHead(200, {
-      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
-      'Cache-Control': 'no-store',
-    });
-    res.end(req.method === 'HEAD' ? undefined : readFileSync(file));
   };
 
-  const server: Server = createServer(serveFile);
+  const server: Server = createServer((req, res) => void serveFile(req, res));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const clients = new Set<WebSocket>();
 
