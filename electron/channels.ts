@@ -12,6 +12,8 @@ export const RUN_BATCH_CHANNEL = 'lab:run-batch';
 export const SAVE_FILE_CHANNEL = 'desktop:save-file';
 /** Main → page: a menu command (a MenuAction string). */
 export const MENU_CHANNEL = 'desktop:menu';
+/** Page → main (invoke): the page's theme choice, for the window's own parts (menus, dialogs, scroll bars). */
+export const SET_THEME_CHANNEL = 'desktop:set-theme';
 
 /** The invoke channel of a lab call. */
 export function labChannel(method: ApiMethod): string {
@@ -19,10 +21,10 @@ export function labChannel(method: ApiMethod): string {
 }
 
 /** Every channel main answers with ipcMain.handle. */
-export const INVOKE_CHANNELS: readonly string[] = [...API_METHODS.map(labChannel), SAVE_FILE_CHANNEL];
+export const INVOKE_CHANNELS: readonly string[] = [...API_METHODS.map(labChannel), SAVE_FILE_CHANNEL, SET_THEME_CHANNEL];
 
-/** Commands the menu sends to the page. */
-export const MENU_ACTIONS = ['export-csv'] as const;
+/** Commands the menu sends to the page (the page owns the theme, so the menu asks it to toggle). */
+export const MENU_ACTIONS = ['export-csv', 'toggle-dark-mode'] as const;
 /** A command the menu sends to the page. */
 export type MenuAction = (typeof MENU_ACTIONS)[number];
 
@@ -41,7 +43,14 @@ export interface DesktopApi {
   saveFile(request: SaveFileRequest): Promise<Result<{ path: string } | null>>;
   /** Subscribes to menu commands; returns the unsubscribe function. */
   onMenu(listener: (action: MenuAction) => void): () => void;
+  /** Tells the window the page's theme, so that its menus and dialogs match. */
+  setTheme(theme: ThemeSource): Promise<Result<null>>;
 }
+
+/** The themes the page may choose (Electron's nativeTheme.themeSource values). */
+export const THEME_SOURCES = ['system', 'light', 'dark'] as const;
+/** One theme choice. */
+export type ThemeSource = (typeof THEME_SOURCES)[number];
 
 /** The globals the preload defines in the page (`window.packetlab`, `window.packetlabDesktop`). */
 export interface DesktopWindowGlobals {

@@ -1,32 +1,28 @@
-// The Electron main process of Packet Lab: one window showing the built renderer
-// (dist/renderer/index.html), the lab API over IPC (LabHost, runs in worker threads), save dialogs
-// and the menu. Thin on purpose: the settings and checks live in plain modules the tests import
-// (security.ts, ipc.ts, save-file.ts, menu.ts, channels.ts).
+// The Electron main process of Packet Lab: one window showing the built renderer through the
+// app's own packetlab: scheme (app-protocol.ts), the lab API over IPC (LabHost, runs in worker
+// threads), save dialogs and the menu. Thin on purpose: the settings and checks live in plain
+// modules the tests import (security.ts, app-protocol.ts, ipc.ts, save-file.ts, menu.ts,
+// channels.ts), and test/electron-main.test.ts runs this file as built, with a stand-in Electron.
 
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session } from 'electron';
-import { existsSync, readFileSync } from 'node:fs';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, protocol, session, shell } from 'electron';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabHost } from '../experiments/api/host.js';
 import type { PeerInfo } from '../experiments/api/contract.js';
+import { CONTENT_SECURITY_POLICY } from '../experiments/api/page.js';
 import { defaultRunsDir } from '../experiments/runner/store.js';
 import { defaultSpecsDir } from '../cli/commands/serve.js';
 import { BEACON_PORT, PeerBeaconListener } from '../core/peer/beacon.js';
+import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appRequestHandler } from './app-protocol.js';
 import { MENU_CHANNEL, RUN_BATCH_CHANNEL, type MenuAction } from './channels.js';
 import { registerIpcHandlers } from './ipc.js';
 import { aboutText, menuTemplate } from './menu.js';
 import { appFiles, metaContentSecurityPolicy } from './renderer-page.js';
-import {
-  CONTENT_SECURITY_POLICY,
-  isAllowedRequest,
-  isTrustedSender,
-  permissionCheckHandler,
-  permissionRequestHandler,
-  windowOptions,
-  withContentSecurityPolicy,
-} from './security.js';
+import { isAllowedRequest, isTrustedSender, permissionCheckHandler, permissionRequestHandler, windowOptions, withContentSecurityPolicy } from './security.js';
 
 const APP_NAME = 'Packet Lab';
-const files = appFiles(import.meta.url);
+const files = appFiles(import.meta.url, app.isPackaged ? { resourcesPath: process.resourcesPath } : null);
 
 let win: BrowserWindow | null = null;
 let host: LabHost | null = null;
@@ -36,9 +32,16 @@ let beaconError: string | null = null;
 app.setName(APP_NAME);
 // Every renderer sandboxed, whatever its options say.
 app.enableSandbox();
+// Before ready, as Electron requires: the page's scheme is a standard, secure origin.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { ...APP_SCHEME_PRIVILEGES } }]);
 
 function sendToPage(channel: string, payload: unknown): void {
   if (win !== null && !win.isDestroyed()) win.webContents.send(channel, payload);
+}
+
+/** Shows a failure the user must see; the app goes on unless it is quitting anyway. */
+function showError(what: string, e: unknown): void {
+  dialog.showErrorBox(APP_NAME, `${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
 }
 
 function hardenContents(): void {
@@ -56,17 +59,21 @@ function hardenSession(): void {
   ses.setPermissionRequestHandler(permissionRequestHandler);
   ses.setPermissionCheckHandler(permissionCheckHandler);
   ses.setDevicePermissionHandler(() => false);
-  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url, files.rendererDirUrl) }));
+  ses.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));
   ses.webRequest.onHeadersReceived((details, callback) => callback({ responseHeaders: withContentSecurityPolicy(details.responseHeaders) }));
+  protocol.handle(APP_SCHEME, appRequestHandler(files.rendererDir));
 }
 
-function checkPage(): boolean {
-  if (!existsSync(files.indexPath)) {
+async function checkPage(): Promise<boolean> {
+  let html: string;
+  try {
+    html = await readFile(files.indexPath, 'utf8');
+  } catch {
     dialog.showErrorBox(APP_NAME, `${files.indexPath} is missing: run \`npm run build\` first.`);
     return false;
   }
-  // The page should carry the policy itself too (headers on file:// are Electron's doing).
-  const meta = metaContentSecurityPolicy(readFileSync(files.indexPath, 'utf8'));
+  // The page should carry the policy itself too, as a second line of defence behind the header.
+  const meta = metaContentSecurityPolicy(html);
   if (meta === null) console.warn(`packetlab: ${files.indexPath} has no Content-Security-Policy meta tag; the policy is set as a header only`);
   else if (!CONTENT_SECURITY_POLICY.startsWith(meta.replace(/;?\s*$/, ''))) console.warn(`packetlab: the page's own Content-Security-Policy differs from the app's: ${meta}`);
   return true;
@@ -92,8 +99,12 @@ function buildMenu(): void {
     { isMac: process.platform === 'darwin', isDev: !app.isPackaged, appName: APP_NAME },
     {
       exportCsv: () => sendToPage(MENU_CHANNEL, 'export-csv' satisfies MenuAction),
-      toggleDarkMode: () => {
-        nativeTheme.themeSource = nativeTheme.shouldUseDarkColors ? 'light' : 'dark';
+      // The page owns the theme (its own selector, kept in localStorage); it toggles and then
+      // tells main through setTheme, so that menu, page and window chrome agree.
+      toggleDarkMode: () => sendToPage(MENU_CHANNEL, 'toggle-dark-mode' satisfies MenuAction),
+      showDissector: () => {
+        if (existsSync(files.dissectorPath)) shell.showItemInFolder(files.dissectorPath);
+        else dialog.showErrorBox(APP_NAME, `The Wireshark dissector is missing from this installation (${files.dissectorPath}).`);
       },
       about: () => {
         const options = { type: 'info' as const, title: `About ${APP_NAME}`, message: APP_NAME, detail: aboutText(APP_NAME, app.getVersion(), process.versions) };
@@ -105,9 +116,8 @@ function buildMenu(): void {
 }
 
 async function createWindow(): Promise<void> {
-  const icon = join(files.rendererDir, '..', '..', 'build', 'icon.png');
-  const options = windowOptions(files.preloadPath, { dark: nativeTheme.shouldUseDarkColors, ...(existsSync(icon) ? { iconPath: icon } : {}) });
-  win = new BrowserWindow({
+  const options = windowOptions(files.preloadPath, { dark: nativeTheme.shouldUseDarkColors, ...(existsSync(files.iconPath) ? { iconPath: files.iconPath } : {}) });
+  const w = new BrowserWindow({
     ...options,
     // The settings of security.ts, with the essential ones spelled out here as well so that they
     // hold whatever else changes and static checkers (electronegativity) can see them.
@@ -125,11 +135,12 @@ async function createWindow(): Promise<void> {
       disableBlinkFeatures: 'Auxclick',
     },
   });
-  win.once('ready-to-show', () => win?.show());
-  win.on('closed', () => {
-    win = null;
+  win = w;
+  w.once('ready-to-show', () => w.show());
+  w.on('closed', () => {
+    if (win === w) win = null;
   });
-  await win.loadFile(files.indexPath);
+  await w.loadURL(APP_INDEX_URL);
 }
 
 async function main(): Promise<void> {
@@ -145,7 +156,7 @@ async function main(): Promise<void> {
   hardenContents();
   await app.whenReady();
   hardenSession();
-  if (!checkPage()) {
+  if (!(await checkPage())) {
     app.quit();
     return;
   }
@@ -154,17 +165,21 @@ async function main(): Promise<void> {
   registerIpcHandlers({
     ipcMain,
     host: h,
-    isTrusted: (event) => win !== null && !win.isDestroyed() && isTrustedSender(event, { indexUrl: files.indexUrl, webContents: win.webContents }),
+    isTrusted: (event) => win !== null && !win.isDestroyed() && isTrustedSender(event, { webContents: win.webContents }),
     askPath: async ({ defaultName, filters }) => {
       const options = { defaultPath: join(app.getPath('documents'), defaultName), filters };
       const r = win !== null ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
       return r.canceled || r.filePath === undefined || r.filePath === '' ? null : r.filePath;
     },
+    setTheme: (theme) => {
+      nativeTheme.themeSource = theme;
+    },
   });
   buildMenu();
   await createWindow();
+  // macOS: the dock icon reopens the window; a failure to is shown, never left unhandled.
   app.on('activate', () => {
-    if (win === null) void createWindow();
+    if (win === null) createWindow().catch((e: unknown) => showError('Packet Lab could not open its window', e));
   });
 }
 
@@ -188,6 +203,6 @@ app.on('will-quit', (event) => {
 });
 
 main().catch((e: unknown) => {
-  dialog.showErrorBox(APP_NAME, `Packet Lab could not start: ${(e as Error).stack ?? String(e)}`);
+  showError('Packet Lab could not start', e);
   app.exit(1);
 });

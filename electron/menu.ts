@@ -6,7 +6,10 @@ import type { MenuItemConstructorOptions } from 'electron';
 /** What the menu's own items do. */
 export interface MenuActions {
   exportCsv(): void;
+  /** Asks the page to toggle its theme (the page owns the choice). */
   toggleDarkMode(): void;
+  /** Shows the Wireshark dissector in the file manager. */
+  showDissector(): void;
   about(): void;
 }
 
@@ -46,7 +49,11 @@ export function menuTemplate(c: MenuContext, a: MenuActions): MenuItemConstructo
     ],
   });
   if (c.isMac) template.push({ role: 'windowMenu' });
-  template.push({ label: '&Help', role: 'help', submenu: [{ label: `About ${c.appName}`, click: () => a.about() }] });
+  template.push({
+    label: '&Help',
+    role: 'help',
+    submenu: [{ label: 'Show Wireshark Dissector', click: () => a.showDissector() }, sep, { label: `About ${c.appName}`, click: () => a.about() }],
+  });
   return template;
 }
 

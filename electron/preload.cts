@@ -15,7 +15,8 @@ const LAB_CHANNEL_PREFIX = 'lab:';
 const RUN_BATCH_CHANNEL = 'lab:run-batch';
 const SAVE_FILE_CHANNEL = 'desktop:save-file';
 const MENU_CHANNEL = 'desktop:menu';
-const MENU_ACTIONS: readonly string[] = ['export-csv'];
+const SET_THEME_CHANNEL = 'desktop:set-theme';
+const MENU_ACTIONS: readonly string[] = ['export-csv', 'toggle-dark-mode'];
 
 type Listener = (event: unknown, payload: unknown) => void;
 
@@ -44,6 +45,7 @@ lab.onRunBatch = (callback: unknown): (() => void) => subscribe(RUN_BATCH_CHANNE
 const desktop = {
   saveFile: (request: unknown): Promise<unknown> => ipcRenderer.invoke(SAVE_FILE_CHANNEL, request),
   onMenu: (callback: unknown): (() => void) => subscribe(MENU_CHANNEL, callback, (a) => typeof a === 'string' && MENU_ACTIONS.includes(a)),
+  setTheme: (theme: unknown): Promise<unknown> => ipcRenderer.invoke(SET_THEME_CHANNEL, theme),
 };
 
 contextBridge.exposeInMainWorld('packetlab', lab);

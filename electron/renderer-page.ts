@@ -1,20 +1,34 @@
-// Where the built renderer is, seen from the compiled main (dist/electron/main.js), and what its
-// page declares.
+// Where the desktop app's files are, seen from the compiled main (dist/electron/main.js), and what
+// its page declares. Paths only: the page itself is reached through the packetlab: scheme
+// (app-protocol.ts), never through a file: URL.
 
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-/** Paths and URLs of the desktop app's files, from the URL of the compiled main module. */
-export function appFiles(mainUrl: string): { preloadPath: string; rendererDir: string; rendererDirUrl: string; indexPath: string; indexUrl: string } {
+/** The app's files: the preload, the built renderer, the window icon and the Wireshark dissector. */
+export interface AppFiles {
+  preloadPath: string;
+  rendererDir: string;
+  indexPath: string;
+  iconPath: string;
+  dissectorPath: string;
+}
+
+/**
+ * The app's files, from the URL of the compiled main module. A packaged app has its icon and
+ * dissector in the resources folder (electron-builder's extraResources, where users can reach
+ * the dissector); a clone has them in build/ and tools/wireshark/.
+ */
+export function appFiles(mainUrl: string, packed: { resourcesPath: string } | null = null): AppFiles {
   const here = dirname(fileURLToPath(mainUrl));
+  const root = join(here, '..', '..');
   const rendererDir = join(here, '..', 'renderer');
-  const indexPath = join(rendererDir, 'index.html');
   return {
     preloadPath: join(here, 'preload.cjs'),
     rendererDir,
-    rendererDirUrl: pathToFileURL(rendererDir + '/').href,
-    indexPath,
-    indexUrl: pathToFileURL(indexPath).href,
+    indexPath: join(rendererDir, 'index.html'),
+    iconPath: packed === null ? join(root, 'build', 'icon.png') : join(packed.resourcesPath, 'icon.png'),
+    dissectorPath: packed === null ? join(root, 'tools', 'wireshark', 'packetlab.lua') : join(packed.resourcesPath, 'wireshark', 'packetlab.lua'),
   };
 }
 

@@ -3,9 +3,8 @@
 // electron/main.ts only wires them in.
 
 import type { BrowserWindowConstructorOptions, WebPreferences } from 'electron';
-import { CONTENT_SECURITY_POLICY } from '../experiments/api/serve.js';
-
-export { CONTENT_SECURITY_POLICY };
+import { CONTENT_SECURITY_POLICY } from '../experiments/api/page.js';
+import { isAppIndexUrl, isAppUrl } from './app-protocol.js';
 
 /** The renderer's settings: isolated, sandboxed, no Node, web security on. */
 export function webPreferences(preloadPath: string): WebPreferences {
@@ -55,10 +54,8 @@ export interface SenderLike {
   readonly senderFrame: FrameLike | null | undefined;
 }
 
-/** What a trusted sender is: our window's web contents, showing our index page. */
+/** What a trusted sender is: our window's web contents, showing our page. */
 export interface TrustedPage {
-  /** file:// URL of dist/renderer/index.html. */
-  indexUrl: string;
   /** The window's webContents (when given, the sender must be it). */
   webContents?: unknown;
 }
@@ -71,24 +68,17 @@ function parseUrl(url: string): URL | null {
   }
 }
 
-/** The same file as the index (query and fragment aside)? */
-export function isIndexUrl(url: string, indexUrl: string): boolean {
-  const u = parseUrl(url);
-  const index = parseUrl(indexUrl);
-  if (u === null || index === null) return false;
-  return u.protocol === 'file:' && index.protocol === 'file:' && u.host === index.host && u.pathname === index.pathname;
-}
-
 /**
  * May this IPC message be answered? Only when it comes from the main frame (not an iframe) of our
- * window, while that frame shows our own index page (not a page it was somehow navigated to).
+ * window, while that frame shows our own page (packetlab://app/index.html), not a page it was
+ * somehow navigated to.
  */
 export function isTrustedSender(event: SenderLike, trusted: TrustedPage): boolean {
   const frame = event.senderFrame;
   if (frame === null || frame === undefined) return false;
   if (trusted.webContents !== undefined && event.sender !== trusted.webContents) return false;
   if (frame.parent !== null && frame.parent !== undefined) return false;
-  return isIndexUrl(frame.url, trusted.indexUrl);
+  return isAppIndexUrl(frame.url);
 }
 
 /** Response headers with our Content-Security-Policy in place of any other. */
@@ -105,19 +95,14 @@ export function withContentSecurityPolicy(headers: Record<string, string[] | str
 }
 
 /**
- * May the page load this URL? Only files of the renderer folder, and data:, blob: and devtools:
- * URLs; nothing from the network or elsewhere on disk.
+ * May the page load this URL? Only the files of its own scheme (which serves the built renderer
+ * and nothing else), and data:, blob: and devtools: URLs; nothing from the network or from disk.
  */
-export function isAllowedRequest(url: string, rendererDirUrl: string): boolean {
+export function isAllowedRequest(url: string): boolean {
   const u = parseUrl(url);
   if (u === null) return false;
   if (u.protocol === 'data:' || u.protocol === 'blob:' || u.protocol === 'devtools:') return true;
-  if (u.protocol !== 'file:') return false;
-  const dir = rendererDirUrl.endsWith('/') ? rendererDirUrl : `${rendererDirUrl}/`;
-  const base = parseUrl(dir);
-  if (base === null || u.host !== base.host) return false;
-  // URL parsing has already resolved any "..", so a prefix test is exact.
-  return u.pathname.startsWith(base.pathname);
+  return isAppUrl(url);
 }
 
 /** Every permission request of the page (camera, notifications, ...) is refused. */

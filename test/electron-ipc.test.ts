@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabHost } from '../experiments/api/host.js';
 import { API_METHODS, type Result } from '../experiments/api/contract.js';
-import { INVOKE_CHANNELS, labChannel, SAVE_FILE_CHANNEL } from '../electron/channels.js';
+import { INVOKE_CHANNELS, labChannel, SAVE_FILE_CHANNEL, SET_THEME_CHANNEL, type ThemeSource } from '../electron/channels.js';
+import { APP_INDEX_URL } from '../electron/app-protocol.js';
 import { registerIpcHandlers, type IpcMainLike } from '../electron/ipc.js';
 import { checkSaveFileRequest, MAX_SAVE_BYTES } from '../electron/save-file.js';
 import { isTrustedSender, type SenderLike } from '../electron/security.js';
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 const host = new LabHost({ runsDir: join(tmp, 'runs'), specsDir: join(tmp, 'specs'), peers: () => [] });
-const indexUrl = pathToFileURL('/app/dist/renderer/index.html').href;
+const indexUrl = APP_INDEX_URL;
 const ourContents = { id: 1 };
 const good: SenderLike = { sender: ourContents, senderFrame: { url: indexUrl, parent: null } };
 const foreign: SenderLike = { sender: ourContents, senderFrame: { url: 'https://evil.example/', parent: null } };
@@ -41,22 +42,24 @@ function setup() {
   };
   const calls: string[] = [];
   const asked: string[] = [];
+  const themes: ThemeSource[] = [];
   let answer: string | null = null;
   const dispose = registerIpcHandlers({
     ipcMain,
     host: { call: (m, p) => (calls.push(m), host.call(m, p)) },
-    isTrusted: (e) => isTrustedSender(e, { indexUrl, webContents: ourContents }),
+    isTrusted: (e) => isTrustedSender(e, { webContents: ourContents }),
     askPath: async ({ defaultName }) => (asked.push(defaultName), answer),
+    setTheme: (t) => themes.push(t),
   });
   const invoke = (channel: string, event: SenderLike, ...args: unknown[]) => handlers.get(channel)!(event, ...args) as Promise<Result<any>>;
-  return { handlers, calls, asked, invoke, dispose, answer: (a: string | null) => (answer = a) };
+  return { handlers, calls, asked, themes, invoke, dispose, answer: (a: string | null) => (answer = a) };
 }
 
 describe('lab:<method> handlers', () => {
-  it('are registered for every API call and desktop:save-file, and removed again', () => {
+  it('are registered for every API call, desktop:save-file and desktop:set-theme, and removed again', () => {
     const s = setup();
     expect([...s.handlers.keys()].sort()).toEqual([...INVOKE_CHANNELS].sort());
-    expect(INVOKE_CHANNELS).toEqual([...API_METHODS.map(labChannel), SAVE_FILE_CHANNEL]);
+    expect(INVOKE_CHANNELS).toEqual([...API_METHODS.map(labChannel), SAVE_FILE_CHANNEL, SET_THEME_CHANNEL]);
     s.dispose();
     expect(s.handlers.size).toBe(0);
   });
@@ -174,5 +177,23 @@ describe('desktop:save-file', () => {
     expect(wide.ok ? '' : wide.error).toMatch(/larger than 64 MiB/);
     const png = checkSaveFileRequest({ suggestedName: 'a.png', kind: 'png', data: 'A'.repeat((MAX_SAVE_BYTES / 3) * 4 + 8) });
     expect(png.ok ? '' : png.error).toMatch(/larger than 64 MiB/);
+  });
+});
+
+describe('desktop:set-theme', () => {
+  it("sets the window's theme to the page's choice", async () => {
+    const s = setup();
+    for (const t of ['dark', 'light', 'system'] as const) expect(await s.invoke(SET_THEME_CHANNEL, good, t)).toEqual({ ok: true, value: null });
+    expect(s.themes).toEqual(['dark', 'light', 'system']);
+    s.dispose();
+  });
+
+  it('refuses wrong senders, other values and extra arguments without changing anything', async () => {
+    const s = setup();
+    for (const event of [foreign, subframe, otherFile]) expect(await s.invoke(SET_THEME_CHANNEL, event, 'dark')).toEqual({ ok: false, error: "desktop:set-theme: refused: the message did not come from the lab's own page" });
+    for (const bad of ['purple', '', 3, null, { theme: 'dark' }]) expect(await s.invoke(SET_THEME_CHANNEL, good, bad)).toEqual({ ok: false, error: 'setTheme: must be one of system, light, dark' });
+    expect(await s.invoke(SET_THEME_CHANNEL, good, 'dark', 'light')).toEqual({ ok: false, error: 'desktop:set-theme: takes one argument (an object)' });
+    expect(s.themes).toEqual([]);
+    s.dispose();
   });
 });

@@ -12,7 +12,7 @@ function items(t: MenuItemConstructorOptions[], label: string): MenuItemConstruc
 const roles = (list: MenuItemConstructorOptions[]) => list.map((i) => i.role).filter((r) => r !== undefined);
 
 describe('menu', () => {
-  const actions = { exportCsv: vi.fn(), toggleDarkMode: vi.fn(), about: vi.fn() };
+  const actions = { exportCsv: vi.fn(), toggleDarkMode: vi.fn(), showDissector: vi.fn(), about: vi.fn() };
 
   it('has File, Edit, View and Help with the usual shortcuts', () => {
     const t = menuTemplate({ isMac: false, isDev: false, appName: 'Packet Lab' }, actions);
@@ -29,6 +29,9 @@ describe('menu', () => {
     const dark = view.find((i) => i.label === 'Toggle Dark Mode')!;
     (dark.click as () => void)();
     expect(actions.toggleDarkMode).toHaveBeenCalledOnce();
+    const dissector = items(t, 'Help').find((i) => i.label === 'Show Wireshark Dissector')!;
+    (dissector.click as () => void)();
+    expect(actions.showDissector).toHaveBeenCalledOnce();
     const about = items(t, 'Help').find((i) => i.label === 'About Packet Lab')!;
     (about.click as () => void)();
     expect(actions.about).toHaveBeenCalledOnce();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createContext, Script } from 'node:vm';
 import ts from 'typescript';
 import { API_METHODS } from '../experiments/api/contract.js';
-import { labChannel, MENU_ACTIONS, MENU_CHANNEL, RUN_BATCH_CHANNEL, SAVE_FILE_CHANNEL } from '../electron/channels.js';
+import { labChannel, MENU_ACTIONS, MENU_CHANNEL, RUN_BATCH_CHANNEL, SAVE_FILE_CHANNEL, SET_THEME_CHANNEL } from '../electron/channels.js';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -105,13 +105,17 @@ describe('preload', () => {
     expect(() => (lab.onRunBatch as Fn)('not a function')).toThrow(/function/);
   });
 
-  it('packetlabDesktop: saveFile invokes desktop:save-file; onMenu passes known actions only', async () => {
+  it('packetlabDesktop: saveFile and setTheme invoke their channels; onMenu passes known actions only', async () => {
     const p = loadPreload();
     const desktop = p.exposed.get('packetlabDesktop')!;
-    expect(Object.keys(desktop).sort()).toEqual(['onMenu', 'saveFile']);
+    expect(Object.keys(desktop).sort()).toEqual(['onMenu', 'saveFile', 'setTheme']);
     const req = { suggestedName: 'a.csv', kind: 'csv', data: 'x\n1\n' };
     await (desktop.saveFile as Fn)(req);
-    expect(p.invoked).toEqual([{ channel: SAVE_FILE_CHANNEL, args: [req] }]);
+    await (desktop.setTheme as Fn)('dark', 'an extra argument');
+    expect(p.invoked).toEqual([
+      { channel: SAVE_FILE_CHANNEL, args: [req] },
+      { channel: SET_THEME_CHANNEL, args: ['dark'] },
+    ]);
     const actions: unknown[][] = [];
     const off = (desktop.onMenu as Fn)((...a: unknown[]) => actions.push(a)) as () => void;
     for (const a of MENU_ACTIONS) p.deliver(MENU_CHANNEL, a);
