@@ -3,6 +3,7 @@
 // this schema, so the TypeScript types, the validator and the editor's completion never disagree.
 // docs/experiments.md describes every field.
 
+import { jsonTooDeep } from '../core/util/json-depth.js';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
 import { checkKnobValue, type Knob, type NumberKnob } from '../core/knobs.js';
@@ -388,8 +389,15 @@ const JSON_ERRORS: Record<string, string> = {
   InvalidCharacter: 'an invalid character in a string',
 };
 
-/** Parses JSON text as a spec; malformed JSON is reported with its line and column. */
+/** Deepest nesting of objects and arrays a spec may have; real specs nest about six levels. */
+export const MAX_SPEC_DEPTH = 64;
+
+/** Parses JSON text as a spec; malformed JSON is reported with its line and column, too deep nesting with its path. */
 export function parseSpecText(text: string): SpecResult {
+  // Before the parser and the schema, which recurse once per level: a few thousand levels would
+  // exhaust the stack and say nothing of where.
+  const deep = jsonTooDeep(text, MAX_SPEC_DEPTH);
+  if (deep !== null) return { ok: false, errors: [{ path: deep.path, value: undefined, message: `nested more than ${MAX_SPEC_DEPTH} levels deep (a spec needs a handful)` }] };
   const problems: ParseError[] = [];
   const json: unknown = parseJsonc(text, problems, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   if (problems.length > 0) {

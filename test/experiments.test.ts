@@ -88,6 +88,31 @@ describe('spec validation', () => {
     expect(b.stderr).toMatch(/broken.json: \$: malformed JSON at line 1, column 10: a value was expected/);
   });
 
+  it('refuses a spec nested deeper than any spec needs at its JSON path, before a recursive parser sees it', () => {
+    const deep = (n: number) => `${'['.repeat(n)}1${']'.repeat(n)}`;
+    for (const n of [65, 4_500, 200_000]) {
+      const r = parseSpecText(`{"name": "x", "title": "t", "description": "d", "concepts": ["checksums"], "sweep": [{"knob": "forward.lossProbability", "values": ${deep(n)}}]}`);
+      expect(r.ok, String(n)).toBe(false);
+      if (!r.ok) expect(r.errors).toEqual([{ path: `$.sweep[0].values${'[0]'.repeat(61)}`, value: undefined, message: 'nested more than 64 levels deep (a spec needs a handful)' }]);
+    }
+    const objects = parseSpecText(`{"a": ${'{"b": '.repeat(5000)}1${'}'.repeat(5001)}`);
+    expect(objects.ok).toBe(false);
+    if (!objects.ok) expect(objects.errors[0]!.path).toMatch(/^\$\.a(\.b)+$/);
+    // 64 levels are a spec's business, not a refusal: the schema says what is wrong with it.
+    const fine = parseSpecText(`{"name": "x", "title": "t", "description": "d", "concepts": ["checksums"], "sweep": [{"knob": "forward.lossProbability", "values": ${deep(61)}}]}`);
+    expect(fine.ok).toBe(false);
+    if (!fine.ok) expect(fine.errors[0]!.message).not.toMatch(/nested/);
+  });
+
+  it('the CLI refuses a deeply nested spec with exit 2 and the path, not a stack overflow', () => {
+    const dir = tmp();
+    const file = join(dir, 'deep.json');
+    writeFileSync(file, `{"name": "deep", "title": "t", "description": "d", "concepts": ["checksums"], "schedule": ${'['.repeat(4500)}${']'.repeat(4500)}}`);
+    const r = cli(['run', file, '--check', '--out', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^.*deep\.json: \$\.schedule(\[0\]){63}: nested more than 64 levels deep \(a spec needs a handful\)$/);
+  });
+
   it('refuses a simulated link that would move data in no time', () => {
     expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'bulk' } }), specFile: null, outDir: tmp() })).toThrow(/no delay and no rate limit moves data in no time/);
   });

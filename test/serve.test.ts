@@ -116,6 +116,12 @@ describe('packetlab serve', () => {
     c.ws.send('not json');
     await until('an answer to the message that is not JSON', () => c.stray.length > 0, 20_000);
     expect(c.stray[0]).toMatchObject({ result: { ok: false, error: expect.stringMatching(/must be JSON/) } });
+    // Deep nesting is refused before it is parsed, with where; a deep spec text is the spec's own refusal.
+    c.ws.send(`{"id": 9, "method": "setKnob", "params": {"runId": "r", "path": "x", "value": ${'['.repeat(100_000)}${']'.repeat(100_000)}}}`);
+    await until('an answer to the deep message', () => c.stray.length > 1, 20_000);
+    expect(c.stray[1]).toEqual({ id: null, result: { ok: false, error: `a message may nest at most 16 levels (at $.params.value${'[0]'.repeat(14)})` } });
+    const deepSpec = await c.call('validateSpec', { text: `{"sweep": ${'['.repeat(5000)}${']'.repeat(5000)}}` });
+    expect(deepSpec).toMatchObject({ ok: true, value: { valid: false, problems: [{ path: expect.stringMatching(/^\$\.sweep(\[0\])+$/), message: 'nested more than 64 levels deep (a spec needs a handful)' }] } });
     expect((await c.call('listKnobs')).value.find((k: { path: string }) => k.path === 'transport.rtoMs')).toMatchObject({ label: 'Retransmission timeout (ms)', live: true, group: 'timeouts' });
     c.ws.close();
   });

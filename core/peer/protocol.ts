@@ -15,6 +15,7 @@
 // knows the token; the agent's first (welcome) proves that the agent knows it too. A client whose
 // auth frame fails the MAC gets {"refused":{"code":"token",...},"v":1} and the connection closes.
 
+import { jsonTooDeep } from '../util/json-depth.js';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AgentMessageSchema, AuthSchema, RequestSchema, WelcomeSchema, formatIssues, type AgentMessage, type AuthMessage, type Request, type WelcomeMessage } from './messages.js';
@@ -79,30 +80,6 @@ export function canonicalJson(value: unknown): string {
     .filter((k) => o[k] !== undefined && typeof o[k] !== 'function')
     .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-}
-
-/** Nesting depth of JSON text (brackets outside strings), stopping early past `limit`. */
-export function jsonDepth(text: string, limit = MAX_FRAME_DEPTH): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth++;
-      if (depth > max) {
-        max = depth;
-        if (max > limit) return max;
-      }
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return max;
 }
 
 /** The two directional keys of a session (HKDF-SHA256 of the token, salted with both nonces). */
@@ -260,8 +237,9 @@ abstract class Channel<In, Out, Hello> {
       this.fail({ code: 'malformed', message: 'empty frame (a blank line)' });
       return;
     }
-    if (jsonDepth(text) > MAX_FRAME_DEPTH) {
-      this.fail({ code: 'malformed', message: `frame is nested deeper than ${MAX_FRAME_DEPTH} levels` });
+    const deep = jsonTooDeep(text, MAX_FRAME_DEPTH);
+    if (deep !== null) {
+      this.fail({ code: 'malformed', message: `frame is nested deeper than ${MAX_FRAME_DEPTH} levels (at ${deep.path})` });
       return;
     }
     let value: unknown;

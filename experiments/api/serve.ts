@@ -13,6 +13,7 @@ import { LabHost, type LabHostOptions } from './host.js';
 import type { RunBatch } from './contract.js';
 import { BEACON_PORT, PeerBeaconListener } from '../../core/peer/beacon.js';
 import { CONTENT_SECURITY_POLICY, pageFileFor, pageHeaders } from './page.js';
+import { jsonTooDeep } from '../../core/util/json-depth.js';
 
 /** Where and how to serve. */
 export interface ServeOptions extends LabHostOptions {
@@ -44,6 +45,8 @@ export { CONTENT_SECURITY_POLICY };
 
 /** Largest WebSocket message accepted from a client. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Deepest nesting of a message (calls need three or four levels; a spec travels as a string). */
+const MAX_MESSAGE_DEPTH = 16;
 /** A client whose unsent data passes this loses ladder packets until it catches up. */
 const SLOW_CLIENT_BYTES = 16 * 1024 * 1024;
 
@@ -149,9 +152,13 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
       }
       const reply = (id: unknown, result: unknown) => ws.send(JSON.stringify({ id, result }));
       if (++calls > (o.maxCallsPerSecond ?? 200)) return reply(null, { ok: false, error: 'too many calls per second' });
+      const text = isBinary ? '' : data.toString();
+      // Refused before JSON.parse and the validators, which recurse once per level.
+      const deep = isBinary ? null : jsonTooDeep(text, MAX_MESSAGE_DEPTH);
+      if (deep !== null) return reply(null, { ok: false, error: `a message may nest at most ${MAX_MESSAGE_DEPTH} levels (at ${deep.path})` });
       try {
         if (isBinary) throw new Error('binary message');
-        msg = JSON.parse(data.toString()) as typeof msg;
+        msg = JSON.parse(text) as typeof msg;
       } catch {
         return reply(null, { ok: false, error: 'a message must be JSON text: {"id": n, "method": "...", "params": {...}}' });
       }
