@@ -4,7 +4,9 @@ import { RpcClientEngine, RpcRemoteError, RpcStatus, RpcTransportError, type Ret
 import { RpcServerEngine, type ReplySink } from '../core/rpc/server.js';
 import { AcceptStat, AuthFlavor, AuthStat, MsgType, ReplyHeader, parseReplyBody, writeCallHeader, encodeCredential, type Credential } from '../core/rpc/message.js';
 import { serverProcedure, type ProcedureDescriptor, type RpcCallContext, type RpcProgramVersion } from '../core/rpc/program.js';
-import { XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
+import { XDR_MAX_DEPTH, XdrEncodeError, XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
+import { xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js';
+import { KV_SERVER_MAX_ENTRIES, KvService } from '../experiments/rpc/kv-server.js';
 import { RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
 import { nullProcedure } from '../core/rpc/client-net.js';
 import { CounterProgV1 } from '../experiments/rpc/counter.js';
@@ -468,5 +470,36 @@ describe('record marking (RFC 5531 section 11)', () => {
     const frag = (n: number) => [0, 0, 0, n, ...new Array<number>(n).fill(7)];
     expect(d2.push(Uint8Array.from([...frag(60), ...frag(60)]), () => {})).toBe(false);
     expect(frameRecord(Uint8Array.from([1, 2]))).toEqual(Uint8Array.from([0x80, 0, 0, 2, 1, 2]));
+  });
+});
+
+describe('client and server agree on how deep XDR may nest', () => {
+  it(`a list of XDR_MAX_DEPTH entries encodes and decodes; one more is refused when encoding, as a reader would refuse it`, () => {
+    const chain = (n: number): KvListPtr => {
+      let l: KvListPtr = null;
+      for (let i = 0; i < n; i++) l = { entry: { key: 'k', value: new Uint8Array(0), revision: 1n }, next: l };
+      return l;
+    };
+    const w = new XdrWriter();
+    xdrKvListPtr.encode(w, chain(XDR_MAX_DEPTH));
+    const r = new XdrReader().reset(w.bytes());
+    xdrKvListPtr.decode(r);
+    expect(r.error).toBeNull();
+    w.reset();
+    expect(() => xdrKvListPtr.encode(w, chain(XDR_MAX_DEPTH + 1))).toThrow(XdrEncodeError);
+    w.reset();
+    expect(() => xdrKvListPtr.encode(w, chain(XDR_MAX_DEPTH + 1))).toThrow(/nested more than 2000 levels deep/);
+  });
+
+  it('the demo key-value store holds no more entries than a KV_LIST reply can nest', () => {
+    expect(KV_SERVER_MAX_ENTRIES).toBe(XDR_MAX_DEPTH);
+    const kv = new KvService();
+    for (let i = 0; i < KV_SERVER_MAX_ENTRIES; i++) expect(kv.kvPut({ key: `k${i}`, value: new Uint8Array(0), expected_revision: null }).status).toBe(0);
+    expect(kv.kvPut({ key: 'one-more', value: new Uint8Array(0), expected_revision: null }).status).not.toBe(0);
+    const w = new XdrWriter();
+    xdrKvListPtr.encode(w, kv.kvList(''));
+    const r = new XdrReader().reset(w.bytes());
+    xdrKvListPtr.decode(r);
+    expect(r.error).toBeNull();
   });
 });

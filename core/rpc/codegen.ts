@@ -202,11 +202,14 @@ class Generator {
         const i = `i${d}`;
         const n = `n${d}`;
         const head = t.kind === 'fixedArray' ? `const ${n} = w.fixedArrayLength(${a}, ${t.length}, ${L});` : `const ${n} = w.arrayLength(${a}, ${num(t.max)}, ${L});`;
-        return ['{', `  const ${a} = ${v};`, `  ${head}`, `  for (let ${i} = 0; ${i} < ${n}; ${i}++) {`, ...this.enc(t.element, `${a}[${i}]!`, `${label}[]`, d + 1).map((l) => `    ${l}`), '  }', '}'];
+        const loop = [`for (let ${i} = 0; ${i} < ${n}; ${i}++) {`, ...this.enc(t.element, `${a}[${i}]!`, `${label}[]`, d + 1).map((l) => `  ${l}`), '}'];
+        // A non-empty variable-length array is one level of nesting, as the decoder counts it.
+        if (t.kind === 'fixedArray') return ['{', `  const ${a} = ${v};`, `  ${head}`, ...loop.map((l) => `  ${l}`), '}'];
+        return ['{', `  const ${a} = ${v};`, `  ${head}`, `  if (${n} > 0) {`, `    w.enter(${L});`, ...loop.map((l) => `    ${l}`), '    w.leave();', '  }', '}'];
       }
       case 'optional': {
         const o = `o${d}`;
-        return ['{', `  const ${o} = ${v};`, `  if (${o} === null || ${o} === undefined) w.word(0);`, '  else {', '    w.word(1);', ...this.enc(t.element, o, label, d + 1).map((l) => `    ${l}`), '  }', '}'];
+        return ['{', `  const ${o} = ${v};`, `  if (${o} === null || ${o} === undefined) w.word(0);`, '  else {', '    w.word(1);', `    w.enter(${L});`, ...this.enc(t.element, o, label, d + 1).map((l) => `    ${l}`), '    w.leave();', '  }', '}'];
       }
       case 'ref':
         return [`${this.codecOf(t.name)}.encode(w, ${v});`];

@@ -115,7 +115,10 @@ export class DynamicCodecs {
           encode: (w, v) => {
             const a = v as unknown[];
             const n = w.arrayLength(a, max, what);
+            if (n === 0) return;
+            w.enter(what);
             for (let i = 0; i < n; i++) el.encode(w, a[i]);
+            w.leave();
           },
           decode: (r) => {
             const n = r.arrayLength(max, el.minBytes, what);
@@ -132,7 +135,10 @@ export class DynamicCodecs {
         return {
           minBytes: 4,
           encode: (w, v) => {
-            if (w.optional(v)) el.encode(w, v);
+            if (!w.optional(v)) return;
+            w.enter(what);
+            el.encode(w, v);
+            w.leave();
           },
           decode: (r) => {
             if (!r.optional(what)) return null;

@@ -57,7 +57,9 @@ export const xdrPmaplist: XdrCodec<Pmaplist> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('pmaplist.next');
         xdrPmaplist.encode(w, o0);
+        w.leave();
       }
     }
   },
@@ -84,7 +86,9 @@ export const xdrPmaplistPtr: XdrCodec<PmaplistPtr> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('pmaplist_ptr');
         xdrPmaplist.encode(w, o0);
+        w.leave();
       }
     }
   },

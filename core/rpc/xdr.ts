@@ -92,6 +92,11 @@ export class XdrWriter {
   buf: Uint8Array;
   /** Write position in bytes. */
   pos = 0;
+  /**
+   * Nesting of optional data and non-empty variable-length arrays, counted as XdrReader counts it,
+   * so that nothing is encoded that a reader here would refuse as too deep.
+   */
+  depth = 0;
   private view: DataView;
   // Where the wire message being written starts in buf (0 for ordinary encodings).
   private start = 0;
@@ -113,6 +118,7 @@ export class XdrWriter {
     }
     this.start = 0;
     this.pos = at;
+    this.depth = 0;
   }
 
   /**
@@ -121,6 +127,7 @@ export class XdrWriter {
    */
   beginWire(): void {
     this.wire = true;
+    this.depth = 0;
     const at = (this.pos + 7) & ~7;
     if (at + WIRE_SLAB_MIN_ROOM > this.buf.length) {
       this.buf = new Uint8Array(WIRE_SLAB_BYTES);
@@ -310,6 +317,19 @@ export class XdrWriter {
     const present = v !== null && v !== undefined;
     this.word(present ? 1 : 0);
     return present;
+  }
+
+  /** Counts one level of nesting; throws XdrEncodeError beyond XDR_MAX_DEPTH, where a reader would stop. */
+  enter(what: string): void {
+    if (++this.depth > XDR_MAX_DEPTH) {
+      this.depth = 0;
+      throw new XdrEncodeError(`${what}: nested more than ${XDR_MAX_DEPTH} levels deep (readers refuse more)`);
+    }
+  }
+
+  /** Leaves one level of nesting. */
+  leave(): void {
+    this.depth--;
   }
 
   /** Checks that a struct or union value is an object. */

@@ -1,10 +1,15 @@
 // The key-value store of kv.x, in memory and bounded: at most KV_SERVER_MAX_ENTRIES keys.
 
 import type { RpcProgramVersion } from '../../core/rpc/program.js';
+import { XDR_MAX_DEPTH } from '../../core/rpc/xdr.js';
 import { KvStatus, kvProgV1Server, type KvEntry, type KvGetResult, type KvKeys, type KvListPtr, type KvProgV1Handlers, type KvPutArgs, type KvPutResult, type KvResults } from './kv.js';
 
-/** Keys one store holds at most (a demo server must not grow without bound). */
-export const KV_SERVER_MAX_ENTRIES = 10_000;
+/**
+ * Keys one store holds at most: a demo server must not grow without bound, and KV_LIST answers
+ * the whole store as a linked list, one level of XDR nesting per entry, which readers (the lab's
+ * client among them) refuse beyond XDR_MAX_DEPTH levels. So the store never holds more.
+ */
+export const KV_SERVER_MAX_ENTRIES = XDR_MAX_DEPTH;
 
 /** An in-memory key-value store. */
 export class KvService implements KvProgV1Handlers {

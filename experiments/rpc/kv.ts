@@ -118,7 +118,9 @@ export const xdrKvPutArgs: XdrCodec<KvPutArgs> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('kv_put_args.expected_revision');
         w.uhyper(o0, 'kv_put_args.expected_revision');
+        w.leave();
       }
     }
   },
@@ -231,7 +233,9 @@ export const xdrKvList: XdrCodec<KvList> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('kv_list.next');
         xdrKvList.encode(w, o0);
+        w.leave();
       }
     }
   },
@@ -258,7 +262,9 @@ export const xdrKvListPtr: XdrCodec<KvListPtr> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('kv_list_ptr');
         xdrKvList.encode(w, o0);
+        w.leave();
       }
     }
   },
@@ -285,8 +291,12 @@ export const xdrKvKeys: XdrCodec<KvKeys> = {
     {
       const a0 = v.keys;
       const n0 = w.arrayLength(a0, 32, 'kv_keys.keys');
-      for (let i0 = 0; i0 < n0; i0++) {
-        xdrKvKey.encode(w, a0[i0]!);
+      if (n0 > 0) {
+        w.enter('kv_keys.keys');
+        for (let i0 = 0; i0 < n0; i0++) {
+          xdrKvKey.encode(w, a0[i0]!);
+        }
+        w.leave();
       }
     }
   },
@@ -313,8 +323,12 @@ export const xdrKvResults: XdrCodec<KvResults> = {
     {
       const a0 = v;
       const n0 = w.arrayLength(a0, 32, 'kv_results');
-      for (let i0 = 0; i0 < n0; i0++) {
-        xdrKvGetResult.encode(w, a0[i0]!);
+      if (n0 > 0) {
+        w.enter('kv_results');
+        for (let i0 = 0; i0 < n0; i0++) {
+          xdrKvGetResult.encode(w, a0[i0]!);
+        }
+        w.leave();
       }
     }
   },

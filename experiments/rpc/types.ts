@@ -57,7 +57,9 @@ export const xdrTypesNode: XdrCodec<TypesNode> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('types_node.next');
         xdrTypesNode.encode(w, o0);
+        w.leave();
       }
     }
   },
@@ -213,8 +215,12 @@ export const xdrTypesAll: XdrCodec<TypesAll> = {
     {
       const a0 = v.var_hypers;
       const n0 = w.arrayLength(a0, 8, 'types_all.var_hypers');
-      for (let i0 = 0; i0 < n0; i0++) {
-        w.hyper(a0[i0]!, 'types_all.var_hypers[]');
+      if (n0 > 0) {
+        w.enter('types_all.var_hypers');
+        for (let i0 = 0; i0 < n0; i0++) {
+          w.hyper(a0[i0]!, 'types_all.var_hypers[]');
+        }
+        w.leave();
       }
     }
     {
@@ -222,15 +228,21 @@ export const xdrTypesAll: XdrCodec<TypesAll> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('types_all.list');
         xdrTypesNode.encode(w, o0);
+        w.leave();
       }
     }
     xdrTypesChoice.encode(w, v.choice);
     {
       const a0 = v.choices;
       const n0 = w.arrayLength(a0, 4, 'types_all.choices');
-      for (let i0 = 0; i0 < n0; i0++) {
-        xdrTypesChoice.encode(w, a0[i0]!);
+      if (n0 > 0) {
+        w.enter('types_all.choices');
+        for (let i0 = 0; i0 < n0; i0++) {
+          xdrTypesChoice.encode(w, a0[i0]!);
+        }
+        w.leave();
       }
     }
     xdrTypesFlag.encode(w, v.flag);
@@ -240,7 +252,9 @@ export const xdrTypesAll: XdrCodec<TypesAll> = {
       if (o0 === null || o0 === undefined) w.word(0);
       else {
         w.word(1);
+        w.enter('types_all.maybe');
         w.uint(o0, 'types_all.maybe');
+        w.leave();
       }
     }
   },
