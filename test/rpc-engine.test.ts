@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RpcClientEngine, RpcRemoteError, RpcStatus, RpcTransportError, type RetryPolicy, type RpcCall } from '../core/rpc/client.js';
-import { RpcServerEngine, type ReplySink } from '../core/rpc/server.js';
+import { RpcServerEngine, UDP_REPLY_LIMITS, type ReplySink } from '../core/rpc/server.js';
 import { AcceptStat, AuthFlavor, AuthStat, MsgType, ReplyHeader, parseReplyBody, writeCallHeader, encodeCredential, type Credential } from '../core/rpc/message.js';
 import { serverProcedure, type ProcedureDescriptor, type RpcCallContext, type RpcProgramVersion } from '../core/rpc/program.js';
 import { XDR_MAX_DEPTH, XdrEncodeError, XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
-import { xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js';
+import { KvProgV1, xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js';
 import { KV_SERVER_MAX_ENTRIES, KvService } from '../experiments/rpc/kv-server.js';
 import { RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
 import { nullProcedure } from '../core/rpc/client-net.js';
@@ -470,6 +470,96 @@ describe('record marking (RFC 5531 section 11)', () => {
     const frag = (n: number) => [0, 0, 0, n, ...new Array<number>(n).fill(7)];
     expect(d2.push(Uint8Array.from([...frag(60), ...frag(60)]), () => {})).toBe(false);
     expect(frameRecord(Uint8Array.from([1, 2]))).toEqual(Uint8Array.from([0x80, 0, 0, 2, 1, 2]));
+  });
+});
+
+describe('replies over UDP are held to three times their call (no amplification)', () => {
+  const P = KvProgV1.procedures;
+  function kvCall(xid: number, proc: ProcedureDescriptor<unknown, unknown>, args: unknown): Uint8Array {
+    const w = new XdrWriter();
+    writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, encodeCredential({ flavor: 0 }));
+    proc.args.encode(w, args);
+    return w.bytes().slice();
+  }
+  function store(entries: number, valueBytes: number): KvService {
+    const kv = new KvService();
+    for (let i = 0; i < entries; i++) kv.kvPut({ key: `k${String(i).padStart(5, '0')}`, value: new Uint8Array(valueBytes).fill(i), expected_revision: null });
+    return kv;
+  }
+  function replyOf(bytes: Uint8Array): { stat: number; body: XdrReader } {
+    const r = new XdrReader().reset(bytes);
+    r.word();
+    expect(r.word()).toBe(MsgType.REPLY);
+    const h = new ReplyHeader();
+    expect(parseReplyBody(r, h)).toBeNull();
+    return { stat: h.acceptStat, body: r };
+  }
+  const list = P.KV_LIST as ProcedureDescriptor<unknown, unknown>;
+
+  it('a KV_LIST that would reply 1,000 times its call over UDP is answered SYSTEM_ERR, counted and described; over TCP it gets the list', () => {
+    const kv = store(50, 1000);
+    const call = kvCall(7, list, '');
+    const out: Uint8Array[] = [];
+    const sink: ReplySink = { sendReply: (b) => out.push(b.slice()) };
+    const udp = new RpcServerEngine({ programs: [kv.program()], drc: { enabled: true, maxEntries: 8, maxAgeMs: 1000 }, datagramReplies: UDP_REPLY_LIMITS, peerAddress: () => '192.0.2.7:600' });
+    udp.handleMessage(0, call, 3, sink);
+    expect(out[0]!.length).toBeLessThanOrEqual(3 * call.length);
+    expect(replyOf(out[0]!).stat).toBe(AcceptStat.SYSTEM_ERR);
+    expect(udp.counters).toMatchObject({ repliesTooLargeForCall: 1, repliesOverDatagramLimit: 0, systemErr: 1, executions: 1 });
+    expect(udp.lastRefusedReply).toMatch(new RegExp(`^KV_LIST: a \\d+-byte reply to a ${call.length}-byte call from 192\\.0\\.2\\.7:600 is more than 3 times the call; answered SYSTEM_ERR \\(the caller can use TCP\\)$`));
+    // A retransmission gets the refusal from the cache, not the list.
+    udp.handleMessage(1, call, 3, sink);
+    expect(out[1]!.length).toBeLessThanOrEqual(3 * call.length);
+    const tcp = new RpcServerEngine({ programs: [kv.program()], drc: { enabled: true, maxEntries: 8, maxAgeMs: 1000 } });
+    tcp.handleMessage(0, call, 3, sink);
+    const full = replyOf(out[2]!);
+    expect(full.stat).toBe(AcceptStat.SUCCESS);
+    let n = 0;
+    for (let e = xdrKvListPtr.decode(full.body); e !== null; e = e.next) n++;
+    expect(n).toBe(50);
+  });
+
+  it("a small duplicate of a big call does not get the big call's cached reply", () => {
+    const key = 'k'.repeat(64);
+    const kv = new KvService();
+    kv.kvPut({ key, value: new Uint8Array(100), expected_revision: null });
+    const getMany = P.KV_GET_MANY as ProcedureDescriptor<unknown, unknown>;
+    const out: Uint8Array[] = [];
+    const sink: ReplySink = { sendReply: (b) => out.push(b.slice()) };
+    const udp = new RpcServerEngine({ programs: [kv.program()], drc: { enabled: true, maxEntries: 8, maxAgeMs: 1000 }, datagramReplies: UDP_REPLY_LIMITS });
+    // 30 copies of a key that exists: the reply is under three times the call, allowed.
+    const big = kvCall(9, getMany, { keys: Array.from({ length: 30 }, () => key) });
+    udp.handleMessage(0, big, 1, sink);
+    expect(replyOf(out[0]!).stat).toBe(AcceptStat.SUCCESS);
+    expect(out[0]!.length).toBeGreaterThan(2.5 * big.length);
+    // The same xid with one key: the cache's key, so it is a duplicate, but its call is a 30th.
+    const small = kvCall(9, getMany, { keys: [key] });
+    udp.handleMessage(1, small, 1, sink);
+    expect(udp.counters.cacheHits).toBe(1);
+    expect(out[1]!.length).toBeLessThanOrEqual(3 * small.length);
+    expect(replyOf(out[1]!).stat).toBe(AcceptStat.SYSTEM_ERR);
+    expect(udp.counters.repliesTooLargeForCall).toBe(1);
+  });
+
+  it('a reply larger than a datagram is refused and counted, never sent to vanish', () => {
+    const kv = store(70, 1024);
+    const call = kvCall(11, list, '');
+    const out: Uint8Array[] = [];
+    const udp = new RpcServerEngine({ programs: [kv.program()], drc: { enabled: false, maxEntries: 8, maxAgeMs: 1000 }, datagramReplies: { ...UDP_REPLY_LIMITS, maxReplyToCallRatio: 1e9 } });
+    udp.handleMessage(0, call, 1, { sendReply: (b) => out.push(b.slice()) });
+    expect(replyOf(out[0]!).stat).toBe(AcceptStat.SYSTEM_ERR);
+    expect(udp.counters).toMatchObject({ repliesOverDatagramLimit: 1, repliesTooLargeForCall: 0 });
+    expect(udp.lastRefusedReply).toMatch(/is larger than a datagram carries \(65507 bytes\)/);
+  });
+
+  it('the client reports the refusal as the server failing, and the call ends', () => {
+    const kv = store(50, 1000);
+    const client = new RpcClientEngine({ server: 1, policy: POLICY, retransmit: true, rngSeed: 5 });
+    const server = new RpcServerEngine({ programs: [kv.program()], drc: { enabled: true, maxEntries: 8, maxAgeMs: 1000 }, datagramReplies: UDP_REPLY_LIMITS });
+    const pair = new RpcPair(client, server);
+    const c = client.call(0, list, '');
+    pair.run();
+    expect(c.status).toBe(RpcStatus.SYSTEM_ERR);
   });
 });
 

@@ -120,9 +120,9 @@ export async function startLabBinder(host = '127.0.0.1', port = LAB_BINDER_PORT)
 /** Short calls to a binder: 250 ms apart, 1.5 s in all. */
 const BINDER_POLICY: RetryPolicy = { timeoutMs: 1500, retryIntervalMs: 250, retryBackoff: 2, retryIntervalMsMax: 1000, maxRetransmissions: 4 };
 
-/** One call to the portmapper at host:port over UDP. */
-export async function pmapCall<A, R>(host: string, port: number, proc: ProcedureDescriptor<A, R>, args: A, policy: RetryPolicy = BINDER_POLICY): Promise<R> {
-  const c = await RpcClient.connect({ host, port, transport: 'udp', policy });
+/** One call to the portmapper at host:port, over UDP unless `transport` says TCP. */
+export async function pmapCall<A, R>(host: string, port: number, proc: ProcedureDescriptor<A, R>, args: A, policy: RetryPolicy = BINDER_POLICY, transport: 'udp' | 'tcp' = 'udp'): Promise<R> {
+  const c = await RpcClient.connect({ host, port, transport, policy });
   try {
     return await c.call(proc, args);
   } finally {
@@ -233,7 +233,9 @@ export async function dumpMappings(host: string, o: { labPort?: number; binderPo
   const tried: string[] = [];
   for (const port of candidates) {
     try {
-      const list = await pmapCall(host, port, PmapProgV2.procedures.PMAPPROC_DUMP, undefined);
+      // Over TCP, as rpcinfo -p asks (pmap_getmaps): a DUMP reply is many times its call, which a
+      // binder must not send to an unproven UDP address (rpcbind's DUMP is a known amplifier).
+      const list = await pmapCall(host, port, PmapProgV2.procedures.PMAPPROC_DUMP, undefined, BINDER_POLICY, 'tcp');
       return { port, mappings: fromPmaplist(list) };
     } catch (e) {
       tried.push(`${host}:${port}: ${(e as Error).message}`);

@@ -12,7 +12,7 @@ import { rpcSessionFactory } from './plt.js';
 import type { ListenerTransportDefaults } from '../apps/services.js';
 import type { RpcProgramVersion } from './program.js';
 import { RecyclingPeerTable } from './peers.js';
-import { RpcServerCounters, RpcServerEngine } from './server.js';
+import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
 import { listenRecords, type RecordServer } from './tcp.js';
 
 /** Where and what a server serves. */
@@ -108,7 +108,7 @@ export class RpcServer {
         udpPort = socket.address().port;
         const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost });
         tables.push(peers);
-        const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
+        const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)), datagramReplies: UDP_REPLY_LIMITS });
         const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
         engine.onWake = () => driver.kick();
         driver.start();

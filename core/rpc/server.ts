@@ -68,7 +68,28 @@ export class RpcServerCounters {
   duplicateExecutions = 0;
   /** Replies dropped because too many were waiting to be sent. */
   replyDrops = 0;
+  /** Datagram replies refused (answered SYSTEM_ERR) for being more than the allowed multiple of their call. */
+  repliesTooLargeForCall = 0;
+  /** Datagram replies refused (answered SYSTEM_ERR) for being larger than a datagram can carry. */
+  repliesOverDatagramLimit = 0;
 }
+
+/** Bounds of replies over a datagram transport, where the caller's address is not proven. */
+export interface DatagramReplyLimits {
+  /** A reply may be at most this many times the bytes of its call (reflection, amplification). */
+  maxReplyToCallRatio: number;
+  /** And at most this many bytes (the largest payload of one datagram). */
+  maxReplyBytes: number;
+}
+
+/**
+ * Over UDP a reply goes to whatever address the call claims to come from, so a server must not
+ * answer a small call with a large reply: it would amplify a forged call towards a victim (as
+ * portmapper DUMP and memcached amplification attacks do). Replies are held to three times their
+ * call, as the lab's listeners are; a larger one is answered SYSTEM_ERR, and the caller can use
+ * TCP, whose handshake proves its address (DNS's truncation bit does the same, RFC 1035 4.2.1).
+ */
+export const UDP_REPLY_LIMITS: DatagramReplyLimits = Object.freeze({ maxReplyToCallRatio: 3, maxReplyBytes: 65_507 });
 
 /** How a server engine is set up. */
 export interface RpcServerEngineOptions {
@@ -80,6 +101,8 @@ export interface RpcServerEngineOptions {
   peerAddress?: (peer: number) => string | null;
   /** Replies waiting for pollTransmit, at most (default 4096). */
   maxQueuedReplies?: number;
+  /** Bounds of replies over a datagram transport (UDP: UDP_REPLY_LIMITS); null or absent for streams and the lab transport. */
+  datagramReplies?: DatagramReplyLimits | null;
 }
 
 interface VersionTable {
@@ -116,6 +139,8 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   onWake: (() => void) | null = null;
   /** Last error a handler threw, for logs. */
   lastHandlerError: string | null = null;
+  /** The last reply refused by the datagram limits, described for logs. */
+  lastRefusedReply: string | null = null;
   transmitTo = 0;
 
   private readonly programs = new Map<number, Map<number, VersionTable>>();
@@ -131,12 +156,14 @@ export class RpcServerEngine implements Endpoint, ReplySink {
   private readonly outBytes = new Fifo<Uint8Array>();
   private readonly outTo = new Fifo<number>();
   private readonly maxQueued: number;
+  private readonly datagramReplies: DatagramReplyLimits | null;
 
   constructor(o: RpcServerEngineOptions) {
     this.drc = new DuplicateRequestCache({ ...o.drc });
     this.authFlavors = new Set(o.authFlavors ?? [AuthFlavor.AUTH_NONE, AuthFlavor.AUTH_SYS]);
     this.peerAddress = o.peerAddress ?? (() => null);
     this.maxQueued = o.maxQueuedReplies ?? 4096;
+    this.datagramReplies = o.datagramReplies ?? null;
     for (const p of o.programs) this.register(p);
   }
 
@@ -297,6 +324,12 @@ export class RpcServerEngine implements Endpoint, ReplySink {
         if (cached !== null) {
           k.cacheHits++;
           k.replies++;
+          // The duplicate may be smaller than the call the reply was made for (the key is the xid,
+          // not the bytes), so the limits are checked against this call.
+          if (this.datagramReplies !== null && this.refusal(cached.length, bytes.length) !== null) {
+            this.refuseReply(cached.length, bytes.length, h.xid, sp.descriptor.name, from, sink);
+            return;
+          }
           sink.sendReply(cached, from, false);
           return;
         }
@@ -316,27 +349,28 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     try {
       result = sp.handler(args, ctx);
     } catch (e) {
-      this.finish(entry, sp, h.xid, from, sink, false, e);
+      this.finish(entry, sp, h.xid, from, sink, false, e, bytes.length);
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
       const xid = h.xid;
       const e = entry;
+      const callBytes = bytes.length;
       (result as Promise<unknown>).then(
-        (v) => this.finishAsync(e, sp, xid, from, sink, true, v),
-        (err: unknown) => this.finishAsync(e, sp, xid, from, sink, false, err),
+        (v) => this.finishAsync(e, sp, xid, from, sink, true, v, callBytes),
+        (err: unknown) => this.finishAsync(e, sp, xid, from, sink, false, err, callBytes),
       );
       return;
     }
-    this.finish(entry, sp, h.xid, from, sink, true, result);
+    this.finish(entry, sp, h.xid, from, sink, true, result, bytes.length);
   }
 
-  private finishAsync(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
-    this.finish(entry, sp, xid, from, sink, ok, value);
+  private finishAsync(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown, callBytes: number): void {
+    this.finish(entry, sp, xid, from, sink, ok, value, callBytes);
     this.onWake?.();
   }
 
-  private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown): void {
+  private finish(entry: DrcHandle, sp: ServerProcedure, xid: number, from: number, sink: ReplySink, ok: boolean, value: unknown, callBytes: number): void {
     const w = this.writer;
     const k = this.counters;
     w.beginWire();
@@ -358,12 +392,50 @@ export class RpcServerEngine implements Endpoint, ReplySink {
     }
     // Replies are encoded in place into slabs (beginWire): the sink may keep them as they are
     // (stable), and the cache copies what it keeps.
-    const out = w.endWire();
+    let out = w.endWire();
+    if (this.datagramReplies !== null && this.refusal(out.length, callBytes) !== null) {
+      // Refused, and so is every duplicate: the refusal is what the cache keeps.
+      this.noteRefusal(out.length, callBytes, sp.descriptor.name, from);
+      w.beginWire();
+      writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
+      k.systemErr++;
+      out = w.endWire();
+    }
     this.drc.complete(entry, this.drc.config.enabled ? out : null);
     k.replies++;
     sink.sendReply(out, from, true);
   }
 
+  /** Why a reply of `replyBytes` to a call of `callBytes` may not go out as a datagram, or null. */
+  private refusal(replyBytes: number, callBytes: number): 'ratio' | 'datagram' | null {
+    const d = this.datagramReplies;
+    if (d === null) return null;
+    if (replyBytes > d.maxReplyBytes) return 'datagram';
+    return replyBytes > d.maxReplyToCallRatio * callBytes ? 'ratio' : null;
+  }
+
+  /** Counts and describes a refused reply. */
+  private noteRefusal(replyBytes: number, callBytes: number, name: string, from: number): void {
+    const d = this.datagramReplies!;
+    const why = this.refusal(replyBytes, callBytes) === 'datagram' ? `larger than a datagram carries (${d.maxReplyBytes} bytes)` : `more than ${d.maxReplyToCallRatio} times the call`;
+    if (replyBytes > d.maxReplyBytes) this.counters.repliesOverDatagramLimit++;
+    else this.counters.repliesTooLargeForCall++;
+    const who = this.peerAddress(from);
+    this.lastRefusedReply = `${name}: a ${replyBytes}-byte reply to a ${callBytes}-byte call${who === null ? '' : ` from ${who}`} is ${why}; answered SYSTEM_ERR (the caller can use TCP)`;
+  }
+
+  /** Answers SYSTEM_ERR instead of a reply the limits refuse. */
+  private refuseReply(replyBytes: number, callBytes: number, xid: number, name: string, from: number, sink: ReplySink): void {
+    this.noteRefusal(replyBytes, callBytes, name, from);
+    const w = this.writer;
+    w.beginWire();
+    writeAcceptedReply(w, xid, AcceptStat.SYSTEM_ERR);
+    this.counters.systemErr++;
+    sink.sendReply(w.endWire(), from, true);
+  }
+
+  // Error replies (mismatches, auth errors, PROC_UNAVAIL, ...) are at most 32 bytes, under three
+  // times the smallest call that parses (40 bytes): no datagram limit can refuse them.
   private reply(w: XdrWriter, to: number, sink: ReplySink): void {
     this.counters.replies++;
     sink.sendReply(w.endWire(), to, true);

@@ -24,7 +24,7 @@ import { PmapProgV2, type Mapping } from './pmap.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from './binder.js';
 import { SIM_LISTENER_ADDRESS, captureUdpLinks } from '../capture/runs.js';
 import type { Capture } from '../capture/capture.js';
-import { RpcServerCounters, RpcServerEngine } from './server.js';
+import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
 import { RpcServer } from './server-net.js';
 
 /** Weights of the procedures a workload calls (any non-negative numbers; they are normalised). */
@@ -549,7 +549,8 @@ export function buildSimRpcWorkload(setup: RpcSetup, wrapServer: (e: Endpoint) =
   const problems = rpcSetupProblems(setup, 'sim');
   if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
   const counter = new CounterService();
-  const server = new RpcServerEngine({ programs: serverPrograms(counter, setup, SIM_LISTENER_ADDRESS.port).programs, drc: setup.drc });
+  // Over UDP the simulated server keeps the limits of a real one, so that a run behaves the same in both.
+  const server = new RpcServerEngine({ programs: serverPrograms(counter, setup, SIM_LISTENER_ADDRESS.port).programs, drc: setup.drc, datagramReplies: setup.transport === 'udp' ? UDP_REPLY_LIMITS : null });
   const engineOpts = { policy: setup.policy, rngSeed: deriveSeed(setup.seed, 'xid'), maxCallsInFlight: setup.callsInFlight };
   let inner: Endpoint;
   let engine: RpcClientEngine;
