@@ -7,7 +7,7 @@ import { serverProcedure, type ProcedureDescriptor, type RpcCallContext, type Rp
 import { XDR_MAX_DEPTH, XdrEncodeError, XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
 import { KvProgV1, xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js';
 import { KV_SERVER_MAX_ENTRIES, KvService } from '../experiments/rpc/kv-server.js';
-import { RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
+import { MAX_FRAGMENTS_PER_RECORD, RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
 import { nullProcedure } from '../core/rpc/client-net.js';
 import { CounterProgV1 } from '../experiments/rpc/counter.js';
 import { CounterService } from '../experiments/rpc/counter-server.js';
@@ -431,7 +431,8 @@ describe('duplicate request cache', () => {
 describe('record marking (RFC 5531 section 11)', () => {
   it('reassembles records split anywhere and across fragments', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }), fc.nat({ max: 3 }), (msgs, cuts, fragSplit) => {
+      // An RPC message is never empty (an empty record is refused: see below).
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }), fc.nat({ max: 3 }), (msgs, cuts, fragSplit) => {
         // Each message as 1..fragSplit+1 fragments.
         const parts: number[] = [];
         for (const m of msgs) {
@@ -457,6 +458,38 @@ describe('record marking (RFC 5531 section 11)', () => {
         expect(got).toEqual(msgs.map((m) => [...m]));
       }),
     );
+  });
+
+  it('refuses an empty record, and a record of more than MAX_FRAGMENTS_PER_RECORD fragments, empty ones included', () => {
+    const empty = new RecordDecoder();
+    expect(empty.push(Uint8Array.from([0x80, 0, 0, 0]), () => expect.unreachable())).toBe(false);
+    expect(empty.error).toBe('an empty record');
+    const many = new RecordDecoder();
+    const emptyFragment = Uint8Array.from([0, 0, 0, 0]);
+    for (let i = 0; i < MAX_FRAGMENTS_PER_RECORD; i++) expect(many.push(emptyFragment, () => expect.unreachable())).toBe(true);
+    expect(many.partial).toBe(true);
+    expect(many.push(emptyFragment, () => expect.unreachable())).toBe(false);
+    expect(many.error).toBe(`record of more than ${MAX_FRAGMENTS_PER_RECORD} fragments`);
+    // Empty fragments before data, and the count starts again with each record.
+    const ok = new RecordDecoder();
+    const got: number[][] = [];
+    for (let r = 0; r < 3; r++) {
+      for (let i = 0; i < MAX_FRAGMENTS_PER_RECORD - 1; i++) expect(ok.push(emptyFragment, (x) => got.push([...x]))).toBe(true);
+      expect(ok.push(Uint8Array.from([0x80, 0, 0, 1, r]), (x) => got.push([...x]))).toBe(true);
+      expect(ok.partial).toBe(false);
+    }
+    expect(got).toEqual([[0], [1], [2]]);
+  });
+
+  it('says whether a record is under way, from its first header byte to its last byte', () => {
+    const d = new RecordDecoder();
+    expect(d.partial).toBe(false);
+    d.push(Uint8Array.from([0x80]), () => {});
+    expect(d.partial).toBe(true);
+    d.push(Uint8Array.from([0, 0, 2, 7]), () => {});
+    expect(d.partial).toBe(true);
+    d.push(Uint8Array.from([8]), () => {});
+    expect(d.partial).toBe(false);
   });
 
   it('a fragment length of 2^31-1 is an error before anything is stored', () => {

@@ -17,6 +17,7 @@ import { PLT_PROTOCOL, PortmapRegistry, dumpMappings, portmapProgram, registerSe
 import { RpcServerEngine } from '../core/rpc/server.js';
 import { XdrWriter } from '../core/rpc/xdr.js';
 import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
+import { frameRecord } from '../core/rpc/record-marking.js';
 import { demoPrograms, type DemoPrograms } from '../experiments/rpc/demo.js';
 import { CounterProgV1Client, CounterProgV1 } from '../experiments/rpc/counter.js';
 import { KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
@@ -159,6 +160,65 @@ describe('transport failures and impairment on sockets', () => {
     await c.close();
   });
 
+  it('TCP: a place per address, no idle connection and no record dribbled a byte at a time for long; callers keep their turn', async () => {
+    const limits = { maxConnectionsPerAddress: 3, idleTimeoutMs: 600, recordDeadlineMs: 200 };
+    const tcp = await RpcServer.start({ programs: demo.programs, udpPort: null, tcpLimits: limits });
+    try {
+      const open = () =>
+        new Promise<{ closedAfterMs: Promise<number>; write: (b: Uint8Array) => void }>((resolve, reject) => {
+          const started = Date.now();
+          const s = netConnect(tcp.tcpPort!, '127.0.0.1', () => resolve({ closedAfterMs, write: (b) => s.write(b) }));
+          const closedAfterMs = new Promise<number>((r) => s.on('close', () => r(Date.now() - started)));
+          s.on('error', () => {});
+          s.once('error', reject);
+        });
+      const counters = () => tcp.tcpRecords!;
+      // Three silent connections take this address's places; a fourth is closed at once.
+      const silent = [await open(), await open(), await open()];
+      const fourth = await open();
+      expect(await fourth.closedAfterMs).toBeLessThan(250);
+      expect(counters().refusedPerAddress).toBe(1);
+      // The silent ones are closed for idling; the one that began a record, when its deadline passed.
+      silent[0]!.write(Uint8Array.from([0x80, 0, 0]));
+      expect(await silent[0]!.closedAfterMs).toBeLessThan(550);
+      for (const c of silent.slice(1)) expect(await c.closedAfterMs).toBeGreaterThanOrEqual(550);
+      expect(counters()).toMatchObject({ idleTimeouts: 2, recordDeadlines: 1 });
+      // A record sent a byte at a time misses its deadline, however steady the bytes.
+      const dribbler = await open();
+      const record = frameRecord(Uint8Array.from([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]));
+      let i = 0;
+      const timer = setInterval(() => i < record.length && dribbler.write(record.subarray(i, ++i)), 50);
+      expect(await dribbler.closedAfterMs).toBeLessThan(1000);
+      clearInterval(timer);
+      expect(i).toBeLessThan(record.length);
+      expect(counters().recordDeadlines).toBe(2);
+      // A caller whose records come whole keeps its connection for as long as it calls.
+      const c = await RpcClient.connect({ host: '127.0.0.1', port: tcp.tcpPort!, transport: 'tcp', policy: FAST });
+      for (let k = 0; k < 5; k++) {
+        await c.ping(CounterProgV1.program, 1);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await c.close();
+    } finally {
+      await tcp.close();
+    }
+  });
+
+  it('TCP: endless empty fragments and empty records close the connection', async () => {
+    for (const [bytes, why] of [
+      [Buffer.concat(Array.from({ length: 2000 }, () => Buffer.from([0, 0, 0, 0]))), 'record of more than 1024 fragments'],
+      [Buffer.from([0x80, 0, 0, 0]), 'an empty record'],
+    ] as const) {
+      const closed = await new Promise<boolean>((resolve) => {
+        const s = netConnect(server.tcpPort!, '127.0.0.1', () => s.write(bytes));
+        s.on('close', () => resolve(true));
+        s.on('error', () => {});
+      });
+      expect(closed).toBe(true);
+      expect(server.tcpRecords!.lastFramingError).toBe(why);
+    }
+  });
+
   it('random datagrams do not disturb the UDP server', async () => {
     const s = createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
@@ -242,6 +302,7 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
       const line = JSON.parse(get.stdout);
       expect(line).toMatchObject({ type: 'result', transport: 'udp', name: 'KV_GET', result: { status: 'KV_OK', entry: { key: 'cli', value: 'cafe', revision: '1' } }, retransmissions: 0 });
       const info = await cliAsync(['rpcinfo', '-p', '127.0.0.1', '--binder-port', String(binder.port)]);
+      expect(info.stderr).toBe('');
       const lines = info.stdout.trimEnd().split('\n');
       expect(lines[0]).toBe('   program vers proto   port  service');
       expect(lines).toContain(`${String(0x20000101).padStart(10)}    1   plt ${String(server.pltPort).padStart(6)}  packetlab-kv`);

@@ -249,7 +249,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     programs: [counter.program(), portmapProgram(registry)],
     drc,
     maxRecordBytes: o.maxRecordBytes,
-    maxTcpConnections: RPC_MAX_TCP_CONNECTIONS,
+    tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
     pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
     pltDefaults: o.transport,
     socket: o.socket,

@@ -10,6 +10,13 @@ export const LAST_FRAGMENT = 0x80000000;
 /** Default largest record a decoder accepts (1 MiB). */
 export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 
+/**
+ * Most fragments one record may have. Senders fragment at their buffer size (libtirpc: a few KiB),
+ * so a 1 MiB record takes a few hundred; without a bound, a stream of empty fragments would keep a
+ * connection busy forever without ever making a record.
+ */
+export const MAX_FRAGMENTS_PER_RECORD = 1024;
+
 /** Frames one message as a record of one fragment (a new buffer of 4 + length bytes). */
 export function frameRecord(message: Uint8Array): Uint8Array {
   const n = message.length;
@@ -39,9 +46,15 @@ export class RecordDecoder {
   private lastFragment = false;
   private record: Uint8Array = new Uint8Array(0);
   private recordBytes = 0;
+  private fragments = 0;
 
   constructor(maxRecordBytes = DEFAULT_MAX_RECORD_BYTES) {
     this.maxRecordBytes = maxRecordBytes;
+  }
+
+  /** Is a record begun and not finished (a header, a fragment or an earlier fragment received)? */
+  get partial(): boolean {
+    return this.headerBytes > 0 || this.inFragment || this.fragments > 0;
   }
 
   /**
@@ -64,6 +77,15 @@ export class RecordDecoder {
           this.error = `record of more than ${this.maxRecordBytes} bytes (a fragment of ${len} bytes after ${this.recordBytes})`;
           return false;
         }
+        if (++this.fragments > MAX_FRAGMENTS_PER_RECORD) {
+          this.error = `record of more than ${MAX_FRAGMENTS_PER_RECORD} fragments`;
+          return false;
+        }
+        if (len === 0 && this.lastFragment && this.recordBytes === 0) {
+          // An RPC message is never empty: an empty record is a stream that makes no sense.
+          this.error = 'an empty record';
+          return false;
+        }
         this.fragmentLeft = len;
         this.inFragment = true;
         if (len === 0) this.endFragment(onRecord);
@@ -74,6 +96,7 @@ export class RecordDecoder {
         // The whole record is in this chunk: hand out a view, no copy.
         this.fragmentLeft = 0;
         this.inFragment = false;
+        this.fragments = 0;
         this.records++;
         onRecord(chunk.subarray(i, i + take));
         i += take;
@@ -103,6 +126,7 @@ export class RecordDecoder {
   private endFragment(onRecord: (record: Uint8Array) => void): void {
     this.inFragment = false;
     if (!this.lastFragment) return;
+    this.fragments = 0;
     this.records++;
     const rec = this.record.subarray(0, this.recordBytes);
     this.recordBytes = 0;

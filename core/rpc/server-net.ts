@@ -13,7 +13,7 @@ import type { ListenerTransportDefaults } from '../apps/services.js';
 import type { RpcProgramVersion } from './program.js';
 import { RecyclingPeerTable } from './peers.js';
 import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
-import { listenRecords, type RecordServer } from './tcp.js';
+import { listenRecords, type RecordServer, type RecordSocketCounters, type TcpServerLimits } from './tcp.js';
 
 /** Where and what a server serves. */
 export interface RpcServerOptions {
@@ -31,8 +31,8 @@ export interface RpcServerOptions {
   authFlavors?: readonly number[];
   /** Largest TCP record or lab-transport message accepted (default 1 MiB). */
   maxRecordBytes?: number;
-  /** TCP connections at once (default 256). */
-  maxTcpConnections?: number;
+  /** Bounds of the TCP connections (DEFAULT_TCP_SERVER_LIMITS where absent). */
+  tcpLimits?: Partial<TcpServerLimits>;
   /** Caps of the lab-transport listener. */
   pltCaps?: ListenerCaps;
   pltDefaults?: ListenerTransportDefaults;
@@ -59,6 +59,8 @@ export class RpcServer {
   private readonly closers: (() => Promise<void>)[];
   /** Datagrams and TCP connections from hosts other than `onlyHost`, dropped. */
   readonly foreignDrops: () => number;
+  /** Counters of the TCP connections (refusals, timeouts, framing errors), when TCP is served. */
+  readonly tcpRecords: RecordSocketCounters | null;
 
   private constructor(parts: {
     host: string;
@@ -71,8 +73,10 @@ export class RpcServer {
     listener: Listener | null;
     closers: (() => Promise<void>)[];
     foreignDrops: () => number;
+    tcpRecords: RecordSocketCounters | null;
   }) {
     this.foreignDrops = parts.foreignDrops;
+    this.tcpRecords = parts.tcpRecords;
     this.host = parts.host;
     this.udp = parts.udp;
     this.tcp = parts.tcp;
@@ -101,7 +105,7 @@ export class RpcServer {
     let pltPort: number | null = null;
     let listener: Listener | null = null;
     const tables: RecyclingPeerTable[] = [];
-    let tcpCounters: { foreignConnections: number } | null = null;
+    let tcpCounters: RecordSocketCounters | null = null;
     try {
       if (o.udpPort !== null) {
         const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
@@ -117,7 +121,7 @@ export class RpcServer {
       }
       if (o.tcpPort !== null) {
         const peers = new RecyclingPeerTable();
-        const common = { peers, maxRecordBytes: o.maxRecordBytes, maxConnections: o.maxTcpConnections, onlyHost: o.onlyHost };
+        const common = { peers, maxRecordBytes: o.maxRecordBytes, limits: o.tcpLimits, onlyHost: o.onlyHost };
         let rs: RecordServer;
         const wanted = o.tcpPort ?? 0;
         if (wanted === 0 && udpPort !== null) {
@@ -165,7 +169,7 @@ export class RpcServer {
       return fail(e);
     }
     const foreignDrops = () => tables.reduce((n, t) => n + t.foreignDrops, 0) + (tcpCounters?.foreignConnections ?? 0);
-    return new RpcServer({ host, udp, tcp, plt, udpPort, tcpPort, pltPort, listener, closers, foreignDrops });
+    return new RpcServer({ host, udp, tcp, plt, udpPort, tcpPort, pltPort, listener, closers, foreignDrops, tcpRecords: tcpCounters });
   }
 
   /** The engines that run. */

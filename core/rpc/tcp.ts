@@ -28,6 +28,12 @@ export class RecordSocketCounters {
   refusedConnections = 0;
   /** Connections from hosts other than the one served, closed at once. */
   foreignConnections = 0;
+  /** Connections refused because their address had its maximum. */
+  refusedPerAddress = 0;
+  /** Connections closed because no record came for the idle timeout. */
+  idleTimeouts = 0;
+  /** Connections closed because a record began and did not end within the record deadline. */
+  recordDeadlines = 0;
   /** The last framing error. */
   lastFramingError = '';
 }
@@ -40,7 +46,30 @@ interface Conn {
   decoder: RecordDecoder;
   address: string;
   port: number;
+  /** Closes the connection when no record comes for the idle timeout. */
+  idle: NodeJS.Timeout | null;
+  /** Closes it when a record takes longer than the record deadline to arrive. */
+  deadline: NodeJS.Timeout | null;
 }
+
+/** Bounds of a server's TCP connections; a slow or silent client must not hold a place for long. */
+export interface TcpServerLimits {
+  /** Connections at once. */
+  maxConnections: number;
+  /** Connections at once from one address. */
+  maxConnectionsPerAddress: number;
+  /** A connection without a complete record for this long is closed (0: never). */
+  idleTimeoutMs: number;
+  /** A record must arrive whole within this long of its first byte (0: no deadline). */
+  recordDeadlineMs: number;
+}
+
+/**
+ * The default bounds: a few hundred connections, 16 from one address (one lab machine, many
+ * callers), 30 s without a record, and 10 s for one record, which at the largest record (1 MiB)
+ * still allows a sender of 100 kB/s, while a sender of one byte a second is gone in 10 s.
+ */
+export const DEFAULT_TCP_SERVER_LIMITS: TcpServerLimits = Object.freeze({ maxConnections: 256, maxConnectionsPerAddress: 16, idleTimeoutMs: 30_000, recordDeadlineMs: 10_000 });
 
 /** Knobs of a record-marking socket. */
 export interface RecordSocketOptions {
@@ -50,6 +79,10 @@ export interface RecordSocketOptions {
   peers?: RecyclingPeerTable;
   /** Called when a connection ends: its address, and why. */
   onClose?: (address: string, port: number, reason: string) => void;
+  /** Close a connection without a complete record for this long (default: never; servers set it). */
+  idleTimeoutMs?: number;
+  /** Close a connection whose record does not end within this long of its first byte (default: never). */
+  recordDeadlineMs?: number;
 }
 
 /** One or more TCP connections that look like a dgram socket to the UDP driver. */
@@ -57,6 +90,7 @@ export class RecordStreamSocket extends EventEmitter {
   /** Counters. */
   readonly counters = new RecordSocketCounters();
   private readonly conns = new Map<string, Conn>();
+  private readonly perAddress = new Map<string, number>();
   private single: Conn | null = null;
   private readonly maxRecordBytes: number;
   private readonly opts: RecordSocketOptions;
@@ -72,6 +106,11 @@ export class RecordStreamSocket extends EventEmitter {
     return this.conns.size;
   }
 
+  /** Open connections from one address. */
+  connectionsFrom(address: string): number {
+    return this.perAddress.get(address) ?? 0;
+  }
+
   /** Address of the first connection (the server, for a client), or null once it closed. */
   remote(): { address: string; port: number } | null {
     return this.single === null ? null : { address: this.single.address, port: this.single.port };
@@ -81,15 +120,31 @@ export class RecordStreamSocket extends EventEmitter {
   attach(sock: NetSocket): void {
     const address = sock.remoteAddress ?? '?';
     const port = sock.remotePort ?? 0;
-    const c: Conn = { sock, decoder: new RecordDecoder(this.maxRecordBytes), address, port };
+    const c: Conn = { sock, decoder: new RecordDecoder(this.maxRecordBytes), address, port, idle: null, deadline: null };
     const key = `${address}|${port}`;
     this.conns.set(key, c);
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     if (this.single === null) this.single = c;
     this.counters.connections++;
     sock.setNoDelay(true);
+    let closing = '';
+    const idleMs = this.opts.idleTimeoutMs ?? 0;
+    const deadlineMs = this.opts.recordDeadlineMs ?? 0;
+    // Closes for a timeout, once, whichever timer fires first.
+    const timeOut = (counter: 'idleTimeouts' | 'recordDeadlines', why: string) => {
+      if (sock.destroyed) return;
+      this.counters[counter]++;
+      closing = why;
+      sock.destroy();
+    };
+    if (idleMs > 0) {
+      c.idle = setTimeout(() => timeOut('idleTimeouts', `no record for ${idleMs} ms (idle timeout)`), idleMs);
+      c.idle.unref();
+    }
     const rinfo = { address, port, family: sock.remoteFamily ?? 'IPv4', size: 0 };
     const onRecord = (record: Uint8Array) => {
       this.counters.recordsIn++;
+      c.idle?.refresh();
       rinfo.size = record.length;
       this.emit('message', record, rinfo);
     };
@@ -98,14 +153,29 @@ export class RecordStreamSocket extends EventEmitter {
         this.counters.framingErrors++;
         this.counters.lastFramingError = c.decoder.error ?? '';
         sock.destroy();
+        return;
+      }
+      // Every byte used to keep a connection: now only records do, and a record that has begun
+      // must end within the deadline, so a client sending a byte a second holds no place for long.
+      if (deadlineMs <= 0) return;
+      if (!c.decoder.partial) {
+        if (c.deadline !== null) clearTimeout(c.deadline);
+        c.deadline = null;
+      } else if (c.deadline === null) {
+        c.deadline = setTimeout(() => timeOut('recordDeadlines', `a record did not arrive whole within ${deadlineMs} ms`), deadlineMs);
+        c.deadline.unref();
       }
     });
-    let closing = '';
     sock.on('error', (err: NodeJS.ErrnoException) => {
       closing = err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ECONNRESET' ? 'connection reset by the peer' : err.message;
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
     sock.on('close', () => {
+      if (c.idle !== null) clearTimeout(c.idle);
+      if (c.deadline !== null) clearTimeout(c.deadline);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
       this.conns.delete(key);
       if (this.single === c) this.single = null;
       this.opts.peers?.release(address, port);
@@ -155,23 +225,27 @@ export interface RecordServer {
   close(): Promise<void>;
 }
 
-/** Listens on host:port (0 picks a port); at most `maxConnections` at once, each idle at most `idleTimeoutMs`. */
-export async function listenRecords(host: string, port: number, o: RecordSocketOptions & { maxConnections?: number; idleTimeoutMs?: number; onlyHost?: string } = {}): Promise<RecordServer> {
-  const socket = new RecordStreamSocket(o);
-  const maxConnections = o.maxConnections ?? 256;
-  const idle = o.idleTimeoutMs ?? 300_000;
+/** Listens on host:port (0 picks a port), within `limits` (DEFAULT_TCP_SERVER_LIMITS where absent). */
+export async function listenRecords(host: string, port: number, o: RecordSocketOptions & { limits?: Partial<TcpServerLimits>; onlyHost?: string } = {}): Promise<RecordServer> {
+  const limits = { ...DEFAULT_TCP_SERVER_LIMITS, ...o.limits };
+  const socket = new RecordStreamSocket({ ...o, idleTimeoutMs: limits.idleTimeoutMs, recordDeadlineMs: limits.recordDeadlineMs });
   const server = createServer({ noDelay: true }, (sock) => {
-    if (o.onlyHost !== undefined && plainAddress(sock.remoteAddress ?? '') !== o.onlyHost) {
+    const address = sock.remoteAddress ?? '?';
+    if (o.onlyHost !== undefined && plainAddress(address) !== o.onlyHost) {
       socket.counters.foreignConnections++;
       sock.destroy();
       return;
     }
-    if (socket.connectionCount >= maxConnections) {
+    if (socket.connectionCount >= limits.maxConnections) {
       socket.counters.refusedConnections++;
       sock.destroy();
       return;
     }
-    sock.setTimeout(idle, () => sock.destroy());
+    if (socket.connectionsFrom(address) >= limits.maxConnectionsPerAddress) {
+      socket.counters.refusedPerAddress++;
+      sock.destroy();
+      return;
+    }
     socket.attach(sock);
   });
   await new Promise<void>((resolve, reject) => {
