@@ -1,0 +1,139 @@
+// LabHost's calls that read and write files (the library, specs, run folders, CSV exports and
+// captures): each answers exactly what the store functions give when called directly, and with
+// the same error texts.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { LabHost } from '../experiments/api/host.js';
+import type { Result, RunInfo, Table } from '../experiments/api/contract.js';
+import { loadLibrary } from '../experiments/library.js';
+import { validateSpec } from '../experiments/spec.js';
+import { ExperimentRun } from '../experiments/runner/run.js';
+import { combinedCsv, listRuns, readCsvRows, readRun, type RunRecord } from '../experiments/runner/store.js';
+
+/** Rows of packets.csv in the large run: what 300,000 datagrams of a run the app started leave. */
+const LARGE_PACKET_ROWS = 300_000;
+/** Rows of samples.csv in the large run: enough for an export of several MiB. */
+const LARGE_SAMPLE_ROWS = 30_000;
+
+const tmp = mkdtempSync(join(tmpdir(), 'packetlab-host-store-'));
+const runsDir = join(tmp, 'runs');
+const specsDir = join(tmp, 'specs');
+let small: string;
+let large: string;
+let host: LabHost;
+
+/** A simulated bulk transfer under 5% loss with the packet log and captures, as the app starts runs. */
+async function simRun(name: string, bytes: number, repetitions: number): Promise<string> {
+  const r = validateSpec({ name, title: `${name} run`, description: 'd', concepts: ['checksums'], transport: { windowPackets: 8 }, workload: { kind: 'bulk', bytes }, forward: { delayMs: 2, lossProbability: 0.05 }, reverse: { delayMs: 2 }, repetitions });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return (await new ExperimentRun({ spec: r.spec, specFile: null, outDir: runsDir, packetLog: true, pcapMaxBytes: 50e6 }).start()).dir;
+}
+
+/** Appends copies of a CSV file's own data rows until it holds `rows` of them. */
+function growCsv(file: string, rows: number): void {
+  const [, ...data] = readFileSync(file, 'utf8').trimEnd().split('\n');
+  if (data.length === 0) throw new Error(`${file} has no rows to copy`);
+  const extra: string[] = [];
+  for (let i = data.length; i < rows; i++) extra.push(data[i % data.length]!);
+  appendFileSync(file, `${extra.join('\n')}\n`);
+}
+
+beforeAll(async () => {
+  small = await simRun('small', 100_000, 2);
+  large = await simRun('large', 3_500_000, 1);
+  growCsv(join(large, 'packets.csv'), LARGE_PACKET_ROWS);
+  growCsv(join(large, 'samples.csv'), LARGE_SAMPLE_ROWS);
+  // The second capture of the small run grows, sparse, past what the app transfers.
+  truncateSync(join(small, 'capture-p0-r1.pcapng'), 65 * 1024 * 1024);
+  host = new LabHost({ runsDir, specsDir, peers: () => [] });
+}, 60_000);
+
+afterAll(async () => {
+  await host?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** What the history list shows of a run, from its run.json. */
+function infoOf(r: RunRecord): RunInfo {
+  return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length, captures: r.captures.map((c) => c.file) };
+}
+
+/** A CSV file as the app's tables hold it: numbers where a cell is numeric, null where it is empty. */
+function tableOf(file: string): Table {
+  if (!existsSync(file)) return { columns: [], rows: [] };
+  const [columns = [], ...rows] = readCsvRows(file);
+  const cell = (v: string | undefined) => (v === undefined || v === '' ? null : /^[-+0-9.eE]+$/.test(v) && Number.isFinite(Number(v)) ? Number(v) : v);
+  return { columns, rows: rows.map((r) => columns.map((_c, i) => cell(r[i]))) };
+}
+
+/** Checks two tables cell for cell, naming the first row that differs (a whole-table diff of 300,000 rows says nothing). */
+function expectSameTable(got: Table, want: Table, what: string): void {
+  expect(got.columns, `${what} columns`).toEqual(want.columns);
+  expect(got.rows.length, `${what} rows`).toBe(want.rows.length);
+  const first = got.rows.findIndex((r, i) => JSON.stringify(r) !== JSON.stringify(want.rows[i]));
+  if (first >= 0) expect(got.rows[first], `${what} row ${first}`).toEqual(want.rows[first]);
+}
+
+function value<T>(r: Result<unknown>): T {
+  if (!r.ok) throw new Error(r.error);
+  return r.value as T;
+}
+
+describe("the host's file calls answer as the store functions do", () => {
+  it('listLibrary and loadSpec: the shipped specs and their text; saveSpec writes the user\'s own', async () => {
+    const want = loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, network: spec.network, text: readFileSync(file, 'utf8') }));
+    expect(await host.call('listLibrary', {})).toEqual({ ok: true, value: want });
+    const lib = loadLibrary()[1]!;
+    expect(await host.call('loadSpec', { name: lib.spec.name })).toEqual({ ok: true, value: { name: lib.spec.name, text: readFileSync(lib.file, 'utf8') } });
+    expect(await host.call('loadSpec', { name: 'no-such-spec' })).toEqual({ ok: false, error: `loadSpec: no spec named "no-such-spec" in ${specsDir} or the library` });
+    const text = JSON.stringify({ ...JSON.parse(want[0]!.text), title: 'My own' });
+    expect(await host.call('saveSpec', { name: 'mine', text })).toEqual({ ok: true, value: { path: join(specsDir, 'mine.json') } });
+    expect(readFileSync(join(specsDir, 'mine.json'), 'utf8')).toBe(`${text}\n`);
+    expect(await host.call('loadSpec', { name: 'mine' })).toEqual({ ok: true, value: { name: 'mine', text: `${text}\n` } });
+    expect(await host.call('saveSpec', { name: 'broken', text: '{"name": "x"}' })).toEqual({ ok: false, error: 'saveSpec: the spec is not valid: $.title: is required' });
+    expect(existsSync(join(specsDir, 'broken.json'))).toBe(false);
+  });
+
+  it('listRuns: every run folder, newest first', async () => {
+    const want = listRuns(runsDir).map((r) => infoOf(r.record));
+    expect(want.map((r) => r.id)).toEqual([basename(large), basename(small)]);
+    expect(await host.call('listRuns', {})).toEqual({ ok: true, value: want });
+  });
+
+  it('openRun: run.json and every CSV file as tables, by id and as "latest"; an unknown run is named', async () => {
+    for (const [ref, dir] of [[basename(small), small], ['latest', large]] as const) {
+      const got = value<{ info: RunInfo; record: unknown; samples: Table; events: Table; summary: Table; packets: Table }>(await host.call('openRun', { runId: ref }));
+      const record = readRun(dir);
+      expect(got.info).toEqual(infoOf(record));
+      expect(got.record).toEqual(record);
+      for (const t of ['samples', 'events', 'summary', 'packets'] as const) expectSameTable(got[t], tableOf(join(dir, `${t}.csv`)), `${ref} ${t}`);
+      expect(Object.keys(got)).toEqual(['info', 'record', 'samples', 'events', 'summary', 'packets']);
+    }
+    expect(await host.call('openRun', { runId: 'nope' })).toEqual({ ok: false, error: `openRun: no run "nope" in ${runsDir} (packetlab runs lists them)` });
+  });
+
+  it('exportCsv: the combined CSV of one run or several', async () => {
+    const samples = combinedCsv([small, large], 'samples');
+    expect(samples.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(await host.call('exportCsv', { runIds: [basename(small), basename(large)], which: 'samples' })).toEqual({ ok: true, value: { csv: samples, fileName: 'packetlab-runs-samples.csv' } });
+    expect(await host.call('exportCsv', { runIds: [basename(large)], which: 'summary' })).toEqual({ ok: true, value: { csv: combinedCsv([large], 'summary'), fileName: `${basename(large)}-summary.csv` } });
+    expect(await host.call('exportCsv', { runIds: [basename(small), 'nope'], which: 'samples' })).toEqual({ ok: false, error: `exportCsv: no run "nope" in ${runsDir} (packetlab runs lists them)` });
+  });
+
+  it('getCapture: the pcapng file in base64; refuses one the run did not record and one too large to send', async () => {
+    for (const dir of [small, large]) {
+      const path = join(dir, 'capture-p0-r0.pcapng');
+      const runId = basename(dir);
+      expect(await host.call('getCapture', { runId, file: 'capture-p0-r0.pcapng' })).toEqual({ ok: true, value: { fileName: `${runId}-capture-p0-r0.pcapng`, base64: readFileSync(path).toString('base64'), bytes: statSync(path).size } });
+    }
+    expect(statSync(join(large, 'capture-p0-r0.pcapng')).size).toBeGreaterThan(3 * 1024 * 1024);
+    expect(await host.call('getCapture', { runId: basename(large), file: 'capture-p0-r1.pcapng' })).toEqual({ ok: false, error: `getCapture: run ${basename(large)} has no capture capture-p0-r1.pcapng` });
+    expect(await host.call('getCapture', { runId: basename(small), file: 'capture-p0-r1.pcapng' })).toEqual({
+      ok: false,
+      error: `getCapture: capture-p0-r1.pcapng is ${65 * 1024 * 1024} bytes, more than the ${64 * 1024 * 1024} the app transfers; open it from ${small}`,
+    });
+  });
+});
