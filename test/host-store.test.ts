@@ -1,17 +1,23 @@
 // LabHost's calls that read and write files (the library, specs, run folders, CSV exports and
 // captures): each answers exactly what the store functions give when called directly, and with
-// the same error texts.
+// the same error texts. They run in the store worker, a thread that starts on the first of them,
+// holds no process open while idle, is replaced after a crash and ends with the host.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { LabHost } from '../experiments/api/host.js';
 import type { Result, RunInfo, Table } from '../experiments/api/contract.js';
 import { loadLibrary } from '../experiments/library.js';
 import { validateSpec } from '../experiments/spec.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { combinedCsv, listRuns, readCsvRows, readRun, type RunRecord } from '../experiments/runner/store.js';
+import { compiledModuleUrl } from '../core/util/paths.js';
+import { until } from './helpers/until.js';
 
 /** Rows of packets.csv in the large run: what 300,000 datagrams of a run the app started leave. */
 const LARGE_PACKET_ROWS = 300_000;
@@ -135,5 +141,78 @@ describe("the host's file calls answer as the store functions do", () => {
       ok: false,
       error: `getCapture: capture-p0-r1.pcapng is ${65 * 1024 * 1024} bytes, more than the ${64 * 1024 * 1024} the app transfers; open it from ${small}`,
     });
+  });
+});
+
+/** Collects the worker threads this process starts while `during` runs (Node's worker_threads diagnostics channel). */
+async function workersStartedDuring<T>(during: (started: Worker[]) => Promise<T>): Promise<{ started: Worker[]; result: T }> {
+  const started: Worker[] = [];
+  const onStart = (m: unknown) => started.push((m as { worker: Worker }).worker);
+  subscribe('worker_threads', onStart);
+  try {
+    return { started, result: await during(started) };
+  } finally {
+    unsubscribe('worker_threads', onStart);
+  }
+}
+
+describe('the store worker', () => {
+  it('starts on the first file call, serves the next ones too, and holds no process open while idle', () => {
+    // A process that never closes its host must still end once its calls are answered.
+    const hostUrl = compiledModuleUrl(import.meta.url, '../experiments/api/host.js').href;
+    const script = [
+      "import { subscribe } from 'node:diagnostics_channel';",
+      `const { LabHost } = await import(${JSON.stringify(hostUrl)});`,
+      'let workers = 0;',
+      "subscribe('worker_threads', () => workers++);",
+      `const host = new LabHost({ runsDir: ${JSON.stringify(runsDir)}, specsDir: ${JSON.stringify(specsDir)} });`,
+      "const knobs = await host.call('listKnobs', {});",
+      'const beforeFiles = workers;',
+      "const runs = await host.call('listRuns', {});",
+      "const library = await host.call('listLibrary', {});",
+      'console.log(JSON.stringify({ beforeFiles, after: workers, answers: [knobs.ok, runs.ok && runs.value.length, library.ok] }));',
+    ].join('\n');
+    // A file, not --input-type=module -e: worker threads inherit the process's flags, and that one fails them.
+    const file = join(tmp, 'idle-host.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.signal, `the process did not end by itself: ${r.stdout}${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ beforeFiles: 0, after: 1, answers: [true, 2, true] });
+  });
+
+  it('answers the calls of a crashed worker with an error naming the call and the crash, and starts a new one for the next call', async () => {
+    // A heap too small for 300,000 packet rows: the worker runs out of memory on the large run.
+    const capped = new LabHost({ runsDir, specsDir, storeHeapMb: 64 });
+    try {
+      const { started, result } = await workersStartedDuring(async () => {
+        const before = value<RunInfo[]>(await capped.call('listRuns', {}));
+        const [crashed, alongside] = await Promise.all([capped.call('openRun', { runId: basename(large) }), capped.call('listRuns', {})]);
+        const after = await capped.call('openRun', { runId: basename(small) });
+        return { before, crashed, alongside, after };
+      });
+      expect(result.crashed).toEqual({ ok: false, error: expect.stringMatching(/^openRun: the store worker crashed: .*memory limit/) });
+      expect(result.alongside).toEqual({ ok: false, error: expect.stringMatching(/^listRuns: the store worker crashed: .*memory limit/) });
+      expect(value<{ info: RunInfo }>(result.after).info).toEqual(result.before.find((r) => r.id === basename(small)));
+      expect(started.length).toBe(2);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('ends with close(), which answers the calls still pending', async () => {
+    const closing = new LabHost({ runsDir, specsDir });
+    const { started, result } = await workersStartedDuring(async (workers) => {
+      const pending = closing.call('openRun', { runId: basename(large) });
+      await until('the store worker to start', () => workers.length > 0);
+      const exited = new Promise<void>((resolve) => workers[0]!.once('exit', () => resolve()));
+      await closing.close();
+      await exited;
+      return { answer: await pending, later: await closing.call('listRuns', {}) };
+    });
+    expect(started.length).toBe(1);
+    expect(result.answer).toEqual({ ok: false, error: 'openRun: the lab is shutting down' });
+    expect(result.later).toEqual({ ok: false, error: 'listRuns: the lab is shutting down' });
+    expect(started[0]!.threadId).toBe(-1);
   });
 });
