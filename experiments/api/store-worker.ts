@@ -4,6 +4,11 @@
 // into base64. Done on the host's event loop, in the Electron main process, this froze menus,
 // window moves and every IPC call while it ran; the host (store-client.ts) now only posts a call
 // and receives its answer. One call runs at a time, in the order they came.
+//
+// A large answer comes in pieces that the host asks for one at a time. Receiving a message is
+// synchronous work on the host's loop (a table of 300,000 rows took it about 300 ms to
+// deserialize), and a port delivers every message already queued in one go, so pieces sent
+// unasked would block the loop as long as the whole answer. Asked for, each is one short task.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -23,21 +28,21 @@ export interface StoreWorkerData {
   specsDir: string;
 }
 
-/** A call the host posts; its params are already validated (checkParams). */
-export interface StoreRequest {
-  id: number;
-  method: StoreMethod;
-  params: unknown;
-}
+/** A call the host posts (its params already validated by checkParams), or its request for the next piece of call `id`'s answer. */
+export type StoreRequest = { type: 'call'; id: number; method: StoreMethod; params: unknown } | { type: 'next'; id: number };
 
-/** The answer to call `id`. */
-export interface StoreReply {
-  id: number;
-  result: Result<unknown>;
-}
+/** Part of a large answer: rows to append to the table at `key` of the value, or text to append to the string at `key`. */
+export type StorePiece = { key: string; rows: Table['rows'] } | { key: string; text: string };
+
+/** The answer to call `id` with its large parts taken out, and how many pieces hold them; or the next piece. */
+export type StoreReply = { type: 'answer'; id: number; result: Result<unknown>; pieces: number } | { type: 'piece'; id: number; piece: StorePiece };
 
 /** Largest capture getCapture sends (base64 makes it a third larger). */
 const MAX_CAPTURE_TRANSFER_BYTES = 64 * 1024 * 1024;
+/** Table cells in one piece: a few milliseconds for the host to receive. */
+const PIECE_CELLS = 10_000;
+/** Characters of a string in one piece: a few milliseconds for the host to receive. */
+const PIECE_CHARS = 4 * 1024 * 1024;
 
 const { runsDir, specsDir } = workerData as StoreWorkerData;
 
@@ -96,13 +101,49 @@ const CALLS: { [M in StoreMethod]: (p: ApiParams<M>) => Result<ApiResults[M]> } 
   },
 };
 
+/** A Table of an answer (openRun's four): the only values in answers with both columns and rows. */
+function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && Array.isArray((v as Table).columns) && Array.isArray((v as Table).rows);
+}
+
+/** Takes the long strings and large tables out of an answer's value and cuts them into pieces. */
+function cut(result: Result<unknown>): { result: Result<unknown>; pieces: StorePiece[] } {
+  if (!result.ok || typeof result.value !== 'object' || result.value === null || Array.isArray(result.value)) return { result, pieces: [] };
+  const value: Record<string, unknown> = { ...result.value };
+  const pieces: StorePiece[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'string' && v.length > PIECE_CHARS) {
+      value[key] = '';
+      for (let at = 0; at < v.length; at += PIECE_CHARS) pieces.push({ key, text: v.slice(at, at + PIECE_CHARS) });
+    } else if (isTable(v) && v.rows.length * v.columns.length > PIECE_CELLS) {
+      value[key] = { columns: v.columns, rows: [] };
+      const rowsPerPiece = Math.max(1, Math.floor(PIECE_CELLS / v.columns.length));
+      for (let at = 0; at < v.rows.length; at += rowsPerPiece) pieces.push({ key, rows: v.rows.slice(at, at + rowsPerPiece) });
+    }
+  }
+  return { result: { ok: true, value }, pieces };
+}
+
+/** Pieces of answers the host has not asked for yet, by call id. */
+const unsent = new Map<number, { pieces: StorePiece[]; next: number }>();
+
 const port = parentPort!;
-port.on('message', ({ id, method, params }: StoreRequest) => {
+port.on('message', (m: StoreRequest) => {
+  if (m.type === 'next') {
+    const left = unsent.get(m.id);
+    if (left === undefined) return;
+    const piece = left.pieces[left.next++]!;
+    if (left.next === left.pieces.length) unsent.delete(m.id);
+    port.postMessage({ type: 'piece', id: m.id, piece } satisfies StoreReply);
+    return;
+  }
   let result: Result<unknown>;
   try {
-    result = (CALLS[method] as (p: unknown) => Result<unknown>)(params);
+    result = (CALLS[m.method] as (p: unknown) => Result<unknown>)(m.params);
   } catch (e) {
-    result = { ok: false, error: `${method}: ${(e as Error).message}` };
+    result = { ok: false, error: `${m.method}: ${(e as Error).message}` };
   }
-  port.postMessage({ id, result } satisfies StoreReply);
+  const answer = cut(result);
+  if (answer.pieces.length > 0) unsent.set(m.id, { pieces: answer.pieces, next: 0 });
+  port.postMessage({ type: 'answer', id: m.id, result: answer.result, pieces: answer.pieces.length } satisfies StoreReply);
 });
