@@ -165,7 +165,7 @@ describe('the unpacked app (electron-builder --dir)', () => {
 
   it('holds every module the main process and the workers import', () => {
     const roots = [...files].filter((f) => f === '/dist/electron/main.js' || /^\/dist\/.*-worker\.js$/.test(f));
-    expect(roots).toEqual(expect.arrayContaining(['/dist/electron/main.js', '/dist/experiments/api/run-worker.js']));
+    expect(roots).toEqual(expect.arrayContaining(['/dist/electron/main.js', '/dist/experiments/api/run-worker.js', '/dist/experiments/api/store-worker.js']));
     const builtins = new Set([...builtinModules, 'electron']);
     const seen = new Set<string>();
     const missing: string[] = [];

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { crc32c as crc32cNative } from '@node-rs/crc32';
 import crc32cJs from 'crc-32/crc32c.js';
 import {
@@ -11,8 +16,10 @@ import {
   parse,
   verifyChecksum,
   crc32c,
+  crc32cImplementation,
   type HeaderFields,
 } from '../core/wire/packet.js';
+import { compiledModuleUrl } from '../core/util/paths.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../core/wire/seq.js';
 import { decodeSynOptions, encodeSynOptions, Service } from '../core/wire/handshake.js';
 
@@ -171,5 +178,44 @@ describe('CRC32C', () => {
         expect(crc32c(b)).toBe(crc32cNative(b) >>> 0);
       }),
     );
+  });
+
+  it('runs the native binding where its prebuilt binary is installed, and says so', () => {
+    expect(crc32cImplementation()).toEqual({ kind: 'native', why: null });
+  });
+
+  it('falls back to the JavaScript table for every size when the native binding cannot load', () => {
+    // A Node process in which @node-rs/crc32 resolves to a module that throws the way the binding's
+    // loader does when no prebuilt binary matches the platform (an app package built for another
+    // one). Importing the wire module must not fail, and every checksum must still be right.
+    const dir = mkdtempSync(join(tmpdir(), 'packetlab-crc-'));
+    try {
+      const missing = join(dir, 'missing-binding.cjs');
+      writeFileSync(missing, "throw new Error('Cannot find native binding (no prebuilt binary for this platform in this test)');\n");
+      const hooks = join(dir, 'hooks.mjs');
+      writeFileSync(
+        hooks,
+        [
+          "import { registerHooks } from 'node:module';",
+          `const missing = ${JSON.stringify(pathToFileURL(missing).href)};`,
+          "registerHooks({ resolve: (specifier, context, next) => (specifier === '@node-rs/crc32' ? { url: missing, format: 'commonjs', shortCircuit: true } : next(specifier, context)) });",
+        ].join('\n'),
+      );
+      const sizes = [0, 1, 36, 255, 256, 1200, 9000];
+      const bytesOf = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
+      const packet = compiledModuleUrl(import.meta.url, '../core/wire/packet.js').href;
+      const script = [
+        `const { crc32c, crc32cImplementation } = await import(${JSON.stringify(packet)});`,
+        `const values = ${JSON.stringify(sizes)}.map((n) => crc32c(Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff)));`,
+        'console.log(JSON.stringify({ values, implementation: crc32cImplementation() }));',
+      ].join('\n');
+      const r = spawnSync(process.execPath, ['--import', pathToFileURL(hooks).href, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { values: number[]; implementation: { kind: string; why: string | null } };
+      expect(out.implementation).toEqual({ kind: 'javascript', why: expect.stringMatching(new RegExp(`^@node-rs/crc32 did not load on ${process.platform}-${process.arch}: Cannot find native binding \\(no prebuilt binary`)) });
+      expect(out.values).toEqual(sizes.map((n) => crc32cNative(bytesOf(n)) >>> 0));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

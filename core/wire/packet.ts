@@ -5,7 +5,8 @@
 // `parseInto` fills a caller-owned Header without allocating (the per-packet path);
 // `parse` is the allocating convenience used by tools and tests. Neither throws on bytes.
 
-import { crc32c as crc32cNative } from '@node-rs/crc32';
+import { createRequire } from 'node:module';
+import type * as NodeRsCrc32 from '@node-rs/crc32';
 import crc32cJs from 'crc-32/crc32c.js';
 
 /**
@@ -14,9 +15,62 @@ import crc32cJs from 'crc-32/crc32c.js';
  */
 export const NATIVE_CRC_MIN_BYTES = 256;
 
+/** Which CRC32C implementation checksums datagrams, and why when it is not the native one. */
+export interface Crc32cImplementation {
+  /** 'native': @node-rs/crc32 from NATIVE_CRC_MIN_BYTES up (the table below); 'javascript': the crc-32 table at every size. */
+  kind: 'native' | 'javascript';
+  /** Why the native binding did not load (its loader's error), or null when it runs. */
+  why: string | null;
+}
+
+/** CRC32C of datagrams from NATIVE_CRC_MIN_BYTES up: null until the first one asks for it. */
+let crc32cLarge: ((bytes: Uint8Array) => number) | null = null;
+let implementation: Crc32cImplementation | null = null;
+
+/** The crc-32 table's CRC32C of the bytes alone (its `buf` also takes a seed). */
+function crc32cTable(bytes: Uint8Array): number {
+  return crc32cJs.buf(bytes);
+}
+
+/** The first line of an error's message and of each of its causes (the binding's loader chains one per binary it tried). */
+function errorChainText(e: unknown): string {
+  const lines: string[] = [];
+  for (let c: unknown = e; c !== undefined && c !== null && lines.length < 8; c = c instanceof Error ? c.cause : undefined) {
+    lines.push((c instanceof Error ? c.message : String(c)).split('\n')[0]!);
+  }
+  return lines.length > 1 ? `${lines[0]!} (${lines.slice(1).join('; ')})` : lines.join('');
+}
+
+/**
+ * Loads the native binding once. It is loaded here, on first use, and not by a static import:
+ * @node-rs/crc32 is a Node-API module prebuilt per platform and architecture, and when the binary
+ * for this one is missing (an app package built for another platform) its import throws, which at
+ * module load would end the whole process before the Electron window opens. A checksum computed by
+ * the JavaScript table is the same value, only slower on large datagrams.
+ */
+function loadCrc32cLarge(): (bytes: Uint8Array) => number {
+  try {
+    const native = createRequire(import.meta.url)('@node-rs/crc32') as typeof NodeRsCrc32;
+    crc32cLarge = native.crc32c;
+    implementation = { kind: 'native', why: null };
+  } catch (e) {
+    crc32cLarge = crc32cTable;
+    implementation = { kind: 'javascript', why: `@node-rs/crc32 did not load on ${process.platform}-${process.arch}: ${errorChainText(e)}` };
+  }
+  return crc32cLarge;
+}
+
 /** CRC32C (Castagnoli) of a whole byte array, as an unsigned 32-bit value. */
 export function crc32c(bytes: Uint8Array): number {
-  return (bytes.length < NATIVE_CRC_MIN_BYTES ? crc32cJs.buf(bytes) : crc32cNative(bytes)) >>> 0;
+  // Per datagram: the size test, and on large ones one null test; nothing is allocated.
+  if (bytes.length < NATIVE_CRC_MIN_BYTES) return crc32cJs.buf(bytes) >>> 0;
+  return (crc32cLarge ?? loadCrc32cLarge())(bytes) >>> 0;
+}
+
+/** Which CRC32C implementation runs and why (loads the native binding if no checksum did yet), for the app's About box. */
+export function crc32cImplementation(): Crc32cImplementation {
+  if (implementation === null) loadCrc32cLarge();
+  return { ...implementation! };
 }
 
 /** First two bytes of every datagram: ASCII "PL". */

@@ -1,21 +1,21 @@
 // The host side of the lab API: every call of experiments/api/contract.ts, validated, with runs in
 // worker threads so that a run at full packet rate never blocks the host's event loop (the
-// Electron main process, or the `packetlab serve` bridge). Electron IPC and the WebSocket bridge
-// are thin carriers of this one class.
+// Electron main process, or the `packetlab serve` bridge), and reading the library, specs and run
+// folders in the store worker (store-worker.ts) for the same reason. Electron IPC and the
+// WebSocket bridge are thin carriers of this one class.
 
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../../core/util/paths.js';
 import type { Knob } from '../../core/knobs.js';
 import { KNOB_SECTIONS } from '../knobs.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';
-import { loadLibrary } from '../library.js';
 import { parseSpecText } from '../spec.js';
 import { RunSetupError, prepareRun } from '../runner/run.js';
-import { combinedCsv, findRun, listRuns, readCsvRows, readRun, type RunRecord } from '../runner/store.js';
-import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch, type RunInfo, type Table } from './contract.js';
+import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch } from './contract.js';
 import type { RunWorkerData, WorkerMessage } from './run-worker.js';
+import { StoreClient } from './store-client.js';
 
 /** Where the host keeps things and what it may do. */
 export interface LabHostOptions {
@@ -29,37 +29,17 @@ export interface LabHostOptions {
   maxRuns?: number;
   /** Token for peer agents (PACKETLAB_TOKEN by default). */
   peerToken?: string;
+  /** Heap limit of the store worker in MiB (default: Node's): a run too large to open fails its call, not the host. */
+  storeHeapMb?: number;
 }
 
 /** Cap of each trial capture of a run the app starts. */
 const APP_CAPTURE_MAX_BYTES = 50e6;
-/** Largest capture getCapture sends (base64 makes it a third larger). */
-const MAX_CAPTURE_TRANSFER_BYTES = 64 * 1024 * 1024;
 
 interface ActiveRun {
   worker: Worker;
   pending: Map<number, (r: { error: string | null; value?: unknown }) => void>;
   nextReq: number;
-}
-
-function infoOf(r: RunRecord): RunInfo {
-  return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length, captures: (r.captures ?? []).map((c) => c.file) };
-}
-
-function toTable(file: string): Table {
-  if (!existsSync(file)) return { columns: [], rows: [] };
-  const [header = [], ...rows] = readCsvRows(file);
-  return {
-    columns: header,
-    rows: rows.map((r) =>
-      header.map((_c, i) => {
-        const v = r[i];
-        if (v === undefined || v === '') return null;
-        const n = Number(v);
-        return Number.isFinite(n) && /^[-+0-9.eE]+$/.test(v) ? n : v;
-      }),
-    ),
-  };
 }
 
 function knobInfo(section: string, k: Knob): KnobInfo {
@@ -73,9 +53,12 @@ function knobInfo(section: string, k: Knob): KnobInfo {
 export class LabHost {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly listeners = new Set<(b: RunBatch) => void>();
+  private readonly store: StoreClient;
   private closed = false;
 
-  constructor(private readonly o: LabHostOptions) {}
+  constructor(private readonly o: LabHostOptions) {
+    this.store = new StoreClient({ runsDir: o.runsDir, specsDir: o.specsDir, heapMb: o.storeHeapMb });
+  }
 
   /** Subscribes to run batches. */
   onRunBatch(listener: (b: RunBatch) => void): () => void {
@@ -98,9 +81,12 @@ export class LabHost {
     const ok = <T>(value: T): Result<T> => ({ ok: true, value });
     switch (method) {
       case 'listLibrary':
-        return ok<ApiResults['listLibrary']>(
-          loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, network: spec.network, text: readFileSync(file, 'utf8') })),
-        );
+      case 'loadSpec':
+      case 'listRuns':
+      case 'openRun':
+      case 'exportCsv':
+      case 'getCapture':
+        return this.store.call(method, p as ApiParams<typeof method>);
       case 'listKnobs':
         return ok<ApiResults['listKnobs']>(Object.entries(KNOB_SECTIONS).flatMap(([s, list]) => (list as readonly Knob[]).map((k) => knobInfo(s, k))));
       case 'validateSpec': {
@@ -115,21 +101,13 @@ export class LabHost {
           throw e;
         }
       }
-      case 'loadSpec': {
-        const { name } = p as ApiParams<'loadSpec'>;
-        const own = join(this.o.specsDir, `${name}.json`);
-        if (existsSync(own)) return ok({ name, text: readFileSync(own, 'utf8') });
-        const lib = loadLibrary().find((e) => e.spec.name === name);
-        if (lib === undefined) return { ok: false, error: `loadSpec: no spec named "${name}" in ${this.o.specsDir} or the library` };
-        return ok({ name, text: readFileSync(lib.file, 'utf8') });
-      }
       case 'saveSpec': {
         const { name, text } = p as ApiParams<'saveSpec'>;
         const r = parseSpecText(text);
         if (!r.ok) return { ok: false, error: `saveSpec: the spec is not valid: ${r.errors[0]!.path}: ${r.errors[0]!.message}` };
-        mkdirSync(this.o.specsDir, { recursive: true });
+        await mkdir(this.o.specsDir, { recursive: true });
         const path = join(this.o.specsDir, `${name}.json`);
-        writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
+        await writeFile(path, text.endsWith('\n') ? text : `${text}\n`);
         return ok({ path });
       }
       case 'startRun':
@@ -168,33 +146,9 @@ export class LabHost {
         run.worker.postMessage({ type: 'stop' });
         return ok(null);
       }
-      case 'listRuns':
-        return ok<ApiResults['listRuns']>(listRuns(this.o.runsDir).map((r) => infoOf(r.record)));
-      case 'openRun': {
-        const { runId } = p as ApiParams<'openRun'>;
-        const dir = findRun(this.o.runsDir, runId);
-        const record = readRun(dir);
-        return ok<ApiResults['openRun']>({ info: infoOf(record), record, samples: toTable(join(dir, 'samples.csv')), events: toTable(join(dir, 'events.csv')), summary: toTable(join(dir, 'summary.csv')), packets: toTable(join(dir, 'packets.csv')) });
-      }
-      case 'exportCsv': {
-        const { runIds, which } = p as ApiParams<'exportCsv'>;
-        const dirs = runIds.map((id) => findRun(this.o.runsDir, id));
-        const fileName = `${runIds.length === 1 ? basename(dirs[0]!) : 'packetlab-runs'}-${which}.csv`;
-        return ok<ApiResults['exportCsv']>({ csv: combinedCsv(dirs, which), fileName });
-      }
       case 'listPeers':
         if (this.o.peers === undefined) return { ok: false, error: 'listPeers: this host does not listen for peer beacons' };
         return ok<ApiResults['listPeers']>(this.o.peers());
-      case 'getCapture': {
-        const { runId, file } = p as ApiParams<'getCapture'>;
-        const dir = findRun(this.o.runsDir, runId);
-        const record = readRun(dir);
-        if (!(record.captures ?? []).some((c) => c.file === file)) return { ok: false, error: `getCapture: run ${runId} has no capture ${file}` };
-        const path = join(dir, file);
-        const bytes = statSync(path).size;
-        if (bytes > MAX_CAPTURE_TRANSFER_BYTES) return { ok: false, error: `getCapture: ${file} is ${bytes} bytes, more than the ${MAX_CAPTURE_TRANSFER_BYTES} the app transfers; open it from ${dir}` };
-        return ok<ApiResults['getCapture']>({ fileName: `${runId}-${file}`, base64: readFileSync(path).toString('base64'), bytes });
-      }
       case 'listPresets':
         return ok<ApiResults['listPresets']>(
           Object.entries(LINK_PRESETS).map(([name, p]) => ({
@@ -252,9 +206,10 @@ export class LabHost {
     });
   }
 
-  /** Stops every run and waits for their workers. */
+  /** Stops every run and the store worker, and waits for their threads. */
   async close(): Promise<void> {
     this.closed = true;
+    const storeClosed = this.store.close();
     const exits = [...this.runs.values()].map((r) => new Promise<void>((res) => {
       r.worker.once('exit', () => res());
       r.worker.postMessage({ type: 'stop' });
@@ -264,6 +219,7 @@ export class LabHost {
     await Promise.race([Promise.all(exits), new Promise((r) => (timer = setTimeout(r, 5000)))]);
     clearTimeout(timer);
     for (const r of this.runs.values()) await r.worker.terminate();
+    await storeClosed;
   }
 }
 
