@@ -28,14 +28,20 @@ describe('packetlab CLI', () => {
     [['transfer', '--delay', 'soon'], /--delay.*is not a duration/],
     [['transfer', '--rto-min', '500', '--rto-max', '100'], /--rto-min \(500\) must not exceed --rto-max \(100\)/],
     [['transfer', '--peer', 'nowhere'], /--peer: "nowhere" is not HOST:PORT/],
-    [['transfer', '--bogus'], /unknown option '--bogus'/],
+    [['transfer', '--bogus'], /^packetlab: unknown option '--bogus' \(see packetlab transfer --help\)$/],
+    [['transfer', '--los', '5%'], /^packetlab: unknown option '--los' \(Did you mean --loss\?\) \(see packetlab transfer --help\)$/],
+    [['transfer', 'extra'], /^packetlab: too many arguments for 'transfer'.*\(see packetlab transfer --help\)$/],
+    [['transfer', '--net', 'tcp'], /^packetlab: option '--net <sim\|udp>' argument 'tcp' is invalid\. Allowed choices are sim, udp\.$/],
+    [['rpc', 'frob'], /^packetlab: unknown command 'frob' \(see packetlab rpc --help\)$/],
     [['udp', '--rate', 'fast'], /--rate.*is not a rate/],
     [['udp', '--size', '10'], /--size must be an integer from 36 to 65507/],
   ])('rejects %j with one clear line and exit code 2', (args, message) => {
     const r = cli(args);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr.trim().split('\n')[0]).toMatch(message);
+    expect(r.stdout).toBe('');
+    // One line: no "(add --help for usage)" after it, no suggestion on a line of its own.
+    expect(r.stderr.endsWith('\n')).toBe(true);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(message)]);
   });
 
   it('transfer --json streams samples and ends with a summary; --csv writes the columns', () => {
