@@ -6,7 +6,8 @@ import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { BulkReceiver } from '../core/apps/bulk.js';
 import { StreamReceiver } from '../core/stream/receiver.js';
-import { parseBytes, parseMs, parseNumber, formatBytes, UnitError } from '../core/units.js';
+import { parseBytes, parseNumber, parseRunDurationMs, formatBytes, UnitError } from '../core/units.js';
+import { durationArg } from './args.js';
 import type { SocketConfig } from '../core/knobs.js';
 import { jsonLine, stopSignal } from './output.js';
 import { parseListen } from './options.js';
@@ -31,7 +32,7 @@ export function addListenOptions(cmd: Command): void {
   cmd.addOption(new Option('--listen [addr:port]', 'serve transfers and streams on this address (default 127.0.0.1:9000; loopback unless an address is given)').helpGroup(g));
   cmd.addOption(new Option('--max-sessions <n>', `sessions at once (default ${DEFAULT_LISTENER_CAPS.maxSessions})`).argParser(unit(parseNumber, 1, 1024, 'max sessions')).helpGroup(g));
   cmd.addOption(new Option('--max-rate <pps>', `highest stream rate a peer may ask for, packets/s (default ${DEFAULT_LISTENER_CAPS.maxStreamPacketsPerSecond})`).argParser(unit(parseNumber, 1, 10_000_000, 'max rate')).helpGroup(g));
-  cmd.addOption(new Option('--max-duration <duration>', `longest stream or session (default ${DEFAULT_LISTENER_CAPS.maxSessionMs / 1000}s)`).argParser(unit(parseMs, 1, 24 * 3_600_000, 'max duration')).helpGroup(g));
+  cmd.addOption(new Option('--max-duration <time>', `longest stream or session; a bare number is seconds (default ${DEFAULT_LISTENER_CAPS.maxSessionMs / 1000}s)`).argParser(durationArg(parseRunDurationMs, 1, 24 * 3_600_000, '--max-duration')).helpGroup(g));
   cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${DEFAULT_LISTENER_CAPS.maxRcvBufferBytes})`).argParser(unit(parseBytes, 1024, 1 << 30, 'max receive buffer')).helpGroup(g));
 }
 

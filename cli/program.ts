@@ -3,7 +3,9 @@
 // very argument parsers the command line uses without running a command.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
+import { projectRoot } from '../core/util/paths.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerUdp } from './commands/udp.js';
 import { registerRpc } from './commands/rpc.js';
@@ -14,7 +16,8 @@ import { registerServe } from './commands/serve.js';
 import { registerPeer } from './commands/peer.js';
 import { registerPeers } from './commands/peers.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+// From the project root, found from here both in dist/ and (under Vitest) in the sources.
+const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
 
 // Errors about the shape of the command line (rather than a flag's value, whose message already
 // says what is accepted) end with where to look.

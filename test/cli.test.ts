@@ -14,11 +14,13 @@ describe('packetlab CLI', () => {
 
   it('lists the knobs with defaults and units in transfer --help', () => {
     const r = cli(['transfer', '--help']);
-    for (const flag of ['--protocol', '--window', '--rto <ms>', '--loss <p>', '--rev-loss <p>', '--burst-p', '--jitter-dist', '--link-rate', '--queue', '--mtu', '--rcvbuf', '--no-checksum', '--no-sack', '--cc']) {
+    for (const flag of ['--protocol', '--window', '--rto <time>', '--loss <p>', '--rev-loss <p>', '--burst-p', '--jitter-dist', '--link-rate <rate>', '--queue', '--mtu', '--rcvbuf', '--no-checksum', '--no-sack', '--cc']) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toMatch(/Timeouts:/);
-    expect(r.stdout).toMatch(/default 200/);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('--rto <time> the retransmission timeout in fixed mode; ms when bare (default 200ms)');
+    expect(help).toContain('--link-rate <rate> bottleneck rate in bits/s (10M, 1.5G), 0 is unlimited; bits/s when bare');
   });
 
   it.each([
@@ -84,6 +86,20 @@ describe('packetlab CLI', () => {
     const r = cli(['transfer', '--seed', '1', '--bytes', '10KB', '--loss', '1', '--max-retries', '2', '--rto-initial', '10']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/transfer failed: no answer to SYN after 3 attempts/);
+  });
+
+  it.each([
+    ['1000pps', 1000],
+    // 10 Mbit/s of 1200-byte datagrams with 28 bytes of IP and UDP headers: 10e6 / (1228 x 8) = 1017.9, sent as 1018 packets/s.
+    ['10M', 1018],
+  ])('udp --duration 2 --rate %s sends for 2 s: a bare duration is seconds', (rate, packetsPerSecond) => {
+    const r = cli(['udp', '--net', 'sim', '--seed', '3', '--rate', rate, '--duration', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = jsonLines(r.stdout).pop()! as { durationS: number; ratePacketsPerSecond: number; sent: { packetsSent: number } };
+    expect(s.ratePacketsPerSecond).toBe(packetsPerSecond);
+    expect(s.sent.packetsSent).toBe(2 * packetsPerSecond);
+    // The first datagram leaves at 0 and the last at (n - 1) / rate: the run lasts 2 s less one gap.
+    expect(s.durationS).toBeCloseTo((2 * packetsPerSecond - 1) / packetsPerSecond, 9);
   });
 
   it('udp --net sim reports loss, duplication and reordering', () => {

@@ -9,8 +9,8 @@ import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
 import type { PeerCaps } from '../../core/peer/messages.js';
-import { formatBitsPerSecond, formatBytes, parseBitsPerSecond, parseBytes, parseMs, parseNumber } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { formatBitsPerSecond, formatBytes, parseBitsPerSecond, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { durationArg, numberArg } from '../args.js';
 import { UsageError, parseListen } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
 import { portArg } from './rpc-options.js';
@@ -93,18 +93,20 @@ export function registerPeer(program: Command): void {
   cmd.addOption(new Option('--beacon-port <port>', `UDP port of the beacons (default ${BEACON_PORT})`).argParser(portArg('--beacon-port')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print JSON lines (listening, then one per log entry)').helpGroup(g));
   const c = 'Caps (what one client may ask for):';
-  const cap = (key: keyof PeerCaps, arg: string, what: string, parse: (t: string) => number, min: number, max: number, shown: string, integer = false) =>
-    cmd.addOption(new Option(`${CAP_FLAGS[key]} <${arg}>`, `${what} (default ${shown})`).argParser(numberArg(parse, min, max, CAP_FLAGS[key], integer)).helpGroup(c));
-  cap('maxClients', 'n', 'clients at once', parseNumber, 1, 64, String(d.maxClients), true);
-  cap('maxServicesPerClient', 'n', 'services one client may run at once', parseNumber, 1, 64, String(d.maxServicesPerClient), true);
-  cap('maxSessionsPerListener', 'n', 'sessions at once in one listener', parseNumber, 1, 64, String(d.maxSessionsPerListener), true);
-  cap('maxRatePacketsPerSecond', 'pps', 'highest stream or echo rate in packets/s', parseNumber, 1, 10_000_000, String(d.maxRatePacketsPerSecond), true);
-  cap('maxRateBitsPerSecond', 'bit/s', 'highest stream or echo rate in bits/s (10M, 1G)', parseBitsPerSecond, 1000, 100e9, `${d.maxRateBitsPerSecond / 1e9}G`);
-  cap('maxDurationMs', 'duration', 'longest life of a service and of a session in it', parseMs, 1000, 86_400_000, `${d.maxDurationMs / 1000}s`);
-  cap('maxSocketBufferBytes', 'bytes', 'largest SO_RCVBUF/SO_SNDBUF a service may ask for', parseBytes, 0, 256 * 1024 * 1024, binaryBytes(d.maxSocketBufferBytes), true);
-  cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', parseBytes, 1024, 64 * 1024 * 1024, binaryBytes(d.maxRcvBufferBytes), true);
-  cap('maxRpcRecordBytes', 'bytes', 'largest RPC record or message', parseBytes, 1024, 64 * 1024 * 1024, binaryBytes(d.maxRpcRecordBytes), true);
-  cap('maxDrcEntries', 'n', "largest RPC duplicate request cache, in requests", parseNumber, 1, 1_000_000, String(d.maxDrcEntries), true);
+  const cap = (key: keyof PeerCaps, arg: string, what: string, parser: (t: string) => number, shown: string) =>
+    cmd.addOption(new Option(`${CAP_FLAGS[key]} <${arg}>`, `${what} (default ${shown})`).argParser(parser).helpGroup(c));
+  const count = (key: keyof PeerCaps, min: number, max: number) => numberArg(parseNumber, min, max, CAP_FLAGS[key], true);
+  const bytes = (key: keyof PeerCaps, min: number, max: number) => numberArg(parseBytes, min, max, CAP_FLAGS[key], true);
+  cap('maxClients', 'n', 'clients at once', count('maxClients', 1, 64), String(d.maxClients));
+  cap('maxServicesPerClient', 'n', 'services one client may run at once', count('maxServicesPerClient', 1, 64), String(d.maxServicesPerClient));
+  cap('maxSessionsPerListener', 'n', 'sessions at once in one listener', count('maxSessionsPerListener', 1, 64), String(d.maxSessionsPerListener));
+  cap('maxRatePacketsPerSecond', 'pps', 'highest stream or echo rate in packets/s', count('maxRatePacketsPerSecond', 1, 10_000_000), String(d.maxRatePacketsPerSecond));
+  cap('maxRateBitsPerSecond', 'bit/s', 'highest stream or echo rate in bits/s (10M, 1G)', numberArg(parseBitsPerSecond, 1000, 100e9, CAP_FLAGS.maxRateBitsPerSecond), `${d.maxRateBitsPerSecond / 1e9}G`);
+  cap('maxDurationMs', 'time', 'longest life of a service and of a session in it; a bare number is seconds', durationArg(parseRunDurationMs, 1000, 86_400_000, CAP_FLAGS.maxDurationMs), `${d.maxDurationMs / 1000}s`);
+  cap('maxSocketBufferBytes', 'bytes', 'largest SO_RCVBUF/SO_SNDBUF a service may ask for', bytes('maxSocketBufferBytes', 0, 256 * 1024 * 1024), binaryBytes(d.maxSocketBufferBytes));
+  cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', bytes('maxRcvBufferBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRcvBufferBytes));
+  cap('maxRpcRecordBytes', 'bytes', 'largest RPC record or message', bytes('maxRpcRecordBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRpcRecordBytes));
+  cap('maxDrcEntries', 'n', 'largest RPC duplicate request cache, in requests', count('maxDrcEntries', 1, 1_000_000), String(d.maxDrcEntries));
   cmd.action(async (o: Record<string, unknown>) => {
     const { token, source } = readToken(o as { token?: string; tokenFile?: string });
     const at = o.listen === undefined ? { host: '127.0.0.1', port: DEFAULT_PEER_PORT } : parsePeerListen(o.listen as string);

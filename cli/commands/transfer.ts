@@ -9,11 +9,11 @@ import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
 import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
-import { formatBitsPerSecond, formatBytes, parseBytes, parseMs, parseNumber } from '../../core/units.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
-import { numberArg } from '../args.js';
+import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
@@ -126,9 +126,9 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
   cmd.addOption(new Option('--no-verify', 'do not compare the received data with what was sent (the receiver reads and discards)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
-  cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
-  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
-  cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (virtual time in the simulator; default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <time>', 'one printed line per this long; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--time-limit <time>', 'give up after this long (virtual time in the simulator); a bare number is seconds (default 1h sim, 10m udp)').argParser(durationArg(parseRunDurationMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
   addCaptureOptions(cmd);

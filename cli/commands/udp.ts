@@ -8,11 +8,11 @@ import { STREAM_COLUMNS, runSimStream, runUdpStream, type StreamSample, type Str
 import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { HEADER_BYTES } from '../../core/wire/packet.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
-import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
+import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseRunDurationMs, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
-import { numberArg } from '../args.js';
+import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -57,9 +57,9 @@ export function registerUdp(program: Command): void {
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab udp --listen` to send to').helpGroup(g));
   cmd.addOption(new Option('--rate <rate>', 'packets/s (5000pps) or bits/s of datagrams (10M, 1.5Gbit/s) (default 1000pps)').argParser(rateArg).helpGroup(g));
   cmd.addOption(new Option('--size <bytes>', `datagram size, header included (default 1200, at least ${HEADER_BYTES})`).argParser(numberArg(parseBytes, HEADER_BYTES, 65507, '--size', true)).helpGroup(g));
-  cmd.addOption(new Option('--duration <duration>', 'how long to send (default 10s)').argParser(numberArg(parseMs, 1, 3_600_000, '--duration')).helpGroup(g));
-  cmd.addOption(new Option('--interval <ms>', 'report and sampling interval (default 100ms)').argParser(numberArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
-  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--duration <time>', 'how long to send; a bare number is seconds (default 10s)').argParser(durationArg(parseRunDurationMs, 1, 3_600_000, '--duration')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'report and sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <time>', 'one printed line per this long; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per interval and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
