@@ -2,7 +2,7 @@
 // errors that name the flag.
 
 import { InvalidArgumentError } from 'commander';
-import { UnitError, formatDurationMs } from '../core/units.js';
+import { UnitError, formatDurationMs, parseSendRate } from '../core/units.js';
 
 /** Runs a unit parser; its UnitError becomes a Commander argument error (one line, exit code 2). */
 function parsed<T>(parse: (text: string) => T, text: string): T {
@@ -35,5 +35,30 @@ export function durationArg(parse: (text: string) => number, minMs: number, maxM
     const v = parsed(parse, text);
     if (!Number.isFinite(v) || v < minMs || v > maxMs) throw new InvalidArgumentError(`${flag} must be from ${formatDurationMs(minMs)} to ${formatDurationMs(maxMs)} (got ${text})`);
     return v;
+  };
+}
+
+/** The rate caps a repeatable --max-rate has set so far: one in packets/s, one in bits/s. */
+export interface RateCaps {
+  packetsPerSecond?: number;
+  bitsPerSecond?: number;
+}
+
+/**
+ * An argParser for a repeatable rate cap such as --max-rate: each value sets the cap of its own
+ * unit (bits/s when bare, packets/s with pps), so giving the flag twice sets both caps.
+ */
+export function rateCapsArg(flag: string, packetsPerSecond: { min: number; max: number }, bitsPerSecond: { min: number; max: number }): (text: string, previous?: RateCaps) => RateCaps {
+  return (text: string, previous?: RateCaps) => {
+    const rate = parsed(parseSendRate, text);
+    if ('packetsPerSecond' in rate) {
+      const v = rate.packetsPerSecond;
+      // Streams ask for whole packets per second, so a cap is a whole number too.
+      if (!(v >= packetsPerSecond.min && v <= packetsPerSecond.max) || !Number.isInteger(v)) throw new InvalidArgumentError(`${flag} in packets/s must be an integer from ${packetsPerSecond.min}pps to ${packetsPerSecond.max}pps (got ${text})`);
+      return { ...previous, packetsPerSecond: v };
+    }
+    const v = rate.bitsPerSecond;
+    if (!(v >= bitsPerSecond.min && v <= bitsPerSecond.max)) throw new InvalidArgumentError(`${flag} must be from ${bitsPerSecond.min} to ${bitsPerSecond.max} in bits/s (got ${text})`);
+    return { ...previous, bitsPerSecond: v };
   };
 }

@@ -47,15 +47,39 @@ const RATE_UNITS: Record<string, number> = {
   g: 1e9,
 };
 
-/** Bits per second: a plain number, or with k/M/G (powers of 1000), optionally followed by bit/s, bps or bit. */
+// A capital B before /s or ps is a byte (10MB/s, 10MBps): read as bits it would be 8 times off.
+const BYTES_PER_SECOND = /B(\/s|ps)$/;
+
+/**
+ * Bits per second: a plain number is bits/s; or with k/M/G (powers of 1000), optionally followed
+ * by bit/s, bps or bit. Bytes per second (10MB/s) are refused rather than read as bits.
+ */
 export function parseBitsPerSecond(text: string): number {
   const p = split(text);
   if (p !== null) {
+    if (BYTES_PER_SECOND.test(p[1])) throw new UnitError(`"${text}" is bytes per second; give bits/s (8M is 1 MB/s)`);
     const unit = p[1].toLowerCase().replace(/(bit\/s|bits\/s|bps|bit|bits|b\/s)$/, '');
     const mult = RATE_UNITS[unit];
     if (mult !== undefined) return p[0] * mult;
   }
-  throw new UnitError(`"${text}" is not a rate in bits/s (examples: 800k, 10M, 1.5Gbit/s)`);
+  throw new UnitError(`"${text}" is not a rate in bits/s (bits/s when bare; examples: 800k, 10M, 1.5Gbit/s)`);
+}
+
+/**
+ * Bytes per second: a rate in bits/s as parseBitsPerSecond reads it (a plain number is bits/s,
+ * 8M is 1 MB/s), or bytes with /s (1MB/s, 64KiB/s, 1200B/s) as parseBytes reads the size.
+ */
+export function parseBytesPerSecond(text: string): number {
+  const p = split(text);
+  if (p !== null && BYTES_PER_SECOND.test(p[1])) {
+    const size = SIZE_UNITS[p[1].replace(BYTES_PER_SECOND, 'B').toLowerCase()];
+    if (size !== undefined) return p[0] * size;
+  }
+  try {
+    return parseBitsPerSecond(text) / 8;
+  } catch {
+    throw new UnitError(`"${text}" is not a rate (bits/s when bare; examples: 8M for 1 MB/s, 1MB/s, 64KiB/s)`);
+  }
 }
 
 // Milliseconds per unit; the bare number's entry is chosen by the parser.
@@ -117,14 +141,19 @@ export function parseNumber(text: string): number {
 /** A send rate: packets per second (5000pps) or bits per second (10M, 1.5Gbit/s). */
 export type SendRate = { packetsPerSecond: number } | { bitsPerSecond: number };
 
-/** Parses a send rate as `packetlab udp --rate` takes it. */
+/**
+ * Parses a send rate as `packetlab udp --rate` takes it: a plain number is bits/s, as parseBitsPerSecond
+ * reads it; packets per second with pps, pkt/s or packets/s (5000pps).
+ */
 export function parseSendRate(text: string): SendRate {
   const p = split(text);
   if (p !== null && /^(pps|pkt\/s|packets\/s)$/i.test(p[1])) return { packetsPerSecond: p[0] };
+  // Bytes per second get parseBitsPerSecond's own message, which says what to give instead.
+  if (p !== null && BYTES_PER_SECOND.test(p[1])) return { bitsPerSecond: parseBitsPerSecond(text) };
   try {
     return { bitsPerSecond: parseBitsPerSecond(text) };
   } catch {
-    throw new UnitError(`"${text}" is not a rate (examples: 5000pps, 800k, 10M, 1.5Gbit/s)`);
+    throw new UnitError(`"${text}" is not a rate (bits/s when bare, or packets/s with pps; examples: 800k, 10M, 1.5Gbit/s, 5000pps)`);
   }
 }
 

@@ -139,3 +139,99 @@ describe('durations on the command line', () => {
     }
   });
 });
+
+// Every unit a rate in bits/s takes, with the bits/s each text means.
+const BIT_RATE_UNITS: readonly [string, number][] = [
+  ['10M', 10e6],
+  ['10m', 10e6],
+  ['2500k', 2.5e6],
+  ['0.01G', 10e6],
+  ['10Mbit/s', 10e6],
+  ['10Mbits/s', 10e6],
+  ['10Mbps', 10e6],
+  ['10Mbit', 10e6],
+  ['10 Mb/s', 10e6],
+  ['64000bit/s', 64_000],
+];
+// Packets per second, where a rate may be given so.
+const PACKET_RATE_UNITS: readonly [string, number][] = [
+  ['5000pps', 5000],
+  ['5000pkt/s', 5000],
+  ['5000packets/s', 5000],
+  ['5000 pps', 5000],
+];
+
+describe('rates on the command line', () => {
+  it.each([
+    [['transfer'], '--link-rate'],
+    [['transfer'], '--rev-link-rate'],
+    [['udp'], '--link-rate'],
+    [['rpc', 'workload'], '--link-rate'],
+  ])('packetlab %j %s: a bare number is bits/s, and every unit is read', (path, flag) => {
+    expect(parse(path, flag, '20000000')).toBe(20e6);
+    for (const [text, bps] of BIT_RATE_UNITS) expect(parse(path, flag, text), `${flag} ${text}`).toBe(bps);
+  });
+
+  it('packetlab udp --rate: bits/s when bare, packets/s with pps', () => {
+    expect(parse(['udp'], '--rate', '20000000')).toEqual({ bitsPerSecond: 20e6 });
+    for (const [text, bps] of BIT_RATE_UNITS) expect(parse(['udp'], '--rate', text), text).toEqual({ bitsPerSecond: bps });
+    for (const [text, pps] of PACKET_RATE_UNITS) expect(parse(['udp'], '--rate', text), text).toEqual({ packetsPerSecond: pps });
+  });
+
+  it.each([
+    [['transfer'], '--max-rate'],
+    [['udp'], '--max-rate'],
+    [['peer'], '--max-rate'],
+  ])('packetlab %j %s: a bare number caps bits/s, pps caps packets/s, and given twice both', (path, flag) => {
+    expect(parse(path, flag, '150000')).toEqual({ bitsPerSecond: 150_000 });
+    for (const [text, bps] of BIT_RATE_UNITS) expect(parse(path, flag, text), text).toEqual({ bitsPerSecond: bps });
+    for (const [text, pps] of PACKET_RATE_UNITS) expect(parse(path, flag, text), text).toEqual({ packetsPerSecond: pps });
+    const both = parse(path, flag, '5000pps', parse(path, flag, '1G'));
+    expect(both).toEqual({ bitsPerSecond: 1e9, packetsPerSecond: 5000 });
+    expect(() => parse(path, flag, '2.5pps')).toThrow(`${flag} in packets/s must be an integer from 1pps to 10000000pps (got 2.5pps)`);
+  });
+
+  it('packetlab transfer --read-rate: bits/s when bare, bytes with /s', () => {
+    const cases: [string, number][] = [
+      ['8000000', 1e6],
+      ['8M', 1e6],
+      ['8Mbit/s', 1e6],
+      ['800kbps', 100_000],
+      ['1MB/s', 1e6],
+      ['1MiB/s', 1024 * 1024],
+      ['64KiB/s', 64 * 1024],
+      ['1200B/s', 1200],
+      ['1MBps', 1e6],
+    ];
+    for (const [text, bytesPerSecond] of cases) expect(parse(['transfer'], '--read-rate', text), text).toBe(bytesPerSecond);
+  });
+
+  it('refuses bytes per second where bits/s are meant, instead of reading them 8 times off', () => {
+    expect(() => parse(['transfer'], '--link-rate', '10MB/s')).toThrow('"10MB/s" is bytes per second; give bits/s (8M is 1 MB/s)');
+    expect(() => parse(['udp'], '--rate', '10MBps')).toThrow('"10MBps" is bytes per second; give bits/s (8M is 1 MB/s)');
+  });
+
+  it.each([
+    [['udp'], '--rate', /"10 parsecs" is not a rate \(bits\/s when bare, or packets\/s with pps; examples: .*\)/],
+    [['transfer'], '--max-rate', /"10 parsecs" is not a rate \(bits\/s when bare, or packets\/s with pps; examples: .*\)/],
+    [['udp'], '--max-rate', /"10 parsecs" is not a rate \(bits\/s when bare, or packets\/s with pps; examples: .*\)/],
+    [['peer'], '--max-rate', /"10 parsecs" is not a rate \(bits\/s when bare, or packets\/s with pps; examples: .*\)/],
+    [['transfer'], '--link-rate', /"10 parsecs" is not a rate in bits\/s \(bits\/s when bare; examples: .*\)/],
+    [['transfer'], '--rev-link-rate', /"10 parsecs" is not a rate in bits\/s \(bits\/s when bare; examples: .*\)/],
+    [['udp'], '--link-rate', /"10 parsecs" is not a rate in bits\/s \(bits\/s when bare; examples: .*\)/],
+    [['rpc', 'workload'], '--link-rate', /"10 parsecs" is not a rate in bits\/s \(bits\/s when bare; examples: .*\)/],
+    [['transfer'], '--read-rate', /"10 parsecs" is not a rate \(bits\/s when bare; examples: .*\)/],
+  ])('packetlab %j %s "10 parsecs": one line naming the flag and what it takes, exit code 2', (path, flag, accepted) => {
+    expectOneLineError(path, flag, '10 parsecs', accepted);
+  });
+
+  it('names the bare unit in the help of every rate flag', () => {
+    const help = (path: string[]) => cli([...path, '--help']).stdout.replace(/\s+/g, ' ');
+    const transfer = help(['transfer']);
+    expect(transfer).toMatch(/--link-rate <rate> [^]*?bits\/s when bare/);
+    expect(transfer).toMatch(/--read-rate <rate> [^]*?bits\/s when bare/);
+    expect(transfer).toMatch(/--max-rate <rate> [^]*?bits\/s when bare \(1G\), or packets\/s with pps/);
+    expect(help(['udp'])).toMatch(/--rate <rate> send rate: bits\/s of IP datagrams when bare/);
+    expect(help(['peer'])).toMatch(/--max-rate <rate> [^]*?bits\/s when bare \(10M, 1G\), or packets\/s with pps/);
+  });
+});

@@ -9,8 +9,8 @@ import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
 import type { PeerCaps } from '../../core/peer/messages.js';
-import { formatBitsPerSecond, formatBytes, parseBitsPerSecond, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
-import { durationArg, numberArg } from '../args.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { durationArg, numberArg, rateCapsArg, type RateCaps } from '../args.js';
 import { UsageError, parseListen } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
 import { portArg } from './rpc-options.js';
@@ -100,8 +100,12 @@ export function registerPeer(program: Command): void {
   cap('maxClients', 'n', 'clients at once', count('maxClients', 1, 64), String(d.maxClients));
   cap('maxServicesPerClient', 'n', 'services one client may run at once', count('maxServicesPerClient', 1, 64), String(d.maxServicesPerClient));
   cap('maxSessionsPerListener', 'n', 'sessions at once in one listener', count('maxSessionsPerListener', 1, 64), String(d.maxSessionsPerListener));
-  cap('maxRatePacketsPerSecond', 'pps', 'highest stream or echo rate in packets/s', count('maxRatePacketsPerSecond', 1, 10_000_000), String(d.maxRatePacketsPerSecond));
-  cap('maxRateBitsPerSecond', 'bit/s', 'highest stream or echo rate in bits/s (10M, 1G)', numberArg(parseBitsPerSecond, 1000, 100e9, CAP_FLAGS.maxRateBitsPerSecond), `${d.maxRateBitsPerSecond / 1e9}G`);
+  // One flag for both rate caps, as the listener's --max-rate: the unit of each value says which.
+  cmd.addOption(
+    new Option('--max-rate <rate>', `highest stream or echo rate: bits/s when bare (10M, 1G), or packets/s with pps (200000pps); give it twice to set both caps (default ${d.maxRateBitsPerSecond / 1e9}G and ${d.maxRatePacketsPerSecond}pps)`)
+      .argParser(rateCapsArg('--max-rate', { min: 1, max: 10_000_000 }, { min: 1000, max: 100e9 }))
+      .helpGroup(c),
+  );
   cap('maxDurationMs', 'time', 'longest life of a service and of a session in it; a bare number is seconds', durationArg(parseRunDurationMs, 1000, 86_400_000, CAP_FLAGS.maxDurationMs), `${d.maxDurationMs / 1000}s`);
   cap('maxSocketBufferBytes', 'bytes', 'largest SO_RCVBUF/SO_SNDBUF a service may ask for', bytes('maxSocketBufferBytes', 0, 256 * 1024 * 1024), binaryBytes(d.maxSocketBufferBytes));
   cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', bytes('maxRcvBufferBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRcvBufferBytes));
@@ -112,10 +116,14 @@ export function registerPeer(program: Command): void {
     const at = o.listen === undefined ? { host: '127.0.0.1', port: DEFAULT_PEER_PORT } : parsePeerListen(o.listen as string);
     const caps: Partial<PeerCaps> = {};
     for (const key of Object.keys(CAP_FLAGS) as (keyof PeerCaps)[]) {
+      if (key === 'maxRatePacketsPerSecond' || key === 'maxRateBitsPerSecond') continue;
       const attr = CAP_FLAGS[key].slice(2).replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
       const v = o[attr] as number | undefined;
       if (v !== undefined) caps[key] = v;
     }
+    const rate = (o.maxRate as RateCaps | undefined) ?? {};
+    if (rate.packetsPerSecond !== undefined) caps.maxRatePacketsPerSecond = rate.packetsPerSecond;
+    if (rate.bitsPerSecond !== undefined) caps.maxRateBitsPerSecond = rate.bitsPerSecond;
     const json = o.json === true;
     if (source === '--token') process.stderr.write('packetlab: note: a token on the command line is visible to other users of this machine (ps); --token-file or PACKETLAB_TOKEN keep it private\n');
     if (o.tokenFile !== undefined) {

@@ -9,7 +9,7 @@ import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
 import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
-import { formatBitsPerSecond, formatBytes, parseBytes, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
@@ -123,7 +123,7 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab transfer --listen` to send to').helpGroup(g));
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
-  cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
+  cmd.addOption(new Option('--read-rate <rate>', 'the receiving application reads this fast: bits/s when bare (8M is 1 MB/s), or bytes with /s (1MB/s, 64KiB/s) (default 0: as fast as data arrives)').argParser(numberArg(parseBytesPerSecond, 0, 1e12, '--read-rate')).helpGroup(g));
   cmd.addOption(new Option('--no-verify', 'do not compare the received data with what was sent (the receiver reads and discards)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--interval <time>', 'sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));

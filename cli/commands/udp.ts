@@ -55,7 +55,7 @@ export function registerUdp(program: Command): void {
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'real UDP sockets or the simulator (default udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab udp --listen` to send to').helpGroup(g));
-  cmd.addOption(new Option('--rate <rate>', 'packets/s (5000pps) or bits/s of datagrams (10M, 1.5Gbit/s) (default 1000pps)').argParser(rateArg).helpGroup(g));
+  cmd.addOption(new Option('--rate <rate>', 'send rate: bits/s of IP datagrams when bare (10M, 1.5Gbit/s), or packets/s with pps (5000pps) (default 1000pps)').argParser(rateArg).helpGroup(g));
   cmd.addOption(new Option('--size <bytes>', `datagram size, header included (default 1200, at least ${HEADER_BYTES})`).argParser(numberArg(parseBytes, HEADER_BYTES, 65507, '--size', true)).helpGroup(g));
   cmd.addOption(new Option('--duration <time>', 'how long to send; a bare number is seconds (default 10s)').argParser(durationArg(parseRunDurationMs, 1, 3_600_000, '--duration')).helpGroup(g));
   cmd.addOption(new Option('--interval <time>', 'report and sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));

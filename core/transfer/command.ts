@@ -21,7 +21,8 @@ function flags(values: Record<string, unknown>, defaults: Record<string, unknown
 export function simTransferCommand(s: TransferSetup): string {
   const parts = ['npx packetlab transfer --net sim', `--seed ${s.seed}`, `--bytes ${s.totalBytes}`];
   if (s.messageBytes > 0) parts.push(`--message-size ${s.messageBytes}`);
-  if (s.readRateBytesPerSecond > 0) parts.push(`--read-rate ${s.readRateBytesPerSecond}`);
+  // A bare --read-rate is bits/s; B/s keeps the setup's bytes per second exact.
+  if (s.readRateBytesPerSecond > 0) parts.push(`--read-rate ${s.readRateBytesPerSecond}B/s`);
   if (s.verifyData === false) parts.push('--no-verify');
   parts.push(...flags(s.transport as unknown as Record<string, unknown>, DEFAULT_TRANSPORT_CONFIG as unknown as Record<string, unknown>, TRANSPORT_KNOBS, ''));
   parts.push(...flags(s.forward as unknown as Record<string, unknown>, NO_IMPAIRMENT as unknown as Record<string, unknown>, IMPAIRMENT_KNOBS, ''));
