@@ -95,6 +95,10 @@ describe('packetlab serve', () => {
     await until('an answer to the message that is not JSON', () => c.stray.length > 0, 20_000);
     expect(c.stray[0]).toMatchObject({ result: { ok: false, error: expect.stringMatching(/must be JSON/) } });
     expect((await c.call('listKnobs')).value.find((k: { path: string }) => k.path === 'transport.rtoMs')).toMatchObject({ label: 'Retransmission timeout (ms)', live: true, group: 'timeouts' });
+    // The app's preset list: every link preset, ideal and lab first, each with its knob values.
+    const presets = (await c.call('listPresets')).value as { name: string; set: Record<string, unknown> }[];
+    expect(presets.map((p) => p.name)).toEqual(['ideal', 'lab', 'lan', 'wifi', 'lossy-wifi', 'dsl', '3g', '4g', 'satellite']);
+    expect(presets[1]!.set).toEqual({ 'forward.delayMs': 5, 'forward.rateBitsPerSecond': 100e6, 'forward.queuePackets': 100, 'reverse.delayMs': 5, 'reverse.rateBitsPerSecond': 100e6, 'reverse.queuePackets': 100 });
     c.ws.close();
   });
 
