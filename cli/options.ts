@@ -97,10 +97,13 @@ export function addTransportOptions(cmd: Command): void {
   addKnobOptions(cmd, TRANSPORT_KNOBS);
 }
 
-/** Adds impairment flags for the data direction and, when asked, --rev- twins for the other. */
-export function addImpairmentOptions(cmd: Command, withReverse: boolean): void {
-  addKnobOptions(cmd, IMPAIRMENT_KNOBS);
-  if (withReverse) addKnobOptions(cmd, IMPAIRMENT_KNOBS, { prefix: 'rev-', group: 'Impairment of the ACK direction (same meaning as above):', hidden: false });
+/**
+ * Adds impairment flags for the data direction and, when asked, --rev- twins for the other.
+ * `defaults: 'preset'` is for commands with --preset, whose preset gives what a flag does not.
+ */
+export function addImpairmentOptions(cmd: Command, withReverse: boolean, defaults: 'knob' | 'preset' = 'knob'): void {
+  addKnobOptions(cmd, IMPAIRMENT_KNOBS, { defaults });
+  if (withReverse) addKnobOptions(cmd, IMPAIRMENT_KNOBS, { prefix: 'rev-', group: 'Impairment of the ACK direction (same meaning as above):', hidden: false, defaults });
 }
 
 /** Adds --rcvbuf and --sndbuf. */

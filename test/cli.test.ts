@@ -102,6 +102,112 @@ describe('packetlab CLI', () => {
     expect(s.durationS).toBeCloseTo((2 * packetsPerSecond - 1) / packetsPerSecond, 9);
   });
 
+  describe('the default link and --preset', () => {
+    // The lab link: 100 Mbit/s, 5 ms each way. A window of 32 packets of 1164 bytes per round trip,
+    // the round trip being both delays plus a DATA datagram's serialisation (1228 bytes on the wire).
+    const labRttS = 0.01 + (1228 * 8) / 100e6;
+    const labWindowBps = (32 * 1164 * 8) / labRttS;
+
+    it('transfer alone runs on the lab link: it says so first, prints sample rows, and is window-limited', () => {
+      const r = cli(['transfer', '--bytes', '5MB', '--seed', '2']);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.split('\n');
+      expect(lines[0]).toMatch(/^simulated transfer of 5\.00 MB on the lab link \(100 Mbit\/s, 5 ms each way; --preset ideal for none\): sr, window 32, seed 2 /);
+      const rows = lines.filter((l) => /^\s+[\d.]+ s\s/.test(l));
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+      const m = /transfer complete: 5\.00 MB in ([\d.]+) s = ([\d.]+) (bit|kbit|Mbit|Gbit)\/s goodput/.exec(r.stdout)!;
+      expect(Number(m[1])).toBeGreaterThan(0.1);
+      expect(m[3]).toBe('Mbit');
+      const json = jsonLines(cli(['transfer', '--bytes', '5MB', '--seed', '2', '--json']).stdout).pop()! as { durationS: number; goodputBps: number };
+      expect(json.goodputBps).toBeLessThan(1e9);
+      // A window per round trip at most, and no less than 95% of it (no loss, no queueing).
+      expect(json.goodputBps).toBeLessThanOrEqual(labWindowBps);
+      expect(json.goodputBps).toBeGreaterThan(0.95 * labWindowBps);
+    });
+
+    it('--preset ideal gives the instant link of before', () => {
+      const r = cli(['transfer', '--bytes', '5MB', '--seed', '2', '--preset', 'ideal']);
+      expect(r.stdout.split('\n')[0]).toContain('on the ideal link (no delay, no rate limit, no loss):');
+      expect(r.stdout).toMatch(/transfer complete: 5\.00 MB in 0\.000 s/);
+      // No delay and no rate: the whole transfer takes (almost) no virtual time.
+      const s = jsonLines(cli(['transfer', '--bytes', '5MB', '--seed', '2', '--preset', 'ideal', '--json']).stdout).pop()! as { durationS: number; status: string };
+      expect(s.status).toBe('complete');
+      expect(s.durationS).toBeLessThan(0.001);
+    });
+
+    it('impairment flags change the preset\'s fields and keep the rest', () => {
+      const r = cli(['transfer', '--bytes', '1MB', '--seed', '2', '--delay', '20', '--loss', '1%']);
+      expect(r.stdout.split('\n')[0]).toContain('on the lab link changed by your flags (100 Mbit/s, 20 ms forward, 5 ms back, loss 1% forward, 0% back; --preset ideal for none)');
+      // dsl is 16 Mbit/s down and 1 Mbit/s up with 10 ms each way; --link-rate 2M changes the first only.
+      const s = jsonLines(cli(['transfer', '--bytes', '1MB', '--seed', '2', '--preset', 'dsl', '--link-rate', '2M', '--json']).stdout).pop()! as { goodputBps: number; status: string };
+      expect(s.status).toBe('complete');
+      const payloadBps = (2e6 * 1164) / 1228;
+      expect(s.goodputBps).toBeLessThanOrEqual(payloadBps);
+      expect(s.goodputBps).toBeGreaterThan(0.95 * payloadBps);
+      const first = cli(['transfer', '--bytes', '1MB', '--preset', 'dsl', '--link-rate', '2M']).stdout.split('\n')[0];
+      expect(first).toContain('on the dsl link changed by your flags (2.00 Mbit/s forward, 1.00 Mbit/s back, 10 ms each way, jitter 1 ms each way):');
+    });
+
+    it('rejects an unknown preset in one line naming the valid ones', () => {
+      for (const cmd of [['transfer'], ['udp'], ['rpc', 'workload']]) {
+        const r = cli([...cmd, '--preset', 'carrier-pigeon']);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toBe("packetlab: option '--preset <name>' argument 'carrier-pigeon' is invalid. Allowed choices are ideal, lab, lan, wifi, lossy-wifi, dsl, 3g, 4g, satellite.\n");
+      }
+      const listen = cli(['udp', '--listen', '0', '--preset', 'lab']);
+      expect(listen.code).toBe(2);
+      expect(listen.stderr).toBe('packetlab: --preset emulates the link on the sending side; it does not apply to --listen\n');
+    });
+
+    it('states the default link in --help', () => {
+      for (const cmd of [['transfer'], ['udp'], ['rpc', 'workload']]) {
+        const help = cli([...cmd, '--help']).stdout.replace(/\s+/g, ' ');
+        expect(help).toContain('In the simulator the run is on the lab link (100 Mbit/s, 5 ms each way, a queue of 100 datagrams) unless --preset names another');
+        expect(help).toContain('--preset <name> link preset for both directions');
+        expect(help).toMatch(/--delay <time> one-way delay; ms when bare \(default from the link preset, else 0\)/);
+      }
+    });
+
+    it('udp --net sim runs on the lab link: a stream above 100 Mbit/s fills the queue and the link carries its rate', () => {
+      const r = cli(['udp', '--net', 'sim', '--seed', '2', '--rate', '200M', '--duration', '1', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const s = jsonLines(r.stdout).pop()! as { durationS: number; sent: { packetsSent: number }; receiver: { packetsReceived: number }; link: { dropsQueue: number } };
+      // 100 Mbit/s carries 100e6 / (1228 x 8) = 10179 datagrams a second while the stream lasts,
+      // then the 100 datagrams left in the queue.
+      const expected = (100e6 / (1228 * 8)) * s.durationS + 100;
+      expect(Math.abs(s.receiver.packetsReceived - expected)).toBeLessThanOrEqual(2);
+      expect(s.link.dropsQueue).toBeGreaterThan(0.45 * s.sent.packetsSent);
+      expect(cli(['udp', '--net', 'sim', '--duration', '0.1']).stdout.split('\n')[0]).toContain(', simulated, on the lab link (100 Mbit/s, 5 ms each way; --preset ideal for none)');
+    });
+
+    it('rpc workload --net sim runs on the lab link: a call takes a round trip, and a bare --duration is seconds', () => {
+      const r = cli(['rpc', 'workload', '--seed', '2', '--duration', '1', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const s = jsonLines(r.stdout).pop()! as { durationS: number; latencyP50Ms: number; latencyMeanMs: number; callsPerSecond: number };
+      // 10 ms of delay plus the serialisation of a request and a reply at 100 Mbit/s (tens of microseconds).
+      expect(s.latencyP50Ms).toBeGreaterThanOrEqual(10);
+      expect(s.latencyP50Ms).toBeLessThan(10.1);
+      expect(s.durationS).toBeGreaterThanOrEqual(1);
+      expect(s.durationS).toBeLessThan(1 + 2 * s.latencyMeanMs / 1000);
+      // 8 calls in flight, each a round trip long (Little's law).
+      expect(s.callsPerSecond).toBeCloseTo(8 / (s.latencyMeanMs / 1000), -1);
+      expect(cli(['rpc', 'workload', '--calls', '10']).stdout.split('\n')[0]).toContain('simulated RPC workload over udp on the lab link (100 Mbit/s, 5 ms each way; --preset ideal for none): 10 calls');
+    });
+
+    it('real sockets emulate nothing unless asked; --preset lab emulates the lab link there too', () => {
+      const none = cli(['transfer', '--net', 'udp', '--bytes', '200KB', '--seed', '2']);
+      expect(none.code, none.stderr).toBe(0);
+      expect(none.stdout.split('\n')[0]).toMatch(/^UDP transfer of 200\.00 kB with no emulated impairment \(--preset NAME emulates a link\): sr/);
+      const flags = cli(['transfer', '--net', 'udp', '--bytes', '200KB', '--seed', '2', '--loss', '1%']);
+      expect(flags.stdout.split('\n')[0]).toContain('with emulated impairment (loss 1% forward, 0% back, no rate limit):');
+      const lab = cli(['transfer', '--net', 'udp', '--bytes', '2MB', '--seed', '2', '--preset', 'lab', '--json']);
+      expect(lab.code, lab.stderr).toBe(0);
+      const s = jsonLines(lab.stdout).pop()! as { goodputBps: number };
+      // Real timers only add to the emulated round trip: the window bound holds.
+      expect(s.goodputBps).toBeLessThanOrEqual(labWindowBps);
+    });
+  });
+
   it('udp --net sim reports loss, duplication and reordering', () => {
     const r = cli(['udp', '--net', 'sim', '--seed', '2', '--rate', '2000pps', '--duration', '2s', '--loss', '10%', '--duplicate', '2%', '--reorder', '2%', '--json']);
     expect(r.code).toBe(0);

@@ -2,8 +2,7 @@
 
 import { Option, type Command } from 'commander';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
@@ -15,6 +14,7 @@ import { addListenOptions, runListener } from '../listen.js';
 import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
+import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -116,11 +116,12 @@ export function registerTransfer(program: Command): void {
     .command('transfer')
     .summary('reliable transfer over the lab transport (simulator or UDP)')
     .description(
-      'Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for `packetlab transfer --listen` on another machine). Unless --no-verify is given, the receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).',
+      `Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for \`packetlab transfer --listen\` on another machine). ${linkHelp()} Unless --no-verify is given, the receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real UDP sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab transfer --listen` to send to').helpGroup(g));
+  addPresetOption(cmd, g);
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
   cmd.addOption(new Option('--read-rate <rate>', 'the receiving application reads this fast: bits/s when bare (8M is 1 MB/s), or bytes with /s (1MB/s, 64KiB/s) (default 0: as fast as data arrives)').argParser(numberArg(parseBytesPerSecond, 0, 1e12, '--read-rate')).helpGroup(g));
@@ -133,24 +134,25 @@ export function registerTransfer(program: Command): void {
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
   addCaptureOptions(cmd);
   addTransportOptions(cmd);
-  addImpairmentOptions(cmd, true);
+  addImpairmentOptions(cmd, true, 'preset');
   addSocketOptions(cmd);
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
       if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
+      if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
     const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
     const problems = transportConfigProblems(transport, (k) => flagOf(TRANSPORT_KNOBS, k));
     if (problems.length > 0) throw new UsageError(problems[0]!);
-    const forward = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig;
-    const reverse = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig;
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
-    const net = (o.net as string | undefined) ?? (peer !== null ? 'udp' : 'sim');
+    const net = (o.net as 'sim' | 'udp' | undefined) ?? (peer !== null ? 'udp' : 'sim');
     if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
+    const link = chooseLink(o, net, true);
+    const { forward, reverse } = link;
     const seed = (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0;
     const setup: TransferSetup = {
       transport,
@@ -177,7 +179,7 @@ export function registerTransfer(program: Command): void {
         progress.update(`t=${s.time_s.toFixed(1)} s  ${formatBitsPerSecond(s.goodput_bps)}  (Ctrl-C stops)`);
       }
     };
-    if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)}, ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
+    if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)} ${link.description}: ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
     const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
     let summary: TransferSummary;
     if (net === 'sim') {

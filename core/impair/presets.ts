@@ -5,6 +5,7 @@
 // figures of each access technology, not measurements of one network.
 
 import type { ImpairmentConfig } from './config.js';
+import { formatBitsPerSecond } from '../units.js';
 
 /** A named pair of link directions. */
 export interface LinkPreset {
@@ -94,3 +95,43 @@ export type LinkPresetName = keyof typeof LINK_PRESETS;
 
 /** The preset names, in order. */
 export const LINK_PRESET_NAMES = Object.keys(LINK_PRESETS) as LinkPresetName[];
+
+function percent(p: number): string {
+  return `${Number((p * 100).toPrecision(3))}%`;
+}
+
+function ms(v: number): string {
+  return `${Number(v.toPrecision(4))} ms`;
+}
+
+/** A figure of both directions: "x each way" when they agree, else "x forward, y back". */
+function pair(f: number, r: number, text: (v: number) => string, alike: string): string {
+  return f === r ? `${text(f)} ${alike}` : `${text(f)} forward, ${text(r)} back`;
+}
+
+/**
+ * The link of a run in a few words for people: rate, one-way delay and whatever else impairs it,
+ * e.g. "100 Mbit/s, 5 ms each way" or "16 Mbit/s forward, 1 Mbit/s back, 10 ms each way, jitter
+ * 1 ms each way". Queue sizes, jitter shapes and the burst model's details are left to the flags.
+ */
+export function linkSummary(forward: ImpairmentConfig, reverse: ImpairmentConfig): string {
+  const rate = (v: number) => (v > 0 ? formatBitsPerSecond(v) : 'no rate limit');
+  const parts: string[] = [];
+  if (forward.rateBitsPerSecond > 0 || reverse.rateBitsPerSecond > 0) parts.push(forward.rateBitsPerSecond === reverse.rateBitsPerSecond ? rate(forward.rateBitsPerSecond) : `${rate(forward.rateBitsPerSecond)} forward, ${rate(reverse.rateBitsPerSecond)} back`);
+  if (forward.delayMs > 0 || reverse.delayMs > 0) parts.push(pair(forward.delayMs, reverse.delayMs, ms, 'each way'));
+  const each = (key: keyof ImpairmentConfig, name: string, text: (v: number) => string) => {
+    const f = forward[key] as number;
+    const r = reverse[key] as number;
+    if (f > 0 || r > 0) parts.push(`${name} ${pair(f, r, text, 'each way')}`);
+  };
+  each('jitterMs', 'jitter', ms);
+  each('lossProbability', 'loss', percent);
+  each('burstEnterProbability', 'burst loss p', percent);
+  each('reorderProbability', 'reordering', percent);
+  each('duplicateProbability', 'duplication', percent);
+  each('corruptProbability', 'corruption', percent);
+  each('mtuBytes', 'MTU', (v) => (v > 0 ? `${v} B` : 'none'));
+  if (parts.length === 0) return 'no delay, no rate limit, no loss';
+  if (forward.rateBitsPerSecond === 0 && reverse.rateBitsPerSecond === 0) parts.push('no rate limit');
+  return parts.join(', ');
+}
