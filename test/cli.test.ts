@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, jsonLines } from './helpers/cli.js';
 import { TRANSFER_COLUMNS } from '../core/metrics/transfer-meter.js';
+import { RowClock } from '../cli/output.js';
 
 describe('packetlab CLI', () => {
   it.each([[[]], [['transfer']], [['udp']]])('has --help for %j', (cmd) => {
@@ -205,6 +206,63 @@ describe('packetlab CLI', () => {
       const s = jsonLines(lab.stdout).pop()! as { goodputBps: number };
       // Real timers only add to the emulated round trip: the window bound holds.
       expect(s.goodputBps).toBeLessThanOrEqual(labWindowBps);
+    });
+  });
+
+  describe('row labels', () => {
+    /** The printed rows: their time labels and cells. */
+    const rowsOf = (stdout: string) =>
+      stdout
+        .split('\n')
+        .filter((l) => /^\s+[\d.]+ s\s/.test(l))
+        .map((l) => {
+          const cells = l.trim().split(/\s+/);
+          return { label: `${cells[0]} ${cells[1]}`, timeS: Number(cells[0]), cells: cells.slice(2) };
+        });
+    const sampleTimes = (args: string[]) => jsonLines(cli([...args, '--json']).stdout).filter((l) => l.type === 'sample').map((l) => l.time_s as number);
+
+    it.each([
+      // The bug: a 0.5 s interval printed "1.0 s" twice, the second row being the last few
+      // milliseconds of the run (the final report comes a link delay or so after the last sample).
+      [['udp', '--net', 'sim', '--seed', '1', '--duration', '1', '--interval', '0.5s'], ['1.0 s']],
+      // 300 ms samples and 1 s rows: a row at the first sample past each second, not every 1.2 s.
+      [['udp', '--net', 'sim', '--seed', '1', '--duration', '3', '--interval', '300ms'], ['1.2 s', '2.1 s', '3.0 s']],
+      // Rows shorter than the samples: one row per sample, none twice.
+      [['udp', '--net', 'sim', '--seed', '1', '--duration', '1', '--interval', '500ms', '--print-interval', '100ms'], ['0.5 s', '1.0 s']],
+      // 250 ms needs two decimals; rpc workload prints every sample.
+      [['rpc', 'workload', '--seed', '1', '--duration', '1', '--interval', '250ms'], ['0.25 s', '0.50 s', '0.75 s', '1.00 s']],
+      [['transfer', '--seed', '2', '--bytes', '5MB', '--interval', '250ms'], ['1.00 s']],
+    ])('%j labels each row with the real end of its interval', (args, regular) => {
+      const rows = rowsOf(cli(args).stdout);
+      const times = sampleTimes(args);
+      // The regular rows, then the run's last, partial row at the last sample, to the millisecond.
+      const end = times.at(-1)!;
+      expect(end).toBeGreaterThan(rows.at(-2)!.timeS);
+      expect(rows.map((r) => r.label)).toEqual([...regular, `${end.toFixed(3)} s`]);
+      // Each row ends at a sample.
+      for (const r of rows) expect(times.some((t) => Math.abs(t - r.timeS) < 0.0005), `${r.label} is a sample time`).toBe(true);
+    });
+
+    it('labels rows of late timers (real sockets) at the intervals\' precision, and the last one to the millisecond', () => {
+      const clock = new RowClock(1000, 100);
+      const labels: string[] = [];
+      // Samples of a timer that runs a few milliseconds late, then the end of the run.
+      for (const t of [0.1004, 0.5012, 0.9031, 1.0035, 1.1041, 1.9991, 2.0046, 2.1052]) if (clock.due(t)) labels.push(clock.close(t));
+      expect(clock.pending(2.1377)).toBe(true);
+      labels.push(clock.close(2.1377, true));
+      expect(labels).toEqual(['1.0 s', '2.0 s', '2.138 s']);
+      // A last row that ends on the grid needs no more decimals than the others.
+      const even = new RowClock(500, 250);
+      expect([even.close(0.5), even.close(0.75, true)]).toEqual(['0.50 s', '0.75 s']);
+    });
+
+    it('prints every datagram sent in exactly one row, whatever the intervals', () => {
+      for (const [interval, print] of [['300ms', '1s'], ['500ms', '100ms'], ['70ms', '250ms']]) {
+        const args = ['udp', '--net', 'sim', '--seed', '1', '--duration', '3', '--interval', interval!, '--print-interval', print!];
+        const sent = rowsOf(cli(args).stdout).reduce((n, r) => n + Number(r.cells[0]), 0);
+        const s = jsonLines(cli([...args, '--json']).stdout).pop()! as { sent: { packetsSent: number } };
+        expect(sent, `${interval} / ${print}`).toBe(s.sent.packetsSent);
+      }
     });
   });
 

@@ -13,7 +13,7 @@ import type { TransportConfig } from '../../core/transport/config.js';
 import { parseBytes, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { durationArg, numberArg } from '../args.js';
 import { UsageError, addImpairmentOptions, addKnobOptions, parseHostPort, readKnobs } from '../options.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { addDrcOptions, addRetryOptions, readDrc, readRetryPolicy } from './rpc-options.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 
@@ -32,11 +32,15 @@ export function parseMix(text: string): RpcCallMix {
 const HEADER = ['time', 'calls/s', 'ok', 'failed', 'rtx', 'stray', 'dup req', 'hits', 'dup exec', 'p50 ms', 'p90 ms', 'p99 ms'];
 const WIDTHS = [8, 9, 7, 6, 6, 6, 7, 6, 8, 8, 8, 8];
 
-function printRow(s: RpcSample): void {
+/**
+ * Prints one row per sample. A sample taken before the next tick of the sampling interval can only
+ * be the run's last, partial one (the drivers sample on the interval, and once more at the end).
+ */
+function printRow(s: RpcSample, clock: RowClock): void {
   console.log(
     row(
       [
-        `${s.time_s.toFixed(1)} s`,
+        clock.close(s.time_s, !clock.due(s.time_s)),
         fmt(s.calls_per_s),
         fmt(s.calls_succeeded),
         fmt(s.calls_failed),
@@ -131,6 +135,7 @@ export function registerRpcWorkload(rpc: Command): void {
     const json = o.json === true;
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, RPC_COLUMNS);
     const progress = new Progress();
+    const clock = new RowClock(setup.intervalMs, setup.intervalMs);
     if (!json) {
       console.log(`${net === 'sim' ? 'simulated' : 'socket'} RPC workload over ${transport} ${link.description}: ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${duration / 1000} s`}, ${setup.callsInFlight} in flight, duplicate request cache ${setup.drc.enabled ? 'on' : 'off'}, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
       console.log(row(HEADER, WIDTHS));
@@ -140,7 +145,7 @@ export function registerRpcWorkload(rpc: Command): void {
       if (json) jsonLine({ type: 'sample', ...s });
       else {
         progress.clear();
-        printRow(s);
+        printRow(s, clock);
         progress.update(`t=${s.time_s.toFixed(1)} s (Ctrl-C stops)`);
       }
     };

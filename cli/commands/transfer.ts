@@ -11,7 +11,7 @@ import { CsvWriter } from '../../core/metrics/csv.js';
 import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
@@ -37,9 +37,8 @@ const SUMMED = [
 /** Sums samples into one printed line per print interval (gauges come from the last sample). */
 class LinePrinter {
   private sums: Record<(typeof SUMMED)[number], number> = LinePrinter.zero();
-  private lastPrint = 0;
 
-  constructor(private readonly everyS: number) {
+  constructor(private readonly clock: RowClock) {
     console.log(row(HEADER, WIDTHS));
   }
 
@@ -51,19 +50,22 @@ class LinePrinter {
 
   /** Prints the last partial interval. */
   finish(): void {
-    if (this.last !== null && this.last.time_s > this.lastPrint) this.add(this.last, true, false);
+    if (this.last !== null && this.clock.pending(this.last.time_s)) this.print(this.last, true);
   }
 
-  add(s: TransferSample, force = false, accumulate = true): void {
+  add(s: TransferSample): void {
     this.last = s;
-    if (accumulate) for (const k of SUMMED) this.sums[k] += s[k];
-    const dt = s.time_s - this.lastPrint;
-    if (dt <= 0 || (dt < this.everyS - 1e-9 && !force)) return;
+    for (const k of SUMMED) this.sums[k] += s[k];
+    if (this.clock.due(s.time_s)) this.print(s, false);
+  }
+
+  private print(s: TransferSample, last: boolean): void {
+    const dt = this.clock.spanS(s.time_s);
     const a = this.sums;
     console.log(
       row(
         [
-          `${s.time_s.toFixed(1)} s`,
+          this.clock.close(s.time_s, last),
           formatBitsPerSecond((a.delivered_bytes * 8) / dt),
           fmt(a.wire_tx_packets),
           `${fmt(a.retransmits_timeout)}/${fmt(a.retransmits_fast)}`,
@@ -81,7 +83,6 @@ class LinePrinter {
       ),
     );
     this.sums = LinePrinter.zero();
-    this.lastPrint = s.time_s;
   }
 }
 
@@ -180,7 +181,7 @@ export function registerTransfer(program: Command): void {
       }
     };
     if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)} ${link.description}: ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
-    const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
+    const printer = json ? null : new LinePrinter(new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs));
     let summary: TransferSummary;
     if (net === 'sim') {
       summary = runSimTransfer(setup, { onSample, capture: capture?.capture });

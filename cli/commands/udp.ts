@@ -10,7 +10,7 @@ import { CsvWriter } from '../../core/metrics/csv.js';
 import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseRunDurationMs, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
@@ -98,21 +98,19 @@ export function registerUdp(program: Command): void {
     const json = o.json === true;
     const capture = openCapture(o, net === 'udp', `packetlab udp, ${net}, ${setup.datagramBytes} B at ${setup.ratePacketsPerSecond} packets/s, seed ${seed}`);
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, STREAM_COLUMNS);
-    const everyS = ((o.printInterval as number | undefined) ?? 1000) / 1000;
+    const clock = new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs);
     const progress = new Progress();
     let sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
-    let lastPrint = 0;
     let last: StreamSample | null = null;
-    const print = (s: StreamSample) => {
-      const dt = s.time_s - lastPrint;
+    const print = (s: StreamSample, lastRow: boolean) => {
+      const dt = clock.spanS(s.time_s);
       console.log(
         row(
-          [`${s.time_s.toFixed(1)} s`, fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
+          [clock.close(s.time_s, lastRow), fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
           WIDTHS,
         ),
       );
       sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as typeof sums;
-      lastPrint = s.time_s;
     };
     const onSample = (s: StreamSample) => {
       csv?.write(s);
@@ -122,7 +120,7 @@ export function registerUdp(program: Command): void {
       }
       last = s;
       for (const k of SUMMED) sums[k] += s[k];
-      if (s.time_s - lastPrint >= everyS - 1e-9) print(s);
+      if (clock.due(s.time_s)) print(s, false);
       progress.update(`t=${s.time_s.toFixed(1)} s  sent ${sums.sent_packets}  (Ctrl-C stops)`);
     };
     if (!json) {
@@ -141,7 +139,7 @@ export function registerUdp(program: Command): void {
     }
     progress.clear();
     const l = last as StreamSample | null;
-    if (!json && l !== null && l.time_s > lastPrint) print(l);
+    if (!json && l !== null && clock.pending(l.time_s)) print(l, true);
     csv?.close();
     closeCapture(capture, json);
     if (json) jsonLine(summary);
