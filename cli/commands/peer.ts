@@ -2,12 +2,13 @@
 // control channel on TCP; clients that know the token start listeners, RPC servers and echoes on
 // this machine, within the caps set here. Logs one line per client event and rejection.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_PEER_CAPS, CAP_FLAGS } from '../../core/peer/caps.js';
 import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core/peer/agent.js';
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
+import { readTokenFile } from '../token.js';
 import type { PeerCaps } from '../../core/peer/messages.js';
 import { formatBitsPerSecond, formatBytes, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { durationArg, numberArg, rateCapsArg, type RateCaps } from '../args.js';
@@ -24,14 +25,7 @@ export function readToken(o: { token?: string; tokenFile?: string }, env: NodeJS
     token = o.token;
     source = '--token';
   } else if (o.tokenFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(o.tokenFile, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read --token-file ${o.tokenFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    // The first line, without the newline editors and `echo` add.
-    token = (text.split(/\r?\n/)[0] ?? '').trim();
+    token = readTokenFile(o.tokenFile, '--token-file');
     source = `--token-file ${o.tokenFile}`;
   } else if (env.PACKETLAB_TOKEN !== undefined && env.PACKETLAB_TOKEN !== '') {
     token = env.PACKETLAB_TOKEN;
