@@ -235,3 +235,14 @@ describe('rates on the command line', () => {
     expect(help(['peer'])).toMatch(/--max-rate <rate> [^]*?bits\/s when bare \(10M, 1G\), or packets\/s with pps/);
   });
 });
+
+describe('sizes on the command line', () => {
+  it('--pcap-max-size: a bare number is bytes, and the help says so', () => {
+    for (const path of [['transfer'], ['udp'], ['run']]) {
+      expect(parse(path, '--pcap-max-size', '8192')).toBe(8192);
+      expect(parse(path, '--pcap-max-size', '8KiB')).toBe(8192);
+      expect(parse(path, '--pcap-max-size', '1MB')).toBe(1e6);
+      expect(cli([...path, '--help']).stdout.replace(/\s+/g, ' ')).toMatch(/--pcap-max-size <size> [^]*?; a bare number is bytes/);
+    }
+  });
+});
