@@ -20,7 +20,7 @@ export function addCaptureOptions(cmd: Command): void {
   const g = 'Capture:';
   cmd.addOption(new Option('--pcap <file>', 'record the datagrams to a pcapng file for Wireshark; those the link dropped, duplicated, delayed or corrupted are kept and annotated (docs/wireshark.md)').helpGroup(g));
   cmd.addOption(
-    new Option('--pcap-max-size <size>', `stop recording when the pcapng file would pass this size (default ${formatBytes(DEFAULT_PCAP_MAX_BYTES)})`)
+    new Option('--pcap-max-size <size>', `stop recording when the pcapng file would pass this size; a bare number is bytes (default ${formatBytes(DEFAULT_PCAP_MAX_BYTES)})`)
       .argParser(numberArg(parseBytes, MIN_CAPTURE_BYTES, MAX_PCAP_MAX_BYTES, '--pcap-max-size', true))
       .helpGroup(g),
   );

@@ -6,42 +6,36 @@ import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { BulkReceiver } from '../core/apps/bulk.js';
 import { StreamReceiver } from '../core/stream/receiver.js';
-import { parseBytes, parseMs, parseNumber, formatBytes, UnitError } from '../core/units.js';
+import { formatBitsPerSecond, parseBytes, parseNumber, parseRunDurationMs, formatBytes } from '../core/units.js';
 import type { SocketConfig } from '../core/knobs.js';
 import { jsonLine, stopSignal } from './output.js';
 import { parseListen } from './options.js';
-import { InvalidArgumentError } from 'commander';
-
-function unit(parse: (t: string) => number, min: number, max: number, what: string) {
-  return (text: string) => {
-    let v: number;
-    try {
-      v = parse(text);
-    } catch (e) {
-      throw new InvalidArgumentError((e as UnitError).message);
-    }
-    if (!(v >= min && v <= max)) throw new InvalidArgumentError(`${what} must be from ${min} to ${max}`);
-    return v;
-  };
-}
+import { durationArg, numberArg, rateCapsArg, type RateCaps } from './args.js';
 
 /** Adds --listen and the listener caps. */
 export function addListenOptions(cmd: Command): void {
   const g = 'Listener (with --listen):';
+  const d = DEFAULT_LISTENER_CAPS;
   cmd.addOption(new Option('--listen [addr:port]', 'serve transfers and streams on this address (default 127.0.0.1:9000; loopback unless an address is given)').helpGroup(g));
-  cmd.addOption(new Option('--max-sessions <n>', `sessions at once (default ${DEFAULT_LISTENER_CAPS.maxSessions})`).argParser(unit(parseNumber, 1, 1024, 'max sessions')).helpGroup(g));
-  cmd.addOption(new Option('--max-rate <pps>', `highest stream rate a peer may ask for, packets/s (default ${DEFAULT_LISTENER_CAPS.maxStreamPacketsPerSecond})`).argParser(unit(parseNumber, 1, 10_000_000, 'max rate')).helpGroup(g));
-  cmd.addOption(new Option('--max-duration <duration>', `longest stream or session (default ${DEFAULT_LISTENER_CAPS.maxSessionMs / 1000}s)`).argParser(unit(parseMs, 1, 24 * 3_600_000, 'max duration')).helpGroup(g));
-  cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${DEFAULT_LISTENER_CAPS.maxRcvBufferBytes})`).argParser(unit(parseBytes, 1024, 1 << 30, 'max receive buffer')).helpGroup(g));
+  cmd.addOption(new Option('--max-sessions <n>', `sessions at once (default ${d.maxSessions})`).argParser(numberArg(parseNumber, 1, 1024, '--max-sessions', true)).helpGroup(g));
+  cmd.addOption(
+    new Option('--max-rate <rate>', `highest stream rate a peer may ask for: bits/s when bare (1G), or packets/s with pps (150000pps); give it twice to cap both (default ${formatBitsPerSecond(d.maxStreamBitsPerSecond)} and ${d.maxStreamPacketsPerSecond}pps)`)
+      .argParser(rateCapsArg('--max-rate', { min: 1, max: 10_000_000 }, { min: 1000, max: 100e9 }))
+      .helpGroup(g),
+  );
+  cmd.addOption(new Option('--max-duration <time>', `longest stream or session; a bare number is seconds (default ${d.maxSessionMs / 1000}s)`).argParser(durationArg(parseRunDurationMs, 1, 24 * 3_600_000, '--max-duration')).helpGroup(g));
+  cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${d.maxRcvBufferBytes})`).argParser(numberArg(parseBytes, 1024, 1 << 30, '--max-rcv-buffer', true)).helpGroup(g));
 }
 
 /** Caps from the flags. */
 export function capsFrom(o: Record<string, unknown>): ListenerCaps {
   const d = DEFAULT_LISTENER_CAPS;
   const dur = (o.maxDuration as number | undefined) ?? d.maxSessionMs;
+  const rate = (o.maxRate as RateCaps | undefined) ?? {};
   return {
     maxSessions: (o.maxSessions as number | undefined) ?? d.maxSessions,
-    maxStreamPacketsPerSecond: (o.maxRate as number | undefined) ?? d.maxStreamPacketsPerSecond,
+    maxStreamPacketsPerSecond: rate.packetsPerSecond ?? d.maxStreamPacketsPerSecond,
+    maxStreamBitsPerSecond: rate.bitsPerSecond ?? d.maxStreamBitsPerSecond,
     maxStreamDurationMs: dur,
     maxSessionMs: dur,
     maxRcvBufferBytes: (o.maxRcvBuffer as number | undefined) ?? d.maxRcvBufferBytes,

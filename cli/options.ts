@@ -3,8 +3,8 @@
 // accepted range (exit code 2).
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, parseKnobText, type Knob } from '../core/knobs.js';
-import { UnitError } from '../core/units.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, parseKnobText, type Knob, type KnobUnit } from '../core/knobs.js';
+import { UnitError, formatDurationMs } from '../core/units.js';
 
 /** A usage error: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -17,9 +17,25 @@ const GROUP_TITLES: Record<string, string> = {
   workload: 'Workload:',
 };
 
+// What a flag's argument is called in --help, by unit: a duration or a rate takes units, so its
+// argument is named for what it is rather than for its bare unit, which the help text then states.
+const ARGUMENT_NAMES: Record<KnobUnit, string> = { count: 'count', bytes: 'bytes', bitsPerSecond: 'rate', ms: 'time', probability: 'p', number: 'number' };
+
+// The unit of a bare number, for units whose argument name does not say it (iperf3's rule: a
+// per-packet or protocol time is ms, a rate is bits/s).
+const BARE_UNITS: Partial<Record<KnobUnit, string>> = { ms: 'ms when bare', bitsPerSecond: 'bits/s when bare' };
+
 function defaultText(k: Knob): string {
   if (k.kind === 'boolean') return k.default ? 'on' : 'off';
+  if (k.kind === 'number' && k.unit === 'ms') return formatDurationMs(k.default);
   return String(k.default);
+}
+
+/** The help text of a knob's flag: its description, the unit of a bare number, and its default. */
+function helpText(k: Knob, defaults: 'knob' | 'preset'): string {
+  const bare = k.kind === 'number' ? BARE_UNITS[k.unit] : undefined;
+  const dflt = defaults === 'preset' ? `default from the link preset, else ${defaultText(k)}` : `default ${defaultText(k)}`;
+  return `${k.description}${bare === undefined ? '' : `; ${bare}`} (${dflt})`;
 }
 
 /** Parses a flag value with a knob's parser; errors become Commander argument errors. */
@@ -34,14 +50,18 @@ function parser(k: Knob): (text: string) => unknown {
   };
 }
 
-/** Adds one flag (two for a boolean: --x and --no-x) per knob. */
-export function addKnobOptions(cmd: Command, knobs: readonly Knob[], opts: { prefix?: string; hidden?: boolean; group?: string } = {}): void {
+/**
+ * Adds one flag (two for a boolean: --x and --no-x) per knob. `defaults: 'preset'` says in --help
+ * that a command's link preset, not the knob's default, gives the value of a flag not set.
+ */
+export function addKnobOptions(cmd: Command, knobs: readonly Knob[], opts: { prefix?: string; hidden?: boolean; group?: string; defaults?: 'knob' | 'preset' } = {}): void {
   const prefix = opts.prefix ?? '';
+  const defaults = opts.defaults ?? 'knob';
   for (const k of knobs) {
     const group = opts.group ?? GROUP_TITLES[k.group] ?? 'Options:';
     const flag = `${prefix}${k.flag}`;
     if (k.kind === 'boolean') {
-      const on = new Option(`--${flag}`, `${k.description} (default ${defaultText(k)})`).helpGroup(group);
+      const on = new Option(`--${flag}`, helpText(k, defaults)).helpGroup(group);
       const off = new Option(`--no-${flag}`, `turn ${k.label.toLowerCase()} off`).helpGroup(group);
       if (opts.hidden) {
         on.hideHelp();
@@ -51,8 +71,8 @@ export function addKnobOptions(cmd: Command, knobs: readonly Knob[], opts: { pre
       cmd.addOption(off);
       continue;
     }
-    const arg = k.kind === 'enum' ? k.values.join('|') : k.unit === 'probability' ? 'p' : k.unit;
-    const o = new Option(`--${flag} <${arg}>`, `${k.description} (default ${defaultText(k)})`).argParser(parser(k)).helpGroup(group);
+    const arg = k.kind === 'enum' ? k.values.join('|') : ARGUMENT_NAMES[k.unit];
+    const o = new Option(`--${flag} <${arg}>`, helpText(k, defaults)).argParser(parser(k)).helpGroup(group);
     if (opts.hidden) o.hideHelp();
     cmd.addOption(o);
   }
@@ -77,10 +97,13 @@ export function addTransportOptions(cmd: Command): void {
   addKnobOptions(cmd, TRANSPORT_KNOBS);
 }
 
-/** Adds impairment flags for the data direction and, when asked, --rev- twins for the other. */
-export function addImpairmentOptions(cmd: Command, withReverse: boolean): void {
-  addKnobOptions(cmd, IMPAIRMENT_KNOBS);
-  if (withReverse) addKnobOptions(cmd, IMPAIRMENT_KNOBS, { prefix: 'rev-', group: 'Impairment of the ACK direction (same meaning as above):', hidden: false });
+/**
+ * Adds impairment flags for the data direction and, when asked, --rev- twins for the other.
+ * `defaults: 'preset'` is for commands with --preset, whose preset gives what a flag does not.
+ */
+export function addImpairmentOptions(cmd: Command, withReverse: boolean, defaults: 'knob' | 'preset' = 'knob'): void {
+  addKnobOptions(cmd, IMPAIRMENT_KNOBS, { defaults });
+  if (withReverse) addKnobOptions(cmd, IMPAIRMENT_KNOBS, { prefix: 'rev-', group: 'Impairment of the ACK direction (same meaning as above):', hidden: false, defaults });
 }
 
 /** Adds --rcvbuf and --sndbuf. */

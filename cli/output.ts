@@ -54,3 +54,60 @@ export function stopSignal(): { signal: AbortSignal; stopped: Promise<void>; dis
     },
   };
 }
+
+/** Decimals of seconds that show every multiple of `ms` exactly: 1 for 100 ms, 2 for 250 ms, at most 3 (milliseconds). */
+function decimalsFor(ms: number): number {
+  for (let d = 1; d < 3; d++) {
+    const step = 10 ** (3 - d);
+    if (Math.abs(Math.round(ms / step) * step - ms) < 1e-9) return d;
+  }
+  return 3;
+}
+
+/**
+ * When the per-interval tables print a row, and what its time says. Rows follow the grid of the
+ * print interval: a row closes at the first sample at or past each multiple of it, so an interval
+ * that does not divide the print interval neither drifts rows apart nor puts two in one cell.
+ * Each row is labelled with the real end of its interval, at the precision the sampling and print
+ * intervals need; the run's last, partial row, which ends when the run does (a link delay or so
+ * after the last regular sample), gets milliseconds, so it never repeats the row before it.
+ */
+export class RowClock {
+  private readonly everyS: number;
+  private readonly decimals: number;
+  private nextS: number;
+  private lastS = 0;
+
+  constructor(printEveryMs: number, sampleEveryMs: number) {
+    this.everyS = printEveryMs / 1000;
+    this.nextS = this.everyS;
+    this.decimals = Math.max(decimalsFor(printEveryMs), decimalsFor(sampleEveryMs));
+  }
+
+  /** Whether the sample at `timeS` closes a row. */
+  due(timeS: number): boolean {
+    return timeS >= this.nextS - 1e-9;
+  }
+
+  /** Whether samples came after the last row, so that a last, partial row is left to print. */
+  pending(timeS: number): boolean {
+    return timeS > this.lastS;
+  }
+
+  /** Seconds the row ending at `timeS` covers. */
+  spanS(timeS: number): number {
+    return timeS - this.lastS;
+  }
+
+  /** Closes the row ending at `timeS` (`last`: the run's last row) and returns its time label. */
+  close(timeS: number, last = false): string {
+    const scaled = timeS * 10 ** this.decimals;
+    const onGrid = Math.abs(scaled - Math.round(scaled)) < 1e-6;
+    // A regular row ends at or past the next multiple of the print interval, so at these decimals
+    // it never repeats the row before; the last row may end anywhere, so it gets milliseconds.
+    const label = `${timeS.toFixed(last && !onGrid ? 3 : this.decimals)} s`;
+    this.lastS = timeS;
+    this.nextS = (Math.floor(timeS / this.everyS + 1e-9) + 1) * this.everyS;
+    return label;
+  }
+}

@@ -15,6 +15,7 @@ import {
 } from './wire/packet.js';
 import { Service, decodeSynOptions, type SynOptions } from './wire/handshake.js';
 import { Rng } from './util/rng.js';
+import { IP_UDP_OVERHEAD_BYTES } from './impair/config.js';
 
 /** One conversation a listener keeps. */
 export interface Session {
@@ -34,8 +35,10 @@ export interface ListenerCaps {
   maxSessions: number;
   /** Receive buffer one reliable session may ask for. */
   maxRcvBufferBytes: number;
-  /** Send rate one stream may ask for. */
+  /** Send rate one stream may ask for, in datagrams. */
   maxStreamPacketsPerSecond: number;
+  /** Send rate one stream may ask for, in bits of IP datagrams (28 bytes of IP and UDP headers counted), as `packetlab udp --rate` counts them. */
+  maxStreamBitsPerSecond: number;
   /** Duration one stream may ask for. */
   maxStreamDurationMs: number;
   /** Lifetime of any session; it is aborted after that. */
@@ -50,11 +53,25 @@ export function rcvBufferCapProblem(rcvBufferBytes: number, caps: Pick<ListenerC
   return rcvBufferBytes > caps.maxRcvBufferBytes ? `rcvBufferBytes ${rcvBufferBytes} exceeds this listener's limit of ${caps.maxRcvBufferBytes} bytes` : null;
 }
 
+/**
+ * Why a stream of `ratePacketsPerSecond` datagrams of `datagramBytes` may not run under a cap of
+ * `maxBitsPerSecond`, or null. Bits are counted as `packetlab udp --rate` counts them (IP and UDP
+ * headers included), and the cap allows what the sender makes of a rate at the cap: it rounds
+ * packets per second to an integer, so `--rate 10M` may come out a few bits/s above 10M.
+ */
+export function streamBitRateCapProblem(ratePacketsPerSecond: number, datagramBytes: number, maxBitsPerSecond: number): string | null {
+  const bitsPerDatagram = (datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8;
+  if (ratePacketsPerSecond <= Math.max(1, Math.round(maxBitsPerSecond / bitsPerDatagram))) return null;
+  return `stream of ${ratePacketsPerSecond * bitsPerDatagram} bit/s (${ratePacketsPerSecond} packets/s of ${datagramBytes} B, IP and UDP headers counted) exceeds the listener cap of ${maxBitsPerSecond} bit/s`;
+}
+
 /** Caps of a listener nobody configured: generous for a lab machine, bounded for safety. */
 export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   maxSessions: 16,
   maxRcvBufferBytes: 64 * 1024 * 1024,
   maxStreamPacketsPerSecond: 2_000_000,
+  // Above what a Node process sends over loopback (about 2 Gbit/s), so only a cap set on purpose bites.
+  maxStreamBitsPerSecond: 10e9,
   maxStreamDurationMs: 3_600_000,
   maxSessionMs: 3_600_000,
 });
@@ -248,6 +265,8 @@ export class Listener implements Endpoint {
     }
     if (o.datagramBytes < HEADER_BYTES || o.datagramBytes > 65507) return `datagram size ${o.datagramBytes} is outside ${HEADER_BYTES}..65507`;
     if (o.ratePacketsPerSecond < 1 || o.ratePacketsPerSecond > caps.maxStreamPacketsPerSecond) return `rate ${o.ratePacketsPerSecond} packets/s is outside the listener cap of 1..${caps.maxStreamPacketsPerSecond}`;
+    const overBits = streamBitRateCapProblem(o.ratePacketsPerSecond, o.datagramBytes, caps.maxStreamBitsPerSecond);
+    if (overBits !== null) return overBits;
     if (o.durationMs < 1 || o.durationMs > caps.maxStreamDurationMs) return `duration ${o.durationMs} ms is outside the listener cap of 1..${caps.maxStreamDurationMs} ms`;
     if (o.reportIntervalMs < 10 || o.reportIntervalMs > 10_000) return `report interval ${o.reportIntervalMs} ms is outside 10..10000 ms`;
     return null;

@@ -13,6 +13,8 @@ import { schemaText } from '../experiments/write-schema.js';
 import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
 import { expandSweep, trialConfig } from '../experiments/runner/config.js';
+import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { LINK_PRESETS } from '../core/impair/presets.js';
 import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 import { AgentStatsPoller } from '../experiments/runner/trial.js';
 import type { PeerClient } from '../core/peer/client.js';
@@ -152,7 +154,29 @@ describe('spec validation', () => {
     expect(c.reverse).toMatchObject({ delayMs: 300, rateBitsPerSecond: 2e6, lossProbability: 0.001 });
     const bad = validateSpec({ name: 'x', title: 't', description: 'd', concepts: ['checksums'], preset: 'carrier-pigeon' });
     expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.errors[0]).toMatchObject({ path: '$.preset', value: '"carrier-pigeon"', message: expect.stringMatching(/^must be one of "lan", "wifi", "lossy-wifi", "dsl", "3g", "4g", "satellite"$/) });
+    if (!bad.ok) expect(bad.errors[0]).toMatchObject({ path: '$.preset', value: '"carrier-pigeon"', message: expect.stringMatching(/^must be one of "ideal", "lab", "lan", "wifi", "lossy-wifi", "dsl", "3g", "4g", "satellite"$/) });
+  });
+
+  it('has a lab preset (100 Mbit/s, 5 ms each way, a queue of one bandwidth-delay product) and an ideal one that undoes any other', () => {
+    const lab = spec({ preset: 'lab' });
+    const c = trialConfig(lab, expandSweep(lab)[0]!, 0);
+    for (const d of [c.forward, c.reverse]) expect(d).toEqual({ ...NO_IMPAIRMENT, delayMs: 5, rateBitsPerSecond: 100e6, queuePackets: 100 });
+    // One bandwidth-delay product: 100 Mbit/s x 10 ms round trip over datagrams of 1164 + 36 + 28 bytes.
+    expect(Math.round((100e6 * 0.01) / 8 / (1164 + 36 + 28) / 10) * 10).toBe(c.forward.queuePackets);
+    const ideal = spec({ preset: 'ideal' });
+    const i = trialConfig(ideal, expandSweep(ideal)[0]!, 0);
+    expect(i.forward).toEqual(NO_IMPAIRMENT);
+    expect(i.reverse).toEqual(NO_IMPAIRMENT);
+    // Laid over any other preset (the app applies presets to a running trial), ideal leaves only
+    // knobs that do nothing once delay, jitter, rate and loss are off.
+    const inert = new Set(['jitterDistribution', 'queuePackets', 'burstExitProbability', 'burstLossBad', 'burstLossGood']);
+    for (const [name, p] of Object.entries(LINK_PRESETS)) {
+      for (const dir of ['forward', 'reverse'] as const) {
+        const link: Record<string, unknown> = { ...NO_IMPAIRMENT, ...p[dir], ...LINK_PRESETS.ideal[dir] };
+        const left = Object.keys(link).filter((k) => link[k] !== (NO_IMPAIRMENT as unknown as Record<string, unknown>)[k] && !inert.has(k));
+        expect(left, `${name} ${dir}`).toEqual([]);
+      }
+    }
   });
 
   it('expands the sweep into the cartesian product, ranges included', () => {

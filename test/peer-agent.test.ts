@@ -13,6 +13,7 @@ import { runUdpStream } from '../core/stream/run.js';
 import { DEFAULT_RPC_SETUP, runUdpRpcWorkload } from '../core/rpc/workload.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { DEFAULT_PEER_CAPS } from '../core/peer/caps.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
 import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';
@@ -101,7 +102,8 @@ describe('peer agent on loopback', () => {
     expect(tooFast.status).toBe('failed');
     expect(tooFast.failure).toMatch(/exceeds/);
     await until('a session-refused event', () => events.some((e) => e.startsWith('session-refused:')), 2000);
-    expect(events.find((e) => e.startsWith('session-refused:'))).toContain('40000000 bit/s exceeds');
+    // The listener counts bits as `packetlab udp --rate` does, IP and UDP headers included: 5000 x (1000 + 28) x 8.
+    expect(events.find((e) => e.startsWith('session-refused:'))).toContain('stream of 41120000 bit/s (5000 packets/s of 1000 B, IP and UDP headers counted) exceeds the listener cap of 20000000 bit/s');
     await c.close();
   });
 
@@ -418,10 +420,10 @@ describe('peer agent on loopback', () => {
 });
 
 /** Starts `packetlab peer` as a child process on a free loopback port; resolves with it and its port. */
-async function spawnAgent(extra: string[] = []): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+async function spawnAgent(extra: string[] = []): Promise<{ child: ChildProcess; port: number; listening: Record<string, unknown>; output: () => string }> {
   const child = spawn(process.execPath, ['bin/packetlab.js', 'peer', '--listen', '127.0.0.1:0', '--json', '--no-beacon', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PACKETLAB_TOKEN: TOKEN } });
   const { listening, output } = await untilAgentListens(child, 10_000);
-  return { child, port: listening.port as number, output };
+  return { child, port: listening.port as number, listening, output };
 }
 
 describe('a peer agent that dies', () => {
@@ -500,6 +502,18 @@ describe('packetlab peer and peers (CLI)', () => {
     const bad = cli(['peer', '--token', TOKEN, '--max-rate', 'fast']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--max-rate');
+  });
+
+  it('takes both rate caps from --max-rate (bits/s when bare, packets/s with pps) and a bare --max-duration in seconds', async () => {
+    const a = await spawnAgent(['--max-rate', '500M', '--max-rate', '50000pps', '--max-duration', '90']);
+    try {
+      expect(a.listening.caps).toMatchObject({ maxRateBitsPerSecond: 500e6, maxRatePacketsPerSecond: 50_000, maxDurationMs: 90_000 });
+      const bare = await spawnAgent(['--max-rate', '200000']);
+      bare.child.kill('SIGTERM');
+      expect(bare.listening.caps).toMatchObject({ maxRateBitsPerSecond: 200_000, maxRatePacketsPerSecond: DEFAULT_PEER_CAPS.maxRatePacketsPerSecond });
+    } finally {
+      a.child.kill('SIGTERM');
+    }
   });
 
   it('`packetlab peers` hears a loopback agent', async () => {

@@ -159,7 +159,7 @@ describe('caps checks', () => {
       `drc.maxEntries 500000 exceeds the agent's cap of 100000 requests (packetlab peer --max-drc-entries raises it)`,
       `maxRecordBytes ${8 << 20} exceeds the agent's cap of ${1 << 20} bytes (packetlab peer --max-record raises it)`,
     ]);
-    expect(checkEchoRequest({ limits: { maxRateBitsPerSecond: 5e9 } }, caps).problems).toEqual([`limits.maxRateBitsPerSecond 5000000000 exceeds the agent's cap of 1000000000 bits/s (packetlab peer --max-bitrate raises it)`]);
+    expect(checkEchoRequest({ limits: { maxRateBitsPerSecond: 5e9 } }, caps).problems).toEqual([`limits.maxRateBitsPerSecond 5000000000 exceeds the agent's cap of 1000000000 bits/s (packetlab peer --max-rate raises it)`]);
     expect(checkListenerRequest({ transport: { rtoMsMin: 500, rtoMsMax: 100 } }, caps).problems).toEqual(['transport.rtoMsMin (500) must not exceed transport.rtoMsMax (100)']);
   });
 });

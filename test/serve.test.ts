@@ -123,6 +123,10 @@ describe('packetlab serve', () => {
     const deepSpec = await c.call('validateSpec', { text: `{"sweep": ${'['.repeat(5000)}${']'.repeat(5000)}}` });
     expect(deepSpec).toMatchObject({ ok: true, value: { valid: false, problems: [{ path: expect.stringMatching(/^\$\.sweep(\[0\])+$/), message: 'nested more than 64 levels deep (a spec needs a handful)' }] } });
     expect((await c.call('listKnobs')).value.find((k: { path: string }) => k.path === 'transport.rtoMs')).toMatchObject({ label: 'Retransmission timeout (ms)', live: true, group: 'timeouts' });
+    // The app's preset list: every link preset, ideal and lab first, each with its knob values.
+    const presets = (await c.call('listPresets')).value as { name: string; set: Record<string, unknown> }[];
+    expect(presets.map((p) => p.name)).toEqual(['ideal', 'lab', 'lan', 'wifi', 'lossy-wifi', 'dsl', '3g', '4g', 'satellite']);
+    expect(presets[1]!.set).toEqual({ 'forward.delayMs': 5, 'forward.rateBitsPerSecond': 100e6, 'forward.queuePackets': 100, 'reverse.delayMs': 5, 'reverse.rateBitsPerSecond': 100e6, 'reverse.queuePackets': 100 });
     c.ws.close();
   });
 

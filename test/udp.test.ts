@@ -7,13 +7,15 @@ import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { existsSync } from 'node:fs';
 import { startListenerServer } from '../core/udp/listener-server.js';
-import { cli, cliAsync } from './helpers/cli.js';
+import { streamBitRateCapProblem } from '../core/listener.js';
+import { spawn } from 'node:child_process';
+import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
-/** Caps of the listeners below: a receive buffer of up to 64 KiB, streams of up to 1000 packets/s. */
-const CAPS = { maxSessions: 4, maxRcvBufferBytes: 64 * 1024, maxStreamPacketsPerSecond: 1000, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 };
+/** Caps of the listeners below: a receive buffer of up to 64 KiB, streams of up to 1000 packets/s and 100 Mbit/s. */
+const CAPS = { maxSessions: 4, maxRcvBufferBytes: 64 * 1024, maxStreamPacketsPerSecond: 1000, maxStreamBitsPerSecond: 100e6, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 };
 
 describe('real UDP on loopback', () => {
   it.each<[ArqMode, number]>([
@@ -77,6 +79,35 @@ describe('real UDP on loopback', () => {
       expect(r.stdout).toMatch(/refused or ended the stream: rate 5000 packets\/s is outside the listener cap of 1\.\.1000/);
     } finally {
       await server.close();
+    }
+  });
+
+  it('a bit-rate cap lets through what `--rate` makes of a rate at the cap, and not one packet/s more', () => {
+    // --rate 10M of 1200-byte datagrams sends round(10e6 / (1228 x 8)) = 1018 packets/s, 10000832 bit/s.
+    expect(streamBitRateCapProblem(1018, 1200, 10e6)).toBeNull();
+    expect(streamBitRateCapProblem(1019, 1200, 10e6)).toBe('stream of 10010656 bit/s (1019 packets/s of 1200 B, IP and UDP headers counted) exceeds the listener cap of 10000000 bit/s');
+    // A cap below one datagram a second still allows one.
+    expect(streamBitRateCapProblem(1, 65507, 1000)).toBeNull();
+  });
+
+  it('`packetlab udp --listen --max-rate` caps bits/s when bare and packets/s with pps, given twice', async () => {
+    const child = spawn(process.execPath, ['bin/packetlab.js', 'udp', '--listen', '0', '--json', '--max-rate', '5M', '--max-rate', '3000pps'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const { listening } = await untilAgentListens(child);
+      const at = listening.address as string;
+      // 10 Mbit/s of 1200-byte datagrams: 1018 packets/s (10e6 / (1228 x 8), rounded), 1018 x 1228 x 8 bits/s.
+      const fast = await cliAsync(['udp', '--peer', at, '--rate', '10M', '--duration', '0.3']);
+      expect(fast.code).toBe(1);
+      expect(fast.stdout).toContain('stream of 10000832 bit/s (1018 packets/s of 1200 B, IP and UDP headers counted) exceeds the listener cap of 5000000 bit/s');
+      // 4000 packets/s of 100 B is 4.1 Mbit/s, under the bit cap, but over the packet cap.
+      const many = await cliAsync(['udp', '--peer', at, '--rate', '4000pps', '--size', '100', '--duration', '0.3']);
+      expect(many.code).toBe(1);
+      expect(many.stdout).toContain('rate 4000 packets/s is outside the listener cap of 1..3000');
+      const ok = await cliAsync(['udp', '--peer', at, '--rate', '4M', '--duration', '0.3', '--json']);
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(jsonLines(ok.stdout).pop()).toMatchObject({ status: 'complete', ratePacketsPerSecond: 407 });
+    } finally {
+      child.kill('SIGTERM');
     }
   });
 

@@ -2,15 +2,16 @@
 // control channel on TCP; clients that know the token start listeners, RPC servers and echoes on
 // this machine, within the caps set here. Logs one line per client event and rejection.
 
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_PEER_CAPS, CAP_FLAGS } from '../../core/peer/caps.js';
 import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core/peer/agent.js';
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
+import { readTokenFile } from '../token.js';
 import type { PeerCaps } from '../../core/peer/messages.js';
-import { formatBitsPerSecond, formatBytes, parseBitsPerSecond, parseBytes, parseMs, parseNumber } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { durationArg, numberArg, rateCapsArg, type RateCaps } from '../args.js';
 import { UsageError, parseListen } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
 import { portArg } from './rpc-options.js';
@@ -24,14 +25,7 @@ export function readToken(o: { token?: string; tokenFile?: string }, env: NodeJS
     token = o.token;
     source = '--token';
   } else if (o.tokenFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(o.tokenFile, 'utf8');
-    } catch (e) {
-      throw new UsageError(`cannot read --token-file ${o.tokenFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    // The first line, without the newline editors and `echo` add.
-    token = (text.split(/\r?\n/)[0] ?? '').trim();
+    token = readTokenFile(o.tokenFile, '--token-file');
     source = `--token-file ${o.tokenFile}`;
   } else if (env.PACKETLAB_TOKEN !== undefined && env.PACKETLAB_TOKEN !== '') {
     token = env.PACKETLAB_TOKEN;
@@ -93,27 +87,37 @@ export function registerPeer(program: Command): void {
   cmd.addOption(new Option('--beacon-port <port>', `UDP port of the beacons (default ${BEACON_PORT})`).argParser(portArg('--beacon-port')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print JSON lines (listening, then one per log entry)').helpGroup(g));
   const c = 'Caps (what one client may ask for):';
-  const cap = (key: keyof PeerCaps, arg: string, what: string, parse: (t: string) => number, min: number, max: number, shown: string, integer = false) =>
-    cmd.addOption(new Option(`${CAP_FLAGS[key]} <${arg}>`, `${what} (default ${shown})`).argParser(numberArg(parse, min, max, CAP_FLAGS[key], integer)).helpGroup(c));
-  cap('maxClients', 'n', 'clients at once', parseNumber, 1, 64, String(d.maxClients), true);
-  cap('maxServicesPerClient', 'n', 'services one client may run at once', parseNumber, 1, 64, String(d.maxServicesPerClient), true);
-  cap('maxSessionsPerListener', 'n', 'sessions at once in one listener', parseNumber, 1, 64, String(d.maxSessionsPerListener), true);
-  cap('maxRatePacketsPerSecond', 'pps', 'highest stream or echo rate in packets/s', parseNumber, 1, 10_000_000, String(d.maxRatePacketsPerSecond), true);
-  cap('maxRateBitsPerSecond', 'bit/s', 'highest stream or echo rate in bits/s (10M, 1G)', parseBitsPerSecond, 1000, 100e9, `${d.maxRateBitsPerSecond / 1e9}G`);
-  cap('maxDurationMs', 'duration', 'longest life of a service and of a session in it', parseMs, 1000, 86_400_000, `${d.maxDurationMs / 1000}s`);
-  cap('maxSocketBufferBytes', 'bytes', 'largest SO_RCVBUF/SO_SNDBUF a service may ask for', parseBytes, 0, 256 * 1024 * 1024, binaryBytes(d.maxSocketBufferBytes), true);
-  cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', parseBytes, 1024, 64 * 1024 * 1024, binaryBytes(d.maxRcvBufferBytes), true);
-  cap('maxRpcRecordBytes', 'bytes', 'largest RPC record or message', parseBytes, 1024, 64 * 1024 * 1024, binaryBytes(d.maxRpcRecordBytes), true);
-  cap('maxDrcEntries', 'n', "largest RPC duplicate request cache, in requests", parseNumber, 1, 1_000_000, String(d.maxDrcEntries), true);
+  const cap = (key: keyof PeerCaps, arg: string, what: string, parser: (t: string) => number, shown: string) =>
+    cmd.addOption(new Option(`${CAP_FLAGS[key]} <${arg}>`, `${what} (default ${shown})`).argParser(parser).helpGroup(c));
+  const count = (key: keyof PeerCaps, min: number, max: number) => numberArg(parseNumber, min, max, CAP_FLAGS[key], true);
+  const bytes = (key: keyof PeerCaps, min: number, max: number) => numberArg(parseBytes, min, max, CAP_FLAGS[key], true);
+  cap('maxClients', 'n', 'clients at once', count('maxClients', 1, 64), String(d.maxClients));
+  cap('maxServicesPerClient', 'n', 'services one client may run at once', count('maxServicesPerClient', 1, 64), String(d.maxServicesPerClient));
+  cap('maxSessionsPerListener', 'n', 'sessions at once in one listener', count('maxSessionsPerListener', 1, 64), String(d.maxSessionsPerListener));
+  // One flag for both rate caps, as the listener's --max-rate: the unit of each value says which.
+  cmd.addOption(
+    new Option('--max-rate <rate>', `highest stream or echo rate: bits/s when bare (10M, 1G), or packets/s with pps (200000pps); give it twice to set both caps (default ${d.maxRateBitsPerSecond / 1e9}G and ${d.maxRatePacketsPerSecond}pps)`)
+      .argParser(rateCapsArg('--max-rate', { min: 1, max: 10_000_000 }, { min: 1000, max: 100e9 }))
+      .helpGroup(c),
+  );
+  cap('maxDurationMs', 'time', 'longest life of a service and of a session in it; a bare number is seconds', durationArg(parseRunDurationMs, 1000, 86_400_000, CAP_FLAGS.maxDurationMs), `${d.maxDurationMs / 1000}s`);
+  cap('maxSocketBufferBytes', 'bytes', 'largest SO_RCVBUF/SO_SNDBUF a service may ask for', bytes('maxSocketBufferBytes', 0, 256 * 1024 * 1024), binaryBytes(d.maxSocketBufferBytes));
+  cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', bytes('maxRcvBufferBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRcvBufferBytes));
+  cap('maxRpcRecordBytes', 'bytes', 'largest RPC record or message', bytes('maxRpcRecordBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRpcRecordBytes));
+  cap('maxDrcEntries', 'n', 'largest RPC duplicate request cache, in requests', count('maxDrcEntries', 1, 1_000_000), String(d.maxDrcEntries));
   cmd.action(async (o: Record<string, unknown>) => {
     const { token, source } = readToken(o as { token?: string; tokenFile?: string });
     const at = o.listen === undefined ? { host: '127.0.0.1', port: DEFAULT_PEER_PORT } : parsePeerListen(o.listen as string);
     const caps: Partial<PeerCaps> = {};
     for (const key of Object.keys(CAP_FLAGS) as (keyof PeerCaps)[]) {
+      if (key === 'maxRatePacketsPerSecond' || key === 'maxRateBitsPerSecond') continue;
       const attr = CAP_FLAGS[key].slice(2).replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
       const v = o[attr] as number | undefined;
       if (v !== undefined) caps[key] = v;
     }
+    const rate = (o.maxRate as RateCaps | undefined) ?? {};
+    if (rate.packetsPerSecond !== undefined) caps.maxRatePacketsPerSecond = rate.packetsPerSecond;
+    if (rate.bitsPerSecond !== undefined) caps.maxRateBitsPerSecond = rate.bitsPerSecond;
     const json = o.json === true;
     if (source === '--token') process.stderr.write('packetlab: note: a token on the command line is visible to other users of this machine (ps); --token-file or PACKETLAB_TOKEN keep it private\n');
     if (o.tokenFile !== undefined) {

@@ -2,8 +2,8 @@
 
 import { Option, type Command } from 'commander';
 import { BEACON_INTERVAL_MS, BEACON_PORT, listenForPeers } from '../../core/peer/beacon.js';
-import { parseSeconds } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { parseRunDurationMs } from '../../core/units.js';
+import { durationArg } from '../args.js';
 import { jsonLine } from '../output.js';
 import { portArg } from './rpc-options.js';
 
@@ -15,12 +15,14 @@ export function registerPeers(program: Command): void {
     .description(
       `Listens for the beacons peer agents (\`packetlab peer\`) send every ${BEACON_INTERVAL_MS / 1000} s on UDP port ${BEACON_PORT} and lists each agent once: the address and control port to give experiments, its name and version. Agents bound to loopback are heard on this machine only. A beacon proves nothing: connecting still needs the token.`,
     )
-    .addOption(new Option('--seconds <n>', 'how long to listen (default 3)').argParser(numberArg(parseSeconds, 0.1, 3600, '--seconds')))
+    .addOption(new Option('--seconds <time>', 'how long to listen; a bare number is seconds (default 3)').argParser(durationArg(parseRunDurationMs, 100, 3_600_000, '--seconds')))
     .addOption(new Option('--port <port>', `UDP port to listen on (default ${BEACON_PORT})`).argParser(portArg('--port')))
     .addOption(new Option('--json', 'print one JSON object per agent'))
     .action(async (o: { seconds?: number; port?: number; json?: boolean }) => {
-      const seconds = o.seconds ?? 3;
-      const peers = await listenForPeers(seconds * 1000, { port: o.port });
+      // --seconds is parsed into milliseconds like every other duration.
+      const listenMs = o.seconds ?? 3000;
+      const seconds = listenMs / 1000;
+      const peers = await listenForPeers(listenMs, { port: o.port });
       if (o.json === true) {
         for (const p of peers) jsonLine({ type: 'peer', ...p });
         return;

@@ -11,7 +11,7 @@ import { formatParseError, parseXdrSpec } from '../../core/rpc/xdr-parser.js';
 import { LAB_BINDER_PORT } from '../../core/rpc/binder.js';
 import type { XdrSpec } from '../../core/rpc/spec.js';
 import { parseMs, parseNumber } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { durationArg, numberArg } from '../args.js';
 import { UsageError } from '../options.js';
 
 /** A port flag: 1..65535 (0 allowed when `zero`, to pick a free one). */
@@ -22,15 +22,15 @@ export function portArg(flag: string, zero = false): (text: string) => number {
 /** Adds --timeout, --retry, --backoff, --retry-max and --max-retries. */
 export function addRetryOptions(cmd: Command, group = 'Calls:'): void {
   const d = DEFAULT_RETRY_POLICY;
-  cmd.addOption(new Option('--timeout <ms>', `total time a call may take, retransmissions included (default ${d.timeoutMs / 1000}s)`).argParser(numberArg(parseMs, 1, 3_600_000, '--timeout')).helpGroup(group));
-  cmd.addOption(new Option('--retry <ms>', `UDP: first retransmission interval, 0 sends once (default ${d.retryIntervalMs}ms; TCP and plt never retransmit, their transport does)`).argParser((t: string) => retryInterval(t)).helpGroup(group));
+  cmd.addOption(new Option('--timeout <time>', `total time a call may take, retransmissions included; a bare number is ms (default ${d.timeoutMs / 1000}s)`).argParser(durationArg(parseMs, 1, 3_600_000, '--timeout')).helpGroup(group));
+  cmd.addOption(new Option('--retry <time>', `UDP: first retransmission interval, 0 sends once; a bare number is ms (default ${d.retryIntervalMs}ms; TCP and plt never retransmit, their transport does)`).argParser((t: string) => retryInterval(t)).helpGroup(group));
   cmd.addOption(new Option('--backoff <factor>', `UDP: factor applied to the interval after each retransmission, 1 keeps it fixed (default ${d.retryBackoff})`).argParser(numberArg(parseNumber, 1, 8, '--backoff')).helpGroup(group));
-  cmd.addOption(new Option('--retry-max <ms>', `UDP: upper bound of the interval (default ${d.retryIntervalMsMax / 1000}s)`).argParser(numberArg(parseMs, 10, 600_000, '--retry-max')).helpGroup(group));
+  cmd.addOption(new Option('--retry-max <time>', `UDP: upper bound of the interval; a bare number is ms (default ${d.retryIntervalMsMax / 1000}s)`).argParser(durationArg(parseMs, 10, 600_000, '--retry-max')).helpGroup(group));
   cmd.addOption(new Option('--max-retries <n>', `UDP: most retransmissions of one call (default ${d.maxRetransmissions})`).argParser(numberArg(parseNumber, 0, 100, '--max-retries', true)).helpGroup(group));
 }
 
 function retryInterval(text: string): number {
-  const v = numberArg(parseMs, 0, 600_000, '--retry')(text);
+  const v = durationArg(parseMs, 0, 600_000, '--retry')(text);
   if (v !== 0 && v < 10) throw new InvalidArgumentError(`--retry must be 0 (send once) or from 10ms to 600000ms (got ${text}): a shorter interval floods the server`);
   return v;
 }
@@ -58,7 +58,7 @@ export function addDrcOptions(cmd: Command, group = 'Duplicate request cache:'):
   cmd.addOption(new Option('--drc', 'answer retransmitted and duplicated requests from the cache: at-most-once (default on)').helpGroup(group));
   cmd.addOption(new Option('--no-drc', 'execute every copy of a request again: at-least-once, duplicate executions are counted').helpGroup(group));
   cmd.addOption(new Option('--drc-entries <n>', `requests the cache remembers (default ${d.maxEntries})`).argParser(numberArg(parseNumber, 1, 1_000_000, '--drc-entries', true)).helpGroup(group));
-  cmd.addOption(new Option('--drc-age <ms>', `how long the cache remembers a request (default ${d.maxAgeMs / 1000}s)`).argParser(numberArg(parseMs, 1, 86_400_000, '--drc-age')).helpGroup(group));
+  cmd.addOption(new Option('--drc-age <time>', `how long the cache remembers a request; a bare number is ms (default ${d.maxAgeMs / 1000}s)`).argParser(durationArg(parseMs, 1, 86_400_000, '--drc-age')).helpGroup(group));
 }
 
 /** The duplicate request cache config from the flags. */

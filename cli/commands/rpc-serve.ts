@@ -8,7 +8,7 @@ import { PMAP_PORT } from '../../core/rpc/pmap.js';
 import { RpcServer } from '../../core/rpc/server-net.js';
 import { demoPrograms } from '../../experiments/rpc/demo.js';
 import { parseMs } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { durationArg } from '../args.js';
 import { UsageError } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
 import { addBinderOption, addDrcOptions, portArg, readDrc } from './rpc-options.js';
@@ -41,7 +41,7 @@ export function registerRpcServe(rpc: Command): void {
   cmd.addOption(new Option('--plt-port <port>', 'lab-transport port (default: any free one)').argParser(portArg('--plt-port', true)));
   cmd.addOption(new Option('--no-plt', 'do not serve the lab transport'));
   cmd.addOption(new Option('--no-register', 'do not register with a portmapper'));
-  cmd.addOption(new Option('--stats-interval <ms>', 'print the server counters this often when they change (default 5s, 0 never)').argParser(numberArg(parseMs, 0, 3_600_000, '--stats-interval')));
+  cmd.addOption(new Option('--stats-interval <time>', 'print the server counters this often when they change, 0 never; a bare number is ms (default 5s)').argParser(durationArg(parseMs, 0, 3_600_000, '--stats-interval')));
   cmd.addOption(new Option('--json', 'print JSON lines'));
   addBinderOption(cmd);
   addDrcOptions(cmd);

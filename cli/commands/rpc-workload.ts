@@ -4,18 +4,18 @@
 // with --no-drc and some --loss and --duplicate to watch at-least-once execute requests twice.
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
+import { TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
 import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/client-net.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import { DEFAULT_RPC_SETUP, RPC_COLUMNS, rpcSetupProblems, runSimRpcWorkload, runUdpRpcWorkload, type RpcCallMix, type RpcSample, type RpcSetup, type RpcSummary } from '../../core/rpc/workload.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
 import type { TransportConfig } from '../../core/transport/config.js';
-import { parseBytes, parseMs, parseNumber } from '../../core/units.js';
-import { numberArg } from '../args.js';
+import { parseBytes, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { durationArg, numberArg } from '../args.js';
 import { UsageError, addImpairmentOptions, addKnobOptions, parseHostPort, readKnobs } from '../options.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { addDrcOptions, addRetryOptions, readDrc, readRetryPolicy } from './rpc-options.js';
+import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 
 /** Parses --mix: "increment", or weights such as "null=1,echo=2,increment=1". */
 export function parseMix(text: string): RpcCallMix {
@@ -32,11 +32,15 @@ export function parseMix(text: string): RpcCallMix {
 const HEADER = ['time', 'calls/s', 'ok', 'failed', 'rtx', 'stray', 'dup req', 'hits', 'dup exec', 'p50 ms', 'p90 ms', 'p99 ms'];
 const WIDTHS = [8, 9, 7, 6, 6, 6, 7, 6, 8, 8, 8, 8];
 
-function printRow(s: RpcSample): void {
+/**
+ * Prints one row per sample. A sample taken before the next tick of the sampling interval can only
+ * be the run's last, partial one (the drivers sample on the interval, and once more at the end).
+ */
+function printRow(s: RpcSample, clock: RowClock): void {
   console.log(
     row(
       [
-        `${s.time_s.toFixed(1)} s`,
+        clock.close(s.time_s, !clock.due(s.time_s)),
         fmt(s.calls_per_s),
         fmt(s.calls_succeeded),
         fmt(s.calls_failed),
@@ -77,25 +81,26 @@ export function registerRpcWorkload(rpc: Command): void {
     .command('workload')
     .summary('keep counter calls in flight and watch call semantics (simulator or sockets)')
     .description(
-      'Calls COUNTER_PROG (experiments/rpc/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for `packetlab rpc serve-demo`). Prints per-interval samples and a summary that counts duplicate executions.',
+      `Calls COUNTER_PROG (experiments/rpc/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a remote server of COUNTER_PROG (serve-demo) on the chosen transport').helpGroup(g));
+  addPresetOption(cmd, g);
   cmd.addOption(new Option('--transport <name>', 'udp, tcp (sockets only) or plt (default udp)').choices([...RPC_TRANSPORTS]).helpGroup(g));
   cmd.addOption(new Option('--calls <n>', 'calls to make, 0 for no limit (default 1000 unless --duration)').argParser(numberArg(parseNumber, 0, 1e9, '--calls', true)).helpGroup(g));
-  cmd.addOption(new Option('--duration <ms>', 'stop starting calls after this long (default none)').argParser(numberArg(parseMs, 1, 86_400_000, '--duration')).helpGroup(g));
+  cmd.addOption(new Option('--duration <time>', 'stop starting calls after this long; a bare number is seconds (default none)').argParser(durationArg(parseRunDurationMs, 1, 86_400_000, '--duration')).helpGroup(g));
   cmd.addOption(new Option('--in-flight <n>', 'calls kept outstanding (default 8)').argParser(numberArg(parseNumber, 1, 1024, '--in-flight', true)).helpGroup(g));
   cmd.addOption(new Option('--mix <spec>', 'procedures and weights: null, echo, increment (default increment)').argParser(parseMix).helpGroup(g));
   cmd.addOption(new Option('--echo-bytes <n>', 'ECHO payload (default 32)').argParser(numberArg(parseBytes, 0, 65000, '--echo-bytes', true)).helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, XIDs and mix (default random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
-  cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 1s)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
-  cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'sampling interval; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--time-limit <time>', 'give up after this long (virtual time in the simulator); a bare number is seconds (default 1h sim, 10m udp)').argParser(durationArg(parseRunDurationMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
   addRetryOptions(cmd);
   addDrcOptions(cmd);
-  addImpairmentOptions(cmd, true);
+  addImpairmentOptions(cmd, true, 'preset');
   addKnobOptions(cmd, TRANSPORT_KNOBS, { prefix: 'plt-', group: 'Lab transport (--transport plt):' });
   cmd.action(async (o: Record<string, unknown>) => {
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
@@ -107,6 +112,7 @@ export function registerRpcWorkload(rpc: Command): void {
     const tp = transportConfigProblems(plt);
     if (tp.length > 0) throw new UsageError(tp[0]!);
     const duration = (o.duration as number | undefined) ?? 0;
+    const link = chooseLink(o, net, true);
     const setup: RpcSetup = {
       ...DEFAULT_RPC_SETUP,
       transport,
@@ -117,8 +123,8 @@ export function registerRpcWorkload(rpc: Command): void {
       durationMs: duration,
       policy: readRetryPolicy(o),
       drc: readDrc(o),
-      forward: { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig,
-      reverse: { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig,
+      forward: link.forward,
+      reverse: link.reverse,
       transportConfig: plt,
       seed: (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0,
       intervalMs: (o.interval as number | undefined) ?? 1000,
@@ -129,8 +135,9 @@ export function registerRpcWorkload(rpc: Command): void {
     const json = o.json === true;
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, RPC_COLUMNS);
     const progress = new Progress();
+    const clock = new RowClock(setup.intervalMs, setup.intervalMs);
     if (!json) {
-      console.log(`${net === 'sim' ? 'simulated' : 'socket'} RPC workload over ${transport}: ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${duration / 1000} s`}, ${setup.callsInFlight} in flight, duplicate request cache ${setup.drc.enabled ? 'on' : 'off'}, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
+      console.log(`${net === 'sim' ? 'simulated' : 'socket'} RPC workload over ${transport} ${link.description}: ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${duration / 1000} s`}, ${setup.callsInFlight} in flight, duplicate request cache ${setup.drc.enabled ? 'on' : 'off'}, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
       console.log(row(HEADER, WIDTHS));
     }
     const onSample = (s: RpcSample) => {
@@ -138,7 +145,7 @@ export function registerRpcWorkload(rpc: Command): void {
       if (json) jsonLine({ type: 'sample', ...s });
       else {
         progress.clear();
-        printRow(s);
+        printRow(s, clock);
         progress.update(`t=${s.time_s.toFixed(1)} s (Ctrl-C stops)`);
       }
     };

@@ -57,7 +57,7 @@ export function registerRun(program: Command): void {
     .option('--token-file <file>', 'read the peer agent token from the first line of a file')
     .option('--quick', "run the spec's short version (what CI runs)")
     .option('--pcap', "record every trial's datagrams to capture-pPOINT-rREP.pcapng in the run folder (dropped, delayed, duplicated and corrupted ones annotated; docs/wireshark.md)")
-    .option('--pcap-max-size <size>', 'most bytes of each trial capture (default 100 MB)', numberArg(parseBytes, MIN_CAPTURE_BYTES, 1e12, '--pcap-max-size', true))
+    .option('--pcap-max-size <size>', 'most bytes of each trial capture; a bare number is bytes (default 100 MB)', numberArg(parseBytes, MIN_CAPTURE_BYTES, 1e12, '--pcap-max-size', true))
     .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
     .option('--check', 'validate the spec and the overrides, print the points, and exit')
     .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)

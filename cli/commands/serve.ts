@@ -10,6 +10,17 @@ import { UsageError } from '../options.js';
 import { jsonLine } from '../output.js';
 import { numberArg } from '../args.js';
 import { parseNumber } from '../../core/units.js';
+import { readTokenFile } from '../token.js';
+
+// How the app gets the token of peer agents: --help says it after the options.
+const PEER_TOKEN_HELP = `
+Peer agents: runs against a \`packetlab peer\` agent on another machine (a spec's network
+peer:HOST:PORT, or a peer chosen in the app) present the agent's token. The app reads it from
+the first line of --peer-token-file FILE, else from the PACKETLAB_TOKEN environment variable of
+this command (PACKETLAB_TOKEN=... packetlab serve). There is no flag that takes the token itself:
+a command line is visible to every user of the machine (ps), so the app never puts the token on
+one, not even for the worker threads that run experiments. Keep the file readable by you only
+(chmod 600 FILE). --token is another secret: the key of this page, not of peer agents.`;
 
 /** Folder of the user's own specs. */
 export function defaultSpecsDir(): string {
@@ -28,8 +39,12 @@ export function registerServe(program: Command): void {
     .option('--specs-dir <dir>', `folder of saved specs (default ${defaultSpecsDir()})`)
     .option('--no-beacons', 'do not listen for LAN peer agents\' beacons (UDP 9877)')
     .option('--print-url-json', 'print {"url": ...} as one JSON line once listening (for scripts and tests)')
-    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean; beacons: boolean }) => {
+    .option('--peer-token-file <file>', 'read the token of peer agents from the first line of a file (default: $PACKETLAB_TOKEN); see below')
+    .addHelpText('after', PEER_TOKEN_HELP)
+    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean; beacons: boolean; peerTokenFile?: string }) => {
       if (opts.token !== undefined && opts.token.length < 16) throw new UsageError('--token must be at least 16 characters');
+      // Read before serving, so that a missing or bad file is a usage error at once, not a failed run later.
+      const peerToken = opts.peerTokenFile === undefined ? undefined : readTokenFile(opts.peerTokenFile, '--peer-token-file');
       const server = await startLabServer({
         host: opts.host,
         port: opts.port,
@@ -38,6 +53,7 @@ export function registerServe(program: Command): void {
         runsDir: opts.runsDir ?? defaultRunsDir(),
         specsDir: opts.specsDir ?? defaultSpecsDir(),
         beaconPort: opts.beacons ? undefined : null,
+        peerToken,
       });
       if (opts.printUrlJson === true) jsonLine({ url: server.url, port: server.port });
       else {

@@ -2,19 +2,19 @@
 
 import { Option, type Command } from 'commander';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
 import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
-import { formatBitsPerSecond, formatBytes, parseBytes, parseMs, parseNumber } from '../../core/units.js';
+import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
-import { numberArg } from '../args.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
+import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -37,9 +37,8 @@ const SUMMED = [
 /** Sums samples into one printed line per print interval (gauges come from the last sample). */
 class LinePrinter {
   private sums: Record<(typeof SUMMED)[number], number> = LinePrinter.zero();
-  private lastPrint = 0;
 
-  constructor(private readonly everyS: number) {
+  constructor(private readonly clock: RowClock) {
     console.log(row(HEADER, WIDTHS));
   }
 
@@ -51,19 +50,22 @@ class LinePrinter {
 
   /** Prints the last partial interval. */
   finish(): void {
-    if (this.last !== null && this.last.time_s > this.lastPrint) this.add(this.last, true, false);
+    if (this.last !== null && this.clock.pending(this.last.time_s)) this.print(this.last, true);
   }
 
-  add(s: TransferSample, force = false, accumulate = true): void {
+  add(s: TransferSample): void {
     this.last = s;
-    if (accumulate) for (const k of SUMMED) this.sums[k] += s[k];
-    const dt = s.time_s - this.lastPrint;
-    if (dt <= 0 || (dt < this.everyS - 1e-9 && !force)) return;
+    for (const k of SUMMED) this.sums[k] += s[k];
+    if (this.clock.due(s.time_s)) this.print(s, false);
+  }
+
+  private print(s: TransferSample, last: boolean): void {
+    const dt = this.clock.spanS(s.time_s);
     const a = this.sums;
     console.log(
       row(
         [
-          `${s.time_s.toFixed(1)} s`,
+          this.clock.close(s.time_s, last),
           formatBitsPerSecond((a.delivered_bytes * 8) / dt),
           fmt(a.wire_tx_packets),
           `${fmt(a.retransmits_timeout)}/${fmt(a.retransmits_fast)}`,
@@ -81,7 +83,6 @@ class LinePrinter {
       ),
     );
     this.sums = LinePrinter.zero();
-    this.lastPrint = s.time_s;
   }
 }
 
@@ -116,41 +117,43 @@ export function registerTransfer(program: Command): void {
     .command('transfer')
     .summary('reliable transfer over the lab transport (simulator or UDP)')
     .description(
-      'Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for `packetlab transfer --listen` on another machine). Unless --no-verify is given, the receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).',
+      `Transfers bytes reliably with stop-and-wait, go-back-N or selective repeat, over the simulator (--net sim, reproducible from --seed) or real UDP sockets (--net udp: a local listener in a worker thread, or --peer HOST:PORT for \`packetlab transfer --listen\` on another machine). ${linkHelp()} Unless --no-verify is given, the receiver compares every byte it reads with the sent data, and the summary says whether it matched (bytes, order and message boundaries).`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real UDP sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab transfer --listen` to send to').helpGroup(g));
+  addPresetOption(cmd, g);
   cmd.addOption(new Option('--bytes <size>', 'bytes to transfer (default 10MB)').argParser(numberArg(parseBytes, 0, 1e12, '--bytes')).helpGroup(g));
   cmd.addOption(new Option('--message-size <bytes>', 'send messages of this size, boundaries kept (default 0: a byte stream)').argParser(numberArg(parseBytes, 0, 1 << 30, '--message-size')).helpGroup(g));
-  cmd.addOption(new Option('--read-rate <bytes/s>', 'the receiving application reads this many bytes per second (default 0: as fast as data arrives)').argParser(numberArg(parseBytes, 0, 1e12, '--read-rate')).helpGroup(g));
+  cmd.addOption(new Option('--read-rate <rate>', 'the receiving application reads this fast: bits/s when bare (8M is 1 MB/s), or bytes with /s (1MB/s, 64KiB/s) (default 0: as fast as data arrives)').argParser(numberArg(parseBytesPerSecond, 0, 1e12, '--read-rate')).helpGroup(g));
   cmd.addOption(new Option('--no-verify', 'do not compare the received data with what was sent (the receiver reads and discards)').helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, sequence numbers and data (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
-  cmd.addOption(new Option('--interval <ms>', 'sampling interval (default 100ms)').argParser(numberArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
-  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
-  cmd.addOption(new Option('--time-limit <duration>', 'give up after this long (virtual time in the simulator; default 1h sim, 10m udp)').argParser(numberArg(parseMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <time>', 'one printed line per this long; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 1, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--time-limit <time>', 'give up after this long (virtual time in the simulator); a bare number is seconds (default 1h sim, 10m udp)').argParser(durationArg(parseRunDurationMs, 1, 365 * 86_400_000, '--time-limit')).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per sample and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
   addCaptureOptions(cmd);
   addTransportOptions(cmd);
-  addImpairmentOptions(cmd, true);
+  addImpairmentOptions(cmd, true, 'preset');
   addSocketOptions(cmd);
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
       if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
+      if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
     const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
     const problems = transportConfigProblems(transport, (k) => flagOf(TRANSPORT_KNOBS, k));
     if (problems.length > 0) throw new UsageError(problems[0]!);
-    const forward = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig;
-    const reverse = { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS, 'rev-') } as ImpairmentConfig;
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
-    const net = (o.net as string | undefined) ?? (peer !== null ? 'udp' : 'sim');
+    const net = (o.net as 'sim' | 'udp' | undefined) ?? (peer !== null ? 'udp' : 'sim');
     if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
+    const link = chooseLink(o, net, true);
+    const { forward, reverse } = link;
     const seed = (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0;
     const setup: TransferSetup = {
       transport,
@@ -177,8 +180,8 @@ export function registerTransfer(program: Command): void {
         progress.update(`t=${s.time_s.toFixed(1)} s  ${formatBitsPerSecond(s.goodput_bps)}  (Ctrl-C stops)`);
       }
     };
-    if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)}, ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
-    const printer = json ? null : new LinePrinter(((o.printInterval as number | undefined) ?? 1000) / 1000);
+    if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)} ${link.description}: ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
+    const printer = json ? null : new LinePrinter(new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs));
     let summary: TransferSummary;
     if (net === 'sim') {
       summary = runSimTransfer(setup, { onSample, capture: capture?.capture });

@@ -2,19 +2,19 @@
 // listener that agreed to it; per-interval loss, reordering, duplication, jitter and kernel drops.
 
 import { Option, type Command } from 'commander';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, type SocketConfig } from '../../core/knobs.js';
+import { SOCKET_KNOBS, type SocketConfig } from '../../core/knobs.js';
 import { STREAM_COLUMNS, runSimStream, runUdpStream, type StreamSample, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
 import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { HEADER_BYTES } from '../../core/wire/packet.js';
 import { CsvWriter } from '../../core/metrics/csv.js';
-import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
+import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseRunDurationMs, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';
-import { Progress, fmt, jsonLine, row, stopSignal } from '../output.js';
-import { numberArg } from '../args.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
+import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 
 const HEADER = ['time', 'sent', 'received', 'lost', 'reordered', 'duplicated', 'jitter ms', 'kernel drops', 'receive rate'];
 const WIDTHS = [8, 8, 9, 6, 9, 10, 9, 12, 14];
@@ -50,27 +50,29 @@ export function registerUdp(program: Command): void {
     .command('udp')
     .summary('unreliable UDP stream: loss, reordering, duplication, jitter, kernel drops')
     .description(
-      'Sends a paced stream of numbered datagrams (like iperf3 -u) to a listener that agreed to it: a local one in a worker thread, or `packetlab udp --listen` on another machine (--peer HOST:PORT). Nothing is retransmitted; the receiver counts what arrives and reports every interval. The sender stops when reports stop.',
+      `Sends a paced stream of numbered datagrams (like iperf3 -u) to a listener that agreed to it: a local one in a worker thread, or \`packetlab udp --listen\` on another machine (--peer HOST:PORT), or in the simulator (--net sim). Nothing is retransmitted; the receiver counts what arrives and reports every interval. The sender stops when reports stop. ${linkHelp()} The impairment flags act on the datagrams; the reports come back over the preset's return direction.`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'real UDP sockets or the simulator (default udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a `packetlab udp --listen` to send to').helpGroup(g));
-  cmd.addOption(new Option('--rate <rate>', 'packets/s (5000pps) or bits/s of datagrams (10M, 1.5Gbit/s) (default 1000pps)').argParser(rateArg).helpGroup(g));
+  addPresetOption(cmd, g);
+  cmd.addOption(new Option('--rate <rate>', 'send rate: bits/s of IP datagrams when bare (10M, 1.5Gbit/s), or packets/s with pps (5000pps) (default 1000pps)').argParser(rateArg).helpGroup(g));
   cmd.addOption(new Option('--size <bytes>', `datagram size, header included (default 1200, at least ${HEADER_BYTES})`).argParser(numberArg(parseBytes, HEADER_BYTES, 65507, '--size', true)).helpGroup(g));
-  cmd.addOption(new Option('--duration <duration>', 'how long to send (default 10s)').argParser(numberArg(parseMs, 1, 3_600_000, '--duration')).helpGroup(g));
-  cmd.addOption(new Option('--interval <ms>', 'report and sampling interval (default 100ms)').argParser(numberArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
-  cmd.addOption(new Option('--print-interval <ms>', 'one printed line per this long (default 1s)').argParser(numberArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
+  cmd.addOption(new Option('--duration <time>', 'how long to send; a bare number is seconds (default 10s)').argParser(durationArg(parseRunDurationMs, 1, 3_600_000, '--duration')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'report and sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--print-interval <time>', 'one printed line per this long; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per interval and a final summary object').helpGroup(g));
   cmd.addOption(new Option('--csv <file>', 'write the samples to a CSV file').helpGroup(g));
   addCaptureOptions(cmd);
-  addImpairmentOptions(cmd, false);
+  addImpairmentOptions(cmd, false, 'preset');
   addSocketOptions(cmd);
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
     if (o.listen !== undefined) {
       if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
+      if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
       await runListener(o.listen as string | true, o, socket, o.json === true);
       return;
     }
@@ -79,35 +81,36 @@ export function registerUdp(program: Command): void {
     const pps = 'packetsPerSecond' in rate ? rate.packetsPerSecond : rate.bitsPerSecond / ((size + IP_UDP_OVERHEAD_BYTES) * 8);
     if (!(pps >= 1 && pps <= 10_000_000)) throw new UsageError(`--rate: ${Math.round(pps)} packets/s is outside 1..10000000`);
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
-    const net = (o.net as string | undefined) ?? 'udp';
+    const net = (o.net as 'sim' | 'udp' | undefined) ?? 'udp';
     if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
+    const link = chooseLink(o, net, false);
     const seed = (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0;
     const setup: StreamSetup = {
       datagramBytes: size,
       ratePacketsPerSecond: Math.round(pps),
       durationMs: (o.duration as number | undefined) ?? 10_000,
       intervalMs: (o.interval as number | undefined) ?? 100,
-      impairment: { ...NO_IMPAIRMENT, ...readKnobs(o, IMPAIRMENT_KNOBS) } as ImpairmentConfig,
+      impairment: link.forward,
+      // The reports' way back: the preset's return direction; with no preset, as the stream runs without one.
+      reverse: link.preset === null ? undefined : link.reverse,
       seed,
     };
     const json = o.json === true;
     const capture = openCapture(o, net === 'udp', `packetlab udp, ${net}, ${setup.datagramBytes} B at ${setup.ratePacketsPerSecond} packets/s, seed ${seed}`);
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, STREAM_COLUMNS);
-    const everyS = ((o.printInterval as number | undefined) ?? 1000) / 1000;
+    const clock = new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs);
     const progress = new Progress();
     let sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
-    let lastPrint = 0;
     let last: StreamSample | null = null;
-    const print = (s: StreamSample) => {
-      const dt = s.time_s - lastPrint;
+    const print = (s: StreamSample, lastRow: boolean) => {
+      const dt = clock.spanS(s.time_s);
       console.log(
         row(
-          [`${s.time_s.toFixed(1)} s`, fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
+          [clock.close(s.time_s, lastRow), fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
           WIDTHS,
         ),
       );
       sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as typeof sums;
-      lastPrint = s.time_s;
     };
     const onSample = (s: StreamSample) => {
       csv?.write(s);
@@ -117,11 +120,11 @@ export function registerUdp(program: Command): void {
       }
       last = s;
       for (const k of SUMMED) sums[k] += s[k];
-      if (s.time_s - lastPrint >= everyS - 1e-9) print(s);
+      if (clock.due(s.time_s)) print(s, false);
       progress.update(`t=${s.time_s.toFixed(1)} s  sent ${sums.sent_packets}  (Ctrl-C stops)`);
     };
     if (!json) {
-      console.log(`UDP stream of ${setup.datagramBytes} B datagrams at ${setup.ratePacketsPerSecond} packets/s (${formatBitsPerSecond(setup.ratePacketsPerSecond * (setup.datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8)}) for ${setup.durationMs / 1000} s, ${net === 'sim' ? 'simulated' : peer === null ? 'to a local listener' : `to ${o.peer as string}`}`);
+      console.log(`UDP stream of ${setup.datagramBytes} B datagrams at ${setup.ratePacketsPerSecond} packets/s (${formatBitsPerSecond(setup.ratePacketsPerSecond * (setup.datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8)}) for ${setup.durationMs / 1000} s, ${net === 'sim' ? 'simulated' : peer === null ? 'to a local listener' : `to ${o.peer as string}`}, ${link.description}`);
       console.log(row(HEADER, WIDTHS));
     }
     let summary: StreamSummary;
@@ -136,7 +139,7 @@ export function registerUdp(program: Command): void {
     }
     progress.clear();
     const l = last as StreamSample | null;
-    if (!json && l !== null && l.time_s > lastPrint) print(l);
+    if (!json && l !== null && clock.pending(l.time_s)) print(l, true);
     csv?.close();
     closeCapture(capture, json);
     if (json) jsonLine(summary);

@@ -19,13 +19,16 @@ export const DEFAULT_PEER_CAPS: Readonly<PeerCaps> = Object.freeze({
   maxDrcEntries: 100_000,
 });
 
-/** The `packetlab peer` flag of each cap, for messages that say how to raise it. */
+/**
+ * The `packetlab peer` flag of each cap, for messages that say how to raise it. Both rate caps
+ * share --max-rate: its value's unit says which (bits/s when bare, packets/s with pps).
+ */
 export const CAP_FLAGS: Readonly<Record<keyof PeerCaps, string>> = Object.freeze({
   maxClients: '--max-clients',
   maxServicesPerClient: '--max-services',
   maxSessionsPerListener: '--max-sessions',
   maxRatePacketsPerSecond: '--max-rate',
-  maxRateBitsPerSecond: '--max-bitrate',
+  maxRateBitsPerSecond: '--max-rate',
   maxDurationMs: '--max-duration',
   maxSocketBufferBytes: '--max-socket-buffer',
   maxRcvBufferBytes: '--max-rcv-buffer',

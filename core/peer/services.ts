@@ -5,7 +5,7 @@
 // can neither use a client's services nor make them send anything.
 
 import type { Socket } from 'node:dgram';
-import { Listener, type ListenerCaps, type Session, type SessionFactory } from '../listener.js';
+import { Listener, type ListenerCaps, type Session } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
@@ -16,7 +16,6 @@ import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
-import { Service } from '../wire/handshake.js';
 import type { SocketConfig } from '../knobs.js';
 import type { ReceiverChanges } from '../transport/config.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
@@ -120,21 +119,14 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
   const peers = new PeerTable({ onlyHost: o.clientAddress });
-  const base = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
+  const factory = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
   const lim = o.limits;
-  const factory: SessionFactory = (ctx) => {
-    const so = ctx.options;
-    if (so.service === Service.STREAM) {
-      // The listener checks packets per second; the agent also caps bits per second.
-      const bitsPerSecond = so.ratePacketsPerSecond * so.datagramBytes * 8;
-      if (bitsPerSecond > lim.maxRateBitsPerSecond) return { refuse: `stream of ${bitsPerSecond} bit/s exceeds the agent's limit of ${lim.maxRateBitsPerSecond} bit/s` };
-    }
-    return base(ctx);
-  };
+  // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
   const caps: ListenerCaps = {
     maxSessions: lim.maxSessions,
     maxRcvBufferBytes: lim.maxRcvBufferBytes,
     maxStreamPacketsPerSecond: lim.maxRatePacketsPerSecond,
+    maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
     maxStreamDurationMs: lim.maxDurationMs,
     maxSessionMs: lim.maxDurationMs,
   };
@@ -250,7 +242,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
+    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,

@@ -27,7 +27,13 @@ export interface StreamSetup {
   durationMs: number;
   /** Sampling and report interval. */
   intervalMs: number;
+  /** Impairment of the datagrams (sender to receiver). */
   impairment: ImpairmentConfig;
+  /**
+   * Impairment of the reports on their way back. Without it, the simulator carries them over a
+   * clean path with the datagrams' delay and real sockets leave them alone.
+   */
+  reverse?: ImpairmentConfig;
   seed: number;
 }
 
@@ -194,8 +200,8 @@ export function buildSimStream(setup: StreamSetup, wrapReceiver: (e: Endpoint) =
   const sender = makeSender(setup, 1);
   const listener = new Listener(DEFAULT_LISTENER_CAPS, labSessionFactory(), deriveSeed(setup.seed, 'listener'));
   const forward = new Link(setup.impairment, deriveSeed(setup.seed, 'forward'));
-  // Reports travel back over a clean path with the same delay.
-  const reverse = new Link({ ...NO_IMPAIRMENT, delayMs: setup.impairment.delayMs }, deriveSeed(setup.seed, 'reverse'));
+  // Reports travel back over the given return path, or a clean one with the same delay.
+  const reverse = new Link(setup.reverse ?? { ...NO_IMPAIRMENT, delayMs: setup.impairment.delayMs }, deriveSeed(setup.seed, 'reverse'));
   const sim = new Simulator([sender, wrapReceiver(listener)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
   return { sim, sender, listener, forward, reverse };
 }
@@ -260,10 +266,11 @@ export async function runUdpStream(o: UdpStreamOptions): Promise<StreamSummary> 
   const peers = new PeerTable();
   const sender = makeSender(setup, peers.idOf(peer.host, peer.port));
   const link = new Link(setup.impairment, deriveSeed(setup.seed, 'forward'));
-  // Reports come in unimpaired; a pass-through link on ingress exists only to be captured.
+  // Reports come in over the given return path, else unimpaired: then a pass-through link on
+  // ingress exists only to be captured.
   let ingress: Link | null = null;
-  if (o.capture !== undefined) {
-    ingress = new Link(NO_IMPAIRMENT, deriveSeed(setup.seed, 'reverse'));
+  if (setup.reverse !== undefined || o.capture !== undefined) ingress = new Link(setup.reverse ?? NO_IMPAIRMENT, deriveSeed(setup.seed, 'reverse'));
+  if (o.capture !== undefined && ingress !== null) {
     const own = socket.address();
     captureUdpLinks(o.capture, { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: peer.host, port: peer.port }, peerId: sender.transmitTo, forward: link, reverse: ingress }, 'reports');
   }

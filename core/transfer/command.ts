@@ -19,9 +19,12 @@ function flags(values: Record<string, unknown>, defaults: Record<string, unknown
 
 /** The command that reruns this setup in the simulator. */
 export function simTransferCommand(s: TransferSetup): string {
-  const parts = ['npx packetlab transfer --net sim', `--seed ${s.seed}`, `--bytes ${s.totalBytes}`];
+  // The flags below are differences from the knobs' defaults, which are the ideal link; the
+  // command line's simulator would otherwise start from its own default link.
+  const parts = ['npx packetlab transfer --net sim --preset ideal', `--seed ${s.seed}`, `--bytes ${s.totalBytes}`];
   if (s.messageBytes > 0) parts.push(`--message-size ${s.messageBytes}`);
-  if (s.readRateBytesPerSecond > 0) parts.push(`--read-rate ${s.readRateBytesPerSecond}`);
+  // A bare --read-rate is bits/s; B/s keeps the setup's bytes per second exact.
+  if (s.readRateBytesPerSecond > 0) parts.push(`--read-rate ${s.readRateBytesPerSecond}B/s`);
   if (s.verifyData === false) parts.push('--no-verify');
   parts.push(...flags(s.transport as unknown as Record<string, unknown>, DEFAULT_TRANSPORT_CONFIG as unknown as Record<string, unknown>, TRANSPORT_KNOBS, ''));
   parts.push(...flags(s.forward as unknown as Record<string, unknown>, NO_IMPAIRMENT as unknown as Record<string, unknown>, IMPAIRMENT_KNOBS, ''));
