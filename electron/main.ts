@@ -14,6 +14,7 @@ import { CONTENT_SECURITY_POLICY } from '../experiments/api/page.js';
 import { defaultRunsDir } from '../experiments/runner/store.js';
 import { defaultSpecsDir } from '../cli/commands/serve.js';
 import { BEACON_PORT, PeerBeaconListener } from '../core/peer/beacon.js';
+import { crc32cImplementation } from '../core/wire/packet.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appRequestHandler } from './app-protocol.js';
 import { MENU_CHANNEL, RUN_BATCH_CHANNEL, type MenuAction } from './channels.js';
 import { registerIpcHandlers } from './ipc.js';
@@ -107,7 +108,7 @@ function buildMenu(): void {
         else dialog.showErrorBox(APP_NAME, `The Wireshark dissector is missing from this installation (${files.dissectorPath}).`);
       },
       about: () => {
-        const options = { type: 'info' as const, title: `About ${APP_NAME}`, message: APP_NAME, detail: aboutText(APP_NAME, app.getVersion(), process.versions) };
+        const options = { type: 'info' as const, title: `About ${APP_NAME}`, message: APP_NAME, detail: aboutText(APP_NAME, app.getVersion(), process.versions, crc32cImplementation()) };
         void (win !== null ? dialog.showMessageBox(win, options) : dialog.showMessageBox(options));
       },
     },

@@ -57,8 +57,8 @@ export function menuTemplate(c: MenuContext, a: MenuActions): MenuItemConstructo
   return template;
 }
 
-/** The About box's text. */
-export function aboutText(appName: string, appVersion: string, versions: Partial<Record<string, string>>): string {
+/** The About box's text; `crc32c` says which checksum implementation runs, and why when it is the slower one. */
+export function aboutText(appName: string, appVersion: string, versions: Partial<Record<string, string>>, crc32c?: { kind: 'native' | 'javascript'; why: string | null }): string {
   const lines = [`${appName} ${appVersion}`];
   const named: [string, string][] = [
     ['electron', 'Electron'],
@@ -67,5 +67,6 @@ export function aboutText(appName: string, appVersion: string, versions: Partial
     ['v8', 'V8'],
   ];
   for (const [key, label] of named) if (versions[key] !== undefined) lines.push(`${label} ${versions[key]}`);
+  if (crc32c !== undefined) lines.push(crc32c.kind === 'native' ? 'CRC32C: native (@node-rs/crc32)' : `CRC32C: JavaScript, slower on large datagrams (${crc32c.why ?? 'the native one is not in use'})`);
   return lines.join('\n');
 }

@@ -152,6 +152,12 @@ describe('the main process starts', () => {
     }
   });
 
+  it('About names the versions and the native CRC32C', async () => {
+    await main.op('menu', { labels: ['&Help', 'About Packet Lab'] });
+    await until('the About box', () => main.events.some((e) => e.type === 'dialog' && e.kind === 'message'));
+    expect(main.events.find((e) => e.type === 'dialog' && e.kind === 'message')!.content).toMatch(/^Packet Lab\n.*CRC32C: native \(@node-rs\/crc32\)/s);
+  });
+
   it('Help > Show Wireshark Dissector reveals the dissector file', async () => {
     await main.op('menu', { labels: ['&Help', 'Show Wireshark Dissector'] });
     await until('the reveal', () => main.events.some((e) => e.type === 'reveal'));
@@ -199,6 +205,35 @@ describe('start-up from awkward folders', () => {
     } finally {
       renameSync(moved, staged.dir);
     }
+  });
+});
+
+describe('macOS: the window closed, the dock clicked', () => {
+  it('opens a new window, and a failure to do so is shown, not left unhandled', async () => {
+    // As macOS here, @node-rs/crc32 finds no binary for the platform: the app starts all the same
+    // (the native module loads lazily), and About says the JavaScript CRC32C runs and why.
+    const { main } = launch(staged.dir, { FAKE_ELECTRON_PLATFORM: 'darwin' });
+    await main.loaded();
+    await main.op('menu', { labels: ['&Help', `About Packet Lab`] });
+    await until('the About box', () => main.events.some((e) => e.type === 'dialog' && e.kind === 'message'));
+    expect(main.events.find((e) => e.type === 'dialog' && e.kind === 'message')!.content).toMatch(/CRC32C: JavaScript, slower on large datagrams \(@node-rs\/crc32 did not load on darwin-/);
+    await main.op('close');
+    await main.op('activate');
+    await until('a new window', async () => (await main.op<State>('state')).windows.length === 1);
+    await main.loaded();
+    await main.op('close');
+    const index = join(staged.dir, 'dist', 'renderer', 'index.html');
+    renameSync(index, `${index}.away`);
+    try {
+      await main.op('activate');
+      await until('the error dialog', () => main.events.some((e) => e.type === 'dialog' && e.kind === 'error'));
+      const state = await main.op<State>('state');
+      expect(state.unhandled).toEqual([]);
+      expect(state.dialogs.find((d) => d.kind === 'error')!.content).toMatch(/could not open its window/);
+    } finally {
+      renameSync(`${index}.away`, index);
+    }
+    await quit(main);
   });
 });
 

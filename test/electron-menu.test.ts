@@ -55,5 +55,7 @@ describe('menu', () => {
   it('About names the versions', () => {
     expect(aboutText('Packet Lab', '0.1.0', { electron: '45.4.1', chrome: '142.0', node: '22.20.0', v8: '14.2' })).toBe('Packet Lab 0.1.0\nElectron 45.4.1\nChromium 142.0\nNode.js 22.20.0\nV8 14.2');
     expect(aboutText('Packet Lab', '0.1.0', { node: '20.19.0' })).toBe('Packet Lab 0.1.0\nNode.js 20.19.0');
+    expect(aboutText('Packet Lab', '0.1.0', {}, { kind: 'native', why: null })).toBe('Packet Lab 0.1.0\nCRC32C: native (@node-rs/crc32)');
+    expect(aboutText('Packet Lab', '0.1.0', {}, { kind: 'javascript', why: 'no binary for darwin-x64' })).toBe('Packet Lab 0.1.0\nCRC32C: JavaScript, slower on large datagrams (no binary for darwin-x64)');
   });
 });
