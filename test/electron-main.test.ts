@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from '../experiments/api/page.js';
 import { INVOKE_CHANNELS, MENU_CHANNEL, RUN_BATCH_CHANNEL } from '../electron/channels.js';
 import { APP_INDEX_URL } from '../electron/app-protocol.js';
-import { stageApp, type StagedApp } from './helpers/stage-app.js';
+import { ROOT, stageApp, type StagedApp } from './helpers/stage-app.js';
+import { importClosure } from './helpers/imports.js';
 import { startMain, type MainProcess } from './helpers/electron-main.js';
 import { until } from './helpers/until.js';
 
@@ -261,5 +262,17 @@ describe('the packaged app', () => {
       renameSync(join(resources, 'icon.png'), join(staged.dir, 'build', 'icon.png'));
       renameSync(join(resources, 'wireshark', 'packetlab.lua'), join(staged.dir, 'tools', 'wireshark', 'packetlab.lua'));
     }
+  });
+});
+
+describe("the main process's imports", () => {
+  it('load no command-line code and no native module when it starts (the CRC32C binding loads on first use)', () => {
+    const closure = importClosure(ROOT, ['/dist/electron/main.js']);
+    expect(closure.missing).toEqual([]);
+    expect([...closure.files].filter((f) => f.startsWith('/dist/cli/'))).toEqual([]);
+    expect([...closure.packages].sort()).not.toContain('@node-rs/crc32');
+    expect([...closure.packages].sort()).not.toContain('commander');
+    // What it does load, so that a new dependency of the main process is a visible change.
+    expect([...closure.packages].sort()).toEqual(['crc-32', 'csv-parse', 'csv-stringify', 'electron', 'env-paths', 'jsonc-parser', 'jstat', 'pure-rand', 'zod']);
   });
 });

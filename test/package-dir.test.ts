@@ -12,12 +12,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { builtinModules } from 'node:module';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './helpers/stage-app.js';
+import { importClosure } from './helpers/imports.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string; version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> };
 const tmp = mkdtempSync(join(tmpdir(), 'packetlab-package-'));
@@ -60,14 +60,6 @@ function standInElectron(): string {
 function walk(dir: string, base = ''): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name), `${base}/${e.name}`) : [`${base}/${e.name}`]));
-}
-
-/** Relative and bare module specifiers a compiled ES module imports. */
-function importsOf(source: string): string[] {
-  const out: string[] = [];
-  const re = /(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[;\s])import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-  for (const m of source.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
-  return out;
 }
 
 beforeAll(() => {
@@ -166,27 +158,10 @@ describe('the unpacked app (electron-builder --dir)', () => {
   it('holds every module the main process and the workers import', () => {
     const roots = [...files].filter((f) => f === '/dist/electron/main.js' || /^\/dist\/.*-worker\.js$/.test(f));
     expect(roots).toEqual(expect.arrayContaining(['/dist/electron/main.js', '/dist/experiments/api/run-worker.js', '/dist/experiments/api/store-worker.js']));
-    const builtins = new Set([...builtinModules, 'electron']);
-    const seen = new Set<string>();
-    const missing: string[] = [];
-    const queue = [...roots];
-    while (queue.length > 0) {
-      const f = queue.pop()!;
-      if (seen.has(f)) continue;
-      seen.add(f);
-      for (const spec of importsOf(packedFile(f.slice(1)).toString('utf8'))) {
-        if (spec.startsWith('.')) {
-          const target = posix.normalize(posix.join(dirname(f), spec));
-          if (files.has(target)) queue.push(target);
-          else missing.push(`${f} imports ${spec}`);
-        } else if (!spec.startsWith('node:') && !builtins.has(spec.split('/')[0]!)) {
-          const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-          if (!has(`/node_modules/${name}/package.json`)) missing.push(`${f} imports ${spec}`);
-        }
-      }
-    }
-    expect(seen.size).toBeGreaterThan(20);
-    expect(missing).toEqual([]);
+    const closure = importClosure(packedDir, roots, { dynamic: true });
+    expect(closure.files.size).toBeGreaterThan(20);
+    expect(closure.missing).toEqual([]);
+    expect([...closure.packages].filter((p) => p !== 'electron' && !has(`/node_modules/${p}/package.json`))).toEqual([]);
   });
 });
 

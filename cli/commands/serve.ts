@@ -1,11 +1,10 @@
 // `packetlab serve`: the desktop app's UI for a browser, with the lab API on a WebSocket.
 
 import { join } from 'node:path';
-import envPaths from 'env-paths';
 import type { Command } from 'commander';
 import { projectRoot } from '../../core/util/paths.js';
 import { startLabServer } from '../../experiments/api/serve.js';
-import { defaultRunsDir } from '../../experiments/runner/store.js';
+import { defaultRunsDir, defaultSpecsDir } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
 import { jsonLine } from '../output.js';
 import { numberArg } from '../args.js';
@@ -21,11 +20,6 @@ this command (PACKETLAB_TOKEN=... packetlab serve). There is no flag that takes 
 a command line is visible to every user of the machine (ps), so the app never puts the token on
 one, not even for the worker threads that run experiments. Keep the file readable by you only
 (chmod 600 FILE). --token is another secret: the key of this page, not of peer agents.`;
-
-/** Folder of the user's own specs. */
-export function defaultSpecsDir(): string {
-  return join(envPaths('packetlab', { suffix: '' }).data, 'specs');
-}
 
 /** Registers `serve`. */
 export function registerServe(program: Command): void {

@@ -79,6 +79,11 @@ export function defaultRunsDir(): string {
   return process.env.PACKETLAB_RUNS_DIR ?? join(envPaths('packetlab', { suffix: '' }).data, 'runs');
 }
 
+/** Folder of the user's own specs (the app's and `packetlab serve`'s saveSpec), in the user's data folder. */
+export function defaultSpecsDir(): string {
+  return join(envPaths('packetlab', { suffix: '' }).data, 'specs');
+}
+
 function stamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
