@@ -291,6 +291,60 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
     await expect(resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp', { binderPort: binder.port })).rejects.toThrow(/has no udp registration of program 536871170 version 1/);
   });
 
+  it("never takes over or removes another server's mappings; replaces stale ones", async () => {
+    const counterUdp = async () => resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp', { binderPort: binder.port });
+    const first = await registerServer(server, { port: binder.port, kind: 'lab' });
+    expect(first.skipped).toEqual([]);
+    // A second server of the same programs finds them held by a server that answers: it skips them.
+    const second = await RpcServer.start({ programs: demoPrograms().programs });
+    try {
+      const reg2 = await registerServer(second, { port: binder.port, kind: 'lab' });
+      expect(reg2.mappings).toEqual([]);
+      expect(reg2.skipped.map((k) => k.program).sort()).toEqual(demo.programs.map((p) => p.program).sort());
+      expect(await counterUdp()).toBe(server.udpPort);
+      await reg2.unregister();
+      expect(await counterUdp()).toBe(server.udpPort);
+    } finally {
+      await second.close();
+    }
+    // The first one's mappings outlive its server only until another server registers: stale, replaced.
+    const third = await RpcServer.start({ programs: demoPrograms().programs });
+    const fourth = await RpcServer.start({ programs: demoPrograms().programs });
+    try {
+      const reg3 = await registerServer(third, { port: binder.port, kind: 'lab' });
+      expect(reg3.skipped.length).toBe(demo.programs.length);
+      await third.close();
+      // The first registration's server (`server`) still answers, so nothing is stale yet; after
+      // taking its own back, a new server registers, and the first server's exit must not remove it.
+      await first.unregister();
+      const reg4 = await registerServer(fourth, { port: binder.port, kind: 'lab' });
+      expect(reg4.skipped).toEqual([]);
+      expect(await counterUdp()).toBe(fourth.udpPort);
+      await first.unregister();
+      expect(await counterUdp()).toBe(fourth.udpPort);
+      await reg4.unregister();
+      await expect(counterUdp()).rejects.toThrow(/has no udp registration/);
+    } finally {
+      await third.close();
+      await fourth.close();
+    }
+  });
+
+  it('replaces the mappings of a server that no longer answers', async () => {
+    const gone = await RpcServer.start({ programs: demoPrograms().programs });
+    await registerServer(gone, { port: binder.port, kind: 'lab' });
+    await gone.close();
+    const next = await RpcServer.start({ programs: demoPrograms().programs });
+    try {
+      const reg = await registerServer(next, { port: binder.port, kind: 'lab' });
+      expect(reg.skipped).toEqual([]);
+      expect(await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp', { binderPort: binder.port })).toBe(next.tcpPort);
+      await reg.unregister();
+    } finally {
+      await next.close();
+    }
+  });
+
   it('packetlab rpc call and rpcinfo through the binder; bad arguments are usage errors', async () => {
     const reg = await registerServer(server, { port: binder.port, kind: 'lab' });
     try {
@@ -358,4 +412,5 @@ describe('packetlab rpc serve-demo', () => {
       expect(await exited).toBe(0);
     }
   });
+
 });

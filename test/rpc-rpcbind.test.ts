@@ -133,7 +133,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     expect(TypesProgV1.program).toBe(0x20000103);
   });
 
-  it('packetlab rpc serve-demo registers with rpcbind by itself and unregisters on Ctrl-C', async () => {
+  it("packetlab rpc serve-demo finds rpcbind by itself, leaves another server's mappings alone, and removes none of them on Ctrl-C", async () => {
     const child = spawn(process.execPath, [join(root, 'bin/packetlab.js'), 'rpc', 'serve-demo', '--json', '--stats-interval', '0', '--no-plt'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = createInterface({ input: child.stdout! });
     const reg2 = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -146,12 +146,13 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
       child.on('exit', (code) => reject(new Error(`serve-demo exited with ${code}: ${stderr}`)));
     });
     expect(reg2).toMatchObject({ binder: 'rpcbind', binderPort: 111, startedBinder: false });
+    // This file's server registered the same programs and answers: serve-demo does not take them over.
+    expect((reg2.skipped as { program: number }[]).map((k) => k.program)).toContain(CounterProgV1.program);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    // serve-demo replaced our registration (UNSET removes every protocol, as rpcgen servers do):
-    // after it left, rpcbind has no counter program any more.
+    // Nor does it remove them when it leaves: rpcbind still sends callers to this file's server.
     const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
-    expect(r.stdout).not.toMatch(new RegExp(`\\s${CounterProgV1.program}\\s`));
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.udpPort}\\s`));
   });
 });

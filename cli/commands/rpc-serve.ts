@@ -71,7 +71,7 @@ export function registerRpcServe(rpc: Command): void {
     const where = { host, udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
     if (json) {
       jsonLine({ type: 'serving', ...where, programs: demo.programs.map((p) => ({ name: p.name, program: p.program, version: p.version })), drc });
-      if (reg !== null) jsonLine({ type: 'registered', binder: reg.kind, binderPort: reg.binderPort, startedBinder: binder?.own !== null, mappings: reg.mappings, refused: reg.refused });
+      if (reg !== null) jsonLine({ type: 'registered', binder: reg.kind, binderPort: reg.binderPort, startedBinder: binder?.own !== null, mappings: reg.mappings, refused: reg.refused, skipped: reg.skipped });
     } else {
       console.log(`serving ${names}`);
       console.log(`on ${host}: udp ${server.udpPort}, tcp ${server.tcpPort}${server.pltPort !== null ? `, plt ${server.pltPort}` : ''}`);
@@ -79,6 +79,10 @@ export function registerRpcServe(rpc: Command): void {
         const kinds = [...new Set(reg.mappings.map((m) => protocolName(m.prot)))].join(', ');
         const who = reg.kind === 'rpcbind' ? 'rpcbind on port 111' : `the lab binder on port ${reg.binderPort}${binder?.own !== null ? ' (started here)' : ''}`;
         console.log(`registered with ${who}: ${kinds}${reg.refused.length > 0 ? ` (not ${[...new Set(reg.refused.map((m) => protocolName(m.prot)))].join(', ')}: ${reg.kind === 'rpcbind' ? 'rpcbind knows only tcp and udp' : 'refused'})` : ''}`);
+        for (const k of reg.skipped) {
+          const name = demo.programs.find((p) => p.program === k.program)?.name ?? String(k.program);
+          console.log(`not registered: ${name} v${k.version} is registered by another server that answers (${protocolName(k.holder.prot)} port ${k.holder.port}); its mappings are left alone`);
+        }
       } else {
         console.log('not registered with a portmapper (--no-register): callers need --port');
       }

@@ -162,13 +162,49 @@ export interface Registration {
   readonly mappings: Mapping[];
   /** Transports the binder refused (plt with rpcbind). */
   readonly refused: Mapping[];
+  /** Program versions left alone because another server that answers holds their mapping. */
+  readonly skipped: { program: number; version: number; holder: Mapping }[];
+  /** Removes this server's mappings, and no one else's. */
   unregister(): Promise<void>;
 }
 
+/** The transport of a mapping's protocol number, or null for one the lab does not speak. */
+function transportOf(prot: number): RpcTransportName | null {
+  return prot === IPPROTO_UDP ? 'udp' : prot === IPPROTO_TCP ? 'tcp' : prot === PLT_PROTOCOL ? 'plt' : null;
+}
+
+/** Does a server answer NULL of (program, version) where this loopback mapping points? */
+async function mappingAnswers(m: Mapping): Promise<boolean> {
+  const t = transportOf(m.prot);
+  if (t === null || m.port === 0) return false;
+  try {
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: m.port, transport: t, policy: { ...BINDER_POLICY, timeoutMs: 1000 } });
+    try {
+      await c.ping(m.prog, m.vers);
+      return true;
+    } finally {
+      await c.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The binder's mappings of (program, version). */
+async function mappingsOf(port: number, program: number, version: number): Promise<Mapping[]> {
+  const list = await pmapCall('127.0.0.1', port, PmapProgV2.procedures.PMAPPROC_DUMP, undefined, BINDER_POLICY, 'tcp');
+  return fromPmaplist(list).filter((m) => m.prog === program && m.vers === version);
+}
+
+const sameMapping = (a: Mapping, b: Mapping) => a.prog === b.prog && a.vers === b.vers && a.prot === b.prot && a.port === b.port;
+
 /**
  * Registers every program version a server serves with the binder on this machine (loopback),
- * one mapping per transport. As rpcgen's servers do, old mappings of the same (prog, vers) are
- * removed first.
+ * one mapping per transport. Mappings of the same (prog, vers) that point at a server that still
+ * answers are another server's: that version is skipped, not taken over. Stale ones (nothing
+ * answers there any more) are replaced, as rpcgen's servers replace them. Portmapper version 2
+ * unsets all protocols of a (prog, vers) at once, so unregister() puts back any mapping another
+ * server made since.
  */
 export async function registerServer(server: RpcServer, binder: { port: number; kind: 'rpcbind' | 'lab' }): Promise<Registration> {
   const host = '127.0.0.1';
@@ -176,13 +212,28 @@ export async function registerServer(server: RpcServer, binder: { port: number; 
   for (const e of server.engines()) for (const s of e.served()) served.set(`${s.program}|${s.version}`, s);
   const mappings: Mapping[] = [];
   const refused: Mapping[] = [];
+  const skipped: { program: number; version: number; holder: Mapping }[] = [];
   const transports: [RpcTransportName, number | null][] = [
     ['udp', server.udpPort],
     ['tcp', server.tcpPort],
     ['plt', server.pltPort],
   ];
+  const registered: { program: number; version: number }[] = [];
   for (const { program, version } of served.values()) {
-    await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_UNSET, { prog: program, vers: version, prot: 0, port: 0 });
+    const existing = await mappingsOf(binder.port, program, version);
+    let holder: Mapping | null = null;
+    for (const m of existing) {
+      if (await mappingAnswers(m)) {
+        holder = m;
+        break;
+      }
+    }
+    if (holder !== null) {
+      skipped.push({ program, version, holder });
+      continue;
+    }
+    if (existing.length > 0) await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_UNSET, { prog: program, vers: version, prot: 0, port: 0 });
+    registered.push({ program, version });
     for (const [t, port] of transports) {
       if (port === null) continue;
       const m: Mapping = { prog: program, vers: version, prot: protocolNumber(t), port };
@@ -199,9 +250,19 @@ export async function registerServer(server: RpcServer, binder: { port: number; 
     kind: binder.kind,
     mappings,
     refused,
+    skipped,
     unregister: async () => {
-      for (const { program, version } of served.values()) {
-        await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_UNSET, { prog: program, vers: version, prot: 0, port: 0 }).catch(() => false);
+      for (const { program, version } of registered) {
+        try {
+          const now = await mappingsOf(binder.port, program, version);
+          const mine = now.filter((m) => mappings.some((x) => sameMapping(x, m)));
+          if (mine.length === 0) continue;
+          const others = now.filter((m) => !mappings.some((x) => sameMapping(x, m)));
+          await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_UNSET, { prog: program, vers: version, prot: 0, port: 0 });
+          for (const m of others) await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_SET, m);
+        } catch {
+          // The binder is gone: there is nothing left to take back.
+        }
       }
     },
   };
