@@ -20,10 +20,11 @@ import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
 import { frameRecord } from '../core/rpc/record-marking.js';
 import { demoPrograms, type DemoPrograms } from '../experiments/rpc/demo.js';
 import { CounterProgV1Client, CounterProgV1 } from '../experiments/rpc/counter.js';
-import { KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
+import { KvProgV1, KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
 import { TypesProgV1Client } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';
 import { cliAsync } from './helpers/cli.js';
+import { until } from './helpers/until.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TRANSPORTS: RpcTransportName[] = ['udp', 'tcp', 'plt'];
@@ -413,4 +414,42 @@ describe('packetlab rpc serve-demo', () => {
     }
   });
 
+  it('logs refused UDP replies once per interval, with the last one described, and takes its TCP limits from flags', async () => {
+    const child = spawn(process.execPath, [join(root, 'bin/packetlab.js'), 'rpc', 'serve-demo', '--no-register', '--no-plt', '--stats-interval', '200ms', '--max-tcp-per-address', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await until(() => `serve-demo to serve; output: ${out}`, () => /^on 127\.0\.0\.1: udp \d+/m.test(out), 20_000);
+      const port = Number(/^on 127\.0\.0\.1: udp (\d+)/m.exec(out)![1]);
+      const tcp = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'tcp', policy: FAST });
+      const kv = new KvProgV1Client(tcp);
+      for (let i = 0; i < 20; i++) expect((await kv.kvPut({ key: `key-${i}`, value: new Uint8Array(500), expected_revision: null })).status).toBe(KvStatus.KV_OK);
+      // A third TCP connection from this address is refused (two allowed).
+      const second = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'tcp', policy: FAST });
+      const third = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'tcp', policy: FAST });
+      await expect(third.ping(KvProgV1.program, 1)).rejects.toThrow();
+      await third.close().catch(() => undefined);
+      await second.close();
+      // Over UDP the list is about 200 times its call: refused, three times.
+      const udp = await RpcClient.connect({ host: '127.0.0.1', port, transport: 'udp', policy: FAST });
+      for (let i = 0; i < 3; i++) await expect(new KvProgV1Client(udp).kvList('')).rejects.toThrow(/SYSTEM_ERR/);
+      await udp.close();
+      const refusals = () => out.split('\n').filter((l) => l.startsWith('refused '));
+      const refusedSum = () => refusals().reduce((n, l) => n + Number(/^refused (\d+)/.exec(l)![1]), 0);
+      await until(() => `the refusal lines; output: ${out}`, () => refusedSum() >= 3, 5000);
+      expect(refusedSum()).toBe(3);
+      expect(refusals().length).toBeLessThanOrEqual(3);
+      expect(refusals().at(-1)).toMatch(/the last: KV_LIST: a \d+-byte reply to a \d+-byte call from 127\.0\.0\.1:\d+ is more than 3 times the call; answered SYSTEM_ERR \(the caller can use TCP\)$/);
+      await until(() => `the TCP line; output: ${out}`, () => /^TCP so far: 0 connections refused \(server full\), 1 refused \(address full\)/m.test(out), 5000);
+      await tcp.close();
+    } finally {
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
+    const bad = await cliAsync(['rpc', 'serve-demo', '--tcp-idle-timeout', '3 fortnights']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
 });

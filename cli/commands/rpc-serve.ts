@@ -7,8 +7,9 @@ import { LAB_BINDER_PORT, binderAnswers, protocolName, registerServer, startLabB
 import { PMAP_PORT } from '../../core/rpc/pmap.js';
 import { RpcServer } from '../../core/rpc/server-net.js';
 import { demoPrograms } from '../../experiments/rpc/demo.js';
-import { parseMs } from '../../core/units.js';
-import { durationArg } from '../args.js';
+import { formatDurationMs, parseMs, parseNumber } from '../../core/units.js';
+import { DEFAULT_TCP_SERVER_LIMITS, type TcpServerLimits } from '../../core/rpc/tcp.js';
+import { durationArg, numberArg } from '../args.js';
 import { UsageError } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
 import { addBinderOption, addDrcOptions, portArg, readDrc } from './rpc-options.js';
@@ -43,6 +44,12 @@ export function registerRpcServe(rpc: Command): void {
   cmd.addOption(new Option('--no-register', 'do not register with a portmapper'));
   cmd.addOption(new Option('--stats-interval <time>', 'print the server counters this often when they change, 0 never; a bare number is ms (default 5s)').argParser(durationArg(parseMs, 0, 3_600_000, '--stats-interval')));
   cmd.addOption(new Option('--json', 'print JSON lines'));
+  const t = DEFAULT_TCP_SERVER_LIMITS;
+  const g = 'TCP connections (a slow or silent caller must not hold a place for long):';
+  cmd.addOption(new Option('--max-tcp-connections <n>', `TCP connections at once (default ${t.maxConnections})`).argParser(numberArg(parseNumber, 1, 65_536, '--max-tcp-connections', true)).helpGroup(g));
+  cmd.addOption(new Option('--max-tcp-per-address <n>', `TCP connections at once from one address (default ${t.maxConnectionsPerAddress})`).argParser(numberArg(parseNumber, 1, 65_536, '--max-tcp-per-address', true)).helpGroup(g));
+  cmd.addOption(new Option('--tcp-idle-timeout <time>', `close a connection without a complete record for this long, 0 never; a bare number is ms (default ${formatDurationMs(t.idleTimeoutMs)})`).argParser(durationArg(parseMs, 0, 86_400_000, '--tcp-idle-timeout')).helpGroup(g));
+  cmd.addOption(new Option('--tcp-record-deadline <time>', `close a connection whose record takes longer than this from its first byte to its last, 0 never; a bare number is ms (default ${formatDurationMs(t.recordDeadlineMs)})`).argParser(durationArg(parseMs, 0, 86_400_000, '--tcp-record-deadline')).helpGroup(g));
   addBinderOption(cmd);
   addDrcOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
@@ -51,7 +58,12 @@ export function registerRpcServe(rpc: Command): void {
     const drc = readDrc(o);
     const demo = demoPrograms();
     const port = (o.port as number | undefined) ?? 0;
-    const server = await RpcServer.start({ host, udpPort: port, tcpPort: port, pltPort: o.plt === false ? null : ((o.pltPort as number | undefined) ?? 0), programs: demo.programs, drc });
+    const tcpLimits: Partial<TcpServerLimits> = {};
+    if (o.maxTcpConnections !== undefined) tcpLimits.maxConnections = o.maxTcpConnections as number;
+    if (o.maxTcpPerAddress !== undefined) tcpLimits.maxConnectionsPerAddress = o.maxTcpPerAddress as number;
+    if (o.tcpIdleTimeout !== undefined) tcpLimits.idleTimeoutMs = o.tcpIdleTimeout as number;
+    if (o.tcpRecordDeadline !== undefined) tcpLimits.recordDeadlineMs = o.tcpRecordDeadline as number;
+    const server = await RpcServer.start({ host, udpPort: port, tcpPort: port, pltPort: o.plt === false ? null : ((o.pltPort as number | undefined) ?? 0), programs: demo.programs, drc, tcpLimits });
     let binder: { port: number; kind: 'rpcbind' | 'lab'; own: LabBinder | null } | null = null;
     let reg: Registration | null = null;
     try {
@@ -91,15 +103,31 @@ export function registerRpcServe(rpc: Command): void {
     }
     const every = (o.statsInterval as number | undefined) ?? 5000;
     let last = '';
+    let refusedBefore = 0;
+    let tcpBefore = '0 0 0 0 0';
     const timer =
       every > 0
         ? setInterval(() => {
             const c = server.counters();
             const line = `calls ${c.calls}, executions ${c.executions}, duplicate requests ${c.duplicateRequests}, cache hits ${c.cacheHits}, duplicate executions ${c.duplicateExecutions}, garbage args ${c.garbageArgs}, malformed ${c.malformed}; counter = ${demo.counter.value}`;
-            if (line === last) return;
+            // Refusals are summed per interval, one line each: a flood of them never floods the log.
+            const refused = c.repliesTooLargeForCall + c.repliesOverDatagramLimit;
+            const newlyRefused = refused - refusedBefore;
+            refusedBefore = refused;
+            const refusedLine = newlyRefused > 0 ? `refused ${newlyRefused} UDP replies in the last ${formatDurationMs(every)} (answered SYSTEM_ERR), the last: ${server.udp?.lastRefusedReply ?? '?'}` : null;
+            const k = server.tcpRecords;
+            const tcpNow = k === null ? '' : `${k.refusedConnections} ${k.refusedPerAddress} ${k.idleTimeouts} ${k.recordDeadlines} ${k.framingErrors}`;
+            const tcpLine = k !== null && tcpNow !== tcpBefore ? `TCP so far: ${k.refusedConnections} connections refused (server full), ${k.refusedPerAddress} refused (address full), ${k.idleTimeouts} closed idle, ${k.recordDeadlines} closed for a slow record, ${k.framingErrors} closed for bad framing${k.lastFramingError === '' ? '' : ` (last: ${k.lastFramingError})`}` : null;
+            tcpBefore = tcpNow;
+            if (json) {
+              if (line !== last) jsonLine({ type: 'stats', ...c, counter: demo.counter.value.toString(), tcp: k });
+              if (refusedLine !== null) jsonLine({ type: 'refused-replies', count: newlyRefused, last: server.udp?.lastRefusedReply ?? null });
+            } else {
+              if (line !== last) console.log(line);
+              if (refusedLine !== null) console.log(refusedLine);
+              if (tcpLine !== null) console.log(tcpLine);
+            }
             last = line;
-            if (json) jsonLine({ type: 'stats', ...c, counter: demo.counter.value.toString() });
-            else console.log(line);
           }, every)
         : null;
     await stopped;
