@@ -15,6 +15,11 @@ export const KV_SERVER_MAX_ENTRIES = XDR_MAX_DEPTH;
 export class KvService implements KvProgV1Handlers {
   private readonly entries = new Map<string, KvEntry>();
 
+  /** Keys stored. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** KV_PUT: stores the value with a new revision, if the expected revision (when given) matches. */
   kvPut(a: KvPutArgs): KvPutResult {
     const cur = this.entries.get(a.key);
