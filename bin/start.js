@@ -3,8 +3,8 @@
 // is missing (npm does not download it: Electron's package has no install script), it runs
 // Electron's own installer first, as `npx install-electron` would, and then opens the app. Only
 // when that fails (offline, blocked, an unsupported platform) or when Chromium's sandbox cannot
-// start here does it say why in one line and serve the same UI to a browser with `packetlab
-// serve`, which prints the URL. Arguments go to Electron, or to `packetlab serve`
+// start here, or there is no display (a Linux machine reached over SSH), does it say why in one
+// line and serve the same UI to a browser with `packetlab serve`, which prints the URL. Arguments go to Electron, or to `packetlab serve`
 // (`npm start -- --port 9000`). SIGINT, SIGTERM and SIGHUP are passed on to the child.
 //
 // PACKETLAB_ELECTRON_DIR names another folder laid out like node_modules/electron (install.js,
@@ -90,29 +90,40 @@ function serveInstead(why) {
   run(process.execPath, [join(root, 'bin', 'packetlab.js'), 'serve', ...args], process.env);
 }
 
+/** Why no window can open here (Linux without a display, as over SSH), or null. */
+function displayProblem() {
+  if (process.platform !== 'linux') return null;
+  const has = (v) => typeof process.env[v] === 'string' && process.env[v] !== '';
+  return has('DISPLAY') || has('WAYLAND_DISPLAY') ? null : 'there is no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset)';
+}
+
+/** Installs Electron when it is missing, then opens the app; else says why and serves it instead. */
+async function openApp() {
+  let electron = findElectron();
+  if (!electron.ok) {
+    const failed = await installElectron();
+    if (failed === null) {
+      electron = findElectron();
+      if (electron.ok) console.error('packetlab: Electron is installed');
+      else electron = { ok: false, why: `its installer finished but ${electron.why}` };
+    } else electron = { ok: false, why: failed };
+  }
+  if (!electron.ok) return serveInstead(`Electron could not be installed (${electron.why})`);
+  const problem = sandboxProblem(electron.binary);
+  if (problem !== null) return serveInstead(`Electron cannot start: ${problem}`);
+  const env = { ...process.env };
+  // Set by some hosts (VS Code's terminal); it would make Electron a plain Node.
+  delete env.ELECTRON_RUN_AS_NODE;
+  run(electron.binary, [root, ...args], env);
+}
+
 const mainJs = join(root, 'dist', 'electron', 'main.js');
 if (!existsSync(mainJs)) {
   console.error('packetlab: the compiled app is missing (dist/electron/main.js); run `npm run build` first');
   process.exit(2);
 }
 const args = process.argv.slice(2);
-let electron = findElectron();
-if (!electron.ok) {
-  const failed = await installElectron();
-  if (failed === null) {
-    electron = findElectron();
-    if (electron.ok) console.error('packetlab: Electron is installed');
-    else electron = { ok: false, why: `its installer finished but ${electron.why}` };
-  } else electron = { ok: false, why: failed };
-}
-if (!electron.ok) serveInstead(`Electron could not be installed (${electron.why})`);
-else {
-  const problem = sandboxProblem(electron.binary);
-  if (problem !== null) serveInstead(`Electron cannot start: ${problem}`);
-  else {
-    const env = { ...process.env };
-    // Set by some hosts (VS Code's terminal); it would make Electron a plain Node.
-    delete env.ELECTRON_RUN_AS_NODE;
-    run(electron.binary, [root, ...args], env);
-  }
-}
+// No display, no window: say so before downloading Electron for nothing.
+const noDisplay = displayProblem();
+if (noDisplay !== null) serveInstead(`the app cannot open: ${noDisplay}`);
+else await openApp();

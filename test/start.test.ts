@@ -26,8 +26,9 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Runs bin/start.js; a display is set unless `env` says otherwise (the tests of Electron need one). */
 function start(root: string, args: string[], env: Record<string, string>): { child: Child; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(root, 'bin', 'start.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [join(root, 'bin', 'start.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: ':0', ...env } });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -125,6 +126,19 @@ describe('npm start with an Electron binary', () => {
     expect(s.out()).toContain('ELECTRON_RUN_AS_NODE=unset');
     expect(s.err()).toBe('');
     expect(installs(dir)).toBe(0);
+  });
+});
+
+describe('npm start without a display', () => {
+  it('says so in one line and serves the app to a browser, without downloading Electron for a window that cannot open', async () => {
+    const dir = fakeElectron(INSTALL_OK, false);
+    const s = start(staged.dir, ['--port', '0', '--print-url-json', '--no-beacons', '--runs-dir', join(tmp, 'runs')], { PACKETLAB_ELECTRON_DIR: dir, DISPLAY: '', WAYLAND_DISPLAY: '' });
+    await until(() => `the URL; stderr: ${s.err()}`, () => s.out().includes('"url"'), 20_000);
+    expect(s.err().trim()).toBe('packetlab: the app cannot open: there is no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset), so the app is served to your browser instead:');
+    expect(s.out()).not.toContain('fake electron');
+    expect(installs(dir)).toBe(0);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 });
 
