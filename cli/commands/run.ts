@@ -1,8 +1,8 @@
 // `packetlab run`, `packetlab list`, `packetlab runs` and `packetlab export`: experiments from the
 // library or a spec file, their results folders, and combined CSV.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KNOB_SECTIONS } from '../../experiments/knobs.js';
 import { loadLibrary, resolveSpec } from '../../experiments/library.js';
@@ -43,6 +43,15 @@ const DEFAULT_SUMMARY: Record<string, string[]> = {
   'udp-stream': ['loss_ratio_mean', 'loss_ratio_ci95', 'kernel_drops_receiver_mean', 'received_packets_mean'],
   rpc: ['calls_succeeded_mean', 'latency_p50_ms_mean', 'latency_p99_ms_mean', 'duplicate_executions_mean'],
 };
+
+/**
+ * A run named on the command line: a run folder by its path (the user's own, typed here), else a
+ * run of the results folder. Only the command line takes paths; the app's calls go to findRun.
+ */
+function runArg(root: string, ref: string): string {
+  if (existsSync(join(ref, 'run.json'))) return resolve(ref);
+  return findRun(root, ref);
+}
 
 /** Registers run, list, runs and export. */
 export function registerRun(program: Command): void {
@@ -190,7 +199,7 @@ export function registerRun(program: Command): void {
       const root = opts.out ?? defaultRunsDir();
       let dirs: string[];
       try {
-        dirs = refs.map((r) => findRun(root, r));
+        dirs = refs.map((r) => runArg(root, r));
       } catch (e) {
         throw new UsageError((e as Error).message);
       }

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -192,9 +192,18 @@ export function listRuns(root: string): RunListing[] {
   return out.sort((a, b) => b.record.startedAt.localeCompare(a.record.startedAt));
 }
 
-/** Finds a run by folder path, folder name, unique prefix of its name, or "latest". */
+/** Whether `ref` can be a folder name of the runs folder: not empty, not "." or "..", no separator. */
+function isFolderName(ref: string): boolean {
+  return ref !== '' && ref !== '.' && ref !== '..' && !/[/\\\0]/.test(ref);
+}
+
+/**
+ * Finds a run of the runs folder by folder name, unique prefix of its name, experiment name (its
+ * newest run) or "latest". A path, "." or ".." is refused: it would reach outside the runs folder
+ * (relative to the process's working folder), and the app's callers must not reach there.
+ */
 export function findRun(root: string, ref: string): string {
-  if (existsSync(join(ref, 'run.json'))) return resolve(ref);
+  if (!isFolderName(ref)) throw new Error(`${JSON.stringify(ref)} is not a run id: a run id is the name of a folder in ${root}, not a path`);
   const runs = listRuns(root);
   if (ref === 'latest') {
     if (runs.length === 0) throw new Error(`no runs in ${root}`);
