@@ -3,7 +3,8 @@
 // app's store worker.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { checkParams } from '../experiments/api/contract.js';
@@ -11,8 +12,13 @@ import { ExperimentRun } from '../experiments/runner/run.js';
 import { findRun } from '../experiments/runner/store.js';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { cli } from './helpers/cli.js';
+import { IS_ROOT, mountTmpfs } from './helpers/tmpfs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'packetlab-results-'));
+// Other users reach the folders of the tests (the read-only test runs the CLI as nobody).
+chmodSync(tmp, 0o755);
+
+if (!IS_ROOT) console.warn('results-on-disk: the tests on a read-only tmpfs and a full tmpfs are skipped: mounting one needs root (CI runs the tests as root)');
 
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
@@ -73,5 +79,47 @@ describe('run ids are folder names of the runs folder, never paths', () => {
     const ex = cli(['export', outside, '--csv', file, '--out', runsDir]);
     expect(ex.code, ex.stderr).toBe(0);
     expect(ex.stdout).toMatch(/^wrote .*outside\.csv \(\d+ rows from 1 run\(s\)\)/);
+  });
+});
+
+describe('a results folder that cannot be written: the error names the real cause and the folder', () => {
+  it.skipIf(!IS_ROOT)('read-only file system (a tmpfs mounted ro): EROFS, not ENOENT', async () => {
+    const fs = mountTmpfs(join(tmp, 'ro'), 'ro,size=64k');
+    try {
+      // Node's recursive mkdir reports ENOENT for a folder it cannot make on a read-only file
+      // system; the folder that exists already gives EROFS at the run folder itself.
+      // [results folder, the folder mkdir is refused]
+      const cases = [
+        [join(fs.dir, 'runs'), join(fs.dir, 'runs')],
+        [join(fs.dir, 'a', 'b', 'runs'), join(fs.dir, 'a')],
+        [fs.dir, `${fs.dir}/`],
+      ] as const;
+      for (const [out, refused] of cases) {
+        const run = new ExperimentRun({ spec: spec(), specFile: null, outDir: out });
+        await expect(run.start(), out).rejects.toThrow(`cannot make a run folder in ${out}: EROFS: read-only file system, mkdir '${refused}`);
+      }
+      const r = cli(['run', 'checksums', '--quick', '--out', join(fs.dir, 'runs')]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`packetlab: cannot make a run folder in ${join(fs.dir, 'runs')}: EROFS: read-only file system, mkdir '${join(fs.dir, 'runs')}'`);
+      expect(readdirSync(fs.dir)).toEqual([]);
+    } finally {
+      fs.unmount();
+    }
+  });
+
+  it('a folder this user may not write: EACCES and the folder', () => {
+    const dir = join(tmp, 'locked');
+    mkdirSync(dir);
+    // Root is not stopped by permissions: as root the CLI runs as nobody, whom the folder's mode
+    // (rwxr-xr-x, owned by root) keeps out; as anyone else the folder is made read-only.
+    if (!IS_ROOT) chmodSync(dir, 0o555);
+    const asNobody = IS_ROOT ? { uid: 65534, gid: 65534 } : {};
+    for (const out of [dir, join(dir, 'runs')]) {
+      const r = spawnSync(process.execPath, ['bin/packetlab.js', 'run', 'checksums', '--quick', '--out', out], { encoding: 'utf8', ...asNobody });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr, out).toMatch(new RegExp(`^packetlab: cannot make a run folder in ${out}: EACCES: permission denied, mkdir '${out}`));
+    }
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -89,6 +89,21 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/** Makes `dir` if it is missing, and its missing parents; the file system's error otherwise. */
+function makeFolders(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    // Node's recursive mkdir reports ENOENT for a folder it cannot make on a read-only file system;
+    // going up one parent at a time, the refusal comes with its own cause (EROFS, EACCES).
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+    makeFolders(dirname(dir));
+    makeFolders(dir);
+  }
+}
+
 /** A run folder being written. */
 export class RunStore {
   readonly dir: string;
@@ -98,12 +113,16 @@ export class RunStore {
   private readonly summary: CsvWriter;
 
   constructor(root: string, record: Omit<RunRecord, 'id'>) {
-    mkdirSync(root, { recursive: true });
     const base = `${stamp(new Date(record.startedAt))}-${record.name}`;
     let id = base;
-    for (let i = 2; existsSync(join(root, id)); i++) id = `${base}-${i}`;
+    try {
+      makeFolders(root);
+      for (let i = 2; existsSync(join(root, id)); i++) id = `${base}-${i}`;
+      mkdirSync(join(root, id));
+    } catch (e) {
+      throw new Error(`cannot make a run folder in ${root}: ${(e as Error).message}`, { cause: e });
+    }
     this.dir = join(root, id);
-    mkdirSync(this.dir);
     this.record = { ...record, id };
     this.samples = new CsvWriter(join(this.dir, 'samples.csv'), record.columns.samples);
     this.events = new CsvWriter(join(this.dir, 'events.csv'), record.columns.events);
