@@ -4,9 +4,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { CsvWriter, CsvWriteError } from '../core/metrics/csv.js';
+import { compiledModuleUrl } from '../core/util/paths.js';
 import { checkParams } from '../experiments/api/contract.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { findRun } from '../experiments/runner/store.js';
@@ -121,5 +123,103 @@ describe('a results folder that cannot be written: the error names the real caus
     }
     expect(existsSync(join(dir, 'runs'))).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+/** Columns of the rows the CsvWriter tests write: about 330 bytes a row. */
+const WIDE = Array.from({ length: 30 }, (_, i) => `column_${i}`);
+const wideRow = (n: number) => Object.fromEntries(WIDE.map((c, i) => [c, n * 1000 + i + 0.123456789]));
+
+/** Writes rows to `path` until the file system refuses one; what was written, and the error. */
+function fillCsv(path: string): { written: number; error: CsvWriteError } {
+  const w = new CsvWriter(path, WIDE);
+  try {
+    for (let n = 0; n < 100_000; n++) {
+      try {
+        w.write(wideRow(n));
+      } catch (e) {
+        if (!(e instanceof CsvWriteError)) throw e;
+        return { written: n, error: e };
+      }
+    }
+    throw new Error(`${path} took 100000 rows without an error`);
+  } finally {
+    w.close();
+  }
+}
+
+/** The file holds the header and rows 0..written-1, whole, and nothing else. */
+function expectWholeRows(path: string, written: number): void {
+  const text = readFileSync(path, 'utf8');
+  expect(text.endsWith('\n'), `${path} ends with a whole row`).toBe(true);
+  const lines = text.slice(0, -1).split('\n');
+  expect(lines[0]).toBe(WIDE.join(','));
+  expect(lines.length - 1).toBe(written);
+  expect(lines.at(-1)).toBe(WIDE.map((c) => String(wideRow(written - 1)[c])).join(','));
+}
+
+describe('CsvWriter: a row is on disk whole or not at all, and a failed write names the file', () => {
+  it('a file that refuses every write (/dev/full: ENOSPC) fails at the header with its path', () => {
+    const path = join(tmp, 'full-header.csv');
+    symlinkSync('/dev/full', path);
+    let thrown: unknown = null;
+    try {
+      new CsvWriter(path, WIDE);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(CsvWriteError);
+    expect((thrown as CsvWriteError).message).toBe(`cannot write ${path}: ENOSPC: no space left on device, write`);
+    expect((thrown as CsvWriteError).code).toBe('ENOSPC');
+  });
+
+  it('after a refused row it takes no more: a later row would follow a gap', () => {
+    const path = join(tmp, 'full-append.csv');
+    symlinkSync('/dev/full', path);
+    const w = new CsvWriter(path, WIDE, true);
+    let first: unknown = null;
+    try {
+      w.write(wideRow(0));
+    } catch (e) {
+      first = e;
+    }
+    expect(first).toBeInstanceOf(CsvWriteError);
+    expect(() => w.write(wideRow(1))).toThrow(first as Error);
+    w.close();
+  });
+
+  it('a file size limit (RLIMIT_FSIZE: a write cut short, then EFBIG) leaves only whole rows', () => {
+    // ulimit -f counts KiB: the file may grow to 8 KiB, and the write that crosses it is cut short
+    // by the kernel; the next one fails with EFBIG (Node ignores SIGXFSZ). No root needed.
+    const path = join(tmp, 'limited.csv');
+    const csv = compiledModuleUrl(import.meta.url, '../core/metrics/csv.js');
+    const script = `
+      const { CsvWriter, CsvWriteError } = await import(${JSON.stringify(csv)});
+      const cols = ${JSON.stringify(WIDE)};
+      const row = (n) => Object.fromEntries(cols.map((c, i) => [c, n * 1000 + i + 0.123456789]));
+      const w = new CsvWriter(${JSON.stringify(path)}, cols);
+      let n = 0;
+      for (;; n++) {
+        try { w.write(row(n)); } catch (e) { console.log(JSON.stringify({ written: n, kind: e instanceof CsvWriteError ? 'CsvWriteError' : e.name, code: e.code, message: e.message })); break; }
+      }`;
+    const r = spawnSync('bash', ['-c', 'ulimit -f 8 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { written: number; kind: string; code: string; message: string };
+    expect(out).toMatchObject({ kind: 'CsvWriteError', code: 'EFBIG', message: `cannot write ${path}: EFBIG: file too large, write` });
+    expect(out.written).toBeGreaterThan(10);
+    expectWholeRows(path, out.written);
+  });
+
+  it.skipIf(!IS_ROOT)('a disk that fills up (a tmpfs of 8 KiB: a write cut short, then ENOSPC) leaves only whole rows', () => {
+    const fs = mountTmpfs(join(tmp, 'small'), 'size=8k');
+    try {
+      const path = join(fs.dir, 'rows.csv');
+      const { written, error } = fillCsv(path);
+      expect(error.message).toBe(`cannot write ${path}: ENOSPC: no space left on device, write`);
+      expect(written).toBeGreaterThan(10);
+      expectWholeRows(path, written);
+    } finally {
+      fs.unmount();
+    }
   });
 });
