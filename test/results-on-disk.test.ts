@@ -3,15 +3,18 @@
 // app's store worker.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { stringify } from 'csv-stringify/sync';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CsvWriter, CsvWriteError } from '../core/metrics/csv.js';
 import { compiledModuleUrl } from '../core/util/paths.js';
-import { checkParams } from '../experiments/api/contract.js';
+import { checkParams, type RunData } from '../experiments/api/contract.js';
+import { LabHost } from '../experiments/api/host.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
-import { findRun } from '../experiments/runner/store.js';
+import { findRun, parseRunCsv, readCsvRows, readRunCsv } from '../experiments/runner/store.js';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { cli } from './helpers/cli.js';
 import { IS_ROOT, mountTmpfs } from './helpers/tmpfs.js';
@@ -221,5 +224,127 @@ describe('CsvWriter: a row is on disk whole or not at all, and a failed write na
     } finally {
       fs.unmount();
     }
+  });
+});
+
+describe('a run damaged by a full disk (as older versions left one) reads back, saying what was lost', () => {
+  const runsDir = join(tmp, 'damaged', 'runs');
+  let dir: string;
+  let id: string;
+  /** The whole rows of samples.csv and events.csv before the damage. */
+  let samples: string[][];
+  let events: string[][];
+  let host: LabHost;
+
+  beforeAll(async () => {
+    dir = (await new ExperimentRun({ spec: spec(), specFile: null, outDir: runsDir }).start()).dir;
+    id = basename(dir);
+    samples = readCsvRows(join(dir, 'samples.csv'));
+    events = readCsvRows(join(dir, 'events.csv'));
+    // What a disk that filled up mid-run left: the first bytes of a row in samples.csv, an event
+    // whose quoted detail was cut after its first line, run.json still "running" with its
+    // process gone and no reason, and an empty .run.json.tmp.
+    const last = readFileSync(join(dir, 'samples.csv'), 'utf8').trimEnd().split('\n').at(-1)!;
+    appendFileSync(join(dir, 'samples.csv'), last.slice(0, Math.floor(last.length / 2)));
+    appendFileSync(join(dir, 'events.csv'), '0.5,2026-01-01T00:00:00.000Z,0,0,error,,,,"the first line\nand the sec');
+    const rec = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...rec, status: 'running', reason: null, endedAt: null, host: { ...rec.host, pid: 2 ** 22 + 12345 } }));
+    writeFileSync(join(dir, '.run.json.tmp'), '');
+    host = new LabHost({ runsDir, specsDir: join(tmp, 'damaged', 'specs') });
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  const SAMPLES_CUT = 'samples.csv: the last row was cut off (disk full?) and is left out';
+  const EVENTS_CUT = 'events.csv: the last row was cut off (disk full?) and is left out';
+
+  it('the reader keeps every whole row and names the row cut off, quotes heeded', () => {
+    expect(readRunCsv(join(dir, 'samples.csv'))).toEqual({ header: samples[0], rows: samples.slice(1), damage: [{ kind: 'cut-off', file: 'samples.csv', what: 'row' }] });
+    expect(readRunCsv(join(dir, 'events.csv'))).toEqual({ header: events[0], rows: events.slice(1), damage: [{ kind: 'cut-off', file: 'events.csv', what: 'row' }] });
+  });
+
+  it('packetlab export writes the whole rows and says on stderr what was left out', () => {
+    const file = join(tmp, 'damaged', 'export.csv');
+    const ex = cli(['export', id, '--csv', file, '--out', runsDir]);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.stderr).toBe(`packetlab export: ${id}: ${SAMPLES_CUT}\n`);
+    const rows = readCsvRows(file);
+    expect(rows.length - 1).toBe(samples.length - 1);
+    expect(rows.at(-1)!.slice(3)).toEqual(samples.at(-1));
+    // To stdout: the CSV alone.
+    const out = cli(['export', id, '--csv', '-', '--out', runsDir]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toBe(readFileSync(file, 'utf8'));
+  });
+
+  it('packetlab runs lists it as interrupted, with what was cut off', () => {
+    const runs = cli(['runs', '--out', runsDir]);
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stdout).toMatch(new RegExp(`^${id}\\s+interrupted\\s+1 trials  sim  \\(the process running it ended without finishing \\(crash or kill\\)\\)\n    ${SAMPLES_CUT.replace(/[()?]/g, '\\$&')}\n    ${EVENTS_CUT.replace(/[()?]/g, '\\$&')}\n$`));
+    const json = JSON.parse(cli(['runs', '--json', '--out', runsDir]).stdout) as { status: string; warnings: string[] };
+    expect(json).toMatchObject({ status: 'interrupted', warnings: [SAMPLES_CUT, EVENTS_CUT] });
+  });
+
+  it("the app's openRun (the store worker) opens it with the whole rows and the warnings", async () => {
+    const r = await host.call('openRun', { runId: id });
+    expect(r.ok, r.ok ? '' : r.error).toBe(true);
+    const data = (r as { value: RunData }).value;
+    expect(data.warnings).toEqual([SAMPLES_CUT, EVENTS_CUT]);
+    expect(data.info.status).toBe('interrupted');
+    expect(data.samples.columns).toEqual(samples[0]);
+    expect(data.samples.rows.length).toBe(samples.length - 1);
+    expect(data.events.rows.length).toBe(events.length - 1);
+    const csv = await host.call('exportCsv', { runIds: [id], which: 'samples' });
+    expect(csv.ok, csv.ok ? '' : csv.error).toBe(true);
+  });
+});
+
+describe('parseRunCsv: a file cut at any byte reads back as the rows before the cut', () => {
+  /** Cells with what CSV must quote: delimiters, quotes, newlines, carriage returns, and characters of several bytes. */
+  const cellArb = fc.string({ unit: fc.constantFrom('a', 'Z', '7', ' ', ',', '"', '\n', '\r', 'é', '😀', '.'), maxLength: 6 });
+
+  it('every prefix of a file CsvWriter wrote: the whole rows in it, and a cut-off row or header named', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 4 }).chain((n) => fc.tuple(fc.constant(n), fc.array(fc.array(cellArb, { minLength: n, maxLength: n }), { maxLength: 5 }))), ([n, rows]) => {
+        const header = Array.from({ length: n }, (_, i) => `c${i}`);
+        const path = join(tmp, 'prop.csv');
+        rmSync(path, { force: true });
+        const w = new CsvWriter(path, header);
+        for (const r of rows) w.write(Object.fromEntries(header.map((c, i) => [c, r[i]!])));
+        w.close();
+        const bytes = readFileSync(path);
+        // Where each record ends, in bytes: the header, then each row.
+        const ends: number[] = [];
+        let at = 0;
+        for (const r of [header, ...rows]) ends.push((at += Buffer.byteLength(stringify([r]))));
+        expect(ends.at(-1)).toBe(bytes.length);
+        for (let cut = 0; cut <= bytes.length; cut++) {
+          const got = parseRunCsv('x.csv', bytes.subarray(0, cut).toString('utf8'));
+          const whole = ends.filter((e) => e <= cut).length;
+          if (cut === 0) expect(got.damage).toEqual([{ kind: 'empty', file: 'x.csv' }]);
+          else if (whole === 0) expect(got.damage).toEqual([{ kind: 'cut-off', file: 'x.csv', what: 'header' }]);
+          else expect(got.damage, `cut at ${cut}`).toEqual(ends.includes(cut) ? [] : [{ kind: 'cut-off', file: 'x.csv', what: 'row' }]);
+          expect(got.header).toEqual(whole > 0 ? header : []);
+          expect(got.rows, `cut at ${cut}`).toEqual(rows.slice(0, Math.max(0, whole - 1)));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rows with the wrong number of cells (a file changed by hand) are left out and named, not fatal', () => {
+    expect(parseRunCsv('s.csv', 'a,b\n1,2\n3,4,5\n6\n7,8\n')).toEqual({
+      header: ['a', 'b'],
+      rows: [['1', '2'], ['7', '8']],
+      damage: [
+        { kind: 'bad-row', file: 's.csv', row: 2, cells: 3, columns: 2 },
+        { kind: 'bad-row', file: 's.csv', row: 3, cells: 1, columns: 2 },
+      ],
+    });
+    const quotes = parseRunCsv('s.csv', 'a,b\n1,2\n3,"x"y\n');
+    expect(quotes.rows).toEqual([['1', '2']]);
+    expect(quotes.damage[0]).toEqual({ kind: 'unparsable', file: 's.csv', line: 3, error: 'Invalid Closing Quote: got "y"' });
   });
 });

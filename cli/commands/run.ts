@@ -8,7 +8,7 @@ import { KNOB_SECTIONS } from '../../experiments/knobs.js';
 import { loadLibrary, resolveSpec } from '../../experiments/library.js';
 import { formatSpecErrors, type KnobValue } from '../../experiments/spec.js';
 import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from '../../experiments/runner/run.js';
-import { combinedCsv, defaultRunsDir, findRun, listRuns } from '../../experiments/runner/store.js';
+import { checkRunFiles, combinedCsv, defaultRunsDir, describeDamage, findRun, listRuns } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
 import { Progress, fmt, jsonLine, stopSignal } from '../output.js';
 import { numberArg } from '../args.js';
@@ -183,8 +183,12 @@ export function registerRun(program: Command): void {
       const runs = listRuns(root);
       if (runs.length === 0 && opts.json !== true) console.log(`no runs in ${root}`);
       for (const { dir, record: r } of runs) {
-        if (opts.json === true) jsonLine({ id: r.id, dir, name: r.name, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, network: r.network, trials: r.trials.length });
-        else console.log(`${basename(dir).padEnd(44)} ${r.status.padEnd(11)} ${String(r.trials.length).padStart(4)} trials  ${r.network}${r.reason !== null ? `  (${r.reason})` : ''}`);
+        const warnings = checkRunFiles(dir).map(describeDamage);
+        if (opts.json === true) jsonLine({ id: r.id, dir, name: r.name, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, network: r.network, trials: r.trials.length, warnings });
+        else {
+          console.log(`${basename(dir).padEnd(44)} ${r.status.padEnd(11)} ${String(r.trials.length).padStart(4)} trials  ${r.network}${r.reason !== null ? `  (${r.reason})` : ''}`);
+          for (const w of warnings) console.log(`    ${w}`);
+        }
       }
     });
 
@@ -203,7 +207,9 @@ export function registerRun(program: Command): void {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const text = combinedCsv(dirs, opts.summary === true ? 'summary' : 'samples');
+      const { csv: text, warnings } = combinedCsv(dirs, opts.summary === true ? 'summary' : 'samples');
+      // On stderr, so that `--csv -` stays CSV: the export holds every whole row there is.
+      for (const w of warnings) process.stderr.write(`packetlab export: ${w}\n`);
       if (opts.csv === '-') process.stdout.write(text);
       else {
         writeFileSync(opts.csv, text);

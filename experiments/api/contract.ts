@@ -80,6 +80,8 @@ export interface RunData {
   summary: Table;
   /** packets.csv of runs the app started (the ladder and the time-sequence graph of a past run). */
   packets: Table;
+  /** What could not be read back whole (a last row cut off by a full disk, a missing file), one sentence each naming the file; empty for a whole run. */
+  warnings: string[];
 }
 
 /** A LAN peer heard on the beacon port. */

@@ -3,7 +3,7 @@
 // every change of status, so a run that is stopped, crashes or loses its peer keeps everything
 // written so far. docs/experiments.md documents every file and column.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import envPaths from 'env-paths';
@@ -237,33 +237,184 @@ export function findRun(root: string, ref: string): string {
   throw new Error(`no run "${ref}" in ${root} (packetlab runs lists them)`);
 }
 
-/** Reads a CSV file of a run as rows of cells, the header first. */
-export function readCsvRows(file: string): string[][] {
-  return parse(readFileSync(file, 'utf8'), { skip_empty_lines: true }) as string[][];
+/** Something of a run's CSV file that could not be read back whole; the rest of the file still reads. */
+export type CsvDamage =
+  | { kind: 'missing'; file: string }
+  | { kind: 'unreadable'; file: string; error: string }
+  | { kind: 'empty'; file: string }
+  /** The file ends inside a row (or the header): the rest of it never reached the disk. */
+  | { kind: 'cut-off'; file: string; what: 'row' | 'header' }
+  | { kind: 'bad-row'; file: string; row: number; cells: number; columns: number }
+  | { kind: 'unparsable'; file: string; line: number; error: string };
+
+/** One sentence about a damage, naming the file and what is lost. */
+export function describeDamage(d: CsvDamage): string {
+  switch (d.kind) {
+    case 'missing':
+      return `${d.file} is missing`;
+    case 'unreadable':
+      return `${d.file} cannot be read: ${d.error}`;
+    case 'empty':
+      return `${d.file} is empty (not even its header was written)`;
+    case 'cut-off':
+      return d.what === 'row' ? `${d.file}: the last row was cut off (disk full?) and is left out` : `${d.file}: the header was cut off (disk full?); the file has no rows`;
+    case 'bad-row':
+      return `${d.file}: row ${d.row} has ${d.cells} cells, not ${d.columns}, and is left out`;
+    case 'unparsable':
+      return `${d.file}: line ${d.line} cannot be read (${d.error}) and is left out`;
+  }
 }
 
-/** Reads a CSV file of a run as objects. */
+/** A CSV file of a run as read back: the header, the whole rows, and what could not be read. */
+export interface CsvContent {
+  header: string[];
+  rows: string[][];
+  damage: CsvDamage[];
+}
+
+/**
+ * Where the last whole record of CSV text ends (just after its newline), quotes heeded: a newline
+ * inside a quoted cell does not end a record. CsvWriter ends every row with a newline, so whatever
+ * comes after this point is a row the disk took only part of.
+ */
+function wholeRecordsEnd(text: string): number {
+  let end = 0;
+  let at = 0;
+  let quote = text.indexOf('"');
+  for (;;) {
+    const newline = text.indexOf('\n', at);
+    if (newline < 0) return end;
+    if (quote < 0 || quote > newline) {
+      end = newline + 1;
+      at = end;
+      continue;
+    }
+    // A quoted cell opens before this newline: the record goes on past its closing quote (an
+    // escaped quote "" closes and opens again, which comes to the same).
+    const close = text.indexOf('"', quote + 1);
+    if (close < 0) return end;
+    at = close + 1;
+    quote = text.indexOf('"', at);
+  }
+}
+
+/** Parses the text of a run's CSV file `file` (a name for the messages): a cut-off end and rows with the wrong number of cells are left out and named. */
+export function parseRunCsv(file: string, text: string): CsvContent {
+  const damage: CsvDamage[] = [];
+  if (text === '') return { header: [], rows: [], damage: [{ kind: 'empty', file }] };
+  const end = wholeRecordsEnd(text);
+  if (end < text.length) damage.push({ kind: 'cut-off', file, what: end === 0 ? 'header' : 'row' });
+  const records = parse(text.slice(0, end), {
+    relax_column_count: true,
+    skip_empty_lines: true,
+    // Only a file changed by other hands has quotes that do not parse: its bad records are named.
+    skip_records_with_error: true,
+    on_skip: (e) => {
+      if (e !== undefined) damage.push({ kind: 'unparsable', file, line: Number(e.lines), error: e.message.replace(/ at line \d+.*$/s, '') });
+      return undefined;
+    },
+  }) as string[][];
+  const [header = [], ...all] = records;
+  const rows: string[][] = [];
+  all.forEach((r, i) => {
+    if (r.length === header.length) rows.push(r);
+    else damage.push({ kind: 'bad-row', file, row: i + 1, cells: r.length, columns: header.length });
+  });
+  return { header, rows, damage };
+}
+
+/** Reads a CSV file of a run (see parseRunCsv); a file that is not there, or cannot be read, is a damage of its own. */
+export function readRunCsv(path: string): CsvContent {
+  const file = basename(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { header: [], rows: [], damage: [err.code === 'ENOENT' ? { kind: 'missing', file } : { kind: 'unreadable', file, error: err.message }] };
+  }
+  return parseRunCsv(file, text);
+}
+
+/** Reads a CSV file of a run as rows of cells, the header first (whole rows only: readRunCsv says what was left out). */
+export function readCsvRows(file: string): string[][] {
+  const { header, rows } = readRunCsv(file);
+  return header.length === 0 ? [] : [header, ...rows];
+}
+
+/** Reads a CSV file of a run as objects (whole rows only: readRunCsv says what was left out). */
 export function readCsv(file: string): Record<string, string>[] {
-  return parse(readFileSync(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const { header, rows } = readRunCsv(file);
+  return rows.map((r) => Object.fromEntries(header.map((c, i) => [c, r[i]!])));
+}
+
+/** CSV files every run has (packets.csv and captures only some). */
+const RUN_CSV_FILES = ['samples.csv', 'events.csv', 'summary.csv'] as const;
+
+/**
+ * What `packetlab runs` can tell of a run's CSV files without reading them: a file missing or
+ * empty, or one whose last row was cut off (it does not end with a newline). Reading the files
+ * (readRunCsv) tells the rest.
+ */
+export function checkRunFiles(dir: string): CsvDamage[] {
+  const out: CsvDamage[] = [];
+  for (const file of [...RUN_CSV_FILES, 'packets.csv']) {
+    const path = join(dir, file);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'ENOENT') out.push({ kind: 'unreadable', file, error: err.message });
+      else if (file !== 'packets.csv') out.push({ kind: 'missing', file });
+      continue;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0) {
+        out.push({ kind: 'empty', file });
+        continue;
+      }
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) out.push({ kind: 'cut-off', file, what: 'row' });
+    } catch (e) {
+      out.push({ kind: 'unreadable', file, error: (e as Error).message });
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/** Combined CSV text, and what of the runs could not be read back (one sentence each, naming the run and the file). */
+export interface CombinedCsv {
+  csv: string;
+  warnings: string[];
 }
 
 /**
  * One CSV combining runs: every sample row of every run, with the run id, the experiment name and
  * the trial's final status in front (the union of the runs' columns; missing cells are empty).
+ * Rows a run's file lost (cut off by a full disk) are left out and named in the warnings.
  */
-export function combinedCsv(dirs: readonly string[], which: 'samples' | 'summary' = 'samples'): string {
+export function combinedCsv(dirs: readonly string[], which: 'samples' | 'summary' = 'samples'): CombinedCsv {
   const columns: string[] = ['run', 'experiment'];
   if (which === 'samples') columns.push('trial_status');
   const rows: Record<string, string>[] = [];
+  const warnings: string[] = [];
   for (const dir of dirs) {
     const rec = readRun(dir);
     for (const c of which === 'samples' ? rec.columns.samples : rec.columns.summary) if (!columns.includes(c)) columns.push(c);
     const status = new Map(rec.trials.map((t) => [`${t.point}/${t.repetition}`, t.status]));
-    for (const r of readCsv(join(dir, `${which}.csv`))) {
+    const content = readRunCsv(join(dir, `${which}.csv`));
+    for (const d of content.damage) warnings.push(`${rec.id}: ${describeDamage(d)}`);
+    for (const cells of content.rows) {
+      const r = Object.fromEntries(content.header.map((c, i) => [c, cells[i]!]));
       rows.push({ run: rec.id, experiment: rec.name, ...(which === 'samples' ? { trial_status: status.get(`${r.point}/${r.repetition}`) ?? 'running' } : {}), ...r });
     }
   }
-  return stringify([columns, ...rows.map((r) => columns.map((c) => r[c] ?? ''))]);
+  return { csv: stringify([columns, ...rows.map((r) => columns.map((c) => r[c] ?? ''))]), warnings };
 }
 
 /** Host facts for run.json. */
