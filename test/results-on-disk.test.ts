@@ -13,8 +13,8 @@ import { CsvWriter, CsvWriteError } from '../core/metrics/csv.js';
 import { compiledModuleUrl } from '../core/util/paths.js';
 import { checkParams, type RunData } from '../experiments/api/contract.js';
 import { LabHost } from '../experiments/api/host.js';
-import { ExperimentRun } from '../experiments/runner/run.js';
-import { findRun, parseRunCsv, readCsvRows, readRunCsv } from '../experiments/runner/store.js';
+import { ExperimentRun, type RunStreamEvent } from '../experiments/runner/run.js';
+import { findRun, parseRunCsv, readCsvRows, readRun, readRunCsv } from '../experiments/runner/store.js';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { cli } from './helpers/cli.js';
 import { IS_ROOT, mountTmpfs } from './helpers/tmpfs.js';
@@ -346,5 +346,131 @@ describe('parseRunCsv: a file cut at any byte reads back as the rows before the 
     const quotes = parseRunCsv('s.csv', 'a,b\n1,2\n3,"x"y\n');
     expect(quotes.rows).toEqual([['1', '2']]);
     expect(quotes.damage[0]).toEqual({ kind: 'unparsable', file: 's.csv', line: 3, error: 'Invalid Closing Quote: got "y"' });
+  });
+});
+
+/** A bulk transfer long enough that its packets.csv outgrows a small disk. */
+function longSpec(): ExperimentSpec {
+  const r = validateSpec({ name: 'long', title: 'long run', description: 'd', concepts: ['checksums'], transport: { windowPackets: 16 }, workload: { kind: 'bulk', bytes: 20_000_000 }, forward: { delayMs: 2, lossProbability: 0.01 }, reverse: { delayMs: 2 } });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.spec;
+}
+
+/** The files every run folder holds once the run has ended: nothing temporary is left. */
+const ENDED_FILES = ['events.csv', 'packets.csv', 'run.json', 'samples.csv', 'summary.csv'];
+
+/** Every CSV file of the folder reads back whole: what a run that failed on a write leaves. */
+function expectWholeFiles(dir: string): void {
+  for (const f of ['samples.csv', 'events.csv', 'summary.csv', 'packets.csv']) {
+    expect(readRunCsv(join(dir, f)).damage, f).toEqual([]);
+    expect(readFileSync(join(dir, f), 'utf8').endsWith('\n'), f).toBe(true);
+  }
+}
+
+describe('a run whose folder refuses a write ends failed, with the error as its reason', () => {
+  it('packets.csv on /dev/full (ENOSPC from its header on): the run stops and run.json says why', async () => {
+    const events: RunStreamEvent[] = [];
+    const run = new ExperimentRun({
+      spec: longSpec(),
+      specFile: null,
+      outDir: join(tmp, 'devfull'),
+      packetLog: true,
+      onEvent: (e) => {
+        events.push(e);
+        // packets.csv is made when the first trial starts, so it is made on /dev/full.
+        if (e.type === 'run-start') symlinkSync('/dev/full', join(e.dir, 'packets.csv'));
+      },
+    });
+    const r = await run.start();
+    expect(r.status).toBe('failed');
+    expect(r.reason).toMatch(/^cannot write packets\.csv: ENOSPC: no space left on device, write \(rows not written: packets\.csv \d+\)$/);
+    expect(events.at(-1)).toEqual({ type: 'run-end', id: r.id, dir: r.dir, status: 'failed', reason: r.reason });
+    const rec = readRun(r.dir);
+    expect([rec.status, rec.reason]).toEqual(['failed', r.reason]);
+    expect(rec.endedAt).not.toBeNull();
+    // It stopped at the failure instead of sending 20 MB with nothing to record them in, and the
+    // trial says why.
+    expect(rec.trials.map((t) => [t.status, t.failure])).toEqual([['stopped', 'cannot write packets.csv: ENOSPC: no space left on device, write']]);
+    expect(readdirSync(r.dir).sort()).toEqual(ENDED_FILES);
+    const runs = cli(['runs', '--out', join(tmp, 'devfull')]);
+    expect(runs.stdout).toContain(`failed         1 trials  sim  (${r.reason})\n    packets.csv is empty (not even its header was written)\n`);
+  });
+
+  it('a capture on /dev/full: the capture file is named, and the trial is not broken by a throw', async () => {
+    const run = new ExperimentRun({
+      spec: spec(),
+      specFile: null,
+      outDir: join(tmp, 'devfull-pcap'),
+      pcapMaxBytes: 10e6,
+      onEvent: (e) => {
+        if (e.type === 'run-start') symlinkSync('/dev/full', join(e.dir, 'capture-p0-r0.pcapng'));
+      },
+    });
+    const r = await run.start();
+    expect(r.status).toBe('failed');
+    expect(r.reason).toMatch(/^cannot write capture-p0-r0\.pcapng: ENOSPC: no space left on device, write/);
+    expect(readRun(r.dir).reason).toBe(r.reason);
+  });
+
+  it('a file size limit (RLIMIT_FSIZE 64 KiB: a write cut short, then EFBIG) mid-run: whole rows, failed, no root needed', () => {
+    const out = join(tmp, 'fsize');
+    const runModule = compiledModuleUrl(import.meta.url, '../experiments/runner/run.js');
+    const script = `
+      const { ExperimentRun } = await import(${JSON.stringify(runModule)});
+      const r = await new ExperimentRun({ spec: ${JSON.stringify(longSpec())}, specFile: null, outDir: ${JSON.stringify(out)}, packetLog: true }).start();
+      console.log(JSON.stringify(r));`;
+    const child = spawnSync('bash', ['-c', 'ulimit -f 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    const r = JSON.parse(child.stdout) as { dir: string; status: string; reason: string };
+    expect(r.status).toBe('failed');
+    expect(r.reason).toMatch(/^cannot write packets\.csv: EFBIG: file too large, write \(rows not written: packets\.csv \d+\)$/);
+    expect(readRun(r.dir).reason).toBe(r.reason);
+    expectWholeFiles(r.dir);
+    expect(readdirSync(r.dir).sort()).toEqual(ENDED_FILES);
+  });
+
+  it.skipIf(!IS_ROOT)('a disk that fills up mid-run (a 1 MiB tmpfs): whole rows, failed with ENOSPC, and it reads back', async () => {
+    const fs = mountTmpfs(join(tmp, 'fills'), 'size=1m');
+    const host = new LabHost({ runsDir: fs.dir, specsDir: join(tmp, 'fills-specs') });
+    try {
+      const r = await new ExperimentRun({ spec: longSpec(), specFile: null, outDir: fs.dir, packetLog: true }).start();
+      expect(r.status).toBe('failed');
+      expect(r.reason).toMatch(/^cannot write (samples|events|summary|packets)\.csv: ENOSPC: no space left on device, write \(rows not written: .*\)$/);
+      const rec = readRun(r.dir);
+      expect([rec.status, rec.reason]).toEqual(['failed', r.reason]);
+      expectWholeFiles(r.dir);
+      expect(readdirSync(r.dir).sort()).toEqual(ENDED_FILES);
+      // Read back by the CLI and the app, whole: nothing to warn of.
+      const runs = cli(['runs', '--out', fs.dir]);
+      expect(runs.stdout).toBe(`${basename(r.dir).padEnd(44)} failed         1 trials  sim  (${r.reason})\n`);
+      const ex = cli(['export', 'latest', '--csv', join(tmp, 'fills.csv'), '--out', fs.dir]);
+      expect([ex.code, ex.stderr]).toEqual([0, '']);
+      expect(readCsvRows(join(tmp, 'fills.csv')).length).toBe(readCsvRows(join(r.dir, 'samples.csv')).length);
+      const opened = await host.call('openRun', { runId: basename(r.dir) });
+      expect(opened.ok && (opened.value as RunData).warnings).toEqual([]);
+      expect(opened.ok && (opened.value as RunData).info).toMatchObject({ status: 'failed', reason: r.reason });
+    } finally {
+      await host.close();
+      fs.unmount();
+    }
+  });
+
+  it.skipIf(!IS_ROOT)('a disk full before the run starts: the run does not start, says why, and leaves no folder', async () => {
+    const fs = mountTmpfs(join(tmp, 'full'), 'size=64k');
+    try {
+      writeFileSync(join(fs.dir, 'filler'), '');
+      let filled = false;
+      try {
+        writeFileSync(join(fs.dir, 'filler'), Buffer.alloc(64 * 1024 + 1));
+      } catch (e) {
+        filled = (e as NodeJS.ErrnoException).code === 'ENOSPC';
+      }
+      expect(filled).toBe(true);
+      const run = new ExperimentRun({ spec: spec(), specFile: null, outDir: fs.dir });
+      await expect(run.start()).rejects.toThrow(new RegExp(`^cannot make a run folder in ${fs.dir}: cannot write ${fs.dir}/\\d{8}-\\d{6}-disk/samples\\.csv: ENOSPC: no space left on device, write$`));
+      expect(readdirSync(fs.dir)).toEqual(['filler']);
+    } finally {
+      fs.unmount();
+    }
   });
 });

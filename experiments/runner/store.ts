@@ -1,15 +1,18 @@
 // Results on disk: one folder per run with run.json, samples.csv, events.csv and summary.csv.
 // The CSV files are appended row by row as the run goes and run.json is rewritten (atomically) at
 // every change of status, so a run that is stopped, crashes or loses its peer keeps everything
-// written so far. docs/experiments.md documents every file and column.
+// written so far. A write the disk refuses ends the run, recorded as failed with the error; a
+// file a full disk cut short reads back as far as it is whole. docs/experiments.md documents every
+// file and column.
 
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import { CsvWriteError, CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import type { ByteSink } from '../../core/capture/sink.js';
 import { projectRoot } from '../../core/util/paths.js';
 import type { ExperimentSpec, KnobValue } from '../spec.js';
 
@@ -104,15 +107,107 @@ function makeFolders(dir: string): void {
   }
 }
 
-/** A run folder being written. */
+/** Room a run folder keeps while its run goes (`.reserve`, zeros): on a disk that fills up, freeing it makes room to record how the run ended. */
+const RESERVE_MIN_BYTES = 256 * 1024;
+const RESERVE_FILE = '.reserve';
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** The first write a run folder refused: the file (a name in the folder) and the file system's error. */
+export interface WriteFailure {
+  file: string;
+  /** The errno code (ENOSPC, EFBIG, EIO, ...), when the file system gave one. */
+  code: string | null;
+  message: string;
+}
+
+/**
+ * A capture file of a run folder: bytes through a 64 KiB buffer, written synchronously, as
+ * core/capture's FileSink does; but a write the folder refuses closes the file and is reported
+ * once, instead of throwing into the trial (FileSink would throw again at every later flush and
+ * keep its file open).
+ */
+class CaptureFile implements ByteSink {
+  private fd: number | null;
+  private readonly buf = new Uint8Array(64 * 1024);
+  private used = 0;
+
+  constructor(
+    path: string,
+    private readonly onError: (e: unknown) => void,
+  ) {
+    this.fd = openSync(path, 'w');
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.fd === null) return;
+    if (this.used + bytes.length > this.buf.length) {
+      this.flush();
+      if (bytes.length > this.buf.length) return this.out(bytes);
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.out(this.buf.subarray(0, n));
+  }
+
+  close(): void {
+    this.flush();
+    this.shut();
+  }
+
+  private out(bytes: Uint8Array): void {
+    if (this.fd === null) return;
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    } catch (e) {
+      this.shut();
+      this.onError(e);
+    }
+  }
+
+  private shut(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}
+
+/**
+ * A run folder being written. No write throws into the run: the first one the folder refuses (a
+ * full disk, a file size limit, an I/O error) is kept and the listener is told (the runner stops
+ * the run); the file that refused takes no more rows (they would follow a gap) and they are
+ * counted, while the other files go on as long as they can; end() records the run as failed with
+ * the error as its reason, using the room the reserve kept.
+ */
 export class RunStore {
   readonly dir: string;
   readonly record: RunRecord;
   private readonly samples: CsvWriter;
   private readonly events: CsvWriter;
   private readonly summary: CsvWriter;
+  private packets: CsvWriter | null = null;
+  private packetsOpened = false;
+  private failure: WriteFailure | null = null;
+  /** Rows not written after the failure (the refused one included), by file. */
+  private readonly notWritten = new Map<string, number>();
+  private reserveBytes = 0;
 
-  constructor(root: string, record: Omit<RunRecord, 'id'>) {
+  /** Makes the run folder in `root` with its files; throws, leaving no folder, when they cannot be made. */
+  constructor(
+    root: string,
+    record: Omit<RunRecord, 'id'>,
+    private readonly onFailure: (reason: string) => void = () => {},
+  ) {
     const base = `${stamp(new Date(record.startedAt))}-${record.name}`;
     let id = base;
     try {
@@ -124,43 +219,178 @@ export class RunStore {
     }
     this.dir = join(root, id);
     this.record = { ...record, id };
-    this.samples = new CsvWriter(join(this.dir, 'samples.csv'), record.columns.samples);
-    this.events = new CsvWriter(join(this.dir, 'events.csv'), record.columns.events);
-    this.summary = new CsvWriter(join(this.dir, 'summary.csv'), record.columns.summary);
-    this.save();
+    const made: CsvWriter[] = [];
+    const csv = (file: string, columns: string[]) => {
+      const w = new CsvWriter(join(this.dir, file), columns);
+      made.push(w);
+      return w;
+    };
+    try {
+      this.keepReserve(0);
+      this.samples = csv('samples.csv', record.columns.samples);
+      this.events = csv('events.csv', record.columns.events);
+      this.summary = csv('summary.csv', record.columns.summary);
+      this.writeRecord(true);
+    } catch (e) {
+      // Nothing of the run is in the folder yet: it goes, rather than stay as a folder without a run.
+      for (const w of made) w.close();
+      rmSync(this.dir, { recursive: true, force: true });
+      throw new Error(`cannot make a run folder in ${root}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** Rewrites run.json (write then rename, so a reader never sees half a file). */
   save(): void {
-    const tmp = join(this.dir, '.run.json.tmp');
-    writeFileSync(tmp, `${JSON.stringify(this.record, null, 2)}\n`);
-    renameSync(tmp, join(this.dir, 'run.json'));
+    try {
+      this.writeRecord(true);
+    } catch (e) {
+      this.fail('run.json', (e as Error).cause ?? e);
+    }
   }
 
   /** Appends a sample row. */
   sample(row: Readonly<Record<string, Cell>>): void {
-    this.samples.write(row);
+    this.row(this.samples, 'samples.csv', row);
   }
 
   /** Appends an event row. */
   event(row: Readonly<Record<string, Cell>>): void {
-    this.events.write(row);
+    this.row(this.events, 'events.csv', row);
   }
 
   /** Appends a summary row. */
   summaryRow(row: Readonly<Record<string, Cell>>): void {
-    this.summary.write(row);
+    this.row(this.summary, 'summary.csv', row);
   }
 
-  /** Marks the run ended and closes the files. */
-  end(status: RunStatus, reason: string | null): void {
+  /** Starts packets.csv with `columns` (once; runs that log every datagram). */
+  openPackets(columns: readonly string[]): void {
+    // Once: a packets.csv that could not be made is not tried again for a later trial.
+    if (this.packetsOpened) return;
+    this.packetsOpened = true;
+    try {
+      this.packets = new CsvWriter(join(this.dir, 'packets.csv'), columns);
+    } catch (e) {
+      this.fail('packets.csv', e);
+    }
+  }
+
+  /** Appends a row to packets.csv (after openPackets). */
+  packet(row: Readonly<Record<string, Cell>>): void {
+    this.row(this.packets, 'packets.csv', row);
+  }
+
+  /** A capture file `file` of the folder; a write it refuses ends the run as a refused row does. Null when it cannot be made (the run is ending then). */
+  captureSink(file: string): ByteSink | null {
+    try {
+      return new CaptureFile(join(this.dir, file), (e) => this.fail(file, e));
+    } catch (e) {
+      this.fail(file, e);
+      return null;
+    }
+  }
+
+  /**
+   * Marks the run ended, closes the files and writes run.json a last time. Answers the status and
+   * reason recorded: after a refused write the run is failed, with the file and the error (and
+   * the run's own reason after it when it had failed already); when even run.json cannot be
+   * written, the reason says so too (the folder then keeps the run.json before).
+   */
+  end(status: RunStatus, reason: string | null): { status: RunStatus; reason: string | null } {
+    for (const [file, w] of [['samples.csv', this.samples], ['events.csv', this.events], ['summary.csv', this.summary], ['packets.csv', this.packets]] as const) {
+      try {
+        w?.close();
+      } catch (e) {
+        this.fail(file, e);
+      }
+    }
+    if (this.failure !== null) {
+      const why = this.failureReason();
+      if ((status === 'failed' || status === 'peer-lost') && reason !== null) reason = `${reason}; then ${why}`;
+      else {
+        status = 'failed';
+        reason = why;
+      }
+    }
     this.record.status = status;
     this.record.reason = reason;
     this.record.endedAt = new Date().toISOString();
-    this.save();
-    this.samples.close();
-    this.events.close();
-    this.summary.close();
+    // The room kept for this write: a full disk now has it.
+    try {
+      unlinkSync(join(this.dir, RESERVE_FILE));
+    } catch {
+      // Gone already, or never made (a file size limit): nothing to free.
+    }
+    try {
+      this.writeRecord(false);
+    } catch (e) {
+      return { status, reason: `${reason ?? status}; run.json could not be updated: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}` };
+    }
+    return { status, reason };
+  }
+
+  private row(writer: CsvWriter | null, file: string, row: Readonly<Record<string, Cell>>): void {
+    // A writer that failed refuses its later rows itself; one that could not be made is null.
+    if (writer !== null) {
+      try {
+        writer.write(row);
+        return;
+      } catch (e) {
+        this.fail(file, e);
+      }
+    }
+    this.notWritten.set(file, (this.notWritten.get(file) ?? 0) + 1);
+  }
+
+  private fail(file: string, e: unknown): void {
+    if (this.failure !== null) return;
+    const cause = (e instanceof CsvWriteError ? e.cause : e) as NodeJS.ErrnoException;
+    this.failure = { file, code: cause.code ?? null, message: cause.message };
+    this.onFailure(this.failureReason());
+  }
+
+  private failureReason(): string {
+    const f = this.failure!;
+    const lost = [...this.notWritten].map(([file, n]) => `${file} ${n}`).join(', ');
+    return `cannot write ${f.file}: ${f.message}${lost === '' ? '' : ` (rows not written: ${lost})`}`;
+  }
+
+  /** Writes run.json through .run.json.tmp, which never stays; with `reserve`, first grows the reserve to hold a copy of it. */
+  private writeRecord(reserve: boolean): void {
+    const text = `${JSON.stringify(this.record, null, 2)}\n`;
+    // The last write needs room for a whole new run.json beside the old one.
+    if (reserve) this.keepReserve(2 * Buffer.byteLength(text));
+    const tmp = join(this.dir, '.run.json.tmp');
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, join(this.dir, 'run.json'));
+    } catch (e) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // A folder that refuses this too keeps the file; readers ignore it.
+      }
+      throw new Error(`cannot write ${join(this.dir, 'run.json')}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Grows the reserve to `bytes` (at least RESERVE_MIN_BYTES), as far as the disk lets: it is a precaution, and a smaller one is no failure. */
+  private keepReserve(bytes: number): void {
+    const want = Math.max(RESERVE_MIN_BYTES, bytes);
+    if (this.reserveBytes >= want) return;
+    let fd: number | null = null;
+    try {
+      fd = openSync(join(this.dir, RESERVE_FILE), 'a');
+      while (this.reserveBytes < want) {
+        const n = writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, want - this.reserveBytes));
+        if (n === 0) break;
+        this.reserveBytes += n;
+      }
+    } catch {
+      // A full disk or a file size limit: the reserve stays as large as it got.
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
   }
 }
 
