@@ -14,7 +14,7 @@ import { compiledModuleUrl } from '../core/util/paths.js';
 import { checkParams, type RunData } from '../experiments/api/contract.js';
 import { LabHost } from '../experiments/api/host.js';
 import { ExperimentRun, type RunStreamEvent } from '../experiments/runner/run.js';
-import { findRun, parseRunCsv, readCsvRows, readRun, readRunCsv } from '../experiments/runner/store.js';
+import { findRun, listRuns, parseRunCsv, readCsvRows, readRun, readRunCsv } from '../experiments/runner/store.js';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { cli } from './helpers/cli.js';
 import { IS_ROOT, mountTmpfs } from './helpers/tmpfs.js';
@@ -471,6 +471,28 @@ describe('a run whose folder refuses a write ends failed, with the error as its 
       expect(readdirSync(fs.dir)).toEqual(['filler']);
     } finally {
       fs.unmount();
+    }
+  });
+});
+
+describe('a runs folder with things in it that are not runs', () => {
+  it('a dangling link, a file and a folder without run.json are passed over, not fatal', async () => {
+    const runsDir = join(tmp, 'cluttered');
+    const dir = (await new ExperimentRun({ spec: spec(), specFile: null, outDir: runsDir }).start()).dir;
+    symlinkSync(join(tmp, 'no-such-folder'), join(runsDir, 'dangling'));
+    writeFileSync(join(runsDir, 'notes.txt'), 'a file\n');
+    mkdirSync(join(runsDir, 'empty'));
+    expect(listRuns(runsDir).map((r) => r.dir)).toEqual([dir]);
+    expect(findRun(runsDir, 'latest')).toBe(dir);
+    const runs = cli(['runs', '--out', runsDir]);
+    expect([runs.code, runs.stderr]).toEqual([0, '']);
+    expect(runs.stdout).toMatch(new RegExp(`^${basename(dir)}\\s+complete`));
+    const host = new LabHost({ runsDir, specsDir: join(tmp, 'cluttered-specs') });
+    try {
+      const listed = await host.call('listRuns', {});
+      expect(listed.ok && (listed.value as { id: string }[]).map((r) => r.id)).toEqual([basename(dir)]);
+    } finally {
+      await host.close();
     }
   });
 });

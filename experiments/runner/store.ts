@@ -431,11 +431,11 @@ export function listRuns(root: string): RunListing[] {
   const out: RunListing[] = [];
   for (const name of readdirSync(root)) {
     const dir = join(root, name);
-    if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
     try {
+      if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
       out.push({ dir, record: readRun(dir) });
     } catch {
-      // A folder that is not a run is not listed.
+      // What is not a run (a link to nowhere, a folder whose run.json does not read) is not listed.
     }
   }
   return out.sort((a, b) => b.record.startedAt.localeCompare(a.record.startedAt));
