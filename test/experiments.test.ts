@@ -302,7 +302,7 @@ describe('the runner', () => {
     const rec = JSON.parse(readFileSync(file, 'utf8'));
     writeFileSync(file, JSON.stringify({ ...rec, status: 'running', host: { ...rec.host, pid: 2 ** 22 + 12345 } }));
     expect(readRun(r.dir).status).toBe('interrupted');
-    const csv = combinedCsv([r.dir]).split('\n');
+    const csv = combinedCsv([r.dir]).csv.split('\n');
     expect(csv[0]).toMatch(/^run,experiment,trial_status,point,repetition,time_s,/);
     expect(csv.length - 2).toBe(r.samples.length);
   });

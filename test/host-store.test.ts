@@ -112,21 +112,22 @@ describe("the host's file calls answer as the store functions do", () => {
 
   it('openRun: run.json and every CSV file as tables, by id and as "latest"; an unknown run is named', async () => {
     for (const [ref, dir] of [[basename(small), small], ['latest', large]] as const) {
-      const got = value<{ info: RunInfo; record: unknown; samples: Table; events: Table; summary: Table; packets: Table }>(await host.call('openRun', { runId: ref }));
+      const got = value<{ info: RunInfo; record: unknown; samples: Table; events: Table; summary: Table; packets: Table; warnings: string[] }>(await host.call('openRun', { runId: ref }));
       const record = readRun(dir);
       expect(got.info).toEqual(infoOf(record));
       expect(got.record).toEqual(record);
       for (const t of ['samples', 'events', 'summary', 'packets'] as const) expectSameTable(got[t], tableOf(join(dir, `${t}.csv`)), `${ref} ${t}`);
-      expect(Object.keys(got)).toEqual(['info', 'record', 'samples', 'events', 'summary', 'packets']);
+      expect(Object.keys(got)).toEqual(['info', 'record', 'samples', 'events', 'summary', 'packets', 'warnings']);
+      expect(got.warnings).toEqual([]);
     }
     expect(await host.call('openRun', { runId: 'nope' })).toEqual({ ok: false, error: `openRun: no run "nope" in ${runsDir} (packetlab runs lists them)` });
   });
 
   it('exportCsv: the combined CSV of one run or several', async () => {
-    const samples = combinedCsv([small, large], 'samples');
+    const samples = combinedCsv([small, large], 'samples').csv;
     expect(samples.length).toBeGreaterThan(4 * 1024 * 1024);
     expect(await host.call('exportCsv', { runIds: [basename(small), basename(large)], which: 'samples' })).toEqual({ ok: true, value: { csv: samples, fileName: 'packetlab-runs-samples.csv' } });
-    expect(await host.call('exportCsv', { runIds: [basename(large)], which: 'summary' })).toEqual({ ok: true, value: { csv: combinedCsv([large], 'summary'), fileName: `${basename(large)}-summary.csv` } });
+    expect(await host.call('exportCsv', { runIds: [basename(large)], which: 'summary' })).toEqual({ ok: true, value: { csv: combinedCsv([large], 'summary').csv, fileName: `${basename(large)}-summary.csv` } });
     expect(await host.call('exportCsv', { runIds: [basename(small), 'nope'], which: 'samples' })).toEqual({ ok: false, error: `exportCsv: no run "nope" in ${runsDir} (packetlab runs lists them)` });
   });
 

@@ -94,6 +94,41 @@ describe('RunStore', () => {
     unmount(c);
   });
 
+  it('a run opened from disk that did not read back whole says what was lost, beside its data', async () => {
+    const cut = 'samples.csv: the last row was cut off (disk full?) and is left out';
+    const disk = (id: string, warnings: string[]): RunData => ({
+      info: { id, name: 'x', title: 'X run', status: 'failed', reason: 'cannot write samples.csv: ENOSPC: no space left on device, write', network: 'sim', startedAt: '', endedAt: '', trials: 1, captures: [] },
+      record: { spec: JSON.parse(SPEC), points: [{ index: 0, axes: {} }] },
+      samples: { columns: ['point', 'repetition', 'time_s', 'goodput_bps'], rows: [[0, 0, 0.1, 1]] },
+      events: { columns: [], rows: [] },
+      summary: { columns: [], rows: [] },
+      packets: { columns: [], rows: [] },
+      warnings,
+    });
+    const fake = fakeApi({ openRun: ({ runId }: { runId: string }) => ({ ok: true, value: runId === 'run-cut' ? disk('run-cut', [cut]) : disk('run-whole', []) }) });
+    const run = new RunStore(fake.api);
+    const lab = new LabStore({ api: fake.api, onStatus: (l) => (l({ state: 'open', error: null }), () => {}), close: () => {} });
+    const target = document.createElement('div');
+    document.body.append(target);
+    const c = mount(Banners, { target, props: { lab, run, spec: new SpecStore(fake.api) } });
+    const shown = () => [...target.querySelectorAll('[data-testid=run-read-warnings]')].map((b) => b.textContent!.replace(/\s+/g, ' ').trim());
+    expect(await run.open('run-whole')).toBe(true);
+    flushSync();
+    expect(shown()).toEqual([]);
+    expect(await run.open('run-cut', 'overlay')).toBe(true);
+    flushSync();
+    expect(shown()).toEqual([`run-cut did not read back whole: ${cut}. The rest of it is shown.`]);
+    expect(run.overlay!.trials.trials.length).toBe(1);
+    run.clearOverlay();
+    expect(await run.open('run-cut')).toBe(true);
+    flushSync();
+    expect(shown()).toEqual([`run-cut did not read back whole: ${cut}. The rest of it is shown.`]);
+    run.closeOpened();
+    flushSync();
+    expect(shown()).toEqual([]);
+    unmount(c);
+  });
+
   it('takes over a run started elsewhere: what it wrote, then its batches, without doubles', async () => {
     const disk: RunData = {
       info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1, captures: [] },
@@ -102,6 +137,7 @@ describe('RunStore', () => {
       events: { columns: [], rows: [] },
       summary: { columns: [], rows: [] },
       packets: { columns: [], rows: [] },
+      warnings: [],
     };
     const fake = fakeApi({ openRun: () => ({ ok: true, value: disk }), stopRun: () => ({ ok: true, value: null }) });
     const run = new RunStore(fake.api);
@@ -118,7 +154,7 @@ describe('RunStore', () => {
 
   it("shows none of the previous run's progress in a run it takes over", async () => {
     const table = { columns: [], rows: [] };
-    const disk: RunData = { info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1, captures: [] }, record: null, samples: table, events: table, summary: table, packets: table };
+    const disk: RunData = { info: { id: 'run-9', name: 'x', title: 'X run', status: 'running', reason: null, network: 'sim', startedAt: '', endedAt: null, trials: 1, captures: [] }, record: null, samples: table, events: table, summary: table, packets: table, warnings: [] };
     const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });
     fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 2 }, status: { state: 'complete', reason: null, dir: '/r' } }));
     expect(run.progress).not.toBeNull();
@@ -139,6 +175,7 @@ describe('RunStore', () => {
       events: { columns: [], rows: [] },
       summary: { columns: [], rows: [] },
       packets: { columns: ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'], rows },
+      warnings: [],
     };
     expect(new RunStore(fakeApi({}).api).pastLadder).toBeNull();
     const { fake, run } = await startedRun(SPEC, { openRun: () => ({ ok: true, value: disk }) });

@@ -1,14 +1,14 @@
 // `packetlab run`, `packetlab list`, `packetlab runs` and `packetlab export`: experiments from the
 // library or a spec file, their results folders, and combined CSV.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KNOB_SECTIONS } from '../../experiments/knobs.js';
 import { loadLibrary, resolveSpec } from '../../experiments/library.js';
 import { formatSpecErrors, type KnobValue } from '../../experiments/spec.js';
 import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from '../../experiments/runner/run.js';
-import { combinedCsv, defaultRunsDir, findRun, listRuns } from '../../experiments/runner/store.js';
+import { checkRunFiles, combinedCsv, defaultRunsDir, describeDamage, findRun, listRuns } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
 import { Progress, fmt, jsonLine, stopSignal } from '../output.js';
 import { numberArg } from '../args.js';
@@ -43,6 +43,15 @@ const DEFAULT_SUMMARY: Record<string, string[]> = {
   'udp-stream': ['loss_ratio_mean', 'loss_ratio_ci95', 'kernel_drops_receiver_mean', 'received_packets_mean'],
   rpc: ['calls_succeeded_mean', 'latency_p50_ms_mean', 'latency_p99_ms_mean', 'duplicate_executions_mean'],
 };
+
+/**
+ * A run named on the command line: a run folder by its path (the user's own, typed here), else a
+ * run of the results folder. Only the command line takes paths; the app's calls go to findRun.
+ */
+function runArg(root: string, ref: string): string {
+  if (existsSync(join(ref, 'run.json'))) return resolve(ref);
+  return findRun(root, ref);
+}
 
 /** Registers run, list, runs and export. */
 export function registerRun(program: Command): void {
@@ -174,8 +183,12 @@ export function registerRun(program: Command): void {
       const runs = listRuns(root);
       if (runs.length === 0 && opts.json !== true) console.log(`no runs in ${root}`);
       for (const { dir, record: r } of runs) {
-        if (opts.json === true) jsonLine({ id: r.id, dir, name: r.name, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, network: r.network, trials: r.trials.length });
-        else console.log(`${basename(dir).padEnd(44)} ${r.status.padEnd(11)} ${String(r.trials.length).padStart(4)} trials  ${r.network}${r.reason !== null ? `  (${r.reason})` : ''}`);
+        const warnings = checkRunFiles(dir).map(describeDamage);
+        if (opts.json === true) jsonLine({ id: r.id, dir, name: r.name, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, network: r.network, trials: r.trials.length, warnings });
+        else {
+          console.log(`${basename(dir).padEnd(44)} ${r.status.padEnd(11)} ${String(r.trials.length).padStart(4)} trials  ${r.network}${r.reason !== null ? `  (${r.reason})` : ''}`);
+          for (const w of warnings) console.log(`    ${w}`);
+        }
       }
     });
 
@@ -190,11 +203,13 @@ export function registerRun(program: Command): void {
       const root = opts.out ?? defaultRunsDir();
       let dirs: string[];
       try {
-        dirs = refs.map((r) => findRun(root, r));
+        dirs = refs.map((r) => runArg(root, r));
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const text = combinedCsv(dirs, opts.summary === true ? 'summary' : 'samples');
+      const { csv: text, warnings } = combinedCsv(dirs, opts.summary === true ? 'summary' : 'samples');
+      // On stderr, so that `--csv -` stays CSV: the export holds every whole row there is.
+      for (const w of warnings) process.stderr.write(`packetlab export: ${w}\n`);
       if (opts.csv === '-') process.stdout.write(text);
       else {
         writeFileSync(opts.csv, text);

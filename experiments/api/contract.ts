@@ -80,6 +80,8 @@ export interface RunData {
   summary: Table;
   /** packets.csv of runs the app started (the ladder and the time-sequence graph of a past run). */
   packets: Table;
+  /** What could not be read back whole (a last row cut off by a full disk, a missing file), one sentence each naming the file; empty for a whole run. */
+  warnings: string[];
 }
 
 /** A LAN peer heard on the beacon port. */
@@ -188,7 +190,9 @@ export interface RunBatch {
 }
 
 const knobValue = z.union([z.number().finite(), z.string().max(64), z.boolean()]);
-const runId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be a run id (letters, digits, . _ -)' });
+// A run id is a folder name of the runs folder: "." and ".." would name the runs folder itself or
+// its parent, so they are refused with the paths.
+const runId = z.string().regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/, { error: 'must be a run id (a folder name of the runs folder: letters, digits, . _ -, not . or ..)' });
 const specText = z.string().min(2).max(256 * 1024, { error: 'must be at most 256 KiB' });
 const specName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: 'must be lower-case letters, digits and dashes' });
 

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadLibrary } from '../library.js';
-import { combinedCsv, findRun, listRuns, readCsvRows, readRun, type RunRecord } from '../runner/store.js';
+import { combinedCsv, describeDamage, findRun, listRuns, readRun, readRunCsv, type RunRecord } from '../runner/store.js';
 import type { ApiParams, ApiResults, Result, RunInfo, Table } from './contract.js';
 
 /** The calls of the lab API that the store worker performs. */
@@ -50,9 +50,14 @@ function infoOf(r: RunRecord): RunInfo {
   return { id: r.id, name: r.name, title: r.title, status: r.status, reason: r.reason, network: r.network, startedAt: r.startedAt, endedAt: r.endedAt, trials: r.trials.length, captures: (r.captures ?? []).map((c) => c.file) };
 }
 
-function toTable(file: string): Table {
-  if (!existsSync(file)) return { columns: [], rows: [] };
-  const [header = [], ...rows] = readCsvRows(file);
+/** A CSV file of a run as a table, and what of it could not be read (a missing packets.csv is not damage: only runs the app started have one). */
+function toTable(file: string): { table: Table; warnings: string[] } {
+  if (basename(file) === 'packets.csv' && !existsSync(file)) return { table: { columns: [], rows: [] }, warnings: [] };
+  const { header, rows, damage } = readRunCsv(file);
+  return { table: tableOf(header, rows), warnings: damage.map(describeDamage) };
+}
+
+function tableOf(header: string[], rows: string[][]): Table {
   return {
     columns: header,
     rows: rows.map((r) =>
@@ -83,12 +88,17 @@ const CALLS: { [M in StoreMethod]: (p: ApiParams<M>) => Result<ApiResults[M]> } 
   openRun: ({ runId }) => {
     const dir = findRun(runsDir, runId);
     const record = readRun(dir);
-    return { ok: true, value: { info: infoOf(record), record, samples: toTable(join(dir, 'samples.csv')), events: toTable(join(dir, 'events.csv')), summary: toTable(join(dir, 'summary.csv')), packets: toTable(join(dir, 'packets.csv')) } };
+    const samples = toTable(join(dir, 'samples.csv'));
+    const events = toTable(join(dir, 'events.csv'));
+    const summary = toTable(join(dir, 'summary.csv'));
+    const packets = toTable(join(dir, 'packets.csv'));
+    const warnings = [samples, events, summary, packets].flatMap((t) => t.warnings);
+    return { ok: true, value: { info: infoOf(record), record, samples: samples.table, events: events.table, summary: summary.table, packets: packets.table, warnings } };
   },
   exportCsv: ({ runIds, which }) => {
     const dirs = runIds.map((id) => findRun(runsDir, id));
     const fileName = `${runIds.length === 1 ? basename(dirs[0]!) : 'packetlab-runs'}-${which}.csv`;
-    return { ok: true, value: { csv: combinedCsv(dirs, which), fileName } };
+    return { ok: true, value: { csv: combinedCsv(dirs, which).csv, fileName } };
   },
   getCapture: ({ runId, file }) => {
     const dir = findRun(runsDir, runId);

@@ -13,10 +13,7 @@ import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, 
 import type { LadderPacket } from '../api/contract.js';
 import { PeerClient } from '../../core/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
-import { join } from 'node:path';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
-import { FileSink } from '../../core/capture/sink.js';
-import { CsvWriter } from '../../core/metrics/csv.js';
 import { SCALAR_COLUMNS, SimControl, runTrial, sampleColumns, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -137,6 +134,8 @@ export class ExperimentRun {
   private live: LiveSetter | null = null;
   private store: RunStore | null = null;
   private trialAt = { point: -1, repetition: -1 };
+  /** Why the run folder refused a write, once it has. */
+  private writeFailure: string | null = null;
 
   private readonly peerToken: string | null;
 
@@ -298,6 +297,11 @@ export class ExperimentRun {
       liveChanges: [],
       captures: [],
       columns,
+    }, (why) => {
+      // A write the folder refused: nothing more of the run could be kept, so it ends. After the
+      // call that wrote, not inside it: that may be deep in a trial's own code.
+      this.writeFailure = why;
+      queueMicrotask(() => this.stop(why));
     });
     this.store = store;
     const total = points.length * spec.repetitions;
@@ -350,9 +354,11 @@ export class ExperimentRun {
             }
           });
           outcomes.push(outcome);
-          store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure: outcome.failure });
+          // A trial stopped for a refused write says so; the trial itself only knows it was stopped.
+          const failure = outcome.status === 'stopped' && this.writeFailure !== null ? this.writeFailure : outcome.failure;
+          store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure });
           store.save();
-          this.emit({ type: 'trial-end', point: point.index, repetition: rep, status: outcome.status, failure: outcome.failure, scalars: outcome.scalars });
+          this.emit({ type: 'trial-end', point: point.index, repetition: rep, status: outcome.status, failure, scalars: outcome.scalars });
           if (outcome.status === 'peer-lost') {
             status = 'peer-lost';
             reason = outcome.failure ?? 'the peer stopped answering';
@@ -369,32 +375,29 @@ export class ExperimentRun {
     }
     this.live = null;
     if (peer !== null) await peer.close().catch(() => {});
-    this.packets?.close();
     if (status === 'complete' && this.abort.signal.aborted) {
       status = 'stopped';
       reason = this.stopReason ?? 'stopped';
     }
-    store.end(status, reason);
+    // A write the folder refused makes the run failed, with why.
+    ({ status, reason } = store.end(status, reason));
     this.emit({ type: 'run-end', id: store.record.id, dir: store.dir, status, reason });
     return { id: store.record.id, dir: store.dir, status, reason };
   }
 
-  private packets: CsvWriter | null = null;
   private packetRows = 0;
 
   /** What the trial's ladder tracer feeds: the watcher and packets.csv, or nothing. */
   private packetSink(point: number, repetition: number): ((p: LadderPacket) => void) | undefined {
     const watcher = this.o.onPacket;
-    if (this.o.packetLog !== true) return watcher;
-    if (this.packets === null && this.store !== null) {
-      this.packets = new CsvWriter(join(this.store.dir, 'packets.csv'), PACKET_COLUMNS);
-    }
-    const csv = this.packets;
+    const store = this.store;
+    if (this.o.packetLog !== true || store === null) return watcher;
+    store.openPackets(PACKET_COLUMNS);
     return (p) => {
       watcher?.(p);
-      if (csv === null || this.packetRows >= PACKET_LOG_MAX_ROWS) return;
+      if (this.packetRows >= PACKET_LOG_MAX_ROWS) return;
       this.packetRows++;
-      csv.write({ point, repetition, sent_s: p.sentS, arrived_s: p.arrivedS, direction: p.direction, type: p.type, seq: p.seq, ack: p.ack, window_bytes: p.windowBytes, sack: p.sack.join(' '), retransmission: p.retransmission ? 1 : 0, fate: p.fate });
+      store.packet({ point, repetition, sent_s: p.sentS, arrived_s: p.arrivedS, direction: p.direction, type: p.type, seq: p.seq, ack: p.ack, window_bytes: p.windowBytes, sack: p.sack.join(' '), retransmission: p.retransmission ? 1 : 0, fate: p.fate });
     };
   }
 
@@ -404,8 +407,10 @@ export class ExperimentRun {
     if (max <= 0) return null;
     const file = `capture-p${point.index}-r${rep}.pcapng`;
     const axes = Object.entries(point.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    const pcap = store.captureSink(file);
+    if (pcap === null) return null;
     const capture = new Capture({
-      pcap: new FileSink(join(store.dir, file)),
+      pcap,
       maxBytes: Math.max(max, MIN_CAPTURE_BYTES),
       timeOriginMs: this.network.kind === 'sim' ? 0 : performance.timeOrigin,
       application: `packetlab ${PACKETLAB_VERSION}`,

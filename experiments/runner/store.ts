@@ -1,15 +1,18 @@
 // Results on disk: one folder per run with run.json, samples.csv, events.csv and summary.csv.
 // The CSV files are appended row by row as the run goes and run.json is rewritten (atomically) at
 // every change of status, so a run that is stopped, crashes or loses its peer keeps everything
-// written so far. docs/experiments.md documents every file and column.
+// written so far. A write the disk refuses ends the run, recorded as failed with the error; a
+// file a full disk cut short reads back as far as it is whole. docs/experiments.md documents every
+// file and column.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import { CsvWriteError, CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import type { ByteSink } from '../../core/capture/sink.js';
 import { projectRoot } from '../../core/util/paths.js';
 import type { ExperimentSpec, KnobValue } from '../spec.js';
 
@@ -89,59 +92,305 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** A run folder being written. */
+/** Makes `dir` if it is missing, and its missing parents; the file system's error otherwise. */
+function makeFolders(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    // Node's recursive mkdir reports ENOENT for a folder it cannot make on a read-only file system;
+    // going up one parent at a time, the refusal comes with its own cause (EROFS, EACCES).
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+    makeFolders(dirname(dir));
+    makeFolders(dir);
+  }
+}
+
+/** Room a run folder keeps while its run goes (`.reserve`, zeros): on a disk that fills up, freeing it makes room to record how the run ended. */
+const RESERVE_MIN_BYTES = 256 * 1024;
+const RESERVE_FILE = '.reserve';
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** The first write a run folder refused: the file (a name in the folder) and the file system's error. */
+export interface WriteFailure {
+  file: string;
+  /** The errno code (ENOSPC, EFBIG, EIO, ...), when the file system gave one. */
+  code: string | null;
+  message: string;
+}
+
+/**
+ * A capture file of a run folder: bytes through a 64 KiB buffer, written synchronously, as
+ * core/capture's FileSink does; but a write the folder refuses closes the file and is reported
+ * once, instead of throwing into the trial (FileSink would throw again at every later flush and
+ * keep its file open).
+ */
+class CaptureFile implements ByteSink {
+  private fd: number | null;
+  private readonly buf = new Uint8Array(64 * 1024);
+  private used = 0;
+
+  constructor(
+    path: string,
+    private readonly onError: (e: unknown) => void,
+  ) {
+    this.fd = openSync(path, 'w');
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.fd === null) return;
+    if (this.used + bytes.length > this.buf.length) {
+      this.flush();
+      if (bytes.length > this.buf.length) return this.out(bytes);
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.out(this.buf.subarray(0, n));
+  }
+
+  close(): void {
+    this.flush();
+    this.shut();
+  }
+
+  private out(bytes: Uint8Array): void {
+    if (this.fd === null) return;
+    try {
+      for (let done = 0; done < bytes.length; ) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    } catch (e) {
+      this.shut();
+      this.onError(e);
+    }
+  }
+
+  private shut(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}
+
+/**
+ * A run folder being written. No write throws into the run: the first one the folder refuses (a
+ * full disk, a file size limit, an I/O error) is kept and the listener is told (the runner stops
+ * the run); the file that refused takes no more rows (they would follow a gap) and they are
+ * counted, while the other files go on as long as they can; end() records the run as failed with
+ * the error as its reason, using the room the reserve kept.
+ */
 export class RunStore {
   readonly dir: string;
   readonly record: RunRecord;
   private readonly samples: CsvWriter;
   private readonly events: CsvWriter;
   private readonly summary: CsvWriter;
+  private packets: CsvWriter | null = null;
+  private packetsOpened = false;
+  private failure: WriteFailure | null = null;
+  /** Rows not written after the failure (the refused one included), by file. */
+  private readonly notWritten = new Map<string, number>();
+  private reserveBytes = 0;
 
-  constructor(root: string, record: Omit<RunRecord, 'id'>) {
-    mkdirSync(root, { recursive: true });
+  /** Makes the run folder in `root` with its files; throws, leaving no folder, when they cannot be made. */
+  constructor(
+    root: string,
+    record: Omit<RunRecord, 'id'>,
+    private readonly onFailure: (reason: string) => void = () => {},
+  ) {
     const base = `${stamp(new Date(record.startedAt))}-${record.name}`;
     let id = base;
-    for (let i = 2; existsSync(join(root, id)); i++) id = `${base}-${i}`;
+    try {
+      makeFolders(root);
+      for (let i = 2; existsSync(join(root, id)); i++) id = `${base}-${i}`;
+      mkdirSync(join(root, id));
+    } catch (e) {
+      throw new Error(`cannot make a run folder in ${root}: ${(e as Error).message}`, { cause: e });
+    }
     this.dir = join(root, id);
-    mkdirSync(this.dir);
     this.record = { ...record, id };
-    this.samples = new CsvWriter(join(this.dir, 'samples.csv'), record.columns.samples);
-    this.events = new CsvWriter(join(this.dir, 'events.csv'), record.columns.events);
-    this.summary = new CsvWriter(join(this.dir, 'summary.csv'), record.columns.summary);
-    this.save();
+    const made: CsvWriter[] = [];
+    const csv = (file: string, columns: string[]) => {
+      const w = new CsvWriter(join(this.dir, file), columns);
+      made.push(w);
+      return w;
+    };
+    try {
+      this.keepReserve(0);
+      this.samples = csv('samples.csv', record.columns.samples);
+      this.events = csv('events.csv', record.columns.events);
+      this.summary = csv('summary.csv', record.columns.summary);
+      this.writeRecord(true);
+    } catch (e) {
+      // Nothing of the run is in the folder yet: it goes, rather than stay as a folder without a run.
+      for (const w of made) w.close();
+      rmSync(this.dir, { recursive: true, force: true });
+      throw new Error(`cannot make a run folder in ${root}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** Rewrites run.json (write then rename, so a reader never sees half a file). */
   save(): void {
-    const tmp = join(this.dir, '.run.json.tmp');
-    writeFileSync(tmp, `${JSON.stringify(this.record, null, 2)}\n`);
-    renameSync(tmp, join(this.dir, 'run.json'));
+    try {
+      this.writeRecord(true);
+    } catch (e) {
+      this.fail('run.json', (e as Error).cause ?? e);
+    }
   }
 
   /** Appends a sample row. */
   sample(row: Readonly<Record<string, Cell>>): void {
-    this.samples.write(row);
+    this.row(this.samples, 'samples.csv', row);
   }
 
   /** Appends an event row. */
   event(row: Readonly<Record<string, Cell>>): void {
-    this.events.write(row);
+    this.row(this.events, 'events.csv', row);
   }
 
   /** Appends a summary row. */
   summaryRow(row: Readonly<Record<string, Cell>>): void {
-    this.summary.write(row);
+    this.row(this.summary, 'summary.csv', row);
   }
 
-  /** Marks the run ended and closes the files. */
-  end(status: RunStatus, reason: string | null): void {
+  /** Starts packets.csv with `columns` (once; runs that log every datagram). */
+  openPackets(columns: readonly string[]): void {
+    // Once: a packets.csv that could not be made is not tried again for a later trial.
+    if (this.packetsOpened) return;
+    this.packetsOpened = true;
+    try {
+      this.packets = new CsvWriter(join(this.dir, 'packets.csv'), columns);
+    } catch (e) {
+      this.fail('packets.csv', e);
+    }
+  }
+
+  /** Appends a row to packets.csv (after openPackets). */
+  packet(row: Readonly<Record<string, Cell>>): void {
+    this.row(this.packets, 'packets.csv', row);
+  }
+
+  /** A capture file `file` of the folder; a write it refuses ends the run as a refused row does. Null when it cannot be made (the run is ending then). */
+  captureSink(file: string): ByteSink | null {
+    try {
+      return new CaptureFile(join(this.dir, file), (e) => this.fail(file, e));
+    } catch (e) {
+      this.fail(file, e);
+      return null;
+    }
+  }
+
+  /**
+   * Marks the run ended, closes the files and writes run.json a last time. Answers the status and
+   * reason recorded: after a refused write the run is failed, with the file and the error (and
+   * the run's own reason after it when it had failed already); when even run.json cannot be
+   * written, the reason says so too (the folder then keeps the run.json before).
+   */
+  end(status: RunStatus, reason: string | null): { status: RunStatus; reason: string | null } {
+    for (const [file, w] of [['samples.csv', this.samples], ['events.csv', this.events], ['summary.csv', this.summary], ['packets.csv', this.packets]] as const) {
+      try {
+        w?.close();
+      } catch (e) {
+        this.fail(file, e);
+      }
+    }
+    if (this.failure !== null) {
+      const why = this.failureReason();
+      if ((status === 'failed' || status === 'peer-lost') && reason !== null) reason = `${reason}; then ${why}`;
+      else {
+        status = 'failed';
+        reason = why;
+      }
+    }
     this.record.status = status;
     this.record.reason = reason;
     this.record.endedAt = new Date().toISOString();
-    this.save();
-    this.samples.close();
-    this.events.close();
-    this.summary.close();
+    // The room kept for this write: a full disk now has it.
+    try {
+      unlinkSync(join(this.dir, RESERVE_FILE));
+    } catch {
+      // Gone already, or never made (a file size limit): nothing to free.
+    }
+    try {
+      this.writeRecord(false);
+    } catch (e) {
+      return { status, reason: `${reason ?? status}; run.json could not be updated: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}` };
+    }
+    return { status, reason };
+  }
+
+  private row(writer: CsvWriter | null, file: string, row: Readonly<Record<string, Cell>>): void {
+    // A writer that failed refuses its later rows itself; one that could not be made is null.
+    if (writer !== null) {
+      try {
+        writer.write(row);
+        return;
+      } catch (e) {
+        this.fail(file, e);
+      }
+    }
+    this.notWritten.set(file, (this.notWritten.get(file) ?? 0) + 1);
+  }
+
+  private fail(file: string, e: unknown): void {
+    if (this.failure !== null) return;
+    const cause = (e instanceof CsvWriteError ? e.cause : e) as NodeJS.ErrnoException;
+    this.failure = { file, code: cause.code ?? null, message: cause.message };
+    this.onFailure(this.failureReason());
+  }
+
+  private failureReason(): string {
+    const f = this.failure!;
+    const lost = [...this.notWritten].map(([file, n]) => `${file} ${n}`).join(', ');
+    return `cannot write ${f.file}: ${f.message}${lost === '' ? '' : ` (rows not written: ${lost})`}`;
+  }
+
+  /** Writes run.json through .run.json.tmp, which never stays; with `reserve`, first grows the reserve to hold a copy of it. */
+  private writeRecord(reserve: boolean): void {
+    const text = `${JSON.stringify(this.record, null, 2)}\n`;
+    // The last write needs room for a whole new run.json beside the old one.
+    if (reserve) this.keepReserve(2 * Buffer.byteLength(text));
+    const tmp = join(this.dir, '.run.json.tmp');
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, join(this.dir, 'run.json'));
+    } catch (e) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        // A folder that refuses this too keeps the file; readers ignore it.
+      }
+      throw new Error(`cannot write ${join(this.dir, 'run.json')}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Grows the reserve to `bytes` (at least RESERVE_MIN_BYTES), as far as the disk lets: it is a precaution, and a smaller one is no failure. */
+  private keepReserve(bytes: number): void {
+    const want = Math.max(RESERVE_MIN_BYTES, bytes);
+    if (this.reserveBytes >= want) return;
+    let fd: number | null = null;
+    try {
+      fd = openSync(join(this.dir, RESERVE_FILE), 'a');
+      while (this.reserveBytes < want) {
+        const n = writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, want - this.reserveBytes));
+        if (n === 0) break;
+        this.reserveBytes += n;
+      }
+    } catch {
+      // A full disk or a file size limit: the reserve stays as large as it got.
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
   }
 }
 
@@ -182,19 +431,28 @@ export function listRuns(root: string): RunListing[] {
   const out: RunListing[] = [];
   for (const name of readdirSync(root)) {
     const dir = join(root, name);
-    if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
     try {
+      if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
       out.push({ dir, record: readRun(dir) });
     } catch {
-      // A folder that is not a run is not listed.
+      // What is not a run (a link to nowhere, a folder whose run.json does not read) is not listed.
     }
   }
   return out.sort((a, b) => b.record.startedAt.localeCompare(a.record.startedAt));
 }
 
-/** Finds a run by folder path, folder name, unique prefix of its name, or "latest". */
+/** Whether `ref` can be a folder name of the runs folder: not empty, not "." or "..", no separator. */
+function isFolderName(ref: string): boolean {
+  return ref !== '' && ref !== '.' && ref !== '..' && !/[/\\\0]/.test(ref);
+}
+
+/**
+ * Finds a run of the runs folder by folder name, unique prefix of its name, experiment name (its
+ * newest run) or "latest". A path, "." or ".." is refused: it would reach outside the runs folder
+ * (relative to the process's working folder), and the app's callers must not reach there.
+ */
 export function findRun(root: string, ref: string): string {
-  if (existsSync(join(ref, 'run.json'))) return resolve(ref);
+  if (!isFolderName(ref)) throw new Error(`${JSON.stringify(ref)} is not a run id: a run id is the name of a folder in ${root}, not a path`);
   const runs = listRuns(root);
   if (ref === 'latest') {
     if (runs.length === 0) throw new Error(`no runs in ${root}`);
@@ -209,33 +467,184 @@ export function findRun(root: string, ref: string): string {
   throw new Error(`no run "${ref}" in ${root} (packetlab runs lists them)`);
 }
 
-/** Reads a CSV file of a run as rows of cells, the header first. */
-export function readCsvRows(file: string): string[][] {
-  return parse(readFileSync(file, 'utf8'), { skip_empty_lines: true }) as string[][];
+/** Something of a run's CSV file that could not be read back whole; the rest of the file still reads. */
+export type CsvDamage =
+  | { kind: 'missing'; file: string }
+  | { kind: 'unreadable'; file: string; error: string }
+  | { kind: 'empty'; file: string }
+  /** The file ends inside a row (or the header): the rest of it never reached the disk. */
+  | { kind: 'cut-off'; file: string; what: 'row' | 'header' }
+  | { kind: 'bad-row'; file: string; row: number; cells: number; columns: number }
+  | { kind: 'unparsable'; file: string; line: number; error: string };
+
+/** One sentence about a damage, naming the file and what is lost. */
+export function describeDamage(d: CsvDamage): string {
+  switch (d.kind) {
+    case 'missing':
+      return `${d.file} is missing`;
+    case 'unreadable':
+      return `${d.file} cannot be read: ${d.error}`;
+    case 'empty':
+      return `${d.file} is empty (not even its header was written)`;
+    case 'cut-off':
+      return d.what === 'row' ? `${d.file}: the last row was cut off (disk full?) and is left out` : `${d.file}: the header was cut off (disk full?); the file has no rows`;
+    case 'bad-row':
+      return `${d.file}: row ${d.row} has ${d.cells} cells, not ${d.columns}, and is left out`;
+    case 'unparsable':
+      return `${d.file}: line ${d.line} cannot be read (${d.error}) and is left out`;
+  }
 }
 
-/** Reads a CSV file of a run as objects. */
+/** A CSV file of a run as read back: the header, the whole rows, and what could not be read. */
+export interface CsvContent {
+  header: string[];
+  rows: string[][];
+  damage: CsvDamage[];
+}
+
+/**
+ * Where the last whole record of CSV text ends (just after its newline), quotes heeded: a newline
+ * inside a quoted cell does not end a record. CsvWriter ends every row with a newline, so whatever
+ * comes after this point is a row the disk took only part of.
+ */
+function wholeRecordsEnd(text: string): number {
+  let end = 0;
+  let at = 0;
+  let quote = text.indexOf('"');
+  for (;;) {
+    const newline = text.indexOf('\n', at);
+    if (newline < 0) return end;
+    if (quote < 0 || quote > newline) {
+      end = newline + 1;
+      at = end;
+      continue;
+    }
+    // A quoted cell opens before this newline: the record goes on past its closing quote (an
+    // escaped quote "" closes and opens again, which comes to the same).
+    const close = text.indexOf('"', quote + 1);
+    if (close < 0) return end;
+    at = close + 1;
+    quote = text.indexOf('"', at);
+  }
+}
+
+/** Parses the text of a run's CSV file `file` (a name for the messages): a cut-off end and rows with the wrong number of cells are left out and named. */
+export function parseRunCsv(file: string, text: string): CsvContent {
+  const damage: CsvDamage[] = [];
+  if (text === '') return { header: [], rows: [], damage: [{ kind: 'empty', file }] };
+  const end = wholeRecordsEnd(text);
+  if (end < text.length) damage.push({ kind: 'cut-off', file, what: end === 0 ? 'header' : 'row' });
+  const records = parse(text.slice(0, end), {
+    relax_column_count: true,
+    skip_empty_lines: true,
+    // Only a file changed by other hands has quotes that do not parse: its bad records are named.
+    skip_records_with_error: true,
+    on_skip: (e) => {
+      if (e !== undefined) damage.push({ kind: 'unparsable', file, line: Number(e.lines), error: e.message.replace(/ at line \d+.*$/s, '') });
+      return undefined;
+    },
+  }) as string[][];
+  const [header = [], ...all] = records;
+  const rows: string[][] = [];
+  all.forEach((r, i) => {
+    if (r.length === header.length) rows.push(r);
+    else damage.push({ kind: 'bad-row', file, row: i + 1, cells: r.length, columns: header.length });
+  });
+  return { header, rows, damage };
+}
+
+/** Reads a CSV file of a run (see parseRunCsv); a file that is not there, or cannot be read, is a damage of its own. */
+export function readRunCsv(path: string): CsvContent {
+  const file = basename(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { header: [], rows: [], damage: [err.code === 'ENOENT' ? { kind: 'missing', file } : { kind: 'unreadable', file, error: err.message }] };
+  }
+  return parseRunCsv(file, text);
+}
+
+/** Reads a CSV file of a run as rows of cells, the header first (whole rows only: readRunCsv says what was left out). */
+export function readCsvRows(file: string): string[][] {
+  const { header, rows } = readRunCsv(file);
+  return header.length === 0 ? [] : [header, ...rows];
+}
+
+/** Reads a CSV file of a run as objects (whole rows only: readRunCsv says what was left out). */
 export function readCsv(file: string): Record<string, string>[] {
-  return parse(readFileSync(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const { header, rows } = readRunCsv(file);
+  return rows.map((r) => Object.fromEntries(header.map((c, i) => [c, r[i]!])));
+}
+
+/** CSV files every run has (packets.csv and captures only some). */
+const RUN_CSV_FILES = ['samples.csv', 'events.csv', 'summary.csv'] as const;
+
+/**
+ * What `packetlab runs` can tell of a run's CSV files without reading them: a file missing or
+ * empty, or one whose last row was cut off (it does not end with a newline). Reading the files
+ * (readRunCsv) tells the rest.
+ */
+export function checkRunFiles(dir: string): CsvDamage[] {
+  const out: CsvDamage[] = [];
+  for (const file of [...RUN_CSV_FILES, 'packets.csv']) {
+    const path = join(dir, file);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== 'ENOENT') out.push({ kind: 'unreadable', file, error: err.message });
+      else if (file !== 'packets.csv') out.push({ kind: 'missing', file });
+      continue;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0) {
+        out.push({ kind: 'empty', file });
+        continue;
+      }
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) out.push({ kind: 'cut-off', file, what: 'row' });
+    } catch (e) {
+      out.push({ kind: 'unreadable', file, error: (e as Error).message });
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/** Combined CSV text, and what of the runs could not be read back (one sentence each, naming the run and the file). */
+export interface CombinedCsv {
+  csv: string;
+  warnings: string[];
 }
 
 /**
  * One CSV combining runs: every sample row of every run, with the run id, the experiment name and
  * the trial's final status in front (the union of the runs' columns; missing cells are empty).
+ * Rows a run's file lost (cut off by a full disk) are left out and named in the warnings.
  */
-export function combinedCsv(dirs: readonly string[], which: 'samples' | 'summary' = 'samples'): string {
+export function combinedCsv(dirs: readonly string[], which: 'samples' | 'summary' = 'samples'): CombinedCsv {
   const columns: string[] = ['run', 'experiment'];
   if (which === 'samples') columns.push('trial_status');
   const rows: Record<string, string>[] = [];
+  const warnings: string[] = [];
   for (const dir of dirs) {
     const rec = readRun(dir);
     for (const c of which === 'samples' ? rec.columns.samples : rec.columns.summary) if (!columns.includes(c)) columns.push(c);
     const status = new Map(rec.trials.map((t) => [`${t.point}/${t.repetition}`, t.status]));
-    for (const r of readCsv(join(dir, `${which}.csv`))) {
+    const content = readRunCsv(join(dir, `${which}.csv`));
+    for (const d of content.damage) warnings.push(`${rec.id}: ${describeDamage(d)}`);
+    for (const cells of content.rows) {
+      const r = Object.fromEntries(content.header.map((c, i) => [c, cells[i]!]));
       rows.push({ run: rec.id, experiment: rec.name, ...(which === 'samples' ? { trial_status: status.get(`${r.point}/${r.repetition}`) ?? 'running' } : {}), ...r });
     }
   }
-  return stringify([columns, ...rows.map((r) => columns.map((c) => r[c] ?? ''))]);
+  return { csv: stringify([columns, ...rows.map((r) => columns.map((c) => r[c] ?? ''))]), warnings };
 }
 
 /** Host facts for run.json. */

@@ -25,6 +25,8 @@ export class RunView {
     readonly spec: SpecObject | null,
     readonly source: 'live' | 'disk',
     trials?: TrialSet,
+    /** What of a run from disk could not be read back whole (a last row cut off by a full disk). */
+    readonly warnings: readonly string[] = [],
   ) {
     this.trials = trials ?? new TrialSet(mssOf(spec));
   }
@@ -32,7 +34,7 @@ export class RunView {
   /** A run opened from disk; its trials keep ladder packets (packets.csv, as trialsFromRun caps them) only with `ladder`, for a run whose ladder is shown. */
   static fromRun(run: RunData, ladder: boolean): RunView {
     const record = run.record as { spec?: SpecObject } | null;
-    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, ladder ? undefined : 0));
+    const view = new RunView(run.info.id, run.info.title, record?.spec ?? null, 'disk', trialsFromRun(run, ladder ? undefined : 0), run.warnings);
     for (const row of tableRows(run.summary)) view.summary.push(row);
     return view;
   }
