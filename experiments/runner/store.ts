@@ -508,24 +508,18 @@ export interface CsvContent {
  * comes after this point is a row the disk took only part of.
  */
 function wholeRecordsEnd(text: string): number {
+  // One pass over the characters: a newline ends a record unless it is inside quotes (an escaped
+  // quote "" toggles twice, which comes to the same). It replaces a loop of indexOf searches from
+  // each position, which was measured taking minutes on some 20 MB files in the test suite's
+  // process (not in a fresh one); this loop's time depends on the length alone.
   let end = 0;
-  let at = 0;
-  let quote = text.indexOf('"');
-  for (;;) {
-    const newline = text.indexOf('\n', at);
-    if (newline < 0) return end;
-    if (quote < 0 || quote > newline) {
-      end = newline + 1;
-      at = end;
-      continue;
-    }
-    // A quoted cell opens before this newline: the record goes on past its closing quote (an
-    // escaped quote "" closes and opens again, which comes to the same).
-    const close = text.indexOf('"', quote + 1);
-    if (close < 0) return end;
-    at = close + 1;
-    quote = text.indexOf('"', at);
+  let quoted = false;
+  for (let i = 0, n = text.length; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) quoted = !quoted;
+    else if (c === 0x0a && !quoted) end = i + 1;
   }
+  return end;
 }
 
 /** Parses the text of a run's CSV file `file` (a name for the messages): a cut-off end and rows with the wrong number of cells are left out and named. */
