@@ -256,39 +256,30 @@ describe('the store worker', () => {
     const syncMs = performance.now() - t0;
     const syncCpuMs = threadCpuMs() - cpu0;
     expect(packetRows).toBe(LARGE_PACKET_ROWS);
-    // Judged: the loop's thread never busy for 50 ms between two timers, and no gap between them
-    // anywhere near the time the work takes (a busy machine may take the core from this process
-    // for a while, so the wall-clock bound leaves room for that). A loop that the host blocks
-    // breaks both in every attempt, while other processes lengthen one attempt's gaps now and
-    // then; so up to three attempts are made, each through a fresh host (its worker starts with
-    // the call).
-    const free = (g: LoopGaps) => g.longestBusyMs < 50 && g.longestGapMs < 250;
-    const attempts: LoopGaps[] = [];
-    for (let i = 0; i < 3 && !attempts.some(free); i++) {
-      const fresh = new LabHost({ runsDir, specsDir });
-      try {
-        const t1 = performance.now();
-        const { result, gaps } = await whileTimersRun(() => fresh.call('openRun', { runId: basename(large) }));
-        const workerMs = performance.now() - t1;
-        const got = value<{ record: unknown; packets: Table }>(result);
-        expect(got.record).toEqual(record);
-        expect(got.packets.rows.length).toBe(LARGE_PACKET_ROWS);
-        attempts.push(gaps);
-        console.log(
-          `openRun of ${LARGE_PACKET_ROWS} packet rows (${statSync(join(large, 'packets.csv')).size} bytes of packets.csv): ` +
-            `done on the host's loop it blocks it for ${syncMs.toFixed(0)} ms (${syncCpuMs.toFixed(0)} ms of CPU); through the store worker it took ` +
-            `${workerMs.toFixed(0)} ms, and the longest gap between the loop's 1 ms timers was ${gaps.longestGapMs.toFixed(1)} ms, ` +
-            `of which the loop's thread was busy at most ${gaps.longestBusyMs.toFixed(1)} ms`,
-        );
-      } finally {
-        await fresh.close();
-      }
+    // Judged by where the work happens, not by how long anything takes: the loop's own thread is
+    // never busy for 50 ms between two of its timers while the worker opens the run (a busy machine
+    // may lengthen the wall-clock gaps, never this thread's CPU time), where the same work done on
+    // the loop keeps its thread busy for the whole of it (see the figures printed).
+    const fresh = new LabHost({ runsDir, specsDir });
+    try {
+      const t1 = performance.now();
+      const { result, gaps } = await whileTimersRun(() => fresh.call('openRun', { runId: basename(large) }));
+      const workerMs = performance.now() - t1;
+      const got = value<{ record: unknown; packets: Table }>(result);
+      expect(got.record).toEqual(record);
+      expect(got.packets.rows.length).toBe(LARGE_PACKET_ROWS);
+      console.log(
+        `openRun of ${LARGE_PACKET_ROWS} packet rows (${statSync(join(large, 'packets.csv')).size} bytes of packets.csv): ` +
+          `done on the host's loop it blocks it for ${syncMs.toFixed(0)} ms (${syncCpuMs.toFixed(0)} ms of CPU); through the store worker it took ` +
+          `${workerMs.toFixed(0)} ms, and the longest gap between the loop's 1 ms timers was ${gaps.longestGapMs.toFixed(1)} ms, ` +
+          `of which the loop's thread was busy at most ${gaps.longestBusyMs.toFixed(1)} ms`,
+      );
+      // The bound means something only if the work itself would break it many times over.
+      expect(syncCpuMs).toBeGreaterThan(500);
+      expect(gaps.longestBusyMs).toBeLessThan(50);
+    } finally {
+      await fresh.close();
     }
-    // The bounds mean something only if the work itself would break them many times over.
-    expect(syncCpuMs).toBeGreaterThan(500);
-    const judged = attempts.find(free) ?? attempts.at(-1)!;
-    expect(judged.longestBusyMs).toBeLessThan(50);
-    expect(judged.longestGapMs).toBeLessThan(250);
   });
 
   it('ends with close(), which answers the calls still pending', async () => {
