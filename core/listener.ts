@@ -1,9 +1,17 @@
 // The passive end: one endpoint that answers SYNs and demultiplexes sessions by (peer address,
 // connection id). A SYN is checked against the listener's caps before any state is kept, so a
 // listener only ever talks with peers it agreed to, at rates and for times it agreed to.
+//
+// Replies are earned: until a peer proves that it receives at its address, the listener sends it
+// at most three times the bytes it received from it (QUIC's anti-amplification limit, RFC 9000
+// (8.1)), so a SYN with a forged source address cannot turn a listener into a reflector. A
+// reliable peer proves its address by acknowledging the SYN-ACK, whose sequence number it could
+// only learn by receiving it (the three-way handshake); a stream has no such proof, so its reports
+// stay within the budget for the whole session (they are small beside the data that earns them).
 
 import type { Endpoint } from './endpoint.js';
 import {
+  Flag,
   HEADER_BYTES,
   PacketType,
   newHeader,
@@ -106,6 +114,10 @@ export class ListenerCounters {
   refused = 0;
   /** Sessions opened. */
   sessionsOpened = 0;
+  /** Datagrams of sessions not sent: the peer had not earned them (three times its bytes, address not proven). */
+  budgetDrops = 0;
+  /** Bytes of those datagrams. */
+  budgetDroppedBytes = 0;
 }
 
 interface Entry {
@@ -114,13 +126,34 @@ interface Entry {
   connectionId: number;
   openedAt: number;
   session: Session;
+  /** A reliable session (its peer can prove its address by acknowledging the SYN-ACK). */
+  reliable: boolean;
+  /** Sequence number of the session's SYN-ACK, -1 until it is sent. */
+  isn: number;
+  /** The peer acknowledged the SYN-ACK: it receives at its address, and its replies are no longer budgeted. */
+  proven: boolean;
+  /** Bytes received from the peer for this session. */
+  bytesIn: number;
+  /** Bytes sent to the peer for this session. */
+  bytesOut: number;
 }
 
-// Anti-amplification (as QUIC's 3x rule): a refusal is at most three times the SYN it answers.
+/**
+ * Anti-amplification (RFC 9000 (8.1)): to an address that has not proven itself, at most three
+ * times the bytes it sent. The window is the session's life: every byte a listener sends belongs
+ * to a session (paid from what its peer sent that session) or is a refusal (at most three times the
+ * datagram it answers), so per address the sum stays within three times what it sent. A session's
+ * life is itself bounded (handshake, idle and duration limits), and the budget costs two numbers
+ * per session, nothing per address or per datagram.
+ */
 const AMPLIFICATION_FACTOR = 3;
 const MAX_PENDING_CONTROL = 64;
 
 const encoder = new TextEncoder();
+
+function readU32(b: Uint8Array, i: number): number {
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
 
 /** A listener endpoint. */
 export class Listener implements Endpoint {
@@ -158,6 +191,8 @@ export class Listener implements Endpoint {
       const id = ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0;
       const entry = this.byKey.get(from * 4294967296 + id);
       if (entry !== undefined) {
+        entry.bytesIn += bytes.length;
+        if (!entry.proven && entry.isn >= 0) this.checkProof(entry, bytes);
         entry.session.handleDatagram(now, bytes);
         return;
       }
@@ -201,7 +236,10 @@ export class Listener implements Endpoint {
     for (let i = 0; i < n && this.list.length > 0; i++) {
       if (this.rr >= this.list.length) this.rr = 0;
       const e = this.list[this.rr]!;
-      const dg = e.session.pollTransmit(now);
+      let dg = e.session.pollTransmit(now);
+      // A datagram the peer has not earned is dropped as a lossy path would drop it: a reliable
+      // session retransmits it later, a stream's next report carries the counters anyway.
+      while (dg !== null && !this.spend(e, dg)) dg = e.session.pollTransmit(now);
       if (dg !== null) {
         this.transmitTo = e.peer;
         // Stay on this session while it has datagrams; the next call moves on.
@@ -238,7 +276,18 @@ export class Listener implements Endpoint {
       if ('refuse' in made) {
         reason = made.refuse;
       } else {
-        const entry: Entry = { key: from * 4294967296 + h.connectionId, peer: from, connectionId: h.connectionId, openedAt: now, session: made };
+        const entry: Entry = {
+          key: from * 4294967296 + h.connectionId,
+          peer: from,
+          connectionId: h.connectionId,
+          openedAt: now,
+          session: made,
+          reliable: decoded.options.service !== Service.STREAM,
+          isn: -1,
+          proven: false,
+          bytesIn: bytes.length,
+          bytesOut: 0,
+        };
         this.byKey.set(entry.key, entry);
         this.list.push(entry);
         this.counters.sessionsOpened++;
@@ -250,6 +299,31 @@ export class Listener implements Endpoint {
     this.counters.refused++;
     this.events.push({ type: 'refused', peer: from, reason: reason ?? 'refused' });
     this.queueRst(h.connectionId, from, reason ?? 'refused', bytes.length);
+  }
+
+  /** Counts `dg` against the session's budget; false when the peer has not earned it (it is then not sent). */
+  private spend(e: Entry, dg: Uint8Array): boolean {
+    if (e.reliable && e.isn < 0 && dg.length >= HEADER_BYTES && dg[3] === PacketType.SYN_ACK) e.isn = readU32(dg, 12);
+    if (!e.proven && e.bytesOut + dg.length > AMPLIFICATION_FACTOR * e.bytesIn) {
+      this.counters.budgetDrops++;
+      this.counters.budgetDroppedBytes += dg.length;
+      return false;
+    }
+    e.bytesOut += dg.length;
+    return true;
+  }
+
+  /**
+   * A reliable peer is proven once it acknowledges the SYN-ACK: in SYN-RECEIVED the session has
+   * sent nothing else, so its first ACK carries exactly the SYN-ACK's sequence number plus one, a
+   * number a host that forges its source address never sees.
+   */
+  private checkProof(e: Entry, bytes: Uint8Array): void {
+    if (bytes.length < HEADER_BYTES) return;
+    const type = bytes[3];
+    if (type === PacketType.SYN || type === PacketType.RST || (bytes[4]! & Flag.ACK) === 0) return;
+    if (readU32(bytes, 16) !== ((e.isn + 1) >>> 0) || !verifyChecksum(bytes, bytes.length)) return;
+    e.proven = true;
   }
 
   private checkCaps(o: SynOptions): string | null {

@@ -1,0 +1,150 @@
+// The sans-IO listener against hostile and honest clients in virtual time. Every byte count comes
+// from the simulator's record of the datagrams it moved, not from the listener's own counters.
+
+import { describe, expect, it } from 'vitest';
+import type { Endpoint } from '../core/endpoint.js';
+import type { Session, SessionFactory } from '../core/listener.js';
+import { Connection, type ReadSink } from '../core/transport/connection.js';
+import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
+import { receiverConfig } from '../core/apps/services.js';
+import { Service, encodeSynOptions } from '../core/wire/handshake.js';
+import { ListenerBench, Scripted, bulkClient, reliableSyn, streamClient, streamSyn } from './helpers/listener-sim.js';
+
+const HOUR_MS = 3_600_000;
+
+/** Every address got at most three times the bytes it sent. */
+function expectWithinThreeTimes(bench: ListenerBench): void {
+  for (const [address, ratio] of bench.ratios()) expect(ratio, `address ${address}: ${JSON.stringify(bench.of(address))}`).toBeLessThanOrEqual(3);
+}
+
+describe('listener: replies are earned', () => {
+  it('a lone reliable SYN gets at most three times its bytes back in an hour (SYN-ACK retransmissions included)', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: reliableSyn(7) }]);
+    const bench = new ListenerBench([probe]);
+    bench.run(HOUR_MS);
+    expect(bench.of(0).toListener).toBe(60);
+    expect(probe.types()[0]).toBe(4); // it did get its SYN-ACK
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a lone stream SYN asking for 10 ms reports gets at most three times its bytes back in an hour', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: streamSyn(7, 10) }]);
+    const bench = new ListenerBench([probe]);
+    bench.run(HOUR_MS);
+    expect(bench.of(0).toListener).toBe(60);
+    expect(probe.types()[0]).toBe(4);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a SYN repeated from many ports of one address earns each port no more than its own bytes x 3', () => {
+    const probes = Array.from({ length: 8 }, (_, i) => new Scripted([0, 1000, 2000].map((atMs) => ({ atMs: atMs + i, bytes: streamSyn(100 + i, 10) }))));
+    const bench = new ListenerBench(probes);
+    bench.run(600_000);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a real transfer and a real stream beside the probes still complete, with their reports', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: streamSyn(7, 10) }, { atMs: 3, bytes: reliableSyn(8) }]);
+    const bulk = bulkClient(3, 1_000_000, 3);
+    const stream = streamClient(3, { ratePacketsPerSecond: 500, durationMs: 3000, reportIntervalMs: 100 }, 4);
+    const bench = new ListenerBench([probe, bulk, stream]);
+    bulk.start(0);
+    stream.start(0);
+    bench.run(60_000);
+    expect(bulk.state).toBe('done');
+    expect(bulk.matched).toBe(true);
+    expect(stream.state).toBe('done');
+    expect(stream.finalReport?.packetsReceived).toBe(1500);
+    // One report per interval for 3 s, and the final one.
+    expect(stream.counters.reportsReceived).toBeGreaterThanOrEqual(30);
+    expect(bench.listener.counters.budgetDrops).toBeGreaterThan(0); // the probes' reports
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a peer that proved its address (it acknowledged the SYN-ACK) may get more than three times its bytes', () => {
+    const replyBytes = 200_000;
+    const bench = new ListenerBench([new Downloader(1)], {}, talkerFactory(replyBytes));
+    (bench.clients[0] as Downloader).start(0);
+    bench.run(60_000);
+    expect((bench.clients[0] as Downloader).readBytes).toBe(replyBytes);
+    expect(bench.of(0).fromListener).toBeGreaterThan(3 * bench.of(0).toListener);
+    expect(bench.listener.counters.budgetDrops).toBe(0);
+  });
+});
+
+/** A server session that writes `bytes` once the handshake completes, then closes. */
+class Talker implements Session {
+  private wrote = false;
+  constructor(
+    readonly conn: Connection,
+    private readonly bytes: number,
+  ) {}
+  get finished(): boolean {
+    return this.conn.state === 'closed' || this.conn.state === 'failed';
+  }
+  abort(reason: string): void {
+    this.conn.abort(reason);
+  }
+  handleDatagram(now: number, bytes: Uint8Array): void {
+    this.conn.handleDatagram(now, bytes);
+    this.pump();
+  }
+  handleTimeout(now: number): void {
+    this.conn.handleTimeout(now);
+    this.pump();
+  }
+  pollTransmit(now: number): Uint8Array | null {
+    return this.conn.pollTransmit(now);
+  }
+  pollTimeout(): number | null {
+    return this.conn.pollTimeout();
+  }
+  private pump(): void {
+    while (this.conn.pollEvent() !== null);
+    this.conn.read(DISCARD);
+    if (!this.wrote && this.conn.state === 'established') {
+      this.wrote = true;
+      this.conn.sendMessage(new Uint8Array(this.bytes), this.bytes);
+      this.conn.close();
+    }
+  }
+}
+
+const DISCARD: ReadSink = { onData() {} };
+
+function talkerFactory(bytes: number): SessionFactory {
+  return (ctx) => {
+    const o = ctx.options;
+    if (o.service === Service.STREAM) return { refuse: 'reliable only' };
+    const conn = new Connection({ config: receiverConfig(DEFAULT_TRANSPORT_CONFIG, {}, o), role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });
+    conn.accept(ctx.now, ctx.syn.seq, ctx.syn.windowBytes);
+    return new Talker(conn, bytes);
+  };
+}
+
+/** A client that opens a reliable connection and reads everything the listener sends. */
+class Downloader implements Endpoint {
+  readonly conn = new Connection({ config: { ...DEFAULT_TRANSPORT_CONFIG }, role: 'client', connectionId: 77, isn: 1234 });
+  readBytes = 0;
+  private readonly sink: ReadSink = { onData: (_b, start, end) => void (this.readBytes += end - start) };
+  constructor(readonly transmitTo: number) {}
+  start(now: number): void {
+    const c = DEFAULT_TRANSPORT_CONFIG;
+    this.conn.connect(now, encodeSynOptions({ service: Service.RELIABLE, protocol: c.protocol, sack: c.sack, verifyChecksum: true, mssBytes: c.mssBytes, ackEveryPackets: c.ackEveryPackets, ackDelayMs: c.ackDelayMs, rcvBufferBytes: c.rcvBufferBytes, readRateBytesPerSecond: 0, verifyData: false }));
+  }
+  handleDatagram(now: number, bytes: Uint8Array): void {
+    this.conn.handleDatagram(now, bytes);
+    this.conn.read(this.sink);
+    while (this.conn.pollEvent() !== null);
+    if (this.conn.isPeerClosed && this.conn.state === 'established') this.conn.close();
+  }
+  handleTimeout(now: number): void {
+    this.conn.handleTimeout(now);
+  }
+  pollTransmit(now: number): Uint8Array | null {
+    return this.conn.pollTransmit(now);
+  }
+  pollTimeout(): number | null {
+    return this.conn.pollTimeout();
+  }
+}
