@@ -6,7 +6,7 @@ import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { BulkReceiver } from '../core/apps/bulk.js';
 import { StreamReceiver } from '../core/stream/receiver.js';
-import { formatBitsPerSecond, parseBytes, parseNumber, parseRunDurationMs, formatBytes } from '../core/units.js';
+import { formatBitsPerSecond, formatDurationMs, parseBytes, parseMs, parseNumber, parseRunDurationMs, formatBytes } from '../core/units.js';
 import type { SocketConfig } from '../core/knobs.js';
 import { jsonLine, stopSignal } from './output.js';
 import { parseListen } from './options.js';
@@ -24,6 +24,11 @@ export function addListenOptions(cmd: Command): void {
       .helpGroup(g),
   );
   cmd.addOption(new Option('--max-duration <time>', `longest stream or session; a bare number is seconds (default ${d.maxSessionMs / 1000}s)`).argParser(durationArg(parseRunDurationMs, 1, 24 * 3_600_000, '--max-duration')).helpGroup(g));
+  cmd.addOption(
+    new Option('--stream-idle-timeout <time>', `a stream session ends when no datagram of it arrived for this long (at least 4 report intervals and 4 datagram gaps); a bare number is ms (default ${formatDurationMs(d.streamIdleTimeoutMs)})`)
+      .argParser(durationArg(parseMs, 1, 600_000, '--stream-idle-timeout'))
+      .helpGroup(g),
+  );
   cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${d.maxRcvBufferBytes})`).argParser(numberArg(parseBytes, 1024, 1 << 30, '--max-rcv-buffer', true)).helpGroup(g));
 }
 
@@ -39,6 +44,7 @@ export function capsFrom(o: Record<string, unknown>): ListenerCaps {
     maxStreamDurationMs: dur,
     maxSessionMs: dur,
     maxRcvBufferBytes: (o.maxRcvBuffer as number | undefined) ?? d.maxRcvBufferBytes,
+    streamIdleTimeoutMs: (o.streamIdleTimeout as number | undefined) ?? d.streamIdleTimeoutMs,
   };
 }
 

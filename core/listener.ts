@@ -24,6 +24,7 @@ import {
 import { Service, decodeSynOptions, type SynOptions } from './wire/handshake.js';
 import { Rng } from './util/rng.js';
 import { IP_UDP_OVERHEAD_BYTES } from './impair/config.js';
+import { DEFAULT_STREAM_IDLE_TIMEOUT_MS } from './stream/receiver.js';
 
 /** One conversation a listener keeps. */
 export interface Session {
@@ -51,6 +52,8 @@ export interface ListenerCaps {
   maxStreamDurationMs: number;
   /** Lifetime of any session; it is aborted after that. */
   maxSessionMs: number;
+  /** A stream session ends when no datagram of it arrived for this long (at least four report intervals and four datagram gaps at its rate). */
+  streamIdleTimeoutMs: number;
 }
 
 /**
@@ -82,6 +85,9 @@ export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   maxStreamBitsPerSecond: 10e9,
   maxStreamDurationMs: 3_600_000,
   maxSessionMs: 3_600_000,
+  // As long as a stream sender waits for a report before it stops (sender.ts): each end gives up
+  // on a silent other end after the same time.
+  streamIdleTimeoutMs: DEFAULT_STREAM_IDLE_TIMEOUT_MS,
 });
 
 /** What a session factory gets for a SYN that passed the caps. */
@@ -91,6 +97,8 @@ export interface SynContext {
   syn: Header;
   peer: number;
   rng: Rng;
+  /** The listener's caps (a factory takes its sessions' limits from them). */
+  caps: Readonly<ListenerCaps>;
 }
 
 /** Creates the session for an accepted SYN, or refuses it with a reason the peer will see. */
@@ -272,7 +280,7 @@ export class Listener implements Endpoint {
     else if (this.list.length >= this.caps.maxSessions) reason = `listener is full (${this.caps.maxSessions} sessions)`;
     else reason = this.checkCaps(decoded.options);
     if (reason === null && decoded.ok) {
-      const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng: this.rng });
+      const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng: this.rng, caps: this.caps });
       if ('refuse' in made) {
         reason = made.refuse;
       } else {

@@ -100,6 +100,8 @@ const PROTOCOL_TIMES: readonly [string[], string][] = [
   [['udp'], '--delay'],
   [['rpc', 'workload'], '--delay'],
   [['rpc', 'workload'], '--plt-rto'],
+  [['transfer'], '--stream-idle-timeout'],
+  [['udp'], '--stream-idle-timeout'],
 ];
 
 describe('durations on the command line', () => {

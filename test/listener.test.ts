@@ -8,6 +8,7 @@ import { Connection, type ReadSink } from '../core/transport/connection.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { receiverConfig } from '../core/apps/services.js';
 import { Service, encodeSynOptions } from '../core/wire/handshake.js';
+import { StreamReceiver } from '../core/stream/receiver.js';
 import { ListenerBench, Scripted, bulkClient, reliableSyn, streamClient, streamSyn } from './helpers/listener-sim.js';
 
 const HOUR_MS = 3_600_000;
@@ -148,3 +149,45 @@ class Downloader implements Endpoint {
     return this.conn.pollTimeout();
   }
 }
+
+describe('listener: stream sessions end when their data stops', () => {
+  it('a lone stream SYN holds its slot for the idle timeout, then the session ends saying why', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: streamSyn(7, 10) }]);
+    const bench = new ListenerBench([probe]);
+    bench.run(1900);
+    expect(bench.listener.sessionCount).toBe(1);
+    bench.run(2100);
+    expect(bench.listener.sessionCount).toBe(0);
+    const closed = bench.events.find((e) => e.type === 'session-closed');
+    expect(closed?.session instanceof StreamReceiver && closed.session.failure).toBe('no data for 2000 ms: stream sessions end when their data stops');
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a stream whose sender goes away mid-stream ends too, and its reports stop', () => {
+    const stream = streamClient(1, { ratePacketsPerSecond: 200, durationMs: 60_000, reportIntervalMs: 50 }, 5);
+    const bench = new ListenerBench([stream], { streamIdleTimeoutMs: 500 });
+    stream.start(0);
+    bench.run(1000);
+    const reportsBefore = stream.counters.reportsReceived;
+    expect(reportsBefore).toBeGreaterThan(15);
+    // The sender vanishes (crashed, or its address was forged): nothing more from it.
+    stream.state = 'failed';
+    bench.run(3000);
+    // Four report intervals are 200 ms, below the 500 ms asked: 500 ms after the last datum.
+    const closed = bench.events.find((e) => e.type === 'session-closed');
+    expect(closed?.session instanceof StreamReceiver && closed.session.failure).toBe('no data for 500 ms: stream sessions end when their data stops');
+    expect(stream.counters.reportsReceived - reportsBefore).toBeLessThanOrEqual(11);
+    expect(bench.listener.sessionCount).toBe(0);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a slow stream (one datagram a second) is not taken for a stopped one', () => {
+    const stream = streamClient(1, { ratePacketsPerSecond: 1, durationMs: 10_000, reportIntervalMs: 100, datagramBytes: 200 }, 6);
+    const bench = new ListenerBench([stream]);
+    stream.start(0);
+    bench.run(20_000);
+    expect(stream.state).toBe('done');
+    expect(stream.finalReport?.packetsReceived).toBe(10);
+    expectWithinThreeTimes(bench);
+  });
+});

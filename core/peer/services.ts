@@ -5,7 +5,7 @@
 // can neither use a client's services nor make them send anything.
 
 import type { Socket } from 'node:dgram';
-import { Listener, type ListenerCaps, type Session } from '../listener.js';
+import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type Session } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
@@ -129,6 +129,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
     maxStreamDurationMs: lim.maxDurationMs,
     maxSessionMs: lim.maxDurationMs,
+    streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
   };
   const listener = new Listener(caps, factory, o.seed);
   const open = new Map<number, { session: Session; peer: string | null }>();
@@ -242,7 +243,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
+    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs },
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,

@@ -99,12 +99,19 @@ export class ListenerBench {
   run(untilMs: number): void {
     for (;;) {
       const e = this.sim.step();
-      if (e === null) break;
+      if (e === null) {
+        this.takeEvents();
+        break;
+      }
       if (e.kind === 'send' && e.from === this.address) this.of(e.to).fromListener += e.bytes.length;
       if (e.kind === 'deliver' && e.to === this.address) this.of(e.from).toListener += e.bytes.length;
-      for (let ev = this.listener.pollEvent(); ev !== null; ev = this.listener.pollEvent()) this.events.push(ev);
+      this.takeEvents();
       if (e.now > untilMs) break;
     }
+  }
+
+  private takeEvents(): void {
+    for (let ev = this.listener.pollEvent(); ev !== null; ev = this.listener.pollEvent()) this.events.push(ev);
   }
 
   /** What address `a` and the listener exchanged. */
