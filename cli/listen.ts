@@ -29,6 +29,11 @@ export function addListenOptions(cmd: Command): void {
       .argParser(durationArg(parseMs, 1, 600_000, '--stream-idle-timeout'))
       .helpGroup(g),
   );
+  cmd.addOption(
+    new Option('--min-report-interval <time>', `shortest report interval of a stream; one asking for less gets its reports this often; a bare number is ms (default ${formatDurationMs(d.minReportIntervalMs)})`)
+      .argParser(durationArg(parseMs, 10, 10_000, '--min-report-interval'))
+      .helpGroup(g),
+  );
   cmd.addOption(new Option('--max-rcv-buffer <bytes>', `largest receive buffer a peer may ask for (default ${d.maxRcvBufferBytes})`).argParser(numberArg(parseBytes, 1024, 1 << 30, '--max-rcv-buffer', true)).helpGroup(g));
 }
 
@@ -45,6 +50,7 @@ export function capsFrom(o: Record<string, unknown>): ListenerCaps {
     maxSessionMs: dur,
     maxRcvBufferBytes: (o.maxRcvBuffer as number | undefined) ?? d.maxRcvBufferBytes,
     streamIdleTimeoutMs: (o.streamIdleTimeout as number | undefined) ?? d.streamIdleTimeoutMs,
+    minReportIntervalMs: (o.minReportInterval as number | undefined) ?? d.minReportIntervalMs,
   };
 }
 
@@ -68,7 +74,7 @@ export async function runListener(listen: string | true, o: Record<string, unkno
       }
       if (e.type === 'refused') console.log(`refused ${who}: ${e.reason}`);
       else if (e.type === 'session-opened') {
-        const what = e.options.service !== 2 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s`;
+        const what = e.options.service !== 2 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s, reports every ${e.options.reportIntervalMs} ms`;
         console.log(`session from ${who}: ${what}`);
       } else if (e.session instanceof BulkReceiver) {
         const c = e.session.conn.counters;

@@ -54,6 +54,8 @@ export interface ListenerCaps {
   maxSessionMs: number;
   /** A stream session ends when no datagram of it arrived for this long (at least four report intervals and four datagram gaps at its rate). */
   streamIdleTimeoutMs: number;
+  /** Shortest report interval of a stream; a stream asking for less gets its reports this often. */
+  minReportIntervalMs: number;
 }
 
 /**
@@ -88,6 +90,9 @@ export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   // As long as a stream sender waits for a report before it stops (sender.ts): each end gives up
   // on a silent other end after the same time.
   streamIdleTimeoutMs: DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  // Twenty reports a second are plenty to watch a stream by; every 10 ms a receiver would send a
+  // small datagram a hundred times a second whatever the stream's own rate.
+  minReportIntervalMs: 50,
 });
 
 /** What a session factory gets for a SYN that passed the caps. */
@@ -279,6 +284,12 @@ export class Listener implements Endpoint {
     if (!decoded.ok) reason = decoded.error;
     else if (this.list.length >= this.caps.maxSessions) reason = `listener is full (${this.caps.maxSessions} sessions)`;
     else reason = this.checkCaps(decoded.options);
+    if (reason === null && decoded.ok && decoded.options.service === Service.STREAM && decoded.options.reportIntervalMs < this.caps.minReportIntervalMs) {
+      // Raised rather than refused: a sender waits max(2 s, five intervals) for a report before it
+      // stops, so reports at the floor keep a sender that asked for fewer milliseconds going, and
+      // `packetlab udp --interval 10` still runs. The session-opened event shows the interval used.
+      decoded.options.reportIntervalMs = this.caps.minReportIntervalMs;
+    }
     if (reason === null && decoded.ok) {
       const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng: this.rng, caps: this.caps });
       if ('refuse' in made) {

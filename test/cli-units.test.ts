@@ -102,6 +102,8 @@ const PROTOCOL_TIMES: readonly [string[], string][] = [
   [['rpc', 'workload'], '--plt-rto'],
   [['transfer'], '--stream-idle-timeout'],
   [['udp'], '--stream-idle-timeout'],
+  [['transfer'], '--min-report-interval'],
+  [['udp'], '--min-report-interval'],
 ];
 
 describe('durations on the command line', () => {

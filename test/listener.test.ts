@@ -191,3 +191,28 @@ describe('listener: stream sessions end when their data stops', () => {
     expectWithinThreeTimes(bench);
   });
 });
+
+describe('listener: the shortest report interval', () => {
+  it('a stream asking for reports every 10 ms gets them every 50 ms, and says so when it opens', () => {
+    const stream = streamClient(1, { ratePacketsPerSecond: 500, durationMs: 2000, reportIntervalMs: 10 }, 8);
+    const bench = new ListenerBench([stream]);
+    stream.start(0);
+    bench.run(10_000);
+    expect(stream.state).toBe('done');
+    expect(stream.finalReport?.packetsReceived).toBe(1000);
+    // 2 s of reports every 50 ms, and the final one; every 10 ms would have been 200.
+    expect(stream.counters.reportsReceived).toBeGreaterThanOrEqual(38);
+    expect(stream.counters.reportsReceived).toBeLessThanOrEqual(43);
+    const opened = bench.events.find((e) => e.type === 'session-opened');
+    expect(opened?.type === 'session-opened' && opened.options.service === 2 && opened.options.reportIntervalMs).toBe(50);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('the floor is a cap: a listener may lower it', () => {
+    const stream = streamClient(1, { ratePacketsPerSecond: 500, durationMs: 1000, reportIntervalMs: 10 }, 9);
+    const bench = new ListenerBench([stream], { minReportIntervalMs: 10 });
+    stream.start(0);
+    bench.run(10_000);
+    expect(stream.counters.reportsReceived).toBeGreaterThanOrEqual(95);
+  });
+});

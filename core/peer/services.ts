@@ -130,6 +130,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     maxStreamDurationMs: lim.maxDurationMs,
     maxSessionMs: lim.maxDurationMs,
     streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
+    minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs,
   };
   const listener = new Listener(caps, factory, o.seed);
   const open = new Map<number, { session: Session; peer: string | null }>();
@@ -243,7 +244,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs },
+    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,
