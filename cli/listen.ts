@@ -18,6 +18,7 @@ export function addListenOptions(cmd: Command): void {
   const d = DEFAULT_LISTENER_CAPS;
   cmd.addOption(new Option('--listen [addr:port]', 'serve transfers and streams on this address (default 127.0.0.1:9000; loopback unless an address is given)').helpGroup(g));
   cmd.addOption(new Option('--max-sessions <n>', `sessions at once (default ${d.maxSessions})`).argParser(numberArg(parseNumber, 1, 1024, '--max-sessions', true)).helpGroup(g));
+  cmd.addOption(new Option('--max-sessions-per-address <n>', `sessions at once from one IP address, any port (default ${d.maxSessionsPerAddress})`).argParser(numberArg(parseNumber, 1, 1024, '--max-sessions-per-address', true)).helpGroup(g));
   cmd.addOption(
     new Option('--max-rate <rate>', `highest stream rate a peer may ask for: bits/s when bare (1G), or packets/s with pps (150000pps); give it twice to cap both (default ${formatBitsPerSecond(d.maxStreamBitsPerSecond)} and ${d.maxStreamPacketsPerSecond}pps)`)
       .argParser(rateCapsArg('--max-rate', { min: 1, max: 10_000_000 }, { min: 1000, max: 100e9 }))
@@ -44,6 +45,7 @@ export function capsFrom(o: Record<string, unknown>): ListenerCaps {
   const rate = (o.maxRate as RateCaps | undefined) ?? {};
   return {
     maxSessions: (o.maxSessions as number | undefined) ?? d.maxSessions,
+    maxSessionsPerAddress: (o.maxSessionsPerAddress as number | undefined) ?? d.maxSessionsPerAddress,
     maxStreamPacketsPerSecond: rate.packetsPerSecond ?? d.maxStreamPacketsPerSecond,
     maxStreamBitsPerSecond: rate.bitsPerSecond ?? d.maxStreamBitsPerSecond,
     maxStreamDurationMs: dur,

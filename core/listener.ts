@@ -42,6 +42,8 @@ export interface Session {
 export interface ListenerCaps {
   /** Sessions at the same time. */
   maxSessions: number;
+  /** Sessions at the same time from one address (an IP address with any port, as the driver's addressOf tells). */
+  maxSessionsPerAddress: number;
   /** Receive buffer one reliable session may ask for. */
   maxRcvBufferBytes: number;
   /** Send rate one stream may ask for, in datagrams. */
@@ -81,6 +83,9 @@ export function streamBitRateCapProblem(ratePacketsPerSecond: number, datagramBy
 /** Caps of a listener nobody configured: generous for a lab machine, bounded for safety. */
 export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   maxSessions: 16,
+  // A quarter of the slots: one host (a flood of SYNs from its ports) cannot fill a listener, and a
+  // lab client rarely runs more than a few transfers and streams to one listener at once.
+  maxSessionsPerAddress: 4,
   maxRcvBufferBytes: 64 * 1024 * 1024,
   maxStreamPacketsPerSecond: 2_000_000,
   // Above what a Node process sends over loopback (about 2 Gbit/s), so only a cap set on purpose bites.
@@ -133,9 +138,21 @@ export class ListenerCounters {
   budgetDroppedBytes = 0;
 }
 
+/** How a listener is set up besides its caps. */
+export interface ListenerOptions {
+  /**
+   * The address a peer id belongs to, for the limit of sessions per address: the IP address of a
+   * socket address, so that the ports of one host count together. By default each peer id is an
+   * address of its own (a simulated host).
+   */
+  addressOf?: (peer: number) => string | number;
+}
+
 interface Entry {
   key: number;
   peer: number;
+  /** The peer's address (addressOf), whose session count this entry holds one of. */
+  address: string | number;
   connectionId: number;
   openedAt: number;
   session: Session;
@@ -182,11 +199,15 @@ export class Listener implements Endpoint {
   private readonly events: ListenerEvent[] = [];
   private readonly pending: { bytes: Uint8Array; to: number }[] = [];
   private readonly hdr: Header = newHeader();
+  private readonly addressOf: (peer: number) => string | number;
+  /** Open sessions of each address that has one (its size is bounded by maxSessions). */
+  private readonly perAddress = new Map<string | number, number>();
 
-  constructor(caps: ListenerCaps, factory: SessionFactory, seed: number) {
+  constructor(caps: ListenerCaps, factory: SessionFactory, seed: number, o: ListenerOptions = {}) {
     this.caps = caps;
     this.factory = factory;
     this.rng = new Rng(seed);
+    this.addressOf = o.addressOf ?? ((peer) => peer);
   }
 
   /** Sessions open now. */
@@ -281,7 +302,10 @@ export class Listener implements Endpoint {
   private onSyn(now: number, h: Header, bytes: Uint8Array, from: number): void {
     const decoded = decodeSynOptions(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
     let reason: string | null = null;
+    const address = this.addressOf(from);
+    const fromAddress = this.perAddress.get(address) ?? 0;
     if (!decoded.ok) reason = decoded.error;
+    else if (fromAddress >= this.caps.maxSessionsPerAddress) reason = `${fromAddress} session${fromAddress === 1 ? '' : 's'} from this address ${fromAddress === 1 ? 'is' : 'are'} open, the most this listener allows per address`;
     else if (this.list.length >= this.caps.maxSessions) reason = `listener is full (${this.caps.maxSessions} sessions)`;
     else reason = this.checkCaps(decoded.options);
     if (reason === null && decoded.ok && decoded.options.service === Service.STREAM && decoded.options.reportIntervalMs < this.caps.minReportIntervalMs) {
@@ -298,6 +322,7 @@ export class Listener implements Endpoint {
         const entry: Entry = {
           key: from * 4294967296 + h.connectionId,
           peer: from,
+          address,
           connectionId: h.connectionId,
           openedAt: now,
           session: made,
@@ -309,6 +334,7 @@ export class Listener implements Endpoint {
         };
         this.byKey.set(entry.key, entry);
         this.list.push(entry);
+        this.perAddress.set(address, fromAddress + 1);
         this.counters.sessionsOpened++;
         this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made });
         made.handleDatagram(now, bytes);
@@ -379,6 +405,9 @@ export class Listener implements Endpoint {
 
   private remove(e: Entry): void {
     this.byKey.delete(e.key);
+    const n = this.perAddress.get(e.address)! - 1;
+    if (n > 0) this.perAddress.set(e.address, n);
+    else this.perAddress.delete(e.address);
     const i = this.list.indexOf(e);
     if (i >= 0) this.list.splice(i, 1);
     this.events.push({ type: 'session-closed', peer: e.peer, connectionId: e.connectionId, session: e.session });

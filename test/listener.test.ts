@@ -216,3 +216,40 @@ describe('listener: the shortest report interval', () => {
     expect(stream.counters.reportsReceived).toBeGreaterThanOrEqual(95);
   });
 });
+
+describe('listener: sessions per address', () => {
+  it('sixteen SYNs from the ports of one address take four slots; a client from another address still gets in', () => {
+    const probes = Array.from({ length: 16 }, (_, i) => new Scripted([{ atMs: i, bytes: i % 2 === 0 ? streamSyn(100 + i, 10) : reliableSyn(100 + i) }]));
+    const bulk = bulkClient(17, 200_000, 10);
+    const bench = new ListenerBench([...probes, bulk], {}, undefined, { ipOf: (c) => (c < 16 ? '10.0.0.66' : '10.0.0.7') });
+    bulk.start(0);
+    bench.run(1000);
+    const opened = bench.events.filter((e) => e.type === 'session-opened');
+    expect(opened.filter((e) => e.peer < 16)).toHaveLength(4);
+    expect(opened.filter((e) => e.peer === 16)).toHaveLength(1);
+    const refused = bench.events.filter((e) => e.type === 'refused');
+    expect(refused).toHaveLength(12);
+    for (const r of refused) expect(r.type === 'refused' && r.reason).toBe('4 sessions from this address are open, the most this listener allows per address');
+    bench.run(60_000);
+    expect(bulk.state).toBe('done');
+    expect(bulk.matched).toBe(true);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('the limit is a cap, and a session that ends gives its slot back to its address', () => {
+    const make = (seed: number) => streamClient(3, { ratePacketsPerSecond: 100, durationMs: 500, reportIntervalMs: 100 }, seed);
+    const [first, second, third] = [make(11), make(12), make(13)];
+    const bench = new ListenerBench([first, second, third], { maxSessionsPerAddress: 1 }, undefined, { ipOf: () => '10.0.0.8' });
+    first.start(0);
+    second.start(1);
+    bench.run(400);
+    expect(second.state).toBe('failed');
+    expect(second.failure).toContain('1 session from this address is open, the most this listener allows per address');
+    bench.run(5000);
+    expect(first.state).toBe('done');
+    expect(bench.listener.sessionCount).toBe(0);
+    third.start(bench.sim.now);
+    bench.run(15_000);
+    expect(third.state).toBe('done');
+  });
+});

@@ -124,6 +124,8 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
   const caps: ListenerCaps = {
     maxSessions: lim.maxSessions,
+    // Every session comes from the client's address (the only one served): its limit is the listener's.
+    maxSessionsPerAddress: lim.maxSessions,
     maxRcvBufferBytes: lim.maxRcvBufferBytes,
     maxStreamPacketsPerSecond: lim.maxRatePacketsPerSecond,
     maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
@@ -244,7 +246,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
+    pltCaps: { maxSessions: o.maxSessions, maxSessionsPerAddress: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,

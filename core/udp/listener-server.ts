@@ -12,6 +12,7 @@ import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
 import type { ReceiverChanges } from '../transport/config.js';
+import { plainAddress } from '../util/address.js';
 
 /** Where and how a listener serves. */
 export interface ListenerServerOptions {
@@ -129,6 +130,12 @@ export function reconfigureSession(
   return null;
 }
 
+/** The IP address of peer `id` (the ports of one host share its limits), as plainAddress writes it. */
+export function hostOf(peers: PeerTable, id: number): string | number {
+  const a = peers.address(id);
+  return a === undefined ? id : plainAddress(a.address);
+}
+
 /** Starts a listener on host:port (port 0 picks a free one). */
 export async function startListenerServer(o: ListenerServerOptions): Promise<ListenerServer> {
   const socket = await bindUdp(o.host, o.port, o.socket);
@@ -137,7 +144,7 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
   const kernelDrops = () => udpSocketDrops(port) - dropsAtStart;
   const peers = new PeerTable();
   const caps = o.caps ?? DEFAULT_LISTENER_CAPS;
-  const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0);
+  const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0, { addressOf: (id) => hostOf(peers, id) });
   const open = new Map<number, Session>();
   const closed: SessionStats[] = [];
   const driver = new UdpDriver({

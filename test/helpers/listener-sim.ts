@@ -80,17 +80,19 @@ export class ListenerBench {
   readonly events: ListenerEvent[] = [];
   private readonly bytes = new Map<number, AddressBytes>();
 
+  /** `ipOf` names the IP address of each client (by default each client is an IP of its own; clients with one IP are its ports). */
   constructor(
     readonly clients: Endpoint[],
     caps: Partial<ListenerCaps> = {},
     factory: SessionFactory = labSessionFactory(),
-    delayMs = 5,
+    o: { delayMs?: number; ipOf?: (client: number) => string } = {},
   ) {
     this.address = clients.length;
     for (const c of clients) {
       if (c instanceof Scripted) c.transmitTo = this.address;
     }
-    this.listener = new Listener({ ...DEFAULT_LISTENER_CAPS, ...caps }, factory, 1);
+    this.listener = new Listener({ ...DEFAULT_LISTENER_CAPS, ...caps }, factory, 1, o.ipOf === undefined ? {} : { addressOf: o.ipOf });
+    const delayMs = o.delayMs ?? 5;
     const link = new Link({ ...NO_IMPAIRMENT, delayMs }, 7);
     this.sim = new Simulator([...clients, this.listener], [link], () => link);
   }

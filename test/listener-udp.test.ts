@@ -1,0 +1,54 @@
+// The lab's listeners on real sockets, probed as a hostile host would probe them: each protection
+// that test/listener.test.ts shows in virtual time, checked once on loopback.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket, type Socket } from 'node:dgram';
+import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
+import { PacketType } from '../core/wire/packet.js';
+import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
+import { until } from './helpers/until.js';
+
+const servers: ListenerServer[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** A UDP socket bound on `host` that keeps what it receives. */
+async function probeSocket(host = '127.0.0.1'): Promise<{ socket: Socket; received: Buffer[] }> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  const received: Buffer[] = [];
+  socket.on('message', (m) => received.push(m));
+  await new Promise<void>((r) => socket.bind(0, host, () => r()));
+  return { socket, received };
+}
+
+async function listener(): Promise<ListenerServer> {
+  const s = await startListenerServer({ host: '127.0.0.1', port: 0 });
+  servers.push(s);
+  return s;
+}
+
+function send(socket: Socket, bytes: Uint8Array, port: number): Promise<void> {
+  return new Promise((r) => socket.send(bytes, port, '127.0.0.1', () => r()));
+}
+
+describe('listener server on loopback', () => {
+  it('sixteen SYNs from sixteen ports of one address take four slots; a client from another address gets its SYN-ACK', async () => {
+    const server = await listener();
+    const probes = await Promise.all(Array.from({ length: 16 }, () => probeSocket()));
+    for (const [i, p] of probes.entries()) await send(p.socket, streamSyn(100 + i, 10), server.port);
+    const answers = () => probes.flatMap((p) => p.received.filter((m) => m[3] === PacketType.SYN_ACK || m[3] === PacketType.RST));
+    await until(() => `16 answers to the probes, got ${answers().length}`, () => answers().length >= 16, 5000);
+    const rsts = answers().filter((m) => m[3] === PacketType.RST);
+    expect(rsts).toHaveLength(12);
+    expect(rsts[0]!.subarray(36).toString()).toBe('4 sessions from this address are open, the most this listener allows per address');
+    // 127.0.0.2 is another address of the loopback interface: another host, as far as limits go.
+    const client = await probeSocket('127.0.0.2');
+    await send(client.socket, reliableSyn(999), server.port);
+    await until(() => 'a SYN-ACK for the client', () => client.received.some((m) => m[3] === PacketType.SYN_ACK), 5000);
+  });
+});
