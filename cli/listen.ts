@@ -26,6 +26,11 @@ export function addListenOptions(cmd: Command): void {
   );
   cmd.addOption(new Option('--max-duration <time>', `longest stream or session; a bare number is seconds (default ${d.maxSessionMs / 1000}s)`).argParser(durationArg(parseRunDurationMs, 1, 24 * 3_600_000, '--max-duration')).helpGroup(g));
   cmd.addOption(
+    new Option('--handshake-timeout <time>', `a reliable session whose peer has not completed the handshake, and sent nothing, for this long is forgotten (a late answer still revives it); a bare number is ms (default ${formatDurationMs(d.handshakeTimeoutMs)})`)
+      .argParser(durationArg(parseMs, 1, 600_000, '--handshake-timeout'))
+      .helpGroup(g),
+  );
+  cmd.addOption(
     new Option('--stream-idle-timeout <time>', `a stream session ends when no datagram of it arrived for this long (at least 4 report intervals and 4 datagram gaps); a bare number is ms (default ${formatDurationMs(d.streamIdleTimeoutMs)})`)
       .argParser(durationArg(parseMs, 1, 600_000, '--stream-idle-timeout'))
       .helpGroup(g),
@@ -51,6 +56,7 @@ export function capsFrom(o: Record<string, unknown>): ListenerCaps {
     maxStreamDurationMs: dur,
     maxSessionMs: dur,
     maxRcvBufferBytes: (o.maxRcvBuffer as number | undefined) ?? d.maxRcvBufferBytes,
+    handshakeTimeoutMs: (o.handshakeTimeout as number | undefined) ?? d.handshakeTimeoutMs,
     streamIdleTimeoutMs: (o.streamIdleTimeout as number | undefined) ?? d.streamIdleTimeoutMs,
     minReportIntervalMs: (o.minReportInterval as number | undefined) ?? d.minReportIntervalMs,
   };

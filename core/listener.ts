@@ -8,6 +8,10 @@
 // reliable peer proves its address by acknowledging the SYN-ACK, whose sequence number it could
 // only learn by receiving it (the three-way handshake); a stream has no such proof, so its reports
 // stay within the budget for the whole session (they are small beside the data that earns them).
+//
+// State is cheap to refuse and expensive to hold: sessions per address are limited, a reliable
+// handshake that is not completed within seconds is forgotten (its SYN kept in a small ring, so
+// a peer that answers late still gets its session back), and a stream ends when its data stops.
 
 import type { Endpoint } from './endpoint.js';
 import {
@@ -54,6 +58,8 @@ export interface ListenerCaps {
   maxStreamDurationMs: number;
   /** Lifetime of any session; it is aborted after that. */
   maxSessionMs: number;
+  /** A reliable session whose peer has not acknowledged the SYN-ACK, and has sent nothing, for this long is forgotten. */
+  handshakeTimeoutMs: number;
   /** A stream session ends when no datagram of it arrived for this long (at least four report intervals and four datagram gaps at its rate). */
   streamIdleTimeoutMs: number;
   /** Shortest report interval of a stream; a stream asking for less gets its reports this often. */
@@ -92,6 +98,10 @@ export const DEFAULT_LISTENER_CAPS: Readonly<ListenerCaps> = Object.freeze({
   maxStreamBitsPerSecond: 10e9,
   maxStreamDurationMs: 3_600_000,
   maxSessionMs: 3_600_000,
+  // Counted from the peer's last datagram, so a client still retransmitting its SYN keeps its
+  // session; a client that got the SYN-ACK answers within a round trip, and one whose answers are
+  // lost for longer gets its session back from the SYN ring when one arrives.
+  handshakeTimeoutMs: 10_000,
   // As long as a stream sender waits for a report before it stops (sender.ts): each end gives up
   // on a silent other end after the same time.
   streamIdleTimeoutMs: DEFAULT_STREAM_IDLE_TIMEOUT_MS,
@@ -136,6 +146,10 @@ export class ListenerCounters {
   budgetDrops = 0;
   /** Bytes of those datagrams. */
   budgetDroppedBytes = 0;
+  /** Reliable sessions forgotten because their peer did not complete the handshake in time. */
+  handshakesTimedOut = 0;
+  /** Of those, sessions opened again when the peer's late answer proved it had received the SYN-ACK. */
+  handshakesRevived = 0;
 }
 
 /** How a listener is set up besides its caps. */
@@ -166,6 +180,76 @@ interface Entry {
   bytesIn: number;
   /** Bytes sent to the peer for this session. */
   bytesOut: number;
+  /** When the last datagram of the peer arrived. */
+  lastHeardAt: number;
+  /** The SYN that opened the session (a reliable one's, kept for the ring of expired handshakes). */
+  syn: Uint8Array | null;
+}
+
+/** Expired handshakes remembered: a ring of this many SYNs (about 60 bytes each). */
+const EXPIRED_SYNS = 256;
+
+/**
+ * SYNs of reliable handshakes that timed out. A peer that answers after the timeout (its datagram
+ * acknowledges the SYN-ACK's sequence number, so it did receive it) gets its session back, as with
+ * SYN cookies, while the listener keeps neither a slot nor a timer for it. The session is opened
+ * again from the same SYN with the same initial sequence number (see synSeed). Fixed size: under a
+ * flood the oldest are forgotten, and their peers' late answers get an RST.
+ */
+class ExpiredSyns {
+  private readonly keys = new Float64Array(EXPIRED_SYNS).fill(-1);
+  private readonly isns = new Float64Array(EXPIRED_SYNS);
+  private readonly syns: (Uint8Array | null)[] = new Array<Uint8Array | null>(EXPIRED_SYNS).fill(null);
+  private readonly slotOf = new Map<number, number>();
+  private next = 0;
+
+  remember(key: number, isn: number, syn: Uint8Array): void {
+    this.forget(key);
+    const i = this.next;
+    this.next = (i + 1) % EXPIRED_SYNS;
+    if (this.keys[i]! >= 0) this.slotOf.delete(this.keys[i]!);
+    this.keys[i] = key;
+    this.isns[i] = isn;
+    this.syns[i] = syn;
+    this.slotOf.set(key, i);
+  }
+
+  /** The SYN of `key` when `ack` acknowledges its SYN-ACK (it is then forgotten), else null. */
+  take(key: number, ack: number): Uint8Array | null {
+    const i = this.slotOf.get(key);
+    if (i === undefined || ack !== ((this.isns[i]! + 1) >>> 0)) return null;
+    const syn = this.syns[i]!;
+    this.clear(i);
+    return syn;
+  }
+
+  forget(key: number): void {
+    const i = this.slotOf.get(key);
+    if (i !== undefined) this.clear(i);
+  }
+
+  private clear(i: number): void {
+    this.slotOf.delete(this.keys[i]!);
+    this.keys[i] = -1;
+    this.syns[i] = null;
+  }
+}
+
+/**
+ * Seed of the generator a session factory draws from (its initial sequence number): a function of
+ * the listener's secret seed and the SYN, so that a session opened again from the same SYN (a
+ * revived handshake, or a SYN retransmitted after its handshake was forgotten) has the same
+ * sequence numbers as the SYN-ACKs the peer may already hold.
+ */
+function synSeed(secret: number, peer: number, connectionId: number, seq: number): number {
+  let h = secret >>> 0;
+  for (const v of [peer >>> 0, Math.floor(peer / 4294967296), connectionId, seq]) {
+    h = Math.imul(h ^ v, 0x9e3779b1);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
 }
 
 /**
@@ -192,7 +276,9 @@ export class Listener implements Endpoint {
 
   private readonly caps: ListenerCaps;
   private readonly factory: SessionFactory;
-  private readonly rng: Rng;
+  private readonly secret: number;
+  private readonly expired = new ExpiredSyns();
+  private readonly synHdr: Header = newHeader();
   private readonly byKey = new Map<number, Entry>();
   private readonly list: Entry[] = [];
   private rr = 0;
@@ -206,7 +292,7 @@ export class Listener implements Endpoint {
   constructor(caps: ListenerCaps, factory: SessionFactory, seed: number, o: ListenerOptions = {}) {
     this.caps = caps;
     this.factory = factory;
-    this.rng = new Rng(seed);
+    this.secret = seed >>> 0;
     this.addressOf = o.addressOf ?? ((peer) => peer);
   }
 
@@ -226,6 +312,7 @@ export class Listener implements Endpoint {
       const entry = this.byKey.get(from * 4294967296 + id);
       if (entry !== undefined) {
         entry.bytesIn += bytes.length;
+        entry.lastHeardAt = now;
         if (!entry.proven && entry.isn >= 0) this.checkProof(entry, bytes);
         entry.session.handleDatagram(now, bytes);
         return;
@@ -244,13 +331,29 @@ export class Listener implements Endpoint {
       return;
     }
     if (h.type === PacketType.SYN) {
-      this.onSyn(now, h, bytes, from);
+      this.onSyn(now, h, bytes, from, null);
     } else if (h.type !== PacketType.RST) {
+      if ((h.flags & Flag.ACK) !== 0 && this.revive(now, h, bytes, from)) return;
       this.queueRst(h.connectionId, from, '', bytes.length);
     }
   }
 
+  /** Opens again the session of an expired handshake whose peer's datagram `bytes` acknowledges its SYN-ACK; false when there is none. */
+  private revive(now: number, h: Header, bytes: Uint8Array, from: number): boolean {
+    const syn = this.expired.take(from * 4294967296 + h.connectionId, h.ack);
+    if (syn === null) return false;
+    // The ring holds SYNs that parsed when they arrived.
+    parseInto(syn, syn.length, this.synHdr);
+    this.onSyn(now, this.synHdr, syn, from, bytes);
+    return true;
+  }
+
   handleTimeout(now: number): void {
+    // Backwards: an expired handshake leaves the list at once.
+    for (let i = this.list.length - 1; i >= 0; i--) {
+      const e = this.list[i]!;
+      if (e.reliable && !e.proven && now - e.lastHeardAt >= this.caps.handshakeTimeoutMs && !e.session.finished) this.expire(e);
+    }
     for (const e of this.list) {
       if (now - e.openedAt >= this.caps.maxSessionMs && !e.session.finished) {
         e.session.abort(`session exceeded the listener's limit of ${this.caps.maxSessionMs / 1000} s`);
@@ -295,11 +398,28 @@ export class Listener implements Endpoint {
       if (t !== null && (min === null || t < min)) min = t;
       const cap = e.openedAt + this.caps.maxSessionMs;
       if (!e.session.finished && (min === null || cap < min)) min = cap;
+      if (e.reliable && !e.proven && !e.session.finished) {
+        const expiry = e.lastHeardAt + this.caps.handshakeTimeoutMs;
+        if (min === null || expiry < min) min = expiry;
+      }
     }
     return min;
   }
 
-  private onSyn(now: number, h: Header, bytes: Uint8Array, from: number): void {
+  /**
+   * Forgets a handshake the peer did not complete in time. Nothing is sent: the peer never proved
+   * it is at its address, and a live one comes back by itself (its next SYN opens the session
+   * again, its late ACK revives it from the ring).
+   */
+  private expire(e: Entry): void {
+    this.counters.handshakesTimedOut++;
+    e.session.abort(`no answer to the SYN-ACK within ${this.caps.handshakeTimeoutMs / 1000} s: handshake timed out`);
+    if (e.isn >= 0 && e.syn !== null) this.expired.remember(e.key, e.isn, e.syn);
+    this.remove(e);
+  }
+
+  /** `proof`: the late datagram that revives an expired handshake (the session is opened proven, and gets it after the SYN). */
+  private onSyn(now: number, h: Header, bytes: Uint8Array, from: number, proof: Uint8Array | null): void {
     const decoded = decodeSynOptions(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength));
     let reason: string | null = null;
     const address = this.addressOf(from);
@@ -315,10 +435,12 @@ export class Listener implements Endpoint {
       decoded.options.reportIntervalMs = this.caps.minReportIntervalMs;
     }
     if (reason === null && decoded.ok) {
-      const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng: this.rng, caps: this.caps });
+      const rng = new Rng(synSeed(this.secret, from, h.connectionId, h.seq));
+      const made = this.factory({ now, options: decoded.options, syn: h, peer: from, rng, caps: this.caps });
       if ('refuse' in made) {
         reason = made.refuse;
       } else {
+        const reliable = decoded.options.service !== Service.STREAM;
         const entry: Entry = {
           key: from * 4294967296 + h.connectionId,
           peer: from,
@@ -326,18 +448,27 @@ export class Listener implements Endpoint {
           connectionId: h.connectionId,
           openedAt: now,
           session: made,
-          reliable: decoded.options.service !== Service.STREAM,
+          reliable,
           isn: -1,
           proven: false,
           bytesIn: bytes.length,
           bytesOut: 0,
+          lastHeardAt: now,
+          syn: reliable ? (proof === null ? bytes.slice() : bytes) : null,
         };
         this.byKey.set(entry.key, entry);
         this.list.push(entry);
         this.perAddress.set(address, fromAddress + 1);
         this.counters.sessionsOpened++;
+        this.expired.forget(entry.key);
         this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made });
         made.handleDatagram(now, bytes);
+        if (proof !== null) {
+          this.counters.handshakesRevived++;
+          entry.proven = true;
+          entry.bytesIn += proof.length;
+          made.handleDatagram(now, proof);
+        }
         return;
       }
     }

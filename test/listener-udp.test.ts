@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
+import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
 import { PacketType } from '../core/wire/packet.js';
 import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
 import { until } from './helpers/until.js';
@@ -26,8 +27,8 @@ async function probeSocket(host = '127.0.0.1'): Promise<{ socket: Socket; receiv
   return { socket, received };
 }
 
-async function listener(): Promise<ListenerServer> {
-  const s = await startListenerServer({ host: '127.0.0.1', port: 0 });
+async function listener(caps: Partial<ListenerCaps> = {}): Promise<ListenerServer> {
+  const s = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { ...DEFAULT_LISTENER_CAPS, ...caps } });
   servers.push(s);
   return s;
 }
@@ -50,5 +51,25 @@ describe('listener server on loopback', () => {
     const client = await probeSocket('127.0.0.2');
     await send(client.socket, reliableSyn(999), server.port);
     await until(() => 'a SYN-ACK for the client', () => client.received.some((m) => m[3] === PacketType.SYN_ACK), 5000);
+  });
+
+  it('a lone SYN of either kind gets at most three times its bytes back, and its slot is freed', async () => {
+    const server = await listener({ handshakeTimeoutMs: 300, streamIdleTimeoutMs: 300 });
+    const stream = await probeSocket();
+    const reliable = await probeSocket();
+    await send(stream.socket, streamSyn(1, 10), server.port);
+    await send(reliable.socket, reliableSyn(2), server.port);
+    await until(() => 'both sessions to open', () => server.listener.counters.sessionsOpened === 2, 5000);
+    await until(() => `both sessions to end, ${server.listener.sessionCount} open`, () => server.listener.sessionCount === 0, 5000);
+    expect(server.listener.counters.handshakesTimedOut).toBe(1);
+    // A third SYN, answered after the others were forgotten: anything they were sent came before.
+    const late = await probeSocket();
+    await send(late.socket, reliableSyn(3), server.port);
+    await until(() => 'the late probe to get its SYN-ACK', () => late.received.length > 0, 5000);
+    for (const p of [stream, reliable]) {
+      const bytes = p.received.reduce((n, m) => n + m.length, 0);
+      expect(bytes).toBeGreaterThan(0);
+      expect(bytes).toBeLessThanOrEqual(3 * 60);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { receiverConfig } from '../core/apps/services.js';
 import { Service, encodeSynOptions } from '../core/wire/handshake.js';
 import { StreamReceiver } from '../core/stream/receiver.js';
+import { BulkReceiver } from '../core/apps/bulk.js';
 import { ListenerBench, Scripted, bulkClient, reliableSyn, streamClient, streamSyn } from './helpers/listener-sim.js';
 
 const HOUR_MS = 3_600_000;
@@ -251,5 +252,70 @@ describe('listener: sessions per address', () => {
     third.start(bench.sim.now);
     bench.run(15_000);
     expect(third.state).toBe('done');
+  });
+});
+
+describe('listener: unfinished handshakes', () => {
+  it('a lone reliable SYN holds its slot for 10 s, then the listener forgets it without a word', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: reliableSyn(7) }]);
+    const bench = new ListenerBench([probe]);
+    bench.run(10_000);
+    expect(bench.listener.sessionCount).toBe(1);
+    bench.run(10_100);
+    expect(bench.listener.sessionCount).toBe(0);
+    const closed = bench.events.find((e) => e.type === 'session-closed');
+    expect(closed?.session instanceof BulkReceiver && closed.session.conn.failureReason).toBe('no answer to the SYN-ACK within 10 s: handshake timed out');
+    bench.run(HOUR_MS);
+    // SYN-ACKs only (no RST, no report): an address that never proved itself gets nothing else.
+    expect(new Set(probe.types())).toEqual(new Set([4]));
+    expectWithinThreeTimes(bench);
+  });
+
+  it('sixteen unfinished handshakes from sixteen addresses fill a listener for 10 s, not for 601', () => {
+    const probes = Array.from({ length: 16 }, (_, i) => new Scripted([{ atMs: 0, bytes: reliableSyn(100 + i) }]));
+    const early = bulkClient(18, 100_000, 14);
+    const late = bulkClient(18, 100_000, 15);
+    const bench = new ListenerBench([...probes, early, late]);
+    bench.run(1000);
+    early.start(bench.sim.now);
+    bench.run(2000);
+    expect(early.state).toBe('failed');
+    expect(early.failure).toContain('listener is full (16 sessions)');
+    bench.run(10_100);
+    late.start(bench.sim.now);
+    bench.run(70_000);
+    expect(late.state).toBe('done');
+    expect(late.matched).toBe(true);
+    expectWithinThreeTimes(bench);
+  });
+
+  it('a client whose ACKs are lost until after the timeout gets its session back when one arrives', () => {
+    const bulk = bulkClient(1, 300_000, 16);
+    // The client's datagrams are lost from its first ACK (its SYN has passed) to 15 s: the listener
+    // forgets the handshake at 10 s; the client, established, keeps retransmitting.
+    const bench = new ListenerBench([bulk], {}, undefined, { lost: (from, _to, now) => from === 0 && now > 0 && now < 15_000 });
+    bulk.start(0);
+    bench.run(12_000);
+    expect(bench.listener.sessionCount).toBe(0);
+    bench.run(200_000);
+    expect(bulk.state).toBe('done');
+    expect(bulk.matched).toBe(true);
+    expect(bench.listener.counters.handshakesRevived).toBe(1);
+  });
+
+  it('a client whose SYN-ACKs are lost for longer than the timeout connects with its next SYN', () => {
+    const bulk = bulkClient(1, 300_000, 17);
+    const bench = new ListenerBench([bulk], {}, undefined, { lost: (from, _to, now) => from === 1 && now < 30_000 });
+    bulk.start(0);
+    bench.run(200_000);
+    expect(bulk.state).toBe('done');
+    expect(bench.listener.counters.handshakesTimedOut).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the timeout is a cap', () => {
+    const probe = new Scripted([{ atMs: 0, bytes: reliableSyn(7) }]);
+    const bench = new ListenerBench([probe], { handshakeTimeoutMs: 2000 });
+    bench.run(2100);
+    expect(bench.listener.sessionCount).toBe(0);
   });
 });

@@ -131,6 +131,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
     maxStreamDurationMs: lim.maxDurationMs,
     maxSessionMs: lim.maxDurationMs,
+    handshakeTimeoutMs: DEFAULT_LISTENER_CAPS.handshakeTimeoutMs,
     streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
     minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs,
   };
@@ -246,7 +247,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxSessionsPerAddress: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
+    pltCaps: { maxSessions: o.maxSessions, maxSessionsPerAddress: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, handshakeTimeoutMs: DEFAULT_LISTENER_CAPS.handshakeTimeoutMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,

@@ -1,9 +1,9 @@
 // A listener in the simulator among scripted and real clients, with the ground truth of what each
-// address sent it and got back: the simulator's own record of every datagram (Simulator.step()).
+// address sent it and got back: the links' record of every datagram they were given and delivered.
 
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
-import { NO_IMPAIRMENT } from '../../core/impair/config.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type ListenerEvent, type SessionFactory } from '../../core/listener.js';
 import { labSessionFactory } from '../../core/apps/services.js';
 import { Simulator } from '../../core/sim/simulator.js';
@@ -72,6 +72,33 @@ export interface AddressBytes {
   fromListener: number;
 }
 
+interface Recorder {
+  sent(from: number, to: number, length: number): void;
+  delivered(from: number, to: number, length: number): void;
+}
+
+/** A link that reports every datagram it is given and every one it delivers: the simulator's record of each datagram's fate. */
+class RecordingLink extends Link {
+  constructor(
+    config: ImpairmentConfig,
+    seed: number,
+    private readonly record: Recorder,
+  ) {
+    super(config, seed);
+  }
+
+  override send(now: number, bytes: Uint8Array, from: number, to: number): void {
+    this.record.sent(from, to, bytes.length);
+    super.send(now, bytes, from, to);
+  }
+
+  override pollDeliver(now: number): number {
+    const h = super.pollDeliver(now);
+    if (h >= 0) this.record.delivered(this.from(h), this.to(h), this.data(h).length);
+    return h;
+  }
+}
+
 /** A listener (the last host) and its clients (hosts 0..n-1, each its own address), joined by one link of `delayMs` each way. */
 export class ListenerBench {
   readonly sim: Simulator;
@@ -85,7 +112,7 @@ export class ListenerBench {
     readonly clients: Endpoint[],
     caps: Partial<ListenerCaps> = {},
     factory: SessionFactory = labSessionFactory(),
-    o: { delayMs?: number; ipOf?: (client: number) => string } = {},
+    o: { delayMs?: number; ipOf?: (client: number) => string; lost?: (from: number, to: number, now: number) => boolean } = {},
   ) {
     this.address = clients.length;
     for (const c of clients) {
@@ -93,23 +120,27 @@ export class ListenerBench {
     }
     this.listener = new Listener({ ...DEFAULT_LISTENER_CAPS, ...caps }, factory, 1, o.ipOf === undefined ? {} : { addressOf: o.ipOf });
     const delayMs = o.delayMs ?? 5;
-    const link = new Link({ ...NO_IMPAIRMENT, delayMs }, 7);
-    this.sim = new Simulator([...clients, this.listener], [link], () => link);
+    // Bytes the listener sent count when it sends them; bytes an address sent, when they reach
+    // the listener (not those a black hole swallowed, nor those still in flight).
+    const record: Recorder = {
+      sent: (from, to, length) => {
+        if (from === this.address) this.of(to).fromListener += length;
+      },
+      delivered: (from, to, length) => {
+        if (to === this.address) this.of(from).toListener += length;
+      },
+    };
+    const link = new RecordingLink({ ...NO_IMPAIRMENT, delayMs }, 7, record);
+    // `lost` picks datagrams a black hole swallows: an outage in one direction, for a while.
+    const hole = new RecordingLink({ ...NO_IMPAIRMENT, lossProbability: 1 }, 8, record);
+    const lost = o.lost;
+    this.sim = new Simulator([...clients, this.listener], [link, hole], lost === undefined ? () => link : (from, to) => (lost(from, to, this.sim.now) ? hole : link));
   }
 
-  /** Runs until the first event past virtual time `untilMs` (or until nothing is pending), recording every datagram. */
+  /** Runs to virtual time `untilMs` (or until nothing is pending). */
   run(untilMs: number): void {
-    for (;;) {
-      const e = this.sim.step();
-      if (e === null) {
-        this.takeEvents();
-        break;
-      }
-      if (e.kind === 'send' && e.from === this.address) this.of(e.to).fromListener += e.bytes.length;
-      if (e.kind === 'deliver' && e.to === this.address) this.of(e.from).toListener += e.bytes.length;
-      this.takeEvents();
-      if (e.now > untilMs) break;
-    }
+    this.sim.run({ untilMs });
+    this.takeEvents();
   }
 
   private takeEvents(): void {
