@@ -288,6 +288,8 @@ export class Listener implements Endpoint {
   private readonly addressOf: (peer: number) => string | number;
   /** Open sessions of each address that has one (its size is bounded by maxSessions). */
   private readonly perAddress = new Map<string | number, number>();
+  /** Open sessions of each peer id that has one (bounded likewise). */
+  private readonly perPeer = new Map<number, number>();
 
   constructor(caps: ListenerCaps, factory: SessionFactory, seed: number, o: ListenerOptions = {}) {
     this.caps = caps;
@@ -299,6 +301,11 @@ export class Listener implements Endpoint {
   /** Sessions open now. */
   get sessionCount(): number {
     return this.list.length;
+  }
+
+  /** Whether peer `peer` has an open session (a driver must not give its id to another address). */
+  hasSession(peer: number): boolean {
+    return this.perPeer.has(peer);
   }
 
   /** Next listener event, or null. */
@@ -459,6 +466,7 @@ export class Listener implements Endpoint {
         this.byKey.set(entry.key, entry);
         this.list.push(entry);
         this.perAddress.set(address, fromAddress + 1);
+        this.perPeer.set(from, (this.perPeer.get(from) ?? 0) + 1);
         this.counters.sessionsOpened++;
         this.expired.forget(entry.key);
         this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made });
@@ -539,6 +547,9 @@ export class Listener implements Endpoint {
     const n = this.perAddress.get(e.address)! - 1;
     if (n > 0) this.perAddress.set(e.address, n);
     else this.perAddress.delete(e.address);
+    const m = this.perPeer.get(e.peer)! - 1;
+    if (m > 0) this.perPeer.set(e.peer, m);
+    else this.perPeer.delete(e.peer);
     const i = this.list.indexOf(e);
     if (i >= 0) this.list.splice(i, 1);
     this.events.push({ type: 'session-closed', peer: e.peer, connectionId: e.connectionId, session: e.session });

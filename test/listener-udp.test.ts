@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
+import { ListenerPeerTable } from '../core/udp/listener-peers.js';
 import { PacketType } from '../core/wire/packet.js';
 import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
 import { until } from './helpers/until.js';
@@ -71,5 +72,58 @@ describe('listener server on loopback', () => {
       expect(bytes).toBeGreaterThan(0);
       expect(bytes).toBeLessThanOrEqual(3 * 60);
     }
+  });
+});
+
+describe("a listener's peer table", () => {
+  it('ids of peers with an open session keep their address; the others are recycled, least recently used first', () => {
+    const table = new ListenerPeerTable({ maxPeers: 4 });
+    const busy = new Set<number>();
+    table.setBusy((id) => busy.has(id));
+    const a = table.idOf('10.0.0.1', 1);
+    const b = table.idOf('10.0.0.1', 2);
+    busy.add(a);
+    table.idOf('10.0.0.1', 3);
+    table.idOf('10.0.0.1', 4);
+    table.idOf('10.0.0.1', 2); // b used again: the least recently used idle peer is now port 3
+    const e = table.idOf('10.0.0.2', 5);
+    expect(table.address(a)).toEqual({ address: '10.0.0.1', port: 1 });
+    expect(table.address(b)).toEqual({ address: '10.0.0.1', port: 2 });
+    expect(table.address(e)).toEqual({ address: '10.0.0.2', port: 5 });
+    expect(table.idOf('10.0.0.1', 3)).not.toBe(-1); // it comes back with an id (another one's)
+    expect(table.size).toBe(4);
+    expect(table.recycled).toBe(2);
+    for (let port = 100; port < 200; port++) expect(table.idOf('10.0.0.3', port)).toBeGreaterThanOrEqual(0);
+    expect(table.address(a)).toEqual({ address: '10.0.0.1', port: 1 });
+    expect(table.size).toBe(4);
+  });
+
+  it('a full table of busy peers refuses a new one (it cannot happen with fewer sessions than ids)', () => {
+    const table = new ListenerPeerTable({ maxPeers: 2 });
+    table.setBusy(() => true);
+    expect(table.idOf('10.0.0.1', 1)).toBe(0);
+    expect(table.idOf('10.0.0.1', 2)).toBe(1);
+    expect(table.idOf('10.0.0.1', 3)).toBe(-1);
+    expect(table.idOf('10.0.0.1', 1)).toBe(0);
+  });
+});
+
+describe('listener server under a port flood', () => {
+  it('more source ports than its peer table holds never blind it: a new client still gets its SYN-ACK', async () => {
+    const server = await startListenerServer({ host: '127.0.0.1', port: 0, maxPeers: 64 });
+    servers.push(server);
+    // 200 ports, each sending one datagram that is no packetlab datagram (counted, not answered).
+    for (let batch = 0; batch < 4; batch++) {
+      const ports = await Promise.all(Array.from({ length: 50 }, () => probeSocket()));
+      for (const p of ports) await send(p.socket, new Uint8Array(40).fill(7), server.port);
+      await until(() => 'the batch to arrive', () => server.listener.counters.stray >= (batch + 1) * 50, 5000);
+      for (const p of ports) {
+        p.socket.close();
+        sockets.splice(sockets.indexOf(p.socket), 1);
+      }
+    }
+    const client = await probeSocket();
+    await send(client.socket, reliableSyn(4242), server.port);
+    await until(() => 'a SYN-ACK for the new client', () => client.received.some((m) => m[3] === PacketType.SYN_ACK), 5000);
   });
 });

@@ -9,9 +9,10 @@ import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type Session } from
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { UdpDriver } from '../udp/driver.js';
+import { ListenerPeerTable } from '../udp/listener-peers.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
-import { bindUdp, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
+import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
@@ -118,7 +119,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const udpPort = socket.address().port;
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
-  const peers = new PeerTable({ onlyHost: o.clientAddress });
+  const peers = new ListenerPeerTable({ onlyHost: o.clientAddress });
   const factory = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
   const lim = o.limits;
   // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
@@ -135,7 +136,8 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
     streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
     minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs,
   };
-  const listener = new Listener(caps, factory, o.seed);
+  const listener = new Listener(caps, factory, o.seed, { addressOf: (id) => hostOf(peers, id) });
+  peers.setBusy((id) => listener.hasSession(id));
   const open = new Map<number, { session: Session; peer: string | null }>();
   const closed: PeerSessionStats[] = [];
   const emit = eventLimiter(o.onEvent);
