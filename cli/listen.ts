@@ -1,5 +1,6 @@
 // `packetlab transfer --listen` and `packetlab udp --listen`: a listener that serves reliable
-// transfers and unreliable streams until Ctrl-C, printing one line per session.
+// transfers and unreliable streams until Ctrl-C, printing one line per session and a summary of
+// the SYNs it refused.
 
 import { Option, type Command } from 'commander';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
@@ -9,6 +10,8 @@ import { StreamReceiver } from '../core/stream/receiver.js';
 import { formatBitsPerSecond, formatDurationMs, parseBytes, parseMs, parseNumber, parseRunDurationMs, formatBytes } from '../core/units.js';
 import type { SocketConfig } from '../core/knobs.js';
 import { jsonLine, stopSignal } from './output.js';
+import { RefusalDigest, refusalText, type RefusalLine } from '../core/util/refusal-digest.js';
+import { plainAddress } from '../core/util/address.js';
 import { parseListen } from './options.js';
 import { durationArg, numberArg, rateCapsArg, type RateCaps } from './args.js';
 
@@ -62,9 +65,28 @@ export function capsFrom(o: Record<string, unknown>): ListenerCaps {
   };
 }
 
+/** A line of the refusal log, as text or JSON. */
+function printRefusal(l: RefusalLine, json: boolean): void {
+  if (!json) console.log(refusalText(l, 'SYN'));
+  else if (l.count === 1 && l.peer !== null) jsonLine({ type: 'refused', peer: l.peer, count: 1, reason: l.reason });
+  else jsonLine({ type: 'refused', address: l.address, count: l.count, periodMs: Math.round(l.periodMs), reason: l.reason });
+}
+
 /** Runs a listener until Ctrl-C. */
 export async function runListener(listen: string | true, o: Record<string, unknown>, socket: SocketConfig, json: boolean): Promise<void> {
   const at = parseListen(listen);
+  // Refused SYNs are summarised: one line per address and reason per second at most, so that a
+  // flood of them (5,544 lines in 1.2 s before) costs the log a line a second.
+  const refusals = new RefusalDigest();
+  let refusalTimer: NodeJS.Timeout | null = null;
+  const drainRefusals = () => {
+    const now = performance.now();
+    for (let l = refusals.pollLine(now); l !== null; l = refusals.pollLine(now)) printRefusal(l, json);
+    if (refusalTimer !== null) clearTimeout(refusalTimer);
+    refusalTimer = null;
+    const due = refusals.pollTimeout();
+    if (due !== null) refusalTimer = setTimeout(drainRefusals, Math.max(0, due - now));
+  };
   const server = await startListenerServer({
     host: at.host,
     port: at.port,
@@ -72,16 +94,19 @@ export async function runListener(listen: string | true, o: Record<string, unkno
     socket,
     onEvent: (e, peer) => {
       const who = peer === undefined ? '?' : `${peer.address}:${peer.port}`;
+      if (e.type === 'refused') {
+        refusals.note(performance.now(), peer === undefined ? '?' : plainAddress(peer.address), who, e.reason);
+        drainRefusals();
+        return;
+      }
       if (json) {
         const base = { type: e.type, peer: who };
-        if (e.type === 'refused') jsonLine({ ...base, reason: e.reason });
-        else if (e.type === 'session-opened') jsonLine({ ...base, connectionId: e.connectionId, options: e.options });
+        if (e.type === 'session-opened') jsonLine({ ...base, connectionId: e.connectionId, options: e.options });
         else if (e.session instanceof BulkReceiver) jsonLine({ ...base, connectionId: e.connectionId, state: e.session.conn.state, failure: e.session.conn.failureReason, counters: e.session.conn.counters });
         else if (e.session instanceof StreamReceiver) jsonLine({ ...base, connectionId: e.connectionId, failure: e.session.failure, report: e.session.report(true) });
         return;
       }
-      if (e.type === 'refused') console.log(`refused ${who}: ${e.reason}`);
-      else if (e.type === 'session-opened') {
+      if (e.type === 'session-opened') {
         const what = e.options.service !== 2 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s, reports every ${e.options.reportIntervalMs} ms`;
         console.log(`session from ${who}: ${what}`);
       } else if (e.session instanceof BulkReceiver) {
@@ -102,4 +127,10 @@ export async function runListener(listen: string | true, o: Record<string, unkno
   await stopped;
   dispose();
   await server.close();
+  // What is still owed, so that the lines' counts add up to the refusals.
+  if (refusalTimer !== null) clearTimeout(refusalTimer);
+  for (const l of refusals.flush(performance.now())) printRefusal(l, json);
+  const c = server.listener.counters;
+  if (json) jsonLine({ type: 'stopped', counters: { ...c } });
+  else console.log(`stopped: ${c.sessionsOpened} sessions opened, ${c.refused.toLocaleString('en-US')} SYNs refused, ${c.stray.toLocaleString('en-US')} datagrams for no session, ${c.budgetDrops.toLocaleString('en-US')} datagrams not sent (not earned)`);
 }

@@ -6,7 +6,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
 import { ListenerPeerTable } from '../core/udp/listener-peers.js';
-import { PacketType } from '../core/wire/packet.js';
+import { PacketType, sealChecksum } from '../core/wire/packet.js';
+import { spawn } from 'node:child_process';
 import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
 import { until } from './helpers/until.js';
 
@@ -125,5 +126,47 @@ describe('listener server under a port flood', () => {
     const client = await probeSocket();
     await send(client.socket, reliableSyn(4242), server.port);
     await until(() => 'a SYN-ACK for the new client', () => client.received.some((m) => m[3] === PacketType.SYN_ACK), 5000);
+  });
+});
+
+describe('packetlab transfer --listen under a flood of refused SYNs', () => {
+  it.each([false, true])('logs at most one line per address and reason a second, counts adding up to the refusals (json %s)', async (json) => {
+    const child = spawn(process.execPath, ['bin/packetlab.js', 'transfer', '--listen', '0', '--rcvbuf', '4MiB', ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => `the listener to listen; it printed: ${out}`, () => /listening/.test(out), 15_000);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    // A SYN for a service that does not exist: refused, every one, for the same reason.
+    const bad = streamSyn(1);
+    bad[36] = 9;
+    sealChecksum(bad, bad.length);
+    const probes = await Promise.all([probeSocket(), probeSocket()]);
+    let sent = 0;
+    const start = Date.now();
+    while (Date.now() - start < 1200) {
+      for (let k = 0; k < 10; k++) probes[k % 2]!.socket.send(bad, port, '127.0.0.1');
+      sent += 10;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('close', r));
+    const lines = out.trim().split('\n');
+    const refusedLines = lines.filter((l) => /refused/.test(l) && !/^stopped/.test(l) && !/"type":"stopped"/.test(l));
+    let counted = 0;
+    let refused: number;
+    if (json) {
+      const objects = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      for (const r of objects.filter((x) => x.type === 'refused')) counted += r.count as number;
+      refused = (objects.find((x) => x.type === 'stopped')!.counters as Record<string, number>).refused!;
+    } else {
+      for (const l of refusedLines) counted += /^refused ([\d,]+) SYNs? from/.test(l) ? Number(/^refused ([\d,]+)/.exec(l)![1]!.replace(/,/g, '')) : 1;
+      refused = Number(/stopped: .*?([\d,]+) SYNs refused/.exec(out)![1]!.replace(/,/g, ''));
+    }
+    expect(refused).toBeGreaterThan(sent / 2);
+    expect(counted).toBe(refused);
+    // Two addresses and ports, one address, one reason, about 1.2 s: a line at once, one a second, and what is owed at exit.
+    expect(refusedLines.length).toBeLessThanOrEqual(4);
+    expect(refusedLines.length).toBeGreaterThanOrEqual(2);
   });
 });
