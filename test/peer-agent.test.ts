@@ -384,6 +384,33 @@ describe('peer agent on loopback', () => {
     await quiet.close();
   });
 
+  it('a flood of connections it turns away makes a line per address and reason a second, counts adding up', async () => {
+    const lines: PeerLogEntry[] = [];
+    const flooded = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, log: (e) => lines.push(e) });
+    // Sixteen connections that never authenticate fill the agent's authentication slots ...
+    const idle = Array.from({ length: 16 }, () => connect(flooded.port, '127.0.0.1').on('error', () => {}));
+    await until('16 connections to be accepted', () => flooded.clients().length === 0 && idle.every((s) => s.readyState === 'open'), 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    // ... so each of these is refused at once.
+    let ended = 0;
+    const extra = Array.from({ length: 300 }, () =>
+      connect(flooded.port, '127.0.0.1')
+        .on('error', () => {})
+        .on('data', () => {})
+        .once('end', () => ended++),
+    );
+    await until(() => `300 refusals, ${ended} so far`, () => ended === 300, 10_000);
+    for (const sock of [...idle, ...extra]) sock.destroy();
+    await flooded.close();
+    const busy = lines.filter((l) => /16 connections are already authenticating/.test(l.message));
+    const counted = busy.reduce((n, l) => n + (/^([\d,]+) connections in the last/.test(l.message) ? Number(/^([\d,]+)/.exec(l.message)![1]!.replace(/,/g, '')) : 1), 0);
+    expect(counted).toBe(300);
+    expect(busy.length).toBeLessThanOrEqual(4);
+    expect(busy[0]).toMatchObject({ level: 'warn', message: 'refused: 16 connections are already authenticating' });
+    expect(busy[0]!.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(busy.at(-1)!.remote).toBe('127.0.0.1');
+  });
+
   it('a second client beyond --max-clients is refused', async () => {
     const one = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, caps: { maxClients: 1 } });
     const a = await PeerClient.connect({ host: '127.0.0.1', port: one.port, token: TOKEN });

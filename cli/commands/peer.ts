@@ -1,6 +1,7 @@
 // `packetlab peer`: the peer agent, the far end of LAN experiments. It serves an authenticated
 // control channel on TCP; clients that know the token start listeners, RPC servers and echoes on
-// this machine, within the caps set here. Logs one line per client event and rejection.
+// this machine, within the caps set here. Logs one line per client event and rejection
+// (connections turned away are summarised: a line per address and reason a second at most).
 
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';

@@ -138,7 +138,11 @@ export class RefusalDigest {
 export function refusalText(l: RefusalLine, what: string): string {
   if (l.count === 1 && l.peer !== null) return `refused ${l.peer}: ${l.reason}`;
   const from = l.address === null ? '' : ` from ${l.address}`;
-  const s = l.periodMs / 1000;
-  const period = Math.abs(s - 1) < 0.05 ? 'second' : `${s.toFixed(1)} s`;
-  return `refused ${l.count.toLocaleString('en-US')} ${what}${l.count === 1 ? '' : 's'}${from} in the last ${period}: ${l.reason}`;
+  return `refused ${l.count.toLocaleString('en-US')} ${what}${l.count === 1 ? '' : 's'}${from} in the last ${periodText(l.periodMs)}: ${l.reason}`;
+}
+
+/** The period of a summary line: "second" for a whole one, else "0.4 s" (a line owed at exit). */
+export function periodText(periodMs: number): string {
+  const s = periodMs / 1000;
+  return Math.abs(s - 1) < 0.05 ? 'second' : `${s.toFixed(1)} s`;
 }
