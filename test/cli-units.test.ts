@@ -106,6 +106,9 @@ const PROTOCOL_TIMES: readonly [string[], string][] = [
   [['udp'], '--stream-idle-timeout'],
   [['transfer'], '--min-report-interval'],
   [['udp'], '--min-report-interval'],
+  [['peer'], '--handshake-timeout'],
+  [['peer'], '--stream-idle-timeout'],
+  [['peer'], '--min-report-interval'],
 ];
 
 describe('durations on the command line', () => {

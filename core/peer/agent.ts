@@ -12,7 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { packetlabVersion } from './version.js';
 import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './protocol.js';
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
-import { DEFAULT_PEER_CAPS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest } from './caps.js';
+import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from './caps.js';
 import { BeaconSender } from './beacon.js';
 import { addressPort, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
 import { plainAddress } from '../util/address.js';
@@ -45,6 +45,8 @@ export interface PeerAgentOptions {
   clientSilenceMs?: number;
   /** A connection that has not authenticated after this long is closed (default 5000). */
   handshakeTimeoutMs?: number;
+  /** Timeouts and report floor of the listeners the agent runs; unset ones keep DEFAULT_AGENT_LISTENER_GUARDS. */
+  listenerGuards?: Partial<AgentListenerGuards>;
 }
 
 /** A running agent. */
@@ -54,6 +56,8 @@ export interface PeerAgent {
   readonly port: number;
   readonly name: string;
   readonly caps: Readonly<PeerCaps>;
+  /** Timeouts and report floor of its listeners. */
+  readonly listenerGuards: Readonly<AgentListenerGuards>;
   /** The announcer, or null when beacons are off or there is nowhere to broadcast. */
   readonly beacon: BeaconSender | null;
   /** Authenticated clients now, with their running services. */
@@ -87,6 +91,8 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
   const capsParsed = PeerCapsSchema.safeParse({ ...DEFAULT_PEER_CAPS, ...o.caps });
   if (!capsParsed.success) throw new RangeError(`peer agent caps: ${formatIssues(capsParsed.error)}`);
   const caps = capsParsed.data;
+  const guards: AgentListenerGuards = { ...DEFAULT_AGENT_LISTENER_GUARDS, ...o.listenerGuards };
+  for (const [k, v] of Object.entries(guards)) if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new RangeError(`peer agent listener guards: ${k} must be a positive number of ms (got ${String(v)})`);
   const host = o.host ?? '127.0.0.1';
   const name = o.name ?? hostname();
   const version = packetlabVersion();
@@ -320,6 +326,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
               host,
               clientAddress: this.clientIp,
               limits,
+              guards,
               transport: req.transport ?? {},
               socket: req.socket ?? {},
               seed: req.seed ?? randomBytes(4).readUInt32BE(0),
@@ -349,6 +356,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
               maxSessions: caps.maxSessionsPerListener,
               maxRcvBufferBytes: caps.maxRcvBufferBytes,
               maxDurationMs: Math.min(lifetimeMs, caps.maxDurationMs),
+              guards,
               transport: req.transport ?? {},
               socket: req.socket ?? {},
               seed: req.seed ?? randomBytes(4).readUInt32BE(0),
@@ -465,6 +473,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
     port,
     name,
     caps,
+    listenerGuards: guards,
     beacon,
     clients: () => [...connections].filter((c) => c.authenticated).map((c) => ({ remote: c.remote, name: c.name, services: c.serviceCount() })),
     close: async () => {

@@ -5,7 +5,7 @@
 // can neither use a client's services nor make them send anything.
 
 import type { Socket } from 'node:dgram';
-import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type Session } from '../listener.js';
+import { Listener, type Session } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
@@ -22,7 +22,7 @@ import type { ReceiverChanges } from '../transport/config.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
 import { EchoEngine } from './echo.js';
-import type { EffectiveListenerLimits } from './caps.js';
+import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from './caps.js';
 import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
 import { plainAddress } from '../util/address.js';
 
@@ -107,6 +107,8 @@ export interface ListenerServiceOptions {
   /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   limits: EffectiveListenerLimits;
+  /** The agent's timeouts and report floor. */
+  guards: AgentListenerGuards;
   transport: ListenerTransportDefaults;
   socket: Partial<SocketConfig>;
   seed: number;
@@ -121,21 +123,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
   const peers = new ListenerPeerTable({ onlyHost: o.clientAddress });
   const factory = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
-  const lim = o.limits;
-  // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
-  const caps: ListenerCaps = {
-    maxSessions: lim.maxSessions,
-    // Every session comes from the client's address (the only one served): its limit is the listener's.
-    maxSessionsPerAddress: lim.maxSessions,
-    maxRcvBufferBytes: lim.maxRcvBufferBytes,
-    maxStreamPacketsPerSecond: lim.maxRatePacketsPerSecond,
-    maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
-    maxStreamDurationMs: lim.maxDurationMs,
-    maxSessionMs: lim.maxDurationMs,
-    handshakeTimeoutMs: DEFAULT_LISTENER_CAPS.handshakeTimeoutMs,
-    streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
-    minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs,
-  };
+  const caps = agentListenerCaps(o.limits, o.guards);
   const listener = new Listener(caps, factory, o.seed, { addressOf: (id) => hostOf(peers, id) });
   peers.setBusy((id) => listener.hasSession(id));
   const open = new Map<number, { session: Session; peer: string | null }>();
@@ -219,6 +207,8 @@ export interface RpcServiceOptions {
   maxSessions: number;
   maxRcvBufferBytes: number;
   maxDurationMs: number;
+  /** The agent's timeouts and report floor, for the lab-transport listener. */
+  guards: AgentListenerGuards;
   transport: ListenerTransportDefaults;
   socket: Partial<SocketConfig>;
   seed: number;
@@ -249,7 +239,8 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxSessionsPerAddress: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs, handshakeTimeoutMs: DEFAULT_LISTENER_CAPS.handshakeTimeoutMs, streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs, minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs },
+    // A lab-transport listener for RPC only: its stream caps are never used (it refuses streams).
+    pltCaps: agentListenerCaps({ maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxRatePacketsPerSecond: 1, maxRateBitsPerSecond: 1, maxDurationMs: o.maxDurationMs }, o.guards),
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,
