@@ -101,14 +101,14 @@ export async function runListener(listen: string | true, o: Record<string, unkno
       }
       if (json) {
         const base = { type: e.type, peer: who };
-        if (e.type === 'session-opened') jsonLine({ ...base, connectionId: e.connectionId, options: e.options });
+        if (e.type === 'session-opened') jsonLine({ ...base, connectionId: e.connectionId, options: e.options, note: e.note });
         else if (e.session instanceof BulkReceiver) jsonLine({ ...base, connectionId: e.connectionId, state: e.session.conn.state, failure: e.session.conn.failureReason, counters: e.session.conn.counters });
         else if (e.session instanceof StreamReceiver) jsonLine({ ...base, connectionId: e.connectionId, failure: e.session.failure, report: e.session.report(true) });
         return;
       }
       if (e.type === 'session-opened') {
         const what = e.options.service !== 2 ? `reliable ${e.options.protocol}, MSS ${e.options.mssBytes}` : `stream ${e.options.ratePacketsPerSecond} packets/s of ${e.options.datagramBytes} B for ${e.options.durationMs / 1000} s, reports every ${e.options.reportIntervalMs} ms`;
-        console.log(`session from ${who}: ${what}`);
+        console.log(`session from ${who}: ${what}${e.note === null ? '' : ` (${e.note})`}`);
       } else if (e.session instanceof BulkReceiver) {
         const c = e.session.conn.counters;
         const end = e.session.conn.failureReason === null ? 'done' : `failed: ${e.session.conn.failureReason}`;

@@ -126,7 +126,16 @@ export type SessionFactory = (ctx: SynContext) => Session | { refuse: string };
 
 /** What a listener reports. */
 export type ListenerEvent =
-  | { type: 'session-opened'; peer: number; connectionId: number; options: SynOptions; session: Session }
+  | {
+      type: 'session-opened';
+      peer: number;
+      connectionId: number;
+      /** The options the session runs with. */
+      options: SynOptions;
+      session: Session;
+      /** What the listener changed of what the SYN asked for, and why; null when nothing. */
+      note: string | null;
+    }
   | { type: 'session-closed'; peer: number; connectionId: number; session: Session }
   | { type: 'refused'; peer: number; reason: string };
 
@@ -435,10 +444,12 @@ export class Listener implements Endpoint {
     else if (fromAddress >= this.caps.maxSessionsPerAddress) reason = `${fromAddress} session${fromAddress === 1 ? '' : 's'} from this address ${fromAddress === 1 ? 'is' : 'are'} open, the most this listener allows per address`;
     else if (this.list.length >= this.caps.maxSessions) reason = `listener is full (${this.caps.maxSessions} sessions)`;
     else reason = this.checkCaps(decoded.options);
+    let note: string | null = null;
     if (reason === null && decoded.ok && decoded.options.service === Service.STREAM && decoded.options.reportIntervalMs < this.caps.minReportIntervalMs) {
       // Raised rather than refused: a sender waits max(2 s, five intervals) for a report before it
       // stops, so reports at the floor keep a sender that asked for fewer milliseconds going, and
-      // `packetlab udp --interval 10` still runs. The session-opened event shows the interval used.
+      // `packetlab udp --interval 10` still runs. The session-opened event says so.
+      note = `report interval raised from ${decoded.options.reportIntervalMs} ms to this listener's floor of ${this.caps.minReportIntervalMs} ms`;
       decoded.options.reportIntervalMs = this.caps.minReportIntervalMs;
     }
     if (reason === null && decoded.ok) {
@@ -469,7 +480,7 @@ export class Listener implements Endpoint {
         this.perPeer.set(from, (this.perPeer.get(from) ?? 0) + 1);
         this.counters.sessionsOpened++;
         this.expired.forget(entry.key);
-        this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made });
+        this.events.push({ type: 'session-opened', peer: from, connectionId: h.connectionId, options: decoded.options, session: made, note });
         made.handleDatagram(now, bytes);
         if (proof !== null) {
           this.counters.handshakesRevived++;

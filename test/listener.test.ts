@@ -206,6 +206,7 @@ describe('listener: the shortest report interval', () => {
     expect(stream.counters.reportsReceived).toBeLessThanOrEqual(43);
     const opened = bench.events.find((e) => e.type === 'session-opened');
     expect(opened?.type === 'session-opened' && opened.options.service === 2 && opened.options.reportIntervalMs).toBe(50);
+    expect(opened?.type === 'session-opened' && opened.note).toBe("report interval raised from 10 ms to this listener's floor of 50 ms");
     expectWithinThreeTimes(bench);
   });
 

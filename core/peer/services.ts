@@ -142,7 +142,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
         const peer = peerText(e.peer);
         if (e.type === 'session-opened') {
           open.set(e.connectionId, { session: e.session, peer });
-          emit({ name: 'session-opened', peer, connectionId: e.connectionId, reason: null });
+          emit({ name: 'session-opened', peer, connectionId: e.connectionId, reason: e.note });
         } else if (e.type === 'session-closed') {
           open.delete(e.connectionId);
           closed.push(sessionStats(e.session, e.connectionId, peer));
