@@ -100,6 +100,15 @@ const PROTOCOL_TIMES: readonly [string[], string][] = [
   [['udp'], '--delay'],
   [['rpc', 'workload'], '--delay'],
   [['rpc', 'workload'], '--plt-rto'],
+  [['transfer'], '--handshake-timeout'],
+  [['udp'], '--handshake-timeout'],
+  [['transfer'], '--stream-idle-timeout'],
+  [['udp'], '--stream-idle-timeout'],
+  [['transfer'], '--min-report-interval'],
+  [['udp'], '--min-report-interval'],
+  [['peer'], '--handshake-timeout'],
+  [['peer'], '--stream-idle-timeout'],
+  [['peer'], '--min-report-interval'],
 ];
 
 describe('durations on the command line', () => {

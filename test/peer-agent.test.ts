@@ -18,6 +18,7 @@ import type { TransferSetup } from '../core/transfer/setup.js';
 import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';
 import { transferSetup } from './helpers/transfer-setup.js';
+import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
 
 const TOKEN = 'loopback-test-token-0123';
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
@@ -384,6 +385,70 @@ describe('peer agent on loopback', () => {
     await quiet.close();
   });
 
+  it('a flood of connections it turns away makes a line per address and reason a second, counts adding up', async () => {
+    const lines: PeerLogEntry[] = [];
+    const flooded = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, log: (e) => lines.push(e) });
+    // Sixteen connections that never authenticate fill the agent's authentication slots ...
+    const idle = Array.from({ length: 16 }, () => connect(flooded.port, '127.0.0.1').on('error', () => {}));
+    await until('16 connections to be accepted', () => flooded.clients().length === 0 && idle.every((s) => s.readyState === 'open'), 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    // ... so each of these is refused at once.
+    let ended = 0;
+    const extra = Array.from({ length: 300 }, () =>
+      connect(flooded.port, '127.0.0.1')
+        .on('error', () => {})
+        .on('data', () => {})
+        .once('end', () => ended++),
+    );
+    await until(() => `300 refusals, ${ended} so far`, () => ended === 300, 10_000);
+    for (const sock of [...idle, ...extra]) sock.destroy();
+    await flooded.close();
+    const busy = lines.filter((l) => /16 connections are already authenticating/.test(l.message));
+    const counted = busy.reduce((n, l) => n + (/^([\d,]+) connections in the last/.test(l.message) ? Number(/^([\d,]+)/.exec(l.message)![1]!.replace(/,/g, '')) : 1), 0);
+    expect(counted).toBe(300);
+    expect(busy.length).toBeLessThanOrEqual(4);
+    expect(busy[0]).toMatchObject({ level: 'warn', message: 'refused: 16 connections are already authenticating' });
+    expect(busy[0]!.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(busy.at(-1)!.remote).toBe('127.0.0.1');
+  });
+
+  it("a lone SYN to the agent's listener gets at most three times its bytes back, and its slot is freed", async () => {
+    const guarded = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, listenerGuards: { handshakeTimeoutMs: 300, streamIdleTimeoutMs: 300 } });
+    expect(guarded.listenerGuards).toEqual({ handshakeTimeoutMs: 300, streamIdleTimeoutMs: 300, minReportIntervalMs: 50 });
+    const c = await PeerClient.connect({ host: '127.0.0.1', port: guarded.port, token: TOKEN });
+    const l = await c.startListener();
+    const got = new Map<UdpSocket, number>();
+    const probes = await Promise.all([bindUdp('127.0.0.1'), bindUdp('127.0.0.1')]);
+    for (const p of probes) {
+      got.set(p, 0);
+      p.on('message', (m) => got.set(p, got.get(p)! + m.length));
+    }
+    probes[0]!.send(streamSyn(1, 10), l.udpPort, '127.0.0.1');
+    probes[1]!.send(reliableSyn(2), l.udpPort, '127.0.0.1');
+    const listenerCounters = async () => {
+      const st = await c.stats(l.service);
+      return st.kind === 'listener' ? st : null;
+    };
+    await until('both sessions to open and end', async () => {
+      const st = await listenerCounters();
+      return st !== null && st.listener.sessionsOpened === 2 && st.sessions.every((x) => x.finished);
+    }, 5000);
+    expect((await listenerCounters())!.listener.handshakesTimedOut).toBe(1);
+    // A third SYN, answered after the others were forgotten: whatever they got came before.
+    const late = await bindUdp('127.0.0.1');
+    const answered = new Promise((r) => late.once('message', r));
+    late.send(reliableSyn(3), l.udpPort, '127.0.0.1');
+    await answered;
+    for (const p of probes) {
+      expect(got.get(p)).toBeGreaterThan(0);
+      expect(got.get(p)).toBeLessThanOrEqual(3 * 60);
+      p.close();
+    }
+    late.close();
+    await c.close();
+    await guarded.close();
+  });
+
   it('a second client beyond --max-clients is refused', async () => {
     const one = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, caps: { maxClients: 1 } });
     const a = await PeerClient.connect({ host: '127.0.0.1', port: one.port, token: TOKEN });
@@ -514,6 +579,12 @@ describe('packetlab peer and peers (CLI)', () => {
     } finally {
       a.child.kill('SIGTERM');
     }
+  });
+
+  it('takes the guards of its listeners from --handshake-timeout, --stream-idle-timeout and --min-report-interval (ms when bare)', async () => {
+    const a = await spawnAgent(['--handshake-timeout', '3s', '--stream-idle-timeout', '1500', '--min-report-interval', '100']);
+    a.child.kill('SIGTERM');
+    expect(a.listening.listenerGuards).toEqual({ handshakeTimeoutMs: 3000, streamIdleTimeoutMs: 1500, minReportIntervalMs: 100 });
   });
 
   it('`packetlab peers` hears a loopback agent', async () => {

@@ -7,7 +7,7 @@ import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { existsSync } from 'node:fs';
 import { startListenerServer } from '../core/udp/listener-server.js';
-import { streamBitRateCapProblem } from '../core/listener.js';
+import { DEFAULT_LISTENER_CAPS, streamBitRateCapProblem, type ListenerCaps } from '../core/listener.js';
 import { spawn } from 'node:child_process';
 import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';
@@ -15,7 +15,7 @@ import { transferSetup } from './helpers/transfer-setup.js';
 
 const noSockets = { socketRcvBufBytes: 0, socketSndBufBytes: 0 };
 /** Caps of the listeners below: a receive buffer of up to 64 KiB, streams of up to 1000 packets/s and 100 Mbit/s. */
-const CAPS = { maxSessions: 4, maxRcvBufferBytes: 64 * 1024, maxStreamPacketsPerSecond: 1000, maxStreamBitsPerSecond: 100e6, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 };
+const CAPS: ListenerCaps = { ...DEFAULT_LISTENER_CAPS, maxSessions: 4, maxRcvBufferBytes: 64 * 1024, maxStreamPacketsPerSecond: 1000, maxStreamBitsPerSecond: 100e6, maxStreamDurationMs: 10_000, maxSessionMs: 10_000 };
 
 describe('real UDP on loopback', () => {
   it.each<[ArqMode, number]>([

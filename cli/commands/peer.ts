@@ -1,16 +1,17 @@
 // `packetlab peer`: the peer agent, the far end of LAN experiments. It serves an authenticated
 // control channel on TCP; clients that know the token start listeners, RPC servers and echoes on
-// this machine, within the caps set here. Logs one line per client event and rejection.
+// this machine, within the caps set here. Logs one line per client event and rejection
+// (connections turned away are summarised: a line per address and reason a second at most).
 
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULT_PEER_CAPS, CAP_FLAGS } from '../../core/peer/caps.js';
+import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, GUARD_FLAGS, type AgentListenerGuards } from '../../core/peer/caps.js';
 import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core/peer/agent.js';
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
 import { readTokenFile } from '../token.js';
 import type { PeerCaps } from '../../core/peer/messages.js';
-import { formatBitsPerSecond, formatBytes, parseBytes, parseNumber, parseRunDurationMs } from '../../core/units.js';
+import { formatBitsPerSecond, formatBytes, formatDurationMs, parseBytes, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { durationArg, numberArg, rateCapsArg, type RateCaps } from '../args.js';
 import { UsageError, parseListen } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';
@@ -105,6 +106,23 @@ export function registerPeer(program: Command): void {
   cap('maxRcvBufferBytes', 'bytes', 'largest receive buffer of one reliable session', bytes('maxRcvBufferBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRcvBufferBytes));
   cap('maxRpcRecordBytes', 'bytes', 'largest RPC record or message', bytes('maxRpcRecordBytes', 1024, 64 * 1024 * 1024), binaryBytes(d.maxRpcRecordBytes));
   cap('maxDrcEntries', 'n', 'largest RPC duplicate request cache, in requests', count('maxDrcEntries', 1, 1_000_000), String(d.maxDrcEntries));
+  const lg = 'Listener guards (of the listeners the agent runs; as `packetlab transfer --listen` has them):';
+  const gd = DEFAULT_AGENT_LISTENER_GUARDS;
+  cmd.addOption(
+    new Option(`${GUARD_FLAGS.handshakeTimeoutMs} <time>`, `a lab-transport session whose peer has not completed the handshake, and sent nothing, for this long is forgotten; a bare number is ms (default ${formatDurationMs(gd.handshakeTimeoutMs)})`)
+      .argParser(durationArg(parseMs, 1, 600_000, GUARD_FLAGS.handshakeTimeoutMs))
+      .helpGroup(lg),
+  );
+  cmd.addOption(
+    new Option(`${GUARD_FLAGS.streamIdleTimeoutMs} <time>`, `a stream session ends when no datagram of it arrived for this long; a bare number is ms (default ${formatDurationMs(gd.streamIdleTimeoutMs)})`)
+      .argParser(durationArg(parseMs, 1, 600_000, GUARD_FLAGS.streamIdleTimeoutMs))
+      .helpGroup(lg),
+  );
+  cmd.addOption(
+    new Option(`${GUARD_FLAGS.minReportIntervalMs} <time>`, `shortest report interval of a stream; a bare number is ms (default ${formatDurationMs(gd.minReportIntervalMs)})`)
+      .argParser(durationArg(parseMs, 10, 10_000, GUARD_FLAGS.minReportIntervalMs))
+      .helpGroup(lg),
+  );
   cmd.action(async (o: Record<string, unknown>) => {
     const { token, source } = readToken(o as { token?: string; tokenFile?: string });
     const at = o.listen === undefined ? { host: '127.0.0.1', port: DEFAULT_PEER_PORT } : parsePeerListen(o.listen as string);
@@ -115,6 +133,10 @@ export function registerPeer(program: Command): void {
       const v = o[attr] as number | undefined;
       if (v !== undefined) caps[key] = v;
     }
+    const listenerGuards: Partial<AgentListenerGuards> = {};
+    if (o.handshakeTimeout !== undefined) listenerGuards.handshakeTimeoutMs = o.handshakeTimeout as number;
+    if (o.streamIdleTimeout !== undefined) listenerGuards.streamIdleTimeoutMs = o.streamIdleTimeout as number;
+    if (o.minReportInterval !== undefined) listenerGuards.minReportIntervalMs = o.minReportInterval as number;
     const rate = (o.maxRate as RateCaps | undefined) ?? {};
     if (rate.packetsPerSecond !== undefined) caps.maxRatePacketsPerSecond = rate.packetsPerSecond;
     if (rate.bitsPerSecond !== undefined) caps.maxRateBitsPerSecond = rate.bitsPerSecond;
@@ -137,6 +159,7 @@ export function registerPeer(program: Command): void {
       port: at.port,
       token,
       caps,
+      listenerGuards,
       log,
       name: o.name as string | undefined,
       beacon: o.beacon === false ? false : { port: o.beaconPort as number | undefined },
@@ -144,10 +167,12 @@ export function registerPeer(program: Command): void {
     const { stopped, dispose } = stopSignal();
     const where = `${agent.host.includes(':') ? `[${agent.host}]` : agent.host}:${agent.port}`;
     if (json) {
-      jsonLine({ type: 'listening', host: agent.host, port: agent.port, name: agent.name, tokenSource: source, caps: agent.caps, beacon: agent.beacon === null ? null : { port: agent.beacon.port, destinations: agent.beacon.destinations } });
+      jsonLine({ type: 'listening', host: agent.host, port: agent.port, name: agent.name, tokenSource: source, caps: agent.caps, listenerGuards: agent.listenerGuards, beacon: agent.beacon === null ? null : { port: agent.beacon.port, destinations: agent.beacon.destinations } });
     } else {
       console.log(`peer agent "${agent.name}" on ${where} (TCP control channel), token from ${source}`);
       console.log(`caps: ${capsText(agent.caps)}`);
+      const g = agent.listenerGuards;
+      console.log(`listeners: a handshake not completed in ${formatDurationMs(g.handshakeTimeoutMs)} is forgotten, a stream without data for ${formatDurationMs(g.streamIdleTimeoutMs)} ends, reports at most every ${formatDurationMs(g.minReportIntervalMs)}; replies to an address at most 3x what it sent until it proved it is there`);
       if (agent.beacon !== null) console.log(`beacon every ${BEACON_INTERVAL_MS / 1000} s to ${agent.beacon.destinations.map((a) => `${a}:${agent.beacon!.port}`).join(', ')} (name, port and version; never the token)`);
       else console.log(o.beacon === false ? 'no beacon (--no-beacon)' : 'no beacon: no IPv4 broadcast address for this address');
       if (isLoopback(agent.host)) console.log(`bound to loopback: only this machine reaches it (--listen 0.0.0.0:${agent.port} or an address of this machine opens it to the LAN)`);

@@ -59,7 +59,7 @@ export function registerUdp(program: Command): void {
   cmd.addOption(new Option('--rate <rate>', 'send rate: bits/s of IP datagrams when bare (10M, 1.5Gbit/s), or packets/s with pps (5000pps) (default 1000pps)').argParser(rateArg).helpGroup(g));
   cmd.addOption(new Option('--size <bytes>', `datagram size, header included (default 1200, at least ${HEADER_BYTES})`).argParser(numberArg(parseBytes, HEADER_BYTES, 65507, '--size', true)).helpGroup(g));
   cmd.addOption(new Option('--duration <time>', 'how long to send; a bare number is seconds (default 10s)').argParser(durationArg(parseRunDurationMs, 1, 3_600_000, '--duration')).helpGroup(g));
-  cmd.addOption(new Option('--interval <time>', 'report and sampling interval; a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
+  cmd.addOption(new Option('--interval <time>', 'report and sampling interval (listeners report at most every 50ms by default); a bare number is ms (default 100ms)').argParser(durationArg(parseMs, 10, 10_000, '--interval')).helpGroup(g));
   cmd.addOption(new Option('--print-interval <time>', 'one printed line per this long; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 10, 3_600_000, '--print-interval')).helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment (default: random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--json', 'print one JSON object per interval and a final summary object').helpGroup(g));

@@ -47,7 +47,7 @@ export function receiverConfig(base: TransportConfig, defaults: ListenerTranspor
 export function labSessionFactory(defaults: ListenerTransportDefaults = {}): SessionFactory {
   return (ctx) => {
     const o = ctx.options;
-    if (o.service === Service.STREAM) return new StreamReceiver(ctx.syn, o, ctx.now);
+    if (o.service === Service.STREAM) return new StreamReceiver(ctx.syn, o, ctx.now, ctx.caps.streamIdleTimeoutMs);
     if (o.service === Service.RPC) return { refuse: 'this listener serves no RPC programs (packetlab rpc serve-demo does)' };
     const config = receiverConfig(DEFAULT_TRANSPORT_CONFIG, defaults, o);
     const conn = new Connection({ config, role: 'server', connectionId: ctx.syn.connectionId, isn: ctx.rng.uint32() });

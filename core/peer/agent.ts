@@ -3,7 +3,8 @@
 // listener, an RPC server with the counter program, a UDP echo. Everything a client asks for is
 // checked against the agent's caps; every service belongs to the control connection that started
 // it and stops with it, so a client that crashes, hangs or loses the network leaves nothing
-// running. Rejected connections and frames are logged with the remote address.
+// running. Rejected connections and frames are logged with the remote address: the first of an
+// address and reason at once, the ones that follow as one line a second at most.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -11,15 +12,16 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { packetlabVersion } from './version.js';
 import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './protocol.js';
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
-import { DEFAULT_PEER_CAPS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest } from './caps.js';
+import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from './caps.js';
 import { BeaconSender } from './beacon.js';
 import { addressPort, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
 import { plainAddress } from '../util/address.js';
+import { RefusalDigest, periodText, type RefusalLine } from '../util/refusal-digest.js';
 
 /** One line of the agent's log. */
 export interface PeerLogEntry {
   level: 'info' | 'warn';
-  /** The client's address (IP:port), or null for the agent's own messages. */
+  /** The client's address (IP:port; the IP alone on a line that summarises several connections), or null for the agent's own messages. */
   remote: string | null;
   message: string;
 }
@@ -43,6 +45,8 @@ export interface PeerAgentOptions {
   clientSilenceMs?: number;
   /** A connection that has not authenticated after this long is closed (default 5000). */
   handshakeTimeoutMs?: number;
+  /** Timeouts and report floor of the listeners the agent runs; unset ones keep DEFAULT_AGENT_LISTENER_GUARDS. */
+  listenerGuards?: Partial<AgentListenerGuards>;
 }
 
 /** A running agent. */
@@ -52,6 +56,8 @@ export interface PeerAgent {
   readonly port: number;
   readonly name: string;
   readonly caps: Readonly<PeerCaps>;
+  /** Timeouts and report floor of its listeners. */
+  readonly listenerGuards: Readonly<AgentListenerGuards>;
   /** The announcer, or null when beacons are off or there is nowhere to broadcast. */
   readonly beacon: BeaconSender | null;
   /** Authenticated clients now, with their running services. */
@@ -85,6 +91,8 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
   const capsParsed = PeerCapsSchema.safeParse({ ...DEFAULT_PEER_CAPS, ...o.caps });
   if (!capsParsed.success) throw new RangeError(`peer agent caps: ${formatIssues(capsParsed.error)}`);
   const caps = capsParsed.data;
+  const guards: AgentListenerGuards = { ...DEFAULT_AGENT_LISTENER_GUARDS, ...o.listenerGuards };
+  for (const [k, v] of Object.entries(guards)) if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new RangeError(`peer agent listener guards: ${k} must be a positive number of ms (got ${String(v)})`);
   const host = o.host ?? '127.0.0.1';
   const name = o.name ?? hostname();
   const version = packetlabVersion();
@@ -96,6 +104,31 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
   let nextServiceId = 1;
   let closing = false;
 
+  // A host that opens connections in a loop (a wrong token, garbage, or just more than the agent
+  // takes) would write a warning per connection; they are summarised per address and reason.
+  const rejections = new RefusalDigest();
+  let rejectionTimer: NodeJS.Timeout | null = null;
+  const logRejection = (l: RefusalLine) => {
+    if (l.count === 1 && l.peer !== null) log({ level: 'warn', remote: l.peer, message: l.reason });
+    else log({ level: 'warn', remote: l.address, message: `${l.count.toLocaleString('en-US')} connection${l.count === 1 ? '' : 's'} in the last ${periodText(l.periodMs)}: ${l.reason}` });
+  };
+  const drainRejections = () => {
+    const now = performance.now();
+    for (let l = rejections.pollLine(now); l !== null; l = rejections.pollLine(now)) logRejection(l);
+    if (rejectionTimer !== null) clearTimeout(rejectionTimer);
+    rejectionTimer = null;
+    const due = rejections.pollTimeout();
+    if (due !== null && !closing) {
+      rejectionTimer = setTimeout(drainRejections, Math.max(0, due - now));
+      rejectionTimer.unref();
+    }
+  };
+  /** Logs a connection turned away (`remote` its IP:port), summarised per address and message. */
+  const rejected = (remote: string, address: string, message: string) => {
+    rejections.note(performance.now(), plainAddress(address), remote, message);
+    drainRejections();
+  };
+
   const server: Server = createServer((socket) => {
     const remote = addressPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     if (closing) {
@@ -104,7 +137,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
     }
     const pending = [...connections].filter((c) => !c.authenticated).length;
     if (pending >= MAX_PENDING_CONNECTIONS) {
-      log({ level: 'warn', remote, message: `refused: ${MAX_PENDING_CONNECTIONS} connections are already authenticating` });
+      rejected(remote, socket.remoteAddress ?? '?', `refused: ${MAX_PENDING_CONNECTIONS} connections are already authenticating`);
       socket.end(refusalLine('busy', 'too many connections are authenticating; try again'));
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
@@ -113,7 +146,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
     const conn = new ControlConnection(socket, remote);
     connections.add(conn);
     if (authenticated >= caps.maxClients) {
-      log({ level: 'warn', remote, message: `refused: the agent already serves ${caps.maxClients} clients (${CAP_FLAGS.maxClients})` });
+      rejected(remote, conn.clientIp, `refused: the agent already serves ${caps.maxClients} clients (${CAP_FLAGS.maxClients})`);
       conn.channel.refuse('busy', `the agent already serves ${caps.maxClients} clients`);
       conn.flush();
       conn.close(null);
@@ -153,7 +186,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
       socket.on('close', () => this.close('connection closed'));
       this.handshakeTimer = setTimeout(() => {
         if (!this.authenticated && !this.closed) {
-          log({ level: 'warn', remote: this.remote, message: `closed: no authentication within ${handshakeMs / 1000} s` });
+          rejected(this.remote, this.clientIp, `closed: no authentication within ${handshakeMs / 1000} s`);
           this.close(null);
         }
       }, handshakeMs);
@@ -189,7 +222,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
 
     private reject(error: ChannelError): void {
       const what = error.code === 'bad-token' ? 'rejected: wrong token' : `rejected ${error.code} frame`;
-      log({ level: 'warn', remote: this.remote, message: `${what} (${error.message}); connection closed` });
+      rejected(this.remote, this.clientIp, `${what} (${error.message}); connection closed`);
       this.flush();
       this.close(null);
     }
@@ -199,7 +232,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
       const others = [...connections].filter((c) => c !== this && c.authenticated).length;
       if (others >= caps.maxClients) {
         // Two clients raced past the check at connection time; the later one goes.
-        log({ level: 'warn', remote: this.remote, message: `refused: the agent already serves ${caps.maxClients} clients (${CAP_FLAGS.maxClients})` });
+        rejected(this.remote, this.clientIp, `refused: the agent already serves ${caps.maxClients} clients (${CAP_FLAGS.maxClients})`);
         this.close(null);
         return;
       }
@@ -293,6 +326,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
               host,
               clientAddress: this.clientIp,
               limits,
+              guards,
               transport: req.transport ?? {},
               socket: req.socket ?? {},
               seed: req.seed ?? randomBytes(4).readUInt32BE(0),
@@ -322,6 +356,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
               maxSessions: caps.maxSessionsPerListener,
               maxRcvBufferBytes: caps.maxRcvBufferBytes,
               maxDurationMs: Math.min(lifetimeMs, caps.maxDurationMs),
+              guards,
               transport: req.transport ?? {},
               socket: req.socket ?? {},
               seed: req.seed ?? randomBytes(4).readUInt32BE(0),
@@ -438,6 +473,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
     port,
     name,
     caps,
+    listenerGuards: guards,
     beacon,
     clients: () => [...connections].filter((c) => c.authenticated).map((c) => ({ remote: c.remote, name: c.name, services: c.serviceCount() })),
     close: async () => {
@@ -447,6 +483,9 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
       for (const c of all) c.close('agent shutting down');
       await Promise.all(all.map((c) => c.stopping));
       await new Promise<void>((r) => server.close(() => r()));
+      // What is still owed, so that the counts of the lines add up.
+      if (rejectionTimer !== null) clearTimeout(rejectionTimer);
+      for (const l of rejections.flush(performance.now())) logRejection(l);
     },
   };
 }

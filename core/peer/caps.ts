@@ -4,6 +4,7 @@
 // with other values than the ones it recorded.
 
 import type { PeerCaps, ListenerRequest, RpcServiceRequest, EchoRequest, ListenerTransportRequest, SocketRequest, DrcRequest } from './messages.js';
+import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../listener.js';
 
 /** Caps of an agent nobody configured: enough for lab experiments on a LAN, bounded for the machine's sake. */
 export const DEFAULT_PEER_CAPS: Readonly<PeerCaps> = Object.freeze({
@@ -47,6 +48,47 @@ export interface EffectiveListenerLimits {
   maxRateBitsPerSecond: number;
   maxDurationMs: number;
   maxRcvBufferBytes: number;
+}
+
+/**
+ * What guards an agent's lab-transport listeners (its listener services and its RPC services' plt
+ * listeners) besides the caps a client sees: the same timeouts and report floor as a `--listen`
+ * listener. The agent sets them (`packetlab peer` flags); a client cannot ask for others, and
+ * they are not in the welcome, whose caps a client checks strictly.
+ */
+export type AgentListenerGuards = Pick<ListenerCaps, 'handshakeTimeoutMs' | 'streamIdleTimeoutMs' | 'minReportIntervalMs'>;
+
+/** The guards of an agent nobody configured: those of `packetlab transfer --listen`. */
+export const DEFAULT_AGENT_LISTENER_GUARDS: Readonly<AgentListenerGuards> = Object.freeze({
+  handshakeTimeoutMs: DEFAULT_LISTENER_CAPS.handshakeTimeoutMs,
+  streamIdleTimeoutMs: DEFAULT_LISTENER_CAPS.streamIdleTimeoutMs,
+  minReportIntervalMs: DEFAULT_LISTENER_CAPS.minReportIntervalMs,
+});
+
+/** The `packetlab peer` flag of each guard (the same as `--listen`'s). */
+export const GUARD_FLAGS: Readonly<Record<keyof AgentListenerGuards, string>> = Object.freeze({
+  handshakeTimeoutMs: '--handshake-timeout',
+  streamIdleTimeoutMs: '--stream-idle-timeout',
+  minReportIntervalMs: '--min-report-interval',
+});
+
+/**
+ * The caps of an agent's listener: the limits of its request, the agent's guards, and as many
+ * sessions per address as in all (it serves the client's address only, so the client's sessions
+ * are all from one address).
+ */
+export function agentListenerCaps(limits: EffectiveListenerLimits, guards: AgentListenerGuards): ListenerCaps {
+  return {
+    maxSessions: limits.maxSessions,
+    maxSessionsPerAddress: limits.maxSessions,
+    maxRcvBufferBytes: limits.maxRcvBufferBytes,
+    // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
+    maxStreamPacketsPerSecond: limits.maxRatePacketsPerSecond,
+    maxStreamBitsPerSecond: limits.maxRateBitsPerSecond,
+    maxStreamDurationMs: limits.maxDurationMs,
+    maxSessionMs: limits.maxDurationMs,
+    ...guards,
+  };
 }
 
 function socketProblems(s: SocketRequest | undefined, caps: PeerCaps): string[] {

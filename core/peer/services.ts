@@ -5,13 +5,14 @@
 // can neither use a client's services nor make them send anything.
 
 import type { Socket } from 'node:dgram';
-import { Listener, type ListenerCaps, type Session } from '../listener.js';
+import { Listener, type Session } from '../listener.js';
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
-import { PeerTable, UdpDriver } from '../udp/driver.js';
+import { UdpDriver } from '../udp/driver.js';
+import { ListenerPeerTable } from '../udp/listener-peers.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
-import { bindUdp, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
+import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
@@ -21,7 +22,7 @@ import type { ReceiverChanges } from '../transport/config.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
 import { EchoEngine } from './echo.js';
-import type { EffectiveListenerLimits } from './caps.js';
+import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from './caps.js';
 import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
 import { plainAddress } from '../util/address.js';
 
@@ -106,6 +107,8 @@ export interface ListenerServiceOptions {
   /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   limits: EffectiveListenerLimits;
+  /** The agent's timeouts and report floor. */
+  guards: AgentListenerGuards;
   transport: ListenerTransportDefaults;
   socket: Partial<SocketConfig>;
   seed: number;
@@ -118,19 +121,11 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const udpPort = socket.address().port;
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
-  const peers = new PeerTable({ onlyHost: o.clientAddress });
+  const peers = new ListenerPeerTable({ onlyHost: o.clientAddress });
   const factory = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
-  const lim = o.limits;
-  // The listener checks both rates of a stream, as a standalone `packetlab udp --listen` does.
-  const caps: ListenerCaps = {
-    maxSessions: lim.maxSessions,
-    maxRcvBufferBytes: lim.maxRcvBufferBytes,
-    maxStreamPacketsPerSecond: lim.maxRatePacketsPerSecond,
-    maxStreamBitsPerSecond: lim.maxRateBitsPerSecond,
-    maxStreamDurationMs: lim.maxDurationMs,
-    maxSessionMs: lim.maxDurationMs,
-  };
-  const listener = new Listener(caps, factory, o.seed);
+  const caps = agentListenerCaps(o.limits, o.guards);
+  const listener = new Listener(caps, factory, o.seed, { addressOf: (id) => hostOf(peers, id) });
+  peers.setBusy((id) => listener.hasSession(id));
   const open = new Map<number, { session: Session; peer: string | null }>();
   const closed: PeerSessionStats[] = [];
   const emit = eventLimiter(o.onEvent);
@@ -147,7 +142,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
         const peer = peerText(e.peer);
         if (e.type === 'session-opened') {
           open.set(e.connectionId, { session: e.session, peer });
-          emit({ name: 'session-opened', peer, connectionId: e.connectionId, reason: null });
+          emit({ name: 'session-opened', peer, connectionId: e.connectionId, reason: e.note });
         } else if (e.type === 'session-closed') {
           open.delete(e.connectionId);
           closed.push(sessionStats(e.session, e.connectionId, peer));
@@ -212,6 +207,8 @@ export interface RpcServiceOptions {
   maxSessions: number;
   maxRcvBufferBytes: number;
   maxDurationMs: number;
+  /** The agent's timeouts and report floor, for the lab-transport listener. */
+  guards: AgentListenerGuards;
   transport: ListenerTransportDefaults;
   socket: Partial<SocketConfig>;
   seed: number;
@@ -242,7 +239,8 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },
-    pltCaps: { maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxStreamPacketsPerSecond: 1, maxStreamBitsPerSecond: 1, maxStreamDurationMs: 1, maxSessionMs: o.maxDurationMs },
+    // A lab-transport listener for RPC only: its stream caps are never used (it refuses streams).
+    pltCaps: agentListenerCaps({ maxSessions: o.maxSessions, maxRcvBufferBytes: o.maxRcvBufferBytes, maxRatePacketsPerSecond: 1, maxRateBitsPerSecond: 1, maxDurationMs: o.maxDurationMs }, o.guards),
     pltDefaults: o.transport,
     socket: o.socket,
     seed: o.seed,

@@ -1,7 +1,9 @@
 // The receiving end of `packetlab udp`: a listener session that counts numbered UDATA datagrams
 // (received, lost, reordered, duplicated, jitter) and reports every interval. It holds the sender
 // to what it agreed to: past the agreed duration, or far above the agreed rate, it sends RST and
-// stops reporting, and a sender without reports stops (see sender.ts).
+// stops reporting, and a sender without reports stops (see sender.ts). A stream session ends when
+// its data stops, so a SYN alone (perhaps with a forged source address) buys no lasting reports
+// and holds no slot for long.
 
 import type { Session } from '../listener.js';
 import {
@@ -25,6 +27,12 @@ const DURATION_GRACE_MS = 2000;
 const RATE_SLACK = 2; // a sender may run this many times over its agreed rate in one interval...
 const RATE_BURST_PACKETS = 1000; // ...plus this many datagrams, before it is cut off
 const LINGER_MS = 3000;
+// However short the idle timeout, a stream is not taken for stopped before this many report
+// intervals, or this many gaps between datagrams at its agreed rate, have passed without data.
+const IDLE_INTERVALS = 4;
+
+/** How long a stream may send nothing before its session ends, unless the listener says otherwise. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 2000;
 
 /** Counters of a stream receiver. */
 export class StreamReceiverCounters {
@@ -54,6 +62,8 @@ export class StreamReceiver implements Session {
   private readonly synSeq: number;
   private readonly opts: StreamSynOptions;
   private readonly openedAt: number;
+  private readonly idleTimeoutMs: number;
+  private lastDataAt: number;
   private readonly seen = new Uint8Array(DUP_WINDOW >>> 3);
   private synAckPending = true;
   private reportPending = false;
@@ -69,12 +79,16 @@ export class StreamReceiver implements Session {
   private readonly tx = new Uint8Array(HEADER_BYTES + Math.max(REPORT_BYTES, 200));
   private readonly out: HeaderFields = { type: PacketType.REPORT, flags: 0, connectionId: 0, seq: 0, ack: 0, windowBytes: 0, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] };
 
-  constructor(syn: Header, opts: StreamSynOptions, now: number) {
+  /** `idleTimeoutMs`: the session ends when no datagram of the stream arrived for this long (or four report intervals or datagram gaps, if longer). */
+  constructor(syn: Header, opts: StreamSynOptions, now: number, idleTimeoutMs = DEFAULT_STREAM_IDLE_TIMEOUT_MS) {
     this.connectionId = syn.connectionId;
     this.synSeq = syn.seq;
     this.base = seqAdd(syn.seq, 1);
     this.opts = opts;
     this.openedAt = now;
+    this.idleTimeoutMs = Math.max(idleTimeoutMs, IDLE_INTERVALS * opts.reportIntervalMs, (IDLE_INTERVALS * 1000) / opts.ratePacketsPerSecond);
+    // The first datagram may come a round trip after the SYN: the wait for it is the same.
+    this.lastDataAt = now;
     this.nextReportAt = now + opts.reportIntervalMs;
     this.out.connectionId = syn.connectionId;
   }
@@ -121,7 +135,10 @@ export class StreamReceiver implements Session {
     }
     switch (h.type) {
       case PacketType.UDATA:
-        if (this.state === 'open') this.onData(now, h, bytes.length);
+        if (this.state === 'open') {
+          this.lastDataAt = now;
+          this.onData(now, h, bytes.length);
+        }
         return;
       case PacketType.SYN:
         if (h.seq === this.synSeq && this.state === 'open') this.synAckPending = true;
@@ -189,6 +206,12 @@ export class StreamReceiver implements Session {
         this.abort(`stream exceeded its agreed duration of ${this.opts.durationMs} ms`);
         return;
       }
+      if (now - this.lastDataAt >= this.idleTimeoutMs) {
+        // Reports are consent for a sender that sends; without data they would only feed a
+        // sender that is gone, or a host that never asked for them.
+        this.abort(`no data for ${Math.round(this.idleTimeoutMs)} ms: stream sessions end when their data stops`);
+        return;
+      }
       if (now >= this.nextReportAt) {
         const limit = (this.opts.ratePacketsPerSecond * (now - this.nextReportAt + this.opts.reportIntervalMs) * RATE_SLACK) / 1000 + RATE_BURST_PACKETS;
         if (this.intervalPackets > limit) {
@@ -205,7 +228,7 @@ export class StreamReceiver implements Session {
   }
 
   pollTimeout(): number | null {
-    if (this.state === 'open') return Math.min(this.nextReportAt, this.openedAt + this.opts.durationMs + DURATION_GRACE_MS + 2 * this.opts.reportIntervalMs + 1);
+    if (this.state === 'open') return Math.min(this.nextReportAt, this.lastDataAt + this.idleTimeoutMs, this.openedAt + this.opts.durationMs + DURATION_GRACE_MS + 2 * this.opts.reportIntervalMs + 1);
     if (this.state === 'finishing') return this.lingerUntil;
     return null;
   }

@@ -28,7 +28,22 @@ export interface SimTransfer {
   listener: Listener;
   forward: Link;
   reverse: Link;
+  /** The receiving session opened last (null before the listener accepted). */
   receiver(): BulkReceiver | null;
+  /**
+   * The counters of every receiving session of the transfer, summed: a handshake the listener
+   * forgot and opened again (core/listener.ts) leaves two sessions, and what the first one counted
+   * (a corrupted datagram it caught) is part of the transfer too.
+   */
+  receiverCounters(): Record<string, number> | null;
+}
+
+function sumCounters(receivers: readonly BulkReceiver[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of receivers) {
+    for (const [k, v] of Object.entries(r.conn.counters)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+  }
+  return sum;
 }
 
 /**
@@ -38,14 +53,14 @@ export interface SimTransfer {
 export function buildSimTransfer(setup: TransferSetup, wrapReceiver: (e: Endpoint) => Endpoint = (e) => e): SimTransfer {
   const sender = makeBulkSender(setup, 1);
 
-  let receiver: BulkReceiver | null = null;
+  const receivers: BulkReceiver[] = [];
   const t = setup.transport;
   const factory = labSessionFactory(listenerDefaultsOf(t));
   const listener = new Listener(
     DEFAULT_LISTENER_CAPS,
     (ctx) => {
       const s = factory(ctx);
-      if (!('refuse' in s) && receiver === null) receiver = s as BulkReceiver;
+      if (!('refuse' in s)) receivers.push(s as BulkReceiver);
       return s;
     },
     deriveSeed(setup.seed, 'listener'),
@@ -53,7 +68,7 @@ export function buildSimTransfer(setup: TransferSetup, wrapReceiver: (e: Endpoin
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
   const sim = new Simulator([sender, wrapReceiver(listener)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
-  return { sim, sender, listener, forward, reverse, receiver: () => receiver };
+  return { sim, sender, listener, forward, reverse, receiver: () => receivers.at(-1) ?? null, receiverCounters: () => (receivers.length === 0 ? null : sumCounters(receivers)) };
 }
 
 /** Runs a transfer to its end in virtual time and returns the summary. */
@@ -61,7 +76,11 @@ export function runSimTransfer(setup: TransferSetup, hooks: TransferHooks = {}):
   const t = buildSimTransfer(setup);
   const { sim, sender } = t;
   if (hooks.capture !== undefined) captureSimLinks(hooks.capture, t.forward, t.reverse);
-  const meter = new TransferMeter({ sender: sender.conn, receiver: () => t.receiver()?.conn ?? null, forward: t.forward, reverse: t.reverse }, 0);
+  const receiverView = () => {
+    const r = t.receiver();
+    return r === null ? null : { counters: t.receiverCounters()!, rcvBufferedBytes: r.conn.rcvBufferedBytes };
+  };
+  const meter = new TransferMeter({ sender: sender.conn, receiver: receiverView, forward: t.forward, reverse: t.reverse }, 0);
   let nextSample = setup.intervalMs;
   let lastSample = 0;
   if (hooks.onSample !== undefined) {
@@ -84,13 +103,12 @@ export function runSimTransfer(setup: TransferSetup, hooks: TransferHooks = {}):
   sim.run({ untilMs: end + 60_000 });
   const wallS = (performance.now() - wallStart) / 1000;
   const status = sender.state === 'done' ? 'complete' : sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
-  const receiver = t.receiver();
   const summary = summarizeTransfer(
     'sim',
     setup,
     sender,
     status,
-    receiver === null ? null : { ...receiver.conn.counters },
+    t.receiverCounters(),
     t.forward.counters,
     t.reverse.counters,
     t.listener.counters.checksumFailures,

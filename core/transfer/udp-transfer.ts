@@ -86,7 +86,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   }
   const far: ReceivingEnd | null = local ?? o.remote ?? null;
   const receiverCounters = () => {
-    const s = far?.latest()?.sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
+    const s = far?.latest()?.sessions.findLast((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
     return s === undefined ? null : { counters: s.counters, rcvBufferedBytes: s.rcvBufferedBytes };
   };
   const kernelDrops = () => ({
@@ -147,7 +147,7 @@ export async function runUdpTransfer(o: UdpTransferOptions): Promise<TransferSum
   driver.stop();
   await new Promise<void>((r) => socket.close(() => r()));
   if (local !== null) final = await local.stop();
-  const session = final?.sessions.find((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
+  const session = final?.sessions.findLast((x) => x.connectionId === sender.conn.connectionId && x.kind === 'reliable');
   const summary = summarizeTransfer('udp', setup, sender, status, session === undefined ? null : session.counters, forward.counters, reverse.counters);
   summary.sendQueueDrops = driver.counters.sendQueueDrops;
   if (status === 'timeout' && summary.failure === null) summary.failure = `did not finish within ${setup.timeLimitMs} ms`;

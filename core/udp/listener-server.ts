@@ -7,11 +7,13 @@ import { DEFAULT_LISTENER_CAPS, Listener, rcvBufferCapProblem, type ListenerCaps
 import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { BulkReceiver } from '../apps/bulk.js';
-import { PeerTable, UdpDriver } from './driver.js';
+import { UdpDriver, type PeerTable } from './driver.js';
+import { ListenerPeerTable } from './listener-peers.js';
 import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
 import type { ReceiverChanges } from '../transport/config.js';
+import { plainAddress } from '../util/address.js';
 
 /** Where and how a listener serves. */
 export interface ListenerServerOptions {
@@ -21,6 +23,8 @@ export interface ListenerServerOptions {
   transport?: ListenerTransportDefaults;
   socket?: Partial<SocketConfig>;
   seed?: number;
+  /** Peers the listener knows at once (default 4096); those without an open session are recycled when it is full. */
+  maxPeers?: number;
   /** Every listener event, with the peer's address. */
   onEvent?: (event: ListenerEvent, peer: { address: string; port: number } | undefined) => void;
 }
@@ -129,15 +133,22 @@ export function reconfigureSession(
   return null;
 }
 
+/** The IP address of peer `id` (the ports of one host share its limits), as plainAddress writes it. */
+export function hostOf(peers: PeerTable, id: number): string | number {
+  const a = peers.address(id);
+  return a === undefined ? id : plainAddress(a.address);
+}
+
 /** Starts a listener on host:port (port 0 picks a free one). */
 export async function startListenerServer(o: ListenerServerOptions): Promise<ListenerServer> {
   const socket = await bindUdp(o.host, o.port, o.socket);
   const port = socket.address().port;
   const dropsAtStart = udpSocketDrops(port);
   const kernelDrops = () => udpSocketDrops(port) - dropsAtStart;
-  const peers = new PeerTable();
+  const peers = new ListenerPeerTable({ maxPeers: o.maxPeers });
   const caps = o.caps ?? DEFAULT_LISTENER_CAPS;
-  const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0);
+  const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0, { addressOf: (id) => hostOf(peers, id) });
+  peers.setBusy((id) => listener.hasSession(id));
   const open = new Map<number, Session>();
   const closed: SessionStats[] = [];
   const driver = new UdpDriver({
