@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, connect as netConnect, createServer, type Server } from 'node:net';
 import { startPeerAgent, type PeerAgent, type PeerLogEntry } from '../core/peer/agent.js';
 import { PeerClient, PeerConnectError, PeerLostError, PeerRemoteError } from '../core/peer/client.js';
 import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
@@ -385,11 +385,29 @@ describe('peer agent on loopback', () => {
     await quiet.close();
   });
 
+  it('a host that never authenticates holds at most four places in the queue: another address gets in at once', async () => {
+    const lines: PeerLogEntry[] = [];
+    const agent2 = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, log: (e) => lines.push(e) });
+    // As many as the agent lets authenticate at once, all from one address.
+    const idle = Array.from({ length: 16 }, () => connect(agent2.port, '127.0.0.1').on('error', () => {}).on('data', () => {}));
+    await until('the idle connections to be accepted or refused', () => idle.every((s) => s.readyState === 'open' || s.destroyed || s.readyState === 'readOnly'), 5000);
+    // A client from another address of this machine authenticates although 127.0.0.1 holds its places.
+    const other = await PeerClient.connect({ host: '127.0.0.1', port: agent2.port, token: TOKEN, localAddress: '127.0.0.2' });
+    expect(other.agent.software).toMatch(/^packetlab /);
+    await other.close();
+    await until('the refusals to be logged', () => lines.some((l) => /from this address are already authenticating/.test(l.message)), 5000);
+    const refused = lines.filter((l) => /from this address are already authenticating/.test(l.message));
+    expect(refused[0]).toMatchObject({ level: 'warn', message: 'refused: 4 connections from this address are already authenticating' });
+    for (const sock of idle) sock.destroy();
+    await agent2.close();
+  });
+
   it('a flood of connections it turns away makes a line per address and reason a second, counts adding up', async () => {
     const lines: PeerLogEntry[] = [];
     const flooded = await startPeerAgent({ port: 0, token: TOKEN, beacon: false, log: (e) => lines.push(e) });
-    // Sixteen connections that never authenticate fill the agent's authentication slots ...
-    const idle = Array.from({ length: 16 }, () => connect(flooded.port, '127.0.0.1').on('error', () => {}));
+    // Sixteen connections that never authenticate, four from each of four addresses, fill the
+    // agent's authentication slots ...
+    const idle = Array.from({ length: 16 }, (_, i) => netConnect({ host: '127.0.0.1', port: flooded.port, localAddress: `127.0.0.${2 + (i % 4)}` }).on('error', () => {}));
     await until('16 connections to be accepted', () => flooded.clients().length === 0 && idle.every((s) => s.readyState === 'open'), 5000);
     await new Promise((r) => setTimeout(r, 100));
     // ... so each of these is refused at once.

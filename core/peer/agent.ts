@@ -71,6 +71,11 @@ export const DEFAULT_PEER_PORT = 7600;
 
 /** Connections at once that have not authenticated yet (more are closed at once). */
 const MAX_PENDING_CONNECTIONS = 16;
+/**
+ * Of those, from one address: a host that opens connections and never authenticates (renewing
+ * them as they time out) must not hold every place and lock out the rest of the lab.
+ */
+const MAX_PENDING_PER_ADDRESS = 4;
 /** Control output a client may leave unread before the agent gives up on it. */
 const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
 /** Ended services whose final counters stay readable (stats, stop) per client. */
@@ -133,6 +138,14 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
     const remote = addressPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     if (closing) {
       socket.destroy();
+      return;
+    }
+    const ip = plainAddress(socket.remoteAddress ?? '');
+    const pendingFromIp = [...connections].filter((c) => !c.authenticated && c.clientIp === ip).length;
+    if (pendingFromIp >= MAX_PENDING_PER_ADDRESS) {
+      rejected(remote, socket.remoteAddress ?? '?', `refused: ${MAX_PENDING_PER_ADDRESS} connections from this address are already authenticating`);
+      socket.end(refusalLine('busy', 'too many connections from this address are authenticating; try again'));
+      setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
     const pending = [...connections].filter((c) => !c.authenticated).length;

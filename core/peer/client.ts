@@ -48,6 +48,8 @@ export interface PeerClientOptions {
   lostAfterMs?: number;
   /** A request not answered within this long fails (default 15000). */
   requestTimeoutMs?: number;
+  /** Address of this machine to connect from (default: the one the system picks), for hosts with several. */
+  localAddress?: string;
 }
 
 /** Why connecting failed. */
@@ -163,7 +165,7 @@ export class PeerClient {
     const timeoutMs = o.timeoutMs ?? 5000;
     const where = hostPort(o.host, o.port);
     const channel = new ClientChannel({ token: o.token, nonce: randomBytes(NONCE_BYTES), name: o.name ?? hostname(), software: `packetlab ${packetlabVersion()}` });
-    const socket = netConnect({ host: o.host, port: o.port });
+    const socket = netConnect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
     socket.setNoDelay(true);
     let welcome: PeerInfo;
     try {
