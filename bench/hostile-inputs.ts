@@ -1,8 +1,20 @@
 // Inputs a fuzzer would make: random bytes, and valid inputs mutated the ways that break parsers
-// (flipped bits, cut short, spliced, repeated, length and count words set to extremes). The
-// hostile-input tests (test/hostile-*.test.ts) and `npm run bench hostile` draw from these.
+// (flipped bits, cut short, spliced, repeated, length and count words set to extremes), and the
+// valid inputs they start from (every kind of datagram a listener takes, every call the RPC servers
+// serve). The hostile-input tests (test/hostile-*.test.ts) and `npm run bench hostile` draw from
+// these.
 
 import fc from 'fast-check';
+import { Flag, HEADER_BYTES, PacketType, emit, sealChecksum, writeHeader } from '../core/wire/packet.js';
+import { encodeSynOptions, type SynOptions } from '../core/wire/handshake.js';
+import { AuthFlavor, encodeCredential, writeCallHeader, type Credential } from '../core/rpc/message.js';
+import { XdrWriter } from '../core/rpc/xdr.js';
+import type { ProcedureDescriptor } from '../core/rpc/program.js';
+import { PmapProgV2 } from '../core/rpc/pmap.js';
+import { KvProgV1 } from '../experiments/rpc/kv.js';
+import { CounterProgV1 } from '../experiments/rpc/counter.js';
+import { TypesProgV1 } from '../experiments/rpc/types.js';
+import { sampleTypesAll } from '../experiments/rpc/types-server.js';
 
 /** 32-bit values that break length and count fields. */
 const EXTREME_WORDS = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe, 0x10000, 0xffff];
@@ -82,3 +94,73 @@ export function hostileText(seeds: readonly string[]): fc.Arbitrary<string> {
   return fc.oneof({ weight: 1, arbitrary: fc.string({ maxLength: 400 }) }, { weight: 3, arbitrary: mutatedBytes(seeds.map((s) => enc.encode(s))).map((b) => dec.decode(b)) });
 }
 
+
+/** A SYN asking for `options`, as a client sends it (checksum sealed). */
+export function synDatagram(options: SynOptions, connectionId: number, seq = 1000): Uint8Array {
+  const payload = encodeSynOptions(options);
+  const out = new Uint8Array(HEADER_BYTES + payload.length);
+  writeHeader(out, { type: PacketType.SYN, flags: 0, connectionId, seq, ack: 0, windowBytes: 65536, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] }, payload.length);
+  out.set(payload, HEADER_BYTES);
+  sealChecksum(out, out.length);
+  return out;
+}
+
+/** Valid datagrams of every kind a client sends a listener: SYNs of both services, data, ACKs, FIN, RST, probes. */
+export function listenerSeeds(): Uint8Array[] {
+  const data = (type: PacketType, flags: number, payload: number) => emit({ type, flags, connectionId: 77, seq: 1001, ack: 5000, windowBytes: 65536, tsVal: 1, tsEcr: 0, sackCount: 2, sack: [1, 2, 3, 4] }, new Uint8Array(payload));
+  const stream = (id: number, reportIntervalMs: number) => synDatagram({ service: 2, datagramBytes: 1200, ratePacketsPerSecond: 1000, durationMs: 3_600_000, reportIntervalMs }, id);
+  const reliable = (id: number, seq: number) =>
+    synDatagram({ service: 1, protocol: 'sr', sack: true, verifyChecksum: true, verifyData: true, patternSeed: 1, mssBytes: 1164, ackEveryPackets: 1, ackDelayMs: 40, rcvBufferBytes: 262144, readRateBytesPerSecond: 0 }, id, seq);
+  return [
+    reliable(77, 1000),
+    reliable(78, 123),
+    stream(79, 10),
+    stream(80, 1000),
+    data(PacketType.DATA, Flag.ACK, 1164),
+    data(PacketType.ACK, Flag.ACK, 0),
+    data(PacketType.FIN, Flag.ACK, 0),
+    data(PacketType.RST, 0, 12),
+    data(PacketType.UDATA, 0, 1164),
+    data(PacketType.PROBE, Flag.ACK, 0),
+  ];
+}
+
+/** Hostile datagrams to a listener: half of them with the checksum sealed again, as an attacker would (else none passes the CRC check). */
+export function hostileListenerDatagrams(): fc.Arbitrary<Uint8Array> {
+  return fc.tuple(hostileBytes(listenerSeeds()), fc.boolean()).map(([b, seal]) => {
+    if (!seal || b.length < HEADER_BYTES) return b;
+    const sealed = b.slice();
+    sealChecksum(sealed, sealed.length);
+    return sealed;
+  });
+}
+
+function rpcCall<A>(xid: number, proc: ProcedureDescriptor<A, unknown>, args: A, cred: Credential = { flavor: AuthFlavor.AUTH_NONE }): Uint8Array {
+  const w = new XdrWriter();
+  writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, encodeCredential(cred));
+  proc.args.encode(w, args);
+  return w.bytes().slice();
+}
+
+/** One valid call of every procedure the demo server (`rpc serve-demo`) and the portmapper serve. */
+export function rpcCallSeeds(): Uint8Array[] {
+  const K = KvProgV1.procedures;
+  const C = CounterProgV1.procedures;
+  const P = PmapProgV2.procedures;
+  const sys: Credential = { flavor: AuthFlavor.AUTH_SYS, sys: { stamp: 1, machineName: 'lab', uid: 1000, gid: 1000, gids: [4, 24] } };
+  return [
+    rpcCall(1, K.KV_PUT, { key: 'a', value: new Uint8Array([1, 2, 3]), expected_revision: null }),
+    rpcCall(2, K.KV_PUT, { key: 'b', value: new Uint8Array(200), expected_revision: 1n }, sys),
+    rpcCall(3, K.KV_GET, 'a'),
+    rpcCall(4, K.KV_DELETE, 'a'),
+    rpcCall(5, K.KV_LIST, ''),
+    rpcCall(6, K.KV_GET_MANY, { keys: ['a', 'b', 'c'] }),
+    rpcCall(7, C.INCREMENT, 5),
+    rpcCall(8, C.GET, undefined),
+    rpcCall(9, C.ECHO, new Uint8Array(64)),
+    rpcCall(10, TypesProgV1.procedures.ECHO_ALL, sampleTypesAll()),
+    rpcCall(11, P.PMAPPROC_GETPORT, { prog: KvProgV1.program, vers: 1, prot: 17, port: 0 }),
+    rpcCall(12, P.PMAPPROC_DUMP, undefined),
+    rpcCall(13, P.PMAPPROC_SET, { prog: 0x30000000, vers: 1, prot: 6, port: 4000 }),
+  ];
+}

@@ -7,6 +7,7 @@ import { benchCapture } from './capture.js';
 import { benchRpc } from './rpc.js';
 import { benchUi } from './ui.js';
 import { benchCrc } from './crc.js';
+import { benchHostile } from './hostile.js';
 
 const SUITES: Record<string, () => Promise<void>> = {
   sim: benchSimulator,
@@ -15,6 +16,7 @@ const SUITES: Record<string, () => Promise<void>> = {
   rpc: benchRpc,
   ui: benchUi,
   crc: benchCrc,
+  hostile: benchHostile,
 };
 
 const wanted = process.argv.slice(2);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { startListenerServer } from '../core/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS } from '../core/listener.js';
-import { HEADER_BYTES, PacketType, sealChecksum } from '../core/wire/packet.js';
+import { PacketType } from '../core/wire/packet.js';
 import { RpcServer } from '../core/rpc/server-net.js';
 import { RpcClient } from '../core/rpc/client-net.js';
 import { frameRecord } from '../core/rpc/record-marking.js';
@@ -30,7 +30,8 @@ import { demoPrograms } from '../experiments/rpc/demo.js';
 import { KvProgV1 } from '../experiments/rpc/kv.js';
 import { CounterProgV1 } from '../experiments/rpc/counter.js';
 import { hostileBytes } from './helpers/hostile.js';
-import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
+import { reliableSyn } from './helpers/listener-sim.js';
+import { hostileListenerDatagrams } from '../bench/hostile-inputs.js';
 import { until } from './helpers/until.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'packetlab-flood-'));
@@ -102,17 +103,7 @@ function expectNoAmplification(flooders: { sent: number; back: () => number }[])
 describe('floods on loopback', () => {
   it('the transfer and stream listener: stays up, serves a real client after, amplifies nothing', async () => {
     const server = await startListenerServer({ host: '127.0.0.1', port: 0, caps: { ...DEFAULT_LISTENER_CAPS, handshakeTimeoutMs: 300, streamIdleTimeoutMs: 300 } });
-    const seeds = [reliableSyn(7), streamSyn(8, 10), streamSyn(9, 1000)];
-    const inputs = draw(
-      fc.tuple(hostileBytes(seeds), fc.boolean()).map(([b, seal]) => {
-        if (!seal || b.length < HEADER_BYTES) return b;
-        const s = b.slice();
-        sealChecksum(s, s.length);
-        return s;
-      }),
-      10_000,
-      1,
-    );
+    const inputs = draw(hostileListenerDatagrams(), 10_000, 1);
     const flooders = await udpFlood(inputs, server.port);
     const client = createSocket('udp4');
     const got: Buffer[] = [];

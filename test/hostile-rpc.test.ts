@@ -9,48 +9,24 @@ import fc from 'fast-check';
 import { RpcServerEngine, UDP_REPLY_LIMITS } from '../core/rpc/server.js';
 import { RpcClientEngine, type RpcCall } from '../core/rpc/client.js';
 import { RecordDecoder, frameRecord, DEFAULT_MAX_RECORD_BYTES } from '../core/rpc/record-marking.js';
-import { AuthFlavor, encodeCredential, writeAcceptedReply, writeCallHeader, AcceptStat, type Credential } from '../core/rpc/message.js';
+import { AuthFlavor, encodeCredential, writeAcceptedReply, writeCallHeader, AcceptStat } from '../core/rpc/message.js';
 import { XdrWriter } from '../core/rpc/xdr.js';
 import type { ProcedureDescriptor } from '../core/rpc/program.js';
-import { PmapProgV2 } from '../core/rpc/pmap.js';
 import { PortmapRegistry, portmapProgram } from '../core/rpc/binder.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
 import { KvProgV1 } from '../experiments/rpc/kv.js';
 import { CounterProgV1 } from '../experiments/rpc/counter.js';
-import { TypesProgV1 } from '../experiments/rpc/types.js';
-import { sampleTypesAll } from '../experiments/rpc/types-server.js';
 import { KV_SERVER_MAX_ENTRIES } from '../experiments/rpc/kv-server.js';
 import { hostileBytes, hostileRun } from './helpers/hostile.js';
+import { rpcCallSeeds } from '../bench/hostile-inputs.js';
 
-const SYS: Credential = { flavor: AuthFlavor.AUTH_SYS, sys: { stamp: 1, machineName: 'lab', uid: 1000, gid: 1000, gids: [4, 24] } };
-
-function call<A>(xid: number, proc: ProcedureDescriptor<A, unknown>, args: A, cred: Credential = { flavor: AuthFlavor.AUTH_NONE }): Uint8Array {
+/** A KV_PUT of 1 KiB under `key`. */
+function kvPut(xid: number, key: string): Uint8Array {
   const w = new XdrWriter();
-  writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, encodeCredential(cred));
-  proc.args.encode(w, args);
+  const proc = KvProgV1.procedures.KV_PUT;
+  writeCallHeader(w, xid, proc.program, proc.version, proc.procedure, encodeCredential({ flavor: AuthFlavor.AUTH_NONE }));
+  proc.args.encode(w, { key, value: new Uint8Array(1024), expected_revision: null });
   return w.bytes().slice();
-}
-
-/** One valid call of every procedure the demo server and the portmapper serve. */
-function validCalls(): Uint8Array[] {
-  const K = KvProgV1.procedures;
-  const C = CounterProgV1.procedures;
-  const P = PmapProgV2.procedures;
-  return [
-    call(1, K.KV_PUT, { key: 'a', value: new Uint8Array([1, 2, 3]), expected_revision: null }),
-    call(2, K.KV_PUT, { key: 'b', value: new Uint8Array(200), expected_revision: 1n }, SYS),
-    call(3, K.KV_GET, 'a'),
-    call(4, K.KV_DELETE, 'a'),
-    call(5, K.KV_LIST, ''),
-    call(6, K.KV_GET_MANY, { keys: ['a', 'b', 'c'] }),
-    call(7, C.INCREMENT, 5),
-    call(8, C.GET, undefined),
-    call(9, C.ECHO, new Uint8Array(64)),
-    call(10, TypesProgV1.procedures.ECHO_ALL, sampleTypesAll()),
-    call(11, P.PMAPPROC_GETPORT, { prog: KvProgV1.program, vers: 1, prot: 17, port: 0 }),
-    call(12, P.PMAPPROC_DUMP, undefined),
-    call(13, P.PMAPPROC_SET, { prog: 0x30000000, vers: 1, prot: 6, port: 4000 }),
-  ];
 }
 
 describe('hostile input to RPC', () => {
@@ -60,11 +36,11 @@ describe('hostile input to RPC', () => {
     const drc = { enabled: true, maxEntries: 512, maxAgeMs: 60_000 };
     const engine = new RpcServerEngine({ programs: [...demo.programs, portmapProgram(registry)], drc, datagramReplies: UDP_REPLY_LIMITS, peerAddress: (p) => `192.0.2.${p % 250}:${1000 + p}` });
     // A few KV entries first, so that lists and gets have something to amplify with.
-    for (let i = 0; i < 40; i++) engine.handleDatagram(i, call(1000 + i, KvProgV1.procedures.KV_PUT, { key: `key-${i}`, value: new Uint8Array(1024), expected_revision: null }), 1);
+    for (let i = 0; i < 40; i++) engine.handleDatagram(i, kvPut(1000 + i, `key-${i}`), 1);
     while (engine.pollTransmit() !== null);
     let now = 100;
     let over = 0;
-    const t = hostileRun('RPC server engine (UDP datagrams)', hostileBytes(validCalls()), (bytes) => {
+    const t = hostileRun('RPC server engine (UDP datagrams)', hostileBytes(rpcCallSeeds()), (bytes) => {
       const from = bytes.length % 64;
       engine.handleDatagram(now++, bytes, from);
       let back = 0;
@@ -89,7 +65,7 @@ describe('hostile input to RPC', () => {
   it('TCP record layer and the server behind it: no throw, no record beyond the limit, no buffer beyond it', () => {
     const demo = demoPrograms();
     const engine = new RpcServerEngine({ programs: demo.programs, drc: { enabled: true, maxEntries: 64, maxAgeMs: 60_000 } });
-    const streams = validCalls().map((c) => frameRecord(c));
+    const streams = rpcCallSeeds().map((c) => frameRecord(c));
     let decoder = new RecordDecoder();
     let broken = 0;
     let largest = 0;

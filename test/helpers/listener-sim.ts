@@ -10,18 +10,10 @@ import { Simulator } from '../../core/sim/simulator.js';
 import { BulkSender } from '../../core/apps/bulk.js';
 import { StreamSender } from '../../core/stream/sender.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
-import { encodeSynOptions, type SynOptions } from '../../core/wire/handshake.js';
-import { HEADER_BYTES, PacketType, sealChecksum, writeHeader } from '../../core/wire/packet.js';
+import { synDatagram } from '../../bench/hostile-inputs.js';
 
 /** A SYN asking for `options`, as a client would send it. */
-export function synBytes(options: SynOptions, connectionId: number, seq = 1000): Uint8Array {
-  const payload = encodeSynOptions(options);
-  const out = new Uint8Array(HEADER_BYTES + payload.length);
-  writeHeader(out, { type: PacketType.SYN, flags: 0, connectionId, seq, ack: 0, windowBytes: 65536, tsVal: 0, tsEcr: 0, sackCount: 0, sack: [] }, payload.length);
-  out.set(payload, HEADER_BYTES);
-  sealChecksum(out, out.length);
-  return out;
-}
+export const synBytes = synDatagram;
 
 /** The SYN of a probe: a stream of 1200-byte datagrams at 1000/s for an hour, reports every `reportIntervalMs`. */
 export function streamSyn(connectionId: number, reportIntervalMs = 10): Uint8Array {
