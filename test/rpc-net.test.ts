@@ -13,6 +13,7 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { RpcClient, type RpcTransportName } from '../core/rpc/client-net.js';
 import { RpcTransportError } from '../core/rpc/client.js';
 import { RpcServer } from '../core/rpc/server-net.js';
+import { DEFAULT_LISTENER_CAPS } from '../core/listener.js';
 import { PLT_PROTOCOL, PortmapRegistry, dumpMappings, portmapProgram, registerServer, resolvePort, startLabBinder, type LabBinder } from '../core/rpc/binder.js';
 import { RpcServerEngine } from '../core/rpc/server.js';
 import { XdrWriter } from '../core/rpc/xdr.js';
@@ -217,6 +218,31 @@ describe('transport failures and impairment on sockets', () => {
       });
       expect(closed).toBe(true);
       expect(server.tcpRecords!.lastFramingError).toBe(why);
+    }
+  });
+
+  it("lab transport: a live session keeps its peer's id however many other ports write; sessions are counted per IP", async () => {
+    const small = await RpcServer.start({ programs: demoPrograms().programs, udpPort: null, tcpPort: null, pltPort: 0, maxPeers: 4, pltCaps: { ...DEFAULT_LISTENER_CAPS, maxSessions: 64, maxSessionsPerAddress: 3 } });
+    try {
+      const c = await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST });
+      await c.ping(CounterProgV1.program, 1);
+      // Ten other ports of this host write to the server, more than its peer table holds.
+      const strays = await Promise.all(Array.from({ length: 10 }, () => new Promise<ReturnType<typeof createSocket>>((r) => { const s = createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); })));
+      for (const s of strays) await new Promise<void>((r) => s.send(Uint8Array.from([1, 2, 3]), small.pltPort!, '127.0.0.1', () => r()));
+      await until('the strays to be counted', () => small.listener!.counters.stray >= 10, 5000);
+      for (const s of strays) s.close();
+      // The client's id was not handed to a stray: its session's replies still reach it.
+      expect(await new CounterProgV1Client(c).increment(1)).toBeGreaterThan(0n);
+      // Two more clients from this IP make three sessions, the most per address; a fourth is refused.
+      const more = [await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST }), await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST })];
+      for (const m of more) await m.ping(CounterProgV1.program, 1);
+      const fourth = await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST });
+      await expect(fourth.ping(CounterProgV1.program, 1)).rejects.toThrow(/3 sessions from this address are open/);
+      await fourth.close();
+      for (const m of more) await m.close();
+      await c.close();
+    } finally {
+      await small.close();
     }
   });
 

@@ -4,7 +4,8 @@
 
 import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../listener.js';
 import { MessageDriver, type MessageSocket } from './message-driver.js';
-import { bindUdp } from '../udp/listener-server.js';
+import { bindUdp, hostOf } from '../udp/listener-server.js';
+import { ListenerPeerTable } from '../udp/listener-peers.js';
 import type { SocketConfig } from '../knobs.js';
 import { deriveSeed } from '../util/rng.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from './drc.js';
@@ -33,8 +34,10 @@ export interface RpcServerOptions {
   maxRecordBytes?: number;
   /** Bounds of the TCP connections (DEFAULT_TCP_SERVER_LIMITS where absent). */
   tcpLimits?: Partial<TcpServerLimits>;
-  /** Caps of the lab-transport listener. */
+  /** Caps of the lab-transport listener (default: the listener's, with 256 sessions and 16 per address). */
   pltCaps?: ListenerCaps;
+  /** Peers the UDP and lab-transport sockets know at once (least recently used are recycled; default 16384). */
+  maxPeers?: number;
   pltDefaults?: ListenerTransportDefaults;
   socket?: Partial<SocketConfig>;
   seed?: number;
@@ -104,13 +107,13 @@ export class RpcServer {
     let tcpPort: number | null = null;
     let pltPort: number | null = null;
     let listener: Listener | null = null;
-    const tables: RecyclingPeerTable[] = [];
+    const tables: { foreignDrops: number }[] = [];
     let tcpCounters: RecordSocketCounters | null = null;
     try {
       if (o.udpPort !== null) {
         const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
         udpPort = socket.address().port;
-        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost });
+        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers });
         tables.push(peers);
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)), datagramReplies: UDP_REPLY_LIMITS });
         const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
@@ -142,11 +145,15 @@ export class RpcServer {
       if (o.pltPort !== undefined && o.pltPort !== null) {
         const socket = await bindUdp(host, o.pltPort, o.socket);
         pltPort = socket.address().port;
-        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost });
+        // The listener's own peer table: ids of peers with an open session are never recycled
+        // (the listener knows its sessions by peer id, so a recycled id would send one caller's
+        // replies to another address), and the listener counts sessions per IP, not per port.
+        const peers = new ListenerPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
         tables.push(peers);
         const sessionPeer = new Map<number, number>();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });
-        const l = new Listener(o.pltCaps ?? { ...DEFAULT_LISTENER_CAPS, maxSessions: 256 }, rpcSessionFactory(engine, o.pltDefaults, (key, peer) => sessionPeer.set(key, peer)), deriveSeed(o.seed ?? 1, 'rpc-listener'));
+        const l = new Listener(o.pltCaps ?? { ...DEFAULT_LISTENER_CAPS, maxSessions: 256, maxSessionsPerAddress: 16 }, rpcSessionFactory(engine, o.pltDefaults, (key, peer) => sessionPeer.set(key, peer)), deriveSeed(o.seed ?? 1, 'rpc-listener'), { addressOf: (id) => hostOf(peers, id) });
+        peers.setBusy((id) => l.hasSession(id));
         const driver = new MessageDriver({
           socket: socket as unknown as MessageSocket,
           endpoint: l,
