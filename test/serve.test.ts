@@ -106,6 +106,20 @@ describe('packetlab serve', () => {
     ok.ws.close();
   });
 
+  it('takes at most four WebSocket clients from one address, and others from other addresses', async () => {
+    const fromAddress = (localAddress: string) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api${token}`, { localAddress });
+        ws.once('open', () => resolve(ws));
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+        ws.once('error', reject);
+      });
+    const four = await Promise.all(Array.from({ length: 4 }, () => fromAddress('127.0.0.3')));
+    await expect(fromAddress('127.0.0.3')).rejects.toThrow('HTTP 503');
+    const other = await fromAddress('127.0.0.4');
+    for (const ws of [...four, other]) ws.close();
+  });
+
   it('answers bad calls with errors that name what was wrong, and keeps the connection', async () => {
     const c = await Client.open(token);
     expect(await c.call('rmRf')).toEqual({ ok: false, error: 'unknown call "rmRf"' });

@@ -34,8 +34,14 @@ export function registerServe(program: Command): void {
     .option('--no-beacons', 'do not listen for LAN peer agents\' beacons (UDP 9877)')
     .option('--print-url-json', 'print {"url": ...} as one JSON line once listening (for scripts and tests)')
     .option('--peer-token-file <file>', 'read the token of peer agents from the first line of a file (default: $PACKETLAB_TOKEN); see below')
-    .addHelpText('after', PEER_TOKEN_HELP)
-    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean; beacons: boolean; peerTokenFile?: string }) => {
+    .option('--max-clients <n>', 'WebSocket clients (pages) at once', numberArg(parseNumber, 1, 256, '--max-clients', true), 8)
+    .option('--max-clients-per-address <n>', 'WebSocket clients at once from one address', numberArg(parseNumber, 1, 256, '--max-clients-per-address', true), 4)
+    .option('--max-calls-per-second <n>', 'lab API calls a client may make per second; more are answered with an error', numberArg(parseNumber, 1, 100_000, '--max-calls-per-second', true), 200)
+    .addHelpText('after', `${PEER_TOKEN_HELP}
+
+Fixed limits besides: a WebSocket message of at most 1 MiB (a larger one closes the connection)
+nested at most 16 levels, 2 runs at once.`)
+    .action(async (opts: { host: string; port: number; token?: string; runsDir?: string; specsDir?: string; printUrlJson?: boolean; beacons: boolean; peerTokenFile?: string; maxClients: number; maxClientsPerAddress: number; maxCallsPerSecond: number }) => {
       if (opts.token !== undefined && opts.token.length < 16) throw new UsageError('--token must be at least 16 characters');
       // Read before serving, so that a missing or bad file is a usage error at once, not a failed run later.
       const peerToken = opts.peerTokenFile === undefined ? undefined : readTokenFile(opts.peerTokenFile, '--peer-token-file');
@@ -48,6 +54,9 @@ export function registerServe(program: Command): void {
         specsDir: opts.specsDir ?? defaultSpecsDir(),
         beaconPort: opts.beacons ? undefined : null,
         peerToken,
+        maxClients: opts.maxClients,
+        maxClientsPerAddress: opts.maxClientsPerAddress,
+        maxCallsPerSecond: opts.maxCallsPerSecond,
       });
       if (opts.printUrlJson === true) jsonLine({ url: server.url, port: server.port });
       else {

@@ -14,6 +14,7 @@ import type { RunBatch } from './contract.js';
 import { BEACON_PORT, PeerBeaconListener } from '../../core/peer/beacon.js';
 import { CONTENT_SECURITY_POLICY, pageFileFor, pageHeaders } from './page.js';
 import { jsonTooDeep } from '../../core/util/json-depth.js';
+import { plainAddress } from '../../core/util/address.js';
 
 /** Where and how to serve. */
 export interface ServeOptions extends LabHostOptions {
@@ -25,6 +26,8 @@ export interface ServeOptions extends LabHostOptions {
   token?: string;
   /** Most WebSocket clients at once (default 8). */
   maxClients?: number;
+  /** Most WebSocket clients at once from one address (default 4). */
+  maxClientsPerAddress?: number;
   /** Most calls per second per client (default 200). */
   maxCallsPerSecond?: number;
   /** UDP port to hear peer agents' beacons on (default 9877; null: do not listen). */
@@ -117,6 +120,8 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
   const server: Server = createServer((req, res) => void serveFile(req, res));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   const clients = new Set<WebSocket>();
+  /** Clients of each address now (a host on the LAN must not take every place). */
+  const perAddress = new Map<string, number>();
 
   server.on('upgrade', (req, socket, head) => {
     const refuse = (code: number, why: string) => {
@@ -131,11 +136,15 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
     const origin = req.headers.origin;
     if (origin !== undefined && !origins().has(origin)) return refuse(403, `Forbidden: origin ${origin} is not this lab`);
     if (clients.size >= (o.maxClients ?? 8)) return refuse(503, 'Service Unavailable: too many clients');
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
+    const address = plainAddress(req.socket.remoteAddress ?? '');
+    if ((perAddress.get(address) ?? 0) >= (o.maxClientsPerAddress ?? 4)) return refuse(503, 'Service Unavailable: too many clients from this address');
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     clients.add(ws);
+    const address = plainAddress(req.socket.remoteAddress ?? '');
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     let windowStart = Date.now();
     let calls = 0;
     const unsubscribe = host.onRunBatch((batch: RunBatch) => {
@@ -175,6 +184,9 @@ export async function startLabServer(o: ServeOptions): Promise<LabServer> {
     ws.on('close', () => {
       unsubscribe();
       clients.delete(ws);
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
     });
   });
 
