@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
 import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
-import { ListenerPeerTable } from '../core/udp/listener-peers.js';
+import { RecyclingPeerTable } from '../core/udp/recycling-peers.js';
 import { PacketType, sealChecksum } from '../core/wire/packet.js';
 import { spawn } from 'node:child_process';
 import { reliableSyn, streamSyn } from './helpers/listener-sim.js';
@@ -78,7 +78,7 @@ describe('listener server on loopback', () => {
 
 describe("a listener's peer table", () => {
   it('ids of peers with an open session keep their address; the others are recycled, least recently used first', () => {
-    const table = new ListenerPeerTable({ maxPeers: 4 });
+    const table = new RecyclingPeerTable({ maxPeers: 4 });
     const busy = new Set<number>();
     table.setBusy((id) => busy.has(id));
     const a = table.idOf('10.0.0.1', 1);
@@ -99,8 +99,25 @@ describe("a listener's peer table", () => {
     expect(table.size).toBe(4);
   });
 
+  it('a peer whose connection closed gives its id back first, and is forgotten', () => {
+    const table = new RecyclingPeerTable({ maxPeers: 3 });
+    const ids = [1, 2, 3].map((port) => table.idOf('10.0.0.1', port));
+    // Ports 1 and 3 used again: port 2 would be the least recently used, but port 3 closes.
+    table.idOf('10.0.0.1', 1);
+    table.idOf('10.0.0.1', 3);
+    table.release('10.0.0.1', 3);
+    table.release('10.0.0.9', 9); // never seen: nothing happens
+    expect(table.address(ids[2]!)).toBeUndefined();
+    expect(table.size).toBe(2);
+    expect(table.idOf('10.0.0.2', 7)).toBe(ids[2]);
+    expect(table.address(ids[1]!)).toEqual({ address: '10.0.0.1', port: 2 });
+    // The released peer comes back as a new one, with the least recently used idle id.
+    expect(table.idOf('10.0.0.1', 3)).toBe(ids[1]);
+    expect(table.address(ids[1]!)).toEqual({ address: '10.0.0.1', port: 3 });
+  });
+
   it('a full table of busy peers refuses a new one (it cannot happen with fewer sessions than ids)', () => {
-    const table = new ListenerPeerTable({ maxPeers: 2 });
+    const table = new RecyclingPeerTable({ maxPeers: 2 });
     table.setBusy(() => true);
     expect(table.idOf('10.0.0.1', 1)).toBe(0);
     expect(table.idOf('10.0.0.1', 2)).toBe(1);

@@ -9,7 +9,7 @@ import { DEFAULT_PEER_CAPS, checkEchoRequest, checkListenerRequest, checkRpcRequ
 import { BeaconSender, LOOPBACK_BROADCAST, PeerBeaconListener, beaconDestinations, encodeBeacon, ipv4Broadcast, parseBeacon } from '../core/peer/beacon.js';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { PeerTable } from '../core/udp/driver.js';
-import { RecyclingPeerTable } from '../core/rpc/peers.js';
+import { RecyclingPeerTable } from '../core/udp/recycling-peers.js';
 import { plainAddress } from '../core/util/address.js';
 
 const caps = { ...DEFAULT_PEER_CAPS };

@@ -10,7 +10,7 @@ import { labSessionFactory, type ListenerTransportDefaults } from '../apps/servi
 import { BulkReceiver } from '../apps/bulk.js';
 import { StreamReceiver } from '../stream/receiver.js';
 import { UdpDriver } from '../udp/driver.js';
-import { ListenerPeerTable } from '../udp/listener-peers.js';
+import { RecyclingPeerTable } from '../udp/recycling-peers.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
 import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
@@ -121,7 +121,7 @@ export async function startListenerService(o: ListenerServiceOptions): Promise<A
   const udpPort = socket.address().port;
   const dropsAtStart = udpSocketDrops(udpPort);
   const kernelDrops = () => udpSocketDrops(udpPort) - dropsAtStart;
-  const peers = new ListenerPeerTable({ onlyHost: o.clientAddress });
+  const peers = new RecyclingPeerTable({ onlyHost: o.clientAddress });
   const factory = withStreamDrops(labSessionFactory(o.transport), kernelDrops);
   const caps = agentListenerCaps(o.limits, o.guards);
   const listener = new Listener(caps, factory, o.seed, { addressOf: (id) => hostOf(peers, id) });

@@ -5,14 +5,13 @@
 import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../listener.js';
 import { MessageDriver, type MessageSocket } from './message-driver.js';
 import { bindUdp, hostOf } from '../udp/listener-server.js';
-import { ListenerPeerTable } from '../udp/listener-peers.js';
+import { RecyclingPeerTable } from '../udp/recycling-peers.js';
 import type { SocketConfig } from '../knobs.js';
 import { deriveSeed } from '../util/rng.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from './drc.js';
 import { rpcSessionFactory } from './plt.js';
 import type { ListenerTransportDefaults } from '../apps/services.js';
 import type { RpcProgramVersion } from './program.js';
-import { RecyclingPeerTable } from './peers.js';
 import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
 import { listenRecords, type RecordServer, type RecordSocketCounters, type TcpServerLimits } from './tcp.js';
 
@@ -113,7 +112,7 @@ export class RpcServer {
       if (o.udpPort !== null) {
         const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
         udpPort = socket.address().port;
-        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers });
+        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
         tables.push(peers);
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)), datagramReplies: UDP_REPLY_LIMITS });
         const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
@@ -123,7 +122,7 @@ export class RpcServer {
         closers.push(() => new Promise((r) => (driver.stop(), socket.close(() => r()))));
       }
       if (o.tcpPort !== null) {
-        const peers = new RecyclingPeerTable();
+        const peers = new RecyclingPeerTable({ maxPeers: o.maxPeers ?? 16384 });
         const common = { peers, maxRecordBytes: o.maxRecordBytes, limits: o.tcpLimits, onlyHost: o.onlyHost };
         let rs: RecordServer;
         const wanted = o.tcpPort ?? 0;
@@ -148,7 +147,7 @@ export class RpcServer {
         // The listener's own peer table: ids of peers with an open session are never recycled
         // (the listener knows its sessions by peer id, so a recycled id would send one caller's
         // replies to another address), and the listener counts sessions per IP, not per port.
-        const peers = new ListenerPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
+        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
         tables.push(peers);
         const sessionPeer = new Map<number, number>();
         const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });

@@ -13,7 +13,7 @@ import { plainAddress } from '../util/address.js';
 
 /** How a peer table is set up. */
 export interface PeerTableOptions {
-  /** Most peers with an id (default 4096 here; a RecyclingPeerTable's own default otherwise). */
+  /** Most peers with an id (default 4096). */
   maxPeers?: number;
   /**
    * The one IP address served (a peer agent's client), written as plainAddress writes it: datagrams

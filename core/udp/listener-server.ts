@@ -8,7 +8,7 @@ import { labSessionFactory, type ListenerTransportDefaults } from '../apps/servi
 import { StreamReceiver } from '../stream/receiver.js';
 import { BulkReceiver } from '../apps/bulk.js';
 import { UdpDriver, type PeerTable } from './driver.js';
-import { ListenerPeerTable } from './listener-peers.js';
+import { RecyclingPeerTable } from './recycling-peers.js';
 import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
 import type { SocketConfig } from '../knobs.js';
@@ -145,7 +145,7 @@ export async function startListenerServer(o: ListenerServerOptions): Promise<Lis
   const port = socket.address().port;
   const dropsAtStart = udpSocketDrops(port);
   const kernelDrops = () => udpSocketDrops(port) - dropsAtStart;
-  const peers = new ListenerPeerTable({ maxPeers: o.maxPeers });
+  const peers = new RecyclingPeerTable({ maxPeers: o.maxPeers });
   const caps = o.caps ?? DEFAULT_LISTENER_CAPS;
   const listener = new Listener(caps, withStreamDrops(labSessionFactory(o.transport), kernelDrops), o.seed ?? (Math.random() * 2 ** 32) >>> 0, { addressOf: (id) => hostOf(peers, id) });
   peers.setBusy((id) => listener.hasSession(id));

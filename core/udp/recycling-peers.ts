@@ -1,13 +1,14 @@
-// The peer table of a listener on a real socket. The driver's PeerTable keeps every address it has
-// seen until it is full, and then drops every datagram of a new peer: 4,096 datagrams from as many
-// source ports blinded a listener for good. This one recycles ids, least recently used first, but
-// never the id of a peer with an open session (the listener knows its sessions by peer id, so a
-// recycled id would send one peer's session to another address).
+// The peer table of a server on a real socket (a listener, an RPC server over UDP, TCP or the lab
+// transport). The driver's PeerTable keeps every address it has seen until it is full, and then
+// drops every datagram of a new peer: 4,096 datagrams from as many source ports blinded a listener
+// for good. This one recycles ids, least recently used first, but never the id of a peer with an
+// open session (the listener knows its sessions by peer id, so a recycled id would send one peer's
+// session to another address); a peer whose connection closed gives its id back at once.
 
 import { PeerTable, type PeerTableOptions } from './driver.js';
 
 /** A PeerTable that recycles the ids of peers without an open session, least recently used first. */
-export class ListenerPeerTable extends PeerTable {
+export class RecyclingPeerTable extends PeerTable {
   private readonly idByKey = new Map<string, number>();
   private readonly addrById: ({ address: string; port: number } | undefined)[] = [];
   private readonly keyById: string[] = [];
@@ -66,6 +67,18 @@ export class ListenerPeerTable extends PeerTable {
     return this.addrById[id];
   }
 
+  /** Forgets a peer (its connection closed): its id is the next one given to a new peer when the table is full. */
+  release(address: string, port: number): void {
+    const key = `${address}|${port}`;
+    const id = this.idByKey.get(key);
+    if (id === undefined) return;
+    this.idByKey.delete(key);
+    this.addrById[id] = undefined;
+    this.keyById[id] = '';
+    if (id === this.recentId) this.recentId = -1;
+    this.toHead(id);
+  }
+
   private assign(key: string, address: string, port: number): number {
     let id: number;
     if (this.addrById.length < this.maxPeers) {
@@ -108,6 +121,20 @@ export class ListenerPeerTable extends PeerTable {
     else this.head = n;
     this.prev[n] = p;
     this.append(id);
+  }
+
+  /** Moves an id to the head, the first to be given again. */
+  private toHead(id: number): void {
+    if (id === this.head) return;
+    const p = this.prev[id]!;
+    const n = this.next[id]!;
+    this.next[p] = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+    this.prev[id] = -1;
+    this.next[id] = this.head;
+    this.prev[this.head] = id;
+    this.head = id;
   }
 
   private append(id: number): void {
