@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../core/listener.js';
 import { labSessionFactory } from '../core/apps/services.js';
 import { RpcServerEngine, UDP_REPLY_LIMITS } from '../core/rpc/server.js';
-import { PortmapRegistry, portmapProgram } from '../core/rpc/binder.js';
+import { PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
 import { hostileBytes, hostileListenerDatagrams, rpcCallSeeds } from './hostile-inputs.js';
 import { num, printTable } from './lib.js';

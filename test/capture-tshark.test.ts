@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Capture, MIN_CAPTURE_BYTES, type PacketLogEntry } from '../core/capture/capture.js';
-import { FileSink } from '../core/capture/sink.js';
+import { FileSink } from '../core/capture/file-sink.js';
 import { splitNanoseconds } from '../core/capture/pcapng.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { DropReason } from '../core/impair/link.js';

@@ -12,7 +12,7 @@ import { RecordDecoder, frameRecord, DEFAULT_MAX_RECORD_BYTES } from '../core/rp
 import { AuthFlavor, encodeCredential, writeAcceptedReply, writeCallHeader, AcceptStat } from '../core/rpc/message.js';
 import { XdrWriter } from '../core/rpc/xdr.js';
 import type { ProcedureDescriptor } from '../core/rpc/program.js';
-import { PortmapRegistry, portmapProgram } from '../core/rpc/binder.js';
+import { PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
 import { KvProgV1 } from '../experiments/rpc/kv.js';
 import { CounterProgV1 } from '../experiments/rpc/counter.js';

@@ -1,7 +1,8 @@
 // `packetlab peers`: lists the peer agents announcing themselves on the LAN (and on this machine).
 
 import { Option, type Command } from 'commander';
-import { BEACON_INTERVAL_MS, BEACON_PORT, listenForPeers } from '../../core/peer/beacon.js';
+import { BEACON_INTERVAL_MS, BEACON_PORT } from '../../core/peer/beacon.js';
+import { listenForPeers } from '../../core/peer/beacon-net.js';
 import { parseRunDurationMs } from '../../core/units.js';
 import { durationArg } from '../args.js';
 import { jsonLine } from '../output.js';

@@ -7,7 +7,8 @@ import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.j
 import { IMPAIRMENT_KNOBS, TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
 import { resolvePort } from '../../core/rpc/binder.js';
 import { RpcRemoteError, RpcTransportError } from '../../core/rpc/client.js';
-import { RPC_TRANSPORTS, RpcClient, nullProcedure, type RpcTransportName } from '../../core/rpc/client-net.js';
+import { RpcClient, nullProcedure } from '../../core/rpc/client-net.js';
+import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DynamicCodecs, JsonValueError, jsonToValue, valueToJson } from '../../core/rpc/dynamic.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';

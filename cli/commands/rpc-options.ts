@@ -8,7 +8,7 @@ import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicy } from '../
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
 import { AuthFlavor, type Credential } from '../../core/rpc/message.js';
 import { formatParseError, parseXdrSpec } from '../../core/rpc/xdr-parser.js';
-import { LAB_BINDER_PORT } from '../../core/rpc/binder.js';
+import { LAB_BINDER_PORT } from '../../core/rpc/portmap.js';
 import type { XdrSpec } from '../../core/rpc/spec.js';
 import { parseMs, parseNumber } from '../../core/units.js';
 import { durationArg, numberArg } from '../args.js';

@@ -3,7 +3,8 @@
 // rpcbind or with the lab binder. `packetlab rpc binder` runs the lab binder alone.
 
 import { Option, type Command } from 'commander';
-import { LAB_BINDER_PORT, binderAnswers, protocolName, registerServer, startLabBinder, type LabBinder, type Registration } from '../../core/rpc/binder.js';
+import { binderAnswers, registerServer, startLabBinder, type LabBinder, type Registration } from '../../core/rpc/binder.js';
+import { LAB_BINDER_PORT, protocolName } from '../../core/rpc/portmap.js';
 import { PMAP_PORT } from '../../core/rpc/pmap.js';
 import { RpcServer } from '../../core/rpc/server-net.js';
 import { demoPrograms } from '../../experiments/rpc/demo.js';

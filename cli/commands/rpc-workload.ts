@@ -5,7 +5,7 @@
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
-import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/client-net.js';
+import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import { DEFAULT_RPC_SETUP, RPC_COLUMNS, rpcSetupProblems, runSimRpcWorkload, runUdpRpcWorkload, type RpcCallMix, type RpcSample, type RpcSetup, type RpcSummary } from '../../core/rpc/workload.js';
 import { CsvWriter } from '../../core/metrics/csv.js';

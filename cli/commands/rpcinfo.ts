@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { dumpMappings, protocolName } from '../../core/rpc/binder.js';
+import { dumpMappings } from '../../core/rpc/binder.js';
+import { protocolName } from '../../core/rpc/portmap.js';
 import { DEMO_PROGRAM_NAMES } from '../../experiments/rpc/demo.js';
 import { jsonLine } from '../output.js';
 import { addBinderOption } from './rpc-options.js';

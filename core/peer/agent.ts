@@ -13,7 +13,7 @@ import { packetlabVersion } from './version.js';
 import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './protocol.js';
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
 import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from './caps.js';
-import { BeaconSender } from './beacon.js';
+import { BeaconSender } from './beacon-net.js';
 import { addressPort, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
 import { plainAddress } from '../util/address.js';
 import { RefusalDigest, periodText, type RefusalLine } from '../util/refusal-digest.js';

@@ -15,7 +15,7 @@ import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
 import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
-import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/binder.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/portmap.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
 import type { SocketConfig } from '../knobs.js';
 import type { ReceiverChanges } from '../transport/config.js';

@@ -23,11 +23,7 @@ import type { CallOptions, ProcedureDescriptor, RpcCaller } from './program.js';
 import { connectRecords, type RecordStreamSocket } from './tcp.js';
 import { xdrVoid } from './xdr.js';
 
-/** The transports a client can use. */
-export type RpcTransportName = 'udp' | 'tcp' | 'plt';
-
-/** Transports, for validation and help texts. */
-export const RPC_TRANSPORTS: readonly RpcTransportName[] = ['udp', 'tcp', 'plt'];
+import type { RpcTransportName } from './transports.js';
 
 /** How to reach a server and how to call it. */
 export interface RpcClientOptions {
