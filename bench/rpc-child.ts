@@ -24,14 +24,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientEngine, RpcStatus } from '../core/rpc/client.js';
-import { RpcClient, nullProcedure } from '../core/rpc/client-net.js';
+import { RpcClient, nullProcedure } from '../net/rpc/client-net.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 import { RpcServerEngine } from '../core/rpc/server.js';
-import { RpcServer } from '../core/rpc/server-net.js';
-import { udpSocket } from '../core/udp/held-sends.js';
+import { RpcServer } from '../net/rpc/server-net.js';
+import { udpSocket } from '../net/udp/held-sends.js';
 import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
 import { CounterService } from '../experiments/rpc/counter-server.js';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 
 /** What a client child prints. */
 export interface ClientResult {

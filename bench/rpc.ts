@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 import { median, num, printTable, runChild } from './lib.js';
 import { ENGINE_BATCH, type ClientResult, type EnginesResult } from './rpc-child.js';
 

@@ -3,7 +3,7 @@
 // transfers check their data by default (the receiver compares every byte with the pattern); the
 // --no-verify rows show the simulator without that work.
 
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { Link } from '../core/impair/link.js';

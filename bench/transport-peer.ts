@@ -17,8 +17,8 @@
 //                           summary and senderCpuUs, the sender's CPU time over the measured transfer
 
 import { createSocket } from 'node:dgram';
-import { startListenerServer } from '../core/udp/listener-server.js';
-import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
+import { startListenerServer } from '../net/udp/listener-server.js';
+import { runUdpTransfer } from '../workloads/transfer/udp-transfer.js';
 import { BENCH_DATAGRAM_BYTES, BENCH_SOCKET_BYTES, BENCH_TRANSPORT } from './transport-config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { BulkReceiver, makePattern, PATTERN_BYTES } from '../core/apps/bulk.js';

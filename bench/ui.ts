@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, MainThreadMeter, browserUnavailable, frameTimes, percentile, type MainThreadTime } from './browser.js';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 import { startLabServer } from '../experiments/api/serve.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { validateSpec } from '../experiments/spec.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { Capture, MIN_CAPTURE_BYTES, type CaptureStats } from '../core/capture/capture.js';
-import { FileSink } from '../core/capture/file-sink.js';
+import { FileSink } from '../net/capture/file-sink.js';
 import { formatBytes, parseBytes } from '../core/units.js';
 import { numberArg } from './args.js';
 import { UsageError } from './options.js';

@@ -4,7 +4,7 @@
 
 import { Option, type Command } from 'commander';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
-import { startListenerServer } from '../core/udp/listener-server.js';
+import { startListenerServer } from '../net/udp/listener-server.js';
 import { BulkReceiver } from '../core/apps/bulk.js';
 import { StreamReceiver } from '../core/stream/receiver.js';
 import { formatBitsPerSecond, formatDurationMs, parseBytes, parseMs, parseNumber, parseRunDurationMs, formatBytes } from '../core/units.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerUdp } from './commands/udp.js';
 import { registerRpc } from './commands/rpc.js';

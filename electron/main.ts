@@ -13,7 +13,7 @@ import type { PeerInfo } from '../experiments/api/contract.js';
 import { CONTENT_SECURITY_POLICY } from '../experiments/api/page.js';
 import { defaultRunsDir, defaultSpecsDir } from '../experiments/runner/store.js';
 import { BEACON_PORT } from '../core/peer/beacon.js';
-import { PeerBeaconListener } from '../core/peer/beacon-net.js';
+import { PeerBeaconListener } from '../net/peer/beacon.js';
 import { crc32cImplementation } from '../core/wire/packet.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appRequestHandler } from './app-protocol.js';
 import { MENU_CHANNEL, RUN_BATCH_CHANNEL, type MenuAction } from './channels.js';

@@ -3,7 +3,7 @@
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 import { formatSpecErrors, parseSpecText, type ExperimentSpec, type SpecError } from './spec.js';
 
 /** The folder of the shipped specs. */

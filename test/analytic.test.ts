@@ -1,7 +1,7 @@
 // The simulator agrees with theory within 5% where theory gives an answer.
 
 import { describe, expect, it } from 'vitest';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../core/transport/config.js';
 import { IP_UDP_OVERHEAD_BYTES, NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
 import { HEADER_BYTES } from '../core/wire/packet.js';

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { decodeVerdict, encodeVerdict, expectedVerdict, verdictProblem } from '../core/apps/bulk.js';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { TransferSetup } from '../core/transfer/setup.js';

@@ -7,9 +7,9 @@ import { EpbDirection, Opt, optionNumber, optionText, readPcapng, type PcapngBlo
 import { SIM_CLIENT_ADDRESS, SIM_LISTENER_ADDRESS } from '../core/capture/runs.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
 import { DeliveryFlag, Link } from '../core/impair/link.js';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
-import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
-import { runSimStream, runUdpStream } from '../core/stream/run.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
+import { runUdpTransfer } from '../workloads/transfer/udp-transfer.js';
+import { runSimStream, runUdpStream } from '../workloads/stream/run.js';
 import type { TransferSetup } from '../core/transfer/setup.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 import { PacketType, emit } from '../core/wire/packet.js';

@@ -3,7 +3,7 @@ import { Collector, Pair } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
 import type { ArqMode } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 
 const MSS = 1164;

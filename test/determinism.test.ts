@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { simTransferCommand } from '../core/transfer/command.js';
 import type { TransferSample } from '../core/metrics/transfer-meter.js';
 import { swarmSetup } from './helpers/swarm.js';

@@ -17,7 +17,7 @@ import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { LINK_PRESETS } from '../core/impair/presets.js';
 import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 import { AgentStatsPoller } from '../experiments/runner/trial.js';
-import type { PeerClient } from '../core/peer/client.js';
+import type { PeerClient } from '../net/peer/client.js';
 import type { ServiceStats } from '../core/peer/messages.js';
 
 const DOCS = readFileSync(new URL('../docs/experiments.md', import.meta.url), 'utf8');

@@ -17,7 +17,7 @@ import { loadLibrary } from '../experiments/library.js';
 import { validateSpec } from '../experiments/spec.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { combinedCsv, listRuns, readCsvRows, readRun, type RunRecord } from '../experiments/runner/store.js';
-import { compiledModuleUrl } from '../core/util/paths.js';
+import { compiledModuleUrl } from '../net/paths.js';
 import { until } from './helpers/until.js';
 
 /** Rows of packets.csv in the large run: what 300,000 datagrams of a run the app started leave. */

@@ -3,9 +3,9 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket, type Socket } from 'node:dgram';
-import { startListenerServer, type ListenerServer } from '../core/udp/listener-server.js';
+import { startListenerServer, type ListenerServer } from '../net/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../core/listener.js';
-import { RecyclingPeerTable } from '../core/udp/recycling-peers.js';
+import { RecyclingPeerTable } from '../net/udp/recycling-peers.js';
 import { PacketType, sealChecksum } from '../core/wire/packet.js';
 import { spawn } from 'node:child_process';
 import { reliableSyn, streamSyn } from './helpers/listener-sim.js';

@@ -7,10 +7,10 @@ import { createSocket } from 'node:dgram';
 import { EchoEngine } from '../core/peer/echo.js';
 import { DEFAULT_PEER_CAPS, checkEchoRequest, checkListenerRequest, checkRpcRequest } from '../core/peer/caps.js';
 import { LOOPBACK_BROADCAST, encodeBeacon, parseBeacon } from '../core/peer/beacon.js';
-import { BeaconSender, PeerBeaconListener, beaconDestinations, ipv4Broadcast } from '../core/peer/beacon-net.js';
+import { BeaconSender, PeerBeaconListener, beaconDestinations, ipv4Broadcast } from '../net/peer/beacon.js';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { PeerTable } from '../core/udp/driver.js';
-import { RecyclingPeerTable } from '../core/udp/recycling-peers.js';
+import { PeerTable } from '../net/udp/driver.js';
+import { RecyclingPeerTable } from '../net/udp/recycling-peers.js';
 import { plainAddress } from '../core/util/address.js';
 
 const caps = { ...DEFAULT_PEER_CAPS };

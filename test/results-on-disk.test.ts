@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { CsvWriter, CsvWriteError } from '../core/metrics/csv.js';
-import { compiledModuleUrl } from '../core/util/paths.js';
+import { CsvWriter, CsvWriteError } from '../net/csv.js';
+import { compiledModuleUrl } from '../net/paths.js';
 import { checkParams, type RunData } from '../experiments/api/contract.js';
 import { LabHost } from '../experiments/api/host.js';
 import { ExperimentRun, type RunStreamEvent } from '../experiments/runner/run.js';
@@ -195,7 +195,7 @@ describe('CsvWriter: a row is on disk whole or not at all, and a failed write na
     // ulimit -f counts KiB: the file may grow to 8 KiB, and the write that crosses it is cut short
     // by the kernel; the next one fails with EFBIG (Node ignores SIGXFSZ). No root needed.
     const path = join(tmp, 'limited.csv');
-    const csv = compiledModuleUrl(import.meta.url, '../core/metrics/csv.js');
+    const csv = compiledModuleUrl(import.meta.url, '../net/csv.js');
     const script = `
       const { CsvWriter, CsvWriteError } = await import(${JSON.stringify(csv)});
       const cols = ${JSON.stringify(WIDE)};

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { DEFAULT_RPC_SETUP, RPC_COLUMNS, runSimRpcWorkload, runUdpRpcWorkload, type RpcSample, type RpcSetup, type RpcSummary } from '../core/rpc/workload.js';
+import { DEFAULT_RPC_SETUP, RPC_COLUMNS, runSimRpcWorkload, runUdpRpcWorkload, type RpcSample, type RpcSetup, type RpcSummary } from '../workloads/rpc/workload.js';
 
 const IMPAIRED = { ...NO_IMPAIRMENT, lossProbability: 0.2, duplicateProbability: 0.05, delayMs: 1, jitterMs: 0.5 };
 

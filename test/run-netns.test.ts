@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { projectRoot } from '../core/util/paths.js';
+import { projectRoot } from '../net/paths.js';
 import { canUseNetns, createNetnsPair, type NetnsPair } from './helpers/netns.js';
 import { jsonLines, untilAgentListens } from './helpers/cli.js';
 import { until } from './helpers/until.js';

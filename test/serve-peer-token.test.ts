@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { startPeerAgent, type PeerAgent, type PeerLogEntry } from '../core/peer/agent.js';
+import { startPeerAgent, type PeerAgent, type PeerLogEntry } from '../net/peer/agent.js';
 import type { RunBatch } from '../experiments/api/contract.js';
 import { cli } from './helpers/cli.js';
 import { until } from './helpers/until.js';

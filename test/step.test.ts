@@ -2,7 +2,7 @@
 // and the result of running it without pausing.
 
 import { describe, expect, it } from 'vitest';
-import { buildSimTransfer } from '../core/transfer/sim-transfer.js';
+import { buildSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import type { Link } from '../core/impair/link.js';

@@ -3,7 +3,7 @@
 // receiver against the pattern, byte by byte). SWARM_SEEDS=10000 runs the long version.
 
 import { describe, expect, it } from 'vitest';
-import { runSimTransfer } from '../core/transfer/sim-transfer.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { simTransferCommand } from '../core/transfer/command.js';
 import type { ArqMode } from '../core/transport/config.js';
 import { swarmSetup } from './helpers/swarm.js';

@@ -1,12 +1,12 @@
 // Real UDP sockets on loopback: the same engines as the simulator, with the lab's impairment.
 
 import { describe, expect, it } from 'vitest';
-import { runUdpTransfer } from '../core/transfer/udp-transfer.js';
-import { runUdpStream } from '../core/stream/run.js';
+import { runUdpTransfer } from '../workloads/transfer/udp-transfer.js';
+import { runUdpStream } from '../workloads/stream/run.js';
 import { DEFAULT_TRANSPORT_CONFIG, type ArqMode } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { existsSync } from 'node:fs';
-import { startListenerServer } from '../core/udp/listener-server.js';
+import { startListenerServer } from '../net/udp/listener-server.js';
 import { DEFAULT_LISTENER_CAPS, streamBitRateCapProblem, type ListenerCaps } from '../core/listener.js';
 import { spawn } from 'node:child_process';
 import { cli, cliAsync, jsonLines, untilAgentListens } from './helpers/cli.js';

@@ -19,7 +19,7 @@ import {
   crc32cImplementation,
   type HeaderFields,
 } from '../core/wire/packet.js';
-import { compiledModuleUrl } from '../core/util/paths.js';
+import { compiledModuleUrl } from '../net/paths.js';
 import { seqAdd, seqDiff, seqGeq, seqGt, seqLeq, seqLt } from '../core/wire/seq.js';
 import { decodeSynOptions, encodeSynOptions, Service } from '../core/wire/handshake.js';
 

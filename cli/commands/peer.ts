@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, GUARD_FLAGS, type AgentListenerGuards } from '../../core/peer/caps.js';
-import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../core/peer/agent.js';
+import { DEFAULT_PEER_PORT, startPeerAgent, type PeerLogEntry } from '../../net/peer/agent.js';
 import { BEACON_PORT, BEACON_INTERVAL_MS } from '../../core/peer/beacon.js';
 import { tokenProblem } from '../../core/peer/protocol.js';
 import { readTokenFile } from '../token.js';

@@ -2,7 +2,7 @@
 
 import { Option, type Command } from 'commander';
 import { BEACON_INTERVAL_MS, BEACON_PORT } from '../../core/peer/beacon.js';
-import { listenForPeers } from '../../core/peer/beacon-net.js';
+import { listenForPeers } from '../../net/peer/beacon.js';
 import { parseRunDurationMs } from '../../core/units.js';
 import { durationArg } from '../args.js';
 import { jsonLine } from '../output.js';

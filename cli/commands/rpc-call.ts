@@ -5,9 +5,9 @@
 import { Option, type Command } from 'commander';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { IMPAIRMENT_KNOBS, TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
-import { resolvePort } from '../../core/rpc/binder.js';
+import { resolvePort } from '../../net/rpc/binder.js';
 import { RpcRemoteError, RpcTransportError } from '../../core/rpc/client.js';
-import { RpcClient, nullProcedure } from '../../core/rpc/client-net.js';
+import { RpcClient, nullProcedure } from '../../net/rpc/client-net.js';
 import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DynamicCodecs, JsonValueError, jsonToValue, valueToJson } from '../../core/rpc/dynamic.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';

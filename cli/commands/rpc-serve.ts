@@ -3,13 +3,13 @@
 // rpcbind or with the lab binder. `packetlab rpc binder` runs the lab binder alone.
 
 import { Option, type Command } from 'commander';
-import { binderAnswers, registerServer, startLabBinder, type LabBinder, type Registration } from '../../core/rpc/binder.js';
+import { binderAnswers, registerServer, startLabBinder, type LabBinder, type Registration } from '../../net/rpc/binder.js';
 import { LAB_BINDER_PORT, protocolName } from '../../core/rpc/portmap.js';
 import { PMAP_PORT } from '../../core/rpc/pmap.js';
-import { RpcServer } from '../../core/rpc/server-net.js';
+import { RpcServer } from '../../net/rpc/server-net.js';
 import { demoPrograms } from '../../experiments/rpc/demo.js';
 import { formatDurationMs, parseMs, parseNumber } from '../../core/units.js';
-import { DEFAULT_TCP_SERVER_LIMITS, type TcpServerLimits } from '../../core/rpc/tcp.js';
+import { DEFAULT_TCP_SERVER_LIMITS, type TcpServerLimits } from '../../net/rpc/tcp.js';
 import { durationArg, numberArg } from '../args.js';
 import { UsageError } from '../options.js';
 import { jsonLine, stopSignal } from '../output.js';

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CodegenError, generateTypeScript } from '../../core/rpc/codegen.js';
-import { projectRoot } from '../../core/util/paths.js';
+import { projectRoot } from '../../net/paths.js';
 import { readSpec } from './rpc-options.js';
 
 /** The module specifier generated code in `outDir` uses for the run-time library of this project. */

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { dumpMappings } from '../../core/rpc/binder.js';
+import { dumpMappings } from '../../net/rpc/binder.js';
 import { protocolName } from '../../core/rpc/portmap.js';
 import { DEMO_PROGRAM_NAMES } from '../../experiments/rpc/demo.js';
 import { jsonLine } from '../output.js';

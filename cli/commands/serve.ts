@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { projectRoot } from '../../core/util/paths.js';
+import { projectRoot } from '../../net/paths.js';
 import { startLabServer } from '../../experiments/api/serve.js';
 import { defaultRunsDir, defaultSpecsDir } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';

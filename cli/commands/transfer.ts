@@ -3,11 +3,11 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
-import { runSimTransfer } from '../../core/transfer/sim-transfer.js';
-import { runUdpTransfer } from '../../core/transfer/udp-transfer.js';
+import { runSimTransfer } from '../../workloads/transfer/sim-transfer.js';
+import { runUdpTransfer } from '../../workloads/transfer/udp-transfer.js';
 import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
 import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
-import { CsvWriter } from '../../core/metrics/csv.js';
+import { CsvWriter } from '../../net/csv.js';
 import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';

@@ -3,10 +3,10 @@
 
 import { Option, type Command } from 'commander';
 import { SOCKET_KNOBS, type SocketConfig } from '../../core/knobs.js';
-import { STREAM_COLUMNS, runSimStream, runUdpStream, type StreamSample, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
+import { STREAM_COLUMNS, runSimStream, runUdpStream, type StreamSample, type StreamSetup, type StreamSummary } from '../../workloads/stream/run.js';
 import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { HEADER_BYTES } from '../../core/wire/packet.js';
-import { CsvWriter } from '../../core/metrics/csv.js';
+import { CsvWriter } from '../../net/csv.js';
 import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseRunDurationMs, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
 import { addListenOptions, runListener } from '../listen.js';

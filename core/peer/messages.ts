@@ -265,7 +265,7 @@ export const EchoStartedSchema = z.strictObject({
 /** A started echo service. */
 export type EchoStarted = z.infer<typeof EchoStartedSchema>;
 
-/** Counters of one listener session (as core/udp/listener-server.ts reports them). */
+/** Counters of one listener session (as net/udp/listener-server.ts reports them). */
 export const SessionStatsSchema = z.strictObject({
   connectionId: z.number().int(),
   kind: z.enum(['reliable', 'stream']),

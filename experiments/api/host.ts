@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { compiledModuleUrl } from '../../core/util/paths.js';
+import { compiledModuleUrl } from '../../net/paths.js';
 import type { Knob } from '../../core/knobs.js';
 import { KNOB_SECTIONS } from '../knobs.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';

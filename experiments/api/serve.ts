@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { LabHost, type LabHostOptions } from './host.js';
 import type { RunBatch } from './contract.js';
 import { BEACON_PORT } from '../../core/peer/beacon.js';
-import { PeerBeaconListener } from '../../core/peer/beacon-net.js';
+import { PeerBeaconListener } from '../../net/peer/beacon.js';
 import { CONTENT_SECURITY_POLICY, pageFileFor, pageHeaders } from './page.js';
 import { jsonTooDeep } from '../../core/util/json-depth.js';
 import { plainAddress } from '../../core/util/address.js';

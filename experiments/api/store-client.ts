@@ -6,7 +6,7 @@
 // starts a new one; close() ends it.
 
 import { Worker } from 'node:worker_threads';
-import { compiledModuleUrl } from '../../core/util/paths.js';
+import { compiledModuleUrl } from '../../net/paths.js';
 import type { ApiParams, ApiResults, Result, Table } from './contract.js';
 import type { StoreMethod, StorePiece, StoreReply, StoreRequest, StoreWorkerData } from './store-worker.js';
 

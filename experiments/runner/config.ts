@@ -10,7 +10,7 @@ import { deriveSeed } from '../../core/util/rng.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG } from '../../core/rpc/drc.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
-import { rpcSetupProblems, type RpcSetup } from '../../core/rpc/workload.js';
+import { rpcSetupProblems, type RpcSetup } from '../../workloads/rpc/workload.js';
 import { KNOB_SECTIONS, knobAt, type KnobSection, type WorkloadKind } from '../knobs.js';
 import { axisName, type ExperimentSpec, type KnobValue, type SweepAxis } from '../spec.js';
 import type { Knob } from '../../core/knobs.js';

@@ -11,7 +11,7 @@ import { MODEL_COLUMNS, expectation } from './models.js';
 import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
-import { PeerClient } from '../../core/peer/client.js';
+import { PeerClient } from '../../net/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { SCALAR_COLUMNS, SimControl, runTrial, sampleColumns, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';

@@ -11,9 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import envPaths from 'env-paths';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { CsvWriteError, CsvWriter, type Cell } from '../../core/metrics/csv.js';
+import { CsvWriteError, CsvWriter, type Cell } from '../../net/csv.js';
 import type { ByteSink } from '../../core/capture/sink.js';
-import { projectRoot } from '../../core/util/paths.js';
+import { projectRoot } from '../../net/paths.js';
 import type { ExperimentSpec, KnobValue } from '../spec.js';
 
 /** Status of a run. */

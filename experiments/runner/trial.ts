@@ -3,11 +3,11 @@
 // and reduces the run to the scalar results summary.csv averages.
 
 import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-meter.js';
-import { buildSimTransfer } from '../../core/transfer/sim-transfer.js';
-import { runUdpTransfer, type UdpTransferLive } from '../../core/transfer/udp-transfer.js';
+import { buildSimTransfer } from '../../workloads/transfer/sim-transfer.js';
+import { runUdpTransfer, type UdpTransferLive } from '../../workloads/transfer/udp-transfer.js';
 import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
-import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../core/stream/run.js';
-import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../core/rpc/workload.js';
+import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../workloads/stream/run.js';
+import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../workloads/rpc/workload.js';
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
 import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
@@ -22,8 +22,8 @@ import { knobAt, type WorkloadKind } from '../knobs.js';
 import type { KnobValue, ScheduleStep } from '../spec.js';
 import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
-import type { PeerClient } from '../../core/peer/client.js';
-import type { LocalPeerStats, ReceivingEnd } from '../../core/udp/local-peer.js';
+import type { PeerClient } from '../../net/peer/client.js';
+import type { LocalPeerStats, ReceivingEnd } from '../../net/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';

@@ -4,20 +4,20 @@
 // configuration beyond what the SYN asks for.
 
 import { isIPv6 } from 'node:net';
-import type { BulkSender } from '../apps/bulk.js';
-import type { Capture } from '../capture/capture.js';
-import { captureUdpLinks } from '../capture/runs.js';
-import { Link } from '../impair/link.js';
-import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
-import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
-import { bindUdp, connectUdp } from '../udp/listener-server.js';
-import { startLocalPeer, type LocalPeer, type LocalPeerStats, type ReceivingEnd } from '../udp/local-peer.js';
-import { udpSocketDrops } from '../udp/procnet.js';
-import { deriveSeed } from '../util/rng.js';
-import type { SocketConfig } from '../knobs.js';
-import type { ReceiverChanges } from '../transport/config.js';
-import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from './setup.js';
-import { listenerDefaultsOf } from '../apps/services.js';
+import type { BulkSender } from '../../core/apps/bulk.js';
+import type { Capture } from '../../core/capture/capture.js';
+import { captureUdpLinks } from '../../core/capture/runs.js';
+import { Link } from '../../core/impair/link.js';
+import { TransferMeter, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import { PeerTable, SELF, UdpDriver } from '../../net/udp/driver.js';
+import { bindUdp, connectUdp } from '../../net/udp/listener-server.js';
+import { startLocalPeer, type LocalPeer, type LocalPeerStats, type ReceivingEnd } from '../../net/udp/local-peer.js';
+import { udpSocketDrops } from '../../net/udp/procnet.js';
+import { deriveSeed } from '../../core/util/rng.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
+import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferStatus, type TransferSummary } from '../../core/transfer/setup.js';
+import { listenerDefaultsOf } from '../../core/apps/services.js';
 
 /** Options of a UDP transfer. */
 export interface UdpTransferOptions {

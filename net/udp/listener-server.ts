@@ -3,17 +3,17 @@
 
 import type { Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { DEFAULT_LISTENER_CAPS, Listener, rcvBufferCapProblem, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../listener.js';
-import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
-import { StreamReceiver } from '../stream/receiver.js';
-import { BulkReceiver } from '../apps/bulk.js';
+import { DEFAULT_LISTENER_CAPS, Listener, rcvBufferCapProblem, type ListenerCaps, type ListenerEvent, type Session, type SessionFactory } from '../../core/listener.js';
+import { labSessionFactory, type ListenerTransportDefaults } from '../../core/apps/services.js';
+import { StreamReceiver } from '../../core/stream/receiver.js';
+import { BulkReceiver } from '../../core/apps/bulk.js';
 import { UdpDriver, type PeerTable } from './driver.js';
 import { RecyclingPeerTable } from './recycling-peers.js';
 import { udpSocket } from './held-sends.js';
 import { udpSocketDrops } from './procnet.js';
-import type { SocketConfig } from '../knobs.js';
-import type { ReceiverChanges } from '../transport/config.js';
-import { plainAddress } from '../util/address.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
+import { plainAddress } from '../../core/util/address.js';
 
 /** Where and how a listener serves. */
 export interface ListenerServerOptions {

@@ -7,12 +7,12 @@
 // number of mappings, and does not implement CALLIT (see pmap.x).
 
 import { RpcClient } from './client-net.js';
-import type { RpcTransportName } from './transports.js';
+import type { RpcTransportName } from '../../core/rpc/transports.js';
 import { RpcServer } from './server-net.js';
-import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PmapProgV2, type Mapping } from './pmap.js';
-import type { ProcedureDescriptor } from './program.js';
-import { LAB_BINDER_PORT, PLT_PROTOCOL, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from './portmap.js';
-import { RpcTransportError, type RetryPolicy } from './client.js';
+import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PmapProgV2, type Mapping } from '../../core/rpc/pmap.js';
+import type { ProcedureDescriptor } from '../../core/rpc/program.js';
+import { LAB_BINDER_PORT, PLT_PROTOCOL, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { RpcTransportError, type RetryPolicy } from '../../core/rpc/client.js';
 
 /** A running lab binder. */
 export interface LabBinder {

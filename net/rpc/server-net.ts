@@ -2,17 +2,17 @@
 // tables (and so the same handler state): UDP on a dgram socket, TCP with record marking, and the
 // lab transport through a Listener. Servers bind to loopback unless given another address.
 
-import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../listener.js';
+import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../../core/listener.js';
 import { MessageDriver, type MessageSocket } from './message-driver.js';
 import { bindUdp, hostOf } from '../udp/listener-server.js';
 import { RecyclingPeerTable } from '../udp/recycling-peers.js';
-import type { SocketConfig } from '../knobs.js';
-import { deriveSeed } from '../util/rng.js';
-import { DEFAULT_DRC_CONFIG, type DrcConfig } from './drc.js';
-import { rpcSessionFactory } from './plt.js';
-import type { ListenerTransportDefaults } from '../apps/services.js';
-import type { RpcProgramVersion } from './program.js';
-import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import { deriveSeed } from '../../core/util/rng.js';
+import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
+import { rpcSessionFactory } from '../../core/rpc/plt.js';
+import type { ListenerTransportDefaults } from '../../core/apps/services.js';
+import type { RpcProgramVersion } from '../../core/rpc/program.js';
+import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
 import { listenRecords, type RecordServer, type RecordSocketCounters, type TcpServerLimits } from './tcp.js';
 
 /** Where and what a server serves. */

@@ -5,11 +5,11 @@
 // resolution without blocking the event loop.
 
 import type { Socket, RemoteInfo } from 'node:dgram';
-import type { Endpoint } from '../endpoint.js';
-import { Link } from '../impair/link.js';
-import { NO_IMPAIRMENT } from '../impair/config.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import { Link } from '../../core/impair/link.js';
+import { NO_IMPAIRMENT } from '../../core/impair/config.js';
 import { HeldSends } from './held-sends.js';
-import { plainAddress } from '../util/address.js';
+import { plainAddress } from '../../core/util/address.js';
 
 /** How a peer table is set up. */
 export interface PeerTableOptions {

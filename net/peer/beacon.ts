@@ -7,7 +7,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import { isIPv4 } from 'node:net';
-import { BEACON_INTERVAL_MS, BEACON_PORT, LOOPBACK_BROADCAST, encodeBeacon, parseBeacon } from './beacon.js';
+import { BEACON_INTERVAL_MS, BEACON_PORT, LOOPBACK_BROADCAST, encodeBeacon, parseBeacon } from '../../core/peer/beacon.js';
 
 /** Distinct agents a listener remembers, at most. */
 const MAX_HEARD_PEERS = 1024;

@@ -10,13 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { packetlabVersion } from './version.js';
-import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from './protocol.js';
-import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from './messages.js';
-import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from './caps.js';
-import { BeaconSender } from './beacon-net.js';
+import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from '../../core/peer/protocol.js';
+import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from '../../core/peer/messages.js';
+import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from '../../core/peer/caps.js';
+import { BeaconSender } from './beacon.js';
 import { addressPort, startEchoService, startListenerService, startRpcService, RPC_SERVICE_PROGRAM, type AgentService, type ServiceEventBody } from './services.js';
-import { plainAddress } from '../util/address.js';
-import { RefusalDigest, periodText, type RefusalLine } from '../util/refusal-digest.js';
+import { plainAddress } from '../../core/util/address.js';
+import { RefusalDigest, periodText, type RefusalLine } from '../../core/util/refusal-digest.js';
 
 /** One line of the agent's log. */
 export interface PeerLogEntry {

@@ -9,9 +9,9 @@
 import type { RemoteInfo } from 'node:dgram';
 // The module's object, not the global: globalThis.performance is a getter, run on every read.
 import { performance } from 'node:perf_hooks';
-import type { Endpoint } from '../endpoint.js';
-import { Link } from '../impair/link.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import { Link } from '../../core/impair/link.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { DriverCounters, SELF, type PeerTable } from '../udp/driver.js';
 import { HeldSends, type SendingSocket } from '../udp/held-sends.js';
 

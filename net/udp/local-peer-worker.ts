@@ -2,7 +2,7 @@
 // its own event loop (and core) as a second host would. It reports its sessions' counters.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ReceiverChanges } from '../transport/config.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
 import { startListenerServer, type ListenerServerOptions } from './listener-server.js';
 
 /** What the parent sends to the worker. */

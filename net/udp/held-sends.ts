@@ -1,5 +1,5 @@
 // Sends of a link's pooled datagrams, and the datagrams handed to the socket but not yet sent. Both
-// drivers (core/udp/driver.ts, core/rpc/message-driver.ts) send through here: transmit() finds the
+// drivers (net/udp/driver.ts, net/rpc/message-driver.ts) send through here: transmit() finds the
 // address of a datagram's peer id and sends it, without one to the peer the socket is connected to.
 //
 // libuv sends a datagram at once while its send queue is empty; then the bytes are in the kernel
@@ -21,7 +21,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import type { Link } from '../impair/link.js';
+import type { Link } from '../../core/impair/link.js';
 import type { DriverCounters, PeerTable } from './driver.js';
 
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */

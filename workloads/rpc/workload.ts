@@ -5,28 +5,28 @@
 // from the seed); runUdpRpcWorkload on real sockets (UDP, TCP, plt) with the server in-process on
 // loopback or elsewhere. Both drive the same workload endpoint. docs/rpc.md lists the columns.
 
-import type { Endpoint } from '../endpoint.js';
-import { Link, type LinkCounters } from '../impair/link.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
-import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
-import { Simulator } from '../sim/simulator.js';
-import type { TransportConfig } from '../transport/config.js';
-import { Rng, deriveSeed } from '../util/rng.js';
-import { Fifo } from '../util/fifo.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import { Link, type LinkCounters } from '../../core/impair/link.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
+import { Simulator } from '../../core/sim/simulator.js';
+import type { TransportConfig } from '../../core/transport/config.js';
+import { Rng, deriveSeed } from '../../core/util/rng.js';
+import { Fifo } from '../../core/util/fifo.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { CounterProgV1 } from '../../experiments/rpc/counter.js';
-import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from './client.js';
-import { nullProcedure, openRpcChannel, streamImpairmentProblems } from './client-net.js';
-import { type RpcTransportName } from './transports.js';
-import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from './drc.js';
-import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from './plt.js';
-import type { ProcedureDescriptor, RpcProgramVersion } from './program.js';
-import { PmapProgV2, type Mapping } from './pmap.js';
-import { PortmapRegistry, portmapProgram, protocolNumber } from './portmap.js';
-import { SIM_LISTENER_ADDRESS, captureUdpLinks } from '../capture/runs.js';
-import type { Capture } from '../capture/capture.js';
-import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from './server.js';
-import { RpcServer } from './server-net.js';
+import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from '../../core/rpc/client.js';
+import { nullProcedure, openRpcChannel, streamImpairmentProblems } from '../../net/rpc/client-net.js';
+import { type RpcTransportName } from '../../core/rpc/transports.js';
+import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from '../../core/rpc/drc.js';
+import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from '../../core/rpc/plt.js';
+import type { ProcedureDescriptor, RpcProgramVersion } from '../../core/rpc/program.js';
+import { PmapProgV2, type Mapping } from '../../core/rpc/pmap.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { SIM_LISTENER_ADDRESS, captureUdpLinks } from '../../core/capture/runs.js';
+import type { Capture } from '../../core/capture/capture.js';
+import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
+import { RpcServer } from '../../net/rpc/server-net.js';
 
 /** Weights of the procedures a workload calls (any non-negative numbers; they are normalised). */
 export interface RpcCallMix {

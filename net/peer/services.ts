@@ -5,26 +5,26 @@
 // can neither use a client's services nor make them send anything.
 
 import type { Socket } from 'node:dgram';
-import { Listener, type Session } from '../listener.js';
-import { labSessionFactory, type ListenerTransportDefaults } from '../apps/services.js';
-import { BulkReceiver } from '../apps/bulk.js';
-import { StreamReceiver } from '../stream/receiver.js';
+import { Listener, type Session } from '../../core/listener.js';
+import { labSessionFactory, type ListenerTransportDefaults } from '../../core/apps/services.js';
+import { BulkReceiver } from '../../core/apps/bulk.js';
+import { StreamReceiver } from '../../core/stream/receiver.js';
 import { UdpDriver } from '../udp/driver.js';
 import { RecyclingPeerTable } from '../udp/recycling-peers.js';
 import { MAX_QUEUED_SENDS } from '../udp/held-sends.js';
 import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/listener-server.js';
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
-import { PortmapRegistry, portmapProgram, protocolNumber } from '../rpc/portmap.js';
-import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../rpc/drc.js';
-import type { SocketConfig } from '../knobs.js';
-import type { ReceiverChanges } from '../transport/config.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
 import { CounterService } from '../../experiments/rpc/counter-server.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
-import { EchoEngine } from './echo.js';
-import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from './caps.js';
-import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from './messages.js';
-import { plainAddress } from '../util/address.js';
+import { EchoEngine } from '../../core/peer/echo.js';
+import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from '../../core/peer/caps.js';
+import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from '../../core/peer/messages.js';
+import { plainAddress } from '../../core/util/address.js';
 
 /** A service event without the fields the agent fills in. */
 export type ServiceEventBody = Omit<ServiceEvent, 'type' | 'service'>;

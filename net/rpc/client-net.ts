@@ -6,24 +6,24 @@
 import { isIPv6 } from 'node:net';
 // The module's object, not the global: globalThis.performance is a getter, run on every read.
 import { performance } from 'node:perf_hooks';
-import type { Endpoint } from '../endpoint.js';
-import type { Link } from '../impair/link.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import type { Link } from '../../core/impair/link.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { PeerTable, SELF } from '../udp/driver.js';
-import type { UdpCaptureLinks } from '../capture/runs.js';
+import type { UdpCaptureLinks } from '../../core/capture/runs.js';
 import { MessageDriver, RpcLink, type MessageSocket } from './message-driver.js';
 import { bindUdp, connectUdp } from '../udp/listener-server.js';
-import type { SocketConfig } from '../knobs.js';
-import type { TransportConfig } from '../transport/config.js';
-import { Rng, deriveSeed } from '../util/rng.js';
-import { DEFAULT_RETRY_POLICY, RpcClientEngine, RpcStatus, type RetryPolicy, type RpcCall } from './client.js';
-import type { Credential } from './message.js';
-import { PltRpcClient, RPC_TRANSPORT_CONFIG } from './plt.js';
-import type { CallOptions, ProcedureDescriptor, RpcCaller } from './program.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import type { TransportConfig } from '../../core/transport/config.js';
+import { Rng, deriveSeed } from '../../core/util/rng.js';
+import { DEFAULT_RETRY_POLICY, RpcClientEngine, RpcStatus, type RetryPolicy, type RpcCall } from '../../core/rpc/client.js';
+import type { Credential } from '../../core/rpc/message.js';
+import { PltRpcClient, RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
+import type { CallOptions, ProcedureDescriptor, RpcCaller } from '../../core/rpc/program.js';
 import { connectRecords, type RecordStreamSocket } from './tcp.js';
-import { xdrVoid } from './xdr.js';
+import { xdrVoid } from '../../core/rpc/xdr.js';
 
-import type { RpcTransportName } from './transports.js';
+import type { RpcTransportName } from '../../core/rpc/transports.js';
 
 /** How to reach a server and how to call it. */
 export interface RpcClientOptions {

@@ -2,7 +2,7 @@
 // is not at the mercy of a stream's back-pressure.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { ByteSink } from './sink.js';
+import type { ByteSink } from '../../core/capture/sink.js';
 
 const FILE_BUFFER_BYTES = 64 * 1024;
 

@@ -6,9 +6,9 @@
 
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, createServer, type Server, type Socket as NetSocket } from 'node:net';
-import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, frameRecord } from './record-marking.js';
+import { DEFAULT_MAX_RECORD_BYTES, RecordDecoder, frameRecord } from '../../core/rpc/record-marking.js';
 import type { RecyclingPeerTable } from '../udp/recycling-peers.js';
-import { plainAddress } from '../util/address.js';
+import { plainAddress } from '../../core/util/address.js';
 
 /** Counters of the record layer. */
 export class RecordSocketCounters {

@@ -3,22 +3,22 @@
 // simulated host or a remote listener.
 
 import { isIPv6 } from 'node:net';
-import type { Endpoint } from '../endpoint.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
-import type { Capture } from '../capture/capture.js';
-import { captureSimLinks, captureUdpLinks } from '../capture/runs.js';
-import { Link, type LinkCounters } from '../impair/link.js';
-import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
-import { labSessionFactory } from '../apps/services.js';
-import { Simulator } from '../sim/simulator.js';
-import { PeerTable, SELF, UdpDriver } from '../udp/driver.js';
-import { bindUdp, connectUdp } from '../udp/listener-server.js';
-import { startLocalPeer, type LocalPeer } from '../udp/local-peer.js';
-import { udpSocketDrops } from '../udp/procnet.js';
-import { Rng, deriveSeed } from '../util/rng.js';
-import type { SocketConfig } from '../knobs.js';
-import { StreamSender, type StreamSenderCounters } from './sender.js';
-import type { StreamReport } from './report.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import type { Capture } from '../../core/capture/capture.js';
+import { captureSimLinks, captureUdpLinks } from '../../core/capture/runs.js';
+import { Link, type LinkCounters } from '../../core/impair/link.js';
+import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
+import { labSessionFactory } from '../../core/apps/services.js';
+import { Simulator } from '../../core/sim/simulator.js';
+import { PeerTable, SELF, UdpDriver } from '../../net/udp/driver.js';
+import { bindUdp, connectUdp } from '../../net/udp/listener-server.js';
+import { startLocalPeer, type LocalPeer } from '../../net/udp/local-peer.js';
+import { udpSocketDrops } from '../../net/udp/procnet.js';
+import { Rng, deriveSeed } from '../../core/util/rng.js';
+import type { SocketConfig } from '../../core/knobs.js';
+import { StreamSender, type StreamSenderCounters } from '../../core/stream/sender.js';
+import type { StreamReport } from '../../core/stream/report.js';
 
 /** What defines a stream run. */
 export interface StreamSetup {

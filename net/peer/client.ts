@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { z } from 'zod';
-import { ClientChannel, NONCE_BYTES, type ChannelError } from './protocol.js';
+import { ClientChannel, NONCE_BYTES, type ChannelError } from '../../core/peer/protocol.js';
 import {
   RESULT_VALUE_SCHEMAS,
   formatIssues,
@@ -28,9 +28,9 @@ import {
   type RpcStarted,
   type ServiceEvent,
   type ServiceStats,
-} from './messages.js';
+} from '../../core/peer/messages.js';
 import { packetlabVersion } from './version.js';
-import type { ReceiverChanges } from '../transport/config.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
 
 /** How to reach an agent. */
 export interface PeerClientOptions {

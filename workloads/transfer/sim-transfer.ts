@@ -1,17 +1,17 @@
 // A reliable transfer in the discrete-event simulator: a bulk sender (host 0) and a packetlab
 // listener (host 1) joined by two emulated link directions. Fully reproducible from the seed.
 
-import type { Endpoint } from '../endpoint.js';
-import type { BulkReceiver, BulkSender } from '../apps/bulk.js';
-import { labSessionFactory, listenerDefaultsOf } from '../apps/services.js';
-import type { Capture } from '../capture/capture.js';
-import { captureSimLinks } from '../capture/runs.js';
-import { Link } from '../impair/link.js';
-import { DEFAULT_LISTENER_CAPS, Listener } from '../listener.js';
-import { TransferMeter, type TransferSample } from '../metrics/transfer-meter.js';
-import { Simulator } from '../sim/simulator.js';
-import { deriveSeed } from '../util/rng.js';
-import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferSummary } from './setup.js';
+import type { Endpoint } from '../../core/endpoint.js';
+import type { BulkReceiver, BulkSender } from '../../core/apps/bulk.js';
+import { labSessionFactory, listenerDefaultsOf } from '../../core/apps/services.js';
+import type { Capture } from '../../core/capture/capture.js';
+import { captureSimLinks } from '../../core/capture/runs.js';
+import { Link } from '../../core/impair/link.js';
+import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
+import { TransferMeter, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import { Simulator } from '../../core/sim/simulator.js';
+import { deriveSeed } from '../../core/util/rng.js';
+import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
 
 /** Callbacks of a running transfer. */
 export interface TransferHooks {

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../util/paths.js';
+import { projectRoot } from '../paths.js';
 
 let cached: string | null = null;
 

@@ -2,8 +2,8 @@
 // over real UDP sockets.
 
 import { Worker } from 'node:worker_threads';
-import { compiledModuleUrl } from '../util/paths.js';
-import type { ReceiverChanges } from '../transport/config.js';
+import { compiledModuleUrl } from '../paths.js';
+import type { ReceiverChanges } from '../../core/transport/config.js';
 import type { SessionStats } from './listener-server.js';
 import type { LocalPeerData } from './local-peer-worker.js';
 
