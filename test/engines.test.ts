@@ -1,4 +1,4 @@
-// The runtime: package.json asks for Node 22.12 or later (Node 20 is past its end of life), every
+// The runtime: package.json asks for Node 22.13 or later (Node 20 is past its end of life), every
 // package in the lock file accepts the Node releases that allows (so `npm install` on Node 22 or
 // 24 prints no EBADENGINE), and CI installs Node 24 into the clone before npm ci and npm test.
 
@@ -12,11 +12,11 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { en
 const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: unknown; optional?: boolean }> };
 
 /** The first release of each supported line: the oldest Node a user may bring. */
-const SUPPORTED = ['22.12.0', '24.0.0'];
+const SUPPORTED = ['22.13.0', '24.0.0'];
 
 describe('the Node.js runtime', () => {
-  it('is 22.12 or later in package.json', () => {
-    expect(pkg.engines.node).toBe('>=22.12');
+  it('is 22.13 or later in package.json', () => {
+    expect(pkg.engines.node).toBe('>=22.13');
     expect(semver.satisfies('20.19.0', pkg.engines.node)).toBe(false);
     for (const v of SUPPORTED) expect(semver.satisfies(v, pkg.engines.node), v).toBe(true);
   });
