@@ -29,8 +29,8 @@ import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 import { RpcServerEngine } from '../core/rpc/server.js';
 import { RpcServer } from '../net/rpc/server-net.js';
 import { udpSocket } from '../net/udp/held-sends.js';
-import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
-import { CounterService } from '../experiments/rpc/counter-server.js';
+import { CounterProgV1, CounterProgV1Client } from '../core/rpc/programs/counter.js';
+import { CounterService } from '../core/rpc/programs/counter-server.js';
 import { projectRoot } from '../net/paths.js';
 
 /** What a client child prints. */

@@ -56,7 +56,7 @@ function buildC(): { dir: string } | { missing: string } {
   if (missing.length > 0) return { missing: missing.join(', ') };
   const root = projectRoot();
   const dir = mkdtempSync(join(tmpdir(), 'rpc-bench-'));
-  copyFileSync(join(root, 'experiments/rpc/counter.x'), join(dir, 'counter.x'));
+  copyFileSync(join(root, 'core/rpc/programs/counter.x'), join(dir, 'counter.x'));
   for (const f of ['counter_bench_server.c', 'counter_bench_client.c']) copyFileSync(join(root, 'bench/c', f), join(dir, f));
   const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   run('rpcgen', ['-h', 'counter.x', '-o', 'counter.h']);

@@ -15,7 +15,7 @@ import type { ProcedureDescriptor } from '../core/rpc/program.js';
 import { PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
 import { KvProgV1 } from '../experiments/rpc/kv.js';
-import { CounterProgV1 } from '../experiments/rpc/counter.js';
+import { CounterProgV1 } from '../core/rpc/programs/counter.js';
 import { KV_SERVER_MAX_ENTRIES } from '../experiments/rpc/kv-server.js';
 import { hostileBytes, hostileRun } from './helpers/hostile.js';
 import { rpcCallSeeds } from '../bench/hostile-inputs.js';

@@ -126,14 +126,19 @@ describe('the unpacked app (electron-builder --dir)', () => {
     const library = readdirSync(join(ROOT, 'experiments', 'library')).filter((f) => f.endsWith('.json'));
     expect(library.length).toBeGreaterThan(5);
     for (const f of library) expect(files.has(`/experiments/library/${f}`), f).toBe(true);
-    for (const f of readdirSync(join(ROOT, 'experiments', 'rpc')).filter((x) => x.endsWith('.x'))) expect(files.has(`/experiments/rpc/${f}`), f).toBe(true);
+    for (const dir of ['experiments/rpc', 'core/rpc/programs']) {
+      const specs = readdirSync(join(ROOT, dir)).filter((x) => x.endsWith('.x'));
+      expect(specs.length, dir).toBeGreaterThan(0);
+      for (const f of specs) expect(files.has(`/${dir}/${f}`), `${dir}/${f}`).toBe(true);
+    }
     expect(files.has('/experiments/schema.json')).toBe(true);
   });
 
   it('holds no sources, tests, benchmarks, source maps or build files', () => {
     const own = [...files].filter((f) => !f.startsWith('/node_modules/'));
     expect(own.filter((f) => /\.(ts|cts|mts|map)$/.test(f))).toEqual([]);
-    expect(own.filter((f) => /^\/(test|bench|core|cli|electron|renderer|build|bin|docs)(\/|$)/.test(f))).toEqual([]);
+    // The RPC specs (.x) are data the app ships for its users; nothing else of these folders.
+    expect(own.filter((f) => /^\/(test|bench|core|cli|electron|renderer|build|bin|docs)(\/|$)/.test(f) && !f.endsWith('.x'))).toEqual([]);
     expect(own.filter((f) => /^\/dist\/(bench|test)(\/|$)/.test(f))).toEqual([]);
     for (const f of ['/tsconfig.json', '/package-lock.json', '/electron-builder.yml', '/experiments/spec.ts', '/experiments/api/contract.ts']) expect(files.has(f), f).toBe(false);
   });

@@ -9,8 +9,8 @@ import { KvProgV1, xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js
 import { KV_SERVER_MAX_ENTRIES, KvService } from '../experiments/rpc/kv-server.js';
 import { MAX_FRAGMENTS_PER_RECORD, RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
 import { nullProcedure } from '../net/rpc/client-net.js';
-import { CounterProgV1 } from '../experiments/rpc/counter.js';
-import { CounterService } from '../experiments/rpc/counter-server.js';
+import { CounterProgV1 } from '../core/rpc/programs/counter.js';
+import { CounterService } from '../core/rpc/programs/counter-server.js';
 import { xdrTypesAll } from '../experiments/rpc/types.js';
 import { TypesService } from '../experiments/rpc/types-server.js';
 import { RPC_SIZES } from '../bench/rpc-child.js';

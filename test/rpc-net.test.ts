@@ -22,7 +22,7 @@ import { XdrWriter } from '../core/rpc/xdr.js';
 import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
 import { frameRecord } from '../core/rpc/record-marking.js';
 import { demoPrograms, type DemoPrograms } from '../experiments/rpc/demo.js';
-import { CounterProgV1Client, CounterProgV1 } from '../experiments/rpc/counter.js';
+import { CounterProgV1Client, CounterProgV1 } from '../core/rpc/programs/counter.js';
 import { KvProgV1, KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
 import { TypesProgV1Client } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';
@@ -398,7 +398,7 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
       const badFlag = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.udpPort)]);
       expect(badFlag.code).toBe(2);
       expect(badFlag.stderr).toContain('--retry must be 0 (send once) or from 10ms to 600000ms');
-      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
+      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'core/rpc/programs/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
       expect(remote.code).toBe(0);
       const notThere = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NULL', '--port', '1', '--transport', 'tcp']);
       expect(notThere.code).toBe(1);

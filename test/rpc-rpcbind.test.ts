@@ -17,7 +17,7 @@ import { binderAnswers, registerServer, resolvePort, type Registration } from '.
 import { RpcServer } from '../net/rpc/server-net.js';
 import { RpcClient } from '../net/rpc/client-net.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
-import { CounterProgV1, CounterProgV1Client } from '../experiments/rpc/counter.js';
+import { CounterProgV1, CounterProgV1Client } from '../core/rpc/programs/counter.js';
 import { TypesProgV1 } from '../experiments/rpc/types.js';
 import { cliAsync } from './helpers/cli.js';
 import { until } from './helpers/until.js';
@@ -122,7 +122,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     const c = await RpcClient.connect({ host: '127.0.0.1', port: await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp'), transport: 'tcp' });
     expect(await new CounterProgV1Client(c).increment(3)).toBe(3n);
     await c.close();
-    const call = await cliAsync(['rpc', 'call', '--x', join(root, 'experiments/rpc/counter.x'), '127.0.0.1', 'COUNTER_PROG', 'COUNTER_V1', 'GET']);
+    const call = await cliAsync(['rpc', 'call', '--x', join(root, 'core/rpc/programs/counter.x'), '127.0.0.1', 'COUNTER_PROG', 'COUNTER_V1', 'GET']);
     expect(call.stdout.trim()).toBe('"3"');
     if (cDir === '') return; // no C toolchain: rpc-interop.test.ts reported it
     for (const proto of ['udp', 'tcp']) {

@@ -10,7 +10,7 @@ import { cliAsync } from './helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-const GENERATED = ['experiments/rpc/kv.x', 'experiments/rpc/counter.x', 'experiments/rpc/types.x', 'core/rpc/pmap.x'];
+const GENERATED = ['experiments/rpc/kv.x', 'core/rpc/programs/counter.x', 'experiments/rpc/types.x', 'core/rpc/pmap.x'];
 
 describe('committed generated code', () => {
   for (const file of GENERATED) {

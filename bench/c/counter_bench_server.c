@@ -1,5 +1,5 @@
 /*
- * The C side of `npm run bench rpc`: COUNTER_PROG (experiments/rpc/counter.x) served by the
+ * The C side of `npm run bench rpc`: COUNTER_PROG (core/rpc/programs/counter.x) served by the
  * dispatcher `rpcgen -m` generates, on one UDP socket of libtirpc (svcudp), without the
  * portmapper. Prints "port N" and serves until killed.
  */

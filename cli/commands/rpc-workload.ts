@@ -81,7 +81,7 @@ export function registerRpcWorkload(rpc: Command): void {
     .command('workload')
     .summary('keep counter calls in flight and watch call semantics (simulator or sockets)')
     .description(
-      `Calls COUNTER_PROG (experiments/rpc/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.`,
+      `Calls COUNTER_PROG (core/rpc/programs/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));

@@ -94,7 +94,7 @@ export const StartListenerSchema = z.strictObject({
 /** A start-listener request without its type and id. */
 export type ListenerRequest = Omit<z.infer<typeof StartListenerSchema>, 'type' | 'id'>;
 
-/** Client to agent: start an RPC server with the counter program (experiments/rpc/counter.x). */
+/** Client to agent: start an RPC server with the counter program (core/rpc/programs/counter.x). */
 export const StartRpcSchema = z.strictObject({
   type: z.literal('start-rpc'),
   id: idSchema,

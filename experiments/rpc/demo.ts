@@ -2,7 +2,7 @@
 // type echo, each with its own state.
 
 import type { RpcProgramVersion } from '../../core/rpc/program.js';
-import { CounterService } from './counter-server.js';
+import { CounterService } from '../../core/rpc/programs/counter-server.js';
 import { KvService } from './kv-server.js';
 import { TypesService } from './types-server.js';
 

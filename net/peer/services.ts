@@ -19,8 +19,8 @@ import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
 import type { SocketConfig } from '../../core/knobs.js';
 import type { ReceiverChanges } from '../../core/transport/config.js';
-import { CounterService } from '../../experiments/rpc/counter-server.js';
-import { COUNTER_PROG, COUNTER_V1 } from '../../experiments/rpc/counter.js';
+import { CounterService } from '../../core/rpc/programs/counter-server.js';
+import { COUNTER_PROG, COUNTER_V1 } from '../../core/rpc/programs/counter.js';
 import { EchoEngine } from '../../core/peer/echo.js';
 import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from '../../core/peer/caps.js';
 import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from '../../core/peer/messages.js';
@@ -222,7 +222,7 @@ export function drcConfigOf(d: DrcRequest): DrcConfig {
 /** TCP connections one RPC service accepts at once (a client's workload needs one). */
 const RPC_MAX_TCP_CONNECTIONS = 16;
 
-/** Starts an RPC server with a fresh counter program (experiments/rpc/counter-server.ts). */
+/** Starts an RPC server with a fresh counter program (core/rpc/programs/counter-server.ts). */
 export async function startRpcService(o: RpcServiceOptions): Promise<AgentService & { readonly ports: { udp: number | null; tcp: number | null; plt: number | null }; configureDrc(d: DrcRequest): void }> {
   const counter = new CounterService();
   let drc = drcConfigOf(o.drc);

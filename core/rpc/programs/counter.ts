@@ -3,8 +3,8 @@
 // Types, XDR codecs, client and server stubs of counter.x (docs/rpc.md). Regenerate with
 // `packetlab rpcgen counter.x --out <dir>`.
 
-import { serverProcedure, xdrVoid } from '../../core/rpc/stub-runtime.js';
-import type { CallOptions, HandlerResult, ProcedureDescriptor, RpcCallContext, RpcCaller, RpcProgramVersion, XdrCodec, XdrReader, XdrWriter } from '../../core/rpc/stub-runtime.js';
+import { serverProcedure, xdrVoid } from '../stub-runtime.js';
+import type { CallOptions, HandlerResult, ProcedureDescriptor, RpcCallContext, RpcCaller, RpcProgramVersion, XdrCodec, XdrReader, XdrWriter } from '../stub-runtime.js';
 
 /** const COUNTER_MAX_PAYLOAD (counter.x:9). */
 export const COUNTER_MAX_PAYLOAD = 65000;

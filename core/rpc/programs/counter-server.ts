@@ -2,7 +2,7 @@
 // It also counts its executions per request (client, xid), which lets tests and the lab compare
 // what the server's duplicate request cache reports with what really ran.
 
-import type { RpcCallContext, RpcProgramVersion } from '../../core/rpc/program.js';
+import type { RpcCallContext, RpcProgramVersion } from '../program.js';
 import { counterProgV1Server, type CounterProgV1Handlers } from './counter.js';
 
 /** Requests remembered for the execution log, at most (the oldest go first). */
