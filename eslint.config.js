@@ -46,11 +46,31 @@ export const sansIoRules = {
   ],
 };
 
+/** Above core/, each layer imports only the layers below it: net/ (I/O) knows no whole run, and a
+ * workload (workloads/) knows no spec, runner or surface. */
+function importsOnlyBelow(layer, above) {
+  return {
+    'no-restricted-imports': [
+      'error',
+      { patterns: [{ regex: `^(\\.\\./)+(${above.join('|')})(/|$)`, message: `${layer}/ imports only the layers below it, not ${above.map((a) => `${a}/`).join(', ')}` }] },
+    ],
+  };
+}
+
+export const layerRules = {
+  net: importsOnlyBelow('net', ['workloads', 'experiments', 'cli', 'electron', 'renderer', 'bench', 'test']),
+  workloads: importsOnlyBelow('workloads', ['experiments', 'cli', 'electron', 'renderer', 'bench', 'test']),
+};
+
+const typescript = { parser: tsParser, ecmaVersion: 2023, sourceType: 'module' };
+
 export default [
   {
     files: ['core/**/*.ts'],
     ignores: ['core/types/**'],
-    languageOptions: { parser: tsParser, ecmaVersion: 2023, sourceType: 'module' },
+    languageOptions: typescript,
     rules: sansIoRules,
   },
+  { files: ['net/**/*.ts'], languageOptions: typescript, rules: layerRules.net },
+  { files: ['workloads/**/*.ts'], languageOptions: typescript, rules: layerRules.workloads },
 ];

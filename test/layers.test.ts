@@ -1,5 +1,5 @@
 // The layers (eslint.config.js, docs/architecture.md): core/ is sans-IO and imports nothing above
-// it. The lint step of `npm test` checks the tree; this shows that each of its rules bites on a
+// it; net/ and workloads/ import only the layers below them. The lint step of `npm test` checks the tree; this shows that each of its rules bites on a
 // file under core/, and that what core/ may use passes.
 
 import { describe, expect, it } from 'vitest';
@@ -47,5 +47,23 @@ describe('core/ is sans-IO', () => {
   it('applies to core/ only: net/ does I/O', async () => {
     const messages = await lint("import { createSocket } from 'node:dgram';\nexport const t = setTimeout(() => {}, 1);", 'net/udp/example.ts');
     expect(messages.filter((m) => m.startsWith('no-restricted'))).toEqual([]);
+  });
+});
+
+describe('net/ and workloads/ import only the layers below them', () => {
+  it.each([
+    ['net/peer/example.ts', "import { runRpcWorkload } from '../../workloads/rpc/workload.js';"],
+    ['net/peer/example.ts', "import { CounterService } from '../../experiments/rpc/counter-server.js';"],
+    ['net/example.ts', "import { main } from '../cli/main.js';"],
+    ['workloads/rpc/example.ts', "import { loadLibrary } from '../../experiments/library.js';"],
+    ['workloads/rpc/example.ts', "import { API_METHODS } from '../../electron/channels.js';"],
+  ])('%s refuses %s', async (path, code) => {
+    const messages = await lint(code, path);
+    expect(messages.some((m) => /imports only the layers below it/.test(m)), messages.join('\n')).toBe(true);
+  });
+
+  it('lets them import the layers below', async () => {
+    expect(await lint("import { Rng } from '../../core/util/rng.js';\nimport { udpSocket } from '../../net/udp/held-sends.js';", 'workloads/rpc/example.ts')).toEqual([]);
+    expect(await lint("import { Rng } from '../../core/util/rng.js';\nimport { createSocket } from 'node:dgram';", 'net/udp/example.ts')).toEqual([]);
   });
 });
