@@ -14,6 +14,7 @@ import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { combinedCsv, readCsv, readRun } from '../experiments/runner/store.js';
 import { expandSweep, trialConfig } from '../experiments/runner/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { isMetric } from '../core/metrics/registry.js';
 import { LINK_PRESETS } from '../core/impair/presets.js';
 import { SKIP_TSHARK, tsharkFields } from './helpers/tshark.js';
 import { AgentStatsPoller } from '../experiments/runner/trial.js';
@@ -211,10 +212,15 @@ describe('the experiment library', () => {
     expect(r.summary.length).toBe(r.record.points.length);
     const failed = r.record.trials.filter((t) => t.status !== 'complete');
     expect(failed, JSON.stringify(failed)).toEqual([]);
-    // Every column of every file is documented (with its unit) in docs/experiments.md.
+    // Every figure of samples.csv and summary.csv is a metric the registry declares, and every
+    // column of every file is documented (with its unit) in docs/experiments.md.
+    const ids = ['point', 'repetition', ...Object.keys(r.record.points[0]!.axes)];
+    for (const col of [...r.record.columns.samples, ...r.record.columns.summary]) {
+      if (!ids.includes(col)) expect(isMetric(col.replace(/_(mean|ci95)$/, '')), `column ${col}`).toBe(true);
+    }
     for (const col of [...r.record.columns.samples, ...r.record.columns.events, ...r.record.columns.summary]) {
       if (Object.keys(r.record.points[0]!.axes).includes(col)) continue;
-      const base = col.replace(/_(mean|ci95)$/, '');
+      const base = col.replace(/_(mean|ci95)$/, '').replace(/^flow\d+_/, 'flow1_');
       expect(DOCS, `column ${col}`).toContain(`\`${base}\``);
     }
   }, 120_000);

@@ -314,7 +314,7 @@ describe('summary chart', () => {
     ];
     const l = layoutSummaries([rows], plot)[0]!;
     expect(l.xLabels).toBeNull();
-    expect(l.lines.map((x) => x.label)).toEqual(['goodput_bps_mean (protocol = gbn)', 'expected_goodput_bps (protocol = gbn)', 'goodput_bps_mean (protocol = sr)', 'expected_goodput_bps (protocol = sr)']);
+    expect(l.lines.map((x) => x.label)).toEqual(['Goodput (mean), protocol = gbn', 'Expected goodput, protocol = gbn', 'Goodput (mean), protocol = sr', 'Expected goodput, protocol = sr']);
     expect(l.lines[0]!.points).toEqual([
       { x: 1, y: 10 },
       { x: 4, y: 40 },
@@ -395,7 +395,8 @@ describe('Charts component', () => {
       expect(chart).toBeDefined();
       const datasets = chart.data.datasets;
       const first = run.trial!.series('throughput_bps').points;
-      expect(datasets.map((d) => d.label)).toEqual(['throughput_bps', 'goodput_bps']);
+      // Legends name the figures as the metric registry labels them.
+      expect(datasets.map((d) => d.label)).toEqual(['Throughput', 'Goodput']);
       for (let b = 1; b <= 20; b++) {
         push(0, 1 + b * 10, 10);
         flushSync();
@@ -410,7 +411,7 @@ describe('Charts component', () => {
       await nextFrame();
       expect(chart.data.datasets).not.toBe(datasets);
       expect(chart.getDatasetMeta(0).data.length).toBe(5);
-      expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest throughput_bps 1004, goodput_bps 900; 0 knob changes marked\.$/);
+      expect(target.querySelector('[data-chart="rate"] [role=img]')!.getAttribute('aria-label')).toMatch(/^Throughput and goodput, point 2, repetition 1: 5 samples up to 0.5 s; latest Throughput 1004 bit\/s, Goodput 900 bit\/s; 0 knob changes marked\.$/);
       unmount(c);
     });
   });

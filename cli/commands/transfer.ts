@@ -5,7 +5,8 @@ import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/trans
 import { SOCKET_KNOBS, TRANSPORT_KNOBS, flagOf, transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { runSimTransfer } from '../../workloads/transfer/sim-transfer.js';
 import { runUdpTransfer } from '../../workloads/transfer/udp-transfer.js';
-import { TRANSFER_COLUMNS, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import { TRANSFER_COLUMNS, type TransferColumn, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import { MetricAggregator } from '../../core/metrics/registry.js';
 import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.js';
 import { CsvWriter } from '../../net/csv.js';
 import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
@@ -19,7 +20,8 @@ import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
 
-const SUMMED = [
+/** The columns a printed line shows, each combined over the line's samples as the registry says. */
+const PRINTED = [
   'wire_tx_packets',
   'retransmits_timeout',
   'retransmits_fast',
@@ -29,24 +31,23 @@ const SUMMED = [
   'out_of_order_discarded',
   'checksum_failures',
   'delivered_bytes',
+  'srtt_ms',
+  'rto_ms',
+  'cwnd_packets',
+  'in_flight_packets',
   'fwd_drops_random',
   'fwd_drops_burst',
   'fwd_drops_queue',
-] as const;
+] as const satisfies readonly TransferColumn[];
 
-/** Sums samples into one printed line per print interval (gauges come from the last sample). */
+/** Combines samples into one printed line per print interval. */
 class LinePrinter {
-  private sums: Record<(typeof SUMMED)[number], number> = LinePrinter.zero();
+  private readonly a = new MetricAggregator(PRINTED);
+  private last: TransferSample | null = null;
 
   constructor(private readonly clock: RowClock) {
     console.log(row(HEADER, WIDTHS));
   }
-
-  private static zero(): Record<(typeof SUMMED)[number], number> {
-    return Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
-  }
-
-  private last: TransferSample | null = null;
 
   /** Prints the last partial interval. */
   finish(): void {
@@ -55,34 +56,34 @@ class LinePrinter {
 
   add(s: TransferSample): void {
     this.last = s;
-    for (const k of SUMMED) this.sums[k] += s[k];
+    this.a.add(s);
     if (this.clock.due(s.time_s)) this.print(s, false);
   }
 
   private print(s: TransferSample, last: boolean): void {
     const dt = this.clock.spanS(s.time_s);
-    const a = this.sums;
+    const v = (k: (typeof PRINTED)[number]) => this.a.value(k);
     console.log(
       row(
         [
           this.clock.close(s.time_s, last),
-          formatBitsPerSecond((a.delivered_bytes * 8) / dt),
-          fmt(a.wire_tx_packets),
-          `${fmt(a.retransmits_timeout)}/${fmt(a.retransmits_fast)}`,
-          fmt(a.retransmits_spurious),
-          fmt(a.duplicates_suppressed),
-          fmt(a.out_of_order_buffered + a.out_of_order_discarded),
-          fmt(a.checksum_failures),
-          fmt(s.srtt_ms, 1),
-          fmt(s.rto_ms, 1),
-          fmt(s.cwnd_packets, 1),
-          fmt(s.in_flight_packets),
-          `${fmt(a.fwd_drops_random)}/${fmt(a.fwd_drops_burst)}/${fmt(a.fwd_drops_queue)}`,
+          formatBitsPerSecond((v('delivered_bytes') * 8) / dt),
+          fmt(v('wire_tx_packets')),
+          `${fmt(v('retransmits_timeout'))}/${fmt(v('retransmits_fast'))}`,
+          fmt(v('retransmits_spurious')),
+          fmt(v('duplicates_suppressed')),
+          fmt(v('out_of_order_buffered') + v('out_of_order_discarded')),
+          fmt(v('checksum_failures')),
+          fmt(v('srtt_ms'), 1),
+          fmt(v('rto_ms'), 1),
+          fmt(v('cwnd_packets'), 1),
+          fmt(v('in_flight_packets')),
+          `${fmt(v('fwd_drops_random'))}/${fmt(v('fwd_drops_burst'))}/${fmt(v('fwd_drops_queue'))}`,
         ],
         WIDTHS,
       ),
     );
-    this.sums = LinePrinter.zero();
+    this.a.reset();
   }
 }
 

@@ -15,10 +15,12 @@ import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
+import { MetricAggregator } from '../../core/metrics/registry.js';
 
 const HEADER = ['time', 'sent', 'received', 'lost', 'reordered', 'duplicated', 'jitter ms', 'kernel drops', 'receive rate'];
 const WIDTHS = [8, 8, 9, 6, 9, 10, 9, 12, 14];
-const SUMMED = ['sent_packets', 'received_packets', 'lost_packets', 'reordered_packets', 'duplicate_packets', 'kernel_drops_receiver', 'received_bytes'] as const;
+/** The columns a printed line shows, each combined over the line's samples as the registry says. */
+const PRINTED = ['sent_packets', 'received_packets', 'lost_packets', 'reordered_packets', 'duplicate_packets', 'jitter_ms', 'kernel_drops_receiver', 'received_bytes'] as const;
 
 function rateArg(text: string): SendRate {
   try {
@@ -100,17 +102,19 @@ export function registerUdp(program: Command): void {
     const csv = o.csv === undefined ? null : new CsvWriter(o.csv as string, STREAM_COLUMNS);
     const clock = new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs);
     const progress = new Progress();
-    let sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as Record<(typeof SUMMED)[number], number>;
+    const line = new MetricAggregator(PRINTED);
+    const v = (k: (typeof PRINTED)[number]) => line.value(k);
+    let sentTotal = 0;
     let last: StreamSample | null = null;
     const print = (s: StreamSample, lastRow: boolean) => {
       const dt = clock.spanS(s.time_s);
       console.log(
         row(
-          [clock.close(s.time_s, lastRow), fmt(sums.sent_packets), fmt(sums.received_packets), fmt(sums.lost_packets), fmt(sums.reordered_packets), fmt(sums.duplicate_packets), fmt(s.jitter_ms, 3), fmt(sums.kernel_drops_receiver), formatBitsPerSecond((sums.received_bytes * 8) / dt)],
+          [clock.close(s.time_s, lastRow), fmt(v('sent_packets')), fmt(v('received_packets')), fmt(v('lost_packets')), fmt(v('reordered_packets')), fmt(v('duplicate_packets')), fmt(v('jitter_ms'), 3), fmt(v('kernel_drops_receiver')), formatBitsPerSecond((v('received_bytes') * 8) / dt)],
           WIDTHS,
         ),
       );
-      sums = Object.fromEntries(SUMMED.map((k) => [k, 0])) as typeof sums;
+      line.reset();
     };
     const onSample = (s: StreamSample) => {
       csv?.write(s);
@@ -119,9 +123,10 @@ export function registerUdp(program: Command): void {
         return;
       }
       last = s;
-      for (const k of SUMMED) sums[k] += s[k];
+      line.add(s);
+      sentTotal += s.sent_packets;
       if (clock.due(s.time_s)) print(s, false);
-      progress.update(`t=${s.time_s.toFixed(1)} s  sent ${sums.sent_packets}  (Ctrl-C stops)`);
+      progress.update(`t=${s.time_s.toFixed(1)} s  sent ${sentTotal}  (Ctrl-C stops)`);
     };
     if (!json) {
       console.log(`UDP stream of ${setup.datagramBytes} B datagrams at ${setup.ratePacketsPerSecond} packets/s (${formatBitsPerSecond(setup.ratePacketsPerSecond * (setup.datagramBytes + IP_UDP_OVERHEAD_BYTES) * 8)}) for ${setup.durationMs / 1000} s, ${net === 'sim' ? 'simulated' : peer === null ? 'to a local listener' : `to ${o.peer as string}`}, ${link.description}`);

@@ -12,10 +12,11 @@ import type { Connection } from '../transport/connection.js';
 import { Rng, deriveSeed } from '../util/rng.js';
 import { StreamSender } from '../stream/sender.js';
 import { BulkReceiver, BulkSender } from './bulk.js';
+import { FLOW_COLUMN_COUNT, FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, metricList, type MetricName } from '../metrics/registry.js';
 import { labSessionFactory, listenerDefaultsOf } from './services.js';
 
 /** Most flows a workload may have (and the flow columns of a sample). */
-export const MAX_FLOWS = 8;
+export const MAX_FLOWS = FLOW_COLUMN_COUNT;
 
 /** Everything that defines a competing-flows run. */
 export interface FlowsSetup {
@@ -57,16 +58,7 @@ export function jainIndex(values: readonly number[]): number {
 }
 
 /** Column names of a flows sample, in CSV order. */
-export const FLOWS_COLUMNS = [
-  'time_s',
-  'total_goodput_bps',
-  'jain_index',
-  'fwd_queue_packets',
-  'fwd_drops_queue',
-  'cross_sent_packets',
-  ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_goodput_bps`),
-  ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_cwnd_packets`),
-] as const;
+export const FLOWS_COLUMNS: readonly MetricName[] = metricList(['time_s', 'total_goodput_bps', 'jain_index', 'fwd_queue_packets', 'fwd_drops_queue', 'cross_sent_packets', ...FLOW_GOODPUT_METRICS, ...FLOW_CWND_METRICS]);
 
 /** A wired flows run. */
 export interface SimFlows {
@@ -185,9 +177,9 @@ export class FlowsMeter {
   }
 
   /** The sample of the interval ending at `now`. */
-  sample(now: number): Record<string, number> {
+  sample(now: number): Partial<Record<MetricName, number>> {
     const dt = (now - this.prevTime) / 1000;
-    const row: Record<string, number> = { time_s: (now - this.startMs) / 1000 };
+    const row: Partial<Record<MetricName, number>> = { time_s: (now - this.startMs) / 1000 };
     const rates: number[] = [];
     let total = 0;
     this.f.senders.forEach((s, i) => {
@@ -195,14 +187,14 @@ export class FlowsMeter {
       const delivered = r === null ? 0 : r.counters.deliveredBytes;
       const rate = dt > 0 ? ((delivered - this.prevDelivered[i]!) * 8) / dt : Number.NaN;
       this.prevDelivered[i] = delivered;
-      row[`flow${i + 1}_goodput_bps`] = rate;
-      row[`flow${i + 1}_cwnd_packets`] = Number.isFinite(s.conn.cwndPackets) ? s.conn.cwndPackets : Number.NaN;
+      row[FLOW_GOODPUT_METRICS[i]!] = rate;
+      row[FLOW_CWND_METRICS[i]!] = Number.isFinite(s.conn.cwndPackets) ? s.conn.cwndPackets : Number.NaN;
       if (!Number.isNaN(s.connectedAtMs)) rates.push(rate);
       total += Number.isFinite(rate) ? rate : 0;
     });
     for (let i = this.f.senders.length; i < MAX_FLOWS; i++) {
-      row[`flow${i + 1}_goodput_bps`] = Number.NaN;
-      row[`flow${i + 1}_cwnd_packets`] = Number.NaN;
+      row[FLOW_GOODPUT_METRICS[i]!] = Number.NaN;
+      row[FLOW_CWND_METRICS[i]!] = Number.NaN;
     }
     row.total_goodput_bps = total;
     // Fairness among the flows that have started.

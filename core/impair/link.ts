@@ -98,6 +98,11 @@ export class LinkCounters {
   reordered = 0;
 }
 
+/** Datagrams a link direction dropped, every cause counted once: the one definition of a link's drops. */
+export function linkDrops(c: LinkCounters): number {
+  return c.dropsRandom + c.dropsBurst + c.dropsQueue + c.dropsMtu + c.dropsMemory + c.dropsManual;
+}
+
 const INITIAL_SLOTS = 64;
 /** Most bytes one link holds in flight (queue and delay line together). */
 export const LINK_MEMORY_CAP_BYTES = 256 * 1024 * 1024;

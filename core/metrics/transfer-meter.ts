@@ -1,12 +1,14 @@
 // Per-interval samples of a reliable transfer: deltas of the counters of both connection ends and
-// both link directions, plus gauges read at the end of the interval. Column names carry their
-// units (docs/experiments.md lists them); a value that does not exist is NaN (empty in CSV).
+// both link directions, plus gauges read at the end of the interval. The columns are metrics of
+// the registry (core/metrics/registry.ts); a value that does not exist is NaN (empty in CSV).
 
 import type { Connection } from '../transport/connection.js';
-import type { Link } from '../impair/link.js';
+import type { ConnectionCounters } from '../transport/metrics.js';
+import type { Link, LinkCounters } from '../impair/link.js';
+import { metricList } from './registry.js';
 
 /** Column names of a transfer sample, in CSV order. */
-export const TRANSFER_COLUMNS = [
+export const TRANSFER_COLUMNS = metricList([
   'time_s',
   'wire_tx_packets',
   'wire_tx_bytes',
@@ -53,7 +55,7 @@ export const TRANSFER_COLUMNS = [
   'rev_reordered',
   'kernel_drops_sender',
   'kernel_drops_receiver',
-] as const;
+] as const);
 
 /** One column name. */
 export type TransferColumn = (typeof TRANSFER_COLUMNS)[number];
@@ -62,9 +64,13 @@ export type TransferSample = Record<TransferColumn, number>;
 
 /** What the meter needs of the receiving end (a Connection, or counters a worker posted). */
 export interface ReceiverView {
-  counters: object;
+  /** Its counters; a peer's report may lack some (those columns are NaN). */
+  counters: ReceiverCounters;
   rcvBufferedBytes: number;
 }
+
+/** The receiving end's counters as a meter reads them. */
+export type ReceiverCounters = Readonly<Partial<Record<keyof ConnectionCounters, number>>>;
 
 /** What a meter reads; the receiver and the links may be absent (a remote peer). */
 export interface TransferSources {
@@ -76,15 +82,15 @@ export interface TransferSources {
 }
 
 type Snapshot = {
-  s: Record<string, number>;
-  r: Record<string, number> | null;
-  f: Record<string, number> | null;
-  v: Record<string, number> | null;
+  s: ConnectionCounters;
+  r: ReceiverCounters | null;
+  f: LinkCounters | null;
+  v: LinkCounters | null;
   k: { sender: number; receiver: number } | null;
 };
 
-function copy(o: object): Record<string, number> {
-  return { ...(o as Record<string, number>) };
+function copy<T extends object>(o: T): T {
+  return { ...o };
 }
 
 function finiteOrNaN(v: number): number {
@@ -122,12 +128,12 @@ export class TransferMeter {
     const dt = (now - this.prevTime) / 1000;
     const sender = this.src.sender;
     const receiver = this.src.receiver();
-    const d = (a: Record<string, number> | null, b: Record<string, number> | null, key: string) =>
-      a === null || b === null ? (a === null ? Number.NaN : a[key]!) : a[key]! - b[key]!;
-    const ds = (key: string) => d(cur.s, p.s, key);
-    const dr = (key: string) => d(cur.r, p.r, key);
-    const df = (key: string) => d(cur.f, p.f, key);
-    const dv = (key: string) => d(cur.v, p.v, key);
+    const d = <T extends object>(a: T | null, b: T | null, key: keyof T) =>
+      a === null ? Number.NaN : b === null ? ((a[key] as number | undefined) ?? Number.NaN) : ((a[key] as number | undefined) ?? Number.NaN) - ((b[key] as number | undefined) ?? Number.NaN);
+    const ds = (key: keyof ConnectionCounters) => d(cur.s, p.s, key);
+    const dr = (key: keyof ConnectionCounters) => d<ReceiverCounters>(cur.r, p.r, key);
+    const df = (key: keyof LinkCounters) => d(cur.f, p.f, key);
+    const dv = (key: keyof LinkCounters) => d(cur.v, p.v, key);
     const rttSamples = ds('rttSamples');
     const deliveredBytes = dr('deliveredBytes');
     const wireBytes = ds('bytesSent');

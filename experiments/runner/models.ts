@@ -7,17 +7,18 @@ import { HEADER_BYTES } from '../../core/wire/packet.js';
 import { chargedBytes, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
 import type { ModelName } from '../spec.js';
 import type { Network, TrialConfig } from './config.js';
+import { metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 
 /** What a model expects at one point. */
 export interface Expectation {
   /** expected_* columns. */
-  values: Record<string, number>;
+  values: MetricRow;
   /** The scalar the first expected column predicts (model_error compares them). */
-  measured: string;
+  measured: MetricName;
 }
 
 /** Column names a model adds to summary.csv. */
-export const MODEL_COLUMNS: Record<ModelName, readonly string[]> = {
+export const MODEL_COLUMNS: Record<ModelName, readonly MetricName[]> = {
   'stop-and-wait': ['expected_goodput_bps', 'expected_utilisation'],
   transmissions: ['expected_transmissions_per_packet'],
   'window-limited': ['expected_goodput_bps', 'expected_bdp_packets'],
@@ -25,6 +26,7 @@ export const MODEL_COLUMNS: Record<ModelName, readonly string[]> = {
   'arq-efficiency': ['expected_goodput_bps'],
   'fair-share': ['expected_fair_share_bps'],
 };
+for (const list of Object.values(MODEL_COLUMNS)) metricList(list);
 
 const ACK_WIRE_BYTES = HEADER_BYTES + IP_UDP_OVERHEAD_BYTES;
 

@@ -8,6 +8,7 @@ import { knobAt, type WorkloadKind } from '../knobs.js';
 import { validateSpec, type ExperimentSpec, type KnobValue, type SpecError } from '../spec.js';
 import { expandSweep, networkText, parseNetwork, quickSpec, setPath, trialConfig, trialProblems, type Network, type SweepPoint } from './config.js';
 import { MODEL_COLUMNS, expectation } from './models.js';
+import { isMetric, type MetricName } from '../../core/metrics/registry.js';
 import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
@@ -108,6 +109,15 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
     const where = Object.keys(p.axes).length === 0 ? '' : `at ${Object.entries(p.axes).map(([k, v]) => `${k}=${String(v)}`).join(', ')}: `;
     for (const pr of trialProblems(c, network)) problems.push(`${where}${pr}`);
   }
+  if (spec.plot !== undefined) {
+    const results = union(kindsOf(spec, points).map((k) => SCALAR_COLUMNS[k]));
+    spec.plot.y.forEach((y, i) => {
+      if (!(results as string[]).includes(y)) {
+        const what = isMetric(y) ? 'is not a result of this run\'s workloads' : 'is not a metric (core/metrics/registry.ts)';
+        problems.push(`plot.y[${i}] "${y}" ${what}; the results it can plot: ${results.join(', ')}`);
+      }
+    });
+  }
   if (problems.length > 0) throw new RunSetupError(problems.slice(0, 20).join('\n'));
   return { spec, network, points };
 }
@@ -118,8 +128,8 @@ function kindsOf(spec: ExperimentSpec, points: SweepPoint[]): WorkloadKind[] {
   return [...kinds];
 }
 
-function union(lists: readonly (readonly string[])[]): string[] {
-  const out: string[] = [];
+function union<T extends string>(lists: readonly (readonly T[])[]): T[] {
+  const out: T[] = [];
   for (const l of lists) for (const c of l) if (!out.includes(c)) out.push(c);
   return out;
 }
@@ -419,7 +429,7 @@ export class ExperimentRun {
     return { capture, file };
   }
 
-  private summarizePoint(store: RunStore, point: SweepPoint, outcomes: TrialOutcome[], scalarCols: string[], axisNames: string[]): void {
+  private summarizePoint(store: RunStore, point: SweepPoint, outcomes: TrialOutcome[], scalarCols: MetricName[], axisNames: string[]): void {
     const row: Record<string, number | string | boolean> = { point: point.index };
     for (const a of axisNames) row[a] = point.axes[a]!;
     row.trials = outcomes.length;

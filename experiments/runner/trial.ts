@@ -13,7 +13,8 @@ import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
 import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
-import type { Link, ManualAction } from '../../core/impair/link.js';
+import { linkDrops, type Link, type ManualAction } from '../../core/impair/link.js';
+import { FLOW_GOODPUT_METRICS, metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
 import { RECEIVER_TRANSPORT_KNOBS, type ReceiverChanges, type TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
@@ -47,8 +48,8 @@ export interface TrialEvent {
 export interface TrialOutcome {
   status: TrialStatus;
   failure: string | null;
-  /** Scalar results, by column (docs/experiments.md, summary.csv). */
-  scalars: Record<string, number>;
+  /** Scalar results, by metric (summary.csv). */
+  scalars: MetricRow;
   /** The driver's own end-of-run summary (null when the trial never ran: its peer was lost). */
   summary: TransferSummary | StreamSummary | RpcSummary | null;
 }
@@ -61,7 +62,7 @@ export interface TrialContext {
   config: TrialConfig;
   network: Network;
   schedule: readonly ScheduleStep[];
-  onSample(row: Record<string, number>): void;
+  onSample(row: MetricRow): void;
   onEvent(e: TrialEvent): void;
   signal: AbortSignal;
   /** The trial hands out its live setter once it runs, and null when it ends. */
@@ -200,19 +201,21 @@ export function sampleColumns(kind: WorkloadKind): readonly string[] {
 }
 
 /** Scalar result columns of a workload kind, in summary.csv order. */
-export const SCALAR_COLUMNS: Record<WorkloadKind, readonly string[]> = {
+export const SCALAR_COLUMNS: Record<WorkloadKind, readonly MetricName[]> = {
   bulk: ['completed', 'goodput_bps', 'duration_s', 'transmissions_per_packet', 'retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts', 'duplicates_suppressed', 'out_of_order_buffered', 'window_drops', 'checksum_failures', 'corrupt_delivered', 'data_matched', 'fwd_drops', 'rev_drops', 'rtt_mean_ms', 'kernel_drops_receiver'],
   messages: [],
-  'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
-  flows: ['completed', 'total_goodput_bps', 'mean_flow_goodput_bps', 'jain_index_final', 'time_to_fair_s', 'fwd_drops_queue', ...Array.from({ length: MAX_FLOWS }, (_, i) => `flow${i + 1}_goodput_bps`)],
+  'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'link_drops_burst', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
+  flows: ['completed', 'total_goodput_bps', 'mean_flow_goodput_bps', 'jain_index_final', 'time_to_fair_s', 'fwd_drops_queue', ...FLOW_GOODPUT_METRICS],
   rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'lookups', 'logical_latency_mean_ms', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
 };
 SCALAR_COLUMNS.messages = [...SCALAR_COLUMNS.bulk, 'delivered_messages'];
+for (const list of Object.values(SCALAR_COLUMNS)) metricList(list);
 
-function transferScalars(s: TransferSummary, kernelDrops: number): Record<string, number> {
+
+function transferScalars(s: TransferSummary, kernelDrops: number): MetricRow {
   const c = s.sender;
   const r = s.receiver;
-  const drops = (l: TransferSummary['forward']) => (l === null ? Number.NaN : l.dropsRandom + l.dropsBurst + l.dropsQueue + l.dropsMtu);
+  const drops = (l: TransferSummary['forward']) => (l === null ? Number.NaN : linkDrops(l));
   return {
     completed: s.status === 'complete' ? 1 : 0,
     goodput_bps: s.goodputBps,
@@ -236,7 +239,7 @@ function transferScalars(s: TransferSummary, kernelDrops: number): Record<string
   };
 }
 
-function streamScalars(s: StreamSummary): Record<string, number> {
+function streamScalars(s: StreamSummary): MetricRow {
   const r = s.receiver;
   return {
     completed: s.status === 'complete' ? 1 : 0,
@@ -245,7 +248,8 @@ function streamScalars(s: StreamSummary): Record<string, number> {
     loss_ratio: s.lossRatio,
     kernel_drops_receiver: r?.kernelDrops ?? Number.NaN,
     link_drops_queue: s.link.dropsQueue,
-    link_drops_random: s.link.dropsRandom + s.link.dropsBurst,
+    link_drops_random: s.link.dropsRandom,
+    link_drops_burst: s.link.dropsBurst,
     reordered_packets: r?.reordered ?? Number.NaN,
     duplicate_packets: r?.duplicates ?? Number.NaN,
     checksum_failures: r?.checksumFailures ?? Number.NaN,
@@ -254,7 +258,7 @@ function streamScalars(s: StreamSummary): Record<string, number> {
   };
 }
 
-function rpcScalars(s: RpcSummary): Record<string, number> {
+function rpcScalars(s: RpcSummary): MetricRow {
   return {
     completed: s.status === 'complete' ? 1 : 0,
     calls_succeeded: s.callsSucceeded,
@@ -377,7 +381,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const current: Record<string, KnobValue> = {};
   let sim: Simulator;
   let parts: LiveParts;
-  let sample: (now: number) => Record<string, number>;
+  let sample: (now: number) => MetricRow;
   let done: () => boolean;
   let start: () => void;
   let finish: (why: string, stopped: boolean) => TrialOutcome;
@@ -416,7 +420,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     let prevDrops = 0;
     parts = { kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
     sample = (now) => {
-      const row = meter.sample(now) as Record<string, number>;
+      const row: MetricRow = meter.sample(now);
       const d = kernelDrops();
       row.kernel_drops_receiver = d - prevDrops;
       prevDrops = d;
@@ -437,7 +441,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     const f = buildSimFlows({ transport: c.transport, forward: c.forward, reverse: c.reverse, flows: w.flows, startGapMs: w.flowStartGapMs, windowFactor: w.flowWindowFactor, uncontrolledFlows: w.uncontrolledFlows, reverseFlows: w.reverseFlows, crossPacketsPerSecond: w.crossPacketsPerSecond, crossDatagramBytes: w.datagramBytes, durationMs: w.durationMs, seed: c.seed });
     sim = f.sim;
     const meter = new FlowsMeter(f, 0);
-    const rows: Record<string, number>[] = [];
+    const rows: MetricRow[] = [];
     parts = { kind, forward: f.forward, reverse: f.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
     sample = (now) => {
       const row = meter.sample(now);
@@ -843,13 +847,14 @@ function numbers(counters: Record<string, number | null>): Record<string, number
  * how long after the last flow started the flows became fair (a one-second moving Jain's index at
  * 0.95 or more from then on; NaN when they never did).
  */
-function flowsSummary(rows: readonly Record<string, number>[], flows: number, startGapMs: number, durationMs: number): Record<string, number> {
-  const out: Record<string, number> = {};
+function flowsSummary(rows: readonly MetricRow[], flows: number, startGapMs: number, durationMs: number): MetricRow {
+  const out: MetricRow = {};
   const tail = rows.filter((r) => r.time_s! >= (durationMs / 1000) * 0.75);
   const means: number[] = [];
   for (let i = 1; i <= MAX_FLOWS; i++) {
-    const v = i <= flows && tail.length > 0 ? tail.reduce((a, r) => a + (r[`flow${i}_goodput_bps`] ?? 0), 0) / tail.length : Number.NaN;
-    out[`flow${i}_goodput_bps`] = v;
+    const column = FLOW_GOODPUT_METRICS[i - 1]!;
+    const v = i <= flows && tail.length > 0 ? tail.reduce((a, r) => a + (r[column] ?? 0), 0) / tail.length : Number.NaN;
+    out[column] = v;
     if (i <= flows) means.push(v);
   }
   out.total_goodput_bps = means.reduce((a, b) => a + b, 0);
@@ -864,7 +869,7 @@ function flowsSummary(rows: readonly Record<string, number>[], flows: number, st
     const avg: number[] = [];
     for (let i = 1; i <= flows; i++) {
       let sum = 0;
-      for (let j = from; j <= k; j++) sum += rows[j]![`flow${i}_goodput_bps`] ?? 0;
+      for (let j = from; j <= k; j++) sum += rows[j]![FLOW_GOODPUT_METRICS[i - 1]!] ?? 0;
       avg.push(sum / (k - from + 1));
     }
     const fair = jainIndex(avg) >= 0.95;

@@ -6,7 +6,8 @@
 // loopback or elsewhere. Both drive the same workload endpoint. docs/rpc.md lists the columns.
 
 import type { Endpoint } from '../../core/endpoint.js';
-import { Link, type LinkCounters } from '../../core/impair/link.js';
+import { Link, linkDrops, type LinkCounters } from '../../core/impair/link.js';
+import { metricList } from '../../core/metrics/registry.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
 import { Simulator } from '../../core/sim/simulator.js';
@@ -116,7 +117,7 @@ export function rpcSetupProblems(s: RpcSetup, net: 'sim' | 'udp'): string[] {
 }
 
 /** Column names of an RPC sample, in CSV order. */
-export const RPC_COLUMNS = [
+export const RPC_COLUMNS = metricList([
   'time_s',
   'calls_started',
   'calls_succeeded',
@@ -147,7 +148,7 @@ export const RPC_COLUMNS = [
   'fwd_duplicated',
   'rev_drops',
   'rev_duplicated',
-] as const;
+] as const);
 
 /** One column name. */
 export type RpcColumn = (typeof RPC_COLUMNS)[number];
@@ -391,8 +392,8 @@ function sumServers(engines: RpcServerEngine[]): { counters: Record<string, numb
 export class RpcMeter {
   private prevClient: Record<string, number>;
   private prevServer: Record<string, number> | null;
-  private prevFwd: Record<string, number> | null;
-  private prevRev: Record<string, number> | null;
+  private prevFwd: LinkCounters | null;
+  private prevRev: LinkCounters | null;
   private prevTime: number;
 
   constructor(
@@ -402,8 +403,8 @@ export class RpcMeter {
     this.prevClient = snapshot(src.client.counters);
     const s = src.server();
     this.prevServer = s === null ? null : sumServers(s).counters;
-    this.prevFwd = src.forward === null ? null : snapshot(src.forward.counters);
-    this.prevRev = src.reverse === null ? null : snapshot(src.reverse.counters);
+    this.prevFwd = src.forward === null ? null : { ...src.forward.counters };
+    this.prevRev = src.reverse === null ? null : { ...src.reverse.counters };
     this.prevTime = startMs;
     src.client.intervalLatency.reset();
   }
@@ -417,11 +418,10 @@ export class RpcMeter {
     const s = servers === null ? null : sumServers(servers);
     const ps = this.prevServer;
     const ds = (k: keyof RpcServerCounters) => (s === null || ps === null ? Number.NaN : s.counters[k]! - ps[k]!);
-    const f = this.src.forward === null ? null : snapshot(this.src.forward.counters);
-    const r = this.src.reverse === null ? null : snapshot(this.src.reverse.counters);
-    const drops = (x: Record<string, number> | null, p: Record<string, number> | null) =>
-      x === null || p === null ? Number.NaN : x.dropsRandom! + x.dropsBurst! + x.dropsQueue! + x.dropsMtu! + x.dropsMemory! - (p.dropsRandom! + p.dropsBurst! + p.dropsQueue! + p.dropsMtu! + p.dropsMemory!);
-    const dup = (x: Record<string, number> | null, p: Record<string, number> | null) => (x === null || p === null ? Number.NaN : x.duplicated! - p.duplicated!);
+    const f = this.src.forward === null ? null : { ...this.src.forward.counters };
+    const r = this.src.reverse === null ? null : { ...this.src.reverse.counters };
+    const drops = (x: LinkCounters | null, p: LinkCounters | null) => (x === null || p === null ? Number.NaN : linkDrops(x) - linkDrops(p));
+    const dup = (x: LinkCounters | null, p: LinkCounters | null) => (x === null || p === null ? Number.NaN : x.duplicated - p.duplicated);
     const completed = d('callsSucceeded') + d('callsFailed');
     const h = this.src.client.intervalLatency;
     const dt = (now - this.prevTime) / 1000;

@@ -18,6 +18,7 @@ import { udpSocketDrops } from '../../net/udp/procnet.js';
 import { Rng, deriveSeed } from '../../core/util/rng.js';
 import type { SocketConfig } from '../../core/knobs.js';
 import { StreamSender, type StreamSenderCounters } from '../../core/stream/sender.js';
+import { metricList } from '../../core/metrics/registry.js';
 import type { StreamReport } from '../../core/stream/report.js';
 
 /** What defines a stream run. */
@@ -38,7 +39,7 @@ export interface StreamSetup {
 }
 
 /** Column names of a stream sample, in CSV order. */
-export const STREAM_COLUMNS = [
+export const STREAM_COLUMNS = metricList([
   'time_s',
   'sent_packets',
   'sent_bytes',
@@ -60,7 +61,7 @@ export const STREAM_COLUMNS = [
   'link_duplicated',
   'link_corrupted',
   'link_reordered',
-] as const;
+] as const);
 
 /** One stream sample. */
 export type StreamSample = Record<(typeof STREAM_COLUMNS)[number], number>;
@@ -90,7 +91,7 @@ export interface StreamSummary {
 export class StreamMeter {
   private prevSent = { packetsSent: 0, bytesSent: 0 };
   private prevReport: StreamReport | null = null;
-  private prevLink: Record<string, number>;
+  private prevLink: LinkCounters;
   private prevKernelSender: number;
   private prevTime: number;
 
@@ -110,8 +111,8 @@ export class StreamMeter {
     const r = this.sender.lastReport;
     const p = this.prevReport;
     const dt = (now - this.prevTime) / 1000;
-    const l = this.link.counters as unknown as Record<string, number>;
-    const dl = (k: string) => l[k]! - this.prevLink[k]!;
+    const l = this.link.counters;
+    const dl = (k: keyof LinkCounters) => l[k] - this.prevLink[k];
     const dr = (k: keyof StreamReport) => (r === null ? 0 : (r[k] as number) - (p === null ? 0 : (p[k] as number)));
     const sent = c.packetsSent - this.prevSent.packetsSent;
     const sentBytes = c.bytesSent - this.prevSent.bytesSent;

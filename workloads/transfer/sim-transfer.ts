@@ -8,7 +8,7 @@ import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import { Link } from '../../core/impair/link.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
-import { TransferMeter, type TransferSample } from '../../core/metrics/transfer-meter.js';
+import { TransferMeter, type ReceiverCounters, type TransferSample } from '../../core/metrics/transfer-meter.js';
 import { Simulator } from '../../core/sim/simulator.js';
 import { deriveSeed } from '../../core/util/rng.js';
 import { makeBulkSender, summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
@@ -35,10 +35,10 @@ export interface SimTransfer {
    * forgot and opened again (core/listener.ts) leaves two sessions, and what the first one counted
    * (a corrupted datagram it caught) is part of the transfer too.
    */
-  receiverCounters(): Record<string, number> | null;
+  receiverCounters(): ReceiverCounters | null;
 }
 
-function sumCounters(receivers: readonly BulkReceiver[]): Record<string, number> {
+function sumCounters(receivers: readonly BulkReceiver[]): ReceiverCounters {
   const sum: Record<string, number> = {};
   for (const r of receivers) {
     for (const [k, v] of Object.entries(r.conn.counters)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;

@@ -5,13 +5,19 @@
 import type { LadderPacket, LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
+import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, type MetricName } from '../../../core/metrics/registry.js';
 
 /** A chart of the live view and which columns it draws, by workload. */
 export interface ChartVariant {
   title: string;
-  /** Y axis title with its unit. */
+  /** Y axis title with its unit, from the metric registry. */
   yTitle: string;
-  columns: readonly string[];
+  columns: readonly MetricName[];
+}
+
+/** A chart variant of metrics: its axis title comes from their units (core/metrics/registry.ts). */
+function variant(title: string, columns: readonly MetricName[]): ChartVariant {
+  return { title, yTitle: axisTitle(columns), columns };
 }
 
 /** One live chart: the first variant with a column in the trial is drawn. */
@@ -25,58 +31,48 @@ export const CHART_DEFS: readonly ChartDef[] = [
   {
     id: 'rate',
     variants: [
-      { title: 'Throughput and goodput', yTitle: 'bit/s', columns: ['throughput_bps', 'goodput_bps'] },
-      { title: 'Send and receive rate', yTitle: 'bit/s', columns: ['send_rate_bps', 'receive_rate_bps'] },
-      { title: 'Calls per second', yTitle: 'calls/s', columns: ['calls_per_s'] },
-      { title: 'Goodput per flow', yTitle: 'bit/s', columns: ['total_goodput_bps', 'flow1_goodput_bps', 'flow2_goodput_bps', 'flow3_goodput_bps', 'flow4_goodput_bps', 'flow5_goodput_bps', 'flow6_goodput_bps', 'flow7_goodput_bps', 'flow8_goodput_bps'] },
+      variant('Throughput and goodput', ['throughput_bps', 'goodput_bps']),
+      variant('Send and receive rate', ['send_rate_bps', 'receive_rate_bps']),
+      variant('Calls per second', ['calls_per_s']),
+      variant('Goodput per flow', ['total_goodput_bps', ...FLOW_GOODPUT_METRICS]),
     ],
   },
   {
     id: 'loss',
     variants: [
-      {
-        title: 'Loss',
-        yTitle: 'datagrams per interval',
-        columns: [
-          'fwd_drops_random', 'fwd_drops_burst', 'fwd_drops_queue', 'fwd_drops_mtu',
-          'rev_drops_random', 'rev_drops_burst', 'rev_drops_queue', 'rev_drops_mtu',
-          'link_drops_random', 'link_drops_burst', 'link_drops_queue', 'link_drops_mtu',
-          'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures',
-          'fwd_drops', 'rev_drops',
-        ],
-      },
+      variant('Loss', ['fwd_drops_random', 'fwd_drops_burst', 'fwd_drops_queue', 'fwd_drops_mtu', 'rev_drops_random', 'rev_drops_burst', 'rev_drops_queue', 'rev_drops_mtu', 'link_drops_random', 'link_drops_burst', 'link_drops_queue', 'link_drops_mtu', 'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures', 'fwd_drops', 'rev_drops']),
     ],
   },
   {
     id: 'retransmissions',
     variants: [
-      { title: 'Retransmissions by cause', yTitle: 'packets per interval', columns: ['retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts'] },
-      { title: 'RPC retransmissions and duplicates', yTitle: 'per interval', columns: ['retransmissions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'] },
-      { title: 'Duplicates and reordering', yTitle: 'datagrams per interval', columns: ['duplicate_packets', 'reordered_packets'] },
-      { title: "Fairness (Jain's index)", yTitle: 'index (1 = fair)', columns: ['jain_index'] },
+      variant('Retransmissions by cause', ['retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts']),
+      variant('RPC retransmissions and duplicates', ['retransmissions', 'duplicate_requests', 'cache_hits', 'duplicate_executions']),
+      variant('Duplicates and reordering', ['duplicate_packets', 'reordered_packets']),
+      variant("Fairness (Jain's index)", ['jain_index']),
     ],
   },
   {
     id: 'rtt',
     variants: [
-      { title: 'RTT, SRTT and RTO', yTitle: 'ms', columns: ['rtt_mean_ms', 'srtt_ms', 'rto_ms'] },
-      { title: 'Jitter', yTitle: 'ms', columns: ['jitter_ms'] },
-      { title: 'RPC latency (mean and max)', yTitle: 'ms', columns: ['latency_mean_ms', 'latency_max_ms'] },
+      variant('RTT, SRTT and RTO', ['rtt_mean_ms', 'srtt_ms', 'rto_ms']),
+      variant('Jitter', ['jitter_ms']),
+      variant('RPC latency (mean and max)', ['latency_mean_ms', 'latency_max_ms']),
     ],
   },
   {
     id: 'window',
     variants: [
-      { title: 'Congestion window and in flight', yTitle: 'packets', columns: ['cwnd_packets', 'ssthresh_packets', 'in_flight_packets'] },
-      { title: 'RPC latency percentiles', yTitle: 'ms', columns: ['latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms'] },
-      { title: 'Calls in flight', yTitle: 'calls', columns: ['calls_in_flight'] },
-      { title: 'Congestion windows and the queue', yTitle: 'packets', columns: ['flow1_cwnd_packets', 'flow2_cwnd_packets', 'flow3_cwnd_packets', 'flow4_cwnd_packets', 'flow5_cwnd_packets', 'flow6_cwnd_packets', 'flow7_cwnd_packets', 'flow8_cwnd_packets', 'fwd_queue_packets'] },
+      variant('Congestion window and in flight', ['cwnd_packets', 'ssthresh_packets', 'in_flight_packets']),
+      variant('RPC latency percentiles', ['latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms']),
+      variant('Calls in flight', ['calls_in_flight']),
+      variant('Congestion windows and the queue', [...FLOW_CWND_METRICS, 'fwd_queue_packets']),
     ],
   },
 ];
 
 /** Every column some chart draws: the only ones kept. */
-export const CHARTED_COLUMNS: ReadonlySet<string> = new Set(CHART_DEFS.flatMap((d) => d.variants.flatMap((v) => v.columns)));
+export const CHARTED_COLUMNS: ReadonlySet<string> = new Set<string>(CHART_DEFS.flatMap((d) => d.variants.flatMap((v) => v.columns)));
 
 /** A live change drawn as a vertical line. */
 export interface KnobMarker {

@@ -3,6 +3,7 @@
 // Points appear as sweep points finish.
 
 import type { XY } from './series.js';
+import { metricLabel } from './metrics.js';
 
 /** The spec's plot field. */
 export interface PlotSpec {
@@ -65,8 +66,8 @@ export function layoutSummaries(sets: readonly (readonly Record<string, unknown>
       const key = `${y}|${expected}|${series ?? ''}`;
       let l = lines.get(key);
       if (l === undefined) {
-        const name = expected ? `expected_${y}` : `${y}_mean`;
-        l = { label: series === null ? name : `${name} (${plot.series} = ${series})`, y, expected, series, points: [] };
+        const name = expected ? metricLabel(`expected_${y}`) : `${metricLabel(y)} (mean)`;
+        l = { label: series === null ? name : `${name}, ${plot.series} = ${series}`, y, expected, series, points: [] };
         lines.set(key, l);
       }
       return l;
