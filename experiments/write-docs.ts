@@ -5,22 +5,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FLOW_COLUMN_COUNT, METRICS, type MetricName } from '../core/metrics/registry.js';
-import { SCALAR_COLUMNS, sampleColumns } from './runner/trial.js';
+import { WORKLOADS } from './kinds/registry.js';
 import { MODEL_COLUMNS } from './runner/models.js';
-import type { WorkloadKind } from './knobs.js';
 
 /** The generated blocks of the doc, by name. */
 type Block = 'samples' | 'results';
 const begin = (b: Block) => `<!-- ${b}: generated from core/metrics/registry.ts by \`npm run docs\`; edit there -->`;
 const end = (b: Block) => `<!-- ${b}: end -->`;
-
-/** The workloads' sample tables, in the order the doc shows them. */
-const SAMPLE_GROUPS: { title: string; kind: WorkloadKind }[] = [
-  { title: 'Reliable workloads (`bulk`, `messages`)', kind: 'bulk' },
-  { title: 'UDP stream (`udp-stream`)', kind: 'udp-stream' },
-  { title: 'Competing flows (`flows`)', kind: 'flows' },
-  { title: 'RPC (`rpc`)', kind: 'rpc' },
-];
 
 const FLOW = /^flow(\d+)_(.*)$/;
 
@@ -44,13 +35,14 @@ const HEAD = ['| Column | Unit | Meaning |', '| --- | --- | --- |'];
 export function metricDocs(block: Block): string {
   const parts: string[] = [];
   if (block === 'samples') {
-    for (const g of SAMPLE_GROUPS) {
-      parts.push(`${g.title}:`, '', ...HEAD, ...rows(sampleColumns(g.kind) as readonly MetricName[], (n) => METRICS[n].description), '');
-    }
+    // Kinds with the same columns share a table.
+    const groups = new Map<readonly MetricName[], string[]>();
+    for (const w of Object.values(WORKLOADS)) groups.set(w.samples, [...(groups.get(w.samples) ?? []), w.title]);
+    for (const [samples, titles] of groups) parts.push(`${titles.join(', ')}:`, '', ...HEAD, ...rows(samples, (n) => METRICS[n].description), '');
     parts.pop();
   } else {
     const results: MetricName[] = ['trials', 'completed_trials'];
-    for (const list of Object.values(SCALAR_COLUMNS)) for (const n of list) if (!results.includes(n)) results.push(n);
+    for (const w of Object.values(WORKLOADS)) for (const n of w.results) if (!results.includes(n)) results.push(n);
     const models: MetricName[] = [];
     for (const list of Object.values(MODEL_COLUMNS)) for (const n of list) if (!models.includes(n)) models.push(n);
     models.push('model_error');

@@ -17,7 +17,7 @@ import { RPC_COLUMNS, runSimRpcWorkload, type RpcSetup } from '../workloads/rpc/
 import { DEFAULT_RETRY_POLICY } from '../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 import { FLOWS_COLUMNS, FlowsMeter, buildSimFlows } from '../core/apps/flows.js';
-import { SCALAR_COLUMNS, sampleColumns } from '../experiments/runner/trial.js';
+import { WORKLOADS } from '../experiments/kinds/registry.js';
 import { MODEL_COLUMNS } from '../experiments/runner/models.js';
 import { ExperimentRun, RunSetupError } from '../experiments/runner/run.js';
 import { readCsv, readRun } from '../experiments/runner/store.js';
@@ -61,8 +61,9 @@ describe('the registry', () => {
 
   it('every column list of a workload, a result and a model names declared metrics', () => {
     for (const kind of WORKLOAD_KINDS) {
-      for (const c of sampleColumns(kind)) expect(isMetric(c), `${kind} sample ${c}`).toBe(true);
-      for (const c of SCALAR_COLUMNS[kind]) expect(isMetric(c), `${kind} result ${c}`).toBe(true);
+      for (const c of WORKLOADS[kind].samples) expect(isMetric(c), `${kind} sample ${c}`).toBe(true);
+      for (const c of WORKLOADS[kind].results) expect(isMetric(c), `${kind} result ${c}`).toBe(true);
+      for (const c of WORKLOADS[kind].headline) expect(WORKLOADS[kind].results, `${kind} headline ${c}`).toContain(c);
     }
     for (const cols of Object.values(MODEL_COLUMNS)) for (const c of cols) expect(isMetric(c), c).toBe(true);
   });

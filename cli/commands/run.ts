@@ -8,6 +8,8 @@ import { KNOB_SECTIONS } from '../../experiments/knobs.js';
 import { loadLibrary, resolveSpec } from '../../experiments/library.js';
 import { formatSpecErrors, type KnobValue } from '../../experiments/spec.js';
 import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from '../../experiments/runner/run.js';
+import { trialConfig } from '../../experiments/runner/config.js';
+import { WORKLOADS } from '../../experiments/kinds/registry.js';
 import { checkRunFiles, combinedCsv, defaultRunsDir, describeDamage, findRun, listRuns } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
 import { Progress, fmt, jsonLine, stopSignal } from '../output.js';
@@ -37,12 +39,6 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cellText(r[c]))))].join('\n');
 }
 
-const DEFAULT_SUMMARY: Record<string, string[]> = {
-  bulk: ['goodput_bps_mean', 'goodput_bps_ci95', 'transmissions_per_packet_mean', 'retransmits_timeout_mean'],
-  messages: ['goodput_bps_mean', 'goodput_bps_ci95', 'transmissions_per_packet_mean', 'delivered_messages_mean'],
-  'udp-stream': ['loss_ratio_mean', 'loss_ratio_ci95', 'kernel_drops_receiver_mean', 'received_packets_mean'],
-  rpc: ['calls_succeeded_mean', 'latency_p50_ms_mean', 'latency_p99_ms_mean', 'duplicate_executions_mean'],
-};
 
 /**
  * A run named on the command line: a run folder by its path (the user's own, typed here), else a
@@ -152,8 +148,8 @@ export function registerRun(program: Command): void {
       stop.dispose();
       if (!json && summaries.length > 0) {
         const axes = run.spec.sweep.length === 0 ? [] : Object.keys(run.points[0]!.axes);
-        const kind = String(run.spec.workload.kind ?? 'bulk');
-        const y = run.spec.plot?.y.flatMap((c) => [`${c}_mean`, `${c}_ci95`]) ?? DEFAULT_SUMMARY[kind] ?? [];
+        const headline = WORKLOADS[trialConfig(run.spec, run.points[0]!, 0).workload.kind].headline;
+        const y = run.spec.plot?.y.flatMap((c) => [`${c}_mean`, `${c}_ci95`]) ?? headline.flatMap((c, i) => (i === 0 ? [`${c}_mean`, `${c}_ci95`] : [`${c}_mean`]));
         const extra = run.spec.model !== undefined ? Object.keys(summaries[0]!).filter((c) => c.startsWith('expected_') || c === 'model_error') : [];
         const cols = [...axes, 'completed_trials', ...y.filter((c) => c in summaries[0]!), ...extra];
         console.log(`\n${table(summaries, cols)}`);

@@ -29,6 +29,8 @@ export interface KnobInfo {
   integer?: boolean;
   values?: readonly string[];
   default: number | string | boolean;
+  /** A workload knob: the workload kinds that read it. */
+  workloads?: readonly string[];
 }
 
 /** A library experiment. */

@@ -7,13 +7,10 @@ import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.j
 import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
 import { deriveSeed } from '../../core/util/rng.js';
-import { DEFAULT_RETRY_POLICY } from '../../core/rpc/client.js';
-import { DEFAULT_DRC_CONFIG } from '../../core/rpc/drc.js';
-import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
-import { rpcSetupProblems, type RpcSetup } from '../../workloads/rpc/workload.js';
 import { KNOB_SECTIONS, knobAt, type KnobSection, type WorkloadKind } from '../knobs.js';
 import { axisName, type ExperimentSpec, type KnobValue, type SweepAxis } from '../spec.js';
 import type { Knob } from '../../core/knobs.js';
+import { WORKLOADS } from '../kinds/registry.js';
 
 /** Workload knob values with defaults applied. */
 export interface WorkloadConfig {
@@ -200,41 +197,7 @@ export function trialConfig(spec: ExperimentSpec, point: SweepPoint, repetition:
   };
 }
 
-/** The RPC setup of a trial. */
-export function rpcSetupOf(c: TrialConfig): RpcSetup {
-  const w = c.workload;
-  return {
-    transport: w.rpcTransport,
-    mix: { null: w.mixNull, echo: w.mixEcho, increment: w.mixIncrement },
-    echoBytes: w.echoBytes,
-    callsInFlight: w.callsInFlight,
-    totalCalls: w.calls,
-    durationMs: w.calls === 0 ? w.durationMs : 0,
-    policy: { ...DEFAULT_RETRY_POLICY, timeoutMs: w.rpcTimeoutMs, retryIntervalMs: w.rpcRetryMs, retryBackoff: w.rpcBackoff, retryIntervalMsMax: w.rpcRetryMsMax, maxRetransmissions: w.rpcMaxRetransmissions },
-    drc: { ...DEFAULT_DRC_CONFIG, enabled: w.drc },
-    forward: c.forward,
-    reverse: c.reverse,
-    transportConfig: { ...RPC_TRANSPORT_CONFIG, ...c.transportSet },
-    seed: c.seed,
-    intervalMs: c.intervalMs,
-    timeLimitMs: c.timeLimitMs,
-    binding: w.rpcBinding,
-  };
-}
-
 /** Problems of one trial configuration that no single knob range catches. */
 export function trialProblems(c: TrialConfig, network: Network): string[] {
-  const out = transportConfigProblems(c.transport, (k) => `transport.${k}`);
-  const w = c.workload;
-  if (w.kind === 'rpc') out.push(...rpcSetupProblems(rpcSetupOf(c), network.kind === 'sim' ? 'sim' : 'udp').map((p) => `rpc workload: ${p}`));
-  if (network.kind === 'sim' && w.kind !== 'udp-stream') {
-    const paced = c.forward.delayMs > 0 || c.forward.rateBitsPerSecond > 0 || c.reverse.delayMs > 0 || c.reverse.rateBitsPerSecond > 0 || c.sim.receiverPacketsPerSecond > 0 || (w.kind !== 'rpc' && w.readRateBytesPerSecond > 0);
-    if (!paced) out.push('in the simulator a link with no delay and no rate limit moves data in no time at all (goodput would be infinite): set forward.delayMs or forward.rateBitsPerSecond');
-  }
-  if (w.kind === 'flows' && network.kind !== 'sim') out.push('the flows workload runs in the simulator only: its flows share one emulated bottleneck queue (use --net sim)');
-  if (w.kind === 'flows' && w.reverseFlows > w.flows) out.push(`workload.reverseFlows (${w.reverseFlows}) must not exceed workload.flows (${w.flows})`);
-  if (w.kind === 'flows' && c.forward.rateBitsPerSecond <= 0) out.push('the flows workload needs a bottleneck to share: set forward.rateBitsPerSecond');
-  if (w.kind === 'messages' && w.messageBytes > w.bytes) out.push(`workload.messageBytes (${w.messageBytes}) must not exceed workload.bytes (${w.bytes})`);
-  if (w.kind === 'udp-stream' && c.forward.mtuBytes > 0 && w.datagramBytes + 28 > c.forward.mtuBytes) out.push(`workload.datagramBytes (${w.datagramBytes}) plus 28 bytes of IP/UDP header exceeds forward.mtuBytes (${c.forward.mtuBytes}): every datagram would be dropped`);
-  return out;
+  return [...transportConfigProblems(c.transport, (k) => `transport.${k}`), ...WORKLOADS[c.workload.kind].problems(c, network)];
 }

@@ -9,13 +9,14 @@ import { validateSpec, type ExperimentSpec, type KnobValue, type SpecError } fro
 import { expandSweep, networkText, parseNetwork, quickSpec, setPath, trialConfig, trialProblems, type Network, type SweepPoint } from './config.js';
 import { MODEL_COLUMNS, expectation } from './models.js';
 import { isMetric, type MetricName } from '../../core/metrics/registry.js';
+import { WORKLOADS } from '../kinds/registry.js';
 import { meanCi95 } from './stats.js';
 import { EVENT_COLUMNS, PACKETLAB_VERSION, RunStore, defaultRunsDir, hostFacts, type RunStatus } from './store.js';
 import type { LadderPacket } from '../api/contract.js';
 import { PeerClient } from '../../net/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
-import { SCALAR_COLUMNS, SimControl, runTrial, sampleColumns, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
+import { SimControl, runTrial, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
 export interface RunOptions {
@@ -110,7 +111,7 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
     for (const pr of trialProblems(c, network)) problems.push(`${where}${pr}`);
   }
   if (spec.plot !== undefined) {
-    const results = union(kindsOf(spec, points).map((k) => SCALAR_COLUMNS[k]));
+    const results = union(kindsOf(spec, points).map((k) => WORKLOADS[k].results));
     spec.plot.y.forEach((y, i) => {
       if (!(results as string[]).includes(y)) {
         const what = isMetric(y) ? 'is not a result of this run\'s workloads' : 'is not a metric (core/metrics/registry.ts)';
@@ -281,10 +282,10 @@ export class ExperimentRun {
     const { spec, points } = this;
     const kinds = kindsOf(spec, points);
     const axisNames = spec.sweep.length === 0 ? [] : Object.keys(points[0]!.axes);
-    const scalarCols = union(kinds.map((k) => SCALAR_COLUMNS[k]));
+    const scalarCols = union(kinds.map((k) => WORKLOADS[k].results));
     const modelCols = spec.model === undefined ? [] : [...MODEL_COLUMNS[spec.model], 'model_error'];
     const columns = {
-      samples: ['point', 'repetition', ...axisNames, ...union(kinds.map((k) => sampleColumns(k)))],
+      samples: ['point', 'repetition', ...axisNames, ...union(kinds.map((k) => WORKLOADS[k].samples))],
       events: [...EVENT_COLUMNS],
       summary: ['point', ...axisNames, 'trials', 'completed_trials', ...scalarCols.flatMap((c) => [`${c}_mean`, `${c}_ci95`]), ...modelCols],
     };

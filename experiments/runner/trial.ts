@@ -2,36 +2,29 @@
 // code path streams samples, applies the schedule and live changes (recording each as an event),
 // and reduces the run to the scalar results summary.csv averages.
 
-import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-meter.js';
-import { buildSimTransfer } from '../../workloads/transfer/sim-transfer.js';
-import { runUdpTransfer, type UdpTransferLive } from '../../workloads/transfer/udp-transfer.js';
-import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
-import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../workloads/stream/run.js';
-import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, runUdpRpcWorkload, summarizeSimRpc, type RpcSummary } from '../../workloads/rpc/workload.js';
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
-import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
 import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
-import { linkDrops, type Link, type ManualAction } from '../../core/impair/link.js';
-import { FLOW_GOODPUT_METRICS, metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
+import type { Link, ManualAction } from '../../core/impair/link.js';
+import type { MetricRow } from '../../core/metrics/registry.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
 import { RECEIVER_TRANSPORT_KNOBS, type ReceiverChanges, type TransportConfig } from '../../core/transport/config.js';
 import type { ImpairmentConfig } from '../../core/impair/config.js';
 import { checkKnobValue } from '../../core/knobs.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
 import type { KnobValue, ScheduleStep } from '../spec.js';
-import { rpcSetupOf, type Network, type TrialConfig } from './config.js';
+import type { Network, TrialConfig } from './config.js';
 import { LadderTracer, addTracer } from './ladder.js';
 import type { PeerClient } from '../../net/peer/client.js';
 import type { LocalPeerStats, ReceivingEnd } from '../../net/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
-import { listenerDefaultsOf } from '../../core/apps/services.js';
+import { WORKLOADS } from '../kinds/registry.js';
+import { orNaN, type LiveParts, type SocketRun, type TrialOutcome } from '../kinds/kind.js';
 
-/** How a trial ended. */
-export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
+export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 
 /** An event of a trial, for events.csv. */
 export interface TrialEvent {
@@ -42,16 +35,6 @@ export interface TrialEvent {
   before?: KnobValue;
   after?: KnobValue;
   detail?: string;
-}
-
-/** What a trial produced. */
-export interface TrialOutcome {
-  status: TrialStatus;
-  failure: string | null;
-  /** Scalar results, by metric (summary.csv). */
-  scalars: MetricRow;
-  /** The driver's own end-of-run summary (null when the trial never ran: its peer was lost). */
-  summary: TransferSummary | StreamSummary | RpcSummary | null;
 }
 
 /** Changes a knob of a running trial; resolves with null or what went wrong. */
@@ -195,124 +178,8 @@ function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: 
   return { timeS: sim.now / 1000, events: sim.events, workload: kind, sender: sender()?.snapshot() ?? null, receiver: receiver()?.snapshot() ?? null, inFlight };
 }
 
-/** Sample columns of a workload kind. */
-export function sampleColumns(kind: WorkloadKind): readonly string[] {
-  return kind === 'udp-stream' ? STREAM_COLUMNS : kind === 'rpc' ? RPC_COLUMNS : kind === 'flows' ? FLOWS_COLUMNS : TRANSFER_COLUMNS;
-}
-
-/** Scalar result columns of a workload kind, in summary.csv order. */
-export const SCALAR_COLUMNS: Record<WorkloadKind, readonly MetricName[]> = {
-  bulk: ['completed', 'goodput_bps', 'duration_s', 'transmissions_per_packet', 'retransmits_timeout', 'retransmits_fast', 'retransmits_spurious', 'timeouts', 'duplicates_suppressed', 'out_of_order_buffered', 'window_drops', 'checksum_failures', 'corrupt_delivered', 'data_matched', 'fwd_drops', 'rev_drops', 'rtt_mean_ms', 'kernel_drops_receiver'],
-  messages: [],
-  'udp-stream': ['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'link_drops_burst', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps'],
-  flows: ['completed', 'total_goodput_bps', 'mean_flow_goodput_bps', 'jain_index_final', 'time_to_fair_s', 'fwd_drops_queue', ...FLOW_GOODPUT_METRICS],
-  rpc: ['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'lookups', 'logical_latency_mean_ms', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions'],
-};
-SCALAR_COLUMNS.messages = [...SCALAR_COLUMNS.bulk, 'delivered_messages'];
-for (const list of Object.values(SCALAR_COLUMNS)) metricList(list);
-
-
-function transferScalars(s: TransferSummary, kernelDrops: number): MetricRow {
-  const c = s.sender;
-  const r = s.receiver;
-  const drops = (l: TransferSummary['forward']) => (l === null ? Number.NaN : linkDrops(l));
-  return {
-    completed: s.status === 'complete' ? 1 : 0,
-    goodput_bps: s.goodputBps,
-    duration_s: s.durationS,
-    transmissions_per_packet: c.dataPacketsSent > 0 ? (c.dataPacketsSent + c.retransmitsTimeout + c.retransmitsFast) / c.dataPacketsSent : Number.NaN,
-    retransmits_timeout: c.retransmitsTimeout,
-    retransmits_fast: c.retransmitsFast,
-    retransmits_spurious: c.retransmitsSpurious,
-    timeouts: c.timeouts,
-    duplicates_suppressed: r?.duplicatesSuppressed ?? Number.NaN,
-    out_of_order_buffered: r?.outOfOrderBuffered ?? Number.NaN,
-    window_drops: r?.windowDrops ?? Number.NaN,
-    checksum_failures: s.corruption.detected,
-    corrupt_delivered: r?.corruptDeliveredPackets ?? Number.NaN,
-    data_matched: s.dataMatched === null ? Number.NaN : s.dataMatched ? 1 : 0,
-    fwd_drops: drops(s.forward),
-    rev_drops: drops(s.reverse),
-    rtt_mean_ms: c.rttSamples > 0 ? c.rttSumMs / c.rttSamples : Number.NaN,
-    kernel_drops_receiver: kernelDrops,
-    delivered_messages: r?.deliveredMessages ?? Number.NaN,
-  };
-}
-
-function streamScalars(s: StreamSummary): MetricRow {
-  const r = s.receiver;
-  return {
-    completed: s.status === 'complete' ? 1 : 0,
-    sent_packets: s.sent.packetsSent,
-    received_packets: r?.packetsReceived ?? Number.NaN,
-    loss_ratio: s.lossRatio,
-    kernel_drops_receiver: r?.kernelDrops ?? Number.NaN,
-    link_drops_queue: s.link.dropsQueue,
-    link_drops_random: s.link.dropsRandom,
-    link_drops_burst: s.link.dropsBurst,
-    reordered_packets: r?.reordered ?? Number.NaN,
-    duplicate_packets: r?.duplicates ?? Number.NaN,
-    checksum_failures: r?.checksumFailures ?? Number.NaN,
-    jitter_ms: r?.jitterMs ?? Number.NaN,
-    receive_rate_bps: r !== null && s.durationS > 0 ? (r.bytesReceived * 8) / s.durationS : Number.NaN,
-  };
-}
-
-function rpcScalars(s: RpcSummary): MetricRow {
-  return {
-    completed: s.status === 'complete' ? 1 : 0,
-    calls_succeeded: s.callsSucceeded,
-    calls_failed: s.callsFailed,
-    calls_per_s: s.callsPerSecond,
-    lookups: s.lookups,
-    logical_latency_mean_ms: s.logicalLatencyMeanMs,
-    attempts_per_call: s.attemptsPerCall,
-    latency_mean_ms: s.latencyMeanMs,
-    latency_p50_ms: s.latencyP50Ms,
-    latency_p90_ms: s.latencyP90Ms,
-    latency_p99_ms: s.latencyP99Ms,
-    server_executions: s.server?.executions ?? Number.NaN,
-    duplicate_requests: s.server?.duplicateRequests ?? Number.NaN,
-    cache_hits: s.server?.cacheHits ?? Number.NaN,
-    duplicate_executions: s.counterRepeatedExecutions ?? Number.NaN,
-  };
-}
-
-function transferSetupOf(c: TrialConfig): TransferSetup {
-  const w = c.workload;
-  return {
-    transport: c.transport,
-    forward: c.forward,
-    reverse: c.reverse,
-    totalBytes: w.bytes,
-    messageBytes: w.kind === 'messages' ? w.messageBytes : 0,
-    readRateBytesPerSecond: w.readRateBytesPerSecond,
-    verifyData: w.verifyData,
-    seed: c.seed,
-    intervalMs: c.intervalMs,
-    timeLimitMs: c.timeLimitMs,
-  };
-}
-
-function streamSetupOf(c: TrialConfig): StreamSetup {
-  const w = c.workload;
-  return { datagramBytes: w.datagramBytes, ratePacketsPerSecond: w.ratePacketsPerSecond, durationMs: w.durationMs, intervalMs: c.intervalMs, impairment: c.forward, seed: c.seed };
-}
-
 // Transport knobs the receiving end uses too (they travel in the SYN at the start).
 const RECEIVER_KNOBS = new Set<string>(RECEIVER_TRANSPORT_KNOBS);
-
-/** What a live change can reach in a running trial. */
-interface LiveParts {
-  kind: WorkloadKind;
-  forward: Link | null;
-  reverse: Link | null;
-  sender: Connection | null;
-  receiver: (() => Connection | null) | null;
-  remoteReceiver: ((changes: ReceiverChanges) => Promise<string | null>) | null;
-  now(): number;
-  kick(): void;
-}
 
 /** Applies SECTION.KEY = value to a running trial; returns null or why it could not. */
 async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, path: string, value: KnobValue): Promise<string | null> {
@@ -379,108 +246,9 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   };
   const kernelDrops = () => (buffer === null ? 0 : (buffer as ReceiveBuffer).counters.drops);
   const current: Record<string, KnobValue> = {};
-  let sim: Simulator;
-  let parts: LiveParts;
-  let sample: (now: number) => MetricRow;
-  let done: () => boolean;
-  let start: () => void;
-  let finish: (why: string, stopped: boolean) => TrialOutcome;
-  let connected: () => boolean = () => true;
-  let streamReverse: Link | null = null;
-  let senderConn: () => Connection | null = () => null;
-  let receiverConn: () => Connection | null = () => null;
-
-  if (kind === 'bulk' || kind === 'messages') {
-    const setup = transferSetupOf(c);
-    const t = buildSimTransfer(setup, wrap);
-    sim = t.sim;
-    const meter = new TransferMeter({ sender: t.sender.conn, receiver: () => t.receiver()?.conn ?? null, forward: t.forward, reverse: t.reverse, kernelDrops: () => ({ sender: 0, receiver: kernelDrops() }) }, 0);
-    parts = { kind, forward: t.forward, reverse: t.reverse, sender: t.sender.conn, receiver: () => t.receiver()?.conn ?? null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
-    sample = (now) => meter.sample(now);
-    done = () => t.sender.state === 'done' || t.sender.state === 'failed';
-    connected = () => !Number.isNaN(t.sender.connectedAtMs);
-    senderConn = () => t.sender.conn;
-    receiverConn = () => t.receiver()?.conn ?? null;
-    start = () => t.sender.start(0);
-    finish = (why, stopped) => {
-      const status = stopped ? 'stopped' : t.sender.state === 'done' ? 'complete' : t.sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
-      if (status !== 'complete' && t.sender.state !== 'failed') t.sender.abort(sim.now, stopped ? 'stopped by the user' : `did not finish within ${setup.timeLimitMs} ms of virtual time`);
-      const end = sim.now;
-      sim.run({ untilMs: end + 60_000 });
-      const r = t.receiver();
-      const s = summarizeTransfer('sim', setup, t.sender, status, r === null ? null : { ...r.conn.counters }, t.forward.counters, t.reverse.counters, t.listener.counters.checksumFailures);
-      return { status, failure: s.failure, scalars: transferScalars(s, kernelDrops()), summary: s };
-    };
-  } else if (kind === 'udp-stream') {
-    const setup = streamSetupOf(c);
-    const t = buildSimStream(setup, wrap);
-    sim = t.sim;
-    streamReverse = t.reverse;
-    const meter = new StreamMeter(t.sender, t.forward, () => 0, 0);
-    let prevDrops = 0;
-    parts = { kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
-    sample = (now) => {
-      const row: MetricRow = meter.sample(now);
-      const d = kernelDrops();
-      row.kernel_drops_receiver = d - prevDrops;
-      prevDrops = d;
-      return row;
-    };
-    done = () => t.sender.state === 'done' || t.sender.state === 'failed';
-    start = () => t.sender.start(0);
-    finish = (_why, stopped) => {
-      if (stopped && t.sender.state !== 'done' && t.sender.state !== 'failed') {
-        t.sender.stop(sim.now);
-        sim.run({ untilMs: sim.now + 10_000, stop: () => t.sender.state === 'done' || t.sender.state === 'failed' });
-      }
-      const s = summarizeSimStream(setup, t, stopped, kernelDrops());
-      return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
-    };
-  } else if (kind === 'flows') {
-    const w = c.workload;
-    const f = buildSimFlows({ transport: c.transport, forward: c.forward, reverse: c.reverse, flows: w.flows, startGapMs: w.flowStartGapMs, windowFactor: w.flowWindowFactor, uncontrolledFlows: w.uncontrolledFlows, reverseFlows: w.reverseFlows, crossPacketsPerSecond: w.crossPacketsPerSecond, crossDatagramBytes: w.datagramBytes, durationMs: w.durationMs, seed: c.seed });
-    sim = f.sim;
-    const meter = new FlowsMeter(f, 0);
-    const rows: MetricRow[] = [];
-    parts = { kind, forward: f.forward, reverse: f.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
-    sample = (now) => {
-      const row = meter.sample(now);
-      rows.push(row);
-      return row;
-    };
-    done = () => f.over();
-    start = () => f.start(0);
-    finish = (_why, stopped) => {
-      for (const s of f.senders) if (s.state !== 'failed' && s.state !== 'done') s.abort(sim.now, stopped ? 'stopped by the user' : 'the flows ran for their duration');
-      sim.run({ untilMs: sim.now + 10_000 });
-      const failed = f.senders.find((s) => s.failure !== null && !/ran for their duration|stopped by the user/.test(s.failure));
-      const status: TrialStatus = stopped ? 'stopped' : failed !== undefined ? 'failed' : 'complete';
-      const summary = flowsSummary(rows, w.flows, w.flowStartGapMs, w.durationMs);
-      return { status, failure: failed?.failure ?? (stopped ? 'stopped by the user' : null), scalars: { completed: status === 'complete' ? 1 : 0, ...summary, fwd_drops_queue: f.forward.counters.dropsQueue }, summary: null };
-    };
-  } else {
-    const setup = rpcSetupOf(c);
-    const w = buildSimRpcWorkload(setup, wrap);
-    sim = w.sim;
-    const meter = new RpcMeter({ client: w.app.engine, server: () => [w.server], forward: w.forward, reverse: w.reverse }, 0);
-    parts = { kind, forward: w.forward, reverse: w.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => sim.now, kick: () => {} };
-    sample = (now) => meter.sample(now);
-    done = () => w.app.done;
-    start = () => w.app.start(0);
-    finish = (why, stopped) => {
-      if (stopped) w.app.stop();
-      const status = stopped ? 'stopped' : w.app.done ? 'complete' : why === 'time' ? 'timeout' : 'failed';
-      const failure = status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms of virtual time` : status === 'stopped' ? 'stopped by the user' : null;
-      const s = summarizeSimRpc(setup, w, status, failure);
-      return { status, failure, scalars: rpcScalars(s), summary: s };
-    };
-  }
-
-  if (ctx.capture !== undefined) {
-    const l = parts.forward!;
-    const r = kind === 'udp-stream' ? streamReverse! : parts.reverse!;
-    captureSimLinks(ctx.capture, l, r, kind === 'udp-stream' ? 'reports' : kind === 'rpc' ? 'replies' : 'ACK direction');
-  }
+  const w = WORKLOADS[kind].sim(c, wrap, kernelDrops);
+  const { sim, parts } = w;
+  if (ctx.capture !== undefined) captureSimLinks(ctx.capture, w.capture.forward, w.capture.reverse, w.capture.reverseCarries);
   if (ctx.onPacket !== undefined) {
     if (parts.forward !== null) addTracer(parts.forward, new LadderTracer('forward', 0, ctx.onPacket));
     if (parts.reverse !== null) addTracer(parts.reverse, new LadderTracer('reverse', 0, ctx.onPacket));
@@ -489,9 +257,9 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   let nextSample = c.intervalMs;
   let lastSample = 0;
   sim.addTicker({
-    pollTimeout: () => (done() ? null : nextSample),
+    pollTimeout: () => (w.done() ? null : nextSample),
     handleTimeout: (now) => {
-      ctx.onSample(sample(now));
+      ctx.onSample(w.sample(now));
       lastSample = now;
       nextSample = now + c.intervalMs;
     },
@@ -511,7 +279,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     }
   };
   sim.addTicker({
-    pollTimeout: () => (stepIndex < steps.length && !done() ? steps[stepIndex]!.atS * 1000 : null),
+    pollTimeout: () => (stepIndex < steps.length && !w.done() ? steps[stepIndex]!.atS * 1000 : null),
     handleTimeout: (now) => {
       while (stepIndex < steps.length && steps[stepIndex]!.atS * 1000 <= now) applyStep(now, steps[stepIndex++]!);
     },
@@ -534,7 +302,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
   control?.attach({
     timeS: () => sim.now / 1000,
-    state: () => simState(sim, parts, kind, senderConn, receiverConn),
+    state: () => simState(sim, parts, kind, w.sender, w.receiver),
     act: (direction, index, duplicate, action, delayMs) => {
       const link = linkOf(direction);
       if (link === null || !link.act(index, duplicate, action, delayMs)) return `no ${direction} datagram #${index}${duplicate ? ' (duplicate)' : ''} is in flight`;
@@ -544,7 +312,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     },
   });
   ctx.onEvent({ timeS: 0, kind: 'trial-start' });
-  start();
+  w.start();
   let why: string = 'stopped';
   try {
     for (;;) {
@@ -562,21 +330,21 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
           why = 'max-events';
         } else {
           const target = control.virtualTarget(sim.now);
-          why = sim.run({ untilMs: Math.min(target, c.timeLimitMs), stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+          why = sim.run({ untilMs: Math.min(target, c.timeLimitMs), stop: w.done, maxEvents: sim.events + SIM_SLICE_EVENTS });
           if (why === 'time' && target < c.timeLimitMs) why = 'max-events';
           await new Promise<void>((r) => setTimeout(r, 15));
         }
-        if (done() || sim.now >= c.timeLimitMs) why = done() ? 'stopped' : 'time';
+        if (w.done() || sim.now >= c.timeLimitMs) why = w.done() ? 'stopped' : 'time';
       } else {
-        why = sim.run({ untilMs: c.timeLimitMs, stop: done, maxEvents: sim.events + SIM_SLICE_EVENTS });
+        why = sim.run({ untilMs: c.timeLimitMs, stop: w.done, maxEvents: sim.events + SIM_SLICE_EVENTS });
       }
       if (pendingSets.length > 0) await Promise.all(pendingSets.splice(0));
-      if (!wasConnected && connected()) {
+      if (!wasConnected && w.connected()) {
         wasConnected = true;
         ctx.onEvent({ timeS: sim.now / 1000, kind: 'connected' });
       }
       if ((why !== 'max-events' && !(control?.paused ?? false)) || ctx.signal.aborted) break;
-      if (done()) break;
+      if (w.done()) break;
       // Yield so that live changes and a stop get in between slices.
       if (control === undefined || (!control.paused && !Number.isFinite(control.speed))) await new Promise<void>((r) => setImmediate(r));
     }
@@ -585,8 +353,8 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     control?.attach(null);
   }
   const end = sim.now;
-  if (end > lastSample || lastSample === 0) ctx.onSample(sample(end));
-  const out = finish(why, ctx.signal.aborted);
+  if (end > lastSample || lastSample === 0) ctx.onSample(w.sample(end));
+  const out = w.finish(why, ctx.signal.aborted);
   ctx.onEvent({ timeS: end / 1000, kind: 'trial-end', detail: out.failure === null ? out.status : `${out.status}: ${out.failure}` });
   return out;
 }
@@ -624,7 +392,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   ctx.onEvent({ timeS: 0, kind: 'trial-start' });
   let out: TrialOutcome | null = null;
   try {
-    out = ctx.network.kind === 'peer' ? await runPeerWorkload(ctx, live) : await runUdpWorkload(ctx, live, null, ctx.signal);
+    out = ctx.network.kind === 'peer' ? await runPeerWorkload(ctx, live) : await runSocketWorkload(ctx, live, null, ctx.signal);
     return out;
   } finally {
     for (const t of timers) clearTimeout(t);
@@ -634,59 +402,12 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   }
 }
 
-/** Where the far end is: null for a local one started for the trial. */
-type FarEnd = { host: string; port: number } | null;
-
-async function runUdpWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: FarEnd, signal: AbortSignal, remote?: ReceivingEnd): Promise<TrialOutcome> {
+/** A trial of the kind on sockets: to a far end started here, or to a peer agent's. */
+function runSocketWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far: SocketRun['far'], signal: AbortSignal, remote?: ReceivingEnd): Promise<TrialOutcome> {
   const c = ctx.config;
-  const kind = c.workload.kind;
-  {
-    if (kind === 'bulk' || kind === 'messages') {
-      const s = await runUdpTransfer({
-        setup: transferSetupOf(c),
-        peer: far,
-        remote,
-        socket: c.socket,
-        onSample: (row) => ctx.onSample(row),
-        signal,
-        capture: ctx.capture,
-        onStart: (t: UdpTransferLive) =>
-          live({
-            kind,
-            forward: t.forward,
-            reverse: t.reverse,
-            sender: t.sender.conn,
-            receiver: null,
-            remoteReceiver: t.reconfigureReceiver,
-            now: () => performance.now(),
-            kick: t.kick,
-          }),
-      });
-      const out: TrialOutcome = { status: s.status, failure: s.failure, scalars: transferScalars(s, Number.NaN), summary: s };
-      return out;
-    }
-    if (kind === 'udp-stream') {
-      const s = await runUdpStream({
-        setup: streamSetupOf(c),
-        peer: far,
-        socket: c.socket,
-        onSample: (row) => ctx.onSample(row),
-        signal,
-        capture: ctx.capture,
-        onStart: (t) => live({ kind, forward: t.forward, reverse: null, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
-      });
-      return { status: s.status, failure: s.failure, scalars: streamScalars(s), summary: s };
-    }
-    const s = await runUdpRpcWorkload({
-      setup: rpcSetupOf(c),
-      peer: far,
-      onSample: (row) => ctx.onSample(row),
-      signal,
-      capture: ctx.capture,
-      onStart: (t) => live({ kind, forward: t.forward, reverse: t.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: t.kick }),
-    });
-    return { status: s.status, failure: s.failure, scalars: rpcScalars(s), summary: s };
-  }
+  const w = WORKLOADS[c.workload.kind];
+  if (w.sockets === undefined) throw new Error(`the ${w.kind} workload runs in the simulator only`);
+  return w.sockets(c, { onSample: (row) => ctx.onSample(row), live, far, signal, capture: ctx.capture, remote });
 }
 
 /**
@@ -701,8 +422,7 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
   const net = ctx.network;
   if (peer === undefined || net.kind !== 'peer') throw new Error('a peer trial needs the peer agent\'s control channel');
   const c = ctx.config;
-  const w = c.workload;
-  const t = c.transport;
+  const kind = WORKLOADS[c.workload.kind];
   const stop = new AbortController();
   const onOuter = () => stop.abort();
   ctx.signal.addEventListener('abort', onOuter);
@@ -715,35 +435,19 @@ async function runPeerWorkload(ctx: TrialContext, live: (p: LiveParts) => void):
   let poller: AgentStatsPoller | null = null;
   try {
     if (lost !== null) throw new PeerLost(lost);
-    let service: number;
-    let port: number;
-    if (w.kind === 'rpc') {
-      const r = await peer.startRpcServer({ transports: [w.rpcTransport], drc: { enabled: w.drc }, socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(t), lifetimeMs, seed: c.seed });
-      service = r.service;
-      port = (w.rpcTransport === 'udp' ? r.udpPort : w.rpcTransport === 'tcp' ? r.tcpPort : r.pltPort)!;
-    } else {
-      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(t), lifetimeMs, seed: c.seed });
-      service = l.service;
-      port = l.udpPort;
-    }
+    if (kind.peer === undefined) throw new Error(`the ${kind.kind} workload cannot run against a peer agent`);
+    const { service, port } = await kind.peer.start(peer, c, lifetimeMs);
     ctx.onEvent({ timeS: 0, kind: 'connected', detail: `peer ${net.host}:${net.port} serves the trial on port ${port}` });
-    if (w.kind === 'bulk' || w.kind === 'messages') poller = new AgentStatsPoller(peer, service, c.intervalMs);
-    const out = await runUdpWorkload(ctx, live, { host: net.host, port }, stop.signal, poller ?? undefined);
+    if (kind.peer.pollsReceiver) poller = new AgentStatsPoller(peer, service, c.intervalMs);
+    const out = await runSocketWorkload(ctx, live, { host: net.host, port }, stop.signal, poller ?? undefined);
     if (lost !== null) throw new PeerLost(lost);
-    // What only the agent has beyond the transfer's summary (whose receiver counters it asked for
-    // after the transfer): the kernel drops of the listening socket, and an RPC server's counters.
+    // What only the agent has beyond the run's own summary (whose receiver counters it asked for
+    // after a transfer): the kernel drops of the listening socket, an RPC server's counters.
     const stats = await peer.stop(service).catch((e: Error) => {
       if (lost !== null) throw new PeerLost(lost);
       throw e;
     });
-    if (stats.kind === 'listener') {
-      if (stats.kernelDrops !== null) out.scalars.kernel_drops_receiver = stats.kernelDrops;
-    } else if (stats.kind === 'rpc') {
-      out.scalars.server_executions = orNaN(stats.server.executions);
-      out.scalars.duplicate_requests = orNaN(stats.server.duplicateRequests);
-      out.scalars.cache_hits = orNaN(stats.server.cacheHits);
-      out.scalars.duplicate_executions = stats.counter.repeatedExecutions;
-    }
+    kind.peer.merge(stats, out.scalars);
     return out;
   } catch (e) {
     if (e instanceof PeerLost || lost !== null) {
@@ -830,11 +534,6 @@ export class AgentStatsPoller implements ReceivingEnd {
   }
 }
 
-/** A counter the agent sent as a number: it sends null where it had NaN, and a missing one is unknown too. */
-function orNaN(v: number | null | undefined): number {
-  return v ?? Number.NaN;
-}
-
 /** Counters as numbers (see orNaN). */
 function numbers(counters: Record<string, number | null>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -842,40 +541,3 @@ function numbers(counters: Record<string, number | null>): Record<string, number
   return out;
 }
 
-/**
- * The figures of a flows trial: per-flow goodput over its last quarter, Jain's index of those, and
- * how long after the last flow started the flows became fair (a one-second moving Jain's index at
- * 0.95 or more from then on; NaN when they never did).
- */
-function flowsSummary(rows: readonly MetricRow[], flows: number, startGapMs: number, durationMs: number): MetricRow {
-  const out: MetricRow = {};
-  const tail = rows.filter((r) => r.time_s! >= (durationMs / 1000) * 0.75);
-  const means: number[] = [];
-  for (let i = 1; i <= MAX_FLOWS; i++) {
-    const column = FLOW_GOODPUT_METRICS[i - 1]!;
-    const v = i <= flows && tail.length > 0 ? tail.reduce((a, r) => a + (r[column] ?? 0), 0) / tail.length : Number.NaN;
-    out[column] = v;
-    if (i <= flows) means.push(v);
-  }
-  out.total_goodput_bps = means.reduce((a, b) => a + b, 0);
-  out.mean_flow_goodput_bps = out.total_goodput_bps / flows;
-  out.jain_index_final = jainIndex(means);
-  const lastStartS = ((flows - 1) * startGapMs) / 1000;
-  const window = Math.max(1, Math.round(rows.length > 1 ? 1 / (rows[1]!.time_s! - rows[0]!.time_s!) : 10));
-  let fairSince = Number.NaN;
-  for (let k = 0; k < rows.length; k++) {
-    if (rows[k]!.time_s! < lastStartS) continue;
-    const from = Math.max(0, k - window + 1);
-    const avg: number[] = [];
-    for (let i = 1; i <= flows; i++) {
-      let sum = 0;
-      for (let j = from; j <= k; j++) sum += rows[j]![FLOW_GOODPUT_METRICS[i - 1]!] ?? 0;
-      avg.push(sum / (k - from + 1));
-    }
-    const fair = jainIndex(avg) >= 0.95;
-    if (fair && Number.isNaN(fairSince)) fairSince = rows[k]!.time_s!;
-    if (!fair) fairSince = Number.NaN;
-  }
-  out.time_to_fair_s = Number.isNaN(fairSince) ? Number.NaN : Math.max(0, fairSince - lastStartS);
-  return out;
-}

@@ -72,34 +72,9 @@ export function knobStep(k: Pick<KnobInfo, 'integer' | 'unit'>): string {
   return 'any';
 }
 
-// Which workload kinds use a workload knob; knobs not listed show for every kind.
-const WORKLOAD_USE: Record<string, readonly string[]> = {
-  bytes: ['bulk', 'messages'],
-  verifyData: ['bulk', 'messages'],
-  readRateBytesPerSecond: ['bulk', 'messages'],
-  messageBytes: ['messages'],
-  ratePacketsPerSecond: ['udp-stream'],
-  datagramBytes: ['udp-stream', 'flows'],
-  durationMs: ['udp-stream', 'rpc', 'flows'],
-  flows: ['flows'],
-  flowStartGapMs: ['flows'],
-  uncontrolledFlows: ['flows'],
-  flowWindowFactor: ['flows'],
-  crossPacketsPerSecond: ['flows'],
-  reverseFlows: ['flows'],
-};
-
-/** Workload knobs this panel knows which kinds use (a test checks every workload knob is here or an RPC one). */
-export const CLASSIFIED_WORKLOAD_KNOBS = Object.keys(WORKLOAD_USE);
-
-/** Whether a knob matters for a workload kind (transport knobs do not for a raw UDP stream). */
-export function knobApplies(k: Pick<KnobInfo, 'section' | 'key'>, workloadKind: string): boolean {
-  if (k.section === 'workload') {
-    if (k.key === 'kind') return true;
-    const uses = WORKLOAD_USE[k.key] ?? (/^(rpc|calls|mix|echo|drc)/.test(k.key) ? ['rpc'] : null);
-    return uses === null || uses.includes(workloadKind);
-  }
-  return true;
+/** Whether a knob matters for a workload kind: a workload knob says which kinds read it (the lab's workload registry). */
+export function knobApplies(k: Pick<KnobInfo, 'section' | 'key' | 'workloads'>, workloadKind: string): boolean {
+  return k.section !== 'workload' || k.workloads === undefined || k.workloads.includes(workloadKind);
 }
 
 /** A spec as far as the panel reads it. */
