@@ -8,7 +8,7 @@ import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT } from '../../core/impair/config.js';
-import { HeldSends } from './held-sends.js';
+import { HeldSends, type SendCounters } from './held-sends.js';
 import { plainAddress } from '../../core/util/address.js';
 
 /** How a peer table is set up. */
@@ -81,7 +81,7 @@ export class PeerTable {
 }
 
 /** Counters of the driver itself. */
-export class DriverCounters {
+export class DriverCounters implements SendCounters {
   /** Datagrams handed to the socket for sending. */
   sent = 0;
   /** Sends that failed (ENOBUFS, EHOSTUNREACH, ...), as far as completion callbacks tell: a send made without one (HeldSends' while nothing is queued) fails unseen. */

@@ -22,7 +22,6 @@ import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import type { Link } from '../../core/impair/link.js';
-import type { DriverCounters, PeerTable } from './driver.js';
 
 /** Datagrams handed to the socket and not yet completed, at most (about 5 MB of 1200-byte datagrams). */
 export const MAX_QUEUED_SENDS = 4096;
@@ -60,14 +59,35 @@ export interface SendingSocket {
   getSendQueueCount?(): number;
 }
 
+// HeldSends says what it needs of the drivers' counters and peer table here rather than importing
+// their classes: the drivers import HeldSends, and nothing imports back.
+
+/** The counters HeldSends keeps (a driver's DriverCounters). */
+export interface SendCounters {
+  /** Datagrams handed to the socket for sending. */
+  sent: number;
+  /** Sends whose completion callback reported an error. */
+  sendErrors: number;
+  /** Last send error message. */
+  lastSendError: string;
+  /** Datagrams dropped because the socket's send queue was full. */
+  sendQueueDrops: number;
+}
+
+/** The addresses of peer ids (a driver's PeerTable). */
+export interface PeerAddresses {
+  /** The address of an id, or undefined when the id has none. */
+  address(id: number): { address: string; port: number } | undefined;
+}
+
 /** How HeldSends is set up. */
 export interface HeldSendsOptions {
   /** The link whose delivered datagrams are sent (and released). */
   link: Link;
-  counters: DriverCounters;
+  counters: SendCounters;
   socket: SendingSocket;
   /** The addresses of the peer ids datagrams are sent to. */
-  peers: Pick<PeerTable, 'address'>;
+  peers: PeerAddresses;
   /** The peer id the socket is connect()ed to: datagrams to it are sent without an address (-1 or absent: none). */
   connectedPeer?: number;
 }
@@ -79,9 +99,9 @@ export class HeldSends {
   private count = 0;
   private readonly queueCount: (() => number) | null;
   private readonly link: Link;
-  private readonly counters: DriverCounters;
+  private readonly counters: SendCounters;
   private readonly socket: SendingSocket;
-  private readonly peers: Pick<PeerTable, 'address'>;
+  private readonly peers: PeerAddresses;
   private readonly connectedPeer: number;
 
   constructor(o: HeldSendsOptions) {
