@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { HeldSends, MAX_QUEUED_SENDS, markSendsAtOnce, udpSocket } from '../net/udp/held-sends.js';
-import { DriverCounters, PeerTable } from '../net/udp/driver.js';
+import { PeerTable } from '../net/udp/driver.js';
+import { DriverCounters } from '../net/driver-loop.js';
 import { Link } from '../core/impair/link.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 

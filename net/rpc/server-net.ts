@@ -3,7 +3,8 @@
 // lab transport through a Listener. Servers bind to loopback unless given another address.
 
 import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../../core/listener.js';
-import { MessageDriver, type MessageSocket } from './message-driver.js';
+import { MessageDriver } from './message-driver.js';
+import type { MessageSocket } from '../driver-loop.js';
 import { bindUdp, hostOf } from '../udp/listener-server.js';
 import { RecyclingPeerTable } from '../udp/recycling-peers.js';
 import type { SocketConfig } from '../../core/knobs.js';

@@ -1,15 +1,18 @@
-// The real-network driver: runs an Endpoint on a node:dgram socket. Outgoing datagrams pass through
-// an egress Link and incoming ones through an optional ingress Link (the lab's own impairment; this
-// kernel has no netem). One timer serves the earliest deadline; deadlines closer than a
-// millisecond are served with setImmediate, so pacing and short delays work below timer
-// resolution without blocking the event loop.
+// The real-network driver: runs an Endpoint on a node:dgram socket, on the loop both drivers share
+// (net/driver-loop.ts). Outgoing datagrams pass through an egress Link and incoming ones through an
+// optional ingress Link (the lab's own impairment; this kernel has no netem). What is its own: every
+// datagram's source address is looked up in the peer table, and the loop works once after each
+// burst of datagrams rather than once per datagram.
 
 import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT } from '../../core/impair/config.js';
-import { HeldSends, type SendCounters } from './held-sends.js';
+import { DriverLoop, type DriverCounters } from '../driver-loop.js';
 import { plainAddress } from '../../core/util/address.js';
+
+// The workloads import SELF from here, beside the driver.
+export { SELF } from '../driver-loop.js';
 
 /** How a peer table is set up. */
 export interface PeerTableOptions {
@@ -80,26 +83,6 @@ export class PeerTable {
   }
 }
 
-/** Counters of the driver itself. */
-export class DriverCounters implements SendCounters {
-  /** Datagrams handed to the socket for sending. */
-  sent = 0;
-  /** Sends that failed (ENOBUFS, EHOSTUNREACH, ...), as far as completion callbacks tell: a send made without one (HeldSends' while nothing is queued) fails unseen. */
-  sendErrors = 0;
-  /** Last send error message. */
-  lastSendError = '';
-  /** Datagrams received from the socket. */
-  received = 0;
-  /** Datagrams from addresses beyond the peer table. */
-  unknownPeers = 0;
-  /** Datagrams dropped because the socket's send queue was full (it drains at the receiver's pace on loopback). */
-  sendQueueDrops = 0;
-  /** Errors the socket reported. */
-  socketErrors = 0;
-  /** Last socket error message. */
-  lastSocketError = '';
-}
-
 /** How a driver is set up. */
 export interface UdpDriverOptions {
   socket: Socket;
@@ -119,150 +102,58 @@ export interface UdpDriverOptions {
   onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
-/** The address id a driver gives its own socket (the `to` of incoming datagrams on the ingress link). */
-export const SELF = 0x7fffffff;
-const BATCH = 256;
-
 /** Drives one endpoint on one socket. */
 export class UdpDriver {
-  readonly counters = new DriverCounters();
+  /** Counters of the driver itself. */
+  readonly counters: DriverCounters;
+  /** Impairment on the way out. */
   readonly egress: Link;
+  /** Impairment on the way in, or null. */
   readonly ingress: Link | null;
-  private readonly socket: Socket;
-  private readonly endpoint: Endpoint;
+  private readonly loop: DriverLoop;
   private readonly peers: PeerTable;
-  private readonly clock: () => number;
-  private readonly onProgress: ((now: number) => void) | undefined;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private immediate = false;
-  private moreNow = false;
-  private stopped = false;
-  private readonly held: HeldSends;
 
   constructor(o: UdpDriverOptions) {
-    this.socket = o.socket;
-    this.endpoint = o.endpoint;
     this.peers = o.peers;
-    this.egress = o.egress ?? new Link(NO_IMPAIRMENT, 1);
-    this.ingress = o.ingress ?? null;
-    this.clock = o.clock ?? (() => performance.now());
-    this.onProgress = o.onProgress;
     this.onMessage = this.onMessage.bind(this);
-    this.onTimer = this.onTimer.bind(this);
-    this.onImmediate = this.onImmediate.bind(this);
-    this.held = new HeldSends({ link: this.egress, counters: this.counters, socket: o.socket, peers: o.peers, connectedPeer: o.connectedPeer });
-    this.onError = (err: NodeJS.ErrnoException) => {
-      this.counters.socketErrors++;
-      this.counters.lastSocketError = err.message;
-      o.onSocketError?.(err);
-    };
+    this.loop = new DriverLoop({
+      socket: o.socket,
+      endpoint: o.endpoint,
+      peers: o.peers,
+      onMessage: this.onMessage,
+      egress: o.egress ?? new Link(NO_IMPAIRMENT, 1),
+      ingress: o.ingress ?? null,
+      clock: o.clock,
+      onProgress: o.onProgress,
+      connectedPeer: o.connectedPeer,
+      onSocketError: o.onSocketError,
+    });
+    this.counters = this.loop.counters;
+    this.egress = this.loop.egress;
+    this.ingress = this.loop.ingress;
   }
-
-  private readonly onError: (err: NodeJS.ErrnoException) => void;
 
   /** Starts listening to the socket and serving deadlines. */
   start(): void {
-    this.socket.on('message', this.onMessage);
-    this.socket.on('error', this.onError);
-    this.kick();
+    this.loop.start();
   }
 
   /** Stops serving; the socket stays open (its owner closes it). */
   stop(): void {
-    this.stopped = true;
-    this.socket.off('message', this.onMessage);
-    this.socket.off('error', this.onError);
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
   }
 
   /** Runs due work now (after the application changed something, such as starting a transfer). */
   kick(): void {
-    if (this.stopped) return;
-    this.work(this.clock());
+    this.loop.kick();
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.stopped) return;
-    const now = this.clock();
-    this.counters.received++;
-    const from = this.peers.idOf(rinfo.address, rinfo.port);
-    if (from < 0) {
-      this.counters.unknownPeers++;
-      return;
-    }
-    if (this.ingress !== null) this.ingress.send(now, msg, from, SELF);
-    else this.endpoint.handleDatagram(now, msg, from);
+  private onMessage(msg: Uint8Array, rinfo: RemoteInfo): void {
+    const loop = this.loop;
+    if (loop.stopped) return;
+    if (!loop.receive(loop.clock(), msg, this.peers.idOf(rinfo.address, rinfo.port))) return;
     // libuv hands over up to 32 datagrams per poll, one callback each; the sending and scheduling
     // work runs once after the burst (in the check phase), so ACKs and timers are computed once.
-    if (!this.immediate) {
-      this.immediate = true;
-      setImmediate(this.onImmediate);
-    }
-  }
-
-  private onTimer(): void {
-    this.timer = null;
-    this.timerAt = Number.POSITIVE_INFINITY;
-    if (!this.stopped) this.work(this.clock());
-  }
-
-  private onImmediate(): void {
-    this.immediate = false;
-    if (!this.stopped) this.work(this.clock());
-  }
-
-  private work(now: number): void {
-    const ep = this.endpoint;
-    const ingress = this.ingress;
-    if (ingress !== null) {
-      for (let h = ingress.pollDeliver(now); h >= 0; h = ingress.pollDeliver(now)) {
-        ep.handleDatagram(now, ingress.data(h), ingress.from(h));
-        ingress.release(h);
-      }
-    }
-    const t = ep.pollTimeout();
-    if (t !== null && t <= now) ep.handleTimeout(now);
-    // Sends libuv queued without a completion callback are released here at the latest.
-    this.held.reap();
-    const egress = this.egress;
-    // At most BATCH datagrams per turn of the event loop: send completions and incoming datagrams
-    // get their turn, and a sender that fell behind its schedule catches up in steps.
-    let n = 0;
-    for (let dg = ep.pollTransmit(now); dg !== null; dg = ++n < BATCH ? ep.pollTransmit(now) : null) egress.send(now, dg, SELF, ep.transmitTo);
-    if (n >= BATCH) this.moreNow = true; // the endpoint may have more: come back at once
-    n = 0;
-    for (let h = egress.pollDeliver(now); h >= 0; h = ++n < BATCH ? egress.pollDeliver(now) : -1) this.held.transmit(h);
-    if (n >= BATCH) this.moreNow = true;
-    this.onProgress?.(now);
-    if (!this.stopped) this.schedule(now);
-  }
-
-  private schedule(now: number): void {
-    let next = this.endpoint.pollTimeout();
-    const e = this.egress.pollTimeout();
-    if (e !== null && (next === null || e < next)) next = e;
-    const i = this.ingress?.pollTimeout() ?? null;
-    if (i !== null && (next === null || i < next)) next = i;
-    if (this.moreNow) {
-      this.moreNow = false;
-      next = now;
-    }
-    if (next === null) return;
-    const delay = next - now;
-    if (delay < 1) {
-      if (!this.immediate) {
-        this.immediate = true;
-        setImmediate(this.onImmediate);
-      }
-      return;
-    }
-    // An armed timer that fires no later than needed is kept; it re-plans when it fires.
-    if (this.timer !== null && this.timerAt <= next) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    const ms = Math.floor(delay);
-    this.timerAt = now + ms;
-    this.timer = setTimeout(this.onTimer, ms);
+    loop.workSoon();
   }
 }

@@ -1,6 +1,6 @@
-// Sends of a link's pooled datagrams, and the datagrams handed to the socket but not yet sent. Both
-// drivers (net/udp/driver.ts, net/rpc/message-driver.ts) send through here: transmit() finds the
-// address of a datagram's peer id and sends it, without one to the peer the socket is connected to.
+// Sends of a link's pooled datagrams, and the datagrams handed to the socket but not yet sent. The
+// loop both drivers run on (net/driver-loop.ts) sends through here: transmit() finds the address of
+// a datagram's peer id and sends it, without one to the peer the socket is connected to.
 //
 // libuv sends a datagram at once while its send queue is empty; then the bytes are in the kernel
 // when send() returns and the pool buffer is free again. Only when the kernel's buffer is full does
