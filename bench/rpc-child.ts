@@ -69,8 +69,8 @@ async function serve(kind: string): Promise<void> {
   let port: number;
   if (kind === 'lab') {
     const counter = new CounterService();
-    const s = await RpcServer.start({ programs: [counter.program()], tcpPort: null });
-    port = s.udpPort!;
+    const s = await RpcServer.start({ programs: [counter.program()], ports: { udp: 0 } });
+    port = s.port('udp')!;
   } else if (kind === 'dgram') {
     // The lab's socket kind (its lookup answers an IP address at once, where dns.lookup answers on
     // the next tick), so that each reply costs the bare server no more than it can cost any Node code.

@@ -6,6 +6,7 @@
 import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, numberKnob, type Knob, type NumberKnob } from '../core/knobs.js';
 import { DEFAULT_RETRY_POLICY } from '../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS, orList } from '../core/rpc/transports.js';
 
 const MiB = 1024 * 1024;
 
@@ -35,7 +36,7 @@ export const WORKLOAD_KNOBS: readonly Knob[] = [
   num({ key: 'uncontrolledFlows', flag: 'uncontrolled-flows', label: 'Flows without congestion control', description: 'flows: the first N flows ignore transport.congestionControl and send their whole window', live: false, unit: 'count', min: 0, max: 8, integer: true, default: 0 }),
   num({ key: 'flowWindowFactor', flag: 'flow-window-factor', label: 'Window factor per flow', description: 'flows: flow i (from 0) has a window of transport.windowPackets x factor^i, 1 for equal windows', live: false, unit: 'number', min: 1, max: 16, integer: false, default: 1 }),
   num({ key: 'crossPacketsPerSecond', flag: 'cross-rate', label: 'UDP cross traffic (packets/s)', description: 'flows: a raw UDP stream of datagramBytes through the same bottleneck, 0 for none', live: false, unit: 'count', min: 0, max: 1_000_000, integer: false, default: 0 }),
-  { kind: 'enum', key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: 'rpc: UDP, TCP with record marking, or the lab transport', group: 'workload', live: false, values: ['udp', 'tcp', 'plt'], default: 'udp' },
+  { kind: 'enum', key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: `rpc: ${orList(RPC_TRANSPORTS.map((t) => RPC_TRANSPORT[t].label))}`, group: 'workload', live: false, values: [...RPC_TRANSPORTS], default: 'udp' },
   num({ key: 'calls', flag: 'calls', label: 'Calls', description: 'rpc: calls to make, 0 to call for the duration', live: false, unit: 'count', min: 0, max: 1e9, integer: true, default: 1000 }),
   num({ key: 'callsInFlight', flag: 'in-flight', label: 'Calls in flight', description: 'rpc: calls kept outstanding', live: false, unit: 'count', min: 1, max: 1024, integer: true, default: 8 }),
   num({ key: 'echoBytes', flag: 'echo-bytes', label: 'ECHO payload (bytes)', description: 'rpc: payload of an ECHO call', live: false, unit: 'bytes', min: 0, max: 65000, integer: true, default: 32 }),

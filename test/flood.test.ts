@@ -135,15 +135,15 @@ describe('floods on loopback', () => {
       const K = KvProgV1.procedures;
       for (let i = 0; i < 30; i++) demo.kv.kvPut({ key: `k${i}`, value: new Uint8Array(1000), expected_revision: null });
       const seeds = [rpcCall(1, K.KV_LIST as ProcedureDescriptor<unknown, unknown>, ''), rpcCall(2, K.KV_GET as ProcedureDescriptor<unknown, unknown>, 'k1'), rpcCall(3, CounterProgV1.procedures.INCREMENT as ProcedureDescriptor<unknown, unknown>, 1)];
-      const flooders = await udpFlood(draw(hostileBytes(seeds), 10_000, 2), server.udpPort!);
-      await tcpFlood(draw(hostileBytes(seeds.map(frameRecord), 3000), 3000, 3), server.tcpPort!);
+      const flooders = await udpFlood(draw(hostileBytes(seeds), 10_000, 2), server.port('udp')!);
+      await tcpFlood(draw(hostileBytes(seeds.map(frameRecord), 3000), 3000, 3), server.port('tcp')!);
       for (const transport of ['udp', 'tcp'] as const) {
-        const c = await RpcClient.connect({ host: '127.0.0.1', port: transport === 'udp' ? server.udpPort! : server.tcpPort!, transport, policy: FAST });
+        const c = await RpcClient.connect({ host: '127.0.0.1', port: transport === 'udp' ? server.port('udp')! : server.port('tcp')!, transport, policy: FAST });
         await c.ping(KvProgV1.program, 1);
         await c.close();
       }
       const worst = expectNoAmplification(flooders);
-      console.log(`flood: RPC server: 10000 datagrams and 3000 TCP writes, largest UDP bytes back / in per source port ${worst.toFixed(3)}; refused replies ${server.udp!.counters.repliesTooLargeForCall}`);
+      console.log(`flood: RPC server: 10000 datagrams and 3000 TCP writes, largest UDP bytes back / in per source port ${worst.toFixed(3)}; refused replies ${server.engine('udp')!.counters.repliesTooLargeForCall}`);
       for (const f of flooders) f.socket.close();
     } finally {
       await server.close();

@@ -111,12 +111,12 @@ describe('peer agent on loopback', () => {
   it('RPC workloads complete over udp, tcp and plt against one counter, and the agent counts the executions', async () => {
     const c = await client();
     const r = await c.startRpcServer({ transports: ['udp', 'tcp', 'plt'], drc: { enabled: true } });
-    expect(r.udpPort).not.toBeNull();
-    expect(r.tcpPort).not.toBeNull();
-    expect(r.pltPort).not.toBeNull();
+    expect(r.ports.udp).not.toBeNull();
+    expect(r.ports.tcp).not.toBeNull();
+    expect(r.ports.plt).not.toBeNull();
     let succeeded = 0;
     for (const transport of ['udp', 'tcp', 'plt'] as const) {
-      const port = transport === 'udp' ? r.udpPort! : transport === 'tcp' ? r.tcpPort! : r.pltPort!;
+      const port = r.ports[transport]!;
       const s = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, transport, totalCalls: 300, seed: 3 }, peer: { host: r.host, port } });
       expect(s.status, `${transport}: ${s.failure ?? ''}`).toBe('complete');
       expect(s.callsSucceeded).toBe(300);
@@ -124,7 +124,7 @@ describe('peer agent on loopback', () => {
     }
     // Naming: the service's portmapper (RFC 1833, next to the counter) maps it on every transport.
     for (const transport of ['udp', 'tcp'] as const) {
-      const port = transport === 'udp' ? r.udpPort! : r.tcpPort!;
+      const port = r.ports[transport]!;
       const s = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, transport, totalCalls: 100, seed: 4, binding: 'every-call', mix: { null: 1, echo: 0, increment: 0 } }, peer: { host: r.host, port } });
       expect(s.status, `${transport}: ${s.failure ?? ''}`).toBe('complete');
       expect(s.lookups).toBe(100);
@@ -145,7 +145,7 @@ describe('peer agent on loopback', () => {
     const c = await client();
     const r = await c.startRpcServer({ transports: ['udp'], drc: { enabled: true } });
     await c.configureRpc(r.service, { enabled: false });
-    const s = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, totalCalls: 400, seed: 9, forward: { ...NO_IMPAIRMENT, duplicateProbability: 0.2 } }, peer: { host: r.host, port: r.udpPort! } });
+    const s = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, totalCalls: 400, seed: 9, forward: { ...NO_IMPAIRMENT, duplicateProbability: 0.2 } }, peer: { host: r.host, port: r.ports.udp! } });
     expect(s.status, s.failure ?? '').toBe('complete');
     const stats = await c.stop(r.service);
     if (stats.kind !== 'rpc') throw new Error('not an rpc service');
@@ -190,7 +190,7 @@ describe('peer agent on loopback', () => {
     const own = await bindUdp('127.0.0.1');
     const answered = await new Promise<number>((resolve) => {
       own.once('message', (m) => resolve(m.length));
-      own.send(call, r.udpPort!, '127.0.0.1');
+      own.send(call, r.ports.udp!, '127.0.0.1');
     });
     own.close();
     expect(answered).toBeGreaterThan(0);
@@ -198,15 +198,15 @@ describe('peer agent on loopback', () => {
     const got: Buffer[] = [];
     stranger.on('message', (m) => got.push(m));
     for (let i = 0; i < 3; i++) {
-      stranger.send(call, r.udpPort!, '127.0.0.1');
-      stranger.send(call, r.pltPort!, '127.0.0.1');
+      stranger.send(call, r.ports.udp!, '127.0.0.1');
+      stranger.send(call, r.ports.plt!, '127.0.0.1');
     }
     await new Promise((res) => setTimeout(res, 300));
     stranger.close();
     expect(got).toEqual([]);
     // A TCP connection from another host is closed at once, before a record is read.
     const closed = await new Promise<boolean>((resolve) => {
-      const sock = connect({ host: '127.0.0.1', port: r.tcpPort!, localAddress: '127.0.0.2' }, () => sock.write(Buffer.concat([Buffer.from([0x80, 0, 0, 40]), call])));
+      const sock = connect({ host: '127.0.0.1', port: r.ports.tcp!, localAddress: '127.0.0.2' }, () => sock.write(Buffer.concat([Buffer.from([0x80, 0, 0, 40]), call])));
       sock.on('data', () => resolve(false));
       sock.on('close', () => resolve(true));
       sock.on('error', () => {});

@@ -53,8 +53,8 @@ try {
     out({ type: 'transfer', status: t.status, failure: t.failure, dataMatched: t.dataMatched, bytes: t.bytes, retransmits: t.sender.retransmitsTimeout + t.sender.retransmitsFast,
       received: ls.sessions.filter((s) => s.kind === 'reliable').map((s) => s.counters.deliveredBytes), listenerPeer: ls.sessions[0]?.peer ?? null });
     const r = await c.startRpcServer({ transports: ['udp', 'tcp'], drc: { enabled: false } });
-    const w = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, totalCalls: 500, seed: 4, forward: { ...NO_IMPAIRMENT, duplicateProbability: 0.1 } }, peer: { host: r.host, port: r.udpPort } });
-    const w2 = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, transport: 'tcp', totalCalls: 200, seed: 5 }, peer: { host: r.host, port: r.tcpPort } });
+    const w = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, totalCalls: 500, seed: 4, forward: { ...NO_IMPAIRMENT, duplicateProbability: 0.1 } }, peer: { host: r.host, port: r.ports.udp } });
+    const w2 = await runUdpRpcWorkload({ setup: { ...DEFAULT_RPC_SETUP, transport: 'tcp', totalCalls: 200, seed: 5 }, peer: { host: r.host, port: r.ports.tcp } });
     const rs = await c.stop(r.service);
     out({ type: 'rpc', status: w.status, failure: w.failure, succeeded: w.callsSucceeded, tcpStatus: w2.status, tcpSucceeded: w2.callsSucceeded, counter: rs.counter, executions: rs.server.executions });
     await c.close();

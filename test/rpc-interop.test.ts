@@ -88,7 +88,7 @@ describe.skipIf(!available)('interop with rpcgen/libtirpc (UDP and TCP, both way
   for (const proto of ['udp', 'tcp'] as const) {
     it(`${proto}: the rpcgen C client calls the TypeScript server; every type comes back identical`, async () => {
       received.length = 0;
-      const r = await runClient(proto === 'udp' ? server.udpPort! : server.tcpPort!, proto);
+      const r = await runClient(proto === 'udp' ? server.port('udp')! : server.port('tcp')!, proto);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       // What libtirpc encoded is what the TypeScript codec encodes for the same value...
@@ -127,9 +127,9 @@ describe.skipIf(!available)('interop with rpcgen/libtirpc (UDP and TCP, both way
   }
 
   it('the TypeScript server answers what libtirpc asks for a program it does not serve', async () => {
-    const other = await RpcServer.start({ programs: [{ ...typesProgV1Server({ echoAll: (v) => v }), version: 3, procedures: [serverProcedure({ ...TypesProgV1.procedures.ECHO_ALL, version: 3 }, (v) => v)] }], tcpPort: null });
+    const other = await RpcServer.start({ programs: [{ ...typesProgV1Server({ echoAll: (v) => v }), version: 3, procedures: [serverProcedure({ ...TypesProgV1.procedures.ECHO_ALL, version: 3 }, (v) => v)] }], ports: { udp: 0 } });
     try {
-      const r = await runClient(other.udpPort!, 'udp');
+      const r = await runClient(other.port('udp')!, 'udp');
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/RPC: Program\/version mismatch; low version = 3, high version = 3/);
     } finally {

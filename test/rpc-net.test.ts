@@ -16,7 +16,8 @@ import { RpcTransportError } from '../core/rpc/client.js';
 import { RpcServer } from '../net/rpc/server-net.js';
 import { DEFAULT_LISTENER_CAPS } from '../core/listener.js';
 import { dumpMappings, registerServer, resolvePort, startLabBinder, type LabBinder } from '../net/rpc/binder.js';
-import { PLT_PROTOCOL, PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
+import { PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
+import { PLT_PROTOCOL } from '../core/rpc/transports.js';
 import { RpcServerEngine } from '../core/rpc/server.js';
 import { XdrWriter } from '../core/rpc/xdr.js';
 import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
@@ -38,14 +39,14 @@ let server: RpcServer;
 
 beforeAll(async () => {
   demo = demoPrograms();
-  server = await RpcServer.start({ programs: demo.programs, pltPort: 0 });
+  server = await RpcServer.start({ programs: demo.programs, ports: { udp: 0, tcp: 0, plt: 0 } });
 });
 afterAll(async () => {
   await server.close();
 });
 
 function portOf(t: RpcTransportName): number {
-  return (t === 'udp' ? server.udpPort : t === 'tcp' ? server.tcpPort : server.pltPort)!;
+  return (t === 'udp' ? server.port('udp') : t === 'tcp' ? server.port('tcp') : server.port('plt'))!;
 }
 
 describe('typed stubs over each transport', () => {
@@ -84,7 +85,7 @@ describe('typed stubs over each transport', () => {
   }
 
   it('several TCP clients at once each get their own replies', async () => {
-    const clients = await Promise.all([1, 2, 3].map((seed) => RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', policy: FAST, seed })));
+    const clients = await Promise.all([1, 2, 3].map((seed) => RpcClient.connect({ host: '127.0.0.1', port: server.port('tcp')!, transport: 'tcp', policy: FAST, seed })));
     try {
       const results = await Promise.all(clients.map((c, k) => Promise.all(Array.from({ length: 32 }, (_, i) => new CounterProgV1Client(c).echo(Uint8Array.from([k, i]))))));
       results.forEach((rs, k) => expect(rs.map((r) => [...r])).toEqual(Array.from({ length: 32 }, (_, i) => [k, i])));
@@ -94,7 +95,7 @@ describe('typed stubs over each transport', () => {
   });
 
   it('closing a client rejects its pending calls with shutdown', async () => {
-    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.port('udp')!, transport: 'udp', policy: FAST, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
     const p = new CounterProgV1Client(c).get();
     await c.close();
     await expect(p).rejects.toMatchObject({ name: 'RpcTransportError', kind: 'shutdown' });
@@ -131,13 +132,13 @@ describe('transport failures and impairment on sockets', () => {
   });
 
   it('loss on the call direction makes UDP calls time out after the retries; duplicated replies are stray', async () => {
-    const lossy = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: { ...FAST, timeoutMs: 500 }, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
+    const lossy = await RpcClient.connect({ host: '127.0.0.1', port: server.port('udp')!, transport: 'udp', policy: { ...FAST, timeoutMs: 500 }, forward: { ...NO_IMPAIRMENT, lossProbability: 1 } });
     await expect(lossy.ping(CounterProgV1.program, 1)).rejects.toMatchObject({ kind: 'timeout' });
     // Sent at 0, 100 and 300 ms; the next (700 ms) would be past the 500 ms deadline.
     expect(lossy.engine.counters.retransmissions).toBe(2);
     expect(lossy.forward.counters.dropsRandom).toBe(3);
     await lossy.close();
-    const dup = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST, reverse: { ...NO_IMPAIRMENT, duplicateProbability: 1 } });
+    const dup = await RpcClient.connect({ host: '127.0.0.1', port: server.port('udp')!, transport: 'udp', policy: FAST, reverse: { ...NO_IMPAIRMENT, duplicateProbability: 1 } });
     const counter = new CounterProgV1Client(dup);
     for (let i = 0; i < 5; i++) await counter.get();
     await new Promise((r) => setTimeout(r, 50));
@@ -146,32 +147,32 @@ describe('transport failures and impairment on sockets', () => {
   });
 
   it('TCP refuses impairments a stream cannot have', async () => {
-    await expect(RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', forward: { ...NO_IMPAIRMENT, lossProbability: 0.1 } })).rejects.toThrow(/--loss does not apply to --transport tcp/);
+    await expect(RpcClient.connect({ host: '127.0.0.1', port: server.port('tcp')!, transport: 'tcp', forward: { ...NO_IMPAIRMENT, lossProbability: 0.1 } })).rejects.toThrow(/--loss does not apply to --transport tcp/);
   });
 
   it('a TCP record mark of 2^31-1 bytes closes that connection without allocating; others go on', async () => {
     const before = process.memoryUsage().arrayBuffers;
     const closed = await new Promise<boolean>((resolve) => {
-      const s = netConnect(server.tcpPort!, '127.0.0.1', () => s.write(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1])));
+      const s = netConnect(server.port('tcp')!, '127.0.0.1', () => s.write(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1])));
       s.on('close', () => resolve(true));
       s.on('error', () => {});
       setTimeout(() => resolve(false), 3000).unref();
     });
     expect(closed).toBe(true);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
-    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.tcpPort!, transport: 'tcp', policy: FAST });
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.port('tcp')!, transport: 'tcp', policy: FAST });
     await c.ping(CounterProgV1.program, 1);
     await c.close();
   });
 
   it('TCP: a place per address, no idle connection and no record dribbled a byte at a time for long; callers keep their turn', async () => {
     const limits = { maxConnectionsPerAddress: 3, idleTimeoutMs: 600, recordDeadlineMs: 200 };
-    const tcp = await RpcServer.start({ programs: demo.programs, udpPort: null, tcpLimits: limits });
+    const tcp = await RpcServer.start({ programs: demo.programs, ports: { tcp: 0 }, tcpLimits: limits });
     try {
       const open = () =>
         new Promise<{ closedAfterMs: Promise<number>; write: (b: Uint8Array) => void }>((resolve, reject) => {
           const started = Date.now();
-          const s = netConnect(tcp.tcpPort!, '127.0.0.1', () => resolve({ closedAfterMs, write: (b) => s.write(b) }));
+          const s = netConnect(tcp.port('tcp')!, '127.0.0.1', () => resolve({ closedAfterMs, write: (b) => s.write(b) }));
           const closedAfterMs = new Promise<number>((r) => s.on('close', () => r(Date.now() - started)));
           s.on('error', () => {});
           s.once('error', reject);
@@ -197,7 +198,7 @@ describe('transport failures and impairment on sockets', () => {
       expect(i).toBeLessThan(record.length);
       expect(counters().recordDeadlines).toBe(2);
       // A caller whose records come whole keeps its connection for as long as it calls.
-      const c = await RpcClient.connect({ host: '127.0.0.1', port: tcp.tcpPort!, transport: 'tcp', policy: FAST });
+      const c = await RpcClient.connect({ host: '127.0.0.1', port: tcp.port('tcp')!, transport: 'tcp', policy: FAST });
       for (let k = 0; k < 5; k++) {
         await c.ping(CounterProgV1.program, 1);
         await new Promise((r) => setTimeout(r, 100));
@@ -214,7 +215,7 @@ describe('transport failures and impairment on sockets', () => {
       [Buffer.from([0x80, 0, 0, 0]), 'an empty record'],
     ] as const) {
       const closed = await new Promise<boolean>((resolve) => {
-        const s = netConnect(server.tcpPort!, '127.0.0.1', () => s.write(bytes));
+        const s = netConnect(server.port('tcp')!, '127.0.0.1', () => s.write(bytes));
         s.on('close', () => resolve(true));
         s.on('error', () => {});
       });
@@ -224,21 +225,21 @@ describe('transport failures and impairment on sockets', () => {
   });
 
   it("lab transport: a live session keeps its peer's id however many other ports write; sessions are counted per IP", async () => {
-    const small = await RpcServer.start({ programs: demoPrograms().programs, udpPort: null, tcpPort: null, pltPort: 0, maxPeers: 4, pltCaps: { ...DEFAULT_LISTENER_CAPS, maxSessions: 64, maxSessionsPerAddress: 3 } });
+    const small = await RpcServer.start({ programs: demoPrograms().programs, ports: { plt: 0 }, maxPeers: 4, pltCaps: { ...DEFAULT_LISTENER_CAPS, maxSessions: 64, maxSessionsPerAddress: 3 } });
     try {
-      const c = await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST });
+      const c = await RpcClient.connect({ host: '127.0.0.1', port: small.port('plt')!, transport: 'plt', policy: FAST });
       await c.ping(CounterProgV1.program, 1);
       // Ten other ports of this host write to the server, more than its peer table holds.
       const strays = await Promise.all(Array.from({ length: 10 }, () => new Promise<ReturnType<typeof createSocket>>((r) => { const s = createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); })));
-      for (const s of strays) await new Promise<void>((r) => s.send(Uint8Array.from([1, 2, 3]), small.pltPort!, '127.0.0.1', () => r()));
+      for (const s of strays) await new Promise<void>((r) => s.send(Uint8Array.from([1, 2, 3]), small.port('plt')!, '127.0.0.1', () => r()));
       await until('the strays to be counted', () => small.listener!.counters.stray >= 10, 5000);
       for (const s of strays) s.close();
       // The client's id was not handed to a stray: its session's replies still reach it.
       expect(await new CounterProgV1Client(c).increment(1)).toBeGreaterThan(0n);
       // Two more clients from this IP make three sessions, the most per address; a fourth is refused.
-      const more = [await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST }), await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST })];
+      const more = [await RpcClient.connect({ host: '127.0.0.1', port: small.port('plt')!, transport: 'plt', policy: FAST }), await RpcClient.connect({ host: '127.0.0.1', port: small.port('plt')!, transport: 'plt', policy: FAST })];
       for (const m of more) await m.ping(CounterProgV1.program, 1);
-      const fourth = await RpcClient.connect({ host: '127.0.0.1', port: small.pltPort!, transport: 'plt', policy: FAST });
+      const fourth = await RpcClient.connect({ host: '127.0.0.1', port: small.port('plt')!, transport: 'plt', policy: FAST });
       await expect(fourth.ping(CounterProgV1.program, 1)).rejects.toThrow(/3 sessions from this address are open/);
       await fourth.close();
       for (const m of more) await m.close();
@@ -251,20 +252,20 @@ describe('transport failures and impairment on sockets', () => {
   it('random datagrams do not disturb the UDP server', async () => {
     const s = createSocket('udp4');
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-    const before = server.udp!.counters.messages;
+    const before = server.engine('udp')!.counters.messages;
     const w = new XdrWriter();
     writeCallHeader(w, 1, 0x20000103, 1, 1, encodeCredential({ flavor: 0 }));
     w.word(0xffffffff);
     const garbage = [Uint8Array.from([1, 2, 3]), new Uint8Array(1000).fill(0xab), w.bytes().slice()];
     const replies: Buffer[] = [];
     s.on('message', (m) => replies.push(m));
-    for (const g of garbage) s.send(g, server.udpPort!, '127.0.0.1');
+    for (const g of garbage) s.send(g, server.port('udp')!, '127.0.0.1');
     await new Promise((r) => setTimeout(r, 200));
     s.close();
-    expect(server.udp!.counters.messages - before).toBe(3);
+    expect(server.engine('udp')!.counters.messages - before).toBe(3);
     expect(replies.length).toBe(1); // only the well-formed call with bad arguments is answered
     expect(replies[0]!.readUInt32BE(20)).toBe(4); // GARBAGE_ARGS
-    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.udpPort!, transport: 'udp', policy: FAST });
+    const c = await RpcClient.connect({ host: '127.0.0.1', port: server.port('udp')!, transport: 'udp', policy: FAST });
     await c.ping(CounterProgV1.program, 1);
     await c.close();
   });
@@ -314,7 +315,7 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
     expect(reg.mappings.length).toBe(9);
     for (const t of TRANSPORTS) expect(await resolvePort('127.0.0.1', CounterProgV1.program, 1, t, { binderPort: binder.port })).toBe(portOf(t));
     const { mappings } = await dumpMappings('127.0.0.1', { binderPort: binder.port });
-    expect(mappings).toContainEqual({ prog: CounterProgV1.program, vers: 1, prot: PLT_PROTOCOL, port: server.pltPort });
+    expect(mappings).toContainEqual({ prog: CounterProgV1.program, vers: 1, prot: PLT_PROTOCOL, port: server.port('plt') });
     expect(mappings).toContainEqual({ prog: 100000, vers: 2, prot: 17, port: binder.port });
     await reg.unregister();
     await expect(resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp', { binderPort: binder.port })).rejects.toThrow(/has no udp registration of program 536871170 version 1/);
@@ -330,9 +331,9 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
       const reg2 = await registerServer(second, { port: binder.port, kind: 'lab' });
       expect(reg2.mappings).toEqual([]);
       expect(reg2.skipped.map((k) => k.program).sort()).toEqual(demo.programs.map((p) => p.program).sort());
-      expect(await counterUdp()).toBe(server.udpPort);
+      expect(await counterUdp()).toBe(server.port('udp'));
       await reg2.unregister();
-      expect(await counterUdp()).toBe(server.udpPort);
+      expect(await counterUdp()).toBe(server.port('udp'));
     } finally {
       await second.close();
     }
@@ -348,9 +349,9 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
       await first.unregister();
       const reg4 = await registerServer(fourth, { port: binder.port, kind: 'lab' });
       expect(reg4.skipped).toEqual([]);
-      expect(await counterUdp()).toBe(fourth.udpPort);
+      expect(await counterUdp()).toBe(fourth.port('udp'));
       await first.unregister();
-      expect(await counterUdp()).toBe(fourth.udpPort);
+      expect(await counterUdp()).toBe(fourth.port('udp'));
       await reg4.unregister();
       await expect(counterUdp()).rejects.toThrow(/has no udp registration/);
     } finally {
@@ -367,7 +368,7 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
     try {
       const reg = await registerServer(next, { port: binder.port, kind: 'lab' });
       expect(reg.skipped).toEqual([]);
-      expect(await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp', { binderPort: binder.port })).toBe(next.tcpPort);
+      expect(await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp', { binderPort: binder.port })).toBe(next.port('tcp'));
       await reg.unregister();
     } finally {
       await next.close();
@@ -381,24 +382,24 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
       const put = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', 'KV_V1', 'KV_PUT', '{"key":"cli","value":"cafe","expected_revision":null}', '--binder-port', String(binder.port), '--transport', 'tcp']);
       expect(put.stderr).toBe('');
       expect(JSON.parse(put.stdout)).toEqual({ status: 'KV_OK', revision: '1' });
-      const get = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', String(0x20000101), '1', '2', '"cli"', '--port', String(server.udpPort), '--json', '--auth', 'sys']);
+      const get = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', String(0x20000101), '1', '2', '"cli"', '--port', String(server.port('udp')), '--json', '--auth', 'sys']);
       const line = JSON.parse(get.stdout);
       expect(line).toMatchObject({ type: 'result', transport: 'udp', name: 'KV_GET', result: { status: 'KV_OK', entry: { key: 'cli', value: 'cafe', revision: '1' } }, retransmissions: 0 });
       const info = await cliAsync(['rpcinfo', '-p', '127.0.0.1', '--binder-port', String(binder.port)]);
       expect(info.stderr).toBe('');
       const lines = info.stdout.trimEnd().split('\n');
       expect(lines[0]).toBe('   program vers proto   port  service');
-      expect(lines).toContain(`${String(0x20000101).padStart(10)}    1   plt ${String(server.pltPort).padStart(6)}  packetlab-kv`);
-      const bad = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'KV_GET', '42', '--port', String(server.udpPort)]);
+      expect(lines).toContain(`${String(0x20000101).padStart(10)}    1   plt ${String(server.port('plt')).padStart(6)}  packetlab-kv`);
+      const bad = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'KV_GET', '42', '--port', String(server.port('udp'))]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toBe('packetlab: JSON-ARGS: args: expected a string, got number 42\n');
-      const badProc = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NOPE', '--port', String(server.udpPort)]);
+      const badProc = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NOPE', '--port', String(server.port('udp'))]);
       expect(badProc.code).toBe(2);
       expect(badProc.stderr).toContain('PROC: NOPE is not a procedure of KV_V1 (procedures: NULL (0), KV_PUT (1)');
-      const badFlag = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.udpPort)]);
+      const badFlag = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', '0', '--retry', '1ms', '--port', String(server.port('udp'))]);
       expect(badFlag.code).toBe(2);
       expect(badFlag.stderr).toContain('--retry must be 0 (send once) or from 10ms to 600000ms');
-      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'core/rpc/programs/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.tcpPort), '--transport', 'tcp', '--json']);
+      const remote = await cliAsync(['rpc', 'call', '--x', join(root, 'core/rpc/programs/counter.x'), '127.0.0.1', 'COUNTER_PROG', '1', 'GET', '--port', String(server.port('tcp')), '--transport', 'tcp', '--json']);
       expect(remote.code).toBe(0);
       const notThere = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', '1', 'NULL', '--port', '1', '--transport', 'tcp']);
       expect(notThere.code).toBe(1);

@@ -60,7 +60,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
       started = spawn(rpcbindPath!, ['-f', '-w'], { stdio: 'ignore' });
       await until('the rpcbind started here to answer on port 111', () => binderAnswers('127.0.0.1', 111), 10_000, 100);
     }
-    server = await RpcServer.start({ programs: demoPrograms().programs, pltPort: 0 });
+    server = await RpcServer.start({ programs: demoPrograms().programs, ports: { udp: 0, tcp: 0, plt: 0 } });
     reg = await registerServer(server, { port: 111, kind: 'rpcbind' });
     if (missingCTools().length === 0) cDir = buildTypesStubs();
   }, 60_000);
@@ -85,8 +85,8 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     expect(reg.refused.every((m) => m.prot === 254)).toBe(true);
     const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.udpPort}\\b`));
-    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+tcp\\s+${server.tcpPort}\\b`));
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.port('udp')}\\b`));
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+tcp\\s+${server.port('tcp')}\\b`));
   });
 
   it('rpcinfo -u and rpcinfo -t get "ready and waiting" from the TypeScript server', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
 
   it('clients find the server through rpcbind: the TypeScript client and a C client (clnt_create)', async () => {
     const port = await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'udp');
-    expect(port).toBe(server.udpPort);
+    expect(port).toBe(server.port('udp'));
     const c = await RpcClient.connect({ host: '127.0.0.1', port: await resolvePort('127.0.0.1', CounterProgV1.program, 1, 'tcp'), transport: 'tcp' });
     expect(await new CounterProgV1Client(c).increment(3)).toBe(3n);
     await c.close();
@@ -153,6 +153,6 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     expect(await exited).toBe(0);
     // Nor does it remove them when it leaves: rpcbind still sends callers to this file's server.
     const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
-    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.udpPort}\\s`));
+    expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.port('udp')}\\s`));
   });
 });

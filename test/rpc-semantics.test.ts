@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { DEFAULT_RPC_SETUP, RPC_COLUMNS, runSimRpcWorkload, runUdpRpcWorkload, type RpcSample, type RpcSetup, type RpcSummary } from '../workloads/rpc/workload.js';
+import { DEFAULT_RPC_SETUP, RPC_COLUMNS, buildSimRpcWorkload, runSimRpcWorkload, runUdpRpcWorkload, type RpcSample, type RpcSetup, type RpcSummary } from '../workloads/rpc/workload.js';
 
 const IMPAIRED = { ...NO_IMPAIRMENT, lossProbability: 0.2, duplicateProbability: 0.05, delayMs: 1, jitterMs: 0.5 };
 
@@ -100,5 +100,40 @@ describe('RPC call semantics on real UDP sockets (20% loss, 5% duplication, 10,0
 
   it('without the cache the duplicate executions are counted', async () => {
     checkAtLeastOnce(await runUdpRpcWorkload({ setup: real(false), peer: null }), 'real UDP, cache off');
+  });
+});
+
+describe('the lab transport in the simulator: the server side takes the run\'s transport knobs', () => {
+  // The client's SYN arrives, then nothing more from the client does: the server's session sends
+  // its SYN-ACK again on its own timer until it gives up. How often and how many times is set by
+  // rtoBackoff and maxRetransmissions, which the server side must take from the run as the client does.
+  const synAcksSent = (changes: Partial<RpcSetup['transportConfig']>, untilMs: number): number => {
+    const setup: RpcSetup = { ...DEFAULT_RPC_SETUP, transport: 'plt', totalCalls: 1, callsInFlight: 1, timeLimitMs: untilMs, transportConfig: { ...DEFAULT_RPC_SETUP.transportConfig, ...changes } };
+    const w = buildSimRpcWorkload(setup);
+    w.app.start(0);
+    w.sim.run({ untilMs, stop: () => w.forward.counters.deliveredPackets >= 1 });
+    w.forward.reconfigure({ lossProbability: 1 });
+    w.sim.run({ untilMs, stop: () => false });
+    return w.reverse.counters.offeredPackets;
+  };
+
+  it('maxRetransmissions bounds the server\'s retransmissions too', () => {
+    expect(synAcksSent({ maxRetransmissions: 2 }, 600_000)).toBeLessThan(synAcksSent({ maxRetransmissions: 6 }, 600_000));
+  });
+
+  it('rtoBackoff spaces the server\'s retransmissions too', () => {
+    // The third SYN-ACK (the second retransmission) leaves later the larger the backoff. The
+    // server sends at most three times what it received before the client proved its address, so
+    // the count alone cannot show the spacing.
+    const thirdSynAckAtMs = (rtoBackoff: number): number => {
+      const setup: RpcSetup = { ...DEFAULT_RPC_SETUP, transport: 'plt', totalCalls: 1, callsInFlight: 1, transportConfig: { ...DEFAULT_RPC_SETUP.transportConfig, rtoBackoff, maxRetransmissions: 50 } };
+      const w = buildSimRpcWorkload(setup);
+      w.app.start(0);
+      w.sim.run({ untilMs: 60_000, stop: () => w.forward.counters.deliveredPackets >= 1 });
+      w.forward.reconfigure({ lossProbability: 1 });
+      w.sim.run({ untilMs: 60_000, stop: () => w.reverse.counters.offeredPackets >= 3 });
+      return w.sim.now;
+    };
+    expect(thirdSynAckAtMs(1)).toBeLessThan(thirdSynAckAtMs(2));
   });
 });

@@ -8,7 +8,7 @@ import { IMPAIRMENT_KNOBS, TRANSPORT_KNOBS, transportConfigProblems } from '../.
 import { resolvePort } from '../../net/rpc/binder.js';
 import { RpcRemoteError, RpcTransportError } from '../../core/rpc/client.js';
 import { RpcClient, nullProcedure } from '../../net/rpc/client-net.js';
-import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS, orList, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DynamicCodecs, JsonValueError, jsonToValue, valueToJson } from '../../core/rpc/dynamic.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';
@@ -97,7 +97,7 @@ export function registerRpcCall(rpc: Command): void {
     .argument('[json-args]', 'the argument as JSON (an array for several arguments)')
     .requiredOption('--x <file>', 'the .x file that declares the program')
     .addOption(new Option('--port <port>', 'server port (skips the portmapper)').argParser(portArg('--port')))
-    .addOption(new Option('--transport <name>', 'udp, tcp, or plt (the lab transport) (default udp)').choices([...RPC_TRANSPORTS]))
+    .addOption(new Option('--transport <name>', `${orList(RPC_TRANSPORTS.map((t) => `${t} (${RPC_TRANSPORT[t].label})`))} (default udp)`).choices([...RPC_TRANSPORTS]))
     .addOption(new Option('--seed <n>', 'seed of the XIDs and the impairment (default random)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)))
     .addOption(new Option('--json', 'print one JSON object: the result and the call\'s metrics'));
   addRetryOptions(cmd);

@@ -64,7 +64,7 @@ export function registerRpcServe(rpc: Command): void {
     if (o.maxTcpPerAddress !== undefined) tcpLimits.maxConnectionsPerAddress = o.maxTcpPerAddress as number;
     if (o.tcpIdleTimeout !== undefined) tcpLimits.idleTimeoutMs = o.tcpIdleTimeout as number;
     if (o.tcpRecordDeadline !== undefined) tcpLimits.recordDeadlineMs = o.tcpRecordDeadline as number;
-    const server = await RpcServer.start({ host, udpPort: port, tcpPort: port, pltPort: o.plt === false ? null : ((o.pltPort as number | undefined) ?? 0), programs: demo.programs, drc, tcpLimits });
+    const server = await RpcServer.start({ host, ports: { udp: port, tcp: port, ...(o.plt === false ? {} : { plt: (o.pltPort as number | undefined) ?? 0 }) }, programs: demo.programs, drc, tcpLimits });
     let binder: { port: number; kind: 'rpcbind' | 'lab'; own: LabBinder | null } | null = null;
     let reg: Registration | null = null;
     try {
@@ -81,13 +81,13 @@ export function registerRpcServe(rpc: Command): void {
     // as soon as it reads that line).
     const { stopped, dispose } = stopSignal();
     const names = demo.programs.map((p) => `${p.name} (${p.program}) v${p.version}`).join(', ');
-    const where = { host, udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
+    const where = { host, ...server.ports() };
     if (json) {
       jsonLine({ type: 'serving', ...where, programs: demo.programs.map((p) => ({ name: p.name, program: p.program, version: p.version })), drc });
       if (reg !== null) jsonLine({ type: 'registered', binder: reg.kind, binderPort: reg.binderPort, startedBinder: binder?.own !== null, mappings: reg.mappings, refused: reg.refused, skipped: reg.skipped });
     } else {
       console.log(`serving ${names}`);
-      console.log(`on ${host}: udp ${server.udpPort}, tcp ${server.tcpPort}${server.pltPort !== null ? `, plt ${server.pltPort}` : ''}`);
+      console.log(`on ${host}: ${server.transports().map((t) => `${t} ${server.port(t)}`).join(', ')}`);
       if (reg !== null) {
         const kinds = [...new Set(reg.mappings.map((m) => protocolName(m.prot)))].join(', ');
         const who = reg.kind === 'rpcbind' ? 'rpcbind on port 111' : `the lab binder on port ${reg.binderPort}${binder?.own !== null ? ' (started here)' : ''}`;
@@ -115,14 +115,14 @@ export function registerRpcServe(rpc: Command): void {
             const refused = c.repliesTooLargeForCall + c.repliesOverDatagramLimit;
             const newlyRefused = refused - refusedBefore;
             refusedBefore = refused;
-            const refusedLine = newlyRefused > 0 ? `refused ${newlyRefused} UDP replies in the last ${formatDurationMs(every)} (answered SYSTEM_ERR), the last: ${server.udp?.lastRefusedReply ?? '?'}` : null;
+            const refusedLine = newlyRefused > 0 ? `refused ${newlyRefused} UDP replies in the last ${formatDurationMs(every)} (answered SYSTEM_ERR), the last: ${server.engine('udp')?.lastRefusedReply ?? '?'}` : null;
             const k = server.tcpRecords;
             const tcpNow = k === null ? '' : `${k.refusedConnections} ${k.refusedPerAddress} ${k.idleTimeouts} ${k.recordDeadlines} ${k.framingErrors}`;
             const tcpLine = k !== null && tcpNow !== tcpBefore ? `TCP so far: ${k.refusedConnections} connections refused (server full), ${k.refusedPerAddress} refused (address full), ${k.idleTimeouts} closed idle, ${k.recordDeadlines} closed for a slow record, ${k.framingErrors} closed for bad framing${k.lastFramingError === '' ? '' : ` (last: ${k.lastFramingError})`}` : null;
             tcpBefore = tcpNow;
             if (json) {
               if (line !== last) jsonLine({ type: 'stats', ...c, counter: demo.counter.value.toString(), tcp: k });
-              if (refusedLine !== null) jsonLine({ type: 'refused-replies', count: newlyRefused, last: server.udp?.lastRefusedReply ?? null });
+              if (refusedLine !== null) jsonLine({ type: 'refused-replies', count: newlyRefused, last: server.engine('udp')?.lastRefusedReply ?? null });
             } else {
               if (line !== last) console.log(line);
               if (refusedLine !== null) console.log(refusedLine);

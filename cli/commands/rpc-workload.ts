@@ -5,7 +5,7 @@
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { TRANSPORT_KNOBS, transportConfigProblems } from '../../core/knobs.js';
-import { RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS, SIM_RPC_TRANSPORTS, orList, type RpcTransportName } from '../../core/rpc/transports.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import { DEFAULT_RPC_SETUP, RPC_COLUMNS, rpcSetupProblems, runSimRpcWorkload, runUdpRpcWorkload, type RpcCallMix, type RpcSample, type RpcSetup, type RpcSummary } from '../../workloads/rpc/workload.js';
 import { CsvWriter } from '../../net/csv.js';
@@ -87,7 +87,7 @@ export function registerRpcWorkload(rpc: Command): void {
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
   cmd.addOption(new Option('--peer <host:port>', 'a remote server of COUNTER_PROG (serve-demo) on the chosen transport').helpGroup(g));
   addPresetOption(cmd, g);
-  cmd.addOption(new Option('--transport <name>', 'udp, tcp (sockets only) or plt (default udp)').choices([...RPC_TRANSPORTS]).helpGroup(g));
+  cmd.addOption(new Option('--transport <name>', `${orList(RPC_TRANSPORTS.map((t) => (RPC_TRANSPORT[t].datagrams ? t : `${t} (sockets only)`)))} (default udp)`).choices([...RPC_TRANSPORTS]).helpGroup(g));
   cmd.addOption(new Option('--calls <n>', 'calls to make, 0 for no limit (default 1000 unless --duration)').argParser(numberArg(parseNumber, 0, 1e9, '--calls', true)).helpGroup(g));
   cmd.addOption(new Option('--duration <time>', 'stop starting calls after this long; a bare number is seconds (default none)').argParser(durationArg(parseRunDurationMs, 1, 86_400_000, '--duration')).helpGroup(g));
   cmd.addOption(new Option('--in-flight <n>', 'calls kept outstanding (default 8)').argParser(numberArg(parseNumber, 1, 1024, '--in-flight', true)).helpGroup(g));
@@ -107,7 +107,7 @@ export function registerRpcWorkload(rpc: Command): void {
     const net = (o.net as 'sim' | 'udp' | undefined) ?? (peer !== null ? 'udp' : 'sim');
     if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
     const transport = ((o.transport as string | undefined) ?? 'udp') as RpcTransportName;
-    if (net === 'sim' && transport === 'tcp') throw new UsageError('--transport tcp needs --net udp: the simulator carries datagrams (use udp or plt)');
+    if (net === 'sim' && !RPC_TRANSPORT[transport].datagrams) throw new UsageError(`--transport ${transport} needs --net udp: the simulator carries datagrams (use ${orList(SIM_RPC_TRANSPORTS)})`);
     const plt = { ...RPC_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS, 'plt-') } as TransportConfig;
     const tp = transportConfigProblems(plt);
     if (tp.length > 0) throw new UsageError(tp[0]!);

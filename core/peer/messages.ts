@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { SOCKET_KNOBS, TRANSPORT_KNOBS, type NumberKnob } from '../knobs.js';
 import { RECEIVER_TRANSPORT_KNOBS, type TransportConfig } from '../transport/config.js';
 import { DRC_LIMITS } from '../rpc/drc.js';
+import { RPC_TRANSPORTS } from '../rpc/transports.js';
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
@@ -17,6 +18,8 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 const idSchema = z.number().int().min(0).max(MAX_ID);
 const nameSchema = z.string().max(128);
 const portSchema = z.number().int().min(1).max(65535);
+/** The port of each RPC transport, null for one not served. */
+const transportPortsSchema = z.record(z.enum(RPC_TRANSPORTS), portSchema.nullable());
 /** Counters travel as numbers; NaN and infinities become null in JSON. */
 const counterSchema = z.number().nullable();
 
@@ -99,9 +102,9 @@ export const StartRpcSchema = z.strictObject({
   type: z.literal('start-rpc'),
   id: idSchema,
   transports: z
-    .array(z.enum(['udp', 'tcp', 'plt']))
+    .array(z.enum(RPC_TRANSPORTS))
     .min(1)
-    .max(3)
+    .max(RPC_TRANSPORTS.length)
     .refine((t) => new Set(t).size === t.length, 'transports must not repeat'),
   drc: DrcRequestSchema,
   /** Largest TCP record or lab-transport message the server accepts. */
@@ -244,9 +247,7 @@ export type ListenerStarted = z.infer<typeof ListenerStartedSchema>;
 /** The value of a start-rpc result. */
 export const RpcStartedSchema = z.strictObject({
   service: idSchema,
-  udpPort: portSchema.nullable(),
-  tcpPort: portSchema.nullable(),
-  pltPort: portSchema.nullable(),
+  ports: transportPortsSchema,
   program: z.number().int(),
   version: z.number().int(),
   lifetimeMs: z.number(),
@@ -315,9 +316,7 @@ export const ServiceStatsSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('rpc'),
     ...statsBase,
-    udpPort: portSchema.nullable(),
-    tcpPort: portSchema.nullable(),
-    pltPort: portSchema.nullable(),
+    ports: transportPortsSchema,
     server: z.record(z.string(), counterSchema),
     drc: z.strictObject({ enabled: z.boolean(), maxEntries: z.number(), maxAgeMs: z.number() }),
     /** The counter program's own exact figures (counter-server.ts). */

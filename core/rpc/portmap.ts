@@ -2,30 +2,24 @@
 // pmaplist conversions and the program the lab binder serves over it. The network side (the lab
 // binder's sockets, calls to a portmapper, registration) is in the I/O layer's binder.
 
-import { IPPROTO_TCP, IPPROTO_UDP, pmapProgV2Server, type Mapping, type PmaplistPtr } from './pmap.js';
+import { pmapProgV2Server, type Mapping, type PmaplistPtr } from './pmap.js';
 import type { RpcCallContext } from './program.js';
-import type { RpcTransportName } from './transports.js';
+import { RPC_TRANSPORT, transportOfProtocol, type RpcTransportName } from './transports.js';
 
 /** Default port of the lab's own binder when no rpcbind runs on port 111. */
 export const LAB_BINDER_PORT = 10111;
-
-/**
- * Protocol number under which lab-transport (plt) servers register with the lab binder: 254 is
- * reserved for experimentation (RFC 3692). rpcbind only knows TCP and UDP and refuses it.
- */
-export const PLT_PROTOCOL = 254;
 
 /** Mappings a lab binder holds at most. */
 export const MAX_MAPPINGS = 1024;
 
 /** The `prot` number of a transport. */
 export function protocolNumber(t: RpcTransportName): number {
-  return t === 'udp' ? IPPROTO_UDP : t === 'tcp' ? IPPROTO_TCP : PLT_PROTOCOL;
+  return RPC_TRANSPORT[t].protocol;
 }
 
 /** The name rpcinfo prints for a protocol number. */
 export function protocolName(prot: number): string {
-  return prot === IPPROTO_UDP ? 'udp' : prot === IPPROTO_TCP ? 'tcp' : prot === PLT_PROTOCOL ? 'plt' : String(prot);
+  return transportOfProtocol(prot) ?? String(prot);
 }
 
 /** True for loopback addresses ("127.0.0.1:5000", "[::1]:5000"); null (the simulator) counts as local. */

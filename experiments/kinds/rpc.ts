@@ -107,7 +107,7 @@ export const rpcWorkload: WorkloadModule = {
     async start(peer, c, lifetimeMs) {
       const w = c.workload;
       const r = await peer.startRpcServer({ transports: [w.rpcTransport], drc: { enabled: w.drc }, socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(c.transport), lifetimeMs, seed: c.seed });
-      return { service: r.service, port: (w.rpcTransport === 'udp' ? r.udpPort : w.rpcTransport === 'tcp' ? r.tcpPort : r.pltPort)! };
+      return { service: r.service, port: r.ports[w.rpcTransport]! };
     },
     pollsReceiver: false,
     merge(stats, scalars) {

@@ -2,6 +2,7 @@
 // axes expanded into points (their cartesian product), and each point resolved into full
 // configurations of the transport, both link directions, the sockets and the workload.
 
+import type { RpcTransportName } from '../../core/rpc/transports.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';
@@ -22,7 +23,7 @@ export interface WorkloadConfig {
   ratePacketsPerSecond: number;
   datagramBytes: number;
   durationMs: number;
-  rpcTransport: 'udp' | 'tcp' | 'plt';
+  rpcTransport: RpcTransportName;
   calls: number;
   callsInFlight: number;
   echoBytes: number;

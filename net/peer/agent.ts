@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { packetlabVersion } from './version.js';
 import { AgentChannel, tokenProblem, refusalLine, type ChannelError } from '../../core/peer/protocol.js';
+import { RPC_TRANSPORTS } from '../../core/rpc/transports.js';
 import { PeerCapsSchema, formatIssues, type AgentMessage, type DrcRequest, type PeerCaps, type Request, type ServiceStats } from '../../core/peer/messages.js';
 import { DEFAULT_PEER_CAPS, DEFAULT_AGENT_LISTENER_GUARDS, CAP_FLAGS, checkDrcRequest, checkEchoRequest, checkListenerRequest, checkRpcRequest, type AgentListenerGuards } from '../../core/peer/caps.js';
 import { BeaconSender } from './beacon.js';
@@ -379,8 +380,8 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
             throw e;
           }
           const p = s.ports;
-          await this.adopt(s, lifetimeMs, `RPC server (udp ${p.udp ?? '-'}, tcp ${p.tcp ?? '-'}, plt ${p.plt ?? '-'}, cache ${req.drc.enabled ? 'on' : 'off'})`);
-          return { service: id, udpPort: p.udp, tcpPort: p.tcp, pltPort: p.plt, program: RPC_SERVICE_PROGRAM.program, version: RPC_SERVICE_PROGRAM.version, lifetimeMs };
+          await this.adopt(s, lifetimeMs, `RPC server (${RPC_TRANSPORTS.map((t) => `${t} ${p[t] ?? '-'}`).join(', ')}, cache ${req.drc.enabled ? 'on' : 'off'})`);
+          return { service: id, ports: p, program: RPC_SERVICE_PROGRAM.program, version: RPC_SERVICE_PROGRAM.version, lifetimeMs };
         }
         case 'start-echo': {
           const { problems, maxRatePacketsPerSecond, maxRateBitsPerSecond, lifetimeMs } = checkEchoRequest(req, caps);

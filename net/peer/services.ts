@@ -16,6 +16,7 @@ import { bindUdp, hostOf, reconfigureSession, withStreamDrops } from '../udp/lis
 import { udpSocketDrops } from '../udp/procnet.js';
 import { RpcServer } from '../rpc/server-net.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
 import type { SocketConfig } from '../../core/knobs.js';
 import type { ReceiverChanges } from '../../core/transport/config.js';
@@ -200,7 +201,7 @@ export interface RpcServiceOptions {
   host: string;
   /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
-  transports: readonly ('udp' | 'tcp' | 'plt')[];
+  transports: readonly RpcTransportName[];
   drc: DrcRequest;
   maxRecordBytes: number;
   /** Lab-transport sessions at once. */
@@ -223,18 +224,15 @@ export function drcConfigOf(d: DrcRequest): DrcConfig {
 const RPC_MAX_TCP_CONNECTIONS = 16;
 
 /** Starts an RPC server with a fresh counter program (core/rpc/programs/counter-server.ts). */
-export async function startRpcService(o: RpcServiceOptions): Promise<AgentService & { readonly ports: { udp: number | null; tcp: number | null; plt: number | null }; configureDrc(d: DrcRequest): void }> {
+export async function startRpcService(o: RpcServiceOptions): Promise<AgentService & { readonly ports: Record<RpcTransportName, number | null>; configureDrc(d: DrcRequest): void }> {
   const counter = new CounterService();
   let drc = drcConfigOf(o.drc);
-  const has = (t: 'udp' | 'tcp' | 'plt') => o.transports.includes(t);
   // Naming: a portmapper (RFC 1833) on the same ports maps the counter on each transport, so a
   // client can find it by program and version as it would through rpcbind.
   const registry = new PortmapRegistry();
   const server = await RpcServer.start({
     host: o.host,
-    udpPort: has('udp') ? 0 : null,
-    tcpPort: has('tcp') ? 0 : null,
-    pltPort: has('plt') ? 0 : null,
+    ports: Object.fromEntries(o.transports.map((t) => [t, 0])),
     programs: [counter.program(), portmapProgram(registry)],
     drc,
     maxRecordBytes: o.maxRecordBytes,
@@ -246,9 +244,10 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
     seed: o.seed,
     onlyHost: o.clientAddress,
   });
-  const ports = { udp: server.udpPort, tcp: server.tcpPort, plt: server.pltPort };
-  for (const t of ['udp', 'tcp', 'plt'] as const) if (ports[t] !== null) registry.set({ prog: COUNTER_PROG, vers: COUNTER_V1, prot: protocolNumber(t), port: ports[t] });
-  const udpPorts = [ports.udp, ports.plt].filter((p): p is number => p !== null);
+  const ports = server.ports();
+  for (const t of server.transports()) registry.set({ prog: COUNTER_PROG, vers: COUNTER_V1, prot: protocolNumber(t), port: ports[t]! });
+  // The kernel counts drops per UDP socket: those of the transports that carry datagrams.
+  const udpPorts = RPC_TRANSPORTS.filter((t) => RPC_TRANSPORT[t].datagrams).map((t) => ports[t]).filter((p): p is number => p !== null);
   const dropsOf = () => udpPorts.reduce((sum, p) => sum + udpSocketDrops(p), 0);
   const dropsAtStart = dropsOf();
   const lifecycle = serviceLifecycle(
@@ -258,9 +257,7 @@ export async function startRpcService(o: RpcServiceOptions): Promise<AgentServic
       ...common,
       kernelDrops: udpPorts.length === 0 ? null : finiteOrNull(dropsOf() - dropsAtStart),
       foreignDrops: server.foreignDrops(),
-      udpPort: ports.udp,
-      tcpPort: ports.tcp,
-      pltPort: ports.plt,
+      ports,
       server: plainCounters(server.counters()),
       drc: { ...drc },
       counter: { value: counter.value.toString(), increments: counter.increments, repeatedExecutions: counter.repeatedExecutions },

@@ -7,11 +7,11 @@
 // number of mappings, and does not implement CALLIT (see pmap.x).
 
 import { RpcClient } from './client-net.js';
-import type { RpcTransportName } from '../../core/rpc/transports.js';
+import { RPC_TRANSPORT, transportOfProtocol, type RpcTransportName } from '../../core/rpc/transports.js';
 import { RpcServer } from './server-net.js';
 import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PmapProgV2, type Mapping } from '../../core/rpc/pmap.js';
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';
-import { LAB_BINDER_PORT, PLT_PROTOCOL, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { LAB_BINDER_PORT, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
 import { RpcTransportError, type RetryPolicy } from '../../core/rpc/client.js';
 
 /** A running lab binder. */
@@ -25,10 +25,10 @@ export interface LabBinder {
 /** Starts the lab's binder on host:port (UDP and TCP), registered in itself as rpcbind is. */
 export async function startLabBinder(host = '127.0.0.1', port = LAB_BINDER_PORT): Promise<LabBinder> {
   const registry = new PortmapRegistry();
-  const server = await RpcServer.start({ host, udpPort: port, tcpPort: port, programs: [portmapProgram(registry)], drc: { enabled: false, maxEntries: 64, maxAgeMs: 1000 } });
-  registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_TCP, port: server.tcpPort! });
-  registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_UDP, port: server.udpPort! });
-  return { server, registry, port: server.udpPort!, close: () => server.close() };
+  const server = await RpcServer.start({ host, ports: { udp: port, tcp: port }, programs: [portmapProgram(registry)], drc: { enabled: false, maxEntries: 64, maxAgeMs: 1000 } });
+  registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_TCP, port: server.port('tcp')! });
+  registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_UDP, port: server.port('udp')! });
+  return { server, registry, port: server.port('udp')!, close: () => server.close() };
 }
 
 /** Short calls to a binder: 250 ms apart, 1.5 s in all. */
@@ -82,14 +82,9 @@ export interface Registration {
   unregister(): Promise<void>;
 }
 
-/** The transport of a mapping's protocol number, or null for one the lab does not speak. */
-function transportOf(prot: number): RpcTransportName | null {
-  return prot === IPPROTO_UDP ? 'udp' : prot === IPPROTO_TCP ? 'tcp' : prot === PLT_PROTOCOL ? 'plt' : null;
-}
-
 /** Does a server answer NULL of (program, version) where this loopback mapping points? */
 async function mappingAnswers(m: Mapping): Promise<boolean> {
-  const t = transportOf(m.prot);
+  const t = transportOfProtocol(m.prot);
   if (t === null || m.port === 0) return false;
   try {
     const c = await RpcClient.connect({ host: '127.0.0.1', port: m.port, transport: t, policy: { ...BINDER_POLICY, timeoutMs: 1000 } });
@@ -127,11 +122,7 @@ export async function registerServer(server: RpcServer, binder: { port: number; 
   const mappings: Mapping[] = [];
   const refused: Mapping[] = [];
   const skipped: { program: number; version: number; holder: Mapping }[] = [];
-  const transports: [RpcTransportName, number | null][] = [
-    ['udp', server.udpPort],
-    ['tcp', server.tcpPort],
-    ['plt', server.pltPort],
-  ];
+  const transports = server.transports().map((t) => [t, server.port(t)!] as const);
   const registered: { program: number; version: number }[] = [];
   for (const { program, version } of served.values()) {
     const existing = await mappingsOf(binder.port, program, version);
@@ -149,9 +140,8 @@ export async function registerServer(server: RpcServer, binder: { port: number; 
     if (existing.length > 0) await pmapCall(host, binder.port, PmapProgV2.procedures.PMAPPROC_UNSET, { prog: program, vers: version, prot: 0, port: 0 });
     registered.push({ program, version });
     for (const [t, port] of transports) {
-      if (port === null) continue;
       const m: Mapping = { prog: program, vers: version, prot: protocolNumber(t), port };
-      if (t === 'plt' && binder.kind === 'rpcbind') {
+      if (!RPC_TRANSPORT[t].rpcbind && binder.kind === 'rpcbind') {
         refused.push(m);
         continue;
       }

@@ -1,30 +1,25 @@
-// The RPC client on real sockets: the client engine (or the lab-transport client) driven by the
-// UDP driver, over a UDP socket, a TCP connection with record marking, or the lab transport on
-// UDP. Calls return promises; the lab's impairment links sit between the engine and the socket,
+// The RPC client on real sockets: a transport's client side (core/rpc/transports.ts) driven by the
+// message driver on that transport's socket (net/rpc/transports/). Calls return promises; the lab's impairment links sit between the engine and the socket,
 // as for every other packetlab run (forward on the way out, reverse on the way in).
 
-import { isIPv6 } from 'node:net';
 // The module's object, not the global: globalThis.performance is a getter, run on every read.
 import { performance } from 'node:perf_hooks';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { PeerTable } from '../udp/driver.js';
-import { SELF, type MessageSocket } from '../driver-loop.js';
+import { SELF } from '../driver-loop.js';
 import type { UdpCaptureLinks } from '../../core/capture/runs.js';
 import { MessageDriver, RpcLink } from './message-driver.js';
-import { bindUdp, connectUdp } from '../udp/listener-server.js';
 import type { SocketConfig } from '../../core/knobs.js';
 import type { TransportConfig } from '../../core/transport/config.js';
-import { Rng, deriveSeed } from '../../core/util/rng.js';
+import { deriveSeed } from '../../core/util/rng.js';
 import { DEFAULT_RETRY_POLICY, RpcClientEngine, RpcStatus, type RetryPolicy, type RpcCall } from '../../core/rpc/client.js';
 import type { Credential } from '../../core/rpc/message.js';
-import { PltRpcClient, RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
+import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import type { CallOptions, ProcedureDescriptor, RpcCaller } from '../../core/rpc/program.js';
-import { connectRecords, type RecordStreamSocket } from './tcp.js';
+import { RPC_TRANSPORT, type RpcClientSide, type RpcTransportName } from '../../core/rpc/transports.js';
 import { xdrVoid } from '../../core/rpc/xdr.js';
-
-import type { RpcTransportName } from '../../core/rpc/transports.js';
+import { SOCKET_TRANSPORTS } from './transports/registry.js';
 
 /** How to reach a server and how to call it. */
 export interface RpcClientOptions {
@@ -52,22 +47,6 @@ export function nullProcedure(program: number, version: number): ProcedureDescri
   return { program, version, procedure: 0, name: 'NULL', args: xdrVoid, result: xdrVoid };
 }
 
-/** Impairments a stream transport can apply to whole records without breaking its ordering. */
-export function streamImpairmentProblems(c: ImpairmentConfig, direction: string): string[] {
-  const out: string[] = [];
-  const n = NO_IMPAIRMENT;
-  const check = (k: keyof ImpairmentConfig, flag: string) => {
-    if (c[k] !== n[k]) out.push(`${flag}${direction === 'reverse' ? ' (reverse)' : ''} does not apply to --transport tcp: TCP neither loses, duplicates, reorders nor corrupts records; use delay, jitter or link-rate, or the udp or plt transport`);
-  };
-  check('lossProbability', '--loss');
-  check('burstEnterProbability', '--burst-p');
-  check('duplicateProbability', '--duplicate');
-  check('reorderProbability', '--reorder');
-  check('corruptProbability', '--corrupt');
-  check('mtuBytes', '--mtu');
-  return out;
-}
-
 /** An RPC client on a real socket. Use RpcClient.connect(). */
 export class RpcClient implements RpcCaller {
   /** The RPC engine (counters, latency histograms, retry policy). */
@@ -93,7 +72,7 @@ export class RpcClient implements RpcCaller {
   /** Opens a client to host:port over the chosen transport. */
   static async connect(o: RpcClientOptions): Promise<RpcClient> {
     let client: RpcClient | null = null;
-    const ch = await openRpcChannel(o, (e) => e, {
+    const ch = await openRpcChannel(o, (side) => side.endpoint, {
       onProgress: () => client?.settle(),
       onLost: (reason, status) => client?.connectionLost(reason, status),
     });
@@ -112,7 +91,7 @@ export class RpcClient implements RpcCaller {
     // calls made in one turn (a batch of continuations) go out together, right after it. A
     // reaction on a settled promise is the cheapest way into the microtask queue (queueMicrotask
     // makes an AsyncResource and a bound function every time).
-    if (this.transport === 'udp') this.driver.kick(now);
+    if (RPC_TRANSPORT[this.transport].callsAlone) this.driver.kick(now);
     else if (!this.flushQueued) {
       this.flushQueued = true;
       void RESOLVED.then(this.flush);
@@ -151,7 +130,7 @@ export class RpcClient implements RpcCaller {
   }
 
   private connectionLost(reason: string, status: typeof RpcStatus.UNREACHABLE | typeof RpcStatus.SHUTDOWN = RpcStatus.SHUTDOWN): void {
-    this.engine.failAll(performance.now(), status, `${reason} (${status === RpcStatus.UNREACHABLE ? 'unreachable' : 'shutdown'})`, this.transport === 'tcp');
+    this.engine.failAll(performance.now(), status, `${reason} (${status === RpcStatus.UNREACHABLE ? 'unreachable' : 'shutdown'})`, RPC_TRANSPORT[this.transport].lossCloses);
     this.settle();
   }
 
@@ -197,98 +176,50 @@ export interface RpcChannelHooks {
 }
 
 /**
- * Opens a socket to host:port for the transport and drives `wrap(engineEndpoint)` on it: the
- * engine itself, or an application around it (a workload that keeps calls in flight).
+ * Opens a socket to host:port for the transport and drives `wrap(side)` on it: the transport's
+ * client side itself, or an application around it (a workload that keeps calls in flight).
  */
-export async function openRpcChannel(o: RpcClientOptions, wrap: (inner: Endpoint) => Endpoint, hooks: RpcChannelHooks): Promise<RpcChannel> {
+export async function openRpcChannel(o: RpcClientOptions, wrap: (side: RpcClientSide) => Endpoint, hooks: RpcChannelHooks): Promise<RpcChannel> {
   const seed = o.seed ?? (Math.random() * 2 ** 32) >>> 0;
   const forward = new RpcLink(o.forward ?? NO_IMPAIRMENT, deriveSeed(seed, 'forward'));
   const reverse = new RpcLink(o.reverse ?? NO_IMPAIRMENT, deriveSeed(seed, 'reverse'));
+  const t = RPC_TRANSPORT[o.transport];
+  const problems = [...t.impairmentProblems(forward.config, 'forward'), ...t.impairmentProblems(reverse.config, 'reverse')];
+  if (problems.length > 0) throw new RangeError(problems[0]);
   const policy = o.policy ?? DEFAULT_RETRY_POLICY;
-  const engineOpts = { policy, credential: o.credential, rngSeed: deriveSeed(seed, 'xid'), maxCallsInFlight: o.maxCallsInFlight };
+  const engine = { policy, credential: o.credential, rngSeed: deriveSeed(seed, 'xid'), maxCallsInFlight: o.maxCallsInFlight };
   const host = o.host === 'localhost' ? '127.0.0.1' : o.host;
-  if (o.transport === 'tcp') {
-    const problems = [...streamImpairmentProblems(forward.config, 'forward'), ...streamImpairmentProblems(reverse.config, 'reverse')];
-    if (problems.length > 0) throw new RangeError(problems[0]);
-    const rs: RecordStreamSocket = await connectRecords(host, o.port, { onClose: (_a, _p, reason) => hooks.onLost(reason, RpcStatus.SHUTDOWN) });
-    const peers = new PeerTable({ maxPeers: 4 });
-    const remote = rs.remote()!;
-    const server = peers.idOf(remote.address, remote.port);
-    const engine = new RpcClientEngine({ ...engineOpts, server, retransmit: false });
-    const driver = new MessageDriver({ socket: rs, endpoint: wrap(engine), peers, egress: forward, ingress: reverse, connectedPeer: server, stableOutput: true, onProgress: () => hooks.onProgress() });
-    driver.start();
-    return {
-      engine,
-      driver,
-      forward,
-      reverse,
-      datagrams: null,
-      close: async (flush) => {
-        engine.failAll(performance.now(), RpcStatus.SHUTDOWN, 'the client was closed (shutdown)', true);
-        flush?.();
-        driver.stop();
-        await new Promise<void>((r) => rs.close(() => r()));
-      },
-    };
-  }
-  const socket = await bindUdp(isIPv6(host) ? '::' : host.startsWith('127.') ? '127.0.0.1' : '0.0.0.0', 0, o.socket);
-  try {
-    await connectUdp(socket, host, o.port);
-  } catch (e) {
-    socket.close();
-    throw e;
-  }
-  const peers = new PeerTable({ maxPeers: 4 });
-  const server = peers.idOf(host, o.port);
-  let engine: RpcClientEngine;
-  let plt: PltRpcClient | null = null;
-  if (o.transport === 'plt') {
-    const rng = new Rng(deriveSeed(seed, 'plt'));
-    plt = new PltRpcClient({ peer: server, transport: { ...RPC_TRANSPORT_CONFIG, ...o.plt }, connectionId: rng.uint32(), isn: rng.uint32(), engine: engineOpts });
-    engine = plt.engine;
-  } else {
-    engine = new RpcClientEngine({ ...engineOpts, server, retransmit: true });
-  }
+  const conn = await SOCKET_TRANSPORTS[o.transport].connect({ host, port: o.port, socket: o.socket, onLost: (reason, status) => hooks.onLost(reason, status) });
+  const side = t.client({ peer: conn.server, engine, seed, config: { ...RPC_TRANSPORT_CONFIG, ...o.plt } });
   const driver = new MessageDriver({
-    socket: socket as unknown as MessageSocket,
-    endpoint: wrap(plt ?? engine),
-    // The engine's datagrams are its calls' own bytes; the lab transport reuses its buffer.
-    stableOutput: plt === null,
-    peers,
+    socket: conn.socket,
+    endpoint: wrap(side),
+    stableOutput: side.stableOutput,
+    peers: conn.peers,
     egress: forward,
     ingress: reverse,
-    connectedPeer: server,
-    onSocketError: (err) => {
-      // ICMP port unreachable on the connected socket, as clnt_dg reports RPC_CANTRECV.
-      if (err.code === 'ECONNREFUSED') hooks.onLost(`nothing listens on UDP ${host}:${o.port} (ICMP port unreachable)`, RpcStatus.UNREACHABLE);
-    },
+    connectedPeer: conn.server,
+    onSocketError: conn.onSocketError,
     onProgress: () => hooks.onProgress(),
   });
   driver.start();
-  if (plt !== null) {
-    plt.start(performance.now());
-    driver.kick();
-  }
-  const own = socket.address();
+  side.start(performance.now());
+  driver.kick();
   return {
-    engine,
+    engine: side.engine,
     driver,
     forward,
     reverse,
-    datagrams: { self: { address: own.address, port: own.port }, selfId: SELF, peer: { address: host, port: o.port }, peerId: server, forward, reverse },
+    datagrams: conn.self === null ? null : { self: conn.self, selfId: SELF, peer: { address: host, port: o.port }, peerId: conn.server, forward, reverse },
     close: async (flush) => {
-      const now = performance.now();
-      if (plt !== null) {
-        plt.close(now);
+      if (side.close(performance.now())) {
         driver.kick();
-        // Let the FIN leave before the socket goes.
+        // Let the goodbye (FIN) leave before the socket goes.
         await new Promise((r) => setTimeout(r, 5));
-      } else {
-        engine.failAll(now, RpcStatus.SHUTDOWN, 'the client was closed (shutdown)', true);
       }
       flush?.();
       driver.stop();
-      await new Promise<void>((r) => socket.close(() => r()));
+      await conn.close();
     },
   };
 }

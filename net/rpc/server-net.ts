@@ -1,31 +1,31 @@
 // The RPC server on real sockets: one server engine per transport, all serving the same program
-// tables (and so the same handler state): UDP on a dgram socket, TCP with record marking, and the
-// lab transport through a Listener. Servers bind to loopback unless given another address.
+// tables (and so the same handler state), each on the sockets of its transport
+// (net/rpc/transports/). Servers bind to loopback unless given another address.
 
-import { Listener, DEFAULT_LISTENER_CAPS, type ListenerCaps } from '../../core/listener.js';
-import { MessageDriver } from './message-driver.js';
-import type { MessageSocket } from '../driver-loop.js';
-import { bindUdp, hostOf } from '../udp/listener-server.js';
-import { RecyclingPeerTable } from '../udp/recycling-peers.js';
+import type { Listener, ListenerCaps } from '../../core/listener.js';
 import type { SocketConfig } from '../../core/knobs.js';
-import { deriveSeed } from '../../core/util/rng.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
-import { rpcSessionFactory } from '../../core/rpc/plt.js';
 import type { ListenerTransportDefaults } from '../../core/apps/services.js';
 import type { RpcProgramVersion } from '../../core/rpc/program.js';
-import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
-import { listenRecords, type RecordServer, type RecordSocketCounters, type TcpServerLimits } from './tcp.js';
+import { RpcServerCounters, RpcServerEngine } from '../../core/rpc/server.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS, type RpcTransportName } from '../../core/rpc/transports.js';
+import { deriveSeed } from '../../core/util/rng.js';
+import type { RecordSocketCounters, TcpServerLimits } from './tcp.js';
+import { SOCKET_TRANSPORTS } from './transports/registry.js';
+import type { ServedTransport } from './transports/socket-transport.js';
+
+/** The transports a server serves by default: UDP and TCP, on the same port number when it is free. */
+export const DEFAULT_RPC_PORTS: Readonly<Partial<Record<RpcTransportName, number>>> = Object.freeze({ udp: 0, tcp: 0 });
 
 /** Where and what a server serves. */
 export interface RpcServerOptions {
   /** Address to bind (default 127.0.0.1: loopback only). */
   host?: string;
-  /** UDP port (0 picks one; null: no UDP). Default 0. */
-  udpPort?: number | null;
-  /** TCP port (0: the UDP port's number when free, else any; null: no TCP). Default 0. */
-  tcpPort?: number | null;
-  /** Lab-transport port (0 picks one; null: none). Default null. */
-  pltPort?: number | null;
+  /**
+   * The port of each transport served (0 picks one; TCP's 0 takes the UDP port's number when it is
+   * free); a transport absent is not served. Default DEFAULT_RPC_PORTS.
+   */
+  ports?: Partial<Record<RpcTransportName, number>>;
   programs: readonly RpcProgramVersion[];
   drc?: DrcConfig;
   /** Credential flavors accepted (default AUTH_NONE and AUTH_SYS). */
@@ -47,141 +47,92 @@ export interface RpcServerOptions {
 
 /** A running RPC server. */
 export class RpcServer {
-  /** Engines by transport (absent when the transport is off). */
-  readonly udp: RpcServerEngine | null;
-  readonly tcp: RpcServerEngine | null;
-  readonly plt: RpcServerEngine | null;
-  /** Ports, or null when the transport is off. */
-  readonly udpPort: number | null;
-  readonly tcpPort: number | null;
-  readonly pltPort: number | null;
   /** The bound address. */
   readonly host: string;
-  /** The lab-transport listener, when there is one. */
-  readonly listener: Listener | null;
-  private readonly closers: (() => Promise<void>)[];
-  /** Datagrams and TCP connections from hosts other than `onlyHost`, dropped. */
-  readonly foreignDrops: () => number;
-  /** Counters of the TCP connections (refusals, timeouts, framing errors), when TCP is served. */
-  readonly tcpRecords: RecordSocketCounters | null;
+  private readonly served: Map<RpcTransportName, ServedTransport>;
 
-  private constructor(parts: {
-    host: string;
-    udp: RpcServerEngine | null;
-    tcp: RpcServerEngine | null;
-    plt: RpcServerEngine | null;
-    udpPort: number | null;
-    tcpPort: number | null;
-    pltPort: number | null;
-    listener: Listener | null;
-    closers: (() => Promise<void>)[];
-    foreignDrops: () => number;
-    tcpRecords: RecordSocketCounters | null;
-  }) {
-    this.foreignDrops = parts.foreignDrops;
-    this.tcpRecords = parts.tcpRecords;
-    this.host = parts.host;
-    this.udp = parts.udp;
-    this.tcp = parts.tcp;
-    this.plt = parts.plt;
-    this.udpPort = parts.udpPort;
-    this.tcpPort = parts.tcpPort;
-    this.pltPort = parts.pltPort;
-    this.listener = parts.listener;
-    this.closers = parts.closers;
+  private constructor(host: string, served: Map<RpcTransportName, ServedTransport>) {
+    this.host = host;
+    this.served = served;
   }
 
   /** Binds the sockets and starts serving. */
   static async start(o: RpcServerOptions): Promise<RpcServer> {
     const host = o.host ?? '127.0.0.1';
     const drc = o.drc ?? DEFAULT_DRC_CONFIG;
-    const closers: (() => Promise<void>)[] = [];
-    const fail = async (e: unknown): Promise<never> => {
-      for (const c of closers.reverse()) await c();
-      throw e;
-    };
-    let udp: RpcServerEngine | null = null;
-    let tcp: RpcServerEngine | null = null;
-    let plt: RpcServerEngine | null = null;
-    let udpPort: number | null = null;
-    let tcpPort: number | null = null;
-    let pltPort: number | null = null;
-    let listener: Listener | null = null;
-    const tables: { foreignDrops: number }[] = [];
-    let tcpCounters: RecordSocketCounters | null = null;
+    const ports = o.ports ?? DEFAULT_RPC_PORTS;
+    const served = new Map<RpcTransportName, ServedTransport>();
+    const bound = new Map<RpcTransportName, number>();
     try {
-      if (o.udpPort !== null) {
-        const socket = await bindUdp(host, o.udpPort ?? 0, o.socket);
-        udpPort = socket.address().port;
-        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
-        tables.push(peers);
-        const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)), datagramReplies: UDP_REPLY_LIMITS });
-        const driver = new MessageDriver({ socket: socket as unknown as MessageSocket, endpoint: engine, peers, stableOutput: true });
-        engine.onWake = () => driver.kick();
-        driver.start();
-        udp = engine;
-        closers.push(() => new Promise((r) => (driver.stop(), socket.close(() => r()))));
-      }
-      if (o.tcpPort !== null) {
-        const peers = new RecyclingPeerTable({ maxPeers: o.maxPeers ?? 16384 });
-        const common = { peers, maxRecordBytes: o.maxRecordBytes, limits: o.tcpLimits, onlyHost: o.onlyHost };
-        let rs: RecordServer;
-        const wanted = o.tcpPort ?? 0;
-        if (wanted === 0 && udpPort !== null) {
-          // Same number as the UDP port when it is free, as users expect of one RPC server.
-          rs = await listenRecords(host, udpPort, common).catch(() => listenRecords(host, 0, common));
-        } else {
-          rs = await listenRecords(host, wanted, common);
-        }
-        tcpPort = rs.port;
-        tcpCounters = rs.socket.counters;
-        const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (id) => addressText(peers.address(id)) });
-        const driver = new MessageDriver({ socket: rs.socket, endpoint: engine, peers, stableOutput: true });
-        engine.onWake = () => driver.kick();
-        driver.start();
-        tcp = engine;
-        closers.push(() => (driver.stop(), rs.close()));
-      }
-      if (o.pltPort !== undefined && o.pltPort !== null) {
-        const socket = await bindUdp(host, o.pltPort, o.socket);
-        pltPort = socket.address().port;
-        // The listener's own peer table: ids of peers with an open session are never recycled
-        // (the listener knows its sessions by peer id, so a recycled id would send one caller's
-        // replies to another address), and the listener counts sessions per IP, not per port.
-        const peers = new RecyclingPeerTable({ onlyHost: o.onlyHost, maxPeers: o.maxPeers ?? 16384 });
-        tables.push(peers);
-        const sessionPeer = new Map<number, number>();
-        const engine = new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress: (key) => addressText(peers.address(sessionPeer.get(key) ?? -1)) });
-        const l = new Listener(o.pltCaps ?? { ...DEFAULT_LISTENER_CAPS, maxSessions: 256, maxSessionsPerAddress: 16 }, rpcSessionFactory(engine, o.pltDefaults, (key, peer) => sessionPeer.set(key, peer)), deriveSeed(o.seed ?? 1, 'rpc-listener'), { addressOf: (id) => hostOf(peers, id) });
-        peers.setBusy((id) => l.hasSession(id));
-        const driver = new MessageDriver({
-          socket: socket as unknown as MessageSocket,
-          endpoint: l,
-          peers,
-          onProgress: () => {
-            for (let e = l.pollEvent(); e !== null; e = l.pollEvent()) {
-              if (e.type === 'session-closed') {
-                for (const [k, p] of sessionPeer) if (p === e.peer && (e.session as { clientKey?: number }).clientKey === k) sessionPeer.delete(k);
-              }
-            }
-          },
+      for (const name of RPC_TRANSPORTS) {
+        const port = ports[name];
+        if (port === undefined) continue;
+        const t = await SOCKET_TRANSPORTS[name].serve({
+          host,
+          port,
+          bound,
+          engine: (peerAddress) => new RpcServerEngine({ programs: o.programs, drc, authFlavors: o.authFlavors, peerAddress, datagramReplies: RPC_TRANSPORT[name].replyLimits }),
+          listener: { seed: deriveSeed(o.seed ?? 1, 'rpc-listener'), caps: o.pltCaps, defaults: o.pltDefaults },
+          socket: o.socket,
+          maxPeers: o.maxPeers ?? 16384,
+          onlyHost: o.onlyHost,
+          maxRecordBytes: o.maxRecordBytes,
+          tcpLimits: o.tcpLimits,
         });
-        engine.onWake = () => driver.kick();
-        driver.start();
-        plt = engine;
-        listener = l;
-        closers.push(() => new Promise((r) => (driver.stop(), socket.close(() => r()))));
+        served.set(name, t);
+        bound.set(name, t.port);
       }
     } catch (e) {
-      return fail(e);
+      for (const t of [...served.values()].reverse()) await t.close();
+      throw e;
     }
-    const foreignDrops = () => tables.reduce((n, t) => n + t.foreignDrops, 0) + (tcpCounters?.foreignConnections ?? 0);
-    return new RpcServer({ host, udp, tcp, plt, udpPort, tcpPort, pltPort, listener, closers, foreignDrops, tcpRecords: tcpCounters });
+    return new RpcServer(host, served);
+  }
+
+  /** The port a transport is served on, or null when it is not served. */
+  port(t: RpcTransportName): number | null {
+    return this.served.get(t)?.port ?? null;
+  }
+
+  /** The engine of a transport, or null when it is not served. */
+  engine(t: RpcTransportName): RpcServerEngine | null {
+    return this.served.get(t)?.engine ?? null;
+  }
+
+  /** The port of every transport, null for those not served. */
+  ports(): Record<RpcTransportName, number | null> {
+    const out = {} as Record<RpcTransportName, number | null>;
+    for (const name of RPC_TRANSPORTS) out[name] = this.port(name);
+    return out;
+  }
+
+  /** The transports served, in registry order. */
+  transports(): RpcTransportName[] {
+    return [...this.served.keys()];
+  }
+
+  /** Datagrams and TCP connections from hosts other than `onlyHost`, dropped. */
+  foreignDrops(): number {
+    let n = 0;
+    for (const t of this.served.values()) n += t.foreignDrops();
+    return n;
+  }
+
+  /** Counters of the TCP connections (refusals, timeouts, framing errors), when a record transport is served. */
+  get tcpRecords(): RecordSocketCounters | null {
+    for (const t of this.served.values()) if (t.records !== null) return t.records;
+    return null;
+  }
+
+  /** The listener of the transport with sessions (the lab transport), when it is served. */
+  get listener(): Listener | null {
+    for (const t of this.served.values()) if (t.listener !== null) return t.listener;
+    return null;
   }
 
   /** The engines that run. */
   engines(): RpcServerEngine[] {
-    return [this.udp, this.tcp, this.plt].filter((e): e is RpcServerEngine => e !== null);
+    return [...this.served.values()].map((t) => t.engine);
   }
 
   /** Counters of all transports, summed. */
@@ -198,11 +149,8 @@ export class RpcServer {
 
   /** Stops serving and closes the sockets. */
   async close(): Promise<void> {
-    for (const c of this.closers.splice(0).reverse()) await c();
+    const open = [...this.served.values()].reverse();
+    this.served.clear();
+    for (const t of open) await t.close();
   }
-}
-
-function addressText(a: { address: string; port: number } | undefined): string | null {
-  if (a === undefined) return null;
-  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }

@@ -9,7 +9,6 @@ import type { Endpoint } from '../../core/endpoint.js';
 import { Link, linkDrops, type LinkCounters } from '../../core/impair/link.js';
 import { metricList } from '../../core/metrics/registry.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
-import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
 import { Simulator } from '../../core/sim/simulator.js';
 import type { TransportConfig } from '../../core/transport/config.js';
 import { Rng, deriveSeed } from '../../core/util/rng.js';
@@ -17,16 +16,17 @@ import { Fifo } from '../../core/util/fifo.js';
 import { CounterService } from '../../core/rpc/programs/counter-server.js';
 import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
 import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from '../../core/rpc/client.js';
-import { nullProcedure, openRpcChannel, streamImpairmentProblems } from '../../net/rpc/client-net.js';
-import { type RpcTransportName } from '../../core/rpc/transports.js';
+import { nullProcedure, openRpcChannel } from '../../net/rpc/client-net.js';
+import { RPC_TRANSPORT, rpcTransportProblems, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from '../../core/rpc/drc.js';
-import { PltRpcClient, RPC_TRANSPORT_CONFIG, rpcSessionFactory } from '../../core/rpc/plt.js';
+import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
+import { listenerDefaultsOf } from '../../core/apps/services.js';
 import type { ProcedureDescriptor, RpcProgramVersion } from '../../core/rpc/program.js';
 import { PmapProgV2, type Mapping } from '../../core/rpc/pmap.js';
 import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
 import { SIM_LISTENER_ADDRESS, captureUdpLinks } from '../../core/capture/runs.js';
 import type { Capture } from '../../core/capture/capture.js';
-import { RpcServerCounters, RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
+import { RpcServerCounters, RpcServerEngine } from '../../core/rpc/server.js';
 import { RpcServer } from '../../net/rpc/server-net.js';
 
 /** Weights of the procedures a workload calls (any non-negative numbers; they are normalised). */
@@ -98,8 +98,7 @@ export const DEFAULT_RPC_SETUP: Readonly<RpcSetup> = Object.freeze({
 /** What is wrong with a setup (empty when it is fine); each problem names the field. */
 export function rpcSetupProblems(s: RpcSetup, net: 'sim' | 'udp'): string[] {
   const out: string[] = [];
-  if (!['udp', 'tcp', 'plt'].includes(s.transport)) out.push(`transport must be udp, tcp or plt (got ${String(s.transport)})`);
-  if (net === 'sim' && s.transport === 'tcp') out.push('transport tcp needs real sockets: the simulator carries datagrams (use udp or plt)');
+  out.push(...rpcTransportProblems(s.transport, net, s.forward, s.reverse));
   const w = [s.mix.null, s.mix.echo, s.mix.increment];
   if (w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) out.push('mix: weights must be non-negative and not all zero');
   if (!Number.isInteger(s.echoBytes) || s.echoBytes < 0 || s.echoBytes > 65000) out.push(`echoBytes must be a whole number from 0 to 65000 (got ${s.echoBytes})`);
@@ -112,7 +111,6 @@ export function rpcSetupProblems(s: RpcSetup, net: 'sim' | 'udp'): string[] {
   if (!(s.timeLimitMs >= 1)) out.push(`timeLimitMs must be at least 1 (got ${s.timeLimitMs})`);
   out.push(...retryPolicyProblems(s.policy).map((p) => `policy.${p}`));
   out.push(...drcConfigProblems(s.drc).map((p) => `drc.${p}`));
-  if (s.transport === 'tcp') out.push(...streamImpairmentProblems(s.forward, 'forward'), ...streamImpairmentProblems(s.reverse, 'reverse'));
   return out;
 }
 
@@ -550,25 +548,13 @@ export function buildSimRpcWorkload(setup: RpcSetup, wrapServer: (e: Endpoint) =
   const problems = rpcSetupProblems(setup, 'sim');
   if (problems.length > 0) throw new RangeError(`RPC setup: ${problems.join('; ')}`);
   const counter = new CounterService();
-  // Over UDP the simulated server keeps the limits of a real one, so that a run behaves the same in both.
-  const server = new RpcServerEngine({ programs: serverPrograms(counter, setup, SIM_LISTENER_ADDRESS.port).programs, drc: setup.drc, datagramReplies: setup.transport === 'udp' ? UDP_REPLY_LIMITS : null });
-  const engineOpts = { policy: setup.policy, rngSeed: deriveSeed(setup.seed, 'xid'), maxCallsInFlight: setup.callsInFlight };
-  let inner: Endpoint;
-  let engine: RpcClientEngine;
-  let serverHost: Endpoint;
-  if (setup.transport === 'plt') {
-    const rng = new Rng(deriveSeed(setup.seed, 'plt'));
-    const plt = new PltRpcClient({ peer: 1, transport: setup.transportConfig, connectionId: rng.uint32(), isn: rng.uint32(), engine: engineOpts });
-    plt.start(0);
-    inner = plt;
-    engine = plt.engine;
-    serverHost = new Listener(DEFAULT_LISTENER_CAPS, rpcSessionFactory(server, { rtoMode: setup.transportConfig.rtoMode, rtoMs: setup.transportConfig.rtoMs, rtoMsInitial: setup.transportConfig.rtoMsInitial, rtoMsMin: setup.transportConfig.rtoMsMin, rtoMsMax: setup.transportConfig.rtoMsMax }), deriveSeed(setup.seed, 'listener'));
-  } else {
-    engine = new RpcClientEngine({ ...engineOpts, server: 1, retransmit: true });
-    inner = engine;
-    serverHost = server;
-  }
-  const app = new RpcWorkloadClient(inner, engine, setup);
+  const transport = RPC_TRANSPORT[setup.transport];
+  // The simulated server keeps the reply limits of a real one, so that a run behaves the same in both.
+  const server = new RpcServerEngine({ programs: serverPrograms(counter, setup, SIM_LISTENER_ADDRESS.port).programs, drc: setup.drc, datagramReplies: transport.replyLimits });
+  const side = transport.client({ peer: 1, engine: { policy: setup.policy, rngSeed: deriveSeed(setup.seed, 'xid'), maxCallsInFlight: setup.callsInFlight }, seed: setup.seed, config: setup.transportConfig });
+  side.start(0);
+  const serverHost = transport.serverHost(server, { seed: deriveSeed(setup.seed, 'listener'), defaults: listenerDefaultsOf(setup.transportConfig) });
+  const app = new RpcWorkloadClient(side.endpoint, side.engine, setup);
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
   const sim = new Simulator([app, wrapServer(serverHost)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
@@ -656,15 +642,14 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
     const served = serverPrograms(counter, setup, null);
     local = await RpcServer.start({
       host: '127.0.0.1',
-      udpPort: setup.transport === 'udp' ? 0 : null,
-      tcpPort: setup.transport === 'tcp' ? 0 : null,
-      pltPort: setup.transport === 'plt' ? 0 : null,
+      ports: { [setup.transport]: 0 },
       programs: served.programs,
       drc: setup.drc,
       seed: deriveSeed(setup.seed, 'listener'),
     });
-    served.registry?.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber(setup.transport), port: (setup.transport === 'udp' ? local.udpPort : setup.transport === 'tcp' ? local.tcpPort : local.pltPort)! });
-    peer = { host: '127.0.0.1', port: (setup.transport === 'udp' ? local.udpPort : setup.transport === 'tcp' ? local.tcpPort : local.pltPort)! };
+    const port = local.port(setup.transport)!;
+    served.registry?.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber(setup.transport), port });
+    peer = { host: '127.0.0.1', port };
   }
   let app: RpcWorkloadClient | null = null;
   let finish: (s: RpcRunStatus, why: string | null) => void = () => {};
@@ -674,9 +659,8 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
   let lostReason: string | null = null;
   const ch = await openRpcChannel(
     { host: peer.host, port: peer.port, transport: setup.transport, policy: setup.policy, forward: setup.forward, reverse: setup.reverse, seed: setup.seed, plt: setup.transportConfig, maxCallsInFlight: setup.callsInFlight },
-    (inner) => {
-      const engine = inner instanceof PltRpcClient ? inner.engine : (inner as RpcClientEngine);
-      app = new RpcWorkloadClient(inner, engine, setup);
+    (side) => {
+      app = new RpcWorkloadClient(side.endpoint, side.engine, setup);
       return app;
     },
     {
@@ -685,7 +669,7 @@ export async function runUdpRpcWorkload(o: UdpRpcWorkloadOptions): Promise<RpcSu
       },
       onLost: (reason, status) => {
         lostReason = reason;
-        app?.engine.failAll(performance.now(), status, reason, setup.transport === 'tcp');
+        app?.engine.failAll(performance.now(), status, reason, RPC_TRANSPORT[setup.transport].lossCloses);
         app?.stop();
       },
     },
