@@ -7,6 +7,7 @@
 // one per packet).
 
 import { z } from 'zod';
+import type { ConnectionSnapshot } from '../../core/transport/connection.js';
 
 /** A call's result. */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -95,28 +96,14 @@ export interface PeerInfo {
   lastSeenMs: number;
 }
 
-/** One end of a connection in a paused simulator trial (Connection.snapshot). */
-export interface EndpointState {
-  role: string;
-  state: string;
-  protocol: string;
-  sndUna: number;
-  sndNxt: number;
-  windowPackets: number;
-  inFlightPackets: number;
-  unacked: { seq: number; transmissions: number; sentAtMs: number; deadlineMs: number | null; sacked: boolean; retransmitQueued: boolean }[];
-  rcvNxt: number;
-  buffered: number[];
-  rcvBufferedBytes: number;
-  advertisedWindowBytes: number;
-  peerWindowBytes: number;
-  srttMs: number | null;
-  rttvarMs: number | null;
-  rtoMs: number;
-  cwndPackets: number | null;
-  ssthreshPackets: number | null;
-  retransmitTimerMs: number | null;
-}
+/**
+ * One end of a connection in a paused simulator trial: Connection.snapshot as JSON carries it, where
+ * an estimate that has no value yet (NaN: no RTT sample, no window) arrives as null.
+ */
+export type EndpointState = Omit<ConnectionSnapshot, NullableSnapshotField> & { [K in NullableSnapshotField]: number | null };
+
+/** The fields of a snapshot that may be NaN. */
+type NullableSnapshotField = 'srttMs' | 'rttvarMs' | 'cwndPackets' | 'ssthreshPackets';
 
 /** A simulator trial as teaching mode shows it. */
 export interface SimStateInfo {
