@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { METRICS, MetricAggregator, axisTitle, isMetric, metric, metricList, type MetricName } from '../core/metrics/registry.js';
 import { TRANSFER_COLUMNS } from '../core/metrics/transfer-meter.js';
-import { LinkCounters, linkDrops } from '../core/impair/link.js';
+import { DROP_CAUSES, LINK_COUNTERS, LinkCounters, linkDrops } from '../core/impair/counters.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
@@ -168,6 +168,24 @@ describe('totals are defined once', () => {
     c.dropsManual = 32;
     c.duplicated = 64;
     expect(linkDrops(c)).toBe(63);
+  });
+
+  it('every drop counter of a link is a cause of linkDrops', () => {
+    const counters = Object.keys(new LinkCounters()).filter((k) => k.startsWith('drops'));
+    expect(DROP_CAUSES.map((d) => d.counter).sort()).toEqual(counters.sort());
+  });
+
+  it('every counter of LINK_COUNTERS is a forward, reverse and stream column, in the meters and the loss chart', () => {
+    for (const c of LINK_COUNTERS) {
+      for (const family of ['fwd', 'rev'] as const) expect(TRANSFER_COLUMNS).toContain(`${family}_${c.column}`);
+      expect(STREAM_COLUMNS).toContain(`link_${c.column}`);
+      expect(metric(`fwd_${c.column}`).source).toBe(`forward link: ${c.counter}`);
+    }
+    const loss = CHART_DEFS.find((d) => d.id === 'loss')!.variants[0]!.columns;
+    for (const d of DROP_CAUSES) {
+      const c = LINK_COUNTERS.find((l) => l.counter === d.counter);
+      if (c !== undefined) expect(loss).toContain(`fwd_${c.column}`);
+    }
   });
 
   it("a stream's random and burst drops are reported apart, in samples and results alike, as the simulator counted them", async () => {

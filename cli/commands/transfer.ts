@@ -16,6 +16,7 @@ import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
+import { linkCountersText } from '../../core/impair/counters.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -103,7 +104,7 @@ function printSummary(s: TransferSummary): void {
   }
   if (s.forward !== null) {
     const f = s.forward;
-    console.log(`link (data direction): ${f.dropsRandom} random, ${f.dropsBurst} burst, ${f.dropsQueue} queue, ${f.dropsMtu} MTU drops; ${f.duplicated} duplicated, ${f.corrupted} corrupted, ${f.reordered} reordered`);
+    console.log(`link (data direction): ${linkCountersText(f)}`);
   }
   const x = s.corruption;
   if (x.injected > 0 || x.detected > 0 || x.accepted > 0) {

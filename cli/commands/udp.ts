@@ -16,6 +16,7 @@ import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { InvalidArgumentError } from 'commander';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 import { MetricAggregator } from '../../core/metrics/registry.js';
+import { linkCountersText } from '../../core/impair/counters.js';
 
 const HEADER = ['time', 'sent', 'received', 'lost', 'reordered', 'duplicated', 'jitter ms', 'kernel drops', 'receive rate'];
 const WIDTHS = [8, 8, 9, 6, 9, 10, 9, 12, 14];
@@ -43,7 +44,7 @@ function printSummary(s: StreamSummary): void {
   );
   if (s.sendQueueDrops > 0) console.log(`this host dropped ${s.sendQueueDrops} datagrams: its socket send queue was full (the receiver drains it)`);
   const l = s.link;
-  console.log(`impairment: ${l.dropsRandom} random, ${l.dropsBurst} burst, ${l.dropsQueue} queue, ${l.dropsMtu} MTU drops; ${l.duplicated} duplicated, ${l.corrupted} corrupted, ${l.heldBack} held back`);
+  console.log(`impairment: ${linkCountersText(l)}, ${l.heldBack} held back`);
 }
 
 /** Registers `packetlab udp`. */

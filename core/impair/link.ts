@@ -14,6 +14,7 @@
 
 import { IP_UDP_OVERHEAD_BYTES, type ImpairmentConfig } from './config.js';
 import { Rng } from '../util/rng.js';
+import { LinkCounters } from './counters.js';
 
 /** Why the link dropped a datagram. */
 export type DropReason = 'random' | 'burst' | 'queue' | 'mtu' | 'memory' | 'manual';
@@ -58,49 +59,6 @@ export interface LinkTracer {
    * attached after the corruption happened.
    */
   delivered(now: number, bytes: Uint8Array, from: number, to: number, sentAt: number, flags: number, flippedBits: readonly number[] | null): void;
-}
-
-/** Cumulative counters of one link direction. */
-export class LinkCounters {
-  /** Datagrams offered to the link. */
-  offeredPackets = 0;
-  /** Bytes offered. */
-  offeredBytes = 0;
-  /** Datagrams delivered (duplicates included). */
-  deliveredPackets = 0;
-  /** Bytes delivered. */
-  deliveredBytes = 0;
-  /** Bernoulli losses. */
-  dropsRandom = 0;
-  /** Gilbert-Elliott losses. */
-  dropsBurst = 0;
-  /** Drops at the full bottleneck queue. */
-  dropsQueue = 0;
-  /** Datagrams too long for the MTU. */
-  dropsMtu = 0;
-  /** Datagrams dropped because the link already held its memory cap in flight. */
-  dropsMemory = 0;
-  /** Datagrams a user dropped by hand while they were in flight (teaching mode). */
-  dropsManual = 0;
-  /** Datagrams a user corrupted, duplicated (the copies) or delayed by hand, counted when they arrive. */
-  corruptedManual = 0;
-  duplicatedManual = 0;
-  delayedManual = 0;
-  /** Extra copies made. */
-  duplicated = 0;
-  /** Datagrams with flipped bits. */
-  corrupted = 0;
-  /** Of those, datagrams delivered (the others were still in flight). */
-  corruptedDelivered = 0;
-  /** Datagrams held back for reordering. */
-  heldBack = 0;
-  /** Datagrams delivered after one sent later (actual order inversions). */
-  reordered = 0;
-}
-
-/** Datagrams a link direction dropped, every cause counted once: the one definition of a link's drops. */
-export function linkDrops(c: LinkCounters): number {
-  return c.dropsRandom + c.dropsBurst + c.dropsQueue + c.dropsMtu + c.dropsMemory + c.dropsManual;
 }
 
 const INITIAL_SLOTS = 64;

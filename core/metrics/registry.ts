@@ -5,6 +5,8 @@
 // take their legends and axis titles from them, spec plots are checked against them, and the column
 // tables of docs/experiments.md are generated from them (npm run docs).
 
+import { DROP_CAUSES, LINK_COUNTERS, isDropCounter, type LinkColumn, type LinkCounters } from '../impair/counters.js';
+
 /** How a metric is written. */
 export type MetricUnit =
   | 's'
@@ -53,7 +55,39 @@ type FlowIndex = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 /** flowN_goodput_bps and flowN_cwnd_packets of flows 1 to FLOW_COLUMN_COUNT. */
 export type FlowMetricName = `flow${FlowIndex}_goodput_bps` | `flow${FlowIndex}_cwnd_packets`;
 
-const LINK_DROP_CAUSES = 'Bernoulli, Gilbert-Elliott, full queue, over the MTU, memory cap, by hand';
+const LINK_DROP_CAUSES = DROP_CAUSES.map((d) => d.cause).join(', ');
+
+/** A family of link columns: forward and reverse links of a transfer or RPC run, the link of a stream. */
+export type LinkFamily = 'fwd' | 'rev' | 'link';
+
+/** The columns of LINK_COUNTERS in one family, in column order: fwd_drops_random, ... */
+export function linkColumns<F extends LinkFamily>(family: F): `${F}_${LinkColumn}`[] {
+  return LINK_COUNTERS.map((c) => `${family}_${c.column}` as const);
+}
+
+/** The columns of one family that count drops (a cause of DROP_CAUSES), in column order. */
+export function linkDropColumns<F extends LinkFamily>(family: F): `${F}_${LinkColumn}`[] {
+  return LINK_COUNTERS.filter((c) => isDropCounter(c.counter)).map((c) => `${family}_${c.column}` as const);
+}
+
+/** The metrics of LINK_COUNTERS in one family (`label` before each label, `who` before what it counts). */
+function linkMetrics<F extends LinkFamily>(family: F, label: string, who: string): Record<`${F}_${LinkColumn}`, MetricDef> {
+  const out = {} as Record<`${F}_${LinkColumn}`, MetricDef>;
+  for (const c of LINK_COUNTERS) {
+    // A stream's chart shows these beside its receiver's duplicates and reordering: "by the link" tells them apart.
+    const text = label === '' ? `${c.label[0]!.toUpperCase()}${c.label.slice(1)}${isDropCounter(c.counter) ? '' : ' by the link'}` : `${label}${c.label}`;
+    const description = `${who} datagrams ${c.what}`;
+    out[`${family}_${c.column}`] = m(text, 'datagrams', 'sum', description, `${who} link: ${c.counter}`, `${description} over the trial`);
+  }
+  return out;
+}
+
+/** The columns of one family for a sample: how much each counter grew since `prev` (NaN without a link; the whole count without a `prev`). */
+export function linkValues<F extends LinkFamily>(family: F, cur: LinkCounters | null, prev: LinkCounters | null): Record<`${F}_${LinkColumn}`, number> {
+  const out = {} as Record<`${F}_${LinkColumn}`, number>;
+  for (const c of LINK_COUNTERS) out[`${family}_${c.column}`] = cur === null ? Number.NaN : prev === null ? cur[c.counter] : cur[c.counter] - prev[c.counter];
+  return out;
+}
 
 /** Every metric but the per-flow family. */
 const BASE = {
@@ -93,30 +127,12 @@ const BASE = {
   rcv_buffer_bytes: m('Receive buffer used', 'bytes', 'last', 'receive buffer occupancy at the end of the interval', 'receiver connection: rcvBufferedBytes'),
 
   // The emulated link, forward (data, calls) and reverse (ACKs, replies)
-  fwd_drops_random: m('Forward: random drops', 'datagrams', 'sum', 'forward datagrams the Bernoulli loss dropped', 'forward link: dropsRandom'),
-  fwd_drops_burst: m('Forward: burst drops', 'datagrams', 'sum', 'forward datagrams the Gilbert-Elliott loss dropped', 'forward link: dropsBurst'),
-  fwd_drops_queue: m('Forward: queue drops', 'datagrams', 'sum', 'forward datagrams the full bottleneck queue dropped', 'forward link: dropsQueue', 'forward datagrams the full bottleneck queue dropped over the trial'),
-  fwd_drops_mtu: m('Forward: MTU drops', 'datagrams', 'sum', 'forward datagrams longer than the MTU, dropped', 'forward link: dropsMtu'),
+  ...linkMetrics('fwd', 'Forward: ', 'forward'),
   fwd_drops: m('Forward: drops', 'datagrams', 'sum', `forward datagrams the link dropped, every cause (${LINK_DROP_CAUSES})`, 'forward link: linkDrops()'),
-  fwd_duplicated: m('Forward: duplicated', 'datagrams', 'sum', 'forward datagrams the link duplicated (the copies)', 'forward link: duplicated'),
-  fwd_corrupted: m('Forward: corrupted', 'datagrams', 'sum', 'forward datagrams with flipped bits', 'forward link: corrupted'),
-  fwd_reordered: m('Forward: reordered', 'datagrams', 'sum', 'forward datagrams delivered after one sent later', 'forward link: reordered'),
   fwd_queue_packets: m('Bottleneck queue', 'packets', 'last', 'forward bottleneck queue length at the end of the interval', 'forward link: queuedPackets()'),
-  rev_drops_random: m('Reverse: random drops', 'datagrams', 'sum', 'reverse datagrams the Bernoulli loss dropped', 'reverse link: dropsRandom'),
-  rev_drops_burst: m('Reverse: burst drops', 'datagrams', 'sum', 'reverse datagrams the Gilbert-Elliott loss dropped', 'reverse link: dropsBurst'),
-  rev_drops_queue: m('Reverse: queue drops', 'datagrams', 'sum', 'reverse datagrams the full queue dropped', 'reverse link: dropsQueue'),
-  rev_drops_mtu: m('Reverse: MTU drops', 'datagrams', 'sum', 'reverse datagrams longer than the MTU, dropped', 'reverse link: dropsMtu'),
+  ...linkMetrics('rev', 'Reverse: ', 'reverse'),
   rev_drops: m('Reverse: drops', 'datagrams', 'sum', `reverse datagrams the link dropped, every cause (${LINK_DROP_CAUSES})`, 'reverse link: linkDrops()'),
-  rev_duplicated: m('Reverse: duplicated', 'datagrams', 'sum', 'reverse datagrams the link duplicated (the copies)', 'reverse link: duplicated'),
-  rev_corrupted: m('Reverse: corrupted', 'datagrams', 'sum', 'reverse datagrams with flipped bits', 'reverse link: corrupted'),
-  rev_reordered: m('Reverse: reordered', 'datagrams', 'sum', 'reverse datagrams delivered after one sent later', 'reverse link: reordered'),
-  link_drops_random: m('Random drops', 'datagrams', 'sum', 'stream datagrams the Bernoulli loss dropped', 'stream link: dropsRandom', 'stream datagrams the Bernoulli loss dropped over the trial'),
-  link_drops_burst: m('Burst drops', 'datagrams', 'sum', 'stream datagrams the Gilbert-Elliott loss dropped', 'stream link: dropsBurst', 'stream datagrams the Gilbert-Elliott loss dropped over the trial'),
-  link_drops_queue: m('Queue drops', 'datagrams', 'sum', 'stream datagrams the full bottleneck queue dropped', 'stream link: dropsQueue', 'stream datagrams the full queue dropped over the trial'),
-  link_drops_mtu: m('MTU drops', 'datagrams', 'sum', 'stream datagrams longer than the MTU, dropped', 'stream link: dropsMtu'),
-  link_duplicated: m('Duplicated by the link', 'datagrams', 'sum', 'stream datagrams the link duplicated (the copies)', 'stream link: duplicated'),
-  link_corrupted: m('Corrupted by the link', 'datagrams', 'sum', 'stream datagrams with flipped bits', 'stream link: corrupted'),
-  link_reordered: m('Reordered by the link', 'datagrams', 'sum', 'stream datagrams delivered after one sent later', 'stream link: reordered'),
+  ...linkMetrics('link', '', 'stream'),
 
   // Sockets
   kernel_drops_sender: m('Socket drops, sender', 'datagrams', 'sum', "datagrams the sender's socket dropped (kernel: /proc/net/udp; simulator: its receive buffer)", 'kernel counters or the simulated host'),

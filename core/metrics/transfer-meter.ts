@@ -4,8 +4,9 @@
 
 import type { Connection } from '../transport/connection.js';
 import type { ConnectionCounters } from '../transport/metrics.js';
-import type { Link, LinkCounters } from '../impair/link.js';
-import { metricList } from './registry.js';
+import type { Link } from '../impair/link.js';
+import type { LinkCounters } from '../impair/counters.js';
+import { linkColumns, linkValues, metricList } from './registry.js';
 
 /** Column names of a transfer sample, in CSV order. */
 export const TRANSFER_COLUMNS = metricList([
@@ -38,21 +39,9 @@ export const TRANSFER_COLUMNS = metricList([
   'in_flight_packets',
   'rcv_buffer_bytes',
   'peer_window_bytes',
-  'fwd_drops_random',
-  'fwd_drops_burst',
-  'fwd_drops_queue',
-  'fwd_drops_mtu',
-  'fwd_duplicated',
-  'fwd_corrupted',
-  'fwd_reordered',
+  ...linkColumns('fwd'),
   'fwd_queue_packets',
-  'rev_drops_random',
-  'rev_drops_burst',
-  'rev_drops_queue',
-  'rev_drops_mtu',
-  'rev_duplicated',
-  'rev_corrupted',
-  'rev_reordered',
+  ...linkColumns('rev'),
   'kernel_drops_sender',
   'kernel_drops_receiver',
 ] as const);
@@ -132,8 +121,6 @@ export class TransferMeter {
       a === null ? Number.NaN : b === null ? ((a[key] as number | undefined) ?? Number.NaN) : ((a[key] as number | undefined) ?? Number.NaN) - ((b[key] as number | undefined) ?? Number.NaN);
     const ds = (key: keyof ConnectionCounters) => d(cur.s, p.s, key);
     const dr = (key: keyof ConnectionCounters) => d<ReceiverCounters>(cur.r, p.r, key);
-    const df = (key: keyof LinkCounters) => d(cur.f, p.f, key);
-    const dv = (key: keyof LinkCounters) => d(cur.v, p.v, key);
     const rttSamples = ds('rttSamples');
     const deliveredBytes = dr('deliveredBytes');
     const wireBytes = ds('bytesSent');
@@ -167,21 +154,9 @@ export class TransferMeter {
       in_flight_packets: sender.inFlightPackets,
       rcv_buffer_bytes: receiver === null ? Number.NaN : receiver.rcvBufferedBytes,
       peer_window_bytes: sender.peerWindowBytes,
-      fwd_drops_random: df('dropsRandom'),
-      fwd_drops_burst: df('dropsBurst'),
-      fwd_drops_queue: df('dropsQueue'),
-      fwd_drops_mtu: df('dropsMtu'),
-      fwd_duplicated: df('duplicated'),
-      fwd_corrupted: df('corrupted'),
-      fwd_reordered: df('reordered'),
+      ...linkValues('fwd', cur.f, p.f),
       fwd_queue_packets: this.src.forward === null ? Number.NaN : this.src.forward.queuedPackets(now),
-      rev_drops_random: dv('dropsRandom'),
-      rev_drops_burst: dv('dropsBurst'),
-      rev_drops_queue: dv('dropsQueue'),
-      rev_drops_mtu: dv('dropsMtu'),
-      rev_duplicated: dv('duplicated'),
-      rev_corrupted: dv('corrupted'),
-      rev_reordered: dv('reordered'),
+      ...linkValues('rev', cur.v, p.v),
       kernel_drops_sender: cur.k === null || p.k === null ? Number.NaN : cur.k.sender - p.k.sender,
       kernel_drops_receiver: cur.k === null || p.k === null ? Number.NaN : cur.k.receiver - p.k.receiver,
     };

@@ -3,7 +3,7 @@
 import type { TransportConfig } from '../transport/config.js';
 import type { ImpairmentConfig } from '../impair/config.js';
 import type { ConnectionCounters } from '../transport/metrics.js';
-import type { LinkCounters } from '../impair/link.js';
+import type { LinkCounters } from '../impair/counters.js';
 import { BulkSender } from '../apps/bulk.js';
 import { Rng, deriveSeed } from '../util/rng.js';
 

@@ -3,7 +3,7 @@
 // peer agent's).
 
 import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-meter.js';
-import { linkDrops } from '../../core/impair/link.js';
+import { linkDrops } from '../../core/impair/counters.js';
 import { metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
 import { listenerDefaultsOf } from '../../core/apps/services.js';

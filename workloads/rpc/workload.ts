@@ -6,7 +6,8 @@
 // loopback or elsewhere. Both drive the same workload endpoint. docs/rpc.md lists the columns.
 
 import type { Endpoint } from '../../core/endpoint.js';
-import { Link, linkDrops, type LinkCounters } from '../../core/impair/link.js';
+import { Link } from '../../core/impair/link.js';
+import { linkDrops, type LinkCounters } from '../../core/impair/counters.js';
 import { metricList } from '../../core/metrics/registry.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { Simulator } from '../../core/sim/simulator.js';

@@ -7,7 +7,8 @@ import type { Endpoint } from '../../core/endpoint.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks, captureUdpLinks } from '../../core/capture/runs.js';
-import { Link, type LinkCounters } from '../../core/impair/link.js';
+import { Link } from '../../core/impair/link.js';
+import type { LinkCounters } from '../../core/impair/counters.js';
 import { DEFAULT_LISTENER_CAPS, Listener } from '../../core/listener.js';
 import { labSessionFactory } from '../../core/apps/services.js';
 import { Simulator } from '../../core/sim/simulator.js';
@@ -18,7 +19,7 @@ import { udpSocketDrops } from '../../net/udp/procnet.js';
 import { Rng, deriveSeed } from '../../core/util/rng.js';
 import type { SocketConfig } from '../../core/knobs.js';
 import { StreamSender, type StreamSenderCounters } from '../../core/stream/sender.js';
-import { metricList } from '../../core/metrics/registry.js';
+import { linkColumns, linkValues, metricList } from '../../core/metrics/registry.js';
 import type { StreamReport } from '../../core/stream/report.js';
 
 /** What defines a stream run. */
@@ -54,13 +55,7 @@ export const STREAM_COLUMNS = metricList([
   'checksum_failures',
   'kernel_drops_receiver',
   'kernel_drops_sender',
-  'link_drops_random',
-  'link_drops_burst',
-  'link_drops_queue',
-  'link_drops_mtu',
-  'link_duplicated',
-  'link_corrupted',
-  'link_reordered',
+  ...linkColumns('link'),
 ] as const);
 
 /** One stream sample. */
@@ -112,7 +107,6 @@ export class StreamMeter {
     const p = this.prevReport;
     const dt = (now - this.prevTime) / 1000;
     const l = this.link.counters;
-    const dl = (k: keyof LinkCounters) => l[k] - this.prevLink[k];
     const dr = (k: keyof StreamReport) => (r === null ? 0 : (r[k] as number) - (p === null ? 0 : (p[k] as number)));
     const sent = c.packetsSent - this.prevSent.packetsSent;
     const sentBytes = c.bytesSent - this.prevSent.bytesSent;
@@ -133,13 +127,7 @@ export class StreamMeter {
       checksum_failures: dr('checksumFailures'),
       kernel_drops_receiver: r === null || Number.isNaN(r.kernelDrops) ? Number.NaN : dr('kernelDrops'),
       kernel_drops_sender: ks - this.prevKernelSender,
-      link_drops_random: dl('dropsRandom'),
-      link_drops_burst: dl('dropsBurst'),
-      link_drops_queue: dl('dropsQueue'),
-      link_drops_mtu: dl('dropsMtu'),
-      link_duplicated: dl('duplicated'),
-      link_corrupted: dl('corrupted'),
-      link_reordered: dl('reordered'),
+      ...linkValues('link', l, this.prevLink),
     };
     this.prevSent = { packetsSent: c.packetsSent, bytesSent: c.bytesSent };
     if (r !== null) this.prevReport = r;

@@ -5,7 +5,7 @@
 import type { LadderPacket, LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
-import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, type MetricName } from '../../../core/metrics/registry.js';
+import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, linkDropColumns, type MetricName } from '../../../core/metrics/registry.js';
 
 /** A chart of the live view and which columns it draws, by workload. */
 export interface ChartVariant {
@@ -40,7 +40,7 @@ export const CHART_DEFS: readonly ChartDef[] = [
   {
     id: 'loss',
     variants: [
-      variant('Loss', ['fwd_drops_random', 'fwd_drops_burst', 'fwd_drops_queue', 'fwd_drops_mtu', 'rev_drops_random', 'rev_drops_burst', 'rev_drops_queue', 'rev_drops_mtu', 'link_drops_random', 'link_drops_burst', 'link_drops_queue', 'link_drops_mtu', 'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures', 'fwd_drops', 'rev_drops']),
+      variant('Loss', [...linkDropColumns('fwd'), ...linkDropColumns('rev'), ...linkDropColumns('link'), 'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures', 'fwd_drops', 'rev_drops']),
     ],
   },
   {
