@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { NO_IMPAIRMENT } from '../core/impair/config.js';
+import { IMPAIRMENT_STAGES, NO_IMPAIRMENT, isTransparent } from '../core/impair/config.js';
+import { IMPAIRMENT_KNOBS } from '../core/knobs.js';
 import { protocolName, protocolNumber } from '../core/rpc/portmap.js';
 import { RPC_TRANSPORT, RPC_TRANSPORTS, SIM_RPC_TRANSPORTS, rpcTransportProblems, transportOfProtocol } from '../core/rpc/transports.js';
 import { SOCKET_TRANSPORTS } from '../net/rpc/transports/registry.js';
@@ -39,6 +40,20 @@ describe('the RPC transport registry', () => {
     expect(rpcTransportProblems('tcp', 'sim', NO_IMPAIRMENT, NO_IMPAIRMENT)).toEqual(['transport tcp needs real sockets: the simulator carries datagrams (use udp or plt)']);
     expect(rpcTransportProblems('tcp', 'udp', NO_IMPAIRMENT, { ...NO_IMPAIRMENT, lossProbability: 0.1 })).toEqual([expect.stringMatching(/^--loss \(reverse\) does not apply to --transport tcp/)]);
     for (const t of RPC_TRANSPORTS) expect(rpcTransportProblems(t, 'udp', NO_IMPAIRMENT, NO_IMPAIRMENT)).toEqual([]);
+  });
+
+  it('refuses, naming its flag, every impairment stage a stream transport cannot carry, and none it can', () => {
+    const on = (key: (typeof IMPAIRMENT_STAGES)[number]['key']) => ({ ...NO_IMPAIRMENT, [key]: key === 'mtuBytes' ? 500 : key.endsWith('Probability') || key === 'burstLossGood' ? 0.1 : 10 });
+    for (const s of IMPAIRMENT_STAGES) {
+      const c = on(s.key);
+      expect(isTransparent(c), s.key).toBe(false);
+      const flag = IMPAIRMENT_KNOBS.find((k) => k.key === s.key)!.flag;
+      const problems = rpcTransportProblems('tcp', 'udp', c, NO_IMPAIRMENT);
+      if (s.stream) expect(problems, s.key).toEqual([]);
+      else expect(problems, s.key).toEqual([expect.stringMatching(new RegExp(`^--${flag} does not apply to --transport tcp`))]);
+      expect(rpcTransportProblems('udp', 'udp', c, c), s.key).toEqual([]);
+    }
+    expect(isTransparent(NO_IMPAIRMENT)).toBe(true);
   });
 
   it('runs every datagram transport in the simulator under loss, with each call answered once', () => {

@@ -65,3 +65,27 @@ export const NO_IMPAIRMENT: Readonly<ImpairmentConfig> = Object.freeze({
   queueBytes: 0,
   mtuBytes: 0,
 });
+
+/**
+ * The field that switches each stage of the link on (any value but NO_IMPAIRMENT's; the other
+ * fields only shape a stage that is on), and whether the whole records of a stream transport (TCP)
+ * can pass the stage: one that drops, reorders, duplicates, corrupts or cuts datagrams would break
+ * a byte stream's order and content, so the stream transports refuse it.
+ */
+export const IMPAIRMENT_STAGES = [
+  { key: 'lossProbability', stream: false },
+  { key: 'burstEnterProbability', stream: false },
+  { key: 'burstLossGood', stream: false },
+  { key: 'delayMs', stream: true },
+  { key: 'jitterMs', stream: true },
+  { key: 'reorderProbability', stream: false },
+  { key: 'duplicateProbability', stream: false },
+  { key: 'corruptProbability', stream: false },
+  { key: 'rateBitsPerSecond', stream: true },
+  { key: 'mtuBytes', stream: false },
+] as const satisfies readonly { key: keyof ImpairmentConfig; stream: boolean }[];
+
+/** True when a config impairs nothing: every stage is off. */
+export function isTransparent(c: ImpairmentConfig): boolean {
+  return IMPAIRMENT_STAGES.every((s) => c[s.key] === NO_IMPAIRMENT[s.key]);
+}

@@ -8,7 +8,8 @@
 import type { Endpoint } from '../endpoint.js';
 import { DEFAULT_LISTENER_CAPS, Listener, type ListenerCaps, type ListenerOptions } from '../listener.js';
 import type { ListenerTransportDefaults } from '../apps/services.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import { IMPAIRMENT_STAGES, NO_IMPAIRMENT, type ImpairmentConfig } from '../impair/config.js';
+import { IMPAIRMENT_KNOBS } from '../knobs.js';
 import type { TransportConfig } from '../transport/config.js';
 import { Rng, deriveSeed } from '../util/rng.js';
 import { RpcClientEngine, RpcStatus, type RpcClientEngineOptions } from './client.js';
@@ -99,20 +100,20 @@ function engineClient(o: RpcClientParts, retransmit: boolean): RpcClientSide {
   };
 }
 
-/** Impairments a stream transport can apply to whole records without breaking its ordering. */
+/** The impairment stages a stream transport cannot carry whole records through (IMPAIRMENT_STAGES), one message each. */
 function streamImpairmentProblems(c: ImpairmentConfig, direction: 'forward' | 'reverse'): string[] {
   const out: string[] = [];
-  const n = NO_IMPAIRMENT;
-  const check = (k: keyof ImpairmentConfig, flag: string) => {
-    if (c[k] !== n[k]) out.push(`${flag}${direction === 'reverse' ? ' (reverse)' : ''} does not apply to --transport tcp: TCP neither loses, duplicates, reorders nor corrupts records; use delay, jitter or link-rate, or the udp or plt transport`);
-  };
-  check('lossProbability', '--loss');
-  check('burstEnterProbability', '--burst-p');
-  check('duplicateProbability', '--duplicate');
-  check('reorderProbability', '--reorder');
-  check('corruptProbability', '--corrupt');
-  check('mtuBytes', '--mtu');
+  const carried = IMPAIRMENT_STAGES.filter((s) => s.stream).map((s) => flagOf(s.key));
+  for (const s of IMPAIRMENT_STAGES) {
+    if (s.stream || c[s.key] === NO_IMPAIRMENT[s.key]) continue;
+    out.push(`--${flagOf(s.key)}${direction === 'reverse' ? ' (reverse)' : ''} does not apply to --transport tcp: TCP neither loses, duplicates, reorders nor corrupts records; use ${orList(carried)}, or the udp or plt transport`);
+  }
   return out;
+}
+
+/** The flag of an impairment knob. */
+function flagOf(key: keyof ImpairmentConfig): string {
+  return IMPAIRMENT_KNOBS.find((k) => k.key === key)!.flag;
 }
 
 const udp: RpcTransport = {

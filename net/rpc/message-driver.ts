@@ -11,7 +11,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
-import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { NO_IMPAIRMENT, isTransparent, type ImpairmentConfig } from '../../core/impair/config.js';
 import { DriverLoop, type DriverCounters, type MessageSocket } from '../driver-loop.js';
 import type { PeerTable } from '../udp/driver.js';
 
@@ -40,23 +40,6 @@ export class RpcLink extends Link {
   get canBypass(): boolean {
     return this.bypassable && this.tracer === null && this.inFlightPackets === 0;
   }
-}
-
-/** True when a config impairs nothing. */
-export function isTransparent(c: ImpairmentConfig): boolean {
-  const n = NO_IMPAIRMENT;
-  return (
-    c.lossProbability === 0 &&
-    c.burstEnterProbability === 0 &&
-    c.burstLossGood === 0 &&
-    c.delayMs === 0 &&
-    c.jitterMs === 0 &&
-    c.reorderProbability === 0 &&
-    c.duplicateProbability === 0 &&
-    c.corruptProbability === 0 &&
-    c.rateBitsPerSecond === 0 &&
-    c.mtuBytes === n.mtuBytes
-  );
 }
 
 /** How a message driver is set up. */
