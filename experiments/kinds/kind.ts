@@ -13,6 +13,7 @@ import type { TransferSummary } from '../../core/transfer/setup.js';
 import type { Connection } from '../../core/transport/connection.js';
 import type { ReceiverChanges } from '../../core/transport/config.js';
 import type { ServiceStats } from '../../core/peer/messages.js';
+import { listenerDefaultsOf } from '../../core/apps/services.js';
 import type { PeerClient } from '../../net/peer/client.js';
 import type { ReceivingEnd } from '../../net/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
@@ -87,6 +88,24 @@ export interface PeerFarEnd {
   pollsReceiver: boolean;
   /** Adds what only the agent knows (its final statistics) to the trial's results. */
   merge(stats: ServiceStats, scalars: MetricRow): void;
+}
+
+/**
+ * The agent's listener as the far end (reliable transfers and UDP streams alike): it takes the
+ * trial's socket sizes and the receiving side's transport knobs, and its final statistics give the
+ * receiver's socket drops.
+ */
+export function listenerFarEnd(pollsReceiver: boolean): PeerFarEnd {
+  return {
+    async start(peer, c, lifetimeMs) {
+      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(c.transport), lifetimeMs, seed: c.seed });
+      return { service: l.service, port: l.udpPort };
+    },
+    pollsReceiver,
+    merge(stats, scalars) {
+      if (stats.kind === 'listener' && stats.kernelDrops !== null) scalars.kernel_drops_receiver = stats.kernelDrops;
+    },
+  };
 }
 
 /** One workload kind. */

@@ -1,12 +1,11 @@
 // The `udp-stream` workload: raw UDP datagrams at a fixed rate, no reliability, the receiver's
 // reports telling what arrived (in the simulator, on loopback or to a peer agent's listener).
 
-import { listenerDefaultsOf } from '../../core/apps/services.js';
 import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { metricList, type MetricRow } from '../../core/metrics/registry.js';
 import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../workloads/stream/run.js';
 import type { TrialConfig } from '../runner/config.js';
-import type { WorkloadModule } from './kind.js';
+import { listenerFarEnd, type WorkloadModule } from './kind.js';
 
 function setupOf(c: TrialConfig): StreamSetup {
   const w = c.workload;
@@ -96,14 +95,6 @@ export const streamWorkload: WorkloadModule = {
     return { status: s.status, failure: s.failure, scalars: scalarsOf(s), summary: s };
   },
 
-  peer: {
-    async start(peer, c, lifetimeMs) {
-      const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(c.transport), lifetimeMs, seed: c.seed });
-      return { service: l.service, port: l.udpPort };
-    },
-    pollsReceiver: false,
-    merge(stats, scalars) {
-      if (stats.kind === 'listener' && stats.kernelDrops !== null) scalars.kernel_drops_receiver = stats.kernelDrops;
-    },
-  },
+  // The stream's own reports carry the receiver's figures: nothing to poll.
+  peer: listenerFarEnd(false),
 };

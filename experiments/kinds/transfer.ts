@@ -6,12 +6,11 @@ import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-met
 import { linkDrops } from '../../core/impair/counters.js';
 import { metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
-import { listenerDefaultsOf } from '../../core/apps/services.js';
 import { buildSimTransfer } from '../../workloads/transfer/sim-transfer.js';
 import { runUdpTransfer, type UdpTransferLive } from '../../workloads/transfer/udp-transfer.js';
 import type { TrialConfig } from '../runner/config.js';
 import type { WorkloadKind } from '../knobs.js';
-import { unpacedProblem, type TrialStatus, type WorkloadModule } from './kind.js';
+import { listenerFarEnd, unpacedProblem, type TrialStatus, type WorkloadModule } from './kind.js';
 
 function setupOf(c: TrialConfig): TransferSetup {
   const w = c.workload;
@@ -117,16 +116,7 @@ function transferKind(kind: Extract<WorkloadKind, 'bulk' | 'messages'>): Workloa
       return { status: s.status, failure: s.failure, scalars: scalarsOf(s, Number.NaN), summary: s };
     },
 
-    peer: {
-      async start(peer, c, lifetimeMs) {
-        const l = await peer.startListener({ socket: { socketRcvBufBytes: c.socket.socketRcvBufBytes, socketSndBufBytes: c.socket.socketSndBufBytes }, transport: listenerDefaultsOf(c.transport), lifetimeMs, seed: c.seed });
-        return { service: l.service, port: l.udpPort };
-      },
-      pollsReceiver: true,
-      merge(stats, scalars) {
-        if (stats.kind === 'listener' && stats.kernelDrops !== null) scalars.kernel_drops_receiver = stats.kernelDrops;
-      },
-    },
+    peer: listenerFarEnd(true),
   };
 }
 
