@@ -36,10 +36,10 @@ export interface NumberKnob<K extends string = string> extends KnobBase<K> {
 }
 
 /** A knob with a fixed set of values. */
-export interface EnumKnob<K extends string = string> extends KnobBase<K> {
+export interface EnumKnob<K extends string = string, V extends string = string> extends KnobBase<K> {
   kind: 'enum';
-  values: readonly string[];
-  default: string;
+  values: readonly V[];
+  default: V;
 }
 
 /** An on/off knob; the flag also has a --no- form. */
@@ -56,10 +56,30 @@ const MiB = 1024 * 1024;
 type T = keyof TransportConfig;
 const D = DEFAULT_TRANSPORT_CONFIG;
 
-/** A number knob (the registries' shorthand). */
-export function numberKnob<K extends string>(k: Omit<NumberKnob<K>, 'kind'>): NumberKnob<K> {
+/** A number knob (the registries' shorthand); it keeps the literal type of its key. */
+export function numberKnob<const K extends string>(k: Omit<NumberKnob<K>, 'kind'>): NumberKnob<K> {
   return { kind: 'number', ...k };
 }
+
+/** An enum knob; it keeps the literal types of its key and values (the default must be one of them). */
+export function enumKnob<const K extends string, const V extends string>(k: Omit<EnumKnob<K, V>, 'kind' | 'default'> & { default: NoInfer<V> }): EnumKnob<K, V> {
+  return { kind: 'enum', ...k };
+}
+
+/** A boolean knob; it keeps the literal type of its key. */
+export function booleanKnob<const K extends string>(k: Omit<BooleanKnob<K>, 'kind'>): BooleanKnob<K> {
+  return { kind: 'boolean', ...k };
+}
+
+/** The type of a knob's value: number, the union of an enum's values, or boolean. */
+export type KnobValueOf<Kn extends Knob> = Kn extends NumberKnob ? number : Kn extends EnumKnob<string, infer V> ? V : Kn extends BooleanKnob ? boolean : never;
+
+/**
+ * The values of a knob list as an object type, key to value type, so a config type derives from
+ * its knob declarations instead of repeating them. The list must keep its literal keys
+ * (declare it `[...] as const satisfies readonly Knob[]`, built with the knob helpers).
+ */
+export type KnobValues<Ks extends readonly Knob[]> = { [Kn in Ks[number] as Kn['key']]: KnobValueOf<Kn> };
 
 const num = numberKnob;
 
