@@ -3,7 +3,7 @@
 // (transport.windowPackets, forward.lossProbability, workload.bytes, ...), in specs, sweeps,
 // schedules, `packetlab run --set` and the app's parameter panel.
 
-import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, numberKnob, type Knob, type NumberKnob } from '../core/knobs.js';
+import { IMPAIRMENT_KNOBS, SOCKET_KNOBS, TRANSPORT_KNOBS, booleanKnob, enumKnob, numberKnob, type Knob, type NumberKnob } from '../core/knobs.js';
 import { DEFAULT_RETRY_POLICY } from '../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG } from '../core/rpc/drc.js';
 import { RPC_TRANSPORT, RPC_TRANSPORTS, orList } from '../core/rpc/transports.js';
@@ -11,7 +11,7 @@ import { RPC_TRANSPORT, RPC_TRANSPORTS, orList } from '../core/rpc/transports.js
 const MiB = 1024 * 1024;
 
 /** A workload number knob. */
-function num<K extends string>(k: Omit<NumberKnob<K>, 'kind' | 'group'>): NumberKnob<K> {
+function num<const K extends string>(k: Omit<NumberKnob<K>, 'kind' | 'group'>): NumberKnob<K> {
   return numberKnob({ group: 'workload', ...k });
 }
 
@@ -20,13 +20,16 @@ export const WORKLOAD_KINDS = ['udp-stream', 'bulk', 'messages', 'rpc', 'flows']
 /** One workload kind. */
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
-/** Workload knobs; which apply depends on the kind (see docs/experiments.md). */
-export const WORKLOAD_KNOBS: readonly Knob[] = [
-  { kind: 'enum', key: 'kind', flag: 'workload', label: 'Workload', description: 'raw UDP stream, reliable bulk transfer, reliable message stream or RPC call mix', group: 'workload', live: false, values: WORKLOAD_KINDS, default: 'bulk' },
+/**
+ * Workload knobs; which apply depends on the kind (see docs/experiments.md). The list keeps its
+ * literal keys and values: WorkloadConfig (experiments/runner/config.ts) derives from it.
+ */
+export const WORKLOAD_KNOBS = [
+  enumKnob({ key: 'kind', flag: 'workload', label: 'Workload', description: 'raw UDP stream, reliable bulk transfer, reliable message stream or RPC call mix', group: 'workload', live: false, values: WORKLOAD_KINDS, default: 'bulk' }),
   num({ key: 'bytes', flag: 'bytes', label: 'Bytes to transfer', description: 'bulk and messages: bytes to transfer', live: false, unit: 'bytes', min: 1, max: 1e11, integer: true, default: 1_000_000 }),
   num({ key: 'messageBytes', flag: 'message-size', label: 'Message size (bytes)', description: 'messages: size of each message', live: false, unit: 'bytes', min: 1, max: 64 * MiB, integer: true, default: 1000 }),
   num({ key: 'readRateBytesPerSecond', flag: 'read-rate', label: 'Receiver read rate (bytes/s)', description: 'bulk and messages: how fast the receiving application reads, 0 for as fast as data arrives', live: false, unit: 'bytes', min: 0, max: 1e12, integer: false, default: 0 }),
-  { kind: 'boolean', key: 'verifyData', flag: 'verify', label: 'Verify data', description: 'bulk and messages: the receiver compares every byte with what was sent and reports the first difference', group: 'workload', live: false, default: true },
+  booleanKnob({ key: 'verifyData', flag: 'verify', label: 'Verify data', description: 'bulk and messages: the receiver compares every byte with what was sent and reports the first difference', group: 'workload', live: false, default: true }),
   num({ key: 'ratePacketsPerSecond', flag: 'rate', label: 'Send rate (packets/s)', description: 'udp-stream: datagrams per second', live: false, unit: 'count', min: 1, max: 10_000_000, integer: false, default: 1000 }),
   num({ key: 'datagramBytes', flag: 'size', label: 'Datagram size (bytes)', description: 'udp-stream: size of each datagram, header included', live: false, unit: 'bytes', min: 36, max: 65507, integer: true, default: 1200 }),
   num({ key: 'durationMs', flag: 'duration', label: 'Duration (ms)', description: 'udp-stream and flows: how long to send; rpc: how long to call when calls is 0', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: 5000 }),
@@ -36,21 +39,21 @@ export const WORKLOAD_KNOBS: readonly Knob[] = [
   num({ key: 'uncontrolledFlows', flag: 'uncontrolled-flows', label: 'Flows without congestion control', description: 'flows: the first N flows ignore transport.congestionControl and send their whole window', live: false, unit: 'count', min: 0, max: 8, integer: true, default: 0 }),
   num({ key: 'flowWindowFactor', flag: 'flow-window-factor', label: 'Window factor per flow', description: 'flows: flow i (from 0) has a window of transport.windowPackets x factor^i, 1 for equal windows', live: false, unit: 'number', min: 1, max: 16, integer: false, default: 1 }),
   num({ key: 'crossPacketsPerSecond', flag: 'cross-rate', label: 'UDP cross traffic (packets/s)', description: 'flows: a raw UDP stream of datagramBytes through the same bottleneck, 0 for none', live: false, unit: 'count', min: 0, max: 1_000_000, integer: false, default: 0 }),
-  { kind: 'enum', key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: `rpc: ${orList(RPC_TRANSPORTS.map((t) => RPC_TRANSPORT[t].label))}`, group: 'workload', live: false, values: [...RPC_TRANSPORTS], default: 'udp' },
+  enumKnob({ key: 'rpcTransport', flag: 'rpc-transport', label: 'RPC transport', description: `rpc: ${orList(RPC_TRANSPORTS.map((t) => RPC_TRANSPORT[t].label))}`, group: 'workload', live: false, values: [...RPC_TRANSPORTS], default: 'udp' }),
   num({ key: 'calls', flag: 'calls', label: 'Calls', description: 'rpc: calls to make, 0 to call for the duration', live: false, unit: 'count', min: 0, max: 1e9, integer: true, default: 1000 }),
   num({ key: 'callsInFlight', flag: 'in-flight', label: 'Calls in flight', description: 'rpc: calls kept outstanding', live: false, unit: 'count', min: 1, max: 1024, integer: true, default: 8 }),
   num({ key: 'echoBytes', flag: 'echo-bytes', label: 'ECHO payload (bytes)', description: 'rpc: payload of an ECHO call', live: false, unit: 'bytes', min: 0, max: 65000, integer: true, default: 32 }),
   num({ key: 'mixNull', flag: 'mix-null', label: 'Share of NULL calls', description: 'rpc: weight of NULL calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
   num({ key: 'mixEcho', flag: 'mix-echo', label: 'Share of ECHO calls', description: 'rpc: weight of ECHO calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 0 }),
   num({ key: 'mixIncrement', flag: 'mix-increment', label: 'Share of INCREMENT calls', description: 'rpc: weight of the non-idempotent INCREMENT calls in the mix', live: false, unit: 'number', min: 0, max: 1000, integer: false, default: 1 }),
-  { kind: 'enum', key: 'rpcBinding', flag: 'rpc-binding', label: 'RPC binding (naming)', description: "rpc: how the client finds the server: fixed (it knows the port), once (asks the server's portmapper with PMAPPROC_GETPORT before the first call), every-call (asks before every call)", group: 'workload', live: false, values: ['fixed', 'once', 'every-call'], default: 'fixed' },
-  { kind: 'boolean', key: 'drc', flag: 'drc', label: 'Duplicate request cache', description: 'rpc: the server answers duplicates from its cache (at-most-once) or executes them again (at-least-once)', group: 'workload', live: false, default: DEFAULT_DRC_CONFIG.enabled },
+  enumKnob({ key: 'rpcBinding', flag: 'rpc-binding', label: 'RPC binding (naming)', description: "rpc: how the client finds the server: fixed (it knows the port), once (asks the server's portmapper with PMAPPROC_GETPORT before the first call), every-call (asks before every call)", group: 'workload', live: false, values: ['fixed', 'once', 'every-call'], default: 'fixed' }),
+  booleanKnob({ key: 'drc', flag: 'drc', label: 'Duplicate request cache', description: 'rpc: the server answers duplicates from its cache (at-most-once) or executes them again (at-least-once)', group: 'workload', live: false, default: DEFAULT_DRC_CONFIG.enabled }),
   num({ key: 'rpcTimeoutMs', flag: 'rpc-timeout', label: 'RPC call timeout (ms)', description: 'rpc: total time a call may take, retransmissions included', live: false, unit: 'ms', min: 1, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.timeoutMs }),
   num({ key: 'rpcRetryMs', flag: 'rpc-retry', label: 'RPC retransmission interval (ms)', description: 'rpc: first retransmission interval (0 sends once)', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.retryIntervalMs }),
   num({ key: 'rpcBackoff', flag: 'rpc-backoff', label: 'RPC retransmission backoff', description: 'rpc: factor applied to the interval after each retransmission', live: false, unit: 'number', min: 1, max: 8, integer: false, default: DEFAULT_RETRY_POLICY.retryBackoff }),
   num({ key: 'rpcRetryMsMax', flag: 'rpc-retry-max', label: 'RPC longest retransmission interval (ms)', description: 'rpc: upper bound of the interval after backoff', live: false, unit: 'ms', min: 0, max: 3_600_000, integer: false, default: DEFAULT_RETRY_POLICY.retryIntervalMsMax }),
   num({ key: 'rpcMaxRetransmissions', flag: 'rpc-max-retries', label: 'RPC max retransmissions', description: 'rpc: retransmissions of one call at most', live: false, unit: 'count', min: 0, max: 1000, integer: true, default: DEFAULT_RETRY_POLICY.maxRetransmissions }),
-];
+] as const satisfies readonly Knob[];
 
 /** Knobs of the simulated receiving host. */
 export const SIM_KNOBS: readonly Knob[] = [

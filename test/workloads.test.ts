@@ -1,11 +1,14 @@
 // The workload registry (experiments/kinds/): each kind is one module behind one interface, and
 // the runner, the CLI, the app and the docs loop over the registry instead of branching on kinds.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { WORKLOADS, kindsUsing } from '../experiments/kinds/registry.js';
-import { WORKLOAD_KINDS, WORKLOAD_KNOBS } from '../experiments/knobs.js';
+import { WORKLOAD_KINDS, WORKLOAD_KNOBS, type WorkloadKind } from '../experiments/knobs.js';
+import type { WorkloadConfig } from '../experiments/runner/config.js';
+import type { RpcTransportName } from '../core/rpc/transports.js';
+import type { RpcBinding } from '../workloads/rpc/workload.js';
 import { LabHost } from '../experiments/api/host.js';
 import { knobApplies } from '../renderer/src/lib/knobs.js';
 import type { KnobInfo, Result } from '../experiments/api/contract.js';
@@ -45,6 +48,20 @@ describe('the workload registry', () => {
       }
     }
     expect(offenders).toEqual([]);
+  });
+
+  it('derives WorkloadConfig from the workload knobs, one field per knob', () => {
+    // Checked by tsc (the test suite type-checks test/): a knob added to WORKLOAD_KNOBS is a field.
+    expectTypeOf<keyof WorkloadConfig>().toEqualTypeOf<(typeof WORKLOAD_KNOBS)[number]['key']>();
+    // The keys stay literal: were they widened to string, the line above would hold vacuously.
+    expectTypeOf<string>().not.toExtend<keyof WorkloadConfig>();
+    expectTypeOf<WorkloadConfig['kind']>().toEqualTypeOf<WorkloadKind>();
+    expectTypeOf<WorkloadConfig['rpcTransport']>().toEqualTypeOf<RpcTransportName>();
+    expectTypeOf<WorkloadConfig['rpcBinding']>().toEqualTypeOf<RpcBinding>();
+    expectTypeOf<WorkloadConfig['rpcBinding']>().toEqualTypeOf<'fixed' | 'once' | 'every-call'>();
+    expectTypeOf<WorkloadConfig['bytes']>().toEqualTypeOf<number>();
+    expectTypeOf<WorkloadConfig['verifyData']>().toEqualTypeOf<boolean>();
+    expectTypeOf<WorkloadConfig['drc']>().toEqualTypeOf<boolean>();
   });
 
   it('tells the app which kinds read each workload knob', async () => {

@@ -2,48 +2,18 @@
 // axes expanded into points (their cartesian product), and each point resolved into full
 // configurations of the transport, both link directions, the sockets and the workload.
 
-import type { RpcTransportName } from '../../core/rpc/transports.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../../core/transport/config.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';
-import { transportConfigProblems, type SocketConfig } from '../../core/knobs.js';
+import { transportConfigProblems, type KnobValues, type SocketConfig } from '../../core/knobs.js';
 import { deriveSeed } from '../../core/util/rng.js';
-import { KNOB_SECTIONS, knobAt, type KnobSection, type WorkloadKind } from '../knobs.js';
+import { KNOB_SECTIONS, WORKLOAD_KNOBS, knobAt, type KnobSection } from '../knobs.js';
 import { axisName, type ExperimentSpec, type KnobValue, type SweepAxis } from '../spec.js';
 import type { Knob } from '../../core/knobs.js';
 import { WORKLOADS } from '../kinds/registry.js';
 
-/** Workload knob values with defaults applied. */
-export interface WorkloadConfig {
-  kind: WorkloadKind;
-  bytes: number;
-  messageBytes: number;
-  readRateBytesPerSecond: number;
-  verifyData: boolean;
-  ratePacketsPerSecond: number;
-  datagramBytes: number;
-  durationMs: number;
-  rpcTransport: RpcTransportName;
-  calls: number;
-  callsInFlight: number;
-  echoBytes: number;
-  mixNull: number;
-  mixEcho: number;
-  mixIncrement: number;
-  drc: boolean;
-  rpcTimeoutMs: number;
-  rpcRetryMs: number;
-  rpcBackoff: number;
-  rpcRetryMsMax: number;
-  rpcMaxRetransmissions: number;
-  rpcBinding: 'fixed' | 'once' | 'every-call';
-  flows: number;
-  flowStartGapMs: number;
-  flowWindowFactor: number;
-  uncontrolledFlows: number;
-  reverseFlows: number;
-  crossPacketsPerSecond: number;
-}
+/** Workload knob values with defaults applied, one field per entry of WORKLOAD_KNOBS. */
+export type WorkloadConfig = KnobValues<typeof WORKLOAD_KNOBS>;
 
 /** The simulated receiving host. */
 export interface SimHostConfig {
