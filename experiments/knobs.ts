@@ -55,10 +55,9 @@ export const WORKLOAD_KNOBS = [
   num({ key: 'rpcMaxRetransmissions', flag: 'rpc-max-retries', label: 'RPC max retransmissions', description: 'rpc: retransmissions of one call at most', live: false, unit: 'count', min: 0, max: 1000, integer: true, default: DEFAULT_RETRY_POLICY.maxRetransmissions }),
 ] as const satisfies readonly Knob[];
 
-/** Knobs of the simulated receiving host. */
-export const SIM_KNOBS: readonly Knob[] = [
-  {
-    kind: 'number',
+/** Knobs of the simulated receiving host; SimHostConfig (experiments/runner/config.ts) derives from them. */
+export const SIM_KNOBS = [
+  numberKnob({
     key: 'receiverPacketsPerSecond',
     flag: 'sim-receiver-rate',
     label: 'Simulated receiver speed (packets/s)',
@@ -70,8 +69,8 @@ export const SIM_KNOBS: readonly Knob[] = [
     max: 100_000_000,
     integer: false,
     default: 0,
-  },
-];
+  }),
+] as const satisfies readonly Knob[];
 
 /** Spec sections that hold knobs, with their registries. */
 export const KNOB_SECTIONS = {

@@ -5,8 +5,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { WORKLOADS, kindsUsing } from '../experiments/kinds/registry.js';
-import { WORKLOAD_KINDS, WORKLOAD_KNOBS, type WorkloadKind } from '../experiments/knobs.js';
-import type { WorkloadConfig } from '../experiments/runner/config.js';
+import { SIM_KNOBS, WORKLOAD_KINDS, WORKLOAD_KNOBS, type WorkloadKind } from '../experiments/knobs.js';
+import type { SimHostConfig, WorkloadConfig } from '../experiments/runner/config.js';
 import type { RpcTransportName } from '../core/rpc/transports.js';
 import type { RpcBinding } from '../workloads/rpc/workload.js';
 import { LabHost } from '../experiments/api/host.js';
@@ -62,6 +62,11 @@ describe('the workload registry', () => {
     expectTypeOf<WorkloadConfig['bytes']>().toEqualTypeOf<number>();
     expectTypeOf<WorkloadConfig['verifyData']>().toEqualTypeOf<boolean>();
     expectTypeOf<WorkloadConfig['drc']>().toEqualTypeOf<boolean>();
+  });
+
+  it('derives SimHostConfig from the simulator knobs the same way', () => {
+    expectTypeOf<keyof SimHostConfig>().toEqualTypeOf<(typeof SIM_KNOBS)[number]['key']>();
+    expectTypeOf<SimHostConfig>().toEqualTypeOf<{ receiverPacketsPerSecond: number }>();
   });
 
   it('tells the app which kinds read each workload knob', async () => {

@@ -7,7 +7,7 @@ import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.j
 import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { transportConfigProblems, type KnobValues, type SocketConfig } from '../../core/knobs.js';
 import { deriveSeed } from '../../core/util/rng.js';
-import { KNOB_SECTIONS, WORKLOAD_KNOBS, knobAt, type KnobSection } from '../knobs.js';
+import { KNOB_SECTIONS, SIM_KNOBS, WORKLOAD_KNOBS, knobAt, type KnobSection } from '../knobs.js';
 import { axisName, type ExperimentSpec, type KnobValue, type SweepAxis } from '../spec.js';
 import type { Knob } from '../../core/knobs.js';
 import { WORKLOADS } from '../kinds/registry.js';
@@ -15,10 +15,8 @@ import { WORKLOADS } from '../kinds/registry.js';
 /** Workload knob values with defaults applied, one field per entry of WORKLOAD_KNOBS. */
 export type WorkloadConfig = KnobValues<typeof WORKLOAD_KNOBS>;
 
-/** The simulated receiving host. */
-export interface SimHostConfig {
-  receiverPacketsPerSecond: number;
-}
+/** The simulated receiving host, one field per entry of SIM_KNOBS. */
+export type SimHostConfig = KnobValues<typeof SIM_KNOBS>;
 
 /** Where trials run. */
 export type Network = { kind: 'sim' } | { kind: 'loopback' } | { kind: 'peer'; host: string; port: number };
