@@ -19,7 +19,7 @@ import type { ReceivingEnd } from '../../net/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import type { StreamSummary } from '../../workloads/stream/run.js';
 import type { RpcSummary } from '../../workloads/rpc/workload.js';
-import type { Network, TrialConfig } from '../runner/config.js';
+import type { Network, TrialConfig, WorkloadConfig } from '../runner/config.js';
 import type { WorkloadKind } from '../knobs.js';
 
 /** How a trial ended. */
@@ -114,7 +114,7 @@ export interface WorkloadModule {
   /** For people: the docs' heading and the panel's choice. */
   title: string;
   /** The workload knobs (workload.KEY) it reads, besides `kind`. */
-  knobs: readonly string[];
+  knobs: readonly (keyof WorkloadConfig)[];
   /** Columns of samples.csv, in order. */
   samples: readonly MetricName[];
   /** Trial results (summary.csv has NAME_mean and NAME_ci95 of each). */

@@ -19,5 +19,5 @@ export const WORKLOADS: Readonly<Record<WorkloadKind, WorkloadModule>> = {
 
 /** The kinds that read a workload knob (every kind for `kind` itself). */
 export function kindsUsing(knobKey: string): WorkloadKind[] {
-  return (Object.values(WORKLOADS) as WorkloadModule[]).filter((w) => knobKey === 'kind' || w.knobs.includes(knobKey)).map((w) => w.kind);
+  return (Object.values(WORKLOADS) as WorkloadModule[]).filter((w) => knobKey === 'kind' || (w.knobs as readonly string[]).includes(knobKey)).map((w) => w.kind);
 }
