@@ -12,7 +12,7 @@ import type { SocketConfig } from '../core/knobs.js';
 import { jsonLine, stopSignal } from './output.js';
 import { RefusalDigest, refusalText, type RefusalLine } from '../core/util/refusal-digest.js';
 import { plainAddress } from '../core/util/address.js';
-import { parseListen } from './options.js';
+import { UsageError, parseListen } from './options.js';
 import { durationArg, numberArg, rateCapsArg, type RateCaps } from './args.js';
 
 /** Adds --listen and the listener caps. */
@@ -72,8 +72,20 @@ function printRefusal(l: RefusalLine, json: boolean): void {
   else jsonLine({ type: 'refused', address: l.address, count: l.count, periodMs: Math.round(l.periodMs), reason: l.reason });
 }
 
+/**
+ * With --listen, runs the listener until Ctrl-C instead of a sender and says so (true); the
+ * sending side's recording and link flags do not apply there.
+ */
+export async function listenIfAsked(o: Record<string, unknown>, socket: SocketConfig): Promise<boolean> {
+  if (o.listen === undefined) return false;
+  if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
+  if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
+  await runListener(o.listen as string | true, o, socket, o.json === true);
+  return true;
+}
+
 /** Runs a listener until Ctrl-C. */
-export async function runListener(listen: string | true, o: Record<string, unknown>, socket: SocketConfig, json: boolean): Promise<void> {
+async function runListener(listen: string | true, o: Record<string, unknown>, socket: SocketConfig, json: boolean): Promise<void> {
   const at = parseListen(listen);
   // Refused SYNs are summarised: one line per address and reason per second at most, so that a
   // flood of them (5,544 lines in 1.2 s before) costs the log a line a second.

@@ -11,7 +11,7 @@ import type { TransferSetup, TransferSummary } from '../../core/transfer/setup.j
 import { CsvWriter } from '../../net/csv.js';
 import { formatBitsPerSecond, formatBytes, parseBytes, parseBytesPerSecond, parseMs, parseNumber, parseRunDurationMs } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, addTransportOptions, parseHostPort, readKnobs } from '../options.js';
-import { addListenOptions, runListener } from '../listen.js';
+import { addListenOptions, listenIfAsked } from '../listen.js';
 import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
@@ -142,12 +142,7 @@ export function registerTransfer(program: Command): void {
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
-    if (o.listen !== undefined) {
-      if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
-      if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
-      await runListener(o.listen as string | true, o, socket, o.json === true);
-      return;
-    }
+    if (await listenIfAsked(o, socket)) return;
     const transport = { ...DEFAULT_TRANSPORT_CONFIG, ...readKnobs(o, TRANSPORT_KNOBS) } as TransportConfig;
     const problems = transportConfigProblems(transport, (k) => flagOf(TRANSPORT_KNOBS, k));
     if (problems.length > 0) throw new UsageError(problems[0]!);

@@ -9,7 +9,7 @@ import { HEADER_BYTES } from '../../core/wire/packet.js';
 import { CsvWriter } from '../../net/csv.js';
 import { formatBitsPerSecond, parseBytes, parseMs, parseNumber, parseRunDurationMs, parseSendRate, UnitError, type SendRate } from '../../core/units.js';
 import { UsageError, addImpairmentOptions, addSocketOptions, parseHostPort, readKnobs } from '../options.js';
-import { addListenOptions, runListener } from '../listen.js';
+import { addListenOptions, listenIfAsked } from '../listen.js';
 import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
@@ -73,12 +73,7 @@ export function registerUdp(program: Command): void {
   addListenOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const socket = { socketRcvBufBytes: 0, socketSndBufBytes: 0, ...readKnobs(o, SOCKET_KNOBS) } as SocketConfig;
-    if (o.listen !== undefined) {
-      if (o.pcap !== undefined || o.packetLog !== undefined) throw new UsageError('--pcap and --packet-log record the sending side; they do not apply to --listen');
-      if (o.preset !== undefined) throw new UsageError('--preset emulates the link on the sending side; it does not apply to --listen');
-      await runListener(o.listen as string | true, o, socket, o.json === true);
-      return;
-    }
+    if (await listenIfAsked(o, socket)) return;
     const size = (o.size as number | undefined) ?? 1200;
     const rate = (o.rate as SendRate | undefined) ?? { packetsPerSecond: 1000 };
     const pps = 'packetsPerSecond' in rate ? rate.packetsPerSecond : rate.bitsPerSecond / ((size + IP_UDP_OVERHEAD_BYTES) * 8);
