@@ -55,7 +55,7 @@ export interface MessageSocket extends SendingSocket {
 }
 
 /** How a driver loop is set up. */
-export interface DriverLoopOptions {
+export interface DriverLoopOptions extends DriverHooks {
   socket: MessageSocket;
   endpoint: Endpoint;
   /** The addresses of the peer ids the endpoint sends to. */
@@ -72,6 +72,10 @@ export interface DriverLoopOptions {
   ingressBypass?: () => boolean;
   /** The endpoint's datagrams stay valid after pollTransmit (a datagram that skips the link is sent without a copy). */
   stableOutput?: boolean;
+}
+
+/** What every driver takes beside its socket, endpoint and links: its clock and its callbacks. */
+export interface DriverHooks {
   /** Clock in ms (default performance.now). */
   clock?: () => number;
   /** Called after every batch of work (to read events off the endpoint). */

@@ -12,7 +12,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT, isTransparent, type ImpairmentConfig } from '../../core/impair/config.js';
-import { DriverLoop, type DriverCounters, type MessageSocket } from '../driver-loop.js';
+import { DriverLoop, type DriverCounters, type DriverHooks, type MessageSocket } from '../driver-loop.js';
 import type { PeerTable } from '../udp/driver.js';
 
 /** A Link that knows when it changes nothing, so the driver can skip it. */
@@ -43,7 +43,7 @@ export class RpcLink extends Link {
 }
 
 /** How a message driver is set up. */
-export interface MessageDriverOptions {
+export interface MessageDriverOptions extends DriverHooks {
   socket: MessageSocket;
   endpoint: Endpoint;
   peers: PeerTable;
@@ -52,13 +52,6 @@ export interface MessageDriverOptions {
   ingress?: Link;
   /** The endpoint's datagrams stay valid after pollTransmit (sent without a copy). */
   stableOutput?: boolean;
-  clock?: () => number;
-  /** Called after every batch of work. */
-  onProgress?: (now: number) => void;
-  /** The peer id the socket is connect()ed to: datagrams to it are sent without an address. */
-  connectedPeer?: number;
-  /** Socket errors (ECONNREFUSED after an ICMP port unreachable on a connected socket, ...). */
-  onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
 /** Drives one endpoint on one message socket. */

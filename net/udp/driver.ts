@@ -8,7 +8,7 @@ import type { Socket, RemoteInfo } from 'node:dgram';
 import type { Endpoint } from '../../core/endpoint.js';
 import { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT } from '../../core/impair/config.js';
-import { DriverLoop, type DriverCounters } from '../driver-loop.js';
+import { DriverLoop, type DriverCounters, type DriverHooks } from '../driver-loop.js';
 import { plainAddress } from '../../core/util/address.js';
 
 // The workloads import SELF from here, beside the driver.
@@ -84,7 +84,7 @@ export class PeerTable {
 }
 
 /** How a driver is set up. */
-export interface UdpDriverOptions {
+export interface UdpDriverOptions extends DriverHooks {
   socket: Socket;
   endpoint: Endpoint;
   peers: PeerTable;
@@ -92,14 +92,6 @@ export interface UdpDriverOptions {
   egress?: Link;
   /** Impairment on the way in; none when absent. */
   ingress?: Link | null;
-  /** Clock in ms (default performance.now). */
-  clock?: () => number;
-  /** Called after every batch of work (to read events off the endpoint). */
-  onProgress?: (now: number) => void;
-  /** The peer id the socket is connect()ed to: datagrams to it are sent without an address. */
-  connectedPeer?: number;
-  /** Socket errors (ECONNREFUSED after an ICMP port unreachable on a connected socket, ...). */
-  onSocketError?: (err: NodeJS.ErrnoException) => void;
 }
 
 /** Drives one endpoint on one socket. */
