@@ -50,3 +50,17 @@ describe('bulk data check', () => {
     expect(s.dataProblem).toBe(`byte ${s.firstDifferenceAt!.toLocaleString('en')} differs from what was sent (the first difference)`);
   });
 });
+
+describe('the time limit of a simulated transfer', () => {
+  it('stops the sender at the limit: a transfer that needs longer is a timeout, and sends no more after it', () => {
+    // 10 MB over 10 Mbit/s needs about 8 s; the limit is 2 s.
+    const link = { ...NO_IMPAIRMENT, rateBitsPerSecond: 10_000_000, delayMs: 25 };
+    const s = runSimTransfer(transferSetup(10_000_000, { forward: link, reverse: { ...NO_IMPAIRMENT, delayMs: 25 }, timeLimitMs: 2000, seed: 1 }));
+    expect(s.status).toBe('timeout');
+    expect(s.failure).toMatch(/did not finish within 2000 ms of virtual time/);
+    // What 2 s at 10 Mbit/s can carry, plus the packets in flight when the limit struck.
+    const mss = DEFAULT_TRANSPORT_CONFIG.mssBytes;
+    expect(s.sender.dataPacketsSent).toBeLessThan((2 * 10_000_000) / 8 / mss + DEFAULT_TRANSPORT_CONFIG.windowPackets + 1);
+    expect(s.bytesAcknowledged).toBeLessThan(10_000_000);
+  });
+});

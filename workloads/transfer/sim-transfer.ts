@@ -99,10 +99,13 @@ export function runSimTransfer(setup: TransferSetup, hooks: TransferHooks = {}):
   const why = sim.run({ untilMs: setup.timeLimitMs, stop: () => sender.state === 'done' || sender.state === 'failed' });
   const end = sim.now;
   if (hooks.onSample !== undefined && end > lastSample) hooks.onSample(meter.sample(end));
+  const status = sender.state === 'done' ? 'complete' : sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
+  // A transfer cut short ends here: the sender aborts (its peer gets an RST), so that the drain
+  // below does not carry it on past the time limit.
+  if (status === 'timeout' || (status === 'failed' && sender.state !== 'failed')) sender.abort(end, status === 'timeout' ? `did not finish within ${setup.timeLimitMs} ms of virtual time` : `the simulation stopped (${why})`);
   // Let the lingering ends and the links drain so that the counters are final.
   sim.run({ untilMs: end + 60_000 });
   const wallS = (performance.now() - wallStart) / 1000;
-  const status = sender.state === 'done' ? 'complete' : sender.state === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
   const summary = summarizeTransfer(
     'sim',
     setup,
