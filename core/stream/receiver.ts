@@ -27,6 +27,10 @@ const DURATION_GRACE_MS = 2000;
 const RATE_SLACK = 2; // a sender may run this many times over its agreed rate in one interval...
 const RATE_BURST_PACKETS = 1000; // ...plus this many datagrams, before it is cut off
 const LINGER_MS = 3000;
+// Datagrams still on their way when the FIN arrives (held back for reordering, or behind jitter)
+// are waited for this long before the final report counts them lost. The sender repeats its FIN
+// after 300 ms without a final report, so one FIN is enough.
+const FINAL_WAIT_MS = 200;
 // However short the idle timeout, a stream is not taken for stopped before this many report
 // intervals, or this many gaps between datagrams at its agreed rate, have passed without data.
 const IDLE_INTERVALS = 4;
@@ -72,6 +76,8 @@ export class StreamReceiver implements Session {
   private state: 'open' | 'finishing' | 'done' = 'open';
   private nextReportAt: number;
   private lingerUntil = Number.NaN;
+  /** While the final report waits for datagrams still missing after the FIN: when it is due; NaN otherwise. */
+  private finalDueAt = Number.NaN;
   private intervalPackets = 0;
   private prevTransitUs = Number.NaN;
   private jitterUs = 0;
@@ -115,6 +121,12 @@ export class StreamReceiver implements Session {
     };
   }
 
+  /** The final report goes out now: the wait for late datagrams is over. */
+  private sendFinal(): void {
+    this.finalDueAt = Number.NaN;
+    this.finalPending = true;
+  }
+
   abort(reason: string): void {
     if (this.state === 'done') return;
     this.failure = reason;
@@ -138,18 +150,27 @@ export class StreamReceiver implements Session {
         if (this.state === 'open') {
           this.lastDataAt = now;
           this.onData(now, h, bytes.length);
+        } else if (this.state === 'finishing' && !Number.isNaN(this.finalDueAt)) {
+          // A late datagram the final report waits for.
+          this.onData(now, h, bytes.length);
+          if (this.counters.packetsReceived >= this.packetsSent) this.sendFinal();
         }
         return;
       case PacketType.SYN:
         if (h.seq === this.synSeq && this.state === 'open') this.synAckPending = true;
         return;
       case PacketType.FIN:
-        if (h.payloadLength === 8 && this.state !== 'done') {
+        if (h.payloadLength === 8 && this.state === 'open') {
           this.packetsSent = new DataView(bytes.buffer, bytes.byteOffset + h.payloadOffset, 8).getFloat64(0);
           this.state = 'finishing';
           this.lingerUntil = now + LINGER_MS;
+          // Datagrams still missing may only be late: the final report waits for them a while.
+          if (this.counters.packetsReceived < this.packetsSent) this.finalDueAt = now + FINAL_WAIT_MS;
+          else this.finalPending = true;
+          return;
         }
-        if (this.state === 'finishing') this.finalPending = true;
+        // A repeated FIN: the sender has not had the final report (unless it is still waiting).
+        if (this.state === 'finishing' && Number.isNaN(this.finalDueAt)) this.finalPending = true;
         return;
       case PacketType.RST:
         this.state = 'done';
@@ -222,14 +243,15 @@ export class StreamReceiver implements Session {
         this.reportPending = true;
         this.nextReportAt = now + this.opts.reportIntervalMs;
       }
-    } else if (this.state === 'finishing' && now >= this.lingerUntil) {
-      this.state = 'done';
+    } else if (this.state === 'finishing') {
+      if (now >= this.finalDueAt) this.sendFinal();
+      if (now >= this.lingerUntil) this.state = 'done';
     }
   }
 
   pollTimeout(): number | null {
     if (this.state === 'open') return Math.min(this.nextReportAt, this.lastDataAt + this.idleTimeoutMs, this.openedAt + this.opts.durationMs + DURATION_GRACE_MS + 2 * this.opts.reportIntervalMs + 1);
-    if (this.state === 'finishing') return this.lingerUntil;
+    if (this.state === 'finishing') return Number.isNaN(this.finalDueAt) ? this.lingerUntil : Math.min(this.finalDueAt, this.lingerUntil);
     return null;
   }
 
