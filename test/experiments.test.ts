@@ -252,6 +252,18 @@ describe('the runner', () => {
     expect(after).toBeGreaterThan(0);
   });
 
+  it('stamps the connected event of a simulated trial at the handshake, not at the end of the trial', async () => {
+    // One round trip of 2 x 5 ms opens the connection; the transfer then takes about 0.25 s.
+    const r = await run(spec(base));
+    const connected = r.events.find((e) => e.kind === 'connected')!;
+    const end = r.events.find((e) => e.kind === 'trial-end')!;
+    expect(Number(connected.time_s)).toBeCloseTo(0.01, 3);
+    expect(Number(end.time_s)).toBeGreaterThan(0.2);
+    // Kinds without a handshake flow from the start.
+    const stream = await run(spec({ workload: { kind: 'udp-stream', durationMs: 300, ratePacketsPerSecond: 100 }, forward: { delayMs: 5 } }));
+    expect(Number(stream.events.find((e) => e.kind === 'connected')!.time_s)).toBeCloseTo(0.01, 3);
+  });
+
   it('gives the same files for the same seed, and means with 95% intervals over repetitions', async () => {
     const s = spec({ ...base, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 3 });
     const a = await run(s);

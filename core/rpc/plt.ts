@@ -77,6 +77,8 @@ export class PltRpcClient implements Endpoint {
   private readonly assembler: MessageAssembler;
   private started = false;
   private connected = false;
+  /** When the handshake completed, NaN before. */
+  connectedAtMs = Number.NaN;
   private ended = false;
 
   constructor(o: PltRpcClientOptions) {
@@ -149,7 +151,10 @@ export class PltRpcClient implements Endpoint {
   private pump(now: number): void {
     const conn = this.conn;
     for (let e = conn.pollEvent(); e !== null; e = conn.pollEvent()) {
-      if (e.type === 'connected') this.connected = true;
+      if (e.type === 'connected') {
+        this.connected = true;
+        this.connectedAtMs = now;
+      }
       else if (e.type === 'failed') {
         const status = this.connected ? RpcStatus.SHUTDOWN : RpcStatus.UNREACHABLE;
         this.engine.failAll(now, status, `the lab-transport connection failed: ${e.reason} (${this.connected ? 'shutdown' : 'unreachable'})`, true);

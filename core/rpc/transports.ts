@@ -43,6 +43,8 @@ export interface RpcClientSide {
   readonly stableOutput: boolean;
   /** Opens the transport (a handshake starts; calls made before it completes wait). */
   start(now: number): void;
+  /** When the transport could first carry calls: its handshake done (0 for a transport without one), NaN before. */
+  connectedAtMs(): number;
   /** Closes: pending calls fail with SHUTDOWN. True when it queued a goodbye (FIN) that should leave before the socket closes. */
   close(now: number): boolean;
 }
@@ -93,6 +95,7 @@ function engineClient(o: RpcClientParts, retransmit: boolean): RpcClientSide {
     engine,
     stableOutput: true,
     start: () => {},
+    connectedAtMs: () => 0,
     close: (now) => {
       engine.failAll(now, RpcStatus.SHUTDOWN, 'the client was closed (shutdown)', true);
       return false;
@@ -159,6 +162,7 @@ const plt: RpcTransport = {
       engine: client.engine,
       stableOutput: false,
       start: (now) => client.start(now),
+      connectedAtMs: () => client.connectedAtMs,
       close: (now) => {
         client.close(now);
         return true;

@@ -78,7 +78,11 @@ export const flowsWorkload: WorkloadModule = {
         return row;
       },
       done: () => f.over(),
-      connected: () => true,
+      // The first handshake to end: the flows start on a schedule of their own.
+      connectedAtMs: () => {
+        const at = f.senders.map((s) => s.connectedAtMs).filter((t) => !Number.isNaN(t));
+        return at.length === 0 ? Number.NaN : Math.min(...at);
+      },
       start: () => f.start(0),
       sender: () => null,
       receiver: () => null,

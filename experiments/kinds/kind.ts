@@ -57,8 +57,8 @@ export interface SimWorkload {
   /** The sample of the interval that ends at `now`. */
   sample(now: number): MetricRow;
   done(): boolean;
-  /** True once the kind's traffic is flowing (a handshake done). */
-  connected(): boolean;
+  /** Virtual time at which the kind's traffic began to flow (its handshake done; 0 without one), NaN before. */
+  connectedAtMs(): number;
   start(): void;
   /** Ends the trial: `why` is why the simulator stopped, `stopped` whether the user stopped it. */
   finish(why: string, stopped: boolean): TrialOutcome;

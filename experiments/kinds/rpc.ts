@@ -77,7 +77,7 @@ export const rpcWorkload: WorkloadModule = {
       capture: { forward: w.forward, reverse: w.reverse, reverseCarries: 'replies' },
       sample: (now) => meter.sample(now),
       done: () => w.app.done,
-      connected: () => true,
+      connectedAtMs: () => w.side.connectedAtMs(),
       start: () => w.app.start(0),
       sender: () => null,
       receiver: () => null,

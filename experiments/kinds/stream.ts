@@ -67,7 +67,7 @@ export const streamWorkload: WorkloadModule = {
         return row;
       },
       done: () => t.sender.state === 'done' || t.sender.state === 'failed',
-      connected: () => true,
+      connectedAtMs: () => t.sender.startedAtMs,
       start: () => t.sender.start(0),
       sender: () => null,
       receiver: () => null,

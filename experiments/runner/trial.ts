@@ -339,9 +339,10 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
         why = sim.run({ untilMs: c.timeLimitMs, stop: w.done, maxEvents: sim.events + SIM_SLICE_EVENTS });
       }
       if (pendingSets.length > 0) await Promise.all(pendingSets.splice(0));
-      if (!wasConnected && w.connected()) {
+      // Stamped when the handshake ended, which may lie anywhere in the slice just run.
+      if (!wasConnected && !Number.isNaN(w.connectedAtMs())) {
         wasConnected = true;
-        ctx.onEvent({ timeS: sim.now / 1000, kind: 'connected' });
+        ctx.onEvent({ timeS: w.connectedAtMs() / 1000, kind: 'connected' });
       }
       if ((why !== 'max-events' && !(control?.paused ?? false)) || ctx.signal.aborted) break;
       if (w.done()) break;

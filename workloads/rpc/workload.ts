@@ -18,7 +18,7 @@ import { CounterService } from '../../core/rpc/programs/counter-server.js';
 import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
 import { DEFAULT_RETRY_POLICY, RPC_STATUS_NAMES, RpcClientCounters, RpcClientEngine, RpcStatus, retryPolicyProblems, type RetryPolicy } from '../../core/rpc/client.js';
 import { nullProcedure, openRpcChannel } from '../../net/rpc/client-net.js';
-import { RPC_TRANSPORT, rpcTransportProblems, type RpcTransportName } from '../../core/rpc/transports.js';
+import { RPC_TRANSPORT, rpcTransportProblems, type RpcClientSide, type RpcTransportName } from '../../core/rpc/transports.js';
 import { DEFAULT_DRC_CONFIG, drcConfigProblems, type DrcConfig } from '../../core/rpc/drc.js';
 import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import { listenerDefaultsOf } from '../../core/apps/services.js';
@@ -534,6 +534,8 @@ function summarize(
 export interface SimRpcWorkload {
   sim: Simulator;
   app: RpcWorkloadClient;
+  /** The transport's client side the app drives. */
+  side: RpcClientSide;
   /** The server engine (UDP) or the engine behind the RPC listener (plt). */
   server: RpcServerEngine;
   counter: CounterService;
@@ -559,7 +561,7 @@ export function buildSimRpcWorkload(setup: RpcSetup, wrapServer: (e: Endpoint) =
   const forward = new Link(setup.forward, deriveSeed(setup.seed, 'forward'));
   const reverse = new Link(setup.reverse, deriveSeed(setup.seed, 'reverse'));
   const sim = new Simulator([app, wrapServer(serverHost)], [forward, reverse], (from) => (from === 0 ? forward : reverse));
-  return { sim, app, server, counter, forward, reverse };
+  return { sim, app, side, server, counter, forward, reverse };
 }
 
 /** Runs a workload to its end in virtual time and returns the summary. */
