@@ -143,6 +143,10 @@ const scheduleStep = z.strictObject({
     .refine((p) => p.action !== 'delay' || p.delayMs !== undefined, { error: 'a delay needs delayMs' })
     .optional()
     .describe('simulator: something done by hand to a datagram in flight in teaching mode; a replay does it to the same datagram'),
+  trial: z
+    .strictObject({ point: z.number().int().min(0), repetition: z.number().int().min(0) })
+    .optional()
+    .describe('only in this trial (point and repetition, as the CSV files number them): what was done by hand in one trial replays there; every trial when absent'),
   note: z.string().max(200).optional().describe('why, written to events.csv'),
 });
 
@@ -177,7 +181,7 @@ export const specSchema = z.strictObject({
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(1).describe('seed of every random choice; repetition r uses a seed derived from it'),
   repetitions: z.number().int().min(1).max(1000).default(1).describe('trials per sweep point; 2 or more give 95% confidence intervals'),
   sweep: z.array(axisSchema).max(4).default([]).describe('axes; the cartesian product of their values is run'),
-  schedule: z.array(scheduleStep).max(1000).default([]).describe('mid-run changes, replayed in every trial'),
+  schedule: z.array(scheduleStep).max(1000).default([]).describe("mid-run changes, replayed in every trial (or in the one a step's trial names)"),
   model: z.enum(Object.keys(MODELS) as [ModelName, ...ModelName[]]).optional().describe('analytic expectation computed beside the measurement'),
   quick: z
     .strictObject({

@@ -264,6 +264,19 @@ describe('the runner', () => {
     expect(Number(stream.events.find((e) => e.kind === 'connected')!.time_s)).toBeCloseTo(0.01, 3);
   });
 
+  it('replays a datagram changed by hand in its own trial only, and logs it in events.csv', async () => {
+    const s = spec({ ...base, sweep: [{ knob: 'transport.windowPackets', values: [8, 16] }], schedule: [{ atS: 0, packet: { direction: 'forward', index: 5, action: 'drop' }, trial: { point: 1, repetition: 0 }, note: 'dropped by hand in run-1' }] });
+    const r = await run(s);
+    const packets = r.events.filter((e) => e.kind === 'packet');
+    expect(packets).toHaveLength(1);
+    expect(packets[0]).toMatchObject({ point: '1', repetition: '0', knob: 'forward.datagram', after: '5' });
+    expect(packets[0]!.detail).toMatch(/dropped .*run-1/);
+    // The trial that had no drop by hand has no retransmission; the other repairs the one it lost.
+    const retransmits = (point: string) => r.samples.filter((x) => x.point === point).reduce((a, x) => a + Number(x.retransmits_timeout) + Number(x.retransmits_fast), 0);
+    expect(retransmits('0')).toBe(0);
+    expect(retransmits('1')).toBe(1);
+  });
+
   it('gives the same files for the same seed, and means with 95% intervals over repetitions', async () => {
     const s = spec({ ...base, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 3 });
     const a = await run(s);

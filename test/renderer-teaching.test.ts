@@ -192,12 +192,14 @@ describe('replay with my drops', () => {
     const spec = JSON.parse(out.text) as { seed: number; network: string; schedule: unknown[] };
     expect(spec.seed).toBe(5);
     expect(spec.network).toBe('sim');
+    // What was done by hand in one trial replays in that trial only.
+    const trial = { point: 0, repetition: 0 };
     expect(spec.schedule).toEqual([
-      { atS: 0.04, packet: { direction: 'forward', index: 3, duplicate: true, action: 'corrupt' }, note: 'corrupted by hand in run-7' },
+      { atS: 0.04, packet: { direction: 'forward', index: 3, duplicate: true, action: 'corrupt' }, trial, note: 'corrupted by hand in run-7' },
       { atS: 0.5, set: { 'forward.lossProbability': 0.1 } },
-      { atS: 0.6, set: { 'transport.rtoMs': 50 }, note: 'changed by hand in run-7' },
-      { atS: 0.8, packet: { direction: 'reverse', index: 12, duplicate: false, action: 'drop' }, note: 'dropped by hand in run-7' },
-      { atS: 0.9, packet: { direction: 'forward', index: 20, duplicate: false, action: 'delay', delayMs: 30 }, note: 'delayed by hand in run-7' },
+      { atS: 0.6, set: { 'transport.rtoMs': 50 }, trial, note: 'changed by hand in run-7' },
+      { atS: 0.8, packet: { direction: 'reverse', index: 12, duplicate: false, action: 'drop' }, trial, note: 'dropped by hand in run-7' },
+      { atS: 0.9, packet: { direction: 'forward', index: 20, duplicate: false, action: 'delay', delayMs: 30 }, trial, note: 'delayed by hand in run-7' },
     ]);
     // The record is left as it was.
     expect(record.spec.schedule).toHaveLength(1);
@@ -218,7 +220,7 @@ describe('replay with my drops', () => {
     if (typeof out === 'string') throw new Error(out);
     expect(JSON.parse(out.text).schedule).toEqual([
       { atS: 0.1, set: {}, packet: { direction: 'forward', index: 1, duplicate: false, action: 'drop' } },
-      { atS: 0.2, packet: { direction: 'forward', index: 4, duplicate: false, action: 'drop' }, note: 'dropped by hand in run-3' },
+      { atS: 0.2, packet: { direction: 'forward', index: 4, duplicate: false, action: 'drop' }, trial: { point: 0, repetition: 0 }, note: 'dropped by hand in run-3' },
     ]);
   });
 

@@ -285,6 +285,9 @@ export class Link {
 
   private readonly planned = new Map<number, { action: ManualAction; delayMs: number }>();
 
+  /** Told when a change planned with actWhenSent is done, at the time its datagram is offered (the runner logs it). */
+  onPlannedDone: ((now: number, index: number, duplicate: boolean, action: ManualAction, delayMs: number) => void) | null = null;
+
   /** Flips bits of a datagram in flight, at positions its index decides (so a replay flips the same). */
   private corruptByHand(slot: number): void {
     const data = this.slotData[slot]!;
@@ -496,6 +499,7 @@ export class Link {
         this.planned.delete(key);
         if (planned.action === 'drop') this.slotFlags[slot] = this.slotFlags[slot]! | MANUAL_DROP;
         else if (planned.action === 'corrupt') this.corruptByHand(slot);
+        this.onPlannedDone?.(now, index, (flags & DeliveryFlag.DUPLICATE) !== 0, planned.action, planned.delayMs);
       }
     }
     if ((this.slotFlags[slot]! & DeliveryFlag.CORRUPTED) !== 0 && (this.slotFlags[slot]! & MANUAL_CORRUPT) === 0) {

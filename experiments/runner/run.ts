@@ -119,6 +119,12 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
       }
     });
   }
+  spec.schedule.forEach((s, i) => {
+    if (s.trial === undefined) return;
+    if (s.trial.point >= points.length || s.trial.repetition >= spec.repetitions) {
+      problems.push(`schedule[${i}].trial: the run has no point ${s.trial.point}, repetition ${s.trial.repetition} (points 0 to ${points.length - 1}, repetitions 0 to ${spec.repetitions - 1})`);
+    }
+  });
   if (problems.length > 0) throw new RunSetupError(problems.slice(0, 20).join('\n'));
   return { spec, network, points };
 }
@@ -344,7 +350,7 @@ export class ExperimentRun {
           const outcome = await runTrial({
             config,
             network: this.network,
-            schedule: spec.schedule,
+            schedule: spec.schedule.filter((s) => s.trial === undefined || (s.trial.point === point.index && s.trial.repetition === rep)),
             signal: this.abort.signal,
             onSample: (row) => {
               store.sample({ ...prefix, ...row });

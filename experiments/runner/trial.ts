@@ -181,6 +181,11 @@ function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: 
 // Transport knobs the receiving end uses too (they travel in the SYN at the start).
 const RECEIVER_KNOBS = new Set<string>(RECEIVER_TRANSPORT_KNOBS);
 
+/** What an action on a datagram did, in words: "dropped", "delayed by 30 ms". */
+function manualText(action: string, delayMs: number): string {
+  return action === 'drop' ? 'dropped' : action === 'corrupt' ? 'corrupted' : action === 'duplicate' ? 'duplicated' : `delayed by ${delayMs} ms`;
+}
+
 /** Applies SECTION.KEY = value to a running trial; returns null or why it could not. */
 async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, path: string, value: KnobValue): Promise<string | null> {
   const at = knobAt(path);
@@ -292,11 +297,19 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     ctx.onEvent(err === null ? { timeS, kind: 'set', knob: path, before, after: value, detail: source } : { timeS, kind: 'error', knob: path, after: value, detail: err });
     return { error: err, timeS };
   });
-  // Changes made by hand in an earlier run replay by the datagram's index (Link.actWhenSent).
+  // Changes made by hand in an earlier run replay by the datagram's index (Link.actWhenSent), and
+  // each is logged when its datagram is offered, as the change by hand was.
+  const notes = new Map<string, string>();
   for (const step of ctx.schedule) {
     if (step.packet === undefined) continue;
-    const link = step.packet.direction === 'forward' ? parts.forward : parts.reverse;
-    link?.actWhenSent(step.packet.index, step.packet.duplicate, step.packet.action, step.packet.delayMs ?? 0);
+    const { direction, index, duplicate, action, delayMs } = step.packet;
+    const link = direction === 'forward' ? parts.forward : parts.reverse;
+    if (link === null) continue;
+    link.actWhenSent(index, duplicate, action, delayMs ?? 0);
+    notes.set(`${direction}|${index}|${duplicate}`, step.note ?? 'schedule');
+    link.onPlannedDone ??= (now, i, dup, a, ms) => {
+      ctx.onEvent({ timeS: now / 1000, kind: 'packet', knob: `${direction}.datagram`, after: i, detail: `${manualText(a, ms)}${dup ? ' (the duplicate copy)' : ''}: ${notes.get(`${direction}|${i}|${dup}`) ?? 'schedule'}` });
+    };
   }
   const control = ctx.control;
   const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
@@ -306,8 +319,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     act: (direction, index, duplicate, action, delayMs) => {
       const link = linkOf(direction);
       if (link === null || !link.act(index, duplicate, action, delayMs)) return `no ${direction} datagram #${index}${duplicate ? ' (duplicate)' : ''} is in flight`;
-      const what = action === 'drop' ? 'dropped' : action === 'corrupt' ? 'corrupted' : action === 'duplicate' ? 'duplicated' : `delayed by ${delayMs} ms`;
-      ctx.onEvent({ timeS: sim.now / 1000, kind: 'packet', knob: `${direction}.datagram`, after: index, detail: `${what} by hand${duplicate ? ' (the duplicate copy)' : ''}` });
+      ctx.onEvent({ timeS: sim.now / 1000, kind: 'packet', knob: `${direction}.datagram`, after: index, detail: `${manualText(action, delayMs ?? 0)} by hand${duplicate ? ' (the duplicate copy)' : ''}` });
       return null;
     },
   });

@@ -60,14 +60,16 @@ export function replaySpecText(record: unknown): { text: string; name: string; p
   let sets = 0;
   for (const c of changes) {
     const atS = typeof c.atS === 'number' && Number.isFinite(c.atS) ? Math.max(0, c.atS) : 0;
+    // A change by hand was made in one trial: it replays in that trial, not in every one of a sweep.
+    const trial = Number.isInteger(c.point) && Number.isInteger(c.repetition) && c.point! >= 0 && c.repetition! >= 0 ? { trial: { point: c.point, repetition: c.repetition } } : {};
     const p = c.packet ?? c.drop;
     if (p !== undefined && p !== null) {
       const packet = packetStep(p);
       if (packet === null) continue;
-      schedule.push({ atS, packet, note: `${DONE[packet.action as string]} by hand in ${runId}` });
+      schedule.push({ atS, packet, ...trial, note: `${DONE[packet.action as string]} by hand in ${runId}` });
       packets++;
     } else if (c.source === 'user' && typeof c.knob === 'string' && c.knob !== 'drop' && c.knob !== 'packet' && (typeof c.value === 'number' || typeof c.value === 'string' || typeof c.value === 'boolean')) {
-      schedule.push({ atS, set: { [c.knob]: c.value }, note: `changed by hand in ${runId}` });
+      schedule.push({ atS, set: { [c.knob]: c.value }, ...trial, note: `changed by hand in ${runId}` });
       sets++;
     }
   }
