@@ -277,6 +277,19 @@ describe('the runner', () => {
     expect(retransmits('1')).toBe(1);
   });
 
+  it('gives no model figure where the schedule changes the knobs during the trials, and says why', async () => {
+    const s = spec({ ...base, model: 'transmissions', sweep: [{ knob: 'forward.lossProbability', values: [0, 0.05] }], schedule: [{ atS: 0.1, set: { 'forward.lossProbability': 0.3 }, trial: { point: 1, repetition: 0 } }] });
+    const r = await run(s);
+    const [p0, p1] = r.summary;
+    // Point 0 held its knobs: the model applies. Point 1's loss rose mid-trial: it does not.
+    expect(Number(p0!.expected_transmissions_per_packet)).toBe(1);
+    expect(p1!.expected_transmissions_per_packet).toBe('');
+    expect(p1!.model_error).toBe('');
+    const note = r.events.find((e) => e.kind === 'model');
+    expect(note).toMatchObject({ point: '1' });
+    expect(note!.detail).toMatch(/no model figure: forward.lossProbability changed during the trial \(at 0.1 s\); the transmissions model holds the knobs of the point for the whole trial/);
+  });
+
   it('gives the same files for the same seed, and means with 95% intervals over repetitions', async () => {
     const s = spec({ ...base, forward: { ...base.forward, lossProbability: 0.05 }, repetitions: 3 });
     const a = await run(s);

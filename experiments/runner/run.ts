@@ -436,6 +436,18 @@ export class ExperimentRun {
     return { capture, file };
   }
 
+  /** The knobs changed during the trials of a point (by the schedule, or by hand), in time order. */
+  private changesDuring(store: RunStore, point: SweepPoint): { knob: string; atS: number }[] {
+    const out: { knob: string; atS: number }[] = [];
+    for (const s of this.spec.schedule) {
+      if (s.trial !== undefined && s.trial.point !== point.index) continue;
+      for (const knob of Object.keys(s.set)) out.push({ knob, atS: s.atS });
+      if (s.packet !== undefined) out.push({ knob: `${s.packet.direction}.datagram ${s.packet.index}`, atS: s.atS });
+    }
+    for (const c of store.record.liveChanges) if (c.point === point.index) out.push({ knob: c.knob, atS: Number(c.atS.toFixed(3)) });
+    return out.sort((a, b) => a.atS - b.atS);
+  }
+
   private summarizePoint(store: RunStore, point: SweepPoint, outcomes: TrialOutcome[], scalarCols: MetricName[], axisNames: string[]): void {
     const row: Record<string, number | string | boolean> = { point: point.index };
     for (const a of axisNames) row[a] = point.axes[a]!;
@@ -447,7 +459,14 @@ export class ExperimentRun {
       row[`${c}_ci95`] = ci95;
     }
     if (this.spec.model !== undefined) {
-      const ex = expectation(this.spec.model, trialConfig(this.spec, point, 0), this.network);
+      const changes = this.changesDuring(store, point);
+      // A model takes the knobs of the point as they are at the start and holds them for the whole
+      // trial: with knobs changed during a trial its figure would describe another run.
+      const ex = changes.length > 0 ? null : expectation(this.spec.model, trialConfig(this.spec, point, 0), this.network);
+      if (changes.length > 0) {
+        const what = changes.slice(0, 3).map((c) => `${c.knob} changed during the trial (at ${c.atS} s)`).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '');
+        this.eventRow(point.index, null, { timeS: 0, kind: 'model', detail: `no model figure: ${what}; the ${this.spec.model} model holds the knobs of the point for the whole trial` });
+      }
       for (const col of MODEL_COLUMNS[this.spec.model]) row[col] = ex?.values[col] ?? Number.NaN;
       if (ex !== null) {
         const expected = Object.values(ex.values)[0]!;

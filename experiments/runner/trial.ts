@@ -30,7 +30,7 @@ export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 export interface TrialEvent {
   /** Seconds since the trial started (virtual time in the simulator). */
   timeS: number;
-  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed';
+  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed' | 'model';
   knob?: string;
   before?: KnobValue;
   after?: KnobValue;
