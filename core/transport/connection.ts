@@ -15,6 +15,7 @@
 // The send and receive windows live in typed-array rings indexed by `seq & mask`.
 
 import { RtoEstimator } from './rto.js';
+import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, type TimerKind, type TimerTable } from './timers.js';
 import { ConnectionCounters } from './metrics.js';
 import type { TransportConfig } from './config.js';
 import {
@@ -47,8 +48,6 @@ export type ConnectionEvent =
 export interface ReadSink {
   onData(buf: Uint8Array, start: number, end: number, messageEnd: boolean): void;
 }
-
-type TimerKind = 'handshake' | 'retransmit' | 'probe' | 'rack' | 'delayedAck' | 'persist' | 'idle' | 'linger';
 
 /** Creation parameters of a connection. */
 export interface ConnectionOptions {
@@ -144,16 +143,7 @@ export class Connection {
 
   private cfg: TransportConfig;
   private readonly rto: RtoEstimator;
-  private readonly timers: Record<TimerKind, number | null> = {
-    handshake: null,
-    retransmit: null,
-    probe: null,
-    rack: null,
-    delayedAck: null,
-    persist: null,
-    idle: null,
-    linger: null,
-  };
+  private readonly timers: TimerTable = newTimerTable();
   private readonly events: ConnectionEvent[] = [];
 
   // Handshake.
@@ -293,7 +283,7 @@ export class Connection {
     this.synPayload = synPayload;
     this.state = 'syn-sent';
     this.synPending = true;
-    this.timers.handshake = now + this.rto.rtoMs;
+    this.timers[Timer.handshake] = now + this.rto.rtoMs;
     this.armIdle(now);
   }
 
@@ -309,7 +299,7 @@ export class Connection {
     this.rcvHighest = this.rcvNxt;
     this.sndWndBytes = synWindowBytes;
     this.synAckPending = true;
-    this.timers.handshake = now + this.rto.rtoMs;
+    this.timers[Timer.handshake] = now + this.rto.rtoMs;
     this.armIdle(now);
   }
 
@@ -533,7 +523,7 @@ export class Connection {
       rtoMs: this.rtoMs,
       cwndPackets: this.cwnd,
       ssthreshPackets: this.ssthresh,
-      retransmitTimerMs: this.timers.retransmit,
+      retransmitTimerMs: this.timers[Timer.retransmit],
     };
   }
 
@@ -546,59 +536,20 @@ export class Connection {
 
   /** Earliest deadline of the timer table, or null when no timer runs. */
   pollTimeout(): number | null {
-    const t = this.timers;
-    let min: number | null = null;
-    if (t.handshake !== null) min = t.handshake;
-    if (t.retransmit !== null && (min === null || t.retransmit < min)) min = t.retransmit;
-    if (t.probe !== null && (min === null || t.probe < min)) min = t.probe;
-    if (t.rack !== null && (min === null || t.rack < min)) min = t.rack;
-    if (t.delayedAck !== null && (min === null || t.delayedAck < min)) min = t.delayedAck;
-    if (t.persist !== null && (min === null || t.persist < min)) min = t.persist;
-    if (t.idle !== null && (min === null || t.idle < min)) min = t.idle;
-    if (t.linger !== null && (min === null || t.linger < min)) min = t.linger;
-    return min;
+    return nextDeadline(this.timers);
   }
 
-  /** Fires every timer whose deadline is at or before `now`. */
+  /**
+   * Fires every timer whose deadline is at or before `now`, in TIMER_KINDS order. A timer that ends
+   * the connection stops all of them, so none fires after it.
+   */
   handleTimeout(now: number): void {
     const t = this.timers;
-    if (t.idle !== null && t.idle <= now) {
-      t.idle = null;
-      this.fail(`no datagram from the peer for ${this.cfg.idleTimeoutMs} ms (idle timeout)`, true);
-      return;
-    }
-    if (t.handshake !== null && t.handshake <= now) {
-      t.handshake = null;
-      this.onHandshakeTimeout(now);
-      if (this.state === 'failed') return;
-    }
-    if (t.retransmit !== null && t.retransmit <= now) {
-      t.retransmit = null;
-      this.onRetransmitTimeout(now);
-      if (this.state === 'failed') return;
-    }
-    if (t.probe !== null && t.probe <= now) {
-      t.probe = null;
-      this.onProbeTimeout(now);
-    }
-    if (t.rack !== null && t.rack <= now) {
-      t.rack = null;
-      if (this.state === 'established' && this.outstanding > 0) this.rackDetect(now);
-    }
-    if (t.delayedAck !== null && t.delayedAck <= now) {
-      t.delayedAck = null;
-      if (this.rcvUnacked > 0) this.ackPending = true;
-    }
-    if (t.persist !== null && t.persist <= now) {
-      t.persist = null;
-      this.probePending = true;
-      this.persistBackoff = Math.min(this.persistBackoff + 1, PERSIST_BACKOFF_MAX);
-    }
-    if (t.linger !== null && t.linger <= now) {
-      t.linger = null;
-      this.state = 'closed';
-      this.clearTimers();
-      this.events.push({ type: 'closed' });
+    for (let i = 0; i < TIMER_KINDS.length; i++) {
+      const kind = TIMER_KINDS[i]!;
+      if (!isExpired(t, kind, now)) continue;
+      t[kind] = null;
+      this.onTimer(kind, now);
     }
   }
 
@@ -730,6 +681,38 @@ export class Connection {
     return null;
   }
 
+  private onTimer(kind: TimerKind, now: number): void {
+    switch (kind) {
+      case Timer.idle:
+        this.fail(`no datagram from the peer for ${this.cfg.idleTimeoutMs} ms (idle timeout)`, true);
+        return;
+      case Timer.handshake:
+        this.onHandshakeTimeout(now);
+        return;
+      case Timer.retransmit:
+        this.onRetransmitTimeout(now);
+        return;
+      case Timer.probe:
+        this.onProbeTimeout(now);
+        return;
+      case Timer.rack:
+        if (this.state === 'established' && this.outstanding > 0) this.rackDetect(now);
+        return;
+      case Timer.delayedAck:
+        if (this.rcvUnacked > 0) this.ackPending = true;
+        return;
+      case Timer.persist:
+        this.probePending = true;
+        this.persistBackoff = Math.min(this.persistBackoff + 1, PERSIST_BACKOFF_MAX);
+        return;
+      case Timer.linger:
+        this.state = 'closed';
+        stopAll(this.timers);
+        this.events.push({ type: 'closed' });
+        return;
+    }
+  }
+
   // ---------------------------------------------------------------- handshake
 
   private onHandshakeTimeout(now: number): void {
@@ -742,7 +725,7 @@ export class Connection {
     this.rto.backoff();
     if (this.state === 'syn-sent') this.synPending = true;
     else this.synAckPending = true;
-    this.timers.handshake = now + this.rto.rtoMs;
+    this.timers[Timer.handshake] = now + this.rto.rtoMs;
   }
 
   private onSynAck(now: number, h: Header): void {
@@ -765,7 +748,7 @@ export class Connection {
 
   private onEstablished(): void {
     this.state = 'established';
-    this.timers.handshake = null;
+    this.timers[Timer.handshake] = null;
     this.rto.clearBackoff();
     this.events.push({ type: 'connected' });
   }
@@ -956,7 +939,7 @@ export class Connection {
    * time has not come yet arms the rack timer, so the check happens even when no ACK arrives.
    */
   private rackDetect(now: number): void {
-    this.timers.rack = null;
+    this.timers[Timer.rack] = null;
     const srtt = this.rto.srttMs;
     if (Number.isNaN(srtt)) return;
     const wait = 1.25 * srtt;
@@ -971,7 +954,7 @@ export class Connection {
         if (this.deliveredSentAt < sentAt || (this.deliveredSentAt === sentAt && !seqLt(s, this.deliveredSeq))) return;
         const due = sentAt + wait; // compared as computed, so the timer set here is due when it fires
         if (now < due) {
-          this.timers.rack = due;
+          this.timers[Timer.rack] = due;
           return;
         }
         this.queueRetransmit(s, true);
@@ -1022,10 +1005,11 @@ export class Connection {
     const deadline = now + this.rto.rtoMs;
     if (this.cfg.protocol === 'sr') {
       this.sndDeadline[idx] = deadline;
-      if (this.timers.retransmit === null || deadline < this.timers.retransmit) this.timers.retransmit = deadline;
-    } else if (this.timers.retransmit === null) {
+      const armed = this.timers[Timer.retransmit];
+      if (armed === null || deadline < armed) this.timers[Timer.retransmit] = deadline;
+    } else if (this.timers[Timer.retransmit] === null) {
       // Go-back-N and stop-and-wait: one timer, for the oldest packet in flight.
-      this.timers.retransmit = deadline;
+      this.timers[Timer.retransmit] = deadline;
     }
   }
 
@@ -1039,7 +1023,7 @@ export class Connection {
       this.gbnResend = true;
       this.gbnFast = false;
       this.gbnNext = this.sndUna;
-      this.timers.retransmit = now + this.rto.rtoMs;
+      this.timers[Timer.retransmit] = now + this.rto.rtoMs;
       return;
     }
     // Selective repeat: every packet has its own deadline; resend those that passed.
@@ -1070,7 +1054,7 @@ export class Connection {
       }
       this.onCongestionTimeout();
     }
-    this.timers.retransmit = next === Number.POSITIVE_INFINITY ? null : next;
+    this.timers[Timer.retransmit] = next === Number.POSITIVE_INFINITY ? null : next;
   }
 
   private queueRetransmit(s: number, fast: boolean): void {
@@ -1094,12 +1078,12 @@ export class Connection {
   private maybeArmPersist(now: number): void {
     const hasData = this.sndNxt !== this.sndEnd || this.openLen > 0 || this.msgQueue.length > 0;
     if (hasData && this.outstanding === 0 && Math.floor(this.sndWndBytes / this.cfg.mssBytes) === 0) {
-      if (this.timers.persist === null && !this.probePending) {
+      if (this.timers[Timer.persist] === null && !this.probePending) {
         const backoff = 2 ** this.persistBackoff;
-        this.timers.persist = now + Math.min(this.rto.rtoMs * backoff, this.cfg.rtoMsMax);
+        this.timers[Timer.persist] = now + Math.min(this.rto.rtoMs * backoff, this.cfg.rtoMsMax);
       }
     } else {
-      this.timers.persist = null;
+      this.timers[Timer.persist] = null;
       this.persistBackoff = 0;
     }
   }
@@ -1128,11 +1112,11 @@ export class Connection {
     if (seqGt(ack, this.sndUna)) {
       this.onNewAck(now, ack);
       this.sndWndBytes = h.windowBytes;
-      if (h.windowBytes >= this.cfg.mssBytes) this.timers.persist = null;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
     } else if (ack === this.sndUna) {
       const windowChanged = h.windowBytes !== this.sndWndBytes;
       this.sndWndBytes = h.windowBytes;
-      if (h.windowBytes >= this.cfg.mssBytes) this.timers.persist = null;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
       // RFC 5681 (2): a duplicate ACK carries no data, does not move the window, and arrives
       // while data is outstanding.
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
@@ -1165,7 +1149,7 @@ export class Connection {
   /** Probe timeout: twice the smoothed RTT, as RFC 8985 (7.2) sets it. */
   private armProbe(now: number): void {
     const srtt = this.rto.srttMs;
-    this.timers.probe = Number.isNaN(srtt) ? null : now + Math.max(2 * srtt, 0.05);
+    this.timers[Timer.probe] = Number.isNaN(srtt) ? null : now + Math.max(2 * srtt, 0.05);
   }
 
   /**
@@ -1253,7 +1237,7 @@ export class Connection {
     }
     this.sndUna = ack;
     this.headRetransmits = 0;
-    this.timers.probe = null;
+    this.timers[Timer.probe] = null;
     if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
     if (seqLt(this.gbnNext, ack)) this.gbnNext = ack;
     this.dupAcks = 0;
@@ -1273,8 +1257,8 @@ export class Connection {
       else this.cwnd += acked / this.cwnd;
     }
     // Restart the go-back-N timer for the new oldest packet (RFC 6298 (5.3)).
-    if (this.cfg.protocol !== 'sr') this.timers.retransmit = this.outstanding > 0 ? now + this.rto.rtoMs : null;
-    else if (this.outstanding === 0) this.timers.retransmit = null;
+    if (this.cfg.protocol !== 'sr') this.timers[Timer.retransmit] = this.outstanding > 0 ? now + this.rto.rtoMs : null;
+    else if (this.outstanding === 0) this.timers[Timer.retransmit] = null;
   }
 
   private onDupAck(): void {
@@ -1347,10 +1331,10 @@ export class Connection {
     if (!this.finAcked || !this.peerFinSeen || this.state !== 'established') return;
     // Both FINs are through. Linger to re-acknowledge a retransmitted FIN whose ACK was lost.
     this.state = 'lingering';
-    this.timers.retransmit = null;
-    this.timers.persist = null;
-    this.timers.idle = null;
-    this.timers.linger = now + Math.min(2 * this.rto.rtoMs, LINGER_MS_MAX);
+    this.timers[Timer.retransmit] = null;
+    this.timers[Timer.persist] = null;
+    this.timers[Timer.idle] = null;
+    this.timers[Timer.linger] = now + Math.min(2 * this.rto.rtoMs, LINGER_MS_MAX);
   }
 
   private takeRttSample(rttMs: number): void {
@@ -1451,7 +1435,7 @@ export class Connection {
         this.ackTrigger = s;
         this.tsEcho = h.tsVal;
         if (++this.rcvUnacked >= this.cfg.ackEveryPackets) this.ackPending = true;
-        else if (this.timers.delayedAck === null) this.timers.delayedAck = now + this.cfg.ackDelayMs;
+        else if (this.timers[Timer.delayedAck] === null) this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
         return;
       }
       // A new hole: first report the arrivals still waiting for a paced ACK (their block is about
@@ -1459,7 +1443,7 @@ export class Connection {
       if (this.rcvUnacked > 0) {
         this.ackNow(this.ackTrigger, this.tsEcho);
         this.rcvUnacked = 0;
-        this.timers.delayedAck = null;
+        this.timers[Timer.delayedAck] = null;
       }
       this.ackNow(s, h.tsVal);
       return;
@@ -1489,8 +1473,8 @@ export class Connection {
     // or after the delayed-ACK time.
     if (hadGap || isFin || this.peerFinSeen || this.rcvUnacked >= this.cfg.ackEveryPackets) {
       this.ackPending = true;
-    } else if (this.timers.delayedAck === null) {
-      this.timers.delayedAck = now + this.cfg.ackDelayMs;
+    } else if (this.timers[Timer.delayedAck] === null) {
+      this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
     }
     if (this.peerFinSeen) this.maybeFinish(now);
   }
@@ -1510,7 +1494,7 @@ export class Connection {
   private clearAckPending(): void {
     this.ackPending = false;
     this.rcvUnacked = 0;
-    this.timers.delayedAck = null;
+    this.timers[Timer.delayedAck] = null;
   }
 
   private maybeWindowUpdate(): void {
@@ -1637,26 +1621,14 @@ export class Connection {
   // ---------------------------------------------------------------- timers and failure
 
   private armIdle(now: number): void {
-    this.timers.idle = this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null;
-  }
-
-  private clearTimers(): void {
-    const t = this.timers;
-    t.handshake = null;
-    t.retransmit = null;
-    t.probe = null;
-    t.rack = null;
-    t.delayedAck = null;
-    t.persist = null;
-    t.idle = null;
-    t.linger = null;
+    this.timers[Timer.idle] = this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null;
   }
 
   private fail(reason: string, notifyPeer: boolean): void {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'failed';
     this.failureReason = reason;
-    this.clearTimers();
+    stopAll(this.timers);
     this.events.push({ type: 'failed', reason });
     if (notifyPeer) {
       this.rstPending = true;
