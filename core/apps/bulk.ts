@@ -8,6 +8,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { Connection, type ReadSink } from '../transport/connection.js';
+import { describeConnectionError } from '../transport/error.js';
 import type { TransportConfig } from '../transport/config.js';
 import type { Endpoint } from '../endpoint.js';
 import type { Session } from '../listener.js';
@@ -293,7 +294,7 @@ export class BulkSender implements Endpoint {
         this.connectedAtMs = now;
       } else if (e.type === 'failed' && this.state !== 'done') {
         this.state = 'failed';
-        this.failure = e.reason;
+        this.failure = describeConnectionError(e.error);
       }
     }
     if (this.state === 'sending') this.pump();

@@ -7,6 +7,7 @@
 import type { Endpoint } from '../endpoint.js';
 import type { Session, SessionFactory } from '../listener.js';
 import { Connection, type ReadSink } from '../transport/connection.js';
+import { describeConnectionError } from '../transport/error.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
 import { receiverConfig, type ListenerTransportDefaults } from '../apps/services.js';
 import { Service, encodeSynOptions } from '../wire/handshake.js';
@@ -157,7 +158,7 @@ export class PltRpcClient implements Endpoint {
       }
       else if (e.type === 'failed') {
         const status = this.connected ? RpcStatus.SHUTDOWN : RpcStatus.UNREACHABLE;
-        this.engine.failAll(now, status, `the lab-transport connection failed: ${e.reason} (${this.connected ? 'shutdown' : 'unreachable'})`, true);
+        this.engine.failAll(now, status, `the lab-transport connection failed: ${describeConnectionError(e.error)} (${this.connected ? 'shutdown' : 'unreachable'})`, true);
       } else if (e.type === 'peer-closed' || e.type === 'closed') {
         this.engine.failAll(now, RpcStatus.SHUTDOWN, 'the server closed the connection (shutdown)', true);
       }

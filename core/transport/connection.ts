@@ -17,6 +17,7 @@
 import { RtoEstimator } from './rto.js';
 import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, type TimerKind, type TimerTable } from './timers.js';
 import { ConnectionCounters } from './metrics.js';
+import { describeConnectionError, type ConnectionError } from './error.js';
 import type { TransportConfig } from './config.js';
 import {
   Flag,
@@ -42,7 +43,7 @@ export type ConnectionEvent =
   | { type: 'connected' }
   | { type: 'peer-closed' }
   | { type: 'closed' }
-  | { type: 'failed'; reason: string };
+  | { type: 'failed'; error: ConnectionError };
 
 /** Receives in-order data from read(): bytes buf[start..end), and whether they end a message. */
 export interface ReadSink {
@@ -139,7 +140,7 @@ export class Connection {
   /** Current state. */
   state: ConnectionState = 'idle';
   /** Why the connection failed, once it has. */
-  failureReason: string | null = null;
+  failure: ConnectionError | null = null;
 
   private cfg: TransportConfig;
   private readonly rto: RtoEstimator;
@@ -154,7 +155,6 @@ export class Connection {
   private handshakeAttempts = 0;
   private handshakeSentAt = 0;
   private rstPending = false;
-  private rstReason = '';
 
   // Send side: slots for seq in [sndUna, sndEnd]; [sndUna, sndNxt) are in flight.
   private sndCap = 0;
@@ -413,7 +413,12 @@ export class Connection {
 
   /** Aborts the connection: sends RST with the reason and fails. */
   abort(reason: string): void {
-    this.fail(reason, true);
+    this.fail({ kind: 'aborted', reason }, true);
+  }
+
+  /** The text of `failure` (describeConnectionError), null until the connection fails. */
+  get failureReason(): string | null {
+    return this.failure === null ? null : describeConnectionError(this.failure);
   }
 
   /** Changes knobs on a live connection (see LIVE_TRANSPORT_KNOBS). Throws on out-of-range values. */
@@ -580,7 +585,7 @@ export class Connection {
     if (this.cfg.idleTimeoutMs > 0) this.armIdle(now);
     switch (h.type) {
       case PacketType.RST:
-        this.fail(`reset by peer: ${textDecoder.decode(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength)) || 'no reason given'}`, false);
+        this.fail({ kind: 'reset-by-peer', reason: textDecoder.decode(bytes.subarray(h.payloadOffset, h.payloadOffset + h.payloadLength)) }, false);
         return;
       case PacketType.SYN:
         // Our SYN-ACK was lost: answer the retransmitted SYN again.
@@ -684,7 +689,7 @@ export class Connection {
   private onTimer(kind: TimerKind, now: number): void {
     switch (kind) {
       case Timer.idle:
-        this.fail(`no datagram from the peer for ${this.cfg.idleTimeoutMs} ms (idle timeout)`, true);
+        this.fail({ kind: 'idle-timeout', idleTimeoutMs: this.cfg.idleTimeoutMs }, true);
         return;
       case Timer.handshake:
         this.onHandshakeTimeout(now);
@@ -718,8 +723,8 @@ export class Connection {
   private onHandshakeTimeout(now: number): void {
     if (this.state !== 'syn-sent' && this.state !== 'syn-received') return;
     if (this.handshakeAttempts > this.cfg.maxRetransmissions) {
-      const what = this.state === 'syn-sent' ? 'SYN' : 'SYN-ACK';
-      this.fail(`no answer to ${what} after ${this.handshakeAttempts} attempts (is a packetlab listener running there?)`, this.state === 'syn-received');
+      const packet = this.state === 'syn-sent' ? 'SYN' : 'SYN-ACK';
+      this.fail({ kind: 'handshake-timeout', packet, attempts: this.handshakeAttempts }, this.state === 'syn-received');
       return;
     }
     this.rto.backoff();
@@ -897,7 +902,7 @@ export class Connection {
       count = 0;
     }
     if (count > this.cfg.maxRetransmissions) {
-      this.fail(`packet ${s} was retransmitted ${count - 1} times without an acknowledgment (max ${this.cfg.maxRetransmissions})`, true);
+      this.fail({ kind: 'retransmit-limit', seq: s, retransmissions: count - 1, maxRetransmissions: this.cfg.maxRetransmissions }, true);
       return null;
     }
     if (fast) this.counters.retransmitsFast++;
@@ -1613,7 +1618,7 @@ export class Connection {
   }
 
   private emitRst(now: number): Uint8Array {
-    let reason = textEncoder.encode(this.rstReason);
+    let reason = textEncoder.encode(this.failureReason ?? '');
     if (reason.length > MAX_RST_REASON_BYTES) reason = reason.subarray(0, MAX_RST_REASON_BYTES);
     return this.emitControl(now, PacketType.RST, this.sndNxt, 0, reason, 0);
   }
@@ -1624,15 +1629,12 @@ export class Connection {
     this.timers[Timer.idle] = this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null;
   }
 
-  private fail(reason: string, notifyPeer: boolean): void {
+  private fail(error: ConnectionError, notifyPeer: boolean): void {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'failed';
-    this.failureReason = reason;
+    this.failure = error;
     stopAll(this.timers);
-    this.events.push({ type: 'failed', reason });
-    if (notifyPeer) {
-      this.rstPending = true;
-      this.rstReason = reason;
-    }
+    this.events.push({ type: 'failed', error });
+    if (notifyPeer) this.rstPending = true;
   }
 }
