@@ -17,6 +17,7 @@
 import { RtoEstimator } from './rto.js';
 import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, type TimerKind, type TimerTable } from './timers.js';
 import { ConnectionCounters } from './metrics.js';
+import { CongestionControl } from './congestion.js';
 import { describeConnectionError, type ConnectionError } from './error.js';
 import type { TransportConfig } from './config.js';
 import {
@@ -144,6 +145,7 @@ export class Connection {
 
   private cfg: TransportConfig;
   private readonly rto: RtoEstimator;
+  private readonly cc: CongestionControl;
   private readonly timers: TimerTable = newTimerTable();
   private readonly events: ConnectionEvent[] = [];
 
@@ -177,7 +179,6 @@ export class Connection {
   private sndWndBytes = 0;
   private sndReceivedCount = 0; // slots in [sndUna, sndNxt) with S_ACKED
   private sndHighestReceived: number; // one past the highest seq known received
-  private dupAcks = 0;
   private headRetransmits = 0;
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
   // The packet known delivered that was sent last: its send time, and its sequence number to order
@@ -191,15 +192,10 @@ export class Connection {
   private rackSentAt = new Float64Array(64);
   private rackHead = 0;
   private rackCount = 0;
-  private inRecovery = false;
-  private recoverSeq = 0;
-  private recoverValid = false;
   private recoveryScan = 0;
   private gbnResend = false;
   private gbnNext = 0;
   private gbnFast = false;
-  private cwnd: number;
-  private ssthresh = Number.POSITIVE_INFINITY;
   private closeRequested = false;
   private finQueued = false;
   private finAcked = false;
@@ -266,7 +262,7 @@ export class Connection {
     this.sndNxt = this.sndUna;
     this.sndEnd = this.sndUna;
     this.sndHighestReceived = this.sndUna;
-    this.cwnd = this.cfg.congestionControl === 'aimd' ? this.cfg.initialCwndPackets : Number.POSITIVE_INFINITY;
+    this.cc = new CongestionControl(this.cfg);
     this.growSendRing(this.sendRingSlotsFor(this.cfg.windowPackets));
     this.rcvSlots = Math.max(1, Math.floor(this.cfg.rcvBufferBytes / this.cfg.mssBytes));
     this.growReceiveRing(nextPow2(this.rcvSlots));
@@ -436,15 +432,7 @@ export class Connection {
       if (this.rcvSlots > this.rcvCap) this.growReceiveRing(nextPow2(this.rcvSlots));
       this.maybeWindowUpdate();
     }
-    if (next.congestionControl !== prev.congestionControl) {
-      if (next.congestionControl === 'off') {
-        this.cwnd = Number.POSITIVE_INFINITY;
-        this.ssthresh = Number.POSITIVE_INFINITY;
-      } else {
-        this.cwnd = Math.max(next.initialCwndPackets, this.outstanding);
-        this.ssthresh = Number.POSITIVE_INFINITY;
-      }
-    }
+    this.cc.reconfigure(next, this.outstanding);
     if (next.idleTimeoutMs !== prev.idleTimeoutMs) this.armIdle(now);
   }
 
@@ -469,11 +457,11 @@ export class Connection {
   }
   /** Congestion window in packets (Infinity with congestion control off). */
   get cwndPackets(): number {
-    return this.cwnd;
+    return this.cc.cwnd;
   }
   /** Slow-start threshold in packets (Infinity until the first loss). */
   get ssthreshPackets(): number {
-    return this.ssthresh;
+    return this.cc.ssthresh;
   }
   /** Packets sent and neither acknowledged nor known received. */
   get inFlightPackets(): number {
@@ -526,8 +514,8 @@ export class Connection {
       srttMs: this.srttMs,
       rttvarMs: this.rttvarMs,
       rtoMs: this.rtoMs,
-      cwndPackets: this.cwnd,
-      ssthreshPackets: this.ssthresh,
+      cwndPackets: this.cc.cwnd,
+      ssthreshPackets: this.cc.ssthresh,
       retransmitTimerMs: this.timers[Timer.retransmit],
     };
   }
@@ -771,11 +759,11 @@ export class Connection {
   private effectiveWindow(): number {
     const w = this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets;
     const rwnd = Math.floor(this.sndWndBytes / this.cfg.mssBytes);
-    return Math.min(w, rwnd, Math.floor(this.cwnd));
+    return Math.min(w, rwnd, Math.floor(this.cc.cwnd));
   }
 
   private canSendNew(): boolean {
-    if (this.cfg.congestionControl === 'aimd' && this.cwnd < 1) return false;
+    if (!this.cc.canSend()) return false;
     return this.outstanding < this.effectiveWindow();
   }
 
@@ -907,7 +895,7 @@ export class Connection {
     }
     if (fast) this.counters.retransmitsFast++;
     else this.counters.retransmitsTimeout++;
-    if (this.inRecovery) {
+    if (this.cc.phase === 'recovery') {
       this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
       if (s === this.sndUna && this.cfg.protocol === 'sr') this.armProbe(now);
     }
@@ -1024,7 +1012,7 @@ export class Connection {
     if (this.cfg.protocol !== 'sr') {
       this.counters.timeouts++;
       this.rto.backoff();
-      this.onCongestionTimeout();
+      this.cc.onTimeout(this.sndNxt, this.outstanding);
       this.gbnResend = true;
       this.gbnFast = false;
       this.gbnNext = this.sndUna;
@@ -1057,7 +1045,7 @@ export class Connection {
         this.rto.backoff();
         this.lastBackoffAt = now;
       }
-      this.onCongestionTimeout();
+      this.cc.onTimeout(this.sndNxt, this.outstanding);
     }
     this.timers[Timer.retransmit] = next === Number.POSITIVE_INFINITY ? null : next;
   }
@@ -1067,17 +1055,6 @@ export class Connection {
     this.sndState[idx] = this.sndState[idx]! | S_RTX_QUEUED | (fast ? S_RTX_FAST : 0);
     this.rtxQueue[(this.rtxHead + this.rtxCount) & this.sndMask] = s;
     this.rtxCount++;
-  }
-
-  private onCongestionTimeout(): void {
-    this.inRecovery = false;
-    this.dupAcks = 0;
-    this.recoverValid = true;
-    this.recoverSeq = seqAdd(this.sndNxt, -1);
-    if (this.cfg.congestionControl !== 'aimd') return;
-    // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2), cwnd = 1 (loss window).
-    this.ssthresh = Math.max(this.outstanding / 2, 2);
-    this.cwnd = 1;
   }
 
   private maybeArmPersist(now: number): void {
@@ -1143,10 +1120,10 @@ export class Connection {
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
       // packets above it arrived), without waiting for the duplicate ACKs to add up.
       const threshold = this.cfg.dupAckThreshold;
-      if (!this.inRecovery && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
+      if (this.cc.phase !== 'recovery' && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
         this.enterRecovery();
       }
-      if (this.inRecovery) this.recoverHoles();
+      if (this.cc.phase === 'recovery') this.recoverHoles();
       this.rackDetect(now);
     }
   }
@@ -1164,7 +1141,7 @@ export class Connection {
    * probe (RFC 8985 (7)); its ACK either moves the window or tells us what is still missing.
    */
   private onProbeTimeout(now: number): void {
-    if (this.state !== 'established' || !this.inRecovery || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
+    if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
     const idx = this.sndUna & this.sndMask;
     const st = this.sndState[idx]!;
     if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
@@ -1245,22 +1222,12 @@ export class Connection {
     this.timers[Timer.probe] = null;
     if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
     if (seqLt(this.gbnNext, ack)) this.gbnNext = ack;
-    this.dupAcks = 0;
     if (this.cfg.rtoMode === 'fixed') this.rto.clearBackoff();
     this.persistBackoff = 0;
-    // Congestion control (RFC 5681 (3.1), RFC 6582 for the recovery exit).
-    if (this.inRecovery) {
-      // Go-back-N resent everything after the hole already, so any new ACK ends its recovery and
-      // the next burst of duplicate ACKs may go back again.
-      if (seqGt(ack, this.recoverSeq) || this.cfg.protocol !== 'sr') {
-        this.inRecovery = false;
-        if (this.cfg.congestionControl === 'aimd') this.cwnd = this.ssthresh;
-      }
-      // Otherwise a partial ACK (RFC 6582 (3.2 step 5)): recoverHoles() resends the next hole.
-    } else if (this.cfg.congestionControl === 'aimd') {
-      if (this.cwnd < this.ssthresh) this.cwnd += acked;
-      else this.cwnd += acked / this.cwnd;
-    }
+    // Go-back-N resent everything after the hole already, so any new ACK ends its recovery and the
+    // next burst of duplicate ACKs may go back again. Selective repeat's partial ACKs (RFC 6582
+    // (3.2 step 5)) keep it, and recoverHoles() resends the next hole.
+    this.cc.onNewAck(ack, acked, this.cfg.protocol !== 'sr');
     // Restart the go-back-N timer for the new oldest packet (RFC 6298 (5.3)).
     if (this.cfg.protocol !== 'sr') this.timers[Timer.retransmit] = this.outstanding > 0 ? now + this.rto.rtoMs : null;
     else if (this.outstanding === 0) this.timers[Timer.retransmit] = null;
@@ -1268,30 +1235,19 @@ export class Connection {
 
   private onDupAck(): void {
     this.counters.dupAcksReceived++;
-    this.dupAcks++;
-    const threshold = this.cfg.dupAckThreshold;
-    if (threshold === 0 || this.dupAcks !== threshold || this.inRecovery) return;
     // RFC 6582 (3.2 step 2) guards go-back-N and stop-and-wait after a timeout: the duplicate ACKs
     // of data resent by the timeout must not start a recovery. Selective repeat needs no guard:
     // its timeouts resend only expired packets, and recoverHoles() resends a hole only once enough
     // packets above it were acknowledged one by one.
-    if (this.cfg.protocol !== 'sr' && this.recoverValid && !seqGt(this.sndUna, this.recoverSeq)) return;
-    this.enterRecovery();
+    if (this.cc.onDupAck(this.cfg.dupAckThreshold, this.sndUna, this.cfg.protocol !== 'sr')) this.enterRecovery();
   }
 
   /** Fast recovery: halve cwnd (AIMD), resend the oldest packet (SR) or the whole window (GBN). */
   private enterRecovery(): void {
     this.counters.fastRecoveries++;
-    this.inRecovery = true;
-    this.recoverValid = true;
-    this.recoverSeq = seqAdd(this.sndNxt, -1);
     // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
     // One lost again is found by rackDetect, the probe or the RTO.
-    if (this.cfg.congestionControl === 'aimd') {
-      // RFC 5681 (3.2 step 2): ssthresh = max(FlightSize / 2, 2); cwnd continues from there.
-      this.ssthresh = Math.max(this.outstanding / 2, 2);
-      this.cwnd = this.ssthresh;
-    }
+    this.cc.onEnterRecovery(this.sndNxt, this.outstanding);
     if (this.cfg.protocol === 'sr') {
       this.recoveryScan = this.sndUna;
       const idx = this.sndUna & this.sndMask;
