@@ -18,6 +18,7 @@ import { RtoEstimator } from './rto.js';
 import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, type TimerKind, type TimerTable } from './timers.js';
 import { ConnectionCounters } from './metrics.js';
 import { CongestionControl } from './congestion.js';
+import { S_ACKED, S_FIN, S_MSG_END, S_RTX_FAST, S_RTX_IN_RECOVERY, S_RTX_QUEUED, SendWindow } from './send-window.js';
 import { describeConnectionError, type ConnectionError } from './error.js';
 import type { TransportConfig } from './config.js';
 import {
@@ -59,14 +60,6 @@ export interface ConnectionOptions {
   /** Initial sequence number of this side (the SYN or SYN-ACK carries it). */
   isn: number;
 }
-
-// Send-slot state bits.
-const S_MSG_END = 0x01;
-const S_FIN = 0x02;
-const S_ACKED = 0x04; // individually acknowledged or SACKed: the receiver has it
-const S_RTX_QUEUED = 0x08;
-const S_RTX_FAST = 0x10; // cause of the queued retransmission
-const S_RTX_IN_RECOVERY = 0x20;
 
 // Receive-slot state bits.
 const R_PRESENT = 0x01;
@@ -158,26 +151,9 @@ export class Connection {
   private handshakeSentAt = 0;
   private rstPending = false;
 
-  // Send side: slots for seq in [sndUna, sndEnd]; [sndUna, sndNxt) are in flight.
-  private sndCap = 0;
-  private sndMask = 0;
-  private sndData = new Uint8Array(0);
-  private sndLen = new Int32Array(0);
-  private sndState = new Uint8Array(0);
-  private sndTx = new Uint32Array(0);
-  private sndSentAt = new Float64Array(0);
-  private sndDeadline = new Float64Array(0);
-  private sndTsFirst = new Uint32Array(0);
-  private sndTsLast = new Uint32Array(0);
-  private rtxQueue = new Uint32Array(0);
-  private rtxHead = 0;
-  private rtxCount = 0;
-  private sndUna: number;
-  private sndNxt: number;
-  private sndEnd: number;
-  private openLen = 0; // bytes in the unsealed slot at sndEnd
+  // Send side: the ring of slots for seq in [snd.una, snd.end]; [snd.una, snd.nxt) are in flight.
+  private readonly snd: SendWindow;
   private sndWndBytes = 0;
-  private sndReceivedCount = 0; // slots in [sndUna, sndNxt) with S_ACKED
   private sndHighestReceived: number; // one past the highest seq known received
   private headRetransmits = 0;
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
@@ -258,12 +234,10 @@ export class Connection {
     this.connectionId = opts.connectionId >>> 0;
     this.iss = opts.isn >>> 0;
     this.rto = new RtoEstimator(this.cfg);
-    this.sndUna = seqAdd(this.iss, 1);
-    this.sndNxt = this.sndUna;
-    this.sndEnd = this.sndUna;
-    this.sndHighestReceived = this.sndUna;
+    this.snd = new SendWindow(this.cfg.mssBytes, seqAdd(this.iss, 1));
+    this.sndHighestReceived = this.snd.una;
     this.cc = new CongestionControl(this.cfg);
-    this.growSendRing(this.sendRingSlotsFor(this.cfg.windowPackets));
+    this.snd.grow(this.sendRingSlotsFor(this.cfg.windowPackets));
     this.rcvSlots = Math.max(1, Math.floor(this.cfg.rcvBufferBytes / this.cfg.mssBytes));
     this.growReceiveRing(nextPow2(this.rcvSlots));
     this.txBuf = new Uint8Array(HEADER_BYTES + MAX_SACK_BLOCKS * SACK_BLOCK_BYTES + Math.max(this.cfg.mssBytes, MAX_RST_REASON_BYTES, 64));
@@ -307,7 +281,7 @@ export class Connection {
     if (this.closeRequested) throw new Error('write() after close()');
     if (this.msgQueue.length > 0) this.drainMessageQueue();
     if (this.msgQueue.length > 0) return 0;
-    return this.copyIn(src, start, end, messageEnd);
+    return this.snd.copyIn(src, start, end, messageEnd);
   }
 
   /**
@@ -326,7 +300,7 @@ export class Connection {
 
   /** Slots the application can still fill before write() returns 0. */
   get writableSlots(): number {
-    return this.sndCap - seqDiff(this.sndEnd, this.sndUna) - (this.openLen > 0 ? 1 : 0);
+    return this.snd.cap - seqDiff(this.snd.end, this.snd.una) - (this.snd.openLen > 0 ? 1 : 0);
   }
 
   /** Bytes queued by sendMessage() and not yet copied into the send window. */
@@ -426,7 +400,7 @@ export class Connection {
     const prev = this.cfg;
     this.cfg = next;
     this.rto.reconfigure(next);
-    if (next.windowPackets !== prev.windowPackets) this.growSendRing(this.sendRingSlotsFor(next.windowPackets));
+    if (next.windowPackets !== prev.windowPackets) this.snd.grow(this.sendRingSlotsFor(next.windowPackets));
     if (next.rcvBufferBytes !== prev.rcvBufferBytes) {
       this.rcvSlots = Math.max(1, Math.floor(next.rcvBufferBytes / next.mssBytes));
       if (this.rcvSlots > this.rcvCap) this.growReceiveRing(nextPow2(this.rcvSlots));
@@ -465,7 +439,7 @@ export class Connection {
   }
   /** Packets sent and neither acknowledged nor known received. */
   get inFlightPackets(): number {
-    return this.outstanding - this.sndReceivedCount;
+    return this.outstanding - this.snd.receivedCount;
   }
   /** Bytes held in the receive buffer (unread in-order data and out-of-order packets). */
   get rcvBufferedBytes(): number {
@@ -488,10 +462,10 @@ export class Connection {
    */
   snapshot(maxPackets = 64): ConnectionSnapshot {
     const unacked: ConnectionSnapshot['unacked'] = [];
-    for (let s = this.sndUna; s !== this.sndNxt && unacked.length < maxPackets; s = seqAdd(s, 1)) {
-      const idx = s & this.sndMask;
-      const st = this.sndState[idx]!;
-      unacked.push({ seq: s >>> 0, transmissions: this.sndTx[idx]!, sentAtMs: this.sndSentAt[idx]!, deadlineMs: Number.isFinite(this.sndDeadline[idx]!) ? this.sndDeadline[idx]! : null, sacked: (st & S_ACKED) !== 0, retransmitQueued: (st & S_RTX_QUEUED) !== 0 });
+    for (let s = this.snd.una; s !== this.snd.nxt && unacked.length < maxPackets; s = seqAdd(s, 1)) {
+      const idx = s & this.snd.mask;
+      const st = this.snd.state[idx]!;
+      unacked.push({ seq: s >>> 0, transmissions: this.snd.tx[idx]!, sentAtMs: this.snd.sentAt[idx]!, deadlineMs: Number.isFinite(this.snd.deadline[idx]!) ? this.snd.deadline[idx]! : null, sacked: (st & S_ACKED) !== 0, retransmitQueued: (st & S_RTX_QUEUED) !== 0 });
     }
     const buffered: number[] = [];
     for (let s = seqAdd(this.rcvNxt, 1); seqLt(s, this.rcvHighest) && buffered.length < maxPackets; s = seqAdd(s, 1)) {
@@ -501,8 +475,8 @@ export class Connection {
       role: this.role,
       state: this.state,
       protocol: this.cfg.protocol,
-      sndUna: this.sndUna >>> 0,
-      sndNxt: this.sndNxt >>> 0,
+      sndUna: this.snd.una >>> 0,
+      sndNxt: this.snd.nxt >>> 0,
       windowPackets: this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets,
       inFlightPackets: this.inFlightPackets,
       unacked,
@@ -593,7 +567,7 @@ export class Connection {
     }
     if (this.state === 'syn-sent') return;
     if (this.state === 'syn-received') {
-      if ((h.flags & Flag.ACK) === 0 || h.ack !== this.sndUna) return;
+      if ((h.flags & Flag.ACK) === 0 || h.ack !== this.snd.una) return;
       this.onEstablished();
     }
     if (h.flags & Flag.ACK) this.onAck(now, h);
@@ -628,35 +602,35 @@ export class Connection {
     if (st === 'syn-sent' || st === 'syn-received') return null;
     // Retransmissions first: they are already inside the window.
     if (this.gbnResend) {
-      if (seqLt(this.gbnNext, this.sndUna)) this.gbnNext = this.sndUna;
-      if (seqLt(this.gbnNext, this.sndNxt)) {
+      if (seqLt(this.gbnNext, this.snd.una)) this.gbnNext = this.snd.una;
+      if (seqLt(this.gbnNext, this.snd.nxt)) {
         const s = this.gbnNext;
         this.gbnNext = seqAdd(s, 1);
-        if (!seqLt(this.gbnNext, this.sndNxt)) this.gbnResend = false;
+        if (!seqLt(this.gbnNext, this.snd.nxt)) this.gbnResend = false;
         const dg = this.retransmit(now, s, this.gbnFast);
         if (dg !== null || this.state === 'failed') return dg ?? this.pollTransmit(now);
       } else {
         this.gbnResend = false;
       }
     }
-    while (this.rtxCount > 0) {
-      const s = this.rtxQueue[this.rtxHead]!;
-      this.rtxHead = (this.rtxHead + 1) & this.sndMask;
-      this.rtxCount--;
-      const idx = s & this.sndMask;
-      const state = this.sndState[idx]!;
-      this.sndState[idx] = state & ~(S_RTX_QUEUED | S_RTX_FAST);
-      if (seqLt(s, this.sndUna) || !seqLt(s, this.sndNxt) || (state & S_ACKED) !== 0) continue;
+    while (this.snd.rtxCount > 0) {
+      const s = this.snd.rtxQueue[this.snd.rtxHead]!;
+      this.snd.rtxHead = (this.snd.rtxHead + 1) & this.snd.mask;
+      this.snd.rtxCount--;
+      const idx = s & this.snd.mask;
+      const state = this.snd.state[idx]!;
+      this.snd.state[idx] = state & ~(S_RTX_QUEUED | S_RTX_FAST);
+      if (seqLt(s, this.snd.una) || !seqLt(s, this.snd.nxt) || (state & S_ACKED) !== 0) continue;
       const dg = this.retransmit(now, s, (state & S_RTX_FAST) !== 0);
       if (this.state === 'failed') return this.pollTransmit(now);
       if (dg !== null) return dg;
     }
     // New data, as the windows allow.
     this.fillSendBuffer();
-    if (this.sndNxt === this.sndEnd && this.openLen > 0 && this.canSendNew()) this.sealOpenSlot();
-    if (this.sndNxt !== this.sndEnd && this.canSendNew()) {
-      const s = this.sndNxt;
-      this.sndNxt = seqAdd(s, 1);
+    if (this.snd.nxt === this.snd.end && this.snd.openLen > 0 && this.canSendNew()) this.snd.sealOpenSlot();
+    if (this.snd.nxt !== this.snd.end && this.canSendNew()) {
+      const s = this.snd.nxt;
+      this.snd.nxt = seqAdd(s, 1);
       return this.transmitSlot(now, s, false);
     }
     this.maybeArmPersist(now);
@@ -723,7 +697,7 @@ export class Connection {
 
   private onSynAck(now: number, h: Header): void {
     if (this.role !== 'client') return;
-    if ((h.flags & Flag.ACK) === 0 || h.ack !== this.sndUna) return;
+    if ((h.flags & Flag.ACK) === 0 || h.ack !== this.snd.una) return;
     if (this.state === 'syn-sent') {
       // Karn's rule: only a SYN sent once gives an RTT sample.
       if (this.handshakeAttempts === 1) this.takeRttSample(now - this.handshakeSentAt);
@@ -749,7 +723,7 @@ export class Connection {
   // ---------------------------------------------------------------- sending
 
   private get outstanding(): number {
-    return seqDiff(this.sndNxt, this.sndUna);
+    return seqDiff(this.snd.nxt, this.snd.una);
   }
 
   private sendRingSlotsFor(windowPackets: number): number {
@@ -767,92 +741,15 @@ export class Connection {
     return this.outstanding < this.effectiveWindow();
   }
 
-  private growSendRing(cap: number): void {
-    if (cap <= this.sndCap) return;
-    const mss = this.cfg.mssBytes;
-    const old = {
-      cap: this.sndCap,
-      mask: this.sndMask,
-      data: this.sndData,
-      len: this.sndLen,
-      state: this.sndState,
-      tx: this.sndTx,
-      sentAt: this.sndSentAt,
-      deadline: this.sndDeadline,
-      tsFirst: this.sndTsFirst,
-      tsLast: this.sndTsLast,
-    };
-    this.sndCap = cap;
-    this.sndMask = cap - 1;
-    this.sndData = new Uint8Array(cap * mss);
-    this.sndLen = new Int32Array(cap);
-    this.sndState = new Uint8Array(cap);
-    this.sndTx = new Uint32Array(cap);
-    this.sndSentAt = new Float64Array(cap);
-    this.sndDeadline = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
-    this.sndTsFirst = new Uint32Array(cap);
-    this.sndTsLast = new Uint32Array(cap);
-    const queued: number[] = [];
-    if (old.cap > 0) {
-      for (let s = this.sndUna; ; s = seqAdd(s, 1)) {
-        const o = s & old.mask;
-        const n = s & this.sndMask;
-        this.sndData.set(old.data.subarray(o * mss, o * mss + mss), n * mss);
-        this.sndLen[n] = old.len[o]!;
-        this.sndState[n] = old.state[o]!;
-        this.sndTx[n] = old.tx[o]!;
-        this.sndSentAt[n] = old.sentAt[o]!;
-        this.sndDeadline[n] = old.deadline[o]!;
-        this.sndTsFirst[n] = old.tsFirst[o]!;
-        this.sndTsLast[n] = old.tsLast[o]!;
-        if (old.state[o]! & S_RTX_QUEUED) queued.push(s);
-        if (s === this.sndEnd) break;
-      }
-    }
-    // The retransmission queue keeps its order by sequence number after a resize.
-    this.rtxQueue = new Uint32Array(cap);
-    this.rtxHead = 0;
-    this.rtxCount = 0;
-    for (const s of queued) this.rtxQueue[this.rtxCount++] = s;
-  }
-
-  private copyIn(src: Uint8Array, start: number, end: number, messageEnd: boolean): number {
-    const mss = this.cfg.mssBytes;
-    let pos = start;
-    while (pos < end || (messageEnd && pos === end && this.openLen > 0)) {
-      if (this.openLen === 0 && seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) break;
-      const idx = this.sndEnd & this.sndMask;
-      const n = Math.min(mss - this.openLen, end - pos);
-      if (n > 0) this.sndData.set(src.subarray(pos, pos + n), idx * mss + this.openLen);
-      this.openLen += n;
-      pos += n;
-      if (this.openLen === mss || (messageEnd && pos === end)) {
-        this.sndState[idx] = messageEnd && pos === end ? S_MSG_END : 0;
-        this.sealOpenSlot();
-      }
-      if (pos === end) break;
-    }
-    return pos - start;
-  }
-
-  private sealOpenSlot(): void {
-    const idx = this.sndEnd & this.sndMask;
-    this.sndLen[idx] = this.openLen;
-    this.sndTx[idx] = 0;
-    this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
-    this.openLen = 0;
-    this.sndEnd = seqAdd(this.sndEnd, 1);
-  }
-
   private drainMessageQueue(): void {
     const q = this.msgQueue;
     while (q.length > 0) {
       const m = q[0]!;
-      const took = this.copyIn(m, this.msgQueueOffset, m.length, true);
+      const took = this.snd.copyIn(m, this.msgQueueOffset, m.length, true);
       this.msgQueueOffset += took;
       this.msgQueueBytes -= took;
       // A message is done once every byte is in and its last slot was sealed with S_MSG_END.
-      if (this.msgQueueOffset === m.length && this.openLen === 0) {
+      if (this.msgQueueOffset === m.length && this.snd.openLen === 0) {
         q.shift();
         this.msgQueueOffset = 0;
       } else {
@@ -864,27 +761,27 @@ export class Connection {
   private fillSendBuffer(): void {
     if (this.msgQueue.length > 0) this.drainMessageQueue();
     if (this.closeRequested && !this.finQueued && this.msgQueue.length === 0) {
-      if (this.openLen > 0) {
-        if (seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) return;
-        this.sealOpenSlot();
+      if (this.snd.openLen > 0) {
+        if (seqDiff(this.snd.end, this.snd.una) >= this.snd.cap) return;
+        this.snd.sealOpenSlot();
       }
-      if (seqDiff(this.sndEnd, this.sndUna) >= this.sndCap) return;
-      const idx = this.sndEnd & this.sndMask;
-      this.sndState[idx] = S_FIN;
+      if (seqDiff(this.snd.end, this.snd.una) >= this.snd.cap) return;
+      const idx = this.snd.end & this.snd.mask;
+      this.snd.state[idx] = S_FIN;
       this.finQueued = true;
-      this.sealOpenSlot();
+      this.snd.sealOpenSlot();
     }
   }
 
   private retransmit(now: number, s: number, fast: boolean): Uint8Array | null {
-    const idx = s & this.sndMask;
+    const idx = s & this.snd.mask;
     // Selective repeat resends single packets: count each packet's retransmissions. Go-back-N
     // resends the whole window each round, so count only retransmissions of the oldest packet
     // (the hole) since it became the oldest, as TCP counts those of its oldest segment.
     let count: number;
     if (this.cfg.protocol === 'sr') {
-      count = this.sndTx[idx]!;
-    } else if (s === this.sndUna) {
+      count = this.snd.tx[idx]!;
+    } else if (s === this.snd.una) {
       count = ++this.headRetransmits;
     } else {
       count = 0;
@@ -896,8 +793,8 @@ export class Connection {
     if (fast) this.counters.retransmitsFast++;
     else this.counters.retransmitsTimeout++;
     if (this.cc.phase === 'recovery') {
-      this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
-      if (s === this.sndUna && this.cfg.protocol === 'sr') this.armProbe(now);
+      this.snd.state[idx] = this.snd.state[idx]! | S_RTX_IN_RECOVERY;
+      if (s === this.snd.una && this.cfg.protocol === 'sr') this.armProbe(now);
     }
     const view = this.transmitSlot(now, s, true);
     if (this.cfg.protocol === 'sr') this.rackPush(s, now);
@@ -940,8 +837,8 @@ export class Connection {
     while (this.rackCount > 0) {
       const s = this.rackSeq[this.rackHead]!;
       const sentAt = this.rackSentAt[this.rackHead]!;
-      const idx = s & this.sndMask;
-      const live = seqGeq(s, this.sndUna) && seqLt(s, this.sndNxt) && (this.sndState[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0 && this.sndSentAt[idx] === sentAt;
+      const idx = s & this.snd.mask;
+      const live = seqGeq(s, this.snd.una) && seqLt(s, this.snd.nxt) && (this.snd.state[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0 && this.snd.sentAt[idx] === sentAt;
       if (live) {
         // Nothing sent after it is known delivered yet.
         if (this.deliveredSentAt < sentAt || (this.deliveredSentAt === sentAt && !seqLt(s, this.deliveredSeq))) return;
@@ -950,7 +847,7 @@ export class Connection {
           this.timers[Timer.rack] = due;
           return;
         }
-        this.queueRetransmit(s, true);
+        this.snd.queueRetransmit(s, true);
       }
       this.rackHead = (this.rackHead + 1) % size;
       this.rackCount--;
@@ -958,9 +855,9 @@ export class Connection {
   }
 
   private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
-    const idx = s & this.sndMask;
-    const len = this.sndLen[idx]!;
-    const state = this.sndState[idx]!;
+    const idx = s & this.snd.mask;
+    const len = this.snd.len[idx]!;
+    const state = this.snd.state[idx]!;
     const tsVal = tsFromNow(now);
     const o = this.out;
     o.type = state & S_FIN ? PacketType.FIN : PacketType.DATA;
@@ -974,19 +871,19 @@ export class Connection {
     const buf = this.txBuf;
     const off = writeHeader(buf, o, len);
     const mss = this.cfg.mssBytes;
-    if (len > 0) buf.set(this.sndData.subarray(idx * mss, idx * mss + len), off);
+    if (len > 0) buf.set(this.snd.data.subarray(idx * mss, idx * mss + len), off);
     const total = off + len;
     const view = this.txView(total);
     sealChecksum(view, total);
     // The ACK rides along unless SACK blocks still need to be reported.
     if (this.ackPending && this.rcvHighest === this.rcvNxt) this.clearAckPending();
-    const tx = this.sndTx[idx]! + 1;
-    this.sndTx[idx] = tx;
-    this.sndSentAt[idx] = now;
-    this.sndTsLast[idx] = tsVal;
+    const tx = this.snd.tx[idx]! + 1;
+    this.snd.tx[idx] = tx;
+    this.snd.sentAt[idx] = now;
+    this.snd.tsLast[idx] = tsVal;
     const c = this.counters;
     if (!isRetransmission) {
-      this.sndTsFirst[idx] = tsVal;
+      this.snd.tsFirst[idx] = tsVal;
       c.dataPacketsSent++;
       c.dataBytesSent += len;
     }
@@ -997,7 +894,7 @@ export class Connection {
   private armRetransmitFor(now: number, idx: number): void {
     const deadline = now + this.rto.rtoMs;
     if (this.cfg.protocol === 'sr') {
-      this.sndDeadline[idx] = deadline;
+      this.snd.deadline[idx] = deadline;
       const armed = this.timers[Timer.retransmit];
       if (armed === null || deadline < armed) this.timers[Timer.retransmit] = deadline;
     } else if (this.timers[Timer.retransmit] === null) {
@@ -1012,27 +909,27 @@ export class Connection {
     if (this.cfg.protocol !== 'sr') {
       this.counters.timeouts++;
       this.rto.backoff();
-      this.cc.onTimeout(this.sndNxt, this.outstanding);
+      this.cc.onTimeout(this.snd.nxt, this.outstanding);
       this.gbnResend = true;
       this.gbnFast = false;
-      this.gbnNext = this.sndUna;
+      this.gbnNext = this.snd.una;
       this.timers[Timer.retransmit] = now + this.rto.rtoMs;
       return;
     }
     // Selective repeat: every packet has its own deadline; resend those that passed.
     let expired = 0;
     let next = Number.POSITIVE_INFINITY;
-    for (let s = this.sndUna; s !== this.sndNxt; s = seqAdd(s, 1)) {
-      const idx = s & this.sndMask;
-      const st = this.sndState[idx]!;
+    for (let s = this.snd.una; s !== this.snd.nxt; s = seqAdd(s, 1)) {
+      const idx = s & this.snd.mask;
+      const st = this.snd.state[idx]!;
       if (st & S_ACKED) continue;
-      const d = this.sndDeadline[idx]!;
+      const d = this.snd.deadline[idx]!;
       if (d <= now) {
         if ((st & S_RTX_QUEUED) === 0) {
-          this.queueRetransmit(s, false);
+          this.snd.queueRetransmit(s, false);
           expired++;
         }
-        this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+        this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
       } else if (d < next) {
         next = d;
       }
@@ -1045,20 +942,13 @@ export class Connection {
         this.rto.backoff();
         this.lastBackoffAt = now;
       }
-      this.cc.onTimeout(this.sndNxt, this.outstanding);
+      this.cc.onTimeout(this.snd.nxt, this.outstanding);
     }
     this.timers[Timer.retransmit] = next === Number.POSITIVE_INFINITY ? null : next;
   }
 
-  private queueRetransmit(s: number, fast: boolean): void {
-    const idx = s & this.sndMask;
-    this.sndState[idx] = this.sndState[idx]! | S_RTX_QUEUED | (fast ? S_RTX_FAST : 0);
-    this.rtxQueue[(this.rtxHead + this.rtxCount) & this.sndMask] = s;
-    this.rtxCount++;
-  }
-
   private maybeArmPersist(now: number): void {
-    const hasData = this.sndNxt !== this.sndEnd || this.openLen > 0 || this.msgQueue.length > 0;
+    const hasData = this.snd.nxt !== this.snd.end || this.snd.openLen > 0 || this.msgQueue.length > 0;
     if (hasData && this.outstanding === 0 && Math.floor(this.sndWndBytes / this.cfg.mssBytes) === 0) {
       if (this.timers[Timer.persist] === null && !this.probePending) {
         const backoff = 2 ** this.persistBackoff;
@@ -1075,27 +965,27 @@ export class Connection {
   private onAck(now: number, h: Header): void {
     const ack = h.ack;
     // An ACK for data never sent is not from our peer's view of this connection: ignore it.
-    if (seqGt(ack, this.sndNxt)) {
+    if (seqGt(ack, this.snd.nxt)) {
       this.counters.malformed++;
       return;
     }
     const isPureAck = h.type === PacketType.ACK;
     const trigger = h.seq;
     let triggerAcked = false;
-    if (isPureAck && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) {
-      const idx = trigger & this.sndMask;
+    if (isPureAck && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) {
+      const idx = trigger & this.snd.mask;
       // Only the first ACK of a packet may give a sample, and never one of a retransmitted packet.
-      if ((this.sndState[idx]! & S_ACKED) === 0 && (seqLt(trigger, ack) || this.cfg.protocol === 'sr')) {
+      if ((this.snd.state[idx]! & S_ACKED) === 0 && (seqLt(trigger, ack) || this.cfg.protocol === 'sr')) {
         triggerAcked = true;
-        if (this.sndTx[idx] === 1) this.takeRttSample(now - this.sndSentAt[idx]!);
+        if (this.snd.tx[idx] === 1) this.takeRttSample(now - this.snd.sentAt[idx]!);
         else this.detectSpurious(now, idx, h);
       }
     }
-    if (seqGt(ack, this.sndUna)) {
+    if (seqGt(ack, this.snd.una)) {
       this.onNewAck(now, ack);
       this.sndWndBytes = h.windowBytes;
       if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
-    } else if (ack === this.sndUna) {
+    } else if (ack === this.snd.una) {
       const windowChanged = h.windowBytes !== this.sndWndBytes;
       this.sndWndBytes = h.windowBytes;
       if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
@@ -1104,23 +994,23 @@ export class Connection {
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
     }
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
-      if (triggerAcked && seqGeq(trigger, this.sndUna) && seqLt(trigger, this.sndNxt)) this.markReceived(trigger, true);
+      if (triggerAcked && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.markReceived(trigger, true);
       if (this.cfg.sack) {
-        const st = this.sndState;
-        const mask = this.sndMask;
+        const st = this.snd.state;
+        const mask = this.snd.mask;
         for (let i = 0; i < h.sackCount; i++) {
           let s = h.sack[2 * i]!;
           const e = h.sack[2 * i + 1]!;
-          if (seqLt(s, this.sndUna)) s = this.sndUna;
+          if (seqLt(s, this.snd.una)) s = this.snd.una;
           // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
-          const n = Math.min(seqDiff(e, s), seqDiff(this.sndNxt, s), this.sndCap);
+          const n = Math.min(seqDiff(e, s), seqDiff(this.snd.nxt, s), this.snd.cap);
           for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.markReceived(seqAdd(s, k), false);
         }
       }
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
       // packets above it arrived), without waiting for the duplicate ACKs to add up.
       const threshold = this.cfg.dupAckThreshold;
-      if (this.cc.phase !== 'recovery' && threshold > 0 && seqDiff(this.sndHighestReceived, this.sndUna) > threshold && (this.sndState[this.sndUna & this.sndMask]! & S_ACKED) === 0) {
+      if (this.cc.phase !== 'recovery' && threshold > 0 && seqDiff(this.sndHighestReceived, this.snd.una) > threshold && (this.snd.state[this.snd.una & this.snd.mask]! & S_ACKED) === 0) {
         this.enterRecovery();
       }
       if (this.cc.phase === 'recovery') this.recoverHoles();
@@ -1142,10 +1032,10 @@ export class Connection {
    */
   private onProbeTimeout(now: number): void {
     if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
-    const idx = this.sndUna & this.sndMask;
-    const st = this.sndState[idx]!;
+    const idx = this.snd.una & this.snd.mask;
+    const st = this.snd.state[idx]!;
     if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
-    this.queueRetransmit(this.sndUna, true);
+    this.snd.queueRetransmit(this.snd.una, true);
   }
 
   private detectSpurious(now: number, idx: number, h: Header): void {
@@ -1153,19 +1043,19 @@ export class Connection {
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
     // latest retransmission, the retransmissions after the echoed copy were not needed, and the
     // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
-    const tx = this.sndTx[idx]!;
+    const tx = this.snd.tx[idx]!;
     // Copies sent within the same microsecond carry the same timestamp (a simulated link without
     // delay): the echo cannot tell them apart, so it says nothing about which one arrived.
-    if (this.sndTsFirst[idx] === this.sndTsLast[idx]) return;
+    if (this.snd.tsFirst[idx] === this.snd.tsLast[idx]) return;
     let known = false;
-    if (h.tsEcr === this.sndTsFirst[idx]) {
+    if (h.tsEcr === this.snd.tsFirst[idx]) {
       this.counters.retransmitsSpurious += tx - 1;
       this.rto.clearBackoff();
       known = true;
-    } else if (seqLt(h.tsEcr, this.sndTsLast[idx]!)) {
+    } else if (seqLt(h.tsEcr, this.snd.tsLast[idx]!)) {
       this.counters.retransmitsSpurious += 1;
       this.rto.clearBackoff();
-    } else if (h.tsEcr === this.sndTsLast[idx]) {
+    } else if (h.tsEcr === this.snd.tsLast[idx]) {
       // The latest retransmission made the round trip: the path works again, so the backoff ends.
       this.rto.clearBackoff();
       known = true;
@@ -1185,13 +1075,13 @@ export class Connection {
    * packets whose own ACKs are still coming look lost.
    */
   private markReceived(s: number, individual: boolean): void {
-    const idx = s & this.sndMask;
-    const st = this.sndState[idx]!;
+    const idx = s & this.snd.mask;
+    const st = this.snd.state[idx]!;
     if (st & S_ACKED) return;
     this.noteDelivered(s, idx);
-    this.sndState[idx] = st | S_ACKED;
-    this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
-    this.sndReceivedCount++;
+    this.snd.state[idx] = st | S_ACKED;
+    this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
+    this.snd.receivedCount++;
     if (!individual) return;
     const after = seqAdd(s, 1);
     if (seqGt(after, this.sndHighestReceived)) this.sndHighestReceived = after;
@@ -1199,7 +1089,7 @@ export class Connection {
 
   /** Packet `s` (slot `idx`) is known delivered: it may be the one sent last. */
   private noteDelivered(s: number, idx: number): void {
-    const at = this.sndSentAt[idx]!;
+    const at = this.snd.sentAt[idx]!;
     if (at > this.deliveredSentAt || (at === this.deliveredSentAt && seqGt(s, this.deliveredSeq))) {
       this.deliveredSentAt = at;
       this.deliveredSeq = s;
@@ -1207,17 +1097,17 @@ export class Connection {
   }
 
   private onNewAck(now: number, ack: number): void {
-    const acked = seqDiff(ack, this.sndUna);
-    for (let s = this.sndUna; s !== ack; s = seqAdd(s, 1)) {
-      const idx = s & this.sndMask;
-      const st = this.sndState[idx]!;
-      if (st & S_ACKED) this.sndReceivedCount--;
+    const acked = seqDiff(ack, this.snd.una);
+    for (let s = this.snd.una; s !== ack; s = seqAdd(s, 1)) {
+      const idx = s & this.snd.mask;
+      const st = this.snd.state[idx]!;
+      if (st & S_ACKED) this.snd.receivedCount--;
       else this.noteDelivered(s, idx);
       if (st & S_FIN) this.onFinAcked(now);
-      this.sndState[idx] = 0;
-      this.sndDeadline[idx] = Number.POSITIVE_INFINITY;
+      this.snd.state[idx] = 0;
+      this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
     }
-    this.sndUna = ack;
+    this.snd.una = ack;
     this.headRetransmits = 0;
     this.timers[Timer.probe] = null;
     if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
@@ -1239,7 +1129,7 @@ export class Connection {
     // of data resent by the timeout must not start a recovery. Selective repeat needs no guard:
     // its timeouts resend only expired packets, and recoverHoles() resends a hole only once enough
     // packets above it were acknowledged one by one.
-    if (this.cc.onDupAck(this.cfg.dupAckThreshold, this.sndUna, this.cfg.protocol !== 'sr')) this.enterRecovery();
+    if (this.cc.onDupAck(this.cfg.dupAckThreshold, this.snd.una, this.cfg.protocol !== 'sr')) this.enterRecovery();
   }
 
   /** Fast recovery: halve cwnd (AIMD), resend the oldest packet (SR) or the whole window (GBN). */
@@ -1247,20 +1137,20 @@ export class Connection {
     this.counters.fastRecoveries++;
     // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
     // One lost again is found by rackDetect, the probe or the RTO.
-    this.cc.onEnterRecovery(this.sndNxt, this.outstanding);
+    this.cc.onEnterRecovery(this.snd.nxt, this.outstanding);
     if (this.cfg.protocol === 'sr') {
-      this.recoveryScan = this.sndUna;
-      const idx = this.sndUna & this.sndMask;
-      if ((this.sndState[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0) {
-        this.queueRetransmit(this.sndUna, true);
-        this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+      this.recoveryScan = this.snd.una;
+      const idx = this.snd.una & this.snd.mask;
+      if ((this.snd.state[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0) {
+        this.snd.queueRetransmit(this.snd.una, true);
+        this.snd.state[idx] = this.snd.state[idx]! | S_RTX_IN_RECOVERY;
       }
       this.recoverHoles();
     } else {
       // Go-back-N: resend everything outstanding, starting at the oldest.
       this.gbnResend = true;
       this.gbnFast = true;
-      this.gbnNext = this.sndUna;
+      this.gbnNext = this.snd.una;
     }
   }
 
@@ -1269,15 +1159,15 @@ export class Connection {
    * (RFC 6675's IsLost, counted on individual acknowledgments).
    */
   private recoverHoles(): void {
-    if (seqLt(this.recoveryScan, this.sndUna)) this.recoveryScan = this.sndUna;
+    if (seqLt(this.recoveryScan, this.snd.una)) this.recoveryScan = this.snd.una;
     const bound = seqAdd(this.sndHighestReceived, -Math.max(1, this.cfg.dupAckThreshold) + 1);
     while (seqLt(this.recoveryScan, bound)) {
       const s = this.recoveryScan;
-      const idx = s & this.sndMask;
-      const st = this.sndState[idx]!;
+      const idx = s & this.snd.mask;
+      const st = this.snd.state[idx]!;
       if ((st & (S_ACKED | S_RTX_QUEUED | S_RTX_IN_RECOVERY)) === 0) {
-        this.queueRetransmit(s, true);
-        this.sndState[idx] = this.sndState[idx]! | S_RTX_IN_RECOVERY;
+        this.snd.queueRetransmit(s, true);
+        this.snd.state[idx] = this.snd.state[idx]! | S_RTX_IN_RECOVERY;
       }
       this.recoveryScan = seqAdd(s, 1);
     }
@@ -1570,13 +1460,13 @@ export class Connection {
 
   private emitProbe(now: number): Uint8Array {
     this.counters.probesSent++;
-    return this.emitControl(now, PacketType.PROBE, this.sndNxt, Flag.ACK, null, 0);
+    return this.emitControl(now, PacketType.PROBE, this.snd.nxt, Flag.ACK, null, 0);
   }
 
   private emitRst(now: number): Uint8Array {
     let reason = textEncoder.encode(this.failureReason ?? '');
     if (reason.length > MAX_RST_REASON_BYTES) reason = reason.subarray(0, MAX_RST_REASON_BYTES);
-    return this.emitControl(now, PacketType.RST, this.sndNxt, 0, reason, 0);
+    return this.emitControl(now, PacketType.RST, this.snd.nxt, 0, reason, 0);
   }
 
   // ---------------------------------------------------------------- timers and failure
