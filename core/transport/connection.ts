@@ -19,6 +19,7 @@ import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, ty
 import { ConnectionCounters } from './metrics.js';
 import { CongestionControl } from './congestion.js';
 import { S_ACKED, S_FIN, S_MSG_END, S_RTX_FAST, S_RTX_IN_RECOVERY, S_RTX_QUEUED, SendWindow } from './send-window.js';
+import { ACK_QUEUE_SLOTS, R_CORRUPT, R_FIN, R_MSG_END, R_PRESENT, ReceiveWindow } from './receive-window.js';
 import { describeConnectionError, type ConnectionError } from './error.js';
 import type { TransportConfig } from './config.js';
 import {
@@ -61,14 +62,7 @@ export interface ConnectionOptions {
   isn: number;
 }
 
-// Receive-slot state bits.
-const R_PRESENT = 0x01;
-const R_MSG_END = 0x02;
-const R_FIN = 0x04;
-const R_CORRUPT = 0x08;
-
 const MAX_RST_REASON_BYTES = 200;
-const ACK_QUEUE_SLOTS = 1024;
 const LINGER_MS_MAX = 2000;
 const PERSIST_BACKOFF_MAX = 6;
 
@@ -181,34 +175,8 @@ export class Connection {
   private msgQueueOffset = 0;
   private msgQueueBytes = 0;
 
-  // Receive side: slots for seq in [rcvRead, rcvRead + rcvSlots).
-  private rcvSlots = 1;
-  private rcvCap = 0;
-  private rcvMask = 0;
-  private rcvData = new Uint8Array(0);
-  private rcvLen = new Int32Array(0);
-  private rcvState = new Uint8Array(0);
-  private rcvNxt = 0;
-  private rcvRead = 0;
-  private rcvReadOffset = 0;
-  private rcvHighest = 0; // one past the highest seq stored
-  private rcvBytesStored = 0;
-  private rcvUnacked = 0;
-  private ackPending = false; // a cumulative (possibly delayed) ACK is due
-  private ackTrigger = 0;
-  private tsEcho = 0;
-  private tsRecent = 0; // tsVal of the last packet that advanced rcvNxt (RFC 7323 (4.3))
-  // Immediate ACKs owed for out-of-order and duplicate arrivals, one per arrival (RFC 5681 (4.2)),
-  // each naming its own trigger so selective repeat gets individual acknowledgments.
-  private readonly ackQueueSeq = new Uint32Array(ACK_QUEUE_SLOTS);
-  private readonly ackQueueTs = new Uint32Array(ACK_QUEUE_SLOTS);
-  private ackQueueHead = 0;
-  private ackQueueCount = 0;
-  private lastOutOfOrderSeq = 0;
-  private lastAdvertisedSlots = 0;
-  private peerFinSeen = false;
-  private peerFinSeq = 0;
-  private peerClosed = false;
+  // Receive side: the ring of slots for seq in [rcv.read, rcv.read + rcv.slots), and the ACKs owed.
+  private readonly rcv: ReceiveWindow;
 
   // Scratch.
   private readonly hdr: Header = newHeader();
@@ -238,8 +206,9 @@ export class Connection {
     this.sndHighestReceived = this.snd.una;
     this.cc = new CongestionControl(this.cfg);
     this.snd.grow(this.sendRingSlotsFor(this.cfg.windowPackets));
-    this.rcvSlots = Math.max(1, Math.floor(this.cfg.rcvBufferBytes / this.cfg.mssBytes));
-    this.growReceiveRing(nextPow2(this.rcvSlots));
+    this.rcv = new ReceiveWindow(this.cfg.mssBytes);
+    this.rcv.slots = Math.max(1, Math.floor(this.cfg.rcvBufferBytes / this.cfg.mssBytes));
+    this.rcv.grow(nextPow2(this.rcv.slots));
     this.txBuf = new Uint8Array(HEADER_BYTES + MAX_SACK_BLOCKS * SACK_BLOCK_BYTES + Math.max(this.cfg.mssBytes, MAX_RST_REASON_BYTES, 64));
     this.out.connectionId = this.connectionId;
   }
@@ -264,9 +233,9 @@ export class Connection {
   accept(now: number, synSeq: number, synWindowBytes: number): void {
     if (this.role !== 'server' || this.state !== 'idle') throw new Error(`accept() on a ${this.role} connection in state ${this.state}`);
     this.state = 'syn-received';
-    this.rcvNxt = seqAdd(synSeq, 1);
-    this.rcvRead = this.rcvNxt;
-    this.rcvHighest = this.rcvNxt;
+    this.rcv.nxt = seqAdd(synSeq, 1);
+    this.rcv.read = this.rcv.nxt;
+    this.rcv.highest = this.rcv.nxt;
     this.sndWndBytes = synWindowBytes;
     this.synAckPending = true;
     this.timers[Timer.handshake] = now + this.rto.rtoMs;
@@ -320,35 +289,35 @@ export class Connection {
   read(sink: ReadSink, maxBytes = Number.POSITIVE_INFINITY): number {
     let total = 0;
     const mss = this.cfg.mssBytes;
-    while (this.rcvRead !== this.rcvNxt && total < maxBytes) {
-      const idx = this.rcvRead & this.rcvMask;
-      const st = this.rcvState[idx]!;
+    while (this.rcv.read !== this.rcv.nxt && total < maxBytes) {
+      const idx = this.rcv.read & this.rcv.mask;
+      const st = this.rcv.state[idx]!;
       if (st & R_FIN) {
-        this.rcvState[idx] = 0;
-        this.rcvRead = seqAdd(this.rcvRead, 1);
-        if (!this.peerClosed) {
-          this.peerClosed = true;
+        this.rcv.state[idx] = 0;
+        this.rcv.read = seqAdd(this.rcv.read, 1);
+        if (this.rcv.peerFin !== 'read') {
+          this.rcv.peerFin = 'read';
           this.events.push({ type: 'peer-closed' });
         }
         break;
       }
-      const len = this.rcvLen[idx]!;
-      const off = this.rcvReadOffset;
+      const len = this.rcv.len[idx]!;
+      const off = this.rcv.readOffset;
       const n = Math.min(len - off, maxBytes - total);
       const base = idx * mss;
       const done = off + n === len;
-      sink.onData(this.rcvData, base + off, base + off + n, done && (st & R_MSG_END) !== 0);
+      sink.onData(this.rcv.data, base + off, base + off + n, done && (st & R_MSG_END) !== 0);
       total += n;
       if (done) {
-        this.rcvState[idx] = 0;
-        this.rcvRead = seqAdd(this.rcvRead, 1);
-        this.rcvReadOffset = 0;
-        this.rcvBytesStored -= len;
+        this.rcv.state[idx] = 0;
+        this.rcv.read = seqAdd(this.rcv.read, 1);
+        this.rcv.readOffset = 0;
+        this.rcv.bytesStored -= len;
         this.counters.deliveredPackets++;
         if (st & R_MSG_END) this.counters.deliveredMessages++;
         if (st & R_CORRUPT) this.counters.corruptDeliveredPackets++;
       } else {
-        this.rcvReadOffset = off + n;
+        this.rcv.readOffset = off + n;
       }
     }
     this.counters.deliveredBytes += total;
@@ -359,21 +328,21 @@ export class Connection {
   /** In-order bytes waiting for read(). */
   get readableBytes(): number {
     let n = 0;
-    for (let s = this.rcvRead; s !== this.rcvNxt; s = seqAdd(s, 1)) {
-      const idx = s & this.rcvMask;
-      if ((this.rcvState[idx]! & R_FIN) === 0) n += this.rcvLen[idx]!;
+    for (let s = this.rcv.read; s !== this.rcv.nxt; s = seqAdd(s, 1)) {
+      const idx = s & this.rcv.mask;
+      if ((this.rcv.state[idx]! & R_FIN) === 0) n += this.rcv.len[idx]!;
     }
-    return n - this.rcvReadOffset;
+    return n - this.rcv.readOffset;
   }
 
   /** True when read() has something to hand out (data or the peer's FIN). */
   get hasReadable(): boolean {
-    return this.rcvRead !== this.rcvNxt;
+    return this.rcv.read !== this.rcv.nxt;
   }
 
   /** True once the peer's FIN has been read: no more data will arrive. */
   get isPeerClosed(): boolean {
-    return this.peerClosed;
+    return this.rcv.peerFin === 'read';
   }
 
   /** True once everything this side wrote, FIN included, has been acknowledged. */
@@ -402,8 +371,8 @@ export class Connection {
     this.rto.reconfigure(next);
     if (next.windowPackets !== prev.windowPackets) this.snd.grow(this.sendRingSlotsFor(next.windowPackets));
     if (next.rcvBufferBytes !== prev.rcvBufferBytes) {
-      this.rcvSlots = Math.max(1, Math.floor(next.rcvBufferBytes / next.mssBytes));
-      if (this.rcvSlots > this.rcvCap) this.growReceiveRing(nextPow2(this.rcvSlots));
+      this.rcv.slots = Math.max(1, Math.floor(next.rcvBufferBytes / next.mssBytes));
+      if (this.rcv.slots > this.rcv.cap) this.rcv.grow(nextPow2(this.rcv.slots));
       this.maybeWindowUpdate();
     }
     this.cc.reconfigure(next, this.outstanding);
@@ -443,11 +412,11 @@ export class Connection {
   }
   /** Bytes held in the receive buffer (unread in-order data and out-of-order packets). */
   get rcvBufferedBytes(): number {
-    return this.rcvBytesStored;
+    return this.rcv.bytesStored;
   }
   /** The window this side advertises, in bytes. */
   get advertisedWindowBytes(): number {
-    return this.advertisedSlots() * this.cfg.mssBytes;
+    return this.rcv.advertisedSlots() * this.cfg.mssBytes;
   }
   /** The peer's last advertised window, in bytes. */
   get peerWindowBytes(): number {
@@ -468,8 +437,8 @@ export class Connection {
       unacked.push({ seq: s >>> 0, transmissions: this.snd.tx[idx]!, sentAtMs: this.snd.sentAt[idx]!, deadlineMs: Number.isFinite(this.snd.deadline[idx]!) ? this.snd.deadline[idx]! : null, sacked: (st & S_ACKED) !== 0, retransmitQueued: (st & S_RTX_QUEUED) !== 0 });
     }
     const buffered: number[] = [];
-    for (let s = seqAdd(this.rcvNxt, 1); seqLt(s, this.rcvHighest) && buffered.length < maxPackets; s = seqAdd(s, 1)) {
-      if ((this.rcvState[s & this.rcvMask]! & R_PRESENT) !== 0) buffered.push(s >>> 0);
+    for (let s = seqAdd(this.rcv.nxt, 1); seqLt(s, this.rcv.highest) && buffered.length < maxPackets; s = seqAdd(s, 1)) {
+      if ((this.rcv.state[s & this.rcv.mask]! & R_PRESENT) !== 0) buffered.push(s >>> 0);
     }
     return {
       role: this.role,
@@ -480,9 +449,9 @@ export class Connection {
       windowPackets: this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets,
       inFlightPackets: this.inFlightPackets,
       unacked,
-      rcvNxt: this.rcvNxt >>> 0,
+      rcvNxt: this.rcv.nxt >>> 0,
       buffered,
-      rcvBufferedBytes: this.rcvBytesStored,
+      rcvBufferedBytes: this.rcv.bytesStored,
       advertisedWindowBytes: this.advertisedWindowBytes,
       peerWindowBytes: this.sndWndBytes,
       srttMs: this.srttMs,
@@ -574,9 +543,9 @@ export class Connection {
     if ((this.state as ConnectionState) === 'failed') return;
     if (h.type === PacketType.DATA || h.type === PacketType.FIN) this.onData(now, h, bytes, corrupt);
     else if (h.type === PacketType.PROBE) {
-      this.ackPending = true;
-      this.ackTrigger = seqAdd(this.rcvNxt, -1);
-      this.tsEcho = h.tsVal;
+      this.rcv.ackPending = true;
+      this.rcv.ackTrigger = seqAdd(this.rcv.nxt, -1);
+      this.rcv.tsEcho = h.tsVal;
     }
   }
 
@@ -634,13 +603,13 @@ export class Connection {
       return this.transmitSlot(now, s, false);
     }
     this.maybeArmPersist(now);
-    if (this.ackQueueCount > 0) {
-      const i = this.ackQueueHead;
-      this.ackQueueHead = (i + 1) & (ACK_QUEUE_SLOTS - 1);
-      this.ackQueueCount--;
-      return this.emitAck(now, this.ackQueueSeq[i]!, this.ackQueueTs[i]!);
+    if (this.rcv.ackQueueCount > 0) {
+      const i = this.rcv.ackQueueHead;
+      this.rcv.ackQueueHead = (i + 1) & (ACK_QUEUE_SLOTS - 1);
+      this.rcv.ackQueueCount--;
+      return this.emitAck(now, this.rcv.ackQueueSeq[i]!, this.rcv.ackQueueTs[i]!);
     }
-    if (this.ackPending) return this.emitAck(now, this.ackTrigger, this.tsEcho);
+    if (this.rcv.ackPending) return this.emitAck(now, this.rcv.ackTrigger, this.rcv.tsEcho);
     if (this.probePending) {
       this.probePending = false;
       return this.emitProbe(now);
@@ -666,7 +635,7 @@ export class Connection {
         if (this.state === 'established' && this.outstanding > 0) this.rackDetect(now);
         return;
       case Timer.delayedAck:
-        if (this.rcvUnacked > 0) this.ackPending = true;
+        if (this.rcv.unacked > 0) this.rcv.ackPending = true;
         return;
       case Timer.persist:
         this.probePending = true;
@@ -701,16 +670,16 @@ export class Connection {
     if (this.state === 'syn-sent') {
       // Karn's rule: only a SYN sent once gives an RTT sample.
       if (this.handshakeAttempts === 1) this.takeRttSample(now - this.handshakeSentAt);
-      this.rcvNxt = seqAdd(h.seq, 1);
-      this.rcvRead = this.rcvNxt;
-      this.rcvHighest = this.rcvNxt;
+      this.rcv.nxt = seqAdd(h.seq, 1);
+      this.rcv.read = this.rcv.nxt;
+      this.rcv.highest = this.rcv.nxt;
       this.sndWndBytes = h.windowBytes;
       this.onEstablished();
     }
     // Acknowledge the SYN-ACK (again, if our first ACK was lost).
-    this.ackPending = true;
-    this.ackTrigger = h.seq;
-    this.tsEcho = h.tsVal;
+    this.rcv.ackPending = true;
+    this.rcv.ackTrigger = h.seq;
+    this.rcv.tsEcho = h.tsVal;
   }
 
   private onEstablished(): void {
@@ -863,10 +832,10 @@ export class Connection {
     o.type = state & S_FIN ? PacketType.FIN : PacketType.DATA;
     o.flags = Flag.ACK | Flag.ECHO | (state & S_MSG_END ? Flag.MSG_END : 0);
     o.seq = s;
-    o.ack = this.rcvNxt;
-    o.windowBytes = this.advertisedWindowBytesForAck();
+    o.ack = this.rcv.nxt;
+    o.windowBytes = this.rcv.advertiseWindowBytes();
     o.tsVal = tsVal;
-    o.tsEcr = this.tsEcho;
+    o.tsEcr = this.rcv.tsEcho;
     o.sackCount = 0;
     const buf = this.txBuf;
     const off = writeHeader(buf, o, len);
@@ -876,7 +845,7 @@ export class Connection {
     const view = this.txView(total);
     sealChecksum(view, total);
     // The ACK rides along unless SACK blocks still need to be reported.
-    if (this.ackPending && this.rcvHighest === this.rcvNxt) this.clearAckPending();
+    if (this.rcv.ackPending && this.rcv.highest === this.rcv.nxt) this.clearAckPending();
     const tx = this.snd.tx[idx]! + 1;
     this.snd.tx[idx] = tx;
     this.snd.sentAt[idx] = now;
@@ -1179,7 +1148,7 @@ export class Connection {
   }
 
   private maybeFinish(now: number): void {
-    if (!this.finAcked || !this.peerFinSeen || this.state !== 'established') return;
+    if (!this.finAcked || this.rcv.peerFin === 'none' || this.state !== 'established') return;
     // Both FINs are through. Linger to re-acknowledge a retransmitted FIN whose ACK was lost.
     this.state = 'lingering';
     this.timers[Timer.retransmit] = null;
@@ -1199,40 +1168,6 @@ export class Connection {
 
   // ---------------------------------------------------------------- receiving
 
-  private advertisedSlots(): number {
-    const used = seqDiff(this.rcvNxt, this.rcvRead);
-    return Math.max(0, this.rcvSlots - used);
-  }
-
-  private advertisedWindowBytesForAck(): number {
-    const slots = this.advertisedSlots();
-    this.lastAdvertisedSlots = slots;
-    return slots * this.cfg.mssBytes;
-  }
-
-  private growReceiveRing(cap: number): void {
-    if (cap <= this.rcvCap) return;
-    const mss = this.cfg.mssBytes;
-    const oldMask = this.rcvMask;
-    const oldCap = this.rcvCap;
-    const oldData = this.rcvData;
-    const oldLen = this.rcvLen;
-    const oldState = this.rcvState;
-    this.rcvCap = cap;
-    this.rcvMask = cap - 1;
-    this.rcvData = new Uint8Array(cap * mss);
-    this.rcvLen = new Int32Array(cap);
-    this.rcvState = new Uint8Array(cap);
-    for (let i = 0, s = this.rcvRead; i < oldCap; i++, s = seqAdd(s, 1)) {
-      const o = s & oldMask;
-      if (oldState[o] === 0) continue;
-      const n = s & this.rcvMask;
-      this.rcvData.set(oldData.subarray(o * mss, o * mss + mss), n * mss);
-      this.rcvLen[n] = oldLen[o]!;
-      this.rcvState[n] = oldState[o]!;
-    }
-  }
-
   private onData(now: number, h: Header, bytes: Uint8Array, corrupt: boolean): void {
     const c = this.counters;
     const s = h.seq;
@@ -1242,163 +1177,110 @@ export class Connection {
       c.malformed++;
       return;
     }
-    const d = seqDiff(s, this.rcvNxt);
+    const d = seqDiff(s, this.rcv.nxt);
     if (d < 0) {
       // Already received: suppress it by its sequence number and repeat the ACK. RFC 7323 (4.3):
       // a duplicate does not update TS.Recent, so the ACK echoes the copy that got through first,
       // which tells the sender its retransmission was spurious (RFC 3522).
       c.duplicatesSuppressed++;
-      this.ackNow(s, this.tsRecent);
+      this.rcv.ackNow(s, this.rcv.tsRecent);
       return;
     }
     // A packet that is dropped must not be named as the ACK's trigger: the sender would take it
     // as received. Name the last in-order packet instead.
     if (d > 0 && this.cfg.protocol !== 'sr') {
       c.outOfOrderDiscarded++;
-      this.ackNow(seqAdd(this.rcvNxt, -1), h.tsVal);
+      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), h.tsVal);
       return;
     }
-    if (seqDiff(s, this.rcvRead) >= this.rcvSlots || (this.peerFinSeen && seqGeq(s, this.peerFinSeq))) {
+    if (seqDiff(s, this.rcv.read) >= this.rcv.slots || (this.rcv.peerFin !== 'none' && seqGeq(s, this.rcv.peerFinSeq))) {
       c.windowDrops++;
-      this.ackNow(seqAdd(this.rcvNxt, -1), h.tsVal);
+      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), h.tsVal);
       return;
     }
-    const idx = s & this.rcvMask;
-    if (this.rcvState[idx]! & R_PRESENT) {
+    const idx = s & this.rcv.mask;
+    if (this.rcv.state[idx]! & R_PRESENT) {
       c.duplicatesSuppressed++;
-      this.ackNow(s, this.tsRecent);
+      this.rcv.ackNow(s, this.rcv.tsRecent);
       return;
     }
-    if (len > 0) this.rcvData.set(bytes.subarray(h.payloadOffset, h.payloadOffset + len), idx * this.cfg.mssBytes);
-    this.rcvLen[idx] = len;
-    this.rcvState[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
-    this.rcvBytesStored += len;
+    if (len > 0) this.rcv.data.set(bytes.subarray(h.payloadOffset, h.payloadOffset + len), idx * this.cfg.mssBytes);
+    this.rcv.len[idx] = len;
+    this.rcv.state[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
+    this.rcv.bytesStored += len;
     const after = seqAdd(s, 1);
-    const extendsTopBlock = d > 0 && s === this.rcvHighest;
-    if (seqGt(after, this.rcvHighest)) this.rcvHighest = after;
+    const extendsTopBlock = d > 0 && s === this.rcv.highest;
+    if (seqGt(after, this.rcv.highest)) this.rcv.highest = after;
     if (d > 0) {
       c.outOfOrderBuffered++;
-      this.lastOutOfOrderSeq = s;
+      this.rcv.lastOutOfOrderSeq = s;
       if (extendsTopBlock && this.cfg.ackEveryPackets > 1) {
         // Behind a hole, an arrival that only extends the newest block changes nothing but that
         // block's edge: pace its ACK like in-order data (every N packets or after the delay). New
         // holes and filled holes are still acknowledged at once (RFC 5681 (4.2)).
-        this.ackTrigger = s;
-        this.tsEcho = h.tsVal;
-        if (++this.rcvUnacked >= this.cfg.ackEveryPackets) this.ackPending = true;
+        this.rcv.ackTrigger = s;
+        this.rcv.tsEcho = h.tsVal;
+        if (++this.rcv.unacked >= this.cfg.ackEveryPackets) this.rcv.ackPending = true;
         else if (this.timers[Timer.delayedAck] === null) this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
         return;
       }
       // A new hole: first report the arrivals still waiting for a paced ACK (their block is about
       // to leave the four SACK blocks an ACK carries), then this one.
-      if (this.rcvUnacked > 0) {
-        this.ackNow(this.ackTrigger, this.tsEcho);
-        this.rcvUnacked = 0;
+      if (this.rcv.unacked > 0) {
+        this.rcv.ackNow(this.rcv.ackTrigger, this.rcv.tsEcho);
+        this.rcv.unacked = 0;
         this.timers[Timer.delayedAck] = null;
       }
-      this.ackNow(s, h.tsVal);
+      this.rcv.ackNow(s, h.tsVal);
       return;
     }
     // In order: move rcvNxt over everything now contiguous.
-    const hadGap = this.rcvHighest !== after;
+    const hadGap = this.rcv.highest !== after;
     let advanced = 0;
-    let n = this.rcvNxt;
-    while (this.rcvState[n & this.rcvMask]! & R_PRESENT && seqDiff(n, this.rcvRead) < this.rcvCap) {
-      const st = this.rcvState[n & this.rcvMask]!;
+    let n = this.rcv.nxt;
+    while (this.rcv.state[n & this.rcv.mask]! & R_PRESENT && seqDiff(n, this.rcv.read) < this.rcv.cap) {
+      const st = this.rcv.state[n & this.rcv.mask]!;
       n = seqAdd(n, 1);
       advanced++;
       if (st & R_FIN) {
-        this.peerFinSeen = true;
-        this.peerFinSeq = seqAdd(n, -1);
+        this.rcv.peerFin = 'received';
+        this.rcv.peerFinSeq = seqAdd(n, -1);
         break;
       }
-      if (n === this.rcvHighest) break;
+      if (n === this.rcv.highest) break;
     }
-    this.rcvNxt = n;
-    if (seqLt(this.rcvHighest, n)) this.rcvHighest = n;
-    this.ackTrigger = s;
-    this.tsEcho = h.tsVal;
-    this.tsRecent = h.tsVal;
-    this.rcvUnacked += advanced;
+    this.rcv.nxt = n;
+    if (seqLt(this.rcv.highest, n)) this.rcv.highest = n;
+    this.rcv.ackTrigger = s;
+    this.rcv.tsEcho = h.tsVal;
+    this.rcv.tsRecent = h.tsVal;
+    this.rcv.unacked += advanced;
     // RFC 5681 (4.2): ACK at once when a gap is filled or a FIN arrives; otherwise every N packets
     // or after the delayed-ACK time.
-    if (hadGap || isFin || this.peerFinSeen || this.rcvUnacked >= this.cfg.ackEveryPackets) {
-      this.ackPending = true;
+    if (hadGap || isFin || this.rcv.peerFin !== 'none' || this.rcv.unacked >= this.cfg.ackEveryPackets) {
+      this.rcv.ackPending = true;
     } else if (this.timers[Timer.delayedAck] === null) {
       this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
     }
-    if (this.peerFinSeen) this.maybeFinish(now);
-  }
-
-  private ackNow(trigger: number, tsVal: number): void {
-    if (this.ackQueueCount === ACK_QUEUE_SLOTS) {
-      // Too many owed at once: the newest replaces the oldest (the cumulative state is the same).
-      this.ackQueueHead = (this.ackQueueHead + 1) & (ACK_QUEUE_SLOTS - 1);
-      this.ackQueueCount--;
-    }
-    const i = (this.ackQueueHead + this.ackQueueCount) & (ACK_QUEUE_SLOTS - 1);
-    this.ackQueueSeq[i] = trigger;
-    this.ackQueueTs[i] = tsVal;
-    this.ackQueueCount++;
+    if (this.rcv.peerFin !== 'none') this.maybeFinish(now);
   }
 
   private clearAckPending(): void {
-    this.ackPending = false;
-    this.rcvUnacked = 0;
+    this.rcv.ackPending = false;
+    this.rcv.unacked = 0;
     this.timers[Timer.delayedAck] = null;
   }
 
   private maybeWindowUpdate(): void {
     if (this.state !== 'established' && this.state !== 'lingering') return;
-    const slots = this.advertisedSlots();
-    const last = this.lastAdvertisedSlots;
+    const slots = this.rcv.advertisedSlots();
+    const last = this.rcv.lastAdvertisedSlots;
     // Tell the sender the window opened: at once after a zero window, otherwise once it grew by
     // half the buffer (receiver-side silly window syndrome avoidance, RFC 1122 4.2.3.3).
-    if ((last === 0 && slots > 0) || slots - last >= Math.max(1, this.rcvSlots >> 1)) {
-      this.ackPending = true;
-      this.ackTrigger = seqAdd(this.rcvNxt, -1);
+    if ((last === 0 && slots > 0) || slots - last >= Math.max(1, this.rcv.slots >> 1)) {
+      this.rcv.ackPending = true;
+      this.rcv.ackTrigger = seqAdd(this.rcv.nxt, -1);
     }
-  }
-
-  /** Fills out.sack with up to MAX_SACK_BLOCKS blocks, the most recent arrival's block first (RFC 2018 (4)). */
-  private buildSackBlocks(trigger: number): number {
-    if (!this.cfg.sack || this.cfg.protocol !== 'sr' || this.rcvHighest === this.rcvNxt) return 0;
-    const sack = this.out.sack;
-    const st = this.rcvState;
-    const mask = this.rcvMask;
-    // Offsets from rcvNxt (never present itself: it would have been delivered) up to rcvHighest.
-    const nxt = this.rcvNxt;
-    const span = seqDiff(this.rcvHighest, nxt);
-    let count = 0;
-    // The first block holds the packet this ACK answers, or else the latest arrival.
-    let f = seqDiff(trigger, nxt);
-    if (!(f > 0 && f < span && (st[(nxt + f) & mask]! & R_PRESENT) !== 0)) f = seqDiff(this.lastOutOfOrderSeq, nxt);
-    let firstStart = -1;
-    if (f > 0 && f < span && (st[(nxt + f) & mask]! & R_PRESENT) !== 0) {
-      let a = f;
-      while (a > 0 && (st[(nxt + a - 1) & mask]! & R_PRESENT) !== 0) a--;
-      let b = f + 1;
-      while (b < span && (st[(nxt + b) & mask]! & R_PRESENT) !== 0) b++;
-      sack[0] = seqAdd(nxt, a);
-      sack[1] = seqAdd(nxt, b);
-      count = 1;
-      firstStart = a;
-    }
-    let i = 1;
-    while (count < MAX_SACK_BLOCKS && i < span) {
-      if ((st[(nxt + i) & mask]! & R_PRESENT) === 0) {
-        i++;
-        continue;
-      }
-      const a = i;
-      while (i < span && (st[(nxt + i) & mask]! & R_PRESENT) !== 0) i++;
-      if (a !== firstStart) {
-        sack[2 * count] = seqAdd(nxt, a);
-        sack[2 * count + 1] = seqAdd(nxt, i);
-        count++;
-      }
-    }
-    return count;
   }
 
   // ---------------------------------------------------------------- emitting control packets
@@ -1424,10 +1306,10 @@ export class Connection {
     o.type = type;
     o.flags = flags;
     o.seq = seq;
-    o.ack = this.rcvNxt;
-    o.windowBytes = this.advertisedWindowBytesForAck();
+    o.ack = this.rcv.nxt;
+    o.windowBytes = this.rcv.advertiseWindowBytes();
     o.tsVal = tsFromNow(now);
-    o.tsEcr = this.tsEcho;
+    o.tsEcr = this.rcv.tsEcho;
     o.sackCount = sackCount;
     const plen = payload === null ? 0 : payload.length;
     const off = writeHeader(this.txBuf, o, plen);
@@ -1450,8 +1332,8 @@ export class Connection {
   }
 
   private emitAck(now: number, trigger: number, tsEcr: number): Uint8Array {
-    const sackCount = this.buildSackBlocks(trigger);
-    this.tsEcho = tsEcr;
+    const sackCount = this.cfg.sack && this.cfg.protocol === 'sr' ? this.rcv.buildSackBlocks(trigger, this.out.sack) : 0;
+    this.rcv.tsEcho = tsEcr;
     const dg = this.emitControl(now, PacketType.ACK, trigger, Flag.ACK | Flag.ECHO, null, sackCount);
     this.clearAckPending();
     this.counters.acksSent++;
