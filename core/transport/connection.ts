@@ -20,6 +20,7 @@ import { ConnectionCounters } from './metrics.js';
 import { CongestionControl } from './congestion.js';
 import { S_ACKED, S_FIN, S_MSG_END, S_RTX_FAST, S_RTX_IN_RECOVERY, S_RTX_QUEUED, SendWindow } from './send-window.js';
 import { ACK_QUEUE_SLOTS, R_CORRUPT, R_FIN, R_MSG_END, R_PRESENT, ReceiveWindow } from './receive-window.js';
+import { LossRecovery } from './recovery.js';
 import { describeConnectionError, type ConnectionError } from './error.js';
 import type { TransportConfig } from './config.js';
 import {
@@ -148,24 +149,10 @@ export class Connection {
   // Send side: the ring of slots for seq in [snd.una, snd.end]; [snd.una, snd.nxt) are in flight.
   private readonly snd: SendWindow;
   private sndWndBytes = 0;
-  private sndHighestReceived: number; // one past the highest seq known received
   private headRetransmits = 0;
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
-  // The packet known delivered that was sent last: its send time, and its sequence number to order
-  // packets sent at the same instant (RFC 8985 (6.2 step 2)).
-  private deliveredSentAt = Number.NEGATIVE_INFINITY;
-  private deliveredSeq = 0;
-  // Selective repeat's retransmissions in the order they were sent, with their send times (RACK,
-  // RFC 8985): a ring that rackDetect() reads from the oldest. Entries of packets since
-  // acknowledged or sent again are stale and skipped.
-  private rackSeq = new Uint32Array(64);
-  private rackSentAt = new Float64Array(64);
-  private rackHead = 0;
-  private rackCount = 0;
-  private recoveryScan = 0;
-  private gbnResend = false;
-  private gbnNext = 0;
-  private gbnFast = false;
+  // Loss recovery over the send window: scoreboard, RACK, Eifel, go-back-N's resend.
+  private readonly loss: LossRecovery;
   private closeRequested = false;
   private finQueued = false;
   private finAcked = false;
@@ -203,7 +190,7 @@ export class Connection {
     this.iss = opts.isn >>> 0;
     this.rto = new RtoEstimator(this.cfg);
     this.snd = new SendWindow(this.cfg.mssBytes, seqAdd(this.iss, 1));
-    this.sndHighestReceived = this.snd.una;
+    this.loss = new LossRecovery(this.snd);
     this.cc = new CongestionControl(this.cfg);
     this.snd.grow(this.sendRingSlotsFor(this.cfg.windowPackets));
     this.rcv = new ReceiveWindow(this.cfg.mssBytes);
@@ -570,16 +557,18 @@ export class Connection {
     }
     if (st === 'syn-sent' || st === 'syn-received') return null;
     // Retransmissions first: they are already inside the window.
-    if (this.gbnResend) {
-      if (seqLt(this.gbnNext, this.snd.una)) this.gbnNext = this.snd.una;
-      if (seqLt(this.gbnNext, this.snd.nxt)) {
-        const s = this.gbnNext;
-        this.gbnNext = seqAdd(s, 1);
-        if (!seqLt(this.gbnNext, this.snd.nxt)) this.gbnResend = false;
-        const dg = this.retransmit(now, s, this.gbnFast);
+    const loss = this.loss;
+    if (loss.goBack !== 'idle') {
+      if (seqLt(loss.goBackNext, this.snd.una)) loss.goBackNext = this.snd.una;
+      if (seqLt(loss.goBackNext, this.snd.nxt)) {
+        const s = loss.goBackNext;
+        const fast = loss.goBack === 'fast';
+        loss.goBackNext = seqAdd(s, 1);
+        if (!seqLt(loss.goBackNext, this.snd.nxt)) loss.goBack = 'idle';
+        const dg = this.retransmit(now, s, fast);
         if (dg !== null || this.state === 'failed') return dg ?? this.pollTransmit(now);
       } else {
-        this.gbnResend = false;
+        loss.goBack = 'idle';
       }
     }
     while (this.snd.rtxCount > 0) {
@@ -766,61 +755,13 @@ export class Connection {
       if (s === this.snd.una && this.cfg.protocol === 'sr') this.armProbe(now);
     }
     const view = this.transmitSlot(now, s, true);
-    if (this.cfg.protocol === 'sr') this.rackPush(s, now);
+    if (this.cfg.protocol === 'sr') this.loss.rackPush(s, now);
     return view;
   }
 
-  /** Remembers a retransmission of packet `s` sent at `now` (for rackDetect). */
-  private rackPush(s: number, now: number): void {
-    let size = this.rackSeq.length;
-    if (this.rackCount === size) {
-      const seq = new Uint32Array(size * 2);
-      const at = new Float64Array(size * 2);
-      for (let i = 0; i < this.rackCount; i++) {
-        seq[i] = this.rackSeq[(this.rackHead + i) % size]!;
-        at[i] = this.rackSentAt[(this.rackHead + i) % size]!;
-      }
-      this.rackSeq = seq;
-      this.rackSentAt = at;
-      this.rackHead = 0;
-      size *= 2;
-    }
-    const i = (this.rackHead + this.rackCount) % size;
-    this.rackSeq[i] = s;
-    this.rackSentAt[i] = now;
-    this.rackCount++;
-  }
-
-  /**
-   * A retransmission can be lost too. As RACK (RFC 8985 (6.2)) reasons: a copy sent before a packet
-   * that has since been delivered, and more than 1.25 SRTT ago, is lost; resend it now instead of
-   * waiting for the retransmission timeout, which would stall a full window behind it. A copy whose
-   * time has not come yet arms the rack timer, so the check happens even when no ACK arrives.
-   */
+  /** RACK (LossRecovery.rackDetect): queues lost retransmissions and arms the rack timer. */
   private rackDetect(now: number): void {
-    this.timers[Timer.rack] = null;
-    const srtt = this.rto.srttMs;
-    if (Number.isNaN(srtt)) return;
-    const wait = 1.25 * srtt;
-    const size = this.rackSeq.length;
-    while (this.rackCount > 0) {
-      const s = this.rackSeq[this.rackHead]!;
-      const sentAt = this.rackSentAt[this.rackHead]!;
-      const idx = s & this.snd.mask;
-      const live = seqGeq(s, this.snd.una) && seqLt(s, this.snd.nxt) && (this.snd.state[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0 && this.snd.sentAt[idx] === sentAt;
-      if (live) {
-        // Nothing sent after it is known delivered yet.
-        if (this.deliveredSentAt < sentAt || (this.deliveredSentAt === sentAt && !seqLt(s, this.deliveredSeq))) return;
-        const due = sentAt + wait; // compared as computed, so the timer set here is due when it fires
-        if (now < due) {
-          this.timers[Timer.rack] = due;
-          return;
-        }
-        this.snd.queueRetransmit(s, true);
-      }
-      this.rackHead = (this.rackHead + 1) % size;
-      this.rackCount--;
-    }
+    this.timers[Timer.rack] = this.loss.rackDetect(now, this.rto.srttMs);
   }
 
   private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
@@ -879,9 +820,7 @@ export class Connection {
       this.counters.timeouts++;
       this.rto.backoff();
       this.cc.onTimeout(this.snd.nxt, this.outstanding);
-      this.gbnResend = true;
-      this.gbnFast = false;
-      this.gbnNext = this.snd.una;
+      this.loss.goBackFromUna('timeout');
       this.timers[Timer.retransmit] = now + this.rto.rtoMs;
       return;
     }
@@ -963,7 +902,7 @@ export class Connection {
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
     }
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
-      if (triggerAcked && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.markReceived(trigger, true);
+      if (triggerAcked && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.loss.markReceived(trigger, true);
       if (this.cfg.sack) {
         const st = this.snd.state;
         const mask = this.snd.mask;
@@ -973,16 +912,14 @@ export class Connection {
           if (seqLt(s, this.snd.una)) s = this.snd.una;
           // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
           const n = Math.min(seqDiff(e, s), seqDiff(this.snd.nxt, s), this.snd.cap);
-          for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.markReceived(seqAdd(s, k), false);
+          for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.loss.markReceived(seqAdd(s, k), false);
         }
       }
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
       // packets above it arrived), without waiting for the duplicate ACKs to add up.
       const threshold = this.cfg.dupAckThreshold;
-      if (this.cc.phase !== 'recovery' && threshold > 0 && seqDiff(this.sndHighestReceived, this.snd.una) > threshold && (this.snd.state[this.snd.una & this.snd.mask]! & S_ACKED) === 0) {
-        this.enterRecovery();
-      }
-      if (this.cc.phase === 'recovery') this.recoverHoles();
+      if (this.cc.phase !== 'recovery' && this.loss.isHeadLost(threshold)) this.enterRecovery();
+      if (this.cc.phase === 'recovery') this.loss.recoverHoles(threshold);
       this.rackDetect(now);
     }
   }
@@ -1001,10 +938,7 @@ export class Connection {
    */
   private onProbeTimeout(now: number): void {
     if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
-    const idx = this.snd.una & this.snd.mask;
-    const st = this.snd.state[idx]!;
-    if ((st & (S_ACKED | S_RTX_QUEUED)) !== 0 || (st & S_RTX_IN_RECOVERY) === 0) return;
-    this.snd.queueRetransmit(this.snd.una, true);
+    this.loss.probeHead();
   }
 
   private detectSpurious(now: number, idx: number, h: Header): void {
@@ -1012,57 +946,19 @@ export class Connection {
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
     // latest retransmission, the retransmissions after the echoed copy were not needed, and the
     // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
-    const tx = this.snd.tx[idx]!;
-    // Copies sent within the same microsecond carry the same timestamp (a simulated link without
-    // delay): the echo cannot tell them apart, so it says nothing about which one arrived.
-    if (this.snd.tsFirst[idx] === this.snd.tsLast[idx]) return;
-    let known = false;
-    if (h.tsEcr === this.snd.tsFirst[idx]) {
-      this.counters.retransmitsSpurious += tx - 1;
-      this.rto.clearBackoff();
-      known = true;
-    } else if (seqLt(h.tsEcr, this.snd.tsLast[idx]!)) {
-      this.counters.retransmitsSpurious += 1;
-      this.rto.clearBackoff();
-    } else if (h.tsEcr === this.snd.tsLast[idx]) {
-      // The latest retransmission made the round trip: the path works again, so the backoff ends.
-      this.rto.clearBackoff();
-      known = true;
-    }
+    const verdict = this.loss.eifel(idx, h.tsEcr);
+    if (verdict === 'unknown') return;
+    if (verdict === 'first-copy') this.counters.retransmitsSpurious += this.snd.tx[idx]! - 1;
+    else if (verdict === 'earlier-copy') this.counters.retransmitsSpurious += 1;
+    // Otherwise the latest retransmission made the round trip: the path works again, so the
+    // backoff ends too.
+    this.rto.clearBackoff();
     // The echo names the transmission that arrived, so its round trip is known even though the
     // packet was sent more than once: Karn's rule is for senders without timestamps (RFC 6298 (3),
     // RFC 7323 (4.1)). Without this sample, an RTO that a growing queue has overtaken would fire
     // spuriously for every packet, Eifel would undo every backoff, and no sample would ever
     // correct it.
-    if (known) this.takeRttSample(((tsFromNow(now) - h.tsEcr) >>> 0) / 1000);
-  }
-
-  /**
-   * Marks a packet as received. Only individual acknowledgments (an ACK's trigger) raise the highest
-   * packet known received: they arrive one per arrival, in arrival order, while the SACK blocks of
-   * a burst of ACKs all describe the receiver's state when the burst was sent, so they would make
-   * packets whose own ACKs are still coming look lost.
-   */
-  private markReceived(s: number, individual: boolean): void {
-    const idx = s & this.snd.mask;
-    const st = this.snd.state[idx]!;
-    if (st & S_ACKED) return;
-    this.noteDelivered(s, idx);
-    this.snd.state[idx] = st | S_ACKED;
-    this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
-    this.snd.receivedCount++;
-    if (!individual) return;
-    const after = seqAdd(s, 1);
-    if (seqGt(after, this.sndHighestReceived)) this.sndHighestReceived = after;
-  }
-
-  /** Packet `s` (slot `idx`) is known delivered: it may be the one sent last. */
-  private noteDelivered(s: number, idx: number): void {
-    const at = this.snd.sentAt[idx]!;
-    if (at > this.deliveredSentAt || (at === this.deliveredSentAt && seqGt(s, this.deliveredSeq))) {
-      this.deliveredSentAt = at;
-      this.deliveredSeq = s;
-    }
+    if (verdict !== 'earlier-copy') this.takeRttSample(((tsFromNow(now) - h.tsEcr) >>> 0) / 1000);
   }
 
   private onNewAck(now: number, ack: number): void {
@@ -1071,7 +967,7 @@ export class Connection {
       const idx = s & this.snd.mask;
       const st = this.snd.state[idx]!;
       if (st & S_ACKED) this.snd.receivedCount--;
-      else this.noteDelivered(s, idx);
+      else this.loss.noteDelivered(s, idx);
       if (st & S_FIN) this.onFinAcked(now);
       this.snd.state[idx] = 0;
       this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
@@ -1079,8 +975,7 @@ export class Connection {
     this.snd.una = ack;
     this.headRetransmits = 0;
     this.timers[Timer.probe] = null;
-    if (seqLt(this.sndHighestReceived, ack)) this.sndHighestReceived = ack;
-    if (seqLt(this.gbnNext, ack)) this.gbnNext = ack;
+    this.loss.onCumulativeAck(ack);
     if (this.cfg.rtoMode === 'fixed') this.rto.clearBackoff();
     this.persistBackoff = 0;
     // Go-back-N resent everything after the hole already, so any new ACK ends its recovery and the
@@ -1107,39 +1002,9 @@ export class Connection {
     // Packets resent in an earlier recovery keep their mark: their copies may still be in flight.
     // One lost again is found by rackDetect, the probe or the RTO.
     this.cc.onEnterRecovery(this.snd.nxt, this.outstanding);
-    if (this.cfg.protocol === 'sr') {
-      this.recoveryScan = this.snd.una;
-      const idx = this.snd.una & this.snd.mask;
-      if ((this.snd.state[idx]! & (S_ACKED | S_RTX_QUEUED)) === 0) {
-        this.snd.queueRetransmit(this.snd.una, true);
-        this.snd.state[idx] = this.snd.state[idx]! | S_RTX_IN_RECOVERY;
-      }
-      this.recoverHoles();
-    } else {
-      // Go-back-N: resend everything outstanding, starting at the oldest.
-      this.gbnResend = true;
-      this.gbnFast = true;
-      this.gbnNext = this.snd.una;
-    }
-  }
-
-  /**
-   * In recovery, resends once every hole with at least dupAckThreshold packets received above it
-   * (RFC 6675's IsLost, counted on individual acknowledgments).
-   */
-  private recoverHoles(): void {
-    if (seqLt(this.recoveryScan, this.snd.una)) this.recoveryScan = this.snd.una;
-    const bound = seqAdd(this.sndHighestReceived, -Math.max(1, this.cfg.dupAckThreshold) + 1);
-    while (seqLt(this.recoveryScan, bound)) {
-      const s = this.recoveryScan;
-      const idx = s & this.snd.mask;
-      const st = this.snd.state[idx]!;
-      if ((st & (S_ACKED | S_RTX_QUEUED | S_RTX_IN_RECOVERY)) === 0) {
-        this.snd.queueRetransmit(s, true);
-        this.snd.state[idx] = this.snd.state[idx]! | S_RTX_IN_RECOVERY;
-      }
-      this.recoveryScan = seqAdd(s, 1);
-    }
+    if (this.cfg.protocol === 'sr') this.loss.enterRecovery(this.cfg.dupAckThreshold);
+    // Go-back-N: resend everything outstanding, starting at the oldest.
+    else this.loss.goBackFromUna('fast');
   }
 
   private onFinAcked(now: number): void {
