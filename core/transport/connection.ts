@@ -42,6 +42,12 @@ import { seqAdd, seqDiff, seqGeq, seqGt, seqLt } from '../wire/seq.js';
 /** Where a connection is in its life. */
 export type ConnectionState = 'idle' | 'syn-sent' | 'syn-received' | 'established' | 'lingering' | 'closed' | 'failed';
 
+/**
+ * How far this side's close has got: open for writing, close() called, the FIN queued behind the
+ * data, the FIN acknowledged.
+ */
+type SendCloseState = 'open' | 'close-requested' | 'fin-queued' | 'fin-acked';
+
 /** What pollEvent reports. */
 export type ConnectionEvent =
   | { type: 'connected' }
@@ -140,8 +146,8 @@ export class Connection {
   // Handshake.
   private readonly iss: number;
   private synPayload: Uint8Array = new Uint8Array(0);
-  private synPending = false;
-  private synAckPending = false;
+  // The SYN (client) or SYN-ACK (server) is due.
+  private handshakeDue = false;
   private handshakeAttempts = 0;
   private handshakeSentAt = 0;
   private rstPending = false;
@@ -153,9 +159,7 @@ export class Connection {
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
   // Loss recovery over the send window: scoreboard, RACK, Eifel, go-back-N's resend.
   private readonly loss: LossRecovery;
-  private closeRequested = false;
-  private finQueued = false;
-  private finAcked = false;
+  private sendClose: SendCloseState = 'open';
   private probePending = false;
   private persistBackoff = 0;
   private readonly msgQueue: Uint8Array[] = [];
@@ -208,7 +212,7 @@ export class Connection {
     if (synPayload.length > this.cfg.mssBytes) throw new RangeError(`SYN payload of ${synPayload.length} bytes exceeds the MSS`);
     this.synPayload = synPayload;
     this.state = 'syn-sent';
-    this.synPending = true;
+    this.handshakeDue = true;
     this.timers[Timer.handshake] = now + this.rto.rtoMs;
     this.armIdle(now);
   }
@@ -224,7 +228,7 @@ export class Connection {
     this.rcv.read = this.rcv.nxt;
     this.rcv.highest = this.rcv.nxt;
     this.sndWndBytes = synWindowBytes;
-    this.synAckPending = true;
+    this.handshakeDue = true;
     this.timers[Timer.handshake] = now + this.rto.rtoMs;
     this.armIdle(now);
   }
@@ -234,7 +238,7 @@ export class Connection {
    * buffer is full). With messageEnd, the last byte taken ends a message if all bytes were taken.
    */
   write(src: Uint8Array, start: number, end: number, messageEnd = false): number {
-    if (this.closeRequested) throw new Error('write() after close()');
+    if (this.sendClose !== 'open') throw new Error('write() after close()');
     if (this.msgQueue.length > 0) this.drainMessageQueue();
     if (this.msgQueue.length > 0) return 0;
     return this.snd.copyIn(src, start, end, messageEnd);
@@ -245,7 +249,7 @@ export class Connection {
    * when `maxQueuedBytes` would be exceeded, so a caller can bound memory.
    */
   sendMessage(message: Uint8Array, maxQueuedBytes = 64 * 1024 * 1024): boolean {
-    if (this.closeRequested) throw new Error('sendMessage() after close()');
+    if (this.sendClose !== 'open') throw new Error('sendMessage() after close()');
     if (message.length === 0) throw new RangeError('empty messages are not supported');
     if (this.msgQueueBytes + message.length > maxQueuedBytes) return false;
     this.msgQueue.push(message);
@@ -266,7 +270,7 @@ export class Connection {
 
   /** No more data from this side: a FIN follows the data already written. */
   close(): void {
-    this.closeRequested = true;
+    if (this.sendClose === 'open') this.sendClose = 'close-requested';
   }
 
   /**
@@ -334,7 +338,7 @@ export class Connection {
 
   /** True once everything this side wrote, FIN included, has been acknowledged. */
   get isSendComplete(): boolean {
-    return this.finAcked;
+    return this.sendClose === 'fin-acked';
   }
 
   /** Aborts the connection: sends RST with the reason and fails. */
@@ -507,7 +511,7 @@ export class Connection {
         return;
       case PacketType.SYN:
         // Our SYN-ACK was lost: answer the retransmitted SYN again.
-        if (this.role === 'server' && this.state === 'syn-received') this.synAckPending = true;
+        if (this.role === 'server' && this.state === 'syn-received') this.handshakeDue = true;
         return;
       case PacketType.SYN_ACK:
         this.onSynAck(now, h);
@@ -547,13 +551,9 @@ export class Connection {
       return this.emitRst(now);
     }
     if (st === 'failed' || st === 'idle' || st === 'closed') return null;
-    if (this.synPending) {
-      this.synPending = false;
-      return this.emitSyn(now);
-    }
-    if (this.synAckPending) {
-      this.synAckPending = false;
-      return this.emitSynAck(now);
+    if (this.handshakeDue) {
+      this.handshakeDue = false;
+      return this.role === 'client' ? this.emitSyn(now) : this.emitSynAck(now);
     }
     if (st === 'syn-sent' || st === 'syn-received') return null;
     // Retransmissions first: they are already inside the window.
@@ -648,8 +648,7 @@ export class Connection {
       return;
     }
     this.rto.backoff();
-    if (this.state === 'syn-sent') this.synPending = true;
-    else this.synAckPending = true;
+    this.handshakeDue = true;
     this.timers[Timer.handshake] = now + this.rto.rtoMs;
   }
 
@@ -718,7 +717,7 @@ export class Connection {
 
   private fillSendBuffer(): void {
     if (this.msgQueue.length > 0) this.drainMessageQueue();
-    if (this.closeRequested && !this.finQueued && this.msgQueue.length === 0) {
+    if (this.sendClose === 'close-requested' && this.msgQueue.length === 0) {
       if (this.snd.openLen > 0) {
         if (seqDiff(this.snd.end, this.snd.una) >= this.snd.cap) return;
         this.snd.sealOpenSlot();
@@ -726,7 +725,7 @@ export class Connection {
       if (seqDiff(this.snd.end, this.snd.una) >= this.snd.cap) return;
       const idx = this.snd.end & this.snd.mask;
       this.snd.state[idx] = S_FIN;
-      this.finQueued = true;
+      this.sendClose = 'fin-queued';
       this.snd.sealOpenSlot();
     }
   }
@@ -1008,12 +1007,12 @@ export class Connection {
   }
 
   private onFinAcked(now: number): void {
-    this.finAcked = true;
+    this.sendClose = 'fin-acked';
     this.maybeFinish(now);
   }
 
   private maybeFinish(now: number): void {
-    if (!this.finAcked || this.rcv.peerFin === 'none' || this.state !== 'established') return;
+    if (this.sendClose !== 'fin-acked' || this.rcv.peerFin === 'none' || this.state !== 'established') return;
     // Both FINs are through. Linger to re-acknowledge a retransmitted FIN whose ACK was lost.
     this.state = 'lingering';
     this.timers[Timer.retransmit] = null;
