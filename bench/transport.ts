@@ -12,6 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TransferSummary } from '../core/transfer/setup.js';
+import { retransmissionsTotal } from '../core/transport/metrics.js';
 import type { ReceiverCpu } from './transport-peer.js';
 import { median, num, printTable } from './lib.js';
 import { HEADER_BYTES } from '../core/wire/packet.js';
@@ -81,7 +82,7 @@ async function sr(bytes: number, loss: number): Promise<Run> {
   const l = (await listener.result) as { measured: ReceiverCpu | null };
   if (summary.status !== 'complete' || summary.dataMatched !== true) throw new Error(`benchmark transfer ${summary.status}: ${summary.failure ?? 'data mismatch'}`);
   const tx = summary.sender;
-  return { bps: summary.goodputBps, cpu: perDatagram(summary.senderCpuUs, tx.packetsSent), receiver: receiverLoad(l.measured), resent: (tx.retransmitsTimeout + tx.retransmitsFast) / tx.dataPacketsSent };
+  return { bps: summary.goodputBps, cpu: perDatagram(summary.senderCpuUs, tx.packetsSent), receiver: receiverLoad(l.measured), resent: retransmissionsTotal(tx) / tx.dataPacketsSent };
 }
 
 /** Runs the transport benchmark and prints its table. */

@@ -65,3 +65,12 @@ export class ConnectionCounters {
   /** Largest RTT sample in ms. */
   rttMaxMs = 0;
 }
+
+/**
+ * Retransmissions of DATA and FIN packets, whatever found them lost: the timeout's and the fast
+ * ones. Spurious retransmissions are among them, not beside them. Takes a live ConnectionCounters
+ * or a copy of its fields (a summary).
+ */
+export function retransmissionsTotal(c: Pick<ConnectionCounters, 'retransmitsTimeout' | 'retransmitsFast'>): number {
+  return c.retransmitsTimeout + c.retransmitsFast;
+}

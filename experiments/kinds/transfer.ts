@@ -4,6 +4,7 @@
 
 import { TRANSFER_COLUMNS, TransferMeter } from '../../core/metrics/transfer-meter.js';
 import { linkDrops } from '../../core/impair/counters.js';
+import { retransmissionsTotal } from '../../core/transport/metrics.js';
 import { metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../../core/transfer/setup.js';
 import { buildSimTransfer } from '../../workloads/transfer/sim-transfer.js';
@@ -36,7 +37,7 @@ function scalarsOf(s: TransferSummary, kernelDrops: number): MetricRow {
     completed: s.status === 'complete' ? 1 : 0,
     goodput_bps: s.goodputBps,
     duration_s: s.durationS,
-    transmissions_per_packet: c.dataPacketsSent > 0 ? (c.dataPacketsSent + c.retransmitsTimeout + c.retransmitsFast) / c.dataPacketsSent : Number.NaN,
+    transmissions_per_packet: c.dataPacketsSent > 0 ? (c.dataPacketsSent + retransmissionsTotal(c)) / c.dataPacketsSent : Number.NaN,
     retransmits_timeout: c.retransmitsTimeout,
     retransmits_fast: c.retransmitsFast,
     retransmits_spurious: c.retransmitsSpurious,
