@@ -902,18 +902,7 @@ export class Connection {
     }
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
       if (triggerAcked && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.loss.markReceived(trigger, true);
-      if (this.cfg.sack) {
-        const st = this.snd.state;
-        const mask = this.snd.mask;
-        for (let i = 0; i < h.sackCount; i++) {
-          let s = h.sack[2 * i]!;
-          const e = h.sack[2 * i + 1]!;
-          if (seqLt(s, this.snd.una)) s = this.snd.una;
-          // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
-          const n = Math.min(seqDiff(e, s), seqDiff(this.snd.nxt, s), this.snd.cap);
-          for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.loss.markReceived(seqAdd(s, k), false);
-        }
-      }
+      if (this.cfg.sack && h.sackCount > 0) this.loss.onSackBlocks(h.sack, h.sackCount);
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
       // packets above it arrived), without waiting for the duplicate ACKs to add up.
       const threshold = this.cfg.dupAckThreshold;

@@ -71,6 +71,21 @@ export class LossRecovery {
     if (seqGt(after, this.highestReceived)) this.highestReceived = after;
   }
 
+  /** Marks every packet of the first `count` SACK blocks (start, end pairs in `sack`) as received. */
+  onSackBlocks(sack: Uint32Array, count: number): void {
+    const snd = this.snd;
+    const st = snd.state;
+    const mask = snd.mask;
+    for (let i = 0; i < count; i++) {
+      let s = sack[2 * i]!;
+      const e = sack[2 * i + 1]!;
+      if (seqLt(s, snd.una)) s = snd.una;
+      // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
+      const n = Math.min(seqDiff(e, s), seqDiff(snd.nxt, s), snd.cap);
+      for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.markReceived(seqAdd(s, k), false);
+    }
+  }
+
   /** Packet `s` (slot `idx`) is known delivered: it may be the one sent last. */
   noteDelivered(s: number, idx: number): void {
     const at = this.snd.sentAt[idx]!;
