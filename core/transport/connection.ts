@@ -15,7 +15,7 @@
 // The send and receive windows live in typed-array rings indexed by `seq & mask`.
 
 import { RtoEstimator } from './rto.js';
-import { TIMER_KINDS, Timer, isExpired, newTimerTable, nextDeadline, stopAll, type TimerKind, type TimerTable } from './timers.js';
+import { TIMER_KINDS, Timer, TimerTable, type TimerKind } from './timers.js';
 import { ConnectionCounters } from './metrics.js';
 import { CongestionControl } from './congestion.js';
 import { S_ACKED, S_FIN, S_MSG_END, S_RTX_FAST, S_RTX_IN_RECOVERY, S_RTX_QUEUED, SendWindow } from './send-window.js';
@@ -140,7 +140,7 @@ export class Connection {
   private cfg: TransportConfig;
   private readonly rto: RtoEstimator;
   private readonly cc: CongestionControl;
-  private readonly timers: TimerTable = newTimerTable();
+  private readonly timers = new TimerTable();
   private readonly events: ConnectionEvent[] = [];
 
   // Handshake.
@@ -213,7 +213,7 @@ export class Connection {
     this.synPayload = synPayload;
     this.state = 'syn-sent';
     this.handshakeDue = true;
-    this.timers[Timer.handshake] = now + this.rto.rtoMs;
+    this.timers.set(Timer.handshake, now + this.rto.rtoMs);
     this.armIdle(now);
   }
 
@@ -229,7 +229,7 @@ export class Connection {
     this.rcv.highest = this.rcv.nxt;
     this.sndWndBytes = synWindowBytes;
     this.handshakeDue = true;
-    this.timers[Timer.handshake] = now + this.rto.rtoMs;
+    this.timers.set(Timer.handshake, now + this.rto.rtoMs);
     this.armIdle(now);
   }
 
@@ -450,7 +450,7 @@ export class Connection {
       rtoMs: this.rtoMs,
       cwndPackets: this.cc.cwnd,
       ssthreshPackets: this.cc.ssthresh,
-      retransmitTimerMs: this.timers[Timer.retransmit],
+      retransmitTimerMs: this.timers.get(Timer.retransmit),
     };
   }
 
@@ -463,7 +463,7 @@ export class Connection {
 
   /** Earliest deadline of the timer table, or null when no timer runs. */
   pollTimeout(): number | null {
-    return nextDeadline(this.timers);
+    return this.timers.next();
   }
 
   /**
@@ -474,8 +474,8 @@ export class Connection {
     const t = this.timers;
     for (let i = 0; i < TIMER_KINDS.length; i++) {
       const kind = TIMER_KINDS[i]!;
-      if (!isExpired(t, kind, now)) continue;
-      t[kind] = null;
+      if (!t.isExpired(kind, now)) continue;
+      t.stop(kind);
       this.onTimer(kind, now);
     }
   }
@@ -632,7 +632,7 @@ export class Connection {
         return;
       case Timer.linger:
         this.state = 'closed';
-        stopAll(this.timers);
+        this.timers.stopAll();
         this.events.push({ type: 'closed' });
         return;
     }
@@ -649,7 +649,7 @@ export class Connection {
     }
     this.rto.backoff();
     this.handshakeDue = true;
-    this.timers[Timer.handshake] = now + this.rto.rtoMs;
+    this.timers.set(Timer.handshake, now + this.rto.rtoMs);
   }
 
   private onSynAck(now: number, h: Header): void {
@@ -672,7 +672,7 @@ export class Connection {
 
   private onEstablished(): void {
     this.state = 'established';
-    this.timers[Timer.handshake] = null;
+    this.timers.stop(Timer.handshake);
     this.rto.clearBackoff();
     this.events.push({ type: 'connected' });
   }
@@ -760,7 +760,7 @@ export class Connection {
 
   /** RACK (LossRecovery.rackDetect): queues lost retransmissions and arms the rack timer. */
   private rackDetect(now: number): void {
-    this.timers[Timer.rack] = this.loss.rackDetect(now, this.rto.srttMs);
+    this.timers.set(Timer.rack, this.loss.rackDetect(now, this.rto.srttMs));
   }
 
   private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
@@ -804,11 +804,11 @@ export class Connection {
     const deadline = now + this.rto.rtoMs;
     if (this.cfg.protocol === 'sr') {
       this.snd.deadline[idx] = deadline;
-      const armed = this.timers[Timer.retransmit];
-      if (armed === null || deadline < armed) this.timers[Timer.retransmit] = deadline;
-    } else if (this.timers[Timer.retransmit] === null) {
+      const armed = this.timers.get(Timer.retransmit);
+      if (armed === null || deadline < armed) this.timers.set(Timer.retransmit, deadline);
+    } else if (this.timers.isStopped(Timer.retransmit)) {
       // Go-back-N and stop-and-wait: one timer, for the oldest packet in flight.
-      this.timers[Timer.retransmit] = deadline;
+      this.timers.set(Timer.retransmit, deadline);
     }
   }
 
@@ -820,7 +820,7 @@ export class Connection {
       this.rto.backoff();
       this.cc.onTimeout(this.snd.nxt, this.outstanding);
       this.loss.goBackFromUna('timeout');
-      this.timers[Timer.retransmit] = now + this.rto.rtoMs;
+      this.timers.set(Timer.retransmit, now + this.rto.rtoMs);
       return;
     }
     // Selective repeat: every packet has its own deadline; resend those that passed.
@@ -851,18 +851,18 @@ export class Connection {
       }
       this.cc.onTimeout(this.snd.nxt, this.outstanding);
     }
-    this.timers[Timer.retransmit] = next === Number.POSITIVE_INFINITY ? null : next;
+    this.timers.set(Timer.retransmit, next === Number.POSITIVE_INFINITY ? null : next);
   }
 
   private maybeArmPersist(now: number): void {
     const hasData = this.snd.nxt !== this.snd.end || this.snd.openLen > 0 || this.msgQueue.length > 0;
     if (hasData && this.outstanding === 0 && Math.floor(this.sndWndBytes / this.cfg.mssBytes) === 0) {
-      if (this.timers[Timer.persist] === null && !this.probePending) {
+      if (this.timers.isStopped(Timer.persist) && !this.probePending) {
         const backoff = 2 ** this.persistBackoff;
-        this.timers[Timer.persist] = now + Math.min(this.rto.rtoMs * backoff, this.cfg.rtoMsMax);
+        this.timers.set(Timer.persist, now + Math.min(this.rto.rtoMs * backoff, this.cfg.rtoMsMax));
       }
     } else {
-      this.timers[Timer.persist] = null;
+      this.timers.stop(Timer.persist);
       this.persistBackoff = 0;
     }
   }
@@ -891,11 +891,11 @@ export class Connection {
     if (seqGt(ack, this.snd.una)) {
       this.onNewAck(now, ack);
       this.sndWndBytes = h.windowBytes;
-      if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers.stop(Timer.persist);
     } else if (ack === this.snd.una) {
       const windowChanged = h.windowBytes !== this.sndWndBytes;
       this.sndWndBytes = h.windowBytes;
-      if (h.windowBytes >= this.cfg.mssBytes) this.timers[Timer.persist] = null;
+      if (h.windowBytes >= this.cfg.mssBytes) this.timers.stop(Timer.persist);
       // RFC 5681 (2): a duplicate ACK carries no data, does not move the window, and arrives
       // while data is outstanding.
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
@@ -915,7 +915,7 @@ export class Connection {
   /** Probe timeout: twice the smoothed RTT, as RFC 8985 (7.2) sets it. */
   private armProbe(now: number): void {
     const srtt = this.rto.srttMs;
-    this.timers[Timer.probe] = Number.isNaN(srtt) ? null : now + Math.max(2 * srtt, 0.05);
+    this.timers.set(Timer.probe, Number.isNaN(srtt) ? null : now + Math.max(2 * srtt, 0.05));
   }
 
   /**
@@ -962,7 +962,7 @@ export class Connection {
     }
     this.snd.una = ack;
     this.headRetransmits = 0;
-    this.timers[Timer.probe] = null;
+    this.timers.stop(Timer.probe);
     this.loss.onCumulativeAck(ack);
     if (this.cfg.rtoMode === 'fixed') this.rto.clearBackoff();
     this.persistBackoff = 0;
@@ -971,8 +971,8 @@ export class Connection {
     // (3.2 step 5)) keep it, and recoverHoles() resends the next hole.
     this.cc.onNewAck(ack, acked, this.cfg.protocol !== 'sr');
     // Restart the go-back-N timer for the new oldest packet (RFC 6298 (5.3)).
-    if (this.cfg.protocol !== 'sr') this.timers[Timer.retransmit] = this.outstanding > 0 ? now + this.rto.rtoMs : null;
-    else if (this.outstanding === 0) this.timers[Timer.retransmit] = null;
+    if (this.cfg.protocol !== 'sr') this.timers.set(Timer.retransmit, this.outstanding > 0 ? now + this.rto.rtoMs : null);
+    else if (this.outstanding === 0) this.timers.stop(Timer.retransmit);
   }
 
   private onDupAck(): void {
@@ -1004,10 +1004,10 @@ export class Connection {
     if (this.sendClose !== 'fin-acked' || this.rcv.peerFin === 'none' || this.state !== 'established') return;
     // Both FINs are through. Linger to re-acknowledge a retransmitted FIN whose ACK was lost.
     this.state = 'lingering';
-    this.timers[Timer.retransmit] = null;
-    this.timers[Timer.persist] = null;
-    this.timers[Timer.idle] = null;
-    this.timers[Timer.linger] = now + Math.min(2 * this.rto.rtoMs, LINGER_MS_MAX);
+    this.timers.stop(Timer.retransmit);
+    this.timers.stop(Timer.persist);
+    this.timers.stop(Timer.idle);
+    this.timers.set(Timer.linger, now + Math.min(2 * this.rto.rtoMs, LINGER_MS_MAX));
   }
 
   private takeRttSample(rttMs: number): void {
@@ -1074,7 +1074,7 @@ export class Connection {
         this.rcv.ackTrigger = s;
         this.rcv.tsEcho = h.tsVal;
         if (++this.rcv.unacked >= this.cfg.ackEveryPackets) this.rcv.ackPending = true;
-        else if (this.timers[Timer.delayedAck] === null) this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
+        else if (this.timers.isStopped(Timer.delayedAck)) this.timers.set(Timer.delayedAck, now + this.cfg.ackDelayMs);
         return;
       }
       // A new hole: first report the arrivals still waiting for a paced ACK (their block is about
@@ -1082,7 +1082,7 @@ export class Connection {
       if (this.rcv.unacked > 0) {
         this.rcv.ackNow(this.rcv.ackTrigger, this.rcv.tsEcho);
         this.rcv.unacked = 0;
-        this.timers[Timer.delayedAck] = null;
+        this.timers.stop(Timer.delayedAck);
       }
       this.rcv.ackNow(s, h.tsVal);
       return;
@@ -1112,8 +1112,8 @@ export class Connection {
     // or after the delayed-ACK time.
     if (hadGap || isFin || this.rcv.peerFin !== 'none' || this.rcv.unacked >= this.cfg.ackEveryPackets) {
       this.rcv.ackPending = true;
-    } else if (this.timers[Timer.delayedAck] === null) {
-      this.timers[Timer.delayedAck] = now + this.cfg.ackDelayMs;
+    } else if (this.timers.isStopped(Timer.delayedAck)) {
+      this.timers.set(Timer.delayedAck, now + this.cfg.ackDelayMs);
     }
     if (this.rcv.peerFin !== 'none') this.maybeFinish(now);
   }
@@ -1121,7 +1121,7 @@ export class Connection {
   private clearAckPending(): void {
     this.rcv.ackPending = false;
     this.rcv.unacked = 0;
-    this.timers[Timer.delayedAck] = null;
+    this.timers.stop(Timer.delayedAck);
   }
 
   private maybeWindowUpdate(): void {
@@ -1207,14 +1207,14 @@ export class Connection {
   // ---------------------------------------------------------------- timers and failure
 
   private armIdle(now: number): void {
-    this.timers[Timer.idle] = this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null;
+    this.timers.set(Timer.idle, this.cfg.idleTimeoutMs > 0 && this.state !== 'lingering' ? now + this.cfg.idleTimeoutMs : null);
   }
 
   private fail(error: ConnectionError, notifyPeer: boolean): void {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.state = 'failed';
     this.failure = error;
-    stopAll(this.timers);
+    this.timers.stopAll();
     this.events.push({ type: 'failed', error });
     if (notifyPeer) this.rstPending = true;
   }

@@ -30,33 +30,61 @@ export type TimerKind = (typeof Timer)[keyof typeof Timer];
 /** Every timer kind, in the order handleTimeout fires them. */
 export const TIMER_KINDS: readonly TimerKind[] = Object.values(Timer).sort((a, b) => a - b);
 
-/** The deadline of each timer in ms, null while it is stopped. */
-export type TimerTable = Record<TimerKind, number | null>;
+/**
+ * The deadline of each timer in ms, as quinn's `[Option<Instant>; N]`: a Float64Array indexed by
+ * the kind, NaN while a timer is stopped. Deadlines are set for almost every datagram (the idle
+ * timer on each arrival, the retransmission timer on each send); a typed array stores each double
+ * in place, where an object or array that also holds null would box it into a new heap number.
+ */
+export class TimerTable {
+  private readonly at = new Float64Array(TIMER_KINDS.length).fill(Number.NaN);
 
-/** A table with every timer stopped. */
-export function newTimerTable(): TimerTable {
-  const table = {} as TimerTable;
-  for (const kind of TIMER_KINDS) table[kind] = null;
-  return table;
-}
-
-/** The earliest deadline, or null when no timer runs. */
-export function nextDeadline(table: TimerTable): number | null {
-  let min: number | null = null;
-  for (let i = 0; i < TIMER_KINDS.length; i++) {
-    const at = table[TIMER_KINDS[i]!];
-    if (at !== null && (min === null || at < min)) min = at;
+  /** The deadline of `kind`, or null while it is stopped. */
+  get(kind: TimerKind): number | null {
+    const at = this.at[kind]!;
+    return at === at ? at : null;
   }
-  return min;
-}
 
-/** True when timer `kind` runs and its deadline is at or before `now`. */
-export function isExpired(table: TimerTable, kind: TimerKind, now: number): boolean {
-  const at = table[kind];
-  return at !== null && at <= now;
-}
+  /** Sets the deadline of `kind`; null stops it. */
+  set(kind: TimerKind, at: number | null): void {
+    this.at[kind] = at === null ? Number.NaN : at;
+  }
 
-/** Stops every timer. */
-export function stopAll(table: TimerTable): void {
-  for (let i = 0; i < TIMER_KINDS.length; i++) table[TIMER_KINDS[i]!] = null;
+  /** Stops `kind`. */
+  stop(kind: TimerKind): void {
+    this.at[kind] = Number.NaN;
+  }
+
+  /** True while `kind` is stopped. */
+  isStopped(kind: TimerKind): boolean {
+    const at = this.at[kind]!;
+    return at !== at;
+  }
+
+  /** True when `kind` runs and its deadline is at or before `now`. */
+  isExpired(kind: TimerKind, now: number): boolean {
+    return this.at[kind]! <= now; // false for NaN: a stopped timer never expires
+  }
+
+  /** The earliest deadline, or null when no timer runs. */
+  next(): number | null {
+    // TIMER_KINDS are the indices 0 .. n - 1, so this walks the array itself; NaN (stopped)
+    // compares false and is skipped.
+    const deadlines = this.at;
+    let min = Number.POSITIVE_INFINITY;
+    let running = false;
+    for (let i = 0; i < deadlines.length; i++) {
+      const at = deadlines[i]!;
+      if (at <= min) {
+        min = at;
+        running = true;
+      }
+    }
+    return running ? min : null;
+  }
+
+  /** Stops every timer. */
+  stopAll(): void {
+    this.at.fill(Number.NaN);
+  }
 }
