@@ -36,7 +36,7 @@ describe('analytic agreement (simulator)', () => {
   });
 
   it.each([0.05, 0.2, 0.4])('selective repeat sends 1/(1-p) transmissions per packet at Bernoulli loss p = %f', (p) => {
-    const s = runSimTransfer(setup({ protocol: 'sr', windowPackets: 64, rcvBufferBytes: 128 * MSS, rtoMsMax: 2000 }, { delayMs: 10, lossProbability: p }, { delayMs: 10 }, 8000, 3));
+    const s = runSimTransfer(setup({ protocol: 'sr', windowPackets: 64, rcvBufferBytes: 128 * MSS, rtoMsMax: 2000 }, { delayMs: 10, lossProbability: p }, { delayMs: 10 }, 8000, 1));
     expect(s.status).toBe('complete');
     expect(s.dataMatched).toBe(true);
     const c = s.sender;

@@ -11,9 +11,15 @@
 //      reordered datagram (reorderProbability) is held back by reorderDelayMs and overtaken.
 //   6. Corruption: corruptBits random bits of the copy are flipped.
 // Datagrams are copied into pooled buffers on send; the caller releases each delivered handle.
+//
+// Each random stage draws from its own generator, derived from the link's seed, and draws for
+// every datagram offered (and for every copy of a duplicated one) whatever the other stages
+// decide: its k-th decision always concerns the k-th datagram. A drop by the queue, which
+// depends on timing and so differs between real sockets and the simulator, therefore shifts no
+// other decision: the same seed gives each datagram the same fate at every other stage.
 
 import { IP_UDP_OVERHEAD_BYTES, type ImpairmentConfig } from './config.js';
-import { Rng } from '../util/rng.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { LinkCounters } from './counters.js';
 
 /** Why the link dropped a datagram. */
@@ -46,6 +52,17 @@ export interface InFlightDatagram {
   bytes: Uint8Array;
 }
 
+/** The generators of the stages a datagram's copies pass one by one (one set per copy). */
+interface CopyStreams {
+  readonly jitter: Rng;
+  readonly reorder: Rng;
+  readonly corrupt: Rng;
+}
+
+function copyStreams(seed: number, copy: string): CopyStreams {
+  return { jitter: new Rng(deriveSeed(seed, `jitter${copy}`)), reorder: new Rng(deriveSeed(seed, `reorder${copy}`)), corrupt: new Rng(deriveSeed(seed, `corrupt${copy}`)) };
+}
+
 /** Optional observer of every datagram's fate (packet ladder, pcap capture). */
 export interface LinkTracer {
   /**
@@ -73,8 +90,18 @@ export class Link {
   tracer: LinkTracer | null = null;
 
   private cfg: ImpairmentConfig;
-  private readonly rng: Rng;
+  // One generator per stage (see the top of the file). A duplicate copy has generators of its
+  // own, so that duplicating a datagram shifts no later datagram's jitter, reordering or corruption.
+  private readonly lossRng: Rng;
+  private readonly burstRng: Rng;
+  private readonly duplicateRng: Rng;
+  private readonly firstCopy: CopyStreams;
+  private readonly duplicateCopy: CopyStreams;
   private burstBad = false;
+  // What drawCopy drew for the copy at hand besides its flags: its jitter, and how many of the
+  // bits in `flipped` to flip.
+  private copyJitterMs = 0;
+  private copyFlips = 0;
 
   // Bottleneck: departures of the datagrams still queued, FIFO.
   private busyUntil = 0;
@@ -121,7 +148,11 @@ export class Link {
 
   constructor(config: ImpairmentConfig, seed: number) {
     this.cfg = { ...config };
-    this.rng = new Rng(seed);
+    this.lossRng = new Rng(deriveSeed(seed, 'loss'));
+    this.burstRng = new Rng(deriveSeed(seed, 'burst'));
+    this.duplicateRng = new Rng(deriveSeed(seed, 'duplicate'));
+    this.firstCopy = copyStreams(seed, '');
+    this.duplicateCopy = copyStreams(seed, ' duplicate');
   }
 
   /** The current impairment (a copy). */
@@ -159,38 +190,90 @@ export class Link {
     c.offeredPackets++;
     c.offeredBytes += len;
     const index = this.sendIndex++;
+    // Every stage draws before any drops the datagram (see the top of the file).
+    const lost = cfg.lossProbability > 0 && this.lossRng.uniform() < cfg.lossProbability;
+    const burstLost = (cfg.burstEnterProbability > 0 || this.burstBad) && this.burstLoses();
+    const copies = cfg.duplicateProbability > 0 && this.duplicateRng.uniform() < cfg.duplicateProbability ? 2 : 1;
     if (cfg.mtuBytes > 0 && len + IP_UDP_OVERHEAD_BYTES > cfg.mtuBytes) {
       c.dropsMtu++;
-      this.tracer?.dropped(now, bytes, from, to, 'mtu', now);
+      this.dropBeforeQueue(now, bytes, from, to, 'mtu', copies);
       return;
     }
-    const rng = this.rng;
-    if (cfg.lossProbability > 0 && rng.uniform() < cfg.lossProbability) {
+    if (lost) {
       c.dropsRandom++;
-      this.tracer?.dropped(now, bytes, from, to, 'random', now);
+      this.dropBeforeQueue(now, bytes, from, to, 'random', copies);
       return;
     }
-    if (cfg.burstEnterProbability > 0 || this.burstBad) {
-      // Gilbert-Elliott as netem's gemodel: the state at arrival decides the loss, after the
-      // transition for the next datagram has been drawn.
-      const bad = this.burstBad;
-      if (bad) {
-        if (rng.uniform() < cfg.burstExitProbability) this.burstBad = false;
-      } else if (rng.uniform() < cfg.burstEnterProbability) {
-        this.burstBad = true;
-      }
-      const p = bad ? cfg.burstLossBad : cfg.burstLossGood;
-      if (p > 0 && rng.uniform() < p) {
-        c.dropsBurst++;
-        this.tracer?.dropped(now, bytes, from, to, 'burst', now);
-        return;
-      }
+    if (burstLost) {
+      c.dropsBurst++;
+      this.dropBeforeQueue(now, bytes, from, to, 'burst', copies);
+      return;
     }
-    const copies = cfg.duplicateProbability > 0 && rng.uniform() < cfg.duplicateProbability ? 2 : 1;
     for (let k = 0; k < copies; k++) {
       if (k === 1) c.duplicated++;
-      this.enqueue(now, bytes, from, to, index, k === 1 ? DeliveryFlag.DUPLICATE : 0);
+      this.enqueue(now, bytes, from, to, index, k);
     }
+  }
+
+  /** Drops a datagram before the queue, drawing what its copies would have drawn after it. */
+  private dropBeforeQueue(now: number, bytes: Uint8Array, from: number, to: number, reason: DropReason, copies: number): void {
+    for (let k = 0; k < copies; k++) this.drawCopy(k, bytes.length);
+    this.tracer?.dropped(now, bytes, from, to, reason, now);
+  }
+
+  /**
+   * One step of Gilbert-Elliott as netem's gemodel: the state at arrival decides the loss, after
+   * the transition for the next datagram has been drawn. True when the datagram is lost.
+   */
+  private burstLoses(): boolean {
+    const cfg = this.cfg;
+    const rng = this.burstRng;
+    const bad = this.burstBad;
+    if (bad) {
+      if (rng.uniform() < cfg.burstExitProbability) this.burstBad = false;
+    } else if (rng.uniform() < cfg.burstEnterProbability) {
+      this.burstBad = true;
+    }
+    const p = bad ? cfg.burstLossBad : cfg.burstLossGood;
+    return p > 0 && rng.uniform() < p;
+  }
+
+  /**
+   * Draws the fate of copy `k` (0, or 1 for the duplicate) of a datagram of `len` bytes at the
+   * stages after the queue, and returns it as flags (HELD_BACK, CORRUPTED); its jitter goes to
+   * copyJitterMs when jitter is on, the bits to flip to `flipped`. Drawn for every copy, even
+   * one dropped before those stages, so that no drop shifts them.
+   */
+  private drawCopy(k: number, len: number): number {
+    const cfg = this.cfg;
+    const s = k === 0 ? this.firstCopy : this.duplicateCopy;
+    if (cfg.jitterMs > 0) this.copyJitterMs = cfg.jitterDistribution === 'normal' ? s.jitter.normal() * cfg.jitterMs : (s.jitter.uniform() * 2 - 1) * cfg.jitterMs;
+    let drawn = 0;
+    if (cfg.reorderProbability > 0 && s.reorder.uniform() < cfg.reorderProbability) drawn = DeliveryFlag.HELD_BACK;
+    if (cfg.corruptProbability > 0 && s.corrupt.uniform() < cfg.corruptProbability) {
+      this.pickFlips(s.corrupt, len);
+      drawn |= DeliveryFlag.CORRUPTED;
+    }
+    return drawn;
+  }
+
+  /** Draws the bits a corruption flips into `flipped` (copyFlips of them), distinct. */
+  private pickFlips(rng: Rng, len: number): void {
+    // Distinct positions: flipping one bit twice would give back the original datagram.
+    const bits = len * 8;
+    const n = Math.min(this.cfg.corruptBits, bits);
+    const picked = this.flipped;
+    for (let i = 0; i < n; i++) {
+      let bit = rng.below(bits);
+      for (let j = 0; j < i; j++) {
+        if (picked[j] === bit) {
+          bit = rng.below(bits);
+          j = -1;
+        }
+      }
+      picked[i] = bit;
+    }
+    this.copyFlips = n;
   }
 
   /** Earliest arrival time in flight, or null when the link is empty. */
@@ -422,10 +505,12 @@ export class Link {
     this.freeSlots[this.freeCount++] = handle;
   }
 
-  private enqueue(now: number, bytes: Uint8Array, from: number, to: number, index: number, flags: number): void {
+  private enqueue(now: number, bytes: Uint8Array, from: number, to: number, index: number, copy: number): void {
     const cfg = this.cfg;
     const c = this.counters;
     const len = bytes.length;
+    let flags: number = copy === 1 ? DeliveryFlag.DUPLICATE : 0;
+    const drawn = this.drawCopy(copy, len);
     if (this.bytesInFlight + len > LINK_MEMORY_CAP_BYTES) {
       c.dropsMemory++;
       this.tracer?.dropped(now, bytes, from, to, 'memory', now);
@@ -445,11 +530,8 @@ export class Link {
       this.queuePush(depart, len);
     }
     let arrive = depart + cfg.delayMs;
-    if (cfg.jitterMs > 0) {
-      const j = cfg.jitterDistribution === 'normal' ? this.rng.normal() * cfg.jitterMs : (this.rng.uniform() * 2 - 1) * cfg.jitterMs;
-      arrive = Math.max(depart, arrive + j);
-    }
-    if (cfg.reorderProbability > 0 && this.rng.uniform() < cfg.reorderProbability) {
+    if (cfg.jitterMs > 0) arrive = Math.max(depart, arrive + this.copyJitterMs);
+    if ((drawn & DeliveryFlag.HELD_BACK) !== 0) {
       c.heldBack++;
       arrive += cfg.reorderDelayMs;
       flags |= DeliveryFlag.HELD_BACK;
@@ -459,30 +541,20 @@ export class Link {
       if (arrive < this.lastArrival) arrive = this.lastArrival;
       this.lastArrival = arrive;
     }
-    const copy = this.takeBuffer(len);
-    copy.set(bytes);
-    if (cfg.corruptProbability > 0 && this.rng.uniform() < cfg.corruptProbability) {
+    const buf = this.takeBuffer(len);
+    buf.set(bytes);
+    if ((drawn & DeliveryFlag.CORRUPTED) !== 0) {
       c.corrupted++;
       flags |= DeliveryFlag.CORRUPTED;
-      // Distinct positions: flipping one bit twice would give back the original datagram.
-      const bits = len * 8;
-      const n = Math.min(cfg.corruptBits, bits);
       const picked = this.flipped;
-      for (let i = 0; i < n; i++) {
-        let bit = this.rng.below(bits);
-        for (let j = 0; j < i; j++) {
-          if (picked[j] === bit) {
-            bit = this.rng.below(bits);
-            j = -1;
-          }
-        }
-        picked[i] = bit;
-        copy[bit >>> 3] = copy[bit >>> 3]! ^ (1 << (bit & 7));
+      for (let i = 0; i < this.copyFlips; i++) {
+        const bit = picked[i]!;
+        buf[bit >>> 3] = buf[bit >>> 3]! ^ (1 << (bit & 7));
       }
     }
     this.bytesInFlight += len;
     const slot = this.allocSlot();
-    this.slotData[slot] = copy;
+    this.slotData[slot] = buf;
     this.slotTo[slot] = to;
     this.slotFrom[slot] = from;
     this.slotIndex[slot] = index;
@@ -506,7 +578,7 @@ export class Link {
       // The difference between the offered bytes and the copy is what the receiver will see,
       // whichever way the bits were drawn. Without a tracer any entry left from an earlier
       // datagram in this slot is dropped, so a tracer attached later never reads a stale one.
-      if (this.tracer !== null) this.flips.set(slot, differingBits(bytes, copy));
+      if (this.tracer !== null) this.flips.set(slot, differingBits(bytes, buf));
       else this.flips.delete(slot);
     }
     if (planned?.action === 'delay') {
