@@ -198,15 +198,18 @@ export function buildSimStream(setup: StreamSetup, wrapReceiver: (e: Endpoint) =
 /** Summary of a simulated stream that ran (kernel drops are the simulated receive buffer's; none without one). */
 export function summarizeSimStream(setup: StreamSetup, s: SimStream, stopped: boolean, kernelDropsReceiver = 0): StreamSummary {
   const summary = summarize('sim', setup, s.sender, stopped, s.forward, 0, 0);
-  if (summary.receiver !== null) summary.receiver = { ...summary.receiver, kernelDrops: kernelDropsReceiver };
+  // A datagram corrupted in its header is caught by the listener before any session sees it: the
+  // listener of a simulated stream serves that stream alone, so its catches are the stream's too.
+  if (summary.receiver !== null) summary.receiver = { ...summary.receiver, kernelDrops: kernelDropsReceiver, checksumFailures: summary.receiver.checksumFailures + s.listener.counters.checksumFailures };
   return summary;
 }
 
-/** Runs a stream in the simulator; `capture` records both link directions (the caller closes it). */
-export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void, capture?: Capture): StreamSummary {
+/** Runs a stream in the simulator; `capture` records both link directions (the caller closes it); `onBuild` sees it wired (to attach tracers: the auditor). */
+export function runSimStream(setup: StreamSetup, onSample?: (s: StreamSample) => void, capture?: Capture, onBuild?: (w: SimStream) => void): StreamSummary {
   const w = buildSimStream(setup);
   const { sim, sender, forward, reverse } = w;
   if (capture !== undefined) captureSimLinks(capture, forward, reverse, 'reports');
+  onBuild?.(w);
   const meter = new StreamMeter(sender, forward, () => 0, 0);
   let next = setup.intervalMs;
   if (onSample !== undefined) {

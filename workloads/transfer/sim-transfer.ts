@@ -19,6 +19,8 @@ export interface TransferHooks {
   onSample?(sample: TransferSample): void;
   /** Records every datagram of both link directions (the caller closes it). */
   capture?: Capture;
+  /** Called once the transfer is wired, before it starts (to attach tracers: the auditor). */
+  onBuild?(t: SimTransfer): void;
 }
 
 /** The pieces of a simulated transfer, for callers that drive or inspect it themselves. */
@@ -76,6 +78,7 @@ export function runSimTransfer(setup: TransferSetup, hooks: TransferHooks = {}):
   const t = buildSimTransfer(setup);
   const { sim, sender } = t;
   if (hooks.capture !== undefined) captureSimLinks(hooks.capture, t.forward, t.reverse);
+  hooks.onBuild?.(t);
   const receiverView = () => {
     const r = t.receiver();
     return r === null ? null : { counters: t.receiverCounters()!, rcvBufferedBytes: r.conn.rcvBufferedBytes };

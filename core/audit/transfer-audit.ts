@@ -1,0 +1,286 @@
+// The auditor of a simulated transfer: the simulator knows every datagram's fate, so after a trial
+// the counters the lab reports can be recomputed from that ground truth and compared. A recorder
+// rides on each link direction (a LinkTracer) and keeps, for every datagram, what it was (its type
+// and sequence number, read from the bytes as they were sent) and what became of it; auditTransfer
+// then recounts first transmissions, retransmissions (and which of them were spurious), the
+// receiver's duplicates and out-of-order packets, drops by reason, corruptions caught, and checks
+// that every DATA packet the link dropped was sent again. A mismatch names the counter and both
+// values. Auditing costs an object per datagram: it is for tests and the swarm, not for runs.
+
+import type { DropReason, LinkTracer } from '../impair/link.js';
+import type { LinkCounters } from '../impair/counters.js';
+import type { TransferSummary } from '../transfer/setup.js';
+import { PacketType, newHeader, parseInto } from '../wire/packet.js';
+import { seqDiff } from '../wire/seq.js';
+
+/** What became of one copy of a datagram on a link. */
+export interface Fate {
+  type: number;
+  seq: number;
+  /** When the transmission left the sender (copies of a duplicated datagram share it). */
+  sentAt: number;
+  /** When it arrived or was dropped. */
+  at: number;
+  dropped: DropReason | null;
+  corrupted: boolean;
+  /** The link's second copy of a duplicated datagram. */
+  duplicateCopy: boolean;
+}
+
+/** Bits flipped back: the datagram as it was sent. */
+function unflipped(bytes: Uint8Array, flippedBits: readonly number[] | null): Uint8Array {
+  if (flippedBits === null || flippedBits.length === 0) return bytes;
+  const copy = bytes.slice();
+  for (const b of flippedBits) copy[b >>> 3] = copy[b >>> 3]! ^ (1 << (b & 7));
+  return copy;
+}
+
+const DUPLICATE = 1;
+const CORRUPTED = 2;
+
+/** Records the fate of every datagram of one link direction. */
+export class FateRecorder implements LinkTracer {
+  readonly fates: Fate[] = [];
+  /** Copies whose header could not be read even with their flipped bits restored (the audit says so). */
+  unreadable = 0;
+  private readonly h = newHeader();
+
+  dropped(now: number, bytes: Uint8Array, _from: number, _to: number, reason: DropReason, sentAt: number): void {
+    this.record(bytes, sentAt, now, reason, false, false);
+  }
+
+  delivered(now: number, bytes: Uint8Array, _from: number, _to: number, sentAt: number, flags: number, flippedBits: readonly number[] | null): void {
+    const corrupted = (flags & CORRUPTED) !== 0;
+    // A corrupted copy without the list of its flipped bits cannot be read back reliably.
+    if (corrupted && flippedBits === null) {
+      this.unreadable++;
+      return;
+    }
+    this.record(unflipped(bytes, flippedBits), sentAt, now, null, corrupted, (flags & DUPLICATE) !== 0);
+  }
+
+  private record(bytes: Uint8Array, sentAt: number, at: number, dropped: DropReason | null, corrupted: boolean, duplicateCopy: boolean): void {
+    if (parseInto(bytes, bytes.length, this.h) !== null) {
+      this.unreadable++;
+      return;
+    }
+    this.fates.push({ type: this.h.type, seq: this.h.seq >>> 0, sentAt, at, dropped, corrupted, duplicateCopy });
+  }
+}
+
+/** One counter that disagrees with the ground truth. */
+export interface AuditMismatch {
+  counter: string;
+  /** From the simulator's record of every datagram. */
+  truth: number;
+  /** What the lab reported. */
+  reported: number;
+  /** How the ground truth was counted. */
+  how: string;
+}
+
+/** One transmission of a sequence number and the fates of its copies. */
+interface Transmission {
+  sentAt: number;
+  copies: Fate[];
+}
+
+/** Transmissions of each sequence-numbered packet (DATA and FIN) in the order they were sent. */
+function transmissionsBySeq(fates: readonly Fate[]): Map<number, Transmission[]> {
+  const out = new Map<number, Transmission[]>();
+  for (const f of fates) {
+    if (f.type !== PacketType.DATA && f.type !== PacketType.FIN) continue;
+    let list = out.get(f.seq);
+    if (list === undefined) out.set(f.seq, (list = []));
+    // Copies of one transmission share its send time; a sender never sends one packet twice in the same instant.
+    let t = list.find((x) => x.sentAt === f.sentAt);
+    if (t === undefined) list.push((t = { sentAt: f.sentAt, copies: [] }));
+    t.copies.push(f);
+  }
+  for (const list of out.values()) list.sort((a, b) => a.sentAt - b.sentAt);
+  return out;
+}
+
+const REASON_COUNTER: Record<DropReason, keyof LinkCounters> = {
+  random: 'dropsRandom',
+  burst: 'dropsBurst',
+  queue: 'dropsQueue',
+  mtu: 'dropsMtu',
+  memory: 'dropsMemory',
+  manual: 'dropsManual',
+};
+
+/** Drops by reason on one link direction, against its counters. */
+function auditDrops(out: AuditMismatch[], direction: string, fates: readonly Fate[], c: LinkCounters | null): void {
+  if (c === null) return;
+  for (const [reason, counter] of Object.entries(REASON_COUNTER) as [DropReason, keyof LinkCounters][]) {
+    const truth = fates.filter((f) => f.dropped === reason).length;
+    if (truth !== c[counter]) out.push({ counter: `${direction} link ${counter}`, truth, reported: c[counter], how: `${direction} datagrams the tracer saw dropped (${reason})` });
+  }
+}
+
+/** The counters of one end, as the summary keeps them. */
+type EndCounters = Readonly<Record<string, number>>;
+
+/**
+ * Recomputes a finished simulated transfer's counters from the fates of its datagrams and returns
+ * every disagreement (empty when the counters are right). `forward` carries the sender's packets,
+ * `reverse` the receiver's (its ACKs, and its verdict on the data as a message of its own).
+ */
+export function auditTransfer(s: TransferSummary, verifyChecksum: boolean, forward: FateRecorder, reverse: FateRecorder): AuditMismatch[] {
+  const out: AuditMismatch[] = [];
+  const check = (counter: string, truth: number, reported: number, how: string) => {
+    if (truth !== reported) out.push({ counter, truth, reported, how });
+  };
+  check('forward datagrams readable', 0, forward.unreadable, 'copies the auditor could not read back');
+  check('reverse datagrams readable', 0, reverse.unreadable, 'copies the auditor could not read back');
+  auditDrops(out, 'forward', forward.fates, s.forward);
+  auditDrops(out, 'reverse', reverse.fates, s.reverse);
+  // The data direction. The other carries the receiver's ACKs and its verdict, a message the
+  // receiver sends again until the sender acknowledges it; but the sender may have closed by
+  // then, so what arrived is not what it counted, and that direction is not recounted.
+  auditDirection(out, 'sender', 'receiver', s, verifyChecksum, forward.fates, s.sender as unknown as EndCounters, s.receiver);
+  return out;
+}
+
+/**
+ * One direction of a transfer: what the sending end counted of its transmissions, and what the
+ * receiving end counted of what arrived.
+ */
+function auditDirection(out: AuditMismatch[], from: string, to: string, s: TransferSummary, verifyChecksum: boolean, fates: readonly Fate[], tx: EndCounters, rx: EndCounters | null): void {
+  const check = (counter: string, truth: number, reported: number, how: string) => {
+    if (truth !== reported) out.push({ counter, truth, reported, how });
+  };
+  const bySeq = transmissionsBySeq(fates);
+  let retransmissions = 0;
+  let spurious = 0;
+  let unrepaired = 0;
+  for (const list of bySeq.values()) {
+    retransmissions += list.length - 1;
+    // A retransmission is spurious when an earlier copy of the packet reached the other end
+    // intact, before or after it (the simulator knows the fate of every copy in flight).
+    let reached = false;
+    list.forEach((t, k) => {
+      if (k > 0 && reached) spurious++;
+      if (t.copies.some((c) => c.dropped === null && !c.corrupted)) reached = true;
+    });
+    // A packet the link dropped was sent again until a copy arrived intact, or the transfer failed.
+    if (!reached && s.status === 'complete') unrepaired++;
+  }
+  const where = `${from}'s DATA and FIN on its way to the ${to}`;
+  check(`${from} data_packets_new`, bySeq.size, tx.dataPacketsSent ?? 0, `distinct sequence numbers of the ${where}`);
+  check(`${from} retransmissions (timeout + fast)`, retransmissions, (tx.retransmitsTimeout ?? 0) + (tx.retransmitsFast ?? 0), `transmissions beyond the first of each sequence number of the ${where}`);
+  check(`${from} retransmits_spurious`, spurious, tx.retransmitsSpurious ?? 0, `retransmissions of the ${where} an earlier copy of which arrived intact`);
+  check(`${from} dropped packets sent again`, 0, unrepaired, `sequence numbers of the ${where} no copy of which arrived intact, in a transfer that completed`);
+  if (rx === null) return;
+  // Corrupted copies are reconciled in the summary itself (injected = detected + accepted, the
+  // listener's catches included). With verification off a corrupted copy is taken as it came, header included: the replay
+  // below cannot tell what the receiving end made of it.
+  if (verifyChecksum || !fates.some((f) => f.dropped === null && f.corrupted)) auditArrivals(out, to, s, fates, rx);
+}
+
+/**
+ * The receiving end's duplicates and out-of-order packets, replayed from the intact DATA and FIN
+ * copies in the order they arrived: a copy at or below what was already received is a duplicate;
+ * above it, selective repeat keeps it (out of order, buffered) and go-back-N and stop-and-wait
+ * discard it. Packets beyond the receive window make the replay uncertain, so a run with window
+ * drops is not checked here.
+ */
+function auditArrivals(out: AuditMismatch[], to: string, s: TransferSummary, fates: readonly Fate[], r: EndCounters): void {
+  if ((r.windowDrops ?? 0) > 0) return;
+  const arrivals = fates.filter((f) => f.dropped === null && !f.corrupted && (f.type === PacketType.DATA || f.type === PacketType.FIN)).sort((a, b) => a.at - b.at);
+  const first = arrivals.reduce((m, f) => (m === null || seqDiff(f.seq, m) < 0 ? f.seq : m), null as number | null);
+  if (first === null) return;
+  const sr = s.protocol === 'sr';
+  const received = new Set<number>();
+  let next = first;
+  let duplicates = 0;
+  let buffered = 0;
+  let discarded = 0;
+  for (const f of arrivals) {
+    const d = seqDiff(f.seq, next);
+    if (d < 0 || received.has(f.seq)) {
+      duplicates++;
+      continue;
+    }
+    if (d > 0) {
+      if (!sr) {
+        discarded++;
+        continue;
+      }
+      buffered++;
+    }
+    received.add(f.seq);
+    while (received.has(next)) next = (next + 1) >>> 0;
+  }
+  const check = (counter: string, truth: number, reported: number, how: string) => {
+    if (truth !== reported) out.push({ counter, truth, reported, how });
+  };
+  check(`${to} duplicates_suppressed`, duplicates, r.duplicatesSuppressed ?? 0, 'intact DATA and FIN copies that arrived at or below what was already received');
+  check(`${to} out_of_order_buffered`, buffered, r.outOfOrderBuffered ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (selective repeat)');
+  check(`${to} out_of_order_discarded`, discarded, r.outOfOrderDiscarded ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (go-back-N, stop-and-wait)');
+}
+
+/** The mismatches as lines for a failure message. */
+export function auditText(mismatches: readonly AuditMismatch[]): string {
+  return mismatches.map((m) => `${m.counter}: ground truth ${m.truth}, reported ${m.reported} (${m.how})`).join('\n');
+}
+
+/** What a stream's final report said (core/stream/report.ts), as the audit reads it. */
+export interface StreamFinal {
+  final: boolean;
+  packetsReceived: number;
+  lost: number;
+  reordered: number;
+  duplicates: number;
+  checksumFailures: number;
+}
+
+/**
+ * Recomputes a simulated UDP stream's final report from the fates of its datagrams: received,
+ * lost, duplicated and reordered datagrams and checksum failures. A datagram still held back when
+ * the report was made would count as lost; the receiver waits for such datagrams, so the counts
+ * must agree exactly.
+ */
+export function auditStream(report: StreamFinal | null, forward: FateRecorder): AuditMismatch[] {
+  const out: AuditMismatch[] = [];
+  const check = (counter: string, truth: number, reported: number, how: string) => {
+    if (truth !== reported) out.push({ counter, truth, reported, how });
+  };
+  check('stream datagrams readable', 0, forward.unreadable, 'copies the auditor could not read back');
+  if (report === null || !report.final) {
+    out.push({ counter: 'final report', truth: 1, reported: 0, how: 'a stream that ended should have its final report' });
+    return out;
+  }
+  const data = forward.fates.filter((f) => f.type === PacketType.UDATA);
+  const sent = new Set(data.map((f) => f.seq));
+  const arrivals = data.filter((f) => f.dropped === null && !f.corrupted).sort((a, b) => a.at - b.at);
+  const base = data.reduce((m, f) => (m === null || seqDiff(f.seq, m) < 0 ? f.seq : m), null as number | null) ?? 0;
+  const seen = new Set<number>();
+  let highest = -1;
+  let duplicates = 0;
+  let reordered = 0;
+  for (const f of arrivals) {
+    const k = seqDiff(f.seq, base);
+    if (seen.has(k)) {
+      duplicates++;
+      continue;
+    }
+    if (k < highest) reordered++;
+    seen.add(k);
+    if (k > highest) highest = k;
+  }
+  check('stream packetsReceived', seen.size, report.packetsReceived, 'distinct stream datagrams that arrived intact');
+  check('stream lost', sent.size - seen.size, report.lost, 'stream datagrams sent of which no copy arrived intact');
+  check('stream duplicates', duplicates, report.duplicates, 'intact copies of a datagram that had already arrived');
+  check('stream reordered', reordered, report.reordered, 'datagrams that arrived intact after a later one');
+  check('stream checksum_failures', forward.fates.filter((f) => f.dropped === null && f.corrupted).length, report.checksumFailures, 'corrupted copies that arrived');
+  return out;
+}
+
+/** Transmissions that left after the time limit of a transfer that timed out (there must be none). */
+export function auditTimeLimit(status: string, timeLimitMs: number, forward: FateRecorder): AuditMismatch[] {
+  if (status !== 'timeout') return [];
+  const late = forward.fates.filter((f) => (f.type === PacketType.DATA || f.type === PacketType.FIN) && f.sentAt > timeLimitMs && !f.duplicateCopy).length;
+  return late === 0 ? [] : [{ counter: 'transmissions after the time limit', truth: 0, reported: late, how: `DATA and FIN the sender sent after ${timeLimitMs} ms in a transfer that timed out` }];
+}

@@ -1,0 +1,71 @@
+// The auditor (core/audit/transfer-audit.ts) against the simulator's ground truth: every counter it
+// recomputes from the fate of each datagram must agree with what the lab reported. The transfer
+// audit runs in the swarm (test/swarm.test.ts); the streams and time limits are audited here.
+// AUDIT_SEEDS=10000 runs the long version.
+
+import { describe, expect, it } from 'vitest';
+import { FateRecorder, auditStream, auditText, auditTimeLimit, auditTransfer } from '../core/audit/transfer-audit.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
+import { Rng } from '../core/util/rng.js';
+import { runSimStream } from '../workloads/stream/run.js';
+import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
+import { simTransferCommand } from '../core/transfer/command.js';
+import { transferSetup } from './helpers/transfer-setup.js';
+
+const SEEDS = Number(process.env.AUDIT_SEEDS ?? 300);
+
+/** A random stream link for `seed`: every stage that can make a datagram late, lost, doubled or damaged. */
+function streamImpairment(rng: Rng): ImpairmentConfig {
+  return {
+    ...NO_IMPAIRMENT,
+    lossProbability: rng.uniform() * 0.2,
+    burstEnterProbability: rng.uniform() < 0.3 ? rng.uniform() * 0.05 : 0,
+    delayMs: 1 + rng.uniform() * 20,
+    jitterMs: rng.uniform() < 0.5 ? rng.uniform() * 10 : 0,
+    reorderProbability: rng.uniform() < 0.5 ? rng.uniform() * 0.2 : 0,
+    reorderDelayMs: 1 + rng.uniform() * 40,
+    duplicateProbability: rng.uniform() < 0.5 ? rng.uniform() * 0.1 : 0,
+    corruptProbability: rng.uniform() < 0.5 ? rng.uniform() * 0.1 : 0,
+    rateBitsPerSecond: rng.uniform() < 0.3 ? 2e6 + rng.uniform() * 2e7 : 0,
+    queuePackets: 1 + rng.below(50),
+  };
+}
+
+describe('the auditor', () => {
+  it(`finds every UDP stream's final report exact on ${SEEDS} seeds`, () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= SEEDS && failures.length < 5; seed++) {
+      const rng = new Rng(seed);
+      const setup = { datagramBytes: 100 + rng.below(1200), ratePacketsPerSecond: 200 + rng.below(3000), durationMs: 200 + rng.below(800), intervalMs: 100, impairment: streamImpairment(rng), seed };
+      const fwd = new FateRecorder();
+      const s = runSimStream(setup, undefined, undefined, (w) => {
+        w.forward.tracer = fwd;
+      });
+      const m = auditStream(s.receiver, fwd);
+      if (m.length > 0) failures.push(`seed ${seed}:\n${auditText(m)}\n  reproduce with: ${JSON.stringify(setup)}`);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+
+  it('finds no transmission after the time limit of a transfer that timed out', () => {
+    for (const seed of [1, 2, 3]) {
+      const setup = transferSetup(5_000_000, { forward: { ...NO_IMPAIRMENT, rateBitsPerSecond: 5e6, delayMs: 20, lossProbability: 0.02 }, reverse: { ...NO_IMPAIRMENT, delayMs: 20 }, timeLimitMs: 1500, seed });
+      const fwd = new FateRecorder();
+      const s = runSimTransfer(setup, { onBuild: (t) => (t.forward.tracer = fwd) });
+      expect(s.status).toBe('timeout');
+      expect(auditTimeLimit(s.status, setup.timeLimitMs, fwd), simTransferCommand(setup)).toEqual([]);
+    }
+  });
+
+  it('names a counter that disagrees with the ground truth, with both values', () => {
+    const setup = transferSetup(200_000, { forward: { ...NO_IMPAIRMENT, delayMs: 5, lossProbability: 0.05 }, reverse: { ...NO_IMPAIRMENT, delayMs: 5 }, seed: 3 });
+    const fwd = new FateRecorder();
+    const rev = new FateRecorder();
+    const s = runSimTransfer(setup, { onBuild: (t) => ((t.forward.tracer = fwd), (t.reverse.tracer = rev)) });
+    const wrong = { ...s, sender: { ...s.sender, retransmitsTimeout: s.sender.retransmitsTimeout + 1 }, receiver: { ...s.receiver!, duplicatesSuppressed: s.receiver!.duplicatesSuppressed! + 2 } };
+    const m = auditTransfer(wrong, true, fwd, rev).filter((x) => !x.counter.includes('spurious'));
+    expect(m.map((x) => x.counter)).toEqual(['sender retransmissions (timeout + fast)', 'receiver duplicates_suppressed']);
+    expect(m[0]!.reported - m[0]!.truth).toBe(1);
+    expect(auditText(m)).toMatch(/receiver duplicates_suppressed: ground truth \d+, reported \d+/);
+  });
+});
