@@ -13,7 +13,7 @@ import type { TransportConfig } from '../transport/config.js';
 import type { Endpoint } from '../endpoint.js';
 import type { Session } from '../listener.js';
 import { Rng } from '../util/rng.js';
-import { Service, encodeSynOptions } from '../wire/handshake.js';
+import { Service, encodeSynOptions, reliableSynOptions } from '../wire/handshake.js';
 
 /** Length of the repeating data pattern: a prime, so packet boundaries never line up with it. */
 export const PATTERN_BYTES = 65521;
@@ -252,19 +252,7 @@ export class BulkSender implements Endpoint {
     const c = this.opts.config;
     this.conn.connect(
       now,
-      encodeSynOptions({
-        service: Service.RELIABLE,
-        protocol: c.protocol,
-        sack: c.sack,
-        verifyChecksum: c.verifyChecksum,
-        mssBytes: c.mssBytes,
-        ackEveryPackets: c.ackEveryPackets,
-        ackDelayMs: c.ackDelayMs,
-        rcvBufferBytes: c.rcvBufferBytes,
-        readRateBytesPerSecond: this.opts.readRateBytesPerSecond,
-        verifyData: this.verify,
-        patternSeed: this.opts.patternSeed,
-      }),
+      encodeSynOptions(reliableSynOptions(Service.RELIABLE, c, { readRateBytesPerSecond: this.opts.readRateBytesPerSecond, verifyData: this.verify, patternSeed: this.opts.patternSeed })),
     );
   }
 

@@ -10,7 +10,7 @@ import { Connection, type ReadSink } from '../transport/connection.js';
 import { describeConnectionError } from '../transport/error.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
 import { receiverConfig, type ListenerTransportDefaults } from '../apps/services.js';
-import { Service, encodeSynOptions } from '../wire/handshake.js';
+import { Service, encodeSynOptions, reliableSynOptions } from '../wire/handshake.js';
 import { RpcClientEngine, RpcStatus, type RpcClientEngineOptions } from './client.js';
 import type { ReplySink, RpcServerEngine } from './server.js';
 
@@ -96,17 +96,7 @@ export class PltRpcClient implements Endpoint {
     const c = this.conn.config;
     this.conn.connect(
       now,
-      encodeSynOptions({
-        service: Service.RPC,
-        protocol: c.protocol,
-        sack: c.sack,
-        verifyChecksum: c.verifyChecksum,
-        mssBytes: c.mssBytes,
-        ackEveryPackets: c.ackEveryPackets,
-        ackDelayMs: c.ackDelayMs,
-        rcvBufferBytes: c.rcvBufferBytes,
-        readRateBytesPerSecond: 0,
-      }),
+      encodeSynOptions(reliableSynOptions(Service.RPC, c, { readRateBytesPerSecond: 0 })),
     );
   }
 

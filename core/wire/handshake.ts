@@ -33,6 +33,17 @@ export interface ReliableSynOptions {
   readRateBytesPerSecond: number;
 }
 
+/** The transport knobs a reliable SYN carries to the receiving end. */
+type SynTransportKnobs = Pick<ReliableSynOptions, 'protocol' | 'sack' | 'verifyChecksum' | 'mssBytes' | 'ackEveryPackets' | 'ackDelayMs' | 'rcvBufferBytes'>;
+
+/**
+ * The options of a reliable SYN from a connection's knobs: the ones the receiving end uses too
+ * travel here, so a new such knob is one line below (and its place in the encoding).
+ */
+export function reliableSynOptions(service: ReliableSynOptions['service'], c: SynTransportKnobs, app: Pick<ReliableSynOptions, 'readRateBytesPerSecond' | 'verifyData' | 'patternSeed'>): ReliableSynOptions {
+  return { service, protocol: c.protocol, sack: c.sack, verifyChecksum: c.verifyChecksum, mssBytes: c.mssBytes, ackEveryPackets: c.ackEveryPackets, ackDelayMs: c.ackDelayMs, rcvBufferBytes: c.rcvBufferBytes, ...app };
+}
+
 /** Options of a stream SYN: what `packetlab udp` will send. */
 export interface StreamSynOptions {
   service: typeof Service.STREAM;
