@@ -11,7 +11,7 @@ import { Connection, type ReadSink } from '../transport/connection.js';
 import { describeConnectionError } from '../transport/error.js';
 import type { TransportConfig } from '../transport/config.js';
 import type { Endpoint } from '../endpoint.js';
-import type { Session } from '../listener.js';
+import { ConnectionSession } from './session.js';
 import { Rng } from '../util/rng.js';
 import { Service, encodeSynOptions, reliableSynOptions } from '../wire/handshake.js';
 
@@ -336,9 +336,7 @@ export class BulkSender implements Endpoint {
 }
 
 /** The receiving application of a bulk transfer (a listener session). */
-export class BulkReceiver implements Session {
-  /** The reliable connection underneath. */
-  readonly conn: Connection;
+export class BulkReceiver extends ConnectionSession {
   /** When the sender's FIN was read (ms). */
   finishedAtMs = Number.NaN;
   private answered = false;
@@ -354,46 +352,26 @@ export class BulkReceiver implements Session {
 
   /** `patternSeed` null: read and discard without checking. */
   constructor(conn: Connection, readRateBytesPerSecond: number, burstBytes: number, patternSeed: number | null) {
-    this.conn = conn;
+    super(conn);
     this.check = patternSeed === null ? null : new PatternCheck(patternSeed);
     this.sink = this.check ?? DISCARD;
     this.readRate = readRateBytesPerSecond;
     this.burstBytes = Math.max(1, burstBytes);
   }
 
-  /** True once the transfer is over and the connection has closed or failed. */
-  get finished(): boolean {
-    return this.conn.state === 'closed' || this.conn.state === 'failed';
-  }
-
-  /** Ends the transfer at once; the sender gets an RST with the reason. */
-  abort(reason: string): void {
-    this.conn.abort(reason);
-  }
-
-  handleDatagram(now: number, bytes: Uint8Array): void {
-    this.conn.handleDatagram(now, bytes);
-    this.consume(now);
-  }
-
-  handleTimeout(now: number): void {
+  override handleTimeout(now: number): void {
+    // The application's next read is due: consume (in super) reads.
     if (this.nextReadAt !== null && this.nextReadAt <= now) this.nextReadAt = null;
-    const t = this.conn.pollTimeout();
-    if (t !== null && t <= now) this.conn.handleTimeout(now);
-    this.consume(now);
+    super.handleTimeout(now);
   }
 
-  pollTransmit(now: number): Uint8Array | null {
-    return this.conn.pollTransmit(now);
-  }
-
-  pollTimeout(): number | null {
+  override pollTimeout(): number | null {
     const t = this.conn.pollTimeout();
     if (this.nextReadAt === null) return t;
     return t === null || this.nextReadAt < t ? this.nextReadAt : t;
   }
 
-  private consume(now: number): void {
+  protected consume(now: number): void {
     const conn = this.conn;
     if (this.readRate > 0) {
       if (Number.isNaN(this.lastRefill)) this.lastRefill = now;

@@ -5,7 +5,8 @@
 // engine. As on TCP, the RPC client does not retransmit: the transport does.
 
 import type { Endpoint } from '../endpoint.js';
-import type { Session, SessionFactory } from '../listener.js';
+import type { SessionFactory } from '../listener.js';
+import { ConnectionSession } from '../apps/session.js';
 import { Connection, type ReadSink } from '../transport/connection.js';
 import { describeConnectionError } from '../transport/error.js';
 import { DEFAULT_TRANSPORT_CONFIG, type TransportConfig } from '../transport/config.js';
@@ -169,9 +170,7 @@ export class PltRpcClient implements Endpoint {
 }
 
 /** One client's connection at an RPC listener: messages in, the shared engine's replies out. */
-export class RpcSession implements Session, ReplySink {
-  /** The connection underneath. */
-  readonly conn: Connection;
+export class RpcSession extends ConnectionSession implements ReplySink {
   private readonly assembler: MessageAssembler;
 
   constructor(
@@ -181,36 +180,8 @@ export class RpcSession implements Session, ReplySink {
     readonly clientKey: number,
     maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
   ) {
-    this.conn = conn;
+    super(conn);
     this.assembler = new MessageAssembler(maxMessageBytes);
-  }
-
-  /** True once the connection has closed or failed. */
-  get finished(): boolean {
-    return this.conn.state === 'closed' || this.conn.state === 'failed';
-  }
-
-  abort(reason: string): void {
-    this.conn.abort(reason);
-  }
-
-  handleDatagram(now: number, bytes: Uint8Array): void {
-    this.conn.handleDatagram(now, bytes);
-    this.consume(now);
-  }
-
-  handleTimeout(now: number): void {
-    const t = this.conn.pollTimeout();
-    if (t !== null && t <= now) this.conn.handleTimeout(now);
-    this.consume(now);
-  }
-
-  pollTransmit(now: number): Uint8Array | null {
-    return this.conn.pollTransmit(now);
-  }
-
-  pollTimeout(): number | null {
-    return this.conn.pollTimeout();
   }
 
   sendReply(bytes: Uint8Array, _to: number, stable = false): void {
@@ -220,7 +191,7 @@ export class RpcSession implements Session, ReplySink {
     if (!this.conn.sendMessage(stable ? bytes : bytes.slice(), 16 * 1024 * 1024)) this.conn.abort('the client does not read its replies');
   }
 
-  private consume(now: number): void {
+  protected consume(now: number): void {
     const conn = this.conn;
     while (conn.pollEvent() !== null) {
       // Connection events need no action here: finished reflects the state.
