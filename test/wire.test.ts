@@ -76,6 +76,40 @@ describe('wire codec', () => {
     );
   });
 
+  // Mutations of emitted datagrams, not only random bytes (which rarely get past the magic number):
+  // CRC32C has a Hamming distance of at least 4 at every datagram length, so up to 3 flipped bits
+  // always fail the check, wherever they fall (header, payload or the checksum itself).
+  it('catches 1 to 3 flipped bits anywhere in an emitted datagram, and never throws on one', () => {
+    fc.assert(
+      fc.property(headerArb, fc.array(fc.nat(), { minLength: 1, maxLength: 3 }), ({ h, payload }, picks) => {
+        const bytes = emit(h, payload);
+        const bits = bytes.length * 8;
+        const flipped = new Set(picks.map((p) => p % bits));
+        const m = bytes.slice();
+        for (const b of flipped) m[b >>> 3] = m[b >>> 3]! ^ (1 << (b & 7));
+        expect(verifyChecksum(m, m.length)).toBe(false);
+        const r = parse(m);
+        if (!r.ok) expect(typeof r.error).toBe('string');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never throws on an emitted datagram with bytes overwritten, cut short or extended', () => {
+    fc.assert(
+      fc.property(headerArb, fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 8 }), fc.integer({ min: -40, max: 40 }), ({ h, payload }, writes, grow) => {
+        const bytes = emit(h, payload);
+        const m = new Uint8Array(Math.max(0, bytes.length + grow));
+        m.set(bytes.subarray(0, Math.min(bytes.length, m.length)));
+        for (const [at, v] of writes) if (m.length > 0) m[at % m.length] = v;
+        const r = parse(m);
+        if (!r.ok) expect(typeof r.error).toBe('string');
+        verifyChecksum(m, m.length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('rejects every truncation, byte by byte, and trailing data', () => {
     fc.assert(
       fc.property(headerArb, fc.uint8Array({ minLength: 1, maxLength: 8 }), ({ h, payload }, extra) => {
