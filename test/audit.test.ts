@@ -4,7 +4,8 @@
 // AUDIT_SEEDS=10000 runs the long version.
 
 import { describe, expect, it } from 'vitest';
-import { FateRecorder, auditStream, auditText, auditTimeLimit, auditTransfer } from '../core/audit/transfer-audit.js';
+import { FateRecorder, auditRpc, auditStream, auditText, auditTimeLimit, auditTransfer, rpcMessageReader } from '../core/audit/transfer-audit.js';
+import { DEFAULT_RPC_SETUP, buildSimRpcWorkload, summarizeSimRpc, type RpcSetup } from '../workloads/rpc/workload.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../core/impair/config.js';
 import { Rng } from '../core/util/rng.js';
 import { runSimStream } from '../workloads/stream/run.js';
@@ -67,5 +68,31 @@ describe('the auditor', () => {
     expect(m.map((x) => x.counter)).toEqual(['sender retransmissions (timeout + fast)', 'receiver duplicates_suppressed']);
     expect(m[0]!.reported - m[0]!.truth).toBe(1);
     expect(auditText(m)).toMatch(/receiver duplicates_suppressed: ground truth \d+, reported \d+/);
+  });
+});
+
+describe('the auditor on RPC over UDP', () => {
+  it.each([true, false])('finds the server figures exact with the duplicate request cache %s', (drc) => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 40 && failures.length < 5; seed++) {
+      const rng = new Rng(seed);
+      const lossy = (): ImpairmentConfig => ({ ...NO_IMPAIRMENT, lossProbability: rng.uniform() * 0.3, duplicateProbability: rng.uniform() * 0.2, reorderProbability: rng.uniform() * 0.2, delayMs: 1 + rng.uniform() * 10, jitterMs: rng.uniform() * 5 });
+      const setup: RpcSetup = { ...DEFAULT_RPC_SETUP, transport: 'udp', totalCalls: 200, callsInFlight: 1 + rng.below(16), mix: { null: 1, echo: 1, increment: 2 }, drc: { ...DEFAULT_RPC_SETUP.drc, enabled: drc }, policy: { ...DEFAULT_RPC_SETUP.policy, retryIntervalMs: 20 + rng.below(200), timeoutMs: 30_000 }, forward: lossy(), reverse: lossy(), seed };
+      const w = buildSimRpcWorkload(setup);
+      const fwd = new FateRecorder(rpcMessageReader());
+      w.forward.tracer = fwd;
+      w.app.start(0);
+      w.sim.run({ untilMs: setup.timeLimitMs, stop: () => w.app.done });
+      // Copies still on their way arrive and are served before the figures are read.
+      w.sim.run({ untilMs: w.sim.now + 60_000 });
+      const s = summarizeSimRpc(setup, w, w.app.done ? 'complete' : 'timeout', null);
+      const k = s.server!;
+      const m = auditRpc({ transmissions: s.client.transmissions, executions: k.executions, duplicateRequests: k.duplicateRequests, cacheHits: k.cacheHits, inProgressDrops: k.inProgressDrops, duplicateExecutions: k.duplicateExecutions }, drc, fwd);
+      if (m.length > 0) failures.push(`seed ${seed}:\n${auditText(m)}`);
+      // The counter's own log of repeated INCREMENTs is at most the server's duplicate executions.
+      expect(s.counterRepeatedExecutions!).toBeLessThanOrEqual(k.duplicateExecutions);
+      if (drc) expect(s.counterRepeatedExecutions).toBe(0);
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
   });
 });

@@ -38,12 +38,40 @@ function unflipped(bytes: Uint8Array, flippedBits: readonly number[] | null): Ui
 const DUPLICATE = 1;
 const CORRUPTED = 2;
 
+/** What a datagram is, read from its bytes as sent: a type and a number that names it, or null when it cannot be read. */
+export type DatagramReader = (bytes: Uint8Array) => { type: number; seq: number } | null;
+
+/** The lab's own packets: their type and sequence number. */
+export function labPacketReader(): DatagramReader {
+  const h = newHeader();
+  return (bytes) => (parseInto(bytes, bytes.length, h) === null ? { type: h.type, seq: h.seq >>> 0 } : null);
+}
+
+/** The kinds of RPC datagram rpcMessageReader tells apart. */
+export const RpcDatagram = { CALL: 0, REPLY: 1, NULL_CALL: 2 } as const;
+
+/**
+ * An ONC RPC message (RFC 5531 (9)) in a datagram: a call (a NULL call apart: procedure 0, the
+ * ping a server answers without its cache) or a reply, and its xid.
+ */
+export function rpcMessageReader(): DatagramReader {
+  return (bytes) => {
+    if (bytes.length < 8) return null;
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const type = v.getUint32(4);
+    if (type !== 0) return { type: RpcDatagram.REPLY, seq: v.getUint32(0) };
+    if (bytes.length < 24) return null;
+    return { type: v.getUint32(20) === 0 ? RpcDatagram.NULL_CALL : RpcDatagram.CALL, seq: v.getUint32(0) };
+  };
+}
+
 /** Records the fate of every datagram of one link direction. */
 export class FateRecorder implements LinkTracer {
   readonly fates: Fate[] = [];
   /** Copies whose header could not be read even with their flipped bits restored (the audit says so). */
   unreadable = 0;
-  private readonly h = newHeader();
+
+  constructor(private readonly read: DatagramReader = labPacketReader()) {}
 
   dropped(now: number, bytes: Uint8Array, _from: number, _to: number, reason: DropReason, sentAt: number): void {
     this.record(bytes, sentAt, now, reason, false, false);
@@ -60,11 +88,12 @@ export class FateRecorder implements LinkTracer {
   }
 
   private record(bytes: Uint8Array, sentAt: number, at: number, dropped: DropReason | null, corrupted: boolean, duplicateCopy: boolean): void {
-    if (parseInto(bytes, bytes.length, this.h) !== null) {
+    const what = this.read(bytes);
+    if (what === null) {
       this.unreadable++;
       return;
     }
-    this.fates.push({ type: this.h.type, seq: this.h.seq >>> 0, sentAt, at, dropped, corrupted, duplicateCopy });
+    this.fates.push({ type: what.type, seq: what.seq, sentAt, at, dropped, corrupted, duplicateCopy });
   }
 }
 
@@ -283,4 +312,47 @@ export function auditTimeLimit(status: string, timeLimitMs: number, forward: Fat
   if (status !== 'timeout') return [];
   const late = forward.fates.filter((f) => (f.type === PacketType.DATA || f.type === PacketType.FIN) && f.sentAt > timeLimitMs && !f.duplicateCopy).length;
   return late === 0 ? [] : [{ counter: 'transmissions after the time limit', truth: 0, reported: late, how: `DATA and FIN the sender sent after ${timeLimitMs} ms in a transfer that timed out` }];
+}
+
+/** What an RPC workload reported of its calls, as the audit reads it. */
+export interface RpcCounts {
+  /** Call messages the client sent, first ones included. */
+  transmissions: number;
+  executions: number;
+  duplicateRequests: number;
+  cacheHits: number;
+  inProgressDrops: number;
+  duplicateExecutions: number;
+}
+
+/**
+ * Recomputes an RPC workload's server-side figures over UDP from the fate of every call datagram:
+ * each call copy that arrived intact is a request; beyond the first of its xid it is a duplicate
+ * request, which the duplicate request cache answers (or drops while the first is still running)
+ * and which runs again without it. `drc` says whether the cache was on.
+ */
+export function auditRpc(c: RpcCounts, drc: boolean, forward: FateRecorder): AuditMismatch[] {
+  const out: AuditMismatch[] = [];
+  const check = (counter: string, truth: number, reported: number, how: string) => {
+    if (truth !== reported) out.push({ counter, truth, reported, how });
+  };
+  check('call datagrams readable', 0, forward.unreadable, 'copies the auditor could not read back');
+  const all = forward.fates.filter((f) => f.type === RpcDatagram.CALL || f.type === RpcDatagram.NULL_CALL);
+  const transmissions = all.filter((f) => !f.duplicateCopy).length;
+  const intact = (f: Fate) => f.dropped === null && !f.corrupted;
+  // NULL pings run every time they arrive and are not counted as duplicates.
+  const nulls = all.filter((f) => f.type === RpcDatagram.NULL_CALL && intact(f)).length;
+  const arrived = all.filter((f) => f.type === RpcDatagram.CALL && intact(f));
+  const xids = new Set(arrived.map((f) => f.seq));
+  const duplicates = arrived.length - xids.size;
+  check('client transmissions', transmissions, c.transmissions, 'call datagrams the client sent (the link\'s copies not counted)');
+  check('server duplicate_requests', duplicates, c.duplicateRequests, 'intact copies of a call (NULL aside) whose xid had arrived before');
+  if (drc) {
+    check('server cache hits + in-progress drops + duplicate executions', duplicates, c.cacheHits + c.inProgressDrops + c.duplicateExecutions, 'each duplicate request is answered from the cache, dropped while the first runs, or run again');
+    check('server executions', nulls + xids.size + c.duplicateExecutions, c.executions, 'NULL pings that arrived, distinct calls that arrived, and the duplicates the cache no longer held');
+  } else {
+    check('server executions', nulls + arrived.length, c.executions, 'intact call copies that arrived: without the cache each one runs');
+    check('server duplicate executions', duplicates, c.duplicateExecutions, 'without the cache every duplicate request runs again');
+  }
+  return out;
 }

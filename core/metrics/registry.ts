@@ -185,7 +185,7 @@ const BASE = {
   server_calls: m('Calls received', 'calls', 'sum', 'well-formed calls the server received (duplicates included)', 'RPC servers: calls'),
   executions: m('Executions', 'calls', 'sum', 'procedure executions', 'RPC servers: executions'),
   server_executions: m('Executions', 'calls', 'sum', 'procedure executions at the server over the trial', 'RPC servers: executions'),
-  duplicate_requests: m('Duplicate requests', 'calls', 'sum', 'calls whose (client, XID, prog, vers, proc) the server had seen', 'RPC servers: duplicateRequests', 'duplicates the server saw over the trial'),
+  duplicate_requests: m('Duplicate requests', 'calls', 'sum', 'calls whose (client, XID, prog, vers, proc) the server had seen (NULL pings excluded: they bypass the cache, as in rpcgen servers)', 'RPC servers: duplicateRequests', 'duplicates the server saw over the trial (NULL pings excluded)'),
   cache_hits: m('Cache hits', 'calls', 'sum', 'duplicates answered from the duplicate request cache', 'RPC servers: cacheHits', 'duplicates answered from the cache over the trial'),
   in_progress_drops: m('In-progress drops', 'calls', 'sum', 'duplicates dropped because the first copy was still executing', 'RPC servers: inProgressDrops'),
   duplicate_executions: m('Duplicate executions', 'calls', 'sum', 'executions of an already executed request', "RPC servers: duplicateExecutions; the counter's own log", "INCREMENTs executed again for a request already executed (the counter's own log)"),

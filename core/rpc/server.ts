@@ -58,7 +58,7 @@ export class RpcServerCounters {
   authError = 0;
   /** Procedure executions (NULL included). */
   executions = 0;
-  /** Calls whose key (client, xid, prog, vers, proc) the server had seen before. */
+  /** Calls whose key (client, xid, prog, vers, proc) the server had seen before; the built-in NULL, which bypasses the cache, is not counted. */
   duplicateRequests = 0;
   /** Duplicates answered from the duplicate request cache. */
   cacheHits = 0;
