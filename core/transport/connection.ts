@@ -878,12 +878,10 @@ export class Connection {
     }
     const isPureAck = h.type === PacketType.ACK;
     const trigger = h.seq;
-    let triggerAcked = false;
     if (isPureAck && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) {
       const idx = trigger & this.snd.mask;
       // Only the first ACK of a packet may give a sample, and never one of a retransmitted packet.
       if ((this.snd.state[idx]! & S_ACKED) === 0 && (seqLt(trigger, ack) || this.cfg.protocol === 'sr')) {
-        triggerAcked = true;
         if (this.snd.tx[idx] === 1) this.takeRttSample(now - this.snd.sentAt[idx]!);
         else this.detectSpurious(now, idx, h);
       }
@@ -901,7 +899,9 @@ export class Connection {
       if (isPureAck && !windowChanged && this.outstanding > 0) this.onDupAck();
     }
     if (this.cfg.protocol === 'sr' && this.outstanding > 0) {
-      if (triggerAcked && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.loss.markReceived(trigger, true);
+      // Every ACK names the packet whose arrival sent it, even one a SACK block reported already:
+      // it is that packet's individual acknowledgment (LossRecovery.markReceived).
+      if (isPureAck && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) this.loss.markReceived(trigger, true);
       if (this.cfg.sack && h.sackCount > 0) this.loss.onSackBlocks(h.sack, h.sackCount);
       // RFC 6675 (5 step 4): enter recovery as soon as the oldest packet is known lost (enough
       // packets above it arrived), without waiting for the duplicate ACKs to add up.

@@ -55,17 +55,21 @@ export class LossRecovery {
    * Marks a packet as received. Only individual acknowledgments (an ACK's trigger) raise the highest
    * packet known received: they arrive one per arrival, in arrival order, while the SACK blocks of
    * a burst of ACKs all describe the receiver's state when the burst was sent, so they would make
-   * packets whose own ACKs are still coming look lost.
+   * packets whose own ACKs are still coming look lost. A packet a SACK block reported first still
+   * raises it when its own ACK comes: on a link that delivers a window at once, the first ACK of
+   * the burst reports every later arrival, and without this the holes behind the first would wait
+   * for a probe or the timer, which made SACK slower than individual acknowledgments alone.
    */
   markReceived(s: number, individual: boolean): void {
     const snd = this.snd;
     const idx = s & snd.mask;
     const st = snd.state[idx]!;
-    if (st & S_ACKED) return;
-    this.noteDelivered(s, idx);
-    snd.state[idx] = st | S_ACKED;
-    snd.deadline[idx] = Number.POSITIVE_INFINITY;
-    snd.receivedCount++;
+    if ((st & S_ACKED) === 0) {
+      this.noteDelivered(s, idx);
+      snd.state[idx] = st | S_ACKED;
+      snd.deadline[idx] = Number.POSITIVE_INFINITY;
+      snd.receivedCount++;
+    }
     if (!individual) return;
     const after = seqAdd(s, 1);
     if (seqGt(after, this.highestReceived)) this.highestReceived = after;
