@@ -81,3 +81,15 @@ describe('SACK and the individual acknowledgments', () => {
     expect(p.a.counters.fastRecoveries).toBe(1);
   });
 });
+
+describe('fast retransmit turned off (dupAckThreshold 0)', () => {
+  it.each(SEEDS)('nothing is resent before its retransmission timer fires (seed %i)', (seed) => {
+    for (const sack of [true, false]) {
+      const s = lossyRun(seed, { dupAckThreshold: 0, sack });
+      expect(s.dataMatched, `reproduce with SEED=${seed}`).toBe(true);
+      expect(s.sender.retransmitsTimeout, `reproduce with SEED=${seed}`).toBeGreaterThan(0);
+      expect(s.sender.retransmitsFast, `reproduce with SEED=${seed}, sack ${sack}`).toBe(0);
+      expect(s.sender.fastRecoveries, `reproduce with SEED=${seed}, sack ${sack}`).toBe(0);
+    }
+  });
+});

@@ -758,9 +758,13 @@ export class Connection {
     return view;
   }
 
-  /** RACK (LossRecovery.rackDetect): queues lost retransmissions and arms the rack timer. */
+  /**
+   * RACK (LossRecovery.rackDetect): queues lost retransmissions and arms the rack timer. With fast
+   * retransmit off (dupAckThreshold 0) only the retransmission timer resends: RACK is a fast
+   * retransmit of a lost retransmission, and would send one before any timer fired.
+   */
   private rackDetect(now: number): void {
-    this.timers.set(Timer.rack, this.loss.rackDetect(now, this.rto.srttMs));
+    this.timers.set(Timer.rack, this.cfg.dupAckThreshold === 0 ? null : this.loss.rackDetect(now, this.rto.srttMs));
   }
 
   private transmitSlot(now: number, s: number, isRetransmission: boolean): Uint8Array {
@@ -907,7 +911,8 @@ export class Connection {
       // packets above it arrived), without waiting for the duplicate ACKs to add up.
       const threshold = this.cfg.dupAckThreshold;
       if (this.cc.phase !== 'recovery' && this.loss.isHeadLost(threshold)) this.enterRecovery();
-      if (this.cc.phase === 'recovery') this.loss.recoverHoles(threshold);
+      // A recovery started before fast retransmit was turned off (a live change) resends no more.
+      if (this.cc.phase === 'recovery' && threshold > 0) this.loss.recoverHoles(threshold);
       this.rackDetect(now);
     }
   }
@@ -925,7 +930,7 @@ export class Connection {
    * probe (RFC 8985 (7)); its ACK either moves the window or tells us what is still missing.
    */
   private onProbeTimeout(now: number): void {
-    if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0) return;
+    if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0 || this.cfg.dupAckThreshold === 0) return;
     this.loss.probeHead();
   }
 
