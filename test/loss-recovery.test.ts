@@ -7,7 +7,10 @@ import { Collector, Pair } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
 import type { TransportConfig } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
-import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
+import { buildSimTransfer, runSimTransfer } from '../workloads/transfer/sim-transfer.js';
+import { newHeader, parseInto } from '../core/wire/packet.js';
+import type { LinkTracer } from '../core/impair/link.js';
+import { retransmissionsTotal } from '../core/transport/metrics.js';
 import { transferSetup } from './helpers/transfer-setup.js';
 
 const MSS = 1164;
@@ -91,5 +94,68 @@ describe('fast retransmit turned off (dupAckThreshold 0)', () => {
       expect(s.sender.retransmitsFast, `reproduce with SEED=${seed}, sack ${sack}`).toBe(0);
       expect(s.sender.fastRecoveries, `reproduce with SEED=${seed}, sack ${sack}`).toBe(0);
     }
+  });
+});
+
+/**
+ * Spurious retransmissions by the simulator's record of every data packet's copies on the forward
+ * link: a retransmission is spurious when an earlier copy of the packet arrived (or was on its way
+ * when the run ended, which the drain delivers).
+ */
+function spuriousTruth(setup: ReturnType<typeof transferSetup>) {
+  const t = buildSimTransfer(setup);
+  const copies = new Map<number, { sentAt: number; delivered: boolean }[]>();
+  const h = newHeader();
+  const note = (bytes: Uint8Array, sentAt: number, delivered: boolean, duplicate: boolean) => {
+    if (parseInto(bytes, bytes.length, h) !== null || (h.type !== PacketType.DATA && h.type !== PacketType.FIN) || duplicate) return;
+    const list = copies.get(h.seq) ?? [];
+    list.push({ sentAt, delivered });
+    copies.set(h.seq, list);
+  };
+  const tracer: LinkTracer = {
+    dropped: (_now, bytes, _from, _to, _reason, sentAt) => note(bytes, sentAt, false, false),
+    delivered: (_now, bytes, _from, _to, sentAt, flags) => note(bytes, sentAt, true, (flags & 1) !== 0),
+  };
+  t.forward.tracer = tracer;
+  t.sender.start(0);
+  t.sim.run({ untilMs: setup.timeLimitMs, stop: () => t.sender.state === 'done' || t.sender.state === 'failed' });
+  expect(t.sender.state).toBe('done');
+  t.sim.run({ untilMs: t.sim.now + 60_000 });
+  let truth = 0;
+  for (const list of copies.values()) {
+    list.sort((x, y) => x.sentAt - y.sentAt);
+    const k = list.findIndex((c) => c.delivered);
+    if (k >= 0) truth += list.length - 1 - k;
+  }
+  return { truth, sender: t.sender.conn.counters, receiver: t.receiverCounters()! };
+}
+
+describe('spurious retransmissions against the ground truth', () => {
+  it.each(SEEDS)('no loss and a fixed RTO below the round trip: every retransmission is spurious (seed %i)', (seed) => {
+    const base = transferSetup(200_000);
+    const s = runSimTransfer({
+      ...base,
+      transport: { ...base.transport, windowPackets: 16, rtoMode: 'fixed', rtoMs: 30, rtoBackoff: 1 },
+      forward: { ...NO_IMPAIRMENT, delayMs: 20 },
+      reverse: { ...NO_IMPAIRMENT, delayMs: 20 },
+      seed,
+    });
+    expect(s.dataMatched, `reproduce with SEED=${seed}`).toBe(true);
+    expect(retransmissionsTotal(s.sender), `reproduce with SEED=${seed}`).toBeGreaterThan(100);
+    expect(s.sender.retransmitsSpurious, `reproduce with SEED=${seed}`).toBe(s.receiver!.duplicatesSuppressed);
+  });
+
+  it.each(SEEDS)("reordering: the count matches the forward link's record of every copy (seed %i)", (seed) => {
+    const base = transferSetup(2_000_000);
+    const r = spuriousTruth({
+      ...base,
+      forward: { ...NO_IMPAIRMENT, delayMs: 10, reorderProbability: 0.05, reorderDelayMs: 30 },
+      reverse: { ...NO_IMPAIRMENT, delayMs: 10 },
+      seed,
+    });
+    expect(r.sender.retransmitsFast, `reproduce with SEED=${seed}`).toBeGreaterThan(10);
+    expect(r.sender.retransmitsSpurious, `reproduce with SEED=${seed}`).toBe(r.truth);
+    // No copy was lost, so every spurious one arrived as a duplicate.
+    expect(r.truth, `reproduce with SEED=${seed}`).toBe(r.receiver.duplicatesSuppressed);
   });
 });

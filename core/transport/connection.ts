@@ -797,6 +797,7 @@ export class Connection {
     const c = this.counters;
     if (!isRetransmission) {
       this.snd.tsFirst[idx] = tsVal;
+      this.snd.spuriousCounted[idx] = 0;
       c.dataPacketsSent++;
       c.dataBytesSent += len;
     }
@@ -882,6 +883,9 @@ export class Connection {
     }
     const isPureAck = h.type === PacketType.ACK;
     const trigger = h.seq;
+    // RFC 3522 (Eifel), for every ACK that names a retransmitted packet, including one the window
+    // has passed or a SACK block reported: its echo names the earliest copy that arrived.
+    if (isPureAck && (h.flags & Flag.ECHO) !== 0) this.counters.retransmitsSpurious += this.loss.judge(trigger, h.tsEcr);
     if (isPureAck && seqGeq(trigger, this.snd.una) && seqLt(trigger, this.snd.nxt)) {
       const idx = trigger & this.snd.mask;
       // Only the first ACK of a packet may give a sample, and never one of a retransmitted packet.
@@ -939,10 +943,9 @@ export class Connection {
     // RFC 3522 (Eifel): the ACK echoes the timestamp of the copy that arrived. If that is not the
     // latest retransmission, the retransmissions after the echoed copy were not needed, and the
     // timeout that caused them was spurious: undo its backoff (RFC 4015 (2)).
+    // (onAck counted the spurious retransmissions already.)
     const verdict = this.loss.eifel(idx, h.tsEcr);
     if (verdict === 'unknown') return;
-    if (verdict === 'first-copy') this.counters.retransmitsSpurious += this.snd.tx[idx]! - 1;
-    else if (verdict === 'earlier-copy') this.counters.retransmitsSpurious += 1;
     // Otherwise the latest retransmission made the round trip: the path works again, so the
     // backoff ends too.
     this.rto.clearBackoff();
@@ -961,6 +964,7 @@ export class Connection {
       const st = this.snd.state[idx]!;
       if (st & S_ACKED) this.snd.receivedCount--;
       else this.loss.noteDelivered(s, idx);
+      this.loss.onAcknowledged(s, idx);
       if (st & S_FIN) this.onFinAcked(now);
       this.snd.state[idx] = 0;
       this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
@@ -1037,33 +1041,35 @@ export class Connection {
     }
     const d = seqDiff(s, this.rcv.nxt);
     if (d < 0) {
-      // Already received: suppress it by its sequence number and repeat the ACK. RFC 7323 (4.3):
-      // a duplicate does not update TS.Recent, so the ACK echoes the copy that got through first,
-      // which tells the sender its retransmission was spurious (RFC 3522).
+      // Already received: suppress it by its sequence number and repeat the ACK. A duplicate does
+      // not update TS.Recent (RFC 7323 (4.3)); the ACK names it and echoes the earliest copy of
+      // it that arrived, which tells the sender which of its retransmissions were spurious
+      // (RFC 3522), whichever copy got through first.
       c.duplicatesSuppressed++;
-      this.rcv.ackNow(s, this.rcv.tsRecent);
+      this.rcv.ackNow(s, this.rcv.echoFor(s, h.tsVal));
       return;
     }
     // A packet that is dropped must not be named as the ACK's trigger: the sender would take it
     // as received. Name the last in-order packet instead.
     if (d > 0 && this.cfg.protocol !== 'sr') {
       c.outOfOrderDiscarded++;
-      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), h.tsVal);
+      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), this.rcv.arrivedTs(seqAdd(this.rcv.nxt, -1), h.tsVal));
       return;
     }
     if (seqDiff(s, this.rcv.read) >= this.rcv.slots || (this.rcv.peerFin !== 'none' && seqGeq(s, this.rcv.peerFinSeq))) {
       c.windowDrops++;
-      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), h.tsVal);
+      this.rcv.ackNow(seqAdd(this.rcv.nxt, -1), this.rcv.arrivedTs(seqAdd(this.rcv.nxt, -1), h.tsVal));
       return;
     }
     const idx = s & this.rcv.mask;
     if (this.rcv.state[idx]! & R_PRESENT) {
       c.duplicatesSuppressed++;
-      this.rcv.ackNow(s, this.rcv.tsRecent);
+      this.rcv.ackNow(s, this.rcv.echoFor(s, h.tsVal));
       return;
     }
     if (len > 0) this.rcv.data.set(bytes.subarray(h.payloadOffset, h.payloadOffset + len), idx * this.cfg.mssBytes);
     this.rcv.len[idx] = len;
+    this.rcv.tsArrived[idx] = h.tsVal;
     this.rcv.state[idx] = R_PRESENT | (h.flags & Flag.MSG_END ? R_MSG_END : 0) | (isFin ? R_FIN : 0) | (corrupt ? R_CORRUPT : 0);
     this.rcv.bytesStored += len;
     const after = seqAdd(s, 1);
@@ -1138,6 +1144,7 @@ export class Connection {
     if ((last === 0 && slots > 0) || slots - last >= Math.max(1, this.rcv.slots >> 1)) {
       this.rcv.ackPending = true;
       this.rcv.ackTrigger = seqAdd(this.rcv.nxt, -1);
+      this.rcv.tsEcho = this.rcv.arrivedTs(this.rcv.ackTrigger, this.rcv.tsEcho);
     }
   }
 

@@ -15,7 +15,10 @@ export class ConnectionCounters {
   retransmitsTimeout = 0;
   /** Fast retransmissions (duplicate ACKs or SACK). */
   retransmitsFast = 0;
-  /** Retransmissions later found unnecessary (Eifel detection, RFC 3522). */
+  /**
+   * Retransmissions sent after an earlier copy had arrived, as far as the timestamp echoes show it
+   * (Eifel, RFC 3522; LossRecovery.judge and the metric's description say what they miss).
+   */
   retransmitsSpurious = 0;
   /** Retransmission timer expiries. */
   timeouts = 0;

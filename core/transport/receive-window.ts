@@ -37,6 +37,11 @@ export class ReceiveWindow {
   len = new Int32Array(0);
   /** R_* bits of each slot. */
   state = new Uint8Array(0);
+  /**
+   * tsVal of the earliest-sent copy of each slot's packet that arrived; kept after the packet is
+   * read, until the slot holds the packet `cap` later (echoFor).
+   */
+  tsArrived = new Uint32Array(0);
   /** Next sequence number expected in order. */
   nxt = 0;
   /** Next sequence number the application reads. */
@@ -101,11 +106,15 @@ export class ReceiveWindow {
     const oldData = this.data;
     const oldLen = this.len;
     const oldState = this.state;
+    const oldTs = this.tsArrived;
     this.cap = cap;
     this.mask = cap - 1;
     this.data = new Uint8Array(cap * mss);
     this.len = new Int32Array(cap);
     this.state = new Uint8Array(cap);
+    this.tsArrived = new Uint32Array(cap);
+    // The timestamps of packets already read are kept too (echoFor reads them for duplicates).
+    for (let i = 0, s = seqAdd(this.highest, -oldCap); i < oldCap; i++, s = seqAdd(s, 1)) this.tsArrived[s & this.mask] = oldTs[s & oldMask]!;
     for (let i = 0, s = this.read; i < oldCap; i++, s = seqAdd(s, 1)) {
       const o = s & oldMask;
       if (oldState[o] === 0) continue;
@@ -114,6 +123,33 @@ export class ReceiveWindow {
       this.len[n] = oldLen[o]!;
       this.state[n] = oldState[o]!;
     }
+  }
+
+  /**
+   * The timestamp an ACK naming packet `s` echoes when a copy of it sent at `tsVal` arrives again
+   * (or `tsVal` is the fallback): the earliest-sent copy that arrived, so that the sender learns
+   * which of its retransmissions were spurious (RFC 3522) whichever copy got through first. Once
+   * the slot holds a later packet the earlier copy is forgotten and `tsVal` is echoed.
+   */
+  echoFor(s: number, tsVal: number): number {
+    const d = seqDiff(this.highest, s);
+    if (d <= 0 || d > this.cap) return tsVal;
+    const idx = s & this.mask;
+    const known = this.tsArrived[idx]!;
+    if (((tsVal - known) | 0) < 0) {
+      this.tsArrived[idx] = tsVal;
+      return tsVal;
+    }
+    return known;
+  }
+
+  /**
+   * The tsVal of the earliest copy of packet `s` that arrived, or `fallback` once the slot holds a
+   * later packet: what an ACK naming `s` echoes.
+   */
+  arrivedTs(s: number, fallback: number): number {
+    const d = seqDiff(this.highest, s);
+    return d <= 0 || d > this.cap ? fallback : this.tsArrived[s & this.mask]!;
   }
 
   /** Owes an immediate ACK naming `trigger` and echoing `tsVal`. */

@@ -17,6 +17,33 @@ export type GoBackState = 'idle' | 'timeout' | 'fast';
  */
 export type EifelVerdict = 'unknown' | 'first-copy' | 'earlier-copy' | 'latest-copy';
 
+/**
+ * What an echo says about a packet sent `copies` times, the first at `first`, the latest at
+ * `last` (RFC 3522): see EifelVerdict.
+ */
+function eifelVerdict(first: number, last: number, tsEcr: number): EifelVerdict {
+  // Copies sent within the same microsecond carry the same timestamp (a simulated link without
+  // delay): the echo cannot tell them apart, so it says nothing about which one arrived.
+  if (first === last) return 'unknown';
+  if (tsEcr === first) return 'first-copy';
+  if (seqLt(first, tsEcr) && seqLt(tsEcr, last)) return 'earlier-copy';
+  if (tsEcr === last) return 'latest-copy';
+  return 'unknown';
+}
+
+/**
+ * Retransmissions a verdict shows spurious for a packet sent `copies` times: every one after the
+ * first copy, none, or at least the latest (which copy between the first and the latest arrived
+ * is not known: only their first and latest timestamps are kept).
+ */
+function spuriousOf(verdict: EifelVerdict, copies: number): number {
+  if (verdict === 'first-copy') return copies - 1;
+  if (verdict === 'earlier-copy') return 1;
+  return 0;
+}
+
+const EIFEL_HISTORY_MIN = 64;
+
 /** The sender's loss-recovery state (plain fields: read per ACK). */
 export class LossRecovery {
   /** One past the highest packet known received from an individual acknowledgment. */
@@ -38,6 +65,16 @@ export class LossRecovery {
   goBack: GoBackState = 'idle';
   /** The next packet go-back-N resends. */
   goBackNext = 0;
+  // Retransmitted packets acknowledged cumulatively, kept so that a later ACK naming one (the
+  // ACK of a late copy) can still be judged: a ring ordered by sequence number, its oldest
+  // entries overwritten once it holds EIFEL_HISTORY_MIN or four send windows.
+  private histSeq = new Uint32Array(EIFEL_HISTORY_MIN);
+  private histFirst = new Uint32Array(EIFEL_HISTORY_MIN);
+  private histLast = new Uint32Array(EIFEL_HISTORY_MIN);
+  private histCopies = new Uint32Array(EIFEL_HISTORY_MIN);
+  private histCounted = new Uint32Array(EIFEL_HISTORY_MIN);
+  private histHead = 0;
+  private histCount = 0;
   private readonly snd: SendWindow;
 
   constructor(snd: SendWindow) {
@@ -213,15 +250,93 @@ export class LossRecovery {
    * answers.
    */
   eifel(idx: number, tsEcr: number): EifelVerdict {
+    return eifelVerdict(this.snd.tsFirst[idx]!, this.snd.tsLast[idx]!, tsEcr);
+  }
+
+  /**
+   * An ACK names packet `s` and echoes `tsEcr`: the timestamp of the earliest copy of `s` the
+   * receiver has seen (ReceiveWindow.echoFor). Every copy sent after that one was spurious.
+   * Returns how many more retransmissions of `s` this shows spurious than earlier ACKs did, so
+   * each retransmission is counted once however many ACKs name the packet: the ACK of the copy
+   * that was accepted, and the ACK of every copy that arrived after it as a duplicate. A packet
+   * the window has passed is looked up among the retransmitted packets acknowledged cumulatively.
+   */
+  judge(s: number, tsEcr: number): number {
     const snd = this.snd;
-    const first = snd.tsFirst[idx]!;
-    const last = snd.tsLast[idx]!;
-    // Copies sent within the same microsecond carry the same timestamp (a simulated link without
-    // delay): the echo cannot tell them apart, so it says nothing about which one arrived.
-    if (first === last) return 'unknown';
-    if (tsEcr === first) return 'first-copy';
-    if (seqLt(tsEcr, last)) return 'earlier-copy';
-    if (tsEcr === last) return 'latest-copy';
-    return 'unknown';
+    if (seqGeq(s, snd.una) && seqLt(s, snd.nxt)) {
+      const idx = s & snd.mask;
+      const copies = snd.tx[idx]!;
+      if (copies < 2) return 0;
+      const spurious = spuriousOf(eifelVerdict(snd.tsFirst[idx]!, snd.tsLast[idx]!, tsEcr), copies);
+      const more = spurious - snd.spuriousCounted[idx]!;
+      if (more <= 0) return 0;
+      snd.spuriousCounted[idx] = spurious;
+      return more;
+    }
+    if (!seqLt(s, snd.una)) return 0;
+    const i = this.historyIndex(s);
+    if (i < 0) return 0;
+    const spurious = spuriousOf(eifelVerdict(this.histFirst[i]!, this.histLast[i]!, tsEcr), this.histCopies[i]!);
+    const more = spurious - this.histCounted[i]!;
+    if (more <= 0) return 0;
+    this.histCounted[i] = spurious;
+    return more;
+  }
+
+  /** Packet `s` (slot `idx`) is acknowledged cumulatively: keep it for judge() if it was resent. */
+  onAcknowledged(s: number, idx: number): void {
+    const snd = this.snd;
+    if (snd.tx[idx]! < 2) return;
+    let size = this.histSeq.length;
+    if (this.histCount === size && size < 4 * snd.cap) {
+      const n = size * 2;
+      const seq = new Uint32Array(n);
+      const first = new Uint32Array(n);
+      const last = new Uint32Array(n);
+      const copies = new Uint32Array(n);
+      const counted = new Uint32Array(n);
+      for (let k = 0; k < this.histCount; k++) {
+        const j = (this.histHead + k) % size;
+        seq[k] = this.histSeq[j]!;
+        first[k] = this.histFirst[j]!;
+        last[k] = this.histLast[j]!;
+        copies[k] = this.histCopies[j]!;
+        counted[k] = this.histCounted[j]!;
+      }
+      this.histSeq = seq;
+      this.histFirst = first;
+      this.histLast = last;
+      this.histCopies = copies;
+      this.histCounted = counted;
+      this.histHead = 0;
+      size = n;
+    }
+    if (this.histCount === size) {
+      // Full: the oldest entry makes room (a copy of it arriving later goes unjudged).
+      this.histHead = (this.histHead + 1) % size;
+      this.histCount--;
+    }
+    const j = (this.histHead + this.histCount) % size;
+    this.histSeq[j] = s;
+    this.histFirst[j] = snd.tsFirst[idx]!;
+    this.histLast[j] = snd.tsLast[idx]!;
+    this.histCopies[j] = snd.tx[idx]!;
+    this.histCounted[j] = snd.spuriousCounted[idx]!;
+    this.histCount++;
+  }
+
+  /** The history entry of packet `s`, or -1 (binary search: entries ascend by sequence number). */
+  private historyIndex(s: number): number {
+    const size = this.histSeq.length;
+    let lo = 0;
+    let hi = this.histCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqLt(this.histSeq[(this.histHead + mid) % size]!, s)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.histCount) return -1;
+    const j = (this.histHead + lo) % size;
+    return this.histSeq[j] === s ? j : -1;
   }
 }

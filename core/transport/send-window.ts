@@ -41,6 +41,8 @@ export class SendWindow {
   tsFirst = new Uint32Array(0);
   /** Header timestamp of the latest transmission of each slot. */
   tsLast = new Uint32Array(0);
+  /** Retransmissions of each slot's packet counted spurious so far (LossRecovery.judge). */
+  spuriousCounted = new Uint32Array(0);
   /** Sequence numbers waiting to be retransmitted: a ring of cap entries from rtxHead. */
   rtxQueue = new Uint32Array(0);
   /** Index of the oldest entry of rtxQueue. */
@@ -81,6 +83,7 @@ export class SendWindow {
       deadline: this.deadline,
       tsFirst: this.tsFirst,
       tsLast: this.tsLast,
+      spuriousCounted: this.spuriousCounted,
     };
     this.cap = cap;
     this.mask = cap - 1;
@@ -92,6 +95,7 @@ export class SendWindow {
     this.deadline = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
     this.tsFirst = new Uint32Array(cap);
     this.tsLast = new Uint32Array(cap);
+    this.spuriousCounted = new Uint32Array(cap);
     const queued: number[] = [];
     if (old.cap > 0) {
       for (let s = this.una; ; s = seqAdd(s, 1)) {
@@ -105,6 +109,7 @@ export class SendWindow {
         this.deadline[n] = old.deadline[o]!;
         this.tsFirst[n] = old.tsFirst[o]!;
         this.tsLast[n] = old.tsLast[o]!;
+        this.spuriousCounted[n] = old.spuriousCounted[o]!;
         if (old.state[o]! & S_RTX_QUEUED) queued.push(s);
         if (s === this.end) break;
       }
