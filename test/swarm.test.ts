@@ -7,20 +7,25 @@ import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
 import { simTransferCommand } from '../core/transfer/command.js';
 import type { ArqMode } from '../core/transport/config.js';
 import { swarmSetup } from './helpers/swarm.js';
+import { FateRecorder, auditText, auditTransfer } from '../core/audit/transfer-audit.js';
 
 const SEEDS = Number(process.env.SWARM_SEEDS ?? 1000);
 const FIRST = Number(process.env.SWARM_FIRST ?? 1);
 
 describe.each<ArqMode>(['saw', 'gbn', 'sr'])('swarm %s', (protocol) => {
-  it(`${SEEDS} seeds: every transfer completes with the exact bytes`, () => {
+  it(`${SEEDS} seeds: every transfer completes with the exact bytes, and every counter agrees with the auditor`, () => {
     const failures: string[] = [];
     for (let seed = FIRST; seed < FIRST + SEEDS; seed++) {
       const setup = swarmSetup(seed, protocol);
-      const s = runSimTransfer(setup);
+      const fwd = new FateRecorder();
+      const rev = new FateRecorder();
+      const s = runSimTransfer(setup, { onBuild: (t) => ((t.forward.tracer = fwd), (t.reverse.tracer = rev)) });
       const ok = s.status === 'complete' && s.dataMatched === true && s.corruption.reconciled === true;
-      if (!ok) {
+      // Counters against the fate of every datagram (core/audit/transfer-audit.ts).
+      const audit = auditTransfer(s, setup.transport.verifyChecksum, fwd, rev);
+      if (!ok || audit.length > 0) {
         failures.push(
-          `seed ${seed}: status ${s.status}, data matched ${String(s.dataMatched)}, corruption reconciled ${String(s.corruption.reconciled)}, ${s.failure ?? ''}\n  reproduce with SEED=${seed}: ${simTransferCommand(setup)}`,
+          `seed ${seed}: status ${s.status}, data matched ${String(s.dataMatched)}, corruption reconciled ${String(s.corruption.reconciled)}, ${s.failure ?? ''}${audit.length > 0 ? `\n  ${auditText(audit).replaceAll('\n', '\n  ')}` : ''}\n  reproduce with SEED=${seed}: ${simTransferCommand(setup)}`,
         );
         if (failures.length >= 5) break;
       }

@@ -180,52 +180,63 @@ function auditDirection(out: AuditMismatch[], from: string, to: string, s: Trans
   const check = (counter: string, truth: number, reported: number, how: string) => {
     if (truth !== reported) out.push({ counter, truth, reported, how });
   };
+  // With verification off a corrupted copy is taken as it came, header included, and packets
+  // beyond the receive window are dropped there: in either case the replay of the arrivals cannot
+  // tell what the receiving end made of them.
+  const replayable = rx !== null && (rx.windowDrops ?? 0) === 0 && (verifyChecksum || !fates.some((f) => f.dropped === null && f.corrupted));
+  const replay = replayArrivals(s, fates);
+  // A copy reached the other end when it arrived intact and was not thrown away for arriving ahead
+  // of a gap (go-back-N); one that arrives after a later copy was taken still reached it.
+  const reachedBy = (c: Fate) => c.dropped === null && !c.corrupted && !(replayable && replay.discardedCopies.has(c));
   const bySeq = transmissionsBySeq(fates);
   let retransmissions = 0;
   let spurious = 0;
   let unrepaired = 0;
   for (const list of bySeq.values()) {
     retransmissions += list.length - 1;
-    // A retransmission is spurious when an earlier copy of the packet reached the other end
-    // intact, before or after it (the simulator knows the fate of every copy in flight).
+    // A retransmission is spurious when an earlier copy of the packet reached the other end or was
+    // going to (the simulator knows the fate of every copy in flight).
     let reached = false;
     list.forEach((t, k) => {
       if (k > 0 && reached) spurious++;
-      if (t.copies.some((c) => c.dropped === null && !c.corrupted)) reached = true;
+      if (t.copies.some(reachedBy)) reached = true;
     });
     // A packet the link dropped was sent again until a copy arrived intact, or the transfer failed.
-    if (!reached && s.status === 'complete') unrepaired++;
+    if (!list.some((t) => t.copies.some((c) => c.dropped === null && !c.corrupted)) && s.status === 'complete') unrepaired++;
   }
   const where = `${from}'s DATA and FIN on its way to the ${to}`;
   check(`${from} data_packets_new`, bySeq.size, tx.dataPacketsSent ?? 0, `distinct sequence numbers of the ${where}`);
   check(`${from} retransmissions (timeout + fast)`, retransmissions, (tx.retransmitsTimeout ?? 0) + (tx.retransmitsFast ?? 0), `transmissions beyond the first of each sequence number of the ${where}`);
-  check(`${from} retransmits_spurious`, spurious, tx.retransmitsSpurious ?? 0, `retransmissions of the ${where} an earlier copy of which arrived intact`);
+  // The sender learns of a spurious retransmission from the ACKs (RFC 3522): a lost or merged ACK
+  // keeps it from knowing, so it may count fewer than there were, never more.
+  const reportedSpurious = tx.retransmitsSpurious ?? 0;
+  if (reportedSpurious > spurious) out.push({ counter: `${from} retransmits_spurious`, truth: spurious, reported: reportedSpurious, how: `retransmissions of the ${where} an earlier copy of which reached the other end (the sender may count fewer, never more)` });
   check(`${from} dropped packets sent again`, 0, unrepaired, `sequence numbers of the ${where} no copy of which arrived intact, in a transfer that completed`);
-  if (rx === null) return;
+  if (rx === null || !replayable) return;
   // Corrupted copies are reconciled in the summary itself (injected = detected + accepted, the
-  // listener's catches included). With verification off a corrupted copy is taken as it came, header included: the replay
-  // below cannot tell what the receiving end made of it.
-  if (verifyChecksum || !fates.some((f) => f.dropped === null && f.corrupted)) auditArrivals(out, to, s, fates, rx);
+  // listener's catches included).
+  check(`${to} duplicates_suppressed`, replay.duplicates, rx.duplicatesSuppressed ?? 0, 'intact DATA and FIN copies that arrived at or below what was already received');
+  check(`${to} out_of_order_buffered`, replay.buffered, rx.outOfOrderBuffered ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (selective repeat)');
+  check(`${to} out_of_order_discarded`, replay.discarded, rx.outOfOrderDiscarded ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (go-back-N, stop-and-wait)');
 }
 
 /**
- * The receiving end's duplicates and out-of-order packets, replayed from the intact DATA and FIN
- * copies in the order they arrived: a copy at or below what was already received is a duplicate;
- * above it, selective repeat keeps it (out of order, buffered) and go-back-N and stop-and-wait
- * discard it. Packets beyond the receive window make the replay uncertain, so a run with window
- * drops is not checked here.
+ * The receiving end's handling of the intact DATA and FIN copies, replayed in the order they
+ * arrived: a copy at or below what was already received is a duplicate; above it, selective
+ * repeat keeps it (out of order, buffered) and go-back-N and stop-and-wait discard it
+ * (`discardedCopies`).
  */
-function auditArrivals(out: AuditMismatch[], to: string, s: TransferSummary, fates: readonly Fate[], r: EndCounters): void {
-  if ((r.windowDrops ?? 0) > 0) return;
+function replayArrivals(s: TransferSummary, fates: readonly Fate[]): { duplicates: number; buffered: number; discarded: number; discardedCopies: Set<Fate> } {
   const arrivals = fates.filter((f) => f.dropped === null && !f.corrupted && (f.type === PacketType.DATA || f.type === PacketType.FIN)).sort((a, b) => a.at - b.at);
-  const first = arrivals.reduce((m, f) => (m === null || seqDiff(f.seq, m) < 0 ? f.seq : m), null as number | null);
-  if (first === null) return;
-  const sr = s.protocol === 'sr';
-  const received = new Set<number>();
-  let next = first;
+  const discardedCopies = new Set<Fate>();
   let duplicates = 0;
   let buffered = 0;
   let discarded = 0;
+  const first = arrivals.reduce((m, f) => (m === null || seqDiff(f.seq, m) < 0 ? f.seq : m), null as number | null);
+  if (first === null) return { duplicates, buffered, discarded, discardedCopies };
+  const sr = s.protocol === 'sr';
+  const received = new Set<number>();
+  let next = first;
   for (const f of arrivals) {
     const d = seqDiff(f.seq, next);
     if (d < 0 || received.has(f.seq)) {
@@ -235,6 +246,7 @@ function auditArrivals(out: AuditMismatch[], to: string, s: TransferSummary, fat
     if (d > 0) {
       if (!sr) {
         discarded++;
+        discardedCopies.add(f);
         continue;
       }
       buffered++;
@@ -242,12 +254,7 @@ function auditArrivals(out: AuditMismatch[], to: string, s: TransferSummary, fat
     received.add(f.seq);
     while (received.has(next)) next = (next + 1) >>> 0;
   }
-  const check = (counter: string, truth: number, reported: number, how: string) => {
-    if (truth !== reported) out.push({ counter, truth, reported, how });
-  };
-  check(`${to} duplicates_suppressed`, duplicates, r.duplicatesSuppressed ?? 0, 'intact DATA and FIN copies that arrived at or below what was already received');
-  check(`${to} out_of_order_buffered`, buffered, r.outOfOrderBuffered ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (selective repeat)');
-  check(`${to} out_of_order_discarded`, discarded, r.outOfOrderDiscarded ?? 0, 'intact DATA and FIN copies that arrived ahead of a gap (go-back-N, stop-and-wait)');
+  return { duplicates, buffered, discarded, discardedCopies };
 }
 
 /** The mismatches as lines for a failure message. */

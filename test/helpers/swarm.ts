@@ -44,7 +44,7 @@ export function swarmSetup(seed: number, protocol: ArqMode): TransferSetup {
   const rng = new Rng(seed * 3 + ['saw', 'gbn', 'sr'].indexOf(protocol));
   const mss = 64 + rng.below(1300);
   const adaptive = rng.uniform() < 0.6;
-  return {
+  const setup: TransferSetup = {
     transport: {
       ...DEFAULT_TRANSPORT_CONFIG,
       protocol,
@@ -71,4 +71,7 @@ export function swarmSetup(seed: number, protocol: ArqMode): TransferSetup {
     intervalMs: 100,
     timeLimitMs: 3_600_000,
   };
+  // Drawn last, so that the draws above stay what they were for every seed.
+  setup.transport.congestionControl = rng.uniform() < 0.5 ? 'aimd' : 'off';
+  return setup;
 }
