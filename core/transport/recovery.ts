@@ -43,6 +43,8 @@ function spuriousOf(verdict: EifelVerdict, copies: number): number {
 }
 
 const EIFEL_HISTORY_MIN = 64;
+/** SACK blocks remembered from one ACK to the next (an ACK carries at most four). */
+const MAX_REMEMBERED_BLOCKS = 8;
 
 /** The sender's loss-recovery state (plain fields: read per ACK). */
 export class LossRecovery {
@@ -61,6 +63,12 @@ export class LossRecovery {
   private rackCount = 0;
   // Selective repeat's fast recovery: the next packet recoverHoles() looks at.
   private recoveryScan = 0;
+  // The SACK blocks of the last ACK, every packet of which is marked received: the next ACK
+  // repeats them (grown at their edges), and only what they did not cover needs a look. Marks in
+  // [una, nxt) are never taken back, so a covered range stays marked.
+  private readonly markedStart = new Uint32Array(MAX_REMEMBERED_BLOCKS);
+  private readonly markedEnd = new Uint32Array(MAX_REMEMBERED_BLOCKS);
+  private markedCount = 0;
   /** Go-back-N's resend of the window, if one runs. */
   goBack: GoBackState = 'idle';
   /** The next packet go-back-N resends. */
@@ -117,14 +125,39 @@ export class LossRecovery {
     const snd = this.snd;
     const st = snd.state;
     const mask = snd.mask;
+    const una = snd.una;
+    const ms = this.markedStart;
+    const me = this.markedEnd;
+    const remembered = this.markedCount;
     for (let i = 0; i < count; i++) {
       let s = sack[2 * i]!;
       const e = sack[2 * i + 1]!;
-      if (seqLt(s, snd.una)) s = snd.una;
-      // The blocks repeat what earlier ACKs said: only packets not yet marked take a call.
+      if (seqLt(s, una)) s = una;
+      // The blocks repeat what earlier ACKs said: skip the part the last ACK's blocks covered
+      // (each was marked through), then only packets not yet marked take a call.
+      for (let j = 0; j < remembered; j++) {
+        if (!seqLt(s, ms[j]!) && seqLt(s, me[j]!)) {
+          s = me[j]!;
+          j = -1;
+        }
+      }
       const n = Math.min(seqDiff(e, s), seqDiff(snd.nxt, s), snd.cap);
       for (let k = 0; k < n; k++) if ((st[(s + k) & mask]! & S_ACKED) === 0) this.markReceived(seqAdd(s, k), false);
     }
+    // Every packet of these blocks (up to what was sent) is marked now.
+    let kept = 0;
+    for (let i = 0; i < count && kept < MAX_REMEMBERED_BLOCKS; i++) {
+      let s = sack[2 * i]!;
+      let e = sack[2 * i + 1]!;
+      if (seqLt(s, una)) s = una;
+      if (seqLt(snd.nxt, e)) e = snd.nxt;
+      if (seqDiff(e, s) > snd.cap) e = seqAdd(s, snd.cap);
+      if (!seqLt(s, e)) continue;
+      ms[kept] = s;
+      me[kept] = e;
+      kept++;
+    }
+    this.markedCount = kept;
   }
 
   /** Packet `s` (slot `idx`) is known delivered: it may be the one sent last. */
