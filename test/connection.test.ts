@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Collector, Pair } from './helpers/pair.js';
+import { Collector, Pair, transfer } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
 import type { ArqMode } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
@@ -19,18 +19,6 @@ function established(p: Pair): void {
   p.driveUntil(() => p.a.state === 'established' && p.b.state === 'established');
 }
 
-/** Sends `data` from a to b as one stream and reads it all at b. */
-function transfer(p: Pair, data: Uint8Array, sink = new Collector()): Collector {
-  let off = 0;
-  p.driveUntil(() => {
-    if (off < data.length) off += p.a.write(data, off, data.length);
-    else p.a.close();
-    p.b.read(sink);
-    if (p.b.isPeerClosed) p.b.close();
-    return p.a.isSendComplete && p.b.isPeerClosed;
-  });
-  return sink;
-}
 
 describe('handshake and close', () => {
   it('connects, takes an RTT sample from the SYN, and closes both ways', () => {

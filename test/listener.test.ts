@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Endpoint } from '../core/endpoint.js';
-import type { Session, SessionFactory } from '../core/listener.js';
+import type { SessionFactory } from '../core/listener.js';
+import { ConnectionSession } from '../core/apps/session.js';
 import { Connection, type ReadSink } from '../core/transport/connection.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { receiverConfig } from '../core/apps/services.js';
@@ -75,33 +76,15 @@ describe('listener: replies are earned', () => {
 });
 
 /** A server session that writes `bytes` once the handshake completes, then closes. */
-class Talker implements Session {
+class Talker extends ConnectionSession {
   private wrote = false;
   constructor(
-    readonly conn: Connection,
+    conn: Connection,
     private readonly bytes: number,
-  ) {}
-  get finished(): boolean {
-    return this.conn.state === 'closed' || this.conn.state === 'failed';
+  ) {
+    super(conn);
   }
-  abort(reason: string): void {
-    this.conn.abort(reason);
-  }
-  handleDatagram(now: number, bytes: Uint8Array): void {
-    this.conn.handleDatagram(now, bytes);
-    this.pump();
-  }
-  handleTimeout(now: number): void {
-    this.conn.handleTimeout(now);
-    this.pump();
-  }
-  pollTransmit(now: number): Uint8Array | null {
-    return this.conn.pollTransmit(now);
-  }
-  pollTimeout(): number | null {
-    return this.conn.pollTimeout();
-  }
-  private pump(): void {
+  protected consume(): void {
     while (this.conn.pollEvent() !== null);
     this.conn.read(DISCARD);
     if (!this.wrote && this.conn.state === 'established') {

@@ -3,7 +3,7 @@
 // truth, and fast retransmit really off when it is turned off.
 
 import { describe, expect, it } from 'vitest';
-import { Collector, Pair } from './helpers/pair.js';
+import { Pair, transfer } from './helpers/pair.js';
 import { PacketType } from '../core/wire/packet.js';
 import type { TransportConfig } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
@@ -22,19 +22,6 @@ function bytes(n: number): Uint8Array {
   return b;
 }
 
-/** Sends `data` from a to b as one stream and reads it all at b. */
-function transfer(p: Pair, data: Uint8Array): Collector {
-  const sink = new Collector();
-  let off = 0;
-  p.driveUntil(() => {
-    if (off < data.length) off += p.a.write(data, off, data.length);
-    else p.a.close();
-    p.b.read(sink);
-    if (p.b.isPeerClosed) p.b.close();
-    return p.a.isSendComplete && p.b.isPeerClosed;
-  });
-  return sink;
-}
 
 /** 1 MB over a link without a rate limit (every datagram of a window arrives at once), 5% loss. */
 function lossyRun(seed: number, transport: Partial<TransportConfig>) {

@@ -3,7 +3,7 @@
 // else in the lab names a transport to decide what to do.
 
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { IMPAIRMENT_STAGES, NO_IMPAIRMENT, isTransparent } from '../core/impair/config.js';
 import { IMPAIRMENT_KNOBS } from '../core/knobs.js';
@@ -16,13 +16,8 @@ import { CounterService } from '../core/rpc/programs/counter-server.js';
 import { CounterProgV1, CounterProgV1Client } from '../core/rpc/programs/counter.js';
 import { DEFAULT_RPC_SETUP, runSimRpcWorkload } from '../workloads/rpc/workload.js';
 import { ROOT } from './helpers/stage-app.js';
+import { sources } from './helpers/sources.js';
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? sources(p) : /\.(ts|svelte)$/.test(f) ? [p] : [];
-  });
-}
 
 describe('the RPC transport registry', () => {
   it('gives every transport its socket module and a protocol number of its own', () => {

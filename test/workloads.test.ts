@@ -2,7 +2,7 @@
 // the runner, the CLI, the app and the docs loop over the registry instead of branching on kinds.
 
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { WORKLOADS, kindsUsing } from '../experiments/kinds/registry.js';
 import { SIM_KNOBS, WORKLOAD_KINDS, WORKLOAD_KNOBS, type WorkloadKind } from '../experiments/knobs.js';
@@ -13,13 +13,8 @@ import { LabHost } from '../experiments/api/host.js';
 import { knobApplies } from '../renderer/src/lib/knobs.js';
 import type { KnobInfo, Result } from '../experiments/api/contract.js';
 import { ROOT } from './helpers/stage-app.js';
+import { sources } from './helpers/sources.js';
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? sources(p) : /\.(ts|svelte)$/.test(f) ? [p] : [];
-  });
-}
 
 describe('the workload registry', () => {
   it('has a module for every kind a spec may name, and each reads declared workload knobs', () => {

@@ -138,3 +138,16 @@ export class Pair {
     return this.sent.filter((s) => s.from === side && s.header.type === type);
   }
 }
+
+/** Sends `data` from a to b as one stream, closes both ends, and reads it all at b into `sink`. */
+export function transfer(p: Pair, data: Uint8Array, sink = new Collector()): Collector {
+  let off = 0;
+  p.driveUntil(() => {
+    if (off < data.length) off += p.a.write(data, off, data.length);
+    else p.a.close();
+    p.b.read(sink);
+    if (p.b.isPeerClosed) p.b.close();
+    return p.a.isSendComplete && p.b.isPeerClosed;
+  });
+  return sink;
+}
