@@ -687,15 +687,17 @@ export class Connection {
     return nextPow2(Math.max(windowPackets, 2));
   }
 
-  private effectiveWindow(): number {
-    const w = this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets;
-    const rwnd = Math.floor(this.sndWndBytes / this.cfg.mssBytes);
-    return Math.min(w, rwnd, Math.floor(this.cc.cwnd));
-  }
-
   private canSendNew(): boolean {
     if (!this.cc.canSend()) return false;
-    return this.outstanding < this.effectiveWindow();
+    // The flow window (the send ring, the receiver's buffer) counts every packet from una up;
+    // the congestion window counts what is in the network: RFC 6675's pipe leaves out the
+    // packets selective repeat knows arrived, so new data keeps flowing while a hole is repaired
+    // instead of waiting for the cumulative ACK to move (RFC 6582 (3.2 step 4) allows it too).
+    const w = this.cfg.protocol === 'saw' ? 1 : this.cfg.windowPackets;
+    const outstanding = this.outstanding;
+    if (outstanding >= Math.min(w, Math.floor(this.sndWndBytes / this.cfg.mssBytes))) return false;
+    const pipe = this.cfg.protocol === 'sr' ? outstanding - this.snd.receivedCount : outstanding;
+    return pipe < Math.floor(this.cc.cwnd);
   }
 
   private drainMessageQueue(): void {
