@@ -3,8 +3,9 @@
 // rides on each link direction (a LinkTracer) and keeps, for every datagram, what it was (its type
 // and sequence number, read from the bytes as they were sent) and what became of it; auditTransfer
 // then recounts first transmissions, retransmissions (and which of them were spurious), the
-// receiver's duplicates and out-of-order packets, drops by reason, corruptions caught, and checks
-// that every DATA packet the link dropped was sent again. A mismatch names the counter and both
+// receiver's duplicates and out-of-order packets, drops by reason, corruptions caught, the
+// shortest RTT sample against the link's quickest trips, and checks that every DATA packet the
+// link dropped was sent again. A mismatch names the counter and both
 // values. Auditing costs an object per datagram: it is for tests and the swarm, not for runs.
 
 import type { DropReason, LinkTracer } from '../impair/link.js';
@@ -169,6 +170,16 @@ export function auditTransfer(s: TransferSummary, verifyChecksum: boolean, forwa
   // receiver sends again until the sender acknowledges it; but the sender may have closed by
   // then, so what arrived is not what it counted, and that direction is not recounted.
   auditDirection(out, 'sender', 'receiver', s, verifyChecksum, forward.fates, s.sender as unknown as EndCounters, s.receiver);
+  // RTT samples against the link's delays: a round trip is a packet's way out, the receiver's
+  // wait, and the way back of what acknowledges it (an ACK, or data or a handshake packet that
+  // carries one), so no sample can be shorter than the quickest trip each way any packet made
+  // (timestamps count whole microseconds: 1 us of slack).
+  const quickest = (fates: readonly Fate[]) => fates.reduce((m, f) => (f.dropped === null && !f.corrupted ? Math.min(m, f.at - f.sentAt) : m), Number.POSITIVE_INFINITY);
+  const floorMs = quickest(forward.fates) + quickest(reverse.fates);
+  const c = s.sender;
+  if (c.rttSamples > 0 && Number.isFinite(floorMs) && c.rttMinMs < floorMs - 0.001) {
+    out.push({ counter: 'sender rtt_min_ms', truth: floorMs, reported: c.rttMinMs, how: 'the quickest DATA trip out plus the quickest ACK trip back: no round trip is shorter' });
+  }
   return out;
 }
 
