@@ -157,6 +157,8 @@ export class Connection {
   private sndWndBytes = 0;
   private headRetransmits = 0;
   private lastBackoffAt = Number.NEGATIVE_INFINITY;
+  // When an ACK last acknowledged new data (RFC 6298 (5.3) restarts the retransmission timer then).
+  private lastNewAckAt = Number.NEGATIVE_INFINITY;
   // Loss recovery over the send window: scoreboard, RACK, Eifel, go-back-N's resend.
   private readonly loss: LossRecovery;
   private sendClose: SendCloseState = 'open';
@@ -830,14 +832,19 @@ export class Connection {
       this.timers.set(Timer.retransmit, now + this.rto.rtoMs);
       return;
     }
-    // Selective repeat: every packet has its own deadline; resend those that passed.
+    // Selective repeat: every packet has its own deadline; resend those that passed. A packet sent
+    // once is not taken for lost while ACKs of new data keep coming: RFC 6298 (5.3) restarts the
+    // timer with each, so a queue that makes the round trip grow is not a loss. (A retransmission
+    // keeps its own deadline, so a lost one is resent in time.)
+    const restarted = this.lastNewAckAt + this.rto.rtoMs;
     let expired = 0;
     let next = Number.POSITIVE_INFINITY;
     for (let s = this.snd.una; s !== this.snd.nxt; s = seqAdd(s, 1)) {
       const idx = s & this.snd.mask;
       const st = this.snd.state[idx]!;
       if (st & S_ACKED) continue;
-      const d = this.snd.deadline[idx]!;
+      let d = this.snd.deadline[idx]!;
+      if (d <= now && this.snd.tx[idx] === 1 && restarted > now) d = restarted;
       if (d <= now) {
         if ((st & S_RTX_QUEUED) === 0) {
           this.snd.queueRetransmit(s, false);
@@ -972,6 +979,7 @@ export class Connection {
       this.snd.deadline[idx] = Number.POSITIVE_INFINITY;
     }
     this.snd.una = ack;
+    this.lastNewAckAt = now;
     this.headRetransmits = 0;
     this.timers.stop(Timer.probe);
     this.loss.onCumulativeAck(ack);
