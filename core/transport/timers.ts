@@ -38,9 +38,6 @@ export const TIMER_KINDS: readonly TimerKind[] = Object.values(Timer).sort((a, b
  */
 export class TimerTable {
   private readonly at = new Float64Array(TIMER_KINDS.length).fill(Number.NaN);
-  // The earliest deadline, kept as timers change: the drivers ask for it after every datagram,
-  // more often than a timer moves, and a timer moving later than it is rare (NaN: look again).
-  private earliest = Number.POSITIVE_INFINITY;
 
   /** The deadline of `kind`, or null while it is stopped. */
   get(kind: TimerKind): number | null {
@@ -50,19 +47,11 @@ export class TimerTable {
 
   /** Sets the deadline of `kind`; null stops it. */
   set(kind: TimerKind, at: number | null): void {
-    if (at === null) {
-      this.stop(kind);
-      return;
-    }
-    // The earliest is unknown when this timer held it and moves later.
-    if (this.at[kind] === this.earliest && at > this.earliest) this.earliest = Number.NaN;
-    else if (at < this.earliest) this.earliest = at;
-    this.at[kind] = at;
+    this.at[kind] = at === null ? Number.NaN : at;
   }
 
   /** Stops `kind`. */
   stop(kind: TimerKind): void {
-    if (this.at[kind] === this.earliest) this.earliest = Number.NaN;
     this.at[kind] = Number.NaN;
   }
 
@@ -79,24 +68,23 @@ export class TimerTable {
 
   /** The earliest deadline, or null when no timer runs. */
   next(): number | null {
-    let min = this.earliest;
-    if (min !== min) {
-      // TIMER_KINDS are the indices 0 .. n - 1, so this walks the array itself; NaN (stopped)
-      // compares false and is skipped.
-      const deadlines = this.at;
-      min = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < deadlines.length; i++) {
-        const at = deadlines[i]!;
-        if (at < min) min = at;
+    // TIMER_KINDS are the indices 0 .. n - 1, so this walks the array itself; NaN (stopped)
+    // compares false and is skipped.
+    const deadlines = this.at;
+    let min = Number.POSITIVE_INFINITY;
+    let running = false;
+    for (let i = 0; i < deadlines.length; i++) {
+      const at = deadlines[i]!;
+      if (at <= min) {
+        min = at;
+        running = true;
       }
-      this.earliest = min;
     }
-    return min === Number.POSITIVE_INFINITY ? null : min;
+    return running ? min : null;
   }
 
   /** Stops every timer. */
   stopAll(): void {
     this.at.fill(Number.NaN);
-    this.earliest = Number.POSITIVE_INFINITY;
   }
 }
