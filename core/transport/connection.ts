@@ -620,7 +620,7 @@ export class Connection {
         this.onRetransmitTimeout(now);
         return;
       case Timer.probe:
-        this.onProbeTimeout(now);
+        this.onProbeTimeout();
         return;
       case Timer.rack:
         if (this.state === 'established' && this.outstanding > 0) this.rackDetect(now);
@@ -942,7 +942,7 @@ export class Connection {
    * only the retransmission timer would notice. Send it once more now, in the spirit of RACK-TLP's
    * probe (RFC 8985 (7)); its ACK either moves the window or tells us what is still missing.
    */
-  private onProbeTimeout(now: number): void {
+  private onProbeTimeout(): void {
     if (this.state !== 'established' || this.cc.phase !== 'recovery' || this.cfg.protocol !== 'sr' || this.outstanding === 0 || this.cfg.dupAckThreshold === 0) return;
     this.loss.probeHead();
   }

@@ -6,7 +6,7 @@ import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-b
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
 import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
-import type { Link, ManualAction } from '../../core/impair/link.js';
+import type { ManualAction } from '../../core/impair/link.js';
 import type { MetricRow } from '../../core/metrics/registry.js';
 import type { Connection, ConnectionSnapshot } from '../../core/transport/connection.js';
 import { RECEIVER_TRANSPORT_KNOBS, type ReceiverChanges, type TransportConfig } from '../../core/transport/config.js';
