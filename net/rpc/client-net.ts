@@ -58,10 +58,13 @@ export class RpcClient implements RpcCaller {
   readonly transport: RpcTransportName;
   private readonly driver: MessageDriver;
   private readonly channel: RpcChannel;
+  // What the transport says, read once: call() asks on every call.
+  private readonly callsAlone: boolean;
   private closed = false;
 
   private constructor(transport: RpcTransportName, ch: RpcChannel) {
     this.transport = transport;
+    this.callsAlone = RPC_TRANSPORT[transport].callsAlone;
     this.channel = ch;
     this.engine = ch.engine;
     this.driver = ch.driver;
@@ -91,7 +94,7 @@ export class RpcClient implements RpcCaller {
     // calls made in one turn (a batch of continuations) go out together, right after it. A
     // reaction on a settled promise is the cheapest way into the microtask queue (queueMicrotask
     // makes an AsyncResource and a bound function every time).
-    if (RPC_TRANSPORT[this.transport].callsAlone) this.driver.kick(now);
+    if (this.callsAlone) this.driver.kick(now);
     else if (!this.flushQueued) {
       this.flushQueued = true;
       void RESOLVED.then(this.flush);
