@@ -13,6 +13,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'node',
+          // The hostile harness (test/helpers/hostile.ts) collects garbage before reading the heap.
+          execArgv: ['--expose-gc'],
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, 'test/renderer-*.test.ts'],
         },
