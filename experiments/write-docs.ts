@@ -41,7 +41,7 @@ export function metricDocs(block: Block): string {
     for (const [samples, titles] of groups) parts.push(`${titles.join(', ')}:`, '', ...HEAD, ...rows(samples, (n) => METRICS[n].description), '');
     parts.pop();
   } else {
-    const results: MetricName[] = ['trials', 'completed_trials'];
+    const results: MetricName[] = ['trials', 'completed_trials', 'changed_by_hand'];
     for (const w of Object.values(WORKLOADS)) for (const n of w.results) if (!results.includes(n)) results.push(n);
     const models: MetricName[] = [];
     for (const list of Object.values(MODEL_COLUMNS)) for (const n of list) if (!models.includes(n)) models.push(n);

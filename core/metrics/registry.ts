@@ -200,6 +200,7 @@ const BASE = {
   // The summary of a point
   trials: m('Trials', 'count', 'sum', 'trials run at this point', 'the runner'),
   completed_trials: m('Completed trials', 'count', 'sum', 'of those, complete', 'the runner'),
+  changed_by_hand: m('Changed by hand', 'count', 'sum', 'of those, changed while they ran by a hand (a knob or a datagram), not by the spec', 'the runner'),
 
   // Models (experiments/runner/models.ts)
   expected_goodput_bps: m('Expected goodput', 'bit/s', 'mean', "the model's goodput", 'the model'),

@@ -199,6 +199,10 @@ export const API_PARAMS = {
     quick: z.boolean().optional(),
     /** Teaching mode: start paused at time 0 (simulator). */
     paused: z.boolean().optional(),
+    /** The simulator's pace from the start: virtual seconds per real second, or as fast as possible. */
+    speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]).optional(),
+    /** Explore this sweep point (its index): one trial, no end of its own, until stopRun (at most an hour). */
+    explore: z.number().int().min(0).max(100_000).optional(),
     /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
     pcap: z.boolean().optional(),
   }),

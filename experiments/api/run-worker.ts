@@ -16,6 +16,10 @@ export interface RunWorkerData {
   quick: boolean;
   /** Start paused (teaching mode). */
   paused: boolean;
+  /** The simulator's pace from the start (null: as fast as possible). */
+  speed: number | null;
+  /** The sweep point explored until stopped, or null for the whole run. */
+  explore: number | null;
   /** Keep every datagram's fate in packets.csv (ladder and time-sequence graph of past runs). */
   packetLog: boolean;
   /** Capture each trial to pcapng, at most this many bytes each (0: no capture). */
@@ -118,7 +122,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined, speed: data.speed ?? undefined, explore: data.explore ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }

@@ -4,7 +4,7 @@
 
 import { FLOWS_COLUMNS, FlowsMeter, MAX_FLOWS, buildSimFlows, jainIndex } from '../../core/apps/flows.js';
 import { FLOW_GOODPUT_METRICS, metricList, type MetricRow } from '../../core/metrics/registry.js';
-import { unpacedProblem, type TrialStatus, type WorkloadModule } from './kind.js';
+import { unpacedProblem, type TrialStatus, type WorkloadModule, EXPLORE_MAX_MS } from './kind.js';
 
 /**
  * The figures of a flows trial: per-flow goodput over its last quarter, Jain's index of those, and
@@ -48,6 +48,7 @@ function flowsSummary(rows: readonly MetricRow[], flows: number, startGapMs: num
 export const flowsWorkload: WorkloadModule = {
   kind: 'flows',
   title: 'Competing flows (`flows`)',
+  endless: { durationMs: EXPLORE_MAX_MS },
   knobs: ['flows', 'flowStartGapMs', 'reverseFlows', 'uncontrolledFlows', 'flowWindowFactor', 'crossPacketsPerSecond', 'datagramBytes', 'durationMs'],
   samples: FLOWS_COLUMNS,
   results: metricList(['completed', 'total_goodput_bps', 'mean_flow_goodput_bps', 'jain_index_final', 'time_to_fair_s', 'fwd_drops_queue', ...FLOW_GOODPUT_METRICS]),

@@ -22,6 +22,9 @@ import type { RpcSummary } from '../../workloads/rpc/workload.js';
 import type { Network, TrialConfig, WorkloadConfig } from '../runner/config.js';
 import type { WorkloadKind } from '../knobs.js';
 
+/** The longest an explored trial runs (the lab caps every run's duration): an hour. */
+export const EXPLORE_MAX_MS = 3_600_000;
+
 /** How a trial ended. */
 export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
 
@@ -115,6 +118,8 @@ export interface WorkloadModule {
   title: string;
   /** The workload knobs (workload.KEY) it reads, besides `kind`. */
   knobs: readonly (keyof WorkloadConfig)[];
+  /** Values of its knobs that give it no end of its own short of the lab's hour (an explored trial). */
+  endless: Partial<WorkloadConfig>;
   /** Columns of samples.csv, in order. */
   samples: readonly MetricName[];
   /** Trial results (summary.csv has NAME_mean and NAME_ci95 of each). */

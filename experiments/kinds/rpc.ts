@@ -9,7 +9,7 @@ import { RPC_TRANSPORT_CONFIG } from '../../core/rpc/plt.js';
 import { listenerDefaultsOf } from '../../core/apps/services.js';
 import { RPC_COLUMNS, RpcMeter, buildSimRpcWorkload, rpcSetupProblems, runUdpRpcWorkload, summarizeSimRpc, type RpcSetup, type RpcSummary } from '../../workloads/rpc/workload.js';
 import type { TrialConfig } from '../runner/config.js';
-import { orNaN, unpacedProblem, type TrialStatus, type WorkloadModule } from './kind.js';
+import { orNaN, unpacedProblem, type TrialStatus, type WorkloadModule, EXPLORE_MAX_MS } from './kind.js';
 
 /** The RPC setup of a trial. */
 export function rpcSetupOf(c: TrialConfig): RpcSetup {
@@ -57,6 +57,7 @@ function scalarsOf(s: RpcSummary): MetricRow {
 export const rpcWorkload: WorkloadModule = {
   kind: 'rpc',
   title: 'RPC (`rpc`)',
+  endless: { calls: 0, durationMs: EXPLORE_MAX_MS },
   knobs: ['rpcTransport', 'calls', 'callsInFlight', 'echoBytes', 'mixNull', 'mixEcho', 'mixIncrement', 'rpcBinding', 'drc', 'rpcTimeoutMs', 'rpcRetryMs', 'rpcBackoff', 'rpcRetryMsMax', 'rpcMaxRetransmissions', 'durationMs'],
   samples: RPC_COLUMNS,
   results: metricList(['completed', 'calls_succeeded', 'calls_failed', 'calls_per_s', 'lookups', 'logical_latency_mean_ms', 'attempts_per_call', 'latency_mean_ms', 'latency_p50_ms', 'latency_p90_ms', 'latency_p99_ms', 'server_executions', 'duplicate_requests', 'cache_hits', 'duplicate_executions']),

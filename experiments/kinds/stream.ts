@@ -5,7 +5,7 @@ import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { metricList, type MetricRow } from '../../core/metrics/registry.js';
 import { STREAM_COLUMNS, StreamMeter, buildSimStream, runUdpStream, summarizeSimStream, type StreamSetup, type StreamSummary } from '../../workloads/stream/run.js';
 import type { TrialConfig } from '../runner/config.js';
-import { listenerFarEnd, type WorkloadModule } from './kind.js';
+import { listenerFarEnd, type WorkloadModule, EXPLORE_MAX_MS } from './kind.js';
 
 function setupOf(c: TrialConfig): StreamSetup {
   const w = c.workload;
@@ -35,6 +35,7 @@ function scalarsOf(s: StreamSummary): MetricRow {
 export const streamWorkload: WorkloadModule = {
   kind: 'udp-stream',
   title: 'UDP stream (`udp-stream`)',
+  endless: { durationMs: EXPLORE_MAX_MS },
   knobs: ['ratePacketsPerSecond', 'datagramBytes', 'durationMs'],
   samples: STREAM_COLUMNS,
   results: metricList(['completed', 'sent_packets', 'received_packets', 'loss_ratio', 'kernel_drops_receiver', 'link_drops_queue', 'link_drops_random', 'link_drops_burst', 'reordered_packets', 'duplicate_packets', 'checksum_failures', 'jitter_ms', 'receive_rate_bps']),

@@ -10,7 +10,8 @@ import { summarizeTransfer, type TransferSetup, type TransferSummary } from '../
 import { buildSimTransfer } from '../../workloads/transfer/sim-transfer.js';
 import { runUdpTransfer, type UdpTransferLive } from '../../workloads/transfer/udp-transfer.js';
 import type { TrialConfig } from '../runner/config.js';
-import type { WorkloadKind } from '../knobs.js';
+import { knobAt, type WorkloadKind } from '../knobs.js';
+import type { NumberKnob } from '../../core/knobs.js';
 import { listenerFarEnd, unpacedProblem, type TrialStatus, type WorkloadModule } from './kind.js';
 
 function setupOf(c: TrialConfig): TransferSetup {
@@ -64,6 +65,8 @@ function transferKind(kind: Extract<WorkloadKind, 'bulk' | 'messages'>): Workloa
   return {
     kind,
     title: messages ? 'Reliable messages (`messages`)' : 'Reliable bulk transfer (`bulk`)',
+    // The most bytes a transfer takes (1e11): at 100 Mbit/s more than the hour an explored trial may last.
+    endless: { bytes: (knobAt('workload.bytes')!.knob as NumberKnob).max },
     knobs: messages ? ['bytes', 'messageBytes', 'readRateBytesPerSecond', 'verifyData'] : ['bytes', 'readRateBytesPerSecond', 'verifyData'],
     samples: TRANSFER_COLUMNS,
     results,

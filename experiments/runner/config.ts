@@ -11,6 +11,7 @@ import { KNOB_SECTIONS, SIM_KNOBS, WORKLOAD_KNOBS, knobAt, type KnobSection } fr
 import { axisName, type ExperimentSpec, type KnobValue, type SweepAxis } from '../spec.js';
 import type { Knob } from '../../core/knobs.js';
 import { WORKLOADS } from '../kinds/registry.js';
+import { EXPLORE_MAX_MS } from '../kinds/kind.js';
 
 /** Workload knob values with defaults applied, one field per entry of WORKLOAD_KNOBS. */
 export type WorkloadConfig = KnobValues<typeof WORKLOAD_KNOBS>;
@@ -164,6 +165,11 @@ export function trialConfig(spec: ExperimentSpec, point: SweepPoint, repetition:
     intervalMs: spec.intervalMs,
     timeLimitMs: spec.timeLimitS * 1000,
   };
+}
+
+/** A trial explored until stopped: its workload's own end lifted, ended at the latest by EXPLORE_MAX_MS. */
+export function exploreConfig(c: TrialConfig): TrialConfig {
+  return { ...c, workload: { ...c.workload, ...WORKLOADS[c.workload.kind].endless }, timeLimitMs: EXPLORE_MAX_MS };
 }
 
 /** Problems of one trial configuration that no single knob range catches. */

@@ -6,7 +6,7 @@ import { parseKnobText, type Knob } from '../../core/knobs.js';
 import { UnitError } from '../../core/units.js';
 import { knobAt, type WorkloadKind } from '../knobs.js';
 import { validateSpec, type ExperimentSpec, type KnobValue, type SpecError } from '../spec.js';
-import { expandSweep, networkText, parseNetwork, quickSpec, setPath, trialConfig, trialProblems, type Network, type SweepPoint } from './config.js';
+import { expandSweep, exploreConfig, networkText, parseNetwork, quickSpec, setPath, trialConfig, trialProblems, type Network, type SweepPoint } from './config.js';
 import { MODEL_COLUMNS, expectation } from './models.js';
 import { isMetric, type MetricName } from '../../core/metrics/registry.js';
 import { WORKLOADS } from '../kinds/registry.js';
@@ -41,6 +41,13 @@ export interface RunOptions {
   onPacket?: (p: LadderPacket) => void;
   /** Also write every datagram's fate to packets.csv (at most PACKET_LOG_MAX_ROWS rows per run). */
   packetLog?: boolean;
+  /**
+   * Explore one sweep point (its index): one trial whose workload has no end of its own, run until
+   * stop() (or EXPLORE_MAX_MS), every live knob open to change.
+   */
+  explore?: number;
+  /** The simulator's pace from the start: virtual seconds per real second (0.01 to 1000); default as fast as possible. */
+  speed?: number;
 }
 
 /** Most rows of packets.csv in one run (about 100 MB). */
@@ -103,6 +110,11 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
   if (!checked.ok) throw new RunSetupError('the spec with its overrides is not valid', checked.errors);
   spec = checked.spec;
   const network = parseNetwork(spec.network)!;
+  if (o.speed !== undefined) {
+    if (network.kind !== 'sim') throw new RunSetupError(`speed applies to simulator runs only (this run is on ${networkText(network)})`);
+    const err = speedProblem(o.speed);
+    if (err !== null) throw new RunSetupError(err);
+  }
   const points = expandSweep(spec, pointsPerAxis);
   const problems: string[] = [];
   for (const p of points) {
@@ -126,7 +138,18 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
     }
   });
   if (problems.length > 0) throw new RunSetupError(problems.slice(0, 20).join('\n'));
+  if (o.explore !== undefined) {
+    const at = points[o.explore];
+    if (!Number.isInteger(o.explore) || at === undefined) throw new RunSetupError(`explore: the run has no point ${o.explore} (points 0 to ${points.length - 1})`);
+    spec.repetitions = 1;
+    return { spec, network, points: [at] };
+  }
   return { spec, network, points };
+}
+
+/** Why a pace (virtual seconds per real second) is not one the simulator takes, or null. */
+function speedProblem(speed: number): string | null {
+  return speed === Number.POSITIVE_INFINITY || (speed >= 0.01 && speed <= 1000) ? null : `speed must be from 0.01 to 1000 times real time, or as fast as possible (got ${speed})`;
 }
 
 function kindsOf(spec: ExperimentSpec, points: SweepPoint[]): WorkloadKind[] {
@@ -165,6 +188,7 @@ export class ExperimentRun {
     if (this.network.kind === 'peer' && (this.peerToken === null || this.peerToken === '')) {
       throw new RunSetupError(`network ${networkText(this.network)} needs the peer agent's token: set PACKETLAB_TOKEN or pass --token / --token-file`);
     }
+    if (o.speed !== undefined) this.sim.setSpeed(o.speed, 0);
   }
 
   /** The run folder (once started). */
@@ -172,10 +196,18 @@ export class ExperimentRun {
     return this.store?.dir ?? null;
   }
 
-  /** Changes a knob of the running trial; resolves with null or why it could not. */
+  /**
+   * Changes a knob of the running trial; resolves with null or why it could not. In a sweep the
+   * knobs the sweep sets are locked: a hand on them would make the point measure another one.
+   */
   async set(path: string, value: KnobValue): Promise<string | null> {
     if (this.live === null) return 'no trial is running';
     const at = { ...this.trialAt };
+    const point = this.o.explore === undefined ? this.points.find((p) => p.index === at.point) : undefined;
+    if (point !== undefined && path in point.set) {
+      const label = knobAt(path)?.knob.label ?? path;
+      return `${label} is what this sweep varies (this point has ${String(point.set[path])}): it cannot change by hand during the sweep; explore one point to steer it`;
+    }
     const { error, timeS } = await this.live(path, value, 'user');
     if (error === null && this.store !== null) {
       // The change is kept in run.json so the run can be replayed with it in the schedule.
@@ -235,7 +267,8 @@ export class ExperimentRun {
   setSpeed(speed: number): string | null {
     const err = this.teaching();
     if (err !== null) return err;
-    if (!(speed === Number.POSITIVE_INFINITY || (speed >= 0.01 && speed <= 1000))) return `speed must be from 0.01 to 1000 times real time, or as fast as possible (got ${speed})`;
+    const bad = speedProblem(speed);
+    if (bad !== null) return bad;
     this.sim.setSpeed(speed, (this.sim.trial?.timeS() ?? 0) * 1000);
     this.controlEvent('speed', Number.isFinite(speed) ? `${speed} x real time` : 'as fast as possible');
     return null;
@@ -293,7 +326,7 @@ export class ExperimentRun {
     const columns = {
       samples: ['point', 'repetition', ...axisNames, ...union(kinds.map((k) => WORKLOADS[k].samples))],
       events: [...EVENT_COLUMNS],
-      summary: ['point', ...axisNames, 'trials', 'completed_trials', ...scalarCols.flatMap((c) => [`${c}_mean`, `${c}_ci95`]), ...modelCols],
+      summary: ['point', ...axisNames, 'trials', 'completed_trials', 'changed_by_hand', ...scalarCols.flatMap((c) => [`${c}_mean`, `${c}_ci95`]), ...modelCols],
     };
     const store = new RunStore(this.o.outDir ?? defaultRunsDir(), {
       format: 'packetlab-run/1',
@@ -301,7 +334,7 @@ export class ExperimentRun {
       title: spec.title,
       specFile: this.o.specFile,
       spec,
-      overrides: { set: this.o.set ?? {}, network: this.o.network ?? null, quick: this.o.quick === true },
+      overrides: { set: this.o.set ?? {}, network: this.o.network ?? null, quick: this.o.quick === true, ...(this.o.explore === undefined ? {} : { explore: this.o.explore }) },
       network: spec.network,
       points: points.map((p) => ({ index: p.index, axes: p.axes, set: p.set })),
       versions: { packetlab: PACKETLAB_VERSION, node: process.version },
@@ -342,7 +375,7 @@ export class ExperimentRun {
         for (let rep = 0; rep < spec.repetitions && !this.abort.signal.aborted; rep++) {
           n++;
           this.trialAt = { point: point.index, repetition: rep };
-          const config = trialConfig(spec, point, rep);
+          const config = this.o.explore === undefined ? trialConfig(spec, point, rep) : exploreConfig(trialConfig(spec, point, rep));
           this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, trial: n, trials: total });
           const prefix = { point: point.index, repetition: rep, ...point.axes };
           const capture = this.openCapture(store, point, rep, config.seed);
@@ -373,7 +406,7 @@ export class ExperimentRun {
           outcomes.push(outcome);
           // A trial stopped for a refused write says so; the trial itself only knows it was stopped.
           const failure = outcome.status === 'stopped' && this.writeFailure !== null ? this.writeFailure : outcome.failure;
-          store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure });
+          store.record.trials.push({ point: point.index, repetition: rep, seed: config.seed, status: outcome.status, failure, changedByHand: this.changedByHand(store, point.index, rep) });
           store.save();
           this.emit({ type: 'trial-end', point: point.index, repetition: rep, status: outcome.status, failure, scalars: outcome.scalars });
           if (outcome.status === 'peer-lost') {
@@ -436,6 +469,11 @@ export class ExperimentRun {
     return { capture, file };
   }
 
+  /** A hand (a knob or a datagram) changed this trial while it ran. */
+  private changedByHand(store: RunStore, point: number, repetition: number): boolean {
+    return store.record.liveChanges.some((c) => c.point === point && c.repetition === repetition && c.source === 'user');
+  }
+
   /** The knobs changed during the trials of a point (by the schedule, or by hand), in time order. */
   private changesDuring(store: RunStore, point: SweepPoint): { knob: string; atS: number }[] {
     const out: { knob: string; atS: number }[] = [];
@@ -453,6 +491,7 @@ export class ExperimentRun {
     for (const a of axisNames) row[a] = point.axes[a]!;
     row.trials = outcomes.length;
     row.completed_trials = outcomes.filter((o) => o.status === 'complete').length;
+    row.changed_by_hand = store.record.trials.filter((t) => t.point === point.index && t.changedByHand === true).length;
     for (const c of scalarCols) {
       const { mean, ci95 } = meanCi95(outcomes.map((o) => o.scalars[c] ?? Number.NaN));
       row[`${c}_mean`] = mean;

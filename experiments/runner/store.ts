@@ -29,6 +29,8 @@ export interface TrialRecord {
   seed: number;
   status: string;
   failure: string | null;
+  /** A hand changed a knob or a datagram while the trial ran (absent in runs before it was kept). */
+  changedByHand?: boolean;
 }
 
 /** A live change made during a trial (replayable: add it to the schedule). */
@@ -52,7 +54,8 @@ export interface RunRecord {
   specFile: string | null;
   /** The spec as it ran: overrides and --quick applied, defaults filled in. */
   spec: ExperimentSpec;
-  overrides: { set: Record<string, KnobValue>; network: string | null; quick: boolean };
+  /** `explore`: the index of the one sweep point explored until stopped. */
+  overrides: { set: Record<string, KnobValue>; network: string | null; quick: boolean; explore?: number };
   network: string;
   points: { index: number; axes: Record<string, KnobValue>; set: Record<string, KnobValue> }[];
   versions: { packetlab: string; node: string };
