@@ -157,7 +157,8 @@ describe('packetlab serve', () => {
     expect(lib.ok).toBe(true);
     const item = lib.value.find((e: { name: string }) => e.name === 'unreliable-vs-reliable');
     const v = await c.call('validateSpec', { text: item.text });
-    expect(v.value).toEqual({ valid: true, problems: [], points: 2 });
+    // The points with their axis values, for the app's Explore list.
+    expect(v.value).toEqual({ valid: true, problems: [], points: 2, pointAxes: [{ layer: 'udp' }, { layer: 'reliable' }] });
     // Real UDP on loopback through a 20 Mbit/s emulated link: about two seconds, time for live changes.
     const text = JSON.stringify({ ...JSON.parse(item.text), network: 'loopback', sweep: [], plot: undefined, workload: { kind: 'bulk', bytes: 5_000_000 }, repetitions: 1 });
     const started = await c.call('startRun', { text });

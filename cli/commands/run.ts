@@ -66,9 +66,10 @@ export function registerRun(program: Command): void {
     .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
     .option('--check', 'validate the spec and the overrides, print the points, and exit')
     .option('--explore <point>', 'explore one sweep point (its number from --check, from 0): one trial without an end of its own, until Ctrl-C (at most an hour)', numberArg(Number, 0, 100_000, '--explore', true))
+    .option('--effect-window <s>', 'seconds before and after each change that its effect event in events.csv compares, 0.5 to 60 (default 2)', numberArg(Number, 0.5, 60, '--effect-window'))
     .option('--speed <x>', 'simulator pace: virtual seconds per real second, 0.01 to 1000 (default as fast as possible)', numberArg(Number, 0.01, 1000, '--speed'))
     .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)
-    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string; pcap?: boolean; pcapMaxSize?: number; explore?: number; speed?: number }) => {
+    .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string; pcap?: boolean; pcapMaxSize?: number; explore?: number; speed?: number; effectWindow?: number }) => {
       const loaded = resolveSpec(ref);
       if (!loaded.ok) {
         process.stderr.write(`${formatSpecErrors(loaded.file, loaded.errors)}\n`);
@@ -87,7 +88,7 @@ export function registerRun(program: Command): void {
             throw new UsageError(`--token-file ${opts.tokenFile}: ${(e as Error).message}`);
           }
         }
-        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, peerToken, pcapMaxBytes: opts.pcap === true ? (opts.pcapMaxSize ?? 100e6) : 0, explore: opts.explore, speed: opts.speed, onEvent: (e) => onEvent(e) });
+        run = new ExperimentRun({ spec: loaded.spec, specFile: loaded.file, set, network: opts.net ?? null, quick: opts.quick === true, outDir: opts.out, peerToken, pcapMaxBytes: opts.pcap === true ? (opts.pcapMaxSize ?? 100e6) : 0, explore: opts.explore, speed: opts.speed, effectWindowS: opts.effectWindow, onEvent: (e) => onEvent(e) });
       } catch (e) {
         if (e instanceof RunSetupError) {
           const detail = e.errors.length > 0 ? formatSpecErrors(loaded.file, e.errors) : e.message;

@@ -139,6 +139,8 @@ export interface LiveEvent {
   timeS: number;
   kind: string;
   knob?: string;
+  /** The knob for people (from the knob list; absent in runs made before it was kept). */
+  label?: string;
   before?: string;
   after?: string;
   detail?: string;
@@ -203,6 +205,8 @@ export const API_PARAMS = {
     speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]).optional(),
     /** Explore this sweep point (its index): one trial, no end of its own, until stopRun (at most an hour). */
     explore: z.number().int().min(0).max(100_000).optional(),
+    /** Seconds before and after each change that its effect (events.csv `effect`) compares. */
+    effectWindowS: z.number().min(0.5).max(60).optional(),
     /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
     pcap: z.boolean().optional(),
   }),
@@ -238,7 +242,8 @@ export type ApiParams<M extends ApiMethod> = z.input<(typeof API_PARAMS)[M]>;
 export interface ApiResults {
   listLibrary: LibraryItem[];
   listKnobs: KnobInfo[];
-  validateSpec: { valid: boolean; problems: SpecProblem[]; points: number };
+  /** `pointAxes`: the axis values of each sweep point (the first thousand), for Explore's list. */
+  validateSpec: { valid: boolean; problems: SpecProblem[]; points: number; pointAxes?: Record<string, number | string | boolean>[] };
   loadSpec: { name: string; text: string };
   saveSpec: { path: string };
   startRun: { runId: string };

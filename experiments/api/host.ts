@@ -16,6 +16,9 @@ import { parseSpecText } from '../spec.js';
 import { RunSetupError, prepareRun } from '../runner/run.js';
 import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch } from './contract.js';
 import type { RunWorkerData, WorkerMessage } from './run-worker.js';
+
+/** Sweep points whose axes validateSpec lists (Explore's list of points): a sweep may have thousands. */
+const POINTS_LISTED = 1000;
 import { StoreClient } from './store-client.js';
 
 /** Where the host keeps things and what it may do. */
@@ -96,7 +99,7 @@ export class LabHost {
         if (!r.ok) return ok<ApiResults['validateSpec']>({ valid: false, problems: r.errors, points: 0 });
         try {
           const prepared = prepareRun({ spec: r.spec, specFile: null });
-          return ok<ApiResults['validateSpec']>({ valid: true, problems: [], points: prepared.points.length });
+          return ok<ApiResults['validateSpec']>({ valid: true, problems: [], points: prepared.points.length, pointAxes: prepared.points.slice(0, POINTS_LISTED).map((x) => x.axes) });
         } catch (e) {
           if (e instanceof RunSetupError) return ok<ApiResults['validateSpec']>({ valid: false, problems: e.errors.length > 0 ? e.errors : e.message.split('\n').map((m) => ({ path: '$', message: m })), points: 0 });
           throw e;
@@ -169,13 +172,13 @@ export class LabHost {
     const parsed = parseSpecText(p.text);
     if (!parsed.ok) return { ok: false, error: `startRun: the spec is not valid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}` };
     try {
-      prepareRun({ spec: parsed.spec, specFile: null, set: p.set, network: p.network ?? null, quick: p.quick, explore: p.explore, speed: p.speed === 'max' ? undefined : p.speed });
+      prepareRun({ spec: parsed.spec, specFile: null, set: p.set, network: p.network ?? null, quick: p.quick, explore: p.explore, effectWindowS: p.effectWindowS, speed: p.speed === 'max' ? undefined : p.speed });
     } catch (e) {
       if (e instanceof RunSetupError) return { ok: false, error: `startRun: ${e.errors.length > 0 ? e.errors.map((x) => `${x.path}: ${x.message}`).join('; ') : e.message}` };
       if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };
       throw e;
     }
-    const data: RunWorkerData = { pcapMaxBytes: p.pcap === true ? APP_CAPTURE_MAX_BYTES : 0, packetLog: true, text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, speed: p.speed === undefined || p.speed === 'max' ? null : p.speed, explore: p.explore ?? null, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
+    const data: RunWorkerData = { pcapMaxBytes: p.pcap === true ? APP_CAPTURE_MAX_BYTES : 0, packetLog: true, text: p.text, set: p.set ?? {}, network: p.network ?? null, quick: p.quick === true, paused: p.paused === true, speed: p.speed === undefined || p.speed === 'max' ? null : p.speed, explore: p.explore ?? null, effectWindowS: p.effectWindowS ?? null, outDir: this.o.runsDir, peerToken: this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null };
     const worker = new Worker(compiledModuleUrl(import.meta.url, './run-worker.js'), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     const run: ActiveRun = { worker, pending: new Map(), nextReq: 0 };
     return new Promise((resolve) => {

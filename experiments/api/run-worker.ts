@@ -20,6 +20,8 @@ export interface RunWorkerData {
   speed: number | null;
   /** The sweep point explored until stopped, or null for the whole run. */
   explore: number | null;
+  /** Seconds before and after each change its effect compares (null: the default). */
+  effectWindowS: number | null;
   /** Keep every datagram's fate in packets.csv (ladder and time-sequence graph of past runs). */
   packetLog: boolean;
   /** Capture each trial to pcapng, at most this many bytes each (0: no capture). */
@@ -93,7 +95,7 @@ function onEvent(e: RunStreamEvent): void {
       break;
     case 'event': {
       const ev = e.event;
-      events.push({ point: e.point, repetition: e.repetition, timeS: ev.timeS, kind: ev.kind, knob: ev.knob, before: ev.before === undefined ? undefined : String(ev.before), after: ev.after === undefined ? undefined : String(ev.after), detail: ev.detail });
+      events.push({ point: e.point, repetition: e.repetition, timeS: ev.timeS, kind: ev.kind, knob: ev.knob, label: ev.label, before: ev.before === undefined ? undefined : String(ev.before), after: ev.after === undefined ? undefined : String(ev.after), detail: ev.detail });
       break;
     }
     case 'point':
@@ -122,7 +124,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined, speed: data.speed ?? undefined, explore: data.explore ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined, speed: data.speed ?? undefined, explore: data.explore ?? undefined, effectWindowS: data.effectWindowS ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }

@@ -16,6 +16,7 @@ import type { LadderPacket } from '../api/contract.js';
 import { PeerClient } from '../../net/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
+import { DEFAULT_EFFECT_WINDOW_S, EFFECT_WINDOW_RANGE_S, EffectTracker } from './effects.js';
 import { SimControl, runTrial, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 
 /** How to run a spec. */
@@ -48,6 +49,8 @@ export interface RunOptions {
   explore?: number;
   /** The simulator's pace from the start: virtual seconds per real second (0.01 to 1000); default as fast as possible. */
   speed?: number;
+  /** Seconds before and after each change that its `effect` event compares (default DEFAULT_EFFECT_WINDOW_S). */
+  effectWindowS?: number;
 }
 
 /** Most rows of packets.csv in one run (about 100 MB). */
@@ -115,6 +118,9 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
     const err = speedProblem(o.speed);
     if (err !== null) throw new RunSetupError(err);
   }
+  if (o.effectWindowS !== undefined && !(o.effectWindowS >= EFFECT_WINDOW_RANGE_S.min && o.effectWindowS <= EFFECT_WINDOW_RANGE_S.max)) {
+    throw new RunSetupError(`the window before and after a change must be from ${EFFECT_WINDOW_RANGE_S.min} to ${EFFECT_WINDOW_RANGE_S.max} s (got ${o.effectWindowS})`);
+  }
   const points = expandSweep(spec, pointsPerAxis);
   const problems: string[] = [];
   for (const p of points) {
@@ -145,6 +151,14 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
     return { spec, network, points: [at] };
   }
   return { spec, network, points };
+}
+
+/** A knob (or a datagram changed by hand: `forward.datagram`) as people read it. */
+export function knobLabelOf(path: string): string {
+  const at = knobAt(path);
+  if (at !== undefined) return at.section === 'reverse' ? `${at.knob.label} (reverse)` : at.knob.label;
+  const dir = /^(forward|reverse)\.datagram$/.exec(path);
+  return dir !== null ? `${dir[1] === 'forward' ? 'Forward' : 'Reverse'} datagram` : path;
 }
 
 /** Why a pace (virtual seconds per real second) is not one the simulator takes, or null. */
@@ -230,9 +244,11 @@ export class ExperimentRun {
   }
 
   /** Writes an event to the run's events.csv and tells the listeners. */
-  private eventRow(point: number | null, repetition: number | null, e: TrialEvent): void {
-    this.store?.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point, repetition, kind: e.kind, knob: e.knob, before: e.before === undefined ? undefined : String(e.before), after: e.after === undefined ? undefined : String(e.after), detail: e.detail });
+  private eventRow(point: number | null, repetition: number | null, ev: TrialEvent): TrialEvent {
+    const e = ev.knob === undefined || ev.label !== undefined ? ev : { ...ev, label: knobLabelOf(ev.knob) };
+    this.store?.event({ time_s: e.timeS, wall_time: new Date().toISOString(), point, repetition, kind: e.kind, knob: e.knob, label: e.label, before: e.before === undefined ? undefined : String(e.before), after: e.after === undefined ? undefined : String(e.after), detail: e.detail });
     this.emit({ type: 'event', point, repetition, event: e });
+    return e;
   }
 
   /** Pauses the simulator (the run then moves only by step()). */
@@ -380,16 +396,22 @@ export class ExperimentRun {
           const prefix = { point: point.index, repetition: rep, ...point.axes };
           const capture = this.openCapture(store, point, rep, config.seed);
           const onPacket = this.packetSink(point.index, rep);
+          const effects = new EffectTracker(this.o.effectWindowS ?? DEFAULT_EFFECT_WINDOW_S, (e) => this.eventRow(point.index, rep, e));
           const outcome = await runTrial({
             config,
             network: this.network,
             schedule: spec.schedule.filter((s) => s.trial === undefined || (s.trial.point === point.index && s.trial.repetition === rep)),
             signal: this.abort.signal,
             onSample: (row) => {
+              effects.sample(row);
               store.sample({ ...prefix, ...row });
               this.emit({ type: 'sample', point: point.index, repetition: rep, sample: row });
             },
-            onEvent: (e) => this.eventRow(point.index, rep, e),
+            onEvent: (e) => {
+              // The changes still waiting for their after-window are judged on the time there was.
+              if (e.kind === 'trial-end') effects.end();
+              effects.event(this.eventRow(point.index, rep, e));
+            },
             onLive: (set) => {
               this.live = set;
             },

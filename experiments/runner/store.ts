@@ -73,7 +73,7 @@ export interface RunRecord {
 }
 
 /** Columns of events.csv. */
-export const EVENT_COLUMNS = ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'before', 'after', 'detail'] as const;
+export const EVENT_COLUMNS = ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'label', 'before', 'after', 'detail'] as const;
 
 const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
 

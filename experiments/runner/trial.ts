@@ -30,8 +30,10 @@ export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 export interface TrialEvent {
   /** Seconds since the trial started (virtual time in the simulator). */
   timeS: number;
-  kind: 'trial-start' | 'trial-end' | 'set' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed' | 'model';
+  kind: 'trial-start' | 'trial-end' | 'set' | 'effect' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed' | 'model';
   knob?: string;
+  /** The knob for people ("Loss probability (reverse)"); the runner fills it in from `knob`. */
+  label?: string;
   before?: KnobValue;
   after?: KnobValue;
   detail?: string;
