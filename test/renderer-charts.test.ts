@@ -134,15 +134,18 @@ describe('trials and markers', () => {
     expect(CHARTED_COLUMNS.has('kernel_drops_receiver')).toBe(true);
   });
 
-  it('turns knob changes into "knob: before → after" markers and ignores other events', () => {
-    expect(markerOf({ kind: 'set', timeS: 3.2, knob: 'transport.rtoMs', before: '200', after: '50', detail: 'user' })).toEqual({
+  it('turns knob changes into "label: before → after" markers and ignores other events', () => {
+    expect(markerOf({ kind: 'set', timeS: 3.2, knob: 'transport.rtoMs', label: 'Retransmission timeout (ms)', before: '200', after: '50', detail: 'user' })).toEqual({
       timeS: 3.2,
       knob: 'transport.rtoMs',
       before: '200',
       after: '50',
       detail: 'user',
-      label: 'transport.rtoMs: 200 → 50',
+      label: 'Retransmission timeout (ms): 200 → 50',
+      effect: null,
     });
+    // Runs made before events.csv kept the label show the knob's path.
+    expect(markerOf({ kind: 'set', timeS: 1, knob: 'transport.rtoMs', before: '200', after: '50' })!.label).toBe('transport.rtoMs: 200 → 50');
     expect(markerOf({ kind: 'trial-start', timeS: 0 })).toBeNull();
     expect(markerOf({ kind: 'error', timeS: 1, knob: 'transport.protocol', detail: 'not live' })).toBeNull();
   });
@@ -159,17 +162,18 @@ describe('trials and markers', () => {
         ],
       },
       events: {
-        columns: ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'before', 'after', 'detail'],
+        columns: ['time_s', 'wall_time', 'point', 'repetition', 'kind', 'knob', 'label', 'before', 'after', 'detail'],
         rows: [
-          [0.15, 'w', 0, 0, 'set', 'forward.lossProbability', 0, 0.1, 'user'],
-          [0.0, 'w', 1, 0, 'trial-start', null, null, null, null],
+          [0.15, 'w', 0, 0, 'set', 'forward.lossProbability', 'Loss probability', 0, 0.1, 'user'],
+          [0.15, 'w', 0, 0, 'effect', 'forward.lossProbability', 'Loss probability', 'goodput_bps=9', 'goodput_bps=5', 'Goodput 9 bit/s → 5 bit/s (0.05 s before, 0.05 s after)'],
+          [0.0, 'w', 1, 0, 'trial-start', null, null, null, null, null],
         ],
       },
     });
     expect(set.trials.map((t) => t.key)).toEqual(['0/0', '1/0']);
     expect(set.trials[0]!.label).toBe('point 1 (window = 8), repetition 1');
     expect(set.trials[0]!.series('goodput_bps').length).toBe(2);
-    expect(set.trials[0]!.markers.map((m) => m.label)).toEqual(['forward.lossProbability: 0 → 0.1']);
+    expect(set.trials[0]!.markers.map((m) => [m.label, m.effect])).toEqual([['Loss probability: 0 → 0.1', 'Goodput 9 bit/s → 5 bit/s (0.05 s before, 0.05 s after)']]);
     expect(set.trials[1]!.markers).toEqual([]);
   });
 
@@ -179,6 +183,9 @@ describe('trials and markers', () => {
     expect(places.map((p) => p.x)).toEqual([100, 110, 111]); // t = 50 is off the right edge
     expect(places[1]!.labelY).toBeGreaterThan(places[0]!.labelY);
     expect(places[2]!.labelY).toBeGreaterThan(places[1]!.labelY);
+    // The change's first figure goes under its label, without the span.
+    markers[0]!.effect = 'Goodput 1.47 Mbit/s → 5.89 Mbit/s; Loss 0% → 0% (2 s before and after)';
+    expect(placeMarkers(markers, (t) => 100 + t * 10, { left: 100, right: 500, top: 10, bottom: 200 }, 26)[0]!.effect).toBe('Goodput 1.47 Mbit/s → 5.89 Mbit/s');
   });
 });
 

@@ -213,10 +213,33 @@ describe('ParamPanel', () => {
     unmount(component);
   });
 
+  it('locks the knobs a sweep sets while it runs, and opens them when one point is explored', async () => {
+    const { spec, run, input, component, fake } = setup();
+    await settle();
+    await run.start(spec.text);
+    fake.push(batch({ status: { state: 'running', reason: null, dir: '/tmp/r' } }));
+    await settle();
+    // The window is an axis; the RTO is set by the second axis's points.
+    for (const label of ['Window (packets)', 'Retransmission timeout (ms)']) {
+      expect(input(label).disabled, label).toBe(true);
+      expect(input(label).closest('.knob')!.getAttribute('title')).toBe(`${label} is what this sweep varies: it cannot change by hand while the sweep runs. Explore one point to steer it.`);
+    }
+    expect(input('Max retransmissions').disabled).toBe(false);
+    fake.push(batch({ status: { state: 'stopped', reason: 'stopped', dir: '/tmp/r' } }));
+    await settle();
+    await run.start(spec.text, { explore: 1 });
+    expect(fake.calls.filter((c) => c.method === 'startRun').at(-1)!.params).toMatchObject({ explore: 1 });
+    fake.push(batch({ status: { state: 'running', reason: null, dir: '/tmp/r' } }));
+    await settle();
+    expect(run.exploring).toBe(true);
+    expect(input('Window (packets)').disabled).toBe(false);
+    unmount(component);
+  });
+
   it('during a run sends live changes to the run, disables the others with the reason, and shows refusals', async () => {
     const { spec, run, input, target, component, fake } = setup();
     await settle();
-    await run.start(spec.text);
+    await run.start(spec.text, { explore: 0 });
     fake.push(batch({ status: { state: 'running', reason: null, dir: '/tmp/r' } }));
     await settle();
     const arq = input('ARQ mode') as unknown as HTMLSelectElement;
@@ -231,10 +254,10 @@ describe('ParamPanel', () => {
     // The spec is not touched by live changes.
     expect(JSON.parse(spec.text).transport.rtoMs).toBe(40);
     // The change comes back as an event and the control shows the value in force.
-    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 1.5, kind: 'set', knob: 'transport.rtoMs', before: '40', after: '50', detail: 'user' }] }));
+    fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 1.5, kind: 'set', knob: 'transport.rtoMs', label: 'Retransmission timeout (ms)', before: '40', after: '50', detail: 'user' }] }));
     await settle();
     expect(input('Retransmission timeout (ms)').value).toBe('50');
-    expect(run.trial!.markers.map((m) => m.label)).toEqual(['transport.rtoMs: 40 → 50']);
+    expect(run.trial!.markers.map((m) => m.label)).toEqual(['Retransmission timeout (ms): 40 → 50']);
     // A refused change shows the lab's error and the control goes back.
     const loss = input('Loss probability');
     loss.value = '0.5';

@@ -86,16 +86,16 @@ describe('TeachStore', () => {
     const teach = new TeachStore(fake.api, run, async () => {});
     expect(teach.enabled).toBe(false);
     expect(await teach.step()).toBe(false);
-    // A speed picked before the start applies at the start.
+    // Real time unless the user picks another pace; a speed picked before the start goes with the start.
+    expect(teach.startSpeed).toBe(1);
     expect(await teach.setSpeed('0.1')).toBe(true);
     expect(fake.methods()).toEqual([]);
-    expect(await run.start(SIM_SPEC, { paused: true })).toBe(true);
-    expect(fake.calls[0]).toEqual({ method: 'startRun', params: { text: SIM_SPEC, paused: true } });
+    expect(await run.start(SIM_SPEC, { paused: true, speed: teach.startSpeed })).toBe(true);
+    expect(fake.calls[0]).toEqual({ method: 'startRun', params: { text: SIM_SPEC, paused: true, speed: 0.1 } });
     expect(run.simulator).toBe(true);
     expect(run.paused).toBe(true);
     await teach.started();
-    expect(fake.methods()).toEqual(['startRun', 'setSpeed', 'simState', 'simState', 'simState']);
-    expect(fake.calls[1]!.params).toEqual({ runId: 'run-1', speed: 0.1 });
+    expect(fake.methods()).toEqual(['startRun', 'simState', 'simState', 'simState']);
     expect(teach.error).toBeNull();
     expect(teach.state!.events).toBe(0);
 
@@ -400,7 +400,7 @@ describe('Teaching panel', () => {
     expect(target.textContent).toContain('Teaching mode works on simulator runs');
     const speed = target.querySelector('select') as HTMLSelectElement;
     expect(speed.closest('label')!.textContent).toContain('Speed');
-    expect(speed.value).toBe('max');
+    expect(speed.value).toBe('1');
 
     await run.start(SIM_SPEC, { paused: true });
     await teach.started();

@@ -183,3 +183,14 @@ export function valueFromText(k: KnobInfo, text: string): KnobValue {
 export function notLiveReason(k: KnobInfo): string {
   return `${k.label} is set per trial and cannot change while a run goes; stop the run to change it in the spec.`;
 }
+
+/** Why a swept knob cannot change during a sweep (its tooltip). */
+export function sweptLockReason(k: KnobInfo): string {
+  return `${k.label} is what this sweep varies: it cannot change by hand while the sweep runs. Explore one point to steer it.`;
+}
+
+/** A sweep point as people read it: "Window (packets) 16, Loss rate 0.05" (knob labels where the axis is a knob). */
+export function pointLabel(index: number, axes: Record<string, KnobValue>, knobs: readonly KnobInfo[]): string {
+  const parts = Object.entries(axes).map(([name, v]) => `${knobs.find((k) => k.path === name)?.label ?? name} ${String(v)}`);
+  return parts.length === 0 ? `Point ${index}` : `${index}: ${parts.join(', ')}`;
+}

@@ -26,6 +26,8 @@ export interface MarkerPlacement {
   x: number;
   labelY: number;
   label: string;
+  /** The change's first figure before and after ("Goodput 1.47 Mbit/s → 5.89 Mbit/s"), drawn under the label. */
+  effect: string | null;
 }
 
 /** Places the markers within the chart area; labels are staggered so that neighbours do not overlap. */
@@ -40,7 +42,7 @@ export function placeMarkers(markers: readonly KnobMarker[], xPixel: (timeS: num
     // A label closer than ~120 px to the previous one goes one line lower.
     row = x - lastX < 120 ? (row + 1) % rows : 0;
     lastX = x;
-    out.push({ x, labelY: area.top + lineHeight * (row + 1), label: m.label });
+    out.push({ x, labelY: area.top + lineHeight * (row + 1), label: m.label, effect: m.effect === null ? null : m.effect.split('; ')[0]!.replace(/ \(.*\)$/, '') });
   }
   return out;
 }
@@ -49,7 +51,8 @@ function draw(chart: Chart<'line'>, markers: readonly KnobMarker[], o: Partial<K
   const scale = chart.scales.x;
   if (scale === undefined || markers.length === 0) return;
   const { ctx, chartArea } = chart;
-  const places = placeMarkers(markers, (t) => scale.getPixelForValue(t), chartArea, 14);
+  // A label with its effect under it takes two lines.
+  const places = placeMarkers(markers, (t) => scale.getPixelForValue(t), chartArea, markers.some((m) => m.effect !== null) ? 26 : 14);
   ctx.save();
   ctx.globalAlpha = faint ? 0.45 : 1;
   ctx.strokeStyle = o.color ?? '#c2410c';
@@ -70,6 +73,11 @@ function draw(chart: Chart<'line'>, markers: readonly KnobMarker[], o: Partial<K
     ctx.textAlign = right ? 'left' : 'right';
     ctx.fillStyle = o.textColor ?? o.color ?? '#c2410c';
     ctx.fillText(p.label, right ? p.x + 4 : p.x - 4, p.labelY);
+    if (p.effect !== null) {
+      const rightEffect = p.x + 4 + ctx.measureText(p.effect).width <= chartArea.right;
+      ctx.textAlign = rightEffect ? 'left' : 'right';
+      ctx.fillText(p.effect, rightEffect ? p.x + 4 : p.x - 4, p.labelY + 12);
+    }
   }
   ctx.restore();
 }

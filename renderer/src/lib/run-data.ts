@@ -84,6 +84,8 @@ export interface KnobMarker {
   detail: string;
   /** "knob: before → after" */
   label: string;
+  /** The figures before and after the change (its `effect` event), once the window after it has passed. */
+  effect: string | null;
 }
 
 /** The text of a change marker. */
@@ -92,11 +94,18 @@ export function markerLabel(knob: string, before: string, after: string): string
 }
 
 /** A knob change event as a marker (null for other events). */
-export function markerOf(e: Pick<LiveEvent, 'kind' | 'timeS' | 'knob' | 'before' | 'after' | 'detail'>): KnobMarker | null {
+export function markerOf(e: Pick<LiveEvent, 'kind' | 'timeS' | 'knob' | 'label' | 'before' | 'after' | 'detail'>): KnobMarker | null {
   if (e.kind !== 'set' || e.knob === undefined || e.knob === '') return null;
   const before = e.before ?? '';
   const after = e.after ?? '';
-  return { timeS: e.timeS, knob: e.knob, before, after, detail: e.detail ?? '', label: markerLabel(e.knob, before, after) };
+  return { timeS: e.timeS, knob: e.knob, before, after, detail: e.detail ?? '', label: markerLabel(e.label === undefined || e.label === '' ? e.knob : e.label, before, after), effect: null };
+}
+
+/** Puts an `effect` event's figures on the markers of the changes it judges (same time, its knobs). */
+export function attachEffect(markers: readonly KnobMarker[], e: Pick<LiveEvent, 'kind' | 'timeS' | 'knob' | 'detail'>): void {
+  if (e.kind !== 'effect' || e.knob === undefined) return;
+  const knobs = e.knob.split(' ');
+  for (const m of markers) if (Math.abs(m.timeS - e.timeS) < 1e-6 && knobs.includes(m.knob)) m.effect = e.detail ?? null;
 }
 
 /** The key of a trial: point and repetition. */
@@ -252,11 +261,14 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       kind: String(e.kind ?? ''),
       timeS: cellNumber(e.time_s) ?? 0,
       knob: e.knob === null ? undefined : String(e.knob),
+      label: e.label === null || e.label === undefined ? undefined : String(e.label),
       before: e.before === null ? undefined : String(e.before),
       after: e.after === null ? undefined : String(e.after),
       detail: e.detail === null ? undefined : String(e.detail),
     });
-    if (m !== null) set.get(point, rep, trialLabel(point, rep, axesOf(point))).markers.push(m);
+    const trial = set.get(point, rep, trialLabel(point, rep, axesOf(point)));
+    if (m !== null) trial.markers.push(m);
+    else if (e.kind === 'effect') attachEffect(trial.markers, { kind: 'effect', timeS: cellNumber(e.time_s) ?? 0, knob: e.knob === null ? undefined : String(e.knob), detail: e.detail === null ? undefined : String(e.detail) });
   }
   if (run.packets !== undefined && run.packets.rows.length > 0) {
     const cols = run.packets.columns;

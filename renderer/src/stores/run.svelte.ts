@@ -3,9 +3,9 @@
 // Chart data lives in plain objects (RunView, TrialData); a revision counter tells the charts
 // that it grew, once per batch, and they redraw at most once per frame.
 
-import type { LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
+import type { ApiParams, LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { attachEffect, markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
 import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
@@ -13,6 +13,21 @@ export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' 
 
 /** A summary row (one finished sweep point). */
 export type SummaryRow = Record<string, number | string | boolean | null>;
+
+/** How RunStore.start starts a run. */
+export interface StartOptions {
+  network?: string;
+  quick?: boolean;
+  pcap?: boolean;
+  /** Teaching mode: wait at time 0 (simulator). */
+  paused?: boolean;
+  /** The simulator's pace: virtual seconds per real second, or as fast as possible. */
+  speed?: number | 'max';
+  /** Explore this sweep point until Stop. */
+  explore?: number;
+  /** Seconds before and after each change that its effect compares. */
+  effectWindowS?: number;
+}
 
 /** A run's data for the charts: live or read from disk. */
 export class RunView {
@@ -82,6 +97,8 @@ export class RunStore {
   #simulator = $state(false);
   /** Teaching mode: the simulator is paused (started so, or paused since). */
   #paused = $state(false);
+  /** The live run explores one sweep point until Stop (its swept knobs may change). */
+  #exploring = $state(false);
   /** Datagrams dropped (corrupted, duplicated, delayed) by hand in this run. */
   #manualActions = $state(0);
   /** The trial the live packets belong to. */
@@ -125,6 +142,10 @@ export class RunStore {
   /** The run on screen runs in the simulator (teaching mode applies). */
   get simulator(): boolean {
     return this.#simulator;
+  }
+  /** The live run explores one sweep point until Stop. */
+  get exploring(): boolean {
+    return this.#exploring && this.running;
   }
   /** Teaching mode: the running simulator is paused. */
   get paused(): boolean {
@@ -238,8 +259,11 @@ export class RunStore {
     this.#error = null;
   }
 
-  /** Starts a run of the spec text (`paused`: teaching mode, at time 0, simulator only). */
-  async start(text: string, o: { network?: string; quick?: boolean; pcap?: boolean; paused?: boolean } = {}): Promise<boolean> {
+  /**
+   * Starts a run of the spec text (`paused`: teaching mode, at time 0; `speed`: the pace; both
+   * simulator only; `explore`: one sweep point until Stop).
+   */
+  async start(text: string, o: StartOptions = {}): Promise<boolean> {
     if (this.running) return false;
     const before = this.#state;
     this.#state = 'starting';
@@ -248,11 +272,14 @@ export class RunStore {
     this.#runId = null;
     const spec = parseSpecJson(text).spec;
     const title = typeof spec?.title === 'string' ? spec.title : 'run';
-    const params: { text: string; network?: string; quick?: boolean; pcap?: boolean; paused?: boolean } = { text };
+    const params: ApiParams<'startRun'> = { text };
     if (o.network !== undefined) params.network = o.network;
     if (o.quick === true) params.quick = true;
     if (o.pcap === true) params.pcap = true;
     if (o.paused === true) params.paused = true;
+    if (o.speed !== undefined) params.speed = o.speed;
+    if (o.explore !== undefined) params.explore = o.explore;
+    if (o.effectWindowS !== undefined) params.effectWindowS = o.effectWindowS;
     const r = await this.api.startRun(params);
     if (!r.ok) {
       this.#state = before === 'starting' ? 'idle' : before;
@@ -261,6 +288,7 @@ export class RunStore {
       return false;
     }
     this.#showLive(r.value.runId, new RunView(r.value.runId, title, spec, 'live'), (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim', o.paused === true);
+    this.#exploring = o.explore !== undefined;
     if (this.#state === 'starting') this.#state = 'running';
     const early = this.#early;
     this.#early = [];
@@ -438,6 +466,7 @@ export class RunStore {
           values ??= { ...this.#liveValues };
           values[m.knob] = m.after;
         }
+        if (e.kind === 'effect' && e.point !== null && e.repetition !== null) attachEffect(view.trials.get(e.point, e.repetition).markers, e);
         if (e.kind === 'pause') this.#paused = true;
         else if (e.kind === 'resume') this.#paused = false;
         else if (e.kind === 'packet' || e.kind === 'drop') this.#manualActions++;

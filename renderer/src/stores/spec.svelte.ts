@@ -9,6 +9,8 @@ export interface Validation {
   valid: boolean;
   problems: SpecProblem[];
   points: number;
+  /** The axis values of each sweep point (the first thousand). */
+  pointAxes?: Record<string, number | string | boolean>[];
 }
 
 /** The spec being edited. */

@@ -32,7 +32,8 @@ export class TeachStore {
   #state = $state.raw<{ runId: string; info: SimStateInfo } | null>(null);
   #error = $state<string | null>(null);
   #busy = $state(false);
-  #speed = $state('max');
+  // Simulator runs started from the app go at real time: a hand can follow and steer them.
+  #speed = $state('1');
   #message = $state<string | null>(null);
 
   constructor(
@@ -126,11 +127,15 @@ export class TeachStore {
     return this.call((runId) => this.api.setSpeed({ runId, speed }));
   }
 
-  /** After a start: applies a chosen speed and, when paused, reads the endpoints once the trial is there. */
+  /** The pace a simulator run starts at (startRun's `speed`). */
+  get startSpeed(): number | 'max' {
+    return this.#speed === 'max' ? 'max' : Number(this.#speed);
+  }
+
+  /** After a start (at startSpeed): when paused, reads the endpoints once the trial is there. */
   async started(): Promise<void> {
     if (!this.enabled) return;
     this.#message = null;
-    if (this.#speed !== 'max') await this.applySpeed();
     if (this.paused) await this.refresh(ATTACH_TRIES);
   }
 
