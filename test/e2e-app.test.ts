@@ -75,16 +75,16 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     expect(await rto.isEnabled()).toBe(true);
     await rto.fill('50');
     await rto.press('Enter');
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('transport.rtoMs: 200 → 50');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('Retransmission timeout (ms): 200 → 50');
     const loss = page.getByLabel('Loss probability', { exact: true });
     await loss.fill('0.1');
     await loss.press('Enter');
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('Loss probability: 0 → 0.1');
     // Non-live knobs are off during the run, and say why.
     expect(await page.getByLabel('ARQ mode').isDisabled()).toBe(true);
     expect(await page.locator('.knob', { has: page.getByLabel('ARQ mode') }).getAttribute('title')).toMatch(/cannot change while a run goes/);
     // Both changes are drawn as marker lines on the charts (their text alternative lists them).
-    await expect.poll(() => chartLabel(page, 'retransmissions')).toContain('2 knob changes marked: transport.rtoMs: 200 → 50; forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => chartLabel(page, 'retransmissions')).toMatch(/2 knob changes marked: Retransmission timeout \(ms\): 200 → 50( \([^)]*\))?; Loss probability: 0 → 0\.1/);
     const samplesAtChange = await samplesOf(page, 'rate');
     await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000, interval: 100, message: '3 s of samples after the changes' }).toBeGreaterThanOrEqual(samplesAtChange + 30);
     expect(await pixelsOf(page, 'retransmissions')).not.toBe(retxBefore);
@@ -123,7 +123,7 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     await open.click();
     await expect.poll(() => page.getByText(`Showing past run`).count()).toBe(1);
     await expect.poll(() => samplesOf(page, 'rate')).toBeGreaterThanOrEqual(samplesAtChange + 30);
-    await expect.poll(() => chartLabel(page, 'rate')).toContain('forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => chartLabel(page, 'rate')).toContain('Loss probability: 0 → 0.1');
     // Its packet ladder comes from its packets.csv, up to the time on the slider.
     const slider = page.locator('.ladder input[type=range]');
     await expect.poll(() => slider.count()).toBe(1);

@@ -70,8 +70,8 @@ describe.skipIf(skipWhy !== null)('the app in Electron', () => {
     const loss = page.getByLabel('Loss probability', { exact: true });
     await loss.fill('0.1');
     await loss.press('Enter');
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 15_000 }).toContain('transport.rtoMs: 200 → 50');
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 15_000 }).toContain('forward.lossProbability: 0 → 0.1');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 15_000 }).toContain('Retransmission timeout (ms): 200 → 50');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 15_000 }).toContain('Loss probability: 0 → 0.1');
 
     await page.getByRole('button', { name: 'Stop', exact: true }).click();
     await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Stopped/);

@@ -233,6 +233,10 @@ describe('ParamPanel', () => {
     await settle();
     expect(run.exploring).toBe(true);
     expect(input('Window (packets)').disabled).toBe(false);
+    // The panel shows the explored point's values, not the spec's.
+    fake.push(batch({ trial: { point: 1, repetition: 0, axes: { 'transport.windowPackets': 2 }, set: { 'transport.windowPackets': 2 }, trial: 1, trials: 1 } }));
+    await settle();
+    expect(input('Window (packets)').value).toBe('2');
     unmount(component);
   });
 

@@ -175,7 +175,8 @@ export interface RunBatch {
   /** Present when the status changed. */
   status?: { state: 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted'; reason: string | null; dir: string | null };
   /** Present when a trial started. */
-  trial?: { point: number; repetition: number; axes: Record<string, number | string | boolean>; trial: number; trials: number };
+  /** `set`: the knob values the trial's sweep point sets (what the parameter panel shows during it). */
+  trial?: { point: number; repetition: number; axes: Record<string, number | string | boolean>; set?: Record<string, number | string | boolean>; trial: number; trials: number };
   /** Summary rows of points finished in this batch. */
   points?: Record<string, number | string | boolean | null>[];
 }

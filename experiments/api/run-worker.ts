@@ -87,7 +87,7 @@ function onEvent(e: RunStreamEvent): void {
       pendingStatus = { state: 'running', reason: null, dir: e.dir };
       break;
     case 'trial-start':
-      pendingTrial = { point: e.point, repetition: e.repetition, axes: e.axes, trial: e.trial, trials: e.trials };
+      pendingTrial = { point: e.point, repetition: e.repetition, axes: e.axes, set: e.set, trial: e.trial, trials: e.trials };
       ringCount = 0;
       break;
     case 'sample':

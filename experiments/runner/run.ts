@@ -62,7 +62,7 @@ export const PACKET_COLUMNS = ['point', 'repetition', 'sent_s', 'arrived_s', 'di
 /** What a run streams to its caller (also the JSON lines of `packetlab run --json`). */
 export type RunStreamEvent =
   | { type: 'run-start'; id: string; dir: string; name: string; network: string; points: SweepPoint[]; repetitions: number; trials: number }
-  | { type: 'trial-start'; point: number; repetition: number; axes: Record<string, KnobValue>; trial: number; trials: number }
+  | { type: 'trial-start'; point: number; repetition: number; axes: Record<string, KnobValue>; set: Record<string, KnobValue>; trial: number; trials: number }
   | { type: 'sample'; point: number; repetition: number; sample: Record<string, number> }
   | { type: 'event'; point: number | null; repetition: number | null; event: TrialEvent }
   | { type: 'trial-end'; point: number; repetition: number; status: string; failure: string | null; scalars: Record<string, number> }
@@ -392,7 +392,7 @@ export class ExperimentRun {
           n++;
           this.trialAt = { point: point.index, repetition: rep };
           const config = this.o.explore === undefined ? trialConfig(spec, point, rep) : exploreConfig(trialConfig(spec, point, rep));
-          this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, trial: n, trials: total });
+          this.emit({ type: 'trial-start', point: point.index, repetition: rep, axes: point.axes, set: point.set, trial: n, trials: total });
           const prefix = { point: point.index, repetition: rep, ...point.axes };
           const capture = this.openCapture(store, point, rep, config.seed);
           const onPacket = this.packetSink(point.index, rep);

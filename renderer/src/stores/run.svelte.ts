@@ -451,8 +451,8 @@ export class RunStore {
       view.trials.get(t.point, t.repetition, label);
       this.#progress = { trial: t.trial, trials: t.trials, label };
       this.#current = { point: t.point, repetition: t.repetition };
-      // A live change lasts until the end of its trial.
-      this.#liveValues = {};
+      // A live change lasts until the end of its trial; a trial starts from its sweep point's values.
+      this.#liveValues = Object.fromEntries(Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)]));
       this.#packets = [];
     }
     for (const s of b.samples) view.trials.get(s.point, s.repetition).addSample(s.values);
