@@ -8,7 +8,7 @@ import { mount, unmount } from 'svelte';
 import type { KnobInfo, Result } from '../experiments/api/contract.js';
 import { fakeApi, settle } from './helpers/fake-api.js';
 import { batch, STARTED_RUN_ID } from './helpers/renderer-run.js';
-import { checkKnobInput, groupKnobs, knobApplies, knobLabel, knobStep, setSpecKnob, specKnobValue, sweptKnobs, parseSpecJson } from '../renderer/src/lib/knobs.js';
+import { FOLDED_GROUPS, checkKnobInput, groupKnobs, knobApplies, knobLabel, knobStep, setSpecKnob, specKnobValue, sweptKnobs, parseSpecJson } from '../renderer/src/lib/knobs.js';
 import { LabStore } from '../renderer/src/stores/lab.svelte.js';
 import { SpecStore } from '../renderer/src/stores/spec.svelte.js';
 import { RunStore } from '../renderer/src/stores/run.svelte.js';
@@ -60,20 +60,22 @@ const SPEC = JSON.stringify({
 describe('grouping', () => {
   const groups = groupKnobs(KNOBS);
 
-  it('groups as Transport, Timeouts, Buffers, Impairment, Workload', () => {
-    expect(groups.map((g) => g.title)).toEqual(['Transport', 'Timeouts', 'Buffers', 'Impairment', 'Workload']);
+  it('groups as Transport, Timeouts, Buffers, Impairment, Workload, and the reverse direction folded last', () => {
+    expect(groups.map((g) => g.title)).toEqual(['Transport', 'Timeouts', 'Buffers', 'Impairment', 'Workload', 'Reverse direction (ACKs and replies)']);
+    expect([...FOLDED_GROUPS]).toEqual(['reverse']);
     const transport = groups[0]!;
     expect(transport.subgroups).toHaveLength(1);
     expect(transport.subgroups[0]!.knobs.map((k) => k.label)).toEqual(['ARQ mode', 'Window (packets)', 'Selective acknowledgments (SACK)', 'Verify checksums', 'Congestion control']);
     expect(groups[1]!.subgroups[0]!.knobs.map((k) => k.key)).toEqual(['rtoMode', 'rtoMs', 'maxRetransmissions']);
   });
 
-  it('splits impairment into forward and reverse, and buffers by where they are', () => {
+  it('puts the reverse direction in a group of its own, and splits buffers by where they are', () => {
     const imp = groups.find((g) => g.id === 'impairment')!;
-    expect(imp.subgroups.map((s) => s.title)).toEqual(['Forward (data direction)', 'Reverse (ACKs and replies)']);
-    expect(imp.subgroups[1]!.knobs.map((k) => k.path)).toEqual(['reverse.lossProbability', 'reverse.delayMs']);
+    expect(imp.subgroups.map((s) => s.title)).toEqual([null]);
+    expect(imp.subgroups[0]!.knobs.map((k) => k.path)).toEqual(['forward.lossProbability', 'forward.delayMs']);
+    expect(groups.find((g) => g.id === 'reverse')!.subgroups[0]!.knobs.map((k) => k.path)).toEqual(['reverse.lossProbability', 'reverse.delayMs', 'reverse.queuePackets']);
     const buf = groups.find((g) => g.id === 'buffers')!;
-    expect(buf.subgroups.map((s) => s.title)).toEqual(['Transport', 'Forward (data direction)', 'Reverse (ACKs and replies)', 'Sockets', 'Simulated receiver']);
+    expect(buf.subgroups.map((s) => s.title)).toEqual(['Transport', 'Forward (data direction)', 'Sockets', 'Simulated receiver']);
   });
 
   it('keeps groups it does not know, after the others', () => {
@@ -175,7 +177,8 @@ describe('ParamPanel', () => {
   it('draws a labelled control per knob: spinbuttons with range and step, selects, checkboxes', async () => {
     const { target, input, component } = setup();
     await settle();
-    expect([...target.querySelectorAll('h3')].map((h) => h.textContent)).toEqual(['Transport', 'Timeouts', 'Buffers', 'Impairment', 'Workload']);
+    expect([...target.querySelectorAll('h3')].map((h) => h.textContent)).toEqual(['Transport', 'Timeouts', 'Buffers', 'Impairment', 'Workload', 'Reverse direction (ACKs and replies)']);
+    expect((target.querySelectorAll('details')[5] as HTMLDetailsElement).open).toBe(false);
     const rto = input('Retransmission timeout (ms)');
     expect(rto.type).toBe('number');
     expect(rto.value).toBe('40');

@@ -30,7 +30,7 @@ export interface KnobInfo {
   integer?: boolean;
   values?: readonly string[];
   default: number | string | boolean;
-  /** A workload knob: the workload kinds that read it. */
+  /** The workload kinds that read it (the app shows a knob only for those). */
   workloads?: readonly string[];
 }
 

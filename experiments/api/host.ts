@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compiledModuleUrl } from '../../net/paths.js';
 import type { Knob } from '../../core/knobs.js';
-import { KNOB_SECTIONS } from '../knobs.js';
+import { KNOB_SECTIONS, type KnobSection } from '../knobs.js';
 import { kindsUsing } from '../kinds/registry.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { parseSpecText } from '../spec.js';
@@ -47,7 +47,7 @@ interface ActiveRun {
 }
 
 function knobInfo(section: string, k: Knob): KnobInfo {
-  const base = { path: `${section}.${k.key}`, section, key: k.key, kind: k.kind, label: k.label, description: k.description, group: k.group, live: k.live, default: k.default, ...(section === 'workload' ? { workloads: kindsUsing(k.key) } : {}) };
+  const base = { path: `${section}.${k.key}`, section, key: k.key, kind: k.kind, label: k.label, description: k.description, group: k.group, live: k.live, default: k.default, workloads: kindsUsing(section as KnobSection, k.key) };
   if (k.kind === 'number') return { ...base, unit: k.unit, min: k.min, max: k.max, integer: k.integer };
   if (k.kind === 'enum') return { ...base, values: k.values };
   return base;

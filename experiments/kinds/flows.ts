@@ -48,6 +48,7 @@ function flowsSummary(rows: readonly MetricRow[], flows: number, startGapMs: num
 export const flowsWorkload: WorkloadModule = {
   kind: 'flows',
   title: 'Competing flows (`flows`)',
+  sections: ['transport', 'forward', 'reverse', 'socket', 'sim'],
   endless: { durationMs: EXPLORE_MAX_MS },
   knobs: ['flows', 'flowStartGapMs', 'reverseFlows', 'uncontrolledFlows', 'flowWindowFactor', 'crossPacketsPerSecond', 'datagramBytes', 'durationMs'],
   samples: FLOWS_COLUMNS,

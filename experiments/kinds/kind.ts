@@ -20,7 +20,7 @@ import type { Capture } from '../../core/capture/capture.js';
 import type { StreamSummary } from '../../workloads/stream/run.js';
 import type { RpcSummary } from '../../workloads/rpc/workload.js';
 import type { Network, TrialConfig, WorkloadConfig } from '../runner/config.js';
-import type { WorkloadKind } from '../knobs.js';
+import type { KnobSection, WorkloadKind } from '../knobs.js';
 
 /** The longest an explored trial runs (the lab caps every run's duration): an hour. */
 export const EXPLORE_MAX_MS = 3_600_000;
@@ -118,6 +118,8 @@ export interface WorkloadModule {
   title: string;
   /** The workload knobs (workload.KEY) it reads, besides `kind`. */
   knobs: readonly (keyof WorkloadConfig)[];
+  /** The knob sections besides `workload` its trials read (the app shows only those). */
+  sections: readonly Exclude<KnobSection, 'workload'>[];
   /** Values of its knobs that give it no end of its own short of the lab's hour (an explored trial). */
   endless: Partial<WorkloadConfig>;
   /** Columns of samples.csv, in order. */

@@ -1,7 +1,7 @@
 // The workload kinds, by name: what the runner, the CLI, the app's parameter panel and the docs
 // loop over. A new kind is a module beside these and one entry here.
 
-import type { WorkloadKind } from '../knobs.js';
+import type { KnobSection, WorkloadKind } from '../knobs.js';
 import type { WorkloadModule } from './kind.js';
 import { bulkWorkload, messagesWorkload } from './transfer.js';
 import { streamWorkload } from './stream.js';
@@ -17,7 +17,8 @@ export const WORKLOADS: Readonly<Record<WorkloadKind, WorkloadModule>> = {
   flows: flowsWorkload,
 };
 
-/** The kinds that read a workload knob (every kind for `kind` itself). */
-export function kindsUsing(knobKey: string): WorkloadKind[] {
-  return (Object.values(WORKLOADS) as WorkloadModule[]).filter((w) => knobKey === 'kind' || (w.knobs as readonly string[]).includes(knobKey)).map((w) => w.kind);
+/** The kinds that read a knob: a workload knob by its key (every kind for `kind` itself), another by its section. */
+export function kindsUsing(section: KnobSection, knobKey: string): WorkloadKind[] {
+  const reads = (w: WorkloadModule) => (section === 'workload' ? knobKey === 'kind' || (w.knobs as readonly string[]).includes(knobKey) : (w.sections as readonly string[]).includes(section));
+  return (Object.values(WORKLOADS) as WorkloadModule[]).filter(reads).map((w) => w.kind);
 }

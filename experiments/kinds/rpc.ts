@@ -57,6 +57,8 @@ function scalarsOf(s: RpcSummary): MetricRow {
 export const rpcWorkload: WorkloadModule = {
   kind: 'rpc',
   title: 'RPC (`rpc`)',
+  // Transport knobs matter when the calls go over the lab transport (rpcTransport plt).
+  sections: ['transport', 'forward', 'reverse', 'socket', 'sim'],
   endless: { calls: 0, durationMs: EXPLORE_MAX_MS },
   knobs: ['rpcTransport', 'calls', 'callsInFlight', 'echoBytes', 'mixNull', 'mixEcho', 'mixIncrement', 'rpcBinding', 'drc', 'rpcTimeoutMs', 'rpcRetryMs', 'rpcBackoff', 'rpcRetryMsMax', 'rpcMaxRetransmissions', 'durationMs'],
   samples: RPC_COLUMNS,

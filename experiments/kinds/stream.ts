@@ -35,6 +35,8 @@ function scalarsOf(s: StreamSummary): MetricRow {
 export const streamWorkload: WorkloadModule = {
   kind: 'udp-stream',
   title: 'UDP stream (`udp-stream`)',
+  // Raw datagrams, no transport; the receiver's reports travel unimpaired.
+  sections: ['forward', 'socket', 'sim'],
   endless: { durationMs: EXPLORE_MAX_MS },
   knobs: ['ratePacketsPerSecond', 'datagramBytes', 'durationMs'],
   samples: STREAM_COLUMNS,

@@ -66,6 +66,7 @@ function transferKind(kind: Extract<WorkloadKind, 'bulk' | 'messages'>): Workloa
     kind,
     title: messages ? 'Reliable messages (`messages`)' : 'Reliable bulk transfer (`bulk`)',
     // The most bytes a transfer takes (1e11): at 100 Mbit/s more than the hour an explored trial may last.
+    sections: ['transport', 'forward', 'reverse', 'socket', 'sim'],
     endless: { bytes: (knobAt('workload.bytes')!.knob as NumberKnob).max },
     knobs: messages ? ['bytes', 'messageBytes', 'readRateBytesPerSecond', 'verifyData'] : ['bytes', 'readRateBytesPerSecond', 'verifyData'],
     samples: TRANSFER_COLUMNS,

@@ -27,7 +27,17 @@ const GROUPS: readonly { id: string; title: string }[] = [
   { id: 'buffers', title: 'Buffers' },
   { id: 'impairment', title: 'Impairment' },
   { id: 'workload', title: 'Workload' },
+  // The return direction's impairment and queue: most experiments leave it alone, so it is shown folded.
+  { id: 'reverse', title: 'Reverse direction (ACKs and replies)' },
 ];
+
+/** Groups shown folded until opened. */
+export const FOLDED_GROUPS: ReadonlySet<string> = new Set(['reverse']);
+
+/** The panel's group of a knob: the return direction's knobs have their own. */
+function groupOf(k: Pick<KnobInfo, 'group' | 'section'>): string {
+  return k.section === 'reverse' ? 'reverse' : k.group;
+}
 
 const SECTION_TITLES: Record<string, string> = {
   transport: 'Transport',
@@ -45,10 +55,10 @@ function titleCase(s: string): string {
 /** Groups knobs for the panel, keeping the order of the list within each part. */
 export function groupKnobs(knobs: readonly KnobInfo[]): KnobGroup[] {
   const order = [...GROUPS.map((g) => g.id)];
-  for (const k of knobs) if (!order.includes(k.group)) order.push(k.group);
+  for (const k of knobs) if (!order.includes(groupOf(k))) order.push(groupOf(k));
   const groups: KnobGroup[] = [];
   for (const id of order) {
-    const mine = knobs.filter((k) => k.group === id);
+    const mine = knobs.filter((k) => groupOf(k) === id);
     if (mine.length === 0) continue;
     const sections = [...new Set(mine.map((k) => k.section))];
     const subgroups: KnobSubgroup[] =
@@ -72,9 +82,9 @@ export function knobStep(k: Pick<KnobInfo, 'integer' | 'unit'>): string {
   return 'any';
 }
 
-/** Whether a knob matters for a workload kind: a workload knob says which kinds read it (the lab's workload registry). */
+/** Whether a knob matters for a workload kind: each knob says which kinds read it (the lab's workload registry). */
 export function knobApplies(k: Pick<KnobInfo, 'section' | 'key' | 'workloads'>, workloadKind: string): boolean {
-  return k.section !== 'workload' || k.workloads === undefined || k.workloads.includes(workloadKind);
+  return k.workloads === undefined || k.workloads.includes(workloadKind);
 }
 
 /** A spec as far as the panel reads it. */
