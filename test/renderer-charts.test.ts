@@ -9,7 +9,7 @@ import { lttb, SeriesBuffer, withoutFlatRuns, type XY } from '../renderer/src/li
 import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
-import { Chart, liveChartOptions, chartColors } from '../renderer/src/lib/chartjs.js';
+import { Chart, liveChartOptions, chartColors, siText } from '../renderer/src/lib/chartjs.js';
 import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
 
@@ -402,8 +402,24 @@ describe('Charts component', () => {
       expect(chart).toBeDefined();
       const datasets = chart.data.datasets;
       const first = run.trial!.series('throughput_bps').points;
-      // Legends name the figures as the metric registry labels them.
+      // Legends name the figures as the metric registry labels them, below the canvas, each a toggle.
       expect(datasets.map((d) => d.label)).toEqual(['Throughput', 'Goodput']);
+      expect(chart.options.plugins!.legend!.display).toBe(false);
+      const legend = [...target.querySelectorAll('[data-chart="rate"] .legend button')] as HTMLButtonElement[];
+      expect(legend.map((b) => b.textContent!.trim())).toEqual(['Throughput', 'Goodput']);
+      legend[1]!.click();
+      flushSync();
+      expect(chart.isDatasetVisible(1)).toBe(false);
+      expect(legend[1]!.getAttribute('aria-pressed')).toBe('false');
+      legend[1]!.click();
+      flushSync();
+      expect(chart.isDatasetVisible(1)).toBe(true);
+      // SI prefixes and the unit on the ticks.
+      const tick = (chart.options.scales!.y!.ticks as { callback: (v: number) => string }).callback;
+      expect(tick(1_200_000_000)).toBe('1.2 Gbit/s');
+      // Charts of figures this workload does not report are under "More charts".
+      expect([...target.querySelectorAll('.charts > figure.chart')].map((f) => f.getAttribute('data-chart'))).toEqual(['rate', 'timeseq']);
+      expect(target.querySelector('details.more summary')!.textContent).toBe('More charts (4: figures this workload does not report)');
       for (let b = 1; b <= 20; b++) {
         push(0, 1 + b * 10, 10);
         flushSync();
@@ -432,3 +448,16 @@ describe('chart variants', () => {
     expect(['rate', 'loss', 'retransmissions', 'rtt', 'window'].map(title)).toEqual(['Goodput per flow', 'Loss', "Fairness (Jain's index)", 'RTT, SRTT and RTO', 'Congestion windows and the queue']);
   });
 });
+
+describe('axis ticks', () => {
+  it('write SI prefixes with the unit, keep times in their unit and counts bare', () => {
+    expect(siText(1_200_000_000, 'bit/s')).toBe('1.2 Gbit/s');
+    expect(siText(655_360, 'bit/s')).toBe('655 kbit/s');
+    expect(siText(0, 'bit/s')).toBe('0 bit/s');
+    expect(siText(70_000, 'count')).toBe('70k');
+    expect(siText(60_000, 'ms')).toBe('60000 ms');
+    expect(siText(0.25, 'ratio')).toBe('0.25');
+    expect(siText(262_144, 'bytes')).toBe('262 kbytes');
+  });
+});
+

@@ -48,8 +48,37 @@ export const backgroundPlugin: Plugin<'line'> = {
   },
 };
 
+const PREFIXES = [
+  [1e12, 'T'],
+  [1e9, 'G'],
+  [1e6, 'M'],
+  [1e3, 'k'],
+] as const;
+
+/** Units of things counted one by one. */
+const COUNTED: ReadonlySet<string> = new Set(['count', 'packets', 'datagrams', 'messages', 'calls', 'requests']);
+
+/** A number with an SI prefix and its unit, as an axis tick reads: 1.2 Gbit/s, 64 kbytes, 70k, 250 ms. */
+export function siText(v: number, unit: string | null): string {
+  // Times keep their unit (60000 ms, not 60 kms); counts and ratios have none.
+  if (unit === 'ms' || unit === 's') return `${Number(v.toPrecision(4))} ${unit}`;
+  const abs = Math.abs(v);
+  let scaled = v;
+  let prefix = '';
+  for (const [d, p] of PREFIXES) {
+    if (abs >= d) {
+      scaled = v / d;
+      prefix = p;
+      break;
+    }
+  }
+  const n = Number(scaled.toPrecision(3));
+  const plain = unit === null || unit === 'count' || unit === 'ratio' || unit === '0/1';
+  return plain ? `${n}${prefix}` : `${n} ${prefix}${unit}`;
+}
+
 /** Options of a live line chart: no parsing, no animation, LTTB decimation, sorted x. */
-export function liveChartOptions(yTitle: string, colors: ChartColors): ChartOptions<'line'> {
+export function liveChartOptions(yTitle: string, colors: ChartColors, unit: string | null = null): ChartOptions<'line'> {
   return {
     parsing: false,
     normalized: true,
@@ -61,7 +90,9 @@ export function liveChartOptions(yTitle: string, colors: ChartColors): ChartOpti
     elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.5, tension: 0 } },
     scales: {
       x: { type: 'linear', min: 0, title: { display: true, text: 'time (s)', color: colors.muted }, ticks: { color: colors.muted, maxRotation: 0 }, grid: { color: colors.grid } },
-      y: { type: 'linear', beginAtZero: true, title: { display: true, text: yTitle, color: colors.muted }, ticks: { color: colors.muted }, grid: { color: colors.grid } },
+      // SI prefixes on the ticks (1.2 Gbit/s, not 1,200,000,000).
+      // Whole numbers for what is counted (no "0.5 datagrams").
+      y: { type: 'linear', beginAtZero: true, title: { display: true, text: yTitle, color: colors.muted }, ticks: { color: colors.muted, callback: (v) => siText(Number(v), unit), ...(unit !== null && COUNTED.has(unit) ? { precision: 0 } : {}) }, grid: { color: colors.grid } },
     },
     plugins: {
       decimation: { enabled: true, algorithm: 'lttb', samples: 600, threshold: 1200 },

@@ -4,6 +4,7 @@
 
 import type { LadderPacket, LiveEvent, RunData, Table } from '../../../experiments/api/contract.js';
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
+import { sharedUnit } from './metrics.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
 import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, linkDropColumns, type MetricName } from '../../../core/metrics/registry.js';
 
@@ -12,12 +13,14 @@ export interface ChartVariant {
   title: string;
   /** Y axis title with its unit, from the metric registry. */
   yTitle: string;
+  /** The unit the columns share (its ticks' SI prefix), or null. */
+  unit: string | null;
   columns: readonly MetricName[];
 }
 
-/** A chart variant of metrics: its axis title comes from their units (core/metrics/registry.ts). */
+/** A chart variant of metrics: its axis title and ticks come from their units (core/metrics/registry.ts). */
 function variant(title: string, columns: readonly MetricName[]): ChartVariant {
-  return { title, yTitle: axisTitle(columns), columns };
+  return { title, yTitle: axisTitle(columns), unit: sharedUnit(columns), columns };
 }
 
 /** One live chart: the first variant with a column in the trial is drawn. */
