@@ -15,7 +15,7 @@ const app = appUnderTest('e2e-steer');
 
 describe.skipIf(app.skipWhy !== null)('steering a simulator run in Chromium against packetlab serve', () => {
   it('explores a point at 1x, takes two changes with their effects, and keeps going until Stop', async () => {
-    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1400, height: 900 } });
+    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1400, height: 900 }, acceptDownloads: true });
     await page.getByRole('radio', { name: /Retransmission timeout: fixed from below the RTT/ }).check();
     await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 15_000 }).toMatch(/Valid: \d+ sweep points/);
     // Real time unless chosen otherwise.
@@ -68,6 +68,20 @@ describe.skipIf(app.skipWhy !== null)('steering a simulator run in Chromium agai
     const record = JSON.parse(readFileSync(join(app.dir, 'runs', runId, 'run.json'), 'utf8')) as { overrides: { explore?: number }; trials: { point: number; changedByHand?: boolean }[] };
     expect(record.overrides.explore).toBe(1);
     expect(record.trials).toMatchObject([{ point: 1, changedByHand: true }]);
+
+    // The dashboard PNG: every chart on screen in one image at twice the resolution, named after the run.
+    const chartsWidth = await page.locator('.charts').evaluate((e) => e.getBoundingClientRect().width);
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export PNG', exact: true }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toBe(`${runId}-dashboard.png`);
+    await file.saveAs(join(app.artifacts, '2-dashboard.png'));
+    const png = readFileSync(join(app.artifacts, '2-dashboard.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    // IHDR: width and height, big-endian, at bytes 16 and 20.
+    expect(png.readUInt32BE(16)).toBeGreaterThanOrEqual(Math.floor(chartsWidth * 2));
+    expect(png.readUInt32BE(20)).toBeGreaterThan(1000);
+    expect(png.length).toBeGreaterThan(50_000);
     expect(pageErrors).toEqual([]);
     await context.close();
   });

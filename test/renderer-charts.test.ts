@@ -10,6 +10,8 @@ import { CHART_DEFS, CHARTED_COLUMNS, TrialData, markerOf, trialsFromRun } from 
 import { FrameScheduler, frames as chartFrames } from '../renderer/src/lib/frame.js';
 import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors, siText } from '../renderer/src/lib/chartjs.js';
+import { dashboardLayout } from '../renderer/src/lib/dashboard.js';
+import { runDate } from '../renderer/src/lib/exports.js';
 import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
 
@@ -461,3 +463,19 @@ describe('axis ticks', () => {
   });
 });
 
+describe('dashboard PNG', () => {
+  const chart = (title: string, x: number, y: number) => ({ title, frame: { x, y, width: 400, height: 300 }, canvas: { x: x + 8, y: y + 30, width: 384, height: 240 }, legend: [{ text: 'Goodput', color: '#16a34a', x: x + 8, y: y + 274 }] });
+
+  it('lays out every chart as on screen, at twice the resolution, under the title, run id, seed and date', () => {
+    const l = dashboardLayout([chart('Throughput and goodput', 0, 0), chart('Loss', 420, 0), chart('RTT', 0, 320)], { title: 'Loss sweep', runId: '20261206-182504-loss', seed: 7, date: runDate('20261206-182504-loss') }, 2);
+    expect(l.width).toBe((820 + 24) * 2);
+    expect(l.height).toBe((620 + 56 + 24) * 2);
+    const texts = l.steps.filter((s) => s.kind === 'text').map((s) => (s as { text: string }).text);
+    expect(texts.slice(0, 2)).toEqual(['Loss sweep', 'run 20261206-182504-loss · seed 7 · 2026-12-06 18:25:04']);
+    expect(texts).toContain('Throughput and goodput');
+    expect(texts).toContain('■ Goodput');
+    const charts = l.steps.filter((s) => s.kind === 'chart') as { index: number; rect: { x: number; y: number; width: number; height: number } }[];
+    expect(charts.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(charts[1]!.rect).toEqual({ x: (428 + 12) * 2, y: (30 + 12 + 56) * 2, width: 768, height: 480 });
+  });
+});
