@@ -70,14 +70,16 @@ describe('RunStore', () => {
     unmount(c);
   });
 
-  it('shows a refused start (port in use) and keeps the previous run on screen', async () => {
+  it('shows a refused start (port in use), keeps the previous run on screen and says the start failed', async () => {
     let n = 0;
     const fake = fakeApi({ startRun: () => (n++ === 0 ? { ok: true, value: { runId: STARTED_RUN_ID } } : { ok: false, error: 'startRun: port 9000 on 127.0.0.1 is in use' }) });
     const run = new RunStore(fake.api);
     await run.start(SPEC);
     fake.push(batch({ samples: [{ point: 0, repetition: 0, values: { time_s: 0.1, goodput_bps: 5 } }], status: { state: 'complete', reason: null, dir: '/r' } }));
     expect(await run.start(SPEC)).toBe(false);
-    expect(run.state).toBe('complete');
+    expect(run.state).toBe('failed');
+    expect(run.startFailed).toBe(true);
+    expect(run.reason).toBe('startRun: port 9000 on 127.0.0.1 is in use');
     expect(run.error).toBe('startRun: port 9000 on 127.0.0.1 is in use');
     expect(run.view!.id).toBe(STARTED_RUN_ID);
     expect(run.trial!.series('goodput_bps').length).toBe(1);

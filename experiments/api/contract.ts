@@ -208,6 +208,8 @@ export const API_PARAMS = {
     explore: z.number().int().min(0).max(100_000).optional(),
     /** Seconds before and after each change that its effect (events.csv `effect`) compares. */
     effectWindowS: z.number().min(0.5).max(60).optional(),
+    /** The peer agent's token for a run against one (else the lab's own, from --peer-token-file or $PACKETLAB_TOKEN). */
+    peerToken: z.string().min(8).max(512).optional(),
     /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
     pcap: z.boolean().optional(),
   }),

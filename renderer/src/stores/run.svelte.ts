@@ -25,6 +25,8 @@ export interface StartOptions {
   speed?: number | 'max';
   /** Explore this sweep point until Stop. */
   explore?: number;
+  /** The peer agent's token (kept in memory by the page, never in a spec). */
+  peerToken?: string;
   /** Seconds before and after each change that its effect compares. */
   effectWindowS?: number;
 }
@@ -97,6 +99,8 @@ export class RunStore {
   #simulator = $state(false);
   /** Teaching mode: the simulator is paused (started so, or paused since). */
   #paused = $state(false);
+  /** The last start was refused: what is on screen is an earlier run. */
+  #startFailed = $state(false);
   /** The live run explores one sweep point until Stop (its swept knobs may change). */
   #exploring = $state(false);
   /** Datagrams dropped (corrupted, duplicated, delayed) by hand in this run. */
@@ -142,6 +146,10 @@ export class RunStore {
   /** The run on screen runs in the simulator (teaching mode applies). */
   get simulator(): boolean {
     return this.#simulator;
+  }
+  /** The last start was refused (the run on screen, if any, is an earlier one). */
+  get startFailed(): boolean {
+    return this.#startFailed;
   }
   /** The live run explores one sweep point until Stop. */
   get exploring(): boolean {
@@ -280,13 +288,18 @@ export class RunStore {
     if (o.speed !== undefined) params.speed = o.speed;
     if (o.explore !== undefined) params.explore = o.explore;
     if (o.effectWindowS !== undefined) params.effectWindowS = o.effectWindowS;
+    if (o.peerToken !== undefined && o.peerToken !== '') params.peerToken = o.peerToken;
     const r = await this.api.startRun(params);
     if (!r.ok) {
-      this.#state = before === 'starting' ? 'idle' : before;
+      // The run before stays on screen, but the status says the start failed, not how that run ended.
+      this.#state = before === 'starting' || before === 'idle' ? 'idle' : 'failed';
+      this.#reason = r.error;
+      this.#startFailed = true;
       this.#error = r.error;
       this.#early = [];
       return false;
     }
+    this.#startFailed = false;
     this.#showLive(r.value.runId, new RunView(r.value.runId, title, spec, 'live'), (o.network ?? (typeof spec?.network === 'string' ? spec.network : 'sim')) === 'sim', o.paused === true);
     this.#exploring = o.explore !== undefined;
     if (this.#state === 'starting') this.#state = 'running';
