@@ -83,7 +83,7 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
     const lr = await pair.run(pair.b, process.execPath, ['bin/packetlab.js', 'run', liveFile, '--token-file', tokenFile, '--out', liveOut, '--json'], 120_000);
     expect(lr.code, lr.stderr + lr.stdout.slice(-2000)).toBe(0);
     const events = readFileSync(join(runDir(liveOut), 'events.csv'), 'utf8');
-    expect(events).toMatch(/,set,transport\.rcvBufferBytes,65536,1048576,bigger buffer/);
+    expect(events).toMatch(/,set,transport\.rcvBufferBytes,Receive buffer \(bytes\),65536,1048576,bigger buffer/);
     expect(events).not.toMatch(/,error,/);
 
     const rpcOut = join(dir, 'rpc');
@@ -127,6 +127,6 @@ describe.skipIf(unusable !== null)('packetlab run against a peer agent in anothe
     expect(run.reason).toMatch(/peer 10\.78\.0\.1:7611 (closed|reset) the connection|connection to peer 10\.78\.0\.1:7611 reset/);
     const samples = readFileSync(join(d, 'samples.csv'), 'utf8').trim().split('\n');
     expect(samples.length).toBeGreaterThan(5);
-    expect(readFileSync(join(d, 'events.csv'), 'utf8')).toMatch(/error,,,,peer lost: /);
+    expect(readFileSync(join(d, 'events.csv'), 'utf8')).toMatch(/error,,,,,peer lost: /);
   });
 });
