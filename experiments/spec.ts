@@ -31,6 +31,24 @@ export const CONCEPTS = {
 /** A concept name. */
 export type Concept = keyof typeof CONCEPTS;
 
+/** Each concept's heading, for lists grouped by concept (the app's experiment list). */
+export const CONCEPT_TITLES: Readonly<Record<Concept, string>> = {
+  'unreliable-udp': 'Unreliable UDP',
+  'buffer-loss': 'Loss from full buffers',
+  checksums: 'Checksums',
+  'sequence-numbers': 'Sequence numbers',
+  acknowledgments: 'Acknowledgments',
+  'timeout-retry': 'Timeout and retry',
+  duplicates: 'Duplicates',
+  'sliding-window': 'Sliding windows',
+  'flow-control': 'Flow control',
+  rpc: 'Remote procedure call',
+  'stub-generator': 'The stub generator',
+  'run-time-library': 'The RPC run-time library',
+  'call-semantics': 'Call semantics',
+  naming: 'Naming',
+};
+
 /** Analytic models the runner computes beside the measurement (docs/experiments.md, "Models"). */
 export const MODELS = {
   'stop-and-wait': 'stop-and-wait goodput L / (RTT + L/R)',

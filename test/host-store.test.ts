@@ -14,7 +14,7 @@ import type { Worker } from 'node:worker_threads';
 import { LabHost } from '../experiments/api/host.js';
 import type { Result, RunInfo, Table } from '../experiments/api/contract.js';
 import { loadLibrary } from '../experiments/library.js';
-import { validateSpec } from '../experiments/spec.js';
+import { CONCEPT_TITLES, validateSpec } from '../experiments/spec.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { combinedCsv, listRuns, readCsvRows, readRun, type RunRecord } from '../experiments/runner/store.js';
 import { compiledModuleUrl } from '../net/paths.js';
@@ -91,7 +91,7 @@ function value<T>(r: Result<unknown>): T {
 
 describe("the host's file calls answer as the store functions do", () => {
   it('listLibrary and loadSpec: the shipped specs and their text; saveSpec writes the user\'s own', async () => {
-    const want = loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, network: spec.network, text: readFileSync(file, 'utf8') }));
+    const want = loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, group: CONCEPT_TITLES[spec.concepts[0]!], network: spec.network, text: readFileSync(file, 'utf8') }));
     expect(await host.call('listLibrary', {})).toEqual({ ok: true, value: want });
     const lib = loadLibrary()[1]!;
     expect(await host.call('loadSpec', { name: lib.spec.name })).toEqual({ ok: true, value: { name: lib.spec.name, text: readFileSync(lib.file, 'utf8') } });
@@ -102,6 +102,22 @@ describe("the host's file calls answer as the store functions do", () => {
     expect(await host.call('loadSpec', { name: 'mine' })).toEqual({ ok: true, value: { name: 'mine', text: `${text}\n` } });
     expect(await host.call('saveSpec', { name: 'broken', text: '{"name": "x"}' })).toEqual({ ok: false, error: 'saveSpec: the spec is not valid: $.title: is required' });
     expect(existsSync(join(specsDir, 'broken.json'))).toBe(false);
+  });
+
+  it('listSpecs: the saved specs, newest first, with their titles; a file that is not a spec says why', async () => {
+    const text = (title: string) => JSON.stringify({ name: 'x', title, description: 'd', concepts: ['checksums'] });
+    expect(await host.call('saveSpec', { name: 'older', text: text('Older one') })).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await host.call('saveSpec', { name: 'newer', text: text('Newer one') })).toMatchObject({ ok: true });
+    writeFileSync(join(specsDir, 'hand-edited.json'), '{"name": "x", "title": 5}');
+    writeFileSync(join(specsDir, 'Not A Spec Name.json'), '{}');
+    const r = (await host.call('listSpecs', {})) as Result<{ name: string; title: string; valid: boolean }[]>;
+    if (!r.ok) throw new Error(r.error);
+    const names = r.value.map((s) => s.name);
+    expect(names.indexOf('newer')).toBeLessThan(names.indexOf('older'));
+    expect(names).not.toContain('Not A Spec Name');
+    expect(r.value.find((s) => s.name === 'older')).toMatchObject({ title: 'Older one', valid: true });
+    expect(r.value.find((s) => s.name === 'hand-edited')).toMatchObject({ valid: false, title: expect.stringMatching(/^not a valid spec: \$\.(title|description): /) });
   });
 
   it('listRuns: every run folder, newest first', async () => {

@@ -40,9 +40,20 @@ export interface LibraryItem {
   title: string;
   description: string;
   concepts: string[];
+  /** The heading it is listed under: its first concept's. */
+  group: string;
   network: string;
   /** The spec's JSON text, as shipped. */
   text: string;
+}
+
+/** A spec the user saved (the specs folder), newest first. */
+export interface SavedSpecInfo {
+  name: string;
+  /** Its title, or why it cannot be read as a spec. */
+  title: string;
+  valid: boolean;
+  savedAt: string;
 }
 
 /** A validation problem (as experiments/spec.ts reports it). */
@@ -234,6 +245,7 @@ export const API_PARAMS = {
   exportCsv: z.strictObject({ runIds: z.array(runId).min(1).max(16), which: z.enum(['samples', 'summary']) }),
   listPeers: z.strictObject({}),
   listPresets: z.strictObject({}),
+  listSpecs: z.strictObject({}),
 } as const;
 
 /** A call name. */
@@ -263,6 +275,7 @@ export interface ApiResults {
   exportCsv: { csv: string; fileName: string };
   listPeers: PeerInfo[];
   listPresets: PresetInfo[];
+  listSpecs: SavedSpecInfo[];
   getCapture: { fileName: string; base64: string; bytes: number };
 }
 

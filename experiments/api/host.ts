@@ -87,6 +87,7 @@ export class LabHost {
     switch (method) {
       case 'listLibrary':
       case 'loadSpec':
+      case 'listSpecs':
       case 'listRuns':
       case 'openRun':
       case 'exportCsv':

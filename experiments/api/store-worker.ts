@@ -10,15 +10,16 @@
 // deserialize), and a port delivers every message already queued in one go, so pieces sent
 // unasked would block the loop as long as the whole answer. Asked for, each is one short task.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadLibrary } from '../library.js';
 import { combinedCsv, describeDamage, findRun, listRuns, readRun, readRunCsv, type RunRecord } from '../runner/store.js';
-import type { ApiParams, ApiResults, Result, RunInfo, Table } from './contract.js';
+import type { ApiParams, ApiResults, Result, RunInfo, SavedSpecInfo, Table } from './contract.js';
+import { CONCEPT_TITLES, parseSpecText } from '../spec.js';
 
 /** The calls of the lab API that the store worker performs. */
-export type StoreMethod = 'listLibrary' | 'loadSpec' | 'listRuns' | 'openRun' | 'exportCsv' | 'getCapture';
+export type StoreMethod = 'listLibrary' | 'loadSpec' | 'listSpecs' | 'listRuns' | 'openRun' | 'exportCsv' | 'getCapture';
 
 /** What the host gives the worker: the folders the calls read. */
 export interface StoreWorkerData {
@@ -71,11 +72,32 @@ function tableOf(header: string[], rows: string[][]): Table {
   };
 }
 
+/** Most saved specs listed (newest first). */
+const SPECS_LISTED = 500;
+
+/** The specs saved in the specs folder (NAME.json, as saveSpec writes them), newest first. */
+function savedSpecs(): SavedSpecInfo[] {
+  if (!existsSync(specsDir)) return [];
+  const out: SavedSpecInfo[] = [];
+  for (const f of readdirSync(specsDir)) {
+    const name = /^([a-z0-9][a-z0-9-]{0,63})\.json$/.exec(f)?.[1];
+    if (name === undefined) continue;
+    const file = join(specsDir, f);
+    const st = statSync(file);
+    if (!st.isFile()) continue;
+    // A file bigger than a spec may be is listed, not read.
+    const parsed = st.size > 256 * 1024 ? null : parseSpecText(readFileSync(file, 'utf8'));
+    const title = parsed === null ? 'larger than a spec may be (256 KiB)' : parsed.ok ? parsed.spec.title : `not a valid spec: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`;
+    out.push({ name, title, valid: parsed?.ok === true, savedAt: st.mtime.toISOString() });
+  }
+  return out.sort((a, b) => b.savedAt.localeCompare(a.savedAt)).slice(0, SPECS_LISTED);
+}
+
 /** Each call, as the host answered it on its own loop before. */
 const CALLS: { [M in StoreMethod]: (p: ApiParams<M>) => Result<ApiResults[M]> } = {
   listLibrary: () => ({
     ok: true,
-    value: loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, network: spec.network, text: readFileSync(file, 'utf8') })),
+    value: loadLibrary().map(({ file, spec }) => ({ name: spec.name, title: spec.title, description: spec.description, concepts: spec.concepts, group: CONCEPT_TITLES[spec.concepts[0]!], network: spec.network, text: readFileSync(file, 'utf8') })),
   }),
   loadSpec: ({ name }) => {
     const own = join(specsDir, `${name}.json`);
@@ -84,6 +106,7 @@ const CALLS: { [M in StoreMethod]: (p: ApiParams<M>) => Result<ApiResults[M]> } 
     if (lib === undefined) return { ok: false, error: `loadSpec: no spec named "${name}" in ${specsDir} or the library` };
     return { ok: true, value: { name, text: readFileSync(lib.file, 'utf8') } };
   },
+  listSpecs: () => ({ ok: true, value: savedSpecs() }),
   listRuns: () => ({ ok: true, value: listRuns(runsDir).map((r) => infoOf(r.record)) }),
   openRun: ({ runId }) => {
     const dir = findRun(runsDir, runId);

@@ -47,6 +47,7 @@ const METHODS: Record<ApiMethod, true> = {
   exportCsv: true,
   listPeers: true,
   listPresets: true,
+  listSpecs: true,
   getCapture: true,
 };
 

@@ -1,7 +1,7 @@
 // The lab as the UI sees it: the connection, the library, the knobs and presets, the run history
 // and the LAN peers. A small class with private $state fields and getters.
 
-import type { KnobInfo, LabApi, LibraryItem, PeerInfo, PresetInfo, RunInfo } from '../../../experiments/api/contract.js';
+import type { KnobInfo, LabApi, LibraryItem, PeerInfo, PresetInfo, RunInfo, SavedSpecInfo } from '../../../experiments/api/contract.js';
 import type { ConnectionStatus, LabConnection } from '../lib/api.js';
 
 /** Lists from the lab and the connection to it. */
@@ -9,6 +9,7 @@ export class LabStore {
   readonly api: LabApi;
   #connection = $state.raw<ConnectionStatus>({ state: 'connecting', error: null });
   #library = $state.raw<LibraryItem[]>([]);
+  #specs = $state.raw<SavedSpecInfo[]>([]);
   #knobs = $state.raw<KnobInfo[]>([]);
   #presets = $state.raw<PresetInfo[]>([]);
   #runs = $state.raw<RunInfo[]>([]);
@@ -34,6 +35,10 @@ export class LabStore {
 
   get status(): ConnectionStatus {
     return this.#connection;
+  }
+  /** The specs the user saved, newest first. */
+  get specs(): SavedSpecInfo[] {
+    return this.#specs;
   }
   get library(): LibraryItem[] {
     return this.#library;
@@ -76,7 +81,13 @@ export class LabStore {
     if (presets.ok) this.#presets = presets.value;
     this.#loadError = errors.length > 0 ? errors.join('; ') : null;
     if (errors.length === 0) this.#loaded = true;
-    await Promise.all([this.refreshRuns(), this.refreshPeers()]);
+    await Promise.all([this.refreshRuns(), this.refreshPeers(), this.refreshSpecs()]);
+  }
+
+  /** Reloads the list of saved specs (an older host without listSpecs leaves it empty). */
+  async refreshSpecs(): Promise<void> {
+    const r = await this.api.listSpecs({});
+    if (r.ok) this.#specs = r.value;
   }
 
   /** Reloads the run history. */

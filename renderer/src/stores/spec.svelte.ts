@@ -27,6 +27,8 @@ export class SpecStore {
   constructor(
     private readonly api: LabApi,
     private readonly debounceMs = 300,
+    /** Told after each save (the list of saved specs refreshes). */
+    private readonly onSaved: () => void = () => {},
   ) {}
 
   get text(): string {
@@ -65,7 +67,18 @@ export class SpecStore {
     return this.#message;
   }
 
-  /** Loads a library experiment. */
+  /** Opens a spec the user saved; resolves with the error, or null. */
+  async open(name: string): Promise<string | null> {
+    const r = await this.api.loadSpec({ name });
+    if (!r.ok) {
+      this.#message = { ok: false, text: r.error };
+      return r.error;
+    }
+    this.load(r.value);
+    return null;
+  }
+
+  /** Loads a library experiment (or a saved spec). */
   load(item: Pick<LibraryItem, 'name' | 'text'>): void {
     this.#source = item.name;
     this.#text = item.text;
@@ -123,7 +136,10 @@ export class SpecStore {
   async save(name: string): Promise<boolean> {
     const r = await this.api.saveSpec({ name, text: this.#text });
     this.#message = r.ok ? { ok: true, text: `saved to ${r.value.path}` } : { ok: false, text: r.error };
-    if (r.ok) this.#source = name;
+    if (r.ok) {
+      this.#source = name;
+      this.onSaved();
+    }
     return r.ok;
   }
 }
