@@ -111,6 +111,13 @@ export function attachEffect(markers: readonly KnobMarker[], e: Pick<LiveEvent, 
   for (const m of markers) if (Math.abs(m.timeS - e.timeS) < 1e-6 && knobs.includes(m.knob)) m.effect = e.detail ?? null;
 }
 
+/** A run in a legend: its id's date and time (YYYYMMDD-HHMMSS), or the id as it is. */
+export function shortRunName(id: string | null): string {
+  if (id === null) return 'live run';
+  const m = /^(\d{8}-\d{6})/.exec(id);
+  return m === null ? id : m[1]!;
+}
+
 /** The key of a trial: point and repetition. */
 export function trialKey(point: number, repetition: number): string {
   return `${point}/${repetition}`;

@@ -57,6 +57,13 @@ export class RunView {
   }
 }
 
+/** The names of a spec's sweep axes (`name`, else the knob path), in order. */
+export function sweepAxes(spec: SpecObject | null): string[] {
+  const axes = spec?.sweep;
+  if (!Array.isArray(axes)) return [];
+  return (axes as Record<string, unknown>[]).map((a) => (typeof a.name === 'string' ? a.name : Array.isArray(a.knob) ? a.knob.join('+') : String(a.knob ?? '')));
+}
+
 /** Most events kept for the log. */
 const EVENTS_MAX = 500;
 /** Most ladder packets kept. */
@@ -254,6 +261,21 @@ export class RunStore {
   get trialOptions(): { key: string; label: string }[] {
     void this.#revision;
     return (this.view?.trials.trials ?? []).map((t) => ({ key: t.key, label: t.label }));
+  }
+
+  /**
+   * Why the overlaid run's summary is not drawn over the shown one's (their sweeps differ), or null
+   * when they compare point by point. The live charts always compare trials over time.
+   */
+  get overlayMismatch(): string | null {
+    const o = this.#overlay;
+    const v = this.view;
+    if (o === null || v === null) return null;
+    const a = sweepAxes(v.spec);
+    const b = sweepAxes(o.spec);
+    if (a.join('\u0000') === b.join('\u0000')) return null;
+    const text = (x: string[]) => (x.length === 0 ? 'no axis' : x.join(' and '));
+    return `the overlaid run sweeps ${text(b)}, the run shown ${text(a)}: only the live charts are overlaid (trial against trial, over time), not the summary`;
   }
 
   /** The trials of the overlaid run. */
