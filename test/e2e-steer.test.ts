@@ -85,4 +85,34 @@ describe.skipIf(app.skipWhy !== null)('steering a simulator run in Chromium agai
     expect(pageErrors).toEqual([]);
     await context.close();
   });
+
+  it('is driven from the keyboard: a skip link to the run controls, Ctrl+Enter to start and stop, focus that follows, a data table per chart', async () => {
+    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1024, height: 700 } });
+    // The first Tab of the page reaches the skip link; following it puts focus on the run controls.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to the run controls');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('run-controls');
+    await page.getByRole('radio', { name: /Window size against the bandwidth-delay product/ }).check();
+    await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 15_000 }).toMatch(/Valid/);
+    expect(await page.getByRole('button', { name: 'Start', exact: true }).getAttribute('aria-keyshortcuts')).toBe('Control+Enter');
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
+    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe('Stop');
+    await expect.poll(() => samplesOf(page, 'rate'), { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(5);
+    // The rate chart's numbers as a table: time and each figure with its unit.
+    await page.locator('[data-chart="rate"] details.table summary').click();
+    const table = page.locator('[data-chart="rate"] details.table table');
+    await expect.poll(() => table.locator('tbody tr').count()).toBeGreaterThanOrEqual(5);
+    expect(await table.locator('thead').textContent()).toBe('Time (s)ThroughputGoodput');
+    expect(await table.locator('tbody tr').first().textContent()).toMatch(/^\d+\.\d\d[\d.]+ [kM]?bit\/s/);
+    await page.screenshot({ path: join(app.artifacts, '3-keyboard-1024x700.png'), fullPage: false });
+    // From Stop, the shortcut stops the run and focus goes back to Start (focus elsewhere is left alone).
+    await page.getByRole('button', { name: 'Stop', exact: true }).focus();
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Stopped/);
+    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe('Start');
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
 });

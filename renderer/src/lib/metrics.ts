@@ -7,6 +7,11 @@ export function metricLabel(name: string): string {
   return isMetric(name) ? METRICS[name].label : name;
 }
 
+/** A column's unit (null for what the registry does not declare). */
+export function metricUnit(name: string): string | null {
+  return isMetric(name) ? METRICS[name].unit : null;
+}
+
 /** The unit the columns share (for an axis title), or null when they do not all have the same one. */
 export function sharedUnit(names: readonly string[]): string | null {
   const units = new Set(names.map((n) => (isMetric(n) ? METRICS[n].unit : null)));
