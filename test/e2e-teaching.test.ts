@@ -52,7 +52,7 @@ describe.skipIf(app.skipWhy !== null)('teaching mode in Chromium against packetl
       await step.click();
       await expect.poll(() => page.getByTestId('sim-clock').textContent()).toContain(`· ${i} events`);
     }
-    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/step: host \d (sends|receives)/);
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toMatch(/step: the (sender|receiver) (sends|receives)/);
 
     // Step until DATA is in flight: the sender's window has packets sent and waiting.
     await page.getByRole('button', { name: 'Show the datagrams in flight' }).click();

@@ -144,7 +144,12 @@ describe('teaching mode in the runner', () => {
     const drop = rec.liveChanges.find((c) => c.packet !== undefined)!;
     expect(drop.packet).toMatchObject({ direction: 'forward', action: 'drop' });
     const events = readCsv(join(res.dir, 'events.csv'));
-    expect(events.some((e) => e.kind === 'step')).toBe(true);
+    // Steps name the hosts by role and count sequence numbers from each side's SYN, as Wireshark does.
+    const steps = events.filter((e) => e.kind === 'step').map((e) => e.detail);
+    expect(steps[0]).toBe('the sender sends SYN seq 0 to the receiver');
+    expect(steps).toContain('the receiver receives SYN seq 0 from the sender');
+    expect(steps.find((d) => d.startsWith('the receiver sends SYN-ACK'))).toBe('the receiver sends SYN-ACK seq 0 ack 1 to the sender');
+    for (const d of steps) for (const m of d.matchAll(/(?:seq|ack) (\d+)/g)) expect(Number(m[1]), d).toBeLessThan(1_000_000);
     expect(events.some((e) => e.kind === 'packet' && e.detail === 'dropped by hand')).toBe(true);
     expect(events.some((e) => e.kind === 'resume')).toBe(true);
     // Replay: the same spec with the drop in its schedule, no pausing.

@@ -74,6 +74,8 @@ export interface SimFlows {
   start(now: number): void;
   /** True once the duration is over. */
   over(): boolean;
+  /** Each simulated host for people, by its index (teaching mode's steps). */
+  hostNames: readonly string[];
 }
 
 /**
@@ -156,6 +158,7 @@ export function buildSimFlows(setup: FlowsSetup): SimFlows {
       cross?.start(now);
     },
     over: () => sim.now >= startMs + setup.durationMs,
+    hostNames: hosts.map((h) => (h === listener ? 'the receiver of the forward flows' : h === reverseListener ? 'the receiver of the reverse flows' : h === cross ? 'the cross traffic' : `the sender of flow ${senders.indexOf(h as BulkSender) + 1}`)),
   };
 }
 

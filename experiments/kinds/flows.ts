@@ -81,6 +81,7 @@ export const flowsWorkload: WorkloadModule = {
       },
       done: () => f.over(),
       // The first handshake to end: the flows start on a schedule of their own.
+      hostNames: f.hostNames,
       connectedAtMs: () => {
         const at = f.senders.map((s) => s.connectedAtMs).filter((t) => !Number.isNaN(t));
         return at.length === 0 ? Number.NaN : Math.min(...at);

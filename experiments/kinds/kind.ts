@@ -65,6 +65,8 @@ export interface SimWorkload {
   start(): void;
   /** Ends the trial: `why` is why the simulator stopped, `stopped` whether the user stopped it. */
   finish(why: string, stopped: boolean): TrialOutcome;
+  /** Each simulated host for people, by index ("the sender", "the server"): teaching mode's steps. */
+  hostNames: readonly string[];
   /** The connections a paused trial shows (null when the kind has none). */
   sender(): Connection | null;
   receiver(): Connection | null;

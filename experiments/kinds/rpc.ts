@@ -80,6 +80,7 @@ export const rpcWorkload: WorkloadModule = {
       capture: { forward: w.forward, reverse: w.reverse, reverseCarries: 'replies' },
       sample: (now) => meter.sample(now),
       done: () => w.app.done,
+      hostNames: ['the client', 'the server'],
       connectedAtMs: () => w.side.connectedAtMs(),
       start: () => w.app.start(0),
       sender: () => null,

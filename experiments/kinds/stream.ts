@@ -70,6 +70,7 @@ export const streamWorkload: WorkloadModule = {
         return row;
       },
       done: () => t.sender.state === 'done' || t.sender.state === 'failed',
+      hostNames: ['the sender', 'the receiver'],
       connectedAtMs: () => t.sender.startedAtMs,
       start: () => t.sender.start(0),
       sender: () => null,

@@ -92,6 +92,7 @@ function transferKind(kind: Extract<WorkloadKind, 'bulk' | 'messages'>): Workloa
         capture: { forward: t.forward, reverse: t.reverse, reverseCarries: 'ACK direction' },
         sample: (now) => meter.sample(now),
         done: () => t.sender.state === 'done' || t.sender.state === 'failed',
+        hostNames: ['the sender', 'the receiver'],
         connectedAtMs: () => t.sender.connectedAtMs,
         start: () => t.sender.start(0),
         sender: () => t.sender.conn,

@@ -4,7 +4,7 @@
 
 import { ReceiveBuffer, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
 import type { SimStep, Simulator } from '../../core/sim/simulator.js';
-import { Flag, PACKET_TYPE_NAMES, newHeader, parseInto } from '../../core/wire/packet.js';
+import { Flag, PACKET_TYPE_NAMES, PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { Endpoint } from '../../core/endpoint.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import type { MetricRow } from '../../core/metrics/registry.js';
@@ -160,11 +160,37 @@ export class SimControl {
   }
 }
 
-function describeStep(e: SimStep): string {
-  if (e.kind === 'timer') return `host ${e.host}: timer fired`;
-  const h = newHeader();
-  const what = parseInto(e.bytes, e.bytes.length, h) === null ? `${PACKET_TYPE_NAMES[h.type] ?? 'packet'} seq ${h.seq >>> 0}${(h.flags & Flag.ACK) !== 0 ? ` ack ${h.ack >>> 0}` : ''}` : `${e.bytes.length}-byte datagram`;
-  return e.kind === 'send' ? `host ${e.from} sends ${what} to host ${e.to}` : `host ${e.to} receives ${what} from host ${e.from}`;
+/**
+ * Teaching mode's account of each step: the hosts by their role, sequence numbers from 0 (each
+ * host's counted from the initial sequence number of its SYN or SYN-ACK, as Wireshark shows them).
+ */
+class StepNarrator {
+  private readonly header = newHeader();
+  /** Each host's initial sequence number, once its SYN (or SYN-ACK) was seen. */
+  private readonly isn = new Map<number, number>();
+
+  constructor(private readonly names: readonly string[]) {}
+
+  private name(host: number): string {
+    return this.names[host] ?? `host ${host}`;
+  }
+
+  /** `seq` counted from `host`'s initial sequence number, when known. */
+  private rel(host: number, seq: number): number {
+    const base = this.isn.get(host);
+    return base === undefined ? seq >>> 0 : (seq - base) >>> 0;
+  }
+
+  describe(e: SimStep): string {
+    if (e.kind === 'timer') return `${this.name(e.host)}: timer fired`;
+    const h = this.header;
+    let what = `${e.bytes.length}-byte datagram`;
+    if (parseInto(e.bytes, e.bytes.length, h) === null) {
+      if ((h.type === PacketType.SYN || h.type === PacketType.SYN_ACK) && !this.isn.has(e.from)) this.isn.set(e.from, h.seq >>> 0);
+      what = `${PACKET_TYPE_NAMES[h.type] ?? 'packet'} seq ${this.rel(e.from, h.seq)}${(h.flags & Flag.ACK) !== 0 ? ` ack ${this.rel(e.to, h.ack)}` : ''}`;
+    }
+    return e.kind === 'send' ? `${this.name(e.from)} sends ${what} to ${this.name(e.to)}` : `${this.name(e.to)} receives ${what} from ${this.name(e.from)}`;
+  }
 }
 
 function simState(sim: Simulator, parts: LiveParts, kind: WorkloadKind, sender: () => Connection | null, receiver: () => Connection | null): SimState {
@@ -314,6 +340,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     };
   }
   const control = ctx.control;
+  const narrator = new StepNarrator(w.hostNames);
   const linkOf = (d: 'forward' | 'reverse') => (d === 'forward' ? parts.forward : parts.reverse);
   control?.attach({
     timeS: () => sim.now / 1000,
@@ -339,7 +366,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
               why = 'idle';
               break;
             }
-            ctx.onEvent({ timeS: e.now / 1000, kind: 'step', detail: describeStep(e) });
+            ctx.onEvent({ timeS: e.now / 1000, kind: 'step', detail: narrator.describe(e) });
           } else await control.wait();
           why = 'max-events';
         } else {
