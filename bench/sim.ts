@@ -8,6 +8,7 @@ import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { Link } from '../core/impair/link.js';
 import { median, num, printTable } from './lib.js';
+import { NS3_SCENARIOS, buildNs3Reference, compareWithNs3, ns3Unavailable } from './ns3.js';
 
 function bareLinkEventsPerSecond(packets: number): number {
   // The floor of the simulator's own work: a link carrying datagrams with a delay, no engine.
@@ -60,4 +61,20 @@ export async function benchSimulator(): Promise<void> {
     rows.push([c.name, num(median(runs.map((r) => r.simEventsPerSecond!))), num(median(runs.map((r) => r.simEvents!))), !ok ? 'FAILED' : c.verify ? 'yes' : 'not checked']);
   }
   printTable('Simulator: packet events per second (median of 3; goal >= 1,000,000)', ['case', 'events/s', 'events', 'data matched'], rows);
+  benchAgainstNs3();
+}
+
+/** The lab's AIMD beside ns-3's TcpNewReno on bench/ns3.ts's scenarios (simulated seconds), when ns-3 is installed. */
+function benchAgainstNs3(): void {
+  const why = ns3Unavailable();
+  if (why !== null) {
+    console.log(`\nCongestion control beside ns-3: skipped: ${why}`);
+    return;
+  }
+  const program = buildNs3Reference();
+  const rows = NS3_SCENARIOS.map((s) => {
+    const c = compareWithNs3(program, s);
+    return [s.name, String(s.seeds.length), c.ns3S.toFixed(3), c.labS.toFixed(3), `${(((c.labS - c.ns3S) / c.ns3S) * 100).toFixed(1)}%`, `${c.ns3Timeouts} / ${c.labTimeouts}`];
+  });
+  printTable("Congestion control: simulated seconds of a transfer, ns-3 3.37 TcpNewReno beside the lab's AIMD (mean over seeds)", ['scenario', 'seeds', 'ns-3 s', 'lab s', 'lab vs ns-3', 'timeouts ns-3 / lab'], rows);
 }
