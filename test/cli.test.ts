@@ -57,6 +57,10 @@ describe('packetlab CLI', () => {
     expect(lines.length).toBeGreaterThan(3);
     expect(lines.every((l) => l.type === 'sample')).toBe(true);
     expect(summary).toMatchObject({ type: 'summary', status: 'complete', dataMatched: true, bytes: 500_000, seed: 5 });
+    // The link's drops of data, reconciled against what was sent again (the simulator knows each fate).
+    const drops = summary.drops as { dropped: number; sentAgain: number; anotherCopyArrived: number; neverSentAgain: number; reconciled: boolean };
+    expect(drops.dropped).toBe((summary.forward as { dropsRandom: number }).dropsRandom);
+    expect(drops).toMatchObject({ neverSentAgain: 0, reconciled: true });
     const rows = readFileSync(csv, 'utf8').trim().split('\n');
     expect(rows[0]).toBe(TRANSFER_COLUMNS.join(','));
     expect(rows.length).toBe(lines.length + 1);
@@ -69,6 +73,7 @@ describe('packetlab CLI', () => {
     expect(r.stdout).toMatch(/goodput/);
     expect(r.stdout).toMatch(/transfer complete: 300.00 kB in [\d.]+ s = .* goodput \(sim, gbn, seed 9\)/);
     expect(r.stdout).toMatch(/data: every byte matches what was sent/);
+    expect(r.stdout).toMatch(/^drops: \d+ copies of data dropped on the way: \d+ sent again, \d+ needed no resend \(another copy arrived\); reconciled$/m);
   });
 
   it('says where the data first differs when corruption gets through with checksums off', () => {

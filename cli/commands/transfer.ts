@@ -17,6 +17,8 @@ import { durationArg, numberArg } from '../args.js';
 import { addCaptureOptions, closeCapture, openCapture } from '../capture.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
 import { linkCountersText } from '../../core/impair/counters.js';
+import { FateRecorder, dropsText, reconcileDrops, type DropLedger } from '../../core/audit/transfer-audit.js';
+import { addTracer } from '../../experiments/runner/ladder.js';
 
 const WIDTHS = [8, 13, 9, 10, 5, 6, 6, 6, 8, 8, 6, 7, 11];
 const HEADER = ['time', 'goodput', 'wire pkts', 'rtx to/fast', 'spur', 'dups', 'ooo', 'cksum', 'srtt ms', 'rto ms', 'cwnd', 'flight', 'drops r/b/q'];
@@ -88,7 +90,13 @@ class LinePrinter {
   }
 }
 
-function printSummary(s: TransferSummary): void {
+/**
+ * Largest simulated transfer whose drops are reconciled: the ledger keeps an object per datagram
+ * (about 100 bytes), so a gigabyte's worth is the limit.
+ */
+const RECONCILE_MAX_PACKETS = 1_000_000;
+
+function printSummary(s: TransferSummary, drops: DropLedger | null): void {
   const head =
     s.status === 'complete'
       ? `transfer complete: ${formatBytes(s.bytes)} in ${s.durationS.toFixed(3)} s = ${formatBitsPerSecond(s.goodputBps)} goodput`
@@ -106,6 +114,7 @@ function printSummary(s: TransferSummary): void {
     const f = s.forward;
     console.log(`link (data direction): ${linkCountersText(f)}`);
   }
+  if (drops !== null && drops.dropped > 0) console.log(`drops: ${dropsText(drops)}`);
   const x = s.corruption;
   if (x.injected > 0 || x.detected > 0 || x.accepted > 0) {
     console.log(`corruption: ${x.injected} delivered corrupted, ${x.detected} caught by the checksum, ${x.accepted} accepted with checksums off (${x.reconciled === null ? 'receiver counters unknown' : x.reconciled ? 'reconciled' : 'NOT reconciled'})`);
@@ -180,8 +189,12 @@ export function registerTransfer(program: Command): void {
     if (!json) console.log(`${net === 'sim' ? 'simulated' : 'UDP'} transfer of ${formatBytes(setup.totalBytes)} ${link.description}: ${transport.protocol}, window ${transport.windowPackets}, seed ${seed} (reproduce with --seed ${seed})`);
     const printer = json ? null : new LinePrinter(new RowClock((o.printInterval as number | undefined) ?? 1000, setup.intervalMs));
     let summary: TransferSummary;
+    let drops: DropLedger | null = null;
     if (net === 'sim') {
-      summary = runSimTransfer(setup, { onSample, capture: capture?.capture });
+      // The simulator knows each datagram's fate: the data the link dropped is reconciled with what was sent again.
+      const ledger = setup.totalBytes / setup.transport.mssBytes <= RECONCILE_MAX_PACKETS ? new FateRecorder() : null;
+      summary = runSimTransfer(setup, { onSample, capture: capture?.capture, onBuild: (t) => ledger !== null && addTracer(t.forward, ledger) });
+      if (ledger !== null) drops = reconcileDrops(summary.status, ledger);
     } else {
       const { signal, dispose } = stopSignal();
       try {
@@ -194,8 +207,9 @@ export function registerTransfer(program: Command): void {
     printer?.finish();
     csv?.close();
     closeCapture(capture, json);
-    if (json) jsonLine(summary);
-    else printSummary(summary);
+    if (json) jsonLine(drops === null ? summary : { ...summary, drops });
+    else printSummary(summary, drops);
+    if (drops !== null && !drops.reconciled) process.exitCode = 1;
     if (summary.status !== 'complete' || summary.dataMatched === false) process.exitCode = 1;
   });
 }

@@ -131,6 +131,52 @@ function transmissionsBySeq(fates: readonly Fate[]): Map<number, Transmission[]>
   return out;
 }
 
+/** What became of the copies of data the link dropped on the way to the receiver. */
+export interface DropLedger {
+  /** DATA and FIN copies the link dropped. */
+  dropped: number;
+  /** Dropped copies the sender sent again later. */
+  sentAgain: number;
+  /** Dropped copies that needed no resend: another copy of the same packet had arrived or was arriving (a duplicate, a spurious retransmission). */
+  anotherCopyArrived: number;
+  /** Dropped copies that were never sent again and no other copy arrived. */
+  neverSentAgain: number;
+  /** Every drop is accounted for: none left unsent in a transfer that completed. */
+  reconciled: boolean;
+}
+
+/**
+ * Reconciles the link's drops of data as the summary reconciles corruptions: every copy the link
+ * dropped was either sent again, or needed no resend because another copy of the packet arrived;
+ * one never sent again is possible only in a transfer that did not complete.
+ */
+export function reconcileDrops(status: string, forward: FateRecorder): DropLedger {
+  const reached = (c: Fate) => c.dropped === null && !c.corrupted;
+  const out: DropLedger = { dropped: 0, sentAgain: 0, anotherCopyArrived: 0, neverSentAgain: 0, reconciled: true };
+  for (const list of transmissionsBySeq(forward.fates).values()) {
+    let arrivedBefore = false;
+    list.forEach((t, k) => {
+      const arrivedNow = t.copies.some(reached);
+      for (const c of t.copies) {
+        if (c.dropped === null) continue;
+        out.dropped++;
+        if (arrivedBefore || arrivedNow) out.anotherCopyArrived++;
+        else if (k < list.length - 1) out.sentAgain++;
+        else out.neverSentAgain++;
+      }
+      if (arrivedNow) arrivedBefore = true;
+    });
+  }
+  out.reconciled = out.neverSentAgain === 0 || status !== 'complete';
+  return out;
+}
+
+/** The ledger as the transfer summary prints it. */
+export function dropsText(d: DropLedger): string {
+  const never = d.neverSentAgain === 0 ? '' : `, ${d.neverSentAgain} never sent again${d.reconciled ? ' (the transfer ended first)' : ''}`;
+  return `${d.dropped} copies of data dropped on the way: ${d.sentAgain} sent again, ${d.anotherCopyArrived} needed no resend (another copy arrived)${never}; ${d.reconciled ? 'reconciled' : 'NOT reconciled'}`;
+}
+
 const REASON_COUNTER: Record<DropReason, keyof LinkCounters> = {
   random: 'dropsRandom',
   burst: 'dropsBurst',
