@@ -37,6 +37,8 @@ describe('RunStore', () => {
     expect(run.liveValues).toEqual({});
     expect(run.trial!.key).toBe('1/0');
     expect(run.trialOptions.map((t) => t.key)).toEqual(['0/0', '1/0']);
+    // The trial a hand changed says so in the trial list.
+    expect(run.trialOptions.map((t) => t.label)).toEqual(['point 1 (window = 8), repetition 1 · changed by hand', 'point 2 (window = 16), repetition 1']);
     run.trialKey = '0/0';
     expect(run.trial!.key).toBe('0/0');
     expect(run.view!.summary).toEqual([{ point: 0, window: 8, goodput_bps_mean: 5 }]);

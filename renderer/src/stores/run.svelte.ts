@@ -260,7 +260,8 @@ export class RunStore {
   /** The trials of the run shown, for the selector. */
   get trialOptions(): { key: string; label: string }[] {
     void this.#revision;
-    return (this.view?.trials.trials ?? []).map((t) => ({ key: t.key, label: t.label }));
+    // A trial a hand changed while it ran says so: its figures are not the point's alone.
+    return (this.view?.trials.trials ?? []).map((t) => ({ key: t.key, label: t.markers.some((m) => m.detail === 'user') ? `${t.label} · changed by hand` : t.label }));
   }
 
   /**
