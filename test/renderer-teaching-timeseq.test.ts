@@ -14,6 +14,7 @@ import type { XY } from '../renderer/src/lib/series.js';
 import TimeSeqChart from '../renderer/src/components/TimeSeqChart.svelte';
 import { withStubCanvases } from './helpers/renderer-canvas.js';
 import { batch, startedRun } from './helpers/renderer-run.js';
+import { settle } from './helpers/fake-api.js';
 import { ladderPacket } from './helpers/renderer-ladder.js';
 
 function ack(arrivedS: number, a: number, windowBytes: number | null = 10 * 1164, sack: number[] = []): LadderPacket {
@@ -215,5 +216,49 @@ describe('TimeSeqChart', () => {
       expect(run.view!.trials.find('0/0')!.timeSeq.transmissions).toBe(10);
       unmount(c);
     });
+  });
+});
+
+describe('the time-sequence graph of a run started in the app', () => {
+  it('shows the trial the packets came with when a batch holds the whole of earlier trials', async () => {
+    // As fast as the simulator goes, one batch (100 ms) holds every sample of short trials and
+    // the start of the next one; the worker sends the packets of that last trial only.
+    const { fake, run } = await startedRun('{"name":"x","title":"X"}');
+    const sample = (point: number, timeS: number) => ({ point, repetition: 0, values: { time_s: timeS, goodput_bps: 1000 } });
+    fake.push(
+      batch({
+        samples: [sample(0, 0.1), sample(0, 0.2), sample(1, 0.1), sample(2, 0.1)],
+        trial: { point: 2, repetition: 0, axes: { window: 4 }, trial: 3, trials: 3 },
+        packets: [ladderPacket({ sentS: 0.01, seq: 100 }), ladderPacket({ sentS: 0.02, seq: 101 })],
+      }),
+    );
+    expect(run.view!.trials.trials.map((t) => t.key)).toEqual(['0/0', '1/0', '2/0']);
+    expect(run.trial!.key).toBe('2/0');
+    expect(run.trial!.timeSeq.describe()).toMatch(/: 2 DATA transmissions/);
+  });
+});
+
+describe('the time-sequence graph of a finished run', () => {
+  it("fills every trial from packets.csv once the run ends, in the arrays the chart is bound to", async () => {
+    const cols = ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'];
+    const rows: (string | number | null)[][] = [];
+    for (let p = 0; p < 2; p++) for (let i = 0; i < 50; i++) rows.push([p, 0, i / 100, i / 100 + 0.02, 'forward', 'DATA', 7000 + i, null, null, '', 0, 'delivered']);
+    const table = { columns: [], rows: [] };
+    const disk: RunData = { info: { id: 'run-1', name: 'x', title: 'X', status: 'complete', reason: null, network: 'sim', startedAt: '', endedAt: '', trials: 2, captures: [] }, record: null, samples: table, events: table, summary: table, packets: { columns: cols, rows }, warnings: [] };
+    const { fake, run } = await startedRun('{"name":"x","title":"X"}', { openRun: () => ({ ok: true, value: disk }) });
+    const sample = (point: number) => ({ point, repetition: 0, values: { time_s: 0.1, goodput_bps: 1000 } });
+    // Trial 1 ran within one batch: the worker sent none of its packets; trial 2 sent its last ones.
+    fake.push(batch({ samples: [sample(0), sample(1)], trial: { point: 1, repetition: 0, axes: {}, trial: 2, trials: 2 }, packets: [ladderPacket({ sentS: 0.49, seq: 7049 })] }));
+    const first = run.view!.trials.find('0/0')!.timeSeq;
+    const bound = first.data;
+    expect(first.empty).toBe(true);
+    fake.push(batch({ status: { state: 'complete', reason: null, dir: '/r' } }));
+    await settle();
+    expect(fake.methods()).toContain('openRun');
+    expect(first.data).toBe(bound);
+    expect(first.transmissions).toBe(50);
+    expect(first.data.map((p) => p.y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(run.trial!.timeSeq.transmissions).toBe(50);
+    expect(run.trial!.timeSeq.describe()).toMatch(/: 50 DATA transmissions .* sequence up to 49 packets after the first by 0\.490 s/);
   });
 });

@@ -157,6 +157,25 @@ export class TimeSeqData {
     this.lastSack = key;
   }
 
+  /**
+   * Takes the graph of `other` (the same trial read whole from packets.csv) in place: the arrays a
+   * chart is bound to stay the same arrays.
+   */
+  copyFrom(other: TimeSeqData): void {
+    for (const k of ['data', 'retransmissions', 'dropped', 'acks', 'window', 'sacks'] as const) this[k].splice(0, this[k].length, ...other[k]);
+    this.base = other.base;
+    this.transmissions = other.transmissions;
+    this.retransmitted = other.retransmitted;
+    this.drops = other.drops;
+    this.ackCount = other.ackCount;
+    this.topRel = other.topRel;
+    this.endS = other.endS;
+    this.windowPackets = other.windowPackets;
+    this.windowTop = other.windowTop;
+    this.ackRel = other.ackRel;
+    this.lastSack = other.lastSack;
+  }
+
   private put(arr: XY[], p: XY): void {
     if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return;
     insertSorted(arr, p);

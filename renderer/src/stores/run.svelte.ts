@@ -467,6 +467,22 @@ export class RunStore {
     });
   }
 
+  /**
+   * Completes a finished live run's time-sequence graphs from its packets.csv: batches carry only
+   * the newest packets of the trial going, none of a trial that ran within one batch.
+   */
+  #fillTimeSeq(view: RunView): void {
+    if (view.id === null) return;
+    void this.api.openRun({ runId: view.id }).then((r) => {
+      if (!r.ok || this.#live !== view || this.running) return;
+      for (const disk of trialsFromRun(r.value, 0).trials) {
+        const t = view.trials.find(disk.key);
+        if (t !== undefined && disk.timeSeq.transmissions + disk.timeSeq.ackCount > t.timeSeq.transmissions + t.timeSeq.ackCount) t.timeSeq.copyFrom(disk.timeSeq);
+      }
+      this.#revision++;
+    });
+  }
+
   /** Takes one pushed batch. */
   handleBatch(b: RunBatch): void {
     if (this.#state === 'starting' && this.#runId === null) {
@@ -481,6 +497,9 @@ export class RunStore {
     }
     const view = this.#live;
     if (view === null) return;
+    // Samples first: a batch can hold the whole of earlier trials as well as the start of the one it
+    // names, and the trials are kept in the order they started (the latest is the one shown).
+    for (const s of b.samples) view.trials.get(s.point, s.repetition).addSample(s.values);
     if (b.trial !== undefined) {
       const t = b.trial;
       const label = trialLabel(t.point, t.repetition, t.axes);
@@ -491,7 +510,6 @@ export class RunStore {
       this.#liveValues = Object.fromEntries(Object.entries(t.set ?? {}).map(([k, v]) => [k, String(v)]));
       this.#packets = [];
     }
-    for (const s of b.samples) view.trials.get(s.point, s.repetition).addSample(s.values);
     if (b.events.length > 0) {
       let values: Record<string, string> | null = null;
       for (const e of b.events) {
@@ -527,6 +545,7 @@ export class RunStore {
       if (TERMINAL.has(b.status.state)) {
         this.#stopping = false;
         this.#paused = false;
+        this.#fillTimeSeq(view);
         this.onEnded();
       }
     }
