@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket, RunData } from '../experiments/api/contract.js';
-import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES } from '../renderer/src/lib/timeseq.js';
+import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES, type FlowSeq } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
 import type { XY } from '../renderer/src/lib/series.js';
@@ -39,27 +39,27 @@ describe('TimeSeqData', () => {
       // An old ACK arriving late does not pull the line down.
       ack(0.25, 1001, 8000),
     ]);
-    expect(t.base).toBe(1000);
-    expect(t.data).toEqual([
+    expect(t.flows[0]!.base).toBe(1000);
+    expect(t.flows[0]!.data).toEqual([
       { x: 0.04, y: 0 },
       { x: 0.041, y: 1 },
       { x: 0.042, y: 2 },
     ]);
-    expect(t.retransmissions).toEqual([{ x: 0.2, y: 1 }]);
-    expect(t.dropped).toEqual([{ x: 0.041, y: 1 }]);
+    expect(t.flows[0]!.retransmissions).toEqual([{ x: 0.2, y: 1 }]);
+    expect(t.flows[0]!.dropped).toEqual([{ x: 0.041, y: 1 }]);
     // The handshake's ACK came before any DATA: nothing to be relative to.
-    expect(t.acks).toEqual([
+    expect(t.flows[0]!.acks).toEqual([
       { x: 0.08, y: 1 },
       { x: 0.082, y: 1 },
       { x: 0.24, y: 3 },
       { x: 0.25, y: 3 },
     ]);
-    expect(t.window.map((p) => p.y)).toEqual([9, 9, 11, 11]);
-    expect(t.sacks.slice(0, 2)).toEqual([
+    expect(t.flows[0]!.window.map((p) => p.y)).toEqual([9, 9, 11, 11]);
+    expect(t.flows[0]!.sacks.slice(0, 2)).toEqual([
       { x: 0.082, y: 2 },
       { x: 0.082, y: 3 },
     ]);
-    expect(t.sacks[2]!.y).toBeNaN();
+    expect(t.flows[0]!.sacks[2]!.y).toBeNaN();
     expect([t.transmissions, t.retransmitted, t.drops, t.ackCount]).toEqual([4, 1, 1, 4]);
     expect(t.describe()).toBe('Time-sequence graph: 4 DATA transmissions (1 retransmission, 1 dropped), 4 ACKs; sequence up to 3 packets after the first by 0.250 s; receive window 8 packets above the ACK.');
     expect(new TimeSeqData().describe()).toBe('Time-sequence graph: no DATA packets yet.');
@@ -71,7 +71,7 @@ describe('TimeSeqData', () => {
     t.add(ladderPacket({ seq: 1 }));
     for (let i = 0; i < 5; i++) t.add(ack(0.1 + i / 100, 2, 10_000, [4, 6, 8, 9]));
     t.add(ack(0.2, 2, 10_000, [4, 7, 8, 9]));
-    expect(t.sacks).toHaveLength(12);
+    expect(t.flows[0]!.sacks).toHaveLength(12);
   });
 
   it('counts from the first sequence number across the wrap of the sequence space', () => {
@@ -81,19 +81,32 @@ describe('TimeSeqData', () => {
     t.add(ladderPacket({ sentS: 0.3, seq: 0 }));
     t.add(ladderPacket({ sentS: 0.4, seq: 1 }));
     t.add(ack(0.5, 2));
-    expect(t.data.map((p) => p.y)).toEqual([0, 1, 2, 3]);
-    expect(t.acks[0]!.y).toBe(4);
+    expect(t.flows[0]!.data.map((p) => p.y)).toEqual([0, 1, 2, 3]);
+    expect(t.flows[0]!.acks[0]!.y).toBe(4);
+  });
+
+  it('counts from the lowest sequence number when a later packet is seen first (dropped at a full queue before the queued ones arrive)', () => {
+    const t = new TimeSeqData();
+    t.add(ladderPacket({ sentS: 0.3, seq: 103, arrivedS: null, fate: 'queue' }));
+    t.add(ack(0.35, 103));
+    for (let i = 0; i < 3; i++) t.add(ladderPacket({ sentS: 0.1 * i, seq: 100 + i }));
+    const f = t.flows[0]!;
+    expect(f.base).toBe(100);
+    expect(f.data.map((p) => p.y)).toEqual([0, 1, 2, 3]);
+    expect(f.dropped).toEqual([{ x: 0.3, y: 3 }]);
+    expect(f.acks).toEqual([{ x: 0.35, y: 3 }]);
+    expect(t.describe()).toMatch(/sequence up to 3 packets after the first/);
   });
 
   it('keeps every dataset sorted by time (Chart.js reads the range off the ends) and caps the points', () => {
     const t = new TimeSeqData(1164, 1000);
     // Packets come in the order they arrive or are dropped, not the order they were sent.
     for (let i = 0; i < 5000; i++) t.add(ladderPacket({ sentS: (i % 2 === 0 ? i + 1 : i - 1) / 1000, seq: i }));
-    expect(sorted(t.data)).toBe(true);
-    expect(t.data.length).toBeLessThanOrEqual(1000);
-    expect(t.data.length).toBeGreaterThan(400);
+    expect(sorted(t.flows[0]!.data)).toBe(true);
+    expect(t.flows[0]!.data.length).toBeLessThanOrEqual(1000);
+    expect(t.flows[0]!.data.length).toBeGreaterThan(400);
     // The newest points stay exact.
-    expect(t.data.at(-1)!.x).toBeCloseTo(4.999);
+    expect(t.flows[0]!.data.at(-1)!.x).toBeCloseTo(4.999);
     expect(t.transmissions).toBe(5000);
 
     const arr: XY[] = [];
@@ -113,6 +126,78 @@ describe('TimeSeqData', () => {
     t.add(ack(0.2, 5, 256_000));
     expect(t.yMax()).toBe(9);
     expect(t.describe()).toMatch(/receive window 256 packets above the ACK \(off the top\)\.$/);
+  });
+});
+
+describe('the time-sequence graph of competing flows', () => {
+  /** Two flows' packets as they share the links: random ISNs far apart (one close to the wrap), a reverse flow. */
+  function flows(): LadderPacket[] {
+    const out: LadderPacket[] = [];
+    const isn = [0xfffffff0, 0x12345678, 0x80000001];
+    for (let i = 0; i < 40; i++) {
+      const t = i / 100;
+      out.push(ladderPacket({ connection: 11, sentS: t, seq: (isn[0]! + i) >>> 0, arrivedS: i === 7 ? null : t + 0.02, fate: i === 7 ? 'queue' : 'delivered' }));
+      out.push(ladderPacket({ connection: 22, sentS: t + 0.001, seq: (isn[1]! + 2 * i) >>> 0 }));
+      out.push(ladderPacket({ connection: 22, sentS: t + 0.002, seq: (isn[1]! + 2 * i + 1) >>> 0 }));
+      out.push({ ...ack(t + 0.04, (isn[0]! + i + 1) >>> 0), connection: 11 });
+      out.push({ ...ack(t + 0.041, (isn[1]! + 2 * i + 2) >>> 0), connection: 22 });
+      // A flow the other way: its DATA crosses the reverse link, its ACKs the forward one.
+      out.push(ladderPacket({ connection: 33, direction: 'reverse', sentS: t + 0.003, seq: (isn[2]! + i) >>> 0 }));
+      out.push({ ...ack(t + 0.05, (isn[2]! + i + 1) >>> 0), direction: 'forward', connection: 33 });
+    }
+    out.push(ladderPacket({ connection: 11, sentS: 0.5, seq: (isn[0]! + 7) >>> 0, retransmission: true }));
+    return out;
+  }
+
+  it('draws each connection from its own first packet, with its own ACKs, whichever way it goes', () => {
+    const t = new TimeSeqData();
+    t.addAll(flows());
+    expect(t.flows.map((f) => [f.index, f.connection, f.dataDirection])).toEqual([
+      [1, 11, 'forward'],
+      [2, 22, 'forward'],
+      [3, 33, 'reverse'],
+    ]);
+    const [a, b, c] = t.flows as [FlowSeq, FlowSeq, FlowSeq];
+    expect(a.data.map((p) => p.y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(b.data.map((p) => p.y)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+    expect(c.data.map((p) => p.y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(a.retransmissions).toEqual([{ x: 0.5, y: 7 }]);
+    expect(a.dropped).toEqual([{ x: 0.07, y: 7 }]);
+    expect(a.acks.at(-1)!.y).toBe(40);
+    expect(b.acks.at(-1)!.y).toBe(80);
+    expect(c.acks.at(-1)!.y).toBe(40);
+    // Nothing below 0 or far above what was sent: no sequence space of another flow.
+    for (const f of t.flows) for (const arr of [f.data, f.acks, f.retransmissions, f.dropped]) for (const p of arr) expect(p.y >= 0 && p.y <= 80).toBe(true);
+    expect(t.transmissions).toBe(161);
+    expect(t.yMax()).toBeUndefined();
+    expect(t.describe('point 1')).toMatch(/^Time-sequence graph, point 1: 3 flows, each numbered from its own first packet \(161 DATA transmissions, 1 retransmission, 1 dropped in all\); flow 1: 41 DATA transmissions .*; flow 2: 80 DATA transmissions .*sequence up to 80 packets after the first by 0\.431 s; flow 3: 40 DATA/);
+  });
+
+  it('draws each flow in its own datasets, on an axis from 0, adding a flow when it appears', async () => {
+    await withStubCanvases(async () => {
+      const { fake, run } = await startedRun('{"name":"x","title":"X"}');
+      const target = document.createElement('div');
+      document.body.append(target);
+      fake.push(batch({ trial: { point: 0, repetition: 0, axes: {}, trial: 1, trials: 1 } }));
+      const c = mount(TimeSeqChart, { target, props: { get trial() { return run.trial; }, get revision() { return run.revision; }, theme: 'light' } });
+      flushSync();
+      const chart = Chart.getChart(target.querySelector('[data-chart="timeseq"] canvas') as HTMLCanvasElement)!;
+      const packets = flows();
+      fake.push(batch({ packets: packets.filter((p) => p.connection === 11) }));
+      flushSync();
+      await new Promise((r) => requestAnimationFrame(() => r(null)));
+      expect(chart.data.datasets.map((d) => d.label)).toEqual(['DATA sent', 'retransmission', 'dropped', 'ACK', 'receive window', 'SACKed']);
+      fake.push(batch({ packets }));
+      flushSync();
+      await new Promise((r) => requestAnimationFrame(() => r(null)));
+      expect(chart.data.datasets.map((d) => d.label)).toEqual([1, 2, 3].flatMap((i) => [`Flow ${i}: DATA sent`, `Flow ${i}: ACK`, `Flow ${i}: retransmission`, `Flow ${i}: dropped`]));
+      expect(chart.data.datasets[4]!.data).toBe(run.trial!.timeSeq.flows[1]!.data);
+      chart.update('none');
+      expect(chart.scales.y!.min).toBeGreaterThanOrEqual(0);
+      expect(chart.scales.y!.max).toBeLessThan(200);
+      expect((chart.options.scales!.y as { title: { text: string } }).title.text).toBe("sequence (packets after each flow's first)");
+      unmount(c);
+    });
   });
 });
 
@@ -143,16 +228,17 @@ describe('the time-sequence graph of a past run', () => {
       sack: [5, 6, 8, 9],
       retransmission: true,
       fate: 'queue',
+      connection: null,
     });
     const set = trialsFromRun({ samples: { columns: [], rows: [] }, events: { columns: [], rows: [] }, record: { spec: { transport: { mssBytes: 1000 } } }, packets });
     const t0 = set.find('0/0')!.timeSeq;
     expect(t0.mssBytes).toBe(1000);
-    expect(t0.data.map((p) => p.y)).toEqual([0, 1, 2]);
-    expect(t0.dropped).toEqual([{ x: 0.011, y: 1 }]);
-    expect(t0.retransmissions).toEqual([{ x: 0.3, y: 1 }]);
-    expect(t0.acks).toEqual([{ x: 0.05, y: 1 }]);
-    expect(t0.window).toEqual([{ x: 0.05, y: 5 }]);
-    expect(t0.sacks.slice(0, 2).map((p) => p.y)).toEqual([2, 3]);
+    expect(t0.flows[0]!.data.map((p) => p.y)).toEqual([0, 1, 2]);
+    expect(t0.flows[0]!.dropped).toEqual([{ x: 0.011, y: 1 }]);
+    expect(t0.flows[0]!.retransmissions).toEqual([{ x: 0.3, y: 1 }]);
+    expect(t0.flows[0]!.acks).toEqual([{ x: 0.05, y: 1 }]);
+    expect(t0.flows[0]!.window).toEqual([{ x: 0.05, y: 5 }]);
+    expect(t0.flows[0]!.sacks.slice(0, 2).map((p) => p.y)).toEqual([2, 3]);
     expect(set.find('1/0')!.timeSeq.transmissions).toBe(1);
     // The ladder of a past run: the trial's packets in the order they were sent.
     expect(set.find('0/0')!.packets.map((p) => p.sentS)).toEqual([0.01, 0.011, 0.012, 0.03, 0.3]);
@@ -199,7 +285,7 @@ describe('TimeSeqChart', () => {
       }
       await nextFrame();
       expect(chart.data.datasets).toBe(datasets);
-      expect(datasets[0]!.data).toBe(run.trial!.timeSeq.data);
+      expect(datasets[0]!.data).toBe(run.trial!.timeSeq.flows[0]!.data);
       expect(chart.getDatasetMeta(0).data.length).toBe(10);
       expect(chart.getDatasetMeta(3).data.length).toBe(10);
       expect(target.querySelector('[data-chart="timeseq"] [role=img]')!.getAttribute('aria-label')).toBe(
@@ -250,14 +336,14 @@ describe('the time-sequence graph of a finished run', () => {
     // Trial 1 ran within one batch: the worker sent none of its packets; trial 2 sent its last ones.
     fake.push(batch({ samples: [sample(0), sample(1)], trial: { point: 1, repetition: 0, axes: {}, trial: 2, trials: 2 }, packets: [ladderPacket({ sentS: 0.49, seq: 7049 })] }));
     const first = run.view!.trials.find('0/0')!.timeSeq;
-    const bound = first.data;
+    const bound = first.flows[0]!.data;
     expect(first.empty).toBe(true);
     fake.push(batch({ status: { state: 'complete', reason: null, dir: '/r' } }));
     await settle();
     expect(fake.methods()).toContain('openRun');
-    expect(first.data).toBe(bound);
+    expect(first.flows[0]!.data).toBe(bound);
     expect(first.transmissions).toBe(50);
-    expect(first.data.map((p) => p.y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(first.flows[0]!.data.map((p) => p.y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(run.trial!.timeSeq.transmissions).toBe(50);
     expect(run.trial!.timeSeq.describe()).toMatch(/: 50 DATA transmissions .* sequence up to 49 packets after the first by 0\.490 s/);
   });

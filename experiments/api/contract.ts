@@ -175,6 +175,11 @@ export interface LadderPacket {
   windowBytes: number | null;
   /** SACK blocks of an ACK as [start, end) sequence pairs. */
   sack: number[];
+  /**
+   * The lab header's connection id (both directions of a connection carry it; the flows of a
+   * `flows` run each have their own), or null for what is not the lab's header.
+   */
+  connection: number | null;
 }
 
 /** What a running run pushes, batched. */

@@ -7,13 +7,13 @@ import { DeliveryFlag } from '../../core/impair/link.js';
 import { Flag, PACKET_TYPE_NAMES, PacketType, newHeader, parseInto } from '../../core/wire/packet.js';
 import type { LadderPacket } from '../api/contract.js';
 
-/** Most sequence numbers remembered for spotting retransmissions. */
+/** Most sequence numbers remembered per connection for spotting retransmissions. */
 const SEEN_MAX = 65_536;
 
 /** A tracer that turns one link direction's datagrams into ladder packets. */
 export class LadderTracer implements LinkTracer {
   private readonly header = newHeader();
-  private readonly seen = new Set<number>();
+  private readonly seen = new Map<number, Set<number>>();
 
   constructor(
     private readonly direction: 'forward' | 'reverse',
@@ -21,23 +21,26 @@ export class LadderTracer implements LinkTracer {
     private readonly emit: (p: LadderPacket) => void,
   ) {}
 
-  private describe(bytes: Uint8Array): Pick<LadderPacket, 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'> {
+  private describe(bytes: Uint8Array): Pick<LadderPacket, 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack' | 'connection'> {
     const h = this.header;
-    if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false, windowBytes: null, sack: [] };
+    if (parseInto(bytes, bytes.length, h) !== null) return { type: this.direction === 'forward' ? 'DATAGRAM' : 'REPLY', seq: null, ack: null, retransmission: false, windowBytes: null, sack: [], connection: null };
     const type = PACKET_TYPE_NAMES[h.type] ?? `TYPE-${h.type}`;
     let retransmission = false;
     if (h.type === PacketType.DATA) {
+      // Per connection: the flows of a run share the link.
+      let seen = this.seen.get(h.connectionId);
+      if (seen === undefined) this.seen.set(h.connectionId, (seen = new Set<number>()));
       const key = h.seq >>> 0;
-      retransmission = this.seen.has(key);
+      retransmission = seen.has(key);
       if (!retransmission) {
-        if (this.seen.size >= SEEN_MAX) this.seen.clear();
-        this.seen.add(key);
+        if (seen.size >= SEEN_MAX) seen.clear();
+        seen.add(key);
       }
     }
     const isAck = (h.flags & Flag.ACK) !== 0;
     const sack: number[] = [];
     for (let i = 0; i < h.sackCount * 2; i++) sack.push(h.sack[i]! >>> 0);
-    return { type, seq: h.seq >>> 0, ack: isAck ? h.ack >>> 0 : null, retransmission, windowBytes: isAck ? h.windowBytes : null, sack };
+    return { type, seq: h.seq >>> 0, ack: isAck ? h.ack >>> 0 : null, retransmission, windowBytes: isAck ? h.windowBytes : null, sack, connection: h.connectionId >>> 0 };
   }
 
   dropped(_now: number, bytes: Uint8Array, _from: number, _to: number, reason: string, sentAt: number): void {

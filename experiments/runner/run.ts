@@ -57,7 +57,7 @@ export interface RunOptions {
 export const PACKET_LOG_MAX_ROWS = 1_000_000;
 
 /** Columns of packets.csv. */
-export const PACKET_COLUMNS = ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate'] as const;
+export const PACKET_COLUMNS = ['point', 'repetition', 'sent_s', 'arrived_s', 'direction', 'type', 'seq', 'ack', 'window_bytes', 'sack', 'retransmission', 'fate', 'connection'] as const;
 
 /** What a run streams to its caller (also the JSON lines of `packetlab run --json`). */
 export type RunStreamEvent =
@@ -469,7 +469,7 @@ export class ExperimentRun {
       watcher?.(p);
       if (this.packetRows >= PACKET_LOG_MAX_ROWS) return;
       this.packetRows++;
-      store.packet({ point, repetition, sent_s: p.sentS, arrived_s: p.arrivedS, direction: p.direction, type: p.type, seq: p.seq, ack: p.ack, window_bytes: p.windowBytes, sack: p.sack.join(' '), retransmission: p.retransmission ? 1 : 0, fate: p.fate });
+      store.packet({ point, repetition, sent_s: p.sentS, arrived_s: p.arrivedS, direction: p.direction, type: p.type, seq: p.seq, ack: p.ack, window_bytes: p.windowBytes, sack: p.sack.join(' '), retransmission: p.retransmission ? 1 : 0, fate: p.fate, connection: p.connection });
     };
   }
 

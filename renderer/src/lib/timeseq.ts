@@ -1,8 +1,9 @@
 // The time-sequence graph (Stevens, tcptrace) of one trial, as plain arrays outside reactivity:
 // every DATA transmission as a point at its send time (retransmissions apart, drops marked), the
 // cumulative ACK line and the receive-window line above it as the sender learns them (at the
-// ACK's arrival), and SACKed ranges as short vertical segments. Sequence numbers count packets and
-// are drawn relative to the first one seen, with serial arithmetic so that a wrap does not jump.
+// ACK's arrival), and SACKed ranges as short vertical segments, per connection (the flows of a
+// `flows` run apart). Sequence numbers count packets and are drawn relative to the connection's
+// first one seen, with serial arithmetic so that a wrap does not jump.
 //
 // Chart.js with `parsing: false` takes every dataset as sorted by x (it reads the x range off the
 // first and last points), so points are inserted in order. A cap on the points kept halves the
@@ -22,7 +23,7 @@ export const DEFAULT_MSS_BYTES = 1164;
 export const TIMESEQ_MAX_POINTS = 3_000;
 
 /** What the graph needs of a packet (a LadderPacket, or a row of packets.csv). */
-export type TimeSeqPacket = Pick<LadderPacket, 'sentS' | 'arrivedS' | 'direction' | 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'>;
+export type TimeSeqPacket = Pick<LadderPacket, 'sentS' | 'arrivedS' | 'direction' | 'type' | 'seq' | 'ack' | 'retransmission' | 'windowBytes' | 'sack'> & { connection?: number | null };
 
 /** Inserts a point keeping the array sorted by x (after points with the same x). */
 export function insertSorted(arr: XY[], p: XY): void {
@@ -50,8 +51,14 @@ export function thinOlderHalf(arr: XY[], group = 1): void {
   arr.splice(0, half * group, ...kept);
 }
 
-/** One trial's time-sequence graph. */
-export class TimeSeqData {
+/** The arrays of one connection's graph. */
+const FLOW_ARRAYS = ['data', 'retransmissions', 'dropped', 'acks', 'window', 'sacks'] as const;
+
+/**
+ * One connection's part of the graph: its sequence numbers count from its own first DATA packet
+ * (each connection has its own random ISN), and its ACKs are the ones that come back the other way.
+ */
+export class FlowSeq {
   /** First transmissions of DATA packets. */
   readonly data: XY[] = [];
   /** Retransmitted DATA packets. */
@@ -64,7 +71,7 @@ export class TimeSeqData {
   readonly window: XY[] = [];
   /** SACKed ranges: vertical segments of two points, each followed by a gap (y NaN). */
   readonly sacks: XY[] = [];
-  /** The sequence number drawn as 0 (the first DATA packet seen). */
+  /** The sequence number drawn as 0 (the connection's first DATA packet seen). */
   base: number | null = null;
   /** Counts, for the text alternative. */
   transmissions = 0;
@@ -82,36 +89,30 @@ export class TimeSeqData {
   private ackRel: number | null = null;
   private lastSack = '';
 
+  /** The lab header's connection id (null: packets that do not say); undefined until its first DATA packet. */
+  connection: number | null | undefined = undefined;
+  /** The way its DATA goes (its ACKs come the other way); null until its first DATA packet. */
+  dataDirection: 'forward' | 'reverse' | null = null;
+
   constructor(
-    readonly mssBytes = DEFAULT_MSS_BYTES,
-    readonly maxPoints = TIMESEQ_MAX_POINTS,
-  ) {
-    if (maxPoints < 16) throw new Error('a time-sequence graph keeps at least 16 points');
-  }
+    /** 1 for the first connection seen, and so on. */
+    readonly index: number,
+    private readonly mssBytes: number,
+    private readonly maxPoints: number,
+  ) {}
 
   /** Sequence number relative to the base (serial arithmetic: correct across a wrap). */
   rel(seq: number): number {
     return (seq - (this.base ?? seq)) | 0;
   }
 
-  /** Adds one packet; packets that are not DATA or ACKs are ignored. */
-  add(p: TimeSeqPacket): void {
-    if (p.direction === 'forward' && p.type === 'DATA' && p.seq !== null) this.addData(p);
-    else if (p.direction === 'reverse' && p.ack !== null && p.arrivedS !== null) this.addAck(p);
-  }
-
-  /** Adds many packets. */
-  addAll(ps: Iterable<TimeSeqPacket>): void {
-    for (const p of ps) this.add(p);
-  }
-
-  /** Whether there is anything to draw. */
-  get empty(): boolean {
-    return this.transmissions === 0 && this.ackCount === 0;
-  }
-
-  private addData(p: TimeSeqPacket): void {
+  /** Adds a DATA packet of this connection. */
+  addData(p: TimeSeqPacket): void {
     this.base ??= p.seq!;
+    // Packets are seen as they arrive or are dropped, not in the order they were sent: a packet
+    // dropped at a full queue comes before the ones queued ahead of it.
+    const below = -this.rel(p.seq!);
+    if (below > 0) this.rebase(below);
     const pt = { x: p.sentS, y: this.rel(p.seq!) };
     this.transmissions++;
     this.topRel = Math.max(this.topRel, pt.y);
@@ -126,7 +127,8 @@ export class TimeSeqData {
     }
   }
 
-  private addAck(p: TimeSeqPacket): void {
+  /** Adds an ACK that came back to this connection's sender. */
+  addAck(p: TimeSeqPacket): void {
     // ACKs before any DATA (the handshake) have nothing to be relative to.
     if (this.base === null) return;
     const x = p.arrivedS!;
@@ -157,12 +159,20 @@ export class TimeSeqData {
     this.lastSack = key;
   }
 
-  /**
-   * Takes the graph of `other` (the same trial read whole from packets.csv) in place: the arrays a
-   * chart is bound to stay the same arrays.
-   */
-  copyFrom(other: TimeSeqData): void {
-    for (const k of ['data', 'retransmissions', 'dropped', 'acks', 'window', 'sacks'] as const) this[k].splice(0, this[k].length, ...other[k]);
+  /** Moves the base `by` packets down: every point drawn so far goes `by` up. */
+  private rebase(by: number): void {
+    this.base = (this.base! - by) >>> 0;
+    for (const k of FLOW_ARRAYS) for (const pt of this[k]) pt.y += by;
+    this.topRel += by;
+    this.windowTop += by;
+    if (this.ackRel !== null) this.ackRel += by;
+  }
+
+  /** Takes the graph of `other` in place: the arrays a chart is bound to stay the same arrays. */
+  copyFrom(other: FlowSeq): void {
+    this.connection = other.connection;
+    this.dataDirection = other.dataDirection;
+    for (const k of FLOW_ARRAYS) this[k].splice(0, this[k].length, ...other[k]);
     this.base = other.base;
     this.transmissions = other.transmissions;
     this.retransmitted = other.retransmitted;
@@ -181,14 +191,107 @@ export class TimeSeqData {
     insertSorted(arr, p);
     if (arr.length > this.maxPoints) thinOlderHalf(arr);
   }
+}
+
+/**
+ * One trial's time-sequence graph: one FlowSeq per connection (the flows of a `flows` run share
+ * the links, each with its own sequence space), numbered in the order their first DATA was seen.
+ * The first is there from the start, so that a chart of one connection binds its arrays once.
+ */
+export class TimeSeqData {
+  /** The connections' graphs, flow 1 first (flow 1 waits for its first DATA packet). */
+  readonly flows: FlowSeq[];
+  private readonly byConnection = new Map<number | null, FlowSeq>();
+
+  constructor(
+    readonly mssBytes = DEFAULT_MSS_BYTES,
+    readonly maxPoints = TIMESEQ_MAX_POINTS,
+  ) {
+    if (maxPoints < 16) throw new Error('a time-sequence graph keeps at least 16 points');
+    this.flows = [new FlowSeq(1, mssBytes, maxPoints)];
+  }
+
+  /** Adds one packet; packets that are not DATA or ACKs are ignored. */
+  add(p: TimeSeqPacket): void {
+    const conn = p.connection ?? null;
+    if (p.type === 'DATA' && p.seq !== null) {
+      let f = this.byConnection.get(conn);
+      if (f === undefined) {
+        f = this.flows[0]!.dataDirection === null ? this.flows[0]! : new FlowSeq(this.flows.length + 1, this.mssBytes, this.maxPoints);
+        if (f !== this.flows[0]) this.flows.push(f);
+        f.connection = conn;
+        f.dataDirection = p.direction;
+        this.byConnection.set(conn, f);
+      }
+      if (p.direction === f.dataDirection) {
+        f.addData(p);
+        return;
+      }
+      // DATA the other way on the same connection (replies) counts only for the ACK it carries.
+    }
+    if (p.ack === null || p.arrivedS === null) return;
+    const f = this.byConnection.get(conn);
+    if (f !== undefined && p.direction !== f.dataDirection) f.addAck(p);
+  }
+
+  /** Adds many packets. */
+  addAll(ps: Iterable<TimeSeqPacket>): void {
+    for (const p of ps) this.add(p);
+  }
+
+  /**
+   * Takes the graph of `other` (the same trial read whole from packets.csv): flow by flow, in
+   * place, so that the arrays a chart is bound to stay the same arrays.
+   */
+  copyFrom(other: TimeSeqData): void {
+    other.flows.forEach((o, i) => {
+      let f = this.flows[i];
+      if (f === undefined) this.flows.push((f = new FlowSeq(i + 1, this.mssBytes, this.maxPoints)));
+      f.copyFrom(o);
+    });
+    this.flows.length = Math.max(other.flows.length, 1);
+    this.byConnection.clear();
+    for (const f of this.flows) if (f.dataDirection !== null) this.byConnection.set(f.connection ?? null, f);
+  }
+
+  private sum(k: 'transmissions' | 'retransmitted' | 'drops' | 'ackCount'): number {
+    let n = 0;
+    for (const f of this.flows) n += f[k];
+    return n;
+  }
+
+  /** DATA transmissions of every flow. */
+  get transmissions(): number {
+    return this.sum('transmissions');
+  }
+  /** Retransmissions of every flow. */
+  get retransmitted(): number {
+    return this.sum('retransmitted');
+  }
+  /** Dropped DATA of every flow. */
+  get drops(): number {
+    return this.sum('drops');
+  }
+  /** ACKs of every flow. */
+  get ackCount(): number {
+    return this.sum('ackCount');
+  }
+
+  /** Whether there is anything to draw. */
+  get empty(): boolean {
+    return this.transmissions === 0 && this.ackCount === 0;
+  }
 
   /**
    * The top of the y axis: with a receive buffer much larger than the data sent, the window line
    * would squash the data to the bottom, so it is left off the top; undefined fits everything.
+   * Only one flow draws its window line.
    */
   yMax(): number | undefined {
-    if (this.window.length === 0 || this.windowTop <= this.topRel + Math.max(8, Math.ceil(this.topRel * 0.5))) return undefined;
-    return this.topRel + Math.max(4, Math.ceil(this.topRel * 0.1));
+    const f = this.flows[0]!;
+    if (this.flows.length !== 1) return undefined;
+    if (f.window.length === 0 || f.windowTop <= f.topRel + Math.max(8, Math.ceil(f.topRel * 0.5))) return undefined;
+    return f.topRel + Math.max(4, Math.ceil(f.topRel * 0.1));
   }
 
   /** One sentence for screen readers (`label`: the trial's). */
@@ -196,8 +299,13 @@ export class TimeSeqData {
     const head = `Time-sequence graph${label === undefined ? '' : `, ${label}`}`;
     if (this.empty) return `${head}: no DATA packets yet.`;
     const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-    const win = this.windowPackets === null ? '' : `; receive window ${plural(this.windowPackets, 'packet')} above the ACK${this.yMax() !== undefined ? ' (off the top)' : ''}`;
-    return `${head}: ${plural(this.transmissions, 'DATA transmission')} (${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped), ${plural(this.ackCount, 'ACK')}; sequence up to ${this.topRel} packets after the first by ${this.endS.toFixed(3)} s${win}.`;
+    const one = (f: FlowSeq) => `${plural(f.transmissions, 'DATA transmission')} (${plural(f.retransmitted, 'retransmission')}, ${f.drops} dropped), ${plural(f.ackCount, 'ACK')}; sequence up to ${f.topRel} packets after the first by ${f.endS.toFixed(3)} s`;
+    if (this.flows.length === 1) {
+      const f = this.flows[0]!;
+      const win = f.windowPackets === null ? '' : `; receive window ${plural(f.windowPackets, 'packet')} above the ACK${this.yMax() !== undefined ? ' (off the top)' : ''}`;
+      return `${head}: ${one(f)}${win}.`;
+    }
+    return `${head}: ${this.flows.length} flows, each numbered from its own first packet (${plural(this.transmissions, 'DATA transmission')}, ${plural(this.retransmitted, 'retransmission')}, ${this.drops} dropped in all); ${this.flows.map((f) => `flow ${f.index}: ${one(f)}`).join('; ')}.`;
   }
 }
 
@@ -208,7 +316,7 @@ function cellNumber(v: number | string | null | undefined): number | null {
 }
 
 /** A row of packets.csv (as openRun's Table gives it) as a packet, or null when malformed. */
-export function packetFromRow(row: Record<string, number | string | null>): (TimeSeqPacket & { point: number; repetition: number; fate: string }) | null {
+export function packetFromRow(row: Record<string, number | string | null>): (TimeSeqPacket & { point: number; repetition: number; fate: string; connection: number | null }) | null {
   const sentS = cellNumber(row.sent_s);
   const direction = row.direction;
   if (sentS === null || (direction !== 'forward' && direction !== 'reverse')) return null;
@@ -228,5 +336,7 @@ export function packetFromRow(row: Record<string, number | string | null>): (Tim
     sack,
     retransmission: retx === 1 || retx === '1' || retx === 'true',
     fate: String(row.fate ?? ''),
+    // Runs made before packets.csv kept it: one connection.
+    connection: cellNumber(row.connection),
   };
 }
