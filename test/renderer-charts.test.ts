@@ -12,7 +12,7 @@ import { placeMarkers, knobMarkerPlugin } from '../renderer/src/lib/markers.js';
 import { Chart, liveChartOptions, chartColors, siText } from '../renderer/src/lib/chartjs.js';
 import { dashboardLayout } from '../renderer/src/lib/dashboard.js';
 import { runDate } from '../renderer/src/lib/exports.js';
-import { layoutSummaries, plotOf, xValuesOf } from '../renderer/src/lib/summary.js';
+import { formatNumber, formatWithUnit, layoutSummaries, logSpaced, panelScale, panelTitle, plotOf, summaryTable, unitScale, xValuesOf, type SummaryLayout } from '../renderer/src/lib/summary.js';
 import { stubContext, withStubCanvases } from './helpers/renderer-canvas.js';
 
 function ramp(n: number, f: (i: number) => number = (i) => Math.sin(i / 50) * 100): XY[] {
@@ -322,13 +322,22 @@ describe('summary chart', () => {
       { point: 2, protocol: 'sr', window: 1, goodput_bps_mean: 9, expected_goodput_bps: 11 },
     ];
     const l = layoutSummaries([rows], plot)[0]!;
-    expect(l.xLabels).toBeNull();
-    expect(l.lines.map((x) => x.label)).toEqual(['Goodput (mean), protocol = gbn', 'Expected goodput, protocol = gbn', 'Goodput (mean), protocol = sr', 'Expected goodput, protocol = sr']);
-    expect(l.lines[0]!.points).toEqual([
+    expect(l.x.labels).toBeNull();
+    expect(l.panels).toHaveLength(1);
+    const lines = l.panels[0]!.lines;
+    expect(lines.map((x) => x.label)).toEqual(['Goodput, protocol = gbn', 'Expected goodput, protocol = gbn', 'Goodput, protocol = sr', 'Expected goodput, protocol = sr']);
+    expect(lines[0]!.points.map(({ x, y }) => ({ x, y }))).toEqual([
       { x: 1, y: 10 },
       { x: 4, y: 40 },
     ]);
-    expect(l.lines[1]!.expected).toBe(true);
+    expect(lines[1]!.expected).toBe(true);
+  });
+
+  it('draws a model that does not depend on the series once', () => {
+    const plot = { x: 'window', y: ['goodput_bps'], series: 'protocol' };
+    const rows = ['gbn', 'sr'].flatMap((protocol) => [1, 4].map((window) => ({ protocol, window, goodput_bps_mean: window * (protocol === 'sr' ? 10 : 9), expected_goodput_bps: window * 10 })));
+    const lines = layoutSummaries([rows], plot)[0]!.panels[0]!.lines;
+    expect(lines.map((x) => x.label)).toEqual(['Goodput, protocol = gbn', 'Expected goodput', 'Goodput, protocol = sr']);
   });
 
   it('uses labels for an axis of text, shared with an overlaid run', () => {
@@ -343,31 +352,103 @@ describe('summary chart', () => {
       ],
       plot,
     );
-    expect(main!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
-    expect(over!.xLabels).toEqual(['fixed 20 ms', 'adaptive']);
-    expect(over!.lines[0]!.points).toEqual([{ x: 1, y: 8 }]);
+    expect(main!.x.kind).toBe('category');
+    expect(main!.x.labels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.x.labels).toEqual(['fixed 20 ms', 'adaptive']);
+    expect(over!.panels[0]!.lines[0]!.points.map(({ x, y }) => ({ x, y }))).toEqual([{ x: 1, y: 8 }]);
     expect(plotOf({})).toBeNull();
   });
 
-  it('places booleans at 1 and 0, as summary.csv writes them, so live and saved runs line up', () => {
+  it('draws a yes/no axis as two categories, on and off, whether the values are live booleans or as summary.csv writes them', () => {
     const plot = { x: 'checksum', y: ['checksum_failures', 'data_matched'] };
+    const spec = { sweep: [{ name: 'checksum', knob: 'transport.verifyChecksum', values: [true, false] }] };
     const [live, disk] = layoutSummaries(
       [
         [
           { checksum: true, checksum_failures_mean: 5, data_matched_mean: 1 },
           { checksum: false, checksum_failures_mean: 0, data_matched_mean: 0 },
         ],
-        [{ checksum: 1, checksum_failures_mean: 4, data_matched_mean: 1 }],
+        // summary.csv: true as 1, false as an empty cell.
+        [
+          { checksum: '1', checksum_failures_mean: '4', data_matched_mean: '1' },
+          { checksum: '', checksum_failures_mean: '0', data_matched_mean: '0' },
+        ],
       ],
       plot,
+      spec,
     );
-    expect(live!.xLabels).toBeNull();
-    expect(live!.lines.find((x) => x.y === 'data_matched')!.points).toEqual([
-      { x: 0, y: 0 },
-      { x: 1, y: 1 },
+    expect(live!.x).toMatchObject({ kind: 'category', labels: ['on', 'off'], title: 'Verify checksums' });
+    const matched = (l: SummaryLayout) => l.panels.find((p) => p.unit === '0/1')!.lines[0]!.points.map(({ x, y }) => ({ x, y }));
+    expect(matched(live!)).toEqual([
+      { x: 0, y: 1 },
+      { x: 1, y: 0 },
     ]);
-    expect(disk!.lines[0]!.points).toEqual([{ x: 1, y: 4 }]);
+    expect(matched(disk!)).toEqual(matched(live!));
     expect(xValuesOf([live!, disk!])).toEqual([0, 1]);
+  });
+
+  it('puts results of different units on panels of their own, each with its model', () => {
+    const plot = { x: 'rate', y: ['loss_ratio', 'kernel_drops_receiver', 'jitter_ms', 'lost_packets'] };
+    const rows = [20_000, 60_000].map((rate) => ({ rate, loss_ratio_mean: rate / 1e5, kernel_drops_receiver_mean: rate / 10, jitter_ms_mean: 1, lost_packets_mean: rate / 9, expected_loss_ratio: rate / 1.1e5 }));
+    const l = layoutSummaries([rows], plot)[0]!;
+    expect(l.panels.map((p) => [p.unit, p.columns])).toEqual([
+      ['ratio', ['loss_ratio']],
+      ['datagrams', ['kernel_drops_receiver', 'lost_packets']],
+      ['ms', ['jitter_ms']],
+    ]);
+    expect(l.panels[0]!.lines.map((x) => [x.label, x.expected])).toEqual([
+      ['Loss ratio', false],
+      ['Expected loss ratio', true],
+    ]);
+    expect(panelTitle(l.panels[0]!, panelScale([l.panels[0]!]))).toBe('Loss ratio');
+    expect(panelTitle(l.panels[1]!, panelScale([l.panels[1]!]))).toBe('datagrams');
+    expect(panelTitle(l.panels[2]!, panelScale([l.panels[2]!]))).toBe('Jitter (ms)');
+  });
+
+  it('tells log-spaced sweeps from linear ones', () => {
+    expect(logSpaced([1, 2, 4, 8, 16, 32, 64, 128])).toBe(true);
+    expect(logSpaced([15, 25, 50, 100, 200, 500, 1000])).toBe(true);
+    expect(logSpaced([4096, 16384, 32768, 65536, 262144])).toBe(true);
+    expect(logSpaced([0.5, 0.964, 1.86, 3.59, 6.95, 13.4, 25.9, 50])).toBe(true);
+    expect(logSpaced([20_000, 40_000, 60_000, 80_000, 120_000])).toBe(false);
+    expect(logSpaced([0, 0.01, 0.02, 0.05, 0.1])).toBe(false);
+    expect(logSpaced([1, 2])).toBe(false);
+    expect(logSpaced([10, 20, 30, 40, 50, 60, 70, 80, 90, 100])).toBe(false);
+  });
+
+  it('writes numbers with SI prefixes and at most a few digits', () => {
+    expect(formatNumber(6.94747747187)).toBe('6.95');
+    expect(formatNumber(1_200_000_000)).toBe('1,200,000,000');
+    expect(formatWithUnit(1_200_000_000, unitScale('bit/s', 1.2e9))).toBe('1.2 Gbit/s');
+    expect(formatWithUnit(4_672_559.55, unitScale('bit/s', 9e6))).toBe('4.67 Mbit/s');
+    expect(formatWithUnit(262_144, unitScale('bytes', 262_144))).toBe('256 KiB');
+    expect(formatWithUnit(0.5, unitScale('0/1', 1))).toBe('50% of trials');
+    expect(formatWithUnit(2019.9, unitScale('ms', 2019.9))).toBe('2,020 ms');
+    expect(formatWithUnit(20_199, unitScale('ms', 20_199))).toBe('20.2 s');
+  });
+
+  it("marks the bandwidth-delay product on a window axis, and the points a hand changed", () => {
+    const plot = { x: 'window', y: ['goodput_bps'] };
+    const spec = { sweep: [{ name: 'window', knob: 'transport.windowPackets', values: [1, 4, 16, 64] }] };
+    const rows = [1, 4, 16, 64].map((window, point) => ({ point, window, trials: 2, changed_by_hand: window === 16 ? 1 : 0, goodput_bps_mean: Math.min(window, 41.7) * 2e5, expected_goodput_bps: Math.min(window, 41.7) * 2e5, expected_bdp_packets: 41.7 }));
+    const l = layoutSummaries([rows], plot, spec)[0]!;
+    expect(l.x).toMatchObject({ kind: 'log', title: 'Window (packets)' });
+    expect(l.marks).toEqual([{ x: 41.7, label: 'BDP', column: 'expected_bdp_packets' }]);
+    // The BDP is not a line of the goodput panel.
+    expect(l.panels[0]!.lines.map((x) => x.column)).toEqual(['goodput_bps', 'expected_goodput_bps']);
+    expect(l.handTrials).toBe(1);
+    expect(l.panels[0]!.lines[0]!.points.map((p) => p.hand)).toEqual([0, 0, 1, 0]);
+    const t = summaryTable(l);
+    expect(t.head).toEqual(['Window (packets)', 'Goodput (Mbit/s)', 'Expected goodput (Mbit/s)', 'Trials changed by hand']);
+    expect(t.rows).toEqual([
+      ['1', '0.2', '0.2', '0'],
+      ['4', '0.8', '0.8', '0'],
+      ['16', '3.2', '3.2', '1'],
+      ['64', '8.34', '8.34', '0'],
+    ]);
+    // Not on an axis of another unit.
+    const lossSpec = { sweep: [{ name: 'loss', knob: 'forward.lossProbability', values: [0, 0.1] }] };
+    expect(layoutSummaries([[{ loss: 0, goodput_bps_mean: 1, expected_bdp_packets: 41.7 }]], { x: 'loss', y: ['goodput_bps'] }, lossSpec)[0]!.marks).toEqual([]);
   });
 });
 

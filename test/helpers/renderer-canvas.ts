@@ -24,15 +24,18 @@ export function stubContext(canvas: HTMLCanvasElement, texts: string[] = []): Ca
   }) as unknown as CanvasRenderingContext2D;
 }
 
-/** Runs `fn` with a stub context on every canvas (what components mount), then puts getContext back, even when `fn` fails. */
-export async function withStubCanvases(fn: () => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` with a stub context on every canvas (what components mount), then puts getContext back,
+ * even when `fn` fails; `texts` collects what is written on any of them.
+ */
+export async function withStubCanvases(fn: () => Promise<void>, texts?: string[]): Promise<void> {
   const contexts = new WeakMap<HTMLCanvasElement, CanvasRenderingContext2D>();
   const original = Object.getOwnPropertyDescriptor(HTMLCanvasElement.prototype, 'getContext');
   Object.defineProperty(HTMLCanvasElement.prototype, 'getContext', {
     configurable: true,
     value(this: HTMLCanvasElement) {
       let ctx = contexts.get(this);
-      if (ctx === undefined) contexts.set(this, (ctx = stubContext(this)));
+      if (ctx === undefined) contexts.set(this, (ctx = stubContext(this, texts)));
       return ctx;
     },
   });
