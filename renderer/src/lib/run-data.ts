@@ -6,6 +6,7 @@ import type { LadderPacket, LiveEvent, RunData, Table } from '../../../experimen
 import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
 import { sharedUnit } from './metrics.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
+import { SeqBases } from './ladder.js';
 import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, linkDropColumns, type MetricName } from '../../../core/metrics/registry.js';
 
 /** A chart of the live view and which columns it draws, by workload. */
@@ -140,6 +141,8 @@ export class TrialData {
   lastTimeS = 0;
   /** The time-sequence graph of the trial's packets. */
   readonly timeSeq: TimeSeqData;
+  /** Where the trial's sequence numbers start, for its ladder (seen from its first packets on). */
+  readonly seqBases = new SeqBases();
   /** A past run's packets (packets.csv), sorted by send time, for its ladder; empty for a live trial. */
   packets: LadderPacket[] = [];
   /** True when the trial had more packets than the ladder keeps (PAST_LADDER_MAX_PACKETS): `packets` holds the first ones. */
@@ -289,6 +292,7 @@ export function trialsFromRun(run: Pick<RunData, 'samples' | 'events' | 'record'
       if (p === null) continue;
       const trial = set.get(p.point, p.repetition, trialLabel(p.point, p.repetition, axesOf(p.point)));
       trial.timeSeq.add(p);
+      trial.seqBases.observe(p);
       if (trial.packets.length < maxLadderPackets) trial.packets.push(p);
       else if (maxLadderPackets > 0) trial.packetsCut = true;
     }

@@ -5,8 +5,8 @@
 
 import type { ApiParams, LabApi, LadderPacket, LiveEvent, RunBatch, RunData } from '../../../experiments/api/contract.js';
 import { parseSpecJson, type KnobValue, type SpecObject } from '../lib/knobs.js';
-import { attachEffect, markerOf, mssOf, tableRows, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
-import { LADDER_MAX_PACKETS, ladderWindow } from '../lib/ladder.js';
+import { attachEffect, markerOf, mssOf, tableRows, trialKey, trialLabel, TrialSet, trialsFromRun, type TrialData } from '../lib/run-data.js';
+import { LADDER_MAX_PACKETS, ladderWindow, type SeqBases } from '../lib/ladder.js';
 
 /** Where the run stands ('idle' before the first). */
 export type RunState = 'idle' | 'starting' | 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -241,6 +241,19 @@ export class RunStore {
   }
   set overlayKey(k: string | null) {
     this.#overlayKey = k;
+  }
+
+  /**
+   * Where the sequence numbers of the ladder's packets start: those of the live trial the packets
+   * come from, or of the opened run's trial shown.
+   */
+  get ladderBases(): SeqBases | undefined {
+    void this.#revision;
+    if (this.#opened !== null) return this.trial?.seqBases;
+    const cur = this.#current;
+    const live = this.#live;
+    if (live === null) return undefined;
+    return (cur === null ? live.trials.latest : live.trials.find(trialKey(cur.point, cur.repetition)))?.seqBases;
   }
 
   /** The trial the charts show. */
@@ -533,6 +546,7 @@ export class RunStore {
       const cur = this.#current;
       const trial = cur === null ? view.trials.latest : view.trials.get(cur.point, cur.repetition);
       trial?.timeSeq.addAll(b.packets);
+      trial?.seqBases.observeAll(b.packets);
       const all = this.#packets.concat(b.packets);
       this.#packets = all.length > PACKETS_MAX ? all.slice(all.length - PACKETS_MAX) : all;
     }
