@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import type { LadderPacket, RunData } from '../experiments/api/contract.js';
-import { insertSorted, packetFromRow, thinOlderHalf, TimeSeqData, DEFAULT_MSS_BYTES, type FlowSeq } from '../renderer/src/lib/timeseq.js';
+import { insertSorted, packetFromRow, thinByTime, TimeSeqData, DEFAULT_MSS_BYTES, type FlowSeq } from '../renderer/src/lib/timeseq.js';
 import { trialsFromRun } from '../renderer/src/lib/run-data.js';
 import { Chart } from '../renderer/src/lib/chartjs.js';
 import type { XY } from '../renderer/src/lib/series.js';
@@ -112,10 +112,30 @@ describe('TimeSeqData', () => {
     const arr: XY[] = [];
     for (const x of [3, 1, 2, 2, 0, 5]) insertSorted(arr, { x, y: x });
     expect(arr.map((p) => p.x)).toEqual([0, 1, 2, 2, 3, 5]);
-    const segs: XY[] = Array.from({ length: 12 }, (_, i) => ({ x: Math.floor(i / 3), y: i % 3 === 2 ? Number.NaN : i }));
-    thinOlderHalf(segs, 3);
-    expect(segs).toHaveLength(9);
-    expect(segs.map((p) => p.x)).toEqual([0, 0, 0, 2, 2, 2, 3, 3, 3]);
+    // Segments of three points thin as a whole: the first of each slice of time, and the last.
+    const segs: XY[] = Array.from({ length: 18 }, (_, i) => ({ x: Math.floor(i / 3), y: i % 3 === 2 ? Number.NaN : i }));
+    thinByTime(segs, 2, 3);
+    expect(segs.map((p) => p.x)).toEqual([0, 0, 0, 3, 3, 3, 5, 5, 5]);
+    expect(segs[2]!.y).toBeNaN();
+  });
+
+  it('thins a long trial evenly over time: its start keeps points as its end does', () => {
+    const t = new TimeSeqData(1164, 1000);
+    // 20 s at 650 packets a second: 13 times what a dataset keeps.
+    for (let i = 0; i < 13_000; i++) {
+      t.add(ladderPacket({ sentS: i / 650, seq: i }));
+      t.add(ack(i / 650 + 0.02, i + 1));
+    }
+    for (const arr of [t.flows[0]!.data, t.flows[0]!.acks]) {
+      expect(arr.length).toBeLessThanOrEqual(1000);
+      const perSecond = Array.from({ length: 20 }, (_, s) => arr.filter((p) => p.x >= s && p.x < s + 1).length);
+      // Every second keeps points (halving only the older half left the first seconds none).
+      expect(Math.min(...perSecond)).toBeGreaterThanOrEqual(10);
+      // No step in the ACK line longer than a fortieth of the trial.
+      for (let i = 1; i < arr.length; i++) expect(arr[i]!.x - arr[i - 1]!.x).toBeLessThan(0.5);
+    }
+    // The newest point is kept exactly.
+    expect(t.flows[0]!.data.at(-1)).toEqual({ x: 12_999 / 650, y: 12_999 });
   });
 
   it('leaves a far-away window line off the top so the data stays readable', () => {
@@ -195,7 +215,7 @@ describe('the time-sequence graph of competing flows', () => {
       chart.update('none');
       expect(chart.scales.y!.min).toBeGreaterThanOrEqual(0);
       expect(chart.scales.y!.max).toBeLessThan(200);
-      expect((chart.options.scales!.y as { title: { text: string } }).title.text).toBe("sequence (packets after each flow's first)");
+      expect((chart.options.scales!.y as { title: { text: string } }).title.text).toBe("packets after each flow's first");
       unmount(c);
     });
   });

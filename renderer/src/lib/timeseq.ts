@@ -6,8 +6,8 @@
 // first one seen, with serial arithmetic so that a wrap does not jump.
 //
 // Chart.js with `parsing: false` takes every dataset as sorted by x (it reads the x range off the
-// first and last points), so points are inserted in order. A cap on the points kept halves the
-// resolution of the older half, as SeriesBuffer does for the live charts.
+// first and last points), so points are inserted in order. A cap on the points kept thins them
+// evenly over the trial's time (the newest since the last thinning are all kept).
 
 import type { LadderPacket } from '../../../experiments/api/contract.js';
 import type { XY } from './series.js';
@@ -42,13 +42,28 @@ export function insertSorted(arr: XY[], p: XY): void {
   arr.splice(lo, 0, p);
 }
 
-/** Keeps every other group of `group` points in the older half of `arr` (in place). */
-export function thinOlderHalf(arr: XY[], group = 1): void {
+/**
+ * Thins `arr` (sorted by x, in groups of `group` points) to about `keep` groups spread evenly over
+ * its time span: the first group of each of `keep` equal slices of time, and the last group. Done
+ * again at every overflow, it keeps the older points as dense as the newer ones (halving only the
+ * older half each time would leave the start of a long trial with almost none).
+ */
+export function thinByTime(arr: XY[], keep: number, group = 1): void {
   const groups = Math.floor(arr.length / group);
-  const half = Math.floor(groups / 2);
-  const kept: XY[] = [];
-  for (let g = 0; g < half; g += 2) for (let i = 0; i < group; i++) kept.push(arr[g * group + i]!);
-  arr.splice(0, half * group, ...kept);
+  if (groups <= keep || groups < 2) return;
+  const x0 = arr[0]!.x;
+  const width = (arr[(groups - 1) * group]!.x - x0) / keep;
+  const out: XY[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for (let g = 0; g < groups; g++) {
+    // All at one time: every other group.
+    const slice = width > 0 ? Math.floor((arr[g * group]!.x - x0) / width) : g >> 1;
+    if (slice === last && g !== groups - 1) continue;
+    last = slice;
+    for (let i = 0; i < group; i++) out.push(arr[g * group + i]!);
+  }
+  for (let i = groups * group; i < arr.length; i++) out.push(arr[i]!);
+  arr.splice(0, arr.length, ...out);
 }
 
 /** The arrays of one connection's graph. */
@@ -154,7 +169,7 @@ export class FlowSeq {
         if (lastSack !== undefined && x < lastSack.x) break;
         this.sacks.push({ x, y: this.rel(p.sack[i]!) }, { x, y: this.rel(p.sack[i + 1]!) }, { x, y: Number.NaN });
       }
-      if (this.sacks.length > this.maxPoints) thinOlderHalf(this.sacks, 3);
+      if (this.sacks.length > this.maxPoints) thinByTime(this.sacks, Math.floor(this.maxPoints / 6), 3);
     }
     this.lastSack = key;
   }
@@ -189,7 +204,7 @@ export class FlowSeq {
   private put(arr: XY[], p: XY): void {
     if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return;
     insertSorted(arr, p);
-    if (arr.length > this.maxPoints) thinOlderHalf(arr);
+    if (arr.length > this.maxPoints) thinByTime(arr, Math.floor(this.maxPoints / 2));
   }
 }
 
