@@ -402,7 +402,7 @@ describe('summary chart', () => {
     ]);
     expect(panelTitle(l.panels[0]!, panelScale([l.panels[0]!]))).toBe('Loss ratio');
     expect(panelTitle(l.panels[1]!, panelScale([l.panels[1]!]))).toBe('datagrams');
-    expect(panelTitle(l.panels[2]!, panelScale([l.panels[2]!]))).toBe('Jitter (ms)');
+    expect(panelTitle(l.panels[2]!, panelScale([l.panels[2]!]))).toBe('ms');
   });
 
   it('tells log-spaced sweeps from linear ones', () => {

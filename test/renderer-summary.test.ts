@@ -75,15 +75,15 @@ beforeAll(async () => {
 }, 300_000);
 
 /** Mounts the summary chart of `rows`, lets it draw, and hands its charts and element to `check`. */
-async function drawn(ran: Ran, rows: Record<string, unknown>[], check: (charts: ChartType<'line'>[], el: HTMLElement, texts: string[]) => Promise<void> | void): Promise<void> {
+async function drawn(ran: Ran, rows: Record<string, unknown>[], check: (charts: ChartType<'line'>[], el: HTMLElement, texts: string[]) => Promise<void> | void, extra: Record<string, unknown> = {}): Promise<void> {
   const texts: string[] = [];
   await withStubCanvases(async () => {
     const target = document.createElement('div');
     document.body.append(target);
-    const c = mount(SummaryChart, { target, props: { plot: ran.plot, spec: ran.specJson, model: ran.model, rows, revision: 0, theme: 'light' } });
+    const c = mount(SummaryChart, { target, props: { plot: ran.plot, spec: ran.specJson, model: ran.model, rows, revision: 0, theme: 'light', ...extra } });
     flushSync();
     await new Promise((r) => requestAnimationFrame(() => r(null)));
-    const charts = [...target.querySelectorAll('[data-chart="summary"] canvas')].map((cv) => Chart.getChart(cv as HTMLCanvasElement) as ChartType<'line'>);
+    const charts = [...target.querySelectorAll('[data-chart^="summary"] canvas')].map((cv) => Chart.getChart(cv as HTMLCanvasElement) as ChartType<'line'>);
     // happy-dom lays nothing out: give each panel the size it has in the app.
     for (const ch of charts) ch.resize(640, 240);
     try {
@@ -95,17 +95,24 @@ async function drawn(ran: Ran, rows: Record<string, unknown>[], check: (charts: 
   }, texts);
 }
 
-/** The data table's header and rows, after opening it with its button. */
-function readTable(el: HTMLElement): { head: string[]; rows: string[][] } {
-  const button = [...el.querySelectorAll('button')].find((b) => b.textContent === 'Data table')!;
-  expect(button.getAttribute('aria-expanded')).toBe('false');
-  button.click();
-  flushSync();
-  expect(button.getAttribute('aria-expanded')).toBe('true');
-  const table = el.querySelector(`#${button.getAttribute('aria-controls')} table`)!;
-  expect(table).not.toBeNull();
-  const cells = (tr: Element) => [...tr.querySelectorAll('th, td')].map((x) => x.textContent!.trim());
-  return { head: cells(table.querySelector('thead tr')!), rows: [...table.querySelectorAll('tbody tr')].map(cells) };
+/** The data tables' headers and rows, after opening each (one per chart, under it). */
+function readTables(el: HTMLElement): { head: string[]; rows: string[][] }[] {
+  const figures = [...el.querySelectorAll('figure[data-chart^="summary"]')];
+  expect(figures.length).toBe(el.querySelectorAll('[data-chart^="summary"] canvas').length);
+  return figures.map((fig) => {
+    const details = fig.querySelector('details.table') as HTMLDetailsElement;
+    expect(details.querySelector('summary')!.textContent).toBe('Data table');
+    details.open = true;
+    details.dispatchEvent(new Event('toggle'));
+    flushSync();
+    expect(details.open).toBe(true);
+    const table = details.querySelector('table')!;
+    expect(table).not.toBeNull();
+    // The table is the chart's, outside its text alternative (an image's content is hidden from screen readers).
+    expect(table.closest('[role=img]')).toBeNull();
+    const cells = (tr: Element) => [...tr.querySelectorAll('th, td')].map((x) => x.textContent!.trim());
+    return { head: cells(table.querySelector('thead tr')!), rows: [...table.querySelectorAll('tbody tr')].map(cells) };
+  });
 }
 
 /** Factors by which a table cell may be scaled (SI, binary and percent). */
@@ -144,10 +151,14 @@ describe('the summary chart of every library experiment', () => {
           expect(yTitle).not.toMatch(/_|^$/);
           expect((x as { title: { text: string } }).title.text).not.toBe('');
         }
-        const { head, rows: table } = readTable(el);
-        for (const h of head) expect(h).not.toMatch(/_/);
-        // A row per sweep value (per category), every value of the first result drawn in it.
-        expect(table).toHaveLength(xs.size);
+        const tables = readTables(el);
+        for (const t of tables) {
+          for (const h of t.head) expect(h).not.toMatch(/_/);
+          // A row per sweep value (per category).
+          expect(t.rows).toHaveLength(xs.size);
+        }
+        // Every value of the first result drawn is in the first chart's table.
+        const table = tables[0]!.rows;
         const first = ran.plot.y.find((y) => rows.some((r) => String(r[`${y}_mean`] ?? '') !== ''))!;
         for (const r of rows) {
           const v = Number(r[`${first}_mean`]);
@@ -174,12 +185,28 @@ describe('the summary chart of every library experiment', () => {
       const model = ch.data.datasets.find((d) => d.label === 'Expected goodput')!;
       const measured = ch.data.datasets.filter((d) => d.label!.startsWith('Goodput, protocol = '));
       expect(measured.map((d) => d.label)).toEqual(['Goodput, protocol = gbn', 'Goodput, protocol = sr']);
+      // On a clean link the two protocols measure the same: the second is drawn wider, with larger
+      // markers of another shape, under the first, so that both stay visible.
+      const [gbn, sr] = measured as [(typeof measured)[number], (typeof measured)[number]];
+      const ys = (d: typeof gbn) => (d.data as unknown as { y: number }[]).map((p) => p.y);
+      expect(ys(gbn)).toEqual(ys(sr));
+      expect(sr.borderWidth as number).toBeGreaterThan(gbn.borderWidth as number);
+      expect(sr.pointRadius as number).toBeGreaterThan(gbn.pointRadius as number);
+      expect(sr.pointStyle).not.toBe(gbn.pointStyle);
+      expect(gbn.order!).toBeLessThan(sr.order!);
       expect(model.borderDash).toEqual([6, 4]);
       expect(model.backgroundColor).toBe('transparent');
       expect(model.pointRadius).toBeGreaterThan(measured[0]!.pointRadius as number);
       // Drawn over the measurement (Chart.js draws lower orders last).
       expect(model.order).toBeLessThan(measured[0]!.order!);
       expect(el.querySelector('[role=img]')!.getAttribute('aria-label')).toMatch(/BDP at 41\.7 packets/);
+    });
+    // Lines that do not run on each other are drawn alike, each with its own marker shape.
+    await drawn(runs.get('rpc-retry-latency')!, runs.get('rpc-retry-latency')!.live, (charts) => {
+      const [p50, p90, p99] = charts[0]!.data.datasets;
+      expect(p99!.borderWidth).toBe(p90!.borderWidth);
+      expect(p99!.pointRadius).toBe(p50!.pointRadius);
+      expect(new Set([p50!.pointStyle, p90!.pointStyle, p99!.pointStyle]).size).toBe(3);
     });
   });
 
@@ -194,7 +221,7 @@ describe('the summary chart of every library experiment', () => {
       expect((hand.data[0] as unknown as { x: number }).x).toBe(rows[1]!.window);
       expect(ch.legend!.legendItems!.map((l) => l.text)).toContain('changed by hand');
       expect(el.querySelector('[role=img]')!.getAttribute('aria-label')).toMatch(/1 trial changed by hand/);
-      const { head, rows: table } = readTable(el);
+      const { head, rows: table } = readTables(el)[0]!;
       expect(head.at(-1)).toBe('Trials changed by hand');
       const at = table.find((r) => r[0] === String(rows[1]!.window))!;
       expect(at.at(-1)).toBe('1');
@@ -202,5 +229,26 @@ describe('the summary chart of every library experiment', () => {
     });
     // Without hand changes, no such entry.
     await drawn(ran, ran.live, (charts) => expect(charts[0]!.data.datasets.map((d) => d.label)).not.toContain('changed by hand'));
+  });
+
+  it('an overlaid run is drawn beside the shown one on the same axes, both named', async () => {
+    const ran = runs.get('checksums')!;
+    const names = { shown: '20261206-101010', overlay: '20261205-090909' };
+    await drawn(
+      ran,
+      ran.live,
+      (charts, el) => {
+        const labels = charts.flatMap((c) => c.data.datasets.map((d) => d.label));
+        expect(labels).toContain('Corrupt, delivered · 20261206-101010');
+        expect(labels).toContain('Corrupt, delivered · 20261205-090909');
+        // Side by side in each category, not on top of each other.
+        const ch = charts.find((c) => c.data.datasets.some((d) => d.label === 'Corrupt, delivered · 20261205-090909'))!;
+        const xsOf = (label: string) => (ch.data.datasets.find((d) => d.label === label)!.data as unknown as { x: number }[]).map((p) => p.x);
+        expect(xsOf('Corrupt, delivered · 20261206-101010')[0]).not.toBe(xsOf('Corrupt, delivered · 20261205-090909')[0]);
+        const heads = readTables(el).flatMap((t) => t.head);
+        expect(heads).toContain('Corrupt, delivered · 20261205-090909 (packets)');
+      },
+      { overlayRows: ran.disk, names },
+    );
   });
 });

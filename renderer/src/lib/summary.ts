@@ -390,9 +390,11 @@ export function panelScale(panels: readonly SummaryPanel[]): UnitScale {
   return unitScale(p.unit, max);
 }
 
-/** The y axis title of a panel: the result's label and unit, or the unit the results share. */
+/**
+ * The y axis title of a panel: the unit its results share ("Mbit/s", "% of trials"), or their
+ * labels when they have none (a ratio). The chart's title and legend name the results.
+ */
 export function panelTitle(p: SummaryPanel, s: UnitScale): string {
-  if (p.columns.length === 1) return s.suffix === '' ? metricLabel(p.columns[0]!) : `${metricLabel(p.columns[0]!)} (${s.suffix})`;
   return s.suffix === '' ? p.columns.map(metricLabel).join(', ') : s.suffix;
 }
 
@@ -414,15 +416,17 @@ export interface SummaryTable {
 
 /**
  * The data table of a chart (its text view): the x value, each line's value in its panel's unit,
- * and the trials changed by hand. `overlay`: the overlaid run's layout, its lines marked so.
+ * and the trials changed by hand; `only`: one panel's lines. `overlay`: the overlaid run's layout,
+ * its lines named after it.
  */
-export function summaryTable(main: SummaryLayout, overlay: SummaryLayout | null = null): SummaryTable {
+export function summaryTable(main: SummaryLayout, overlay: SummaryLayout | null = null, only: number | null = null, overlayName = 'overlay'): SummaryTable {
   const cols: { head: string; line: SummaryLine; scale: UnitScale }[] = [];
   main.panels.forEach((p, i) => {
+    if (only !== null && i !== only) return;
     const scale = panelScale(overlay === null ? [p] : [p, overlay.panels[i]!]);
     const unit = scale.suffix === '' ? '' : ` (${scale.suffix})`;
     for (const l of p.lines) cols.push({ head: `${lineName(l)}${unit}`, line: l, scale });
-    if (overlay !== null) for (const l of overlay.panels[i]!.lines) cols.push({ head: `${l.label} (overlay)${unit}`, line: l, scale });
+    if (overlay !== null) for (const l of overlay.panels[i]!.lines) cols.push({ head: `${l.label} · ${overlayName}${unit}`, line: l, scale });
   });
   const hand = main.handTrials > 0;
   const head = [main.x.title, ...cols.map((c) => c.head), ...(hand ? ['Trials changed by hand'] : [])];
