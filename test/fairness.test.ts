@@ -28,10 +28,12 @@ describe('competing flows through one bottleneck (simulator)', () => {
     const aimd = rows['AIMD on both']!;
     expect(Number(aimd.jain_index_final_mean)).toBeGreaterThanOrEqual(0.95);
     expect(Number(aimd.time_to_fair_s_mean)).toBeLessThanOrEqual(5);
+    // Every flow of every point carried data: a flow locked out of the queue is no competition.
+    for (const [cc, row] of Object.entries(rows)) for (const f of [1, 2]) expect(Number(row[`flow${f}_goodput_bps_mean`]), `${cc}: flow ${f}`).toBeGreaterThan(1e6);
     const mixed = rows['one flow without']!;
-    expect(Number(mixed.jain_index_final_mean)).toBeLessThan(0.8);
+    expect(Number(mixed.jain_index_final_mean)).toBeLessThan(0.85);
     // The uncontrolled flow (flow 1) takes most of the link.
-    expect(Number(mixed.flow1_goodput_bps_mean)).toBeGreaterThan(4 * Number(mixed.flow2_goodput_bps_mean));
+    expect(Number(mixed.flow1_goodput_bps_mean)).toBeGreaterThan(2 * Number(mixed.flow2_goodput_bps_mean));
     // Without congestion control on either, the queue overflows all the time.
     const off = rows['off on both']!;
     expect(Number(off.fwd_drops_queue_mean)).toBeGreaterThan(50 * Number(aimd.fwd_drops_queue_mean));
