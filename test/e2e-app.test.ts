@@ -63,8 +63,9 @@ describe.skipIf(app.skipWhy !== null)('the app in Chromium against packetlab ser
     // The charts fill.
     await expect.poll(() => samplesOf(page, 'rate'), { timeout: 30_000, interval: 100, message: '20 samples on the charts' }).toBeGreaterThanOrEqual(20);
     const inkRunning = await inkOf(page, 'rate');
-    // The lines are drawn (the ticks change too: an empty chart's are longer than "5 Mbit/s"), and the legend names them.
-    expect(Math.abs(inkRunning - inkBefore)).toBeGreaterThan(500);
+    // The canvas changed, and the legend (which lists only lines that have data) names them. The
+    // amount of ink is no measure: an empty chart's long tick labels may take as much as the lines.
+    expect(inkRunning).not.toBe(inkBefore);
     expect(await page.locator('[data-chart="rate"] .legend').textContent()).toContain('Goodput');
     const frames = await frameTimes(page, 2000);
     console.log(`e2e-app: frame times over 2 s of a live run: median ${percentile(frames, 50).toFixed(1)} ms, p95 ${percentile(frames, 95).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms (${frames.length} frames)`);
