@@ -101,8 +101,8 @@ describe.skipIf(app.skipWhy !== null)('steering a simulator run in Chromium agai
     await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe('Stop');
     await expect.poll(() => samplesOf(page, 'rate'), { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(5);
     // The rate chart's numbers as a table: time and each figure with its unit.
-    await page.locator('[data-chart="rate"] details.table summary').click();
-    const table = page.locator('[data-chart="rate"] details.table table');
+    await page.locator('[data-chart="rate"] details.data-table summary').click();
+    const table = page.locator('[data-chart="rate"] details.data-table table');
     await expect.poll(() => table.locator('tbody tr').count()).toBeGreaterThanOrEqual(5);
     expect(await table.locator('thead').textContent()).toBe('Time (s)ThroughputGoodput');
     expect(await table.locator('tbody tr').first().textContent()).toMatch(/^\d+\.\d\d[\d.]+ [kM]?bit\/s/);

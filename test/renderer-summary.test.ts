@@ -100,7 +100,7 @@ function readTables(el: HTMLElement): { head: string[]; rows: string[][] }[] {
   const figures = [...el.querySelectorAll('figure[data-chart^="summary"]')];
   expect(figures.length).toBe(el.querySelectorAll('[data-chart^="summary"] canvas').length);
   return figures.map((fig) => {
-    const details = fig.querySelector('details.table') as HTMLDetailsElement;
+    const details = fig.querySelector('details.data-table') as HTMLDetailsElement;
     expect(details.querySelector('summary')!.textContent).toBe('Data table');
     details.open = true;
     details.dispatchEvent(new Event('toggle'));
