@@ -25,6 +25,14 @@ export class CongestionControl {
   /** Duplicate ACKs since the last new ACK or timeout. */
   dupAcks = 0;
   private aimd: boolean;
+  /**
+   * RFC 4015: the window before a timeout, and the oldest packet it resent, until that packet's
+   * ACK tells whether the timeout was spurious (its first copy arrived) or not (NaN: nothing to undo).
+   */
+  private undoCwnd = Number.NaN;
+  private undoSsthresh = Number.NaN;
+  /** The oldest packet outstanding at the timeout (meaningful while undoCwnd is a number). */
+  undoSeq = 0;
 
   constructor(cfg: TransportConfig) {
     this.aimd = cfg.congestionControl === 'aimd';
@@ -45,19 +53,46 @@ export class CongestionControl {
     this.ssthresh = Number.POSITIVE_INFINITY;
   }
 
-  /** A retransmission timeout with `flight` packets outstanding, `sndNxt` the next new packet. */
-  onTimeout(sndNxt: number, flight: number): void {
+  /** A retransmission timeout with `flight` packets outstanding from `sndUna`, `sndNxt` the next new packet. */
+  onTimeout(sndUna: number, sndNxt: number, flight: number): void {
     this.phase = 'open';
     this.dupAcks = 0;
     this.recoverSeq = seqAdd(sndNxt, -1);
     if (!this.aimd) return;
+    // A timeout that backs off again keeps the window of the first one to undo (RFC 4015 (3.1)).
+    if (Number.isNaN(this.undoCwnd)) {
+      this.undoCwnd = this.cwnd;
+      this.undoSsthresh = this.ssthresh;
+      this.undoSeq = sndUna;
+    }
     // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2), cwnd = 1 (loss window).
     this.ssthresh = Math.max(flight / 2, 2);
     this.cwnd = 1;
   }
 
+  /** True while a timeout's window may still be undone (the packet to judge it by is undoSeq). */
+  get undoPending(): boolean {
+    return !Number.isNaN(this.undoCwnd);
+  }
+
+  /**
+   * The ACK of the timeout's oldest packet echoed its first copy: the timeout was spurious, the
+   * data was never lost, and the window it took away comes back (RFC 4015 (3.2), the undo as
+   * Linux does it: the cwnd and ssthresh from before the timeout). `spurious` false: it was a
+   * real loss, and the reduction stands.
+   */
+  judgeTimeout(spurious: boolean): void {
+    if (spurious && this.aimd && !Number.isNaN(this.undoCwnd)) {
+      this.cwnd = Math.max(this.cwnd, this.undoCwnd);
+      this.ssthresh = this.undoSsthresh;
+    }
+    this.undoCwnd = Number.NaN;
+  }
+
   /** Fast recovery starts with `flight` packets outstanding: halve cwnd (AIMD). */
   onEnterRecovery(sndNxt: number, flight: number): void {
+    // A loss since the timeout: its window is not to be undone.
+    this.undoCwnd = Number.NaN;
     this.phase = 'recovery';
     this.recoverSeq = seqAdd(sndNxt, -1);
     if (this.aimd) {

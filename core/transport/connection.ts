@@ -827,7 +827,7 @@ export class Connection {
     if (this.cfg.protocol !== 'sr') {
       this.counters.timeouts++;
       this.rto.backoff();
-      this.cc.onTimeout(this.snd.nxt, this.outstanding);
+      this.cc.onTimeout(this.snd.una, this.snd.nxt, this.outstanding);
       this.loss.goBackFromUna('timeout');
       this.timers.set(Timer.retransmit, now + this.rto.rtoMs);
       return;
@@ -863,7 +863,7 @@ export class Connection {
         this.rto.backoff();
         this.lastBackoffAt = now;
       }
-      this.cc.onTimeout(this.snd.nxt, this.outstanding);
+      this.cc.onTimeout(this.snd.una, this.snd.nxt, this.outstanding);
     }
     this.timers.set(Timer.retransmit, next === Number.POSITIVE_INFINITY ? null : next);
   }
@@ -955,6 +955,8 @@ export class Connection {
     // (onAck counted the spurious retransmissions already.)
     const verdict = this.loss.eifel(idx, h.tsEcr);
     if (verdict === 'unknown') return;
+    // RFC 4015: the ACK of the oldest packet a timeout resent judges that timeout.
+    if (this.cc.undoPending && h.seq === this.cc.undoSeq) this.cc.judgeTimeout(verdict === 'first-copy');
     // Otherwise the latest retransmission made the round trip: the path works again, so the
     // backoff ends too.
     this.rto.clearBackoff();
