@@ -19,7 +19,7 @@ import { parseNumber } from '../../core/units.js';
 import { numberArg } from '../args.js';
 import { UsageError, addImpairmentOptions, addKnobOptions, readKnobs } from '../options.js';
 import { jsonLine } from '../output.js';
-import { addAuthOptions, addBinderOption, addRetryOptions, portArg, readCredential, readRetryPolicy, readSpec } from './rpc-options.js';
+import { addAuthOptions, addBinderOption, addPreprocessorOptions, addRetryOptions, portArg, readCredential, readPreprocessorOptions, readRetryPolicy, readSpec } from './rpc-options.js';
 
 function asNumber(text: string): number | null {
   if (/^(0x[0-9a-fA-F]+|\d+)$/.test(text)) {
@@ -100,13 +100,14 @@ export function registerRpcCall(rpc: Command): void {
     .addOption(new Option('--transport <name>', `${orList(RPC_TRANSPORTS.map((t) => `${t} (${RPC_TRANSPORT[t].label})`))} (default udp)`).choices([...RPC_TRANSPORTS]))
     .addOption(new Option('--seed <n>', 'seed of the XIDs and the impairment (default random)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)))
     .addOption(new Option('--json', 'print one JSON object: the result and the call\'s metrics'));
+  addPreprocessorOptions(cmd, 'The .x file:');
   addRetryOptions(cmd);
   addAuthOptions(cmd);
   addBinderOption(cmd);
   addImpairmentOptions(cmd, true);
   addKnobOptions(cmd, TRANSPORT_KNOBS, { prefix: 'plt-', group: 'Lab transport (--transport plt):' });
   cmd.action(async (host: string, progText: string, versText: string, procText: string, argsText: string | undefined, o: Record<string, unknown>) => {
-    const spec = readSpec(o.x as string);
+    const spec = readSpec(o.x as string, readPreprocessorOptions(o));
     const prog = findProgram(spec, progText);
     const vers = findVersion(prog, versText);
     const proc = findProcedure(vers, procText);

@@ -7,7 +7,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicy } from '../../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
 import { AuthFlavor, type Credential } from '../../core/rpc/message.js';
-import { formatParseError, parseXdrSpec } from '../../core/rpc/xdr-parser.js';
+import { formatParseError, parseXdrFile } from '../../core/rpc/xdr-parser.js';
 import { LAB_BINDER_PORT } from '../../core/rpc/portmap.js';
 import type { XdrSpec } from '../../core/rpc/spec.js';
 import { parseMs, parseNumber } from '../../core/units.js';
@@ -100,15 +100,57 @@ export function addBinderOption(cmd: Command, group = 'Naming:'): void {
   cmd.addOption(new Option('--binder-port <port>', `the portmapper to use: by default rpcbind on 111, else the lab binder on ${LAB_BINDER_PORT}`).argParser(portArg('--binder-port')).helpGroup(group));
 }
 
+/** The folders rpcgen's cpp searches after -I: the system's include folders. */
+export const SYSTEM_INCLUDE_DIRS = ['/usr/local/include', '/usr/include'];
+
+/** How .x files are preprocessed: -I folders and -D macros. */
+export interface SpecSourceOptions {
+  includeDirs?: string[];
+  defines?: Record<string, string>;
+}
+
+/** Adds -I and -D, which the preprocessor of .x files reads as cpp does for rpcgen. */
+export function addPreprocessorOptions(cmd: Command, group?: string): void {
+  const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+  const i = new Option('-I, --include <dir>', 'folder to search for #include files (repeatable; "..." first searches the including file\'s folder; the system folders /usr/local/include and /usr/include come last)').argParser(collect);
+  const d = new Option('-D, --define <name[=value]>', 'define a macro for the .x file\'s #if and #ifdef (repeatable; value 1 when not given)').argParser(collect);
+  if (group !== undefined) {
+    i.helpGroup(group);
+    d.helpGroup(group);
+  }
+  cmd.addOption(i);
+  cmd.addOption(d);
+}
+
+/** The preprocessor options from -I and -D. */
+export function readPreprocessorOptions(o: Record<string, unknown>): SpecSourceOptions {
+  const defines: Record<string, string> = {};
+  for (const text of (o.define as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/s.exec(text);
+    if (m === null) throw new UsageError(`-D ${text}: expected NAME or NAME=VALUE`);
+    defines[m[1]!] = m[2] ?? '1';
+  }
+  return { includeDirs: (o.include as string[] | undefined) ?? [], defines };
+}
+
+/** Reads a file for the preprocessor: its text, or null when it is not a readable file. */
+function readIncluded(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** Reads and parses a .x file; a bad file is an Error whose message is `file:line:column: ...`. */
-export function readSpec(path: string): XdrSpec {
+export function readSpec(path: string, source: SpecSourceOptions = {}): XdrSpec {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  const r = parseXdrSpec(text, path);
+  const r = parseXdrFile(text, path, { readFile: readIncluded, includeDirs: source.includeDirs, systemDirs: SYSTEM_INCLUDE_DIRS, defines: source.defines });
   if (!r.ok) throw new Error(formatParseError(r.error));
   return r.spec;
 }

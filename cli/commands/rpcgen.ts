@@ -6,7 +6,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CodegenError, generateTypeScript } from '../../core/rpc/codegen.js';
 import { projectRoot } from '../../net/paths.js';
-import { readSpec } from './rpc-options.js';
+import { addPreprocessorOptions, readPreprocessorOptions, readSpec, type SpecSourceOptions } from './rpc-options.js';
 
 /** The module specifier generated code in `outDir` uses for the run-time library of this project. */
 export function defaultRuntimeImport(outDir: string): string {
@@ -17,8 +17,8 @@ export function defaultRuntimeImport(outDir: string): string {
 }
 
 /** Generates the TypeScript of one .x file; returns the path written. */
-export function runRpcgen(file: string, outDir: string, runtimeImport?: string): string {
-  const spec = readSpec(file);
+export function runRpcgen(file: string, outDir: string, runtimeImport?: string, source: SpecSourceOptions = {}): string {
+  const spec = readSpec(file, source);
   let code: string;
   try {
     code = generateTypeScript(spec, { runtimeImport: runtimeImport ?? defaultRuntimeImport(outDir) });
@@ -34,17 +34,18 @@ export function runRpcgen(file: string, outDir: string, runtimeImport?: string):
 
 /** Registers `packetlab rpcgen`. */
 export function registerRpcgen(program: Command): void {
-  program
+  const cmd = program
     .command('rpcgen')
     .summary('generate TypeScript stubs from an RPC language file (.x)')
     .description(
-      'Reads an ONC RPC language file (RFC 5531 section 12, RFC 4506 section 6) and writes one TypeScript module: the types, their XDR codecs, a typed client (one async method per procedure) and a server handler interface with a registration helper. The output interoperates with stubs from Debian rpcgen/libtirpc.',
+      'Reads an ONC RPC language file (RFC 5531 section 12, RFC 4506 section 6), preprocessed as rpcgen does (#include, #define, #if; RPC_HDR, RPC_XDR, RPC_CLNT and RPC_SVC defined in turn), and writes one TypeScript module: the types, their XDR codecs, a typed client (one async method per procedure) and a server handler interface with a registration helper. The output interoperates with stubs from Debian rpcgen/libtirpc.',
     )
     .argument('<file.x>', 'the RPC language file')
     .requiredOption('--out <dir>', 'directory to write <file>.ts into')
-    .addOption(new Option('--runtime <module>', 'module the generated code imports the run-time library from (default: this project\'s core/rpc/stub-runtime.js, relative to --out)'))
-    .action((file: string, o: { out: string; runtime?: string }) => {
-      const out = runRpcgen(file, o.out, o.runtime);
-      console.log(`wrote ${out}`);
-    });
+    .addOption(new Option('--runtime <module>', 'module the generated code imports the run-time library from (default: this project\'s core/rpc/stub-runtime.js, relative to --out)'));
+  addPreprocessorOptions(cmd);
+  cmd.action((file: string, o: { out: string; runtime?: string } & Record<string, unknown>) => {
+    const out = runRpcgen(file, o.out, o.runtime, readPreprocessorOptions(o));
+    console.log(`wrote ${out}`);
+  });
 }

@@ -128,9 +128,9 @@ class Generator {
     return RESERVED_METHODS.has(m) ? `${m}_` : m;
   }
 
-  private where(pos: { line: number }): string {
+  private where(pos: { file?: string; line: number }): string {
     // The file's base name only: generated code must not depend on where it was generated from.
-    return `${this.spec.fileName.replace(/^.*[\\/]/, '')}:${pos.line}`;
+    return `${(pos.file ?? this.spec.fileName).replace(/^.*[\\/]/, '')}:${pos.line}`;
   }
 
   // ---------------------------------------------------------------- types

@@ -2,8 +2,9 @@
 // programs. Both the stub generator (rpcgen) and the generic client (`packetlab rpc call`) work
 // from this model, so a .x file means the same thing to both.
 
-/** Where something was declared in a .x file (1-based line and column). */
+/** Where something was declared in a .x file (1-based line and column; the file when known, which may be an included one). */
 export interface SourcePos {
+  file?: string;
   line: number;
   column: number;
 }

@@ -1,7 +1,8 @@
 // The RPC language parser: XDR definitions (RFC 4506 section 6) plus program definitions
-// (RFC 5531 section 12), as `rpcgen` reads them. Comments (/* */ and //) are skipped and `%`
-// pass-through lines are ignored (they carry C for rpcgen's output). Errors never throw: the
-// result names the file, line and column and says what was expected.
+// (RFC 5531 section 12), as `rpcgen` reads them after cpp. The preprocessor (xdr-preprocessor.ts)
+// runs first: it removes comments and `%` pass-through lines (they carry C for rpcgen's output),
+// follows #include and #if, and expands #define. Errors never throw: the result names the file
+// (the included one, when the problem is there), line and column and says what was expected.
 //
 // Two rules that the RFCs leave open are fixed here: constants must be declared before they are
 // used (as with the #defines rpcgen emits), while types may be used before they are declared (so
@@ -10,6 +11,7 @@
 
 import { minBytesOf, resolveType, type ConstDef, type EnumDef, type Field, type ProcedureDef, type ProgramDef, type SourcePos, type StructDef, type TypeDef, type UnionArm, type UnionDef, type VersionDef, type XType, type XdrSpec } from './spec.js';
 import { XDR_UNBOUNDED } from './xdr.js';
+import { RPCGEN_OUTPUTS, XdrSourceError, preprocess, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
 
 /** A problem in a .x file, with its place. */
 export interface XdrParseError {
@@ -27,101 +29,15 @@ export function formatParseError(e: XdrParseError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.message}`;
 }
 
-type TokKind = 'ident' | 'number' | 'punct' | 'eof';
-
-interface Token {
-  kind: TokKind;
-  text: string;
-  line: number;
-  column: number;
-}
+type Token = PpToken;
 
 class Fail extends Error {
-  constructor(
-    readonly pos: SourcePos,
-    message: string,
-  ) {
+  readonly place: SourcePlace;
+
+  constructor(pos: SourcePos | SourcePlace, message: string, file = '') {
     super(message);
+    this.place = { file: pos.file ?? file, line: pos.line, column: pos.column };
   }
-}
-
-const PUNCT = new Set(['{', '}', '[', ']', '<', '>', '(', ')', ',', ';', ':', '=', '*']);
-
-/** Splits a .x file into tokens. */
-function tokenize(text: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  let line = 1;
-  let col = 1;
-  let lineStart = true;
-  const n = text.length;
-  const advance = (k: number) => {
-    for (let j = 0; j < k; j++) {
-      if (text[i] === '\n') {
-        line++;
-        col = 1;
-        lineStart = true;
-      } else {
-        col++;
-      }
-      i++;
-    }
-  };
-  while (i < n) {
-    const c = text[i]!;
-    if (c === '\n') {
-      advance(1);
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') {
-      advance(1);
-      continue;
-    }
-    if (lineStart && c === '%') {
-      // rpcgen pass-through line: copied into its C output, meaningless here.
-      while (i < n && text[i] !== '\n') advance(1);
-      continue;
-    }
-    if (lineStart && c === '#') {
-      throw new Fail({ line, column: col }, 'preprocessor directives (#include, #define, #ifdef) are not supported: packetlab rpcgen does not run cpp; use const definitions instead');
-    }
-    lineStart = false;
-    if (c === '/' && text[i + 1] === '*') {
-      const at = { line, column: col };
-      advance(2);
-      while (i < n && !(text[i] === '*' && text[i + 1] === '/')) advance(1);
-      if (i >= n) throw new Fail(at, 'comment is not closed (missing */)');
-      advance(2);
-      continue;
-    }
-    if (c === '/' && text[i + 1] === '/') {
-      while (i < n && text[i] !== '\n') advance(1);
-      continue;
-    }
-    const start = { line, column: col };
-    if (/[A-Za-z_]/.test(c)) {
-      let j = i;
-      while (j < n && /[A-Za-z0-9_]/.test(text[j]!)) j++;
-      out.push({ kind: 'ident', text: text.slice(i, j), ...start });
-      advance(j - i);
-      continue;
-    }
-    if (/[0-9]/.test(c) || (c === '-' && /[0-9]/.test(text[i + 1] ?? ''))) {
-      let j = i + (c === '-' ? 1 : 0);
-      while (j < n && /[0-9A-Za-z]/.test(text[j]!)) j++;
-      out.push({ kind: 'number', text: text.slice(i, j), ...start });
-      advance(j - i);
-      continue;
-    }
-    if (PUNCT.has(c)) {
-      out.push({ kind: 'punct', text: c, ...start });
-      advance(1);
-      continue;
-    }
-    throw new Fail(start, `unexpected character ${JSON.stringify(c)}`);
-  }
-  out.push({ kind: 'eof', text: 'end of file', line, column: col });
-  return out;
 }
 
 /** Parses a decimal, hexadecimal (0x) or octal (leading 0) constant; NaN when malformed. */
@@ -149,6 +65,16 @@ function describeToken(t: Token): string {
   return `"${t.text}"`;
 }
 
+/** "line 3" in the same file, "other.x:3" in another. */
+function declaredAt(prev: SourcePos, file: string): string {
+  return prev.file === undefined || prev.file === file ? `line ${prev.line}` : `${prev.file}:${prev.line}`;
+}
+
+/** Refuses a token the RPC language has no use for (a stray character, an unclosed quote). */
+function checkToken(t: Token): void {
+  if (t.kind === 'other') throw new Fail(t, t.text.length === 1 ? `unexpected character ${JSON.stringify(t.text)}` : `unexpected ${JSON.stringify(t.text)} (a quote that is not closed on its line)`);
+}
+
 interface PendingRef {
   name: string;
   pos: SourcePos;
@@ -174,7 +100,9 @@ class Parser {
   }
 
   private peek(k = 0): Token {
-    return this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+    const t = this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+    checkToken(t);
+    return t;
   }
 
   private next(): Token {
@@ -184,7 +112,7 @@ class Parser {
   }
 
   private at(t: Token): SourcePos {
-    return { line: t.line, column: t.column };
+    return { file: t.file, line: t.line, column: t.column };
   }
 
   private expected(what: string, t: Token = this.peek()): never {
@@ -221,13 +149,19 @@ class Parser {
   private declareName(t: Token): void {
     if (t.text === '__proto__') throw new Fail(this.at(t), '"__proto__" cannot be used as a name (it would change JavaScript objects\' prototypes)');
     const prev = this.names.get(t.text);
-    if (prev !== undefined) throw new Fail(this.at(t), `"${t.text}" is already declared at line ${prev.line}`);
+    if (prev !== undefined) throw new Fail(this.at(t), `"${t.text}" is already declared at ${declaredAt(prev, t.file)}`);
     this.names.set(t.text, this.at(t));
   }
 
   /** value: constant | identifier (a const or enum member declared earlier). */
   private value(what: string): { value: number; label: string; tok: Token } {
-    const t = this.peek();
+    let t = this.peek();
+    if (t.kind === 'punct' && t.text === '-' && this.peek(1).kind === 'number') {
+      // A negative constant: the sign is a token of its own after the preprocessor.
+      this.next();
+      const num = this.peek();
+      t = { ...num, text: `-${num.text}`, line: t.line, column: t.column };
+    }
     if (t.kind === 'number') {
       this.next();
       const v = parseNumberText(t.text);
@@ -307,7 +241,7 @@ class Parser {
   private addType(def: TypeDef, declare = true): void {
     if (declare) {
       const prev = this.names.get(def.name);
-      if (prev !== undefined) throw new Fail(def.pos, `"${def.name}" is already declared at line ${prev.line}`);
+      if (prev !== undefined) throw new Fail(def.pos, `"${def.name}" is already declared at ${declaredAt(prev, def.pos.file ?? '')}`);
       this.names.set(def.name, def.pos);
     }
     this.types.push(def);
@@ -711,13 +645,50 @@ class Parser {
   }
 }
 
-/** Parses a .x file. Never throws: errors come back with file, line and column. */
-export function parseXdrSpec(text: string, fileName = 'input.x'): XdrParseResult {
+/** Options of the parser: how to read included files, and what is defined. */
+export type XdrParseOptions = PreprocessOptions;
+
+/**
+ * Parses a .x file as one of rpcgen's outputs sees it (RPC_HDR by default: what is defined when
+ * rpcgen writes the header). Never throws: errors come back with file, line and column.
+ */
+export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR'): XdrParseResult {
   try {
-    const toks = tokenize(text);
+    const toks = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
     return { ok: true, spec: new Parser(toks, fileName).parse() };
   } catch (e) {
-    if (e instanceof Fail) return { ok: false, error: { file: fileName, line: e.pos.line, column: e.pos.column, message: e.message } };
+    if (e instanceof Fail || e instanceof XdrSourceError) return { ok: false, error: { ...e.place, file: e.place.file || fileName, message: e.message } };
     throw e;
   }
+}
+
+/** The definitions of a spec without places, to compare what two outputs of rpcgen see. */
+function definitionsOf(spec: XdrSpec): string {
+  const strip = (_k: string, v: unknown) => (_k === 'pos' ? undefined : v);
+  return JSON.stringify({ consts: spec.consts, types: spec.types, programs: spec.programs }, strip);
+}
+
+/**
+ * Parses a .x file for packetlab's one module, which holds what rpcgen writes into four outputs
+ * (header, XDR routines, client and server stubs): the file is preprocessed with each of RPC_HDR,
+ * RPC_XDR, RPC_CLNT and RPC_SVC defined in turn, and the definitions must be the same in all of
+ * them (the `%` lines that usually differ do not count). Never throws.
+ */
+export function parseXdrFile(text: string, fileName: string, options: XdrParseOptions = {}): XdrParseResult {
+  const first = parseXdrSpec(text, fileName, options, RPCGEN_OUTPUTS[0]);
+  if (!first.ok) return first;
+  const want = definitionsOf(first.spec);
+  for (const output of RPCGEN_OUTPUTS.slice(1)) {
+    const r = parseXdrSpec(text, fileName, options, output);
+    if (!r.ok) return { ok: false, error: { ...r.error, message: `${r.error.message} (with ${output} defined, as rpcgen preprocesses for that output)` } };
+    if (definitionsOf(r.spec) !== want) {
+      const names = (s: XdrSpec) => new Set([...s.consts.map((c) => c.name), ...s.types.map((t) => t.name), ...s.programs.map((p) => p.name)]);
+      const a = names(first.spec);
+      const b = names(r.spec);
+      const only = [...a].find((n) => !b.has(n)) ?? [...b].find((n) => !a.has(n));
+      const detail = only !== undefined ? `${only} is declared with ${a.has(only) ? RPCGEN_OUTPUTS[0] : output} only` : `a definition differs`;
+      return { ok: false, error: { file: fileName, line: 1, column: 1, message: `the definitions differ between ${RPCGEN_OUTPUTS[0]} and ${output} (${detail}); packetlab writes types, codecs and stubs into one module, so #if on those names may only choose % lines` } };
+    }
+  }
+  return first;
 }
