@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseXdrSpec, formatParseError } from '../core/rpc/xdr-parser.js';
 import { CodegenError, generateTypeScript } from '../core/rpc/codegen.js';
+import { DynamicCodecs } from '../core/rpc/dynamic.js';
+import { decodeAll, encodeToBytes } from '../core/rpc/xdr.js';
 import { defaultRuntimeImport } from '../cli/commands/rpcgen.js';
 import { cliAsync } from './helpers/cli.js';
 
@@ -77,16 +79,20 @@ describe('RPC language parser (RFC 4506 section 6, RFC 5531 section 12)', () => 
     ['struct a { foo x; };', 'bad.x:1:12: unknown type "foo"'],
     ['struct a { int x<N>; };', 'bad.x:1:18: unknown constant "N" (constants and enum values must be declared before they are used)'],
     ['const A = 1;\nconst A = 2;', 'bad.x:2:7: "A" is already declared at line 1'],
-    ['enum e { X = 1, Y = 1 };', 'bad.x:1:6: enum e: Y and X have the same value 1'],
     ['enum e { X = 1 };\nunion u switch (e d) { case 7: int x; };', 'bad.x:2:29: union u: case 7 is not a value of the enum e'],
     ['union u switch (string s<>) { case 1: int x; };', 'bad.x:1:7: union u: the discriminant s must be int, unsigned int, bool or an enum'],
     ['union u switch (int d) { case 1: int x; case 1: int y; };', 'bad.x:1:46: union u: case 1 appears twice'],
     ['struct a { a inner; };', 'bad.x:1:8: type a contains itself (a -> a); recursion must go through optional data (*) or a variable-length array'],
-    ['struct a { quadruple q; };', 'bad.x:1:12: quadruple (128-bit floating point, RFC 4506 (4.8)) is not supported'],
+    ['program P { version V { opaque F(void) = 1; } = 1; } = 9;', 'bad.x:1:25: opaque cannot be a procedure result (rpcgen refuses it too)'],
+    ['program P { version V { void F(opaque) = 1; } = 1; } = 9;', 'bad.x:1:32: opaque cannot be a procedure argument (rpcgen refuses it too)'],
+    ['program P { version V { void F(void) = 1; } = 1; version W { void F(void) = 2; } = 2; } = 9;', 'bad.x:1:67: procedure F is numbered 2 here and 1 in another version (line 1)'],
+    ['const S = "text";\nstruct a { int x<S>; };', 'bad.x:2:18: "S" is a string constant, not a number'],
+    ['const A = B;\n', 'bad.x:1:11: unknown constant "B" (const A stands for it, and nothing declares it)'],
+    ['struct a { nis_object o; };', 'bad.x:1:12: unknown type "nis_object" used in bad.x: no file read for bad.x declares it (its #include files included), and libtirpc has no XDR routine xdr_nis_object'],
+    ['enum e { A = 0x7fffffff, B };', 'bad.x:1:26: enum member B would be 2147483648, beyond a signed int'],
     ['#include "x.h"', 'bad.x:1:1: cannot include x.h: no file reader was given'],
     ['const A = 1;\n#ifdef A\n', 'bad.x:2:1: #ifdef is not closed (missing #endif)'],
     ['/* open', 'bad.x:1:1: comment is not closed (missing */)'],
-    ['struct a { int x; } ;\nprogram P { version V { int F(string) = 1; } = 1; } = 9;', 'bad.x:2:31: string needs a typedef to be a procedure argument'],
     ['program P { version V { void F(void) = 1; void G(void) = 1; } = 1; } = 9;', 'bad.x:1:48: procedures F and G have the same number 1'],
     ['program P { version V { void F(void) = 1; } = 1; version W { void G(void) = 1; } = 1; } = 9;', 'bad.x:1:50: program P has two versions numbered 1'],
     ['struct a { int struct; };', 'bad.x:1:16: expected a name in the declaration, found the keyword "struct"'],
@@ -101,6 +107,69 @@ describe('RPC language parser (RFC 4506 section 6, RFC 5531 section 12)', () => 
       expect(parseError(text)).toContain(expected);
     });
   }
+
+  it("reads rpcgen's C names and shorthands as rpcgen maps them: 4-byte char and short, 16-byte quadruple", () => {
+    const r = parseXdrSpec(
+      [
+        'struct c { char a; short b; unsigned char c; u_char d; u_int e; u_short f; u_long g; long h; short int i; unsigned long int j; hyper int k; unsigned hyper l; quadruple q; int8_t m; uint64_t n; rpcprog_t o; netobj p; char s[3]; };',
+        'program P { version V { string NAME(string<8> who) = 1; c GET(string, u_int) = 2; } = 1; } = 9;',
+      ].join('\n'),
+      'c.x',
+    );
+    if (!r.ok) throw new Error(formatParseError(r.error));
+    const c = r.spec.typeByName.get('c');
+    if (c?.kind !== 'struct') throw new Error('no struct c');
+    const kinds = c.fields.map((f) => (f.type.kind === 'ref' ? f.type.name : f.type.kind === 'fixedOpaque' ? `opaque[${f.type.length}]` : f.type.kind === 'fixedArray' ? `${f.type.element.kind}[${f.type.length}]` : f.type.kind));
+    expect(kinds).toEqual(['int', 'int', 'uint', 'uint', 'uint', 'uint', 'uint', 'int', 'int', 'uint', 'hyper', 'uhyper', 'opaque[16]', 'int', 'uhyper', 'uint', 'netobj', 'int[3]']);
+    // netobj comes from libtirpc: opaque<MAX_NETOBJ_SZ> (rpc/xdr.h).
+    expect(r.spec.typeByName.get('netobj')).toMatchObject({ kind: 'typedef', type: { kind: 'varOpaque', max: 1024 } });
+    const [name, get] = r.spec.programs[0]!.versions[0]!.procedures;
+    expect(name).toMatchObject({ args: [{ kind: 'string', max: 8 }], result: { kind: 'string', max: 0xffffffff } });
+    expect(get).toMatchObject({ args: [{ kind: 'string', max: 0xffffffff }, { kind: 'uint' }] });
+    // On the wire: every C integer is 4 bytes, quadruple 16.
+    const codecs = new DynamicCodecs(r.spec);
+    const value = { a: -1, b: -2, c: 3, d: 4, e: 5, f: 6, g: 7, h: -8, i: 9, j: 10, k: -11n, l: 12n, q: new Uint8Array(16).fill(0xab), m: -13, n: 14n, o: 100000, p: Uint8Array.of(1, 2), s: [1, 2, 3] };
+    const bytes = encodeToBytes(codecs.named('c'), value);
+    expect(bytes.length).toBe(10 * 4 + 8 + 8 + 16 + 4 + 8 + 4 + 8 + 3 * 4);
+    expect(Buffer.from(bytes.subarray(0, 8)).toString('hex')).toBe('fffffffffffffffe');
+    const back = decodeAll(codecs.named('c'), bytes);
+    expect(back.ok && back.value).toEqual(value);
+  });
+
+  it('reads string constants, constants that name later ones, enums without values, %#define bounds and repeated procedures', () => {
+    const r = parseXdrSpec(
+      [
+        '%#define NAMELEN 16',
+        '%#define FULLNAME (NAMELEN * 2 + 1)',
+        'const HEX = "d4a0\\"x";',
+        'const HIGHPROC = GETTIME;',
+        'enum auto { A, B, C = 10, D, E = B };',
+        'typedef struct pair pair;',
+        'struct pair { string name<FULLNAME>; string host<MAXNETNAMELEN>; };',
+        'program P {',
+        '  version V3 { pair GET(void) = 1; unsigned int GETTIME(void) = 6; } = 3;',
+        '  version V4 { pair GET(void) = 1; unsigned int GETTIME(void) = 6; } = 4;',
+        '} = 100000;',
+      ].join('\n'),
+      'k.x',
+    );
+    if (!r.ok) throw new Error(formatParseError(r.error));
+    expect(r.spec.consts.map((c) => [c.name, c.value])).toEqual([
+      ['HEX', 'd4a0"x'],
+      ['HIGHPROC', 6],
+    ]);
+    expect(r.spec.typeByName.get('auto')).toMatchObject({ members: [{ name: 'A', value: 0 }, { name: 'B', value: 1 }, { name: 'C', value: 10 }, { name: 'D', value: 11 }, { name: 'E', value: 1 }] });
+    expect(r.spec.typeByName.get('pair')).toMatchObject({ fields: [{ type: { kind: 'string', max: 33 } }, { type: { kind: 'string', max: 255 } }] });
+    expect(r.spec.programs[0]!.versions.map((v) => v.procedures.map((p) => p.name))).toEqual([
+      ['GET', 'GETTIME'],
+      ['GET', 'GETTIME'],
+    ]);
+    const code = generateTypeScript(r.spec, { runtimeImport: 'x' });
+    expect(code).toContain("export const HEX = 'd4a0\"x';");
+    expect(code).toContain('export const HIGHPROC = 6;');
+    // Two members with the value 1: one case each value.
+    expect(code.match(/case 1:/g)).toHaveLength(1);
+  });
 
   it('refuses names that clash in TypeScript', () => {
     const r = parseXdrSpec('struct kv_entry { int a; };\nstruct KvEntry { int b; };', 'clash.x');

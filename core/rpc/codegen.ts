@@ -280,7 +280,7 @@ class Generator {
     for (const c of this.spec.consts) {
       o.line();
       o.line(`/** const ${c.name} (${this.where(c.pos)}). */`);
-      o.line(`export const ${c.name} = ${num(c.value)};`);
+      o.line(`export const ${c.name} = ${typeof c.value === 'string' ? lit(c.value) : num(c.value)};`);
     }
     for (const t of this.spec.types) {
       o.line();
@@ -345,7 +345,8 @@ class Generator {
     o.line(`/** True when \`v\` is a declared value of enum ${t.name}. */`);
     o.open(`export function is${n}(v: number): v is ${n} {`);
     o.open('switch (v) {');
-    for (const m of t.members) o.line(`case ${m.value}:`);
+    // Members may share a value (rpcgen allows it); each value is one case.
+    for (const value of new Set(t.members.map((m) => m.value))) o.line(`case ${value}:`);
     o.line('  return true;');
     o.line('default:');
     o.line('  return false;');

@@ -105,10 +105,10 @@ export interface ProgramDef {
   pos: SourcePos;
 }
 
-/** A constant. */
+/** A constant: a number, or a string (rpcgen's `const NAME = "text";`). */
 export interface ConstDef {
   name: string;
-  value: number;
+  value: number | string;
   pos: SourcePos;
 }
 

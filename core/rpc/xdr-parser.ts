@@ -11,7 +11,8 @@
 
 import { minBytesOf, resolveType, type ConstDef, type EnumDef, type Field, type ProcedureDef, type ProgramDef, type SourcePos, type StructDef, type TypeDef, type UnionArm, type UnionDef, type VersionDef, type XType, type XdrSpec } from './spec.js';
 import { XDR_UNBOUNDED } from './xdr.js';
-import { RPCGEN_OUTPUTS, XdrSourceError, preprocess, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
+import { LIBTIRPC_CONSTANTS, LIBTIRPC_PLACE, LIBTIRPC_TYPES } from './libtirpc-types.js';
+import { RPCGEN_OUTPUTS, XdrSourceError, evaluateInteger, preprocess, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
 
 /** A problem in a .x file, with its place. */
 export interface XdrParseError {
@@ -57,12 +58,18 @@ function parseNumberText(text: string): number {
 }
 
 const KEYWORDS = new Set([
-  'bool', 'case', 'const', 'default', 'double', 'quadruple', 'enum', 'float', 'hyper', 'int', 'opaque', 'string', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'program', 'version',
+  'bool', 'case', 'char', 'const', 'default', 'double', 'quadruple', 'enum', 'float', 'hyper', 'int', 'long', 'opaque', 'short', 'string', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'program', 'version',
 ]);
 
 function describeToken(t: Token): string {
   if (t.kind === 'eof') return 'end of file';
   return `"${t.text}"`;
+}
+
+/** The text of a C string literal token, its escapes decoded. */
+function stringLiteral(t: Token): string {
+  const esc: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', a: '\x07', b: '\b', f: '\f', v: '\v' };
+  return t.text.slice(1, -1).replace(/\\(.)/g, (_m, c: string) => esc[c] ?? c);
 }
 
 /** "line 3" in the same file, "other.x:3" in another. */
@@ -78,6 +85,14 @@ function checkToken(t: Token): void {
 interface PendingRef {
   name: string;
   pos: SourcePos;
+  /** The reference in the type tree; a libtirpc scalar (u_int, ...) is put in its place at the end. */
+  ref: XType;
+}
+
+/** `const NAME = OTHER;` where OTHER is not known yet (rpcgen writes `#define NAME OTHER`). */
+interface PendingAlias {
+  def: ConstDef;
+  target: Token;
 }
 
 class Parser {
@@ -89,10 +104,15 @@ class Parser {
   private readonly programs: ProgramDef[] = [];
   private readonly refs: PendingRef[] = [];
   private readonly names = new Map<string, SourcePos>();
+  private readonly stringConsts = new Set<string>();
+  private readonly aliases = new Map<string, PendingAlias>();
+  private readonly procNumbers = new Map<string, number>();
+  private readonly cDefineStack = new Set<string>();
 
   constructor(
     private readonly toks: Token[],
     private readonly fileName: string,
+    private readonly cDefines: ReadonlyMap<string, PpToken[]> = new Map(),
   ) {
     // RFC 4506 (4.4): bool is enum { FALSE = 0, TRUE = 1 }, so these names are always defined.
     this.consts.set('TRUE', 1);
@@ -170,11 +190,55 @@ class Parser {
     }
     if (t.kind === 'ident' && !KEYWORDS.has(t.text)) {
       this.next();
-      const v = this.consts.get(t.text);
+      const v = this.constant(t);
       if (v === undefined) throw new Fail(this.at(t), `unknown constant "${t.text}" (constants and enum values must be declared before they are used)`);
       return { value: v, label: t.text, tok: t };
     }
     return this.expected(what);
+  }
+
+  /**
+   * The value of a name: a const or enum member, an alias resolved now, or a number a `%#define`
+   * line gives to C (rpcgen leaves such names to the C compiler, which sees the header's defines).
+   */
+  private constant(t: Token): number | undefined {
+    const v = this.consts.get(t.text);
+    if (v !== undefined) return v;
+    if (this.stringConsts.has(t.text)) throw new Fail(this.at(t), `"${t.text}" is a string constant, not a number`);
+    const alias = this.aliases.get(t.text);
+    if (alias !== undefined) return this.resolveAlias(alias);
+    const body = this.cDefines.get(t.text);
+    if (body === undefined || this.cDefineStack.has(t.text)) {
+      const lib = LIBTIRPC_CONSTANTS[t.text];
+      return lib !== undefined && Object.hasOwn(LIBTIRPC_CONSTANTS, t.text) ? lib : undefined;
+    }
+    this.cDefineStack.add(t.text);
+    try {
+      const r = evaluateInteger(body, t, (id) => {
+        const x = this.constant({ ...id, file: t.file, line: t.line, column: t.column });
+        return x === undefined ? null : BigInt(x);
+      });
+      return r === null || r < -0x80000000n || r > 0xffffffffn ? undefined : Number(r);
+    } finally {
+      this.cDefineStack.delete(t.text);
+    }
+  }
+
+  /** constant(), with a string constant as undefined instead of an error. */
+  private constantOrNull(t: Token): number | undefined {
+    return this.stringConsts.has(t.text) ? undefined : this.constant(t);
+  }
+
+  private resolveAlias(a: PendingAlias): number | undefined {
+    this.aliases.delete(a.def.name);
+    const v = this.constant(a.target);
+    if (v === undefined) {
+      this.aliases.set(a.def.name, a);
+      return undefined;
+    }
+    a.def.value = v;
+    this.consts.set(a.def.name, v);
+    return v;
   }
 
   private unsigned32(what: string): { value: number; label: string } {
@@ -202,8 +266,27 @@ class Parser {
         this.next();
         const name = this.identifier('a constant name');
         this.punct('=');
-        const v = this.value('a constant value');
-        if (v.tok.kind !== 'number') throw new Fail(this.at(v.tok), `expected a number for const ${name.text} (RFC 4506 (6.3): const identifier "=" constant)`);
+        const vt = this.peek();
+        if (vt.kind === 'string') {
+          // rpcgen: const NAME = "text"; becomes #define NAME "text".
+          this.next();
+          this.punct(';', ` after const ${name.text}`);
+          this.declareName(name);
+          this.stringConsts.add(name.text);
+          this.constDefs.push({ name: name.text, value: stringLiteral(vt), pos: this.at(name) });
+          return;
+        }
+        if (vt.kind === 'ident' && !KEYWORDS.has(vt.text) && this.constantOrNull(vt) === undefined) {
+          // An alias of a name declared further on (a procedure, say): resolved when it is known.
+          this.next();
+          this.punct(';', ` after const ${name.text}`);
+          this.declareName(name);
+          const def: ConstDef = { name: name.text, value: 0, pos: this.at(name) };
+          this.constDefs.push(def);
+          this.aliases.set(name.text, { def, target: vt });
+          return;
+        }
+        const v = this.value('a constant value (a number, a name or a "string")');
         const value = this.int32(v, 'constant');
         this.punct(';', ` after const ${name.text}`);
         this.declareName(name);
@@ -213,6 +296,15 @@ class Parser {
       }
       case 'typedef': {
         this.next();
+        const k = this.peek();
+        const a = this.peek(1);
+        const b = this.peek(2);
+        if (k.kind === 'ident' && ['struct', 'union', 'enum'].includes(k.text) && a.kind === 'ident' && b.kind === 'ident' && a.text === b.text && this.isPunct(';', 3)) {
+          // typedef struct name name; is the C habit of naming a struct twice: nothing new in XDR.
+          this.i += 4;
+          this.reference(a);
+          return;
+        }
         const d = this.declaration('typedef', true);
         if (d === null) throw new Fail(this.at(t), 'typedef void is not allowed');
         this.punct(';', ` after typedef ${d.name}`);
@@ -259,10 +351,18 @@ class Parser {
     const members: { name: string; value: number }[] = [];
     for (;;) {
       const m = this.identifier('an enum member name');
-      this.punct('=', ` after the enum member ${m.text} (RFC 4506 (6.3): every member has a value)`);
-      const v = this.value('an enum value');
-      const value = this.int32(v, 'enum value');
-      if (value > 0x7fffffff) throw new Fail(this.at(v.tok), `enum value ${v.label} does not fit in a signed int`);
+      let value: number;
+      if (this.isPunct('=')) {
+        this.next();
+        const v = this.value('an enum value');
+        value = this.int32(v, 'enum value');
+        if (value > 0x7fffffff) throw new Fail(this.at(v.tok), `enum value ${v.label} does not fit in a signed int`);
+      } else {
+        // rpcgen copies the enum to C, where a member without a value is the previous one plus 1.
+        const prev = members[members.length - 1];
+        value = prev === undefined ? 0 : prev.value + 1;
+        if (value > 0x7fffffff) throw new Fail(this.at(m), `enum member ${m.text} would be ${value}, beyond a signed int`);
+      }
       this.declareName(m);
       this.consts.set(m.text, value);
       members.push({ name: m.text, value });
@@ -273,13 +373,8 @@ class Parser {
       }
       break;
     }
+    // Two members may have the same value (rpcgen and C allow it; nis_object.x has NIS_BOGUS_OBJ and BOGUS_OBJ).
     this.punct('}', ` or "," in the enum ${name}`);
-    const seen = new Map<number, string>();
-    for (const m of members) {
-      const other = seen.get(m.value);
-      if (other !== undefined) throw new Fail(pos, `enum ${name}: ${m.name} and ${other} have the same value ${m.value}`);
-      seen.set(m.value, m.name);
-    }
     return { kind: 'enum', name, members, pos };
   }
 
@@ -406,24 +501,39 @@ class Parser {
     const simple = (x: XType) => ({ type: () => x });
     if (t.kind !== 'ident') this.expected('a type');
     switch (t.text) {
+      // rpcgen's C names (rpc_parse.c, get_type and unsigned_dec): char, short and long, signed or
+      // not, are xdr_char, xdr_short, xdr_long, xdr_u_char, ...: 4-byte XDR integers on the wire.
       case 'unsigned': {
         this.next();
-        if (this.isWord('int') || this.isWord('long')) {
+        if (this.isWord('char')) {
           this.next();
+          return simple({ kind: 'uint' });
+        }
+        if (this.isWord('short') || this.isWord('long')) {
+          this.next();
+          this.optionalInt();
           return simple({ kind: 'uint' });
         }
         if (this.isWord('hyper')) {
           this.next();
+          this.optionalInt();
           return simple({ kind: 'uhyper' });
         }
+        if (this.isWord('int')) this.next();
         return simple({ kind: 'uint' }); // "unsigned" alone, as rpcgen accepts
       }
       case 'int':
-      case 'long': // rpcgen's name for a 32-bit int
+      case 'char':
         this.next();
+        return simple({ kind: 'int' });
+      case 'long': // rpcgen's name for a 32-bit int
+      case 'short':
+        this.next();
+        this.optionalInt();
         return simple({ kind: 'int' });
       case 'hyper':
         this.next();
+        this.optionalInt();
         return simple({ kind: 'hyper' });
       case 'float':
         this.next();
@@ -435,7 +545,10 @@ class Parser {
         this.next();
         return simple({ kind: 'bool' });
       case 'quadruple':
-        throw new Fail(this.at(t), 'quadruple (128-bit floating point, RFC 4506 (4.8)) is not supported: neither JavaScript nor rpcgen has such a type');
+        // RFC 4506 (4.8): 16 bytes. rpcgen writes xdr_quadruple (which libtirpc lacks); JavaScript
+        // has no 128-bit float, so the value is its 16 bytes, big-endian, as they travel.
+        this.next();
+        return simple({ kind: 'fixedOpaque', length: 16 });
       case 'enum':
       case 'struct':
       case 'union': {
@@ -443,8 +556,7 @@ class Parser {
         if (this.peek().kind === 'ident' && !KEYWORDS.has(this.peek().text) && !this.isWord('switch')) {
           // "struct name" used as a type, the C way.
           const ref = this.next();
-          this.refs.push({ name: ref.text, pos: this.at(ref) });
-          return simple({ kind: 'ref', name: ref.text });
+          return simple(this.reference(ref));
         }
         // An anonymous type: named after the declaration it belongs to, which follows its body.
         const kw = t.text;
@@ -458,10 +570,21 @@ class Parser {
       default: {
         if (KEYWORDS.has(t.text)) this.expected('a type');
         this.next();
-        this.refs.push({ name: t.text, pos: this.at(t) });
-        return simple({ kind: 'ref', name: t.text });
+        return simple(this.reference(t));
       }
     }
+  }
+
+  /** A reference to a named type, checked (and, for libtirpc's names, resolved) after parsing. */
+  private reference(t: Token): XType {
+    const ref: XType = { kind: 'ref', name: t.text };
+    this.refs.push({ name: t.text, pos: this.at(t), ref });
+    return ref;
+  }
+
+  /** rpcgen reads "short int", "long int", "unsigned hyper int" as "short", "long", ... */
+  private optionalInt(): void {
+    if (this.isWord('int')) this.next();
   }
 
   /** Looks past an inline body ({ ... } or switch (...) { ... }) for the declared name after it. */
@@ -527,7 +650,6 @@ class Parser {
     const rt = this.peek();
     const result = this.procType(rt, 'a procedure result type');
     const name = this.identifier('a procedure name');
-    this.declareName(name);
     this.punct('(', ` after the procedure name ${name.text}`);
     const args: XType[] = [];
     const first = this.peek();
@@ -544,6 +666,15 @@ class Parser {
     this.punct('=', ` and the number of the procedure ${name.text}`);
     const n = this.unsigned32('procedure number');
     this.punct(';', ` after the procedure ${name.text}`);
+    // Versions often repeat a procedure (rpcb_prot.x's RPCBPROC_SET in versions 3 and 4): rpcgen
+    // then writes the same #define twice, which C allows when the number is the same.
+    const prevNumber = this.procNumbers.get(name.text);
+    if (prevNumber === undefined) {
+      this.declareName(name);
+      this.procNumbers.set(name.text, n.value);
+    } else if (prevNumber !== n.value) {
+      throw new Fail(this.at(name), `procedure ${name.text} is numbered ${n.value} here and ${prevNumber} in another version (line ${this.names.get(name.text)!.line})`);
+    }
     this.consts.set(name.text, n.value);
     return { name: name.text, number: n.value, args, result, pos: this.at(name) };
   }
@@ -553,27 +684,59 @@ class Parser {
       this.next();
       return { kind: 'void' };
     }
-    if (this.isWord('string') || this.isWord('opaque')) {
-      throw new Fail(this.at(t), `${t.text} needs a typedef to be a procedure ${what.includes('result') ? 'result' : 'argument'} (typedef string name<max>;)`);
+    const isResult = what.includes('result');
+    if (this.isWord('opaque')) {
+      // rpc_parse.c: "illegal result type", "opaque -- illegal argument type".
+      throw new Fail(this.at(t), `opaque cannot be a procedure ${isResult ? 'result' : 'argument'} (rpcgen refuses it too); declare a typedef: typedef opaque name<max>;`);
     }
-    if (t.kind !== 'ident') this.expected(what);
-    if (this.isWord('struct') || this.isWord('union') || this.isWord('enum')) {
+    let type: XType;
+    if (this.isWord('string')) {
+      // rpcgen: a bare string is string<> (xdr_wrapstring); an argument may give a bound.
       this.next();
-      const ref = this.identifier(`a ${t.text} name`);
-      this.refs.push({ name: ref.text, pos: this.at(ref) });
-      return { kind: 'ref', name: ref.text };
+      type = { kind: 'string', max: XDR_UNBOUNDED };
+      if (!isResult && this.isPunct('<')) {
+        this.next();
+        if (!this.isPunct('>')) type = { kind: 'string', max: this.unsigned32('the maximum length of the string').value };
+        this.punct('>');
+      }
+    } else {
+      if (t.kind !== 'ident') this.expected(what);
+      if (this.isWord('struct') || this.isWord('union') || this.isWord('enum')) {
+        this.next();
+        type = this.reference(this.identifier(`a ${t.text} name`));
+      } else {
+        type = this.typeSpecifier('proc', t).type('arg');
+      }
     }
-    return this.typeSpecifier('proc', t).type('arg');
+    // rpcgen's -N style allows a name after an argument's type; it changes nothing on the wire.
+    if (!isResult && type.kind !== 'void' && this.peek().kind === 'ident' && !KEYWORDS.has(this.peek().text)) this.next();
+    return type;
   }
 
   // ---------------------------------------------------------------- checks after parsing
 
   private check(): void {
+    for (const a of [...this.aliases.values()]) {
+      if (this.resolveAlias(a) === undefined) throw new Fail(this.at(a.target), `unknown constant "${a.target.text}" (const ${a.def.name} stands for it, and nothing declares it)`);
+    }
     for (const r of this.refs) {
-      if (!this.typeByName.has(r.name)) {
-        const isConst = this.consts.has(r.name);
-        throw new Fail(r.pos, isConst ? `"${r.name}" is a constant, not a type` : `unknown type "${r.name}"`);
+      if (this.typeByName.has(r.name)) continue;
+      const lib = LIBTIRPC_TYPES[r.name];
+      if (lib !== undefined && Object.hasOwn(LIBTIRPC_TYPES, r.name)) {
+        if (lib.kind === 'scalar') {
+          // Put the scalar in place of the reference: u_int is unsigned int, not a type of its own.
+          Object.assign(r.ref, lib.type);
+          delete (r.ref as { name?: string }).name;
+        } else {
+          const def = lib.def({ file: LIBTIRPC_PLACE, line: 0, column: 0 });
+          this.types.push(def);
+          this.typeByName.set(def.name, def);
+        }
+        continue;
       }
+      const isConst = this.consts.has(r.name) || this.stringConsts.has(r.name);
+      const where = r.pos.file ?? this.fileName;
+      throw new Fail(r.pos, isConst ? `"${r.name}" is a constant, not a type` : `unknown type "${r.name}" used in ${where.replace(/^.*\//, '')}: no file read for ${this.fileName.replace(/^.*\//, '')} declares it (its #include files included), and libtirpc has no XDR routine xdr_${r.name}`);
     }
     const spec: XdrSpec = { fileName: this.fileName, consts: this.constDefs, types: this.types, programs: this.programs, typeByName: this.typeByName };
     for (const { def, caseTokens } of this.pendingUnions) this.checkUnion(spec, def, caseTokens);
@@ -652,10 +815,12 @@ export type XdrParseOptions = PreprocessOptions;
  * Parses a .x file as one of rpcgen's outputs sees it (RPC_HDR by default: what is defined when
  * rpcgen writes the header). Never throws: errors come back with file, line and column.
  */
-export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR'): XdrParseResult {
+export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR', headerDefines?: ReadonlyMap<string, PpToken[]>): XdrParseResult {
   try {
-    const toks = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
-    return { ok: true, spec: new Parser(toks, fileName).parse() };
+    const pp = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
+    // C code of every output includes the header, so the header's %#define lines count for all.
+    const cDefines = headerDefines ?? pp.cDefines;
+    return { ok: true, spec: new Parser(pp.tokens, fileName, cDefines).parse() };
   } catch (e) {
     if (e instanceof Fail || e instanceof XdrSourceError) return { ok: false, error: { ...e.place, file: e.place.file || fileName, message: e.message } };
     throw e;
@@ -675,11 +840,17 @@ function definitionsOf(spec: XdrSpec): string {
  * them (the `%` lines that usually differ do not count). Never throws.
  */
 export function parseXdrFile(text: string, fileName: string, options: XdrParseOptions = {}): XdrParseResult {
-  const first = parseXdrSpec(text, fileName, options, RPCGEN_OUTPUTS[0]);
+  let header: ReadonlyMap<string, PpToken[]> | undefined;
+  try {
+    header = preprocess(text, fileName, { ...options, defines: { RPC_HDR: '1', ...options.defines } }).cDefines;
+  } catch (e) {
+    if (!(e instanceof XdrSourceError)) throw e;
+  }
+  const first = parseXdrSpec(text, fileName, options, RPCGEN_OUTPUTS[0], header);
   if (!first.ok) return first;
   const want = definitionsOf(first.spec);
   for (const output of RPCGEN_OUTPUTS.slice(1)) {
-    const r = parseXdrSpec(text, fileName, options, output);
+    const r = parseXdrSpec(text, fileName, options, output, header);
     if (!r.ok) return { ok: false, error: { ...r.error, message: `${r.error.message} (with ${output} defined, as rpcgen preprocesses for that output)` } };
     if (definitionsOf(r.spec) !== want) {
       const names = (s: XdrSpec) => new Set([...s.consts.map((c) => c.name), ...s.types.map((t) => t.name), ...s.programs.map((p) => p.name)]);

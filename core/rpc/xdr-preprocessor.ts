@@ -84,7 +84,14 @@ interface TextLine {
   toks: PpToken[];
 }
 
-type Line = Directive | TextLine;
+/** A `%#define NAME value` pass-through line: C sees the macro, and so may the .x file's constants. */
+interface CDefine {
+  kind: 'cdefine';
+  name: string;
+  toks: PpToken[];
+}
+
+type Line = Directive | TextLine | CDefine;
 
 /** Splits one file into directive lines and lines of tokens; comments become whitespace. */
 function lexFile(text: string, file: string): Line[] {
@@ -179,7 +186,19 @@ function lexFile(text: string, file: string): Line[] {
     while (j < n && (text[j] === ' ' || text[j] === '\t' || text[j] === '\f' || text[j] === '\v' || text[j] === '\r')) j++;
     if (text[i] === '%') {
       // rpcgen pass-through: the whole line is C for its output.
+      const startLine = line;
+      const start = i;
       while (i < n && text[i] !== '\n') step();
+      const m = /^%\s*#\s*define\s+([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_(])(.*)$/.exec(text.slice(start, i).replace(/\r$/, ''));
+      if (m !== null) {
+        try {
+          const body = lexFile(m[2]!, file)[0];
+          const toks = body?.kind === 'text' ? body.toks.map((t) => ({ ...t, line: startLine, column: t.column + (m[0].length - m[2]!.length) })) : [];
+          out.push({ kind: 'cdefine', name: m[1]!, toks });
+        } catch (e) {
+          if (!(e instanceof XdrSourceError)) throw e; // a comment that goes on: not a value
+        }
+      }
       if (i < n) step();
       continue;
     }
@@ -250,6 +269,7 @@ class CondExpr {
   constructor(
     private readonly toks: PpToken[],
     private readonly at: SourcePlace,
+    private readonly resolve: ((t: PpToken) => bigint | null) | null = null,
   ) {}
 
   private peek(k = 0): PpToken | undefined {
@@ -375,9 +395,27 @@ class CondExpr {
       return v;
     }
     if (t.kind === 'char') return BigInt(charValue(t.text));
-    // An identifier that is not a macro is 0 in #if, as in C (C11 6.10.1 (4)).
-    if (t.kind === 'ident') return 0n;
+    if (t.kind === 'ident') {
+      // An identifier that is not a macro is 0 in #if, as in C (C11 6.10.1 (4)).
+      if (this.resolve === null) return 0n;
+      const v = this.resolve(t);
+      if (v === null) throw new XdrSourceError(t, `unknown name "${t.text}"`);
+      return v;
+    }
     throw new XdrSourceError(t, `unexpected "${t.text}" in the #if expression`);
+  }
+}
+
+/**
+ * Evaluates tokens as a C integer constant expression, names resolved by `resolve`; null when they
+ * are not one (a name unknown, a string, division by zero).
+ */
+export function evaluateInteger(toks: PpToken[], at: SourcePlace, resolve: (t: PpToken) => bigint | null): bigint | null {
+  try {
+    return new CondExpr(toks, at, resolve).evaluate();
+  } catch (e) {
+    if (e instanceof XdrSourceError) return null;
+    throw e;
   }
 }
 
@@ -401,6 +439,8 @@ function charValue(text: string): number {
 
 class Preprocessor {
   private readonly macros = new Map<string, Macro>();
+  /** The `%#define` lines read, by name: what C sees beside the .x file's constants. */
+  readonly cDefines = new Map<string, PpToken[]>();
   private readonly out: PpToken[] = [];
   private bytesRead = 0;
 
@@ -412,6 +452,7 @@ class Preprocessor {
   }
 
   run(text: string, file: string): PpToken[] {
+    this.cDefines.clear();
     this.file(text, file, 0);
     const lines = text.split('\n');
     this.out.push({ kind: 'eof', text: 'end of file', file, line: lines.length, column: lines[lines.length - 1]!.length + 1 });
@@ -427,6 +468,10 @@ class Preprocessor {
     for (const l of lines) {
       if (l.kind === 'text') {
         if (active()) this.emit(l.toks);
+        continue;
+      }
+      if (l.kind === 'cdefine') {
+        if (active()) this.cDefines.set(l.name, l.toks);
         continue;
       }
       const d = l;
@@ -609,10 +654,19 @@ class Preprocessor {
   }
 }
 
+/** What the preprocessor gives the parser. */
+export interface Preprocessed {
+  tokens: PpToken[];
+  /** `%#define NAME value` lines in the groups read, last one of a name winning. */
+  cDefines: Map<string, PpToken[]>;
+}
+
 /**
  * Preprocesses a .x file into the parser's tokens. Throws XdrSourceError (with file, line, column)
  * on a bad directive, an include that cannot be found, or input beyond PP_LIMITS.
  */
-export function preprocess(text: string, file: string, opts: PreprocessOptions = {}): PpToken[] {
-  return new Preprocessor(opts).run(text, file);
+export function preprocess(text: string, file: string, opts: PreprocessOptions = {}): Preprocessed {
+  const p = new Preprocessor(opts);
+  const tokens = p.run(text, file);
+  return { tokens, cDefines: p.cDefines };
 }
