@@ -164,6 +164,23 @@ describe('#include', () => {
     expect(err('#include "common.x"\nstruct s { name_t n; int n; };\n', opts)).toBe('main.x:2:26: struct s: member n is declared twice');
   });
 
+  it('a type left to C finds its .x behind a %#include header, as nis_callback.x finds nis_object', () => {
+    const opts: XdrParseOptions = {
+      ...files({
+        'sys/lib/objects.x': '#ifdef RPC_HDR\n%#include <lib/other.h>\n#endif\nstruct obj { name_t name; opaque data<>; };\ntypedef string name_t<8>;\nstruct unused { int x; };\n#if RPC_HDR\nthis is C, not XDR\n#endif\n',
+        'sys/lib/other.x': 'garbage',
+      }),
+      systemDirs: ['sys'],
+    };
+    const text = '#ifdef RPC_HDR\n%#include <lib/objects.h>\n%#include <stdio.h>\n#endif\nstruct cb { obj *o; };\n';
+    const s = ok(text, opts);
+    // The type and what it needs, read as rpcgen -c reads the companion (RPC_XDR: its header part skipped).
+    expect(s.types.map((t) => `${t.name} ${t.pos.file}:${t.pos.line}`)).toEqual(['cb main.x:5', 'obj sys/lib/objects.x:4', 'name_t sys/lib/objects.x:5']);
+    expect(err('#ifdef RPC_HDR\n%#include <lib/objects.h>\n#endif\nstruct cb { thing t; };\n', opts)).toBe(
+      'main.x:4:13: unknown type "thing" used in main.x: no file read for main.x declares it (its #include files included, nor sys/lib/objects.x (the .x of its %#include headers)), and libtirpc has no XDR routine xdr_thing',
+    );
+  });
+
   it('a file that includes itself stops at the depth cap; without a reader, #include says so', () => {
     expect(err('#include "main.x"\n', files({ 'main.x': '#include "main.x"\n' }))).toBe(`main.x:1:1: #include nested more than ${PP_LIMITS.includeDepth} levels (does main.x include itself?)`);
     expect(err('#include "x.x"\n')).toBe('main.x:1:1: cannot include x.x: no file reader was given');

@@ -12,7 +12,7 @@
 import { minBytesOf, resolveType, type ConstDef, type EnumDef, type Field, type ProcedureDef, type ProgramDef, type SourcePos, type StructDef, type TypeDef, type UnionArm, type UnionDef, type VersionDef, type XType, type XdrSpec } from './spec.js';
 import { XDR_UNBOUNDED } from './xdr.js';
 import { LIBTIRPC_CONSTANTS, LIBTIRPC_PLACE, LIBTIRPC_TYPES } from './libtirpc-types.js';
-import { RPCGEN_OUTPUTS, XdrSourceError, evaluateInteger, preprocess, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
+import { RPCGEN_OUTPUTS, XdrSourceError, evaluateInteger, findInclude, preprocess, searchDirs, type PassThroughInclude, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
 
 /** A problem in a .x file, with its place. */
 export interface XdrParseError {
@@ -82,6 +82,84 @@ function checkToken(t: Token): void {
   if (t.kind === 'other') throw new Fail(t, t.text.length === 1 ? `unexpected character ${JSON.stringify(t.text)}` : `unexpected ${JSON.stringify(t.text)} (a quote that is not closed on its line)`);
 }
 
+/**
+ * Types from the .x files behind a file's `%#include <name.h>` lines. rpcgen writes name.h from
+ * name.x, and leaves a type it does not know to the C compiler, which finds it in that header
+ * (nis_callback.x uses nis_object, declared in nis_object.x, through %#include <rpcsvc/nis.h>).
+ */
+interface Companions {
+  /** The type and every type it needs, or null when no companion declares it. */
+  find(name: string): TypeDef[] | null;
+  /** The companion files read, for error messages. */
+  read(): string[];
+}
+
+const NO_COMPANIONS: Companions = { find: () => null, read: () => [] };
+
+/** Most levels of companions of companions. */
+const COMPANION_DEPTH = 4;
+
+/** Every named type `name` needs in `spec`, itself included, in declaration order. */
+function typeClosure(spec: XdrSpec, name: string): TypeDef[] {
+  const seen = new Set<string>();
+  const visit = (n: string): void => {
+    if (seen.has(n)) return;
+    const def = spec.typeByName.get(n);
+    if (def === undefined) return;
+    seen.add(n);
+    const walk = (t: XType): void => {
+      if (t.kind === 'ref') visit(t.name);
+      else if (t.kind === 'fixedArray' || t.kind === 'varArray' || t.kind === 'optional') walk(t.element);
+    };
+    if (def.kind === 'typedef') walk(def.type);
+    else if (def.kind === 'struct') def.fields.forEach((f) => walk(f.type));
+    else if (def.kind === 'union') {
+      walk(def.discriminant.type);
+      def.arms.forEach((a) => a.field !== null && walk(a.field.type));
+      if (def.defaultArm) walk(def.defaultArm.type);
+    }
+  };
+  visit(name);
+  return spec.types.filter((t) => seen.has(t.name));
+}
+
+function companionsOf(includes: readonly PassThroughInclude[], options: XdrParseOptions, depth: number): Companions {
+  let specs: XdrSpec[] | null = null;
+  const paths: string[] = [];
+  const load = (): XdrSpec[] => {
+    if (specs !== null) return specs;
+    specs = [];
+    const read = options.readFile;
+    if (read === undefined || depth >= COMPANION_DEPTH) return specs;
+    for (const inc of includes) {
+      if (!inc.name.endsWith('.h')) continue;
+      const found = findInclude(read, searchDirs(options, inc.place.file, inc.quoted), `${inc.name.slice(0, -2)}.x`);
+      if (found === null || paths.includes(found.path)) continue;
+      paths.push(found.path);
+      // The view rpcgen -c has: the companion's XDR routines are what the C program links.
+      const r = parseXdrSpecAt(found.text, found.path, options, 'RPC_XDR', undefined, depth + 1);
+      if (r.ok) specs.push(r.spec);
+    }
+    return specs;
+  };
+  return {
+    find: (name) => {
+      for (const spec of load()) if (spec.typeByName.has(name)) return typeClosure(spec, name);
+      return null;
+    },
+    read: () => {
+      load();
+      return paths;
+    },
+  };
+}
+
+/** What the header output (RPC_HDR) passes to C: every output's C includes it. */
+interface HeaderView {
+  cDefines: ReadonlyMap<string, PpToken[]>;
+  cIncludes: readonly PassThroughInclude[];
+}
+
 interface PendingRef {
   name: string;
   pos: SourcePos;
@@ -113,6 +191,7 @@ class Parser {
     private readonly toks: Token[],
     private readonly fileName: string,
     private readonly cDefines: ReadonlyMap<string, PpToken[]> = new Map(),
+    private readonly companions: Companions = NO_COMPANIONS,
   ) {
     // RFC 4506 (4.4): bool is enum { FALSE = 0, TRUE = 1 }, so these names are always defined.
     this.consts.set('TRUE', 1);
@@ -721,6 +800,15 @@ class Parser {
     }
     for (const r of this.refs) {
       if (this.typeByName.has(r.name)) continue;
+      const imported = this.companions.find(r.name);
+      if (imported !== null) {
+        for (const def of imported) {
+          if (this.typeByName.has(def.name)) continue;
+          this.types.push(def);
+          this.typeByName.set(def.name, def);
+        }
+        continue;
+      }
       const lib = LIBTIRPC_TYPES[r.name];
       if (lib !== undefined && Object.hasOwn(LIBTIRPC_TYPES, r.name)) {
         if (lib.kind === 'scalar') {
@@ -736,7 +824,9 @@ class Parser {
       }
       const isConst = this.consts.has(r.name) || this.stringConsts.has(r.name);
       const where = r.pos.file ?? this.fileName;
-      throw new Fail(r.pos, isConst ? `"${r.name}" is a constant, not a type` : `unknown type "${r.name}" used in ${where.replace(/^.*\//, '')}: no file read for ${this.fileName.replace(/^.*\//, '')} declares it (its #include files included), and libtirpc has no XDR routine xdr_${r.name}`);
+      const read = this.companions.read();
+      const companions = read.length === 0 ? '' : `, nor ${read.join(', ')} (the .x of its %#include headers)`;
+      throw new Fail(r.pos, isConst ? `"${r.name}" is a constant, not a type` : `unknown type "${r.name}" used in ${where.replace(/^.*\//, '')}: no file read for ${this.fileName.replace(/^.*\//, '')} declares it (its #include files included${companions}), and libtirpc has no XDR routine xdr_${r.name}`);
     }
     const spec: XdrSpec = { fileName: this.fileName, consts: this.constDefs, types: this.types, programs: this.programs, typeByName: this.typeByName };
     for (const { def, caseTokens } of this.pendingUnions) this.checkUnion(spec, def, caseTokens);
@@ -815,12 +905,16 @@ export type XdrParseOptions = PreprocessOptions;
  * Parses a .x file as one of rpcgen's outputs sees it (RPC_HDR by default: what is defined when
  * rpcgen writes the header). Never throws: errors come back with file, line and column.
  */
-export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR', headerDefines?: ReadonlyMap<string, PpToken[]>): XdrParseResult {
+export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR'): XdrParseResult {
+  return parseXdrSpecAt(text, fileName, options, output, undefined, 0);
+}
+
+function parseXdrSpecAt(text: string, fileName: string, options: XdrParseOptions, output: RpcgenOutput, header: HeaderView | undefined, depth: number): XdrParseResult {
   try {
     const pp = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
-    // C code of every output includes the header, so the header's %#define lines count for all.
-    const cDefines = headerDefines ?? pp.cDefines;
-    return { ok: true, spec: new Parser(pp.tokens, fileName, cDefines).parse() };
+    // C code of every output includes the header, so the header's %#define and %#include lines count for all.
+    const h = header ?? pp;
+    return { ok: true, spec: new Parser(pp.tokens, fileName, h.cDefines, companionsOf(h.cIncludes, options, depth)).parse() };
   } catch (e) {
     if (e instanceof Fail || e instanceof XdrSourceError) return { ok: false, error: { ...e.place, file: e.place.file || fileName, message: e.message } };
     throw e;
@@ -840,17 +934,17 @@ function definitionsOf(spec: XdrSpec): string {
  * them (the `%` lines that usually differ do not count). Never throws.
  */
 export function parseXdrFile(text: string, fileName: string, options: XdrParseOptions = {}): XdrParseResult {
-  let header: ReadonlyMap<string, PpToken[]> | undefined;
+  let header: HeaderView | undefined;
   try {
-    header = preprocess(text, fileName, { ...options, defines: { RPC_HDR: '1', ...options.defines } }).cDefines;
+    header = preprocess(text, fileName, { ...options, defines: { RPC_HDR: '1', ...options.defines } });
   } catch (e) {
     if (!(e instanceof XdrSourceError)) throw e;
   }
-  const first = parseXdrSpec(text, fileName, options, RPCGEN_OUTPUTS[0], header);
+  const first = parseXdrSpecAt(text, fileName, options, RPCGEN_OUTPUTS[0], header, 0);
   if (!first.ok) return first;
   const want = definitionsOf(first.spec);
   for (const output of RPCGEN_OUTPUTS.slice(1)) {
-    const r = parseXdrSpec(text, fileName, options, output, header);
+    const r = parseXdrSpecAt(text, fileName, options, output, header, 0);
     if (!r.ok) return { ok: false, error: { ...r.error, message: `${r.error.message} (with ${output} defined, as rpcgen preprocesses for that output)` } };
     if (definitionsOf(r.spec) !== want) {
       const names = (s: XdrSpec) => new Set([...s.consts.map((c) => c.name), ...s.types.map((t) => t.name), ...s.programs.map((p) => p.name)]);

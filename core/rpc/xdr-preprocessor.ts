@@ -91,7 +91,20 @@ interface CDefine {
   toks: PpToken[];
 }
 
-type Line = Directive | TextLine | CDefine;
+/** A `%#include <name.h>` pass-through line: the C header the output includes. */
+interface CInclude {
+  kind: 'cinclude';
+  include: PassThroughInclude;
+}
+
+/** A header a `%#include` line names, with the place of the line. */
+export interface PassThroughInclude {
+  name: string;
+  quoted: boolean;
+  place: SourcePlace;
+}
+
+type Line = Directive | TextLine | CDefine | CInclude;
 
 /** Splits one file into directive lines and lines of tokens; comments become whitespace. */
 function lexFile(text: string, file: string): Line[] {
@@ -189,6 +202,8 @@ function lexFile(text: string, file: string): Line[] {
       const startLine = line;
       const start = i;
       while (i < n && text[i] !== '\n') step();
+      const inc = /^%\s*#\s*include\s*(?:"([^"]+)"|<([^>]+)>)/.exec(text.slice(start, i));
+      if (inc !== null) out.push({ kind: 'cinclude', include: { name: inc[1] ?? inc[2]!, quoted: inc[1] !== undefined, place: { file, line: startLine, column: 1 } } });
       const m = /^%\s*#\s*define\s+([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_(])(.*)$/.exec(text.slice(start, i).replace(/\r$/, ''));
       if (m !== null) {
         try {
@@ -244,6 +259,21 @@ function dirName(path: string): string {
 function joinPath(dir: string, name: string): string {
   if (name.startsWith('/') || dir === '') return name;
   return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
+}
+
+/** The folders an include is searched in, in order: the includer's folder for "...", -I, the system's. */
+export function searchDirs(opts: PreprocessOptions, includer: string, quoted: boolean): string[] {
+  return [...(quoted ? [dirName(includer)] : []), ...(opts.includeDirs ?? []), ...(opts.systemDirs ?? [])];
+}
+
+/** The first file of that name in the folders, read. */
+export function findInclude(read: (path: string) => string | null, dirs: readonly string[], name: string): { path: string; text: string } | null {
+  const candidates = name.startsWith('/') ? [name] : dirs.map((dir) => joinPath(dir, name));
+  for (const path of candidates) {
+    const text = read(path);
+    if (text !== null) return { path, text };
+  }
+  return null;
 }
 
 interface Cond {
@@ -441,6 +471,8 @@ class Preprocessor {
   private readonly macros = new Map<string, Macro>();
   /** The `%#define` lines read, by name: what C sees beside the .x file's constants. */
   readonly cDefines = new Map<string, PpToken[]>();
+  /** The `%#include` lines read, in order. */
+  readonly cIncludes: PassThroughInclude[] = [];
   private readonly out: PpToken[] = [];
   private bytesRead = 0;
 
@@ -452,7 +484,6 @@ class Preprocessor {
   }
 
   run(text: string, file: string): PpToken[] {
-    this.cDefines.clear();
     this.file(text, file, 0);
     const lines = text.split('\n');
     this.out.push({ kind: 'eof', text: 'end of file', file, line: lines.length, column: lines[lines.length - 1]!.length + 1 });
@@ -472,6 +503,10 @@ class Preprocessor {
       }
       if (l.kind === 'cdefine') {
         if (active()) this.cDefines.set(l.name, l.toks);
+        continue;
+      }
+      if (l.kind === 'cinclude') {
+        if (active()) this.cIncludes.push(l.include);
         continue;
       }
       const d = l;
@@ -565,14 +600,11 @@ class Preprocessor {
     if (depth + 1 > PP_LIMITS.includeDepth) throw new XdrSourceError(d.hashAt, `#include nested more than ${PP_LIMITS.includeDepth} levels (does ${name} include itself?)`);
     const read = this.opts.readFile;
     if (read === undefined) throw new XdrSourceError(d.hashAt, `cannot include ${name}: no file reader was given`);
-    const dirs = [...(quoted ? [dirName(file)] : []), ...(this.opts.includeDirs ?? []), ...(this.opts.systemDirs ?? [])];
-    const candidates = name.startsWith('/') ? [name] : dirs.map((dir) => joinPath(dir, name));
-    for (const path of candidates) {
-      const text = read(path);
-      if (text !== null) {
-        this.file(text, path, depth + 1);
-        return;
-      }
+    const dirs = searchDirs(this.opts, file, quoted);
+    const found = findInclude(read, dirs, name);
+    if (found !== null) {
+      this.file(found.text, found.path, depth + 1);
+      return;
     }
     const searched = name.startsWith('/') ? '' : ` (searched ${dirs.map((x) => (x === '' ? '.' : x)).join(', ') || 'nothing'})`;
     throw new XdrSourceError(d.hashAt, `cannot find the included file ${quoted ? `"${name}"` : `<${name}>`}${searched}`);
@@ -659,6 +691,8 @@ export interface Preprocessed {
   tokens: PpToken[];
   /** `%#define NAME value` lines in the groups read, last one of a name winning. */
   cDefines: Map<string, PpToken[]>;
+  /** `%#include` lines in the groups read. */
+  cIncludes: PassThroughInclude[];
 }
 
 /**
@@ -668,5 +702,5 @@ export interface Preprocessed {
 export function preprocess(text: string, file: string, opts: PreprocessOptions = {}): Preprocessed {
   const p = new Preprocessor(opts);
   const tokens = p.run(text, file);
-  return { tokens, cDefines: p.cDefines };
+  return { tokens, cDefines: p.cDefines, cIncludes: p.cIncludes };
 }
