@@ -40,3 +40,19 @@ export function buildTypesStubs(): string {
   run('gcc', [...cc, '-o', 'types_server', 'types_server.c', 'types_svc.c', 'types_xdr.c', '-ltirpc']);
   return dir;
 }
+
+/**
+ * Builds the C server of test/fixtures/rpc/shorthand.x (with the shorthand_common.x it includes)
+ * into a new temporary directory, rpcgen running where the .x files are, as a user would run it.
+ * Returns the directory; the server is `shorthand_server` and the XDR routines `shorthand_xdr.c`.
+ */
+export function buildShorthandServer(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rpc-c-shorthand-'));
+  for (const f of ['shorthand.x', 'shorthand_common.x', 'shorthand_server.c']) copyFileSync(join(root, 'test/fixtures/rpc', f), join(dir, f));
+  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  run('rpcgen', ['-h', 'shorthand.x', '-o', 'shorthand.h']);
+  run('rpcgen', ['-c', 'shorthand.x', '-o', 'shorthand_xdr.c']);
+  run('rpcgen', ['-m', 'shorthand.x', '-o', 'shorthand_svc.c']);
+  run('gcc', ['-I/usr/include/tirpc', '-I.', '-o', 'shorthand_server', 'shorthand_server.c', 'shorthand_svc.c', 'shorthand_xdr.c', '-ltirpc']);
+  return dir;
+}
