@@ -13,7 +13,9 @@ import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binderAnswers, registerServer, resolvePort, type Registration } from '../net/rpc/binder.js';
+import { binderAnswers, rpcbDump, rpcbGetAddr, rpcbGetTime, registerServer, resolvePort, type Registration } from '../net/rpc/binder.js';
+import { RpcbprogV3Client, RpcbprogV4Client } from '../core/rpc/rpcb_prot.js';
+import { fromRpcblist, parseUniversalAddress, universalAddress, type RpcbEntry } from '../core/rpc/rpcbind.js';
 import { RpcServer } from '../net/rpc/server-net.js';
 import { RpcClient } from '../net/rpc/client-net.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
@@ -133,6 +135,58 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     expect(TypesProgV1.program).toBe(0x20000103);
   });
 
+  /** Rows of `rpcinfo` (no -p): program, version, netid, address, owner (service names differ: ours knows the lab's). */
+  const rpcbRows = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => {
+        const c = l.trim().split(/\s+/);
+        return `${c[0]} ${c[1]} ${c[2]} ${c[3]} ${c[c.length - 1]}`;
+      })
+      .sort();
+  const entryRows = (es: RpcbEntry[]) => es.map((e) => `${e.program} ${e.version} ${e.netid} ${e.address} ${e.owner}`).sort();
+
+  it('the stubs packetlab rpcgen writes from rpcb_prot.x call rpcbind 3 and 4: DUMP, GETADDR and GETTIME agree with rpcinfo', async () => {
+    const theirs = await sh(rpcinfoPath!, ['127.0.0.1']);
+    expect(theirs.code).toBe(0);
+    const rows = rpcbRows(theirs.stdout);
+    expect(rows).toContain(`${CounterProgV1.program} 1 udp ${universalAddress('0.0.0.0', server.port('udp')!)} unknown`);
+    // The generated client classes themselves, over TCP (a DUMP reply is large), versions 3 and 4.
+    const tcp = await RpcClient.connect({ host: '127.0.0.1', port: 111, transport: 'tcp' });
+    try {
+      expect(entryRows(fromRpcblist(await new RpcbprogV4Client(tcp).rpcbprocDump()))).toEqual(rows);
+      expect(entryRows(fromRpcblist(await new RpcbprogV3Client(tcp).rpcbprocDump()))).toEqual(rows);
+    } finally {
+      await tcp.close();
+    }
+    expect(entryRows(await rpcbDump('127.0.0.1', 3))).toEqual(rows);
+    // GETADDR answers with the address as the caller reaches it, as rpcinfo -l shows it.
+    const list = await sh(rpcinfoPath!, ['-l', '127.0.0.1', String(CounterProgV1.program), '1']);
+    const lAddr = (family: string) => list.stdout.split('\n').find((l) => l.includes(family))!.trim().split(/\s+/)[3]!;
+    for (const version of [3, 4] as const) {
+      expect(await rpcbGetAddr('127.0.0.1', { program: CounterProgV1.program, version: 1, netid: 'udp' }, version)).toBe(lAddr('inet/udp'));
+      expect(await rpcbGetAddr('127.0.0.1', { program: CounterProgV1.program, version: 1, netid: 'tcp' }, version)).toBe(lAddr('inet/tcp'));
+      expect(parseUniversalAddress(lAddr('inet/tcp'))).toEqual({ host: '127.0.0.1', port: server.port('tcp') });
+      expect(await rpcbGetAddr('127.0.0.1', { program: 0x3fffff01, version: 1, netid: 'udp' }, version)).toBe('');
+      const before = Math.floor(Date.now() / 1000);
+      const t = await rpcbGetTime('127.0.0.1', version);
+      expect(t).toBeGreaterThanOrEqual(before - 1);
+      expect(t).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 1);
+    }
+  });
+
+  it('packetlab rpc call --x reads rpcb_prot.x and calls rpcbind 4', async () => {
+    const x = existsSync('/usr/include/tirpc/rpc/rpcb_prot.x') ? '/usr/include/tirpc/rpc/rpcb_prot.x' : join(root, 'core/rpc/rpcb_prot.x');
+    const args = JSON.stringify({ r_prog: CounterProgV1.program, r_vers: 1, r_netid: 'udp', r_addr: '', r_owner: '' });
+    const getaddr = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'RPCBPROG', 'RPCBVERS4', 'RPCBPROC_GETADDR', args, '--port', '111']);
+    expect(getaddr.stderr).toBe('');
+    expect(JSON.parse(getaddr.stdout)).toBe(universalAddress('127.0.0.1', server.port('udp')!));
+    const dump = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', '100000', '3', 'RPCBPROC_DUMP', '--port', '111', '--transport', 'tcp']);
+    expect(dump.stdout).toContain(`"r_prog": ${CounterProgV1.program}`);
+  });
+
   it("packetlab rpc serve-demo finds rpcbind by itself, leaves another server's mappings alone, and removes none of them on Ctrl-C", async () => {
     const child = spawn(process.execPath, [join(root, 'bin/packetlab.js'), 'rpc', 'serve-demo', '--json', '--stats-interval', '0', '--no-plt'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = createInterface({ input: child.stdout! });
@@ -154,5 +208,15 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     // Nor does it remove them when it leaves: rpcbind still sends callers to this file's server.
     const r = await sh(rpcinfoPath!, ['-p', '127.0.0.1']);
     expect(r.stdout).toMatch(new RegExp(`\\s${CounterProgV1.program}\\s+1\\s+udp\\s+${server.port('udp')}\\s`));
+  });
+});
+
+describe('universal addresses (RFC 1833 (2.2))', () => {
+  it('reads and writes inet and inet6 addresses, and refuses the rest', () => {
+    expect(parseUniversalAddress('127.0.0.1.0.111')).toEqual({ host: '127.0.0.1', port: 111 });
+    expect(parseUniversalAddress('::.162.211')).toEqual({ host: '::', port: 41683 });
+    expect(parseUniversalAddress('fe80::1.255.255')).toEqual({ host: 'fe80::1', port: 65535 });
+    expect(universalAddress('0.0.0.0', 41683)).toBe('0.0.0.0.162.211');
+    for (const bad of ['/run/rpcbind.sock', '127.0.0.1.256.1', '300.0.0.1.0.1', 'host.0.1', '', '1.2.3.4']) expect(parseUniversalAddress(bad)).toBeNull();
   });
 });

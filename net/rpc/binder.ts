@@ -13,6 +13,8 @@ import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PmapProgV2, type Mapping } from '.
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';
 import { LAB_BINDER_PORT, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
 import { RpcTransportError, type RetryPolicy } from '../../core/rpc/client.js';
+import { RpcbprogV3, RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
+import { fromRpcblist, type RpcbEntry } from '../../core/rpc/rpcbind.js';
 
 /** A running lab binder. */
 export interface LabBinder {
@@ -207,4 +209,31 @@ export async function dumpMappings(host: string, o: { labPort?: number; binderPo
     }
   }
   throw new Error(`no portmapper answers (${tried.join('; ')})`);
+}
+
+/** The rpcbind versions beside portmapper version 2 (RFC 1833 section 2), with their stubs. */
+export const RPCB_VERSIONS = { 3: RpcbprogV3, 4: RpcbprogV4 } as const;
+
+/** An rpcbind version: 3 or 4. */
+export type RpcbVersion = keyof typeof RPCB_VERSIONS;
+
+/**
+ * Every registration rpcbind holds (RPCBPROC_DUMP), with netids and universal addresses. Over TCP,
+ * for the reason dumpMappings gives.
+ */
+export async function rpcbDump(host: string, version: RpcbVersion = 4, port = PMAP_PORT): Promise<RpcbEntry[]> {
+  return fromRpcblist(await pmapCall(host, port, RPCB_VERSIONS[version].procedures.RPCBPROC_DUMP, undefined, BINDER_POLICY, 'tcp'));
+}
+
+/**
+ * The universal address of a program version on a netid (RPCBPROC_GETADDR), "" when rpcbind has
+ * none. rpcbind answers with the address as the caller reaches it (127.0.0.1.p.p from loopback).
+ */
+export async function rpcbGetAddr(host: string, q: { program: number; version: number; netid: string }, version: RpcbVersion = 4, port = PMAP_PORT): Promise<string> {
+  return pmapCall(host, port, RPCB_VERSIONS[version].procedures.RPCBPROC_GETADDR, { r_prog: q.program, r_vers: q.version, r_netid: q.netid, r_addr: '', r_owner: '' });
+}
+
+/** rpcbind's clock (RPCBPROC_GETTIME): seconds since 1970. */
+export async function rpcbGetTime(host: string, version: RpcbVersion = 4, port = PMAP_PORT): Promise<number> {
+  return pmapCall(host, port, RPCB_VERSIONS[version].procedures.RPCBPROC_GETTIME, undefined);
 }
