@@ -177,6 +177,24 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     }
   });
 
+  it('packetlab rpcinfo lists netids and universal addresses as rpcinfo does, and asks by netid', async () => {
+    const ours = await cliAsync(['rpcinfo']);
+    const theirs = await sh(rpcinfoPath!, []);
+    expect(ours.code).toBe(0);
+    expect(ours.stdout.split('\n')[0]).toBe(theirs.stdout.split('\n')[0]);
+    expect(rpcbRows(ours.stdout)).toEqual(rpcbRows(theirs.stdout));
+    // Lines rpcinfo names alike are alike to the byte.
+    const portmapper = (text: string) => text.split('\n').filter((l) => /\sportmapper\s/.test(l));
+    expect(portmapper(ours.stdout)).toEqual(portmapper(theirs.stdout));
+    const udp = await cliAsync(['rpcinfo', '-T', 'udp']);
+    expect(rpcbRows(udp.stdout)).toEqual(rpcbRows(theirs.stdout).filter((r) => r.split(' ')[2] === 'udp'));
+    const addr = await cliAsync(['rpcinfo', '127.0.0.1', String(CounterProgV1.program), '1', '-T', 'tcp', '--json']);
+    expect(JSON.parse(addr.stdout)).toEqual({ type: 'address', program: CounterProgV1.program, version: 1, netid: 'tcp', address: universalAddress('127.0.0.1', server.port('tcp')!), host: '127.0.0.1', port: server.port('tcp') });
+    const none = await cliAsync(['rpcinfo', '127.0.0.1', '1073741569', '1', '-T', 'udp']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe('packetlab: program 1073741569 version 1 is not registered on udp with rpcbind at 127.0.0.1:111\n');
+  });
+
   it('packetlab rpc call --x reads rpcb_prot.x and calls rpcbind 4', async () => {
     const x = existsSync('/usr/include/tirpc/rpc/rpcb_prot.x') ? '/usr/include/tirpc/rpc/rpcb_prot.x' : join(root, 'core/rpc/rpcb_prot.x');
     const args = JSON.stringify({ r_prog: CounterProgV1.program, r_vers: 1, r_netid: 'udp', r_addr: '', r_owner: '' });
