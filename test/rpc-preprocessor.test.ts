@@ -153,7 +153,7 @@ describe('#include', () => {
     expect(s.types.map((t) => t.name)).toEqual(['name_t', 'extra', 'base_t', 'top']);
     expect(s.typeByName.get('name_t')?.pos).toEqual({ file: 'proto/common.x', line: 4, column: 16 });
     expect(err('#include <common.x>\n', opts, 'proto/main.x')).toBe('proto/main.x:1:1: cannot find the included file <common.x> (searched inc, sys)');
-    expect(err('#include "none.x"\n', opts, 'proto/main.x')).toBe('proto/main.x:1:1: cannot find the included file "none.x" (searched proto/, inc, sys)');
+    expect(err('#include "none.x"\n', opts, 'proto/main.x')).toBe('proto/main.x:1:1: cannot find the included file "none.x" (searched proto, inc, sys)');
     expect(err('#include nothing\n', opts)).toBe('main.x:1:2: #include expects "FILE" or <FILE>');
   });
 

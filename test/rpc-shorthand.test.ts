@@ -6,7 +6,7 @@
 // libtirpc-dev the test skips and says which is missing.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,7 @@ import { readSpec } from '../cli/commands/rpc-options.js';
 import { RpcClient } from '../net/rpc/client-net.js';
 import type { RpcCaller } from '../core/rpc/program.js';
 import { buildShorthandServer, missingCTools } from './helpers/c-stubs.js';
+import { cliAsync } from './helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURE = join(root, 'test/fixtures/rpc/shorthand.x');
@@ -122,4 +123,27 @@ describe.skipIf(missing.length > 0)('rpcgen C names and shorthands: a C server f
       }
     });
   }
+
+  it('packetlab rpc call --x reads the .x and, through -I, the file it includes', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'rpc-call-include-'));
+    try {
+      mkdirSync(join(d, 'proto'));
+      mkdirSync(join(d, 'inc'));
+      copyFileSync(FIXTURE, join(d, 'proto', 'shorthand.x'));
+      copyFileSync(join(root, 'test/fixtures/rpc/shorthand_common.x'), join(d, 'inc', 'shorthand_common.x'));
+      const call = (...extra: string[]) => cliAsync(['rpc', 'call', '--x', join(d, 'proto', 'shorthand.x'), '127.0.0.1', 'SHORTHAND_PROG', 'SHORTHAND_V1', ...extra]);
+      const includeLine = readFileSync(FIXTURE, 'utf8').split('\n').findIndex((l) => l.startsWith('#include')) + 1;
+      const lost = await call('NEXT_CHAR', '127', '--port', String(ports.udp));
+      expect(lost.code).toBe(1);
+      expect(lost.stderr).toBe(`packetlab: ${join(d, 'proto', 'shorthand.x')}:${includeLine}:1: cannot find the included file "shorthand_common.x" (searched ${join(d, 'proto')}, /usr/local/include, /usr/include)\n`);
+      const next = await call('NEXT_CHAR', '127', '--port', String(ports.udp), '-I', join(d, 'inc'));
+      expect(next.stderr).toBe('');
+      expect(next.stdout.trim()).toBe('-128');
+      const json = JSON.stringify({ ...SAMPLE, tag: 'deadbeef' });
+      const described = await call('DESCRIBE', json, '--port', String(ports.tcp), '--transport', 'tcp', '--include', join(d, 'inc'));
+      expect(JSON.parse(described.stdout)).toMatch(/^c=-5 uc=250 s=-30000 us=65000 l=\S+ ul=4000000000 ui=4294967295 tag=deadbeef samples=-1,2,-32768 where=\(-7,8\) who=packetlab$/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
 });

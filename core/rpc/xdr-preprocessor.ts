@@ -606,7 +606,7 @@ class Preprocessor {
       this.file(found.text, found.path, depth + 1);
       return;
     }
-    const searched = name.startsWith('/') ? '' : ` (searched ${dirs.map((x) => (x === '' ? '.' : x)).join(', ') || 'nothing'})`;
+    const searched = name.startsWith('/') ? '' : ` (searched ${dirs.map((x) => (x === '' ? '.' : x.replace(/(.)\/$/, '$1'))).join(', ') || 'nothing'})`;
     throw new XdrSourceError(d.hashAt, `cannot find the included file ${quoted ? `"${name}"` : `<${name}>`}${searched}`);
   }
 
