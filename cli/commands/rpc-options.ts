@@ -1,13 +1,14 @@
 // Flags shared by the RPC commands: retry policy, duplicate request cache, credentials, the
 // binder's port, and reading a .x file into a spec with errors that name the place.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicy } from '../../core/rpc/client.js';
 import { DEFAULT_DRC_CONFIG, type DrcConfig } from '../../core/rpc/drc.js';
 import { AuthFlavor, type Credential } from '../../core/rpc/message.js';
 import { formatParseError, parseXdrFile } from '../../core/rpc/xdr-parser.js';
+import { PP_LIMITS } from '../../core/rpc/xdr-preprocessor.js';
 import { LAB_BINDER_PORT } from '../../core/rpc/portmap.js';
 import type { XdrSpec } from '../../core/rpc/spec.js';
 import { parseMs, parseNumber } from '../../core/units.js';
@@ -133,9 +134,15 @@ export function readPreprocessorOptions(o: Record<string, unknown>): SpecSourceO
   return { includeDirs: (o.include as string[] | undefined) ?? [], defines };
 }
 
-/** Reads a file for the preprocessor: its text, or null when it is not a readable file. */
+/**
+ * Reads a file for the preprocessor: its text, or null when it is not a readable regular file. A
+ * file larger than the preprocessor reads in all is not read (an #include of /dev/zero would
+ * otherwise never end); the preprocessor then reports that the include is not found.
+ */
 function readIncluded(path: string): string | null {
   try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > PP_LIMITS.totalBytes) return null;
     return readFileSync(path, 'utf8');
   } catch {
     return null;

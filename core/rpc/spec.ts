@@ -136,6 +136,11 @@ export function resolveType(spec: XdrSpec, t: XType): XType | EnumDef | StructDe
   throw new Error(`typedef cycle at ${(t as { name?: string }).name ?? t.kind}`);
 }
 
+/** minBytesOf's results for named types, per spec (a typedef chain is walked once, not once per type). */
+const MIN_BYTES = new WeakMap<XdrSpec, Map<string, number>>();
+/** How often minBytesOf cut a recursion short: a result that depended on a cut is not kept. */
+let cutoffs = 0;
+
 /** Fewest bytes an encoded value of the type takes (every XDR item but void and empty fixed items is at least 4). */
 export function minBytesOf(spec: XdrSpec, t: XType, seen: Set<string> = new Set()): number {
   switch (t.kind) {
@@ -160,9 +165,16 @@ export function minBytesOf(spec: XdrSpec, t: XType, seen: Set<string> = new Set(
     case 'fixedArray':
       return t.length * minBytesOf(spec, t.element, seen);
     case 'ref': {
-      if (seen.has(t.name)) return 4; // only reachable through optional data or arrays, already counted
+      let memo = MIN_BYTES.get(spec);
+      const known = memo?.get(t.name);
+      if (known !== undefined) return known;
+      if (seen.has(t.name)) {
+        cutoffs++;
+        return 4; // only reachable through optional data or arrays, already counted
+      }
       const def = spec.typeByName.get(t.name);
       if (def === undefined) return 4;
+      const cutsBefore = cutoffs;
       seen.add(t.name);
       let n: number;
       if (def.kind === 'enum') n = 4;
@@ -174,6 +186,10 @@ export function minBytesOf(spec: XdrSpec, t: XType, seen: Set<string> = new Set(
         n = 4 + Math.min(...arms);
       }
       seen.delete(t.name);
+      if (cutoffs === cutsBefore) {
+        if (memo === undefined) MIN_BYTES.set(spec, (memo = new Map()));
+        memo.set(t.name, n);
+      }
       return n;
     }
   }

@@ -96,6 +96,12 @@ interface Companions {
 
 const NO_COMPANIONS: Companions = { find: () => null, read: () => [] };
 
+/** Anonymous struct, union and enum bodies nested in one another. */
+const MAX_BODY_DEPTH = 256;
+
+/** %#define names whose values name other %#define names. */
+const MAX_CDEFINE_DEPTH = 64;
+
 /** Most levels of companions of companions. */
 const COMPANION_DEPTH = 4;
 
@@ -186,6 +192,8 @@ class Parser {
   private readonly aliases = new Map<string, PendingAlias>();
   private readonly procNumbers = new Map<string, number>();
   private readonly cDefineStack = new Set<string>();
+  private readonly cDefineValues = new Map<string, number>();
+  private bodyDepth = 0;
 
   constructor(
     private readonly toks: Token[],
@@ -291,13 +299,18 @@ class Parser {
       const lib = LIBTIRPC_CONSTANTS[t.text];
       return lib !== undefined && Object.hasOwn(LIBTIRPC_CONSTANTS, t.text) ? lib : undefined;
     }
+    const known = this.cDefineValues.get(t.text);
+    if (known !== undefined) return known;
+    if (this.cDefineStack.size >= MAX_CDEFINE_DEPTH) throw new Fail(this.at(t), `%#define ${t.text}: names refer to names more than ${MAX_CDEFINE_DEPTH} levels deep`);
     this.cDefineStack.add(t.text);
     try {
       const r = evaluateInteger(body, t, (id) => {
         const x = this.constant({ ...id, file: t.file, line: t.line, column: t.column });
         return x === undefined ? null : BigInt(x);
       });
-      return r === null || r < -0x80000000n || r > 0xffffffffn ? undefined : Number(r);
+      if (r === null || r < -0x80000000n || r > 0xffffffffn) return undefined;
+      this.cDefineValues.set(t.text, Number(r));
+      return Number(r);
     } finally {
       this.cDefineStack.delete(t.text);
     }
@@ -330,6 +343,14 @@ class Parser {
     if (!Number.isInteger(v.value) || v.value < -0x80000000 || v.value > 0xffffffff) throw new Fail(this.at(v.tok), `${what} ${v.label} does not fit in 32 bits`);
     return v.value;
   }
+
+  /** Where the parser is: the next token, or the type being checked. */
+  place(): SourcePlace {
+    const t = this.checking?.pos ?? this.toks[Math.min(this.i, this.toks.length - 1)]!;
+    return { file: t.file ?? '', line: t.line, column: t.column };
+  }
+
+  private checking: { pos: SourcePos } | null = null;
 
   parse(): XdrSpec {
     while (this.peek().kind !== 'eof') this.definition();
@@ -420,9 +441,15 @@ class Parser {
   }
 
   private body(kind: string, name: string, pos: SourcePos): TypeDef {
-    if (kind === 'enum') return this.enumBody(name, pos);
-    if (kind === 'struct') return this.structBody(name, pos);
-    return this.unionBody(name, pos);
+    // Anonymous bodies nest by recursion; hostile input must not exhaust the stack.
+    if (++this.bodyDepth > MAX_BODY_DEPTH) throw new Fail(pos, `${kind} ${name}: types nested more than ${MAX_BODY_DEPTH} levels`);
+    try {
+      if (kind === 'enum') return this.enumBody(name, pos);
+      if (kind === 'struct') return this.structBody(name, pos);
+      return this.unionBody(name, pos);
+    } finally {
+      this.bodyDepth--;
+    }
   }
 
   private enumBody(name: string, pos: SourcePos): EnumDef {
@@ -873,14 +900,18 @@ class Parser {
   /** A type may contain itself only through optional data or a variable-length array. */
   private checkCycles(spec: XdrSpec): void {
     const state = new Map<string, 1 | 2>();
-    const visit = (name: string, path: string[]): void => {
+    // One shared path (pushed and popped): copying it at every level is quadratic in the depth.
+    const path: string[] = [];
+    const visit = (name: string): void => {
       const s = state.get(name);
       if (s === 2) return;
       const def = spec.typeByName.get(name)!;
+      this.checking = def;
       if (s === 1) throw new Fail(def.pos, `type ${name} contains itself (${[...path, name].join(' -> ')}); recursion must go through optional data (*) or a variable-length array`);
       state.set(name, 1);
+      path.push(name);
       const walk = (t: XType): void => {
-        if (t.kind === 'ref') visit(t.name, [...path, name]);
+        if (t.kind === 'ref') visit(t.name);
         else if (t.kind === 'fixedArray' && t.length > 0) walk(t.element);
       };
       if (def.kind === 'typedef') walk(def.type);
@@ -890,9 +921,10 @@ class Parser {
         def.arms.forEach((a) => a.field !== null && walk(a.field.type));
         if (def.defaultArm) walk(def.defaultArm.type);
       }
+      path.pop();
       state.set(name, 2);
     };
-    for (const t of spec.types) visit(t.name, []);
+    for (const t of spec.types) visit(t.name);
     // Every type has a finite smallest encoding now; computing it also validates typedef chains.
     for (const t of spec.types) minBytesOf(spec, { kind: 'ref', name: t.name });
   }
@@ -910,12 +942,20 @@ export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrPar
 }
 
 function parseXdrSpecAt(text: string, fileName: string, options: XdrParseOptions, output: RpcgenOutput, header: HeaderView | undefined, depth: number): XdrParseResult {
+  let parser: Parser | null = null;
   try {
     const pp = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
     // C code of every output includes the header, so the header's %#define and %#include lines count for all.
     const h = header ?? pp;
-    return { ok: true, spec: new Parser(pp.tokens, fileName, h.cDefines, companionsOf(h.cIncludes, options, depth)).parse() };
+    parser = new Parser(pp.tokens, fileName, h.cDefines, companionsOf(h.cIncludes, options, depth));
+    return { ok: true, spec: parser.parse() };
   } catch (e) {
+    if (e instanceof RangeError && parser !== null) {
+      // The explicit bounds keep ordinary nesting well inside the stack; this is the last resort
+      // for chains no bound covers (a typedef of a typedef of ... a hundred thousand deep).
+      const at = parser.place();
+      return { ok: false, error: { ...at, file: at.file || fileName, message: `the definitions nest too deeply for packetlab (${e.message})` } };
+    }
     if (e instanceof Fail || e instanceof XdrSourceError) return { ok: false, error: { ...e.place, file: e.place.file || fileName, message: e.message } };
     throw e;
   }

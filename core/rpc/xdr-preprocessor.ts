@@ -52,9 +52,11 @@ export const PP_LIMITS = {
   /** Nested macro expansions. */
   expansionDepth: 64,
   /** Tokens the preprocessor may produce in all. */
-  totalTokens: 500_000,
+  totalTokens: 200_000,
   /** #if nesting. */
   conditionalDepth: 256,
+  /** Parentheses, unary operators and ?: nested in one expression. */
+  expressionDepth: 256,
 };
 
 /** A preprocessing or parsing problem at a place; thrown inside the parser, returned to callers. */
@@ -295,6 +297,7 @@ interface Macro {
 /** Parses and evaluates a #if expression (C integer arithmetic on 64-bit values, as cpp). */
 class CondExpr {
   private i = 0;
+  private depth = 0;
 
   constructor(
     private readonly toks: PpToken[],
@@ -333,15 +336,27 @@ class CondExpr {
     return v;
   }
 
+  /** Counts one level of nesting; hostile input must not exhaust the stack. */
+  private nest<T>(f: () => T): T {
+    if (++this.depth > PP_LIMITS.expressionDepth) this.fail(`the expression nests more than ${PP_LIMITS.expressionDepth} levels`);
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
+  }
+
   private ternary(): bigint {
     const c = this.binary(0);
     if (this.op() !== '?') return c;
     this.take('?');
-    const a = this.ternary();
-    if (this.op() !== ':') this.fail('expected ":" in the #if expression');
-    this.take(':');
-    const b = this.ternary();
-    return c !== 0n ? a : b;
+    return this.nest(() => {
+      const a = this.ternary();
+      if (this.op() !== ':') this.fail('expected ":" in the #if expression');
+      this.take(':');
+      const b = this.ternary();
+      return c !== 0n ? a : b;
+    });
   }
 
   private static readonly LEVELS: string[][] = [['||'], ['&&'], ['|'], ['^'], ['&'], ['==', '!='], ['<', '>', '<=', '>='], ['<<', '>>'], ['+', '-'], ['*', '/', '%']];
@@ -404,7 +419,7 @@ class CondExpr {
     const o = this.op();
     if (o === '!' || o === '~' || o === '-' || o === '+') {
       this.take(o);
-      const v = this.unary();
+      const v = this.nest(() => this.unary());
       if (o === '!') return v === 0n ? 1n : 0n;
       if (o === '~') return BigInt.asIntN(64, ~v);
       return o === '-' ? BigInt.asIntN(64, -v) : v;
@@ -413,7 +428,7 @@ class CondExpr {
     if (t === undefined) return this.fail('the #if expression ends too early');
     if (o === '(') {
       this.take('(');
-      const v = this.ternary();
+      const v = this.nest(() => this.ternary());
       if (this.op() !== ')') this.fail('expected ")" in the #if expression');
       this.take(')');
       return v;
