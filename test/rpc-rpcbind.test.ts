@@ -7,7 +7,9 @@
 // rpcbind package) and stopped by its PID afterwards. Without either, the tests skip and say why.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { runRpcgen } from '../cli/commands/rpcgen.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
@@ -26,6 +28,20 @@ import { until } from './helpers/until.js';
 import { buildTypesStubs, missingCTools } from './helpers/c-stubs.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The processes running `exe` (from /proc), by PID. */
+function pidsOf(exe: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')[0] === exe) out.push(Number(d));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return out;
+}
 
 function which(cmd: string): string | null {
   try {
@@ -50,6 +66,8 @@ if (rpcinfoPath === null) skipReason = 'rpcinfo is not installed (package rpcbin
 else if (!running && rpcbindPath === null) skipReason = 'no rpcbind runs on port 111 and the rpcbind package is not installed';
 else if (!running && !isRoot) skipReason = 'no rpcbind runs on port 111 and starting one needs root';
 if (skipReason !== null) console.warn(`rpc-rpcbind: skipped: ${skipReason} (CI installs rpcbind and runs as root)`);
+const rstatSkip = !existsSync('/usr/sbin/rpc.rstatd') ? 'rpc.rstatd is not installed (package rstatd)' : which('rsysinfo') === null ? 'rsysinfo is not installed (package rstat-client)' : !existsSync('/usr/include/rpcsvc/rstat.x') ? 'rstat.x is not installed (package rpcsvc-proto)' : null;
+if (rstatSkip !== null && skipReason === null) console.warn(`rpc-rpcbind: the rstatd test skipped: ${rstatSkip} (CI installs rstatd and rstat-client)`);
 
 describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
   let started: ChildProcess | null = null;
@@ -203,6 +221,67 @@ describe.skipIf(skipReason !== null)('naming with rpcbind on port 111', () => {
     expect(JSON.parse(getaddr.stdout)).toBe(universalAddress('127.0.0.1', server.port('udp')!));
     const dump = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', '100000', '3', 'RPCBPROC_DUMP', '--port', '111', '--transport', 'tcp']);
     expect(dump.stdout).toContain(`"r_prog": ${CounterProgV1.program}`);
+  });
+
+  it.skipIf(rstatSkip !== null)("the stubs packetlab rpcgen writes from rstat.x call Debian's rpc.rstatd; its counters agree with rsysinfo's", async () => {
+    const RSTATPROG = 100001;
+    const RSTATD = '/usr/sbin/rpc.rstatd';
+    // rpc.rstatd forks into the background: the daemons started here are the ones that were not there before.
+    let started: number[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'rpc-rstat-'));
+    try {
+      if ((await rpcbGetAddr('127.0.0.1', { program: RSTATPROG, version: 3, netid: 'udp' })) === '') {
+        // Debian runs it from inetd; alone it registers versions 1, 2, 3 and 5 on UDP and serves.
+        const before = new Set(pidsOf(RSTATD));
+        spawn(RSTATD, [], { stdio: 'ignore' });
+        await until('rpc.rstatd to register with rpcbind', async () => (await rpcbGetAddr('127.0.0.1', { program: RSTATPROG, version: 3, netid: 'udp' })) !== '', 10_000, 100);
+        started = pidsOf(RSTATD).filter((pid) => !before.has(pid));
+      }
+      mkdirSync(join(dir, 'ts'));
+      writeFileSync(join(dir, 'ts', 'package.json'), '{ "type": "module" }\n');
+      const out = runRpcgen('/usr/include/rpcsvc/rstat.x', join(dir, 'ts'), join(root, 'core/rpc/stub-runtime.js'));
+      type Stats = { cp_time: number[]; v_pgpgin: number; v_intr: number; v_swtch: number; boottime: { tv_sec: number }; curtime?: { tv_sec: number } };
+      type RstatClient = { rstatprocStats(): Promise<Stats>; rstatprocHavedisk(): Promise<number> };
+      const mod = (await import(out)) as Record<string, new (rpc: RpcClient) => RstatClient>;
+      const rpc = await RpcClient.connect({ host: '127.0.0.1', port: await resolvePort('127.0.0.1', RSTATPROG, 3, 'udp'), transport: 'udp' });
+      const rsysinfo = async () => {
+        const r = await sh('rsysinfo', ['localhost']);
+        const n = (re: RegExp) => Number(re.exec(r.stdout)![1]);
+        return { user: n(/user (\d+)/), system: n(/system (\d+)/), pagein: n(/page in: (\d+)/), intr: n(/intr: (\d+)/), swtch: n(/context switches: (\d+)/) };
+      };
+      try {
+        const before = await rsysinfo();
+        const v3 = await new mod.RstatprogV3Client!(rpc).rstatprocStats();
+        const v2 = await new mod.RstatprogV2Client!(rpc).rstatprocStats();
+        const after = await rsysinfo();
+        // The same daemon answers both clients: each counter the lab decoded lies between the ones rsysinfo read before and after.
+        for (const [name, ours, lo, hi] of [
+          ['cpu user', v3.cp_time[0]!, before.user, after.user],
+          ['cpu system', v3.cp_time[2]!, before.system, after.system],
+          ['page in', v3.v_pgpgin, before.pagein, after.pagein],
+          ['interrupts', v3.v_intr, before.intr, after.intr],
+          ['context switches', v2.v_swtch, before.swtch, after.swtch],
+        ] as const) {
+          expect(ours, name).toBeGreaterThanOrEqual(lo);
+          expect(ours, name).toBeLessThanOrEqual(hi);
+        }
+        const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]);
+        expect(Math.abs(v3.boottime.tv_sec - btime)).toBeLessThanOrEqual(1);
+        expect(v2.boottime.tv_sec).toBe(v3.boottime.tv_sec);
+        expect(Math.abs(v3.curtime!.tv_sec - Date.now() / 1000)).toBeLessThan(5);
+        expect([0, 1]).toContain(await new mod.RstatprogV3Client!(rpc).rstatprocHavedisk());
+      } finally {
+        await rpc.close();
+      }
+    } finally {
+      if (started.length > 0) {
+        for (const pid of started) process.kill(pid, 'SIGTERM');
+        await until('the rpc.rstatd started here to exit', () => started.every((pid) => !existsSync(`/proc/${pid}`)), 10_000, 50);
+        // It leaves its registrations behind when killed: take back those it made.
+        for (const v of [1, 2, 3, 4, 5]) await sh(rpcinfoPath!, ['-d', String(RSTATPROG), String(v)]);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("packetlab rpc serve-demo finds rpcbind by itself, leaves another server's mappings alone, and removes none of them on Ctrl-C", async () => {
