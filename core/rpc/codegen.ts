@@ -130,7 +130,9 @@ class Generator {
 
   private where(pos: { file?: string; line: number }): string {
     // The file's base name only: generated code must not depend on where it was generated from.
-    return `${(pos.file ?? this.spec.fileName).replace(/^.*[\\/]/, '')}:${pos.line}`;
+    const file = (pos.file ?? this.spec.fileName).replace(/^.*[\\/]/, '');
+    // Line 0: a type no .x declares, supplied as libtirpc's XDR routine encodes it.
+    return pos.line === 0 ? `from ${file}` : `${file}:${pos.line}`;
   }
 
   // ---------------------------------------------------------------- types

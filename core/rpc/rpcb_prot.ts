@@ -489,7 +489,7 @@ export const xdrRpcbStatByvers: XdrCodec<RpcbStatByvers> = {
   },
 };
 
-/** struct netbuf (libtirpc:0). */
+/** struct netbuf (from libtirpc). */
 export interface Netbuf {
   maxlen: number;
   buf: Uint8Array;
