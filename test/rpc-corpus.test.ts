@@ -2,7 +2,8 @@
 // libnsl-dev, rpcb_prot.x and crypt.x from libtirpc-dev). Every file Debian's `rpcgen -h` accepts
 // must be accepted by packetlab rpcgen, and every file it refuses refused; the TypeScript written
 // for each must type-check; and the generated codecs must round-trip random values of every type
-// and of every procedure's arguments and result, byte for byte as the run-time codecs encode them.
+// and of every procedure's arguments and result, byte for byte as the run-time codecs encode them,
+// and through the JSON of packetlab rpc call.
 // The count is printed. Without the files or rpcgen, the test skips and says what is missing.
 
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRpcgen } from '../cli/commands/rpcgen.js';
 import { readSpec } from '../cli/commands/rpc-options.js';
 import { pascalCase } from '../core/rpc/codegen.js';
-import { DynamicCodecs } from '../core/rpc/dynamic.js';
+import { DynamicCodecs, jsonToValue, valueToJson } from '../core/rpc/dynamic.js';
 import type { XType } from '../core/rpc/spec.js';
 import { decodeAll, encodeToBytes, type XdrCodec } from '../core/rpc/xdr.js';
 import { valueArb } from './helpers/xdr-arb.js';
@@ -133,7 +134,7 @@ describe.skipIf(missing.length > 0)("Debian's .x files: packetlab rpcgen accepts
       const spec = readSpec(o.file);
       const mod = (await import(o.out)) as Record<string, unknown>;
       const dyn = new DynamicCodecs(spec);
-      const check = (codec: XdrCodec<unknown>, runtime: XdrCodec<unknown>, arb: fc.Arbitrary<unknown>, what: string) => {
+      const check = (codec: XdrCodec<unknown>, runtime: XdrCodec<unknown>, arb: fc.Arbitrary<unknown>, what: string, t: XType | null) => {
         fc.assert(
           fc.property(arb, (v) => {
             const bytes = encodeToBytes(codec, v);
@@ -141,6 +142,8 @@ describe.skipIf(missing.length > 0)("Debian's .x files: packetlab rpcgen accepts
             const back = decodeAll(codec, bytes);
             if (!back.ok) throw new Error(`${o.file} ${what}: ${back.error}`);
             expect(back.value, what).toEqual(v);
+            // Through JSON and back, as packetlab rpc call --x takes arguments and prints results.
+            if (t !== null) expect(jsonToValue(spec, t, JSON.parse(JSON.stringify(valueToJson(spec, t, v))), 'v'), what).toEqual(v);
           }),
           { numRuns: 25, seed: 22 },
         );
@@ -148,7 +151,7 @@ describe.skipIf(missing.length > 0)("Debian's .x files: packetlab rpcgen accepts
       for (const t of spec.types) {
         const codec = mod[`xdr${pascalCase(t.name)}`] as XdrCodec<unknown> | undefined;
         expect(codec, `${o.file}: the codec of ${t.name}`).toBeDefined();
-        check(codec!, dyn.named(t.name), valueArb(spec, { kind: 'ref', name: t.name }), `${basename(o.file)} ${t.name}`);
+        check(codec!, dyn.named(t.name), valueArb(spec, { kind: 'ref', name: t.name }), `${basename(o.file)} ${t.name}`, { kind: 'ref', name: t.name });
         types++;
       }
       for (const p of spec.programs) {
@@ -157,8 +160,8 @@ describe.skipIf(missing.length > 0)("Debian's .x files: packetlab rpcgen accepts
           for (const pr of v.procedures) {
             const d = table.procedures[pr.name]!;
             const argsArb = pr.args.length === 0 ? fc.constant(undefined) : pr.args.length === 1 ? valueArb(spec, pr.args[0]!) : fc.tuple(...pr.args.map((a: XType) => valueArb(spec, a)));
-            check(d.args, dyn.args(pr), argsArb, `${basename(o.file)} ${pr.name} arguments`);
-            check(d.result, dyn.codec(pr.result), valueArb(spec, pr.result), `${basename(o.file)} ${pr.name} result`);
+            check(d.args, dyn.args(pr), argsArb, `${basename(o.file)} ${pr.name} arguments`, pr.args.length === 1 ? pr.args[0]! : null);
+            check(d.result, dyn.codec(pr.result), valueArb(spec, pr.result), `${basename(o.file)} ${pr.name} result`, pr.result);
             procedures++;
           }
         }
