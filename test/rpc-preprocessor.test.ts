@@ -123,8 +123,8 @@ describe('conditionals', () => {
     expect([who('RPC_HDR'), who('RPC_XDR'), who('RPC_CLNT'), who('RPC_SVC')]).toEqual([1, 2, 3, 4]);
     // One TypeScript module holds all four outputs: % lines may differ between them, definitions not.
     expect(ok('#ifdef RPC_HDR\n%extern int x;\n#endif\nconst A = 1;\n').consts).toHaveLength(1);
-    expect(err(text, {}, 'v.x')).toBe('v.x:1:1: the definitions differ between RPC_HDR and RPC_XDR (a definition differs); packetlab writes types, codecs and stubs into one module, so #if on those names may only choose % lines');
-    expect(err('#ifdef RPC_SVC\nstruct only_svc { int x; };\n#endif\n')).toContain('only_svc is declared with RPC_SVC only');
+    expect(err(text, {}, 'v.x')).toBe('v.x:13:7: WHO is declared differently with RPC_HDR and with RPC_XDR: packetlab writes the types, codecs and stubs of all of rpcgen\'s outputs into one module, so #if on RPC_HDR, RPC_XDR, RPC_CLNT or RPC_SVC may choose only % lines');
+    expect(err('#ifdef RPC_SVC\nstruct only_svc { int x; };\n#endif\n')).toMatch(/^main\.x:2:8: only_svc is declared with RPC_SVC, not with RPC_HDR: /);
   });
 
   it('names the place of unbalanced and unknown directives', () => {

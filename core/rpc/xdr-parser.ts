@@ -961,10 +961,23 @@ function parseXdrSpecAt(text: string, fileName: string, options: XdrParseOptions
   }
 }
 
-/** The definitions of a spec without places, to compare what two outputs of rpcgen see. */
-function definitionsOf(spec: XdrSpec): string {
-  const strip = (_k: string, v: unknown) => (_k === 'pos' ? undefined : v);
-  return JSON.stringify({ consts: spec.consts, types: spec.types, programs: spec.programs }, strip);
+/** Each definition of a spec by name, as JSON without places, with its place. */
+function definitionsOf(spec: XdrSpec): Map<string, { json: string; pos: SourcePos }> {
+  const strip = (k: string, v: unknown) => (k === 'pos' ? undefined : v);
+  const out = new Map<string, { json: string; pos: SourcePos }>();
+  for (const d of [...spec.consts, ...spec.types, ...spec.programs]) out.set(d.name, { json: JSON.stringify(d, strip), pos: d.pos });
+  return out;
+}
+
+/** The first definition two outputs see differently: its place and what differs; null when none. */
+function firstDifference(a: Map<string, { json: string; pos: SourcePos }>, b: Map<string, { json: string; pos: SourcePos }>, aName: string, bName: string): { pos: SourcePos; detail: string } | null {
+  for (const [name, d] of a) {
+    const other = b.get(name);
+    if (other === undefined) return { pos: d.pos, detail: `${name} is declared with ${aName}, not with ${bName}` };
+    if (other.json !== d.json) return { pos: d.pos, detail: `${name} is declared differently with ${aName} and with ${bName}` };
+  }
+  for (const [name, d] of b) if (!a.has(name)) return { pos: d.pos, detail: `${name} is declared with ${bName}, not with ${aName}` };
+  return null;
 }
 
 /**
@@ -986,13 +999,10 @@ export function parseXdrFile(text: string, fileName: string, options: XdrParseOp
   for (const output of RPCGEN_OUTPUTS.slice(1)) {
     const r = parseXdrSpecAt(text, fileName, options, output, header, 0);
     if (!r.ok) return { ok: false, error: { ...r.error, message: `${r.error.message} (with ${output} defined, as rpcgen preprocesses for that output)` } };
-    if (definitionsOf(r.spec) !== want) {
-      const names = (s: XdrSpec) => new Set([...s.consts.map((c) => c.name), ...s.types.map((t) => t.name), ...s.programs.map((p) => p.name)]);
-      const a = names(first.spec);
-      const b = names(r.spec);
-      const only = [...a].find((n) => !b.has(n)) ?? [...b].find((n) => !a.has(n));
-      const detail = only !== undefined ? `${only} is declared with ${a.has(only) ? RPCGEN_OUTPUTS[0] : output} only` : `a definition differs`;
-      return { ok: false, error: { file: fileName, line: 1, column: 1, message: `the definitions differ between ${RPCGEN_OUTPUTS[0]} and ${output} (${detail}); packetlab writes types, codecs and stubs into one module, so #if on those names may only choose % lines` } };
+    const diff = firstDifference(want, definitionsOf(r.spec), RPCGEN_OUTPUTS[0], output);
+    if (diff !== null) {
+      const message = `${diff.detail}: packetlab writes the types, codecs and stubs of all of rpcgen's outputs into one module, so #if on RPC_HDR, RPC_XDR, RPC_CLNT or RPC_SVC may choose only % lines`;
+      return { ok: false, error: { file: diff.pos.file ?? fileName, line: diff.pos.line, column: diff.pos.column, message } };
     }
   }
   return first;
