@@ -52,6 +52,7 @@ describe('RPC language parser (RFC 4506 section 6, RFC 5531 section 12)', () => 
         'enum e { A = 1, B = -2, };',
         'struct s { unsigned u; unsigned long ul; long l; struct s *next; struct { int x; } inner; e arr<N>; opaque o[M]; };',
         'union u switch (e d) { case A: case B: int both; default: void; };',
+        "union c switch (int ch) { case 'a': void; case '\\n': int nl; };",
         'program P { version V { void PING(void) = 0; int ADD(int, int) = 1; s GET(u) = 2; } = 3; } = 0x20000001;',
       ].join('\n'),
       'ok.x',
@@ -67,6 +68,8 @@ describe('RPC language parser (RFC 4506 section 6, RFC 5531 section 12)', () => 
     expect(st?.kind === 'struct' && st.fields.map((f) => f.type.kind)).toEqual(['uint', 'uint', 'int', 'optional', 'ref', 'varArray', 'fixedOpaque']);
     const u = s.typeByName.get('u');
     expect(u?.kind === 'union' && u.arms[0]!.values).toEqual([1, -2]);
+    const c = s.typeByName.get('c');
+    expect(c?.kind === 'union' && c.arms.map((a) => a.values[0])).toEqual([97, 10]);
     expect(s.programs[0]!.versions[0]!.procedures.map((p) => [p.name, p.number, p.args.length])).toEqual([
       ['PING', 0, 0],
       ['ADD', 1, 2],

@@ -12,7 +12,7 @@
 import { minBytesOf, resolveType, type ConstDef, type EnumDef, type Field, type ProcedureDef, type ProgramDef, type SourcePos, type StructDef, type TypeDef, type UnionArm, type UnionDef, type VersionDef, type XType, type XdrSpec } from './spec.js';
 import { XDR_UNBOUNDED } from './xdr.js';
 import { LIBTIRPC_CONSTANTS, LIBTIRPC_PLACE, LIBTIRPC_TYPES } from './libtirpc-types.js';
-import { RPCGEN_OUTPUTS, XdrSourceError, evaluateInteger, findInclude, preprocess, searchDirs, type PassThroughInclude, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
+import { RPCGEN_OUTPUTS, XdrSourceError, charValue, evaluateInteger, findInclude, preprocess, searchDirs, type PassThroughInclude, type PpToken, type PreprocessOptions, type RpcgenOutput, type SourcePlace } from './xdr-preprocessor.js';
 
 /** A problem in a .x file, with its place. */
 export interface XdrParseError {
@@ -268,6 +268,11 @@ class Parser {
       this.next();
       const num = this.peek();
       t = { ...num, text: `-${num.text}`, line: t.line, column: t.column };
+    }
+    if (t.kind === 'char') {
+      // rpcgen takes a character constant as a case label (TOK_CHARCONST); C reads it as a number.
+      this.next();
+      return { value: charValue(t.text), label: t.text, tok: t };
     }
     if (t.kind === 'number') {
       this.next();

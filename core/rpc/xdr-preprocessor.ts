@@ -473,7 +473,8 @@ export function parseIntegerText(text: string): bigint | null {
   return null;
 }
 
-function charValue(text: string): number {
+/** The value of a C character constant ('a', '\\n'), as C reads it. */
+export function charValue(text: string): number {
   const body = text.slice(1, -1);
   if (body.startsWith('\\')) {
     const esc: Record<string, number> = { n: 10, t: 9, r: 13, '0': 0, '\\': 92, "'": 39, '"': 34, a: 7, b: 8, f: 12, v: 11 };
