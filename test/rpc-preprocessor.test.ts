@@ -181,6 +181,17 @@ describe('#include', () => {
     );
   });
 
+  it('companion files are read only so many times, however many headers name each other', () => {
+    // Each of 40 headers names all 40: without a budget, 40^4 files would be parsed.
+    const map: Record<string, string> = {};
+    const heads = Array.from({ length: 40 }, (_, i) => `%#include <h${i}.h>`).join('\n');
+    for (let i = 0; i < 40; i++) map[`sys/h${i}.x`] = `${heads}\nstruct s${i} { int x; };\n`;
+    let reads = 0;
+    const opts: XdrParseOptions = { readFile: (p) => (reads++, map[p] ?? null), systemDirs: ['sys'] };
+    expect(err(`${heads}\nstruct top { nowhere n; };\n`, opts)).toMatch(/^main\.x:41:14: unknown type "nowhere"/);
+    expect(reads).toBeLessThan(200);
+  });
+
   it('a file that includes itself stops at the depth cap; without a reader, #include says so', () => {
     expect(err('#include "main.x"\n', files({ 'main.x': '#include "main.x"\n' }))).toBe(`main.x:1:1: #include nested more than ${PP_LIMITS.includeDepth} levels (does main.x include itself?)`);
     expect(err('#include "x.x"\n')).toBe('main.x:1:1: cannot include x.x: no file reader was given');

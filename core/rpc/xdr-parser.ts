@@ -105,6 +105,14 @@ const MAX_CDEFINE_DEPTH = 64;
 /** Most levels of companions of companions. */
 const COMPANION_DEPTH = 4;
 
+/** Most companion files read for one file, every level and every output of rpcgen together. */
+const MAX_COMPANION_FILES = 16;
+
+/** What is left to read of companion files, shared by everything one call of the parser reads. */
+interface CompanionBudget {
+  files: number;
+}
+
 /** Every named type `name` needs in `spec`, itself included, in declaration order. */
 function typeClosure(spec: XdrSpec, name: string): TypeDef[] {
   const seen = new Set<string>();
@@ -129,7 +137,7 @@ function typeClosure(spec: XdrSpec, name: string): TypeDef[] {
   return spec.types.filter((t) => seen.has(t.name));
 }
 
-function companionsOf(includes: readonly PassThroughInclude[], options: XdrParseOptions, depth: number): Companions {
+function companionsOf(includes: readonly PassThroughInclude[], options: XdrParseOptions, depth: number, budget: CompanionBudget): Companions {
   let specs: XdrSpec[] | null = null;
   const paths: string[] = [];
   const load = (): XdrSpec[] => {
@@ -141,9 +149,11 @@ function companionsOf(includes: readonly PassThroughInclude[], options: XdrParse
       if (!inc.name.endsWith('.h')) continue;
       const found = findInclude(read, searchDirs(options, inc.place.file, inc.quoted), `${inc.name.slice(0, -2)}.x`);
       if (found === null || paths.includes(found.path)) continue;
+      if (budget.files <= 0) break;
+      budget.files--;
       paths.push(found.path);
       // The view rpcgen -c has: the companion's XDR routines are what the C program links.
-      const r = parseXdrSpecAt(found.text, found.path, options, 'RPC_XDR', undefined, depth + 1);
+      const r = parseXdrSpecAt(found.text, found.path, options, 'RPC_XDR', undefined, depth + 1, budget);
       if (r.ok) specs.push(r.spec);
     }
     return specs;
@@ -943,16 +953,16 @@ export type XdrParseOptions = PreprocessOptions;
  * rpcgen writes the header). Never throws: errors come back with file, line and column.
  */
 export function parseXdrSpec(text: string, fileName = 'input.x', options: XdrParseOptions = {}, output: RpcgenOutput = 'RPC_HDR'): XdrParseResult {
-  return parseXdrSpecAt(text, fileName, options, output, undefined, 0);
+  return parseXdrSpecAt(text, fileName, options, output, undefined, 0, { files: MAX_COMPANION_FILES });
 }
 
-function parseXdrSpecAt(text: string, fileName: string, options: XdrParseOptions, output: RpcgenOutput, header: HeaderView | undefined, depth: number): XdrParseResult {
+function parseXdrSpecAt(text: string, fileName: string, options: XdrParseOptions, output: RpcgenOutput, header: HeaderView | undefined, depth: number, budget: CompanionBudget): XdrParseResult {
   let parser: Parser | null = null;
   try {
     const pp = preprocess(text, fileName, { ...options, defines: { [output]: '1', ...options.defines } });
     // C code of every output includes the header, so the header's %#define and %#include lines count for all.
     const h = header ?? pp;
-    parser = new Parser(pp.tokens, fileName, h.cDefines, companionsOf(h.cIncludes, options, depth));
+    parser = new Parser(pp.tokens, fileName, h.cDefines, companionsOf(h.cIncludes, options, depth, budget));
     return { ok: true, spec: parser.parse() };
   } catch (e) {
     if (e instanceof RangeError && parser !== null) {
@@ -998,11 +1008,12 @@ export function parseXdrFile(text: string, fileName: string, options: XdrParseOp
   } catch (e) {
     if (!(e instanceof XdrSourceError)) throw e;
   }
-  const first = parseXdrSpecAt(text, fileName, options, RPCGEN_OUTPUTS[0], header, 0);
+  const budget: CompanionBudget = { files: MAX_COMPANION_FILES };
+  const first = parseXdrSpecAt(text, fileName, options, RPCGEN_OUTPUTS[0], header, 0, budget);
   if (!first.ok) return first;
   const want = definitionsOf(first.spec);
   for (const output of RPCGEN_OUTPUTS.slice(1)) {
-    const r = parseXdrSpecAt(text, fileName, options, output, header, 0);
+    const r = parseXdrSpecAt(text, fileName, options, output, header, 0, budget);
     if (!r.ok) return { ok: false, error: { ...r.error, message: `${r.error.message} (with ${output} defined, as rpcgen preprocesses for that output)` } };
     const diff = firstDifference(want, definitionsOf(r.spec), RPCGEN_OUTPUTS[0], output);
     if (diff !== null) {
