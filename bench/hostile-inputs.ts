@@ -11,7 +11,7 @@ import { AuthFlavor, encodeCredential, writeCallHeader, type Credential } from '
 import { XdrWriter } from '../core/rpc/xdr.js';
 import type { ProcedureDescriptor } from '../core/rpc/program.js';
 import { PmapProgV2 } from '../core/rpc/pmap.js';
-import { KvProgV1 } from '../experiments/rpc/kv.js';
+import { KvProgV1 } from '../core/rpc/programs/kv.js';
 import { CounterProgV1 } from '../core/rpc/programs/counter.js';
 import { TypesProgV1 } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';

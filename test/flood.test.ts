@@ -27,7 +27,7 @@ import { startPeerAgent } from '../net/peer/agent.js';
 import { PeerClient } from '../net/peer/client.js';
 import { startLabServer } from '../experiments/api/serve.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
-import { KvProgV1 } from '../experiments/rpc/kv.js';
+import { KvProgV1 } from '../core/rpc/programs/kv.js';
 import { CounterProgV1 } from '../core/rpc/programs/counter.js';
 import { hostileBytes } from './helpers/hostile.js';
 import { reliableSyn } from './helpers/listener-sim.js';

@@ -14,9 +14,9 @@ import { XdrWriter } from '../core/rpc/xdr.js';
 import type { ProcedureDescriptor } from '../core/rpc/program.js';
 import { PortmapRegistry, portmapProgram } from '../core/rpc/portmap.js';
 import { demoPrograms } from '../experiments/rpc/demo.js';
-import { KvProgV1 } from '../experiments/rpc/kv.js';
+import { KvProgV1 } from '../core/rpc/programs/kv.js';
 import { CounterProgV1 } from '../core/rpc/programs/counter.js';
-import { KV_SERVER_MAX_ENTRIES } from '../experiments/rpc/kv-server.js';
+import { KV_SERVER_MAX_ENTRIES } from '../core/rpc/programs/kv-server.js';
 import { hostileBytes, hostileRun } from './helpers/hostile.js';
 import { rpcCallSeeds } from '../bench/hostile-inputs.js';
 

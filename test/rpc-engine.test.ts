@@ -5,8 +5,8 @@ import { RpcServerEngine, UDP_REPLY_LIMITS, type ReplySink } from '../core/rpc/s
 import { AcceptStat, AuthFlavor, AuthStat, MsgType, ReplyHeader, parseReplyBody, writeCallHeader, encodeCredential, type Credential } from '../core/rpc/message.js';
 import { serverProcedure, type ProcedureDescriptor, type RpcCallContext, type RpcProgramVersion } from '../core/rpc/program.js';
 import { XDR_MAX_DEPTH, XdrEncodeError, XdrReader, XdrWriter, xdrInt, xdrVoid, type XdrCodec } from '../core/rpc/xdr.js';
-import { KvProgV1, xdrKvListPtr, type KvListPtr } from '../experiments/rpc/kv.js';
-import { KV_SERVER_MAX_ENTRIES, KvService } from '../experiments/rpc/kv-server.js';
+import { KvProgV1, xdrKvListPtr, type KvListPtr } from '../core/rpc/programs/kv.js';
+import { KV_SERVER_MAX_ENTRIES, KvService } from '../core/rpc/programs/kv-server.js';
 import { MAX_FRAGMENTS_PER_RECORD, RecordDecoder, frameRecord } from '../core/rpc/record-marking.js';
 import { nullProcedure } from '../net/rpc/client-net.js';
 import { CounterProgV1 } from '../core/rpc/programs/counter.js';

@@ -24,7 +24,7 @@ import { encodeCredential, writeCallHeader } from '../core/rpc/message.js';
 import { frameRecord } from '../core/rpc/record-marking.js';
 import { demoPrograms, type DemoPrograms } from '../experiments/rpc/demo.js';
 import { CounterProgV1Client, CounterProgV1 } from '../core/rpc/programs/counter.js';
-import { KvProgV1, KvProgV1Client, KvStatus } from '../experiments/rpc/kv.js';
+import { KvProgV1, KvProgV1Client, KvStatus } from '../core/rpc/programs/kv.js';
 import { TypesProgV1Client } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';
 import { cliAsync } from './helpers/cli.js';
@@ -384,7 +384,7 @@ describe('naming: the lab binder (portmapper v2, RFC 1833)', () => {
   it('packetlab rpc call and rpcinfo through the binder; bad arguments are usage errors', async () => {
     const reg = await registerServer(server, { port: binder.port, kind: 'lab' });
     try {
-      const x = join(root, 'experiments/rpc/kv.x');
+      const x = join(root, 'core/rpc/programs/kv.x');
       const put = await cliAsync(['rpc', 'call', '--x', x, '127.0.0.1', 'KV_PROG', 'KV_V1', 'KV_PUT', '{"key":"cli","value":"cafe","expected_revision":null}', '--binder-port', String(binder.port), '--transport', 'tcp']);
       expect(put.stderr).toBe('');
       expect(JSON.parse(put.stdout)).toEqual({ status: 'KV_OK', revision: '1' });

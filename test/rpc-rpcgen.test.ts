@@ -12,7 +12,7 @@ import { cliAsync } from './helpers/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-const GENERATED = ['experiments/rpc/kv.x', 'core/rpc/programs/counter.x', 'experiments/rpc/types.x', 'core/rpc/pmap.x', 'core/rpc/rpcb_prot.x'];
+const GENERATED = ['core/rpc/programs/kv.x', 'core/rpc/programs/counter.x', 'experiments/rpc/types.x', 'core/rpc/pmap.x', 'core/rpc/rpcb_prot.x'];
 
 describe('committed generated code', () => {
   for (const file of GENERATED) {

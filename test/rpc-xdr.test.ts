@@ -7,7 +7,7 @@ import { parseXdrSpec } from '../core/rpc/xdr-parser.js';
 import type { XdrSpec } from '../core/rpc/spec.js';
 import { xdrTypesAll, type TypesAll } from '../experiments/rpc/types.js';
 import { sampleTypesAll } from '../experiments/rpc/types-server.js';
-import * as kv from '../experiments/rpc/kv.js';
+import * as kv from '../core/rpc/programs/kv.js';
 import * as types from '../experiments/rpc/types.js';
 import * as pmap from '../core/rpc/pmap.js';
 import { specTextArb, valueArb } from './helpers/xdr-arb.js';
@@ -237,7 +237,7 @@ describe('XDR of random types (property)', () => {
 describe('generated codecs agree with the .x file', () => {
   const cases: { file: string; codecs: Record<string, unknown> }[] = [
     { file: 'experiments/rpc/types.x', codecs: types as Record<string, unknown> },
-    { file: 'experiments/rpc/kv.x', codecs: kv as Record<string, unknown> },
+    { file: 'core/rpc/programs/kv.x', codecs: kv as Record<string, unknown> },
     { file: 'core/rpc/pmap.x', codecs: pmap as Record<string, unknown> },
   ];
   for (const { file, codecs } of cases) {
@@ -286,7 +286,7 @@ describe('generated codecs agree with the .x file', () => {
 });
 
 describe('JSON values (packetlab rpc call)', () => {
-  const s = specOf('experiments/rpc/kv.x');
+  const s = specOf('core/rpc/programs/kv.x');
   it('maps JSON to values by the declared types', () => {
     const v = jsonToValue(s, { kind: 'ref', name: 'kv_put_args' }, { key: 'k', value: '00ff', expected_revision: '18446744073709551615' }, 'args');
     expect(v).toEqual({ key: 'k', value: Uint8Array.from([0, 255]), expected_revision: 2n ** 64n - 1n });

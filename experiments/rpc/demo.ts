@@ -3,7 +3,7 @@
 
 import type { RpcProgramVersion } from '../../core/rpc/program.js';
 import { CounterService } from '../../core/rpc/programs/counter-server.js';
-import { KvService } from './kv-server.js';
+import { KvService } from '../../core/rpc/programs/kv-server.js';
 import { TypesService } from './types-server.js';
 
 /** The demo services and their program tables. */

@@ -1,7 +1,7 @@
 // The key-value store of kv.x, in memory and bounded: at most KV_SERVER_MAX_ENTRIES keys.
 
-import type { RpcProgramVersion } from '../../core/rpc/program.js';
-import { XDR_MAX_DEPTH } from '../../core/rpc/xdr.js';
+import type { RpcProgramVersion } from '../program.js';
+import { XDR_MAX_DEPTH } from '../xdr.js';
 import { KvStatus, kvProgV1Server, type KvEntry, type KvGetResult, type KvKeys, type KvListPtr, type KvProgV1Handlers, type KvPutArgs, type KvPutResult, type KvResults } from './kv.js';
 
 /**

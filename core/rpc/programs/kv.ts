@@ -3,8 +3,8 @@
 // Types, XDR codecs, client and server stubs of kv.x (docs/rpc.md). Regenerate with
 // `packetlab rpcgen kv.x --out <dir>`.
 
-import { serverProcedure } from '../../core/rpc/stub-runtime.js';
-import type { CallOptions, HandlerResult, ProcedureDescriptor, RpcCallContext, RpcCaller, RpcProgramVersion, XdrCodec, XdrReader, XdrWriter } from '../../core/rpc/stub-runtime.js';
+import { serverProcedure } from '../stub-runtime.js';
+import type { CallOptions, HandlerResult, ProcedureDescriptor, RpcCallContext, RpcCaller, RpcProgramVersion, XdrCodec, XdrReader, XdrWriter } from '../stub-runtime.js';
 
 /** const KV_MAX_KEY (kv.x:7). */
 export const KV_MAX_KEY = 64;
