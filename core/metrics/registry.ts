@@ -189,6 +189,15 @@ const BASE = {
   cache_hits: m('Cache hits', 'calls', 'sum', 'duplicates answered from the duplicate request cache', 'RPC servers: cacheHits', 'duplicates answered from the cache over the trial'),
   in_progress_drops: m('In-progress drops', 'calls', 'sum', 'duplicates dropped because the first copy was still executing', 'RPC servers: inProgressDrops'),
   duplicate_executions: m('Duplicate executions', 'calls', 'sum', 'executions of an already executed request', "RPC servers: duplicateExecutions; the counter's own log", "INCREMENTs executed again for a request already executed (the counter's own log)"),
+  // Replicated RPC services (`rpc-replicas`)
+  availability: m('Availability', 'ratio', 'mean', 'share of the calls that ended in the interval that were answered within their deadline (empty when none ended)', 'replica client: callsSucceeded / (callsSucceeded + callsFailed)', 'share of all the calls of the trial answered within their deadline'),
+  calls_failed_over: m('Calls failed over', 'calls', 'sum', 'calls answered by another replica than the first they went to', 'replica client: callsFailedOver', 'calls answered by another replica than the first they went to, over the trial'),
+  stale_reads: m('Stale reads', 'calls', 'sum', 'KV_GETs that returned an older value than a write acknowledged before they started', 'replicated workload client: its record of acknowledged writes', 'stale reads over the trial'),
+  replicas_up: m('Replicas up', 'count', 'last', 'replicas up (not crashed, restarting or partitioned) at the end of the interval', 'replica hosts: stateName'),
+  writes_acked: m('Writes acknowledged', 'calls', 'sum', 'KV_PUTs the client saw acknowledged', 'replicated workload client', 'KV_PUTs acknowledged over the trial'),
+  writes_lost: m('Writes lost', 'calls', 'sum', 'acknowledged KV_PUTs whose value the final read of every key did not find', 'replicated workload client: final reads against its record of acknowledged writes', 'acknowledged KV_PUTs lost by the end of the trial (every key read once at the end)'),
+  time_to_recover_ms: m('Time to recover', 'ms', 'max', 'after a crash, the longest stretch without an answered call before the next fault (the largest over the crashes)', 'replicated workload client: times of the answered calls', 'largest time to recover after a crash over the trial (empty without a crash)'),
+  replica_duplicate_executions: m('Duplicate executions (replicas)', 'calls', 'sum', 'executions of a state-changing request (INCREMENT, KV_PUT) beyond its first, at any replica', 'the simulator\'s ledger of executions', 'state-changing requests executed again over the trial, at any replica (the ledger)'),
   drc_entries: m('Cache entries', 'requests', 'last', 'requests the duplicate request cache remembers, at the end of the interval', 'RPC servers: drc.entries'),
 
   // Trial results
@@ -212,6 +221,20 @@ const BASE = {
   model_error: m('Model error', 'ratio', 'mean', '(measured - expected) / expected of the figure the model predicts', 'the model and the summary'),
 } satisfies Record<string, MetricDef>;
 
+/** Replicas of a replicated run that have columns of their own (replica1_calls ... replica5_calls). */
+export const REPLICA_COLUMN_COUNT = 5;
+type ReplicaIndex = 1 | 2 | 3 | 4 | 5;
+/** replicaN_calls of replicas 1 to REPLICA_COLUMN_COUNT. */
+export type ReplicaMetricName = `replica${ReplicaIndex}_calls`;
+
+function replicaMetrics(): Record<ReplicaMetricName, MetricDef> {
+  const out: Partial<Record<ReplicaMetricName, MetricDef>> = {};
+  for (let i = 1 as ReplicaIndex; i <= REPLICA_COLUMN_COUNT; i++) {
+    out[`replica${i as ReplicaIndex}_calls`] = m(`Replica ${i}`, 'calls', 'sum', `client calls replica ${i} served: its load (empty when there is no such replica)`, `replica ${i}: callsServed`, `client calls replica ${i} served over the trial`);
+  }
+  return out as Record<ReplicaMetricName, MetricDef>;
+}
+
 function flowMetrics(): Record<FlowMetricName, MetricDef> {
   const out: Partial<Record<FlowMetricName, MetricDef>> = {};
   for (let i = 1 as FlowIndex; i <= FLOW_COLUMN_COUNT; i++) {
@@ -222,10 +245,10 @@ function flowMetrics(): Record<FlowMetricName, MetricDef> {
 }
 
 /** The name of a declared metric. */
-export type MetricName = keyof typeof BASE | FlowMetricName;
+export type MetricName = keyof typeof BASE | FlowMetricName | ReplicaMetricName;
 
 /** Every metric, by name. */
-export const METRICS: Readonly<Record<MetricName, MetricDef>> = { ...BASE, ...flowMetrics() };
+export const METRICS: Readonly<Record<MetricName, MetricDef>> = { ...BASE, ...flowMetrics(), ...replicaMetrics() };
 
 /** Values by metric: a sample, or a trial's results. */
 export type MetricRow = Partial<Record<MetricName, number>>;
@@ -245,6 +268,9 @@ export function metric(name: string): MetricDef {
 export const FLOW_GOODPUT_METRICS = Array.from({ length: FLOW_COLUMN_COUNT }, (_, i) => `flow${i + 1}_goodput_bps` as FlowMetricName);
 /** The flowN_cwnd_packets names, flow 1 first. */
 export const FLOW_CWND_METRICS = Array.from({ length: FLOW_COLUMN_COUNT }, (_, i) => `flow${i + 1}_cwnd_packets` as FlowMetricName);
+
+/** The replicaN_calls names, replica 1 first. */
+export const REPLICA_CALLS_METRICS = Array.from({ length: REPLICA_COLUMN_COUNT }, (_, i) => `replica${i + 1}_calls` as ReplicaMetricName);
 
 /** Checks, at build and at run time, that a column list names declared metrics only. */
 export function metricList<const L extends readonly MetricName[]>(names: L): L {

@@ -40,6 +40,11 @@ export class Fifo<T> {
     return v;
   }
 
+  /** The item at the head without removing it, or undefined when empty. */
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
   private grow(): void {
     const old = this.items;
     const n = old.length * 2;

@@ -56,6 +56,22 @@ export class KvService implements KvProgV1Handlers {
     return k.keys.map((key) => this.kvGet(key));
   }
 
+  /** Every entry, in insertion order (a replica's snapshot of its store). */
+  snapshot(): KvEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Stores an entry as it is, revision included (a backup applying its primary's write); revision 0 deletes the key. */
+  restore(e: KvEntry): void {
+    if (e.revision === 0n) this.entries.delete(e.key);
+    else this.entries.set(e.key, { key: e.key, value: e.value.slice(), revision: e.revision });
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.entries.clear();
+  }
+
   /** The program table to serve. */
   program(): RpcProgramVersion {
     return kvProgV1Server(this);

@@ -1,0 +1,146 @@
+// Replicated RPC services in the simulator (issue 21): failover, crashes and restarts, primary-backup
+// replication and the duplicate request cache across replicas. Every figure is checked against what
+// the simulator knows: the replicas' own stores, the ledger of executions, the times of the faults.
+
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_REPLICATED_SETUP, REPLICATED_COLUMNS, buildSimReplicated, replicatedSetupProblems, runSimReplicated, type ReplicaRunEvent, type ReplicatedSample, type ReplicatedSetup, type SimReplicated } from '../workloads/rpc/replicated.js';
+import type { TimedFault } from '../core/rpc/replicas/faults.js';
+import { parseFaultAt } from '../core/rpc/replicas/faults.js';
+import { KvStatus } from '../core/rpc/programs/kv.js';
+
+const RTT_MS = 10; // 5 ms each way (DEFAULT_REPLICATED_SETUP)
+
+function setup(o: Partial<ReplicatedSetup>): ReplicatedSetup {
+  return { ...DEFAULT_REPLICATED_SETUP, ...o };
+}
+
+const crash = (atMs: number, replica: number, memory: 'lost' | 'kept' = 'lost'): TimedFault => ({ atMs, replica, fault: { action: 'crash', memory } });
+const restart = (atMs: number, replica: number): TimedFault => ({ atMs, replica, fault: { action: 'restart' } });
+
+function run(s: ReplicatedSetup) {
+  const samples: ReplicatedSample[] = [];
+  const events: ReplicaRunEvent[] = [];
+  let wired: SimReplicated | null = null;
+  const summary = runSimReplicated(s, { onSample: (x) => samples.push(x), onEvent: (e) => events.push(e) }, (w) => (wired = w));
+  return { summary, samples, events, w: wired! as SimReplicated };
+}
+
+/** The sequence number a replica's store holds for key i (0: none). */
+function storedSeq(w: SimReplicated, replica: number, key: number): number {
+  const r = w.replicas[replica]!.store.kvGet(`k${key}`);
+  return r.status === KvStatus.KV_OK ? new DataView(r.entry.value.buffer, r.entry.value.byteOffset, 8).getFloat64(0) : 0;
+}
+
+/** Acknowledged writes missing from the store of the replica that answered each key's final read: the ground truth of writes_lost. */
+function lostByStores(w: SimReplicated): number {
+  let lost = 0;
+  w.app.keys.forEach((k, i) => {
+    const by = w.app.verifiedBy[i]!;
+    expect(by).toBeGreaterThanOrEqual(0);
+    const stored = storedSeq(w, by, i);
+    expect(w.app.verifiedSeq[i]).toBe(stored);
+    for (const a of k.acked) if (a > stored) lost++;
+  });
+  return lost;
+}
+
+describe('replicated services in the simulator', () => {
+  it('the client gets the replica list from the binder (GETADDRLIST), every replica in order', () => {
+    const { summary, w } = run(setup({ replicas: 4, totalCalls: 50 }));
+    expect(summary.status).toBe('complete');
+    expect(w.app.client.replicas).toEqual([1, 2, 3, 4]);
+    expect(w.coordinator.counters.success).toBe(1);
+  });
+
+  it('three replicas with failover: crashing the current one keeps availability at 1 and the outage equals the detection time', () => {
+    const failoverMs = 200;
+    const { summary, samples, events } = run(setup({ totalCalls: 0, durationMs: 5000, failoverMs, faults: [crash(2000, 1)] }));
+    expect(summary.status).toBe('complete');
+    // Stated bound: no call fails (the call timeout, 2 s, is longer than the detection time).
+    expect(summary.availability).toBeGreaterThanOrEqual(0.999);
+    expect(summary.callsFailed).toBe(0);
+    // The calls caught by the crash were in flight at it: at most callsInFlight of them moved.
+    expect(summary.callsFailedOver).toBeGreaterThan(0);
+    expect(summary.callsFailedOver).toBeLessThanOrEqual(DEFAULT_REPLICATED_SETUP.callsInFlight);
+    // The model: the clients go without an answer for the detection time (plus at most one round trip of pacing).
+    expect(summary.recoveryMs).toHaveLength(1);
+    expect(summary.timeToRecoverMs).toBeGreaterThanOrEqual(failoverMs);
+    expect(summary.timeToRecoverMs).toBeLessThanOrEqual(failoverMs + RTT_MS);
+    // Replica 1 served until the crash, replica 2 after it, replica 3 never.
+    expect(summary.loadPerReplica[0]).toBeGreaterThan(0);
+    expect(summary.loadPerReplica[1]).toBeGreaterThan(0);
+    expect(summary.loadPerReplica[2]).toBe(0);
+    const after = samples.filter((s) => s.time_s > 2.3);
+    expect(after.every((s) => s.replica1_calls === 0 && s.replicas_up === 2)).toBe(true);
+    expect(samples.reduce((a, s) => a + s.calls_failed_over, 0)).toBe(summary.callsFailedOver);
+    expect(events.filter((e) => e.kind === 'fault')).toEqual([{ atMs: 2000, kind: 'fault', subject: 'replica1', before: 'up', after: 'crashed', detail: 'crash (memory lost)' }]);
+  });
+
+  it('one server: availability drops for exactly the crash duration', () => {
+    const retryIntervalMs = 50;
+    const { summary, samples, events } = run(setup({ replicas: 1, policy: 'fixed', totalCalls: 0, durationMs: 6000, retryIntervalMs, timeoutMs: 3000, faults: [crash(2000, 1), restart(4000, 1)] }));
+    expect(summary.status).toBe('complete');
+    const downMs = 2000;
+    // No answer from the crash until a retransmission reaches the restarted server.
+    expect(summary.timeToRecoverMs).toBeGreaterThanOrEqual(downMs);
+    expect(summary.timeToRecoverMs).toBeLessThanOrEqual(downMs + retryIntervalMs + RTT_MS);
+    // Intervals in which nothing was answered: the crash duration, to an interval.
+    const silentMs = samples.filter((s) => s.calls_succeeded === 0).length * DEFAULT_REPLICATED_SETUP.intervalMs;
+    expect(Math.abs(silentMs - downMs)).toBeLessThanOrEqual(DEFAULT_REPLICATED_SETUP.intervalMs);
+    expect(events.map((e) => `${e.atMs} ${e.kind} ${e.after}`)).toEqual(['2000 fault crashed', '4000 fault up', '4000 replica up']);
+  });
+
+  it('a restart takes the restart delay; until then the replica is restarting', () => {
+    const { w, events } = run(setup({ replicas: 1, policy: 'fixed', totalCalls: 0, durationMs: 3000, restartDelayMs: 500, faults: [crash(1000, 1), restart(1500, 1)] }));
+    expect(events.map((e) => `${e.atMs} ${e.kind} ${e.after}`)).toEqual(['1000 fault crashed', '1500 fault restarting', '2000 replica up']);
+    expect(w.replicas[0]!.stateName).toBe('up');
+  });
+
+  it('a failover loses acknowledged writes (each replica has its own store), counted exactly against the replicas', () => {
+    const base = setup({ keys: 300, mix: { null: 0, echo: 0, increment: 0, put: 3, get: 1 }, totalCalls: 0, durationMs: 2500, faults: [crash(2000, 1)] });
+    const none = run(base);
+    expect(none.summary.status).toBe('complete');
+    expect(none.summary.writesLost).toBeGreaterThan(0);
+    expect(none.summary.writesLost).toBe(lostByStores(none.w));
+    expect(none.summary.staleReads).toBeGreaterThan(0);
+  });
+
+  it('failing over from a slow replica runs an INCREMENT on two replicas: the ledger counts it, the counters agree', () => {
+    const { summary, w } = run(setup({ mix: { null: 0, echo: 0, increment: 1, put: 0, get: 0 }, totalCalls: 0, durationMs: 2000, verify: false, faults: [{ atMs: 500, replica: 1, fault: { action: 'slow', extraMs: 300 } }] }));
+    expect(summary.status).toBe('complete');
+    expect(summary.duplicateExecutions).toBeGreaterThan(0);
+    expect(summary.crossReplicaDuplicates).toBe(summary.duplicateExecutions);
+    // The slow replica answers each of the 4 copies a call sent it within the 200 ms detection time
+    // (at 0, 50, 100, 150 ms; the copies from its cache), after the call was answered elsewhere:
+    // all dropped, none answered twice.
+    expect(summary.lateReplies).toBe(summary.duplicateExecutions * 4);
+    const total = w.replicas.reduce((a, r) => a + r.counterValue, 0n);
+    expect(total).toBe(BigInt(summary.incrementsAcked + summary.duplicateExecutions));
+  });
+
+  it('samples carry every declared column', () => {
+    const { samples } = run(setup({ totalCalls: 300 }));
+    expect(samples.length).toBeGreaterThan(1);
+    for (const s of samples) expect(Object.keys(s).sort()).toEqual([...REPLICATED_COLUMNS].sort());
+    expect(samples[0]!.replica4_calls).toBeNaN();
+  });
+
+  it('refuses bad setups and faults, naming what is wrong', () => {
+    expect(replicatedSetupProblems(setup({ replicas: 6 }))).toContain('replicas must be a whole number from 1 to 5 (got 6)');
+    expect(replicatedSetupProblems(setup({ policy: 'random' as never }))[0]).toMatch(/^policy must be one of fixed, failover \(got random\)/);
+    expect(replicatedSetupProblems(setup({ faults: [crash(100, 4)] }))).toContain('fault at 100 ms on replica 4: there is no replica 4 (replicas are numbered 1 to 3)');
+    expect(replicatedSetupProblems(setup({ failoverMs: 3000, timeoutMs: 2000 }))).toContain('failoverMs (3000) must be below timeoutMs (2000), or no call ever fails over');
+    expect(() => buildSimReplicated(setup({ replicas: 0 }))).toThrow(/replicas must be a whole number from 1 to 5 \(got 0\)/);
+    expect(parseFaultAt('2s:1', 3)).toEqual({ atMs: 2000, replica: 1 });
+    expect(parseFaultAt('1500ms:3', 3)).toEqual({ atMs: 1500, replica: 3 });
+    expect(parseFaultAt('0.5:2', 3)).toEqual({ atMs: 500, replica: 2 });
+    expect(parseFaultAt('2s:4', 3)).toBe('"2s:4" names replica 4, but there are 3 replicas (numbered from 1)');
+    expect(parseFaultAt('2s', 3)).toBe('"2s" is not TIME:REPLICA (for example 2s:1, 1500ms:2)');
+  });
+
+  it('a fault that does not apply is an error event, and the run goes on', () => {
+    const { summary, events } = run(setup({ totalCalls: 200, faults: [restart(100, 2)] }));
+    expect(summary.status).toBe('complete');
+    expect(events).toEqual([{ atMs: 100, kind: 'error', subject: 'replica2', before: '', after: '', detail: 'restart refused: it is up, not crashed' }]);
+  });
+});

@@ -1,0 +1,735 @@
+// A replicated RPC service in the simulator: N replicas (1 to 5) serve the counter and the
+// key-value store, each with a state of its own, a coordinator host is the binder, and one client
+// host asks the binder for the replica list and then keeps calls in flight by its policy (fixed,
+// failover), while a schedule crashes, restarts, partitions and slows replicas. The simulator knows the truth:
+// which replica executed what (the ledger), every write the client saw acknowledged, and what
+// each replica holds; the figures are checked against it (test/replicas.test.ts).
+//
+// Hosts: 0 the client, 1..N the replicas, N+1 the coordinator. Calls travel on the forward link,
+// replies on the reverse link.
+
+import type { Endpoint } from '../../core/endpoint.js';
+import { REPLICA_CALLS_METRICS, metricList } from '../../core/metrics/registry.js';
+import { Link } from '../../core/impair/link.js';
+import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
+import { Simulator } from '../../core/sim/simulator.js';
+import { Rng, deriveSeed } from '../../core/util/rng.js';
+import { DEFAULT_DRC_CONFIG } from '../../core/rpc/drc.js';
+import { RpcClientEngine, RpcStatus } from '../../core/rpc/client.js';
+import { RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
+import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
+import { KvProgV1, KvStatus, type KvGetResult } from '../../core/rpc/programs/kv.js';
+import type { ProcedureDescriptor } from '../../core/rpc/program.js';
+import { PortmapRegistry, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
+import { RpcbprogV4, type RpcbEntryListPtr } from '../../core/rpc/rpcb_prot.js';
+import { nullProcedure } from '../../net/rpc/client-net.js';
+import { ReplicaDirectory, addressesOf, parseUniversalAddress, rpcbProgram, simHostAddress, simHostOf, universalAddress } from '../../core/rpc/replicas/directory.js';
+import { CLIENT_POLICIES, ReplicaClient, ReplicaClientCounters, replicaClientProblems, type ClientPolicy, type ReplicaCall } from '../../core/rpc/replicas/client.js';
+import { ReplicaHost, type ExecutionLedger } from '../../core/rpc/replicas/replica.js';
+import { faultScheduleProblems, faultText, type TimedFault } from '../../core/rpc/replicas/faults.js';
+
+/** Replicas a run may have. */
+export const MAX_REPLICAS = 5;
+
+/** Weights of the calls a replicated workload makes. */
+export interface ReplicatedMix {
+  null: number;
+  echo: number;
+  /** INCREMENT of the counter: non-idempotent. */
+  increment: number;
+  /** KV_PUT of a key (a write whose loss the run counts). */
+  put: number;
+  /** KV_GET of a key (a read that may be stale). */
+  get: number;
+}
+
+/** Everything that defines a replicated run. */
+export interface ReplicatedSetup {
+  replicas: number;
+  policy: ClientPolicy;
+  /** Each replica's duplicate request cache on (at-most-once) or off. */
+  drc: boolean;
+  mix: ReplicatedMix;
+  /** Keys the writes and reads use. */
+  keys: number;
+  echoBytes: number;
+  callsInFlight: number;
+  /** Calls to make (0: call for durationMs). */
+  totalCalls: number;
+  durationMs: number;
+  /** Total time one call may take. */
+  timeoutMs: number;
+  /** The client's detection time: a replica silent this long is given up for the call. */
+  failoverMs: number;
+  /** Retransmission interval to one replica (0: none). */
+  retryIntervalMs: number;
+  /** How long a restart takes. */
+  restartDelayMs: number;
+  faults: TimedFault[];
+  forward: ImpairmentConfig;
+  reverse: ImpairmentConfig;
+  seed: number;
+  intervalMs: number;
+  timeLimitMs: number;
+  /** After the calls, read every key once (through the same policy) to count lost writes. */
+  verify: boolean;
+}
+
+/** Three replicas with failover, 5 ms each way, 1000 calls of a put/get/increment mix. */
+export const DEFAULT_REPLICATED_SETUP: Readonly<ReplicatedSetup> = Object.freeze({
+  replicas: 3,
+  policy: 'failover',
+  drc: true,
+  mix: { null: 0, echo: 0, increment: 1, put: 1, get: 1 },
+  keys: 16,
+  echoBytes: 32,
+  callsInFlight: 8,
+  totalCalls: 1000,
+  durationMs: 0,
+  timeoutMs: 2000,
+  failoverMs: 200,
+  retryIntervalMs: 50,
+  restartDelayMs: 0,
+  faults: [],
+  forward: { ...NO_IMPAIRMENT, delayMs: 5 },
+  reverse: { ...NO_IMPAIRMENT, delayMs: 5 },
+  seed: 1,
+  intervalMs: 100,
+  timeLimitMs: 600_000,
+  verify: true,
+});
+
+/** What is wrong with a setup (empty when it is fine); each problem names the field. */
+export function replicatedSetupProblems(s: ReplicatedSetup): string[] {
+  const out: string[] = [];
+  if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > MAX_REPLICAS) out.push(`replicas must be a whole number from 1 to ${MAX_REPLICAS} (got ${s.replicas})`);
+  if (!(CLIENT_POLICIES as readonly string[]).includes(s.policy)) out.push(`policy must be one of ${CLIENT_POLICIES.join(', ')} (got ${String(s.policy)})`);
+  const w = Object.values(s.mix);
+  if (w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) out.push('mix: weights must be non-negative and not all zero');
+  if (!Number.isInteger(s.keys) || s.keys < 1 || s.keys > 1000) out.push(`keys must be a whole number from 1 to 1000 (got ${s.keys})`);
+  if (!Number.isInteger(s.callsInFlight) || s.callsInFlight < 1 || s.callsInFlight > 1024) out.push(`callsInFlight must be a whole number from 1 to 1024 (got ${s.callsInFlight})`);
+  if (!Number.isInteger(s.totalCalls) || s.totalCalls < 0) out.push(`totalCalls must be a whole number, 0 or more (got ${s.totalCalls})`);
+  if (s.totalCalls === 0 && !(s.durationMs > 0)) out.push('either totalCalls or durationMs must be set');
+  if (!(s.restartDelayMs >= 0)) out.push(`restartDelayMs must not be negative (got ${s.restartDelayMs})`);
+  if (!(s.intervalMs >= 1)) out.push(`intervalMs must be at least 1 (got ${s.intervalMs})`);
+  if (!(s.timeLimitMs >= 1)) out.push(`timeLimitMs must be at least 1 (got ${s.timeLimitMs})`);
+  if (s.policy !== 'fixed' && s.failoverMs >= s.timeoutMs) out.push(`failoverMs (${s.failoverMs}) must be below timeoutMs (${s.timeoutMs}), or no call ever fails over`);
+  out.push(...replicaClientProblems(clientOptions(s)));
+  out.push(...faultScheduleProblems(s.faults, s.replicas));
+  return out;
+}
+
+function clientOptions(s: ReplicatedSetup) {
+  return { policy: s.policy, timeoutMs: s.timeoutMs, failoverMs: s.failoverMs, retryIntervalMs: s.retryIntervalMs, rngSeed: deriveSeed(s.seed, 'xid') };
+}
+
+/** Something that happened during the run (a fault, a restart done), for events.csv. */
+export interface ReplicaRunEvent {
+  atMs: number;
+  kind: 'fault' | 'replica' | 'error';
+  /** "replica2" */
+  subject: string;
+  before: string;
+  after: string;
+  detail: string;
+}
+
+/** The ledger: every execution of a state-changing procedure, at any replica (ground truth). */
+export class Ledger implements ExecutionLedger {
+  /** Executions beyond the first of one request (client, XID, program, procedure), anywhere. */
+  duplicateExecutions = 0;
+  /** Of those, on another replica than an earlier execution. */
+  crossReplicaDuplicates = 0;
+  /** Executions of a procedure that changes state. */
+  executions = 0;
+  private readonly seen = new Map<string, number>();
+
+  executed(replica: number, client: number, xid: number, prog: number, proc: number): void {
+    this.executions++;
+    const key = `${client}|${xid}|${prog}|${proc}`;
+    const where = this.seen.get(key);
+    if (where !== undefined) {
+      this.duplicateExecutions++;
+      if (!((where >> replica) & 1)) this.crossReplicaDuplicates++;
+    }
+    this.seen.set(key, (where ?? 0) | (1 << replica));
+  }
+}
+
+/** What the client knows of one key. */
+interface KeyState {
+  /** Sequence numbers of its acknowledged writes, in order. */
+  acked: number[];
+  writing: boolean;
+}
+
+const VALUE_BYTES = 8;
+
+function seqValue(seq: number): Uint8Array {
+  const b = new Uint8Array(VALUE_BYTES);
+  new DataView(b.buffer).setFloat64(0, seq);
+  return b;
+}
+
+function seqOf(r: KvGetResult): number {
+  if (r.status !== KvStatus.KV_OK || r.entry.value.length !== VALUE_BYTES) return 0;
+  return new DataView(r.entry.value.buffer, r.entry.value.byteOffset, VALUE_BYTES).getFloat64(0);
+}
+
+type Phase = 'idle' | 'lookup' | 'calls' | 'verify' | 'done' | 'failed';
+
+/** What the client's application asked and learned, per call. */
+interface CallNote {
+  op: 'null' | 'echo' | 'increment' | 'put' | 'get' | 'verify';
+  key: number;
+  seq: number;
+  /** Acknowledged writes of the key when the read started. */
+  ackedAtStart: number;
+}
+
+/** The client host: a binder lookup (rpcbind version 4, GETADDRLIST), then the call mix through the replica client. */
+export class ReplicatedWorkloadClient implements Endpoint {
+  readonly client: ReplicaClient;
+  readonly binder: RpcClientEngine;
+  transmitTo = 0;
+  phase: Phase = 'idle';
+  failure: string | null = null;
+  startedAtMs = Number.NaN;
+  finishedAtMs = Number.NaN;
+  /** Reads that returned an older value than a write acknowledged before they started. */
+  staleReads = 0;
+  /** Acknowledged writes the final reads did not find (after verify). */
+  writesLost = 0;
+  /** Final reads that failed (their keys are not counted). */
+  verifyFailures = 0;
+  /** Replica (index) that answered each key's final read, -1 when none. */
+  readonly verifiedBy: number[];
+  /** Value (write sequence number, 0 none) each key's final read returned. */
+  readonly verifiedSeq: number[];
+  /** Acknowledged writes and INCREMENTs. */
+  writesAcked = 0;
+  incrementsAcked = 0;
+  /** Successful call times (ms), for the recovery gaps. */
+  readonly answerTimes: number[] = [];
+  /** Called with every call answered to the application (tests check none is answered twice). */
+  onAnswer: ((c: ReplicaCall) => void) | null = null;
+  readonly keys: KeyState[];
+  private readonly notes = new Map<ReplicaCall, CallNote>();
+  private readonly rng: Rng;
+  private readonly cumulative: number[];
+  private readonly payload: Uint8Array;
+  private startedCalls = 0;
+  private stopAtMs = Number.POSITIVE_INFINITY;
+  private stopped = false;
+  private nextSeq = 1;
+  private verifyNext = 0;
+  private lastFromBinder = false;
+
+  constructor(
+    private readonly s: ReplicatedSetup,
+    private readonly coordinator: number,
+  ) {
+    this.client = new ReplicaClient(clientOptions(s));
+    this.binder = new RpcClientEngine({ server: coordinator, policy: { timeoutMs: 5000, retryIntervalMs: 200, retryBackoff: 2, retryIntervalMsMax: 1000, maxRetransmissions: 10 }, retransmit: true, rngSeed: deriveSeed(s.seed, 'binder') });
+    this.rng = new Rng(deriveSeed(s.seed, 'mix'));
+    const m = s.mix;
+    const w = [m.null, m.echo, m.increment, m.put, m.get];
+    const total = w.reduce((a, b) => a + b, 0);
+    let acc = 0;
+    this.cumulative = w.map((x) => (acc += x / total));
+    this.cumulative[4] = 1;
+    this.payload = new Uint8Array(s.echoBytes).fill(0x5a);
+    this.keys = Array.from({ length: s.keys }, () => ({ acked: [], writing: false }));
+    this.verifiedBy = Array.from({ length: s.keys }, () => -1);
+    this.verifiedSeq = Array.from({ length: s.keys }, () => 0);
+  }
+
+  /** True when the run has nothing left to do. */
+  get done(): boolean {
+    return this.phase === 'done' || this.phase === 'failed';
+  }
+
+  /** Asks the binder for the replicas. */
+  start(now: number): void {
+    if (this.phase !== 'idle') return;
+    this.phase = 'lookup';
+    this.startedAtMs = now;
+    this.binder.call(now, RpcbprogV4.procedures.RPCBPROC_GETADDRLIST as ProcedureDescriptor<unknown, unknown>, { r_prog: CounterProgV1.program, r_vers: CounterProgV1.version, r_netid: 'udp', r_addr: '', r_owner: '' });
+  }
+
+  /** Stops starting calls (a stopped run skips the final reads). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  handleDatagram(now: number, bytes: Uint8Array, from: number): void {
+    if (from === this.coordinator) this.binder.handleDatagram(now, bytes, from);
+    else this.client.handleDatagram(now, bytes, from);
+    this.progress(now);
+  }
+
+  handleTimeout(now: number): void {
+    const b = this.binder.pollTimeout();
+    if (b !== null && b <= now) this.binder.handleTimeout(now);
+    const c = this.client.pollTimeout();
+    if (c !== null && c <= now) this.client.handleTimeout(now);
+    this.progress(now);
+  }
+
+  pollTransmit(now: number): Uint8Array | null {
+    let d = this.binder.pollTransmit(now);
+    if (d !== null) {
+      this.lastFromBinder = true;
+      this.transmitTo = this.binder.transmitTo;
+      return d;
+    }
+    d = this.client.pollTransmit();
+    if (d !== null) {
+      this.lastFromBinder = false;
+      this.transmitTo = this.client.transmitTo;
+    }
+    return d;
+  }
+
+  pollTimeout(): number | null {
+    let t = this.binder.pollTimeout() ?? Number.POSITIVE_INFINITY;
+    const c = this.client.pollTimeout();
+    if (c !== null && c < t) t = c;
+    if (this.phase === 'calls' && !this.noMoreCalls() && this.stopAtMs < t) t = this.stopAtMs;
+    return t === Number.POSITIVE_INFINITY ? null : t;
+  }
+
+  private noMoreCalls(): boolean {
+    return this.stopped || this.durationOver || (this.s.totalCalls > 0 && this.startedCalls >= this.s.totalCalls);
+  }
+
+  private durationOver = false;
+
+  private progress(now: number): void {
+    if (now >= this.stopAtMs) this.durationOver = true;
+    for (let c = this.binder.pollCompleted(); c !== null; c = this.binder.pollCompleted()) {
+      if (c.status !== RpcStatus.SUCCESS) {
+        this.fail(now, `the binder did not answer the replica list: ${c.errorMessage}`);
+        return;
+      }
+      const hosts: number[] = [];
+      for (const a of addressesOf(c.result as RpcbEntryListPtr)) {
+        const ua = parseUniversalAddress(a);
+        const h = ua === null ? null : simHostOf(ua.host);
+        if (h !== null) hosts.push(h);
+      }
+      if (hosts.length === 0) {
+        this.fail(now, 'the binder knows no replica of the counter program');
+        return;
+      }
+      this.client.setReplicas(now, hosts);
+      this.phase = 'calls';
+      if (this.s.durationMs > 0 && this.s.totalCalls === 0) this.stopAtMs = now + this.s.durationMs;
+    }
+    const cl = this.client;
+    for (let c = cl.pollCompleted(); c !== null; c = cl.pollCompleted()) {
+      this.finishedAtMs = now;
+      const note = this.notes.get(c)!;
+      this.notes.delete(c);
+      this.onAnswer?.(c);
+      const ok = c.status === RpcStatus.SUCCESS;
+      if (ok) this.answerTimes.push(now);
+      switch (note.op) {
+        case 'put': {
+          const k = this.keys[note.key]!;
+          k.writing = false;
+          if (ok && (c.result as { status: number }).status === KvStatus.KV_OK) {
+            k.acked.push(note.seq);
+            this.writesAcked++;
+          }
+          break;
+        }
+        case 'get':
+          if (ok && seqOf(c.result as KvGetResult) < note.ackedAtStart) this.staleReads++;
+          break;
+        case 'increment':
+          if (ok) this.incrementsAcked++;
+          break;
+        case 'verify': {
+          if (!ok) {
+            this.verifyFailures++;
+            break;
+          }
+          const got = seqOf(c.result as KvGetResult);
+          this.verifiedBy[note.key] = c.answeredBy;
+          this.verifiedSeq[note.key] = got;
+          for (const a of this.keys[note.key]!.acked) if (a > got) this.writesLost++;
+          break;
+        }
+        default:
+          break;
+      }
+      cl.recycle(c);
+    }
+    if (this.phase === 'calls') {
+      while (cl.pendingCalls < this.s.callsInFlight && !this.noMoreCalls()) this.startCall(now);
+      if (this.noMoreCalls() && cl.pendingCalls === 0) {
+        if (this.s.verify && !this.stopped) this.phase = 'verify';
+        else this.phase = 'done';
+      }
+    }
+    if (this.phase === 'verify') {
+      while (cl.pendingCalls < this.s.callsInFlight && this.verifyNext < this.s.keys) {
+        const key = this.verifyNext++;
+        this.track(cl.call(now, KvProgV1.procedures.KV_GET as ProcedureDescriptor<unknown, unknown>, `k${key}`), { op: 'verify', key, seq: 0, ackedAtStart: 0 });
+      }
+      if (this.verifyNext >= this.s.keys && cl.pendingCalls === 0) this.phase = 'done';
+    }
+  }
+
+  private fail(now: number, why: string): void {
+    this.phase = 'failed';
+    this.failure = why;
+    this.finishedAtMs = now;
+  }
+
+  private track(c: ReplicaCall, note: CallNote): void {
+    this.notes.set(c, note);
+  }
+
+  private startCall(now: number): void {
+    this.startedCalls++;
+    const u = this.rng.uniform();
+    let kind = 0;
+    while (u >= this.cumulative[kind]!) kind++;
+    const cl = this.client;
+    if (kind === 3) {
+      // A write to a key with no write in flight, so that each key's writes are acknowledged in order.
+      const start = this.rng.below(this.s.keys);
+      for (let i = 0; i < this.s.keys; i++) {
+        const key = (start + i) % this.s.keys;
+        const k = this.keys[key]!;
+        if (k.writing) continue;
+        k.writing = true;
+        const seq = this.nextSeq++;
+        this.track(cl.call(now, KvProgV1.procedures.KV_PUT as ProcedureDescriptor<unknown, unknown>, { key: `k${key}`, value: seqValue(seq), expected_revision: null }), { op: 'put', key, seq, ackedAtStart: 0 });
+        return;
+      }
+      kind = 4;
+    }
+    if (kind === 4) {
+      const key = this.rng.below(this.s.keys);
+      const acked = this.keys[key]!.acked;
+      this.track(cl.call(now, KvProgV1.procedures.KV_GET as ProcedureDescriptor<unknown, unknown>, `k${key}`), { op: 'get', key, seq: 0, ackedAtStart: acked.length === 0 ? 0 : acked[acked.length - 1]! });
+      return;
+    }
+    if (kind === 2) this.track(cl.call(now, CounterProgV1.procedures.INCREMENT as ProcedureDescriptor<unknown, unknown>, 1), { op: 'increment', key: 0, seq: 0, ackedAtStart: 0 });
+    else if (kind === 1) this.track(cl.call(now, CounterProgV1.procedures.ECHO as ProcedureDescriptor<unknown, unknown>, this.payload), { op: 'echo', key: 0, seq: 0, ackedAtStart: 0 });
+    else this.track(cl.call(now, NULL_PROC, undefined), { op: 'null', key: 0, seq: 0, ackedAtStart: 0 });
+  }
+}
+
+const NULL_PROC = nullProcedure(CounterProgV1.program, CounterProgV1.version) as ProcedureDescriptor<unknown, unknown>;
+
+/** A replicated run wired in the simulator, not yet started. */
+export interface SimReplicated {
+  sim: Simulator;
+  app: ReplicatedWorkloadClient;
+  replicas: ReplicaHost[];
+  /** The binder's host. */
+  coordinator: RpcServerEngine;
+  ledger: Ledger;
+  forward: Link;
+  reverse: Link;
+  /** Applies a fault now (a schedule step, a button); returns null or why it does not apply. */
+  fault(now: number, f: TimedFault): string | null;
+  /** Events since the last call, in time order. */
+  drainEvents(): ReplicaRunEvent[];
+  /** Times of the crashes so far. */
+  crashTimes: number[];
+}
+
+/** Wires a replicated run: client host 0, replicas 1..N, coordinator N+1. */
+export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
+  const problems = replicatedSetupProblems(s);
+  if (problems.length > 0) throw new RangeError(`replicated RPC setup: ${problems.join('; ')}`);
+  const n = s.replicas;
+  const addresses = Array.from({ length: n }, (_, i) => i + 1);
+  const coordinatorAddress = n + 1;
+  const port = 9000;
+  const registry = new PortmapRegistry();
+  const directory = new ReplicaDirectory();
+  // Every replica registers with the binder (in the simulator the registration is made for it).
+  registry.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber('udp'), port });
+  for (const a of addresses) directory.set({ r_prog: CounterProgV1.program, r_vers: CounterProgV1.version, r_netid: 'udp', r_addr: universalAddress(simHostAddress(a), port), r_owner: `replica${a}` });
+  const coordinator = new RpcServerEngine({ programs: [portmapProgram(registry), rpcbProgram(directory)], drc: { enabled: false, maxEntries: 1, maxAgeMs: 1 } });
+  const ledger = new Ledger();
+  const replicas = addresses.map(
+    (_, i) =>
+      new ReplicaHost({
+        index: i,
+        drc: { ...DEFAULT_DRC_CONFIG, enabled: s.drc },
+        restartDelayMs: s.restartDelayMs,
+        datagramReplies: UDP_REPLY_LIMITS,
+        ledger,
+      }),
+  );
+  const app = new ReplicatedWorkloadClient(s, coordinatorAddress);
+  const forward = new Link(s.forward, deriveSeed(s.seed, 'forward'));
+  const reverse = new Link(s.reverse, deriveSeed(s.seed, 'reverse'));
+  const hosts: Endpoint[] = [app, ...replicas, coordinator];
+  const sim = new Simulator(hosts, [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  const events: ReplicaRunEvent[] = [];
+  const crashTimes: number[] = [];
+  return {
+    sim,
+    app,
+    replicas,
+    coordinator,
+    ledger,
+    forward,
+    reverse,
+    crashTimes,
+    fault(now, f) {
+      const r = replicas[f.replica - 1];
+      if (r === undefined) return `there is no replica ${f.replica} (replicas are numbered 1 to ${n})`;
+      const res = r.applyFault(now, f.fault);
+      if (!res.ok) {
+        events.push({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `${faultText(f.fault)} refused: ${res.why}` });
+        return `replica ${f.replica}: ${faultText(f.fault)} does not apply: ${res.why}`;
+      }
+      if (f.fault.action === 'crash') crashTimes.push(now);
+      events.push({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before: res.before, after: res.after, detail: faultText(f.fault) });
+      return null;
+    },
+    drainEvents() {
+      for (const r of replicas) {
+        for (let e = r.pollEvent(); e !== null; e = r.pollEvent()) events.push({ atMs: e.atMs, kind: 'replica', subject: `replica${e.replica}`, before: '', after: r.stateName, detail: e.detail });
+      }
+      const out = events.splice(0).sort((a, b) => a.atMs - b.atMs);
+      return out;
+    },
+  };
+}
+
+/** The longest stretch without an answered call after each crash (until the next fault or the end): the time to recover. */
+export function recoveryGapsMs(answerTimes: readonly number[], crashTimes: readonly number[], faultTimes: readonly number[], endMs: number): number[] {
+  const out: number[] = [];
+  for (const tc of crashTimes) {
+    const horizon = Math.min(endMs, ...faultTimes.filter((t) => t > tc));
+    let last = Number.NEGATIVE_INFINITY;
+    let gap = 0;
+    for (const t of answerTimes) {
+      if (t > horizon) break;
+      if (t >= tc && last > Number.NEGATIVE_INFINITY) gap = Math.max(gap, t - last);
+      last = t;
+    }
+    // An outage that lasts to the horizon counts to it.
+    if (last > Number.NEGATIVE_INFINITY) gap = Math.max(gap, horizon - Math.max(last, tc));
+    out.push(gap);
+  }
+  return out;
+}
+
+/** Column names of a replicated run's sample, in CSV order. */
+export const REPLICATED_COLUMNS = metricList([
+  'time_s',
+  'calls_started',
+  'calls_succeeded',
+  'calls_failed',
+  'availability',
+  'calls_failed_over',
+  'latency_p50_ms',
+  'latency_p90_ms',
+  'latency_p99_ms',
+  'latency_mean_ms',
+  'latency_max_ms',
+  'stale_reads',
+  'replica_duplicate_executions',
+  'replicas_up',
+  ...REPLICA_CALLS_METRICS,
+] as const);
+
+/** One column name. */
+export type ReplicatedColumn = (typeof REPLICATED_COLUMNS)[number];
+/** One sample. */
+export type ReplicatedSample = Record<ReplicatedColumn, number>;
+
+/** Reads a replicated run's counters into per-interval samples. */
+export class ReplicatedMeter {
+  private prev = new ReplicaClientCounters();
+  private prevServed: number[];
+  private prevStale = 0;
+  private prevDup = 0;
+  private prevTime = 0;
+
+  constructor(private readonly w: SimReplicated) {
+    this.prevServed = w.replicas.map(() => 0);
+  }
+
+  /** The sample of the interval that ends at `now`. */
+  sample(now: number): ReplicatedSample {
+    const w = this.w;
+    const k = w.app.client.counters;
+    const p = this.prev;
+    const ended = k.callsSucceeded + k.callsFailed - p.callsSucceeded - p.callsFailed;
+    const h = w.app.client.intervalLatency;
+    const row: Record<string, number> = {
+      time_s: now / 1000,
+      calls_started: k.callsStarted - p.callsStarted,
+      calls_succeeded: k.callsSucceeded - p.callsSucceeded,
+      calls_failed: k.callsFailed - p.callsFailed,
+      availability: ended > 0 ? (k.callsSucceeded - p.callsSucceeded) / ended : Number.NaN,
+      calls_failed_over: k.callsFailedOver - p.callsFailedOver,
+      latency_p50_ms: h.quantile(0.5),
+      latency_p90_ms: h.quantile(0.9),
+      latency_p99_ms: h.quantile(0.99),
+      latency_mean_ms: h.meanMs,
+      latency_max_ms: h.maxMs,
+      stale_reads: w.app.staleReads - this.prevStale,
+      replica_duplicate_executions: w.ledger.duplicateExecutions - this.prevDup,
+      replicas_up: w.replicas.filter((r) => r.stateName === 'up').length,
+    };
+    for (let i = 0; i < REPLICA_CALLS_METRICS.length; i++) {
+      const r = w.replicas[i];
+      row[REPLICA_CALLS_METRICS[i]!] = r === undefined ? Number.NaN : r.counters.callsServed - this.prevServed[i]!;
+    }
+    this.prev = Object.assign(new ReplicaClientCounters(), k);
+    this.prevServed = w.replicas.map((r) => r.counters.callsServed);
+    this.prevStale = w.app.staleReads;
+    this.prevDup = w.ledger.duplicateExecutions;
+    this.prevTime = now;
+    h.reset();
+    return row as ReplicatedSample;
+  }
+}
+
+/** How a replicated run ended. */
+export type ReplicatedStatus = 'complete' | 'timeout' | 'stopped' | 'failed';
+
+/** The end-of-run summary. */
+export interface ReplicatedSummary {
+  type: 'summary';
+  status: ReplicatedStatus;
+  failure: string | null;
+  seed: number;
+  replicas: number;
+  policy: ClientPolicy;
+  durationS: number;
+  callsStarted: number;
+  callsSucceeded: number;
+  callsFailed: number;
+  /** Share of the calls answered within their deadline. */
+  availability: number;
+  /** Calls answered by another replica than the first they went to, and failovers (attempts moved). */
+  callsFailedOver: number;
+  failovers: number;
+  /** Replies dropped because their call was answered already (a late replica). */
+  lateReplies: number;
+  latencyP50Ms: number;
+  latencyP90Ms: number;
+  latencyP99Ms: number;
+  latencyMeanMs: number;
+  latencyMaxMs: number;
+  /** Longest stretch without an answered call after each crash, in crash order (ms). */
+  recoveryMs: number[];
+  /** The largest of those, NaN without a crash. */
+  timeToRecoverMs: number;
+  writesAcked: number;
+  writesLost: number;
+  verifyFailures: number;
+  staleReads: number;
+  incrementsAcked: number;
+  /** From the ledger: executions of a state-changing request beyond its first, anywhere, and those on another replica. */
+  duplicateExecutions: number;
+  crossReplicaDuplicates: number;
+  /** Client calls each replica served (its load). */
+  loadPerReplica: number[];
+  /** Each replica's counter value and state at the end. */
+  replicaStates: string[];
+  counterValues: string[];
+  simEvents: number;
+}
+
+/** The summary of a run that ended at the simulator's time. */
+export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status: ReplicatedStatus, failure: string | null): ReplicatedSummary {
+  const k = w.app.client.counters;
+  const l = w.app.client.latency;
+  const end = w.sim.now;
+  const faultTimes = s.faults.map((f) => f.atMs);
+  const recoveryMs = recoveryGapsMs(w.app.answerTimes, w.crashTimes, faultTimes, end);
+  const ended = k.callsSucceeded + k.callsFailed;
+  return {
+    type: 'summary',
+    status,
+    failure,
+    seed: s.seed,
+    replicas: s.replicas,
+    policy: s.policy,
+    durationS: (w.app.finishedAtMs - w.app.startedAtMs) / 1000,
+    callsStarted: k.callsStarted,
+    callsSucceeded: k.callsSucceeded,
+    callsFailed: k.callsFailed,
+    availability: ended > 0 ? k.callsSucceeded / ended : Number.NaN,
+    callsFailedOver: k.callsFailedOver,
+    failovers: k.failovers,
+    lateReplies: k.lateReplies,
+    latencyP50Ms: l.quantile(0.5),
+    latencyP90Ms: l.quantile(0.9),
+    latencyP99Ms: l.quantile(0.99),
+    latencyMeanMs: l.meanMs,
+    latencyMaxMs: l.maxMs,
+    recoveryMs,
+    timeToRecoverMs: recoveryMs.length === 0 ? Number.NaN : Math.max(...recoveryMs),
+    writesAcked: w.app.writesAcked,
+    writesLost: w.app.writesLost,
+    verifyFailures: w.app.verifyFailures,
+    staleReads: w.app.staleReads,
+    incrementsAcked: w.app.incrementsAcked,
+    duplicateExecutions: w.ledger.duplicateExecutions,
+    crossReplicaDuplicates: w.ledger.crossReplicaDuplicates,
+    loadPerReplica: w.replicas.map((r) => r.counters.callsServed),
+    replicaStates: w.replicas.map((r) => r.stateName),
+    counterValues: w.replicas.map((r) => r.counterValue.toString()),
+    simEvents: w.sim.events,
+  };
+}
+
+/** Callbacks of a running replicated workload. */
+export interface ReplicatedHooks {
+  onSample?(sample: ReplicatedSample): void;
+  onEvent?(e: ReplicaRunEvent): void;
+}
+
+/** Runs a replicated workload to its end in virtual time, its faults from the setup's schedule. */
+export function runSimReplicated(s: ReplicatedSetup, hooks: ReplicatedHooks = {}, wired?: (w: SimReplicated) => void): ReplicatedSummary {
+  const w = buildSimReplicated(s);
+  wired?.(w);
+  const { sim, app } = w;
+  const meter = new ReplicatedMeter(w);
+  const faults = [...s.faults].sort((a, b) => a.atMs - b.atMs);
+  let next = 0;
+  const flush = () => {
+    for (const e of w.drainEvents()) hooks.onEvent?.(e);
+  };
+  sim.addTicker({
+    pollTimeout: () => (next < faults.length && !app.done ? faults[next]!.atMs : null),
+    handleTimeout: (now) => {
+      while (next < faults.length && faults[next]!.atMs <= now) w.fault(now, faults[next++]!);
+      flush();
+    },
+  });
+  let nextSample = s.intervalMs;
+  let lastSample = 0;
+  sim.addTicker({
+    pollTimeout: () => (app.done ? null : nextSample),
+    handleTimeout: (now) => {
+      flush();
+      hooks.onSample?.(meter.sample(now));
+      lastSample = now;
+      nextSample = now + s.intervalMs;
+    },
+  });
+  app.start(0);
+  const why = sim.run({ untilMs: s.timeLimitMs, stop: () => app.done });
+  flush();
+  if (hooks.onSample !== undefined && sim.now > lastSample) hooks.onSample(meter.sample(sim.now));
+  const status: ReplicatedStatus = app.phase === 'done' ? 'complete' : app.phase === 'failed' ? 'failed' : why === 'time' ? 'timeout' : 'failed';
+  const failure = app.failure ?? (status === 'timeout' ? `did not finish within ${s.timeLimitMs} ms of virtual time` : status === 'failed' ? `the simulation stopped (${why}) with calls pending` : null);
+  return summarizeReplicated(s, w, status, failure);
+}
