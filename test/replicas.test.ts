@@ -118,6 +118,28 @@ describe('replicated services in the simulator', () => {
     expect(total).toBe(BigInt(summary.incrementsAcked + summary.duplicateExecutions));
   });
 
+  it('hedged requests cut the p99 latency of a slow replica, at the cost of extra copies', () => {
+    const base = setup({ totalCalls: 3000, verify: false, mix: { null: 0, echo: 1, increment: 0, put: 0, get: 0 }, faults: [{ atMs: 0, replica: 2, fault: { action: 'slow', extraMs: 100 } }] });
+    const plain = run({ ...base, policy: 'round-robin' });
+    const hedged = run({ ...base, policy: 'hedged', hedgeDelayMs: 20 });
+    expect(plain.summary.latencyP99Ms).toBeGreaterThanOrEqual(100);
+    expect(hedged.summary.latencyP99Ms).toBeLessThanOrEqual(20 + RTT_MS + 2);
+    expect(hedged.summary.hedgedCopies).toBeGreaterThan(0);
+    expect(hedged.summary.hedgeWins).toBeGreaterThan(0);
+    // The loser's answer, when it comes, is dropped: never answered twice.
+    expect(hedged.summary.callsSucceeded).toBe(3000);
+    expect(hedged.summary.lateReplies).toBeGreaterThan(0);
+  });
+
+  it('least-outstanding sends less to a slow replica than round-robin does', () => {
+    const base = setup({ totalCalls: 3000, callsInFlight: 16, mix: { null: 1, echo: 0, increment: 0, put: 0, get: 0 }, faults: [{ atMs: 0, replica: 3, fault: { action: 'slow', extraMs: 50 } }] });
+    const rr = run({ ...base, policy: 'round-robin' });
+    const lo = run({ ...base, policy: 'least-outstanding' });
+    const share = (l: number[]) => l[2]! / l.reduce((a, b) => a + b, 0);
+    expect(share(rr.summary.loadPerReplica)).toBeGreaterThan(0.3);
+    expect(share(lo.summary.loadPerReplica)).toBeLessThan(share(rr.summary.loadPerReplica) / 2);
+  });
+
   it('samples carry every declared column', () => {
     const { samples } = run(setup({ totalCalls: 300 }));
     expect(samples.length).toBeGreaterThan(1);
@@ -127,7 +149,7 @@ describe('replicated services in the simulator', () => {
 
   it('refuses bad setups and faults, naming what is wrong', () => {
     expect(replicatedSetupProblems(setup({ replicas: 6 }))).toContain('replicas must be a whole number from 1 to 5 (got 6)');
-    expect(replicatedSetupProblems(setup({ policy: 'random' as never }))[0]).toMatch(/^policy must be one of fixed, failover \(got random\)/);
+    expect(replicatedSetupProblems(setup({ policy: 'random' as never }))[0]).toMatch(/^policy must be one of fixed, failover, round-robin, least-outstanding, hedged \(got random\)/);
     expect(replicatedSetupProblems(setup({ faults: [crash(100, 4)] }))).toContain('fault at 100 ms on replica 4: there is no replica 4 (replicas are numbered 1 to 3)');
     expect(replicatedSetupProblems(setup({ failoverMs: 3000, timeoutMs: 2000 }))).toContain('failoverMs (3000) must be below timeoutMs (2000), or no call ever fails over');
     expect(() => buildSimReplicated(setup({ replicas: 0 }))).toThrow(/replicas must be a whole number from 1 to 5 \(got 0\)/);

@@ -192,6 +192,7 @@ const BASE = {
   // Replicated RPC services (`rpc-replicas`)
   availability: m('Availability', 'ratio', 'mean', 'share of the calls that ended in the interval that were answered within their deadline (empty when none ended)', 'replica client: callsSucceeded / (callsSucceeded + callsFailed)', 'share of all the calls of the trial answered within their deadline'),
   calls_failed_over: m('Calls failed over', 'calls', 'sum', 'calls answered by another replica than the first they went to', 'replica client: callsFailedOver', 'calls answered by another replica than the first they went to, over the trial'),
+  hedged_copies: m('Hedged copies', 'calls', 'sum', 'second copies of calls sent to another replica (hedged requests): the extra load', 'replica client: hedges', 'hedged copies sent over the trial'),
   stale_reads: m('Stale reads', 'calls', 'sum', 'KV_GETs that returned an older value than a write acknowledged before they started', 'replicated workload client: its record of acknowledged writes', 'stale reads over the trial'),
   replicas_up: m('Replicas up', 'count', 'last', 'replicas up (not crashed, restarting or partitioned) at the end of the interval', 'replica hosts: stateName'),
   writes_acked: m('Writes acknowledged', 'calls', 'sum', 'KV_PUTs the client saw acknowledged', 'replicated workload client', 'KV_PUTs acknowledged over the trial'),

@@ -1,7 +1,8 @@
 // A replicated RPC service in the simulator: N replicas (1 to 5) serve the counter and the
 // key-value store, each with a state of its own, a coordinator host is the binder, and one client
 // host asks the binder for the replica list and then keeps calls in flight by its policy (fixed,
-// failover), while a schedule crashes, restarts, partitions and slows replicas. The simulator knows the truth:
+// failover, round-robin, least-outstanding, hedged), while a schedule crashes, restarts,
+// partitions and slows replicas. The simulator knows the truth:
 // which replica executed what (the ledger), every write the client saw acknowledged, and what
 // each replica holds; the figures are checked against it (test/replicas.test.ts).
 //
@@ -63,6 +64,10 @@ export interface ReplicatedSetup {
   failoverMs: number;
   /** Retransmission interval to one replica (0: none). */
   retryIntervalMs: number;
+  /** Hedged: when a call's second copy goes out. */
+  hedgeDelayMs: number;
+  /** Round-robin, least-outstanding, hedged: health checks of every replica this often. */
+  healthIntervalMs: number;
   /** How long a restart takes. */
   restartDelayMs: number;
   faults: TimedFault[];
@@ -89,6 +94,8 @@ export const DEFAULT_REPLICATED_SETUP: Readonly<ReplicatedSetup> = Object.freeze
   timeoutMs: 2000,
   failoverMs: 200,
   retryIntervalMs: 50,
+  hedgeDelayMs: 20,
+  healthIntervalMs: 100,
   restartDelayMs: 0,
   faults: [],
   forward: { ...NO_IMPAIRMENT, delayMs: 5 },
@@ -120,7 +127,7 @@ export function replicatedSetupProblems(s: ReplicatedSetup): string[] {
 }
 
 function clientOptions(s: ReplicatedSetup) {
-  return { policy: s.policy, timeoutMs: s.timeoutMs, failoverMs: s.failoverMs, retryIntervalMs: s.retryIntervalMs, rngSeed: deriveSeed(s.seed, 'xid') };
+  return { policy: s.policy, timeoutMs: s.timeoutMs, failoverMs: s.failoverMs, retryIntervalMs: s.retryIntervalMs, hedgeDelayMs: s.hedgeDelayMs, healthIntervalMs: s.healthIntervalMs, rngSeed: deriveSeed(s.seed, 'xid') };
 }
 
 /** Something that happened during the run (a fault, a restart done), for events.csv. */
@@ -534,6 +541,7 @@ export const REPLICATED_COLUMNS = metricList([
   'calls_failed',
   'availability',
   'calls_failed_over',
+  'hedged_copies',
   'latency_p50_ms',
   'latency_p90_ms',
   'latency_p99_ms',
@@ -576,6 +584,7 @@ export class ReplicatedMeter {
       calls_failed: k.callsFailed - p.callsFailed,
       availability: ended > 0 ? (k.callsSucceeded - p.callsSucceeded) / ended : Number.NaN,
       calls_failed_over: k.callsFailedOver - p.callsFailedOver,
+      hedged_copies: k.hedges - p.hedges,
       latency_p50_ms: h.quantile(0.5),
       latency_p90_ms: h.quantile(0.9),
       latency_p99_ms: h.quantile(0.99),
@@ -619,7 +628,9 @@ export interface ReplicatedSummary {
   /** Calls answered by another replica than the first they went to, and failovers (attempts moved). */
   callsFailedOver: number;
   failovers: number;
-  /** Replies dropped because their call was answered already (a late replica). */
+  hedgedCopies: number;
+  hedgeWins: number;
+  /** Replies dropped because their call was answered already (a cancelled hedge, a late replica). */
   lateReplies: number;
   latencyP50Ms: number;
   latencyP90Ms: number;
@@ -668,6 +679,8 @@ export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status
     availability: ended > 0 ? k.callsSucceeded / ended : Number.NaN,
     callsFailedOver: k.callsFailedOver,
     failovers: k.failovers,
+    hedgedCopies: k.hedges,
+    hedgeWins: k.hedgeWins,
     lateReplies: k.lateReplies,
     latencyP50Ms: l.quantile(0.5),
     latencyP90Ms: l.quantile(0.9),

@@ -5,10 +5,18 @@
 //   fixed               every call to the first replica; no failover (a crash is an outage)
 //   failover            every call to the current replica; a call unanswered for failoverMs (the
 //                       detection time) goes again to the next replica, which becomes current
+//   round-robin         calls rotate over the replicas that pass their health checks
+//   least-outstanding   each call to the healthy replica with the fewest calls outstanding
+//   hedged              as round-robin, and a call unanswered after hedgeDelayMs is sent to a
+//                       second replica too; the first answer wins and the other copy is
+//                       cancelled (never retransmitted; its answer, if any, is dropped)
 //
-// A call keeps its XID on every replica, as a retransmission does, so that a duplicate request
-// cache the replicas share recognises it. A call is answered to the application once, by the
-// first reply; pollCompleted() hands it over.
+// Every policy but fixed fails a call over when its replica does not answer for failoverMs. A call
+// keeps its XID on every replica, as a retransmission does, so that a duplicate request cache the
+// replicas share (primary-backup with the cache replicated) recognises it. Health checks are NULL
+// calls (of the counter program) to every replica every healthIntervalMs; a replica that leaves one unanswered until the
+// next is out of rotation until it answers again. A call is answered to the application once, by
+// the first reply; pollCompleted() hands it over.
 
 import type { Endpoint } from '../../endpoint.js';
 import { Fifo } from '../../util/fifo.js';
@@ -18,9 +26,10 @@ import { AcceptStat, AuthFlavor, MsgType, ReplyHeader, ReplyStat, encodeCredenti
 import type { ProcedureDescriptor } from '../program.js';
 import { RpcStatus, type RpcStatusCode } from '../client.js';
 import { XdrReader, XdrWriter } from '../xdr.js';
+import { COUNTER_PROG, COUNTER_V1 } from '../programs/counter.js';
 
 /** Client policies, as the knob lists them. */
-export const CLIENT_POLICIES = ['fixed', 'failover'] as const;
+export const CLIENT_POLICIES = ['fixed', 'failover', 'round-robin', 'least-outstanding', 'hedged'] as const;
 /** One client policy. */
 export type ClientPolicy = (typeof CLIENT_POLICIES)[number];
 
@@ -28,6 +37,9 @@ export type ClientPolicy = (typeof CLIENT_POLICIES)[number];
 export const CLIENT_POLICY_LABELS: Readonly<Record<ClientPolicy, string>> = {
   fixed: 'one fixed server (no failover)',
   failover: 'failover to the next replica on timeout',
+  'round-robin': 'round-robin over healthy replicas',
+  'least-outstanding': 'least outstanding calls among healthy replicas',
+  hedged: 'hedged requests (a second copy after a delay)',
 };
 
 /** How the client is set up. */
@@ -39,6 +51,10 @@ export interface ReplicaClientOptions {
   failoverMs: number;
   /** Retransmission interval to the same replica within one attempt; 0 sends once per replica. */
   retryIntervalMs: number;
+  /** Hedged: when the second copy goes out. */
+  hedgeDelayMs: number;
+  /** Health checks (round-robin, least-outstanding, hedged): a NULL call to each replica this often. */
+  healthIntervalMs: number;
   rngSeed: number;
 }
 
@@ -53,6 +69,8 @@ export function replicaClientProblems(o: ReplicaClientOptions): string[] {
   range('timeoutMs', 1, 3_600_000);
   range('failoverMs', 1, 3_600_000);
   range('retryIntervalMs', 0, 3_600_000);
+  range('hedgeDelayMs', 1, 3_600_000);
+  range('healthIntervalMs', 1, 3_600_000);
   return out;
 }
 
@@ -73,10 +91,16 @@ export class ReplicaClientCounters {
   failovers = 0;
   /** Calls answered by a replica other than the first they went to. */
   callsFailedOver = 0;
-  /** Replies to calls already answered (a late replica, a duplicate) or to none. */
+  /** Hedged copies sent. */
+  hedges = 0;
+  /** Calls the hedged copy answered first. */
+  hedgeWins = 0;
+  /** Replies to calls already answered (a cancelled copy, a duplicate) or to none. */
   lateReplies = 0;
   /** Replies that do not parse. */
   malformedReplies = 0;
+  /** Health check calls sent. */
+  healthChecks = 0;
 }
 
 /** One call of the application. */
@@ -87,13 +111,15 @@ export class ReplicaCall {
   bytes: Uint8Array = new Uint8Array(0);
   startedAtMs = 0;
   deadlineMs = 0;
-  /** Replica (index) the call goes to now. */
+  /** Replica (index) the call goes to now, and -1 or the replica of the hedged copy. */
   target = 0;
+  hedgeTarget = -1;
   /** Replica the call went to first. */
   firstTarget = 0;
-  /** When the current replica is given up, and the next retransmission. */
+  /** When the current replica is given up, the next retransmission, the hedge. */
   attemptEndsMs = 0;
   nextSendMs = 0;
+  hedgeAtMs = Number.POSITIVE_INFINITY;
   /** Replicas the call was sent to (a bit each): replies from them are answers. */
   sentTo = 0;
   /** RpcStatus once completed, -1 before. */
@@ -123,20 +149,25 @@ export class ReplicaClient implements Endpoint {
   readonly intervalLatency = new LatencyHistogram();
   transmitTo = 0;
   private addresses: number[] = [];
-  /** Calls outstanding at each replica. */
+  /** Calls outstanding at each replica (a hedged call counts at both). */
   outstanding: number[] = [];
-  /** Whether each replica is believed up (a timeout says no, an answer yes). */
+  /** Whether each replica is in rotation (health checks, timeouts). */
   healthy: boolean[] = [];
   private current = 0;
+  private cursor = 0;
   private nextXid: number;
   private readonly pending = new Map<number, ReplicaCall>();
-  private readonly sendCall = new Fifo<ReplicaCall>();
+  private readonly sendCall = new Fifo<ReplicaCall | null>();
   private readonly sendTo = new Fifo<number>();
   private readonly completed = new Fifo<ReplicaCall>();
   private readonly spare: ReplicaCall[] = [];
   private readonly writer = new XdrWriter(512);
   private readonly reader = new XdrReader();
   private readonly reply = new ReplyHeader();
+  private nextHealthMs = Number.POSITIVE_INFINITY;
+  private healthXid: number[] = [];
+  private healthAnswered: boolean[] = [];
+  private healthBytes: Uint8Array[] = [];
   private deadline = Number.POSITIVE_INFINITY;
   private deadlineStale = true;
 
@@ -166,12 +197,16 @@ export class ReplicaClient implements Endpoint {
     return this.current;
   }
 
-  /** Sets the replicas (the binder's answer). */
-  setReplicas(_now: number, addresses: readonly number[]): void {
+  /** Sets the replicas (the binder's answer); health checks start at `now` for the policies that use them. */
+  setReplicas(now: number, addresses: readonly number[]): void {
     if (addresses.length === 0) throw new RangeError('setReplicas: no replica');
     this.addresses = [...addresses];
     this.outstanding = addresses.map(() => 0);
     this.healthy = addresses.map(() => true);
+    this.healthXid = addresses.map(() => -1);
+    this.healthAnswered = addresses.map(() => true);
+    this.healthBytes = addresses.map(() => new Uint8Array(0));
+    if (this.o.policy === 'round-robin' || this.o.policy === 'least-outstanding' || this.o.policy === 'hedged') this.nextHealthMs = now + this.o.healthIntervalMs;
     this.deadlineStale = true;
   }
 
@@ -197,6 +232,8 @@ export class ReplicaClient implements Endpoint {
     c.answeredBy = NO_REPLICA;
     c.owner = null;
     c.sentTo = 0;
+    c.hedgeTarget = NO_REPLICA;
+    c.hedgeAtMs = this.o.policy === 'hedged' ? now + this.o.hedgeDelayMs : Number.POSITIVE_INFINITY;
     this.pending.set(xid | 0, c);
     this.counters.callsStarted++;
     const r = this.pick(NO_REPLICA);
@@ -222,7 +259,7 @@ export class ReplicaClient implements Endpoint {
 
   private takeXid(): number {
     let xid = this.nextXid;
-    while (this.pending.has(xid | 0)) xid = (xid + 1) >>> 0;
+    while (this.pending.has(xid | 0) || this.healthXid.includes(xid)) xid = (xid + 1) >>> 0;
     this.nextXid = (xid + 1) >>> 0;
     return xid;
   }
@@ -230,14 +267,48 @@ export class ReplicaClient implements Endpoint {
   /** The replica a call goes to, other than `not` (-1: any), by the policy. */
   private pick(not: number): number {
     const n = this.addresses.length;
-    if (this.o.policy === 'fixed') return 0;
-    if (this.current !== not) return this.current;
-    // The next replica not known to be down, or simply the next one.
-    for (let k = 1; k <= n; k++) {
-      const r = (this.current + k) % n;
-      if (r !== not && this.healthy[r]) return (this.current = r);
+    switch (this.o.policy) {
+      case 'fixed':
+        return 0;
+      case 'failover': {
+        if (this.current !== not) return this.current;
+        // The next replica not known to be down, or simply the next one.
+        for (let k = 1; k <= n; k++) {
+          const r = (this.current + k) % n;
+          if (r !== not && this.healthy[r]) return (this.current = r);
+        }
+        return (this.current = (this.current + 1) % n);
+      }
+      case 'least-outstanding': {
+        let best = NO_REPLICA;
+        for (let k = 0; k < n; k++) {
+          // Ties go round, so that idle replicas share the load.
+          const r = (this.cursor + k) % n;
+          if (r === not || !this.healthy[r]) continue;
+          if (best === NO_REPLICA || this.outstanding[r]! < this.outstanding[best]!) best = r;
+        }
+        this.cursor = (this.cursor + 1) % n;
+        return best === NO_REPLICA ? this.nextAfter(not) : best;
+      }
+      default: {
+        for (let k = 0; k < n; k++) {
+          const r = (this.cursor + k) % n;
+          if (r !== not && this.healthy[r]) {
+            this.cursor = (r + 1) % n;
+            return r;
+          }
+        }
+        return this.nextAfter(not);
+      }
     }
-    return (this.current = (this.current + 1) % n);
+  }
+
+  /** With no healthy replica left: the next one in turn that is not `not`. */
+  private nextAfter(not: number): number {
+    const n = this.addresses.length;
+    const r = (this.cursor + (this.cursor === not && n > 1 ? 1 : 0)) % n;
+    this.cursor = (r + 1) % n;
+    return r;
   }
 
   private attempt(now: number, c: ReplicaCall, r: number): void {
@@ -266,6 +337,13 @@ export class ReplicaClient implements Endpoint {
       return;
     }
     const replica = this.addresses.indexOf(from);
+    if (replica >= 0 && this.healthXid[replica] === xid) {
+      // A health check answered: the replica is in rotation again.
+      this.healthXid[replica] = -1;
+      this.healthAnswered[replica] = true;
+      this.healthy[replica] = true;
+      return;
+    }
     const c = this.pending.get(xid | 0);
     if (c === undefined || replica < 0 || !((c.sentTo >> replica) & 1)) {
       this.counters.lateReplies++;
@@ -302,6 +380,7 @@ export class ReplicaClient implements Endpoint {
   }
 
   handleTimeout(now: number): void {
+    if (now >= this.nextHealthMs) this.healthRound(now);
     for (const c of this.pending.values()) {
       if (c.done) continue;
       if (now >= c.deadlineMs) {
@@ -309,17 +388,35 @@ export class ReplicaClient implements Endpoint {
         continue;
       }
       if (now >= c.attemptEndsMs) {
-        // The replica did not answer within the detection time: believed down, and the call goes on.
+        // The replica did not answer within the detection time: out of rotation, and the call goes on.
         const gone = c.target;
         this.healthy[gone] = false;
-        this.counters.failovers++;
-        this.attempt(now, c, this.pick(gone));
+        if (c.hedgeTarget !== NO_REPLICA && c.hedgeTarget !== gone) {
+          // The hedged copy carries on alone.
+          this.outstanding[gone]!--;
+          c.target = c.hedgeTarget;
+          c.hedgeTarget = NO_REPLICA;
+          c.attemptEndsMs = Math.min(c.deadlineMs, now + this.o.failoverMs);
+        } else {
+          this.counters.failovers++;
+          this.attempt(now, c, this.pick(gone));
+        }
         continue;
       }
       if (now >= c.nextSendMs) {
         this.counters.retransmissions++;
         this.send(c, c.target);
         c.nextSendMs = now + this.o.retryIntervalMs;
+      }
+      if (now >= c.hedgeAtMs) {
+        c.hedgeAtMs = Number.POSITIVE_INFINITY;
+        const h = this.pick(c.target);
+        if (h !== c.target) {
+          c.hedgeTarget = h;
+          this.outstanding[h]!++;
+          this.counters.hedges++;
+          this.send(c, h);
+        }
       }
     }
     this.deadlineStale = true;
@@ -328,6 +425,10 @@ export class ReplicaClient implements Endpoint {
   pollTransmit(): Uint8Array | null {
     for (let c = this.sendCall.shift(); c !== undefined; c = this.sendCall.shift()) {
       const r = this.sendTo.shift()!;
+      if (c === null) {
+        this.transmitTo = this.addresses[r]!;
+        return this.healthBytes[r]!;
+      }
       if (c.done) continue;
       c.sentTo |= 1 << r;
       this.counters.transmissions++;
@@ -339,16 +440,36 @@ export class ReplicaClient implements Endpoint {
 
   pollTimeout(): number | null {
     if (this.deadlineStale) {
-      let t = Number.POSITIVE_INFINITY;
+      let t = this.nextHealthMs;
       for (const c of this.pending.values()) {
         if (c.deadlineMs < t) t = c.deadlineMs;
         if (c.attemptEndsMs < t) t = c.attemptEndsMs;
         if (c.nextSendMs < t) t = c.nextSendMs;
+        if (c.hedgeAtMs < t) t = c.hedgeAtMs;
       }
       this.deadline = t;
       this.deadlineStale = false;
     }
     return this.deadline === Number.POSITIVE_INFINITY ? null : this.deadline;
+  }
+
+  /** Sends a NULL call to every replica; one that left the last check unanswered is out of rotation. */
+  private healthRound(now: number): void {
+    this.nextHealthMs = now + this.o.healthIntervalMs;
+    const w = this.writer;
+    for (let r = 0; r < this.addresses.length; r++) {
+      if (!this.healthAnswered[r]) this.healthy[r] = false;
+      const xid = this.takeXid();
+      w.beginWire();
+      writeCallHeader(w, xid, COUNTER_PROG, COUNTER_V1, 0, CREDENTIAL);
+      this.healthBytes[r] = w.endWire();
+      this.healthXid[r] = xid;
+      this.healthAnswered[r] = false;
+      this.counters.healthChecks++;
+      this.sendCall.push(null);
+      this.sendTo.push(r);
+    }
+    this.deadlineStale = true;
   }
 
   private complete(now: number, c: ReplicaCall, status: RpcStatusCode, message: string): void {
@@ -358,10 +479,12 @@ export class ReplicaClient implements Endpoint {
     c.completedAtMs = now;
     this.pending.delete(c.xid | 0);
     this.outstanding[c.target]!--;
+    if (c.hedgeTarget !== NO_REPLICA) this.outstanding[c.hedgeTarget]!--;
     const k = this.counters;
     if (status === RpcStatus.SUCCESS) {
       k.callsSucceeded++;
       if (c.answeredBy !== c.firstTarget) k.callsFailedOver++;
+      if (c.hedgeTarget !== NO_REPLICA && c.answeredBy === c.hedgeTarget) k.hedgeWins++;
       const ms = now - c.startedAtMs;
       const b = bucketOf(ms);
       this.latency.recordInBucket(b, ms);
