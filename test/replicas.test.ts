@@ -49,7 +49,7 @@ describe('replicated services in the simulator', () => {
     const { summary, w } = run(setup({ replicas: 4, totalCalls: 50 }));
     expect(summary.status).toBe('complete');
     expect(w.app.client.replicas).toEqual([1, 2, 3, 4]);
-    expect(w.coordinator.counters.success).toBe(1);
+    expect(w.coordinator.server.counters.success).toBe(1);
   });
 
   it('three replicas with failover: crashing the current one keeps availability at 1 and the outage equals the detection time', () => {
@@ -96,26 +96,38 @@ describe('replicated services in the simulator', () => {
     expect(w.replicas[0]!.stateName).toBe('up');
   });
 
-  it('a failover loses acknowledged writes (each replica has its own store), counted exactly against the replicas', () => {
+  it('without replication a failover loses acknowledged writes, counted exactly against the replicas; primary-backup loses none', () => {
     const base = setup({ keys: 300, mix: { null: 0, echo: 0, increment: 0, put: 3, get: 1 }, totalCalls: 0, durationMs: 2500, faults: [crash(2000, 1)] });
-    const none = run(base);
+    const none = run({ ...base, replication: 'none' });
     expect(none.summary.status).toBe('complete');
     expect(none.summary.writesLost).toBeGreaterThan(0);
     expect(none.summary.writesLost).toBe(lostByStores(none.w));
     expect(none.summary.staleReads).toBeGreaterThan(0);
+    const pb = run({ ...base, replication: 'primary-backup' });
+    expect(pb.summary.status).toBe('complete');
+    expect(pb.summary.writesAcked).toBeGreaterThan(100);
+    expect(pb.summary.writesLost).toBe(0);
+    expect(lostByStores(pb.w)).toBe(0);
+    expect(pb.summary.staleReads).toBe(0);
+    expect(pb.summary.replicationMessages).toBeGreaterThan(2 * pb.summary.writesAcked);
+    expect(pb.events.some((e) => e.kind === 'view' && e.after.includes('primary replica2'))).toBe(true);
   });
 
-  it('failing over from a slow replica runs an INCREMENT on two replicas: the ledger counts it, the counters agree', () => {
-    const { summary, w } = run(setup({ mix: { null: 0, echo: 0, increment: 1, put: 0, get: 0 }, totalCalls: 0, durationMs: 2000, verify: false, faults: [{ atMs: 500, replica: 1, fault: { action: 'slow', extraMs: 300 } }] }));
-    expect(summary.status).toBe('complete');
-    expect(summary.duplicateExecutions).toBeGreaterThan(0);
-    expect(summary.crossReplicaDuplicates).toBe(summary.duplicateExecutions);
-    // The slow replica answers each of the 4 copies a call sent it within the 200 ms detection time
-    // (at 0, 50, 100, 150 ms; the copies from its cache), after the call was answered elsewhere:
-    // all dropped, none answered twice.
-    expect(summary.lateReplies).toBe(summary.duplicateExecutions * 4);
-    const total = w.replicas.reduce((a, r) => a + r.counterValue, 0n);
-    expect(total).toBe(BigInt(summary.incrementsAcked + summary.duplicateExecutions));
+  it('with the duplicate request cache replicated, a retried INCREMENT that fails over runs once; without, some run twice', () => {
+    let dupsWithout = 0;
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const base = setup({ seed, replication: 'primary-backup', mix: { null: 0, echo: 0, increment: 1, put: 0, get: 0 }, totalCalls: 0, durationMs: 2000, faults: [crash(1003 + seed * 7, 1)], verify: false });
+      for (const replicateDrc of [true, false]) {
+        const { summary, w } = run({ ...base, replicateDrc });
+        expect(summary.status).toBe('complete');
+        const primary = w.coordinator.current.primary;
+        // Ground truth: the primary's counter counts every acknowledged INCREMENT once, plus every duplicate execution.
+        expect(BigInt(summary.incrementsAcked + summary.duplicateExecutions)).toBe(w.replicas[primary]!.counterValue);
+        if (replicateDrc) expect(summary.duplicateExecutions).toBe(0);
+        else dupsWithout += summary.duplicateExecutions;
+      }
+    }
+    expect(dupsWithout).toBeGreaterThan(0);
   });
 
   it('hedged requests cut the p99 latency of a slow replica, at the cost of extra copies', () => {
@@ -140,6 +152,43 @@ describe('replicated services in the simulator', () => {
     expect(share(lo.summary.loadPerReplica)).toBeLessThan(share(rr.summary.loadPerReplica) / 2);
   });
 
+  it('a partitioned primary is replaced and rejoins as a backup after healing, losing no acknowledged write', () => {
+    const { summary, w, events } = run(
+      setup({
+        replication: 'primary-backup',
+        keys: 200,
+        totalCalls: 0,
+        durationMs: 4000,
+        faults: [
+          { atMs: 1000, replica: 1, fault: { action: 'partition' } },
+          { atMs: 2500, replica: 1, fault: { action: 'heal' } },
+        ],
+      }),
+    );
+    expect(summary.status).toBe('complete');
+    expect(summary.writesLost).toBe(0);
+    expect(lostByStores(w)).toBe(0);
+    const view = w.coordinator.current;
+    expect(view.primary).toBe(1);
+    expect((view.backups >> 0) & 1).toBe(1);
+    expect(events.some((e) => e.subject === 'replica1' && e.detail.startsWith('backup'))).toBe(true);
+    // Every replica ends with the same state.
+    for (const r of w.replicas) expect(r.counterValue).toBe(w.replicas[1]!.counterValue);
+  });
+
+  it('failing over from a slow replica runs an INCREMENT on two replicas: the ledger counts it, the counters agree', () => {
+    const { summary, w } = run(setup({ mix: { null: 0, echo: 0, increment: 1, put: 0, get: 0 }, totalCalls: 0, durationMs: 2000, verify: false, faults: [{ atMs: 500, replica: 1, fault: { action: 'slow', extraMs: 300 } }] }));
+    expect(summary.status).toBe('complete');
+    expect(summary.duplicateExecutions).toBeGreaterThan(0);
+    expect(summary.crossReplicaDuplicates).toBe(summary.duplicateExecutions);
+    // The slow replica answers each of the 4 copies a call sent it within the 200 ms detection time
+    // (at 0, 50, 100, 150 ms; the copies from its cache), after the call was answered elsewhere:
+    // all dropped, none answered twice.
+    expect(summary.lateReplies).toBe(summary.duplicateExecutions * 4);
+    const total = w.replicas.reduce((a, r) => a + r.counterValue, 0n);
+    expect(total).toBe(BigInt(summary.incrementsAcked + summary.duplicateExecutions));
+  });
+
   it('samples carry every declared column', () => {
     const { samples } = run(setup({ totalCalls: 300 }));
     expect(samples.length).toBeGreaterThan(1);
@@ -149,7 +198,7 @@ describe('replicated services in the simulator', () => {
 
   it('refuses bad setups and faults, naming what is wrong', () => {
     expect(replicatedSetupProblems(setup({ replicas: 6 }))).toContain('replicas must be a whole number from 1 to 5 (got 6)');
-    expect(replicatedSetupProblems(setup({ policy: 'random' as never }))[0]).toMatch(/^policy must be one of fixed, failover, round-robin, least-outstanding, hedged \(got random\)/);
+    expect(replicatedSetupProblems(setup({ policy: 'random' as never }))[0]).toMatch(/^policy must be one of fixed, failover, round-robin, least-outstanding, hedged/);
     expect(replicatedSetupProblems(setup({ faults: [crash(100, 4)] }))).toContain('fault at 100 ms on replica 4: there is no replica 4 (replicas are numbered 1 to 3)');
     expect(replicatedSetupProblems(setup({ failoverMs: 3000, timeoutMs: 2000 }))).toContain('failoverMs (3000) must be below timeoutMs (2000), or no call ever fails over');
     expect(() => buildSimReplicated(setup({ replicas: 0 }))).toThrow(/replicas must be a whole number from 1 to 5 \(got 0\)/);

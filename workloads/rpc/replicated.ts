@@ -1,13 +1,14 @@
 // A replicated RPC service in the simulator: N replicas (1 to 5) serve the counter and the
-// key-value store, each with a state of its own, a coordinator host is the binder, and one client
-// host asks the binder for the replica list and then keeps calls in flight by its policy (fixed,
-// failover, round-robin, least-outstanding, hedged), while a schedule crashes, restarts,
-// partitions and slows replicas. The simulator knows the truth:
+// key-value store, a coordinator host is the binder (and, with primary-backup, the view
+// service), and one client host asks the binder for the replica list and then keeps calls in
+// flight by its policy (fixed, failover, round-robin, least-outstanding, hedged), while a
+// schedule crashes, restarts, partitions and slows replicas. The simulator knows the truth:
 // which replica executed what (the ledger), every write the client saw acknowledged, and what
 // each replica holds; the figures are checked against it (test/replicas.test.ts).
 //
 // Hosts: 0 the client, 1..N the replicas, N+1 the coordinator. Calls travel on the forward link,
-// replies on the reverse link.
+// replies on the reverse link; the replicas and the coordinator talk over a link of their own
+// with the forward link's delay and nothing lost (the lab impairs the client's path only).
 
 import type { Endpoint } from '../../core/endpoint.js';
 import { REPLICA_CALLS_METRICS, metricList } from '../../core/metrics/registry.js';
@@ -17,7 +18,7 @@ import { Simulator } from '../../core/sim/simulator.js';
 import { Rng, deriveSeed } from '../../core/util/rng.js';
 import { DEFAULT_DRC_CONFIG } from '../../core/rpc/drc.js';
 import { RpcClientEngine, RpcStatus } from '../../core/rpc/client.js';
-import { RpcServerEngine, UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
+import { UDP_REPLY_LIMITS } from '../../core/rpc/server.js';
 import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
 import { KvProgV1, KvStatus, type KvGetResult } from '../../core/rpc/programs/kv.js';
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';
@@ -26,7 +27,8 @@ import { RpcbprogV4, type RpcbEntryListPtr } from '../../core/rpc/rpcb_prot.js';
 import { nullProcedure } from '../../net/rpc/client-net.js';
 import { ReplicaDirectory, addressesOf, parseUniversalAddress, rpcbProgram, simHostAddress, simHostOf, universalAddress } from '../../core/rpc/replicas/directory.js';
 import { CLIENT_POLICIES, ReplicaClient, ReplicaClientCounters, replicaClientProblems, type ClientPolicy, type ReplicaCall } from '../../core/rpc/replicas/client.js';
-import { ReplicaHost, type ExecutionLedger } from '../../core/rpc/replicas/replica.js';
+import { REPLICATION_MODES, ReplicaHost, type ExecutionLedger, type ReplicationMode } from '../../core/rpc/replicas/replica.js';
+import { Coordinator } from '../../core/rpc/replicas/view-service.js';
 import { faultScheduleProblems, faultText, type TimedFault } from '../../core/rpc/replicas/faults.js';
 
 /** Replicas a run may have. */
@@ -48,6 +50,9 @@ export interface ReplicatedMix {
 export interface ReplicatedSetup {
   replicas: number;
   policy: ClientPolicy;
+  replication: ReplicationMode;
+  /** Primary-backup: the duplicate request cache entry of a write goes to the backups with it. */
+  replicateDrc: boolean;
   /** Each replica's duplicate request cache on (at-most-once) or off. */
   drc: boolean;
   mix: ReplicatedMix;
@@ -64,10 +69,10 @@ export interface ReplicatedSetup {
   failoverMs: number;
   /** Retransmission interval to one replica (0: none). */
   retryIntervalMs: number;
-  /** Hedged: when a call's second copy goes out. */
   hedgeDelayMs: number;
-  /** Round-robin, least-outstanding, hedged: health checks of every replica this often. */
   healthIntervalMs: number;
+  /** Primary-backup: the view service declares a replica dead after this long without a ping. */
+  detectionMs: number;
   /** How long a restart takes. */
   restartDelayMs: number;
   faults: TimedFault[];
@@ -80,10 +85,12 @@ export interface ReplicatedSetup {
   verify: boolean;
 }
 
-/** Three replicas with failover, 5 ms each way, 1000 calls of a put/get/increment mix. */
+/** Three replicas with failover and no replication, 5 ms each way, 1000 calls of a put/get/increment mix. */
 export const DEFAULT_REPLICATED_SETUP: Readonly<ReplicatedSetup> = Object.freeze({
   replicas: 3,
   policy: 'failover',
+  replication: 'none',
+  replicateDrc: true,
   drc: true,
   mix: { null: 0, echo: 0, increment: 1, put: 1, get: 1 },
   keys: 16,
@@ -96,6 +103,7 @@ export const DEFAULT_REPLICATED_SETUP: Readonly<ReplicatedSetup> = Object.freeze
   retryIntervalMs: 50,
   hedgeDelayMs: 20,
   healthIntervalMs: 100,
+  detectionMs: 250,
   restartDelayMs: 0,
   faults: [],
   forward: { ...NO_IMPAIRMENT, delayMs: 5 },
@@ -111,12 +119,14 @@ export function replicatedSetupProblems(s: ReplicatedSetup): string[] {
   const out: string[] = [];
   if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > MAX_REPLICAS) out.push(`replicas must be a whole number from 1 to ${MAX_REPLICAS} (got ${s.replicas})`);
   if (!(CLIENT_POLICIES as readonly string[]).includes(s.policy)) out.push(`policy must be one of ${CLIENT_POLICIES.join(', ')} (got ${String(s.policy)})`);
+  if (!(REPLICATION_MODES as readonly string[]).includes(s.replication)) out.push(`replication must be one of ${REPLICATION_MODES.join(', ')} (got ${String(s.replication)})`);
   const w = Object.values(s.mix);
   if (w.some((x) => !(x >= 0)) || w.every((x) => x === 0)) out.push('mix: weights must be non-negative and not all zero');
   if (!Number.isInteger(s.keys) || s.keys < 1 || s.keys > 1000) out.push(`keys must be a whole number from 1 to 1000 (got ${s.keys})`);
   if (!Number.isInteger(s.callsInFlight) || s.callsInFlight < 1 || s.callsInFlight > 1024) out.push(`callsInFlight must be a whole number from 1 to 1024 (got ${s.callsInFlight})`);
   if (!Number.isInteger(s.totalCalls) || s.totalCalls < 0) out.push(`totalCalls must be a whole number, 0 or more (got ${s.totalCalls})`);
   if (s.totalCalls === 0 && !(s.durationMs > 0)) out.push('either totalCalls or durationMs must be set');
+  if (!(s.detectionMs >= 1)) out.push(`detectionMs must be at least 1 (got ${s.detectionMs})`);
   if (!(s.restartDelayMs >= 0)) out.push(`restartDelayMs must not be negative (got ${s.restartDelayMs})`);
   if (!(s.intervalMs >= 1)) out.push(`intervalMs must be at least 1 (got ${s.intervalMs})`);
   if (!(s.timeLimitMs >= 1)) out.push(`timeLimitMs must be at least 1 (got ${s.timeLimitMs})`);
@@ -130,11 +140,11 @@ function clientOptions(s: ReplicatedSetup) {
   return { policy: s.policy, timeoutMs: s.timeoutMs, failoverMs: s.failoverMs, retryIntervalMs: s.retryIntervalMs, hedgeDelayMs: s.hedgeDelayMs, healthIntervalMs: s.healthIntervalMs, rngSeed: deriveSeed(s.seed, 'xid') };
 }
 
-/** Something that happened during the run (a fault, a restart done), for events.csv. */
+/** Something that happened during the run (a fault, a restart done, a view change), for events.csv. */
 export interface ReplicaRunEvent {
   atMs: number;
-  kind: 'fault' | 'replica' | 'error';
-  /** "replica2" */
+  kind: 'fault' | 'replica' | 'view' | 'error';
+  /** "replica2", or "view" */
   subject: string;
   before: string;
   after: string;
@@ -438,11 +448,11 @@ export interface SimReplicated {
   sim: Simulator;
   app: ReplicatedWorkloadClient;
   replicas: ReplicaHost[];
-  /** The binder's host. */
-  coordinator: RpcServerEngine;
+  coordinator: Coordinator;
   ledger: Ledger;
   forward: Link;
   reverse: Link;
+  internal: Link;
   /** Applies a fault now (a schedule step, a button); returns null or why it does not apply. */
   fault(now: number, f: TimedFault): string | null;
   /** Events since the last call, in time order. */
@@ -464,23 +474,32 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
   // Every replica registers with the binder (in the simulator the registration is made for it).
   registry.set({ prog: CounterProgV1.program, vers: CounterProgV1.version, prot: protocolNumber('udp'), port });
   for (const a of addresses) directory.set({ r_prog: CounterProgV1.program, r_vers: CounterProgV1.version, r_netid: 'udp', r_addr: universalAddress(simHostAddress(a), port), r_owner: `replica${a}` });
-  const coordinator = new RpcServerEngine({ programs: [portmapProgram(registry), rpcbProgram(directory)], drc: { enabled: false, maxEntries: 1, maxAgeMs: 1 } });
+  const pingIntervalMs = Math.max(1, s.detectionMs / 5);
+  const pb = s.replication === 'primary-backup';
+  const coordinator = new Coordinator({ replicas: addresses, viewService: pb, deadMs: s.detectionMs, pingIntervalMs, programs: [portmapProgram(registry), rpcbProgram(directory)] });
   const ledger = new Ledger();
   const replicas = addresses.map(
     (_, i) =>
       new ReplicaHost({
         index: i,
+        replicas: addresses,
+        viewService: coordinatorAddress,
+        mode: s.replication,
         drc: { ...DEFAULT_DRC_CONFIG, enabled: s.drc },
+        replicateDrc: s.replicateDrc,
+        pingIntervalMs,
         restartDelayMs: s.restartDelayMs,
         datagramReplies: UDP_REPLY_LIMITS,
         ledger,
       }),
   );
+  for (const r of replicas) r.startInitialView();
   const app = new ReplicatedWorkloadClient(s, coordinatorAddress);
   const forward = new Link(s.forward, deriveSeed(s.seed, 'forward'));
   const reverse = new Link(s.reverse, deriveSeed(s.seed, 'reverse'));
+  const internal = new Link({ ...NO_IMPAIRMENT, delayMs: s.forward.delayMs }, deriveSeed(s.seed, 'internal'));
   const hosts: Endpoint[] = [app, ...replicas, coordinator];
-  const sim = new Simulator(hosts, [forward, reverse], (from) => (from === 0 ? forward : reverse));
+  const sim = new Simulator(hosts, [forward, reverse, internal], (from, to) => (from === 0 ? forward : to === 0 ? reverse : internal));
   const events: ReplicaRunEvent[] = [];
   const crashTimes: number[] = [];
   return {
@@ -491,6 +510,7 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
     ledger,
     forward,
     reverse,
+    internal,
     crashTimes,
     fault(now, f) {
       const r = replicas[f.replica - 1];
@@ -507,6 +527,9 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
     drainEvents() {
       for (const r of replicas) {
         for (let e = r.pollEvent(); e !== null; e = r.pollEvent()) events.push({ atMs: e.atMs, kind: 'replica', subject: `replica${e.replica}`, before: '', after: r.stateName, detail: e.detail });
+      }
+      for (let v = coordinator.pollViewChange(); v !== null; v = coordinator.pollViewChange()) {
+        events.push({ atMs: v.atMs, kind: 'view', subject: 'view', before: '', after: `${v.view.viewnum}: primary replica${v.view.primary + 1}`, detail: v.why });
       }
       const out = events.splice(0).sort((a, b) => a.atMs - b.atMs);
       return out;
@@ -549,6 +572,7 @@ export const REPLICATED_COLUMNS = metricList([
   'latency_max_ms',
   'stale_reads',
   'replica_duplicate_executions',
+  'replication_messages',
   'replicas_up',
   ...REPLICA_CALLS_METRICS,
 ] as const);
@@ -562,6 +586,7 @@ export type ReplicatedSample = Record<ReplicatedColumn, number>;
 export class ReplicatedMeter {
   private prev = new ReplicaClientCounters();
   private prevServed: number[];
+  private prevRepl = 0;
   private prevStale = 0;
   private prevDup = 0;
   private prevTime = 0;
@@ -577,6 +602,7 @@ export class ReplicatedMeter {
     const p = this.prev;
     const ended = k.callsSucceeded + k.callsFailed - p.callsSucceeded - p.callsFailed;
     const h = w.app.client.intervalLatency;
+    const repl = replicationMessages(w);
     const row: Record<string, number> = {
       time_s: now / 1000,
       calls_started: k.callsStarted - p.callsStarted,
@@ -592,6 +618,7 @@ export class ReplicatedMeter {
       latency_max_ms: h.maxMs,
       stale_reads: w.app.staleReads - this.prevStale,
       replica_duplicate_executions: w.ledger.duplicateExecutions - this.prevDup,
+      replication_messages: repl - this.prevRepl,
       replicas_up: w.replicas.filter((r) => r.stateName === 'up').length,
     };
     for (let i = 0; i < REPLICA_CALLS_METRICS.length; i++) {
@@ -600,12 +627,20 @@ export class ReplicatedMeter {
     }
     this.prev = Object.assign(new ReplicaClientCounters(), k);
     this.prevServed = w.replicas.map((r) => r.counters.callsServed);
+    this.prevRepl = repl;
     this.prevStale = w.app.staleReads;
     this.prevDup = w.ledger.duplicateExecutions;
     this.prevTime = now;
     h.reset();
     return row as ReplicatedSample;
   }
+}
+
+/** Replication messages of the run: the replicas' (writes, acknowledgements, snapshots, pings) and the view service's answers. */
+function replicationMessages(w: SimReplicated): number {
+  let n = w.coordinator.messagesSent;
+  for (const r of w.replicas) n += r.counters.replicationMessages;
+  return n;
 }
 
 /** How a replicated run ended. */
@@ -619,6 +654,7 @@ export interface ReplicatedSummary {
   seed: number;
   replicas: number;
   policy: ClientPolicy;
+  replication: ReplicationMode;
   durationS: number;
   callsStarted: number;
   callsSucceeded: number;
@@ -649,6 +685,7 @@ export interface ReplicatedSummary {
   /** From the ledger: executions of a state-changing request beyond its first, anywhere, and those on another replica. */
   duplicateExecutions: number;
   crossReplicaDuplicates: number;
+  replicationMessages: number;
   /** Client calls each replica served (its load). */
   loadPerReplica: number[];
   /** Each replica's counter value and state at the end. */
@@ -672,6 +709,7 @@ export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status
     seed: s.seed,
     replicas: s.replicas,
     policy: s.policy,
+    replication: s.replication,
     durationS: (w.app.finishedAtMs - w.app.startedAtMs) / 1000,
     callsStarted: k.callsStarted,
     callsSucceeded: k.callsSucceeded,
@@ -696,6 +734,7 @@ export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status
     incrementsAcked: w.app.incrementsAcked,
     duplicateExecutions: w.ledger.duplicateExecutions,
     crossReplicaDuplicates: w.ledger.crossReplicaDuplicates,
+    replicationMessages: replicationMessages(w),
     loadPerReplica: w.replicas.map((r) => r.counters.callsServed),
     replicaStates: w.replicas.map((r) => r.stateName),
     counterValues: w.replicas.map((r) => r.counterValue.toString()),
