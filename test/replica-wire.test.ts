@@ -16,6 +16,8 @@ describe('replication wire format', () => {
     fc.record({ type: fc.constant(ReplType.RESYNC), viewnum: u32 }),
     fc.record({ type: fc.constant(ReplType.VIEW), viewnum: u32, primary: fc.integer({ min: -1, max: 4 }), backups: fc.nat({ max: 31 }) }),
     fc.record({ type: fc.constant(ReplType.ACK), viewnum: u32, seq: u32 }),
+    fc.record({ type: fc.constant(ReplType.CONFIRM), viewnum: u32, seq: u32 }),
+    fc.record({ type: fc.constant(ReplType.CONFIRMED), viewnum: u32, seq: u32 }),
     fc.record({ type: fc.constant(ReplType.WRITE), viewnum: u32, seq: u32, op, drc: fc.option(fc.record({ client: u32, xid: u32, prog: u32, vers: u32, proc: u32, reply: bytes }), { nil: null }) }),
     fc.record({ type: fc.constant(ReplType.SNAPSHOT), viewnum: u32, seq: u32, counter: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), kv: fc.array(fc.record({ key: fc.string({ maxLength: 10 }), value: bytes, revision: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }), { maxLength: 5 }) }),
   );

@@ -189,6 +189,32 @@ describe('replicated services in the simulator', () => {
     expect(total).toBe(BigInt(summary.incrementsAcked + summary.duplicateExecutions));
   });
 
+  it('a deposed primary that has not yet heard of its successor serves no stale read', () => {
+    // Replica 1 is partitioned, replica 2 takes over and takes writes; when the partition heals,
+    // replica 1 still believes it is primary until its next ping, and round-robin sends it reads.
+    for (const seed of [1, 2, 3]) {
+      const { summary, w } = run(
+        setup({
+          seed,
+          policy: 'round-robin',
+          replication: 'primary-backup',
+          keys: 8,
+          mix: { null: 0, echo: 0, increment: 0, put: 1, get: 3 },
+          totalCalls: 0,
+          durationMs: 3000,
+          faults: [
+            { atMs: 1000, replica: 1, fault: { action: 'partition' } },
+            { atMs: 2003, replica: 1, fault: { action: 'heal' } },
+          ],
+        }),
+      );
+      expect(summary.status).toBe('complete');
+      expect(summary.staleReads).toBe(0);
+      expect(summary.writesLost).toBe(0);
+      expect(w.coordinator.current.primary).toBe(1);
+    }
+  });
+
   it('samples carry every declared column', () => {
     const { samples } = run(setup({ totalCalls: 300 }));
     expect(samples.length).toBeGreaterThan(1);

@@ -13,9 +13,12 @@
 // The primary applies a write, forwards its effect (the counter's new value, a key's new entry)
 // with a sequence number to every backup of the view, and replies only once all of them have
 // acknowledged it; the duplicate request cache entry travels with the write when `replicateDrc`
-// is set. Backups drop client calls. A primary confirms a view (pings with its number) only once
-// every backup of it holds its state (a snapshot), so that the view service never promotes a
-// backup that lacks an acknowledged write.
+// is set. Any other reply (a read) waits until every backup has confirmed that it is still their
+// primary in that view: a primary deposed while partitioned believes it is primary until its next
+// ping, and would otherwise serve stale reads. A backup takes writes, snapshots and confirmations
+// only from the primary of the view it knows, and drops client calls. A primary confirms a view
+// (pings with its number) only once every backup of it holds its state (a snapshot), so that the
+// view service never promotes a backup that lacks an acknowledged write.
 
 import type { Endpoint } from '../../endpoint.js';
 import { Fifo } from '../../util/fifo.js';
@@ -102,6 +105,8 @@ class Memory {
 /** A write the primary applied and has not answered yet: it waits for the backups' acknowledgements. */
 interface PendingWrite {
   seq: number;
+  /** The confirmation round every backup must have answered (reads), 0 for a write (its acknowledgement confirms). */
+  confirm: number;
   to: number;
   xid: number;
   reply: Uint8Array;
@@ -142,9 +147,15 @@ export class ReplicaHost implements Endpoint, ReplySink {
   private readonly backupAcked: number[];
   private readonly lastSnapshotMs: number[];
   private readonly pending: PendingWrite[] = [];
+  private readonly backupConfirmed: number[];
+  private readonly lastAckMs: number[];
+  private confirmRound = 0;
+  private confirmSentAtMs = Number.NaN;
 
   constructor(private readonly o: ReplicaOptions) {
     this.backupAcked = o.replicas.map(() => 0);
+    this.backupConfirmed = o.replicas.map(() => 0);
+    this.lastAckMs = o.replicas.map(() => 0);
     this.lastSnapshotMs = o.replicas.map(() => Number.NEGATIVE_INFINITY);
     this.mem.server = this.newServer();
   }
@@ -386,12 +397,17 @@ export class ReplicaHost implements Endpoint, ReplySink {
         for (let b = 0; b < this.o.replicas.length; b++) {
           if ((this.backups >> b) & 1) this.sendRepl(this.o.replicas[b]!, { type: ReplType.WRITE, viewnum: this.viewnum, seq, op, drc });
         }
-        this.pending.push({ seq, to, xid, reply });
+        this.pending.push({ seq, confirm: 0, to, xid, reply });
         this.commitReady();
         return;
       }
-      // A duplicate of a write still waiting for its backups: its reply goes out when the write commits.
+      // A duplicate of a call still waiting for its backups: its reply goes out when that one does.
       if (this.pending.some((p) => p.to === to && p.xid === xid)) return;
+      if (this.role === 'primary' && this.backups !== 0) {
+        // A read: answered once every backup confirms this is still their primary (one round per instant).
+        this.pending.push({ seq: 0, confirm: this.confirmNow(), to, xid, reply });
+        return;
+      }
     }
     this.queue(reply, to, this.now + this.slowMs);
   }
@@ -401,7 +417,7 @@ export class ReplicaHost implements Endpoint, ReplySink {
     while (this.pending.length > 0) {
       const p = this.pending[0]!;
       for (let b = 0; b < this.o.replicas.length; b++) {
-        if ((this.backups >> b) & 1 && this.backupAcked[b]! < p.seq) return;
+        if ((this.backups >> b) & 1 && (this.backupAcked[b]! < p.seq || this.backupConfirmed[b]! < p.confirm)) return;
       }
       this.pending.shift();
       this.counters.writesCommitted++;
@@ -410,6 +426,25 @@ export class ReplicaHost implements Endpoint, ReplySink {
   }
 
   // ---------------------------------------------------------------- replication protocol
+
+  /** The confirmation round of reads arriving now: a new one, sent to every backup, unless one went out at this instant. */
+  private confirmNow(): number {
+    if (this.confirmSentAtMs !== this.now) this.sendConfirmRound();
+    return this.confirmRound;
+  }
+
+  private sendConfirmRound(): void {
+    this.confirmSentAtMs = this.now;
+    const seq = ++this.confirmRound;
+    for (let b = 0; b < this.o.replicas.length; b++) {
+      if ((this.backups >> b) & 1) this.sendRepl(this.o.replicas[b]!, { type: ReplType.CONFIRM, viewnum: this.viewnum, seq });
+    }
+  }
+
+  /** True when a message comes from the primary of the view this backup knows (writes, snapshots, confirmations). */
+  private fromMyPrimary(sender: number, viewnum: number): boolean {
+    return this.role === 'backup' && sender >= 0 && sender === this.primary && viewnum === this.viewnum;
+  }
 
   private sendRepl(to: number, m: ReplMessage): void {
     this.counters.replicationMessages++;
@@ -424,7 +459,7 @@ export class ReplicaHost implements Endpoint, ReplySink {
         if (from === this.o.viewService && m.viewnum > this.viewnum) this.adoptView(now, m.viewnum, m.primary, m.backups);
         return;
       case ReplType.WRITE:
-        if (sender < 0 || m.viewnum < this.viewnum || this.role === 'primary') return;
+        if (!this.fromMyPrimary(sender, m.viewnum)) return;
         if (m.seq <= this.mem.appliedSeq) {
           this.sendRepl(from, { type: ReplType.ACK, viewnum: m.viewnum, seq: this.mem.appliedSeq });
         } else if (m.seq === this.mem.appliedSeq + 1 && this.holdsStateOf(sender, m.viewnum)) {
@@ -436,7 +471,7 @@ export class ReplicaHost implements Endpoint, ReplySink {
         }
         return;
       case ReplType.SNAPSHOT:
-        if (sender < 0 || m.viewnum < this.viewnum || this.role === 'primary') return;
+        if (!this.fromMyPrimary(sender, m.viewnum)) return;
         this.mem.counter.value = m.counter;
         this.mem.kv.clear();
         for (const e of m.kv) this.mem.kv.restore(e);
@@ -448,7 +483,16 @@ export class ReplicaHost implements Endpoint, ReplySink {
       case ReplType.ACK:
         if (this.role !== 'primary' || sender < 0 || m.viewnum !== this.viewnum) return;
         if (m.seq > this.backupAcked[sender]!) this.backupAcked[sender] = m.seq;
+        this.lastAckMs[sender] = now;
         if (this.backupAcked[sender]! >= this.syncedAtSeq[sender]!) this.synced |= 1 << sender;
+        this.commitReady();
+        return;
+      case ReplType.CONFIRM:
+        if (this.fromMyPrimary(sender, m.viewnum)) this.sendRepl(from, { type: ReplType.CONFIRMED, viewnum: m.viewnum, seq: m.seq });
+        return;
+      case ReplType.CONFIRMED:
+        if (this.role !== 'primary' || sender < 0 || m.viewnum !== this.viewnum) return;
+        if (m.seq > this.backupConfirmed[sender]!) this.backupConfirmed[sender] = m.seq;
         this.commitReady();
         return;
       case ReplType.RESYNC:
@@ -498,6 +542,7 @@ export class ReplicaHost implements Endpoint, ReplySink {
       if (was !== 'primary') {
         this.synced = 0;
         this.backupAcked.fill(0);
+        this.backupConfirmed.fill(0);
       }
       // Backups that do not hold this primary's state get it whole; the view is confirmed once they all have.
       for (let b = 0; b < this.o.replicas.length; b++) {
@@ -516,12 +561,18 @@ export class ReplicaHost implements Endpoint, ReplySink {
     this.sendRepl(this.o.replicas[b]!, { type: ReplType.SNAPSHOT, viewnum: this.viewnum, seq, counter: this.mem.counter.value, kv: this.mem.kv.snapshot() });
   }
 
-  /** A backup that has not caught up since its last snapshot (which may have been lost) gets another one. */
+  /**
+   * A backup that has not caught up (it may have ignored a write or a snapshot sent before it knew
+   * the view) gets the whole state again; reads still waiting get another confirmation round.
+   */
   private resendSnapshots(now: number): void {
+    const wait = 2 * this.o.pingIntervalMs;
     for (let b = 0; b < this.o.replicas.length; b++) {
-      if (!((this.backups >> b) & 1) || (this.synced >> b) & 1) continue;
-      if (now - this.lastSnapshotMs[b]! >= 2 * this.o.pingIntervalMs) this.sendSnapshot(now, b);
+      if (!((this.backups >> b) & 1)) continue;
+      const behind = !((this.synced >> b) & 1) || (this.backupAcked[b]! < this.mem.appliedSeq && now - this.lastAckMs[b]! >= wait);
+      if (behind && now - this.lastSnapshotMs[b]! >= wait) this.sendSnapshot(now, b);
     }
+    if (this.pending.some((p) => p.confirm > 0)) this.sendConfirmRound();
     // The view is confirmed to the view service once every backup of it holds this primary's state.
     if ((this.synced & this.backups) === this.backups) this.ackedViewnum = this.viewnum;
   }

@@ -2,13 +2,14 @@
 // service and learn the view from it, the primary forwards each write (the new state of what it
 // changed, and optionally its duplicate request cache entry) to the backups, which acknowledge it,
 // and a backup that joins or falls behind gets the whole state in a snapshot. Every message starts
-// with a magic word and a type; parsing never throws on peer input: it returns null.
+// with a magic word and a type; parsing never throws on peer input: it returns null. Before
+// answering a read the primary asks its backups to confirm that it still is their primary.
 
 /** "PLRP": Packet Lab replication protocol. */
 export const REPL_MAGIC = 0x504c5250;
 
 /** Message types. */
-export const ReplType = { PING: 1, VIEW: 2, WRITE: 3, ACK: 4, SNAPSHOT: 5, RESYNC: 6 } as const;
+export const ReplType = { PING: 1, VIEW: 2, WRITE: 3, ACK: 4, SNAPSHOT: 5, RESYNC: 6, CONFIRM: 7, CONFIRMED: 8 } as const;
 
 /** What a write changed: the counter's new value, or a key's new entry. */
 export type ReplOp = { kind: 'counter'; value: bigint } | { kind: 'kv'; key: string; value: Uint8Array; revision: bigint };
@@ -43,7 +44,11 @@ export type ReplMessage =
   /** Primary to backup: the whole state, as of write seq. */
   | { type: typeof ReplType.SNAPSHOT; viewnum: number; seq: number; counter: bigint; kv: ReplKvEntry[] }
   /** Backup to primary: it missed a write and needs a snapshot. */
-  | { type: typeof ReplType.RESYNC; viewnum: number };
+  | { type: typeof ReplType.RESYNC; viewnum: number }
+  /** Primary to backup: are you still my backup in this view? (round `seq`, before answering a read) */
+  | { type: typeof ReplType.CONFIRM; viewnum: number; seq: number }
+  /** Backup to primary: yes, for round `seq`. */
+  | { type: typeof ReplType.CONFIRMED; viewnum: number; seq: number };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -110,6 +115,8 @@ export function emitRepl(m: ReplMessage): Uint8Array {
       o.u32(m.backups);
       break;
     case ReplType.ACK:
+    case ReplType.CONFIRM:
+    case ReplType.CONFIRMED:
       o.u32(m.seq);
       break;
     case ReplType.WRITE:
@@ -226,6 +233,8 @@ export function parseRepl(b: Uint8Array): ReplMessage | null {
       m = { type, viewnum, primary: r.i32(), backups: r.u32() };
       break;
     case ReplType.ACK:
+    case ReplType.CONFIRM:
+    case ReplType.CONFIRMED:
       m = { type, viewnum, seq: r.u32() };
       break;
     case ReplType.WRITE: {
