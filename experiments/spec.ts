@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { checkKnobValue, type Knob, type NumberKnob } from '../core/knobs.js';
 import { KNOB_SECTIONS, allKnobPaths, knobAt, type KnobSection } from './knobs.js';
 import { LINK_PRESET_NAMES, type LinkPresetName } from '../core/impair/presets.js';
+import { FAULT_ACTIONS } from '../core/rpc/replicas/faults.js';
 
 /** The concepts of the reference notes an experiment can teach. */
 export const CONCEPTS = {
@@ -161,6 +162,16 @@ const scheduleStep = z.strictObject({
     .refine((p) => p.action !== 'delay' || p.delayMs !== undefined, { error: 'a delay needs delayMs' })
     .optional()
     .describe('simulator: something done by hand to a datagram in flight in teaching mode; a replay does it to the same datagram'),
+  fault: z
+    .strictObject({
+      replica: z.number().int().min(1).max(5).describe('the replica, numbered from 1'),
+      action: z.enum(FAULT_ACTIONS).describe('crash, restart (it answers after workload.restartDelayMs), partition, heal (ends a partition), slow (extra service time)'),
+      memory: z.enum(['lost', 'kept']).optional().describe('crash: what the replica keeps (default workload.crashMemory)'),
+      extraMs: z.number().min(0).max(600_000).optional().describe('slow: extra service time per reply, 0 back to normal'),
+    })
+    .refine((f) => f.action !== 'slow' || f.extraMs !== undefined, { error: 'a slow fault needs extraMs' })
+    .optional()
+    .describe('rpc-replicas: a failure caused to a replica, an event in events.csv'),
   trial: z
     .strictObject({ point: z.number().int().min(0), repetition: z.number().int().min(0) })
     .optional()

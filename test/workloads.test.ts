@@ -72,8 +72,8 @@ describe('the workload registry', () => {
       const w = (key: string) => r.value.find((k) => k.path === `workload.${key}`)!;
       expect(w('bytes').workloads).toEqual(['bulk', 'messages']);
       expect(w('messageBytes').workloads).toEqual(['messages']);
-      expect(w('durationMs').workloads).toEqual(['udp-stream', 'rpc', 'flows']);
-      expect(w('kind').workloads).toEqual(['bulk', 'messages', 'udp-stream', 'rpc', 'flows']);
+      expect(w('durationMs').workloads).toEqual(['udp-stream', 'rpc', 'flows', 'rpc-replicas']);
+      expect(w('kind').workloads).toEqual(['bulk', 'messages', 'udp-stream', 'rpc', 'flows', 'rpc-replicas']);
       expect(knobApplies(w('rpcRetryMs'), 'rpc')).toBe(true);
       expect(knobApplies(w('rpcRetryMs'), 'flows')).toBe(false);
       expect(knobApplies(w('bytes'), 'udp-stream')).toBe(false);

@@ -19,11 +19,16 @@ import type { ReceivingEnd } from '../../net/udp/local-peer.js';
 import type { Capture } from '../../core/capture/capture.js';
 import type { StreamSummary } from '../../workloads/stream/run.js';
 import type { RpcSummary } from '../../workloads/rpc/workload.js';
+import type { ReplicatedSummary } from '../../workloads/rpc/replicated.js';
 import type { Network, TrialConfig, WorkloadConfig } from '../runner/config.js';
 import type { KnobSection, WorkloadKind } from '../knobs.js';
+import type { TimedFault } from '../../core/rpc/replicas/faults.js';
 
 /** The longest an explored trial runs (the lab caps every run's duration): an hour. */
 export const EXPLORE_MAX_MS = 3_600_000;
+
+/** A fault as a schedule step or a button gives it: the replica, from 1, and what happens to it. */
+export type ReplicaFault = Omit<TimedFault, 'atMs'>;
 
 /** How a trial ended. */
 export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
@@ -35,7 +40,7 @@ export interface TrialOutcome {
   /** Scalar results, by metric (summary.csv). */
   scalars: MetricRow;
   /** The driver's own end-of-run summary (null when there is none: a flows trial, a lost peer). */
-  summary: TransferSummary | StreamSummary | RpcSummary | null;
+  summary: TransferSummary | StreamSummary | RpcSummary | ReplicatedSummary | null;
 }
 
 /** What a live change can reach in a running trial. */
@@ -49,6 +54,18 @@ export interface LiveParts {
   remoteReceiver: ((changes: ReceiverChanges) => Promise<string | null>) | null;
   now(): number;
   kick(): void;
+  /** Causes a failure to a replica (rpc-replicas); returns null or why it does not apply. Absent: the kind has no replicas. */
+  fault?(f: ReplicaFault): string | null;
+}
+
+/** Something a trial's workload reports by itself (a replica restarted, a view changed), for events.csv. */
+export interface KindEvent {
+  timeS: number;
+  kind: 'fault' | 'replica' | 'view' | 'error';
+  knob: string;
+  before?: string;
+  after?: string;
+  detail: string;
 }
 
 /** A trial of a kind wired in the simulator, not yet started. */
@@ -67,6 +84,8 @@ export interface SimWorkload {
   finish(why: string, stopped: boolean): TrialOutcome;
   /** Each simulated host for people, by index ("the sender", "the server"): teaching mode's steps. */
   hostNames: readonly string[];
+  /** Events since the last call (absent: the kind reports none of its own). */
+  events?(): KindEvent[];
   /** The connections a paused trial shows (null when the kind has none). */
   sender(): Connection | null;
   receiver(): Connection | null;

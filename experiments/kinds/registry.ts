@@ -7,6 +7,7 @@ import { bulkWorkload, messagesWorkload } from './transfer.js';
 import { streamWorkload } from './stream.js';
 import { rpcWorkload } from './rpc.js';
 import { flowsWorkload } from './flows.js';
+import { replicasWorkload } from './replicas.js';
 
 /** Every workload kind's module. */
 export const WORKLOADS: Readonly<Record<WorkloadKind, WorkloadModule>> = {
@@ -15,6 +16,7 @@ export const WORKLOADS: Readonly<Record<WorkloadKind, WorkloadModule>> = {
   'udp-stream': streamWorkload,
   rpc: rpcWorkload,
   flows: flowsWorkload,
+  'rpc-replicas': replicasWorkload,
 };
 
 /** The kinds that read a knob: a workload knob by its key (every kind for `kind` itself), another by its section. */

@@ -153,12 +153,16 @@ export function prepareRun(o: RunOptions): { spec: ExperimentSpec; network: Netw
   return { spec, network, points };
 }
 
-/** A knob (or a datagram changed by hand: `forward.datagram`) as people read it. */
+/** A knob (or a datagram changed by hand: `forward.datagram`; a replica, `replica2`, or the `view` of rpc-replicas) as people read it. */
 export function knobLabelOf(path: string): string {
   const at = knobAt(path);
   if (at !== undefined) return at.section === 'reverse' ? `${at.knob.label} (reverse)` : at.knob.label;
   const dir = /^(forward|reverse)\.datagram$/.exec(path);
-  return dir !== null ? `${dir[1] === 'forward' ? 'Forward' : 'Reverse'} datagram` : path;
+  if (dir !== null) return `${dir[1] === 'forward' ? 'Forward' : 'Reverse'} datagram`;
+  // rpc-replicas events name a replica or the primary-backup view.
+  const replica = /^replica(\d)$/.exec(path);
+  if (replica !== null) return `Replica ${replica[1]}`;
+  return path === 'view' ? 'Primary-backup view' : path;
 }
 
 /** Why a pace (virtual seconds per real second) is not one the simulator takes, or null. */

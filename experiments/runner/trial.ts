@@ -22,7 +22,7 @@ import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
 import { WORKLOADS } from '../kinds/registry.js';
-import { orNaN, type LiveParts, type SocketRun, type TrialOutcome } from '../kinds/kind.js';
+import { orNaN, type LiveParts, type ReplicaFault, type SocketRun, type TrialOutcome } from '../kinds/kind.js';
 
 export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 
@@ -30,7 +30,7 @@ export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 export interface TrialEvent {
   /** Seconds since the trial started (virtual time in the simulator). */
   timeS: number;
-  kind: 'trial-start' | 'trial-end' | 'set' | 'effect' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed' | 'model';
+  kind: 'trial-start' | 'trial-end' | 'set' | 'effect' | 'connected' | 'error' | 'step' | 'packet' | 'pause' | 'resume' | 'speed' | 'model' | 'fault' | 'replica' | 'view';
   knob?: string;
   /** The knob for people ("Loss probability (reverse)"); the runner fills it in from `knob`. */
   label?: string;
@@ -214,6 +214,18 @@ function manualText(action: string, delayMs: number): string {
   return action === 'drop' ? 'dropped' : action === 'corrupt' ? 'corrupted' : action === 'duplicate' ? 'duplicated' : `delayed by ${delayMs} ms`;
 }
 
+/** The fault of a schedule step (a crash without `memory` takes the workload's crashMemory). */
+function faultOf(f: NonNullable<ScheduleStep['fault']>, crashMemory: 'lost' | 'kept'): ReplicaFault['fault'] {
+  switch (f.action) {
+    case 'crash':
+      return { action: 'crash', memory: f.memory ?? crashMemory };
+    case 'slow':
+      return { action: 'slow', extraMs: f.extraMs ?? 0 };
+    default:
+      return { action: f.action };
+  }
+}
+
 /** Applies SECTION.KEY = value to a running trial; returns null or why it could not. */
 async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, path: string, value: KnobValue): Promise<string | null> {
   const at = knobAt(path);
@@ -292,6 +304,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   sim.addTicker({
     pollTimeout: () => (w.done() ? null : nextSample),
     handleTimeout: (now) => {
+      drainKindEvents();
       ctx.onSample(w.sample(now));
       lastSample = now;
       nextSample = now + c.intervalMs;
@@ -300,7 +313,16 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const steps = [...ctx.schedule].sort((a, b) => a.atS - b.atS);
   let stepIndex = 0;
   const pendingSets: Promise<void>[] = [];
+  const drainKindEvents = () => {
+    for (const e of w.events?.() ?? []) ctx.onEvent({ timeS: e.timeS, kind: e.kind, knob: e.knob, before: e.before, after: e.after, detail: e.detail });
+  };
   const applyStep = (now: number, step: ScheduleStep) => {
+    if (step.fault !== undefined) {
+      const f = step.fault;
+      const why = parts.fault === undefined ? `the ${kind} workload has no replicas to fail (a fault step needs workload.kind rpc-replicas)` : parts.fault({ replica: f.replica, fault: faultOf(f, c.workload.crashMemory) });
+      if (why !== null) ctx.onEvent({ timeS: now / 1000, kind: 'error', knob: `replica${f.replica}`, after: f.action, detail: why });
+      drainKindEvents();
+    }
     for (const [path, value] of Object.entries(step.set)) {
       if (value === undefined) continue;
       const before = current[path] ?? valueOf(c, path);
@@ -395,6 +417,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     control?.attach(null);
   }
   const end = sim.now;
+  drainKindEvents();
   if (end > lastSample || lastSample === 0) ctx.onSample(w.sample(end));
   const out = w.finish(why, ctx.signal.aborted);
   ctx.onEvent({ timeS: end / 1000, kind: 'trial-end', detail: out.failure === null ? out.status : `${out.status}: ${out.failure}` });

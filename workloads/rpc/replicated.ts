@@ -453,12 +453,13 @@ export interface SimReplicated {
   forward: Link;
   reverse: Link;
   internal: Link;
-  /** Applies a fault now (a schedule step, a button); returns null or why it does not apply. */
-  fault(now: number, f: TimedFault): string | null;
+  /** Applies a fault now (a schedule step, a button; its atMs is not read); returns null or why it does not apply. */
+  fault(now: number, f: Omit<TimedFault, 'atMs'>): string | null;
   /** Events since the last call, in time order. */
   drainEvents(): ReplicaRunEvent[];
-  /** Times of the crashes so far. */
+  /** Times of the crashes so far, and of every fault applied. */
   crashTimes: number[];
+  faultTimes: number[];
 }
 
 /** Wires a replicated run: client host 0, replicas 1..N, coordinator N+1. */
@@ -502,6 +503,7 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
   const sim = new Simulator(hosts, [forward, reverse, internal], (from, to) => (from === 0 ? forward : to === 0 ? reverse : internal));
   const events: ReplicaRunEvent[] = [];
   const crashTimes: number[] = [];
+  const faultTimes: number[] = [];
   return {
     sim,
     app,
@@ -512,6 +514,7 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
     reverse,
     internal,
     crashTimes,
+    faultTimes,
     fault(now, f) {
       const r = replicas[f.replica - 1];
       if (r === undefined) return `there is no replica ${f.replica} (replicas are numbered 1 to ${n})`;
@@ -521,6 +524,7 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
         return `replica ${f.replica}: ${faultText(f.fault)} does not apply: ${res.why}`;
       }
       if (f.fault.action === 'crash') crashTimes.push(now);
+      faultTimes.push(now);
       events.push({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before: res.before, after: res.after, detail: faultText(f.fault) });
       return null;
     },
@@ -699,8 +703,7 @@ export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status
   const k = w.app.client.counters;
   const l = w.app.client.latency;
   const end = w.sim.now;
-  const faultTimes = s.faults.map((f) => f.atMs);
-  const recoveryMs = recoveryGapsMs(w.app.answerTimes, w.crashTimes, faultTimes, end);
+  const recoveryMs = recoveryGapsMs(w.app.answerTimes, w.crashTimes, w.faultTimes, end);
   const ended = k.callsSucceeded + k.callsFailed;
   return {
     type: 'summary',
