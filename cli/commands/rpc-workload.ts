@@ -16,6 +16,7 @@ import { UsageError, addImpairmentOptions, addKnobOptions, parseHostPort, readKn
 import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { addDrcOptions, addRetryOptions, readDrc, readRetryPolicy } from './rpc-options.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
+import { addReplicaOptions, readReplicatedSetup, runReplicatedCommand, wantsReplicas } from './rpc-replicas.js';
 
 /** Parses --mix: "increment", or weights such as "null=1,echo=2,increment=1". */
 export function parseMix(text: string): RpcCallMix {
@@ -27,6 +28,16 @@ export function parseMix(text: string): RpcCallMix {
   }
   if (mix.null + mix.echo + mix.increment <= 0) throw new InvalidArgumentError('--mix: the weights add up to zero');
   return mix;
+}
+
+/** --mix of the plain workload, as a usage error naming the flag. */
+function parseMixOption(text: string): RpcCallMix {
+  try {
+    return parseMix(text);
+  } catch (e) {
+    const hint = /\b(put|get)\b/.test(text) ? ' (put and get are calls of the replicated service: add --replicas N)' : '';
+    throw new UsageError(`${(e as Error).message}${hint}`);
+  }
 }
 
 const HEADER = ['time', 'calls/s', 'ok', 'failed', 'rtx', 'stray', 'dup req', 'hits', 'dup exec', 'p50 ms', 'p90 ms', 'p99 ms'];
@@ -81,7 +92,7 @@ export function registerRpcWorkload(rpc: Command): void {
     .command('workload')
     .summary('keep counter calls in flight and watch call semantics (simulator or sockets)')
     .description(
-      `Calls COUNTER_PROG (core/rpc/programs/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.`,
+      `Calls COUNTER_PROG (core/rpc/programs/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.\n\nWith --replicas N the counter and key-value programs are served by N replicas in the simulator (over UDP), the client gets their list from the binder and sends by --policy, and --crash-at, --restart-at, --partition-at, --heal-at and --slow-at cause failures: for example \`--replicas 3 --policy failover --crash-at 2s:1 --restart-at 4s:1 --duration 6\`. --mix then also takes put and get (KV_PUT, KV_GET), --timeout is a call's whole deadline and --retry the retransmission interval to one replica.`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
@@ -91,7 +102,7 @@ export function registerRpcWorkload(rpc: Command): void {
   cmd.addOption(new Option('--calls <n>', 'calls to make, 0 for no limit (default 1000 unless --duration)').argParser(numberArg(parseNumber, 0, 1e9, '--calls', true)).helpGroup(g));
   cmd.addOption(new Option('--duration <time>', 'stop starting calls after this long; a bare number is seconds (default none)').argParser(durationArg(parseRunDurationMs, 1, 86_400_000, '--duration')).helpGroup(g));
   cmd.addOption(new Option('--in-flight <n>', 'calls kept outstanding (default 8)').argParser(numberArg(parseNumber, 1, 1024, '--in-flight', true)).helpGroup(g));
-  cmd.addOption(new Option('--mix <spec>', 'procedures and weights: null, echo, increment (default increment)').argParser(parseMix).helpGroup(g));
+  cmd.addOption(new Option('--mix <spec>', 'procedures and weights: null, echo, increment; with --replicas also put, get (default increment; with --replicas increment,put,get)').helpGroup(g));
   cmd.addOption(new Option('--echo-bytes <n>', 'ECHO payload (default 32)').argParser(numberArg(parseBytes, 0, 65000, '--echo-bytes', true)).helpGroup(g));
   cmd.addOption(new Option('--seed <n>', 'seed of the impairment, XIDs and mix (default random, printed)').argParser(numberArg(parseNumber, 0, 2 ** 32 - 1, '--seed', true)).helpGroup(g));
   cmd.addOption(new Option('--interval <time>', 'sampling interval; a bare number is ms (default 1s)').argParser(durationArg(parseMs, 1, 60_000, '--interval')).helpGroup(g));
@@ -102,9 +113,27 @@ export function registerRpcWorkload(rpc: Command): void {
   addDrcOptions(cmd);
   addImpairmentOptions(cmd, true, 'preset');
   addKnobOptions(cmd, TRANSPORT_KNOBS, { prefix: 'plt-', group: 'Lab transport (--transport plt):' });
+  addReplicaOptions(cmd);
   cmd.action(async (o: Record<string, unknown>) => {
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
     const net = (o.net as 'sim' | 'udp' | undefined) ?? (peer !== null ? 'udp' : 'sim');
+    if (wantsReplicas(o)) {
+      if (net !== 'sim') throw new UsageError('--replicas runs in the simulator only: its replicas are simulated hosts (leave out --net udp and --peer)');
+      if (o.transport !== undefined) throw new UsageError('--transport does not apply to --replicas: the replicas are called over UDP datagrams');
+      const duration = (o.duration as number | undefined) ?? 0;
+      const link = chooseLink(o, 'sim', true);
+      const setup = readReplicatedSetup(o, {
+        forward: link.forward,
+        reverse: link.reverse,
+        seed: (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0,
+        intervalMs: (o.interval as number | undefined) ?? 1000,
+        timeLimitMs: (o.timeLimit as number | undefined) ?? 3_600_000,
+        durationMs: duration,
+      });
+      const summary = runReplicatedCommand(setup, { json: o.json === true, csv: (o.csv as string | undefined) ?? null, linkDescription: link.description });
+      if (summary.status !== 'complete') process.exitCode = 1;
+      return;
+    }
     if (net === 'sim' && peer !== null) throw new UsageError('--peer needs --net udp (the simulator has no real peers)');
     const transport = ((o.transport as string | undefined) ?? 'udp') as RpcTransportName;
     if (net === 'sim' && !RPC_TRANSPORT[transport].datagrams) throw new UsageError(`--transport ${transport} needs --net udp: the simulator carries datagrams (use ${orList(SIM_RPC_TRANSPORTS)})`);
@@ -116,7 +145,7 @@ export function registerRpcWorkload(rpc: Command): void {
     const setup: RpcSetup = {
       ...DEFAULT_RPC_SETUP,
       transport,
-      mix: (o.mix as RpcCallMix | undefined) ?? DEFAULT_RPC_SETUP.mix,
+      mix: o.mix === undefined ? DEFAULT_RPC_SETUP.mix : parseMixOption(o.mix as string),
       echoBytes: (o.echoBytes as number | undefined) ?? 32,
       callsInFlight: (o.inFlight as number | undefined) ?? 8,
       totalCalls: (o.calls as number | undefined) ?? (duration > 0 ? 0 : 1000),
