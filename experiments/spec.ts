@@ -27,6 +27,8 @@ export const CONCEPTS = {
   'run-time-library': 'the RPC run-time library: retries, timeouts and connections',
   'call-semantics': 'at-least-once and at-most-once calls',
   naming: 'naming: the client finds the server by program and version through a binder (the portmapper)',
+  'fault-tolerance': 'fault tolerance: when a server fails, the load is redirected to another and the service stays up',
+  replication: 'replication: copies of the state on several servers, and what keeping them in step costs',
 } as const;
 
 /** A concept name. */
@@ -48,6 +50,8 @@ export const CONCEPT_TITLES: Readonly<Record<Concept, string>> = {
   'run-time-library': 'The RPC run-time library',
   'call-semantics': 'Call semantics',
   naming: 'Naming',
+  'fault-tolerance': 'Fault tolerance',
+  replication: 'Replication',
 };
 
 /** Analytic models the runner computes beside the measurement (docs/experiments.md, "Models"). */
@@ -58,6 +62,10 @@ export const MODELS = {
   'queue-drops': 'share of datagrams a finite buffer drops: max(0, (lambda - mu) T - B) / (lambda T)',
   'arq-efficiency': 'goodput of a saturated link with loss p before its bottleneck: SR R, GBN R / (1 + (W - 1) p)',
   'fair-share': 'each of N flows through a bottleneck of rate R gets (R - cross traffic) / N',
+  'failover-gap': 'after a crash the clients go without answers for the detection time (failover), or for the downtime (one fixed server)',
+  'replication-latency': 'a call costs one round trip to the replica, plus one between primary and backups under primary-backup',
+  'hedged-p99': 'p99 latency with one replica slowed by E: RTT + E without hedging, min(RTT + E, H + RTT) hedged after H',
+  'replicated-drc': 'with the duplicate request cache replicated with the writes, a retried INCREMENT that fails over runs once',
 } as const;
 
 /** A model name. */

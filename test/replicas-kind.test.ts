@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
 import { readCsv } from '../experiments/runner/store.js';
+import { loadLibrary } from '../experiments/library.js';
 
 function spec(extra: Record<string, unknown>): ExperimentSpec {
   const r = validateSpec({ name: 'replicas', title: 't', description: 'd', concepts: ['rpc'], preset: 'lab', ...extra });
@@ -65,4 +66,54 @@ describe('rpc-replicas workload', () => {
     if (!bad.ok) expect(JSON.stringify(bad.errors)).toContain('a slow fault needs extraMs');
     expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'rpc-replicas' } }), specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-replicas-')), network: 'loopback' })).toThrow(/the rpc-replicas workload runs in the simulator only/);
   });
+});
+
+describe('library experiments of the replicated service agree with their models', () => {
+  async function libraryRun(name: string) {
+    const entry = loadLibrary().find((e) => e.spec.name === name)!;
+    expect(entry.spec.model).toBeDefined();
+    const out = mkdtempSync(join(tmpdir(), 'packetlab-replicas-'));
+    const result = await new ExperimentRun({ spec: entry.spec, specFile: null, outDir: out, quick: true }).start();
+    return readCsv(join(result.dir, 'summary.csv'));
+  }
+
+  it('failover: the gap equals the detection timeout (within one round trip of 10 ms), one server the downtime', async () => {
+    const rows = await libraryRun('failover');
+    expect(rows.map((r) => r.setup)).toEqual(['one server', '3 replicas, failover 100 ms', '3 replicas, failover 300 ms']);
+    for (const r of rows) {
+      const measured = Number(r.time_to_recover_ms_mean);
+      const expected = Number(r.expected_time_to_recover_ms);
+      expect(measured - expected, JSON.stringify(r)).toBeGreaterThanOrEqual(r.setup === 'one server' ? -10 : 0);
+      expect(measured - expected, JSON.stringify(r)).toBeLessThanOrEqual(10 + 0.1);
+    }
+    expect(Number(rows[0]!.availability_mean)).toBeLessThan(1);
+    expect(Number(rows[1]!.availability_mean)).toBe(1);
+  }, 120_000);
+
+  it('replication: writes lost without it, none with primary-backup, whose latency is one more round trip (within 5%)', async () => {
+    const rows = await libraryRun('replication');
+    const [none, pb] = rows;
+    expect(Number(none!.writes_lost_mean)).toBeGreaterThan(0);
+    expect(Number(pb!.writes_lost_mean)).toBe(0);
+    expect(Number(pb!.stale_reads_mean)).toBe(0);
+    expect(Number(pb!.replication_messages_mean)).toBeGreaterThan(Number(none!.replication_messages_mean));
+    for (const r of rows) expect(Math.abs(Number(r.model_error)), JSON.stringify(r)).toBeLessThan(0.05);
+  }, 120_000);
+
+  it('hedged requests: p99 within 5% of the model, and the extra copies counted', async () => {
+    const rows = await libraryRun('hedged-requests');
+    for (const r of rows) expect(Math.abs(Number(r.model_error)), JSON.stringify(r)).toBeLessThan(0.05);
+    expect(Number(rows[0]!.hedged_copies_mean)).toBe(0);
+    expect(Number(rows[1]!.hedged_copies_mean)).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('at-most-once across failover: replicated cache none, per-server cache some duplicate executions', async () => {
+    const rows = await libraryRun('at-most-once-failover');
+    const [perServer, replicated] = [rows[0]!, rows[1]!];
+    // Every INCREMENT in flight at the crash had been forwarded and not answered: each runs again.
+    expect(Number(perServer.replica_duplicate_executions_mean)).toBe(16);
+    expect(perServer.expected_duplicate_executions).toBe('');
+    expect(Number(replicated.replica_duplicate_executions_mean)).toBe(0);
+    expect(Number(replicated.expected_duplicate_executions)).toBe(0);
+  }, 120_000);
 });

@@ -220,6 +220,10 @@ const BASE = {
   expected_bdp_packets: m('Bandwidth-delay product', 'packets', 'mean', 'the link rate times the RTT, in packets', 'the model'),
   expected_loss_ratio: m('Expected loss ratio', 'ratio', 'mean', "the model's share of datagrams lost", 'the model'),
   expected_fair_share_bps: m('Expected fair share', 'bit/s', 'mean', "each flow's share of the bottleneck", 'the model'),
+  expected_time_to_recover_ms: m('Expected time to recover', 'ms', 'mean', 'after the first crash: the failover timeout (with failover; under primary-backup at least the detection time), or the downtime of one fixed server', 'the model'),
+  expected_latency_p50_ms: m('Expected latency', 'ms', 'mean', 'one client round trip, plus one primary-backup round trip under primary-backup', 'the model'),
+  expected_latency_p99_ms: m('Expected p99 latency', 'ms', 'mean', 'RTT + E with one replica slowed by E (when it gets over 1% of the calls), at most H + RTT hedged after H', 'the model'),
+  expected_duplicate_executions: m('Expected duplicate executions', 'calls', 'mean', 'duplicate executions with the duplicate request cache replicated with the writes: none', 'the model'),
   model_error: m('Model error', 'ratio', 'mean', '(measured - expected) / expected of the figure the model predicts', 'the model and the summary'),
 } satisfies Record<string, MetricDef>;
 

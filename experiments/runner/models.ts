@@ -5,7 +5,7 @@
 import { IP_UDP_OVERHEAD_BYTES } from '../../core/impair/config.js';
 import { HEADER_BYTES } from '../../core/wire/packet.js';
 import { chargedBytes, receiveBufferLimitBytes } from '../../core/sim/receive-buffer.js';
-import type { ModelName } from '../spec.js';
+import type { ModelName, ScheduleStep } from '../spec.js';
 import type { Network, TrialConfig } from './config.js';
 import { metricList, type MetricName, type MetricRow } from '../../core/metrics/registry.js';
 
@@ -25,6 +25,10 @@ export const MODEL_COLUMNS: Record<ModelName, readonly MetricName[]> = {
   'queue-drops': ['expected_loss_ratio'],
   'arq-efficiency': ['expected_goodput_bps'],
   'fair-share': ['expected_fair_share_bps'],
+  'failover-gap': ['expected_time_to_recover_ms'],
+  'replication-latency': ['expected_latency_p50_ms'],
+  'hedged-p99': ['expected_latency_p99_ms'],
+  'replicated-drc': ['expected_duplicate_executions'],
 };
 for (const list of Object.values(MODEL_COLUMNS)) metricList(list);
 
@@ -46,8 +50,20 @@ function payloadRateBps(c: TrialConfig): number {
   return c.forward.rateBitsPerSecond > 0 ? (c.forward.rateBitsPerSecond * c.transport.mssBytes) / wireBytes(c) : Number.POSITIVE_INFINITY;
 }
 
-/** The expectation of a model at a point, or null when the model does not apply there. */
-export function expectation(model: ModelName, c: TrialConfig, network: Network): Expectation | null {
+/** Wire bytes of a small RPC call or reply (a KV or counter call of a few dozen bytes): its serialisation on a rate-limited link. */
+const SMALL_RPC_WIRE_BYTES = 100;
+
+/** One client round trip of a small call: both delays and both serialisation times. */
+function callRttMs(c: TrialConfig): number {
+  const ser = (rate: number) => (rate > 0 ? (SMALL_RPC_WIRE_BYTES * 8 * 1000) / rate : 0);
+  return c.forward.delayMs + c.reverse.delayMs + ser(c.forward.rateBitsPerSecond) + ser(c.reverse.rateBitsPerSecond);
+}
+
+/**
+ * The expectation of a model at a point, or null when the model does not apply there. `schedule`
+ * holds the point's steps (the failure models read the fault steps' times).
+ */
+export function expectation(model: ModelName, c: TrialConfig, network: Network, schedule: readonly ScheduleStep[] = []): Expectation | null {
   const mss = c.transport.mssBytes;
   switch (model) {
     case 'stop-and-wait': {
@@ -89,6 +105,48 @@ export function expectation(model: ModelName, c: TrialConfig, network: Network):
       const w = c.workload;
       const crossBps = w.crossPacketsPerSecond * w.datagramBytes * 8;
       return { values: { expected_fair_share_bps: Math.max(0, rate - crossBps) / w.flows }, measured: 'mean_flow_goodput_bps' };
+    }
+    case 'failover-gap': {
+      // The first crash: with failover the clients notice it after the failover timeout (and under
+      // primary-backup not before the view service does); one fixed server is out until it is back.
+      const w = c.workload;
+      const crash = schedule.find((s) => s.fault?.action === 'crash');
+      if (crash === undefined) return null;
+      // Load-balancing policies keep answering from the other replicas: their gap is not the timeout.
+      if (w.clientPolicy !== 'fixed' && w.clientPolicy !== 'failover') return null;
+      if (w.clientPolicy === 'failover' && w.replicas > 1) {
+        if (crash.fault!.replica !== 1) return null;
+        const gap = w.replication === 'primary-backup' ? Math.max(w.failoverMs, w.detectionMs) : w.failoverMs;
+        return { values: { expected_time_to_recover_ms: gap }, measured: 'time_to_recover_ms' };
+      }
+      const restart = schedule.find((s) => s.atS > crash.atS && s.fault?.action === 'restart' && s.fault.replica === crash.fault!.replica);
+      if (restart === undefined || crash.fault!.replica !== 1) return null;
+      return { values: { expected_time_to_recover_ms: (restart.atS - crash.atS) * 1000 + w.restartDelayMs }, measured: 'time_to_recover_ms' };
+    }
+    case 'replication-latency': {
+      // Primary-backup adds the primary's round trip to its backups (writes, and the confirmation of reads).
+      const w = c.workload;
+      const backups = w.replication === 'primary-backup' && w.replicas > 1;
+      return { values: { expected_latency_p50_ms: callRttMs(c) + (backups ? 2 * c.forward.delayMs : 0) }, measured: 'latency_p50_ms' };
+    }
+    case 'hedged-p99': {
+      // One replica of N slowed by E: round-robin sends it 1/N of the calls, so the p99 is RTT + E
+      // when 1/N is over 1%; hedged after H, a call waits at most H + RTT for its second copy.
+      const w = c.workload;
+      const slow = schedule.find((s) => s.atS === 0 && s.fault?.action === 'slow');
+      if (slow === undefined || w.replication !== 'none') return null;
+      const rtt = callRttMs(c);
+      const e = slow.fault!.extraMs ?? 0;
+      const slowShare = w.clientPolicy === 'fixed' ? (slow.fault!.replica === 1 ? 1 : 0) : 1 / w.replicas;
+      const plain = slowShare > 0.01 ? rtt + e : rtt;
+      const p99 = w.clientPolicy === 'hedged' ? Math.min(plain, w.hedgeDelayMs + rtt) : plain;
+      return { values: { expected_latency_p99_ms: p99 }, measured: 'latency_p99_ms' };
+    }
+    case 'replicated-drc': {
+      // Theory gives a number only for the replicated cache: no request runs twice.
+      const w = c.workload;
+      if (w.replication !== 'primary-backup' || !w.replicateDrc || !w.drc) return null;
+      return { values: { expected_duplicate_executions: 0 }, measured: 'replica_duplicate_executions' };
     }
     case 'arq-efficiency': {
       if (c.forward.rateBitsPerSecond <= 0) return null;

@@ -527,7 +527,8 @@ export class ExperimentRun {
       const changes = this.changesDuring(store, point);
       // A model takes the knobs of the point as they are at the start and holds them for the whole
       // trial: with knobs changed during a trial its figure would describe another run.
-      const ex = changes.length > 0 ? null : expectation(this.spec.model, trialConfig(this.spec, point, 0), this.network);
+      const steps = this.spec.schedule.filter((s) => s.trial === undefined || s.trial.point === point.index);
+      const ex = changes.length > 0 ? null : expectation(this.spec.model, trialConfig(this.spec, point, 0), this.network, steps);
       if (changes.length > 0) {
         const what = changes.slice(0, 3).map((c) => `${c.knob} changed during the trial (at ${c.atS} s)`).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '');
         this.eventRow(point.index, null, { timeS: 0, kind: 'model', detail: `no model figure: ${what}; the ${this.spec.model} model holds the knobs of the point for the whole trial` });
