@@ -6,6 +6,7 @@ import { RpcServerEngine } from '../core/rpc/server.js';
 import { RpcbprogV4, type RpcbEntryListPtr } from '../core/rpc/rpcb_prot.js';
 import { ReplicaDirectory, addressesOf, parseUniversalAddress, rpcbProgram, simHostAddress, simHostOf, universalAddress } from '../core/rpc/replicas/directory.js';
 import type { ProcedureDescriptor } from '../core/rpc/program.js';
+import { pmapCall, registerReplica, replicaRegistration, startLabBinder, unregisterReplica } from '../net/rpc/binder.js';
 
 const COUNTER = 0x20000102;
 
@@ -47,5 +48,27 @@ describe('replica directory', () => {
     expect(call.status).toBe(RpcStatus.SUCCESS);
     const hosts = addressesOf(call.result as RpcbEntryListPtr).map((a) => simHostOf(parseUniversalAddress(a)!.host));
     expect(hosts).toEqual([1, 2, 3]);
+  });
+});
+
+describe('the lab binder on loopback', () => {
+  it('takes replica registrations (rpcbind v4 SET), lists them with GETADDRLIST, and takes them back', async () => {
+    const binder = await startLabBinder('127.0.0.1', 0);
+    try {
+      const a = replicaRegistration(COUNTER, 1, 40001, 'replica1');
+      const b = replicaRegistration(COUNTER, 1, 40002, 'replica2');
+      expect(await registerReplica(binder.port, a)).toBe(true);
+      expect(await registerReplica(binder.port, b)).toBe(true);
+      expect(await registerReplica(binder.port, a)).toBe(false);
+      const list = await pmapCall('127.0.0.1', binder.port, RpcbprogV4.procedures.RPCBPROC_GETADDRLIST, reg(''));
+      expect(addressesOf(list).map((u) => parseUniversalAddress(u))).toEqual([
+        { host: '127.0.0.1', port: 40001 },
+        { host: '127.0.0.1', port: 40002 },
+      ]);
+      expect(await unregisterReplica(binder.port, a)).toBe(true);
+      expect(binder.directory.addresses(COUNTER, 1, 'udp')).toEqual([universalAddress('127.0.0.1', 40002)]);
+    } finally {
+      await binder.close();
+    }
   });
 });

@@ -4,7 +4,11 @@
 // portmapper program on an unprivileged port (LAB_BINDER_PORT unless the user picks another).
 //
 // The lab binder accepts SET and UNSET only from loopback, as rpcbind does, holds a bounded
-// number of mappings, and does not implement CALLIT (see pmap.x).
+// number of mappings, and does not implement CALLIT (see pmap.x). It also serves rpcbind version
+// 4's SET, UNSET and GETADDRLIST (rpcb_prot.x), where one program version may have several servers:
+// the replicas of a replicated service register there, and their clients get the list.
+
+import { ReplicaDirectory, rpcbProgram, universalAddress } from '../../core/rpc/replicas/directory.js';
 
 import { RpcClient } from './client-net.js';
 import { RPC_TRANSPORT, transportOfProtocol, type RpcTransportName } from '../../core/rpc/transports.js';
@@ -13,13 +17,15 @@ import { IPPROTO_TCP, IPPROTO_UDP, PMAP_PORT, PmapProgV2, type Mapping } from '.
 import type { ProcedureDescriptor } from '../../core/rpc/program.js';
 import { LAB_BINDER_PORT, PortmapRegistry, fromPmaplist, portmapProgram, protocolNumber } from '../../core/rpc/portmap.js';
 import { RpcTransportError, type RetryPolicy } from '../../core/rpc/client.js';
-import { RpcbprogV3, RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
+import { RpcbprogV3, RpcbprogV4, type Rpcb } from '../../core/rpc/rpcb_prot.js';
 import { fromRpcblist, type RpcbEntry } from '../../core/rpc/rpcbind.js';
 
 /** A running lab binder. */
 export interface LabBinder {
   readonly server: RpcServer;
   readonly registry: PortmapRegistry;
+  /** rpcbind version 4's registrations: every replica of a program. */
+  readonly directory: ReplicaDirectory;
   readonly port: number;
   close(): Promise<void>;
 }
@@ -27,10 +33,26 @@ export interface LabBinder {
 /** Starts the lab's binder on host:port (UDP and TCP), registered in itself as rpcbind is. */
 export async function startLabBinder(host = '127.0.0.1', port = LAB_BINDER_PORT): Promise<LabBinder> {
   const registry = new PortmapRegistry();
-  const server = await RpcServer.start({ host, ports: { udp: port, tcp: port }, programs: [portmapProgram(registry)], drc: { enabled: false, maxEntries: 64, maxAgeMs: 1000 } });
+  const directory = new ReplicaDirectory();
+  const server = await RpcServer.start({ host, ports: { udp: port, tcp: port }, programs: [portmapProgram(registry), rpcbProgram(directory)], drc: { enabled: false, maxEntries: 64, maxAgeMs: 1000 } });
   registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_TCP, port: server.port('tcp')! });
   registry.set({ prog: PmapProgV2.program, vers: PmapProgV2.version, prot: IPPROTO_UDP, port: server.port('udp')! });
-  return { server, registry, port: server.port('udp')!, close: () => server.close() };
+  return { server, registry, directory, port: server.port('udp')!, close: () => server.close() };
+}
+
+/** The rpcbind version 4 registration of a UDP server of (program, version) at 127.0.0.1:port. */
+export function replicaRegistration(program: number, version: number, port: number, owner: string): Rpcb {
+  return { r_prog: program, r_vers: version, r_netid: 'udp', r_addr: universalAddress('127.0.0.1', port), r_owner: owner };
+}
+
+/** Registers a replica with the lab binder at 127.0.0.1:binderPort (RPCBPROC_SET); false when it was registered already. */
+export function registerReplica(binderPort: number, r: Rpcb): Promise<boolean> {
+  return pmapCall('127.0.0.1', binderPort, RpcbprogV4.procedures.RPCBPROC_SET, r);
+}
+
+/** Takes a replica's registration back (RPCBPROC_UNSET of its address). */
+export function unregisterReplica(binderPort: number, r: Rpcb): Promise<boolean> {
+  return pmapCall('127.0.0.1', binderPort, RpcbprogV4.procedures.RPCBPROC_UNSET, r);
 }
 
 /** Short calls to a binder: 250 ms apart, 1.5 s in all. */
