@@ -39,7 +39,9 @@ describe('packetlab rpc workload --replicas', () => {
     [['--replicas', '3', '--crash-at', 'soon'], '--crash-at: "soon" is not TIME:REPLICA (for example 2s:1, 1500ms:2)'],
     [['--crash-at', '2s:1'], '--crash-at needs --replicas N (the replicated service)'],
     [['--policy', 'hedged'], '--policy needs --replicas N (the replicated service)'],
-    [['--replicas', '2', '--net', 'udp'], '--replicas runs in the simulator only: its replicas are simulated hosts (leave out --net udp and --peer)'],
+    [['--replicas', '2', '--peer', '127.0.0.1:9'], '--replicas with --peer is not built yet: replicas run in the simulator, or as processes on loopback with --net udp'],
+    [['--replicas', '2', '--net', 'udp', '--replication', 'primary-backup'], 'on loopback the replicas are separate processes without replication between them: primary-backup runs in the simulator only'],
+    [['--replicas', '2', '--net', 'udp', '--partition-at', '1:1'], 'fault at 1000 ms on replica 1: on loopback the faults are crash (SIGKILL) and restart; partition runs in the simulator only'],
     [['--replicas', '2', '--transport', 'plt'], '--transport does not apply to --replicas: the replicas are called over UDP datagrams'],
     [['--replicas', '2', '--slow-at', '1s:2'], '--slow-at: "1s:2" is not TIME:REPLICA:EXTRA (for example 1s:2:100ms)'],
     [['--replicas', '2', '--mix', 'put,foo'], '--mix: "foo" is not null, echo, increment, put or get, optionally with =weight (example: put=2,get=1,increment=1)'],
@@ -56,5 +58,20 @@ describe('packetlab rpc workload --replicas', () => {
     const r = cli(['rpc', 'workload', '--help']);
     for (const flag of ['--replicas', '--policy', '--failover-timeout', '--replication', '--crash-at', '--restart-at', '--partition-at', '--heal-at', '--slow-at', '--crash-memory', '--no-replicate-drc']) expect(r.stdout).toContain(flag);
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('--replicas 3 --policy failover --crash-at 2s:1 --restart-at 4s:1');
+  });
+});
+
+describe('packetlab rpc workload --replicas N --net udp', () => {
+  it('runs replica processes on loopback, kills one (SIGKILL) and restarts it; the client fails over', () => {
+    const r = cli(['rpc', 'workload', '--replicas', '3', '--net', 'udp', '--crash-at', '0.8s:1', '--restart-at', '1.6s:1', '--duration', '2.5', '--seed', '3', '--json'], 60_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines.filter((l) => l.type === 'event').map((e) => `${String(e.kind)} ${String(e.subject)} ${String(e.after)}`)).toEqual(['fault replica1 crashed', 'fault replica1 restarting', 'replica replica1 up']);
+    const summary = lines.find((l) => l.type === 'summary')!;
+    expect(summary.status).toBe('complete');
+    expect(summary.callsFailed).toBe(0);
+    expect(summary.callsFailedOver).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.type === 'sample').length).toBeGreaterThan(1);
   });
 });

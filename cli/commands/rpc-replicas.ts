@@ -10,11 +10,12 @@ import { UsageError } from '../options.js';
 import { CLIENT_POLICIES, CLIENT_POLICY_LABELS, type ClientPolicy } from '../../core/rpc/replicas/client.js';
 import { REPLICATION_MODES, type ReplicationMode } from '../../core/rpc/replicas/replica.js';
 import { parseFaultAt, type CrashMemory, type TimedFault } from '../../core/rpc/replicas/faults.js';
-import { DEFAULT_REPLICATED_SETUP, MAX_REPLICAS, REPLICATED_COLUMNS, replicatedSetupProblems, runSimReplicated, type ReplicatedMix, type ReplicatedSample, type ReplicatedSetup, type ReplicatedSummary } from '../../workloads/rpc/replicated.js';
+import { DEFAULT_REPLICATED_SETUP, MAX_REPLICAS, REPLICATED_COLUMNS, replicatedSetupProblems, runSimReplicated, type ReplicatedHooks, type ReplicatedMix, type ReplicatedSample, type ReplicatedSetup, type ReplicatedSummary } from '../../workloads/rpc/replicated.js';
+import { loopbackReplicatedProblems, runLoopbackReplicated } from '../../workloads/rpc/replicated-net.js';
 import { CsvWriter } from '../../net/csv.js';
-import { Progress, RowClock, fmt, jsonLine, row } from '../output.js';
+import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 
-const G = 'Replicas (simulator; --replicas turns them on):';
+const G = 'Replicas (--replicas turns them on; in the simulator, or processes on loopback with --net udp):';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** The options that only make sense with --replicas, by their attribute name, with their flag. */
@@ -112,7 +113,7 @@ export function readFaults(o: Record<string, unknown>, replicas: number, memory:
 }
 
 /** The replicated setup of the command line. */
-export function readReplicatedSetup(o: Record<string, unknown>, common: { forward: ReplicatedSetup['forward']; reverse: ReplicatedSetup['reverse']; seed: number; intervalMs: number; timeLimitMs: number; durationMs: number }): ReplicatedSetup {
+export function readReplicatedSetup(o: Record<string, unknown>, common: { forward: ReplicatedSetup['forward']; reverse: ReplicatedSetup['reverse']; seed: number; intervalMs: number; timeLimitMs: number; durationMs: number }, net: 'sim' | 'udp'): ReplicatedSetup {
   const replicas = (o.replicas as number | undefined) ?? DEFAULT_REPLICATED_SETUP.replicas;
   const memory = (o.crashMemory as CrashMemory | undefined) ?? 'lost';
   const d = DEFAULT_REPLICATED_SETUP;
@@ -143,7 +144,7 @@ export function readReplicatedSetup(o: Record<string, unknown>, common: { forwar
     intervalMs: common.intervalMs,
     timeLimitMs: common.timeLimitMs,
   };
-  const problems = replicatedSetupProblems(setup);
+  const problems = net === 'sim' ? replicatedSetupProblems(setup) : loopbackReplicatedProblems(setup);
   if (problems.length > 0) throw new UsageError(problems[0]!);
   return setup;
 }
@@ -151,19 +152,19 @@ export function readReplicatedSetup(o: Record<string, unknown>, common: { forwar
 const HEADER = ['time', 'ok', 'failed', 'avail', 'fail-over', 'hedged', 'stale', 'dup exec', 'repl msg', 'up', 'p50 ms', 'p99 ms'];
 const WIDTHS = [8, 7, 6, 6, 9, 7, 6, 8, 8, 3, 8, 8];
 
-/** Runs the replicated workload in the simulator and prints it (or JSON lines, or CSV). */
-export function runReplicatedCommand(setup: ReplicatedSetup, o: { json: boolean; csv: string | null; linkDescription: string }): ReplicatedSummary {
+/** Runs the replicated workload in the simulator or on loopback and prints it (or JSON lines, or CSV). */
+export async function runReplicatedCommand(setup: ReplicatedSetup, o: { json: boolean; csv: string | null; linkDescription: string; net: 'sim' | 'udp' }): Promise<ReplicatedSummary> {
   const csv = o.csv === null ? null : new CsvWriter(o.csv, REPLICATED_COLUMNS);
   const progress = new Progress();
   const clock = new RowClock(setup.intervalMs, setup.intervalMs);
   const loads = Array.from({ length: setup.replicas }, (_, i) => `r${i + 1}`);
   if (!o.json) {
     const faults = setup.faults.map((f) => `${f.fault.action} replica ${f.replica} at ${f.atMs / 1000} s`).join(', ');
-    console.log(`simulated replicated service ${o.linkDescription}: ${setup.replicas} replicas, policy ${setup.policy}, replication ${setup.replication}${setup.replication === 'primary-backup' ? ` (cache ${setup.replicateDrc ? '' : 'not '}replicated)` : ''}, ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${setup.durationMs / 1000} s`}, ${setup.callsInFlight} in flight, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
+    console.log(`${o.net === 'sim' ? 'simulated replicated service' : 'replicated service of processes on loopback'} ${o.linkDescription}: ${setup.replicas} replicas, policy ${setup.policy}, replication ${setup.replication}${setup.replication === 'primary-backup' ? ` (cache ${setup.replicateDrc ? '' : 'not '}replicated)` : ''}, ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${setup.durationMs / 1000} s`}, ${setup.callsInFlight} in flight, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
     if (faults !== '') console.log(`failures: ${faults}`);
     console.log(row([...HEADER, ...loads], [...WIDTHS, ...loads.map(() => 7)]));
   }
-  const summary = runSimReplicated(setup, {
+  const hooks: ReplicatedHooks = {
     onSample: (s: ReplicatedSample) => {
       csv?.write(s);
       if (o.json) {
@@ -187,7 +188,17 @@ export function runReplicatedCommand(setup: ReplicatedSetup, o: { json: boolean;
         console.log(`  ${fmt(e.atMs / 1000, 3)} s  ${e.kind === 'error' ? 'refused' : e.kind}: ${e.subject} ${e.detail}${e.after === '' ? '' : ` (${e.before === '' ? '' : `${e.before} -> `}${e.after})`}`);
       }
     },
-  });
+  };
+  let summary: ReplicatedSummary;
+  if (o.net === 'sim') summary = runSimReplicated(setup, hooks);
+  else {
+    const { signal, dispose } = stopSignal();
+    try {
+      summary = await runLoopbackReplicated(setup, { ...hooks, signal });
+    } finally {
+      dispose();
+    }
+  }
   progress.clear();
   csv?.close();
   if (o.json) jsonLine(summary);
@@ -200,7 +211,7 @@ function printSummary(s: ReplicatedSummary): void {
   console.log(`calls: ${s.callsStarted} started, ${s.callsSucceeded} answered, ${s.callsFailed} failed: availability ${fmt(s.availability, 4)}; ${s.callsFailedOver} answered after a failover (${s.failovers} failovers), ${s.hedgedCopies} hedged copies (${s.hedgeWins} won), ${s.lateReplies} late replies dropped`);
   console.log(`latency p50 ${fmt(s.latencyP50Ms, 2)} ms, p90 ${fmt(s.latencyP90Ms, 2)} ms, p99 ${fmt(s.latencyP99Ms, 2)} ms, max ${fmt(s.latencyMaxMs, 2)} ms`);
   if (s.recoveryMs.length > 0) console.log(`time to recover after each crash (longest stretch without an answer): ${s.recoveryMs.map((m) => `${fmt(m, 1)} ms`).join(', ')}`);
-  console.log(`writes: ${s.writesAcked} acknowledged, ${s.writesLost} lost${s.verifyFailures > 0 ? ` (${s.verifyFailures} final reads unanswered: those keys are not counted)` : ''}; ${s.staleReads} stale reads; ${s.duplicateExecutions} duplicate executions (${s.crossReplicaDuplicates} on another replica)`);
+  console.log(`writes: ${s.writesAcked} acknowledged, ${s.writesLost} lost${s.verifyFailures > 0 ? ` (${s.verifyFailures} final reads unanswered: those keys are not counted)` : ''}; ${s.staleReads} stale reads; ${Number.isNaN(s.duplicateExecutions) ? 'duplicate executions not known (no ledger across processes)' : `${s.duplicateExecutions} duplicate executions (${s.crossReplicaDuplicates} on another replica)`}`);
   console.log(`load per replica: ${s.loadPerReplica.map((n, i) => `replica ${i + 1} ${n}`).join(', ')}; replication messages ${s.replicationMessages}`);
   console.log(`replicas at the end: ${s.replicaStates.map((st, i) => `${i + 1} ${st} (counter ${s.counterValues[i]})`).join(', ')}`);
 }

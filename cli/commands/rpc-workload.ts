@@ -92,7 +92,7 @@ export function registerRpcWorkload(rpc: Command): void {
     .command('workload')
     .summary('keep counter calls in flight and watch call semantics (simulator or sockets)')
     .description(
-      `Calls COUNTER_PROG (core/rpc/programs/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.\n\nWith --replicas N the counter and key-value programs are served by N replicas in the simulator (over UDP), the client gets their list from the binder and sends by --policy, and --crash-at, --restart-at, --partition-at, --heal-at and --slow-at cause failures: for example \`--replicas 3 --policy failover --crash-at 2s:1 --restart-at 4s:1 --duration 6\`. --mix then also takes put and get (KV_PUT, KV_GET), --timeout is a call's whole deadline and --retry the retransmission interval to one replica.`,
+      `Calls COUNTER_PROG (core/rpc/programs/counter.x) with a mix of NULL, ECHO and INCREMENT, keeping --in-flight calls outstanding, over UDP, TCP or the lab transport, in the simulator (--net sim, reproducible from --seed) or on real sockets (--net udp: a server in-process on loopback, or --peer HOST:PORT for \`packetlab rpc serve-demo\`). ${linkHelp()} Prints per-interval samples and a summary that counts duplicate executions.\n\nWith --replicas N the counter and key-value programs are served by N replicas in the simulator (over UDP; with --net udp, N processes on loopback registered with a lab binder, a crash being SIGKILL and a restart a new process on its port), the client gets their list from the binder and sends by --policy, and --crash-at, --restart-at, --partition-at, --heal-at and --slow-at cause failures: for example \`--replicas 3 --policy failover --crash-at 2s:1 --restart-at 4s:1 --duration 6\`. --mix then also takes put and get (KV_PUT, KV_GET), --timeout is a call's whole deadline and --retry the retransmission interval to one replica.`,
     );
   const g = 'Run:';
   cmd.addOption(new Option('--net <sim|udp>', 'simulator or real sockets (default sim; --peer implies udp)').choices(['sim', 'udp']).helpGroup(g));
@@ -118,19 +118,19 @@ export function registerRpcWorkload(rpc: Command): void {
     const peer = o.peer === undefined ? null : parseHostPort(o.peer as string, '--peer');
     const net = (o.net as 'sim' | 'udp' | undefined) ?? (peer !== null ? 'udp' : 'sim');
     if (wantsReplicas(o)) {
-      if (net !== 'sim') throw new UsageError('--replicas runs in the simulator only: its replicas are simulated hosts (leave out --net udp and --peer)');
+      if (peer !== null) throw new UsageError('--replicas with --peer is not built yet: replicas run in the simulator, or as processes on loopback with --net udp');
       if (o.transport !== undefined) throw new UsageError('--transport does not apply to --replicas: the replicas are called over UDP datagrams');
       const duration = (o.duration as number | undefined) ?? 0;
-      const link = chooseLink(o, 'sim', true);
+      const link = chooseLink(o, net, true);
       const setup = readReplicatedSetup(o, {
         forward: link.forward,
         reverse: link.reverse,
         seed: (o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0,
         intervalMs: (o.interval as number | undefined) ?? 1000,
-        timeLimitMs: (o.timeLimit as number | undefined) ?? 3_600_000,
+        timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),
         durationMs: duration,
-      });
-      const summary = runReplicatedCommand(setup, { json: o.json === true, csv: (o.csv as string | undefined) ?? null, linkDescription: link.description });
+      }, net);
+      const summary = await runReplicatedCommand(setup, { json: o.json === true, csv: (o.csv as string | undefined) ?? null, linkDescription: link.description, net });
       if (summary.status !== 'complete') process.exitCode = 1;
       return;
     }

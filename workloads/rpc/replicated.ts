@@ -242,9 +242,14 @@ export class ReplicatedWorkloadClient implements Endpoint {
   private verifyNext = 0;
   private lastFromBinder = false;
 
+  /**
+   * `coordinator` is the binder's address; `resolve` turns an address of its replica list into the
+   * address the driver sends to (the simulator's host number by default), null when it cannot.
+   */
   constructor(
     private readonly s: ReplicatedSetup,
     private readonly coordinator: number,
+    private readonly resolve: (host: string, port: number) => number | null = (host) => simHostOf(host),
   ) {
     this.client = new ReplicaClient(clientOptions(s));
     this.binder = new RpcClientEngine({ server: coordinator, policy: { timeoutMs: 5000, retryIntervalMs: 200, retryBackoff: 2, retryIntervalMsMax: 1000, maxRetransmissions: 10 }, retransmit: true, rngSeed: deriveSeed(s.seed, 'binder') });
@@ -272,6 +277,24 @@ export class ReplicatedWorkloadClient implements Endpoint {
     this.phase = 'lookup';
     this.startedAtMs = now;
     this.binder.call(now, RpcbprogV4.procedures.RPCBPROC_GETADDRLIST as ProcedureDescriptor<unknown, unknown>, { r_prog: CounterProgV1.program, r_vers: CounterProgV1.version, r_netid: 'udp', r_addr: '', r_owner: '' });
+  }
+
+  /**
+   * Starts with the replica list looked up already: on real sockets a list of several replicas is
+   * a reply larger than three times its call, which a binder refuses over UDP (amplification), so
+   * the caller asks it over TCP.
+   */
+  startWithReplicas(now: number, replicas: readonly number[]): void {
+    if (this.phase !== 'idle') return;
+    this.startedAtMs = now;
+    this.useReplicas(now, replicas);
+    this.progress(now);
+  }
+
+  private useReplicas(now: number, replicas: readonly number[]): void {
+    this.client.setReplicas(now, replicas);
+    this.phase = 'calls';
+    if (this.s.durationMs > 0 && this.s.totalCalls === 0) this.stopAtMs = now + this.s.durationMs;
   }
 
   /** Stops starting calls (a stopped run skips the final reads). */
@@ -332,16 +355,14 @@ export class ReplicatedWorkloadClient implements Endpoint {
       const hosts: number[] = [];
       for (const a of addressesOf(c.result as RpcbEntryListPtr)) {
         const ua = parseUniversalAddress(a);
-        const h = ua === null ? null : simHostOf(ua.host);
+        const h = ua === null ? null : this.resolve(ua.host, ua.port);
         if (h !== null) hosts.push(h);
       }
       if (hosts.length === 0) {
         this.fail(now, 'the binder knows no replica of the counter program');
         return;
       }
-      this.client.setReplicas(now, hosts);
-      this.phase = 'calls';
-      if (this.s.durationMs > 0 && this.s.totalCalls === 0) this.stopAtMs = now + this.s.durationMs;
+      this.useReplicas(now, hosts);
     }
     const cl = this.client;
     for (let c = cl.pollCompleted(); c !== null; c = cl.pollCompleted()) {
@@ -586,6 +607,56 @@ export type ReplicatedColumn = (typeof REPLICATED_COLUMNS)[number];
 /** One sample. */
 export type ReplicatedSample = Record<ReplicatedColumn, number>;
 
+/**
+ * What the meter and the summary read of a replicated run, in the simulator (simView) or on
+ * loopback (its replicas are processes: what only they know is NaN, or what they last reported).
+ */
+export interface ReplicatedRunView {
+  app: ReplicatedWorkloadClient;
+  /** Replicas of the run. */
+  replicas: number;
+  /** Client calls replica i (from 0) served so far. */
+  callsServed(i: number): number;
+  /** Each replica's state (up, crashed, restarting, partitioned). */
+  states(): string[];
+  /** Each replica's counter value, "" where unknown. */
+  counterValues(): string[];
+  /** Replication messages sent so far. */
+  replicationMessages(): number;
+  /** The ledger's duplicate executions, anywhere and on another replica (NaN without a ledger). */
+  duplicateExecutions(): number;
+  crossReplicaDuplicates(): number;
+  /** Times of the crashes, and of every fault applied (ms, the run's clock). */
+  crashTimes: readonly number[];
+  faultTimes: readonly number[];
+  /** The run's clock now (ms). */
+  now(): number;
+  /** Simulator events (NaN on sockets). */
+  events(): number;
+}
+
+/** The view of a simulated run. */
+export function simView(w: SimReplicated): ReplicatedRunView {
+  return {
+    app: w.app,
+    replicas: w.replicas.length,
+    callsServed: (i) => w.replicas[i]!.counters.callsServed,
+    states: () => w.replicas.map((r) => r.stateName),
+    counterValues: () => w.replicas.map((r) => r.counterValue.toString()),
+    replicationMessages: () => {
+      let n = w.coordinator.messagesSent;
+      for (const r of w.replicas) n += r.counters.replicationMessages;
+      return n;
+    },
+    duplicateExecutions: () => w.ledger.duplicateExecutions,
+    crossReplicaDuplicates: () => w.ledger.crossReplicaDuplicates,
+    crashTimes: w.crashTimes,
+    faultTimes: w.faultTimes,
+    now: () => w.sim.now,
+    events: () => w.sim.events,
+  };
+}
+
 /** Reads a replicated run's counters into per-interval samples. */
 export class ReplicatedMeter {
   private prev = new ReplicaClientCounters();
@@ -593,20 +664,22 @@ export class ReplicatedMeter {
   private prevRepl = 0;
   private prevStale = 0;
   private prevDup = 0;
-  private prevTime = 0;
+  private readonly v: ReplicatedRunView;
 
-  constructor(private readonly w: SimReplicated) {
-    this.prevServed = w.replicas.map(() => 0);
+  constructor(w: SimReplicated | ReplicatedRunView) {
+    this.v = 'sim' in w ? simView(w) : w;
+    this.prevServed = Array.from({ length: this.v.replicas }, () => 0);
   }
 
-  /** The sample of the interval that ends at `now`. */
+  /** The sample of the interval that ends at `now` (ms from the start of the run). */
   sample(now: number): ReplicatedSample {
-    const w = this.w;
-    const k = w.app.client.counters;
+    const v = this.v;
+    const k = v.app.client.counters;
     const p = this.prev;
     const ended = k.callsSucceeded + k.callsFailed - p.callsSucceeded - p.callsFailed;
-    const h = w.app.client.intervalLatency;
-    const repl = replicationMessages(w);
+    const h = v.app.client.intervalLatency;
+    const repl = v.replicationMessages();
+    const dup = v.duplicateExecutions();
     const row: Record<string, number> = {
       time_s: now / 1000,
       calls_started: k.callsStarted - p.callsStarted,
@@ -620,31 +693,23 @@ export class ReplicatedMeter {
       latency_p99_ms: h.quantile(0.99),
       latency_mean_ms: h.meanMs,
       latency_max_ms: h.maxMs,
-      stale_reads: w.app.staleReads - this.prevStale,
-      replica_duplicate_executions: w.ledger.duplicateExecutions - this.prevDup,
+      stale_reads: v.app.staleReads - this.prevStale,
+      replica_duplicate_executions: dup - this.prevDup,
       replication_messages: repl - this.prevRepl,
-      replicas_up: w.replicas.filter((r) => r.stateName === 'up').length,
+      replicas_up: v.states().filter((st) => st === 'up').length,
     };
+    const served = Array.from({ length: v.replicas }, (_, i) => v.callsServed(i));
     for (let i = 0; i < REPLICA_CALLS_METRICS.length; i++) {
-      const r = w.replicas[i];
-      row[REPLICA_CALLS_METRICS[i]!] = r === undefined ? Number.NaN : r.counters.callsServed - this.prevServed[i]!;
+      row[REPLICA_CALLS_METRICS[i]!] = i < v.replicas ? served[i]! - this.prevServed[i]! : Number.NaN;
     }
     this.prev = Object.assign(new ReplicaClientCounters(), k);
-    this.prevServed = w.replicas.map((r) => r.counters.callsServed);
+    this.prevServed = served;
     this.prevRepl = repl;
-    this.prevStale = w.app.staleReads;
-    this.prevDup = w.ledger.duplicateExecutions;
-    this.prevTime = now;
+    this.prevStale = v.app.staleReads;
+    this.prevDup = dup;
     h.reset();
     return row as ReplicatedSample;
   }
-}
-
-/** Replication messages of the run: the replicas' (writes, acknowledgements, snapshots, pings) and the view service's answers. */
-function replicationMessages(w: SimReplicated): number {
-  let n = w.coordinator.messagesSent;
-  for (const r of w.replicas) n += r.counters.replicationMessages;
-  return n;
 }
 
 /** How a replicated run ended. */
@@ -698,11 +763,12 @@ export interface ReplicatedSummary {
   simEvents: number;
 }
 
-/** The summary of a run that ended at the simulator's time. */
-export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status: ReplicatedStatus, failure: string | null): ReplicatedSummary {
+/** The summary of a run that ended now (the simulator's time, or the clock of a run on loopback). */
+export function summarizeReplicated(s: ReplicatedSetup, run: SimReplicated | ReplicatedRunView, status: ReplicatedStatus, failure: string | null): ReplicatedSummary {
+  const w = 'sim' in run ? simView(run) : run;
   const k = w.app.client.counters;
   const l = w.app.client.latency;
-  const end = w.sim.now;
+  const end = w.now();
   const recoveryMs = recoveryGapsMs(w.app.answerTimes, w.crashTimes, w.faultTimes, end);
   const ended = k.callsSucceeded + k.callsFailed;
   return {
@@ -735,13 +801,13 @@ export function summarizeReplicated(s: ReplicatedSetup, w: SimReplicated, status
     verifyFailures: w.app.verifyFailures,
     staleReads: w.app.staleReads,
     incrementsAcked: w.app.incrementsAcked,
-    duplicateExecutions: w.ledger.duplicateExecutions,
-    crossReplicaDuplicates: w.ledger.crossReplicaDuplicates,
-    replicationMessages: replicationMessages(w),
-    loadPerReplica: w.replicas.map((r) => r.counters.callsServed),
-    replicaStates: w.replicas.map((r) => r.stateName),
-    counterValues: w.replicas.map((r) => r.counterValue.toString()),
-    simEvents: w.sim.events,
+    duplicateExecutions: w.duplicateExecutions(),
+    crossReplicaDuplicates: w.crossReplicaDuplicates(),
+    replicationMessages: w.replicationMessages(),
+    loadPerReplica: Array.from({ length: w.replicas }, (_, i) => w.callsServed(i)),
+    replicaStates: w.states(),
+    counterValues: w.counterValues(),
+    simEvents: w.events(),
   };
 }
 

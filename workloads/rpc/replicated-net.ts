@@ -1,0 +1,152 @@
+// The replicated service on loopback: the lab binder in this process, each replica a process of
+// its own (net/rpc/replica-main.ts), and the same client as in the simulator
+// (ReplicatedWorkloadClient) on a real UDP socket. A crash is SIGKILL of the replica's process (its
+// memory is lost with it); a restart starts it again on the same port, where its registration
+// with the binder still stands. Replication between processes is not built: each replica has its
+// own store (replication none), and faults are crashes and restarts.
+
+import { createSocket } from 'node:dgram';
+import { Link } from '../../core/impair/link.js';
+import { deriveSeed } from '../../core/util/rng.js';
+import { faultText } from '../../core/rpc/replicas/faults.js';
+import { PeerTable, UdpDriver } from '../../net/udp/driver.js';
+import { pmapCall, startLabBinder } from '../../net/rpc/binder.js';
+import { RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
+import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
+import { addressesOf, parseUniversalAddress } from '../../core/rpc/replicas/directory.js';
+import { ReplicaProcess } from '../../net/rpc/replica-process.js';
+import { ReplicatedMeter, ReplicatedWorkloadClient, replicatedSetupProblems, summarizeReplicated, type ReplicaRunEvent, type ReplicatedHooks, type ReplicatedRunView, type ReplicatedSetup, type ReplicatedStatus, type ReplicatedSummary } from './replicated.js';
+
+/** What a replicated setup cannot do on loopback (empty when it can run there). */
+export function loopbackReplicatedProblems(s: ReplicatedSetup): string[] {
+  const out = replicatedSetupProblems(s);
+  if (s.replication !== 'none') out.push('on loopback the replicas are separate processes without replication between them: primary-backup runs in the simulator only');
+  for (const f of s.faults) {
+    const at = `fault at ${f.atMs} ms on replica ${f.replica}`;
+    if (f.fault.action === 'crash' && f.fault.memory === 'kept') out.push(`${at}: on loopback a crash kills the process (SIGKILL), so its memory is lost: memory kept runs in the simulator only`);
+    if (f.fault.action !== 'crash' && f.fault.action !== 'restart') out.push(`${at}: on loopback the faults are crash (SIGKILL) and restart; ${f.fault.action} runs in the simulator only`);
+  }
+  return out;
+}
+
+/** Runs a replicated workload on loopback; resolves with its summary. Aborting `signal` stops it. */
+export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: ReplicatedHooks & { signal?: AbortSignal } = {}): Promise<ReplicatedSummary> {
+  const problems = loopbackReplicatedProblems(s);
+  if (problems.length > 0) throw new RangeError(`replicated RPC setup: ${problems.join('; ')}`);
+  const binder = await startLabBinder('127.0.0.1', 0);
+  const replicas = Array.from({ length: s.replicas }, (_, index) => new ReplicaProcess({ index, binderPort: binder.port, drc: s.drc }));
+  const socket = createSocket('udp4');
+  let driver: UdpDriver | null = null;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    // One after another, so that the binder lists them in their order (replica 1 first).
+    for (const r of replicas) await r.start();
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => resolve());
+    });
+    const peers = new PeerTable();
+    const app = new ReplicatedWorkloadClient(s, peers.idOf('127.0.0.1', binder.port));
+    const startMs = performance.now();
+    const clock = () => performance.now() - startMs;
+    let finish: (status: ReplicatedStatus, why: string | null) => void = () => {};
+    const finished = new Promise<{ status: ReplicatedStatus; why: string | null }>((resolve) => {
+      finish = (status, why) => resolve({ status, why });
+    });
+    driver = new UdpDriver({
+      socket,
+      endpoint: app,
+      peers,
+      egress: new Link(s.forward, deriveSeed(s.seed, 'forward')),
+      ingress: new Link(s.reverse, deriveSeed(s.seed, 'reverse')),
+      clock,
+      onProgress: () => {
+        if (app.done) finish(app.phase === 'done' ? 'complete' : 'failed', app.failure);
+      },
+    });
+    const crashTimes: number[] = [];
+    const faultTimes: number[] = [];
+    const emit = (e: ReplicaRunEvent) => hooks.onEvent?.(e);
+    const view: ReplicatedRunView = {
+      app,
+      replicas: s.replicas,
+      callsServed: (i) => replicas[i]!.callsServed,
+      states: () => replicas.map((r) => (r.state === 'starting' ? 'restarting' : r.state)),
+      counterValues: () => replicas.map((r) => r.lastReport.counter),
+      replicationMessages: () => 0,
+      duplicateExecutions: () => Number.NaN,
+      crossReplicaDuplicates: () => Number.NaN,
+      crashTimes,
+      faultTimes,
+      now: clock,
+      events: () => Number.NaN,
+    };
+    for (const f of s.faults) {
+      timers.push(
+        setTimeout(() => {
+          const r = replicas[f.replica - 1]!;
+          const now = clock();
+          const before = view.states()[f.replica - 1]!;
+          if (f.fault.action === 'crash') {
+            if (r.state === 'crashed') {
+              emit({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `${faultText(f.fault)} refused: it is crashed already` });
+              return;
+            }
+            r.kill();
+            crashTimes.push(now);
+            faultTimes.push(now);
+            emit({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before, after: 'crashed', detail: 'crash (SIGKILL: memory lost)' });
+            return;
+          }
+          if (r.state !== 'crashed') {
+            emit({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `restart refused: it is ${before}, not crashed` });
+            return;
+          }
+          faultTimes.push(now);
+          emit({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before, after: 'restarting', detail: 'restart (a new process on its port)' });
+          const go = () =>
+            r.start().then(
+              () => {
+                emit({ atMs: clock(), kind: 'replica', subject: `replica${f.replica}`, before: '', after: 'up', detail: `restarted: answering again on port ${r.port}` });
+                driver?.kick();
+              },
+              (e: unknown) => emit({ atMs: clock(), kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: (e as Error).message }),
+            );
+          if (s.restartDelayMs > 0) timers.push(setTimeout(go, s.restartDelayMs));
+          else void go();
+        }, f.atMs),
+      );
+    }
+    const meter = new ReplicatedMeter(view);
+    if (hooks.onSample !== undefined) {
+      const onSample = hooks.onSample;
+      timers.push(setInterval(() => onSample(meter.sample(clock())), s.intervalMs));
+    }
+    timers.push(setTimeout(() => finish('timeout', `did not finish within ${s.timeLimitMs} ms`), s.timeLimitMs));
+    // A duration ends the calls even when no datagram or timer wakes the driver.
+    if (s.durationMs > 0) timers.push(setTimeout(() => driver?.kick(), s.durationMs + 1));
+    const onAbort = () => finish('stopped', 'stopped by the user');
+    hooks.signal?.addEventListener('abort', onAbort);
+    // The replica list, over TCP: the binder refuses a UDP reply over three times its call.
+    const list = await pmapCall('127.0.0.1', binder.port, RpcbprogV4.procedures.RPCBPROC_GETADDRLIST, { r_prog: CounterProgV1.program, r_vers: CounterProgV1.version, r_netid: 'udp', r_addr: '', r_owner: '' }, undefined, 'tcp');
+    const ids = addressesOf(list).flatMap((a) => {
+      const ua = parseUniversalAddress(a);
+      return ua === null ? [] : [peers.idOf(ua.host, ua.port)];
+    });
+    if (ids.length !== s.replicas) throw new Error(`the binder lists ${ids.length} replicas, not the ${s.replicas} started`);
+    driver.start();
+    app.startWithReplicas(clock(), ids);
+    driver.kick();
+    const { status, why } = await finished;
+    hooks.signal?.removeEventListener('abort', onAbort);
+    for (const t of timers) clearTimeout(t);
+    if (hooks.onSample !== undefined) hooks.onSample(meter.sample(clock()));
+    return summarizeReplicated(s, view, status, why);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    driver?.stop();
+    socket.close();
+    await Promise.all(replicas.map((r) => r.stop()));
+    await binder.close();
+  }
+}
