@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateSpec, type ExperimentSpec } from '../experiments/spec.js';
 import { ExperimentRun } from '../experiments/runner/run.js';
-import { readCsv } from '../experiments/runner/store.js';
+import { readCsv, readRun } from '../experiments/runner/store.js';
+import { expandSweep, trialConfig } from '../experiments/runner/config.js';
+import { WORKLOADS } from '../experiments/kinds/registry.js';
 import { loadLibrary } from '../experiments/library.js';
 
 function spec(extra: Record<string, unknown>): ExperimentSpec {
@@ -60,12 +62,64 @@ describe('rpc-replicas workload', () => {
     expect(r2.events.find((e) => e.kind === 'error')!.detail).toBe('there is no replica 3 (replicas are numbered 1 to 2)');
   });
 
-  it('refuses a slow step without its extra time, and the workload off the simulator', () => {
+  it('refuses a slow step without its extra time, what loopback cannot do, and peer agents', () => {
     const bad = validateSpec({ name: 'x', title: 't', description: 'd', concepts: ['rpc'], workload: { kind: 'rpc-replicas' }, schedule: [{ atS: 1, fault: { replica: 1, action: 'slow' } }] });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(JSON.stringify(bad.errors)).toContain('a slow fault needs extraMs');
-    expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'rpc-replicas' } }), specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-replicas-')), network: 'loopback' })).toThrow(/the rpc-replicas workload runs in the simulator only/);
+    expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'rpc-replicas', replication: 'primary-backup' } }), specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-replicas-')), network: 'loopback' })).toThrow(/primary-backup runs in the simulator only/);
+    const s = spec({ workload: { kind: 'rpc-replicas' } });
+    const config = trialConfig(s, expandSweep(s)[0]!, 0);
+    expect(WORKLOADS['rpc-replicas'].problems(config, { kind: 'peer', host: '127.0.0.1', port: 9 })).toContain('the rpc-replicas workload runs in the simulator or on loopback: replicas on peer agents are not built yet');
   });
+
+  it('a fault by hand (ExperimentRun.fault) is applied at once, logged, and kept in run.json for a replay', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'packetlab-replicas-'));
+    const answers: (string | null)[] = [];
+    const r = new ExperimentRun({
+      spec: spec({ workload: { kind: 'rpc-replicas', calls: 0, durationMs: 1000 } }),
+      specFile: null,
+      outDir: out,
+      onEvent: (e) => {
+        if (e.type !== 'event' || e.event.kind !== 'trial-start') return;
+        answers.push(r.fault({ replica: 1, action: 'crash', memory: 'kept' }));
+        answers.push(r.fault({ replica: 1, action: 'crash' }));
+        answers.push(r.fault({ replica: 9, action: 'crash' }));
+        answers.push(r.fault({ replica: 2, action: 'slow' }));
+      },
+    });
+    expect(r.fault({ replica: 1, action: 'crash' })).toBe('no trial is running');
+    const result = await r.start();
+    expect(answers).toEqual([null, 'replica 1: crash (memory lost) does not apply: it is crashed already', 'replica must be a whole number from 1 to 5 (got 9)', 'a slow fault needs extraMs from 0 to 600000 (got undefined)']);
+    const events = readCsv(join(result.dir, 'events.csv'));
+    expect(events.find((e) => e.kind === 'fault')).toMatchObject({ knob: 'replica1', label: 'Replica 1', before: 'up', after: 'crashed', detail: 'crash (memory kept)', time_s: '0' });
+    expect(events.find((e) => e.kind === 'error' && e.knob === 'replica1')!.detail).toBe('crash (memory lost) refused: it is crashed already');
+    const record = readRun(result.dir);
+    expect(record.liveChanges).toEqual([{ point: 0, repetition: 0, atS: 0, knob: 'fault', value: 'replica1 crash', source: 'user', fault: { replica: 1, action: 'crash', memory: 'kept' } }]);
+    expect(record.trials[0]!.changedByHand).toBe(true);
+  });
+
+  it('runs on loopback: replica processes, a crash (SIGKILL) and a restart from the schedule, each logged', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'packetlab-replicas-'));
+    const s = spec({
+      network: 'loopback',
+      preset: undefined,
+      workload: { kind: 'rpc-replicas', replicas: 3, calls: 0, durationMs: 2500, rpcTimeoutMs: 2000, rpcRetryMs: 50 },
+      schedule: [
+        { atS: 0.8, fault: { replica: 1, action: 'crash' } },
+        { atS: 1.6, fault: { replica: 1, action: 'restart' } },
+      ],
+    });
+    const result = await new ExperimentRun({ spec: s, specFile: null, outDir: out }).start();
+    expect(result.status).toBe('complete');
+    const events = readCsv(join(result.dir, 'events.csv'));
+    expect(events.filter((e) => ['fault', 'replica'].includes(e.kind!)).map((e) => `${e.kind} ${e.knob} ${e.after}`)).toEqual(['fault replica1 crashed', 'fault replica1 restarting', 'replica replica1 up']);
+    const crash = events.find((e) => e.kind === 'fault')!;
+    expect(Number(crash.time_s)).toBeGreaterThanOrEqual(0.8);
+    const row = readCsv(join(result.dir, 'summary.csv'))[0]!;
+    expect(Number(row.calls_failed_mean)).toBe(0);
+    expect(Number(row.calls_failed_over_mean)).toBeGreaterThan(0);
+    expect(readCsv(join(result.dir, 'samples.csv')).length).toBeGreaterThan(5);
+  }, 60_000);
 });
 
 describe('library experiments of the replicated service agree with their models', () => {

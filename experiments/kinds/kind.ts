@@ -30,6 +30,26 @@ export const EXPLORE_MAX_MS = 3_600_000;
 /** A fault as a schedule step or a button gives it: the replica, from 1, and what happens to it. */
 export type ReplicaFault = Omit<TimedFault, 'atMs'>;
 
+/** A fault as a spec's schedule writes it (`fault` of a step): a crash without memory takes workload.crashMemory. */
+export interface FaultStep {
+  replica: number;
+  action: 'crash' | 'restart' | 'partition' | 'heal' | 'slow';
+  memory?: 'lost' | 'kept';
+  extraMs?: number;
+}
+
+/** The fault of a step, with the workload's memory after a crash when the step does not say. */
+export function faultOf(f: FaultStep, crashMemory: 'lost' | 'kept'): ReplicaFault['fault'] {
+  switch (f.action) {
+    case 'crash':
+      return { action: 'crash', memory: f.memory ?? crashMemory };
+    case 'slow':
+      return { action: 'slow', extraMs: f.extraMs ?? 0 };
+    default:
+      return { action: f.action };
+  }
+}
+
 /** How a trial ended. */
 export type TrialStatus = 'complete' | 'failed' | 'timeout' | 'stopped' | 'peer-lost';
 
@@ -102,6 +122,10 @@ export interface SocketRun {
   capture?: Capture;
   /** A peer agent's listener as the receiving end (its counters fill the receiver's columns). */
   remote?: ReceivingEnd;
+  /** Events the kind reports by itself (a replica crashed, restarted), for events.csv. */
+  onEvent?(e: KindEvent): void;
+  /** The trial's clock origin (performance.now() at its start): the kind's times count from it. */
+  startMs?: number;
 }
 
 /** What a kind asks a peer agent to serve for one trial. */

@@ -1,6 +1,10 @@
-// The `rpc-replicas` workload: a replicated RPC service in the simulator (workloads/rpc/replicated.ts):
-// N replicas of the counter and key-value programs, a client policy, replication or not, and the
-// failures a spec's schedule causes (`fault` steps), each an event in events.csv.
+// The `rpc-replicas` workload: a replicated RPC service (workloads/rpc/replicated.ts): N replicas of
+// the counter and key-value programs, a client policy, replication or not, and the failures a
+// spec's schedule or a hand causes (`fault` steps), each an event in events.csv. In the simulator,
+// or on loopback as replica processes (workloads/rpc/replicated-net.ts: crashes and restarts, no
+// replication between processes).
+
+import { loopbackReplicatedProblems, runLoopbackReplicated } from '../../workloads/rpc/replicated-net.js';
 
 import { metricList, type MetricRow } from '../../core/metrics/registry.js';
 import { REPLICATED_COLUMNS, ReplicatedMeter, buildSimReplicated, replicatedSetupProblems, summarizeReplicated, type ReplicatedSetup, type ReplicatedSummary } from '../../workloads/rpc/replicated.js';
@@ -96,9 +100,23 @@ export const replicasWorkload: WorkloadModule = {
   endless: { calls: 0, durationMs: EXPLORE_MAX_MS },
 
   problems(c, network) {
-    const out = replicatedSetupProblems(replicatedSetupOf(c)).map((p) => `rpc-replicas workload: ${p}`);
-    if (network.kind !== 'sim') out.push('the rpc-replicas workload runs in the simulator only: its replicas are simulated hosts (use --net sim)');
+    const setup = replicatedSetupOf(c);
+    const out = (network.kind === 'sim' ? replicatedSetupProblems(setup) : loopbackReplicatedProblems(setup)).map((p) => `rpc-replicas workload: ${p}`);
+    if (network.kind === 'peer') out.push('the rpc-replicas workload runs in the simulator or on loopback: replicas on peer agents are not built yet');
     return [...out, ...unpacedProblem(c, network)];
+  },
+
+  async sockets(c, run) {
+    const setup = replicatedSetupOf(c);
+    const s = await runLoopbackReplicated(setup, {
+      signal: run.signal,
+      startMs: run.startMs,
+      onSample: (row) => run.onSample(row),
+      onEvent: (e) => run.onEvent?.({ timeS: e.atMs / 1000, kind: e.kind, knob: e.subject, before: e.before === '' ? undefined : e.before, after: e.after === '' ? undefined : e.after, detail: e.detail }),
+      onStart: (live) => run.live({ kind: 'rpc-replicas', forward: live.forward, reverse: live.reverse, sender: null, receiver: null, remoteReceiver: null, now: () => performance.now(), kick: live.kick, fault: (f) => live.fault(f) }),
+    });
+    const status: TrialStatus = s.status;
+    return { status, failure: s.failure, scalars: replicatedScalars(s), summary: s };
   },
 
   sim(c) {

@@ -17,7 +17,9 @@ import { PeerClient } from '../../net/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { DEFAULT_EFFECT_WINDOW_S, EFFECT_WINDOW_RANGE_S, EffectTracker } from './effects.js';
-import { SimControl, runTrial, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
+import { SimControl, runTrial, type FaultSetter, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
+import { FAULT_ACTIONS } from '../../core/rpc/replicas/faults.js';
+import type { FaultStep } from '../kinds/kind.js';
 
 /** How to run a spec. */
 export interface RunOptions {
@@ -190,6 +192,7 @@ export class ExperimentRun {
   private readonly abort = new AbortController();
   private stopReason: string | null = null;
   private live: LiveSetter | null = null;
+  private faultSetter: FaultSetter | null = null;
   private store: RunStore | null = null;
   private trialAt = { point: -1, repetition: -1 };
   /** Why the run folder refused a write, once it has. */
@@ -230,6 +233,26 @@ export class ExperimentRun {
     if (error === null && this.store !== null) {
       // The change is kept in run.json so the run can be replayed with it in the schedule.
       this.store.record.liveChanges.push({ point: at.point, repetition: at.repetition, atS: timeS, knob: path, value, source: 'user' });
+      this.store.save();
+    }
+    return error;
+  }
+
+  /**
+   * Causes a failure to a replica of the running trial (rpc-replicas: the app's buttons, teaching
+   * mode); returns null or why it does not apply. Kept in run.json (knob 'fault'), so that a replay
+   * with it in the schedule (a `fault` step) does it again at the same time.
+   */
+  fault(f: FaultStep): string | null {
+    if (this.faultSetter === null) return 'no trial is running';
+    if (!Number.isInteger(f.replica) || f.replica < 1 || f.replica > 5) return `replica must be a whole number from 1 to 5 (got ${String(f.replica)})`;
+    if (!(FAULT_ACTIONS as readonly string[]).includes(f.action)) return `action must be one of ${FAULT_ACTIONS.join(', ')} (got ${String(f.action)})`;
+    if (f.memory !== undefined && f.memory !== 'lost' && f.memory !== 'kept') return `memory must be lost or kept (got ${String(f.memory)})`;
+    if (f.action === 'slow' && !(typeof f.extraMs === 'number' && f.extraMs >= 0 && f.extraMs <= 600_000)) return `a slow fault needs extraMs from 0 to 600000 (got ${String(f.extraMs)})`;
+    const at = { ...this.trialAt };
+    const { error, timeS } = this.faultSetter(f, 'user');
+    if (error === null && this.store !== null) {
+      this.store.record.liveChanges.push({ point: at.point, repetition: at.repetition, atS: timeS, knob: 'fault', value: `replica${f.replica} ${f.action}`, source: 'user', fault: { ...f } });
       this.store.save();
     }
     return error;
@@ -418,6 +441,9 @@ export class ExperimentRun {
             },
             onLive: (set) => {
               this.live = set;
+            },
+            onFault: (set) => {
+              this.faultSetter = set;
             },
             onPacket,
             peer: peer ?? undefined,

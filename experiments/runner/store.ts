@@ -15,6 +15,7 @@ import { CsvWriteError, CsvWriter, type Cell } from '../../net/csv.js';
 import type { ByteSink } from '../../core/capture/sink.js';
 import { projectRoot } from '../../net/paths.js';
 import type { ExperimentSpec, KnobValue } from '../spec.js';
+import type { FaultStep } from '../kinds/kind.js';
 
 /** Status of a run. */
 export type RunStatus = 'running' | 'complete' | 'stopped' | 'failed' | 'peer-lost' | 'interrupted';
@@ -43,6 +44,8 @@ export interface LiveChange {
   source: string;
   /** Something done by hand to a datagram (knob 'packet'): a schedule step `{atS, packet}` replays it. */
   packet?: { direction: 'forward' | 'reverse'; index: number; duplicate: boolean; action: 'drop' | 'corrupt' | 'duplicate' | 'delay'; delayMs?: number };
+  /** A failure caused by hand to a replica (knob 'fault', rpc-replicas): a schedule step `{atS, fault}` replays it. */
+  fault?: FaultStep;
 }
 
 /** The content of run.json. */

@@ -22,7 +22,7 @@ import type { Capture } from '../../core/capture/capture.js';
 import { captureSimLinks } from '../../core/capture/runs.js';
 import type { LadderPacket } from '../api/contract.js';
 import { WORKLOADS } from '../kinds/registry.js';
-import { orNaN, type LiveParts, type ReplicaFault, type SocketRun, type TrialOutcome } from '../kinds/kind.js';
+import { faultOf, orNaN, type FaultStep, type KindEvent, type LiveParts, type SocketRun, type TrialOutcome } from '../kinds/kind.js';
 
 export type { TrialOutcome, TrialStatus } from '../kinds/kind.js';
 
@@ -39,6 +39,20 @@ export interface TrialEvent {
   detail?: string;
 }
 
+/** Causes a failure to a replica of a running trial; returns null or why it does not apply, and the trial's time. */
+export type FaultSetter = (f: FaultStep, source: 'user' | 'schedule') => { error: string | null; timeS: number };
+
+/** The fault of a step on the trial's live parts: null or why it does not apply. */
+function applyFault(parts: LiveParts, kind: string, f: FaultStep, crashMemory: 'lost' | 'kept'): string | null {
+  if (parts.fault === undefined) return `the ${kind} workload has no replicas to fail (a fault step needs workload.kind rpc-replicas)`;
+  return parts.fault({ replica: f.replica, fault: faultOf(f, crashMemory) });
+}
+
+/** An event the kind reported, as the trial writes it. */
+function kindEvent(e: KindEvent): TrialEvent {
+  return { timeS: e.timeS, kind: e.kind, knob: e.knob, before: e.before, after: e.after, detail: e.detail };
+}
+
 /** Changes a knob of a running trial; resolves with null or what went wrong. */
 export type LiveSetter = (path: string, value: KnobValue, source: 'user' | 'schedule') => Promise<{ error: string | null; timeS: number }>;
 
@@ -52,6 +66,8 @@ export interface TrialContext {
   signal: AbortSignal;
   /** The trial hands out its live setter once it runs, and null when it ends. */
   onLive(set: LiveSetter | null): void;
+  /** The trial hands out how to fail a replica by hand once it runs (rpc-replicas), and null when it ends. */
+  onFault?(set: FaultSetter | null): void;
   /** Every datagram's fate, for the packet ladder (only when someone watches). */
   onPacket?: (p: LadderPacket) => void;
   /** The peer agent's control channel (network peer). */
@@ -60,6 +76,8 @@ export interface TrialContext {
   capture?: Capture;
   /** Teaching mode: pause, step, pace and inspect a simulator trial. */
   control?: SimControl;
+  /** Set by a trial on sockets: performance.now() at its start (the kind's events count from it). */
+  startMs?: number;
 }
 
 /** What a paused simulator trial shows. */
@@ -214,18 +232,6 @@ function manualText(action: string, delayMs: number): string {
   return action === 'drop' ? 'dropped' : action === 'corrupt' ? 'corrupted' : action === 'duplicate' ? 'duplicated' : `delayed by ${delayMs} ms`;
 }
 
-/** The fault of a schedule step (a crash without `memory` takes the workload's crashMemory). */
-function faultOf(f: NonNullable<ScheduleStep['fault']>, crashMemory: 'lost' | 'kept'): ReplicaFault['fault'] {
-  switch (f.action) {
-    case 'crash':
-      return { action: 'crash', memory: f.memory ?? crashMemory };
-    case 'slow':
-      return { action: 'slow', extraMs: f.extraMs ?? 0 };
-    default:
-      return { action: f.action };
-  }
-}
-
 /** Applies SECTION.KEY = value to a running trial; returns null or why it could not. */
 async function applyLive(parts: LiveParts, current: Record<string, KnobValue>, path: string, value: KnobValue): Promise<string | null> {
   const at = knobAt(path);
@@ -314,15 +320,18 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
   let stepIndex = 0;
   const pendingSets: Promise<void>[] = [];
   const drainKindEvents = () => {
-    for (const e of w.events?.() ?? []) ctx.onEvent({ timeS: e.timeS, kind: e.kind, knob: e.knob, before: e.before, after: e.after, detail: e.detail });
+    for (const e of w.events?.() ?? []) ctx.onEvent(kindEvent(e));
   };
+  const fault: FaultSetter = (f) => {
+    const why = applyFault(parts, kind, f, c.workload.crashMemory);
+    // A kind with replicas writes its own event of a refused fault; one without has none to write.
+    if (why !== null && parts.fault === undefined) ctx.onEvent({ timeS: sim.now / 1000, kind: 'error', knob: `replica${f.replica}`, after: f.action, detail: why });
+    drainKindEvents();
+    return { error: why, timeS: sim.now / 1000 };
+  };
+  ctx.onFault?.(fault);
   const applyStep = (now: number, step: ScheduleStep) => {
-    if (step.fault !== undefined) {
-      const f = step.fault;
-      const why = parts.fault === undefined ? `the ${kind} workload has no replicas to fail (a fault step needs workload.kind rpc-replicas)` : parts.fault({ replica: f.replica, fault: faultOf(f, c.workload.crashMemory) });
-      if (why !== null) ctx.onEvent({ timeS: now / 1000, kind: 'error', knob: `replica${f.replica}`, after: f.action, detail: why });
-      drainKindEvents();
-    }
+    if (step.fault !== undefined) fault(step.fault, 'schedule');
     for (const [path, value] of Object.entries(step.set)) {
       if (value === undefined) continue;
       const before = current[path] ?? valueOf(c, path);
@@ -414,6 +423,7 @@ async function runSimTrial(ctx: TrialContext): Promise<TrialOutcome> {
     }
   } finally {
     ctx.onLive(null);
+    ctx.onFault?.(null);
     control?.attach(null);
   }
   const end = sim.now;
@@ -429,6 +439,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   const current: Record<string, KnobValue> = {};
   const startMs = performance.now();
   const nowS = () => (performance.now() - startMs) / 1000;
+  ctx.startMs = startMs;
   let parts: LiveParts | null = null;
   const timers: NodeJS.Timeout[] = [];
   const live = (p: LiveParts) => {
@@ -444,14 +455,21 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
       ctx.onEvent(err === null ? { timeS, kind: 'set', knob: path, before, after: value, detail } : { timeS, kind: 'error', knob: path, after: value, detail: err });
       return { error: err, timeS };
     };
+    const fault: FaultSetter = (f) => {
+      const why = applyFault(p, p.kind, f, c.workload.crashMemory);
+      if (why !== null && p.fault === undefined) ctx.onEvent({ timeS: nowS(), kind: 'error', knob: `replica${f.replica}`, after: f.action, detail: why });
+      return { error: why, timeS: nowS() };
+    };
     for (const step of ctx.schedule) {
       timers.push(
         setTimeout(() => {
           for (const [path, value] of Object.entries(step.set)) if (value !== undefined) void apply(path, value, step.note ?? 'schedule');
+          if (step.fault !== undefined) fault(step.fault, 'schedule');
         }, step.atS * 1000),
       );
     }
     ctx.onLive((path, value, source) => apply(path, value, source));
+    ctx.onFault?.(fault);
     ctx.onEvent({ timeS: nowS(), kind: 'connected' });
   };
   ctx.onEvent({ timeS: 0, kind: 'trial-start' });
@@ -462,6 +480,7 @@ async function runUdpTrial(ctx: TrialContext): Promise<TrialOutcome> {
   } finally {
     for (const t of timers) clearTimeout(t);
     ctx.onLive(null);
+    ctx.onFault?.(null);
     void parts;
     ctx.onEvent({ timeS: nowS(), kind: 'trial-end', detail: out === null ? 'error' : out.failure === null ? out.status : `${out.status}: ${out.failure}` });
   }
@@ -472,7 +491,7 @@ function runSocketWorkload(ctx: TrialContext, live: (p: LiveParts) => void, far:
   const c = ctx.config;
   const w = WORKLOADS[c.workload.kind];
   if (w.sockets === undefined) throw new Error(`the ${w.kind} workload runs in the simulator only`);
-  return w.sockets(c, { onSample: (row) => ctx.onSample(row), live, far, signal, capture: ctx.capture, remote });
+  return w.sockets(c, { onSample: (row) => ctx.onSample(row), live, far, signal, capture: ctx.capture, remote, onEvent: (e) => ctx.onEvent(kindEvent(e)), startMs: ctx.startMs });
 }
 
 /**

@@ -8,7 +8,7 @@
 import { createSocket } from 'node:dgram';
 import { Link } from '../../core/impair/link.js';
 import { deriveSeed } from '../../core/util/rng.js';
-import { faultText } from '../../core/rpc/replicas/faults.js';
+import { faultText, type TimedFault } from '../../core/rpc/replicas/faults.js';
 import { PeerTable, UdpDriver } from '../../net/udp/driver.js';
 import { pmapCall, startLabBinder } from '../../net/rpc/binder.js';
 import { RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
@@ -29,8 +29,26 @@ export function loopbackReplicatedProblems(s: ReplicatedSetup): string[] {
   return out;
 }
 
+/** What a running loopback run hands out: failures by hand, its links, a kick after a change. */
+export interface LoopbackLive {
+  /** Crashes or restarts a replica now; null or why it does not apply. */
+  fault(f: Omit<TimedFault, 'atMs'>): string | null;
+  forward: Link;
+  reverse: Link;
+  kick(): void;
+}
+
+/** Options of a run on loopback beside its hooks. */
+export interface LoopbackOptions extends ReplicatedHooks {
+  signal?: AbortSignal;
+  /** Called once calls start, with what can change the run live. */
+  onStart?(live: LoopbackLive): void;
+  /** performance.now() the run's times count from (default: when calls start). */
+  startMs?: number;
+}
+
 /** Runs a replicated workload on loopback; resolves with its summary. Aborting `signal` stops it. */
-export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: ReplicatedHooks & { signal?: AbortSignal } = {}): Promise<ReplicatedSummary> {
+export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackOptions = {}): Promise<ReplicatedSummary> {
   const problems = loopbackReplicatedProblems(s);
   if (problems.length > 0) throw new RangeError(`replicated RPC setup: ${problems.join('; ')}`);
   const binder = await startLabBinder('127.0.0.1', 0);
@@ -47,7 +65,7 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: Replicate
     });
     const peers = new PeerTable();
     const app = new ReplicatedWorkloadClient(s, peers.idOf('127.0.0.1', binder.port));
-    const startMs = performance.now();
+    const startMs = hooks.startMs ?? performance.now();
     const clock = () => performance.now() - startMs;
     let finish: (status: ReplicatedStatus, why: string | null) => void = () => {};
     const finished = new Promise<{ status: ReplicatedStatus; why: string | null }>((resolve) => {
@@ -81,42 +99,42 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: Replicate
       now: clock,
       events: () => Number.NaN,
     };
-    for (const f of s.faults) {
-      timers.push(
-        setTimeout(() => {
-          const r = replicas[f.replica - 1]!;
-          const now = clock();
-          const before = view.states()[f.replica - 1]!;
-          if (f.fault.action === 'crash') {
-            if (r.state === 'crashed') {
-              emit({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `${faultText(f.fault)} refused: it is crashed already` });
-              return;
-            }
-            r.kill();
-            crashTimes.push(now);
-            faultTimes.push(now);
-            emit({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before, after: 'crashed', detail: 'crash (SIGKILL: memory lost)' });
-            return;
-          }
-          if (r.state !== 'crashed') {
-            emit({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `restart refused: it is ${before}, not crashed` });
-            return;
-          }
-          faultTimes.push(now);
-          emit({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before, after: 'restarting', detail: 'restart (a new process on its port)' });
-          const go = () =>
-            r.start().then(
-              () => {
-                emit({ atMs: clock(), kind: 'replica', subject: `replica${f.replica}`, before: '', after: 'up', detail: `restarted: answering again on port ${r.port}` });
-                driver?.kick();
-              },
-              (e: unknown) => emit({ atMs: clock(), kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: (e as Error).message }),
-            );
-          if (s.restartDelayMs > 0) timers.push(setTimeout(go, s.restartDelayMs));
-          else void go();
-        }, f.atMs),
-      );
-    }
+    /** A crash (SIGKILL) or a restart (a new process on its port) now; null or why not. */
+    const applyFault = (f: Omit<TimedFault, 'atMs'>): string | null => {
+      const subject = `replica${f.replica}`;
+      const r = replicas[f.replica - 1];
+      const now = clock();
+      const refuse = (why: string) => {
+        emit({ atMs: now, kind: 'error', subject, before: '', after: '', detail: `${faultText(f.fault)} refused: ${why}` });
+        return `replica ${f.replica}: ${faultText(f.fault)} does not apply: ${why}`;
+      };
+      if (r === undefined) return refuse(`there is no replica ${f.replica} (replicas are numbered 1 to ${s.replicas})`);
+      if ((f.fault.action === 'crash' && f.fault.memory === 'kept') || (f.fault.action !== 'crash' && f.fault.action !== 'restart')) return refuse('on loopback the faults are crash (SIGKILL, memory lost) and restart');
+      const before = view.states()[f.replica - 1]!;
+      if (f.fault.action === 'crash') {
+        if (r.state === 'crashed') return refuse('it is crashed already');
+        r.kill();
+        crashTimes.push(now);
+        faultTimes.push(now);
+        emit({ atMs: now, kind: 'fault', subject, before, after: 'crashed', detail: 'crash (SIGKILL: memory lost)' });
+        return null;
+      }
+      if (r.state !== 'crashed') return refuse(`it is ${before}, not crashed`);
+      faultTimes.push(now);
+      emit({ atMs: now, kind: 'fault', subject, before, after: 'restarting', detail: 'restart (a new process on its port)' });
+      const go = () =>
+        r.start().then(
+          () => {
+            emit({ atMs: clock(), kind: 'replica', subject, before: '', after: 'up', detail: `restarted: answering again on port ${r.port}` });
+            driver?.kick();
+          },
+          (e: unknown) => emit({ atMs: clock(), kind: 'error', subject, before: '', after: '', detail: (e as Error).message }),
+        );
+      if (s.restartDelayMs > 0) timers.push(setTimeout(go, s.restartDelayMs));
+      else void go();
+      return null;
+    };
+    for (const f of s.faults) timers.push(setTimeout(() => applyFault(f), Math.max(0, f.atMs - clock())));
     const meter = new ReplicatedMeter(view);
     if (hooks.onSample !== undefined) {
       const onSample = hooks.onSample;
@@ -137,6 +155,8 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: Replicate
     driver.start();
     app.startWithReplicas(clock(), ids);
     driver.kick();
+    const d = driver;
+    hooks.onStart?.({ fault: applyFault, forward: d.egress, reverse: d.ingress!, kick: () => d.kick() });
     const { status, why } = await finished;
     hooks.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);

@@ -538,7 +538,11 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
     faultTimes,
     fault(now, f) {
       const r = replicas[f.replica - 1];
-      if (r === undefined) return `there is no replica ${f.replica} (replicas are numbered 1 to ${n})`;
+      if (r === undefined) {
+        const why = `there is no replica ${f.replica} (replicas are numbered 1 to ${n})`;
+        events.push({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: why });
+        return why;
+      }
       const res = r.applyFault(now, f.fault);
       if (!res.ok) {
         events.push({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `${faultText(f.fault)} refused: ${res.why}` });
