@@ -40,7 +40,7 @@ describe('packetlab rpc workload --replicas', () => {
     [['--crash-at', '2s:1'], '--crash-at needs --replicas N (the replicated service)'],
     [['--policy', 'hedged'], '--policy needs --replicas N (the replicated service)'],
     [['--replicas', '2', '--peer', '127.0.0.1:9'], '--replicas with --peer is not built yet: replicas run in the simulator, or as processes on loopback with --net udp'],
-    [['--replicas', '2', '--net', 'udp', '--replication', 'primary-backup'], 'on loopback the replicas are separate processes without replication between them: primary-backup runs in the simulator only'],
+    [['--replicas', '2', '--net', 'udp', '--crash-memory', 'kept', '--crash-at', '1:1'], 'fault at 1000 ms on replica 1: on loopback a crash kills the process (SIGKILL), so its memory is lost: memory kept runs in the simulator only'],
     [['--replicas', '2', '--net', 'udp', '--partition-at', '1:1'], 'fault at 1000 ms on replica 1: on loopback the faults are crash (SIGKILL) and restart; partition runs in the simulator only'],
     [['--replicas', '2', '--transport', 'plt'], '--transport does not apply to --replicas: the replicas are called over UDP datagrams'],
     [['--replicas', '2', '--slow-at', '1s:2'], '--slow-at: "1s:2" is not TIME:REPLICA:EXTRA (for example 1s:2:100ms)'],

@@ -66,7 +66,7 @@ describe('rpc-replicas workload', () => {
     const bad = validateSpec({ name: 'x', title: 't', description: 'd', concepts: ['rpc'], workload: { kind: 'rpc-replicas' }, schedule: [{ atS: 1, fault: { replica: 1, action: 'slow' } }] });
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(JSON.stringify(bad.errors)).toContain('a slow fault needs extraMs');
-    expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'rpc-replicas', replication: 'primary-backup' } }), specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-replicas-')), network: 'loopback' })).toThrow(/primary-backup runs in the simulator only/);
+    expect(() => new ExperimentRun({ spec: spec({ workload: { kind: 'rpc-replicas', rpcTimeoutMs: 100, failoverMs: 200 } }), specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-replicas-')), network: 'loopback' })).toThrow(/failoverMs \(200\) must be below timeoutMs \(100\)/);
     const s = spec({ workload: { kind: 'rpc-replicas' } });
     const config = trialConfig(s, expandSweep(s)[0]!, 0);
     expect(WORKLOADS['rpc-replicas'].problems(config, { kind: 'peer', host: '127.0.0.1', port: 9 })).toContain('the rpc-replicas workload runs in the simulator or on loopback: replicas on peer agents are not built yet');

@@ -1,6 +1,7 @@
 // Replicated servers as separate processes on loopback: three replica processes registered with
 // the lab binder, one killed with SIGKILL and started again mid-run; the client fails over, the
-// run keeps its samples and logs both events.
+// run keeps its samples and logs both events. With primary-backup the processes replicate to each
+// other and the view service runs in the test's process.
 
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REPLICATED_SETUP, type ReplicaRunEvent, type ReplicatedSample } from '../workloads/rpc/replicated.js';
@@ -48,9 +49,41 @@ describe('replicated servers on loopback', () => {
     expect(samples.reduce((a, x) => a + x.calls_succeeded, 0)).toBe(s.callsSucceeded);
   }, 60_000);
 
+  it('primary-backup between processes: the primary SIGKILLed, a backup takes over, no acknowledged write lost', async () => {
+    const events: ReplicaRunEvent[] = [];
+    const s = await runLoopbackReplicated(
+      {
+        ...DEFAULT_REPLICATED_SETUP,
+        replication: 'primary-backup',
+        forward: { ...NO_IMPAIRMENT },
+        reverse: { ...NO_IMPAIRMENT },
+        keys: 200,
+        mix: { null: 0, echo: 0, increment: 1, put: 3, get: 1 },
+        totalCalls: 0,
+        durationMs: 3000,
+        faults: [
+          { atMs: 1000, replica: 1, fault: { action: 'crash', memory: 'lost' } },
+          { atMs: 2000, replica: 1, fault: { action: 'restart' } },
+        ],
+      },
+      { onEvent: (e) => events.push(e) },
+    );
+    expect(s.status, s.failure ?? '').toBe('complete');
+    expect(s.callsFailed).toBe(0);
+    expect(s.writesAcked).toBeGreaterThan(100);
+    expect(s.verifyFailures).toBe(0);
+    expect(s.writesLost).toBe(0);
+    expect(s.staleReads).toBe(0);
+    expect(s.replicationMessages).toBeGreaterThan(s.writesAcked);
+    const takeover = events.find((e) => e.kind === 'view' && e.after.endsWith('primary replica2'))!;
+    expect(takeover.detail).toBe('replica 1 not heard for 250 ms: replica 2 takes over');
+    expect(events.some((e) => e.kind === 'view' && e.detail === 'replica 1 joins as a backup')).toBe(true);
+    // Replica 1 came back empty (SIGKILL) and rejoined as a backup: the primary's snapshot filled its counter.
+    expect(Number(s.counterValues[0])).toBeGreaterThan(0);
+  }, 60_000);
+
   it('refuses what only the simulator can do, naming it', () => {
     const base = { ...DEFAULT_REPLICATED_SETUP };
-    expect(loopbackReplicatedProblems({ ...base, replication: 'primary-backup' })).toContain('on loopback the replicas are separate processes without replication between them: primary-backup runs in the simulator only');
     expect(loopbackReplicatedProblems({ ...base, faults: [{ atMs: 5, replica: 1, fault: { action: 'partition' } }] })).toContain('fault at 5 ms on replica 1: on loopback the faults are crash (SIGKILL) and restart; partition runs in the simulator only');
     expect(loopbackReplicatedProblems({ ...base, faults: [{ atMs: 5, replica: 1, fault: { action: 'crash', memory: 'kept' } }] })).toContain('fault at 5 ms on replica 1: on loopback a crash kills the process (SIGKILL), so its memory is lost: memory kept runs in the simulator only');
   });

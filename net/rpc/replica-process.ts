@@ -11,8 +11,9 @@ export class ReplicaProcess {
   /** Its UDP port (known once it is ready; kept across restarts). */
   port = 0;
   /** Its last report (calls served since it started, counter), and the calls of its earlier lives. */
-  lastReport: ReplicaReport = { callsServed: 0, counter: '0' };
+  lastReport: ReplicaReport = { callsServed: 0, counter: '0', replicationMessages: 0, role: 'primary' };
   servedBefore = 0;
+  replicationBefore = 0;
   state: 'starting' | 'up' | 'crashed' = 'starting';
   private child: ChildProcess | null = null;
 
@@ -23,14 +24,23 @@ export class ReplicaProcess {
     return this.servedBefore + this.lastReport.callsServed;
   }
 
-  /** Starts it (on its old port after a crash) and resolves with the port once it serves and is registered. */
-  start(): Promise<number> {
+  /** Replication messages it sent, over every life. */
+  get replicationMessages(): number {
+    return this.replicationBefore + this.lastReport.replicationMessages;
+  }
+
+  /**
+   * Starts it (on `port`, or its old port after a crash) and resolves with the port once it serves
+   * and is registered. `extra` completes its options (primary-backup: the ports of the others).
+   */
+  start(port = this.port, extra: Partial<ReplicaProcessOptions> = {}): Promise<number> {
     const script = fileURLToPath(compiledModuleUrl(import.meta.url, './replica-main.js'));
-    const child = fork(script, [JSON.stringify({ ...this.o, port: this.port } satisfies ReplicaProcessOptions)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(script, [JSON.stringify({ ...this.o, ...extra, port } satisfies ReplicaProcessOptions)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.child = child;
     this.state = 'starting';
     this.servedBefore += this.lastReport.callsServed;
-    this.lastReport = { callsServed: 0, counter: '0' };
+    this.replicationBefore += this.lastReport.replicationMessages;
+    this.lastReport = { callsServed: 0, counter: '0', replicationMessages: 0, role: 'primary' };
     child.on('message', (m) => {
       if (this.child === child) this.lastReport = m as ReplicaReport;
     });

@@ -2,14 +2,17 @@
 // its own (net/rpc/replica-main.ts), and the same client as in the simulator
 // (ReplicatedWorkloadClient) on a real UDP socket. A crash is SIGKILL of the replica's process (its
 // memory is lost with it); a restart starts it again on the same port, where its registration
-// with the binder still stands. Replication between processes is not built: each replica has its
-// own store (replication none), and faults are crashes and restarts.
+// with the binder still stands. With primary-backup the view service (core/rpc/replicas/
+// view-service.ts) runs in this process on a socket of its own, and the replica processes ping it
+// and replicate to each other over loopback as simulated replicas do; a restarted process knows no
+// view and rejoins as a backup. Faults are crashes and restarts.
 
 import { createSocket } from 'node:dgram';
 import { Link } from '../../core/impair/link.js';
 import { deriveSeed } from '../../core/util/rng.js';
 import { faultText, type TimedFault } from '../../core/rpc/replicas/faults.js';
 import { PeerTable, UdpDriver } from '../../net/udp/driver.js';
+import { Coordinator } from '../../core/rpc/replicas/view-service.js';
 import { pmapCall, startLabBinder } from '../../net/rpc/binder.js';
 import { RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
 import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
@@ -20,7 +23,6 @@ import { ReplicatedMeter, ReplicatedWorkloadClient, replicatedSetupProblems, sum
 /** What a replicated setup cannot do on loopback (empty when it can run there). */
 export function loopbackReplicatedProblems(s: ReplicatedSetup): string[] {
   const out = replicatedSetupProblems(s);
-  if (s.replication !== 'none') out.push('on loopback the replicas are separate processes without replication between them: primary-backup runs in the simulator only');
   for (const f of s.faults) {
     const at = `fault at ${f.atMs} ms on replica ${f.replica}`;
     if (f.fault.action === 'crash' && f.fault.memory === 'kept') out.push(`${at}: on loopback a crash kills the process (SIGKILL), so its memory is lost: memory kept runs in the simulator only`);
@@ -56,9 +58,11 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
   const socket = createSocket('udp4');
   let driver: UdpDriver | null = null;
   const timers: NodeJS.Timeout[] = [];
+  const vs = s.replication === 'primary-backup' ? await startViewService(s) : null;
   try {
     // One after another, so that the binder lists them in their order (replica 1 first).
-    for (const r of replicas) await r.start();
+    for (let i = 0; i < replicas.length; i++) await replicas[i]!.start(vs?.ports[i] ?? 0, vs?.options(false) ?? {});
+    vs?.start();
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, '127.0.0.1', () => resolve());
@@ -91,7 +95,7 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       callsServed: (i) => replicas[i]!.callsServed,
       states: () => replicas.map((r) => (r.state === 'starting' ? 'restarting' : r.state)),
       counterValues: () => replicas.map((r) => r.lastReport.counter),
-      replicationMessages: () => 0,
+      replicationMessages: () => (vs === null ? 0 : vs.coordinator.messagesSent + replicas.reduce((a, r) => a + r.replicationMessages, 0)),
       duplicateExecutions: () => Number.NaN,
       crossReplicaDuplicates: () => Number.NaN,
       crashTimes,
@@ -123,7 +127,7 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       faultTimes.push(now);
       emit({ atMs: now, kind: 'fault', subject, before, after: 'restarting', detail: 'restart (a new process on its port)' });
       const go = () =>
-        r.start().then(
+        r.start(r.port, vs?.options(true) ?? {}).then(
           () => {
             emit({ atMs: clock(), kind: 'replica', subject, before: '', after: 'up', detail: `restarted: answering again on port ${r.port}` });
             driver?.kick();
@@ -135,10 +139,23 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       return null;
     };
     for (const f of s.faults) timers.push(setTimeout(() => applyFault(f), Math.max(0, f.atMs - clock())));
+    // The view service's changes of view, as events (read at each sample and at the end).
+    const viewEvents = () => {
+      for (let v = vs?.coordinator.pollViewChange() ?? null; v !== null; v = vs!.coordinator.pollViewChange()) {
+        emit({ atMs: v.atMs + vs!.originMs - startMs, kind: 'view', subject: 'view', before: '', after: `${v.view.viewnum}: primary replica${v.view.primary + 1}`, detail: v.why });
+      }
+    };
     const meter = new ReplicatedMeter(view);
     if (hooks.onSample !== undefined) {
       const onSample = hooks.onSample;
-      timers.push(setInterval(() => onSample(meter.sample(clock())), s.intervalMs));
+      timers.push(
+        setInterval(() => {
+          viewEvents();
+          onSample(meter.sample(clock()));
+        }, s.intervalMs),
+      );
+    } else if (vs !== null) {
+      timers.push(setInterval(viewEvents, s.intervalMs));
     }
     timers.push(setTimeout(() => finish('timeout', `did not finish within ${s.timeLimitMs} ms`), s.timeLimitMs));
     // A duration ends the calls even when no datagram or timer wakes the driver.
@@ -160,6 +177,7 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
     const { status, why } = await finished;
     hooks.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);
+    viewEvents();
     if (hooks.onSample !== undefined) hooks.onSample(meter.sample(clock()));
     return summarizeReplicated(s, view, status, why);
   } finally {
@@ -167,6 +185,63 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
     driver?.stop();
     socket.close();
     await Promise.all(replicas.map((r) => r.stop()));
+    vs?.close();
     await binder.close();
   }
+}
+
+/** The view service of a primary-backup run on loopback: its socket, the replicas' ports, and how to start them. */
+interface LoopbackViewService {
+  coordinator: Coordinator;
+  /** The replicas' ports, chosen before they start so that each knows the others'. */
+  ports: number[];
+  /** performance.now() its clock counts from. */
+  originMs: number;
+  /** A replica's primary-backup options (a restarted one knows no view). */
+  options(restarted: boolean): { primaryBackup: { replicaPorts: number[]; viewServicePort: number; replicateDrc: boolean; pingIntervalMs: number; restarted: boolean } };
+  /** Starts serving, once the replicas run: its clock starts then, so none is dead for being slow to start. */
+  start(): void;
+  close(): void;
+}
+
+async function startViewService(s: ReplicatedSetup): Promise<LoopbackViewService> {
+  const bind = async (port: number) => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, '127.0.0.1', () => resolve());
+    });
+    return sock;
+  };
+  // Free ports for the replicas: bound and let go at once (on loopback nothing else takes them between).
+  const ports: number[] = [];
+  for (let i = 0; i < s.replicas; i++) {
+    const t = await bind(0);
+    ports.push(t.address().port);
+    t.close();
+  }
+  const socket = await bind(0);
+  const peers = new PeerTable();
+  for (const p of ports) peers.idOf('127.0.0.1', p);
+  const pingIntervalMs = Math.max(1, s.detectionMs / 5);
+  const coordinator = new Coordinator({ replicas: ports.map((_, i) => i), viewService: true, deadMs: s.detectionMs, pingIntervalMs, programs: [] });
+  let originMs = performance.now();
+  const driver = new UdpDriver({ socket, endpoint: coordinator, peers, clock: () => performance.now() - originMs });
+  const vs: LoopbackViewService = {
+    coordinator,
+    ports,
+    originMs,
+    options: (restarted) => ({ primaryBackup: { replicaPorts: ports, viewServicePort: socket.address().port, replicateDrc: s.replicateDrc, pingIntervalMs, restarted } }),
+    start: () => {
+      originMs = performance.now();
+      vs.originMs = originMs;
+      driver.start();
+      driver.kick();
+    },
+    close: () => {
+      driver.stop();
+      socket.close();
+    },
+  };
+  return vs;
 }
