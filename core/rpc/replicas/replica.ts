@@ -402,7 +402,7 @@ export class ReplicaHost implements Endpoint, ReplySink {
         return;
       }
       // A duplicate of a call still waiting for its backups: its reply goes out when that one does.
-      if (this.pending.some((p) => p.to === to && p.xid === xid)) return;
+      if (this.isPending(to, xid)) return;
       if (this.role === 'primary' && this.backups !== 0) {
         // A read: answered once every backup confirms this is still their primary (one round per instant).
         this.pending.push({ seq: 0, confirm: this.confirmNow(), to, xid, reply });
@@ -410,6 +410,13 @@ export class ReplicaHost implements Endpoint, ReplySink {
       }
     }
     this.queue(reply, to, this.now + this.slowMs);
+  }
+
+  /** True when a reply to (to, xid) waits for the backups already. */
+  private isPending(to: number, xid: number): boolean {
+    const p = this.pending;
+    for (let i = 0; i < p.length; i++) if (p[i]!.to === to && p[i]!.xid === xid) return true;
+    return false;
   }
 
   /** Releases, in order, the replies whose writes every backup of the view holds. */
