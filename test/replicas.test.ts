@@ -71,7 +71,8 @@ describe('replicated services in the simulator', () => {
     expect(summary.loadPerReplica[1]).toBeGreaterThan(0);
     expect(summary.loadPerReplica[2]).toBe(0);
     const after = samples.filter((s) => s.time_s > 2.3);
-    expect(after.every((s) => s.replica1_calls === 0 && s.replicas_up === 2)).toBe(true);
+    expect(after.every((s) => s.replica1_calls === 0 && s.replicas_up === 2 && s.replica1_up === 0 && s.replica2_up === 1)).toBe(true);
+    expect(samples.filter((s) => s.time_s < 2).every((s) => s.replica1_up === 1)).toBe(true);
     expect(samples.reduce((a, s) => a + s.calls_failed_over, 0)).toBe(summary.callsFailedOver);
     expect(events.filter((e) => e.kind === 'fault')).toEqual([{ atMs: 2000, kind: 'fault', subject: 'replica1', before: 'up', after: 'crashed', detail: 'crash (memory lost)' }]);
   });
@@ -220,6 +221,8 @@ describe('replicated services in the simulator', () => {
     expect(samples.length).toBeGreaterThan(1);
     for (const s of samples) expect(Object.keys(s).sort()).toEqual([...REPLICATED_COLUMNS].sort());
     expect(samples[0]!.replica4_calls).toBeNaN();
+    expect(samples[0]!.replica4_up).toBeNaN();
+    expect(samples[0]!.replica3_up).toBe(1);
   });
 
   it('refuses bad setups and faults, naming what is wrong', () => {

@@ -227,16 +227,17 @@ const BASE = {
   model_error: m('Model error', 'ratio', 'mean', '(measured - expected) / expected of the figure the model predicts', 'the model and the summary'),
 } satisfies Record<string, MetricDef>;
 
-/** Replicas of a replicated run that have columns of their own (replica1_calls ... replica5_calls). */
+/** Replicas of a replicated run that have columns of their own (replica1_calls ... replica5_up). */
 export const REPLICA_COLUMN_COUNT = 5;
 type ReplicaIndex = 1 | 2 | 3 | 4 | 5;
-/** replicaN_calls of replicas 1 to REPLICA_COLUMN_COUNT. */
-export type ReplicaMetricName = `replica${ReplicaIndex}_calls`;
+/** replicaN_calls and replicaN_up of replicas 1 to REPLICA_COLUMN_COUNT. */
+export type ReplicaMetricName = `replica${ReplicaIndex}_calls` | `replica${ReplicaIndex}_up`;
 
 function replicaMetrics(): Record<ReplicaMetricName, MetricDef> {
   const out: Partial<Record<ReplicaMetricName, MetricDef>> = {};
   for (let i = 1 as ReplicaIndex; i <= REPLICA_COLUMN_COUNT; i++) {
     out[`replica${i as ReplicaIndex}_calls`] = m(`Replica ${i}`, 'calls', 'sum', `client calls replica ${i} served: its load (empty when there is no such replica)`, `replica ${i}: callsServed`, `client calls replica ${i} served over the trial`);
+    out[`replica${i as ReplicaIndex}_up`] = m(`Replica ${i} up`, '0/1', 'last', `1 when replica ${i} is up at the end of the interval, 0 when it is crashed, restarting or partitioned (events.csv says which; empty when there is no such replica)`, `replica ${i}: its state`);
   }
   return out as Record<ReplicaMetricName, MetricDef>;
 }
@@ -277,6 +278,8 @@ export const FLOW_CWND_METRICS = Array.from({ length: FLOW_COLUMN_COUNT }, (_, i
 
 /** The replicaN_calls names, replica 1 first. */
 export const REPLICA_CALLS_METRICS = Array.from({ length: REPLICA_COLUMN_COUNT }, (_, i) => `replica${i + 1}_calls` as ReplicaMetricName);
+/** The replicaN_up names, replica 1 first. */
+export const REPLICA_UP_METRICS = Array.from({ length: REPLICA_COLUMN_COUNT }, (_, i) => `replica${i + 1}_up` as ReplicaMetricName);
 
 /** Checks, at build and at run time, that a column list names declared metrics only. */
 export function metricList<const L extends readonly MetricName[]>(names: L): L {

@@ -11,7 +11,7 @@
 // with the forward link's delay and nothing lost (the lab impairs the client's path only).
 
 import type { Endpoint } from '../../core/endpoint.js';
-import { REPLICA_CALLS_METRICS, metricList } from '../../core/metrics/registry.js';
+import { REPLICA_CALLS_METRICS, REPLICA_UP_METRICS, metricList } from '../../core/metrics/registry.js';
 import { Link } from '../../core/impair/link.js';
 import { NO_IMPAIRMENT, type ImpairmentConfig } from '../../core/impair/config.js';
 import { Simulator } from '../../core/sim/simulator.js';
@@ -604,6 +604,7 @@ export const REPLICATED_COLUMNS = metricList([
   'replication_messages',
   'replicas_up',
   ...REPLICA_CALLS_METRICS,
+  ...REPLICA_UP_METRICS,
 ] as const);
 
 /** One column name. */
@@ -703,8 +704,10 @@ export class ReplicatedMeter {
       replicas_up: v.states().filter((st) => st === 'up').length,
     };
     const served = Array.from({ length: v.replicas }, (_, i) => v.callsServed(i));
+    const states = v.states();
     for (let i = 0; i < REPLICA_CALLS_METRICS.length; i++) {
       row[REPLICA_CALLS_METRICS[i]!] = i < v.replicas ? served[i]! - this.prevServed[i]! : Number.NaN;
+      row[REPLICA_UP_METRICS[i]!] = i < v.replicas ? (states[i] === 'up' ? 1 : 0) : Number.NaN;
     }
     this.prev = Object.assign(new ReplicaClientCounters(), k);
     this.prevServed = served;
