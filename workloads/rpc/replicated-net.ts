@@ -86,8 +86,6 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
         if (app.done) finish(app.phase === 'done' ? 'complete' : 'failed', app.failure);
       },
     });
-    const crashTimes: number[] = [];
-    const faultTimes: number[] = [];
     const emit = (e: ReplicaRunEvent) => hooks.onEvent?.(e);
     const view: ReplicatedRunView = {
       app,
@@ -98,8 +96,6 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       replicationMessages: () => (vs === null ? 0 : vs.coordinator.messagesSent + replicas.reduce((a, r) => a + r.replicationMessages, 0)),
       duplicateExecutions: () => Number.NaN,
       crossReplicaDuplicates: () => Number.NaN,
-      crashTimes,
-      faultTimes,
       now: clock,
       events: () => Number.NaN,
     };
@@ -118,13 +114,12 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       if (f.fault.action === 'crash') {
         if (r.state === 'crashed') return refuse('it is crashed already');
         r.kill();
-        crashTimes.push(now);
-        faultTimes.push(now);
+        app.noteFault(now, true);
         emit({ atMs: now, kind: 'fault', subject, before, after: 'crashed', detail: 'crash (SIGKILL: memory lost)' });
         return null;
       }
       if (r.state !== 'crashed') return refuse(`it is ${before}, not crashed`);
-      faultTimes.push(now);
+      app.noteFault(now, false);
       emit({ atMs: now, kind: 'fault', subject, before, after: 'restarting', detail: 'restart (a new process on its port)' });
       const go = () =>
         r.start(r.port, vs?.options(true) ?? {}).then(

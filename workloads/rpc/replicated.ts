@@ -226,8 +226,11 @@ export class ReplicatedWorkloadClient implements Endpoint {
   /** Acknowledged writes and INCREMENTs. */
   writesAcked = 0;
   incrementsAcked = 0;
-  /** Successful call times (ms), for the recovery gaps. */
-  readonly answerTimes: number[] = [];
+  /** After each crash that ended (at the next fault), the longest stretch without an answered call: the time to recover. */
+  private readonly recoveries: number[] = [];
+  // The crash whose recovery is being measured (until the next fault), and the last answer's time.
+  private recovering: { crashMs: number; longestGapMs: number } | null = null;
+  private lastAnswerMs = Number.NEGATIVE_INFINITY;
   /** Called with every call answered to the application (tests check none is answered twice). */
   onAnswer: ((c: ReplicaCall) => void) | null = null;
   readonly keys: KeyState[];
@@ -371,7 +374,7 @@ export class ReplicatedWorkloadClient implements Endpoint {
       this.notes.delete(c);
       this.onAnswer?.(c);
       const ok = c.status === RpcStatus.SUCCESS;
-      if (ok) this.answerTimes.push(now);
+      if (ok) this.answered(now);
       switch (note.op) {
         case 'put': {
           const k = this.keys[note.key]!;
@@ -418,6 +421,38 @@ export class ReplicatedWorkloadClient implements Endpoint {
       }
       if (this.verifyNext >= this.s.keys && cl.pendingCalls === 0) this.phase = 'done';
     }
+  }
+
+  /**
+   * A fault happened now (the run tells the client, as the ground truth it measures against): it
+   * ends the recovery of the crash before it, and a crash starts one.
+   */
+  noteFault(now: number, crash: boolean): void {
+    const r = this.recovering;
+    if (r !== null && now > r.crashMs) this.endRecovery(now);
+    if (crash && this.recovering === null) this.recovering = { crashMs: now, longestGapMs: 0 };
+  }
+
+  /** The time to recover after each crash so far; a recovery still open is counted to `now`. */
+  recoveryTimes(now: number): number[] {
+    const r = this.recovering;
+    return r === null ? [...this.recoveries] : [...this.recoveries, this.longestGap(r, now)];
+  }
+
+  private answered(now: number): void {
+    const r = this.recovering;
+    if (r !== null && now >= r.crashMs && this.lastAnswerMs > Number.NEGATIVE_INFINITY) r.longestGapMs = Math.max(r.longestGapMs, now - this.lastAnswerMs);
+    this.lastAnswerMs = now;
+  }
+
+  /** The longest gap of a recovery, its tail to `horizon` included (an outage that lasts to it counts to it). */
+  private longestGap(r: { crashMs: number; longestGapMs: number }, horizon: number): number {
+    return this.lastAnswerMs > Number.NEGATIVE_INFINITY ? Math.max(r.longestGapMs, horizon - Math.max(this.lastAnswerMs, r.crashMs)) : r.longestGapMs;
+  }
+
+  private endRecovery(horizon: number): void {
+    this.recoveries.push(this.longestGap(this.recovering!, horizon));
+    this.recovering = null;
   }
 
   private fail(now: number, why: string): void {
@@ -478,9 +513,6 @@ export interface SimReplicated {
   fault(now: number, f: Omit<TimedFault, 'atMs'>): string | null;
   /** Events since the last call, in time order. */
   drainEvents(): ReplicaRunEvent[];
-  /** Times of the crashes so far, and of every fault applied. */
-  crashTimes: number[];
-  faultTimes: number[];
 }
 
 /** Wires a replicated run: client host 0, replicas 1..N, coordinator N+1. */
@@ -523,8 +555,6 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
   const hosts: Endpoint[] = [app, ...replicas, coordinator];
   const sim = new Simulator(hosts, [forward, reverse, internal], (from, to) => (from === 0 ? forward : to === 0 ? reverse : internal));
   const events: ReplicaRunEvent[] = [];
-  const crashTimes: number[] = [];
-  const faultTimes: number[] = [];
   return {
     sim,
     app,
@@ -534,8 +564,6 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
     forward,
     reverse,
     internal,
-    crashTimes,
-    faultTimes,
     fault(now, f) {
       const r = replicas[f.replica - 1];
       if (r === undefined) {
@@ -548,8 +576,7 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
         events.push({ atMs: now, kind: 'error', subject: `replica${f.replica}`, before: '', after: '', detail: `${faultText(f.fault)} refused: ${res.why}` });
         return `replica ${f.replica}: ${faultText(f.fault)} does not apply: ${res.why}`;
       }
-      if (f.fault.action === 'crash') crashTimes.push(now);
-      faultTimes.push(now);
+      app.noteFault(now, f.fault.action === 'crash');
       events.push({ atMs: now, kind: 'fault', subject: `replica${f.replica}`, before: res.before, after: res.after, detail: faultText(f.fault) });
       return null;
     },
@@ -564,25 +591,6 @@ export function buildSimReplicated(s: ReplicatedSetup): SimReplicated {
       return out;
     },
   };
-}
-
-/** The longest stretch without an answered call after each crash (until the next fault or the end): the time to recover. */
-export function recoveryGapsMs(answerTimes: readonly number[], crashTimes: readonly number[], faultTimes: readonly number[], endMs: number): number[] {
-  const out: number[] = [];
-  for (const tc of crashTimes) {
-    const horizon = Math.min(endMs, ...faultTimes.filter((t) => t > tc));
-    let last = Number.NEGATIVE_INFINITY;
-    let gap = 0;
-    for (const t of answerTimes) {
-      if (t > horizon) break;
-      if (t >= tc && last > Number.NEGATIVE_INFINITY) gap = Math.max(gap, t - last);
-      last = t;
-    }
-    // An outage that lasts to the horizon counts to it.
-    if (last > Number.NEGATIVE_INFINITY) gap = Math.max(gap, horizon - Math.max(last, tc));
-    out.push(gap);
-  }
-  return out;
 }
 
 /** Column names of a replicated run's sample, in CSV order. */
@@ -631,9 +639,6 @@ export interface ReplicatedRunView {
   /** The ledger's duplicate executions, anywhere and on another replica (NaN without a ledger). */
   duplicateExecutions(): number;
   crossReplicaDuplicates(): number;
-  /** Times of the crashes, and of every fault applied (ms, the run's clock). */
-  crashTimes: readonly number[];
-  faultTimes: readonly number[];
   /** The run's clock now (ms). */
   now(): number;
   /** Simulator events (NaN on sockets). */
@@ -655,8 +660,6 @@ export function simView(w: SimReplicated): ReplicatedRunView {
     },
     duplicateExecutions: () => w.ledger.duplicateExecutions,
     crossReplicaDuplicates: () => w.ledger.crossReplicaDuplicates,
-    crashTimes: w.crashTimes,
-    faultTimes: w.faultTimes,
     now: () => w.sim.now,
     events: () => w.sim.events,
   };
@@ -776,7 +779,7 @@ export function summarizeReplicated(s: ReplicatedSetup, run: SimReplicated | Rep
   const k = w.app.client.counters;
   const l = w.app.client.latency;
   const end = w.now();
-  const recoveryMs = recoveryGapsMs(w.app.answerTimes, w.crashTimes, w.faultTimes, end);
+  const recoveryMs = w.app.recoveryTimes(end);
   const ended = k.callsSucceeded + k.callsFailed;
   return {
     type: 'summary',
