@@ -14,6 +14,9 @@ import { DEFAULT_REPLICATED_SETUP, MAX_REPLICAS, REPLICATED_COLUMNS, replicatedS
 import { loopbackReplicatedProblems, runLoopbackReplicated } from '../../workloads/rpc/replicated-net.js';
 import { CsvWriter } from '../../net/csv.js';
 import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
+import { PeerClient } from '../../net/peer/client.js';
+import { readTokenFile } from '../token.js';
+import { parseHostPort } from '../options.js';
 
 const G = 'Replicas (--replicas turns them on; in the simulator, or processes on loopback with --net udp):';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -35,6 +38,8 @@ const REPLICA_FLAGS: Record<string, string> = {
   partitionAt: '--partition-at',
   healAt: '--heal-at',
   slowAt: '--slow-at',
+  replicaPeers: '--replica-peers',
+  tokenFile: '--token-file',
 };
 
 /** Adds the replica options to `packetlab rpc workload`. */
@@ -54,6 +59,8 @@ export function addReplicaOptions(cmd: Command): void {
   cmd.addOption(new Option('--restart-at <time:replica>', 'restart a crashed replica (repeatable)').argParser(collect).helpGroup(G));
   cmd.addOption(new Option('--partition-at <time:replica>', 'drop every datagram to and from a replica from then on (repeatable)').argParser(collect).helpGroup(G));
   cmd.addOption(new Option('--heal-at <time:replica>', 'end a partition (repeatable)').argParser(collect).helpGroup(G));
+  cmd.addOption(new Option('--replica-peers <host:port,...>', 'with --net udp: one replica on each of these peer agents (`packetlab peer`), in order; a crash stops the agent\'s replica, not the agent').helpGroup(G));
+  cmd.addOption(new Option('--token-file <file>', 'the peer agents\' token, from the first line of a file (default $PACKETLAB_TOKEN)').helpGroup(G));
   cmd.addOption(new Option('--slow-at <time:replica:extra>', 'add extra service time to a replica\'s replies (repeatable): 1s:2:100ms; extra 0 ends it').argParser(collect).helpGroup(G));
 }
 
@@ -152,15 +159,32 @@ export function readReplicatedSetup(o: Record<string, unknown>, common: { forwar
 const HEADER = ['time', 'ok', 'failed', 'avail', 'fail-over', 'hedged', 'stale', 'dup exec', 'repl msg', 'up', 'p50 ms', 'p99 ms'];
 const WIDTHS = [8, 7, 6, 6, 9, 7, 6, 8, 8, 3, 8, 8];
 
-/** Runs the replicated workload in the simulator or on loopback and prints it (or JSON lines, or CSV). */
-export async function runReplicatedCommand(setup: ReplicatedSetup, o: { json: boolean; csv: string | null; linkDescription: string; net: 'sim' | 'udp' }): Promise<ReplicatedSummary> {
+/** The peer agents of --replica-peers, connected (one replica each), or null without the flag. */
+export async function connectReplicaPeers(o: Record<string, unknown>, replicas: number): Promise<PeerClient[] | null> {
+  if (o.replicaPeers === undefined) return null;
+  const list = (o.replicaPeers as string).split(',').map((t) => parseHostPort(t.trim(), '--replica-peers'));
+  if (list.length !== replicas) throw new UsageError(`--replica-peers names ${list.length} agent${list.length === 1 ? '' : 's'}, but --replicas is ${replicas}: one replica per agent`);
+  const token = o.tokenFile !== undefined ? readTokenFile(o.tokenFile as string, '--token-file') : (process.env.PACKETLAB_TOKEN ?? '');
+  if (token === '') throw new UsageError('--replica-peers needs the agents\' token: --token-file or $PACKETLAB_TOKEN');
+  const out: PeerClient[] = [];
+  try {
+    for (const a of list) out.push(await PeerClient.connect({ host: a.host, port: a.port, token }));
+  } catch (e) {
+    for (const c of out) await c.close();
+    throw e;
+  }
+  return out;
+}
+
+/** Runs the replicated workload in the simulator, on loopback or on peer agents, and prints it (or JSON lines, or CSV). */
+export async function runReplicatedCommand(setup: ReplicatedSetup, o: { json: boolean; csv: string | null; linkDescription: string; net: 'sim' | 'udp'; agents?: PeerClient[] | null }): Promise<ReplicatedSummary> {
   const csv = o.csv === null ? null : new CsvWriter(o.csv, REPLICATED_COLUMNS);
   const progress = new Progress();
   const clock = new RowClock(setup.intervalMs, setup.intervalMs);
   const loads = Array.from({ length: setup.replicas }, (_, i) => `r${i + 1}`);
   if (!o.json) {
     const faults = setup.faults.map((f) => `${f.fault.action} replica ${f.replica} at ${f.atMs / 1000} s`).join(', ');
-    console.log(`${o.net === 'sim' ? 'simulated replicated service' : 'replicated service of processes on loopback'} ${o.linkDescription}: ${setup.replicas} replicas, policy ${setup.policy}, replication ${setup.replication}${setup.replication === 'primary-backup' ? ` (cache ${setup.replicateDrc ? '' : 'not '}replicated)` : ''}, ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${setup.durationMs / 1000} s`}, ${setup.callsInFlight} in flight, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
+    console.log(`${o.net === 'sim' ? 'simulated replicated service' : (o.agents ?? null) !== null ? `replicated service on peer agents (${o.agents!.map((a) => a.host).join(', ')})` : 'replicated service of processes on loopback'} ${o.linkDescription}: ${setup.replicas} replicas, policy ${setup.policy}, replication ${setup.replication}${setup.replication === 'primary-backup' ? ` (cache ${setup.replicateDrc ? '' : 'not '}replicated)` : ''}, ${setup.totalCalls > 0 ? `${setup.totalCalls} calls` : `${setup.durationMs / 1000} s`}, ${setup.callsInFlight} in flight, seed ${setup.seed} (reproduce with --seed ${setup.seed})`);
     if (faults !== '') console.log(`failures: ${faults}`);
     console.log(row([...HEADER, ...loads], [...WIDTHS, ...loads.map(() => 7)]));
   }
@@ -194,9 +218,10 @@ export async function runReplicatedCommand(setup: ReplicatedSetup, o: { json: bo
   else {
     const { signal, dispose } = stopSignal();
     try {
-      summary = await runLoopbackReplicated(setup, { ...hooks, signal });
+      summary = await runLoopbackReplicated(setup, { ...hooks, signal, agents: o.agents ?? undefined });
     } finally {
       dispose();
+      for (const a of o.agents ?? []) await a.close();
     }
   }
   progress.clear();

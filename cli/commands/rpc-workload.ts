@@ -16,7 +16,7 @@ import { UsageError, addImpairmentOptions, addKnobOptions, parseHostPort, readKn
 import { Progress, RowClock, fmt, jsonLine, row, stopSignal } from '../output.js';
 import { addDrcOptions, addRetryOptions, readDrc, readRetryPolicy } from './rpc-options.js';
 import { addPresetOption, chooseLink, linkHelp } from '../link.js';
-import { addReplicaOptions, readReplicatedSetup, runReplicatedCommand, wantsReplicas } from './rpc-replicas.js';
+import { addReplicaOptions, connectReplicaPeers, readReplicatedSetup, runReplicatedCommand, wantsReplicas } from './rpc-replicas.js';
 
 /** Parses --mix: "increment", or weights such as "null=1,echo=2,increment=1". */
 export function parseMix(text: string): RpcCallMix {
@@ -130,7 +130,13 @@ export function registerRpcWorkload(rpc: Command): void {
         timeLimitMs: (o.timeLimit as number | undefined) ?? (net === 'sim' ? 3_600_000 : 600_000),
         durationMs: duration,
       }, net);
-      const summary = await runReplicatedCommand(setup, { json: o.json === true, csv: (o.csv as string | undefined) ?? null, linkDescription: link.description, net });
+      if (net === 'sim' && o.replicaPeers !== undefined) throw new UsageError('--replica-peers needs --net udp: the simulator has no peer agents');
+      const agents = net === 'udp' ? await connectReplicaPeers(o, setup.replicas) : null;
+      if (agents !== null && setup.replication !== 'none') {
+        for (const a of agents) await a.close();
+        throw new UsageError("--replica-peers: the agents' replicas have no replication between them: primary-backup runs in the simulator and on loopback");
+      }
+      const summary = await runReplicatedCommand(setup, { json: o.json === true, csv: (o.csv as string | undefined) ?? null, linkDescription: link.description, net, agents });
       if (summary.status !== 'complete') process.exitCode = 1;
       return;
     }

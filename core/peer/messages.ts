@@ -97,10 +97,12 @@ export const StartListenerSchema = z.strictObject({
 /** A start-listener request without its type and id. */
 export type ListenerRequest = Omit<z.infer<typeof StartListenerSchema>, 'type' | 'id'>;
 
-/** Client to agent: start an RPC server with the counter program (core/rpc/programs/counter.x). */
+/** Client to agent: start an RPC server with the counter and key-value programs (core/rpc/programs/). */
 export const StartRpcSchema = z.strictObject({
   type: z.literal('start-rpc'),
   id: idSchema,
+  /** The port of a transport to serve on (a replica restarted where it was, so that its registration stands); any when absent. */
+  ports: z.strictObject(Object.fromEntries(RPC_TRANSPORTS.map((t) => [t, z.number().int().min(1024).max(65535).optional()])) as Record<(typeof RPC_TRANSPORTS)[number], z.ZodOptional<z.ZodNumber>>).optional(),
   transports: z
     .array(z.enum(RPC_TRANSPORTS))
     .min(1)

@@ -365,6 +365,7 @@ export async function startPeerAgent(o: PeerAgentOptions): Promise<PeerAgent> {
               host,
               clientAddress: this.clientIp,
               transports: req.transports,
+              ports: req.ports,
               drc: req.drc,
               maxRecordBytes,
               maxSessions: caps.maxSessionsPerListener,

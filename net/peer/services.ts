@@ -26,6 +26,7 @@ import { EchoEngine } from '../../core/peer/echo.js';
 import { agentListenerCaps, type AgentListenerGuards, type EffectiveListenerLimits } from '../../core/peer/caps.js';
 import type { DrcRequest, PeerSessionStats, ServiceEvent, ServiceStats } from '../../core/peer/messages.js';
 import { plainAddress } from '../../core/util/address.js';
+import { KvService } from '../../core/rpc/programs/kv-server.js';
 
 /** A service event without the fields the agent fills in. */
 export type ServiceEventBody = Omit<ServiceEvent, 'type' | 'service'>;
@@ -202,6 +203,8 @@ export interface RpcServiceOptions {
   /** The controlling client's IP, as plainAddress writes it (the agent's clientIp): the only source served. */
   clientAddress: string;
   transports: readonly RpcTransportName[];
+  /** The port of each transport (absent: any). */
+  ports?: Partial<Record<RpcTransportName, number>>;
   drc: DrcRequest;
   maxRecordBytes: number;
   /** Lab-transport sessions at once. */
@@ -226,14 +229,16 @@ const RPC_MAX_TCP_CONNECTIONS = 16;
 /** Starts an RPC server with a fresh counter program (core/rpc/programs/counter-server.ts). */
 export async function startRpcService(o: RpcServiceOptions): Promise<AgentService & { readonly ports: Record<RpcTransportName, number | null>; configureDrc(d: DrcRequest): void }> {
   const counter = new CounterService();
+  // The key-value store too: a replica of the replicated service serves both programs.
+  const kv = new KvService();
   let drc = drcConfigOf(o.drc);
   // Naming: a portmapper (RFC 1833) on the same ports maps the counter on each transport, so a
   // client can find it by program and version as it would through rpcbind.
   const registry = new PortmapRegistry();
   const server = await RpcServer.start({
     host: o.host,
-    ports: Object.fromEntries(o.transports.map((t) => [t, 0])),
-    programs: [counter.program(), portmapProgram(registry)],
+    ports: Object.fromEntries(o.transports.map((t) => [t, o.ports?.[t] ?? 0])),
+    programs: [counter.program(), kv.program(), portmapProgram(registry)],
     drc,
     maxRecordBytes: o.maxRecordBytes,
     tcpLimits: { maxConnections: RPC_MAX_TCP_CONNECTIONS },

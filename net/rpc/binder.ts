@@ -42,7 +42,12 @@ export async function startLabBinder(host = '127.0.0.1', port = LAB_BINDER_PORT)
 
 /** The rpcbind version 4 registration of a UDP server of (program, version) at 127.0.0.1:port. */
 export function replicaRegistration(program: number, version: number, port: number, owner: string): Rpcb {
-  return { r_prog: program, r_vers: version, r_netid: 'udp', r_addr: universalAddress('127.0.0.1', port), r_owner: owner };
+  return replicaRegistrationAt(program, version, '127.0.0.1', port, owner);
+}
+
+/** The rpcbind version 4 registration of a UDP server of (program, version) at an IPv4 address and port. */
+export function replicaRegistrationAt(program: number, version: number, ipv4: string, port: number, owner: string): Rpcb {
+  return { r_prog: program, r_vers: version, r_netid: 'udp', r_addr: universalAddress(ipv4, port), r_owner: owner };
 }
 
 /** Registers a replica with the lab binder at 127.0.0.1:binderPort (RPCBPROC_SET); false when it was registered already. */

@@ -8,7 +8,11 @@ import type { ReplicaProcessOptions, ReplicaReport } from './replica-main.js';
 
 /** One replica process: its port, its last report, and what it is doing. */
 export class ReplicaProcess {
-  /** Its UDP port (known once it is ready; kept across restarts). */
+  /** Its host (loopback) and its UDP port (known once it is ready; kept across restarts). */
+  readonly host = '127.0.0.1';
+  /** What a crash and a restart are, for events.csv. */
+  readonly crashText = 'crash (SIGKILL: memory lost)';
+  readonly restartText = 'restart (a new process on its port)';
   port = 0;
   /** Its last report (calls served since it started, counter), and the calls of its earlier lives. */
   lastReport: ReplicaReport = { callsServed: 0, counter: '0', replicationMessages: 0, role: 'primary' };
@@ -22,6 +26,11 @@ export class ReplicaProcess {
   /** Client calls it served, over every life. */
   get callsServed(): number {
     return this.servedBefore + this.lastReport.callsServed;
+  }
+
+  /** Its counter's value, as it last reported it. */
+  get counter(): string {
+    return this.lastReport.counter;
   }
 
   /** Replication messages it sent, over every life. */

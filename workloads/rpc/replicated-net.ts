@@ -18,6 +18,12 @@ import { RpcbprogV4 } from '../../core/rpc/rpcb_prot.js';
 import { CounterProgV1 } from '../../core/rpc/programs/counter.js';
 import { addressesOf, parseUniversalAddress } from '../../core/rpc/replicas/directory.js';
 import { ReplicaProcess } from '../../net/rpc/replica-process.js';
+import type { ReplicaProcessOptions } from '../../net/rpc/replica-main.js';
+import type { PeerClient } from '../../net/peer/client.js';
+import { RPC_TRANSPORT, RPC_TRANSPORTS } from '../../core/rpc/transports.js';
+import { IPPROTO_UDP } from '../../core/rpc/pmap.js';
+import { KvProgV1 } from '../../core/rpc/programs/kv.js';
+import { replicaRegistrationAt } from '../../net/rpc/binder.js';
 import { ReplicatedMeter, ReplicatedWorkloadClient, replicatedSetupProblems, summarizeReplicated, type ReplicaRunEvent, type ReplicatedHooks, type ReplicatedRunView, type ReplicatedSetup, type ReplicatedStatus, type ReplicatedSummary } from './replicated.js';
 
 /** What a replicated setup cannot do on loopback (empty when it can run there). */
@@ -40,6 +46,108 @@ export interface LoopbackLive {
   kick(): void;
 }
 
+/** One replica as a run on sockets drives it: a process on loopback, or a service of a peer agent. */
+export interface RunReplica {
+  readonly host: string;
+  port: number;
+  state: 'starting' | 'up' | 'crashed';
+  readonly callsServed: number;
+  readonly replicationMessages: number;
+  readonly counter: string;
+  /** What a crash and a restart are, for events.csv. */
+  readonly crashText: string;
+  readonly restartText: string;
+  /** Starts it (on `port`, 0: any) and resolves with its port once it serves. */
+  start(port: number, extra: Partial<ReplicaProcessOptions>): Promise<number>;
+  /** Crashes it: its memory is lost. */
+  kill(): void;
+  /** Stops it for good. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A replica served by a peer agent (`packetlab peer`): an RPC service of the counter and key-value
+ * programs on the agent's host. A crash stops the service (the agent runs on), a restart starts
+ * one again on the same UDP port. Its load is the agent's count of the calls it received.
+ */
+export class PeerReplica implements RunReplica {
+  readonly crashText = 'crash (the agent stops its replica: memory lost)';
+  readonly restartText = 'restart (the agent serves it again on its port)';
+  port = 0;
+  state: 'starting' | 'up' | 'crashed' = 'starting';
+  private service = -1;
+  private servedBefore = 0;
+  private served = 0;
+  private lastCounter = '0';
+  private poll: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly peer: PeerClient,
+    private readonly o: { drc: boolean; lifetimeMs: number; seed: number },
+  ) {}
+
+  get host(): string {
+    return this.peer.host;
+  }
+
+  get callsServed(): number {
+    return this.servedBefore + this.served;
+  }
+
+  get replicationMessages(): number {
+    return 0;
+  }
+
+  get counter(): string {
+    return this.lastCounter;
+  }
+
+  async start(port: number): Promise<number> {
+    this.state = 'starting';
+    const datagrams = RPC_TRANSPORTS.filter((t) => RPC_TRANSPORT[t].protocol === IPPROTO_UDP);
+    const r = await this.peer.startRpcServer({ transports: datagrams, drc: { enabled: this.o.drc }, lifetimeMs: this.o.lifetimeMs, seed: this.o.seed, ...(port > 0 ? { ports: Object.fromEntries(datagrams.map((t) => [t, port])) } : {}) });
+    this.service = r.service;
+    this.port = r.ports[datagrams[0]!]!;
+    this.servedBefore += this.served;
+    this.served = 0;
+    this.state = 'up';
+    const service = this.service;
+    this.poll = setInterval(() => {
+      this.peer.stats(service).then(
+        (st) => {
+          if (st.kind === 'rpc' && this.service === service) {
+            this.served = st.server.calls ?? this.served;
+            this.lastCounter = st.counter.value;
+          }
+        },
+        () => {},
+      );
+    }, 100);
+    return this.port;
+  }
+
+  kill(): void {
+    if (this.poll !== null) clearInterval(this.poll);
+    this.poll = null;
+    const service = this.service;
+    this.service = -1;
+    this.state = 'crashed';
+    void this.peer.stop(service).then(
+      (st) => {
+        if (st.kind === 'rpc') this.served = st.server.calls ?? this.served;
+      },
+      () => {},
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.poll !== null) clearInterval(this.poll);
+    this.poll = null;
+    if (this.service >= 0) await this.peer.stop(this.service).catch(() => null);
+    this.service = -1;
+  }
+}
+
 /** Options of a run on loopback beside its hooks. */
 export interface LoopbackOptions extends ReplicatedHooks {
   signal?: AbortSignal;
@@ -47,25 +155,43 @@ export interface LoopbackOptions extends ReplicatedHooks {
   onStart?(live: LoopbackLive): void;
   /** performance.now() the run's times count from (default: when calls start). */
   startMs?: number;
+  /**
+   * Replicas on peer agents, one each (their control channels, connected): instead of processes on
+   * loopback. Their addresses are registered with the run's binder; crashes stop the agent's
+   * service and restarts start it again on its port. No primary-backup there.
+   */
+  agents?: readonly PeerClient[];
 }
 
 /** Runs a replicated workload on loopback; resolves with its summary. Aborting `signal` stops it. */
 export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackOptions = {}): Promise<ReplicatedSummary> {
   const problems = loopbackReplicatedProblems(s);
   if (problems.length > 0) throw new RangeError(`replicated RPC setup: ${problems.join('; ')}`);
+  const agents = hooks.agents ?? null;
+  if (agents !== null && agents.length !== s.replicas) throw new RangeError(`replicated RPC setup: ${s.replicas} replicas need ${s.replicas} peer agents, one each (got ${agents.length})`);
+  if (agents !== null && s.replication !== 'none') throw new RangeError("replicated RPC setup: on peer agents the replicas are the agents' RPC services, without replication between them: primary-backup runs in the simulator and on loopback");
   const binder = await startLabBinder('127.0.0.1', 0);
-  const replicas = Array.from({ length: s.replicas }, (_, index) => new ReplicaProcess({ index, binderPort: binder.port, drc: s.drc }));
+  const replicas: RunReplica[] =
+    agents === null
+      ? Array.from({ length: s.replicas }, (_, index) => new ReplicaProcess({ index, binderPort: binder.port, drc: s.drc }))
+      : agents.map((a, index) => new PeerReplica(a, { drc: s.drc, lifetimeMs: s.timeLimitMs + 30_000, seed: deriveSeed(s.seed, `replica${index}`) }));
   const socket = createSocket('udp4');
   let driver: UdpDriver | null = null;
   const timers: NodeJS.Timeout[] = [];
   const vs = s.replication === 'primary-backup' ? await startViewService(s) : null;
   try {
     // One after another, so that the binder lists them in their order (replica 1 first).
-    for (let i = 0; i < replicas.length; i++) await replicas[i]!.start(vs?.ports[i] ?? 0, vs?.options(false) ?? {});
+    for (let i = 0; i < replicas.length; i++) {
+      const r = replicas[i]!;
+      await r.start(vs?.ports[i] ?? 0, vs?.options(false) ?? {});
+      // A process registers itself; a peer agent's service is registered here, as its client knows it.
+      if (agents !== null) for (const p of [CounterProgV1, KvProgV1]) binder.directory.set(replicaRegistrationAt(p.program, p.version, r.host, r.port, `replica${i + 1}`));
+    }
     vs?.start();
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => resolve());
+      // Loopback replicas are reached from 127.0.0.1; agents from the address that routes to them.
+      socket.bind(0, agents === null ? '127.0.0.1' : '0.0.0.0', () => resolve());
     });
     const peers = new PeerTable();
     const app = new ReplicatedWorkloadClient(s, peers.idOf('127.0.0.1', binder.port));
@@ -92,7 +218,7 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
       replicas: s.replicas,
       callsServed: (i) => replicas[i]!.callsServed,
       states: () => replicas.map((r) => (r.state === 'starting' ? 'restarting' : r.state)),
-      counterValues: () => replicas.map((r) => r.lastReport.counter),
+      counterValues: () => replicas.map((r) => r.counter),
       replicationMessages: () => (vs === null ? 0 : vs.coordinator.messagesSent + replicas.reduce((a, r) => a + r.replicationMessages, 0)),
       duplicateExecutions: () => Number.NaN,
       crossReplicaDuplicates: () => Number.NaN,
@@ -115,12 +241,12 @@ export async function runLoopbackReplicated(s: ReplicatedSetup, hooks: LoopbackO
         if (r.state === 'crashed') return refuse('it is crashed already');
         r.kill();
         app.noteFault(now, true);
-        emit({ atMs: now, kind: 'fault', subject, before, after: 'crashed', detail: 'crash (SIGKILL: memory lost)' });
+        emit({ atMs: now, kind: 'fault', subject, before, after: 'crashed', detail: r.crashText });
         return null;
       }
       if (r.state !== 'crashed') return refuse(`it is ${before}, not crashed`);
       app.noteFault(now, false);
-      emit({ atMs: now, kind: 'fault', subject, before, after: 'restarting', detail: 'restart (a new process on its port)' });
+      emit({ atMs: now, kind: 'fault', subject, before, after: 'restarting', detail: r.restartText });
       const go = () =>
         r.start(r.port, vs?.options(true) ?? {}).then(
           () => {
