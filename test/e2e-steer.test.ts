@@ -115,4 +115,37 @@ describe.skipIf(app.skipWhy !== null)('steering a simulator run in Chromium agai
     expect(pageErrors).toEqual([]);
     await context.close();
   });
+
+  it('crashes and restarts a replica of a replicated service by hand: its state, the marks and the availability before and after', async () => {
+    const { context, page, pageErrors } = await openLab(app, { viewport: { width: 1400, height: 900 } });
+    await page.getByRole('radio', { name: /^Failover/ }).check();
+    await expect.poll(() => page.locator('#spec-check').textContent(), { timeout: 15_000 }).toMatch(/Valid: 3 sweep points/);
+    // Three replicas with failover after 100 ms, explored at 1x.
+    await page.getByTestId('explore-point').selectOption({ index: 1 });
+    await page.getByLabel('Before/after').selectOption('1');
+    await page.getByRole('button', { name: 'Explore', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Running/);
+    const runId = await runIdOf(page);
+    const panel = page.getByRole('region', { name: 'Replicas' });
+    await expect.poll(() => panel.locator('tbody tr').count(), { timeout: 15_000 }).toBe(3);
+    await page.getByRole('button', { name: 'Crash replica 2' }).click();
+    await expect.poll(() => page.getByTestId('replica-2').locator('.state').textContent(), { timeout: 10_000 }).toBe('crashed');
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('Replica 2: up → crashed');
+    // The failure is a mark on the availability chart, with the availability before and after it (failover keeps it whole).
+    await expect.poll(() => chartLabel(page, 'rate'), { timeout: 10_000 }).toMatch(/^Availability, .*Replica 2: up → crashed \(Availability 100% → 100%/);
+    await page.getByRole('button', { name: 'Restart replica 2' }).click();
+    await expect.poll(() => page.getByTestId('event-log').textContent(), { timeout: 10_000 }).toContain('Replica 2: crashed → up (restart)');
+    await expect.poll(() => page.getByTestId('replica-2').locator('.state').textContent(), { timeout: 15_000 }).toBe('up');
+    await page.screenshot({ path: join(app.artifacts, '4-replicas.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await expect.poll(() => page.getByTestId('run-state').textContent(), { timeout: 20_000 }).toMatch(/^Stopped/);
+    const record = JSON.parse(readFileSync(join(app.dir, 'runs', runId, 'run.json'), 'utf8')) as { liveChanges: { knob: string; value: string }[] };
+    expect(record.liveChanges.filter((c) => c.knob === 'fault').map((c) => c.value)).toEqual(['replica2 crash', 'replica2 restart']);
+    const effects = readCsv(join(app.dir, 'runs', runId, 'events.csv')).filter((e) => e.kind === 'effect' && e.knob === 'replica2');
+    expect(effects.length).toBeGreaterThanOrEqual(1);
+    expect(effects[0]!.after).toMatch(/availability=100/);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
 });
+

@@ -90,4 +90,34 @@ describe('effect events of a run', () => {
     expect(l[1]!.retransmits_per_s).toBeGreaterThan(0);
     expect(effects[1]!.detail).toMatch(/^Goodput .* → .*; Loss 0% → \d+(\.\d+)?%; Retransmissions 0 \/s → \d+/);
   });
+
+  it('follow a failure caused to a replica: one server crashed is down, three with failover stay up', async () => {
+    const run = async (replicas: number, policy: string) => {
+      const r = validateSpec({
+        name: 'effects-replicas',
+        title: 't',
+        description: 'd',
+        concepts: ['fault-tolerance'],
+        workload: { kind: 'rpc-replicas', calls: 0, durationMs: 4000, replicas, clientPolicy: policy, failoverMs: 100, rpcTimeoutMs: 1000, rpcRetryMs: 50 },
+        forward: { delayMs: 5 },
+        reverse: { delayMs: 5 },
+        schedule: [{ atS: 2, fault: { replica: 1, action: 'crash' } }],
+      });
+      if (!r.ok) throw new Error(JSON.stringify(r.errors));
+      const res = await new ExperimentRun({ spec: r.spec, specFile: null, outDir: mkdtempSync(join(tmpdir(), 'packetlab-effects-')), effectWindowS: 1 }).start();
+      const e = readCsv(join(res.dir, 'events.csv')).find((x) => x.kind === 'effect')!;
+      const values = (text: string) => Object.fromEntries(text.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+      return { row: e, before: values(e.before!), after: values(e.after!) };
+    };
+    const one = await run(1, 'fixed');
+    expect(one.row).toMatchObject({ time_s: '2', knob: 'replica1', label: 'Replica 1' });
+    expect(one.before.availability).toBe(100);
+    // Nothing answers for the second after the crash: the calls that end are the timed-out ones.
+    expect(one.after.availability).toBeLessThan(5);
+    const three = await run(3, 'failover');
+    expect(three.before.availability).toBe(100);
+    expect(three.after.availability).toBe(100);
+    expect(three.row.detail).toMatch(/^Availability 100% → 100%; Call latency [\d.]+ ms → [\d.]+ ms \(1 s before and after\)$/);
+  });
 });
+

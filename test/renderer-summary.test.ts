@@ -40,6 +40,10 @@ const X_KIND: Record<string, 'category' | 'linear' | 'log'> = {
   'lan-peer': 'log',
   'rpc-naming': 'category',
   'competing-flows': 'category',
+  failover: 'category',
+  replication: 'category',
+  'hedged-requests': 'category',
+  'at-most-once-failover': 'category',
 };
 
 interface Ran {

@@ -8,7 +8,7 @@ import { linkDropColumns, type MetricName, type MetricRow } from './registry.js'
 /** One figure of an effect. */
 export interface EffectFigure {
   /** Machine name (events.csv's before and after columns). */
-  name: 'goodput_bps' | 'receive_rate_bps' | 'calls_per_s' | 'loss_ratio' | 'retransmits_per_s' | 'rtt_ms';
+  name: 'goodput_bps' | 'receive_rate_bps' | 'calls_per_s' | 'availability' | 'loss_ratio' | 'retransmits_per_s' | 'rtt_ms';
   /** For people. */
   label: string;
   unit: 'bit/s' | 'calls/s' | '%' | '/s' | 'ms';
@@ -29,7 +29,7 @@ export interface ChangeEffect {
 /** A figure: the columns it needs (all present in the samples), and its value over some intervals. */
 interface FigureDef {
   /** One figure of each group: the first whose columns the samples have. */
-  group: 'rate' | 'loss' | 'retransmissions' | 'rtt';
+  group: 'rate' | 'availability' | 'loss' | 'retransmissions' | 'rtt';
   name: EffectFigure['name'];
   label: string;
   unit: EffectFigure['unit'];
@@ -69,6 +69,8 @@ const FIGURES: readonly FigureDef[] = [
   { group: 'rate', name: 'goodput_bps', label: 'Goodput', unit: 'bit/s', needs: ['total_goodput_bps'], of: (rows) => meanOf(rows, 'total_goodput_bps') },
   { group: 'rate', name: 'receive_rate_bps', label: 'Receive rate', unit: 'bit/s', needs: ['receive_rate_bps'], of: (rows) => meanOf(rows, 'receive_rate_bps') },
   { group: 'rate', name: 'calls_per_s', label: 'Calls', unit: 'calls/s', needs: ['calls_per_s'], of: (rows) => meanOf(rows, 'calls_per_s') },
+  // A replicated service: the share of the calls that ended each side that were answered in time.
+  { group: 'availability', name: 'availability', label: 'Availability', unit: '%', needs: ['calls_succeeded', 'calls_failed'], of: (rows) => 100 * ratio(sum(rows, ['calls_succeeded']), sum(rows, ['calls_succeeded', 'calls_failed'])) },
   // Loss: the share of the datagrams sent that the link dropped (any cause).
   { group: 'loss', name: 'loss_ratio', label: 'Loss', unit: '%', needs: ['wire_tx_packets', ...FWD_DROPS], of: (rows) => 100 * ratio(sum(rows, FWD_DROPS), sum(rows, ['wire_tx_packets'])) },
   { group: 'loss', name: 'loss_ratio', label: 'Loss', unit: '%', needs: ['sent_packets', ...LINK_DROPS], of: (rows) => 100 * ratio(sum(rows, LINK_DROPS), sum(rows, ['sent_packets'])) },

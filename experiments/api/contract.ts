@@ -244,6 +244,14 @@ export const API_PARAMS = {
     delayMs: z.number().min(0.001).max(600_000).optional(),
   }),
   setKnob: z.strictObject({ runId, path: z.string().max(64), value: knobValue }),
+  /** rpc-replicas: a failure caused by hand to a replica of the running trial (numbered from 1). */
+  replicaFault: z.strictObject({
+    runId,
+    replica: z.number().int().min(1).max(5),
+    action: z.enum(['crash', 'restart', 'partition', 'heal', 'slow']),
+    memory: z.enum(['lost', 'kept']).optional(),
+    extraMs: z.number().min(0).max(600_000).optional(),
+  }),
   stopRun: z.strictObject({ runId }),
   listRuns: z.strictObject({}),
   openRun: z.strictObject({ runId }),
@@ -268,6 +276,7 @@ export interface ApiResults {
   saveSpec: { path: string };
   startRun: { runId: string };
   setKnob: null;
+  replicaFault: null;
   stopRun: null;
   pauseRun: null;
   resumeRun: null;

@@ -134,7 +134,8 @@ export class LabHost {
       case 'stepRun':
       case 'setSpeed':
       case 'simState':
-      case 'packetAction': {
+      case 'packetAction':
+      case 'replicaFault': {
         const { runId, ...args } = p as { runId: string } & Record<string, unknown>;
         const run = this.runs.get(runId);
         if (run === undefined) return { ok: false, error: `${method}: run ${runId} is not running` };

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseSpecText } from '../spec.js';
 import { ExperimentRun, type RunStreamEvent } from '../runner/run.js';
+import type { FaultStep } from '../kinds/kind.js';
 import type { LadderPacket, LiveEvent, LiveSample, RunBatch } from './contract.js';
 
 /** What the host gives the worker. */
@@ -156,6 +157,13 @@ if (!parsed.ok) {
             if (typeof s === 'string') error = s;
             // Through JSON, as the API's types say: NaN and Infinity (no RTT sample yet, no cwnd) become null.
             else value = JSON.parse(JSON.stringify(s));
+            break;
+          }
+          case 'replicaFault': {
+            const f: FaultStep = { replica: a.replica as number, action: a.action as FaultStep['action'] };
+            if (a.memory !== undefined) f.memory = a.memory as 'lost' | 'kept';
+            if (a.extraMs !== undefined) f.extraMs = a.extraMs as number;
+            error = r.fault(f);
             break;
           }
           case 'packetAction':

@@ -31,7 +31,8 @@ export class EffectTracker {
    * are kept LATE_S beyond the window for that.
    */
   event(e: TrialEvent): void {
-    if (e.kind !== 'set' || e.knob === undefined) return;
+    // Knob changes and failures caused to a replica (rpc-replicas) alike.
+    if ((e.kind !== 'set' && e.kind !== 'fault') || e.knob === undefined) return;
     const last = this.pending.at(-1);
     if (last !== undefined && Math.abs(last.atS - e.timeS) < 1e-9) {
       last.knobs.push(e.knob);

@@ -48,6 +48,7 @@ const METHODS: Record<ApiMethod, true> = {
   listPeers: true,
   listPresets: true,
   listSpecs: true,
+  replicaFault: true,
   getCapture: true,
 };
 

@@ -7,7 +7,7 @@ import { SeriesBuffer, SERIES_MAX_POINTS } from './series.js';
 import { sharedUnit } from './metrics.js';
 import { DEFAULT_MSS_BYTES, packetFromRow, TimeSeqData } from './timeseq.js';
 import { SeqBases } from './ladder.js';
-import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, axisTitle, linkDropColumns, type MetricName } from '../../../core/metrics/registry.js';
+import { FLOW_CWND_METRICS, FLOW_GOODPUT_METRICS, REPLICA_CALLS_METRICS, REPLICA_UP_METRICS, axisTitle, linkDropColumns, type MetricName } from '../../../core/metrics/registry.js';
 
 /** A chart of the live view and which columns it draws, by workload. */
 export interface ChartVariant {
@@ -39,12 +39,14 @@ export const CHART_DEFS: readonly ChartDef[] = [
       variant('Send and receive rate', ['send_rate_bps', 'receive_rate_bps']),
       variant('Calls per second', ['calls_per_s']),
       variant('Goodput per flow', ['total_goodput_bps', ...FLOW_GOODPUT_METRICS]),
+      variant('Availability', ['availability']),
     ],
   },
   {
     id: 'loss',
     variants: [
       variant('Loss', [...linkDropColumns('fwd'), ...linkDropColumns('rev'), ...linkDropColumns('link'), 'lost_packets', 'kernel_drops_sender', 'kernel_drops_receiver', 'checksum_failures', 'fwd_drops', 'rev_drops']),
+      variant('Load per replica', [...REPLICA_CALLS_METRICS]),
     ],
   },
   {
@@ -54,6 +56,7 @@ export const CHART_DEFS: readonly ChartDef[] = [
       variant('RPC retransmissions and duplicates', ['retransmissions', 'duplicate_requests', 'cache_hits', 'duplicate_executions']),
       variant('Duplicates and reordering', ['duplicate_packets', 'reordered_packets']),
       variant("Fairness (Jain's index)", ['jain_index']),
+      variant('Failovers, hedged copies and duplicate executions', ['calls_failed_over', 'hedged_copies', 'replica_duplicate_executions']),
     ],
   },
   {
@@ -75,8 +78,8 @@ export const CHART_DEFS: readonly ChartDef[] = [
   },
 ];
 
-/** Every column some chart draws: the only ones kept. */
-export const CHARTED_COLUMNS: ReadonlySet<string> = new Set<string>(CHART_DEFS.flatMap((d) => d.variants.flatMap((v) => v.columns)));
+/** Every column some chart draws, and the replicas' states the replicas panel reads: the only ones kept. */
+export const CHARTED_COLUMNS: ReadonlySet<string> = new Set<string>([...CHART_DEFS.flatMap((d) => d.variants.flatMap((v) => v.columns)), ...REPLICA_UP_METRICS]);
 
 /** A live change drawn as a vertical line. */
 export interface KnobMarker {
@@ -98,11 +101,18 @@ export function markerLabel(knob: string, before: string, after: string): string
 }
 
 /** A knob change event as a marker (null for other events). */
+/** Events drawn as marks: knob changes, and a replicated service's failures, restarts and new views. */
+const MARKED: ReadonlySet<string> = new Set(['set', 'fault', 'replica', 'view']);
+
 export function markerOf(e: Pick<LiveEvent, 'kind' | 'timeS' | 'knob' | 'label' | 'before' | 'after' | 'detail'>): KnobMarker | null {
-  if (e.kind !== 'set' || e.knob === undefined || e.knob === '') return null;
+  if (!MARKED.has(e.kind) || e.knob === undefined || e.knob === '') return null;
   const before = e.before ?? '';
   const after = e.after ?? '';
-  return { timeS: e.timeS, knob: e.knob, before, after, detail: e.detail ?? '', label: markerLabel(e.label === undefined || e.label === '' ? e.knob : e.label, before, after), effect: null };
+  const name = e.label === undefined || e.label === '' ? e.knob : e.label;
+  // A restart that completed or a new view has no before: it says what is now. A fault that left
+  // the state as it was (a slowdown) says what it did.
+  const label = before === '' ? `${name}: ${after}` : e.kind !== 'set' && before === after ? `${name}: ${e.detail ?? after}` : markerLabel(name, before, after);
+  return { timeS: e.timeS, knob: e.knob, before, after, detail: e.detail ?? '', label, effect: null };
 }
 
 /** Puts an `effect` event's figures on the markers of the changes it judges (same time, its knobs). */

@@ -371,6 +371,14 @@ export class RunStore {
     return r.ok ? null : r.error;
   }
 
+  /** Causes a failure to a replica of the running trial (rpc-replicas); returns the error, or null. */
+  async fault(f: Omit<ApiParams<'replicaFault'>, 'runId'>): Promise<string | null> {
+    const id = this.#runId;
+    if (id === null || this.#state !== 'running') return 'no run is going';
+    const r = await this.api.replicaFault({ runId: id, ...f });
+    return r.ok ? null : r.error;
+  }
+
   /** Forgets the refusal shown for a knob. */
   clearKnobError(path: string): void {
     if (!(path in this.#knobErrors)) return;
@@ -530,8 +538,11 @@ export class RunStore {
         if (m !== null && e.point !== null && e.repetition !== null) {
           const markers = view.trials.get(e.point, e.repetition).markers;
           if (!markers.some((x) => x.timeS === m.timeS && x.knob === m.knob)) markers.push(m);
-          values ??= { ...this.#liveValues };
-          values[m.knob] = m.after;
+          // A knob's value in force (a replica's state is not a knob).
+          if (e.kind === 'set') {
+            values ??= { ...this.#liveValues };
+            values[m.knob] = m.after;
+          }
         }
         if (e.kind === 'effect' && e.point !== null && e.repetition !== null) attachEffect(view.trials.get(e.point, e.repetition).markers, e);
         if (e.kind === 'pause') this.#paused = true;
