@@ -10,7 +10,7 @@
 const { contextBridge, ipcRenderer } = require('electron') as typeof import('electron');
 
 /** The calls of the host API (API_METHODS). */
-const LAB_METHODS = ['listLibrary', 'listKnobs', 'validateSpec', 'loadSpec', 'saveSpec', 'startRun', 'getCapture', 'pauseRun', 'resumeRun', 'stepRun', 'setSpeed', 'simState', 'packetAction', 'setKnob', 'stopRun', 'listRuns', 'openRun', 'exportCsv', 'listPeers', 'listPresets', 'listSpecs', 'replicaFault'] as const;
+const LAB_METHODS = ['listLibrary', 'listKnobs', 'validateSpec', 'loadSpec', 'saveSpec', 'startRun', 'getCapture', 'pauseRun', 'resumeRun', 'stepRun', 'setSpeed', 'simState', 'packetAction', 'setKnob', 'replicaFault', 'stopRun', 'listRuns', 'openRun', 'exportCsv', 'listPeers', 'listPresets', 'listSpecs'] as const;
 const LAB_CHANNEL_PREFIX = 'lab:';
 const RUN_BATCH_CHANNEL = 'lab:run-batch';
 const SAVE_FILE_CHANNEL = 'desktop:save-file';
