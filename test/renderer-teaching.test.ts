@@ -207,7 +207,13 @@ describe('replay with my drops', () => {
 
   it('says why there is nothing to replay', () => {
     expect(replaySpecText(null)).toBe("the run's record has no spec to replay");
-    expect(replaySpecText({ ...record, liveChanges: [] })).toBe('the run has no datagrams dropped or changed by hand');
+    expect(replaySpecText({ ...record, liveChanges: [] })).toBe('the run has no datagrams dropped or changed by hand, and no replica failed by hand');
+  });
+
+  it('replays a replica failed by hand as a fault step, not as a knob', () => {
+    const out = replaySpecText({ ...record, liveChanges: [{ point: 0, repetition: 0, atS: 1.5, knob: 'fault', value: 'replica2 crash', source: 'user', fault: { replica: 2, action: 'crash', memory: 'kept' } }] });
+    if (typeof out === 'string') throw new Error(out);
+    expect(JSON.parse(out.text).schedule).toContainEqual({ atS: 1.5, fault: { replica: 2, action: 'crash', memory: 'kept' }, trial: { point: 0, repetition: 0 }, note: 'caused by hand in run-7' });
   });
 
   it('takes the drops of runs recorded before actions had names', () => {

@@ -22,6 +22,8 @@ interface LiveChange {
   value?: unknown;
   source?: string;
   packet?: PacketChange;
+  /** A failure caused to a replica (rpc-replicas; knob 'fault'): a schedule step's `fault`. */
+  fault?: { replica?: unknown; action?: unknown; memory?: unknown; extraMs?: unknown };
   /** Runs of an earlier version kept drops alone under this name. */
   drop?: PacketChange;
 }
@@ -68,12 +70,18 @@ export function replaySpecText(record: unknown): { text: string; name: string; p
       if (packet === null) continue;
       schedule.push({ atS, packet, ...trial, note: `${DONE[packet.action as string]} by hand in ${runId}` });
       packets++;
+    } else if (c.knob === 'fault') {
+      // A replica crashed (restarted, partitioned, slowed) by hand replays as a fault step.
+      const f = c.fault;
+      if (f === undefined || f === null || typeof f.replica !== 'number' || typeof f.action !== 'string') continue;
+      schedule.push({ atS, fault: { ...f }, ...trial, note: `caused by hand in ${runId}` });
+      packets++;
     } else if (c.source === 'user' && typeof c.knob === 'string' && c.knob !== 'drop' && c.knob !== 'packet' && (typeof c.value === 'number' || typeof c.value === 'string' || typeof c.value === 'boolean')) {
       schedule.push({ atS, set: { [c.knob]: c.value }, ...trial, note: `changed by hand in ${runId}` });
       sets++;
     }
   }
-  if (packets === 0) return 'the run has no datagrams dropped or changed by hand';
+  if (packets === 0) return 'the run has no datagrams dropped or changed by hand, and no replica failed by hand';
   if (schedule.length > SCHEDULE_MAX) return `the replay would have ${schedule.length} schedule steps (at most ${SCHEDULE_MAX})`;
   // Steps in time order; those at the same time keep their order.
   spec.schedule = schedule.map((s, i) => ({ s, i })).sort((a, b) => (a.s.atS as number) - (b.s.atS as number) || a.i - b.i).map((x) => x.s);
