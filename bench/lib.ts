@@ -1,7 +1,7 @@
 // Small helpers for `npm run bench`: medians, tables, child processes. Benchmarks print figures side
 // by side with a baseline measured in the same run; they assert nothing.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Median of a list of numbers. */
@@ -44,4 +44,14 @@ export function runChild<T>(fromUrl: string, rel: string, args: string[], onRead
       }
     });
   });
+}
+
+/** True when `cmd` is a command on the PATH (a tool a benchmark or test needs: gcc, rpcgen, g++). */
+export function haveCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -11,6 +11,7 @@ import { projectRoot } from '../net/paths.js';
 import { NO_IMPAIRMENT } from '../core/impair/config.js';
 import { DEFAULT_TRANSPORT_CONFIG } from '../core/transport/config.js';
 import { runSimTransfer } from '../workloads/transfer/sim-transfer.js';
+import { haveCommand } from './lib.js';
 
 
 /** The ns-3 libraries the program links. */
@@ -43,19 +44,11 @@ export const NS3_SCENARIOS: readonly Ns3Scenario[] = [
   { name: '10 MB, 10 Mbit/s, 25 ms, 1% loss (ns-3 ssthresh from FlightSize)', bytes: 10e6, rateBitsPerSecond: 10e6, reverseRateBitsPerSecond: 10e6, delayMs: 25, queuePackets: 1000, loss: 0.01, seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], ns3: { delAckCount: 1, minRtoMs: 200, ssthresh: 'flight' } },
 ];
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Why the ns-3 reference cannot be built here, or null. */
 export function ns3Unavailable(): string | null {
   if (!existsSync('/usr/include/ns3/core-module.h')) return 'ns-3 is not installed (apt-get install ns3 libns3-dev)';
-  if (!have('g++')) return 'g++ is not installed (apt-get install g++)';
+  if (!haveCommand('g++')) return 'g++ is not installed (apt-get install g++)';
   return null;
 }
 

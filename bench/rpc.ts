@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../net/paths.js';
-import { median, num, printTable, runChild } from './lib.js';
+import { haveCommand, median, num, printTable, runChild } from './lib.js';
 import { ENGINE_BATCH, type ClientResult, type EnginesResult } from './rpc-child.js';
 
 type Variant = 'lab' | 'dgram' | 'dgram-async' | 'grpc' | 'c';
@@ -40,18 +40,10 @@ const NAMES: Record<Variant, string> = {
   c: 'C rpcgen/libtirpc (UDP)',
 };
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Builds the C server and client from counter.x; null (and why) when the tools are missing. */
 function buildC(): { dir: string } | { missing: string } {
-  const missing = ['rpcgen', 'gcc'].filter((c) => !have(c));
+  const missing = ['rpcgen', 'gcc'].filter((c) => !haveCommand(c));
   if (!existsSync('/usr/include/tirpc/rpc/rpc.h')) missing.push('libtirpc-dev');
   if (missing.length > 0) return { missing: missing.join(', ') };
   const root = projectRoot();

@@ -21,6 +21,7 @@ import { DynamicCodecs, jsonToValue, valueToJson } from '../core/rpc/dynamic.js'
 import type { XType } from '../core/rpc/spec.js';
 import { decodeAll, encodeToBytes, type XdrCodec } from '../core/rpc/xdr.js';
 import { valueArb } from './helpers/xdr-arb.js';
+import { haveCommand } from '../bench/lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,21 +32,13 @@ const CORPUS = [
   '/usr/include/tirpc/rpcsvc/crypt.x',
 ].filter((f) => existsSync(f));
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Debian's 19 files: 17 from rpcsvc-proto and libnsl-dev (nis.x and yp.x are libnsl-dev's), 2 from libtirpc-dev.
 const missing: string[] = [];
 if (!existsSync(join(RPCSVC, 'mount.x'))) missing.push('rpcsvc-proto (/usr/include/rpcsvc/*.x)');
 if (!existsSync(join(RPCSVC, 'nis.x'))) missing.push('libnsl-dev (/usr/include/rpcsvc/nis.x, yp.x)');
 if (!existsSync('/usr/include/tirpc/rpc/rpcb_prot.x')) missing.push('libtirpc-dev (/usr/include/tirpc)');
-if (!have('rpcgen')) missing.push('rpcgen (rpcsvc-proto)');
+if (!haveCommand('rpcgen')) missing.push('rpcgen (rpcsvc-proto)');
 if (missing.length > 0) console.warn(`rpc-corpus: skipped, missing ${missing.join(', ')} (CI installs rpcsvc-proto, libnsl-dev and libtirpc-dev)`);
 
 /** What Debian's rpcgen says of a file: null when it writes the header, else its complaint. */

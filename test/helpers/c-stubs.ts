@@ -6,21 +6,14 @@ import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { haveCommand } from '../../bench/lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** What the C stubs need and this machine lacks (empty when they can be built). */
 export function missingCTools(): string[] {
-  const missing = ['rpcgen', 'gcc'].filter((c) => !have(c));
+  const missing = ['rpcgen', 'gcc'].filter((c) => !haveCommand(c));
   if (!existsSync('/usr/include/tirpc/rpc/rpc.h')) missing.push('libtirpc-dev (/usr/include/tirpc)');
   return missing;
 }
