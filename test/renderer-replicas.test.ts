@@ -44,6 +44,8 @@ describe('Replicas panel', () => {
     button('Crash replica 2').click();
     await settle();
     expect(fake.calls.filter((x) => x.method === 'replicaFault').map((x) => x.params)).toEqual([{ runId: STARTED_RUN_ID, replica: 2, action: 'crash', memory: 'kept' }]);
+    // A failure by hand makes the run one to replay, as a datagram changed by hand does.
+    expect(run.manualActions).toBe(1);
     // The lab's event and the next samples say what happened.
     fake.push(batch({ events: [{ point: 0, repetition: 0, timeS: 0.25, kind: 'fault', knob: 'replica2', label: 'Replica 2', before: 'up', after: 'crashed', detail: 'crash (memory kept)' }], samples: [sample(0.3, [1, 0, 1], [45, 0, 46])] }));
     flushSync();

@@ -213,6 +213,7 @@ describe('replay with my drops', () => {
   it('replays a replica failed by hand as a fault step, not as a knob', () => {
     const out = replaySpecText({ ...record, liveChanges: [{ point: 0, repetition: 0, atS: 1.5, knob: 'fault', value: 'replica2 crash', source: 'user', fault: { replica: 2, action: 'crash', memory: 'kept' } }] });
     if (typeof out === 'string') throw new Error(out);
+    expect(out).toMatchObject({ packets: 0, faults: 1 });
     expect(JSON.parse(out.text).schedule).toContainEqual({ atS: 1.5, fault: { replica: 2, action: 'crash', memory: 'kept' }, trial: { point: 0, repetition: 0 }, note: 'caused by hand in run-7' });
   });
 

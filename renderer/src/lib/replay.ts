@@ -45,7 +45,7 @@ const DONE: Record<string, string> = { drop: 'dropped', corrupt: 'corrupted', du
 const SCHEDULE_MAX = 1000;
 
 /** The replay spec as JSON text, with what went into it (datagrams, knob changes); or why there is none. */
-export function replaySpecText(record: unknown): { text: string; name: string; packets: number; changes: number; trials: number } | string {
+export function replaySpecText(record: unknown): { text: string; name: string; packets: number; faults: number; changes: number; trials: number } | string {
   const r = record as { id?: unknown; spec?: unknown; liveChanges?: unknown; points?: unknown } | null;
   if (r === null || typeof r !== 'object' || r.spec === null || typeof r.spec !== 'object') return "the run's record has no spec to replay";
   const spec = structuredClone(r.spec) as Record<string, unknown>;
@@ -59,6 +59,7 @@ export function replaySpecText(record: unknown): { text: string; name: string; p
   });
   const runId = typeof r.id === 'string' ? r.id : 'the run';
   let packets = 0;
+  let faults = 0;
   let sets = 0;
   for (const c of changes) {
     const atS = typeof c.atS === 'number' && Number.isFinite(c.atS) ? Math.max(0, c.atS) : 0;
@@ -75,13 +76,13 @@ export function replaySpecText(record: unknown): { text: string; name: string; p
       const f = c.fault;
       if (f === undefined || f === null || typeof f.replica !== 'number' || typeof f.action !== 'string') continue;
       schedule.push({ atS, fault: { ...f }, ...trial, note: `caused by hand in ${runId}` });
-      packets++;
+      faults++;
     } else if (c.source === 'user' && typeof c.knob === 'string' && c.knob !== 'drop' && c.knob !== 'packet' && (typeof c.value === 'number' || typeof c.value === 'string' || typeof c.value === 'boolean')) {
       schedule.push({ atS, set: { [c.knob]: c.value }, ...trial, note: `changed by hand in ${runId}` });
       sets++;
     }
   }
-  if (packets === 0) return 'the run has no datagrams dropped or changed by hand, and no replica failed by hand';
+  if (packets === 0 && faults === 0) return 'the run has no datagrams dropped or changed by hand, and no replica failed by hand';
   if (schedule.length > SCHEDULE_MAX) return `the replay would have ${schedule.length} schedule steps (at most ${SCHEDULE_MAX})`;
   // Steps in time order; those at the same time keep their order.
   spec.schedule = schedule.map((s, i) => ({ s, i })).sort((a, b) => (a.s.atS as number) - (b.s.atS as number) || a.i - b.i).map((x) => x.s);
@@ -90,5 +91,5 @@ export function replaySpecText(record: unknown): { text: string; name: string; p
   const points = Array.isArray(r.points) ? r.points.length : 1;
   const reps = typeof spec.repetitions === 'number' ? spec.repetitions : 1;
   const name = typeof spec.name === 'string' ? spec.name : 'replay';
-  return { text: `${JSON.stringify(spec, null, 2)}\n`, name, packets, changes: sets, trials: Math.max(1, points) * reps };
+  return { text: `${JSON.stringify(spec, null, 2)}\n`, name, packets, faults, changes: sets, trials: Math.max(1, points) * reps };
 }

@@ -376,6 +376,8 @@ export class RunStore {
     const id = this.#runId;
     if (id === null || this.#state !== 'running') return 'no run is going';
     const r = await this.api.replicaFault({ runId: id, ...f });
+    // A failure by hand is replayed as datagrams changed by hand are (Teaching's Replay).
+    if (r.ok) this.#manualActions++;
     return r.ok ? null : r.error;
   }
 

@@ -197,7 +197,8 @@ export class TeachStore {
       }
       load(out.text, out.name);
       this.#error = null;
-      this.#message = `Loaded ${out.name} with ${out.packets} datagram${out.packets === 1 ? '' : 's'} changed by hand${out.changes > 0 ? ` and ${out.changes} knob change${out.changes === 1 ? '' : 's'}` : ''} from ${runId} in its schedule${out.trials > 1 ? ` (the schedule applies to each of its ${out.trials} trials)` : ''}: press Start to replay it.`;
+      const done = [out.packets > 0 ? `${out.packets} datagram${out.packets === 1 ? '' : 's'} changed by hand` : null, out.faults > 0 ? `${out.faults} replica failure${out.faults === 1 ? '' : 's'} caused by hand` : null, out.changes > 0 ? `${out.changes} knob change${out.changes === 1 ? '' : 's'}` : null].filter((x) => x !== null);
+      this.#message = `Loaded ${out.name} with ${done.join(' and ')} from ${runId} in its schedule${out.trials > 1 ? ` (the schedule applies to each of its ${out.trials} trials)` : ''}: press Start to replay it.`;
       return true;
     } finally {
       this.#busy = false;
