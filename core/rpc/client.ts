@@ -20,6 +20,19 @@ import { AcceptStat, AuthFlavor, MsgType, RejectStat, ReplyHeader, ReplyStat, au
 import type { ProcedureDescriptor } from './program.js';
 import { XdrReader, XdrWriter } from './xdr.js';
 
+/**
+ * Decodes the result of a SUCCESS reply with the procedure's codec. A decoder that throws on the
+ * peer's bytes marks the reader failed instead: the caller checks `r.error` (no object per reply).
+ */
+export function decodeResult(p: ProcedureDescriptor<unknown, unknown>, r: XdrReader): unknown {
+  try {
+    return p.result.decode(r);
+  } catch (e) {
+    r.fail((e as Error).message);
+    return undefined;
+  }
+}
+
 /** How a call ended (the first six match accept_stat). */
 export const RpcStatus = {
   SUCCESS: 0,
@@ -424,12 +437,7 @@ export class RpcClientEngine implements Endpoint {
     const p = c.procedure;
     switch (h.acceptStat) {
       case AcceptStat.SUCCESS: {
-        let result: unknown;
-        try {
-          result = p.result.decode(r);
-        } catch (e) {
-          r.fail((e as Error).message);
-        }
+        const result = decodeResult(p as ProcedureDescriptor<unknown, unknown>, r);
         if (r.error !== null) {
           this.complete(now, c, RpcStatus.CANT_DECODE_RESULT, `${p.name}: the result does not decode as declared: ${r.error}`);
           return;

@@ -22,9 +22,9 @@ import type { Endpoint } from '../../endpoint.js';
 import { Fifo } from '../../util/fifo.js';
 import { Rng } from '../../util/rng.js';
 import { LatencyHistogram, bucketOf } from '../histogram.js';
-import { AcceptStat, AuthFlavor, MsgType, ReplyHeader, ReplyStat, encodeCredential, parseReplyBody, writeCallHeader } from '../message.js';
+import { AcceptStat, AuthFlavor, MsgType, RejectStat, ReplyHeader, ReplyStat, encodeCredential, parseReplyBody, writeCallHeader } from '../message.js';
 import type { ProcedureDescriptor } from '../program.js';
-import { RpcStatus, type RpcStatusCode } from '../client.js';
+import { RpcStatus, decodeResult, type RpcStatusCode } from '../client.js';
 import { XdrReader, XdrWriter } from '../xdr.js';
 import { COUNTER_PROG, COUNTER_V1 } from '../programs/counter.js';
 
@@ -364,19 +364,14 @@ export class ReplicaClient implements Endpoint {
     this.healthy[replica] = true;
     c.answeredBy = replica;
     if (h.replyStat !== ReplyStat.MSG_ACCEPTED) {
-      this.complete(now, c, h.rejectStat === 0 ? RpcStatus.RPC_MISMATCH : RpcStatus.AUTH_ERROR, 'the replica refused the call');
+      this.complete(now, c, h.rejectStat === RejectStat.RPC_MISMATCH ? RpcStatus.RPC_MISMATCH : RpcStatus.AUTH_ERROR, 'the replica refused the call');
       return;
     }
     if (h.acceptStat !== AcceptStat.SUCCESS) {
       this.complete(now, c, h.acceptStat as RpcStatusCode, `the replica answered accept_stat ${h.acceptStat}`);
       return;
     }
-    let result: unknown;
-    try {
-      result = c.procedure.result.decode(r);
-    } catch (e) {
-      r.fail((e as Error).message);
-    }
+    const result = decodeResult(c.procedure as ProcedureDescriptor<unknown, unknown>, r);
     if (r.error !== null) {
       this.complete(now, c, RpcStatus.CANT_DECODE_RESULT, `${c.procedure.name}: the result does not decode: ${r.error}`);
       return;
