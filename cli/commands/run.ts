@@ -9,6 +9,8 @@ import { loadLibrary, resolveSpec } from '../../experiments/library.js';
 import { formatSpecErrors, type KnobValue } from '../../experiments/spec.js';
 import { ExperimentRun, RunSetupError, parseSetArgs, type RunStreamEvent } from '../../experiments/runner/run.js';
 import { trialConfig } from '../../experiments/runner/config.js';
+import { SPEED_RANGE } from '../../experiments/runner/pace.js';
+import { DEFAULT_EFFECT_WINDOW_S, EFFECT_WINDOW_RANGE_S } from '../../experiments/runner/effects.js';
 import { WORKLOADS } from '../../experiments/kinds/registry.js';
 import { checkRunFiles, combinedCsv, defaultRunsDir, describeDamage, findRun, listRuns } from '../../experiments/runner/store.js';
 import { UsageError } from '../options.js';
@@ -66,8 +68,8 @@ export function registerRun(program: Command): void {
     .option('--json', 'stream JSON lines (run-start, trial-start, sample, event, trial-end, point, run-end) on stdout')
     .option('--check', 'validate the spec and the overrides, print the points, and exit')
     .option('--explore <point>', 'explore one sweep point (its number from --check, from 0): one trial without an end of its own, until Ctrl-C (at most an hour)', numberArg(Number, 0, 100_000, '--explore', true))
-    .option('--effect-window <s>', 'seconds before and after each change that its effect event in events.csv compares, 0.5 to 60 (default 2)', numberArg(Number, 0.5, 60, '--effect-window'))
-    .option('--speed <x>', 'simulator pace: virtual seconds per real second, 0.01 to 1000 (default as fast as possible)', numberArg(Number, 0.01, 1000, '--speed'))
+    .option('--effect-window <s>', `seconds before and after each change that its effect event in events.csv compares, ${EFFECT_WINDOW_RANGE_S.min} to ${EFFECT_WINDOW_RANGE_S.max} (default ${DEFAULT_EFFECT_WINDOW_S})`, numberArg(Number, EFFECT_WINDOW_RANGE_S.min, EFFECT_WINDOW_RANGE_S.max, '--effect-window'))
+    .option('--speed <x>', `simulator pace: virtual seconds per real second, ${SPEED_RANGE.min} to ${SPEED_RANGE.max} (default as fast as possible)`, numberArg(Number, SPEED_RANGE.min, SPEED_RANGE.max, '--speed'))
     .addHelpText('after', `\nKnobs (SECTION.KEY, units as in docs/experiments.md):\n${knobList()}\n\nExit codes: 0 complete, 1 failed, stopped or peer lost, 2 bad spec or arguments.`)
     .action(async (ref: string, opts: { set?: string[]; net?: string; out?: string; quick?: boolean; json?: boolean; check?: boolean; token?: string; tokenFile?: string; pcap?: boolean; pcapMaxSize?: number; explore?: number; speed?: number; effectWindow?: number }) => {
       const loaded = resolveSpec(ref);

@@ -7,6 +7,8 @@
 // one per packet).
 
 import { z } from 'zod';
+import { SPEED_RANGE } from '../runner/pace.js';
+import { EFFECT_WINDOW_RANGE_S } from '../runner/effects.js';
 import type { ConnectionSnapshot } from '../../core/transport/connection.js';
 
 /** A call's result. */
@@ -219,11 +221,11 @@ export const API_PARAMS = {
     /** Teaching mode: start paused at time 0 (simulator). */
     paused: z.boolean().optional(),
     /** The simulator's pace from the start: virtual seconds per real second, or as fast as possible. */
-    speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]).optional(),
+    speed: z.union([z.number().min(SPEED_RANGE.min).max(SPEED_RANGE.max), z.literal('max')]).optional(),
     /** Explore this sweep point (its index): one trial, no end of its own, until stopRun (at most an hour). */
     explore: z.number().int().min(0).max(100_000).optional(),
     /** Seconds before and after each change that its effect (events.csv `effect`) compares. */
-    effectWindowS: z.number().min(0.5).max(60).optional(),
+    effectWindowS: z.number().min(EFFECT_WINDOW_RANGE_S.min).max(EFFECT_WINDOW_RANGE_S.max).optional(),
     /** The peer agent's token for a run against one (else the lab's own, from --peer-token-file or $PACKETLAB_TOKEN). */
     peerToken: z.string().min(8).max(512).optional(),
     /** Record each trial's datagrams to a pcapng file in the run folder (getCapture reads it). */
@@ -233,7 +235,7 @@ export const API_PARAMS = {
   pauseRun: z.strictObject({ runId }),
   resumeRun: z.strictObject({ runId }),
   stepRun: z.strictObject({ runId, steps: z.number().int().min(1).max(10_000).optional() }),
-  setSpeed: z.strictObject({ runId, speed: z.union([z.number().min(0.01).max(1000), z.literal('max')]) }),
+  setSpeed: z.strictObject({ runId, speed: z.union([z.number().min(SPEED_RANGE.min).max(SPEED_RANGE.max), z.literal('max')]) }),
   simState: z.strictObject({ runId }),
   packetAction: z.strictObject({
     runId,

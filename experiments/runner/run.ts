@@ -17,6 +17,7 @@ import { PeerClient } from '../../net/peer/client.js';
 import type { ManualAction } from '../../core/impair/link.js';
 import { Capture, MIN_CAPTURE_BYTES } from '../../core/capture/capture.js';
 import { DEFAULT_EFFECT_WINDOW_S, EFFECT_WINDOW_RANGE_S, EffectTracker } from './effects.js';
+import { SPEED_RANGE } from './pace.js';
 import { SimControl, runTrial, type FaultSetter, type LiveSetter, type SimState, type TrialEvent, type TrialOutcome } from './trial.js';
 import { FAULT_ACTIONS } from '../../core/rpc/replicas/faults.js';
 import type { FaultStep } from '../kinds/kind.js';
@@ -169,7 +170,7 @@ export function knobLabelOf(path: string): string {
 
 /** Why a pace (virtual seconds per real second) is not one the simulator takes, or null. */
 function speedProblem(speed: number): string | null {
-  return speed === Number.POSITIVE_INFINITY || (speed >= 0.01 && speed <= 1000) ? null : `speed must be from 0.01 to 1000 times real time, or as fast as possible (got ${speed})`;
+  return speed === Number.POSITIVE_INFINITY || (speed >= SPEED_RANGE.min && speed <= SPEED_RANGE.max) ? null : `speed must be from ${SPEED_RANGE.min} to ${SPEED_RANGE.max} times real time, or as fast as possible (got ${speed})`;
 }
 
 function kindsOf(spec: ExperimentSpec, points: SweepPoint[]): WorkloadKind[] {
