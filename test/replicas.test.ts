@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_REPLICATED_SETUP, REPLICATED_COLUMNS, buildSimReplicated, replicatedSetupProblems, runSimReplicated, type ReplicaRunEvent, type ReplicatedSample, type ReplicatedSetup, type SimReplicated } from '../workloads/rpc/replicated.js';
 import type { TimedFault } from '../core/rpc/replicas/faults.js';
-import { parseFaultAt } from '../core/rpc/replicas/faults.js';
+import { faultText, parseFaultAt, slowMsOfText } from '../core/rpc/replicas/faults.js';
 import { KvStatus } from '../core/rpc/programs/kv.js';
 
 const RTT_MS = 10; // 5 ms each way (DEFAULT_REPLICATED_SETUP)
@@ -242,5 +242,15 @@ describe('replicated services in the simulator', () => {
     const { summary, events } = run(setup({ totalCalls: 200, faults: [restart(100, 2)] }));
     expect(summary.status).toBe('complete');
     expect(events).toEqual([{ atMs: 100, kind: 'error', subject: 'replica2', before: '', after: '', detail: 'restart refused: it is up, not crashed' }]);
+  });
+});
+
+describe('fault texts', () => {
+  it('give back the slowdown they describe (what the app reads from events.csv)', () => {
+    expect(slowMsOfText(faultText({ action: 'slow', extraMs: 100 }))).toBe(100);
+    expect(slowMsOfText(faultText({ action: 'slow', extraMs: 2.5 }))).toBe(2.5);
+    expect(slowMsOfText(faultText({ action: 'slow', extraMs: 0 }))).toBe(0);
+    expect(slowMsOfText(faultText({ action: 'crash', memory: 'lost' }))).toBeNull();
+    expect(slowMsOfText(faultText({ action: 'partition' }))).toBeNull();
   });
 });

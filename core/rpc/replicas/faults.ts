@@ -49,6 +49,17 @@ export function faultText(f: ReplicaFault): string {
 }
 
 /**
+ * The extra service time a fault's text (faultText) sets: the milliseconds of "slow (+N ms per
+ * reply)", 0 for "slow off", null for a fault that is no slowdown. Readers of events.csv (the app's
+ * replicas panel) take it from here, next to the text it reads.
+ */
+export function slowMsOfText(text: string): number | null {
+  if (text === 'slow off') return 0;
+  const m = /^slow \(\+(\d+(?:\.\d+)?) ms per reply\)$/.exec(text);
+  return m === null ? null : Number(m[1]);
+}
+
+/**
  * Reads "TIME:REPLICA" (TIME in seconds when bare, or with ms or s: "2s:1", "1500ms:3", "0.5:2").
  * Returns the time in ms and the replica, or a sentence saying what is wrong.
  */
