@@ -206,6 +206,9 @@ const runId = z.string().regex(/^(?!\.\.?$)[A-Za-z0-9._-]{1,128}$/, { error: 'mu
 const specText = z.string().min(2).max(256 * 1024, { error: 'must be at most 256 KiB' });
 const specName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { error: 'must be lower-case letters, digits and dashes' });
 
+/** How a user of the app gives a peer agent's token (the error of a peer run without one). */
+export const APP_PEER_TOKEN_HELP = 'type it in the Peers panel (or start packetlab serve with --peer-token-file)';
+
 /** Argument schemas, one per call. */
 export const API_PARAMS = {
   listLibrary: z.strictObject({}),

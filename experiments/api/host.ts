@@ -14,7 +14,6 @@ import { kindsUsing } from '../kinds/registry.js';
 import { LINK_PRESETS } from '../../core/impair/presets.js';
 import { parseSpecText } from '../spec.js';
 import { RunSetupError, prepareRun } from '../runner/run.js';
-import { networkText } from '../runner/config.js';
 import { checkParams, type ApiMethod, type ApiParams, type ApiResults, type KnobInfo, type PeerInfo, type Result, type RunBatch } from './contract.js';
 import type { RunWorkerData, WorkerMessage } from './run-worker.js';
 
@@ -175,10 +174,7 @@ export class LabHost {
     const parsed = parseSpecText(p.text);
     if (!parsed.ok) return { ok: false, error: `startRun: the spec is not valid: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}` };
     try {
-      const prepared = prepareRun({ spec: parsed.spec, specFile: null, set: p.set, network: p.network ?? null, quick: p.quick, explore: p.explore, effectWindowS: p.effectWindowS, speed: p.speed === 'max' ? undefined : p.speed });
-      if (prepared.network.kind === 'peer' && (p.peerToken ?? this.o.peerToken ?? process.env.PACKETLAB_TOKEN ?? '') === '') {
-        return { ok: false, error: `startRun: network ${networkText(prepared.network)} needs the peer agent's token: type it in the Peers panel (or start packetlab serve with --peer-token-file)` };
-      }
+      prepareRun({ spec: parsed.spec, specFile: null, set: p.set, network: p.network ?? null, quick: p.quick, explore: p.explore, effectWindowS: p.effectWindowS, speed: p.speed === 'max' ? undefined : p.speed });
     } catch (e) {
       if (e instanceof RunSetupError) return { ok: false, error: `startRun: ${e.errors.length > 0 ? e.errors.map((x) => `${x.path}: ${x.message}`).join('; ') : e.message}` };
       if (e instanceof Error && /unknown knob/.test(e.message)) return { ok: false, error: `startRun: ${e.message}` };

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { parseSpecText } from '../spec.js';
 import { ExperimentRun, type RunStreamEvent } from '../runner/run.js';
 import type { FaultStep } from '../kinds/kind.js';
-import type { LadderPacket, LiveEvent, LiveSample, RunBatch } from './contract.js';
+import { APP_PEER_TOKEN_HELP, type LadderPacket, type LiveEvent, type LiveSample, type RunBatch } from './contract.js';
 
 /** What the host gives the worker. */
 export interface RunWorkerData {
@@ -125,7 +125,7 @@ if (!parsed.ok) {
 } else {
   let run: ExperimentRun | null = null;
   try {
-    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined, speed: data.speed ?? undefined, explore: data.explore ?? undefined, effectWindowS: data.effectWindowS ?? undefined });
+    run = new ExperimentRun({ spec: parsed.spec, specFile: null, set: data.set, network: data.network, quick: data.quick, outDir: data.outDir, onEvent, onPacket, packetLog: data.packetLog, pcapMaxBytes: data.pcapMaxBytes, peerToken: data.peerToken ?? undefined, peerTokenHelp: APP_PEER_TOKEN_HELP, speed: data.speed ?? undefined, explore: data.explore ?? undefined, effectWindowS: data.effectWindowS ?? undefined });
   } catch (e) {
     post({ type: 'failed', error: (e as Error).message });
   }

@@ -41,6 +41,8 @@ export interface RunOptions {
   pcapMaxBytes?: number;
   /** Token of the peer agent when the network is a peer (default: $PACKETLAB_TOKEN). */
   peerToken?: string;
+  /** How the caller's user gives that token, for the error when there is none (default: the CLI's flags). */
+  peerTokenHelp?: string;
   /** Every datagram's fate, for the packet ladder (costs time per packet: only for a watcher). */
   onPacket?: (p: LadderPacket) => void;
   /** Also write every datagram's fate to packets.csv (at most PACKET_LOG_MAX_ROWS rows per run). */
@@ -207,8 +209,9 @@ export class ExperimentRun {
     this.network = p.network;
     this.points = p.points;
     this.peerToken = o.peerToken ?? process.env.PACKETLAB_TOKEN ?? null;
+    // A spec may name a peer without a token (validating it needs none); running it does.
     if (this.network.kind === 'peer' && (this.peerToken === null || this.peerToken === '')) {
-      throw new RunSetupError(`network ${networkText(this.network)} needs the peer agent's token: set PACKETLAB_TOKEN or pass --token / --token-file`);
+      throw new RunSetupError(`network ${networkText(this.network)} needs the peer agent's token: ${o.peerTokenHelp ?? 'set PACKETLAB_TOKEN or pass --token / --token-file'}`);
     }
     if (o.speed !== undefined) this.sim.setSpeed(o.speed, 0);
   }
